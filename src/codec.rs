@@ -1,0 +1,123 @@
+//! A bounds-checked cursor over received bytes.
+//!
+//! Every read returns `None` when the input is too short, so parsers turn a
+//! truncated packet into a typed error instead of a panic.
+
+use crate::varint;
+
+/// Reads big-endian integers, varints and byte runs from a slice.
+#[derive(Debug, Clone)]
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// Starts reading at the beginning of `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+
+    /// Bytes consumed so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Bytes not yet consumed.
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// True when every byte was consumed.
+    pub fn is_empty(&self) -> bool {
+        self.remaining() == 0
+    }
+
+    /// The next `n` bytes, or `None` when fewer remain.
+    pub fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let out = self.buf.get(self.pos..end)?;
+        self.pos = end;
+        Some(out)
+    }
+
+    /// Everything not yet consumed.
+    pub fn rest(&mut self) -> &'a [u8] {
+        let out = &self.buf[self.pos..];
+        self.pos = self.buf.len();
+        out
+    }
+
+    /// One byte.
+    pub fn u8(&mut self) -> Option<u8> {
+        self.bytes(1).map(|b| b[0])
+    }
+
+    /// A big-endian 16-bit integer.
+    pub fn u16(&mut self) -> Option<u16> {
+        self.array::<2>().map(u16::from_be_bytes)
+    }
+
+    /// A big-endian 32-bit integer.
+    pub fn u32(&mut self) -> Option<u32> {
+        self.array::<4>().map(u32::from_be_bytes)
+    }
+
+    /// A fixed-size array of bytes.
+    pub fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.bytes(N).and_then(|b| b.try_into().ok())
+    }
+
+    /// A QUIC variable-length integer (RFC 9000 §16).
+    pub fn varint(&mut self) -> Option<u64> {
+        let first = *self.buf.get(self.pos)?;
+        let len = varint::encoded_len_from_first_byte(first);
+        let raw = self.bytes(len)?;
+        Some(varint::decode_exact(raw))
+    }
+
+    /// A varint that also reports how many bytes it took (frame types must be
+    /// minimally encoded, RFC 9000 §12.4).
+    pub fn varint_with_len(&mut self) -> Option<(u64, usize)> {
+        let start = self.pos;
+        let v = self.varint()?;
+        Some((v, self.pos - start))
+    }
+
+    /// A byte run preceded by its varint length.
+    pub fn varint_prefixed(&mut self) -> Option<&'a [u8]> {
+        let len = self.varint()?;
+        self.bytes(usize::try_from(len).ok()?)
+    }
+
+    /// A byte run preceded by an 8-bit length.
+    pub fn u8_prefixed(&mut self) -> Option<&'a [u8]> {
+        let len = self.u8()?;
+        self.bytes(usize::from(len))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_stop_at_the_end() {
+        let mut r = Reader::new(&[1, 2, 3]);
+        assert_eq!(r.u16(), Some(0x0102));
+        assert_eq!(r.u16(), None);
+        assert_eq!(r.position(), 2, "a failed read consumes nothing");
+        assert_eq!(r.u8(), Some(3));
+        assert!(r.is_empty());
+        assert_eq!(r.bytes(usize::MAX), None);
+    }
+
+    #[test]
+    fn prefixed_runs() {
+        let mut r = Reader::new(&[2, 0xaa, 0xbb, 0x40, 0x01, 0xcc]);
+        assert_eq!(r.u8_prefixed(), Some(&[0xaa, 0xbb][..]));
+        assert_eq!(r.varint_prefixed(), Some(&[0xcc][..]));
+        let mut r = Reader::new(&[5, 1]);
+        assert_eq!(r.u8_prefixed(), None);
+    }
+}

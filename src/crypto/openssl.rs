@@ -1,0 +1,231 @@
+//! The OpenSSL EVP calls behind packet protection: HKDF, AEAD seal/open with
+//! one reused cipher context per key and direction, and header-protection
+//! masks (OPENSSL-QUIC.md §6). Nothing outside `crypto/` touches these.
+
+use std::sync::OnceLock;
+
+use openssl::cipher::Cipher;
+use openssl::cipher_ctx::CipherCtx;
+use openssl::kdf::{hkdf, HkdfMode};
+use openssl::md::Md;
+
+use crate::crypto::{HashAlg, Suite, TAG_LEN};
+use crate::error::CryptoError;
+
+/// Fetches each cipher once per process: an implicit fetch on every context
+/// init costs about a microsecond (OPENSSL-QUIC.md §6.4).
+fn cipher(name: &'static str) -> Result<&'static Cipher, CryptoError> {
+    static AES128GCM: OnceLock<Option<Cipher>> = OnceLock::new();
+    static AES256GCM: OnceLock<Option<Cipher>> = OnceLock::new();
+    static CHACHA: OnceLock<Option<Cipher>> = OnceLock::new();
+    static AES128ECB: OnceLock<Option<Cipher>> = OnceLock::new();
+    static AES256ECB: OnceLock<Option<Cipher>> = OnceLock::new();
+    static CHACHA20: OnceLock<Option<Cipher>> = OnceLock::new();
+    let slot = match name {
+        "AES-128-GCM" => &AES128GCM,
+        "AES-256-GCM" => &AES256GCM,
+        "ChaCha20-Poly1305" => &CHACHA,
+        "AES-128-ECB" => &AES128ECB,
+        "AES-256-ECB" => &AES256ECB,
+        _ => &CHACHA20,
+    };
+    slot.get_or_init(|| Cipher::fetch(None, name, None).ok())
+        .as_ref()
+        .ok_or_else(|| CryptoError(format!("OpenSSL lacks cipher {name}")))
+}
+
+fn md(hash: HashAlg) -> &'static openssl::md::MdRef {
+    match hash {
+        HashAlg::Sha256 => Md::sha256(),
+        HashAlg::Sha384 => Md::sha384(),
+    }
+}
+
+/// HKDF-Extract(salt, ikm) (RFC 5869 §2.2) into `out` (the hash length).
+pub(crate) fn hkdf_extract(
+    hash: HashAlg,
+    salt: &[u8],
+    ikm: &[u8],
+    out: &mut [u8],
+) -> Result<(), CryptoError> {
+    hkdf(
+        md(hash),
+        ikm,
+        Some(salt),
+        None,
+        HkdfMode::ExtractOnly,
+        None,
+        out,
+    )?;
+    Ok(())
+}
+
+/// HKDF-Expand-Label(secret, label, "", out.len()) of TLS 1.3 (RFC 8446 §7.1),
+/// as RFC 9001 §5.1 uses it.
+pub(crate) fn hkdf_expand_label(
+    hash: HashAlg,
+    secret: &[u8],
+    label: &[u8],
+    out: &mut [u8],
+) -> Result<(), CryptoError> {
+    const PREFIX: &[u8] = b"tls13 ";
+    let mut info = [0u8; 2 + 1 + 255 + 1];
+    let label_len = PREFIX.len() + label.len();
+    let len = u16::try_from(out.len()).map_err(|_| CryptoError("HKDF output too long".into()))?;
+    let label_len_u8 = u8::try_from(label_len).map_err(|_| CryptoError("label too long".into()))?;
+    info[..2].copy_from_slice(&len.to_be_bytes());
+    info[2] = label_len_u8;
+    info[3..3 + PREFIX.len()].copy_from_slice(PREFIX);
+    info[3 + PREFIX.len()..3 + label_len].copy_from_slice(label);
+    info[3 + label_len] = 0; // empty context
+    let info = &info[..4 + label_len];
+    hkdf(
+        md(hash),
+        secret,
+        None,
+        Some(info),
+        HkdfMode::ExpandOnly,
+        None,
+        out,
+    )?;
+    Ok(())
+}
+
+/// An AEAD key for one direction, with its static IV; the cipher context is
+/// keyed once and only re-initialised with a nonce per packet.
+pub struct PacketKey {
+    ctx: CipherCtx,
+    iv: [u8; 12],
+    sealing: bool,
+}
+
+impl std::fmt::Debug for PacketKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PacketKey")
+            .field("sealing", &self.sealing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PacketKey {
+    /// Keys a context for sealing (`sealing`) or opening packets.
+    pub(crate) fn new(
+        suite: Suite,
+        key: &[u8],
+        iv: [u8; 12],
+        sealing: bool,
+    ) -> Result<Self, CryptoError> {
+        let c = cipher(suite.aead_name())?;
+        let mut ctx = CipherCtx::new()?;
+        if sealing {
+            ctx.encrypt_init(Some(c), Some(key), None)?;
+        } else {
+            ctx.decrypt_init(Some(c), Some(key), None)?;
+        }
+        Ok(Self { ctx, iv, sealing })
+    }
+
+    /// RFC 9001 §5.3: the nonce is the IV XORed with the packet number,
+    /// left-padded to 12 bytes.
+    pub(crate) fn nonce(&self, pn: u64) -> [u8; 12] {
+        let mut nonce = self.iv;
+        for (n, p) in nonce[4..].iter_mut().zip(pn.to_be_bytes()) {
+            *n ^= p;
+        }
+        nonce
+    }
+
+    /// Encrypts `payload` in place and writes the tag into `tag`.
+    pub fn seal(
+        &mut self,
+        pn: u64,
+        aad: &[u8],
+        payload: &mut [u8],
+        tag: &mut [u8; TAG_LEN],
+    ) -> Result<(), CryptoError> {
+        debug_assert!(self.sealing);
+        let nonce = self.nonce(pn);
+        self.ctx.encrypt_init(None, None, Some(&nonce))?;
+        self.ctx.cipher_update(aad, None)?;
+        let n = payload.len();
+        self.ctx.cipher_update_inplace(payload, n)?;
+        self.ctx.cipher_final(&mut [])?;
+        self.ctx.tag(tag)?;
+        Ok(())
+    }
+
+    /// Decrypts `payload` in place; `false` when the tag does not verify.
+    pub fn open(&mut self, pn: u64, aad: &[u8], payload: &mut [u8], tag: &[u8]) -> bool {
+        debug_assert!(!self.sealing);
+        let nonce = self.nonce(pn);
+        let n = payload.len();
+        self.ctx.decrypt_init(None, None, Some(&nonce)).is_ok()
+            && self.ctx.set_tag(tag).is_ok()
+            && self.ctx.cipher_update(aad, None).is_ok()
+            && self.ctx.cipher_update_inplace(payload, n).is_ok()
+            && self.ctx.cipher_final(&mut []).is_ok()
+    }
+}
+
+/// The header-protection key of one direction (RFC 9001 §5.4).
+pub struct HeaderKey {
+    ctx: CipherCtx,
+    chacha: bool,
+}
+
+impl std::fmt::Debug for HeaderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeaderKey")
+            .field("chacha", &self.chacha)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HeaderKey {
+    /// Keys the header-protection cipher of `suite`.
+    pub(crate) fn new(suite: Suite, hp: &[u8]) -> Result<Self, CryptoError> {
+        let chacha = suite == Suite::ChaCha20Poly1305;
+        let c = cipher(suite.hp_name())?;
+        let mut ctx = CipherCtx::new()?;
+        ctx.encrypt_init(Some(c), Some(hp), None)?;
+        if !chacha {
+            ctx.set_padding(false);
+        }
+        Ok(Self { ctx, chacha })
+    }
+
+    /// The 5-byte mask for a 16-byte `sample` (RFC 9001 §5.4.3, §5.4.4).
+    pub fn mask(&mut self, sample: &[u8; 16]) -> Result<[u8; 5], CryptoError> {
+        let mut mask = [0u8; 5];
+        if self.chacha {
+            // OpenSSL's 16-byte ChaCha20 IV is the 4-byte little-endian
+            // counter followed by the 12-byte nonce: exactly the sample.
+            self.ctx.encrypt_init(None, None, Some(sample))?;
+            let mut block = [0u8; 5];
+            self.ctx.cipher_update_inplace(&mut block, 5)?;
+            mask = block;
+        } else {
+            // ECB needs room for one extra block of output.
+            let mut out = [0u8; 32];
+            self.ctx.cipher_update(sample, Some(&mut out))?;
+            mask.copy_from_slice(&out[..5]);
+        }
+        Ok(mask)
+    }
+}
+
+/// A one-shot AES-128-GCM tag over `aad` with an empty plaintext, as the
+/// Retry Integrity Tag needs (RFC 9001 §5.8).
+pub(crate) fn aes128gcm_tag(
+    key: &[u8; 16],
+    nonce: &[u8; 12],
+    aad: &[u8],
+) -> Result<[u8; TAG_LEN], CryptoError> {
+    let mut ctx = CipherCtx::new()?;
+    ctx.encrypt_init(Some(cipher("AES-128-GCM")?), Some(key), Some(nonce))?;
+    ctx.cipher_update(aad, None)?;
+    ctx.cipher_final(&mut [])?;
+    let mut tag = [0u8; TAG_LEN];
+    ctx.tag(&mut tag)?;
+    Ok(tag)
+}
