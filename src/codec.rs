@@ -48,6 +48,11 @@ impl<'a> Reader<'a> {
         out
     }
 
+    /// The next byte without consuming it.
+    pub fn peek_u8(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
     /// One byte.
     pub fn u8(&mut self) -> Option<u8> {
         self.bytes(1).map(|b| b[0])

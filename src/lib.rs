@@ -18,6 +18,7 @@
 #![deny(clippy::mem_forget)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod cid;
 pub mod codec;
 pub mod crypto;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod ffi;
 pub mod frame;
 pub mod packet;
 pub mod server;
+pub mod side;
 pub mod transport_params;
 pub mod varint;
 pub mod version;

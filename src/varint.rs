@@ -61,7 +61,10 @@ pub fn put_with_len(out: &mut [u8], v: u64, len: usize) {
         4 => (4, 0x80),
         _ => (8, 0xc0),
     };
-    debug_assert!(encoded_len(v).is_some_and(|n| n <= len), "{v} does not fit in {len}");
+    debug_assert!(
+        encoded_len(v).is_some_and(|n| n <= len),
+        "{v} does not fit in {len}"
+    );
     let bytes = (v & MAX).to_be_bytes();
     out[..len].copy_from_slice(&bytes[8 - len..]);
     out[0] |= tag;
@@ -70,9 +73,8 @@ pub fn put_with_len(out: &mut [u8], v: u64, len: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::hex;
     use crate::codec::Reader;
-
+    use crate::test_util::hex;
 
     /// RFC 9000 Appendix A.1 sample values.
     #[test]

@@ -29,7 +29,7 @@ pub enum HashAlg {
 
 impl HashAlg {
     /// Output length in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             HashAlg::Sha256 => 32,
             HashAlg::Sha384 => 48,
@@ -183,7 +183,7 @@ pub fn derive_material(
 pub fn next_secret(suite: Suite, version: u32, secret: &Secret) -> Result<Secret, CryptoError> {
     let hash = suite.hash();
     let mut out = [0u8; 48];
-    let out = &mut out[..hash.len()];
+    let out = &mut out[..hash.output_len()];
     openssl::hkdf_expand_label(hash, secret.as_bytes(), version::labels(version).ku, out)?;
     Secret::new(out)
 }

@@ -112,8 +112,12 @@ fn retry_key_and_nonce_derive_from_the_published_secrets() {
             "c4dd2484d681aefa4ff4d69c2c20299984a765a5d3c31982f38fc74162155e9f",
         ),
     ] {
-        let m = derive_material(Suite::Aes128Gcm, version, &Secret::new(&hex(secret)).unwrap())
-            .unwrap();
+        let m = derive_material(
+            Suite::Aes128Gcm,
+            version,
+            &Secret::new(&hex(secret)).unwrap(),
+        )
+        .unwrap();
         let (key, nonce) = version::retry_key_nonce(version).unwrap();
         assert_eq!(&m.key[..], &key[..]);
         assert_eq!(&m.iv, nonce);
@@ -126,14 +130,20 @@ fn aes256_uses_sha384_secrets() {
     let m = derive_material(Suite::Aes256Gcm, V1, &secret).unwrap();
     assert_eq!(m.key.len(), 32);
     assert_eq!(m.hp.len(), 32);
-    assert_eq!(next_secret(Suite::Aes256Gcm, V1, &secret).unwrap().as_bytes().len(), 48);
+    assert_eq!(
+        next_secret(Suite::Aes256Gcm, V1, &secret)
+            .unwrap()
+            .as_bytes()
+            .len(),
+        48
+    );
     assert!(Secret::new(&[0; 31]).is_err());
 }
 
 #[test]
 fn seal_then_open_round_trips_for_every_suite() {
     for suite in [Suite::Aes128Gcm, Suite::Aes256Gcm, Suite::ChaCha20Poly1305] {
-        let secret = Secret::new(&vec![9u8; suite.hash().len()]).unwrap();
+        let secret = Secret::new(&vec![9u8; suite.hash().output_len()]).unwrap();
         let mut seal = DirectionalKeys::new(suite, V1, &secret, true).unwrap();
         let mut open = DirectionalKeys::new(suite, V1, &secret, false).unwrap();
         for pn in [0u64, 1, 1 << 40] {

@@ -327,7 +327,6 @@ mod tests {
     use crate::test_util::hex;
     use crate::version::{V1, V2};
 
-
     #[test]
     fn rfc9001_client_initial_header() {
         // RFC 9001 A.2 unprotected header, followed by a payload to fill Length.
@@ -387,14 +386,20 @@ mod tests {
         assert_eq!(h.packet_type, PacketType::Retry);
         assert_eq!(h.token, b"token");
         assert_eq!(h.retry_tag.len(), 16);
-        assert_eq!(parse(&retry[..retry.len() - 12], 0), Err(PacketError::Truncated));
+        assert_eq!(
+            parse(&retry[..retry.len() - 12], 0),
+            Err(PacketError::Truncated)
+        );
 
         let vn = hex("80 00000000 01 aa 02 bbcc 00000001 6b3343cf");
         let h = parse(&vn, 0).unwrap();
         assert_eq!(h.packet_type, PacketType::VersionNegotiation);
         assert_eq!(h.versions().collect::<Vec<_>>(), vec![V1, V2]);
         assert!(parse(&vn[..vn.len() - 1], 0).is_err());
-        assert!(matches!(parse(&vn[..12], 0), Err(PacketError::Malformed(_))));
+        assert!(matches!(
+            parse(&vn[..12], 0),
+            Err(PacketError::Malformed(_))
+        ));
     }
 
     #[test]

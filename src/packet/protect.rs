@@ -46,7 +46,9 @@ pub fn seal(
     let tag_start = packet.len() - TAG_LEN;
     let (header, rest) = packet.split_at_mut(header_len);
     let (payload, tag) = rest.split_at_mut(tag_start - header_len);
-    let tag: &mut [u8; TAG_LEN] = tag.try_into().expect("TAG_LEN bytes remain by construction");
+    let tag: &mut [u8; TAG_LEN] = tag
+        .try_into()
+        .expect("TAG_LEN bytes remain by construction");
     keys.packet.seal(pn, header, payload, tag)?;
     apply_header_protection(packet, pn_offset, pn_len, &mut keys.header)
 }
@@ -114,7 +116,9 @@ pub fn remove_header_protection(
     hp: &mut HeaderKey,
 ) -> Result<UnprotectedHeader, PacketError> {
     let sample = *sample(packet, pn_offset).ok_or(PacketError::Truncated)?;
-    let mask = hp.mask(&sample).map_err(|_| PacketError::DecryptionFailed)?;
+    let mask = hp
+        .mask(&sample)
+        .map_err(|_| PacketError::DecryptionFailed)?;
     let first_byte = packet[0] ^ (mask[0] & protected_bits(packet[0]));
     let pn_len = usize::from(first_byte & 0x03) + 1;
     let mut truncated_pn = 0u32;
@@ -308,9 +312,10 @@ mod tests {
 
     #[test]
     fn chacha20_short_header_matches_the_rfcs() {
-        let secret =
-            Secret::new(&hex("9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b"))
-                .unwrap();
+        let secret = Secret::new(&hex(
+            "9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b",
+        ))
+        .unwrap();
         for (version, expected) in [
             (V1, "4cfe4189655e5cd55c41f69080575d7999c25a5bfb"),
             (V2, "5558b1c60ae7b6b932bc27d786f4bc2bb20f2162ba"),

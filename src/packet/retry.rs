@@ -23,7 +23,10 @@ pub fn write(
             "Retry for unsupported version {version:#x}"
         )));
     }
-    if [client_scid, scid, odcid].iter().any(|c| c.len() > MAX_CID_LEN) {
+    if [client_scid, scid, odcid]
+        .iter()
+        .any(|c| c.len() > MAX_CID_LEN)
+    {
         return Err(CryptoError("connection ID longer than 20 bytes".into()));
     }
     let start = out.len();
