@@ -1,0 +1,151 @@
+# libquic: build, test, install.
+#
+#   make            build libquic.so / libquic.a / include/quic.h and the examples
+#   make demo       build, then run the example program
+#   make test       the whole suite (Rust, C under sanitizers, header/ABI/install checks, lints)
+#   make install    PREFIX=/usr/local DESTDIR= LIBDIR= INCLUDEDIR= PKGCONFIGDIR=
+#
+# OpenSSL is built from source (vendored) by default; set OPENSSL_NO_VENDOR=1
+# (and OPENSSL_DIR if needed) to use a system OpenSSL >= 3.5.1.
+
+CARGO ?= cargo
+PROFILE ?= release
+CC ?= cc
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+SOVER := $(MAJOR)
+
+ifeq ($(PROFILE),release)
+CARGO_PROFILE := --release
+else
+CARGO_PROFILE :=
+endif
+OUT := target/$(PROFILE)
+BUILD := build
+LIB_SO := $(OUT)/libquic.so
+LIB_A := $(OUT)/libquic.a
+
+CSTD := -std=c11 -Wall -Wextra -Wpedantic -Werror
+SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LINK_SO := -L$(OUT) -lquic -Wl,-rpath,$(abspath $(OUT))
+
+# What a static libquic.a needs besides libc (the Rust runtime's needs).
+LIBS_PRIVATE := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+ifneq ($(filter-out 0,$(OPENSSL_NO_VENDOR)),)
+REQUIRES_PRIVATE := libssl libcrypto
+else
+REQUIRES_PRIVATE :=
+endif
+
+C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/c-tests/%,$(wildcard tests/c/test_*.c))
+EXAMPLES := $(BUILD)/packet-tour
+
+.PHONY: all lib examples demo test rust-test c-test header-check abi-check \
+        install uninstall install-check lint fmt bench clean
+
+all: lib examples
+
+# The SONAME link lets programs linked against target/ run from there.
+lib:
+	$(CARGO) build $(CARGO_PROFILE)
+	@ln -sf libquic.so $(OUT)/libquic.so.$(SOVER)
+
+examples: $(EXAMPLES)
+
+$(BUILD)/%: c-examples/%.c include/quic.h lib
+	@mkdir -p $(BUILD)
+	$(CC) $(CSTD) -O2 -Iinclude $< -o $@ $(LINK_SO)
+
+demo: all
+	./$(BUILD)/packet-tour
+
+test: lib rust-test c-test header-check abi-check install-check lint
+	@echo "make test: all checks passed"
+
+rust-test:
+	$(CARGO) test $(CARGO_PROFILE)
+
+$(BUILD)/c-tests/%: tests/c/%.c include/quic.h lib
+	@mkdir -p $(BUILD)/c-tests
+	$(CC) $(CSTD) -g $(SANITIZE) -Iinclude $< -o $@ $(LINK_SO)
+
+c-test: $(C_TESTS)
+	@set -e; for t in $(C_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 ./$$t; done
+
+# The committed header must be what cbindgen generates from src/ffi.
+header-check: lib
+	@git ls-files --error-unmatch include/quic.h >/dev/null 2>&1 || \
+	  { echo "header-check: include/quic.h is not committed"; exit 1; }
+	@git diff --exit-code -- include/quic.h || \
+	  { echo "header-check: include/quic.h differs from what cbindgen generates; commit it"; exit 1; }
+	@echo "header-check: include/quic.h is up to date"
+
+# Only quic_* symbols may leave the shared object (no OpenSSL, no Rust runtime).
+abi-check: lib
+	@syms=$$(nm -D --defined-only $(LIB_SO) | awk 'NF==3 {print $$3}'); \
+	 n=$$(printf '%s\n' "$$syms" | grep -c '^quic_'); \
+	 bad=$$(printf '%s\n' "$$syms" | grep -v '^quic_' || true); \
+	 if [ "$$n" -eq 0 ]; then echo "abi-check: no quic_ symbols exported"; exit 1; fi; \
+	 if [ -n "$$bad" ]; then echo "abi-check: symbols without the quic_ prefix:"; echo "$$bad"; exit 1; fi; \
+	 echo "abi-check: $$n symbols, all quic_*"
+	@soname=$$(readelf -d $(LIB_SO) | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p'); \
+	 if [ "$$soname" != "libquic.so.$(SOVER)" ]; then echo "abi-check: SONAME is '$$soname', expected libquic.so.$(SOVER)"; exit 1; fi; \
+	 echo "abi-check: SONAME $$soname"
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libquic.so.$(VERSION)
+	ln -sf libquic.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libquic.so.$(SOVER)
+	ln -sf libquic.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libquic.so
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libquic.a
+	install -m 0644 include/quic.h $(DESTDIR)$(INCLUDEDIR)/quic.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES_PRIVATE@|$(REQUIRES_PRIVATE)|' \
+	    -e 's|@LIBS_PRIVATE@|$(LIBS_PRIVATE)|' quic.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/quic.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/quic.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libquic.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libquic.so.$(SOVER) \
+	      $(DESTDIR)$(LIBDIR)/libquic.so $(DESTDIR)$(LIBDIR)/libquic.a \
+	      $(DESTDIR)$(INCLUDEDIR)/quic.h $(DESTDIR)$(PKGCONFIGDIR)/quic.pc
+
+# Install into a scratch DESTDIR, then build a C program against it through
+# pkg-config, linked dynamically and statically, and run both.
+INSTALL_CHECK_DIR := $(BUILD)/install-check
+install-check: lib
+	rm -rf $(INSTALL_CHECK_DIR)
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(INSTALL_CHECK_DIR)) PREFIX=/usr >/dev/null
+	@root=$(abspath $(INSTALL_CHECK_DIR)); \
+	 test -L $$root/usr/lib/libquic.so.$(SOVER) && test -L $$root/usr/lib/libquic.so || \
+	   { echo "install-check: SONAME links missing"; exit 1; }; \
+	 export PKG_CONFIG_PATH=$$root/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$$root PKG_CONFIG_LIBDIR=; \
+	 pkg-config --exists quic || { echo "install-check: pkg-config cannot find quic"; exit 1; }; \
+	 set -e; \
+	 $(CC) $(CSTD) tests/c/test_server_helpers.c $$(pkg-config --cflags --libs quic) \
+	   -o $(INSTALL_CHECK_DIR)/dynamic; \
+	 LD_LIBRARY_PATH=$$root/usr/lib $(INSTALL_CHECK_DIR)/dynamic >/dev/null; \
+	 $(CC) $(CSTD) tests/c/test_server_helpers.c $$(pkg-config --cflags quic) \
+	   $$root/usr/lib/libquic.a $$(pkg-config --libs-only-other --libs-only-l --static quic | sed 's/-lquic//') \
+	   -o $(INSTALL_CHECK_DIR)/static; \
+	 $(INSTALL_CHECK_DIR)/static >/dev/null; \
+	 echo "install-check: dynamic and static builds against the DESTDIR install ran"
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy $(CARGO_PROFILE) --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt
+
+bench:
+	$(CARGO) bench --bench protection
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)

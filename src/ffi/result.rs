@@ -1,0 +1,108 @@
+//! `quic_result`: the return code of every fallible function, and the only
+//! place core errors are mapped to it.
+//!
+//! Codes are never reused: a retired code stays here as a comment.
+
+use std::ffi::c_char;
+
+use super::guard::guard_value;
+use crate::error::{CryptoError, PacketError};
+
+/// Result of a libquic call: `QUIC_RESULT_OK` (0) on success,
+/// `QUIC_RESULT_DONE` (1) when there is nothing (more) to do, a negative
+/// `QUIC_RESULT_*` code on error. Errors come in bands: -1.. API misuse,
+/// -100.. packets, -200.. TLS and crypto, -900.. fatal.
+pub type quic_result = i32;
+
+/// Success.
+pub const QUIC_RESULT_OK: quic_result = 0;
+/// Nothing (more) to do; not an error.
+pub const QUIC_RESULT_DONE: quic_result = 1;
+
+/// A required pointer argument was NULL.
+pub const QUIC_RESULT_NULL_PARAMETER: quic_result = -1;
+/// An argument has a value the function does not accept.
+pub const QUIC_RESULT_INVALID_ARGUMENT: quic_result = -2;
+/// The output buffer is too small for the result.
+pub const QUIC_RESULT_BUFFER_TOO_SMALL: quic_result = -3;
+/// The object is not in a state that allows this call.
+pub const QUIC_RESULT_INVALID_STATE: quic_result = -4;
+/// A single-use object or value was used twice.
+pub const QUIC_RESULT_ALREADY_USED: quic_result = -5;
+
+/// The packet ends before its header or declared length does.
+pub const QUIC_RESULT_PACKET_TRUNCATED: quic_result = -100;
+/// A packet header field holds a value the format forbids.
+pub const QUIC_RESULT_PACKET_MALFORMED: quic_result = -101;
+/// A connection ID longer than 20 bytes (255 for Version Negotiation).
+pub const QUIC_RESULT_CONNECTION_ID_TOO_LONG: quic_result = -102;
+/// The fixed bit of a packet is zero where it must be one.
+pub const QUIC_RESULT_FIXED_BIT_ZERO: quic_result = -103;
+/// A QUIC version this library does not implement.
+pub const QUIC_RESULT_UNSUPPORTED_VERSION: quic_result = -104;
+/// A packet failed to decrypt.
+pub const QUIC_RESULT_DECRYPTION_FAILED: quic_result = -105;
+/// A Retry packet's integrity tag does not verify.
+pub const QUIC_RESULT_RETRY_TAG_MISMATCH: quic_result = -106;
+
+/// The cryptographic library failed (not a peer error).
+pub const QUIC_RESULT_CRYPTO_FAILURE: quic_result = -200;
+
+/// A bug in libquic was caught at the API boundary; the object involved is
+/// unusable from now on (free it).
+pub const QUIC_RESULT_PANIC: quic_result = -900;
+/// An internal invariant failed.
+pub const QUIC_RESULT_INTERNAL: quic_result = -901;
+
+/// Returns a static, NUL-terminated English description of `result`, never
+/// NULL; unknown codes get "unknown result code".
+#[no_mangle]
+pub extern "C" fn quic_result_str(result: quic_result) -> *const c_char {
+    let s: &'static std::ffi::CStr = match result {
+        QUIC_RESULT_OK => c"success",
+        QUIC_RESULT_DONE => c"nothing more to do",
+        QUIC_RESULT_NULL_PARAMETER => c"a required pointer argument is NULL",
+        QUIC_RESULT_INVALID_ARGUMENT => c"invalid argument",
+        QUIC_RESULT_BUFFER_TOO_SMALL => c"output buffer too small",
+        QUIC_RESULT_INVALID_STATE => c"call not allowed in the current state",
+        QUIC_RESULT_ALREADY_USED => c"object already used",
+        QUIC_RESULT_PACKET_TRUNCATED => c"packet truncated",
+        QUIC_RESULT_PACKET_MALFORMED => c"malformed packet",
+        QUIC_RESULT_CONNECTION_ID_TOO_LONG => c"connection ID too long",
+        QUIC_RESULT_FIXED_BIT_ZERO => c"packet fixed bit is zero",
+        QUIC_RESULT_UNSUPPORTED_VERSION => c"unsupported QUIC version",
+        QUIC_RESULT_DECRYPTION_FAILED => c"packet decryption failed",
+        QUIC_RESULT_RETRY_TAG_MISMATCH => c"retry integrity tag mismatch",
+        QUIC_RESULT_CRYPTO_FAILURE => c"cryptographic library failure",
+        QUIC_RESULT_PANIC => c"internal panic caught; object unusable",
+        QUIC_RESULT_INTERNAL => c"internal error",
+        _ => c"unknown result code",
+    };
+    s.as_ptr()
+}
+
+/// True when `result` means the object involved can no longer be used
+/// (`QUIC_RESULT_PANIC`, `QUIC_RESULT_INTERNAL`).
+#[no_mangle]
+pub extern "C" fn quic_result_is_fatal(result: quic_result) -> bool {
+    guard_value(true, || result <= QUIC_RESULT_PANIC)
+}
+
+
+/// The code for a packet error.
+pub(crate) fn packet_error_code(e: PacketError) -> quic_result {
+    match e {
+        PacketError::Truncated => QUIC_RESULT_PACKET_TRUNCATED,
+        PacketError::Malformed(_) => QUIC_RESULT_PACKET_MALFORMED,
+        PacketError::ConnectionIdTooLong => QUIC_RESULT_CONNECTION_ID_TOO_LONG,
+        PacketError::FixedBitZero => QUIC_RESULT_FIXED_BIT_ZERO,
+        PacketError::UnsupportedVersion(_) => QUIC_RESULT_UNSUPPORTED_VERSION,
+        PacketError::DecryptionFailed => QUIC_RESULT_DECRYPTION_FAILED,
+        PacketError::BadRetryTag => QUIC_RESULT_RETRY_TAG_MISMATCH,
+    }
+}
+
+/// The code for a crypto library failure.
+pub(crate) fn crypto_error_code(_: CryptoError) -> quic_result {
+    QUIC_RESULT_CRYPTO_FAILURE
+}
