@@ -3,7 +3,7 @@
 //! (and only when) its content changes.
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// OpenSSL 3.5.1, the first release whose third-party QUIC hooks work
 /// (OPENSSL-QUIC.md §7.1).
@@ -25,7 +25,7 @@ fn check_openssl() {
     }
 }
 
-fn generate_header(root: &PathBuf) {
+fn generate_header(root: &Path) {
     let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_default();
     let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap_or_default();
     let patch = env::var("CARGO_PKG_VERSION_PATCH").unwrap_or_default();

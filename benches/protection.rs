@@ -80,8 +80,12 @@ impl Ceiling {
             self.seal.cipher_update_inplace(payload, n).unwrap();
             self.seal.cipher_final(&mut []).unwrap();
             self.seal.tag(tag).unwrap();
-            self.hp.cipher_update(&payload[..16], Some(&mut mask)).unwrap();
-            self.hp.cipher_update(&payload[..16], Some(&mut mask)).unwrap();
+            self.hp
+                .cipher_update(&payload[..16], Some(&mut mask))
+                .unwrap();
+            self.hp
+                .cipher_update(&payload[..16], Some(&mut mask))
+                .unwrap();
             self.open.decrypt_init(None, None, Some(&nonce)).unwrap();
             self.open.set_tag(tag).unwrap();
             self.open.cipher_update(hdr, None).unwrap();

@@ -162,7 +162,10 @@ fn version_negotiation_round_trip_and_errors() {
         let mut versions = Vec::new();
         for i in 0..info.supported_versions_count {
             let mut v = 0;
-            assert_eq!(quic_header_supported_version(&info, i, &mut v), QUIC_RESULT_OK);
+            assert_eq!(
+                quic_header_supported_version(&info, i, &mut v),
+                QUIC_RESULT_OK
+            );
             versions.push(v);
         }
         assert_eq!(versions, vec![1, 0x6b33_43cf]);
@@ -226,10 +229,19 @@ fn retry_encode_verify_and_errors() {
             )
         };
         let mut len = 0;
-        assert_eq!(call(7, b"t", 128, &mut len), QUIC_RESULT_UNSUPPORTED_VERSION);
+        assert_eq!(
+            call(7, b"t", 128, &mut len),
+            QUIC_RESULT_UNSUPPORTED_VERSION
+        );
         assert_eq!(call(1, b"", 128, &mut len), QUIC_RESULT_INVALID_ARGUMENT);
-        assert_eq!(call(1, b"token", 35, &mut len), QUIC_RESULT_BUFFER_TOO_SMALL);
-        assert_eq!(call(1, b"token", 128, null_mut()), QUIC_RESULT_NULL_PARAMETER);
+        assert_eq!(
+            call(1, b"token", 35, &mut len),
+            QUIC_RESULT_BUFFER_TOO_SMALL
+        );
+        assert_eq!(
+            call(1, b"token", 128, null_mut()),
+            QUIC_RESULT_NULL_PARAMETER
+        );
         assert_eq!(
             quic_retry_verify(1, null(), 8, out.as_ptr(), 36),
             QUIC_RESULT_NULL_PARAMETER
@@ -267,7 +279,10 @@ fn every_result_code_has_a_description() {
     for c in codes {
         let s = unsafe_str(quic_result_str(c));
         assert_ne!(s, unknown, "code {c} has no description");
-        assert!(seen.insert(s.clone()), "two codes share the description {s:?}");
+        assert!(
+            seen.insert(s.clone()),
+            "two codes share the description {s:?}"
+        );
     }
     assert!(quic_result_is_fatal(QUIC_RESULT_PANIC));
     assert!(!quic_result_is_fatal(QUIC_RESULT_DONE));

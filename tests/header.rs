@@ -17,7 +17,9 @@ fn prototypes(h: &str) -> Vec<(String, String)> {
         if line.starts_with("//") || line.starts_with(' ') || line.starts_with('#') {
             continue;
         }
-        let Some(paren) = line.find('(') else { continue };
+        let Some(paren) = line.find('(') else {
+            continue;
+        };
         let name = line[..paren]
             .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
             .next()

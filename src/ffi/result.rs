@@ -88,7 +88,6 @@ pub extern "C" fn quic_result_is_fatal(result: quic_result) -> bool {
     guard_value(true, || result <= QUIC_RESULT_PANIC)
 }
 
-
 /// The code for a packet error.
 pub(crate) fn packet_error_code(e: PacketError) -> quic_result {
     match e {

@@ -244,7 +244,8 @@ pub unsafe extern "C" fn quic_version_negotiation_encode(
         {
             return QUIC_RESULT_CONNECTION_ID_TOO_LONG;
         }
-        let mut packet = Vec::with_capacity(negotiation::encoded_len(dcid, scid, versions.len().max(2)));
+        let mut packet =
+            Vec::with_capacity(negotiation::encoded_len(dcid, scid, versions.len().max(2)));
         if let Err(e) = server::version_negotiation(&mut packet, dcid, scid, versions) {
             return packet_error_code(e);
         }
