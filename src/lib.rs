@@ -13,6 +13,29 @@
 //! - [`transport_params`]: the quic_transport_parameters TLS extension.
 //! - [`crypto`]: key schedule, AEAD and header protection on OpenSSL EVP.
 //! - [`server`]: stateless helpers (header parsing, Version Negotiation, Retry).
+//!
+//! A server routing a datagram before any connection exists reads its header
+//! without keys:
+//!
+//! ```
+//! use quic::packet::{header, PacketType};
+//!
+//! // A short-header packet for one of our 8-byte connection IDs.
+//! let datagram = [0x41, 1, 2, 3, 4, 5, 6, 7, 8, 0xaa, 0xbb];
+//! let h = header::parse(&datagram, 8).unwrap();
+//! assert_eq!(h.packet_type, PacketType::OneRtt);
+//! assert_eq!(h.dcid, &[1, 2, 3, 4, 5, 6, 7, 8]);
+//!
+//! // An Initial of a version we do not speak is answered with Version
+//! // Negotiation, echoing the connection IDs swapped.
+//! let mut unknown = vec![0xc0, 0x1a, 0x2a, 0x3a, 0x4a, 4, 9, 9, 9, 9, 0];
+//! unknown.resize(1200, 0);
+//! let h = header::parse(&unknown, 8).unwrap();
+//! assert_eq!(h.packet_type, PacketType::UnknownVersion);
+//! let mut vn = Vec::new();
+//! quic::server::version_negotiation(&mut vn, h.dcid, h.scid, &[]).unwrap();
+//! assert_eq!(header::parse(&vn, 0).unwrap().scid, &[9, 9, 9, 9]);
+//! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![deny(clippy::mem_forget)]
