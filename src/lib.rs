@@ -43,16 +43,23 @@
 
 pub mod cid;
 pub mod codec;
+pub mod config;
+pub mod conn;
 pub mod crypto;
 pub mod error;
 pub mod ffi;
 pub mod frame;
 pub mod packet;
+pub mod ranges;
+pub mod recovery;
 pub mod server;
 pub mod side;
+pub mod tls;
 pub mod transport_params;
 pub mod varint;
 pub mod version;
 
 #[cfg(test)]
 mod test_util;
+#[cfg(test)]
+mod tests;

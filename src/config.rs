@@ -1,0 +1,365 @@
+//! Connection settings (aioquic's `QuicConfiguration`), validated as they
+//! are set so that mistakes surface at the call that made them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use openssl::pkey::{PKey, Private};
+use openssl::x509::X509;
+use thiserror::Error;
+
+use crate::crypto::Suite;
+use crate::packet::MAX_CID_LEN;
+use crate::side::Side;
+use crate::version;
+
+/// Why a setting was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    /// A value outside its allowed range.
+    #[error("invalid value: {0}")]
+    Invalid(String),
+    /// A file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// A certificate (chain) could not be parsed.
+    #[error("bad certificate: {0}")]
+    Certificate(String),
+    /// A private key could not be parsed or does not match the certificate.
+    #[error("bad private key: {0}")]
+    PrivateKey(String),
+    /// Trusted CA certificates could not be loaded.
+    #[error("bad CA certificates: {0}")]
+    CaCertificates(String),
+}
+
+/// A receiver of NSS key log lines (SSLKEYLOGFILE format), without the
+/// trailing newline.
+pub type KeyLogFn = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Settings shared by the connections made from them.
+#[derive(Clone)]
+pub struct Config {
+    /// Client or server.
+    pub side: Side,
+    /// ALPN protocols, in preference order.
+    pub alpn_protocols: Vec<Vec<u8>>,
+    /// Length of the connection IDs we issue (0..=20).
+    pub connection_id_length: usize,
+    /// Idle timeout in nanoseconds (0 = none).
+    pub idle_timeout: u64,
+    /// Connection-level receive window.
+    pub max_data: u64,
+    /// Per-stream receive window.
+    pub max_stream_data: u64,
+    /// Largest UDP payload we send (at least 1200).
+    pub max_datagram_size: usize,
+    /// Server name for SNI and certificate checks (client).
+    pub server_name: Option<String>,
+    /// Verify the peer's certificate (default: client yes, server no).
+    pub verify_peer: bool,
+    /// Trusted CA certificates, parsed from cafile / cadata.
+    pub ca_certs: Vec<X509>,
+    /// A directory of hashed CA certificates (capath).
+    pub ca_path: Option<PathBuf>,
+    /// Our certificate chain, leaf first (server, or client auth).
+    pub cert_chain: Vec<X509>,
+    /// The private key of the leaf certificate.
+    pub private_key: Option<PKey<Private>>,
+    /// Allowed cipher suites, in preference order.
+    pub cipher_suites: Vec<Suite>,
+    /// Initial RTT estimate in nanoseconds.
+    pub initial_rtt: u64,
+    /// Versions, preferred first; a client starts with the first.
+    pub supported_versions: Vec<u32>,
+    /// DATAGRAM support: the largest frame we accept (None = off).
+    pub max_datagram_frame_size: Option<u64>,
+    /// TLS key groups (OpenSSL list syntax); None = OpenSSL's defaults.
+    pub groups: Option<String>,
+    /// Where TLS secrets are logged.
+    pub key_log: Option<KeyLogFn>,
+    /// Streams the peer may open at once, bidirectional.
+    pub max_streams_bidi: u64,
+    /// Streams the peer may open at once, unidirectional.
+    pub max_streams_uni: u64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("side", &self.side)
+            .field("alpn_protocols", &self.alpn_protocols)
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// aioquic's default idle timeout: 60 s.
+const DEFAULT_IDLE_TIMEOUT: u64 = 60_000_000_000;
+/// aioquic's default windows: 1 MiB.
+const DEFAULT_WINDOW: u64 = 1 << 20;
+/// aioquic's default initial RTT: 100 ms.
+const DEFAULT_INITIAL_RTT: u64 = 100_000_000;
+
+impl Config {
+    /// Defaults of aioquic's `QuicConfiguration` for `side`.
+    pub fn new(side: Side) -> Self {
+        Self {
+            side,
+            alpn_protocols: Vec::new(),
+            connection_id_length: 8,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_data: DEFAULT_WINDOW,
+            max_stream_data: DEFAULT_WINDOW,
+            max_datagram_size: 1200,
+            server_name: None,
+            verify_peer: side == Side::Client,
+            ca_certs: Vec::new(),
+            ca_path: None,
+            cert_chain: Vec::new(),
+            private_key: None,
+            cipher_suites: vec![Suite::Aes128Gcm, Suite::Aes256Gcm, Suite::ChaCha20Poly1305],
+            initial_rtt: DEFAULT_INITIAL_RTT,
+            supported_versions: vec![version::V1, version::V2],
+            max_datagram_frame_size: None,
+            groups: None,
+            key_log: None,
+            max_streams_bidi: 128,
+            max_streams_uni: 128,
+        }
+    }
+
+    /// Sets the ALPN list: 1..=255 bytes each, none empty.
+    pub fn set_alpn_protocols(&mut self, protocols: Vec<Vec<u8>>) -> Result<(), ConfigError> {
+        if protocols.iter().any(|p| p.is_empty() || p.len() > 255) {
+            return Err(ConfigError::Invalid(
+                "ALPN protocols are 1 to 255 bytes".into(),
+            ));
+        }
+        self.alpn_protocols = protocols;
+        Ok(())
+    }
+
+    /// Sets the length of the connection IDs we issue.
+    pub fn set_connection_id_length(&mut self, len: usize) -> Result<(), ConfigError> {
+        if len > MAX_CID_LEN {
+            return Err(ConfigError::Invalid(
+                "connection IDs are at most 20 bytes".into(),
+            ));
+        }
+        self.connection_id_length = len;
+        Ok(())
+    }
+
+    /// Sets the largest UDP payload we send.
+    pub fn set_max_datagram_size(&mut self, size: usize) -> Result<(), ConfigError> {
+        if !(1200..=65_527).contains(&size) {
+            return Err(ConfigError::Invalid(
+                "max_datagram_size must be 1200..=65527".into(),
+            ));
+        }
+        self.max_datagram_size = size;
+        Ok(())
+    }
+
+    /// Sets the allowed cipher suites.
+    pub fn set_cipher_suites(&mut self, suites: Vec<Suite>) -> Result<(), ConfigError> {
+        if suites.is_empty() {
+            return Err(ConfigError::Invalid(
+                "at least one cipher suite is needed".into(),
+            ));
+        }
+        self.cipher_suites = suites;
+        Ok(())
+    }
+
+    /// Sets the versions; each must be one libquic implements.
+    pub fn set_supported_versions(&mut self, versions: Vec<u32>) -> Result<(), ConfigError> {
+        if versions.is_empty() || !versions.iter().all(|v| version::is_supported(*v)) {
+            return Err(ConfigError::Invalid(
+                "supported versions must be a non-empty list of 1 and 0x6b3343cf".into(),
+            ));
+        }
+        self.supported_versions = versions;
+        Ok(())
+    }
+
+    /// Sets the initial RTT estimate (1 ms ..= 60 s).
+    pub fn set_initial_rtt(&mut self, rtt_ns: u64) -> Result<(), ConfigError> {
+        if !(1_000_000..=60_000_000_000).contains(&rtt_ns) {
+            return Err(ConfigError::Invalid(
+                "initial RTT must be between 1 ms and 60 s".into(),
+            ));
+        }
+        self.initial_rtt = rtt_ns;
+        Ok(())
+    }
+
+    /// Sets the receive windows (each at most 2^62 - 1).
+    pub fn set_windows(&mut self, max_data: u64, max_stream_data: u64) -> Result<(), ConfigError> {
+        if max_data > crate::varint::MAX || max_stream_data > crate::varint::MAX {
+            return Err(ConfigError::Invalid("windows are at most 2^62 - 1".into()));
+        }
+        self.max_data = max_data;
+        self.max_stream_data = max_stream_data;
+        Ok(())
+    }
+
+    /// Sets the server name (SNI and certificate hostname).
+    pub fn set_server_name(&mut self, name: &str) -> Result<(), ConfigError> {
+        if name.is_empty() || name.len() > 255 || name.contains('\0') {
+            return Err(ConfigError::Invalid(
+                "server name must be 1 to 255 bytes".into(),
+            ));
+        }
+        self.server_name = Some(name.to_owned());
+        Ok(())
+    }
+
+    /// Loads trusted CAs: a PEM file, a hashed directory, and/or PEM data.
+    pub fn load_verify_locations(
+        &mut self,
+        cafile: Option<&str>,
+        capath: Option<&str>,
+        cadata: Option<&[u8]>,
+    ) -> Result<(), ConfigError> {
+        let mut certs = Vec::new();
+        if let Some(path) = cafile {
+            let pem = read(path)?;
+            certs.extend(parse_ca_pem(&pem, path)?);
+        }
+        if let Some(data) = cadata {
+            certs.extend(parse_ca_pem(data, "cadata")?);
+        }
+        let dir = match capath {
+            Some(p) => {
+                let meta = std::fs::metadata(p).map_err(|e| ConfigError::Io {
+                    path: p.into(),
+                    reason: e.to_string(),
+                })?;
+                if !meta.is_dir() {
+                    return Err(ConfigError::CaCertificates(format!(
+                        "{p} is not a directory"
+                    )));
+                }
+                Some(PathBuf::from(p))
+            }
+            None => None,
+        };
+        self.ca_certs.extend(certs);
+        if dir.is_some() {
+            self.ca_path = dir;
+        }
+        Ok(())
+    }
+
+    /// Loads our certificate chain (PEM, leaf first) and private key (PEM,
+    /// optionally encrypted with `password`).
+    pub fn load_cert_chain_pem(
+        &mut self,
+        chain_pem: &[u8],
+        key_pem: &[u8],
+        password: Option<&[u8]>,
+    ) -> Result<(), ConfigError> {
+        let chain =
+            X509::stack_from_pem(chain_pem).map_err(|e| ConfigError::Certificate(e.to_string()))?;
+        if chain.is_empty() {
+            return Err(ConfigError::Certificate("no PEM certificate found".into()));
+        }
+        let key = match password {
+            Some(pw) => PKey::private_key_from_pem_passphrase(key_pem, pw),
+            None => PKey::private_key_from_pem(key_pem),
+        }
+        .map_err(|e| ConfigError::PrivateKey(e.to_string()))?;
+        let leaf_key = chain[0]
+            .public_key()
+            .map_err(|e| ConfigError::Certificate(e.to_string()))?;
+        if !leaf_key.public_eq(&key) {
+            return Err(ConfigError::PrivateKey(
+                "the private key does not match the certificate".into(),
+            ));
+        }
+        self.cert_chain = chain;
+        self.private_key = Some(key);
+        Ok(())
+    }
+
+    /// Like [`Config::load_cert_chain_pem`], from files. `keyfile` may be
+    /// None when the key is in `certfile`.
+    pub fn load_cert_chain(
+        &mut self,
+        certfile: &str,
+        keyfile: Option<&str>,
+        password: Option<&[u8]>,
+    ) -> Result<(), ConfigError> {
+        let chain = read(certfile)?;
+        let key = match keyfile {
+            Some(k) => read(k)?,
+            None => chain.clone(),
+        };
+        self.load_cert_chain_pem(&chain, &key, password)
+    }
+}
+
+fn read(path: &str) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path).map_err(|e| ConfigError::Io {
+        path: path.into(),
+        reason: e.to_string(),
+    })
+}
+
+fn parse_ca_pem(pem: &[u8], what: &str) -> Result<Vec<X509>, ConfigError> {
+    let certs = X509::stack_from_pem(pem)
+        .map_err(|e| ConfigError::CaCertificates(format!("{what}: {e}")))?;
+    if certs.is_empty() {
+        return Err(ConfigError::CaCertificates(format!(
+            "{what}: no PEM certificate found"
+        )));
+    }
+    Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_aioquic() {
+        let c = Config::new(Side::Client);
+        assert_eq!(c.connection_id_length, 8);
+        assert_eq!(c.max_datagram_size, 1200);
+        assert!(c.verify_peer);
+        assert!(!Config::new(Side::Server).verify_peer);
+    }
+
+    #[test]
+    fn invalid_values_are_refused_when_set() {
+        let mut c = Config::new(Side::Client);
+        assert!(c.set_connection_id_length(21).is_err());
+        assert!(c.set_max_datagram_size(1199).is_err());
+        assert!(c.set_alpn_protocols(vec![vec![]]).is_err());
+        assert!(c.set_cipher_suites(vec![]).is_err());
+        assert!(c.set_supported_versions(vec![0x1a2a_3a4a]).is_err());
+        assert!(c.set_initial_rtt(0).is_err());
+        assert!(matches!(
+            c.load_verify_locations(Some("/nonexistent/ca.pem"), None, None),
+            Err(ConfigError::Io { .. })
+        ));
+        assert!(matches!(
+            c.load_verify_locations(None, None, Some(b"not pem")),
+            Err(ConfigError::CaCertificates(_))
+        ));
+        assert!(matches!(
+            c.load_cert_chain_pem(b"junk", b"junk", None),
+            Err(ConfigError::Certificate(_))
+        ));
+        // Nothing was changed by the refused calls.
+        assert_eq!(c.connection_id_length, 8);
+        assert!(c.ca_certs.is_empty());
+    }
+}

@@ -1,0 +1,166 @@
+//! Which packets we received in one packet number space, and when to
+//! acknowledge them (RFC 9000 §13.2).
+
+use crate::ranges::RangeSet;
+
+/// ACK ranges we remember; older ones are forgotten (RFC 9000 §13.2.3
+/// lets a receiver limit them), and packets below them are dropped as
+/// possible duplicates.
+pub(crate) const MAX_ACK_RANGES: usize = 32;
+
+/// Received packet numbers and the acknowledgement schedule of a space.
+#[derive(Debug, Default)]
+pub(crate) struct AckState {
+    received: RangeSet,
+    /// Packets below this are treated as duplicates.
+    floor: u64,
+    /// When the largest packet number was received (for ACK Delay).
+    largest_time: u64,
+    /// Ack-eliciting packets received since our last ACK.
+    unacked_eliciting: u32,
+    /// An ACK must go out with the next packet.
+    immediate: bool,
+    /// An ACK must go out by this time.
+    deadline: Option<u64>,
+    /// Something new was received since the last ACK.
+    pending: bool,
+}
+
+impl AckState {
+    /// True when `pn` was seen before (or is too old to tell).
+    pub(crate) fn is_duplicate(&self, pn: u64) -> bool {
+        pn < self.floor || self.received.contains(pn)
+    }
+
+    /// The largest packet number received.
+    pub(crate) fn largest(&self) -> Option<u64> {
+        self.received.max()
+    }
+
+    /// Records a packet. `immediate` asks for an ACK with the next packet
+    /// (Initial and Handshake spaces, RFC 9000 §13.2.1); otherwise an ACK is
+    /// due after two ack-eliciting packets or `max_ack_delay`.
+    pub(crate) fn on_packet(
+        &mut self,
+        pn: u64,
+        ack_eliciting: bool,
+        now: u64,
+        immediate: bool,
+        max_ack_delay: u64,
+    ) {
+        let largest = self.received.max();
+        let out_of_order = largest.is_some_and(|l| pn < l || pn > l + 1);
+        self.received.insert(pn..pn + 1);
+        if largest.is_none_or(|l| pn > l) {
+            self.largest_time = now;
+        }
+        while self.received.len() > MAX_ACK_RANGES {
+            if let Some(r) = self.received.pop_min() {
+                self.floor = r.end;
+            }
+        }
+        self.pending = true;
+        if !ack_eliciting {
+            return;
+        }
+        self.unacked_eliciting += 1;
+        // RFC 9000 §13.2.1/§13.2.2: immediately for Initial/Handshake, for
+        // reordering, and after every second ack-eliciting packet.
+        if immediate || out_of_order || self.unacked_eliciting >= 2 {
+            self.immediate = true;
+        } else if self.deadline.is_none() {
+            self.deadline = Some(now + max_ack_delay);
+        }
+    }
+
+    /// True when an ACK should be sent now.
+    pub(crate) fn should_send(&self, now: u64) -> bool {
+        self.pending && (self.immediate || self.deadline.is_some_and(|d| d <= now))
+    }
+
+    /// True when there is anything to acknowledge (to piggyback an ACK).
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending
+    }
+
+    /// The ACK timer, if armed.
+    pub(crate) fn deadline(&self) -> Option<u64> {
+        if self.pending && !self.immediate {
+            self.deadline
+        } else {
+            None
+        }
+    }
+
+    /// The ranges to report, highest first, as inclusive (low, high).
+    pub(crate) fn ranges(&self) -> Vec<(u64, u64)> {
+        self.received
+            .iter()
+            .rev()
+            .map(|r| (r.start, r.end - 1))
+            .collect()
+    }
+
+    /// ACK Delay in microseconds since the largest packet arrived.
+    pub(crate) fn delay_us(&self, now: u64) -> u64 {
+        now.saturating_sub(self.largest_time) / 1000
+    }
+
+    /// An ACK was sent.
+    pub(crate) fn on_ack_sent(&mut self) {
+        self.pending = false;
+        self.immediate = false;
+        self.deadline = None;
+        self.unacked_eliciting = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn every_second_packet_is_acked_at_once() {
+        let mut a = AckState::default();
+        a.on_packet(0, true, 0, false, 25 * MS);
+        assert!(!a.should_send(0));
+        assert_eq!(a.deadline(), Some(25 * MS));
+        assert!(a.should_send(25 * MS));
+        a.on_packet(1, true, MS, false, 25 * MS);
+        assert!(a.should_send(MS));
+        a.on_ack_sent();
+        assert!(!a.should_send(100 * MS));
+    }
+
+    #[test]
+    fn handshake_spaces_and_reordering_ack_immediately() {
+        let mut a = AckState::default();
+        a.on_packet(0, true, 0, true, 25 * MS);
+        assert!(a.should_send(0));
+        let mut b = AckState::default();
+        b.on_packet(0, true, 0, false, 25 * MS);
+        b.on_ack_sent();
+        b.on_packet(5, true, 0, false, 25 * MS);
+        assert!(b.should_send(0), "a gap asks for an immediate ACK");
+        // Non-eliciting packets alone never trigger an ACK.
+        let mut c = AckState::default();
+        c.on_packet(0, false, 0, true, 25 * MS);
+        assert!(!c.should_send(100 * MS));
+        assert!(c.has_pending());
+    }
+
+    #[test]
+    fn ranges_are_bounded_and_old_packets_become_duplicates() {
+        let mut a = AckState::default();
+        for i in 0..100 {
+            a.on_packet(i * 2, false, 0, false, 0);
+        }
+        assert_eq!(a.ranges().len(), MAX_ACK_RANGES);
+        assert_eq!(a.ranges()[0], (198, 198));
+        assert!(a.is_duplicate(0), "below the remembered ranges");
+        assert!(a.is_duplicate(198));
+        assert!(!a.is_duplicate(199));
+    }
+}

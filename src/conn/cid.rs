@@ -1,0 +1,293 @@
+//! Connection IDs of a connection (RFC 9000 §5.1): the ones we issue, and
+//! the ones the peer issued to us, each bounded.
+
+use crate::cid::ConnectionId;
+use crate::error::{code, TransportError};
+use crate::frame::kind;
+
+/// The active_connection_id_limit we advertise (aioquic's value).
+pub(crate) const LOCAL_ACTIVE_CID_LIMIT: u64 = 8;
+
+/// RETIRE_CONNECTION_ID frames we queue at most before calling the peer
+/// abusive (RFC 9000 §5.1.2 lets us limit this).
+const MAX_PENDING_RETIRES: usize = 32;
+
+/// Random bytes from OpenSSL's generator.
+pub(crate) fn random_bytes(out: &mut [u8]) {
+    if openssl::rand::rand_bytes(out).is_err() {
+        // Unreachable in practice; fall back to the address of `out` mixed
+        // with the time so CIDs stay distinct rather than all-zero.
+        let seed = out.as_ptr() as u64
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = (seed >> ((i % 8) * 8)) as u8 ^ i as u8;
+        }
+    }
+}
+
+/// A new random connection ID of `len` bytes.
+pub(crate) fn random_cid(len: usize) -> ConnectionId {
+    let mut b = [0u8; 20];
+    random_bytes(&mut b[..len]);
+    ConnectionId::new(&b[..len]).unwrap_or_default()
+}
+
+/// One of our connection IDs.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalCid {
+    pub(crate) seq: u64,
+    pub(crate) cid: ConnectionId,
+    pub(crate) reset_token: [u8; 16],
+    /// NEW_CONNECTION_ID must be (re)sent.
+    pub(crate) announce: bool,
+}
+
+/// The connection IDs we issued and that are not retired.
+#[derive(Debug)]
+pub(crate) struct LocalCids {
+    pub(crate) active: Vec<LocalCid>,
+    next_seq: u64,
+    len: usize,
+}
+
+impl LocalCids {
+    /// Starts with sequence number 0, the CID of our first packets.
+    pub(crate) fn new(initial: ConnectionId) -> Self {
+        let mut token = [0u8; 16];
+        random_bytes(&mut token);
+        Self {
+            active: vec![LocalCid {
+                seq: 0,
+                cid: initial,
+                reset_token: token,
+                announce: false,
+            }],
+            next_seq: 1,
+            len: initial.len(),
+        }
+    }
+
+    /// True when `cid` is one of ours.
+    pub(crate) fn contains(&self, cid: &[u8]) -> bool {
+        self.active.iter().any(|c| &*c.cid == cid)
+    }
+
+    /// Issues CIDs until `limit` are active; returns the new ones.
+    pub(crate) fn replenish(&mut self, limit: u64) -> Vec<ConnectionId> {
+        let mut new = Vec::new();
+        if self.len == 0 {
+            return new; // RFC 9000 §5.1.1: zero-length CIDs are never replaced.
+        }
+        let limit = limit.min(LOCAL_ACTIVE_CID_LIMIT) as usize;
+        while self.active.len() < limit {
+            let cid = random_cid(self.len);
+            let mut reset_token = [0u8; 16];
+            random_bytes(&mut reset_token);
+            self.active.push(LocalCid {
+                seq: self.next_seq,
+                cid,
+                reset_token,
+                announce: true,
+            });
+            self.next_seq += 1;
+            new.push(cid);
+        }
+        new
+    }
+
+    /// The peer retired `seq`, received in a packet addressed to
+    /// `packet_dcid` (RFC 9000 §19.16).
+    pub(crate) fn retire(
+        &mut self,
+        seq: u64,
+        packet_dcid: &[u8],
+    ) -> Result<Option<ConnectionId>, TransportError> {
+        if seq >= self.next_seq {
+            return Err(TransportError::protocol_violation(
+                kind::RETIRE_CONNECTION_ID,
+                "retiring a connection ID never issued",
+            ));
+        }
+        let Some(i) = self.active.iter().position(|c| c.seq == seq) else {
+            return Ok(None); // already retired
+        };
+        if &*self.active[i].cid == packet_dcid {
+            return Err(TransportError::protocol_violation(
+                kind::RETIRE_CONNECTION_ID,
+                "retiring the connection ID in use",
+            ));
+        }
+        Ok(Some(self.active.remove(i).cid))
+    }
+}
+
+/// A connection ID the peer gave us.
+#[derive(Debug, Clone)]
+pub(crate) struct PeerCid {
+    pub(crate) seq: u64,
+    pub(crate) cid: ConnectionId,
+    pub(crate) reset_token: Option<[u8; 16]>,
+}
+
+/// The peer's connection IDs: the one in use first.
+#[derive(Debug)]
+pub(crate) struct PeerCids {
+    pub(crate) active: Vec<PeerCid>,
+    retire_prior_to: u64,
+    /// Sequence numbers to retire with RETIRE_CONNECTION_ID.
+    pub(crate) pending_retire: Vec<u64>,
+}
+
+impl PeerCids {
+    /// Starts with the CID the peer used in its first packets.
+    pub(crate) fn new(initial: ConnectionId) -> Self {
+        Self {
+            active: vec![PeerCid {
+                seq: 0,
+                cid: initial,
+                reset_token: None,
+            }],
+            retire_prior_to: 0,
+            pending_retire: Vec::new(),
+        }
+    }
+
+    /// The CID to send with.
+    pub(crate) fn current(&self) -> ConnectionId {
+        self.active.first().map(|c| c.cid).unwrap_or_default()
+    }
+
+    /// Replaces the initial CID (a client learning the server's, or after
+    /// Retry); sequence 0 stays.
+    pub(crate) fn set_initial(&mut self, cid: ConnectionId) {
+        if let Some(c) = self.active.first_mut() {
+            c.cid = cid;
+        }
+    }
+
+    /// Sets the stateless reset token of sequence 0 (server's transport
+    /// parameter).
+    pub(crate) fn set_initial_token(&mut self, token: [u8; 16]) {
+        if let Some(c) = self.active.iter_mut().find(|c| c.seq == 0) {
+            c.reset_token = Some(token);
+        }
+    }
+
+    /// A NEW_CONNECTION_ID frame (RFC 9000 §19.15, §5.1.2).
+    pub(crate) fn on_new(
+        &mut self,
+        seq: u64,
+        retire_prior_to: u64,
+        cid: &[u8],
+        reset_token: [u8; 16],
+        limit: u64,
+    ) -> Result<(), TransportError> {
+        let cid = ConnectionId::new(cid).ok_or_else(|| {
+            TransportError::frame_encoding(kind::NEW_CONNECTION_ID, "connection ID too long")
+        })?;
+        if let Some(existing) = self.active.iter().find(|c| c.seq == seq) {
+            if existing.cid != cid {
+                return Err(TransportError::protocol_violation(
+                    kind::NEW_CONNECTION_ID,
+                    "sequence number reused for another connection ID",
+                ));
+            }
+            return Ok(()); // a retransmission
+        }
+        if seq < self.retire_prior_to {
+            // Already retired by an earlier Retire Prior To: retire it too.
+            self.queue_retire(seq)?;
+            return Ok(());
+        }
+        self.active.push(PeerCid {
+            seq,
+            cid,
+            reset_token: Some(reset_token),
+        });
+        if retire_prior_to > self.retire_prior_to {
+            self.retire_prior_to = retire_prior_to;
+            let old: Vec<u64> = self
+                .active
+                .iter()
+                .filter(|c| c.seq < retire_prior_to)
+                .map(|c| c.seq)
+                .collect();
+            self.active.retain(|c| c.seq >= retire_prior_to);
+            for s in old {
+                self.queue_retire(s)?;
+            }
+            self.active.sort_by_key(|c| c.seq);
+        }
+        if self.active.len() as u64 > limit {
+            return Err(TransportError::new(
+                code::CONNECTION_ID_LIMIT_ERROR,
+                kind::NEW_CONNECTION_ID,
+                "too many active connection IDs",
+            ));
+        }
+        Ok(())
+    }
+
+    fn queue_retire(&mut self, seq: u64) -> Result<(), TransportError> {
+        if self.pending_retire.len() >= MAX_PENDING_RETIRES {
+            return Err(TransportError::new(
+                code::CONNECTION_ID_LIMIT_ERROR,
+                kind::NEW_CONNECTION_ID,
+                "too many connection IDs to retire",
+            ));
+        }
+        self.pending_retire.push(seq);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cid(b: u8) -> ConnectionId {
+        ConnectionId::new(&[b; 8]).unwrap()
+    }
+
+    #[test]
+    fn local_cids_are_issued_up_to_the_limit_and_retired() {
+        let mut l = LocalCids::new(cid(1));
+        let new = l.replenish(4);
+        assert_eq!(new.len(), 3);
+        assert_eq!(l.replenish(100).len(), 4, "capped at our own limit of 8");
+        let in_use = l.active[0].cid;
+        assert!(l.retire(0, &in_use).is_err(), "the CID in use");
+        assert!(l.retire(99, &in_use).is_err(), "never issued");
+        assert_eq!(l.retire(1, &in_use).unwrap(), Some(new[0]));
+        assert_eq!(l.retire(1, &in_use).unwrap(), None, "twice");
+        assert_eq!(
+            LocalCids::new(ConnectionId::default()).replenish(8).len(),
+            0
+        );
+    }
+
+    #[test]
+    fn peer_cids_follow_the_limits() {
+        let mut p = PeerCids::new(cid(1));
+        p.on_new(1, 0, &[2; 8], [0; 16], 2).unwrap();
+        p.on_new(1, 0, &[2; 8], [0; 16], 2).unwrap(); // retransmission
+        assert!(
+            p.on_new(1, 0, &[3; 8], [0; 16], 2).is_err(),
+            "reused sequence"
+        );
+        let e = p.on_new(2, 0, &[4; 8], [0; 16], 2).unwrap_err();
+        assert_eq!(e.code, code::CONNECTION_ID_LIMIT_ERROR);
+    }
+
+    #[test]
+    fn retire_prior_to_switches_the_current_cid() {
+        let mut p = PeerCids::new(cid(1));
+        p.on_new(1, 1, &[2; 8], [0; 16], 8).unwrap();
+        assert_eq!(p.current(), ConnectionId::new(&[2; 8]).unwrap());
+        assert_eq!(p.pending_retire, vec![0]);
+        // A late frame below Retire Prior To is retired straight away.
+        p.on_new(0, 0, &[1; 8], [0; 16], 8).unwrap();
+    }
+}

@@ -1,0 +1,185 @@
+//! Closing (RFC 9000 §10): immediate close with its closing and draining
+//! states, the idle timeout, and the connection's timers.
+
+use super::{ApiError, CloseError, Connection};
+use crate::error::code;
+use crate::recovery::{Space, Timeout};
+use crate::varint;
+
+/// Longest reason phrase we send; longer ones are cut.
+pub(crate) const MAX_REASON_LEN: usize = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseState {
+    Open,
+    /// We closed: CONNECTION_CLOSE goes out again when packets arrive.
+    Closing {
+        until: u64,
+        /// A CONNECTION_CLOSE is due.
+        send: bool,
+        /// Datagrams received while closing, and the count at which the
+        /// next CONNECTION_CLOSE answers (doubling, RFC 9000 §10.2.1).
+        received: u32,
+        next_answer: u32,
+    },
+    /// The peer closed: we send nothing more (RFC 9000 §10.2.2).
+    Draining {
+        until: u64,
+    },
+    Closed,
+}
+
+impl Connection {
+    /// Closes the connection (aioquic's `close`): sends CONNECTION_CLOSE
+    /// with `error_code` (an application code when `is_app`), then waits
+    /// three PTOs before it is closed. A second call does nothing.
+    pub fn close(
+        &mut self,
+        is_app: bool,
+        error_code: u64,
+        frame_type: Option<u64>,
+        reason: &[u8],
+        now: u64,
+    ) -> Result<(), ApiError> {
+        if error_code > varint::MAX || frame_type.is_some_and(|f| f > varint::MAX) {
+            return Err(ApiError::InvalidArgument("error code above 2^62 - 1"));
+        }
+        let reason = &reason[..reason.len().min(MAX_REASON_LEN)];
+        self.close_with(
+            CloseError {
+                is_app,
+                code: error_code,
+                frame_type: if is_app { None } else { frame_type.or(Some(0)) },
+                reason: reason.to_vec(),
+            },
+            now,
+        );
+        Ok(())
+    }
+
+    /// Starts closing with `err` as our error.
+    pub(super) fn close_with(&mut self, err: CloseError, now: u64) {
+        if !matches!(self.close, CloseState::Open) {
+            return;
+        }
+        self.push_terminated(&err);
+        self.local_error = Some(err);
+        if self.peer_addr.is_none() || self.tls.is_none() {
+            // Nothing was ever exchanged: there is nobody to tell.
+            self.close = CloseState::Closed;
+            return;
+        }
+        self.close = CloseState::Closing {
+            until: now + 3 * self.recovery.pto(),
+            send: true,
+            received: 0,
+            next_answer: 1,
+        };
+    }
+
+    /// The peer closed with `err` (RFC 9000 §10.2.2): drain.
+    pub(super) fn enter_draining(&mut self, err: CloseError, now: u64) {
+        let until = now + 3 * self.recovery.pto();
+        match self.close {
+            CloseState::Open => {
+                self.push_terminated(&err);
+                self.peer_error = Some(err);
+                self.close = CloseState::Draining { until };
+            }
+            CloseState::Closing { .. } => {
+                self.peer_error = Some(err);
+                self.close = CloseState::Draining { until };
+            }
+            CloseState::Draining { .. } | CloseState::Closed => {}
+        }
+    }
+
+    /// A datagram arrived while closing: answer with CONNECTION_CLOSE on the
+    /// 1st, 2nd, 4th, 8th... one.
+    pub(super) fn on_datagram_while_closing(&mut self) {
+        if let CloseState::Closing {
+            send,
+            received,
+            next_answer,
+            ..
+        } = &mut self.close
+        {
+            *received += 1;
+            if *received >= *next_answer {
+                *send = true;
+                *next_answer = next_answer.saturating_mul(2);
+            }
+        }
+    }
+
+    /// The next time `handle_timer` must run (ns), or None.
+    pub fn timer(&self) -> Option<u64> {
+        match self.close {
+            CloseState::Closing { until, .. } | CloseState::Draining { until } => Some(until),
+            CloseState::Closed => None,
+            CloseState::Open => [
+                self.recovery.timer(),
+                self.spaces[Space::Application as usize].ack.deadline(),
+                self.idle_deadline,
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
+        }
+    }
+
+    /// Runs whatever timer expired by `now` (aioquic's `handle_timer`).
+    pub fn handle_timer(&mut self, now: u64) {
+        match self.close {
+            CloseState::Closing { until, .. } | CloseState::Draining { until } => {
+                if now >= until {
+                    self.close = CloseState::Closed;
+                }
+                return;
+            }
+            CloseState::Closed => return,
+            CloseState::Open => {}
+        }
+        if self.idle_deadline.is_some_and(|d| now >= d) {
+            // RFC 9000 §10.1: the connection closes silently.
+            let err = CloseError {
+                is_app: false,
+                code: code::NO_ERROR,
+                frame_type: None,
+                reason: b"Idle timeout".to_vec(),
+            };
+            self.push_terminated(&err);
+            self.local_error = Some(err);
+            self.close = CloseState::Closed;
+            return;
+        }
+        let status = self.status();
+        match self.recovery.on_timeout(now, status) {
+            Some(Timeout::Lost(space, lost)) => self.on_packets_lost(space, lost),
+            Some(Timeout::Probe(space)) => self.on_probe_timeout(space),
+            None => {}
+        }
+    }
+
+    /// Restarts the idle timer (RFC 9000 §10.1).
+    pub(super) fn restart_idle_timer(&mut self, now: u64) {
+        if let Some(t) = self.idle_timeout {
+            // At least three PTOs, so probes get their chance.
+            self.idle_deadline = Some(now + t.max(3 * self.recovery.pto()));
+        }
+    }
+
+    /// The idle timeout once the peer's is known: the smaller non-zero of
+    /// both (RFC 9000 §10.1).
+    pub(super) fn negotiate_idle_timeout(&mut self, peer_ms: u64, now: u64) {
+        let ours = self.config.idle_timeout;
+        let peer = peer_ms.saturating_mul(1_000_000);
+        self.idle_timeout = match (ours, peer) {
+            (0, 0) => None,
+            (0, p) => Some(p),
+            (o, 0) => Some(o),
+            (o, p) => Some(o.min(p)),
+        };
+        self.restart_idle_timer(now);
+    }
+}

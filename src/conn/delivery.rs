@@ -1,0 +1,80 @@
+//! What happens to the frames of a packet once it is acknowledged or
+//! declared lost: frames are resent, not packets (RFC 9000 §13.3).
+
+use super::spaces::SentFrame;
+use super::{Connection, Event};
+use crate::recovery::{SentPacket, Space};
+use crate::side::Side;
+
+impl Connection {
+    pub(super) fn on_packets_acked(
+        &mut self,
+        space: Space,
+        packets: Vec<SentPacket<Vec<SentFrame>>>,
+    ) {
+        for p in packets {
+            if space == Space::Handshake && self.side == Side::Client {
+                // RFC 9002 A.6: the server has validated our address.
+                self.handshake_acked = true;
+            }
+            for f in p.data {
+                match f {
+                    SentFrame::Crypto { offset, len } => self.spaces[space as usize]
+                        .crypto_send
+                        .on_acked(offset, len),
+                    SentFrame::Ping { uid } => {
+                        self.events.push_back(Event::PingAcknowledged { uid })
+                    }
+                    SentFrame::HandshakeDone
+                    | SentFrame::NewConnectionId { .. }
+                    | SentFrame::RetireConnectionId { .. } => {}
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_packets_lost(
+        &mut self,
+        space: Space,
+        packets: Vec<SentPacket<Vec<SentFrame>>>,
+    ) {
+        for p in packets {
+            for f in p.data {
+                match f {
+                    SentFrame::Crypto { offset, len } => {
+                        let s = &mut self.spaces[space as usize];
+                        if !s.discarded {
+                            s.crypto_send.on_lost(offset, len);
+                        }
+                    }
+                    SentFrame::Ping { uid } => self.pings.push(uid),
+                    SentFrame::HandshakeDone => self.handshake_done_pending = true,
+                    SentFrame::NewConnectionId { seq } => {
+                        if let Some(c) = self.local_cids.active.iter_mut().find(|c| c.seq == seq) {
+                            c.announce = true;
+                        }
+                    }
+                    SentFrame::RetireConnectionId { seq } => {
+                        self.peer_cids.pending_retire.push(seq)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A probe timeout (RFC 9002 §6.2.4): owe probe packets, and before the
+    /// handshake is confirmed resend every unacknowledged CRYPTO byte, as
+    /// the flight may have been lost whole.
+    pub(super) fn on_probe_timeout(&mut self, space: Space) {
+        let s = &mut self.spaces[space as usize];
+        s.probes = if space == Space::Application { 2 } else { 1 };
+        if !self.handshake_confirmed {
+            for sp in [Space::Initial, Space::Handshake] {
+                let s = &mut self.spaces[sp as usize];
+                if !s.discarded {
+                    s.crypto_send.requeue_unacked();
+                }
+            }
+        }
+    }
+}

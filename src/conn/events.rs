@@ -1,0 +1,47 @@
+//! What a connection reports to the application (aioquic's `events`).
+
+use crate::cid::ConnectionId;
+
+/// An event for the application, polled with `Connection::poll_event`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The ALPN protocol was agreed (comes before HandshakeCompleted).
+    ProtocolNegotiated {
+        /// The protocol, if ALPN was used.
+        alpn: Option<Vec<u8>>,
+    },
+    /// The TLS handshake completed.
+    HandshakeCompleted {
+        /// The protocol, if ALPN was used.
+        alpn: Option<Vec<u8>>,
+        /// 0-RTT data was accepted.
+        early_data_accepted: bool,
+        /// The session was resumed from a ticket.
+        session_resumed: bool,
+    },
+    /// A PING sent with `send_ping(uid)` was acknowledged.
+    PingAcknowledged {
+        /// The caller's identifier.
+        uid: u64,
+    },
+    /// We issued a new connection ID the peer may use to reach us (a server
+    /// routes it to this connection).
+    ConnectionIdIssued {
+        /// The connection ID.
+        cid: ConnectionId,
+    },
+    /// The peer retired one of our connection IDs (stop routing it).
+    ConnectionIdRetired {
+        /// The connection ID.
+        cid: ConnectionId,
+    },
+    /// The connection ended: by us, by the peer, or by the idle timeout.
+    ConnectionTerminated {
+        /// Transport or application error code.
+        error_code: u64,
+        /// The frame type that caused a transport error, if any.
+        frame_type: Option<u64>,
+        /// Reason phrase (raw bytes; usually UTF-8).
+        reason: Vec<u8>,
+    },
+}

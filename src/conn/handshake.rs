@@ -1,0 +1,300 @@
+//! Driving the TLS handshake (RFC 9001 §4): starting it, feeding it CRYPTO
+//! data, installing the keys it yields, checking the peer's transport
+//! parameters, and completing and confirming the handshake.
+
+use std::net::SocketAddr;
+
+use super::{cid, ApiError, CloseError, Connection, Event};
+use crate::cid::ConnectionId;
+use crate::crypto::{DirectionalKeys, InitialKeys};
+use crate::error::{code, TransportError};
+use crate::recovery::Space;
+use crate::side::Side;
+use crate::tls::{alert, Level, TlsSession, YieldedSecret};
+use crate::transport_params::{TransportParameters, VersionInformation};
+
+impl Connection {
+    /// Starts a client connection to `peer` (aioquic's `connect`): the
+    /// ClientHello is then ready for `send`.
+    pub fn connect(&mut self, peer: SocketAddr, now: u64) -> Result<(), ApiError> {
+        if self.side != Side::Client {
+            return Err(ApiError::InvalidState("only a client connects"));
+        }
+        if self.tls.is_some() || !matches!(self.close, super::close::CloseState::Open) {
+            return Err(ApiError::InvalidState("already connected"));
+        }
+        self.peer_addr = Some(peer);
+        let dcid = self.original_dcid;
+        self.peer_cids.set_initial(dcid);
+        self.install_initial_keys(&dcid)
+            .map_err(|e| ApiError::Tls(e.reason.into()))?;
+        self.start_tls(now)?;
+        self.idle_timeout = (self.config.idle_timeout > 0).then_some(self.config.idle_timeout);
+        self.restart_idle_timer(now);
+        Ok(())
+    }
+
+    /// Initial keys from the client's DCID (RFC 9001 §5.2).
+    pub(super) fn install_initial_keys(&mut self, dcid: &[u8]) -> Result<(), TransportError> {
+        let keys =
+            InitialKeys::new(self.version, dcid, self.side == Side::Client).map_err(|_| {
+                TransportError::new(code::INTERNAL_ERROR, 0, "Initial key derivation failed")
+            })?;
+        let space = &mut self.spaces[Space::Initial as usize];
+        space.seal = Some(keys.seal);
+        space.open = Some(keys.open);
+        Ok(())
+    }
+
+    /// Server: the first Initial from a client arrived.
+    pub(super) fn accept(
+        &mut self,
+        version: u32,
+        dcid: &[u8],
+        scid: &[u8],
+        from: SocketAddr,
+        now: u64,
+    ) -> Result<(), TransportError> {
+        self.version = version;
+        self.peer_addr = Some(from);
+        let scid = ConnectionId::new(scid).unwrap_or_default();
+        self.peer_cids.set_initial(scid);
+        self.peer_initial_scid = scid;
+        self.peer_cid_set = true;
+        self.initial_dcid = ConnectionId::new(dcid).unwrap_or_default();
+        self.install_initial_keys(dcid)?;
+        self.start_tls(now)
+            .map_err(|_| TransportError::new(code::INTERNAL_ERROR, 0, "TLS setup failed"))?;
+        self.idle_timeout = (self.config.idle_timeout > 0).then_some(self.config.idle_timeout);
+        self.restart_idle_timer(now);
+        Ok(())
+    }
+
+    /// The transport parameters we send (RFC 9000 §18.2).
+    fn local_params(&self) -> TransportParameters {
+        let c = &self.config;
+        let local0 = &self.local_cids.active[0];
+        let mut tp = TransportParameters {
+            max_idle_timeout: c.idle_timeout / 1_000_000,
+            initial_max_data: c.max_data,
+            initial_max_stream_data_bidi_local: c.max_stream_data,
+            initial_max_stream_data_bidi_remote: c.max_stream_data,
+            initial_max_stream_data_uni: c.max_stream_data,
+            initial_max_streams_bidi: c.max_streams_bidi,
+            initial_max_streams_uni: c.max_streams_uni,
+            active_connection_id_limit: cid::LOCAL_ACTIVE_CID_LIMIT,
+            initial_source_connection_id: Some(local0.cid),
+            max_datagram_frame_size: c.max_datagram_frame_size,
+            version_information: Some(VersionInformation {
+                chosen: self.version,
+                available: c.supported_versions.clone(),
+            }),
+            ..Default::default()
+        };
+        if self.side == Side::Server {
+            tp.original_destination_connection_id = Some(self.original_dcid);
+            tp.retry_source_connection_id = self.retry_scid;
+            tp.stateless_reset_token = Some(local0.reset_token);
+        }
+        tp
+    }
+
+    fn start_tls(&mut self, now: u64) -> Result<(), ApiError> {
+        let mut params = Vec::new();
+        self.local_params().encode(&mut params);
+        let session = TlsSession::new(&self.tls_ctx, &self.config, params)
+            .map_err(|e| ApiError::Tls(e.reason.into()))?;
+        self.tls = Some(session);
+        self.drive_tls(now);
+        Ok(())
+    }
+
+    /// Hands CRYPTO bytes of `level` to TLS.
+    pub(super) fn feed_tls(&mut self, level: Level, bytes: &[u8]) {
+        if let Some(tls) = &mut self.tls {
+            tls.provide(level, bytes);
+        }
+    }
+
+    /// Runs TLS and acts on everything it produced.
+    pub(super) fn drive_tls(&mut self, now: u64) {
+        let Some(tls) = &mut self.tls else { return };
+        let result = tls.advance();
+        let secrets = tls.take_secrets();
+        let params = tls.take_peer_params();
+        let outgoing = [
+            (Space::Initial, tls.take_outgoing(Level::Initial)),
+            (Space::Handshake, tls.take_outgoing(Level::Handshake)),
+            (Space::Application, tls.take_outgoing(Level::OneRtt)),
+        ];
+        let complete = tls.is_complete();
+        for y in secrets {
+            if let Err(e) = self.install_secret(y) {
+                return self.fail(e, now);
+            }
+        }
+        for (space, bytes) in outgoing {
+            let s = &mut self.spaces[space as usize];
+            if !bytes.is_empty() && !s.discarded {
+                s.crypto_send.write(&bytes);
+            }
+        }
+        if let Err(e) = result {
+            return self.fail(e, now);
+        }
+        if let Some(params) = params {
+            match params.and_then(|p| self.apply_peer_params(p, now)) {
+                Ok(()) => {}
+                Err(e) => return self.fail(e, now),
+            }
+        }
+        if complete && !self.handshake_complete {
+            self.on_handshake_complete(now);
+        }
+    }
+
+    fn install_secret(&mut self, y: YieldedSecret) -> Result<(), TransportError> {
+        let space = match y.level {
+            Level::Handshake => Space::Handshake,
+            Level::OneRtt => Space::Application,
+            // 0-RTT is not offered yet; Initial secrets never come from TLS.
+            Level::ZeroRtt | Level::Initial => return Ok(()),
+        };
+        let keys = DirectionalKeys::new(y.suite, self.version, &y.secret, y.write)
+            .map_err(|_| TransportError::new(code::INTERNAL_ERROR, 0, "key derivation failed"))?;
+        let s = &mut self.spaces[space as usize];
+        if y.write {
+            s.seal = Some(keys);
+        } else {
+            s.open = Some(keys);
+        }
+        Ok(())
+    }
+
+    /// Checks and applies the peer's transport parameters (RFC 9000 §7.3,
+    /// §7.4).
+    fn apply_peer_params(
+        &mut self,
+        tp: TransportParameters,
+        now: u64,
+    ) -> Result<(), TransportError> {
+        let bad = TransportError::transport_parameter;
+        // RFC 9000 §7.3: connection ID authentication.
+        if tp.initial_source_connection_id != Some(self.peer_initial_scid) {
+            return Err(bad("initial_source_connection_id does not match"));
+        }
+        if self.side == Side::Client {
+            if tp.original_destination_connection_id != Some(self.original_dcid) {
+                return Err(bad("original_destination_connection_id does not match"));
+            }
+            if tp.retry_source_connection_id != self.retry_accepted {
+                return Err(bad("retry_source_connection_id does not match"));
+            }
+            if let Some(token) = tp.stateless_reset_token {
+                self.peer_cids.set_initial_token(token);
+            }
+        }
+        // RFC 9368 §4: the chosen version must be the one in use.
+        if let Some(vi) = &tp.version_information {
+            if vi.chosen != self.version {
+                return Err(TransportError::new(
+                    code::VERSION_NEGOTIATION_ERROR,
+                    0,
+                    "version_information chosen version differs",
+                ));
+            }
+        }
+        self.recovery.max_ack_delay = tp.max_ack_delay * 1_000_000;
+        self.negotiate_idle_timeout(tp.max_idle_timeout, now);
+        self.peer_params = Some(tp);
+        Ok(())
+    }
+
+    fn on_handshake_complete(&mut self, now: u64) {
+        self.handshake_complete = true;
+        let (alpn, resumed) = match &self.tls {
+            Some(t) => (t.alpn(), t.session_resumed()),
+            None => (None, false),
+        };
+        // RFC 9001 §8.1: a client that offered ALPN needs an answer.
+        if self.side == Side::Client && !self.config.alpn_protocols.is_empty() && alpn.is_none() {
+            return self.fail(
+                TransportError::new(
+                    code::CRYPTO_ERROR_BASE + u64::from(alert::NO_APPLICATION_PROTOCOL),
+                    0,
+                    "server selected no application protocol",
+                ),
+                now,
+            );
+        }
+        if self.peer_params.is_none() {
+            return self.fail(
+                TransportError::new(
+                    code::CRYPTO_ERROR_BASE + u64::from(alert::MISSING_EXTENSION),
+                    0,
+                    "no transport parameters",
+                ),
+                now,
+            );
+        }
+        if alpn.is_some() {
+            self.events
+                .push_back(Event::ProtocolNegotiated { alpn: alpn.clone() });
+        }
+        self.events.push_back(Event::HandshakeCompleted {
+            alpn,
+            early_data_accepted: false,
+            session_resumed: resumed,
+        });
+        if self.side == Side::Server {
+            // RFC 9001 §4.1.2: the server's handshake is confirmed now.
+            self.handshake_done_pending = true;
+            self.confirm_handshake(now);
+        }
+        let limit = self
+            .peer_params
+            .as_ref()
+            .map_or(2, |p| p.active_connection_id_limit);
+        for cid in self.local_cids.replenish(limit) {
+            self.events.push_back(Event::ConnectionIdIssued { cid });
+        }
+    }
+
+    /// The handshake is confirmed (RFC 9001 §4.1.2): Handshake keys go
+    /// (§4.9.2).
+    pub(super) fn confirm_handshake(&mut self, now: u64) {
+        if self.handshake_confirmed {
+            return;
+        }
+        self.handshake_confirmed = true;
+        self.discard_space(Space::Handshake, now);
+    }
+
+    /// Drops a space's keys and its packets in flight (RFC 9001 §4.9).
+    pub(super) fn discard_space(&mut self, space: Space, now: u64) {
+        if self.spaces[space as usize].discarded {
+            return;
+        }
+        self.spaces[space as usize].discard();
+        let status = self.status();
+        self.recovery.discard_space(space, now, status);
+    }
+
+    /// Records a CONNECTION_CLOSE from the peer.
+    pub(super) fn on_peer_close(
+        &mut self,
+        is_app: bool,
+        error_code: u64,
+        frame_type: u64,
+        reason: &[u8],
+        now: u64,
+    ) {
+        let err = CloseError {
+            is_app,
+            code: error_code,
+            frame_type: (!is_app).then_some(frame_type),
+            reason: reason[..reason.len().min(super::close::MAX_REASON_LEN)].to_vec(),
+        };
+        self.enter_draining(err, now);
+    }
+}

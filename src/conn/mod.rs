@@ -1,0 +1,333 @@
+//! A QUIC connection: the sans-I/O state machine (aioquic's
+//! `QuicConnection`). Split by concern: receiving (`recv.rs`), packet
+//! assembly (`send.rs`), driving TLS (`handshake.rs`), closing and timers
+//! (`close.rs`), connection IDs (`cid.rs`), acknowledgements (`ack.rs`).
+
+mod ack;
+mod cid;
+mod close;
+mod crypto_stream;
+mod delivery;
+mod events;
+mod handshake;
+mod recv;
+mod send;
+mod spaces;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use events::Event;
+use thiserror::Error;
+
+use crate::cid::ConnectionId;
+use crate::config::Config;
+use crate::error::TransportError;
+use crate::recovery::{HandshakeStatus, Recovery, Space};
+use crate::side::Side;
+use crate::tls::{TlsContext, TlsSession};
+use crate::transport_params::TransportParameters;
+use cid::{LocalCids, PeerCids};
+use close::CloseState;
+use spaces::{PacketSpace, SentFrame};
+
+/// Why an application call was refused. The connection is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ApiError {
+    /// The call does not fit the connection's state (e.g. connect twice,
+    /// or anything but free once closed).
+    #[error("invalid state: {0}")]
+    InvalidState(&'static str),
+    /// An argument is out of range.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
+    /// TLS could not be set up for this connection.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+}
+
+/// How a connection ended, as seen by one side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseError {
+    /// Application close (CONNECTION_CLOSE 0x1d) rather than transport.
+    pub is_app: bool,
+    /// The error code.
+    pub code: u64,
+    /// The frame type that triggered a transport error, if any.
+    pub frame_type: Option<u64>,
+    /// The reason phrase.
+    pub reason: Vec<u8>,
+}
+
+/// One QUIC connection.
+pub struct Connection {
+    side: Side,
+    config: Arc<Config>,
+    tls_ctx: Arc<TlsContext>,
+    tls: Option<TlsSession>,
+    version: u32,
+    spaces: [PacketSpace; 3],
+    recovery: Recovery<Vec<SentFrame>>,
+    local_cids: LocalCids,
+    peer_cids: PeerCids,
+    /// The DCID of the client's first Initial (the ODCID check).
+    original_dcid: ConnectionId,
+    /// The DCID the Initial keys come from (changes with a Retry); a server
+    /// accepts packets addressed to it until the client switches.
+    initial_dcid: ConnectionId,
+    /// The SCID of the peer's first packet (RFC 9000 §7.3 checks).
+    peer_initial_scid: ConnectionId,
+    /// Server: the SCID of the Retry it sent (from the token).
+    retry_scid: Option<ConnectionId>,
+    /// Client: a Retry was accepted; its SCID and token.
+    retry_accepted: Option<ConnectionId>,
+    token: Vec<u8>,
+    /// Client: the server's SCID was learned from its first packet.
+    peer_cid_set: bool,
+    peer_addr: Option<SocketAddr>,
+    peer_params: Option<TransportParameters>,
+    /// Server: the client proved its address (RFC 9000 §8.1).
+    address_validated: bool,
+    bytes_received: u64,
+    bytes_sent: u64,
+    /// Client: one of our Handshake packets was acknowledged.
+    handshake_acked: bool,
+    handshake_complete: bool,
+    handshake_confirmed: bool,
+    handshake_done_pending: bool,
+    pings: Vec<u64>,
+    path_responses: Vec<[u8; 8]>,
+    events: VecDeque<Event>,
+    close: CloseState,
+    local_error: Option<CloseError>,
+    peer_error: Option<CloseError>,
+    /// Idle timeout in ns once both sides' values are known.
+    idle_timeout: Option<u64>,
+    idle_deadline: Option<u64>,
+    /// An ack-eliciting packet was sent since the last one received.
+    sent_eliciting_since_recv: bool,
+    recv_buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("side", &self.side)
+            .field("version", &self.version)
+            .field("handshake_complete", &self.handshake_complete)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    fn new(
+        config: Arc<Config>,
+        tls_ctx: Arc<TlsContext>,
+        original_dcid: ConnectionId,
+        retry_scid: Option<ConnectionId>,
+    ) -> Self {
+        let side = config.side;
+        let local = cid::random_cid(config.connection_id_length);
+        Self {
+            side,
+            version: config.supported_versions[0],
+            recovery: Recovery::new(config.initial_rtt),
+            config,
+            tls_ctx,
+            tls: None,
+            spaces: Default::default(),
+            local_cids: LocalCids::new(local),
+            peer_cids: PeerCids::new(ConnectionId::default()),
+            original_dcid,
+            initial_dcid: original_dcid,
+            peer_initial_scid: ConnectionId::default(),
+            retry_scid,
+            retry_accepted: None,
+            token: Vec::new(),
+            peer_cid_set: false,
+            peer_addr: None,
+            peer_params: None,
+            address_validated: retry_scid.is_some(),
+            bytes_received: 0,
+            bytes_sent: 0,
+            handshake_acked: false,
+            handshake_complete: false,
+            handshake_confirmed: false,
+            handshake_done_pending: false,
+            pings: Vec::new(),
+            path_responses: Vec::new(),
+            events: VecDeque::new(),
+            close: CloseState::Open,
+            local_error: None,
+            peer_error: None,
+            idle_timeout: None,
+            idle_deadline: None,
+            sent_eliciting_since_recv: false,
+            recv_buf: Vec::new(),
+        }
+    }
+
+    /// A client connection; call [`Connection::connect`] next.
+    pub fn new_client(config: Arc<Config>, tls_ctx: Arc<TlsContext>) -> Result<Self, ApiError> {
+        if config.side != Side::Client {
+            return Err(ApiError::InvalidArgument("configuration is not a client's"));
+        }
+        // RFC 9000 §7.2: an unpredictable DCID of at least 8 bytes.
+        let dcid = cid::random_cid(8);
+        Ok(Self::new(config, tls_ctx, dcid, None))
+    }
+
+    /// A server connection for a client whose first Initial had DCID
+    /// `original_dcid`. When the server sent a Retry, `retry_scid` is the
+    /// SCID of that Retry (the client's address is then validated) and
+    /// `original_dcid` the DCID of the client's very first Initial.
+    pub fn new_server(
+        config: Arc<Config>,
+        tls_ctx: Arc<TlsContext>,
+        original_dcid: &[u8],
+        retry_scid: Option<&[u8]>,
+    ) -> Result<Self, ApiError> {
+        if config.side != Side::Server {
+            return Err(ApiError::InvalidArgument("configuration is not a server's"));
+        }
+        if config.cert_chain.is_empty() || config.private_key.is_none() {
+            return Err(ApiError::InvalidState(
+                "a server needs a certificate chain and private key",
+            ));
+        }
+        let odcid = ConnectionId::new(original_dcid).ok_or(ApiError::InvalidArgument(
+            "original DCID longer than 20 bytes",
+        ))?;
+        let retry = match retry_scid {
+            Some(r) => Some(
+                ConnectionId::new(r)
+                    .ok_or(ApiError::InvalidArgument("retry SCID longer than 20 bytes"))?,
+            ),
+            None => None,
+        };
+        Ok(Self::new(config, tls_ctx, odcid, retry))
+    }
+
+    /// Client or server.
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    /// The QUIC version in use.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// Our first connection ID (sequence 0): a server routes the client's
+    /// packets by it once the client learned it.
+    pub fn local_cid(&self) -> ConnectionId {
+        self.local_cids
+            .active
+            .iter()
+            .find(|c| c.seq == 0)
+            .or(self.local_cids.active.first())
+            .map(|c| c.cid)
+            .unwrap_or_default()
+    }
+
+    /// The DCID of the client's first Initial.
+    pub fn original_dcid(&self) -> ConnectionId {
+        self.original_dcid
+    }
+
+    /// The peer's address, once known.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer_addr
+    }
+
+    /// True once the handshake completed and until the connection closes.
+    pub fn is_established(&self) -> bool {
+        self.handshake_complete && matches!(self.close, CloseState::Open)
+    }
+
+    /// True once the handshake is confirmed (RFC 9001 §4.1.2).
+    pub fn is_handshake_confirmed(&self) -> bool {
+        self.handshake_confirmed
+    }
+
+    /// True once the connection is over: nothing more will be sent or
+    /// received, and it can be freed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.close, CloseState::Closed)
+    }
+
+    /// How we closed the connection, if we did.
+    pub fn local_error(&self) -> Option<&CloseError> {
+        self.local_error.as_ref()
+    }
+
+    /// How the peer closed the connection, if it did.
+    pub fn peer_error(&self) -> Option<&CloseError> {
+        self.peer_error.as_ref()
+    }
+
+    /// The next event, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Sends a PING; `PingAcknowledged(uid)` follows its acknowledgement.
+    pub fn send_ping(&mut self, uid: u64) -> Result<(), ApiError> {
+        if !matches!(self.close, CloseState::Open) || self.peer_addr.is_none() {
+            return Err(ApiError::InvalidState("connection not open"));
+        }
+        if self.pings.len() >= 1024 {
+            return Err(ApiError::InvalidState("too many PINGs outstanding"));
+        }
+        self.pings.push(uid);
+        Ok(())
+    }
+
+    /// The smoothed RTT estimate in ns.
+    pub fn rtt(&self) -> u64 {
+        self.recovery.rtt.smoothed()
+    }
+
+    fn status(&self) -> HandshakeStatus {
+        HandshakeStatus {
+            confirmed: self.handshake_confirmed,
+            has_handshake_keys: self.spaces[Space::Handshake as usize].seal.is_some(),
+            peer_validated_address: self.side == Side::Server
+                || self.handshake_acked
+                || self.handshake_confirmed,
+            amplification_limited: self.amplification_budget() == Some(0),
+        }
+    }
+
+    /// Bytes a server may still send before the client's address is
+    /// validated (RFC 9000 §8.1); None when unlimited.
+    fn amplification_budget(&self) -> Option<u64> {
+        if self.side == Side::Client || self.address_validated {
+            None
+        } else {
+            Some((3 * self.bytes_received).saturating_sub(self.bytes_sent))
+        }
+    }
+
+    fn push_terminated(&mut self, err: &CloseError) {
+        self.events.push_back(Event::ConnectionTerminated {
+            error_code: err.code,
+            frame_type: err.frame_type,
+            reason: err.reason.clone(),
+        });
+    }
+
+    /// Records a transport error of ours and starts closing.
+    fn fail(&mut self, e: TransportError, now: u64) {
+        self.close_with(
+            CloseError {
+                is_app: false,
+                code: e.code,
+                frame_type: Some(e.frame_type),
+                reason: e.reason.as_bytes().to_vec(),
+            },
+            now,
+        );
+    }
+}

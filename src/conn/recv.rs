@@ -1,0 +1,435 @@
+//! The receive path: a datagram is split into its coalesced packets, each
+//! is authenticated and decrypted, and its frames are acted on.
+
+use std::net::SocketAddr;
+
+use super::close::CloseState;
+use super::spaces::PacketSpace;
+use super::{Connection, Event};
+use crate::cid::ConnectionId;
+use crate::error::{code, TransportError};
+use crate::frame::{kind, AckFrame, Frame, Frames};
+use crate::packet::{header, protect, retry, PacketType, MIN_INITIAL_DATAGRAM};
+use crate::recovery::Space;
+use crate::side::Side;
+use crate::version;
+
+/// PATH_CHALLENGE frames we answer at most per round of sending.
+const MAX_PATH_RESPONSES: usize = 4;
+
+/// Our max_ack_delay (the transport parameter default, 25 ms).
+pub(super) const LOCAL_MAX_ACK_DELAY: u64 = 25_000_000;
+
+impl Connection {
+    /// Processes one received UDP datagram (aioquic's `receive_datagram`).
+    /// Anything malformed, undecryptable or unexpected is dropped; a peer
+    /// that breaks the protocol gets the connection closed with the error
+    /// RFC 9000 names.
+    pub fn recv(&mut self, datagram: &[u8], from: SocketAddr, now: u64) {
+        match self.close {
+            CloseState::Open => {}
+            CloseState::Closing { .. } => return self.on_datagram_while_closing(),
+            CloseState::Draining { .. } | CloseState::Closed => return,
+        }
+        if self.side == Side::Server && self.tls.is_none() {
+            // RFC 9000 §14.1: a server drops Initial datagrams under 1200
+            // bytes; nothing else can start a connection.
+            if datagram.len() < MIN_INITIAL_DATAGRAM {
+                return;
+            }
+        } else if self.peer_addr.is_none() {
+            return; // a client that has not connected
+        }
+        self.bytes_received += datagram.len() as u64;
+        let mut buf = std::mem::take(&mut self.recv_buf);
+        buf.clear();
+        buf.extend_from_slice(datagram);
+        let mut offset = 0;
+        while offset < buf.len() && matches!(self.close, CloseState::Open) {
+            match self.recv_packet(&mut buf[offset..], from, now) {
+                Some(n) => offset += n,
+                None => break,
+            }
+        }
+        self.recv_buf = buf;
+        if matches!(self.close, CloseState::Open) {
+            self.drive_tls(now);
+            let status = self.status();
+            self.recovery.set_timer(now, status);
+        }
+    }
+
+    /// One packet at the start of `buf`; returns its length, or None when
+    /// the rest of the datagram cannot be used.
+    fn recv_packet(&mut self, buf: &mut [u8], from: SocketAddr, now: u64) -> Option<usize> {
+        let hdr = header::parse(buf, self.config.connection_id_length).ok()?;
+        let len = hdr.packet_len;
+        let ptype = hdr.packet_type;
+        match ptype {
+            PacketType::VersionNegotiation => {
+                let versions: Vec<u32> = hdr.versions().collect();
+                let (dcid, scid) = (hdr.dcid.to_vec(), hdr.scid.to_vec());
+                self.on_version_negotiation(&versions, &dcid, &scid, now);
+                return None;
+            }
+            PacketType::Retry => {
+                let (version, dcid, scid, token) = (
+                    hdr.version,
+                    hdr.dcid.to_vec(),
+                    hdr.scid.to_vec(),
+                    hdr.token.to_vec(),
+                );
+                self.on_retry(version, &dcid, &scid, &token, &buf[..len], now);
+                return None;
+            }
+            PacketType::UnknownVersion => return None,
+            _ => {}
+        }
+        let space = match ptype {
+            PacketType::Initial => Space::Initial,
+            PacketType::Handshake => Space::Handshake,
+            // 0-RTT is not accepted yet: its packets are dropped.
+            PacketType::ZeroRtt => return Some(len),
+            _ => Space::Application,
+        };
+        if hdr.is_long() && hdr.version != self.version && self.tls.is_some() {
+            return Some(len);
+        }
+        let dcid = ConnectionId::new(hdr.dcid).unwrap_or_default();
+        let scid = ConnectionId::new(hdr.scid).unwrap_or_default();
+        let token_len = hdr.token.len();
+        let pn_offset = hdr.pn_offset;
+        let version = hdr.version;
+
+        // RFC 9000 §5.2: packets for other connection IDs are not ours.
+        let for_us = self.local_cids.contains(&dcid)
+            || (self.side == Side::Server && dcid == self.initial_dcid && hdr.is_long())
+            || (self.side == Side::Server && self.tls.is_none());
+        if !for_us {
+            return Some(len);
+        }
+        if self.side == Side::Server && self.tls.is_none() {
+            if ptype != PacketType::Initial || !version::is_supported(version) {
+                return Some(len);
+            }
+            if let Err(e) = self.accept(version, &dcid, &scid, from, now) {
+                self.fail(e, now);
+                return None;
+            }
+        }
+        if self.side == Side::Client && hdr.is_long() {
+            // RFC 9000 §17.2.2: a server Initial carries no token.
+            if ptype == PacketType::Initial && token_len > 0 {
+                return Some(len);
+            }
+            // RFC 9000 §7.2: the first server packet sets our DCID; later
+            // long-header packets with another SCID are dropped.
+            if self.peer_cid_set && scid != self.peer_initial_scid {
+                return Some(len);
+            }
+        }
+
+        let s = &mut self.spaces[space as usize];
+        let Some(keys) = s.open.as_mut() else {
+            return Some(len);
+        };
+        let largest = s.ack.largest();
+        let packet = &mut buf[..len];
+        let Ok(opened) = protect::open(packet, pn_offset, largest, keys) else {
+            return Some(len); // RFC 9001 §5.5: undecryptable packets are dropped
+        };
+        if self.side == Side::Client && hdr_is_long(opened.first_byte) && !self.peer_cid_set {
+            self.peer_cids.set_initial(scid);
+            self.peer_initial_scid = scid;
+            self.peer_cid_set = true;
+        }
+        let unprotected = protect::UnprotectedHeader {
+            first_byte: opened.first_byte,
+            pn_len: opened.header_len - pn_offset,
+            truncated_pn: 0,
+        };
+        if unprotected.reserved_bits_set() {
+            // RFC 9000 §17.2/§17.3.1: non-zero reserved bits after removing
+            // protection are a PROTOCOL_VIOLATION.
+            self.fail(
+                TransportError::protocol_violation(0, "reserved bits set"),
+                now,
+            );
+            return None;
+        }
+        if self.spaces[space as usize].ack.is_duplicate(opened.pn) {
+            return Some(len);
+        }
+        let payload = &packet[opened.header_len..opened.header_len + opened.payload_len];
+        let eliciting = match self.process_frames(space, ptype, payload, &dcid, now) {
+            Ok(e) => e,
+            Err(e) => {
+                self.fail(e, now);
+                return None;
+            }
+        };
+        self.spaces[space as usize].ack.on_packet(
+            opened.pn,
+            eliciting,
+            now,
+            space != Space::Application,
+            LOCAL_MAX_ACK_DELAY,
+        );
+        if self.side == Side::Server && space == Space::Handshake {
+            // RFC 9000 §8.1: a Handshake packet proves the client's address;
+            // RFC 9001 §4.9.1: the server drops Initial keys now.
+            self.address_validated = true;
+            self.discard_space(Space::Initial, now);
+        }
+        self.restart_idle_timer(now);
+        self.sent_eliciting_since_recv = false;
+        Some(len)
+    }
+
+    /// Acts on the frames of one packet; returns whether any was
+    /// ack-eliciting.
+    fn process_frames(
+        &mut self,
+        space: Space,
+        ptype: PacketType,
+        payload: &[u8],
+        packet_dcid: &[u8],
+        now: u64,
+    ) -> Result<bool, TransportError> {
+        // RFC 9000 §12.4: a packet without frames is a PROTOCOL_VIOLATION.
+        if payload.is_empty() {
+            return Err(TransportError::protocol_violation(
+                0,
+                "packet without frames",
+            ));
+        }
+        let mut eliciting = false;
+        for frame in Frames::new(payload) {
+            let frame = frame?;
+            if !frame.permitted_in(ptype) {
+                return Err(TransportError::protocol_violation(
+                    frame.kind(),
+                    "frame not allowed in this packet type",
+                ));
+            }
+            eliciting |= frame.is_ack_eliciting();
+            let ty = frame.kind();
+            match frame {
+                Frame::Padding { .. } | Frame::Ping => {}
+                Frame::Ack(ack) => self.on_ack_frame(space, &ack, now)?,
+                Frame::Crypto { offset, data } => {
+                    let bytes = self.spaces[space as usize]
+                        .crypto_recv
+                        .insert(offset, data)?;
+                    if !bytes.is_empty() {
+                        self.feed_tls(PacketSpace::level(space), &bytes);
+                    }
+                }
+                Frame::ConnectionClose {
+                    app,
+                    error_code,
+                    frame_type,
+                    reason,
+                } => {
+                    self.on_peer_close(app, error_code, frame_type, reason, now);
+                    return Ok(eliciting);
+                }
+                Frame::HandshakeDone => {
+                    // RFC 9000 §19.20: only servers send HANDSHAKE_DONE.
+                    if self.side == Side::Server {
+                        return Err(TransportError::protocol_violation(
+                            kind::HANDSHAKE_DONE,
+                            "HANDSHAKE_DONE from a client",
+                        ));
+                    }
+                    self.confirm_handshake(now);
+                }
+                Frame::NewToken { .. } => {
+                    // RFC 9000 §19.7: only servers send NEW_TOKEN.
+                    if self.side == Side::Server {
+                        return Err(TransportError::protocol_violation(
+                            kind::NEW_TOKEN,
+                            "NEW_TOKEN from a client",
+                        ));
+                    }
+                }
+                Frame::NewConnectionId {
+                    seq,
+                    retire_prior_to,
+                    cid,
+                    reset_token,
+                } => {
+                    // RFC 9000 §19.15: not for a peer using zero-length CIDs.
+                    if self.peer_cids.current().is_empty() {
+                        return Err(TransportError::protocol_violation(
+                            kind::NEW_CONNECTION_ID,
+                            "NEW_CONNECTION_ID with a zero-length connection ID",
+                        ));
+                    }
+                    self.peer_cids.on_new(
+                        seq,
+                        retire_prior_to,
+                        cid,
+                        reset_token,
+                        super::cid::LOCAL_ACTIVE_CID_LIMIT,
+                    )?;
+                }
+                Frame::RetireConnectionId { seq } => {
+                    if let Some(cid) = self.local_cids.retire(seq, packet_dcid)? {
+                        self.events.push_back(Event::ConnectionIdRetired { cid });
+                        let limit = self
+                            .peer_params
+                            .as_ref()
+                            .map_or(2, |p| p.active_connection_id_limit);
+                        for cid in self.local_cids.replenish(limit) {
+                            self.events.push_back(Event::ConnectionIdIssued { cid });
+                        }
+                    }
+                }
+                Frame::PathChallenge(data) => {
+                    if self.path_responses.len() >= MAX_PATH_RESPONSES {
+                        self.path_responses.remove(0);
+                    }
+                    self.path_responses.push(data);
+                }
+                Frame::PathResponse(_) => {
+                    // We never send PATH_CHALLENGE yet, so nothing can match.
+                    return Err(TransportError::protocol_violation(
+                        kind::PATH_RESPONSE,
+                        "unexpected PATH_RESPONSE",
+                    ));
+                }
+                Frame::Datagram { .. } => {
+                    // RFC 9221 §3: DATAGRAM without our offer.
+                    return Err(TransportError::protocol_violation(
+                        ty,
+                        "DATAGRAM frames were not offered",
+                    ));
+                }
+                Frame::MaxData(_)
+                | Frame::MaxStreams { .. }
+                | Frame::DataBlocked(_)
+                | Frame::StreamsBlocked { .. } => {}
+                Frame::Stream { .. }
+                | Frame::ResetStream { .. }
+                | Frame::StopSending { .. }
+                | Frame::MaxStreamData { .. }
+                | Frame::StreamDataBlocked { .. } => {
+                    return Err(TransportError::new(
+                        code::INTERNAL_ERROR,
+                        ty,
+                        "streams are not supported by this libquic version",
+                    ));
+                }
+            }
+        }
+        Ok(eliciting)
+    }
+
+    fn on_ack_frame(
+        &mut self,
+        space: Space,
+        ack: &AckFrame<'_>,
+        now: u64,
+    ) -> Result<(), TransportError> {
+        // RFC 9000 §13.1: acknowledging a packet we never sent.
+        if ack.largest >= self.spaces[space as usize].next_pn {
+            return Err(TransportError::protocol_violation(
+                kind::ACK,
+                "acknowledgement of an unsent packet",
+            ));
+        }
+        let exponent = self
+            .peer_params
+            .as_ref()
+            .map_or(3, |p| p.ack_delay_exponent);
+        let delay_us = ack.delay.checked_shl(exponent as u32).unwrap_or(u64::MAX);
+        let delay = delay_us.saturating_mul(1000);
+        let status = self.status();
+        let outcome = self
+            .recovery
+            .on_ack_received(space, ack.ranges(), delay, now, status);
+        self.on_packets_acked(space, outcome.acked);
+        self.on_packets_lost(space, outcome.lost);
+        Ok(())
+    }
+
+    /// A client's reaction to Version Negotiation (RFC 9000 §6.2,
+    /// RFC 9368 §4).
+    fn on_version_negotiation(&mut self, versions: &[u32], dcid: &[u8], scid: &[u8], now: u64) {
+        if self.side != Side::Client || self.peer_cid_set || self.retry_accepted.is_some() {
+            return;
+        }
+        // It must answer our packet: CIDs echoed swapped.
+        if dcid != &*self.local_cid() || scid != &*self.original_dcid {
+            return;
+        }
+        // RFC 9368 §4: a VN listing the version we use is ignored.
+        if versions.contains(&self.version) {
+            return;
+        }
+        if !versions
+            .iter()
+            .any(|v| self.config.supported_versions.contains(v))
+        {
+            let err = super::CloseError {
+                is_app: false,
+                code: code::VERSION_NEGOTIATION_ERROR,
+                frame_type: None,
+                reason: b"no common QUIC version".to_vec(),
+            };
+            self.push_terminated(&err);
+            self.local_error = Some(err);
+            self.close = CloseState::Closed;
+            let _ = now;
+        }
+        // A common version other than ours: incompatible version
+        // negotiation is not implemented yet; the attempt times out.
+    }
+
+    /// A client's reaction to Retry (RFC 9000 §17.2.5.2).
+    fn on_retry(
+        &mut self,
+        version: u32,
+        dcid: &[u8],
+        scid: &[u8],
+        token: &[u8],
+        packet: &[u8],
+        now: u64,
+    ) {
+        if self.side != Side::Client
+            || self.retry_accepted.is_some()
+            || self.peer_cid_set
+            || version != self.version
+            || dcid != &*self.local_cid()
+            || token.is_empty()
+            || scid == &*self.original_dcid
+        {
+            return;
+        }
+        if !retry::verify(version, &self.original_dcid, packet) {
+            return;
+        }
+        let Some(new_dcid) = ConnectionId::new(scid) else {
+            return;
+        };
+        self.retry_accepted = Some(new_dcid);
+        self.token = token.to_vec();
+        self.peer_cids.set_initial(new_dcid);
+        self.initial_dcid = new_dcid;
+        if let Err(e) = self.install_initial_keys(&new_dcid) {
+            return self.fail(e, now);
+        }
+        // Everything sent in Initial packets goes again, with the token;
+        // packet numbers continue (RFC 9000 §17.2.5.3).
+        let status = self.status();
+        self.recovery.discard_space(Space::Initial, now, status);
+        self.spaces[Space::Initial as usize]
+            .crypto_send
+            .requeue_unacked();
+    }
+}
+
+fn hdr_is_long(first_byte: u8) -> bool {
+    first_byte & 0x80 != 0
+}

@@ -1,0 +1,392 @@
+//! Packet assembly: one datagram per call, coalescing a packet of each
+//! space that has something to send (RFC 9000 §12.2), padded where the
+//! rules ask (§14.1), within the anti-amplification limit (§8.1).
+
+use std::net::SocketAddr;
+
+use super::close::CloseState;
+use super::spaces::SentFrame;
+use super::{CloseError, Connection};
+use crate::crypto::TAG_LEN;
+use crate::error::code;
+use crate::frame::{self, Frame};
+use crate::packet::header::{self, HeaderLayout, LongHeader};
+use crate::packet::{number, protect, MIN_INITIAL_DATAGRAM};
+use crate::recovery::{SentPacket, Space};
+use crate::side::Side;
+use crate::varint;
+use crate::version::LongType;
+
+/// Our ack_delay_exponent (the default, 3).
+const LOCAL_ACK_DELAY_EXPONENT: u32 = 3;
+
+/// Room below which a packet is not worth starting: a long header with two
+/// 20-byte CIDs, the tag, and a few frame bytes.
+const MIN_PACKET_ROOM: usize = 64 + TAG_LEN;
+
+/// A packet written into the datagram, not yet sealed.
+struct Built {
+    space: Space,
+    start: usize,
+    layout: HeaderLayout,
+    pn: u64,
+    ack_eliciting: bool,
+    padded: bool,
+    frames: Vec<SentFrame>,
+}
+
+impl Connection {
+    /// Writes the next datagram to send into `out` (cleared first) and
+    /// returns where to send it; None when there is nothing to send now
+    /// (aioquic's `datagrams_to_send`, one datagram per call).
+    pub fn send(&mut self, out: &mut Vec<u8>, now: u64) -> Option<SocketAddr> {
+        out.clear();
+        let peer = self.peer_addr?;
+        let closing = match self.close {
+            CloseState::Open => None,
+            CloseState::Closing { send: true, .. } => self.local_error.clone(),
+            _ => return None,
+        };
+        let mut limit = self.max_datagram_size();
+        if let Some(budget) = self.amplification_budget() {
+            limit = limit.min(budget as usize);
+        }
+        if limit < MIN_PACKET_ROOM {
+            return None;
+        }
+        let mut built: Vec<Built> = Vec::new();
+        for space in Space::ALL {
+            if limit - out.len() < MIN_PACKET_ROOM {
+                break;
+            }
+            if let Some(b) = self.build_packet(space, out, limit, now, closing.as_ref(), &built) {
+                built.push(b);
+            }
+        }
+        if built.is_empty() {
+            if let CloseState::Closing { send, .. } = &mut self.close {
+                *send = false;
+            }
+            return None;
+        }
+        // RFC 9000 §14.1: a client pads every datagram with an Initial; a
+        // server pads those with an ack-eliciting Initial.
+        let needs_pad = built
+            .iter()
+            .any(|b| b.space == Space::Initial && (self.side == Side::Client || b.ack_eliciting));
+        let target = MIN_INITIAL_DATAGRAM.min(limit);
+        if needs_pad && out.len() < target {
+            out.truncate(out.len() - TAG_LEN);
+            out.resize(target, 0);
+            if let Some(last) = built.last_mut() {
+                last.padded = true;
+            }
+        }
+        self.seal_all(out, &mut built);
+        let sent_handshake = built.iter().any(|b| b.space == Space::Handshake);
+        let any_eliciting = built.iter().any(|b| b.ack_eliciting);
+        let ends: Vec<usize> = built
+            .iter()
+            .skip(1)
+            .map(|b| b.start)
+            .chain(std::iter::once(out.len()))
+            .collect();
+        for (b, end) in built.into_iter().zip(ends) {
+            self.recovery.on_packet_sent(
+                b.space,
+                SentPacket {
+                    pn: b.pn,
+                    time_sent: now,
+                    size: end - b.start,
+                    ack_eliciting: b.ack_eliciting,
+                    in_flight: b.ack_eliciting || b.padded,
+                    data: b.frames,
+                },
+            );
+        }
+        self.bytes_sent += out.len() as u64;
+        if let CloseState::Closing { send, .. } = &mut self.close {
+            *send = false;
+        }
+        // RFC 9001 §4.9.1: a client drops Initial keys once it sends a
+        // Handshake packet.
+        if self.side == Side::Client && sent_handshake {
+            self.discard_space(Space::Initial, now);
+        }
+        if any_eliciting && !self.sent_eliciting_since_recv {
+            self.sent_eliciting_since_recv = true;
+            self.restart_idle_timer(now);
+        }
+        let status = self.status();
+        self.recovery.set_timer(now, status);
+        Some(peer)
+    }
+
+    /// The largest datagram we may send: ours, within the peer's limit.
+    fn max_datagram_size(&self) -> usize {
+        let peer = self
+            .peer_params
+            .as_ref()
+            .map_or(usize::MAX, |p| p.max_udp_payload_size as usize);
+        self.config.max_datagram_size.min(peer)
+    }
+
+    /// The space that carries PINGs: the highest one we can send in.
+    fn ping_space(&self) -> Option<Space> {
+        Space::ALL
+            .into_iter()
+            .rev()
+            .find(|s| self.spaces[*s as usize].seal.is_some())
+    }
+
+    /// Writes a packet of `space` into `out` (not sealed), or nothing.
+    fn build_packet(
+        &mut self,
+        space: Space,
+        out: &mut Vec<u8>,
+        limit: usize,
+        now: u64,
+        closing: Option<&CloseError>,
+        earlier: &[Built],
+    ) -> Option<Built> {
+        let idx = space as usize;
+        if self.spaces[idx].seal.is_none() || self.spaces[idx].discarded {
+            return None;
+        }
+        let ping_here = self.ping_space() == Some(space);
+        let app = space == Space::Application;
+        let has_work = closing.is_some()
+            || self.spaces[idx].ack.should_send(now)
+            || self.spaces[idx].crypto_send.has_data()
+            || self.spaces[idx].probes > 0
+            || (ping_here && !self.pings.is_empty())
+            || (app
+                && (self.handshake_done_pending
+                    || !self.path_responses.is_empty()
+                    || !self.peer_cids.pending_retire.is_empty()
+                    || (self.handshake_complete
+                        && self.local_cids.active.iter().any(|c| c.announce))));
+        if !has_work {
+            return None;
+        }
+        let pn = self.spaces[idx].next_pn;
+        let pn_len = number::encoded_len(pn, self.recovery.largest_acked(space));
+        let truncated = number::truncate(pn, pn_len);
+        let start = out.len();
+        let dcid = self.peer_cids.current();
+        let scid = self.local_cid();
+        let layout = if app {
+            header::write_short(out, &dcid, truncated, pn_len, false, false)
+        } else {
+            LongHeader {
+                ty: if space == Space::Initial {
+                    LongType::Initial
+                } else {
+                    LongType::Handshake
+                },
+                version: self.version,
+                dcid: &dcid,
+                scid: &scid,
+                token: if self.side == Side::Client {
+                    &self.token
+                } else {
+                    &[]
+                },
+            }
+            .write(out, truncated, pn_len, limit)
+        }
+        .ok()?;
+        if limit.saturating_sub(out.len()) < TAG_LEN + 8 {
+            out.truncate(start);
+            return None;
+        }
+        let room = |out: &Vec<u8>| limit.saturating_sub(out.len() + TAG_LEN);
+        let mut frames = Vec::new();
+        let mut ack_eliciting = false;
+        let mut wrote_ack = false;
+
+        if let Some(err) = closing {
+            write_close(out, err, space, self.handshake_complete, room(out));
+        } else {
+            // ACK first: piggybacked on anything we send.
+            let s = &self.spaces[idx];
+            if s.ack.has_pending() {
+                let ranges = s.ack.ranges();
+                let delay = s.ack.delay_us(now) >> LOCAL_ACK_DELAY_EXPONENT;
+                let mark = out.len();
+                frame::write_ack(out, &ranges, if app { delay } else { 0 }, None);
+                if out.len() + TAG_LEN > limit {
+                    out.truncate(mark);
+                } else {
+                    wrote_ack = true;
+                }
+            }
+            if app {
+                self.write_app_control(out, limit, &mut frames, &mut ack_eliciting);
+            }
+            if ping_here {
+                while let Some(&uid) = self.pings.last() {
+                    if room(out) < 1 {
+                        break;
+                    }
+                    out.push(frame::kind::PING as u8);
+                    self.pings.pop();
+                    frames.push(SentFrame::Ping { uid });
+                    ack_eliciting = true;
+                }
+            }
+            // CRYPTO: resent ranges first, then new data.
+            loop {
+                let r = room(out);
+                if r < 12 {
+                    break;
+                }
+                let Some((offset, data)) = self.spaces[idx].crypto_send.next_chunk(r - 11) else {
+                    break;
+                };
+                let len = data.len();
+                frame::write_crypto_header(out, offset, len);
+                out.extend_from_slice(data);
+                frames.push(SentFrame::Crypto {
+                    offset,
+                    len: len as u64,
+                });
+                ack_eliciting = true;
+            }
+            if self.spaces[idx].probes > 0 && !ack_eliciting && room(out) >= 1 {
+                out.push(frame::kind::PING as u8);
+                ack_eliciting = true;
+            }
+        }
+        let payload_len = out.len() - layout.pn_offset - pn_len;
+        let worth_it = closing.is_some()
+            || ack_eliciting
+            || (wrote_ack && self.spaces[idx].ack.should_send(now))
+            || (wrote_ack && !earlier.is_empty());
+        if payload_len == 0 || !worth_it {
+            out.truncate(start);
+            return None;
+        }
+        // Room for the header-protection sample (RFC 9001 §5.4.2).
+        let min = protect::min_payload_len(pn_len);
+        if payload_len < min {
+            out.resize(out.len() + (min - payload_len), 0);
+        }
+        out.resize(out.len() + TAG_LEN, 0);
+        let s = &mut self.spaces[idx];
+        s.next_pn += 1;
+        if wrote_ack {
+            s.ack.on_ack_sent();
+        }
+        if ack_eliciting && s.probes > 0 {
+            s.probes -= 1;
+        }
+        Some(Built {
+            space,
+            start,
+            layout,
+            pn,
+            ack_eliciting,
+            padded: false,
+            frames,
+        })
+    }
+
+    /// HANDSHAKE_DONE, PATH_RESPONSE and connection ID frames (1-RTT only).
+    fn write_app_control(
+        &mut self,
+        out: &mut Vec<u8>,
+        limit: usize,
+        frames: &mut Vec<SentFrame>,
+        ack_eliciting: &mut bool,
+    ) {
+        let fits = |out: &Vec<u8>, n: usize| out.len() + n + TAG_LEN <= limit;
+        if self.handshake_done_pending && fits(out, 1) {
+            Frame::HandshakeDone.write(out);
+            frames.push(SentFrame::HandshakeDone);
+            self.handshake_done_pending = false;
+            *ack_eliciting = true;
+        }
+        while let Some(data) = self.path_responses.first().copied() {
+            if !fits(out, 9) {
+                break;
+            }
+            Frame::PathResponse(data).write(out);
+            self.path_responses.remove(0);
+            *ack_eliciting = true;
+        }
+        while let Some(&seq) = self.peer_cids.pending_retire.last() {
+            if !fits(out, 9) {
+                break;
+            }
+            Frame::RetireConnectionId { seq }.write(out);
+            self.peer_cids.pending_retire.pop();
+            frames.push(SentFrame::RetireConnectionId { seq });
+            *ack_eliciting = true;
+        }
+        if self.handshake_complete {
+            for c in self.local_cids.active.iter_mut().filter(|c| c.announce) {
+                // type + seq + retire_prior_to + len + cid + token
+                if !fits(out, 1 + 8 + 1 + 1 + c.cid.len() + 16) {
+                    break;
+                }
+                Frame::NewConnectionId {
+                    seq: c.seq,
+                    retire_prior_to: 0,
+                    cid: &c.cid,
+                    reset_token: c.reset_token,
+                }
+                .write(out);
+                c.announce = false;
+                frames.push(SentFrame::NewConnectionId { seq: c.seq });
+                *ack_eliciting = true;
+            }
+        }
+    }
+
+    /// Patches Length fields and protects every packet of the datagram.
+    fn seal_all(&mut self, out: &mut [u8], built: &mut [Built]) {
+        let total = out.len();
+        for i in 0..built.len() {
+            let end = built.get(i + 1).map_or(total, |n| n.start);
+            let b = &built[i];
+            b.layout.finish(&mut out[..end - TAG_LEN], TAG_LEN);
+            let Some(keys) = self.spaces[b.space as usize].seal.as_mut() else {
+                continue;
+            };
+            let pn_offset = b.layout.pn_offset - b.start;
+            // Sealing only fails on a packet too short to sample, which
+            // build_packet rules out.
+            let _ = protect::seal(
+                &mut out[b.start..end],
+                pn_offset,
+                b.layout.pn_len,
+                b.pn,
+                keys,
+            );
+        }
+    }
+}
+
+/// CONNECTION_CLOSE for `space` (RFC 9000 §10.2.3): before the handshake
+/// completes, Initial and Handshake packets carry an application close as a
+/// transport APPLICATION_ERROR without its reason.
+fn write_close(out: &mut Vec<u8>, err: &CloseError, space: Space, complete: bool, room: usize) {
+    let hide_app = err.is_app && (space != Space::Application || !complete);
+    let (app, code, reason): (bool, u64, &[u8]) = if hide_app {
+        (false, code::APPLICATION_ERROR, &[])
+    } else {
+        (err.is_app, err.code, &err.reason)
+    };
+    // Keep the frame within the packet by cutting the reason.
+    let fixed = 1 + 8 + 8 + 2;
+    let reason = &reason[..reason.len().min(room.saturating_sub(fixed))];
+    let frame_type = err.frame_type.unwrap_or(0).min(varint::MAX);
+    Frame::ConnectionClose {
+        app,
+        error_code: code,
+        frame_type,
+        reason,
+    }
+    .write(out);
+}

@@ -1,0 +1,206 @@
+//! A set of disjoint, non-adjacent half-open ranges of u64, kept sorted.
+//! Used for received packet numbers (ACK ranges), acknowledged and lost
+//! stream/crypto byte ranges, and reassembly bookkeeping.
+
+use std::ops::Range;
+
+/// Sorted disjoint ranges; adjacent ranges are merged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RangeSet {
+    ranges: Vec<Range<u64>>,
+}
+
+impl RangeSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True when no value is in the set.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Number of disjoint ranges.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// The ranges, lowest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Range<u64>> + '_ {
+        self.ranges.iter()
+    }
+
+    /// The lowest range, if any.
+    pub fn first(&self) -> Option<Range<u64>> {
+        self.ranges.first().cloned()
+    }
+
+    /// Smallest value, if any.
+    pub fn min(&self) -> Option<u64> {
+        self.ranges.first().map(|r| r.start)
+    }
+
+    /// Largest value, if any.
+    pub fn max(&self) -> Option<u64> {
+        self.ranges.last().map(|r| r.end - 1)
+    }
+
+    /// True when `v` is in the set.
+    pub fn contains(&self, v: u64) -> bool {
+        let i = self.ranges.partition_point(|r| r.end <= v);
+        self.ranges.get(i).is_some_and(|r| r.start <= v)
+    }
+
+    /// Adds `r`; returns true if any value was new.
+    pub fn insert(&mut self, r: Range<u64>) -> bool {
+        if r.start >= r.end {
+            return false;
+        }
+        // First range that ends at or after r.start (touching counts).
+        let lo = self.ranges.partition_point(|x| x.end < r.start);
+        // First range that starts after r.end (touching counts as overlap).
+        let hi = self.ranges.partition_point(|x| x.start <= r.end);
+        if lo == hi {
+            self.ranges.insert(lo, r);
+            return true;
+        }
+        let start = r.start.min(self.ranges[lo].start);
+        let end = r.end.max(self.ranges[hi - 1].end);
+        let covered: u64 = self.ranges[lo..hi].iter().map(|x| x.end - x.start).sum();
+        let new = covered < end - start;
+        self.ranges.splice(lo..hi, std::iter::once(start..end));
+        new
+    }
+
+    /// Removes every value in `r`.
+    pub fn remove(&mut self, r: Range<u64>) {
+        if r.start >= r.end {
+            return;
+        }
+        let lo = self.ranges.partition_point(|x| x.end <= r.start);
+        let hi = self.ranges.partition_point(|x| x.start < r.end);
+        if lo >= hi {
+            return;
+        }
+        let mut keep = Vec::with_capacity(2);
+        if self.ranges[lo].start < r.start {
+            keep.push(self.ranges[lo].start..r.start);
+        }
+        if self.ranges[hi - 1].end > r.end {
+            keep.push(r.end..self.ranges[hi - 1].end);
+        }
+        self.ranges.splice(lo..hi, keep);
+    }
+
+    /// Removes the lowest range.
+    pub fn pop_min(&mut self) -> Option<Range<u64>> {
+        if self.ranges.is_empty() {
+            None
+        } else {
+            Some(self.ranges.remove(0))
+        }
+    }
+
+    /// The parts of `r` not in the set, lowest first.
+    pub fn gaps_in(&self, r: Range<u64>) -> Vec<Range<u64>> {
+        let mut out = Vec::new();
+        let mut cursor = r.start;
+        let lo = self.ranges.partition_point(|x| x.end <= r.start);
+        for x in &self.ranges[lo..] {
+            if x.start >= r.end {
+                break;
+            }
+            if x.start > cursor {
+                out.push(cursor..x.start);
+            }
+            cursor = cursor.max(x.end);
+        }
+        if cursor < r.end {
+            out.push(cursor..r.end);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(v: &[Range<u64>]) -> RangeSet {
+        let mut s = RangeSet::new();
+        for r in v {
+            s.insert(r.clone());
+        }
+        s
+    }
+
+    #[test]
+    fn insert_merges_overlapping_and_adjacent() {
+        let mut s = set(&[10..20, 30..40]);
+        assert!(s.insert(20..25));
+        assert_eq!(s.iter().cloned().collect::<Vec<_>>(), vec![10..25, 30..40]);
+        assert!(s.insert(25..30));
+        assert_eq!(s.iter().cloned().collect::<Vec<_>>(), vec![10..40]);
+        assert!(!s.insert(12..18), "nothing new");
+        assert!(s.insert(0..5));
+        assert_eq!(s.len(), 2);
+        assert_eq!((s.min(), s.max()), (Some(0), Some(39)));
+        assert!(s.contains(4) && !s.contains(5) && s.contains(39) && !s.contains(40));
+    }
+
+    #[test]
+    fn remove_splits() {
+        let mut s = RangeSet::new();
+        s.insert(0..100);
+        s.remove(10..20);
+        s.remove(50..60);
+        assert_eq!(
+            s.iter().cloned().collect::<Vec<_>>(),
+            vec![0..10, 20..50, 60..100]
+        );
+        s.remove(0..1000);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn gaps() {
+        let s = set(&[10..20, 30..40]);
+        assert_eq!(s.gaps_in(0..50), vec![0..10, 20..30, 40..50]);
+        assert_eq!(s.gaps_in(12..18), Vec::<Range<u64>>::new());
+        assert_eq!(s.gaps_in(15..35), vec![20..30]);
+    }
+
+    #[test]
+    fn matches_a_model_under_random_operations() {
+        let mut s = RangeSet::new();
+        let mut model = [false; 200];
+        let mut x: u64 = 12345;
+        for _ in 0..2000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let a = (x >> 33) % 200;
+            let b = (a + (x >> 20) % 20).min(200);
+            if x & 1 == 0 {
+                s.insert(a..b);
+                model[a as usize..b as usize]
+                    .iter_mut()
+                    .for_each(|v| *v = true);
+            } else {
+                s.remove(a..b);
+                model[a as usize..b as usize]
+                    .iter_mut()
+                    .for_each(|v| *v = false);
+            }
+            for (i, &m) in model.iter().enumerate() {
+                assert_eq!(s.contains(i as u64), m);
+            }
+            // Ranges stay sorted, disjoint and non-adjacent.
+            let v: Vec<_> = s.iter().cloned().collect();
+            for w in v.windows(2) {
+                assert!(w[0].end < w[1].start);
+            }
+        }
+    }
+}

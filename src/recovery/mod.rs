@@ -1,0 +1,378 @@
+//! Loss detection and probe timeouts (RFC 9002 §6, Appendix A), for the
+//! three packet number spaces of a connection.
+//!
+//! Recovery tracks packets, not frames: each sent packet carries an opaque
+//! `T` (the connection's record of what it held), handed back when the
+//! packet is acknowledged or declared lost, so the connection can retransmit
+//! frames rather than packets.
+
+pub mod rtt;
+
+use std::collections::BTreeMap;
+
+pub use rtt::RttEstimator;
+
+/// kPacketThreshold (RFC 9002 §6.1.1).
+pub const PACKET_THRESHOLD: u64 = 3;
+
+/// A packet number space (RFC 9000 §12.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Space {
+    /// Initial packets.
+    Initial = 0,
+    /// Handshake packets.
+    Handshake = 1,
+    /// 0-RTT and 1-RTT packets.
+    Application = 2,
+}
+
+impl Space {
+    /// All spaces, in the order packets are coalesced and probed.
+    pub const ALL: [Space; 3] = [Space::Initial, Space::Handshake, Space::Application];
+}
+
+/// A packet in flight or awaiting acknowledgement.
+#[derive(Debug, Clone)]
+pub struct SentPacket<T> {
+    /// Packet number.
+    pub pn: u64,
+    /// When it was sent (ns).
+    pub time_sent: u64,
+    /// Bytes it took on the wire.
+    pub size: usize,
+    /// Whether it contained ack-eliciting frames.
+    pub ack_eliciting: bool,
+    /// Whether it counts toward bytes in flight.
+    pub in_flight: bool,
+    /// What the connection put in it.
+    pub data: T,
+}
+
+#[derive(Debug)]
+struct SpaceState<T> {
+    sent: BTreeMap<u64, SentPacket<T>>,
+    largest_acked: Option<u64>,
+    loss_time: Option<u64>,
+    last_ack_eliciting_sent: Option<u64>,
+    ack_eliciting_in_flight: usize,
+}
+
+impl<T> Default for SpaceState<T> {
+    fn default() -> Self {
+        Self {
+            sent: BTreeMap::new(),
+            largest_acked: None,
+            loss_time: None,
+            last_ack_eliciting_sent: None,
+            ack_eliciting_in_flight: 0,
+        }
+    }
+}
+
+/// What the connection's handshake state means for the timers.
+#[derive(Debug, Clone, Copy)]
+pub struct HandshakeStatus {
+    /// Handshake confirmed (RFC 9001 §4.1.2).
+    pub confirmed: bool,
+    /// We have Handshake keys to send with.
+    pub has_handshake_keys: bool,
+    /// RFC 9002 A.6: we are a server, or a client whose address the server
+    /// has validated (a Handshake packet was acknowledged, or confirmed).
+    pub peer_validated_address: bool,
+    /// A server that may not send more before the client proves its address.
+    pub amplification_limited: bool,
+}
+
+/// The result of processing an ACK frame.
+#[derive(Debug)]
+pub struct AckOutcome<T> {
+    /// Packets newly acknowledged.
+    pub acked: Vec<SentPacket<T>>,
+    /// Packets declared lost as a result.
+    pub lost: Vec<SentPacket<T>>,
+}
+
+/// What expired at the loss detection timer.
+#[derive(Debug)]
+pub enum Timeout<T> {
+    /// Packets lost by the time threshold.
+    Lost(Space, Vec<SentPacket<T>>),
+    /// A probe timeout: send one or two ack-eliciting packets in the space.
+    Probe(Space),
+}
+
+/// Loss detection state of a connection.
+#[derive(Debug)]
+pub struct Recovery<T> {
+    /// The RTT estimate.
+    pub rtt: RttEstimator,
+    pto_count: u32,
+    spaces: [SpaceState<T>; 3],
+    bytes_in_flight: u64,
+    /// The peer's max_ack_delay (ns), used once the handshake is confirmed.
+    pub max_ack_delay: u64,
+    timer: Option<u64>,
+}
+
+impl<T> Recovery<T> {
+    /// Fresh state with the configured initial RTT.
+    pub fn new(initial_rtt: u64) -> Self {
+        Self {
+            rtt: RttEstimator::new(initial_rtt),
+            pto_count: 0,
+            spaces: Default::default(),
+            bytes_in_flight: 0,
+            max_ack_delay: 25_000_000,
+            timer: None,
+        }
+    }
+
+    /// Bytes of in-flight packets not yet acknowledged or lost.
+    pub fn bytes_in_flight(&self) -> u64 {
+        self.bytes_in_flight
+    }
+
+    /// Consecutive probe timeouts without an acknowledgement.
+    pub fn pto_count(&self) -> u32 {
+        self.pto_count
+    }
+
+    /// The loss detection timer (absolute ns), if armed.
+    pub fn timer(&self) -> Option<u64> {
+        self.timer
+    }
+
+    /// Largest packet number the peer acknowledged in `space`.
+    pub fn largest_acked(&self, space: Space) -> Option<u64> {
+        self.spaces[space as usize].largest_acked
+    }
+
+    /// True when ack-eliciting packets are in flight in any space.
+    fn ack_eliciting_in_flight(&self) -> bool {
+        self.spaces.iter().any(|s| s.ack_eliciting_in_flight > 0)
+    }
+
+    /// Packets sent and not yet acknowledged or lost in `space`.
+    pub fn unacked(&self, space: Space) -> impl Iterator<Item = &SentPacket<T>> + '_ {
+        self.spaces[space as usize].sent.values()
+    }
+
+    /// RFC 9002 A.5, OnPacketSent.
+    pub fn on_packet_sent(&mut self, space: Space, pkt: SentPacket<T>) {
+        let s = &mut self.spaces[space as usize];
+        if pkt.in_flight {
+            if pkt.ack_eliciting {
+                s.last_ack_eliciting_sent = Some(pkt.time_sent);
+                s.ack_eliciting_in_flight += 1;
+            }
+            self.bytes_in_flight += pkt.size as u64;
+        }
+        s.sent.insert(pkt.pn, pkt);
+    }
+
+    fn forget(&mut self, space: Space, pkt: &SentPacket<T>) {
+        if pkt.in_flight {
+            self.bytes_in_flight = self.bytes_in_flight.saturating_sub(pkt.size as u64);
+            if pkt.ack_eliciting {
+                let s = &mut self.spaces[space as usize];
+                s.ack_eliciting_in_flight = s.ack_eliciting_in_flight.saturating_sub(1);
+            }
+        }
+    }
+
+    /// RFC 9002 A.7, OnAckReceived. `ranges` are inclusive (low, high),
+    /// highest first, already checked against packet numbers we sent.
+    /// `ack_delay` is the decoded delay in ns.
+    pub fn on_ack_received(
+        &mut self,
+        space: Space,
+        ranges: impl Iterator<Item = (u64, u64)>,
+        ack_delay: u64,
+        now: u64,
+        status: HandshakeStatus,
+    ) -> AckOutcome<T> {
+        let mut acked = Vec::new();
+        let mut largest_in_frame = None;
+        {
+            let s = &mut self.spaces[space as usize];
+            for (lo, hi) in ranges {
+                largest_in_frame.get_or_insert(hi);
+                let pns: Vec<u64> = s.sent.range(lo..=hi).map(|(pn, _)| *pn).collect();
+                for pn in pns {
+                    if let Some(p) = s.sent.remove(&pn) {
+                        acked.push(p);
+                    }
+                }
+            }
+        }
+        let Some(largest) = largest_in_frame else {
+            return AckOutcome {
+                acked,
+                lost: Vec::new(),
+            };
+        };
+        let s = &mut self.spaces[space as usize];
+        s.largest_acked = Some(s.largest_acked.map_or(largest, |l| l.max(largest)));
+        if acked.is_empty() {
+            return AckOutcome {
+                acked,
+                lost: Vec::new(),
+            };
+        }
+        for p in &acked {
+            self.forget(space, p);
+        }
+        // RFC 9002 §5.1: a sample when the largest acknowledged is newly
+        // acknowledged and at least one of them was ack-eliciting.
+        let newest = acked
+            .iter()
+            .max_by_key(|p| p.pn)
+            .expect("acked is not empty");
+        if newest.pn == largest && acked.iter().any(|p| p.ack_eliciting) {
+            let latest = now.saturating_sub(newest.time_sent);
+            let delay = if space == Space::Application && status.confirmed {
+                ack_delay.min(self.max_ack_delay)
+            } else if space == Space::Application {
+                ack_delay
+            } else {
+                0
+            };
+            self.rtt.update(latest, delay);
+        }
+        let lost = self.detect_lost(space, now);
+        if status.peer_validated_address {
+            self.pto_count = 0;
+        }
+        self.set_timer(now, status);
+        AckOutcome { acked, lost }
+    }
+
+    /// RFC 9002 A.10, DetectAndRemoveLostPackets. Returns every removed
+    /// packet; those not in flight carried nothing to retransmit.
+    pub fn detect_lost(&mut self, space: Space, now: u64) -> Vec<SentPacket<T>> {
+        let loss_delay = self.rtt.loss_delay();
+        let lost_send_time = now.saturating_sub(loss_delay);
+        let s = &mut self.spaces[space as usize];
+        s.loss_time = None;
+        let Some(largest_acked) = s.largest_acked else {
+            return Vec::new();
+        };
+        let mut lost_pns = Vec::new();
+        for (pn, p) in s.sent.range(..=largest_acked) {
+            if p.time_sent <= lost_send_time || largest_acked >= pn + PACKET_THRESHOLD {
+                lost_pns.push(*pn);
+            } else {
+                let t = p.time_sent + loss_delay;
+                s.loss_time = Some(s.loss_time.map_or(t, |l| l.min(t)));
+            }
+        }
+        let lost: Vec<_> = lost_pns
+            .into_iter()
+            .filter_map(|pn| self.spaces[space as usize].sent.remove(&pn))
+            .collect();
+        for p in &lost {
+            self.forget(space, p);
+        }
+        lost
+    }
+
+    /// RFC 9002 A.8, GetPtoTimeAndSpace.
+    fn pto_time_and_space(&self, now: u64, status: HandshakeStatus) -> Option<(u64, Space)> {
+        let backoff = 1u64 << self.pto_count.min(30);
+        let mut duration = self.rtt.pto_base().saturating_mul(backoff);
+        if !self.ack_eliciting_in_flight() {
+            // Anti-deadlock probe of a client (RFC 9002 §6.2.2.1).
+            let space = if status.has_handshake_keys {
+                Space::Handshake
+            } else {
+                Space::Initial
+            };
+            return Some((now.saturating_add(duration), space));
+        }
+        let mut best: Option<(u64, Space)> = None;
+        for space in Space::ALL {
+            let s = &self.spaces[space as usize];
+            if s.ack_eliciting_in_flight == 0 {
+                continue;
+            }
+            if space == Space::Application {
+                if !status.confirmed {
+                    break;
+                }
+                duration = duration.saturating_add(self.max_ack_delay.saturating_mul(backoff));
+            }
+            let Some(sent) = s.last_ack_eliciting_sent else {
+                continue;
+            };
+            let t = sent.saturating_add(duration);
+            if best.is_none_or(|(b, _)| t < b) {
+                best = Some((t, space));
+            }
+        }
+        best
+    }
+
+    /// RFC 9002 A.8, SetLossDetectionTimer.
+    pub fn set_timer(&mut self, now: u64, status: HandshakeStatus) {
+        if let Some(t) = self.spaces.iter().filter_map(|s| s.loss_time).min() {
+            self.timer = Some(t);
+            return;
+        }
+        if status.amplification_limited
+            || (!self.ack_eliciting_in_flight() && status.peer_validated_address)
+        {
+            self.timer = None;
+            return;
+        }
+        self.timer = self.pto_time_and_space(now, status).map(|(t, _)| t);
+    }
+
+    /// RFC 9002 A.9, OnLossDetectionTimeout, when the timer has expired.
+    pub fn on_timeout(&mut self, now: u64, status: HandshakeStatus) -> Option<Timeout<T>> {
+        if self.timer.is_none_or(|t| t > now) {
+            return None;
+        }
+        let earliest_loss = Space::ALL
+            .into_iter()
+            .filter_map(|sp| self.spaces[sp as usize].loss_time.map(|t| (t, sp)))
+            .min();
+        if let Some((_, space)) = earliest_loss {
+            let lost = self.detect_lost(space, now);
+            self.set_timer(now, status);
+            return Some(Timeout::Lost(space, lost));
+        }
+        let space = self.pto_time_and_space(now, status).map(|(_, s)| s)?;
+        self.pto_count += 1;
+        self.set_timer(now, status);
+        Some(Timeout::Probe(space))
+    }
+
+    /// Drops all state of `space` when its keys are discarded
+    /// (RFC 9002 §6.4), returning the packets that were outstanding.
+    pub fn discard_space(
+        &mut self,
+        space: Space,
+        now: u64,
+        status: HandshakeStatus,
+    ) -> Vec<SentPacket<T>> {
+        let s = std::mem::take(&mut self.spaces[space as usize]);
+        let packets: Vec<_> = s.sent.into_values().collect();
+        for p in &packets {
+            if p.in_flight {
+                self.bytes_in_flight = self.bytes_in_flight.saturating_sub(p.size as u64);
+            }
+        }
+        self.pto_count = 0;
+        self.set_timer(now, status);
+        packets
+    }
+
+    /// The current probe timeout including max_ack_delay (for idle and
+    /// closing timers, RFC 9000 §10.1 and §10.2).
+    pub fn pto(&self) -> u64 {
+        self.rtt.pto_base() + self.max_ack_delay
+    }
+}
+
+#[cfg(test)]
+mod tests;

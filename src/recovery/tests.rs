@@ -1,0 +1,144 @@
+//! Loss detection tests: thresholds, timers and probes as RFC 9002 defines.
+
+use super::*;
+
+const MS: u64 = 1_000_000;
+
+fn status() -> HandshakeStatus {
+    HandshakeStatus {
+        confirmed: true,
+        has_handshake_keys: true,
+        peer_validated_address: true,
+        amplification_limited: false,
+    }
+}
+
+fn send(r: &mut Recovery<u64>, space: Space, pn: u64, t: u64) {
+    r.on_packet_sent(
+        space,
+        SentPacket {
+            pn,
+            time_sent: t,
+            size: 1000,
+            ack_eliciting: true,
+            in_flight: true,
+            data: pn,
+        },
+    );
+}
+
+#[test]
+fn ack_removes_packets_and_samples_rtt() {
+    let mut r = Recovery::new(100 * MS);
+    for pn in 0..3 {
+        send(&mut r, Space::Application, pn, pn * MS);
+    }
+    assert_eq!(r.bytes_in_flight(), 3000);
+    let out = r.on_ack_received(
+        Space::Application,
+        [(0, 2)].into_iter(),
+        0,
+        52 * MS,
+        status(),
+    );
+    assert_eq!(out.acked.len(), 3);
+    assert!(out.lost.is_empty());
+    assert_eq!(r.bytes_in_flight(), 0);
+    assert_eq!(r.rtt.latest(), 50 * MS);
+    assert_eq!(r.timer(), None, "nothing in flight");
+}
+
+#[test]
+fn packet_threshold_declares_loss() {
+    let mut r = Recovery::new(100 * MS);
+    for pn in 0..5 {
+        send(&mut r, Space::Application, pn, 10 * MS);
+    }
+    // Acknowledging 3 and 4 makes 0 and 1 lost (3 packets below 4 and 3);
+    // 2 is within the threshold but waits for the time threshold.
+    let out = r.on_ack_received(
+        Space::Application,
+        [(3, 4)].into_iter(),
+        0,
+        11 * MS,
+        status(),
+    );
+    let mut lost: Vec<u64> = out.lost.iter().map(|p| p.pn).collect();
+    lost.sort();
+    assert_eq!(lost, vec![0, 1]);
+    let t = r.timer().expect("time-threshold timer armed for packet 2");
+    match r.on_timeout(t, status()) {
+        Some(Timeout::Lost(Space::Application, lost)) => {
+            assert_eq!(lost.iter().map(|p| p.pn).collect::<Vec<_>>(), vec![2])
+        }
+        other => panic!("expected a loss, got {other:?}"),
+    }
+}
+
+#[test]
+fn pto_backs_off_and_is_reset_by_an_ack() {
+    let mut r = Recovery::new(100 * MS);
+    send(&mut r, Space::Initial, 0, 0);
+    r.set_timer(0, status());
+    let first = r.timer().unwrap();
+    // smoothed 100 + 4 * 50 = 300 ms, no max_ack_delay in Initial.
+    assert_eq!(first, 300 * MS);
+    assert!(r.on_timeout(first - 1, status()).is_none(), "not yet");
+    assert!(matches!(
+        r.on_timeout(first, status()),
+        Some(Timeout::Probe(Space::Initial))
+    ));
+    assert_eq!(r.pto_count(), 1);
+    assert_eq!(r.timer().unwrap(), 600 * MS, "doubled");
+    send(&mut r, Space::Initial, 1, 600 * MS);
+    r.on_ack_received(Space::Initial, [(1, 1)].into_iter(), 0, 650 * MS, status());
+    assert_eq!(r.pto_count(), 0);
+}
+
+#[test]
+fn application_pto_waits_for_confirmation_and_adds_max_ack_delay() {
+    let mut r = Recovery::new(100 * MS);
+    let mut s = status();
+    s.confirmed = false;
+    send(&mut r, Space::Application, 0, 0);
+    r.set_timer(0, s);
+    // Not confirmed: the 1-RTT space does not arm the PTO (RFC 9002 A.8).
+    assert_eq!(r.timer(), None);
+    r.set_timer(0, status());
+    assert_eq!(r.timer(), Some(325 * MS));
+}
+
+#[test]
+fn anti_deadlock_probe_for_a_client_without_packets_in_flight() {
+    let mut r: Recovery<u64> = Recovery::new(100 * MS);
+    let s = HandshakeStatus {
+        confirmed: false,
+        has_handshake_keys: false,
+        peer_validated_address: false,
+        amplification_limited: false,
+    };
+    r.set_timer(10 * MS, s);
+    assert_eq!(r.timer(), Some(310 * MS));
+    assert!(matches!(
+        r.on_timeout(310 * MS, s),
+        Some(Timeout::Probe(Space::Initial))
+    ));
+    // A server at its amplification limit arms nothing.
+    let limited = HandshakeStatus {
+        amplification_limited: true,
+        peer_validated_address: true,
+        ..s
+    };
+    r.set_timer(0, limited);
+    assert_eq!(r.timer(), None);
+}
+
+#[test]
+fn discarding_a_space_forgets_its_bytes() {
+    let mut r = Recovery::new(100 * MS);
+    send(&mut r, Space::Initial, 0, 0);
+    send(&mut r, Space::Handshake, 0, 0);
+    let gone = r.discard_space(Space::Initial, 0, status());
+    assert_eq!(gone.len(), 1);
+    assert_eq!(r.bytes_in_flight(), 1000);
+}

@@ -1,0 +1,316 @@
+//! Handshake, close and robustness tests over the in-memory link (the
+//! aioquic `test_connect*`, loss, close and malformed-input behaviours).
+
+use super::pair::{configs, Dir, DropFn, Pair, MS};
+use super::pki;
+use crate::conn::Event;
+use crate::crypto::Suite;
+use crate::error::code;
+
+fn crypto_error(alert: u8) -> u64 {
+    code::CRYPTO_ERROR_BASE + u64::from(alert)
+}
+
+fn terminated(events: &[Event]) -> Option<(u64, Option<u64>, Vec<u8>)> {
+    events.iter().find_map(|e| match e {
+        Event::ConnectionTerminated {
+            error_code,
+            frame_type,
+            reason,
+        } => Some((*error_code, *frame_type, reason.clone())),
+        _ => None,
+    })
+}
+
+#[test]
+fn handshake_completes_with_the_expected_events() {
+    let mut p = Pair::default_pair();
+    p.handshake();
+    for events in [&p.client_events, &p.server_events] {
+        assert!(matches!(
+            &events[0],
+            Event::ProtocolNegotiated { alpn: Some(a) } if a == b"hq-interop"
+        ));
+        assert!(matches!(
+            &events[1],
+            Event::HandshakeCompleted { alpn: Some(a), session_resumed: false, early_data_accepted: false }
+                if a == b"hq-interop"
+        ));
+        // Then 7 new connection IDs, up to the peer's limit of 8.
+        let issued = events
+            .iter()
+            .filter(|e| matches!(e, Event::ConnectionIdIssued { .. }))
+            .count();
+        assert_eq!(issued, 7);
+    }
+    assert!(p.client.is_handshake_confirmed() && p.server().is_handshake_confirmed());
+}
+
+#[test]
+fn every_cipher_suite() {
+    for suite in [Suite::Aes128Gcm, Suite::Aes256Gcm, Suite::ChaCha20Poly1305] {
+        let (mut c, s) = configs();
+        c.set_cipher_suites(vec![suite]).unwrap();
+        let mut p = Pair::new(c, s);
+        p.handshake();
+        // Data flows in 1-RTT packets under that suite: a PING is acked.
+        p.client.send_ping(7).unwrap();
+        let ok = p.run_until(p.now + 5_000 * MS, |p| {
+            p.client_events
+                .contains(&Event::PingAcknowledged { uid: 7 })
+        });
+        assert!(ok, "{suite:?}: ping not acknowledged");
+    }
+}
+
+#[test]
+fn alpn_mismatch_fails_with_no_application_protocol_at_both_ends() {
+    let (mut c, s) = configs();
+    c.set_alpn_protocols(vec![b"h3".to_vec()]).unwrap();
+    let mut p = Pair::new(c, s);
+    assert!(p.run_to_close());
+    let want = crypto_error(120);
+    assert_eq!(terminated(&p.server_events).map(|t| t.0), Some(want));
+    assert_eq!(terminated(&p.client_events).map(|t| t.0), Some(want));
+    assert_eq!(p.client.peer_error().map(|e| e.code), Some(want));
+    assert!(!p.client.is_established());
+}
+
+#[test]
+fn unknown_ca_is_a_crypto_error_at_the_client() {
+    let (mut c, s) = configs();
+    let other = pki::make("localhost", 0);
+    let mut fresh = crate::config::Config::new(crate::side::Side::Client);
+    fresh.alpn_protocols = c.alpn_protocols.clone();
+    fresh.set_server_name("localhost").unwrap();
+    fresh
+        .load_verify_locations(None, None, Some(&other.ca_pem))
+        .unwrap();
+    c = fresh;
+    let mut p = Pair::new(c, s);
+    assert!(p.run_to_close());
+    let (client_code, ..) = terminated(&p.client_events).expect("client terminated");
+    assert!(
+        (0x100..0x200).contains(&client_code),
+        "client code {client_code:#x}"
+    );
+    assert_eq!(p.client.local_error().map(|e| e.code), Some(client_code));
+    let (server_code, ..) = terminated(&p.server_events).expect("server terminated");
+    assert_eq!(server_code, client_code, "the server hears the same alert");
+}
+
+#[test]
+fn wrong_hostname_is_a_crypto_error_at_the_client() {
+    let (mut c, s) = configs();
+    c.set_server_name("example.org").unwrap();
+    let mut p = Pair::new(c, s);
+    assert!(p.run_to_close());
+    let (code, ..) = terminated(&p.client_events).expect("client terminated");
+    assert!((0x100..0x200).contains(&code), "code {code:#x}");
+    assert!(terminated(&p.server_events).is_some());
+}
+
+#[test]
+fn verification_can_be_turned_off() {
+    let (mut c, s) = configs();
+    c.set_server_name("example.org").unwrap();
+    c.verify_peer = false;
+    let mut p = Pair::new(c, s);
+    p.handshake();
+}
+
+/// aioquic's test_connect_with_loss_* idea: lose whole flights.
+#[test]
+fn handshake_survives_lost_flights() {
+    type Pattern = fn(Dir, usize) -> bool;
+    let patterns: [(&str, Pattern); 5] = [
+        ("client's first datagram", |d, n| {
+            d == Dir::ToServer && n == 0
+        }),
+        ("server's first datagram", |d, n| {
+            d == Dir::ToClient && n == 0
+        }),
+        ("server's whole first flight", |d, n| {
+            d == Dir::ToClient && n < 4
+        }),
+        ("client's Handshake flight", |d, n| {
+            d == Dir::ToServer && (1..3).contains(&n)
+        }),
+        ("first two each way", |_, n| n < 2),
+    ];
+    for (name, lose) in patterns {
+        let mut p = Pair::default_pair();
+        p.drop = Box::new(move |d, n, _| lose(d, n));
+        p.handshake();
+        assert!(p.now < 10_000 * MS, "{name}: took {} ms", p.now / MS);
+    }
+}
+
+/// Deterministic pseudo-random loss (xorshift), for reproducible seeds.
+fn lossy(seed: u64, percent: u64) -> DropFn {
+    let mut x = seed | 1;
+    Box::new(move |_, _, _| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % 100 < percent
+    })
+}
+
+#[test]
+fn handshake_completes_under_random_loss() {
+    let mut lost_total = 0;
+    for seed in 1..=12 {
+        for percent in [10, 30] {
+            let mut p = Pair::default_pair();
+            let lost = std::rc::Rc::new(std::cell::Cell::new(0));
+            let (l, mut inner) = (lost.clone(), lossy(seed, percent));
+            p.drop = Box::new(move |d, n, b| {
+                let drop = inner(d, n, b);
+                l.set(l.get() + usize::from(drop));
+                drop
+            });
+            p.handshake();
+            lost_total += lost.get();
+        }
+    }
+    assert!(lost_total > 24, "the link lost only {lost_total} datagrams");
+}
+
+#[test]
+fn server_never_exceeds_three_times_what_it_received_before_validation() {
+    // A 6-intermediate chain makes the server's flight larger than 3x the
+    // client's Initial; everything the client sends after its first
+    // datagram is lost, so the server never validates the address. (X25519
+    // alone keeps the ClientHello within that first datagram.)
+    let big = pki::make("localhost", 6);
+    let (mut c, mut s) = configs();
+    c.groups = Some("X25519".into());
+    c.ca_certs.clear();
+    c.load_verify_locations(None, None, Some(&big.ca_pem))
+        .unwrap();
+    s.load_cert_chain_pem(&big.chain_pem, &big.key_pem, None)
+        .unwrap();
+    let mut p = Pair::new(c, s);
+    p.drop = Box::new(|d, n, _| d == Dir::ToServer && n > 0);
+    let violations = std::rc::Rc::new(std::cell::Cell::new(0));
+    let v = violations.clone();
+    p.on_server_send = Some(Box::new(move |sent, received| {
+        if sent > 3 * received {
+            v.set(v.get() + 1);
+        }
+    }));
+    p.run_until(20_000 * MS, |_| false);
+    assert_eq!(violations.get(), 0);
+    // The server used its allowance (its flight is larger than 3x) and
+    // stopped there.
+    assert!(
+        p.bytes_sent[1] > 2 * p.bytes_delivered[0],
+        "{:?} {:?} {:?}",
+        p.bytes_sent,
+        p.server_events,
+        p.server().local_error()
+    );
+    assert!(!p.server().is_established());
+    assert!(p.bytes_sent[1] <= 3 * p.bytes_delivered[0]);
+
+    // With the client's packets getting through, the same chain works.
+    let (mut c, mut s) = configs();
+    c.ca_certs.clear();
+    c.load_verify_locations(None, None, Some(&big.ca_pem))
+        .unwrap();
+    s.load_cert_chain_pem(&big.chain_pem, &big.key_pem, None)
+        .unwrap();
+    let mut p = Pair::new(c, s);
+    p.handshake();
+}
+
+#[test]
+fn idle_timeout_closes_both_sides() {
+    let (mut c, mut s) = configs();
+    c.idle_timeout = 2_000 * MS;
+    s.idle_timeout = 5_000 * MS;
+    let mut p = Pair::new(c, s);
+    p.handshake();
+    let start = p.now;
+    assert!(p.run_to_close());
+    for events in [&p.client_events, &p.server_events] {
+        let (code, _, reason) = terminated(events).unwrap();
+        assert_eq!(code, code::NO_ERROR);
+        assert_eq!(reason, b"Idle timeout");
+    }
+    // The smaller timeout (2 s) applies to both.
+    let elapsed = p.now - start;
+    assert!(
+        (2_000 * MS..2_500 * MS).contains(&elapsed),
+        "{} ms",
+        elapsed / MS
+    );
+}
+
+#[test]
+fn close_with_and_without_reason() {
+    for (app, code, reason) in [
+        (true, 42u64, &b"bye"[..]),
+        (false, code::NO_ERROR, &b""[..]),
+    ] {
+        let mut p = Pair::default_pair();
+        p.handshake();
+        p.client.close(app, code, None, reason, p.now).unwrap();
+        assert!(p.run_to_close());
+        let (got, frame_type, got_reason) = terminated(&p.server_events).unwrap();
+        assert_eq!((got, got_reason.as_slice()), (code, reason));
+        assert_eq!(frame_type.is_none(), app);
+        let peer = p.server().peer_error().unwrap();
+        assert_eq!((peer.is_app, peer.code), (app, code));
+        assert_eq!(p.client.local_error().unwrap().code, code);
+        // The closer's own event comes right away.
+        assert_eq!(terminated(&p.client_events).unwrap().0, code);
+    }
+}
+
+#[test]
+fn garbage_does_not_disturb_an_established_connection() {
+    let mut p = Pair::default_pair();
+    p.handshake();
+    let now = p.now;
+    let addr = super::pair::server_addr();
+    let mut x: u64 = 99;
+    for len in [0usize, 1, 5, 20, 21, 40, 100, 1200, 1500] {
+        let mut junk = vec![0u8; len];
+        for b in junk.iter_mut() {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            *b = (x >> 56) as u8;
+        }
+        p.client.recv(&junk, addr, now);
+        // Looks like a short header for us, but cannot decrypt.
+        if len > 30 {
+            junk[0] = 0x40 | (junk[0] & 0x3f);
+            let cid = p.client.local_cid();
+            junk[1..1 + cid.len()].copy_from_slice(&cid);
+            p.client.recv(&junk, addr, now);
+        }
+    }
+    assert!(p.client.is_established());
+    p.client.send_ping(1).unwrap();
+    assert!(p.run_until(p.now + 5_000 * MS, |p| p
+        .client_events
+        .contains(&Event::PingAcknowledged { uid: 1 })));
+}
+
+#[test]
+fn truncated_datagrams_are_dropped() {
+    let mut p = Pair::default_pair();
+    p.handshake();
+    // Capture a real server datagram, then feed every truncation of it.
+    p.server.as_mut().unwrap().send_ping(5).unwrap();
+    let mut buf = Vec::new();
+    let now = p.now;
+    p.server.as_mut().unwrap().send(&mut buf, now).unwrap();
+    for n in 0..buf.len() {
+        p.client.recv(&buf[..n], super::pair::server_addr(), now);
+    }
+    assert!(p.client.is_established());
+    p.client.recv(&buf, super::pair::server_addr(), now);
+    assert!(p.client.is_established());
+}

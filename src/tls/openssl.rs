@@ -1,0 +1,671 @@
+//! The OpenSSL QUIC-TLS glue (`SSL_set_quic_tls_cbs`, OpenSSL >= 3.5.1).
+//! OPENSSL-QUIC.md §1-§4 describe the contract followed here.
+
+use std::collections::VecDeque;
+use std::ffi::{c_int, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use foreign_types::ForeignType;
+use openssl::ssl::{
+    AlpnError, Ssl, SslContext, SslContextBuilder, SslMethod, SslVerifyMode, SslVersion,
+};
+use openssl_sys as ffi;
+
+use super::{alert, Level, YieldedSecret};
+use crate::config::{Config, ConfigError};
+use crate::crypto::{Secret, Suite};
+use crate::error::{code, TransportError};
+use crate::side::Side;
+use crate::transport_params::TransportParameters;
+
+// OpenSSL's QUIC-TLS API (ssl.h, core_dispatch.h); openssl-sys lacks it.
+#[repr(C)]
+struct OsslDispatch {
+    function_id: c_int,
+    function: Option<unsafe extern "C" fn()>,
+}
+
+const CRYPTO_SEND: c_int = 2001;
+const CRYPTO_RECV_RCD: c_int = 2002;
+const CRYPTO_RELEASE_RCD: c_int = 2003;
+const YIELD_SECRET: c_int = 2004;
+const GOT_TRANSPORT_PARAMS: c_int = 2005;
+const ALERT: c_int = 2006;
+
+extern "C" {
+    fn SSL_set_quic_tls_cbs(
+        s: *mut ffi::SSL,
+        qtdis: *const OsslDispatch,
+        arg: *mut c_void,
+    ) -> c_int;
+    fn SSL_set_quic_tls_transport_params(s: *mut ffi::SSL, params: *const u8, len: usize) -> c_int;
+}
+
+const SSL_ERROR_WANT_READ: c_int = 2;
+const SSL_ERROR_WANT_WRITE: c_int = 3;
+const SSL_SENT_SHUTDOWN: c_int = 1;
+const SSL_RECEIVED_SHUTDOWN: c_int = 2;
+
+/// An `SSL_CTX` built from a [`Config`], shared by its connections.
+pub struct TlsContext {
+    ctx: SslContext,
+    side: Side,
+}
+
+impl std::fmt::Debug for TlsContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsContext")
+            .field("side", &self.side)
+            .finish()
+    }
+}
+
+/// Debian's CA bundle: the vendored OpenSSL looks under /usr/local/ssl.
+const SYSTEM_CA_FILES: [&str; 2] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+];
+
+fn suite_name(s: Suite) -> &'static str {
+    match s {
+        Suite::Aes128Gcm => "TLS_AES_128_GCM_SHA256",
+        Suite::Aes256Gcm => "TLS_AES_256_GCM_SHA384",
+        Suite::ChaCha20Poly1305 => "TLS_CHACHA20_POLY1305_SHA256",
+    }
+}
+
+impl TlsContext {
+    /// Builds the `SSL_CTX` for `config`.
+    pub fn new(config: &Config) -> Result<Arc<Self>, ConfigError> {
+        let tls_err = |e: openssl::error::ErrorStack| ConfigError::Invalid(e.to_string());
+        let method = match config.side {
+            Side::Client => SslMethod::tls_client(),
+            Side::Server => SslMethod::tls_server(),
+        };
+        let mut b = SslContextBuilder::new(method).map_err(tls_err)?;
+        b.set_min_proto_version(Some(SslVersion::TLS1_3))
+            .map_err(tls_err)?;
+        let suites: Vec<&str> = config
+            .cipher_suites
+            .iter()
+            .map(|s| suite_name(*s))
+            .collect();
+        b.set_ciphersuites(&suites.join(":")).map_err(tls_err)?;
+        if let Some(groups) = &config.groups {
+            b.set_groups_list(groups).map_err(tls_err)?;
+        }
+        if let (Some(leaf), Some(key)) = (config.cert_chain.first(), &config.private_key) {
+            b.set_certificate(leaf)
+                .map_err(|e| ConfigError::Certificate(e.to_string()))?;
+            for c in &config.cert_chain[1..] {
+                b.add_extra_chain_cert(c.clone())
+                    .map_err(|e| ConfigError::Certificate(e.to_string()))?;
+            }
+            b.set_private_key(key)
+                .map_err(|e| ConfigError::PrivateKey(e.to_string()))?;
+        }
+        if config.verify_peer {
+            let mut mode = SslVerifyMode::PEER;
+            if config.side == Side::Server {
+                mode |= SslVerifyMode::FAIL_IF_NO_PEER_CERT;
+            }
+            b.set_verify(mode);
+            load_trust(&mut b, config)?;
+        } else {
+            b.set_verify(SslVerifyMode::NONE);
+        }
+        if config.side == Side::Server {
+            let ours = config.alpn_protocols.clone();
+            // RFC 9001 §8.1: without a common protocol the handshake fails
+            // with no_application_protocol; NOACK would let it go on.
+            b.set_alpn_select_callback(move |_, offered| {
+                select_alpn(&ours, offered).ok_or(AlpnError::ALERT_FATAL)
+            });
+        }
+        if let Some(log) = &config.key_log {
+            let log = log.clone();
+            b.set_keylog_callback(move |_, line| log(line));
+        }
+        Ok(Arc::new(TlsContext {
+            ctx: b.build(),
+            side: config.side,
+        }))
+    }
+}
+
+fn load_trust(b: &mut SslContextBuilder, config: &Config) -> Result<(), ConfigError> {
+    let ca_err = |e: openssl::error::ErrorStack| ConfigError::CaCertificates(e.to_string());
+    let explicit = !config.ca_certs.is_empty() || config.ca_path.is_some();
+    for c in &config.ca_certs {
+        b.cert_store_mut().add_cert(c.clone()).map_err(ca_err)?;
+    }
+    if let Some(dir) = &config.ca_path {
+        b.load_verify_locations(None, Some(dir)).map_err(ca_err)?;
+    }
+    if !explicit {
+        // The system's trust store: honour SSL_CERT_FILE / SSL_CERT_DIR,
+        // then the usual bundle locations.
+        let _ = b.set_default_verify_paths();
+        if let Some(f) = SYSTEM_CA_FILES
+            .iter()
+            .find(|f| std::path::Path::new(f).exists())
+        {
+            let _ = b.load_verify_locations(Some(std::path::Path::new(f)), None);
+        }
+        // Failures above leave an empty store: verification then fails
+        // with unknown_ca, which is the honest outcome.
+        unsafe_clear_errors();
+    }
+    Ok(())
+}
+
+/// The first of our protocols that the client offered (server preference,
+/// as aioquic does). `offered` is the wire list: u8 length + bytes each.
+fn select_alpn<'a>(ours: &[Vec<u8>], offered: &'a [u8]) -> Option<&'a [u8]> {
+    for mine in ours {
+        let mut rest = offered;
+        while let Some((&len, tail)) = rest.split_first() {
+            let len = usize::from(len);
+            if tail.len() < len {
+                break;
+            }
+            let (p, next) = tail.split_at(len);
+            if p == mine.as_slice() {
+                return Some(p);
+            }
+            rest = next;
+        }
+    }
+    None
+}
+
+fn unsafe_clear_errors() {
+    // SAFETY: ERR_clear_error only empties this thread's error queue.
+    unsafe { ffi::ERR_clear_error() };
+}
+
+/// What the callbacks record during an `SSL_*` call, for the connection to
+/// collect afterwards. Boxed so its address, handed to OpenSSL, never moves.
+struct CallbackState {
+    side: Side,
+    write_level: Level,
+    read_level: Level,
+    /// Handshake bytes to send, per level.
+    outgoing: [Vec<u8>; 4],
+    /// In-order handshake bytes received, per level, not yet given to TLS.
+    incoming: [VecDeque<u8>; 4],
+    /// The record lent to OpenSSL by `crypto_recv_rcd`; must not move
+    /// until `crypto_release_rcd`.
+    lent: Vec<u8>,
+    lent_out: bool,
+    secrets: Vec<YieldedSecret>,
+    peer_params: Option<Result<TransportParameters, TransportError>>,
+    got_params: bool,
+    app_read_yielded: bool,
+    alert: Option<u8>,
+    /// An error of our own, which wins over the alert it causes.
+    error: Option<TransportError>,
+}
+
+/// One TLS handshake.
+pub struct TlsSession {
+    // Field order matters: `ssl` is dropped (SSL_free, which may call back)
+    // before the state its callbacks use.
+    ssl: Ssl,
+    state: Box<CallbackState>,
+    _params: Box<[u8]>,
+    complete: bool,
+    failed: bool,
+}
+
+impl std::fmt::Debug for TlsSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSession")
+            .field("complete", &self.complete)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for TlsSession {
+    fn drop(&mut self) {
+        // SAFETY: `ssl` is a live SSL; marking it shut down does no I/O and
+        // keeps a server's tickets cached (OPENSSL-QUIC.md §4).
+        unsafe {
+            ffi::SSL_set_shutdown(self.ssl.as_ptr(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN)
+        };
+    }
+}
+
+impl TlsSession {
+    /// A session for one connection, sending our encoded transport
+    /// parameters `params`. `server_name` is the SNI and the name the
+    /// certificate must carry (client).
+    pub fn new(ctx: &TlsContext, config: &Config, params: Vec<u8>) -> Result<Self, TransportError> {
+        let internal = |e: openssl::error::ErrorStack| {
+            let _ = e;
+            TransportError::new(code::INTERNAL_ERROR, 0, "TLS session setup failed")
+        };
+        let mut ssl = Ssl::new(&ctx.ctx).map_err(internal)?;
+        if ctx.side == Side::Client {
+            if let Some(name) = &config.server_name {
+                let ip = name.parse::<std::net::IpAddr>().ok();
+                if ip.is_none() {
+                    ssl.set_hostname(name).map_err(internal)?;
+                }
+                if config.verify_peer {
+                    match ip {
+                        Some(ip) => ssl.param_mut().set_ip(ip),
+                        None => ssl.param_mut().set_host(name),
+                    }
+                    .map_err(internal)?;
+                }
+            }
+            if !config.alpn_protocols.is_empty() {
+                let mut wire = Vec::new();
+                for p in &config.alpn_protocols {
+                    wire.push(p.len() as u8);
+                    wire.extend_from_slice(p);
+                }
+                ssl.set_alpn_protos(&wire).map_err(internal)?;
+            }
+            ssl.set_connect_state();
+        } else {
+            ssl.set_accept_state();
+        }
+        let mut state = Box::new(CallbackState {
+            side: ctx.side,
+            write_level: Level::Initial,
+            read_level: Level::Initial,
+            outgoing: Default::default(),
+            incoming: Default::default(),
+            lent: Vec::new(),
+            lent_out: false,
+            secrets: Vec::new(),
+            peer_params: None,
+            got_params: false,
+            app_read_yielded: false,
+            alert: None,
+            error: None,
+        });
+        let params: Box<[u8]> = params.into_boxed_slice();
+        // SAFETY: these are the exact C signatures OpenSSL calls through the
+        // dispatch table; the table itself is copied by the call below.
+        let table = unsafe {
+            [
+                entry(
+                    CRYPTO_SEND,
+                    std::mem::transmute::<CryptoSend, VoidFn>(crypto_send),
+                ),
+                entry(
+                    CRYPTO_RECV_RCD,
+                    std::mem::transmute::<CryptoRecv, VoidFn>(crypto_recv_rcd),
+                ),
+                entry(
+                    CRYPTO_RELEASE_RCD,
+                    std::mem::transmute::<CryptoRelease, VoidFn>(crypto_release_rcd),
+                ),
+                entry(
+                    YIELD_SECRET,
+                    std::mem::transmute::<YieldFn, VoidFn>(yield_secret),
+                ),
+                entry(
+                    GOT_TRANSPORT_PARAMS,
+                    std::mem::transmute::<GotParams, VoidFn>(got_transport_params),
+                ),
+                entry(ALERT, std::mem::transmute::<AlertFn, VoidFn>(on_alert)),
+                OsslDispatch {
+                    function_id: 0,
+                    function: None,
+                },
+            ]
+        };
+        let arg = (&mut *state as *mut CallbackState).cast::<c_void>();
+        // SAFETY: `ssl` is live; `arg` points into a Box owned by the session
+        // and dropped after `ssl`; `params` is kept alive by the session for
+        // the SSL's lifetime, as OpenSSL stores the pointer without copying.
+        let ok = unsafe {
+            SSL_set_quic_tls_cbs(ssl.as_ptr(), table.as_ptr(), arg) == 1
+                && SSL_set_quic_tls_transport_params(ssl.as_ptr(), params.as_ptr(), params.len())
+                    == 1
+        };
+        if !ok {
+            unsafe_clear_errors();
+            return Err(TransportError::new(
+                code::INTERNAL_ERROR,
+                0,
+                "OpenSSL refused the QUIC TLS callbacks",
+            ));
+        }
+        Ok(Self {
+            ssl,
+            state,
+            _params: params,
+            complete: false,
+            failed: false,
+        })
+    }
+
+    /// Hands in-order handshake bytes received at `level` to TLS.
+    pub fn provide(&mut self, level: Level, data: &[u8]) {
+        self.state.incoming[level as usize].extend(data);
+    }
+
+    /// Runs TLS on whatever it was given. Errors are fatal: close the
+    /// connection with the returned error.
+    pub fn advance(&mut self) -> Result<(), TransportError> {
+        if self.failed {
+            return Ok(());
+        }
+        unsafe_clear_errors();
+        let ssl = self.ssl.as_ptr();
+        let rc = if self.complete {
+            let mut n = 0usize;
+            // SAFETY: reading 0 bytes into NULL processes post-handshake
+            // messages, as SSL_set_quic_tls_cbs(3) requires after completion.
+            unsafe { ffi::SSL_read_ex(ssl, std::ptr::null_mut(), 0, &mut n) }
+        } else {
+            // SAFETY: `ssl` is live and configured for QUIC.
+            unsafe { ffi::SSL_do_handshake(ssl) }
+        };
+        if rc == 1 && !self.complete {
+            // OPENSSL-QUIC.md §4: a server may return 1 before the client's
+            // Finished; only the 1-RTT read secret proves completion.
+            // SAFETY: `ssl` is live.
+            let finished = unsafe { ffi::SSL_is_init_finished(ssl) } == 1;
+            if self.state.side == Side::Client || (self.state.app_read_yielded && finished) {
+                self.complete = true;
+            }
+        } else if rc <= 0 {
+            // SAFETY: `ssl` is live; `rc` is the last call's result.
+            let err = unsafe { ffi::SSL_get_error(ssl, rc) };
+            if err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE {
+                unsafe_clear_errors();
+                return Err(self.fail());
+            }
+        }
+        unsafe_clear_errors();
+        if let Some(e) = self.state.error.clone() {
+            self.failed = true;
+            return Err(e);
+        }
+        // RFC 9001 §8.2: the quic_transport_parameters extension is
+        // mandatory; OpenSSL does not enforce it.
+        let params_due = match self.state.side {
+            Side::Server => self.state.write_level >= Level::Handshake,
+            Side::Client => self.complete,
+        };
+        if params_due && !self.state.got_params {
+            self.failed = true;
+            return Err(TransportError::new(
+                code::CRYPTO_ERROR_BASE + u64::from(alert::MISSING_EXTENSION),
+                0,
+                "peer sent no quic_transport_parameters",
+            ));
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self) -> TransportError {
+        self.failed = true;
+        if let Some(e) = self.state.error.clone() {
+            return e;
+        }
+        match self.state.alert {
+            Some(a) => TransportError::new(
+                code::CRYPTO_ERROR_BASE + u64::from(a),
+                0,
+                "TLS handshake failed",
+            ),
+            None => TransportError::new(code::INTERNAL_ERROR, 0, "TLS failure"),
+        }
+    }
+
+    /// Takes the handshake bytes to send at `level`.
+    pub fn take_outgoing(&mut self, level: Level) -> Vec<u8> {
+        std::mem::take(&mut self.state.outgoing[level as usize])
+    }
+
+    /// Takes the secrets yielded since the last call, in order.
+    pub fn take_secrets(&mut self) -> Vec<YieldedSecret> {
+        std::mem::take(&mut self.state.secrets)
+    }
+
+    /// Takes the peer's decoded transport parameters once they arrived.
+    pub fn take_peer_params(&mut self) -> Option<Result<TransportParameters, TransportError>> {
+        self.state.peer_params.take()
+    }
+
+    /// True once the handshake completed (RFC 9001 §4.1.1).
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// The level TLS currently reads at.
+    pub fn read_level(&self) -> Level {
+        self.state.read_level
+    }
+
+    /// Bytes received at `level` that TLS has not consumed.
+    pub fn unread(&self, level: Level) -> usize {
+        self.state.incoming[level as usize].len()
+            + if self.state.lent_out && self.state.read_level == level {
+                self.state.lent.len()
+            } else {
+                0
+            }
+    }
+
+    /// The negotiated ALPN protocol.
+    pub fn alpn(&self) -> Option<Vec<u8>> {
+        self.ssl.selected_alpn_protocol().map(<[u8]>::to_vec)
+    }
+
+    /// True when the session was resumed from a ticket.
+    pub fn session_resumed(&self) -> bool {
+        self.ssl.session_reused()
+    }
+}
+
+/// The untyped function pointer of a dispatch table entry.
+type VoidFn = unsafe extern "C" fn();
+type CryptoSend =
+    unsafe extern "C" fn(*mut ffi::SSL, *const u8, usize, *mut usize, *mut c_void) -> c_int;
+type CryptoRecv =
+    unsafe extern "C" fn(*mut ffi::SSL, *mut *const u8, *mut usize, *mut c_void) -> c_int;
+type CryptoRelease = unsafe extern "C" fn(*mut ffi::SSL, usize, *mut c_void) -> c_int;
+type YieldFn =
+    unsafe extern "C" fn(*mut ffi::SSL, u32, c_int, *const u8, usize, *mut c_void) -> c_int;
+type GotParams = unsafe extern "C" fn(*mut ffi::SSL, *const u8, usize, *mut c_void) -> c_int;
+type AlertFn = unsafe extern "C" fn(*mut ffi::SSL, u8, *mut c_void) -> c_int;
+
+fn entry(function_id: c_int, f: VoidFn) -> OsslDispatch {
+    OsslDispatch {
+        function_id,
+        function: Some(f),
+    }
+}
+
+/// Runs a callback body on the state behind `arg`; a panic is a failure (0)
+/// rather than an unwind into OpenSSL.
+///
+/// # Safety
+/// `arg` must be the `CallbackState` registered with the SSL.
+unsafe fn with_state(arg: *mut c_void, f: impl FnOnce(&mut CallbackState) -> bool) -> c_int {
+    // SAFETY: `arg` is the boxed state registered in `TlsSession::new`, alive
+    // until after SSL_free; OpenSSL calls back only on the thread running an
+    // SSL call on this session, so no other reference is active.
+    let state = unsafe { &mut *arg.cast::<CallbackState>() };
+    match catch_unwind(AssertUnwindSafe(|| f(state))) {
+        Ok(true) => 1,
+        _ => 0,
+    }
+}
+
+unsafe extern "C" fn crypto_send(
+    _s: *mut ffi::SSL,
+    buf: *const u8,
+    len: usize,
+    consumed: *mut usize,
+    arg: *mut c_void,
+) -> c_int {
+    // SAFETY: OpenSSL passes `len` readable bytes at `buf` and a writable
+    // `consumed`; `arg` is our state.
+    unsafe {
+        with_state(arg, |st| {
+            let data = if len == 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(buf, len)
+            };
+            st.outgoing[st.write_level as usize].extend_from_slice(data);
+            *consumed = len;
+            true
+        })
+    }
+}
+
+unsafe extern "C" fn crypto_recv_rcd(
+    _s: *mut ffi::SSL,
+    buf: *mut *const u8,
+    bytes_read: *mut usize,
+    arg: *mut c_void,
+) -> c_int {
+    // SAFETY: OpenSSL passes writable `buf` and `bytes_read`; `arg` is ours.
+    unsafe {
+        with_state(arg, |st| {
+            if !st.lent_out {
+                let q = &mut st.incoming[st.read_level as usize];
+                st.lent.clear();
+                st.lent.extend(q.drain(..));
+                st.lent_out = !st.lent.is_empty();
+            }
+            *buf = st.lent.as_ptr();
+            *bytes_read = if st.lent_out { st.lent.len() } else { 0 };
+            true
+        })
+    }
+}
+
+unsafe extern "C" fn crypto_release_rcd(
+    _s: *mut ffi::SSL,
+    bytes_read: usize,
+    arg: *mut c_void,
+) -> c_int {
+    // SAFETY: `arg` is ours.
+    unsafe {
+        with_state(arg, |st| {
+            if bytes_read >= st.lent.len() {
+                st.lent.clear();
+                st.lent_out = false;
+            } else {
+                // Never seen (OpenSSL releases whole records): keep the rest
+                // lent, in place, for the next read.
+                st.lent.drain(..bytes_read);
+            }
+            true
+        })
+    }
+}
+
+unsafe extern "C" fn yield_secret(
+    s: *mut ffi::SSL,
+    prot_level: u32,
+    direction: c_int,
+    secret: *const u8,
+    secret_len: usize,
+    arg: *mut c_void,
+) -> c_int {
+    // SAFETY: OpenSSL passes `secret_len` readable bytes; `s` is the live
+    // SSL running this call; `arg` is ours.
+    unsafe {
+        let cipher = ffi::SSL_get_current_cipher(s);
+        let suite = if cipher.is_null() {
+            None
+        } else {
+            Suite::from_tls_id(ffi::SSL_CIPHER_get_protocol_id(cipher))
+        };
+        let bytes = std::slice::from_raw_parts(secret, secret_len);
+        with_state(arg, |st| {
+            let (Some(level), Some(suite), Ok(secret)) =
+                (Level::from_ossl(prot_level), suite, Secret::new(bytes))
+            else {
+                st.error = Some(TransportError::new(
+                    code::INTERNAL_ERROR,
+                    0,
+                    "unusable secret from TLS",
+                ));
+                return false;
+            };
+            let write = direction == 1;
+            if write {
+                st.write_level = level;
+            } else {
+                st.read_level = level;
+                if level == Level::OneRtt {
+                    st.app_read_yielded = true;
+                }
+            }
+            st.secrets.push(YieldedSecret {
+                level,
+                write,
+                suite,
+                secret,
+            });
+            true
+        })
+    }
+}
+
+unsafe extern "C" fn got_transport_params(
+    _s: *mut ffi::SSL,
+    params: *const u8,
+    len: usize,
+    arg: *mut c_void,
+) -> c_int {
+    // SAFETY: OpenSSL passes `len` readable bytes; `arg` is ours.
+    unsafe {
+        let bytes = if len == 0 {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts(params, len)
+        };
+        with_state(arg, |st| {
+            st.got_params = true;
+            let decoded = TransportParameters::decode(bytes, st.side.peer());
+            let ok = decoded.is_ok();
+            if let Err(e) = &decoded {
+                // Returning 0 makes OpenSSL raise an alert with code 0; our
+                // error is the one to report (OPENSSL-QUIC.md §3).
+                st.error = Some(e.clone());
+            }
+            st.peer_params = Some(decoded);
+            ok
+        })
+    }
+}
+
+unsafe extern "C" fn on_alert(_s: *mut ffi::SSL, alert_code: u8, arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is ours.
+    unsafe {
+        with_state(arg, |st| {
+            st.alert.get_or_insert(alert_code);
+            true
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alpn_selection_prefers_the_server_order() {
+        let ours = vec![b"h3".to_vec(), b"hq-interop".to_vec()];
+        let offered = b"\x0ahq-interop\x02h3";
+        assert_eq!(select_alpn(&ours, offered), Some(&b"h3"[..]));
+        assert_eq!(select_alpn(&ours, b"\x03foo"), None);
+        assert_eq!(select_alpn(&ours, b"\x09truncated"), None);
+        assert_eq!(select_alpn(&[], offered), None);
+    }
+}
