@@ -74,8 +74,13 @@ $(BUILD)/c-tests/%: tests/c/%.c include/quic.h lib
 	@mkdir -p $(BUILD)/c-tests
 	$(CC) $(CSTD) -g $(SANITIZE) -Iinclude $< -o $@ $(LINK_SO)
 
-c-test: $(C_TESTS)
-	@set -e; for t in $(C_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 ./$$t; done
+CERTS := $(BUILD)/certs
+
+$(CERTS)/server.pem: tests/make-certs.sh
+	sh tests/make-certs.sh $(CERTS)
+
+c-test: $(C_TESTS) $(CERTS)/server.pem
+	@set -e; for t in $(C_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 ./$$t $(CERTS); done
 
 # The committed header must be what cbindgen generates from src/ffi.
 header-check: lib

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* Version of the libquic these declarations come from. */
 #define QUIC_VERSION_MAJOR 0
@@ -32,6 +33,45 @@
 #define QUIC_VERSION_PATCH 0
 #define QUIC_VERSION_STRING "0.1.0"
 
+
+// What a `quic_event` reports. Numbers are stable; new kinds get new
+// numbers.
+enum quic_event_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // The handshake completed: `alpn`, `session_resumed`,
+    // `early_data_accepted`.
+    QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED = 1,
+    // ALPN agreed (before HANDSHAKE_COMPLETED): `alpn`.
+    QUIC_EVENT_TYPE_PROTOCOL_NEGOTIATED = 2,
+    // Stream data arrived: `stream_id`, `data`, `end_stream`.
+    QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED = 3,
+    // The peer reset a stream: `stream_id`, `error_code`.
+    QUIC_EVENT_TYPE_STREAM_RESET = 4,
+    // The peer asked us to stop sending: `stream_id`, `error_code`.
+    QUIC_EVENT_TYPE_STOP_SENDING_RECEIVED = 5,
+    // A DATAGRAM frame arrived: `data`.
+    QUIC_EVENT_TYPE_DATAGRAM_FRAME_RECEIVED = 6,
+    // A PING from `quic_conn_send_ping` was acknowledged: `ping_uid`.
+    QUIC_EVENT_TYPE_PING_ACKNOWLEDGED = 7,
+    // We issued a connection ID (route it to this connection): `cid`.
+    QUIC_EVENT_TYPE_CONNECTION_ID_ISSUED = 8,
+    // The peer retired one of our connection IDs (stop routing it): `cid`.
+    QUIC_EVENT_TYPE_CONNECTION_ID_RETIRED = 9,
+    // The connection ended: `error_code`, `frame_type` (when
+    // `has_frame_type`), `reason`. Keep calling `quic_conn_send` and the
+    // timer until `quic_conn_is_closed`, then free it.
+    QUIC_EVENT_TYPE_CONNECTION_TERMINATED = 10,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum quic_event_type quic_event_type;
+#else
+typedef uint32_t quic_event_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
 // The kind of a packet, as its header tells it.
 enum quic_packet_type
@@ -64,11 +104,77 @@ typedef uint32_t quic_packet_type;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Connection settings; see `quic_config_new`.
+typedef struct quic_config quic_config;
+
+// A QUIC connection; see `quic_conn_new_client` / `quic_conn_new_server`.
+typedef struct quic_conn quic_conn;
+
 // Result of a libquic call: `QUIC_RESULT_OK` (0) on success,
 // `QUIC_RESULT_DONE` (1) when there is nothing (more) to do, a negative
 // `QUIC_RESULT_*` code on error. Errors come in bands: -1.. API misuse,
 // -100.. packets, -200.. TLS and crypto, -900.. fatal.
 typedef int32_t quic_result;
+
+// Receives NSS key log lines (without newline) as they are produced.
+typedef void (*quic_secrets_log_fn)(void *userdata, const char *line);
+
+// An event from `quic_conn_poll_event`. Only the fields its `kind` names
+// are meaningful; the others are zero / NULL. Pointers stay valid until the
+// next call on the same connection.
+typedef struct {
+    // What happened.
+    quic_event_type kind;
+    // Stream events: the stream.
+    uint64_t stream_id;
+    // Received bytes (stream data, datagram).
+    const uint8_t *data;
+    // Length of `data`.
+    size_t data_len;
+    // The stream ends with `data`.
+    bool end_stream;
+    // Error code (terminated, reset, stop sending).
+    uint64_t error_code;
+    // The frame type of a transport error.
+    uint64_t frame_type;
+    // Whether `frame_type` is set (transport errors only).
+    bool has_frame_type;
+    // Reason phrase bytes (usually UTF-8, not NUL-terminated).
+    const uint8_t *reason;
+    // Length of `reason`.
+    size_t reason_len;
+    // Negotiated ALPN protocol (not NUL-terminated); NULL when none.
+    const uint8_t *alpn;
+    // Length of `alpn`.
+    size_t alpn_len;
+    // The session was resumed.
+    bool session_resumed;
+    // 0-RTT data was accepted.
+    bool early_data_accepted;
+    // The uid given to `quic_conn_send_ping`.
+    uint64_t ping_uid;
+    // A connection ID.
+    const uint8_t *cid;
+    // Length of `cid`.
+    size_t cid_len;
+} quic_event;
+
+// How one side closed a connection.
+typedef struct {
+    // An application close (CONNECTION_CLOSE type 0x1d).
+    bool is_app;
+    // The error code.
+    uint64_t error_code;
+    // The frame type of a transport error.
+    uint64_t frame_type;
+    // Whether `frame_type` is set.
+    bool has_frame_type;
+    // Reason phrase bytes (not NUL-terminated); valid until the next call
+    // on the connection.
+    const uint8_t *reason;
+    // Length of `reason`.
+    size_t reason_len;
+} quic_close_info;
 
 // The header of the first packet in a datagram, as `quic_header_parse`
 // fills it. Every pointer points into the datagram passed to
@@ -125,6 +231,12 @@ typedef struct {
 // A single-use object or value was used twice.
 #define QUIC_RESULT_ALREADY_USED -5
 
+// A file could not be read (details: `quic_config_last_error`).
+#define QUIC_RESULT_FILE_UNREADABLE -6
+
+// A socket address that is not IPv4 or IPv6, or too short.
+#define QUIC_RESULT_INVALID_ADDRESS -7
+
 // The packet ends before its header or declared length does.
 #define QUIC_RESULT_PACKET_TRUNCATED -100
 
@@ -149,6 +261,19 @@ typedef struct {
 // The cryptographic library failed (not a peer error).
 #define QUIC_RESULT_CRYPTO_FAILURE -200
 
+// A certificate (chain) could not be loaded or parsed.
+#define QUIC_RESULT_TLS_CERTIFICATE -201
+
+// A private key could not be loaded, was encrypted with another password,
+// or does not match the certificate.
+#define QUIC_RESULT_TLS_PRIVATE_KEY -202
+
+// Trusted CA certificates could not be loaded.
+#define QUIC_RESULT_TLS_CA -203
+
+// TLS could not be set up for a connection.
+#define QUIC_RESULT_TLS_SETUP -204
+
 // A bug in libquic was caught at the API boundary; the object involved is
 // unusable from now on (free it).
 #define QUIC_RESULT_PANIC -900
@@ -159,6 +284,474 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Parses "a.b.c.d:port" or "[v6]:port" into a socket address, for callers
+// (Go, Node, Python) that do not build `struct sockaddr` themselves.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ADDRESS` (not an IP address with a port; host names
+// are not resolved).
+//
+// # Safety
+// `text` must be NULL or a NUL-terminated string; the outputs NULL or
+// writable.
+quic_result quic_sockaddr_parse(const char *text,
+                                struct sockaddr_storage *out_addr,
+                                socklen_t *out_addrlen);
+
+// Formats a socket address as "a.b.c.d:port" or "[v6]:port" into `out`
+// (NUL-terminated; 64 bytes always suffice).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_BUFFER_TOO_SMALL`.
+//
+// # Safety
+// `addr` must be NULL or valid for `addrlen` bytes; `out` writable for
+// `out_cap` bytes.
+quic_result quic_sockaddr_format(const struct sockaddr *addr,
+                                 socklen_t addrlen,
+                                 char *out,
+                                 size_t out_cap);
+
+// Creates a configuration with aioquic's defaults for a client
+// (`is_client`) or a server: ALPN none, 8-byte connection IDs, 60 s idle
+// timeout, 1 MiB windows, 1200-byte datagrams, all three TLS 1.3 AEAD
+// suites, versions 1 and 2, peer verification on for clients.
+//
+// Caller owns `*out_config`; free it with `quic_config_free`.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+// `out_config` must be NULL or writable.
+quic_result quic_config_new(bool is_client, quic_config **out_config);
+
+// Frees a configuration. NULL is a no-op. Connections made from it are
+// unaffected.
+//
+// # Safety
+// `config` must be NULL or a config from `quic_config_new`, not used
+// afterwards.
+void quic_config_free(quic_config *config);
+
+// Describes why the last setter on `config` failed ("" after a success).
+// The string is owned by the config and valid until its next call; never
+// NULL (a NULL `config` gives "").
+//
+// # Safety
+// `config` must be NULL or a live config.
+const char *quic_config_last_error(const quic_config *config);
+
+// Sets the ALPN protocols, in preference order (`count` NUL-terminated
+// strings of 1..=255 bytes). A client offers them; a server picks the
+// first of its own list that the client offered and fails the handshake
+// with no_application_protocol (CRYPTO_ERROR 0x178) when there is none.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (an empty, over-long or non-UTF-8 name).
+//
+// # Safety
+// `protocols` must be NULL (with `count` 0) or hold `count` valid string
+// pointers.
+quic_result quic_config_set_alpn_protocols(quic_config *config,
+                                           const char *const *protocols,
+                                           size_t count);
+
+// Sets the length of the connection IDs this endpoint issues (0..=20;
+// default 8).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT`.
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_result quic_config_set_connection_id_length(quic_config *config, size_t length);
+
+// Sets the idle timeout in nanoseconds (0 disables ours; the smaller
+// non-zero value of both peers applies). Default 60 s.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (over 2^62 ms).
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_result quic_config_set_idle_timeout(quic_config *config, uint64_t timeout_ns);
+
+// Sets the connection-level receive window (initial_max_data). Default
+// 1 MiB.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_result quic_config_set_max_data(quic_config *config, uint64_t max_data);
+
+// Sets the per-stream receive window (initial_max_stream_data_*).
+// Default 1 MiB.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_result quic_config_set_max_stream_data(quic_config *config, uint64_t max_stream_data);
+
+// Sets the largest UDP payload this endpoint sends (1200..=65527; default
+// 1200). `quic_conn_send` needs an output buffer at least this large.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT`.
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_result quic_config_set_max_datagram_size(quic_config *config, size_t size);
+
+// Sets the server name a client sends (SNI) and checks the certificate
+// against (a host name or an IP address).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (empty, over 255 bytes, not UTF-8).
+//
+// # Safety
+// `name` must be NULL or NUL-terminated.
+quic_result quic_config_set_server_name(quic_config *config, const char *name);
+
+// Turns verification of the peer's certificate on or off (aioquic's
+// `verify_mode`). Clients verify by default; turning it off is for tests
+// and interop runs only.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_result quic_config_set_verify_peer(quic_config *config, bool verify);
+
+// Adds trusted CA certificates (aioquic's `load_verify_locations`): a PEM
+// file, a directory of hashed certificates, and/or PEM data in memory. Any
+// of them may be NULL. Without any, the system's trust store is used.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_FILE_UNREADABLE` (cafile or capath cannot be read);
+// `QUIC_RESULT_TLS_CA` (no certificate in the PEM, or a bad one);
+// `QUIC_RESULT_INVALID_ARGUMENT` (a path that is not UTF-8). Details:
+// `quic_config_last_error`.
+//
+// # Safety
+// Strings must be NULL or NUL-terminated; `cadata` NULL or valid for
+// `cadata_len` bytes.
+quic_result quic_config_load_verify_locations(quic_config *config,
+                                              const char *cafile,
+                                              const char *capath,
+                                              const uint8_t *cadata,
+                                              size_t cadata_len);
+
+// Loads this endpoint's certificate chain (PEM, leaf first) and private
+// key (PEM, encrypted when `password` is given) from files (aioquic's
+// `load_cert_chain`). `keyfile` may be NULL when the key is in `certfile`.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_FILE_UNREADABLE`; `QUIC_RESULT_TLS_CERTIFICATE`;
+// `QUIC_RESULT_TLS_PRIVATE_KEY` (unreadable, wrong password, or not the
+// certificate's key); `QUIC_RESULT_INVALID_ARGUMENT`. Details:
+// `quic_config_last_error`.
+//
+// # Safety
+// Strings must be NULL or NUL-terminated.
+quic_result quic_config_load_cert_chain(quic_config *config,
+                                        const char *certfile,
+                                        const char *keyfile,
+                                        const char *password);
+
+// Like `quic_config_load_cert_chain`, from PEM data in memory.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_TLS_CERTIFICATE`; `QUIC_RESULT_TLS_PRIVATE_KEY`;
+// `QUIC_RESULT_INVALID_ARGUMENT`.
+//
+// # Safety
+// Buffers must be valid for their lengths; `password` NULL or
+// NUL-terminated.
+quic_result quic_config_load_cert_chain_pem(quic_config *config,
+                                            const uint8_t *chain,
+                                            size_t chain_len,
+                                            const uint8_t *key,
+                                            size_t key_len,
+                                            const char *password);
+
+// Restricts the TLS 1.3 cipher suites, in preference order, by their TLS
+// identifiers: 0x1301 (AES-128-GCM), 0x1302 (AES-256-GCM), 0x1303
+// (ChaCha20-Poly1305).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (empty, or an identifier QUIC cannot use).
+//
+// # Safety
+// `suites` must be valid for `count` values.
+quic_result quic_config_set_cipher_suites(quic_config *config,
+                                          const uint16_t *suites,
+                                          size_t count);
+
+// Sets the RTT assumed before the first measurement, in nanoseconds
+// (1 ms ..= 60 s; default 100 ms, as aioquic).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT`.
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_result quic_config_set_initial_rtt(quic_config *config, uint64_t rtt_ns);
+
+// Sets the QUIC versions, preferred first (1 and 0x6b3343cf); a client
+// starts with the first.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (empty, or a version libquic lacks).
+//
+// # Safety
+// `versions` must be valid for `count` values.
+quic_result quic_config_set_supported_versions(quic_config *config,
+                                               const uint32_t *versions,
+                                               size_t count);
+
+// Sets the TLS key-exchange groups in OpenSSL's list syntax, e.g.
+// "X25519:P-256". Default: OpenSSL's, which include the X25519MLKEM768
+// hybrid (a ClientHello over two packets).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (empty or not UTF-8; unknown names are
+// reported when the first connection is made).
+//
+// # Safety
+// `groups` must be NULL or NUL-terminated.
+quic_result quic_config_set_groups(quic_config *config, const char *groups);
+
+// Appends TLS secrets in the NSS key log format (SSLKEYLOGFILE) to the
+// file at `path`, created if needed, so tools such as Wireshark can
+// decrypt captures. Pass NULL to stop logging.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_FILE_UNREADABLE` (cannot be opened for appending).
+//
+// # Safety
+// `path` must be NULL or NUL-terminated.
+quic_result quic_config_set_secrets_log_file(quic_config *config, const char *path);
+
+// Calls `callback(userdata, line)` for every TLS secret, on the thread
+// that drives the connection. Pass a NULL callback to stop logging.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER` (NULL config).
+//
+// # Safety
+// `callback` must be safe to call with `userdata` from any thread that
+// drives a connection made from this config, as long as such connections
+// live.
+quic_result quic_config_set_secrets_log_callback(quic_config *config,
+                                                 quic_secrets_log_fn callback,
+                                                 void *userdata);
+
+// Creates a client connection from `config` (which must be a client's);
+// start it with `quic_conn_connect`. The configuration is copied: it may
+// be changed or freed afterwards.
+//
+// Caller owns `*out_conn`; free it with `quic_conn_free`.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (a server's config); the config's TLS
+// errors (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with
+// details in `quic_config_last_error`).
+//
+// # Safety
+// `config` must be NULL or a live config; `out_conn` NULL or writable.
+quic_result quic_conn_new_client(quic_config *config, quic_conn **out_conn);
+
+// Creates a server connection for a client whose first Initial packet had
+// destination connection ID `original_dcid` (from `quic_header_parse`).
+// When the server validated the client with a Retry, pass the SCID of that
+// Retry as `retry_scid` and the DCID of the client's very first Initial as
+// `original_dcid`; otherwise pass NULL, 0. Then feed it the datagram with
+// `quic_conn_recv`.
+//
+// Caller owns `*out_conn`; free it with `quic_conn_free`.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (a client's config, a CID over 20
+// bytes); `QUIC_RESULT_INVALID_STATE` (no certificate loaded); the
+// config's TLS errors.
+//
+// # Safety
+// `config` must be NULL or a live config; buffers valid for their
+// lengths; `out_conn` NULL or writable.
+quic_result quic_conn_new_server(quic_config *config,
+                                 const uint8_t *original_dcid,
+                                 size_t original_dcid_len,
+                                 const uint8_t *retry_scid,
+                                 size_t retry_scid_len,
+                                 quic_conn **out_conn);
+
+// Frees a connection. NULL is a no-op.
+//
+// # Safety
+// `conn` must be NULL or a live connection, not used afterwards.
+void quic_conn_free(quic_conn *conn);
+
+// Starts a client connection to `addr` at time `now_ns` (aioquic's
+// `connect`); the ClientHello is then ready for `quic_conn_send`.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_INVALID_STATE` (a server,
+// or connected before); `QUIC_RESULT_TLS_SETUP`; `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live; `addr` NULL or valid for `addrlen` bytes.
+quic_result quic_conn_connect(quic_conn *conn,
+                              const struct sockaddr *addr,
+                              socklen_t addrlen,
+                              uint64_t now_ns);
+
+// Feeds one received UDP datagram from `from` at `now_ns` (aioquic's
+// `receive_datagram`). Malformed, undecryptable or unexpected packets are
+// dropped silently; a peer that breaks the protocol makes the connection
+// close (a CONNECTION_TERMINATED event follows). The data is copied.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live; `data` valid for `len` bytes; `from` valid
+// for `fromlen` bytes.
+quic_result quic_conn_recv(quic_conn *conn,
+                           const uint8_t *data,
+                           size_t len,
+                           const struct sockaddr *from,
+                           socklen_t fromlen,
+                           uint64_t now_ns);
+
+// Writes the next datagram to send into `out` and its destination into
+// `out_addr` / `out_addrlen` (aioquic's `datagrams_to_send`, one per
+// call). Call until it returns `QUIC_RESULT_DONE`.
+//
+// `out_cap` must be at least the configured max datagram size (1200 by
+// default); nothing is lost when it is too small.
+//
+// Returns: `QUIC_RESULT_OK` (a datagram was written);
+// `QUIC_RESULT_DONE` (nothing to send now); `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_BUFFER_TOO_SMALL`; `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live; `out` writable for `out_cap` bytes; the
+// other outputs NULL or writable.
+quic_result quic_conn_send(quic_conn *conn,
+                           uint8_t *out,
+                           size_t out_cap,
+                           size_t *out_len,
+                           struct sockaddr_storage *out_addr,
+                           socklen_t *out_addrlen,
+                           uint64_t now_ns);
+
+// The time (ns, caller's clock) at which `quic_conn_handle_timer` must be
+// called next; `UINT64_MAX` when no timer is armed (or `conn` is NULL).
+//
+// # Safety
+// `conn` must be NULL or live.
+uint64_t quic_conn_timer(const quic_conn *conn);
+
+// Handles the timer at `now_ns` (aioquic's `handle_timer`): loss
+// detection, probes, idle timeout, the end of closing. Calling it early is
+// harmless.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live.
+quic_result quic_conn_handle_timer(quic_conn *conn, uint64_t now_ns);
+
+// Takes the next event (aioquic's `next_event`) into `out_event`. Its
+// pointers stay valid until the next call on this connection.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (no event);
+// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live; `out_event` NULL or writable.
+quic_result quic_conn_poll_event(quic_conn *conn, quic_event *out_event);
+
+// Sends a PING; a PING_ACKNOWLEDGED event with `uid` follows once the peer
+// acknowledged it (aioquic's `send_ping`).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_STATE` (not connected, closing, or 1024 PINGs
+// outstanding); `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live.
+quic_result quic_conn_send_ping(quic_conn *conn, uint64_t uid);
+
+// Closes the connection (aioquic's `close`) with `error_code`: an
+// application code when `is_app`, else a transport code with the
+// `frame_type` that caused it (0 if none). `reason` (at most 1024 bytes
+// are sent) may be NULL. A CONNECTION_TERMINATED event follows at once;
+// keep driving the connection until `quic_conn_is_closed`. Closing twice
+// does nothing.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (a code above 2^62 - 1);
+// `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live; `reason` valid for `reason_len` bytes.
+quic_result quic_conn_close(quic_conn *conn,
+                            bool is_app,
+                            uint64_t error_code,
+                            uint64_t frame_type,
+                            const uint8_t *reason,
+                            size_t reason_len,
+                            uint64_t now_ns);
+
+// True once the handshake completed and the connection is not closing.
+//
+// # Safety
+// `conn` must be NULL or live.
+bool quic_conn_is_established(const quic_conn *conn);
+
+// True once the connection is over (after closing or draining, or the
+// idle timeout): free it. Also true for a poisoned connection.
+//
+// # Safety
+// `conn` must be NULL or live.
+bool quic_conn_is_closed(const quic_conn *conn);
+
+// Reports how this endpoint closed the connection (an API close, a
+// protocol error it detected, or the idle timeout).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (it did not close);
+// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live; `out_info` NULL or writable.
+quic_result quic_conn_local_error(quic_conn *conn, quic_close_info *out_info);
+
+// Reports how the peer closed the connection (its CONNECTION_CLOSE).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (it did not close);
+// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live; `out_info` NULL or writable.
+quic_result quic_conn_peer_error(quic_conn *conn, quic_close_info *out_info);
+
+// Copies this endpoint's first connection ID (sequence 0) into `out`: a
+// server routes the client's later packets by it (further ones arrive as
+// CONNECTION_ID_ISSUED events).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_BUFFER_TOO_SMALL` (20 bytes always suffice);
+// `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live; `out` writable for `out_cap` bytes.
+quic_result quic_conn_local_cid(quic_conn *conn, uint8_t *out, size_t out_cap, size_t *out_len);
 
 // Returns a static, NUL-terminated English description of `result`, never
 // NULL; unknown codes get "unknown result code".

@@ -122,6 +122,11 @@ impl Connection {
         Some(peer)
     }
 
+    /// The largest datagram `send` may write.
+    pub fn max_send_size(&self) -> usize {
+        self.config.max_datagram_size
+    }
+
     /// The largest datagram we may send: ours, within the peer's limit.
     fn max_datagram_size(&self) -> usize {
         let peer = self

@@ -8,10 +8,19 @@
 
 #[macro_use]
 mod guard;
+pub mod addr;
+mod cast;
+pub mod config;
+pub mod conn;
+pub mod event;
 pub mod result;
 pub mod server;
 pub mod version;
 
+pub use addr::*;
+pub use config::*;
+pub use conn::*;
+pub use event::*;
 pub use result::*;
 pub use server::*;
 pub use version::*;

@@ -29,6 +29,10 @@ pub const QUIC_RESULT_BUFFER_TOO_SMALL: quic_result = -3;
 pub const QUIC_RESULT_INVALID_STATE: quic_result = -4;
 /// A single-use object or value was used twice.
 pub const QUIC_RESULT_ALREADY_USED: quic_result = -5;
+/// A file could not be read (details: `quic_config_last_error`).
+pub const QUIC_RESULT_FILE_UNREADABLE: quic_result = -6;
+/// A socket address that is not IPv4 or IPv6, or too short.
+pub const QUIC_RESULT_INVALID_ADDRESS: quic_result = -7;
 
 /// The packet ends before its header or declared length does.
 pub const QUIC_RESULT_PACKET_TRUNCATED: quic_result = -100;
@@ -47,6 +51,15 @@ pub const QUIC_RESULT_RETRY_TAG_MISMATCH: quic_result = -106;
 
 /// The cryptographic library failed (not a peer error).
 pub const QUIC_RESULT_CRYPTO_FAILURE: quic_result = -200;
+/// A certificate (chain) could not be loaded or parsed.
+pub const QUIC_RESULT_TLS_CERTIFICATE: quic_result = -201;
+/// A private key could not be loaded, was encrypted with another password,
+/// or does not match the certificate.
+pub const QUIC_RESULT_TLS_PRIVATE_KEY: quic_result = -202;
+/// Trusted CA certificates could not be loaded.
+pub const QUIC_RESULT_TLS_CA: quic_result = -203;
+/// TLS could not be set up for a connection.
+pub const QUIC_RESULT_TLS_SETUP: quic_result = -204;
 
 /// A bug in libquic was caught at the API boundary; the object involved is
 /// unusable from now on (free it).
@@ -66,6 +79,8 @@ pub extern "C" fn quic_result_str(result: quic_result) -> *const c_char {
         QUIC_RESULT_BUFFER_TOO_SMALL => c"output buffer too small",
         QUIC_RESULT_INVALID_STATE => c"call not allowed in the current state",
         QUIC_RESULT_ALREADY_USED => c"object already used",
+        QUIC_RESULT_FILE_UNREADABLE => c"file cannot be read",
+        QUIC_RESULT_INVALID_ADDRESS => c"invalid socket address",
         QUIC_RESULT_PACKET_TRUNCATED => c"packet truncated",
         QUIC_RESULT_PACKET_MALFORMED => c"malformed packet",
         QUIC_RESULT_CONNECTION_ID_TOO_LONG => c"connection ID too long",
@@ -74,6 +89,10 @@ pub extern "C" fn quic_result_str(result: quic_result) -> *const c_char {
         QUIC_RESULT_DECRYPTION_FAILED => c"packet decryption failed",
         QUIC_RESULT_RETRY_TAG_MISMATCH => c"retry integrity tag mismatch",
         QUIC_RESULT_CRYPTO_FAILURE => c"cryptographic library failure",
+        QUIC_RESULT_TLS_CERTIFICATE => c"bad certificate",
+        QUIC_RESULT_TLS_PRIVATE_KEY => c"bad private key",
+        QUIC_RESULT_TLS_CA => c"bad CA certificates",
+        QUIC_RESULT_TLS_SETUP => c"TLS setup failed",
         QUIC_RESULT_PANIC => c"internal panic caught; object unusable",
         QUIC_RESULT_INTERNAL => c"internal error",
         _ => c"unknown result code",

@@ -1,0 +1,646 @@
+//! `quic_config`: connection settings (aioquic's `QuicConfiguration`).
+//!
+//! A connection copies the configuration when it is made, so a config may
+//! be changed or freed afterwards without affecting live connections.
+
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use super::cast::{free_handle, handle_mut, handle_ref, into_handle, Castable};
+use super::guard::{guard, guard_value};
+use super::result::*;
+use crate::config::{Config, ConfigError};
+use crate::crypto::Suite;
+use crate::side::Side;
+use crate::tls::TlsContext;
+
+/// Connection settings; see `quic_config_new`.
+pub struct quic_config {
+    _private: [u8; 0],
+}
+
+pub(crate) struct ConfigHandle {
+    pub(crate) config: Config,
+    /// The SSL_CTX built from `config`, reused until a setter changes it.
+    tls: Option<Arc<TlsContext>>,
+    last_error: CString,
+}
+
+impl Castable for quic_config {
+    type Rust = ConfigHandle;
+}
+
+impl ConfigHandle {
+    /// The configuration and its TLS context, built on first use.
+    pub(crate) fn snapshot(&mut self) -> Result<(Arc<Config>, Arc<TlsContext>), quic_result> {
+        if self.tls.is_none() {
+            match TlsContext::new(&self.config) {
+                Ok(t) => self.tls = Some(t),
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+        let tls = self.tls.clone().ok_or(QUIC_RESULT_INTERNAL)?;
+        Ok((Arc::new(self.config.clone()), tls))
+    }
+
+    fn fail(&mut self, e: ConfigError) -> quic_result {
+        self.last_error = CString::new(e.to_string().replace('\0', " ")).unwrap_or_default();
+        match e {
+            ConfigError::Invalid(_) => QUIC_RESULT_INVALID_ARGUMENT,
+            ConfigError::Io { .. } => QUIC_RESULT_FILE_UNREADABLE,
+            ConfigError::Certificate(_) => QUIC_RESULT_TLS_CERTIFICATE,
+            ConfigError::PrivateKey(_) => QUIC_RESULT_TLS_PRIVATE_KEY,
+            ConfigError::CaCertificates(_) => QUIC_RESULT_TLS_CA,
+        }
+    }
+
+    /// Applies a setter; on success the cached TLS context is stale.
+    fn apply(&mut self, f: impl FnOnce(&mut Config) -> Result<(), ConfigError>) -> quic_result {
+        match f(&mut self.config) {
+            Ok(()) => {
+                self.tls = None;
+                self.last_error = CString::default();
+                QUIC_RESULT_OK
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+}
+
+/// Runs a setter on the config behind `cfg`.
+fn with_config(
+    cfg: *mut quic_config,
+    f: impl FnOnce(&mut ConfigHandle) -> quic_result,
+) -> quic_result {
+    guard(|| {
+        // SAFETY: the caller passes NULL or a live config it does not use
+        // concurrently (quic.h: one thread at a time).
+        match unsafe { handle_mut(cfg) } {
+            Some(h) => f(h),
+            None => QUIC_RESULT_NULL_PARAMETER,
+        }
+    })
+}
+
+/// A NUL-terminated string argument, or an error code.
+///
+/// # Safety
+/// `s` must be NULL or NUL-terminated.
+unsafe fn c_str<'a>(s: *const c_char) -> Result<Option<&'a str>, quic_result> {
+    if s.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL and NUL-terminated per the contract.
+    unsafe { CStr::from_ptr(s) }
+        .to_str()
+        .map(Some)
+        .map_err(|_| QUIC_RESULT_INVALID_ARGUMENT)
+}
+
+/// Creates a configuration with aioquic's defaults for a client
+/// (`is_client`) or a server: ALPN none, 8-byte connection IDs, 60 s idle
+/// timeout, 1 MiB windows, 1200-byte datagrams, all three TLS 1.3 AEAD
+/// suites, versions 1 and 2, peer verification on for clients.
+///
+/// Caller owns `*out_config`; free it with `quic_config_free`.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`.
+///
+/// # Safety
+/// `out_config` must be NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_new(
+    is_client: bool,
+    out_config: *mut *mut quic_config,
+) -> quic_result {
+    guard(|| {
+        let out = try_out!(out_config);
+        let side = if is_client {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        *out = into_handle::<quic_config>(ConfigHandle {
+            config: Config::new(side),
+            tls: None,
+            last_error: CString::default(),
+        });
+        QUIC_RESULT_OK
+    })
+}
+
+/// Frees a configuration. NULL is a no-op. Connections made from it are
+/// unaffected.
+///
+/// # Safety
+/// `config` must be NULL or a config from `quic_config_new`, not used
+/// afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_free(config: *mut quic_config) {
+    guard_value((), || {
+        // SAFETY: per the contract.
+        unsafe { free_handle(config) }
+    })
+}
+
+/// Describes why the last setter on `config` failed ("" after a success).
+/// The string is owned by the config and valid until its next call; never
+/// NULL (a NULL `config` gives "").
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_last_error(config: *const quic_config) -> *const c_char {
+    guard_value(c"".as_ptr(), || {
+        // SAFETY: per the contract.
+        match unsafe { handle_ref(config) } {
+            Some(h) => h.last_error.as_ptr(),
+            None => c"".as_ptr(),
+        }
+    })
+}
+
+/// Sets the ALPN protocols, in preference order (`count` NUL-terminated
+/// strings of 1..=255 bytes). A client offers them; a server picks the
+/// first of its own list that the client offered and fails the handshake
+/// with no_application_protocol (CRYPTO_ERROR 0x178) when there is none.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (an empty, over-long or non-UTF-8 name).
+///
+/// # Safety
+/// `protocols` must be NULL (with `count` 0) or hold `count` valid string
+/// pointers.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_alpn_protocols(
+    config: *mut quic_config,
+    protocols: *const *const c_char,
+    count: usize,
+) -> quic_result {
+    with_config(config, |h| {
+        if count > 0 && protocols.is_null() {
+            return QUIC_RESULT_NULL_PARAMETER;
+        }
+        let mut list = Vec::with_capacity(count.min(64));
+        for i in 0..count {
+            // SAFETY: `protocols` holds `count` pointers per the contract.
+            let p = unsafe { *protocols.add(i) };
+            // SAFETY: each is NULL or NUL-terminated per the contract.
+            match unsafe { c_str(p) } {
+                Ok(Some(s)) => list.push(s.as_bytes().to_vec()),
+                Ok(None) => return QUIC_RESULT_NULL_PARAMETER,
+                Err(e) => return e,
+            }
+        }
+        h.apply(|c| c.set_alpn_protocols(list))
+    })
+}
+
+/// Sets the length of the connection IDs this endpoint issues (0..=20;
+/// default 8).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_connection_id_length(
+    config: *mut quic_config,
+    length: usize,
+) -> quic_result {
+    with_config(config, |h| h.apply(|c| c.set_connection_id_length(length)))
+}
+
+/// Sets the idle timeout in nanoseconds (0 disables ours; the smaller
+/// non-zero value of both peers applies). Default 60 s.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (over 2^62 ms).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_idle_timeout(
+    config: *mut quic_config,
+    timeout_ns: u64,
+) -> quic_result {
+    with_config(config, |h| {
+        h.apply(|c| {
+            c.idle_timeout = timeout_ns;
+            Ok(())
+        })
+    })
+}
+
+/// Sets the connection-level receive window (initial_max_data). Default
+/// 1 MiB.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_max_data(
+    config: *mut quic_config,
+    max_data: u64,
+) -> quic_result {
+    with_config(config, |h| {
+        h.apply(|c| {
+            let stream = c.max_stream_data;
+            c.set_windows(max_data, stream)
+        })
+    })
+}
+
+/// Sets the per-stream receive window (initial_max_stream_data_*).
+/// Default 1 MiB.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_max_stream_data(
+    config: *mut quic_config,
+    max_stream_data: u64,
+) -> quic_result {
+    with_config(config, |h| {
+        h.apply(|c| {
+            let data = c.max_data;
+            c.set_windows(data, max_stream_data)
+        })
+    })
+}
+
+/// Sets the largest UDP payload this endpoint sends (1200..=65527; default
+/// 1200). `quic_conn_send` needs an output buffer at least this large.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_max_datagram_size(
+    config: *mut quic_config,
+    size: usize,
+) -> quic_result {
+    with_config(config, |h| h.apply(|c| c.set_max_datagram_size(size)))
+}
+
+/// Sets the server name a client sends (SNI) and checks the certificate
+/// against (a host name or an IP address).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (empty, over 255 bytes, not UTF-8).
+///
+/// # Safety
+/// `name` must be NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_server_name(
+    config: *mut quic_config,
+    name: *const c_char,
+) -> quic_result {
+    with_config(config, |h| {
+        // SAFETY: per the contract.
+        match unsafe { c_str(name) } {
+            Ok(Some(n)) => h.apply(|c| c.set_server_name(n)),
+            Ok(None) => QUIC_RESULT_NULL_PARAMETER,
+            Err(e) => e,
+        }
+    })
+}
+
+/// Turns verification of the peer's certificate on or off (aioquic's
+/// `verify_mode`). Clients verify by default; turning it off is for tests
+/// and interop runs only.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_verify_peer(
+    config: *mut quic_config,
+    verify: bool,
+) -> quic_result {
+    with_config(config, |h| {
+        h.apply(|c| {
+            c.verify_peer = verify;
+            Ok(())
+        })
+    })
+}
+
+/// Adds trusted CA certificates (aioquic's `load_verify_locations`): a PEM
+/// file, a directory of hashed certificates, and/or PEM data in memory. Any
+/// of them may be NULL. Without any, the system's trust store is used.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_FILE_UNREADABLE` (cafile or capath cannot be read);
+/// `QUIC_RESULT_TLS_CA` (no certificate in the PEM, or a bad one);
+/// `QUIC_RESULT_INVALID_ARGUMENT` (a path that is not UTF-8). Details:
+/// `quic_config_last_error`.
+///
+/// # Safety
+/// Strings must be NULL or NUL-terminated; `cadata` NULL or valid for
+/// `cadata_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_load_verify_locations(
+    config: *mut quic_config,
+    cafile: *const c_char,
+    capath: *const c_char,
+    cadata: *const u8,
+    cadata_len: usize,
+) -> quic_result {
+    with_config(config, |h| {
+        // SAFETY: per the contract.
+        let (file, path) = match unsafe { (c_str(cafile), c_str(capath)) } {
+            (Ok(f), Ok(p)) => (f, p),
+            (Err(e), _) | (_, Err(e)) => return e,
+        };
+        let data = try_slice!(cadata, cadata_len);
+        let data = (!cadata.is_null()).then_some(data);
+        h.apply(|c| c.load_verify_locations(file, path, data))
+    })
+}
+
+/// Loads this endpoint's certificate chain (PEM, leaf first) and private
+/// key (PEM, encrypted when `password` is given) from files (aioquic's
+/// `load_cert_chain`). `keyfile` may be NULL when the key is in `certfile`.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_FILE_UNREADABLE`; `QUIC_RESULT_TLS_CERTIFICATE`;
+/// `QUIC_RESULT_TLS_PRIVATE_KEY` (unreadable, wrong password, or not the
+/// certificate's key); `QUIC_RESULT_INVALID_ARGUMENT`. Details:
+/// `quic_config_last_error`.
+///
+/// # Safety
+/// Strings must be NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_load_cert_chain(
+    config: *mut quic_config,
+    certfile: *const c_char,
+    keyfile: *const c_char,
+    password: *const c_char,
+) -> quic_result {
+    with_config(config, |h| {
+        // SAFETY: per the contract.
+        let (cert, key, pw) = match unsafe { (c_str(certfile), c_str(keyfile), c_str(password)) } {
+            (Ok(Some(c)), Ok(k), Ok(p)) => (c, k, p),
+            (Ok(None), _, _) => return QUIC_RESULT_NULL_PARAMETER,
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return e,
+        };
+        h.apply(|c| c.load_cert_chain(cert, key, pw.map(str::as_bytes)))
+    })
+}
+
+/// Like `quic_config_load_cert_chain`, from PEM data in memory.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_TLS_CERTIFICATE`; `QUIC_RESULT_TLS_PRIVATE_KEY`;
+/// `QUIC_RESULT_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// Buffers must be valid for their lengths; `password` NULL or
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_load_cert_chain_pem(
+    config: *mut quic_config,
+    chain: *const u8,
+    chain_len: usize,
+    key: *const u8,
+    key_len: usize,
+    password: *const c_char,
+) -> quic_result {
+    with_config(config, |h| {
+        let chain = try_slice!(chain, chain_len);
+        let key = try_slice!(key, key_len);
+        // SAFETY: per the contract.
+        let pw = match unsafe { c_str(password) } {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        h.apply(|c| c.load_cert_chain_pem(chain, key, pw.map(str::as_bytes)))
+    })
+}
+
+/// Restricts the TLS 1.3 cipher suites, in preference order, by their TLS
+/// identifiers: 0x1301 (AES-128-GCM), 0x1302 (AES-256-GCM), 0x1303
+/// (ChaCha20-Poly1305).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (empty, or an identifier QUIC cannot use).
+///
+/// # Safety
+/// `suites` must be valid for `count` values.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_cipher_suites(
+    config: *mut quic_config,
+    suites: *const u16,
+    count: usize,
+) -> quic_result {
+    with_config(config, |h| {
+        if count > 0 && suites.is_null() {
+            return QUIC_RESULT_NULL_PARAMETER;
+        }
+        if count > 16 || !suites.is_aligned() {
+            return QUIC_RESULT_INVALID_ARGUMENT;
+        }
+        let ids: &[u16] = if count == 0 {
+            &[]
+        } else {
+            // SAFETY: non-NULL, aligned, `count` values per the contract.
+            unsafe { std::slice::from_raw_parts(suites, count) }
+        };
+        let Some(list) = ids
+            .iter()
+            .map(|id| Suite::from_tls_id(*id))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return QUIC_RESULT_INVALID_ARGUMENT;
+        };
+        h.apply(|c| c.set_cipher_suites(list))
+    })
+}
+
+/// Sets the RTT assumed before the first measurement, in nanoseconds
+/// (1 ms ..= 60 s; default 100 ms, as aioquic).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_initial_rtt(
+    config: *mut quic_config,
+    rtt_ns: u64,
+) -> quic_result {
+    with_config(config, |h| h.apply(|c| c.set_initial_rtt(rtt_ns)))
+}
+
+/// Sets the QUIC versions, preferred first (1 and 0x6b3343cf); a client
+/// starts with the first.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (empty, or a version libquic lacks).
+///
+/// # Safety
+/// `versions` must be valid for `count` values.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_supported_versions(
+    config: *mut quic_config,
+    versions: *const u32,
+    count: usize,
+) -> quic_result {
+    with_config(config, |h| {
+        if count > 0 && versions.is_null() {
+            return QUIC_RESULT_NULL_PARAMETER;
+        }
+        if count > 16 || !versions.is_aligned() {
+            return QUIC_RESULT_INVALID_ARGUMENT;
+        }
+        let list: Vec<u32> = if count == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: non-NULL, aligned, `count` values per the contract.
+            unsafe { std::slice::from_raw_parts(versions, count) }.to_vec()
+        };
+        h.apply(|c| c.set_supported_versions(list))
+    })
+}
+
+/// Sets the TLS key-exchange groups in OpenSSL's list syntax, e.g.
+/// "X25519:P-256". Default: OpenSSL's, which include the X25519MLKEM768
+/// hybrid (a ClientHello over two packets).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (empty or not UTF-8; unknown names are
+/// reported when the first connection is made).
+///
+/// # Safety
+/// `groups` must be NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_groups(
+    config: *mut quic_config,
+    groups: *const c_char,
+) -> quic_result {
+    with_config(config, |h| {
+        // SAFETY: per the contract.
+        match unsafe { c_str(groups) } {
+            Ok(Some(g)) if !g.is_empty() => h.apply(|c| {
+                c.groups = Some(g.to_owned());
+                Ok(())
+            }),
+            Ok(Some(_)) => QUIC_RESULT_INVALID_ARGUMENT,
+            Ok(None) => QUIC_RESULT_NULL_PARAMETER,
+            Err(e) => e,
+        }
+    })
+}
+
+/// Appends TLS secrets in the NSS key log format (SSLKEYLOGFILE) to the
+/// file at `path`, created if needed, so tools such as Wireshark can
+/// decrypt captures. Pass NULL to stop logging.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_FILE_UNREADABLE` (cannot be opened for appending).
+///
+/// # Safety
+/// `path` must be NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_secrets_log_file(
+    config: *mut quic_config,
+    path: *const c_char,
+) -> quic_result {
+    with_config(config, |h| {
+        // SAFETY: per the contract.
+        let path = match unsafe { c_str(path) } {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let Some(path) = path else {
+            return h.apply(|c| {
+                c.key_log = None;
+                Ok(())
+            });
+        };
+        let file = match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(f) => Mutex::new(f),
+            Err(e) => {
+                return h.fail(ConfigError::Io {
+                    path: path.into(),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        h.apply(|c| {
+            c.key_log = Some(Arc::new(move |line: &str| {
+                if let Ok(mut f) = file.lock() {
+                    let _ = writeln!(f, "{line}");
+                }
+            }));
+            Ok(())
+        })
+    })
+}
+
+/// Receives NSS key log lines (without newline) as they are produced.
+pub type quic_secrets_log_fn =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, line: *const c_char)>;
+
+/// The caller's userdata: an opaque pointer handed back, never read.
+struct UserData(*mut c_void);
+impl UserData {
+    fn ptr(&self) -> *mut c_void {
+        self.0
+    }
+}
+// SAFETY: libquic never dereferences it; the caller owns its thread-safety.
+unsafe impl Send for UserData {}
+// SAFETY: as above.
+unsafe impl Sync for UserData {}
+
+/// Calls `callback(userdata, line)` for every TLS secret, on the thread
+/// that drives the connection. Pass a NULL callback to stop logging.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER` (NULL config).
+///
+/// # Safety
+/// `callback` must be safe to call with `userdata` from any thread that
+/// drives a connection made from this config, as long as such connections
+/// live.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_secrets_log_callback(
+    config: *mut quic_config,
+    callback: quic_secrets_log_fn,
+    userdata: *mut c_void,
+) -> quic_result {
+    with_config(config, |h| {
+        let Some(cb) = callback else {
+            return h.apply(|c| {
+                c.key_log = None;
+                Ok(())
+            });
+        };
+        let ud = UserData(userdata);
+        h.apply(|c| {
+            c.key_log = Some(Arc::new(move |line: &str| {
+                if let Ok(line) = CString::new(line) {
+                    // SAFETY: the caller vouched for `cb` and `userdata`.
+                    unsafe { cb(ud.ptr(), line.as_ptr()) };
+                }
+            }));
+            Ok(())
+        })
+    })
+}

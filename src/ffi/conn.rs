@@ -1,0 +1,521 @@
+//! `quic_conn`: one connection, driven by the caller (aioquic's
+//! `QuicConnection`).
+//!
+//! The drive loop: after `quic_conn_connect`, `quic_conn_recv`,
+//! `quic_conn_handle_timer` or any call that queues data, call
+//! `quic_conn_send` until it returns `QUIC_RESULT_DONE`, then re-arm your
+//! timer with `quic_conn_timer`, then drain `quic_conn_poll_event` until
+//! `QUIC_RESULT_DONE`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::addr::{read_sockaddr, write_sockaddr};
+use super::cast::{free_handle, handle_mut, handle_ref, into_handle, Castable};
+use super::config::quic_config;
+use super::event::quic_event;
+use super::guard::{guard, guard_value};
+use super::result::*;
+use crate::conn::{ApiError, CloseError, Connection, Event};
+
+/// A QUIC connection; see `quic_conn_new_client` / `quic_conn_new_server`.
+pub struct quic_conn {
+    _private: [u8; 0],
+}
+
+pub(crate) struct ConnHandle {
+    conn: Connection,
+    /// The last polled event, kept so its bytes outlive the call.
+    event: Option<Event>,
+    send_buf: Vec<u8>,
+    /// A panic was caught inside this connection: it is unusable.
+    poisoned: bool,
+}
+
+impl Castable for quic_conn {
+    type Rust = ConnHandle;
+}
+
+fn api_error_code(e: ApiError) -> quic_result {
+    match e {
+        ApiError::InvalidState(_) => QUIC_RESULT_INVALID_STATE,
+        ApiError::InvalidArgument(_) => QUIC_RESULT_INVALID_ARGUMENT,
+        ApiError::Tls(_) => QUIC_RESULT_TLS_SETUP,
+    }
+}
+
+/// Runs `f` on the connection behind `conn`, refusing a poisoned one and
+/// poisoning it if `f` panics.
+fn with_conn(conn: *mut quic_conn, f: impl FnOnce(&mut ConnHandle) -> quic_result) -> quic_result {
+    // SAFETY: the caller passes NULL or a live connection used by one
+    // thread at a time (quic.h).
+    let Some(h) = (unsafe { handle_mut(conn) }) else {
+        return QUIC_RESULT_NULL_PARAMETER;
+    };
+    if h.poisoned {
+        return QUIC_RESULT_PANIC;
+    }
+    let h_ptr: *mut ConnHandle = h;
+    match catch_unwind(AssertUnwindSafe(|| f(h))) {
+        Ok(r) => r,
+        Err(_) => {
+            // SAFETY: `h_ptr` is the live handle; the closure's borrow of it
+            // ended with the unwind.
+            unsafe { (*h_ptr).poisoned = true };
+            QUIC_RESULT_PANIC
+        }
+    }
+}
+
+fn new_conn(
+    config: *mut quic_config,
+    out_conn: *mut *mut quic_conn,
+    make: impl FnOnce(
+        std::sync::Arc<crate::config::Config>,
+        std::sync::Arc<crate::tls::TlsContext>,
+    ) -> Result<Connection, ApiError>,
+) -> quic_result {
+    guard(|| {
+        let out = try_out!(out_conn);
+        // SAFETY: the caller passes NULL or a live config.
+        let Some(cfg) = (unsafe { handle_mut(config) }) else {
+            return QUIC_RESULT_NULL_PARAMETER;
+        };
+        let (config, tls) = match cfg.snapshot() {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
+        match make(config, tls) {
+            Ok(conn) => {
+                *out = into_handle::<quic_conn>(ConnHandle {
+                    conn,
+                    event: None,
+                    send_buf: Vec::with_capacity(2048),
+                    poisoned: false,
+                });
+                QUIC_RESULT_OK
+            }
+            Err(e) => api_error_code(e),
+        }
+    })
+}
+
+/// Creates a client connection from `config` (which must be a client's);
+/// start it with `quic_conn_connect`. The configuration is copied: it may
+/// be changed or freed afterwards.
+///
+/// Caller owns `*out_conn`; free it with `quic_conn_free`.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (a server's config); the config's TLS
+/// errors (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with
+/// details in `quic_config_last_error`).
+///
+/// # Safety
+/// `config` must be NULL or a live config; `out_conn` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_new_client(
+    config: *mut quic_config,
+    out_conn: *mut *mut quic_conn,
+) -> quic_result {
+    new_conn(config, out_conn, Connection::new_client)
+}
+
+/// Creates a server connection for a client whose first Initial packet had
+/// destination connection ID `original_dcid` (from `quic_header_parse`).
+/// When the server validated the client with a Retry, pass the SCID of that
+/// Retry as `retry_scid` and the DCID of the client's very first Initial as
+/// `original_dcid`; otherwise pass NULL, 0. Then feed it the datagram with
+/// `quic_conn_recv`.
+///
+/// Caller owns `*out_conn`; free it with `quic_conn_free`.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (a client's config, a CID over 20
+/// bytes); `QUIC_RESULT_INVALID_STATE` (no certificate loaded); the
+/// config's TLS errors.
+///
+/// # Safety
+/// `config` must be NULL or a live config; buffers valid for their
+/// lengths; `out_conn` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_new_server(
+    config: *mut quic_config,
+    original_dcid: *const u8,
+    original_dcid_len: usize,
+    retry_scid: *const u8,
+    retry_scid_len: usize,
+    out_conn: *mut *mut quic_conn,
+) -> quic_result {
+    guard(|| {
+        let odcid = try_slice!(original_dcid, original_dcid_len);
+        let retry = try_slice!(retry_scid, retry_scid_len);
+        let retry = (!retry_scid.is_null()).then_some(retry);
+        new_conn(config, out_conn, |c, t| {
+            Connection::new_server(c, t, odcid, retry)
+        })
+    })
+}
+
+/// Frees a connection. NULL is a no-op.
+///
+/// # Safety
+/// `conn` must be NULL or a live connection, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_free(conn: *mut quic_conn) {
+    guard_value((), || {
+        // SAFETY: per the contract.
+        unsafe { free_handle(conn) }
+    })
+}
+
+/// Starts a client connection to `addr` at time `now_ns` (aioquic's
+/// `connect`); the ClientHello is then ready for `quic_conn_send`.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_INVALID_STATE` (a server,
+/// or connected before); `QUIC_RESULT_TLS_SETUP`; `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live; `addr` NULL or valid for `addrlen` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_connect(
+    conn: *mut quic_conn,
+    addr: *const libc::sockaddr,
+    addrlen: libc::socklen_t,
+    now_ns: u64,
+) -> quic_result {
+    with_conn(conn, |h| {
+        // SAFETY: per the contract.
+        let peer = match unsafe { read_sockaddr(addr, addrlen) } {
+            Ok(a) => a,
+            Err(e) => return e,
+        };
+        match h.conn.connect(peer, now_ns) {
+            Ok(()) => QUIC_RESULT_OK,
+            Err(e) => api_error_code(e),
+        }
+    })
+}
+
+/// Feeds one received UDP datagram from `from` at `now_ns` (aioquic's
+/// `receive_datagram`). Malformed, undecryptable or unexpected packets are
+/// dropped silently; a peer that breaks the protocol makes the connection
+/// close (a CONNECTION_TERMINATED event follows). The data is copied.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live; `data` valid for `len` bytes; `from` valid
+/// for `fromlen` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_recv(
+    conn: *mut quic_conn,
+    data: *const u8,
+    len: usize,
+    from: *const libc::sockaddr,
+    fromlen: libc::socklen_t,
+    now_ns: u64,
+) -> quic_result {
+    with_conn(conn, |h| {
+        let datagram = try_slice!(data, len);
+        // SAFETY: per the contract.
+        let from = match unsafe { read_sockaddr(from, fromlen) } {
+            Ok(a) => a,
+            Err(e) => return e,
+        };
+        h.conn.recv(datagram, from, now_ns);
+        QUIC_RESULT_OK
+    })
+}
+
+/// Writes the next datagram to send into `out` and its destination into
+/// `out_addr` / `out_addrlen` (aioquic's `datagrams_to_send`, one per
+/// call). Call until it returns `QUIC_RESULT_DONE`.
+///
+/// `out_cap` must be at least the configured max datagram size (1200 by
+/// default); nothing is lost when it is too small.
+///
+/// Returns: `QUIC_RESULT_OK` (a datagram was written);
+/// `QUIC_RESULT_DONE` (nothing to send now); `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_BUFFER_TOO_SMALL`; `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live; `out` writable for `out_cap` bytes; the
+/// other outputs NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_send(
+    conn: *mut quic_conn,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    out_addr: *mut libc::sockaddr_storage,
+    out_addrlen: *mut libc::socklen_t,
+    now_ns: u64,
+) -> quic_result {
+    with_conn(conn, |h| {
+        let out_len = try_out!(out_len);
+        let out_addr = try_out!(out_addr);
+        let out_addrlen = try_out!(out_addrlen);
+        // SAFETY: per the contract.
+        let buf = match unsafe { super::guard::slice_out(out, out_cap) } {
+            Ok(b) => b,
+            Err(e) => return e,
+        };
+        if buf.len() < h.conn.max_send_size() {
+            return QUIC_RESULT_BUFFER_TOO_SMALL;
+        }
+        let mut scratch = std::mem::take(&mut h.send_buf);
+        let result = match h.conn.send(&mut scratch, now_ns) {
+            Some(to) => {
+                buf[..scratch.len()].copy_from_slice(&scratch);
+                *out_len = scratch.len();
+                write_sockaddr(to, out_addr, out_addrlen);
+                QUIC_RESULT_OK
+            }
+            None => QUIC_RESULT_DONE,
+        };
+        h.send_buf = scratch;
+        result
+    })
+}
+
+/// The time (ns, caller's clock) at which `quic_conn_handle_timer` must be
+/// called next; `UINT64_MAX` when no timer is armed (or `conn` is NULL).
+///
+/// # Safety
+/// `conn` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_timer(conn: *const quic_conn) -> u64 {
+    guard_value(u64::MAX, || {
+        // SAFETY: per the contract.
+        match unsafe { handle_ref(conn) } {
+            Some(h) if !h.poisoned => h.conn.timer().unwrap_or(u64::MAX),
+            _ => u64::MAX,
+        }
+    })
+}
+
+/// Handles the timer at `now_ns` (aioquic's `handle_timer`): loss
+/// detection, probes, idle timeout, the end of closing. Calling it early is
+/// harmless.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_handle_timer(conn: *mut quic_conn, now_ns: u64) -> quic_result {
+    with_conn(conn, |h| {
+        h.conn.handle_timer(now_ns);
+        QUIC_RESULT_OK
+    })
+}
+
+/// Takes the next event (aioquic's `next_event`) into `out_event`. Its
+/// pointers stay valid until the next call on this connection.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (no event);
+/// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live; `out_event` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_poll_event(
+    conn: *mut quic_conn,
+    out_event: *mut quic_event,
+) -> quic_result {
+    with_conn(conn, |h| {
+        let out = try_out!(out_event);
+        h.event = h.conn.poll_event();
+        match &h.event {
+            Some(e) => {
+                *out = quic_event::describe(e);
+                QUIC_RESULT_OK
+            }
+            None => QUIC_RESULT_DONE,
+        }
+    })
+}
+
+/// Sends a PING; a PING_ACKNOWLEDGED event with `uid` follows once the peer
+/// acknowledged it (aioquic's `send_ping`).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_STATE` (not connected, closing, or 1024 PINGs
+/// outstanding); `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_send_ping(conn: *mut quic_conn, uid: u64) -> quic_result {
+    with_conn(conn, |h| match h.conn.send_ping(uid) {
+        Ok(()) => QUIC_RESULT_OK,
+        Err(e) => api_error_code(e),
+    })
+}
+
+/// Closes the connection (aioquic's `close`) with `error_code`: an
+/// application code when `is_app`, else a transport code with the
+/// `frame_type` that caused it (0 if none). `reason` (at most 1024 bytes
+/// are sent) may be NULL. A CONNECTION_TERMINATED event follows at once;
+/// keep driving the connection until `quic_conn_is_closed`. Closing twice
+/// does nothing.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (a code above 2^62 - 1);
+/// `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live; `reason` valid for `reason_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_close(
+    conn: *mut quic_conn,
+    is_app: bool,
+    error_code: u64,
+    frame_type: u64,
+    reason: *const u8,
+    reason_len: usize,
+    now_ns: u64,
+) -> quic_result {
+    with_conn(conn, |h| {
+        let reason = try_slice!(reason, reason_len);
+        match h
+            .conn
+            .close(is_app, error_code, Some(frame_type), reason, now_ns)
+        {
+            Ok(()) => QUIC_RESULT_OK,
+            Err(e) => api_error_code(e),
+        }
+    })
+}
+
+/// True once the handshake completed and the connection is not closing.
+///
+/// # Safety
+/// `conn` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_is_established(conn: *const quic_conn) -> bool {
+    guard_value(false, || {
+        // SAFETY: per the contract.
+        unsafe { handle_ref(conn) }.is_some_and(|h| !h.poisoned && h.conn.is_established())
+    })
+}
+
+/// True once the connection is over (after closing or draining, or the
+/// idle timeout): free it. Also true for a poisoned connection.
+///
+/// # Safety
+/// `conn` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_is_closed(conn: *const quic_conn) -> bool {
+    guard_value(true, || {
+        // SAFETY: per the contract.
+        unsafe { handle_ref(conn) }.is_none_or(|h| h.poisoned || h.conn.is_closed())
+    })
+}
+
+/// How one side closed a connection.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct quic_close_info {
+    /// An application close (CONNECTION_CLOSE type 0x1d).
+    pub is_app: bool,
+    /// The error code.
+    pub error_code: u64,
+    /// The frame type of a transport error.
+    pub frame_type: u64,
+    /// Whether `frame_type` is set.
+    pub has_frame_type: bool,
+    /// Reason phrase bytes (not NUL-terminated); valid until the next call
+    /// on the connection.
+    pub reason: *const u8,
+    /// Length of `reason`.
+    pub reason_len: usize,
+}
+
+fn close_info(e: Option<&CloseError>, out: *mut quic_close_info) -> quic_result {
+    let out = try_out!(out);
+    let Some(e) = e else {
+        return QUIC_RESULT_DONE;
+    };
+    *out = quic_close_info {
+        is_app: e.is_app,
+        error_code: e.code,
+        frame_type: e.frame_type.unwrap_or(0),
+        has_frame_type: e.frame_type.is_some(),
+        reason: if e.reason.is_empty() {
+            std::ptr::null()
+        } else {
+            e.reason.as_ptr()
+        },
+        reason_len: e.reason.len(),
+    };
+    QUIC_RESULT_OK
+}
+
+/// Reports how this endpoint closed the connection (an API close, a
+/// protocol error it detected, or the idle timeout).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (it did not close);
+/// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live; `out_info` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_local_error(
+    conn: *mut quic_conn,
+    out_info: *mut quic_close_info,
+) -> quic_result {
+    with_conn(conn, |h| close_info(h.conn.local_error(), out_info))
+}
+
+/// Reports how the peer closed the connection (its CONNECTION_CLOSE).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (it did not close);
+/// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live; `out_info` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_peer_error(
+    conn: *mut quic_conn,
+    out_info: *mut quic_close_info,
+) -> quic_result {
+    with_conn(conn, |h| close_info(h.conn.peer_error(), out_info))
+}
+
+/// Copies this endpoint's first connection ID (sequence 0) into `out`: a
+/// server routes the client's later packets by it (further ones arrive as
+/// CONNECTION_ID_ISSUED events).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_BUFFER_TOO_SMALL` (20 bytes always suffice);
+/// `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live; `out` writable for `out_cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_local_cid(
+    conn: *mut quic_conn,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> quic_result {
+    with_conn(conn, |h| {
+        let out_len = try_out!(out_len);
+        // SAFETY: per the contract.
+        let buf = match unsafe { super::guard::slice_out(out, out_cap) } {
+            Ok(b) => b,
+            Err(e) => return e,
+        };
+        let cid = h.conn.local_cid();
+        if buf.len() < cid.len() {
+            return QUIC_RESULT_BUFFER_TOO_SMALL;
+        }
+        buf[..cid.len()].copy_from_slice(&cid);
+        *out_len = cid.len();
+        QUIC_RESULT_OK
+    })
+}

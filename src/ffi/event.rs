@@ -1,0 +1,161 @@
+//! `quic_event`: one tagged plain struct for every event.
+
+use std::ptr::null;
+
+use crate::conn::Event;
+
+/// What a `quic_event` reports. Numbers are stable; new kinds get new
+/// numbers.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum quic_event_type {
+    /// The handshake completed: `alpn`, `session_resumed`,
+    /// `early_data_accepted`.
+    HandshakeCompleted = 1,
+    /// ALPN agreed (before HANDSHAKE_COMPLETED): `alpn`.
+    ProtocolNegotiated = 2,
+    /// Stream data arrived: `stream_id`, `data`, `end_stream`.
+    StreamDataReceived = 3,
+    /// The peer reset a stream: `stream_id`, `error_code`.
+    StreamReset = 4,
+    /// The peer asked us to stop sending: `stream_id`, `error_code`.
+    StopSendingReceived = 5,
+    /// A DATAGRAM frame arrived: `data`.
+    DatagramFrameReceived = 6,
+    /// A PING from `quic_conn_send_ping` was acknowledged: `ping_uid`.
+    PingAcknowledged = 7,
+    /// We issued a connection ID (route it to this connection): `cid`.
+    ConnectionIdIssued = 8,
+    /// The peer retired one of our connection IDs (stop routing it): `cid`.
+    ConnectionIdRetired = 9,
+    /// The connection ended: `error_code`, `frame_type` (when
+    /// `has_frame_type`), `reason`. Keep calling `quic_conn_send` and the
+    /// timer until `quic_conn_is_closed`, then free it.
+    ConnectionTerminated = 10,
+}
+
+/// An event from `quic_conn_poll_event`. Only the fields its `kind` names
+/// are meaningful; the others are zero / NULL. Pointers stay valid until the
+/// next call on the same connection.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct quic_event {
+    /// What happened.
+    pub kind: quic_event_type,
+    /// Stream events: the stream.
+    pub stream_id: u64,
+    /// Received bytes (stream data, datagram).
+    pub data: *const u8,
+    /// Length of `data`.
+    pub data_len: usize,
+    /// The stream ends with `data`.
+    pub end_stream: bool,
+    /// Error code (terminated, reset, stop sending).
+    pub error_code: u64,
+    /// The frame type of a transport error.
+    pub frame_type: u64,
+    /// Whether `frame_type` is set (transport errors only).
+    pub has_frame_type: bool,
+    /// Reason phrase bytes (usually UTF-8, not NUL-terminated).
+    pub reason: *const u8,
+    /// Length of `reason`.
+    pub reason_len: usize,
+    /// Negotiated ALPN protocol (not NUL-terminated); NULL when none.
+    pub alpn: *const u8,
+    /// Length of `alpn`.
+    pub alpn_len: usize,
+    /// The session was resumed.
+    pub session_resumed: bool,
+    /// 0-RTT data was accepted.
+    pub early_data_accepted: bool,
+    /// The uid given to `quic_conn_send_ping`.
+    pub ping_uid: u64,
+    /// A connection ID.
+    pub cid: *const u8,
+    /// Length of `cid`.
+    pub cid_len: usize,
+}
+
+fn ptr(s: &[u8]) -> *const u8 {
+    if s.is_empty() {
+        null()
+    } else {
+        s.as_ptr()
+    }
+}
+
+impl quic_event {
+    fn empty(kind: quic_event_type) -> Self {
+        Self {
+            kind,
+            stream_id: 0,
+            data: null(),
+            data_len: 0,
+            end_stream: false,
+            error_code: 0,
+            frame_type: 0,
+            has_frame_type: false,
+            reason: null(),
+            reason_len: 0,
+            alpn: null(),
+            alpn_len: 0,
+            session_resumed: false,
+            early_data_accepted: false,
+            ping_uid: 0,
+            cid: null(),
+            cid_len: 0,
+        }
+    }
+
+    /// Describes `e`, borrowing its bytes (keep `e` alive as long as the
+    /// pointers are used).
+    pub(crate) fn describe(e: &Event) -> Self {
+        match e {
+            Event::ProtocolNegotiated { alpn } => {
+                let mut out = Self::empty(quic_event_type::ProtocolNegotiated);
+                let a = alpn.as_deref().unwrap_or(&[]);
+                (out.alpn, out.alpn_len) = (ptr(a), a.len());
+                out
+            }
+            Event::HandshakeCompleted {
+                alpn,
+                early_data_accepted,
+                session_resumed,
+            } => {
+                let mut out = Self::empty(quic_event_type::HandshakeCompleted);
+                let a = alpn.as_deref().unwrap_or(&[]);
+                (out.alpn, out.alpn_len) = (ptr(a), a.len());
+                out.early_data_accepted = *early_data_accepted;
+                out.session_resumed = *session_resumed;
+                out
+            }
+            Event::PingAcknowledged { uid } => {
+                let mut out = Self::empty(quic_event_type::PingAcknowledged);
+                out.ping_uid = *uid;
+                out
+            }
+            Event::ConnectionIdIssued { cid } | Event::ConnectionIdRetired { cid } => {
+                let kind = if matches!(e, Event::ConnectionIdIssued { .. }) {
+                    quic_event_type::ConnectionIdIssued
+                } else {
+                    quic_event_type::ConnectionIdRetired
+                };
+                let mut out = Self::empty(kind);
+                (out.cid, out.cid_len) = (ptr(cid), cid.len());
+                out
+            }
+            Event::ConnectionTerminated {
+                error_code,
+                frame_type,
+                reason,
+            } => {
+                let mut out = Self::empty(quic_event_type::ConnectionTerminated);
+                out.error_code = *error_code;
+                out.has_frame_type = frame_type.is_some();
+                out.frame_type = frame_type.unwrap_or(0);
+                (out.reason, out.reason_len) = (ptr(reason), reason.len());
+                out
+            }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+/* A full handshake, a PING and a close between a client and a server
+ * connection in memory, through quic.h only. Run with the directory made by
+ * tests/make-certs.sh as its argument; built with ASan and UBSan by
+ * `make c-test`. */
+#include <quic.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+
+#define CHECK(cond)                                                                   \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
+            failures++;                                                               \
+        }                                                                             \
+    } while (0)
+
+#define MUST(call)                                                                    \
+    do {                                                                              \
+        quic_result rc_ = (call);                                                     \
+        if (rc_ != QUIC_RESULT_OK) {                                                  \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,             \
+                    quic_result_str(rc_));                                            \
+            exit(1);                                                                  \
+        }                                                                             \
+    } while (0)
+
+#define MS 1000000ull
+
+struct side {
+    quic_conn *conn;
+    int handshake_completed, ping_acked, terminated;
+    uint64_t terminated_code;
+    char reason[64];
+    char alpn[32];
+};
+
+static void drain_events(struct side *s) {
+    quic_event ev;
+    while (s->conn && quic_conn_poll_event(s->conn, &ev) == QUIC_RESULT_OK) {
+        switch (ev.kind) {
+        case QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED:
+            s->handshake_completed = 1;
+            if (ev.alpn_len < sizeof s->alpn) {
+                memcpy(s->alpn, ev.alpn, ev.alpn_len);
+                s->alpn[ev.alpn_len] = 0;
+            }
+            break;
+        case QUIC_EVENT_TYPE_PING_ACKNOWLEDGED:
+            s->ping_acked = ev.ping_uid == 42;
+            break;
+        case QUIC_EVENT_TYPE_CONNECTION_TERMINATED:
+            s->terminated = 1;
+            s->terminated_code = ev.error_code;
+            if (ev.reason_len < sizeof s->reason) {
+                memcpy(s->reason, ev.reason, ev.reason_len);
+                s->reason[ev.reason_len] = 0;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static quic_config *server_config;
+static struct sockaddr_storage client_addr, server_addr;
+static socklen_t client_addrlen, server_addrlen;
+
+/* Moves every datagram each side has to send; creates the server
+ * connection from the first client datagram. */
+static void exchange(struct side *c, struct side *s, uint64_t now) {
+    uint8_t buf[1500];
+    size_t len;
+    struct sockaddr_storage to;
+    socklen_t tolen;
+    for (;;) {
+        int moved = 0;
+        while (quic_conn_send(c->conn, buf, sizeof buf, &len, &to, &tolen, now) ==
+               QUIC_RESULT_OK) {
+            moved = 1;
+            if (!s->conn) {
+                quic_header_info h;
+                MUST(quic_header_parse(buf, len, 8, &h));
+                CHECK(h.packet_type == QUIC_PACKET_TYPE_INITIAL);
+                MUST(quic_conn_new_server(server_config, h.dcid, h.dcid_len, NULL, 0, &s->conn));
+            }
+            MUST(quic_conn_recv(s->conn, buf, len, (struct sockaddr *)&client_addr,
+                                client_addrlen, now));
+        }
+        while (s->conn && quic_conn_send(s->conn, buf, sizeof buf, &len, &to, &tolen, now) ==
+                              QUIC_RESULT_OK) {
+            moved = 1;
+            MUST(quic_conn_recv(c->conn, buf, len, (struct sockaddr *)&server_addr,
+                                server_addrlen, now));
+        }
+        drain_events(c);
+        drain_events(s);
+        if (!moved) return;
+    }
+}
+
+/* Runs the pair, firing timers on a virtual clock, until `done` or 60 s. */
+static uint64_t run(struct side *c, struct side *s, uint64_t now,
+                    int (*done)(struct side *, struct side *)) {
+    while (now < 60000 * MS && !done(c, s)) {
+        exchange(c, s, now);
+        if (done(c, s)) break;
+        uint64_t t = quic_conn_timer(c->conn);
+        uint64_t ts = s->conn ? quic_conn_timer(s->conn) : UINT64_MAX;
+        uint64_t next = t < ts ? t : ts;
+        if (next == UINT64_MAX) break;
+        if (next > now) now = next;
+        if (quic_conn_timer(c->conn) <= now) MUST(quic_conn_handle_timer(c->conn, now));
+        if (s->conn && quic_conn_timer(s->conn) <= now) MUST(quic_conn_handle_timer(s->conn, now));
+    }
+    return now;
+}
+
+static int established(struct side *c, struct side *s) {
+    return c->handshake_completed && s->handshake_completed;
+}
+static int pinged(struct side *c, struct side *s) { (void)s; return c->ping_acked; }
+static int closed(struct side *c, struct side *s) {
+    return quic_conn_is_closed(c->conn) && quic_conn_is_closed(s->conn);
+}
+
+static void test_argument_checks(quic_config *client_config) {
+    quic_conn *conn = NULL;
+    quic_event ev;
+    CHECK(quic_conn_new_client(NULL, &conn) == QUIC_RESULT_NULL_PARAMETER);
+    CHECK(quic_conn_new_client(client_config, NULL) == QUIC_RESULT_NULL_PARAMETER);
+    CHECK(quic_conn_new_client(server_config, &conn) == QUIC_RESULT_INVALID_ARGUMENT);
+    CHECK(quic_conn_recv(NULL, NULL, 0, NULL, 0, 0) == QUIC_RESULT_NULL_PARAMETER);
+    CHECK(quic_conn_poll_event(NULL, &ev) == QUIC_RESULT_NULL_PARAMETER);
+    CHECK(quic_conn_timer(NULL) == UINT64_MAX);
+    CHECK(quic_conn_is_closed(NULL));
+    CHECK(!quic_conn_is_established(NULL));
+    quic_conn_free(NULL);
+
+    MUST(quic_conn_new_client(client_config, &conn));
+    uint8_t small[100];
+    size_t len;
+    struct sockaddr_storage to;
+    socklen_t tolen;
+    CHECK(quic_conn_send(conn, small, sizeof small, &len, &to, &tolen, 0) ==
+          QUIC_RESULT_BUFFER_TOO_SMALL);
+    CHECK(quic_conn_send_ping(conn, 1) == QUIC_RESULT_INVALID_STATE);
+    struct sockaddr bogus = {0};
+    bogus.sa_family = 12345;
+    CHECK(quic_conn_connect(conn, &bogus, sizeof bogus, 0) == QUIC_RESULT_INVALID_ADDRESS);
+    MUST(quic_conn_connect(conn, (struct sockaddr *)&server_addr, server_addrlen, 0));
+    CHECK(quic_conn_connect(conn, (struct sockaddr *)&server_addr, server_addrlen, 0) ==
+          QUIC_RESULT_INVALID_STATE);
+    quic_conn_free(conn);
+
+    quic_config *cfg;
+    MUST(quic_config_new(true, &cfg));
+    CHECK(quic_config_set_connection_id_length(cfg, 21) == QUIC_RESULT_INVALID_ARGUMENT);
+    CHECK(strlen(quic_config_last_error(cfg)) > 0);
+    CHECK(quic_config_load_verify_locations(cfg, "/nonexistent.pem", NULL, NULL, 0) ==
+          QUIC_RESULT_FILE_UNREADABLE);
+    CHECK(quic_config_load_verify_locations(cfg, NULL, NULL, (const uint8_t *)"junk", 4) ==
+          QUIC_RESULT_TLS_CA);
+    const uint16_t ccm8 = 0x1305;
+    CHECK(quic_config_set_cipher_suites(cfg, &ccm8, 1) == QUIC_RESULT_INVALID_ARGUMENT);
+    quic_config_free(cfg);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s CERT_DIR\n", argv[0]);
+        return 2;
+    }
+    char ca[512], cert[512], key[512];
+    snprintf(ca, sizeof ca, "%s/ca.pem", argv[1]);
+    snprintf(cert, sizeof cert, "%s/server.pem", argv[1]);
+    snprintf(key, sizeof key, "%s/server.key", argv[1]);
+    MUST(quic_sockaddr_parse("127.0.0.1:4321", &client_addr, &client_addrlen));
+    MUST(quic_sockaddr_parse("127.0.0.1:4433", &server_addr, &server_addrlen));
+
+    const char *alpn[] = {"hq-interop"};
+    quic_config *client_config;
+    MUST(quic_config_new(true, &client_config));
+    MUST(quic_config_set_alpn_protocols(client_config, alpn, 1));
+    MUST(quic_config_set_server_name(client_config, "localhost"));
+    MUST(quic_config_load_verify_locations(client_config, ca, NULL, NULL, 0));
+    MUST(quic_config_new(false, &server_config));
+    MUST(quic_config_set_alpn_protocols(server_config, alpn, 1));
+    MUST(quic_config_load_cert_chain(server_config, cert, key, NULL));
+
+    test_argument_checks(client_config);
+
+    struct side c = {0}, s = {0};
+    MUST(quic_conn_new_client(client_config, &c.conn));
+    /* The configs may go now: connections keep their own copy. */
+    quic_config_free(client_config);
+    MUST(quic_conn_connect(c.conn, (struct sockaddr *)&server_addr, server_addrlen, 0));
+
+    uint64_t now = run(&c, &s, 0, established);
+    CHECK(established(&c, &s));
+    CHECK(quic_conn_is_established(c.conn) && quic_conn_is_established(s.conn));
+    CHECK(strcmp(c.alpn, "hq-interop") == 0 && strcmp(s.alpn, "hq-interop") == 0);
+
+    MUST(quic_conn_send_ping(c.conn, 42));
+    now = run(&c, &s, now, pinged);
+    CHECK(c.ping_acked);
+
+    const char reason[] = "done";
+    MUST(quic_conn_close(c.conn, true, 7, 0, (const uint8_t *)reason, 4, now));
+    now = run(&c, &s, now, closed);
+    CHECK(closed(&c, &s));
+    CHECK(c.terminated && c.terminated_code == 7);
+    CHECK(s.terminated && s.terminated_code == 7 && strcmp(s.reason, "done") == 0);
+    quic_close_info info;
+    CHECK(quic_conn_peer_error(s.conn, &info) == QUIC_RESULT_OK);
+    CHECK(info.is_app && info.error_code == 7 && info.reason_len == 4);
+    CHECK(quic_conn_peer_error(c.conn, &info) == QUIC_RESULT_DONE);
+    CHECK(quic_conn_local_error(c.conn, &info) == QUIC_RESULT_OK && info.error_code == 7);
+
+    char text[64];
+    MUST(quic_sockaddr_format((struct sockaddr *)&server_addr, server_addrlen, text, sizeof text));
+    CHECK(strcmp(text, "127.0.0.1:4433") == 0);
+
+    quic_conn_free(c.conn);
+    quic_conn_free(s.conn);
+    quic_config_free(server_config);
+    if (failures) {
+        fprintf(stderr, "test_handshake: %d failure(s)\n", failures);
+        return 1;
+    }
+    printf("test_handshake: handshake, ping and close passed (%llu ms virtual)\n",
+           (unsigned long long)(now / MS));
+    return 0;
+}
