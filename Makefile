@@ -46,7 +46,7 @@ endif
 C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/c-tests/%,$(wildcard tests/c/test_*.c))
 EXAMPLES := $(BUILD)/packet-tour
 
-.PHONY: all lib examples demo test rust-test c-test header-check abi-check \
+.PHONY: all lib examples demo test rust-test c-test interop-test header-check abi-check \
         install uninstall install-check lint fmt bench clean
 
 all: lib examples
@@ -65,7 +65,7 @@ $(BUILD)/%: c-examples/%.c include/quic.h lib
 demo: all
 	./$(BUILD)/packet-tour
 
-test: lib lint c-test header-check abi-check install-check rust-test
+test: lib lint c-test header-check abi-check install-check interop-test rust-test
 
 rust-test:
 	$(CARGO) test $(CARGO_PROFILE)
@@ -81,6 +81,19 @@ $(CERTS)/server.pem: tests/make-certs.sh
 
 c-test: $(C_TESTS) $(CERTS)/server.pem
 	@set -e; for t in $(C_TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 ./$$t $(CERTS); done
+
+# aioquic (PyPI) in a local virtual environment, driven against libquic
+# through ctypes in one process.
+VENV := $(BUILD)/venv
+$(VENV)/.installed: tests/interop/requirements.txt
+	rm -rf $(VENV)
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/interop/requirements.txt
+	touch $@
+
+interop-test: lib $(VENV)/.installed $(CERTS)/server.pem
+	cd tests/interop && CERT_DIR=$(abspath $(CERTS)) LIBQUIC=$(abspath $(LIB_SO)) \
+	  $(abspath $(VENV))/bin/python -m pytest -q -p no:cacheprovider
 
 # The committed header must be what cbindgen generates from src/ffi.
 header-check: lib

@@ -45,8 +45,9 @@ impl Connection {
         buf.clear();
         buf.extend_from_slice(datagram);
         let mut offset = 0;
+        let datagram_len = buf.len();
         while offset < buf.len() && matches!(self.close, CloseState::Open) {
-            match self.recv_packet(&mut buf[offset..], from, now) {
+            match self.recv_packet(&mut buf[offset..], datagram_len, from, now) {
                 Some(n) => offset += n,
                 None => break,
             }
@@ -61,10 +62,24 @@ impl Connection {
 
     /// One packet at the start of `buf`; returns its length, or None when
     /// the rest of the datagram cannot be used.
-    fn recv_packet(&mut self, buf: &mut [u8], from: SocketAddr, now: u64) -> Option<usize> {
+    fn recv_packet(
+        &mut self,
+        buf: &mut [u8],
+        datagram_len: usize,
+        from: SocketAddr,
+        now: u64,
+    ) -> Option<usize> {
         let hdr = header::parse(buf, self.config.connection_id_length).ok()?;
         let len = hdr.packet_len;
         let ptype = hdr.packet_type;
+        // RFC 9000 §14.1: a server discards Initial packets in datagrams
+        // smaller than 1200 bytes.
+        if self.side == Side::Server
+            && ptype == PacketType::Initial
+            && datagram_len < MIN_INITIAL_DATAGRAM
+        {
+            return Some(len);
+        }
         match ptype {
             PacketType::VersionNegotiation => {
                 let versions: Vec<u32> = hdr.versions().collect();
@@ -184,6 +199,21 @@ impl Connection {
         self.restart_idle_timer(now);
         self.sent_eliciting_since_recv = false;
         Some(len)
+    }
+
+    /// Test hook: processes a decrypted payload as if it arrived in a packet
+    /// of `ptype`, closing the connection on error as the receive path does.
+    #[cfg(test)]
+    pub(crate) fn inject_payload(&mut self, ptype: PacketType, payload: &[u8], now: u64) {
+        let space = match ptype {
+            PacketType::Initial => Space::Initial,
+            PacketType::Handshake => Space::Handshake,
+            _ => Space::Application,
+        };
+        let dcid = self.local_cid();
+        if let Err(e) = self.process_frames(space, ptype, payload, &dcid, now) {
+            self.fail(e, now);
+        }
     }
 
     /// Acts on the frames of one packet; returns whether any was

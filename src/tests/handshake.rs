@@ -314,3 +314,102 @@ fn truncated_datagrams_are_dropped() {
     p.client.recv(&buf, super::pair::server_addr(), now);
     assert!(p.client.is_established());
 }
+
+#[test]
+fn secrets_are_logged_in_nss_key_log_format() {
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (mut c, s) = configs();
+    let sink = lines.clone();
+    c.key_log = Some(std::sync::Arc::new(move |l: &str| {
+        sink.lock().unwrap().push(l.to_owned())
+    }));
+    let mut p = Pair::new(c, s);
+    p.handshake();
+    let lines = lines.lock().unwrap();
+    for label in [
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        "CLIENT_TRAFFIC_SECRET_0",
+        "SERVER_TRAFFIC_SECRET_0",
+    ] {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} in {lines:?}"));
+        // LABEL <64 hex client random> <hex secret>
+        let fields: Vec<&str> = line.split(' ').collect();
+        assert_eq!(fields.len(), 3);
+        assert_eq!(fields[1].len(), 64);
+        assert!(fields[2].len() >= 64);
+    }
+}
+
+/// Re-protects the client's first Initial with its padding trimmed to
+/// `size` bytes in total, so only the datagram size differs.
+fn resized_initial(first: &[u8], size: usize) -> Vec<u8> {
+    use crate::crypto::{InitialKeys, TAG_LEN};
+    use crate::packet::{header, number, protect};
+    use crate::version::{LongType, V1};
+    let h = header::parse(first, 8).unwrap();
+    let (dcid, scid) = (h.dcid.to_vec(), h.scid.to_vec());
+    let mut rx = first[..h.packet_len].to_vec();
+    let mut server = InitialKeys::new(V1, &dcid, false).unwrap();
+    let opened = protect::open(&mut rx, h.pn_offset, None, &mut server.open).unwrap();
+    let payload = &rx[opened.header_len..opened.header_len + opened.payload_len];
+    let end = payload.iter().rposition(|b| *b != 0).unwrap() + 1;
+    let mut client = InitialKeys::new(V1, &dcid, true).unwrap();
+    let mut pkt = Vec::new();
+    let layout = header::LongHeader {
+        ty: LongType::Initial,
+        version: V1,
+        dcid: &dcid,
+        scid: &scid,
+        token: &[],
+    }
+    .write(&mut pkt, number::truncate(opened.pn, 4), 4, 1200)
+    .unwrap();
+    pkt.extend_from_slice(&payload[..end]);
+    assert!(pkt.len() + TAG_LEN <= size, "payload too large for {size}");
+    pkt.resize(size - TAG_LEN, 0);
+    layout.finish(&mut pkt, TAG_LEN);
+    pkt.resize(size, 0);
+    protect::seal(&mut pkt, layout.pn_offset, 4, opened.pn, &mut client.seal).unwrap();
+    pkt
+}
+
+#[test]
+fn short_initial_datagrams_are_ignored_by_a_server() {
+    let (mut c, s) = configs();
+    c.groups = Some("X25519".into()); // a ClientHello in one packet
+    let mut p = Pair::new(c, s.clone());
+    let mut first = Vec::new();
+    p.client.send(&mut first, 0).unwrap();
+    let stls = crate::tls::TlsContext::new(&s).unwrap();
+    let dcid = crate::packet::header::parse(&first, 8)
+        .unwrap()
+        .dcid
+        .to_vec();
+    let s = std::sync::Arc::new(s);
+    let mut out = Vec::new();
+    // aioquic's test_initial_that_is_too_small: 1199 bytes get no answer.
+    let mut server =
+        crate::conn::Connection::new_server(s.clone(), stls.clone(), &dcid, None).unwrap();
+    server.recv(
+        &resized_initial(&first, 1199),
+        super::pair::client_addr(),
+        0,
+    );
+    assert!(
+        server.send(&mut out, 0).is_none(),
+        "answered a short Initial"
+    );
+    // The same content in 1200 bytes starts the handshake.
+    let mut server = crate::conn::Connection::new_server(s, stls, &dcid, None).unwrap();
+    server.recv(
+        &resized_initial(&first, 1200),
+        super::pair::client_addr(),
+        0,
+    );
+    assert!(server.send(&mut out, 0).is_some());
+    assert!(server.local_error().is_none());
+}

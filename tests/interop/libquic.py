@@ -1,0 +1,239 @@
+"""A small ctypes binding of libquic's C API, enough to drive connections
+against aioquic in one process (and to show Python users the calls).
+
+The library is taken from $LIBQUIC, else target/release/libquic.so."""
+
+import ctypes
+import os
+import socket
+from ctypes import (POINTER, Structure, byref, c_bool, c_char, c_char_p,
+                    c_int32, c_size_t, c_uint8, c_uint16, c_uint32, c_uint64,
+                    c_void_p)
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_lib = ctypes.CDLL(os.environ.get("LIBQUIC", os.path.join(_ROOT, "target/release/libquic.so")))
+
+OK, DONE = 0, 1
+NO_TIMER = 2**64 - 1
+(HANDSHAKE_COMPLETED, PROTOCOL_NEGOTIATED, STREAM_DATA_RECEIVED, STREAM_RESET,
+ STOP_SENDING_RECEIVED, DATAGRAM_FRAME_RECEIVED, PING_ACKNOWLEDGED,
+ CONNECTION_ID_ISSUED, CONNECTION_ID_RETIRED, CONNECTION_TERMINATED) = range(1, 11)
+
+
+class SockaddrStorage(Structure):
+    _fields_ = [("data", c_uint8 * 128)]
+
+
+class Event(Structure):
+    _fields_ = [
+        ("kind", c_uint32), ("stream_id", c_uint64),
+        ("data", POINTER(c_uint8)), ("data_len", c_size_t), ("end_stream", c_bool),
+        ("error_code", c_uint64), ("frame_type", c_uint64), ("has_frame_type", c_bool),
+        ("reason", POINTER(c_uint8)), ("reason_len", c_size_t),
+        ("alpn", POINTER(c_uint8)), ("alpn_len", c_size_t),
+        ("session_resumed", c_bool), ("early_data_accepted", c_bool),
+        ("ping_uid", c_uint64), ("cid", POINTER(c_uint8)), ("cid_len", c_size_t),
+    ]
+
+
+class HeaderInfo(Structure):
+    _fields_ = [
+        ("packet_type", c_uint32), ("is_long", c_bool), ("fixed_bit", c_bool),
+        ("version", c_uint32), ("dcid", POINTER(c_uint8)), ("dcid_len", c_size_t),
+        ("scid", POINTER(c_uint8)), ("scid_len", c_size_t),
+        ("token", POINTER(c_uint8)), ("token_len", c_size_t),
+        ("supported_versions", POINTER(c_uint8)), ("supported_versions_count", c_size_t),
+        ("packet_len", c_size_t),
+    ]
+
+
+class CloseInfo(Structure):
+    _fields_ = [("is_app", c_bool), ("error_code", c_uint64), ("frame_type", c_uint64),
+                ("has_frame_type", c_bool), ("reason", POINTER(c_uint8)),
+                ("reason_len", c_size_t)]
+
+
+def _sig(name, restype, *argtypes):
+    f = getattr(_lib, name)
+    f.restype, f.argtypes = restype, list(argtypes)
+    return f
+
+
+_sig("quic_result_str", c_char_p, c_int32)
+_sig("quic_config_new", c_int32, c_bool, POINTER(c_void_p))
+_sig("quic_config_free", None, c_void_p)
+_sig("quic_config_last_error", c_char_p, c_void_p)
+_sig("quic_config_set_alpn_protocols", c_int32, c_void_p, POINTER(c_char_p), c_size_t)
+_sig("quic_config_set_server_name", c_int32, c_void_p, c_char_p)
+_sig("quic_config_set_verify_peer", c_int32, c_void_p, c_bool)
+_sig("quic_config_load_verify_locations", c_int32, c_void_p, c_char_p, c_char_p, c_void_p, c_size_t)
+_sig("quic_config_load_cert_chain", c_int32, c_void_p, c_char_p, c_char_p, c_char_p)
+_sig("quic_config_set_cipher_suites", c_int32, c_void_p, POINTER(c_uint16), c_size_t)
+_sig("quic_config_set_idle_timeout", c_int32, c_void_p, c_uint64)
+_sig("quic_conn_new_client", c_int32, c_void_p, POINTER(c_void_p))
+_sig("quic_conn_new_server", c_int32, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t, POINTER(c_void_p))
+_sig("quic_conn_free", None, c_void_p)
+_sig("quic_conn_connect", c_int32, c_void_p, c_void_p, c_uint32, c_uint64)
+_sig("quic_conn_recv", c_int32, c_void_p, c_char_p, c_size_t, c_void_p, c_uint32, c_uint64)
+_sig("quic_conn_send", c_int32, c_void_p, c_void_p, c_size_t, POINTER(c_size_t),
+     POINTER(SockaddrStorage), POINTER(c_uint32), c_uint64)
+_sig("quic_conn_timer", c_uint64, c_void_p)
+_sig("quic_conn_handle_timer", c_int32, c_void_p, c_uint64)
+_sig("quic_conn_poll_event", c_int32, c_void_p, POINTER(Event))
+_sig("quic_conn_send_ping", c_int32, c_void_p, c_uint64)
+_sig("quic_conn_close", c_int32, c_void_p, c_bool, c_uint64, c_uint64, c_char_p, c_size_t, c_uint64)
+_sig("quic_conn_is_established", c_bool, c_void_p)
+_sig("quic_conn_is_closed", c_bool, c_void_p)
+_sig("quic_conn_peer_error", c_int32, c_void_p, POINTER(CloseInfo))
+_sig("quic_conn_local_error", c_int32, c_void_p, POINTER(CloseInfo))
+_sig("quic_sockaddr_parse", c_int32, c_char_p, POINTER(SockaddrStorage), POINTER(c_uint32))
+_sig("quic_sockaddr_format", c_int32, c_void_p, c_uint32, POINTER(c_char), c_size_t)
+_sig("quic_header_parse", c_int32, c_char_p, c_size_t, c_size_t, POINTER(HeaderInfo))
+
+
+class QuicError(Exception):
+    pass
+
+
+def check(rc, what, config=None):
+    if rc not in (OK, DONE):
+        detail = _lib.quic_config_last_error(config).decode() if config else ""
+        raise QuicError(f"{what}: {_lib.quic_result_str(rc).decode()} {detail}".strip())
+    return rc
+
+
+def _bytes(ptr, n):
+    return ctypes.string_at(ptr, n) if n else b""
+
+
+def sockaddr(host, port):
+    text = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    ss, n = SockaddrStorage(), c_uint32()
+    check(_lib.quic_sockaddr_parse(text.encode(), byref(ss), byref(n)), "sockaddr")
+    return ss, n.value
+
+
+def addr_tuple(ss, n):
+    buf = (c_char * 64)()
+    check(_lib.quic_sockaddr_format(byref(ss), n, buf, 64), "format")
+    text = buf.value.decode()
+    host, port = text.rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
+class Config:
+    def __init__(self, is_client, alpn=(), server_name=None, verify=None, cafile=None,
+                 certfile=None, keyfile=None, cipher_suites=None, idle_timeout_s=None):
+        self.ptr = c_void_p()
+        check(_lib.quic_config_new(is_client, byref(self.ptr)), "config_new")
+        p = self.ptr
+        if alpn:
+            arr = (c_char_p * len(alpn))(*[a.encode() for a in alpn])
+            check(_lib.quic_config_set_alpn_protocols(p, arr, len(alpn)), "alpn", p)
+        if server_name:
+            check(_lib.quic_config_set_server_name(p, server_name.encode()), "server_name", p)
+        if verify is not None:
+            check(_lib.quic_config_set_verify_peer(p, verify), "verify", p)
+        if cafile:
+            check(_lib.quic_config_load_verify_locations(p, cafile.encode(), None, None, 0), "ca", p)
+        if certfile:
+            check(_lib.quic_config_load_cert_chain(p, certfile.encode(), keyfile.encode(), None), "cert", p)
+        if cipher_suites:
+            arr = (c_uint16 * len(cipher_suites))(*cipher_suites)
+            check(_lib.quic_config_set_cipher_suites(p, arr, len(cipher_suites)), "suites", p)
+        if idle_timeout_s is not None:
+            check(_lib.quic_config_set_idle_timeout(p, int(idle_timeout_s * 1e9)), "idle", p)
+
+    def __del__(self):
+        if getattr(self, "ptr", None):
+            _lib.quic_config_free(self.ptr)
+            self.ptr = None
+
+
+def ns(t):
+    return int(t * 1e9)
+
+
+class Connection:
+    """Mirrors aioquic's QuicConnection: times are float seconds."""
+
+    def __init__(self, config, original_dcid=None):
+        self.ptr = c_void_p()
+        if original_dcid is None:
+            check(_lib.quic_conn_new_client(config.ptr, byref(self.ptr)), "new_client", config.ptr)
+        else:
+            check(_lib.quic_conn_new_server(config.ptr, original_dcid, len(original_dcid),
+                                            None, 0, byref(self.ptr)), "new_server", config.ptr)
+        self._buf = ctypes.create_string_buffer(65536)
+
+    def __del__(self):
+        if getattr(self, "ptr", None):
+            _lib.quic_conn_free(self.ptr)
+            self.ptr = None
+
+    def connect(self, addr, now):
+        ss, n = sockaddr(*addr)
+        check(_lib.quic_conn_connect(self.ptr, byref(ss), n, ns(now)), "connect")
+
+    def receive_datagram(self, data, addr, now):
+        ss, n = sockaddr(*addr)
+        check(_lib.quic_conn_recv(self.ptr, data, len(data), byref(ss), n, ns(now)), "recv")
+
+    def datagrams_to_send(self, now):
+        out = []
+        while True:
+            n, ss, sl = c_size_t(), SockaddrStorage(), c_uint32()
+            rc = check(_lib.quic_conn_send(self.ptr, self._buf, len(self._buf), byref(n),
+                                           byref(ss), byref(sl), ns(now)), "send")
+            if rc == DONE:
+                return out
+            out.append((self._buf.raw[:n.value], addr_tuple(ss, sl.value)))
+
+    def get_timer(self):
+        t = _lib.quic_conn_timer(self.ptr)
+        return None if t == NO_TIMER else t / 1e9
+
+    def handle_timer(self, now):
+        check(_lib.quic_conn_handle_timer(self.ptr, ns(now)), "handle_timer")
+
+    def next_event(self):
+        ev = Event()
+        if check(_lib.quic_conn_poll_event(self.ptr, byref(ev)), "poll_event") == DONE:
+            return None
+        return {
+            "kind": ev.kind,
+            "alpn": _bytes(ev.alpn, ev.alpn_len),
+            "error_code": ev.error_code,
+            "frame_type": ev.frame_type if ev.has_frame_type else None,
+            "reason": _bytes(ev.reason, ev.reason_len),
+            "ping_uid": ev.ping_uid,
+            "cid": _bytes(ev.cid, ev.cid_len),
+        }
+
+    def send_ping(self, uid):
+        check(_lib.quic_conn_send_ping(self.ptr, uid), "ping")
+
+    def close(self, error_code=0, frame_type=None, reason_phrase="", now=0.0):
+        r = reason_phrase.encode()
+        check(_lib.quic_conn_close(self.ptr, frame_type is None, error_code, frame_type or 0,
+                                   r, len(r), ns(now)), "close")
+
+    @property
+    def is_established(self):
+        return _lib.quic_conn_is_established(self.ptr)
+
+    @property
+    def is_closed(self):
+        return _lib.quic_conn_is_closed(self.ptr)
+
+    def peer_error(self):
+        info = CloseInfo()
+        if check(_lib.quic_conn_peer_error(self.ptr, byref(info)), "peer_error") == DONE:
+            return None
+        return (info.is_app, info.error_code, _bytes(info.reason, info.reason_len))
+
+
+def header_dcid(datagram, short_dcid_len=8):
+    info = HeaderInfo()
+    check(_lib.quic_header_parse(datagram, len(datagram), short_dcid_len, byref(info)), "header")
+    return _bytes(info.dcid, info.dcid_len)
