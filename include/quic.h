@@ -113,7 +113,8 @@ typedef struct quic_conn quic_conn;
 // Result of a libquic call: `QUIC_RESULT_OK` (0) on success,
 // `QUIC_RESULT_DONE` (1) when there is nothing (more) to do, a negative
 // `QUIC_RESULT_*` code on error. Errors come in bands: -1.. API misuse,
-// -100.. packets, -200.. TLS and crypto, -900.. fatal.
+// -100.. packets, -200.. TLS and crypto, -300.. streams and datagrams,
+// -900.. fatal.
 typedef int32_t quic_result;
 
 // Receives NSS key log lines (without newline) as they are produced.
@@ -257,6 +258,32 @@ typedef struct {
 
 // A Retry packet's integrity tag does not verify.
 #define QUIC_RESULT_RETRY_TAG_MISMATCH -106
+
+// The connection is closing or closed: nothing new can be sent.
+#define QUIC_RESULT_CLOSING -8
+
+// Too much is queued; drain `quic_conn_send` and retry.
+#define QUIC_RESULT_WOULD_BLOCK -9
+
+// The peer's stream limit does not allow opening this stream yet; a
+// STREAMS_BLOCKED frame tells the peer.
+#define QUIC_RESULT_STREAM_LIMIT -300
+
+// A stream ID that cannot be used this way (the peer's unidirectional
+// stream, a peer stream not opened yet, above 2^62 - 1).
+#define QUIC_RESULT_INVALID_STREAM -301
+
+// The stream's send side was already finished with FIN.
+#define QUIC_RESULT_STREAM_FINISHED -302
+
+// The stream was reset, or the peer asked us to stop sending on it.
+#define QUIC_RESULT_STREAM_RESET -303
+
+// The peer did not offer DATAGRAM support (max_datagram_frame_size).
+#define QUIC_RESULT_DATAGRAM_UNSUPPORTED -304
+
+// The datagram is larger than the peer accepts or a packet holds.
+#define QUIC_RESULT_DATAGRAM_TOO_LARGE -305
 
 // The cryptographic library failed (not a peer error).
 #define QUIC_RESULT_CRYPTO_FAILURE -200

@@ -83,6 +83,10 @@ pub struct Config {
     pub groups: Option<String>,
     /// Where TLS secrets are logged.
     pub key_log: Option<KeyLogFn>,
+    /// How far auto-tuning may grow the per-stream window.
+    pub max_stream_window: u64,
+    /// How far auto-tuning may grow the connection window.
+    pub max_connection_window: u64,
     /// Streams the peer may open at once, bidirectional.
     pub max_streams_bidi: u64,
     /// Streams the peer may open at once, unidirectional.
@@ -129,6 +133,8 @@ impl Config {
             max_datagram_frame_size: None,
             groups: None,
             key_log: None,
+            max_stream_window: 16 * DEFAULT_WINDOW,
+            max_connection_window: 24 * DEFAULT_WINDOW,
             max_streams_bidi: 128,
             max_streams_uni: 128,
         }

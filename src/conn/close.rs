@@ -130,6 +130,7 @@ impl Connection {
 
     /// Runs whatever timer expired by `now` (aioquic's `handle_timer`).
     pub fn handle_timer(&mut self, now: u64) {
+        self.last_now = self.last_now.max(now);
         match self.close {
             CloseState::Closing { until, .. } | CloseState::Draining { until } => {
                 if now >= until {

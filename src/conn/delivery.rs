@@ -28,6 +28,7 @@ impl Connection {
                     SentFrame::HandshakeDone
                     | SentFrame::NewConnectionId { .. }
                     | SentFrame::RetireConnectionId { .. } => {}
+                    other => self.on_stream_frame_acked(other),
                 }
             }
         }
@@ -57,6 +58,7 @@ impl Connection {
                     SentFrame::RetireConnectionId { seq } => {
                         self.peer_cids.pending_retire.push(seq)
                     }
+                    other => self.on_stream_frame_lost(other),
                 }
             }
         }

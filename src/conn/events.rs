@@ -1,5 +1,7 @@
 //! What a connection reports to the application (aioquic's `events`).
 
+use bytes::Bytes;
+
 use crate::cid::ConnectionId;
 
 /// An event for the application, polled with `Connection::poll_event`.
@@ -18,6 +20,35 @@ pub enum Event {
         early_data_accepted: bool,
         /// The session was resumed from a ticket.
         session_resumed: bool,
+    },
+    /// In-order data arrived on a stream.
+    StreamDataReceived {
+        /// The stream.
+        stream_id: u64,
+        /// The bytes (possibly empty with `end_stream`).
+        data: Bytes,
+        /// The stream ends after `data`.
+        end_stream: bool,
+    },
+    /// The peer reset a stream (RESET_STREAM).
+    StreamReset {
+        /// The stream.
+        stream_id: u64,
+        /// The peer's application error code.
+        error_code: u64,
+    },
+    /// The peer asked us to stop sending on a stream (STOP_SENDING); our
+    /// send side was reset with the same code.
+    StopSendingReceived {
+        /// The stream.
+        stream_id: u64,
+        /// The peer's application error code.
+        error_code: u64,
+    },
+    /// A DATAGRAM frame arrived (RFC 9221).
+    DatagramFrameReceived {
+        /// The payload.
+        data: Bytes,
     },
     /// A PING sent with `send_ping(uid)` was acknowledged.
     PingAcknowledged {

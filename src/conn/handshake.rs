@@ -24,6 +24,7 @@ impl Connection {
             return Err(ApiError::InvalidState("already connected"));
         }
         self.peer_addr = Some(peer);
+        self.last_now = now;
         let dcid = self.original_dcid;
         self.peer_cids.set_initial(dcid);
         self.install_initial_keys(&dcid)
@@ -205,6 +206,7 @@ impl Connection {
             }
         }
         self.recovery.max_ack_delay = tp.max_ack_delay * 1_000_000;
+        self.streams.on_peer_params(&tp);
         self.negotiate_idle_timeout(tp.max_idle_timeout, now);
         self.peer_params = Some(tp);
         Ok(())

@@ -13,6 +13,8 @@ mod handshake;
 mod recv;
 mod send;
 mod spaces;
+mod stream_io;
+mod streams;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -31,6 +33,7 @@ use crate::transport_params::TransportParameters;
 use cid::{LocalCids, PeerCids};
 use close::CloseState;
 use spaces::{PacketSpace, SentFrame};
+use streams::{Streams, Windows};
 
 /// Why an application call was refused. The connection is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -45,6 +48,30 @@ pub enum ApiError {
     /// TLS could not be set up for this connection.
     #[error("TLS setup failed: {0}")]
     Tls(String),
+    /// The peer's stream limit does not allow opening this stream yet.
+    #[error("stream limit reached")]
+    StreamLimit,
+    /// The stream ID cannot be used this way.
+    #[error("invalid stream: {0}")]
+    InvalidStream(&'static str),
+    /// The stream's send side already ended with FIN.
+    #[error("stream send side finished")]
+    StreamFinished,
+    /// The stream was reset, or the peer asked us to stop sending.
+    #[error("stream reset")]
+    StreamReset,
+    /// The connection is closing or closed.
+    #[error("connection closing")]
+    Closing,
+    /// The peer does not accept DATAGRAM frames.
+    #[error("DATAGRAM not supported by the peer")]
+    DatagramUnsupported,
+    /// The datagram does not fit the peer's limit or a packet.
+    #[error("datagram too large")]
+    DatagramTooLarge,
+    /// Too much is queued already; retry after sending.
+    #[error("queue full")]
+    WouldBlock,
 }
 
 /// How a connection ended, as seen by one side.
@@ -108,6 +135,11 @@ pub struct Connection {
     /// An ack-eliciting packet was sent since the last one received.
     sent_eliciting_since_recv: bool,
     recv_buf: Vec<u8>,
+    streams: Streams,
+    /// DATAGRAM payloads waiting to be sent.
+    datagrams: VecDeque<bytes::Bytes>,
+    /// The latest time the caller gave us (for calls that take none).
+    last_now: u64,
 }
 
 impl std::fmt::Debug for Connection {
@@ -129,6 +161,16 @@ impl Connection {
     ) -> Self {
         let side = config.side;
         let local = cid::random_cid(config.connection_id_length);
+        let streams = Streams::new(
+            side,
+            Windows {
+                stream: config.max_stream_data,
+                connection: config.max_data,
+                max_stream: config.max_stream_data.max(config.max_stream_window),
+                max_connection: config.max_data.max(config.max_connection_window),
+            },
+            [config.max_streams_bidi, config.max_streams_uni],
+        );
         Self {
             side,
             version: config.supported_versions[0],
@@ -165,6 +207,9 @@ impl Connection {
             idle_deadline: None,
             sent_eliciting_since_recv: false,
             recv_buf: Vec::new(),
+            streams,
+            datagrams: VecDeque::new(),
+            last_now: 0,
         }
     }
 
@@ -267,9 +312,19 @@ impl Connection {
         self.peer_error.as_ref()
     }
 
-    /// The next event, oldest first.
+    /// The next event, oldest first. Taking stream data frees flow-control
+    /// credit for the peer.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let e = self.events.pop_front()?;
+        if let Event::StreamDataReceived {
+            stream_id, data, ..
+        } = &e
+        {
+            let rtt = self.recovery.rtt.smoothed();
+            self.streams
+                .on_consumed(*stream_id, data.len() as u64, self.last_now, rtt);
+        }
+        Some(e)
     }
 
     /// Sends a PING; `PingAcknowledged(uid)` follows its acknowledgement.

@@ -26,6 +26,7 @@ impl Connection {
     /// that breaks the protocol gets the connection closed with the error
     /// RFC 9000 names.
     pub fn recv(&mut self, datagram: &[u8], from: SocketAddr, now: u64) {
+        self.last_now = self.last_now.max(now);
         match self.close {
             CloseState::Open => {}
             CloseState::Closing { .. } => return self.on_datagram_while_closing(),
@@ -54,6 +55,7 @@ impl Connection {
         }
         self.recv_buf = buf;
         if matches!(self.close, CloseState::Open) {
+            self.collect_stream_events();
             self.drive_tls(now);
             let status = self.status();
             self.recovery.set_timer(now, status);
@@ -329,27 +331,18 @@ impl Connection {
                         "unexpected PATH_RESPONSE",
                     ));
                 }
-                Frame::Datagram { .. } => {
-                    // RFC 9221 §3: DATAGRAM without our offer.
-                    return Err(TransportError::protocol_violation(
-                        ty,
-                        "DATAGRAM frames were not offered",
-                    ));
-                }
-                Frame::MaxData(_)
+                Frame::Datagram { .. }
+                | Frame::MaxData(_)
                 | Frame::MaxStreams { .. }
                 | Frame::DataBlocked(_)
-                | Frame::StreamsBlocked { .. } => {}
-                Frame::Stream { .. }
+                | Frame::StreamsBlocked { .. }
+                | Frame::Stream { .. }
                 | Frame::ResetStream { .. }
                 | Frame::StopSending { .. }
                 | Frame::MaxStreamData { .. }
                 | Frame::StreamDataBlocked { .. } => {
-                    return Err(TransportError::new(
-                        code::INTERNAL_ERROR,
-                        ty,
-                        "streams are not supported by this libquic version",
-                    ));
+                    let _ = ty;
+                    self.on_stream_frame(frame)?;
                 }
             }
         }

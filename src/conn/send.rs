@@ -41,6 +41,7 @@ impl Connection {
     /// (aioquic's `datagrams_to_send`, one datagram per call).
     pub fn send(&mut self, out: &mut Vec<u8>, now: u64) -> Option<SocketAddr> {
         out.clear();
+        self.last_now = self.last_now.max(now);
         let peer = self.peer_addr?;
         let closing = match self.close {
             CloseState::Open => None,
@@ -127,6 +128,14 @@ impl Connection {
         self.config.max_datagram_size
     }
 
+    /// The largest datagram the path allows (the peer's limit); ours may be
+    /// smaller.
+    pub(super) fn path_datagram_limit(&self) -> usize {
+        self.peer_params
+            .as_ref()
+            .map_or(usize::MAX, |p| p.max_udp_payload_size as usize)
+    }
+
     /// The largest datagram we may send: ours, within the peer's limit.
     fn max_datagram_size(&self) -> usize {
         let peer = self
@@ -165,6 +174,7 @@ impl Connection {
             || self.spaces[idx].crypto_send.has_data()
             || self.spaces[idx].probes > 0
             || (ping_here && !self.pings.is_empty())
+            || (app && self.stream_work_pending())
             || (app
                 && (self.handshake_done_pending
                     || !self.path_responses.is_empty()
@@ -229,17 +239,6 @@ impl Connection {
             if app {
                 self.write_app_control(out, limit, &mut frames, &mut ack_eliciting);
             }
-            if ping_here {
-                while let Some(&uid) = self.pings.last() {
-                    if room(out) < 1 {
-                        break;
-                    }
-                    out.push(frame::kind::PING as u8);
-                    self.pings.pop();
-                    frames.push(SentFrame::Ping { uid });
-                    ack_eliciting = true;
-                }
-            }
             // CRYPTO: resent ranges first, then new data.
             loop {
                 let r = room(out);
@@ -257,6 +256,20 @@ impl Connection {
                     len: len as u64,
                 });
                 ack_eliciting = true;
+            }
+            if app {
+                self.write_stream_frames(out, limit, true, &mut frames, &mut ack_eliciting);
+            }
+            if ping_here {
+                while let Some(&uid) = self.pings.last() {
+                    if room(out) < 1 {
+                        break;
+                    }
+                    out.push(frame::kind::PING as u8);
+                    self.pings.pop();
+                    frames.push(SentFrame::Ping { uid });
+                    ack_eliciting = true;
+                }
             }
             if self.spaces[idx].probes > 0 && !ack_eliciting && room(out) >= 1 {
                 out.push(frame::kind::PING as u8);

@@ -20,6 +20,26 @@ pub(crate) enum SentFrame {
     NewConnectionId { seq: u64 },
     /// RETIRE_CONNECTION_ID for the peer's CID with this sequence number.
     RetireConnectionId { seq: u64 },
+    /// STREAM data.
+    Stream {
+        id: u64,
+        offset: u64,
+        len: u64,
+        fin: bool,
+    },
+    /// RESET_STREAM.
+    ResetStream { id: u64 },
+    /// STOP_SENDING.
+    StopSending { id: u64 },
+    /// MAX_DATA.
+    MaxData,
+    /// MAX_STREAM_DATA.
+    MaxStreamData { id: u64 },
+    /// MAX_STREAMS.
+    MaxStreams { bidi: bool },
+    /// DATA_BLOCKED, STREAM_DATA_BLOCKED, STREAMS_BLOCKED and DATAGRAM are
+    /// not resent; they are recorded for acknowledgement accounting only.
+    NotResent,
 }
 
 /// One packet number space of a connection.

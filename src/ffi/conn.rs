@@ -40,6 +40,14 @@ fn api_error_code(e: ApiError) -> quic_result {
         ApiError::InvalidState(_) => QUIC_RESULT_INVALID_STATE,
         ApiError::InvalidArgument(_) => QUIC_RESULT_INVALID_ARGUMENT,
         ApiError::Tls(_) => QUIC_RESULT_TLS_SETUP,
+        ApiError::StreamLimit => QUIC_RESULT_STREAM_LIMIT,
+        ApiError::InvalidStream(_) => QUIC_RESULT_INVALID_STREAM,
+        ApiError::StreamFinished => QUIC_RESULT_STREAM_FINISHED,
+        ApiError::StreamReset => QUIC_RESULT_STREAM_RESET,
+        ApiError::Closing => QUIC_RESULT_CLOSING,
+        ApiError::DatagramUnsupported => QUIC_RESULT_DATAGRAM_UNSUPPORTED,
+        ApiError::DatagramTooLarge => QUIC_RESULT_DATAGRAM_TOO_LARGE,
+        ApiError::WouldBlock => QUIC_RESULT_WOULD_BLOCK,
     }
 }
 

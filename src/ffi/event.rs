@@ -129,6 +129,40 @@ impl quic_event {
                 out.session_resumed = *session_resumed;
                 out
             }
+            Event::StreamDataReceived {
+                stream_id,
+                data,
+                end_stream,
+            } => {
+                let mut out = Self::empty(quic_event_type::StreamDataReceived);
+                out.stream_id = *stream_id;
+                (out.data, out.data_len) = (ptr(data), data.len());
+                out.end_stream = *end_stream;
+                out
+            }
+            Event::StreamReset {
+                stream_id,
+                error_code,
+            }
+            | Event::StopSendingReceived {
+                stream_id,
+                error_code,
+            } => {
+                let kind = if matches!(e, Event::StreamReset { .. }) {
+                    quic_event_type::StreamReset
+                } else {
+                    quic_event_type::StopSendingReceived
+                };
+                let mut out = Self::empty(kind);
+                out.stream_id = *stream_id;
+                out.error_code = *error_code;
+                out
+            }
+            Event::DatagramFrameReceived { data } => {
+                let mut out = Self::empty(quic_event_type::DatagramFrameReceived);
+                (out.data, out.data_len) = (ptr(data), data.len());
+                out
+            }
             Event::PingAcknowledged { uid } => {
                 let mut out = Self::empty(quic_event_type::PingAcknowledged);
                 out.ping_uid = *uid;

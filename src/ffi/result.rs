@@ -11,7 +11,8 @@ use crate::error::{CryptoError, PacketError};
 /// Result of a libquic call: `QUIC_RESULT_OK` (0) on success,
 /// `QUIC_RESULT_DONE` (1) when there is nothing (more) to do, a negative
 /// `QUIC_RESULT_*` code on error. Errors come in bands: -1.. API misuse,
-/// -100.. packets, -200.. TLS and crypto, -900.. fatal.
+/// -100.. packets, -200.. TLS and crypto, -300.. streams and datagrams,
+/// -900.. fatal.
 pub type quic_result = i32;
 
 /// Success.
@@ -49,6 +50,26 @@ pub const QUIC_RESULT_DECRYPTION_FAILED: quic_result = -105;
 /// A Retry packet's integrity tag does not verify.
 pub const QUIC_RESULT_RETRY_TAG_MISMATCH: quic_result = -106;
 
+/// The connection is closing or closed: nothing new can be sent.
+pub const QUIC_RESULT_CLOSING: quic_result = -8;
+/// Too much is queued; drain `quic_conn_send` and retry.
+pub const QUIC_RESULT_WOULD_BLOCK: quic_result = -9;
+
+/// The peer's stream limit does not allow opening this stream yet; a
+/// STREAMS_BLOCKED frame tells the peer.
+pub const QUIC_RESULT_STREAM_LIMIT: quic_result = -300;
+/// A stream ID that cannot be used this way (the peer's unidirectional
+/// stream, a peer stream not opened yet, above 2^62 - 1).
+pub const QUIC_RESULT_INVALID_STREAM: quic_result = -301;
+/// The stream's send side was already finished with FIN.
+pub const QUIC_RESULT_STREAM_FINISHED: quic_result = -302;
+/// The stream was reset, or the peer asked us to stop sending on it.
+pub const QUIC_RESULT_STREAM_RESET: quic_result = -303;
+/// The peer did not offer DATAGRAM support (max_datagram_frame_size).
+pub const QUIC_RESULT_DATAGRAM_UNSUPPORTED: quic_result = -304;
+/// The datagram is larger than the peer accepts or a packet holds.
+pub const QUIC_RESULT_DATAGRAM_TOO_LARGE: quic_result = -305;
+
 /// The cryptographic library failed (not a peer error).
 pub const QUIC_RESULT_CRYPTO_FAILURE: quic_result = -200;
 /// A certificate (chain) could not be loaded or parsed.
@@ -81,6 +102,14 @@ pub extern "C" fn quic_result_str(result: quic_result) -> *const c_char {
         QUIC_RESULT_ALREADY_USED => c"object already used",
         QUIC_RESULT_FILE_UNREADABLE => c"file cannot be read",
         QUIC_RESULT_INVALID_ADDRESS => c"invalid socket address",
+        QUIC_RESULT_CLOSING => c"connection closing",
+        QUIC_RESULT_WOULD_BLOCK => c"queue full; send first",
+        QUIC_RESULT_STREAM_LIMIT => c"stream limit reached",
+        QUIC_RESULT_INVALID_STREAM => c"invalid stream for this operation",
+        QUIC_RESULT_STREAM_FINISHED => c"stream send side already finished",
+        QUIC_RESULT_STREAM_RESET => c"stream reset or stopped",
+        QUIC_RESULT_DATAGRAM_UNSUPPORTED => c"peer does not accept DATAGRAM frames",
+        QUIC_RESULT_DATAGRAM_TOO_LARGE => c"datagram too large",
         QUIC_RESULT_PACKET_TRUNCATED => c"packet truncated",
         QUIC_RESULT_PACKET_MALFORMED => c"malformed packet",
         QUIC_RESULT_CONNECTION_ID_TOO_LONG => c"connection ID too long",

@@ -3,5 +3,6 @@
 
 mod frames;
 mod handshake;
+mod streams;
 pub(crate) mod pair;
 pub(crate) mod pki;

@@ -1,0 +1,373 @@
+//! Streams and datagrams at the connection: the application calls, the
+//! stream frames received, and the stream and datagram frames written into
+//! 1-RTT packets (control frames first, then round-robin data).
+
+use bytes::Bytes;
+
+use super::close::CloseState;
+use super::spaces::SentFrame;
+use super::streams::StreamError;
+use super::{ApiError, Connection, Event};
+use crate::crypto::TAG_LEN;
+use crate::error::TransportError;
+use crate::frame::{self, Frame};
+use crate::varint;
+
+/// DATAGRAM payloads queued at most.
+const MAX_QUEUED_DATAGRAMS: usize = 256;
+
+/// A short header with a 20-byte CID and a 4-byte packet number, plus tag.
+const SHORT_OVERHEAD: usize = 1 + 20 + 4 + TAG_LEN;
+
+fn stream_error(e: StreamError) -> ApiError {
+    match e {
+        StreamError::Limit => ApiError::StreamLimit,
+        StreamError::Invalid(why) => ApiError::InvalidStream(why),
+        StreamError::Finished => ApiError::StreamFinished,
+        StreamError::Reset => ApiError::StreamReset,
+    }
+}
+
+impl Connection {
+    fn check_open(&self) -> Result<(), ApiError> {
+        if matches!(self.close, CloseState::Open) {
+            Ok(())
+        } else {
+            Err(ApiError::Closing)
+        }
+    }
+
+    /// Queues `data` on a stream, opening a local stream implicitly
+    /// (aioquic's `send_stream_data`). The data is copied.
+    pub fn stream_send(&mut self, stream_id: u64, data: &[u8], fin: bool) -> Result<(), ApiError> {
+        self.check_open()?;
+        if stream_id > varint::MAX {
+            return Err(ApiError::InvalidStream("stream ID above 2^62 - 1"));
+        }
+        self.streams.send(stream_id, data, fin).map_err(stream_error)
+    }
+
+    /// Abandons our sending on a stream with RESET_STREAM.
+    pub fn stream_reset(&mut self, stream_id: u64, error_code: u64) -> Result<(), ApiError> {
+        self.check_open()?;
+        if stream_id > varint::MAX || error_code > varint::MAX {
+            return Err(ApiError::InvalidArgument("value above 2^62 - 1"));
+        }
+        self.streams.reset(stream_id, error_code).map_err(stream_error)
+    }
+
+    /// Asks the peer to stop sending on a stream (STOP_SENDING).
+    pub fn stream_stop(&mut self, stream_id: u64, error_code: u64) -> Result<(), ApiError> {
+        self.check_open()?;
+        if stream_id > varint::MAX || error_code > varint::MAX {
+            return Err(ApiError::InvalidArgument("value above 2^62 - 1"));
+        }
+        self.streams.stop(stream_id, error_code).map_err(stream_error)
+    }
+
+    /// The next stream ID of ours not used yet (aioquic's
+    /// `get_next_available_stream_id`).
+    pub fn next_stream_id(&self, unidirectional: bool) -> u64 {
+        self.streams.next_stream_id(unidirectional)
+    }
+
+    /// Number of streams the connection holds state for.
+    pub fn stream_count(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// The largest DATAGRAM payload the peer accepts in one packet now.
+    pub fn max_datagram_payload(&self) -> Option<usize> {
+        let peer = self.peer_params.as_ref()?.max_datagram_frame_size? as usize;
+        // Frame type and a 2-byte length come out of the peer's frame limit.
+        let by_peer = peer.saturating_sub(3);
+        let by_packet = self.max_send_size().min(self.path_datagram_limit()) - SHORT_OVERHEAD - 3;
+        Some(by_peer.min(by_packet))
+    }
+
+    /// Queues an unreliable DATAGRAM frame (RFC 9221).
+    pub fn send_datagram(&mut self, data: &[u8]) -> Result<(), ApiError> {
+        self.check_open()?;
+        if self.peer_params.is_none() {
+            return Err(ApiError::InvalidState("the handshake has not completed"));
+        }
+        let Some(max) = self.max_datagram_payload() else {
+            return Err(ApiError::DatagramUnsupported);
+        };
+        if data.len() > max {
+            return Err(ApiError::DatagramTooLarge);
+        }
+        if self.datagrams.len() >= MAX_QUEUED_DATAGRAMS {
+            return Err(ApiError::WouldBlock);
+        }
+        self.datagrams.push_back(Bytes::copy_from_slice(data));
+        Ok(())
+    }
+
+    /// Acts on a stream-related or DATAGRAM frame from the peer.
+    pub(super) fn on_stream_frame(&mut self, f: Frame<'_>) -> Result<(), TransportError> {
+        match f {
+            Frame::Stream {
+                stream_id,
+                offset,
+                data,
+                fin,
+            } => self.streams.on_stream(stream_id, offset, data, fin),
+            Frame::ResetStream {
+                stream_id,
+                error_code,
+                final_size,
+            } => self.streams.on_reset_stream(stream_id, error_code, final_size),
+            Frame::StopSending {
+                stream_id,
+                error_code,
+            } => {
+                if let Some(code) = self.streams.on_stop_sending(stream_id, error_code)? {
+                    self.events.push_back(Event::StopSendingReceived {
+                        stream_id,
+                        error_code: code,
+                    });
+                }
+                Ok(())
+            }
+            Frame::MaxData(max) => {
+                self.streams.on_max_data(max);
+                Ok(())
+            }
+            Frame::MaxStreamData { stream_id, max } => {
+                self.streams.on_max_stream_data(stream_id, max)
+            }
+            Frame::MaxStreams { bidi, max } => {
+                self.streams.on_max_streams(bidi, max);
+                Ok(())
+            }
+            Frame::StreamDataBlocked { stream_id, .. } => {
+                self.streams.on_stream_data_blocked(stream_id)
+            }
+            Frame::DataBlocked(_) | Frame::StreamsBlocked { .. } => Ok(()),
+            Frame::Datagram { data, with_len } => {
+                // RFC 9221 §3: without our offer, or over our limit, it is a
+                // PROTOCOL_VIOLATION.
+                let ty = if with_len {
+                    frame::kind::DATAGRAM_LEN
+                } else {
+                    frame::kind::DATAGRAM
+                };
+                let Some(max) = self.config.max_datagram_frame_size else {
+                    return Err(TransportError::protocol_violation(
+                        ty,
+                        "DATAGRAM frames were not offered",
+                    ));
+                };
+                let size = 1 + data.len() + if with_len { varint::encoded_len(data.len() as u64).unwrap_or(8) } else { 0 };
+                if size as u64 > max {
+                    return Err(TransportError::protocol_violation(ty, "DATAGRAM frame too large"));
+                }
+                self.events.push_back(Event::DatagramFrameReceived {
+                    data: Bytes::copy_from_slice(data),
+                });
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Turns newly deliverable stream data and resets into events.
+    pub(super) fn collect_stream_events(&mut self) {
+        let rtt = self.recovery.rtt.smoothed();
+        self.streams
+            .drain_readable(self.last_now, rtt, &mut self.events);
+    }
+
+    /// True when 1-RTT stream or datagram frames wait.
+    pub(super) fn stream_work_pending(&self) -> bool {
+        self.streams.has_pending() || !self.datagrams.is_empty()
+    }
+
+    /// Writes flow-control and stream-state frames, then datagrams, then
+    /// stream data round-robin, while they fit below `limit` (minus the
+    /// tag). Data frames are written only when `allow_data`.
+    pub(super) fn write_stream_frames(
+        &mut self,
+        out: &mut Vec<u8>,
+        limit: usize,
+        allow_data: bool,
+        frames: &mut Vec<SentFrame>,
+        ack_eliciting: &mut bool,
+    ) {
+        let room = |out: &Vec<u8>| limit.saturating_sub(out.len() + TAG_LEN);
+        let mut put = |out: &mut Vec<u8>, f: Frame<'_>, sent: SentFrame, frames: &mut Vec<SentFrame>| -> bool {
+            let mark = out.len();
+            f.write(out);
+            if out.len() + TAG_LEN > limit {
+                out.truncate(mark);
+                return false;
+            }
+            frames.push(sent);
+            *ack_eliciting = true;
+            true
+        };
+        // Control frames first (RFC 9000 §4 limits, §3.5 stream states).
+        if let Some(max) = self.streams.recv_window.take_update() {
+            if !put(out, Frame::MaxData(max), SentFrame::MaxData, frames) {
+                self.streams.recv_window.on_update_lost();
+            }
+        }
+        for sid in std::mem::take(&mut self.streams.window_updates) {
+            let Some(max) = self.streams.recv_half(sid).and_then(|r| r.window.take_update()) else {
+                continue;
+            };
+            if !put(out, Frame::MaxStreamData { stream_id: sid, max }, SentFrame::MaxStreamData { id: sid }, frames) {
+                if let Some(r) = self.streams.recv_half(sid) {
+                    r.window.on_update_lost();
+                }
+                self.streams.window_updates.insert(sid);
+            }
+        }
+        while let Some((bidi, max)) = self.streams.take_max_streams() {
+            if !put(out, Frame::MaxStreams { bidi, max }, SentFrame::MaxStreams { bidi }, frames) {
+                self.streams.on_max_streams_lost(bidi);
+                break;
+            }
+        }
+        for sid in std::mem::take(&mut self.streams.resets) {
+            let Some(r) = self.streams.send_half(sid).and_then(|s| s.reset) else {
+                continue;
+            };
+            let f = Frame::ResetStream {
+                stream_id: sid,
+                error_code: r.code,
+                final_size: r.final_size,
+            };
+            if put(out, f, SentFrame::ResetStream { id: sid }, frames) {
+                if let Some(reset) = self.streams.send_half(sid).and_then(|s| s.reset.as_mut()) {
+                    reset.pending = false;
+                }
+            } else {
+                self.streams.resets.insert(sid);
+            }
+        }
+        for sid in std::mem::take(&mut self.streams.stops) {
+            let Some((code, true)) = self.streams.recv_half(sid).and_then(|r| r.stop) else {
+                continue;
+            };
+            let f = Frame::StopSending {
+                stream_id: sid,
+                error_code: code,
+            };
+            if put(out, f, SentFrame::StopSending { id: sid }, frames) {
+                if let Some(r) = self.streams.recv_half(sid) {
+                    r.stop = Some((code, false));
+                }
+            } else {
+                self.streams.stops.insert(sid);
+            }
+        }
+        if let Some(limit_now) = self.streams.take_data_blocked() {
+            put(out, Frame::DataBlocked(limit_now), SentFrame::NotResent, frames);
+        }
+        while let Some((bidi, l)) = self.streams.take_streams_blocked() {
+            put(out, Frame::StreamsBlocked { bidi, limit: l }, SentFrame::NotResent, frames);
+        }
+        for sid in std::mem::take(&mut self.streams.stream_blocked) {
+            let Some(send) = self.streams.send_half(sid) else { continue };
+            if send.blocked_at == Some(send.max_data) {
+                continue;
+            }
+            let l = send.max_data;
+            send.blocked_at = Some(l);
+            put(out, Frame::StreamDataBlocked { stream_id: sid, limit: l }, SentFrame::NotResent, frames);
+        }
+        if !allow_data {
+            return;
+        }
+        // Datagrams: unreliable, so they go before stream data.
+        while let Some(d) = self.datagrams.front() {
+            let size = 1 + 2 + d.len();
+            if size > room(out) {
+                break;
+            }
+            frame::write_datagram_header(out, d.len(), true);
+            out.extend_from_slice(d);
+            self.datagrams.pop_front();
+            frames.push(SentFrame::NotResent);
+            *ack_eliciting = true;
+        }
+        // Stream data, one chunk per stream per turn.
+        let mut tried = 0;
+        while room(out) > 24 {
+            let Some(sid) = self.streams.next_sender() else { break };
+            let header_max = 1 + 8 + 8 + 2;
+            let max_len = room(out) - header_max;
+            let mark = out.len();
+            let Some(chunk) = self.streams.take_chunk(sid, max_len) else {
+                self.streams.requeue(sid);
+                tried += 1;
+                if tried > 64 {
+                    break;
+                }
+                continue;
+            };
+            frame::write_stream_header(out, sid, chunk.offset, chunk.len, chunk.fin, true);
+            self.streams.read_chunk(sid, &chunk, out);
+            debug_assert!(out.len() + TAG_LEN <= limit, "{} > {limit}", out.len() - mark);
+            frames.push(SentFrame::Stream {
+                id: sid,
+                offset: chunk.offset,
+                len: chunk.len as u64,
+                fin: chunk.fin,
+            });
+            *ack_eliciting = true;
+            self.streams.requeue(sid);
+        }
+    }
+
+    /// A frame of ours about streams was acknowledged.
+    pub(super) fn on_stream_frame_acked(&mut self, f: SentFrame) {
+        if let SentFrame::Stream { id, offset, len, fin } = f {
+            self.streams.on_stream_acked(id, offset, len, fin);
+        } else if let SentFrame::ResetStream { id } = f {
+            if let Some(r) = self.streams.send_half(id).and_then(|s| s.reset.as_mut()) {
+                r.acked = true;
+            }
+            self.streams.maybe_forget(id);
+        }
+    }
+
+    /// A frame of ours about streams was lost: send it (or its current
+    /// value) again.
+    pub(super) fn on_stream_frame_lost(&mut self, f: SentFrame) {
+        match f {
+            SentFrame::Stream { id, offset, len, fin } => {
+                self.streams.on_stream_lost(id, offset, len, fin)
+            }
+            SentFrame::ResetStream { id } => {
+                if self.streams.send_half(id).and_then(|s| s.reset).is_some_and(|r| !r.acked) {
+                    self.streams.resets.insert(id);
+                }
+            }
+            SentFrame::StopSending { id } => {
+                if let Some(r) = self.streams.recv_half(id) {
+                    if let Some((code, _)) = r.stop {
+                        if !r.is_done() {
+                            r.stop = Some((code, true));
+                            self.streams.stops.insert(id);
+                        }
+                    }
+                }
+            }
+            SentFrame::MaxData => self.streams.recv_window.on_update_lost(),
+            SentFrame::MaxStreamData { id } => {
+                if let Some(r) = self.streams.recv_half(id) {
+                    if r.final_size().is_none() {
+                        r.window.on_update_lost();
+                        self.streams.window_updates.insert(id);
+                    }
+                }
+            }
+            SentFrame::MaxStreams { bidi } => self.streams.on_max_streams_lost(bidi),
+            _ => {}
+        }
+    }
+}
+

@@ -1,0 +1,668 @@
+//! Streams (RFC 9000 §2-§4): stream ID rules, opening limits, connection-
+//! and stream-level flow control, fair scheduling, and forgetting streams
+//! whose both halves are done.
+
+mod flow;
+mod recv;
+mod send;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use bytes::Bytes;
+
+pub(crate) use flow::RecvWindow;
+pub(crate) use recv::RecvStream;
+pub(crate) use send::{Chunk, SendStream};
+
+use super::Event;
+use crate::error::{code, TransportError};
+use crate::frame::kind;
+use crate::side::Side;
+use crate::transport_params::TransportParameters;
+
+/// Stream ID helpers (RFC 9000 §2.1).
+pub(crate) mod id {
+    use crate::side::Side;
+
+    /// The side that opened `id`.
+    pub(crate) fn initiator(id: u64) -> Side {
+        if id & 1 == 0 {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    }
+
+    /// True for a bidirectional stream.
+    pub(crate) fn is_bidi(id: u64) -> bool {
+        id & 2 == 0
+    }
+
+    /// 0 for bidirectional, 1 for unidirectional: an index into per-type
+    /// counters.
+    pub(crate) fn dir(id: u64) -> usize {
+        usize::from(!is_bidi(id))
+    }
+
+    /// The stream's number among streams of its type and initiator.
+    pub(crate) fn index(id: u64) -> u64 {
+        id >> 2
+    }
+
+    /// The ID of stream number `index` of a type and initiator.
+    pub(crate) fn make(index: u64, initiator: Side, uni: bool) -> u64 {
+        (index << 2) | u64::from(initiator == Side::Server) | (u64::from(uni) << 1)
+    }
+}
+
+/// Why a local stream operation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamError {
+    /// The peer's stream limit does not allow opening it yet.
+    Limit,
+    /// The stream ID cannot be used this way (wrong direction or initiator,
+    /// or never opened).
+    Invalid(&'static str),
+    /// The send side already ended (FIN or reset).
+    Finished,
+    /// The stream was reset or asked to stop; it cannot carry data.
+    Reset,
+}
+
+/// Both halves of a stream; a unidirectional stream has one.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pub(crate) send: Option<SendStream>,
+    pub(crate) recv: Option<RecvStream>,
+}
+
+/// Window sizes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Windows {
+    /// Per-stream window we advertise.
+    pub(crate) stream: u64,
+    /// Connection window we advertise.
+    pub(crate) connection: u64,
+    /// How far auto-tuning may grow them.
+    pub(crate) max_stream: u64,
+    pub(crate) max_connection: u64,
+}
+
+/// Every stream of a connection and the limits between them.
+#[derive(Debug)]
+pub(crate) struct Streams {
+    side: Side,
+    map: HashMap<u64, Stream>,
+    windows: Windows,
+    /// Next index of a stream we open, per direction.
+    next_local: [u64; 2],
+    /// How many streams of each direction the peer lets us open.
+    peer_max_streams: [u64; 2],
+    /// STREAMS_BLOCKED to send for this limit.
+    streams_blocked: [Option<u64>; 2],
+    streams_blocked_sent: [Option<u64>; 2],
+    /// Streams the peer opened (highest index + 1), per direction.
+    peer_opened: [u64; 2],
+    /// Peer streams fully closed and forgotten.
+    peer_closed: [u64; 2],
+    /// The limits we advertise, the initial ones, and pending MAX_STREAMS.
+    local_max_streams: [u64; 2],
+    initial_max_streams: [u64; 2],
+    max_streams_pending: [bool; 2],
+    /// The peer's initial stream limits: bidi streams we open, bidi streams
+    /// it opens, uni streams we open.
+    peer_stream_data: (u64, u64, u64),
+    /// Connection flow control, sending: the peer's MAX_DATA, new bytes sent.
+    pub(crate) send_max_data: u64,
+    pub(crate) data_sent: u64,
+    data_blocked_sent: Option<u64>,
+    /// Connection flow control, receiving.
+    pub(crate) recv_window: RecvWindow,
+    data_received: u64,
+    /// Round-robin order of streams with data to send.
+    send_queue: VecDeque<u64>,
+    queued: BTreeSet<u64>,
+    /// Streams with pending control frames.
+    pub(crate) window_updates: BTreeSet<u64>,
+    pub(crate) resets: BTreeSet<u64>,
+    pub(crate) stops: BTreeSet<u64>,
+    pub(crate) stream_blocked: BTreeSet<u64>,
+    /// Streams with data or a reset to report.
+    readable: BTreeSet<u64>,
+}
+
+impl Streams {
+    /// Streams for `side`, allowing the peer `max_streams` (bidi, uni).
+    pub(crate) fn new(side: Side, windows: Windows, max_streams: [u64; 2]) -> Self {
+        Self {
+            side,
+            map: HashMap::new(),
+            windows,
+            next_local: [0; 2],
+            peer_max_streams: [0; 2],
+            streams_blocked: [None; 2],
+            streams_blocked_sent: [None; 2],
+            peer_opened: [0; 2],
+            peer_closed: [0; 2],
+            local_max_streams: max_streams,
+            initial_max_streams: max_streams,
+            max_streams_pending: [false; 2],
+            peer_stream_data: (0, 0, 0),
+            send_max_data: 0,
+            data_sent: 0,
+            data_blocked_sent: None,
+            recv_window: RecvWindow::new(windows.connection, windows.max_connection),
+            data_received: 0,
+            send_queue: VecDeque::new(),
+            queued: BTreeSet::new(),
+            window_updates: BTreeSet::new(),
+            resets: BTreeSet::new(),
+            stops: BTreeSet::new(),
+            stream_blocked: BTreeSet::new(),
+            readable: BTreeSet::new(),
+        }
+    }
+
+    /// Number of streams held (open, or closing).
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The peer's transport parameters set our sending limits.
+    pub(crate) fn on_peer_params(&mut self, tp: &TransportParameters) {
+        self.peer_max_streams = [tp.initial_max_streams_bidi, tp.initial_max_streams_uni];
+        self.send_max_data = tp.initial_max_data;
+        self.peer_stream_data = (
+            tp.initial_max_stream_data_bidi_remote,
+            tp.initial_max_stream_data_bidi_local,
+            tp.initial_max_stream_data_uni,
+        );
+        let ids: Vec<u64> = self.map.keys().copied().collect();
+        for sid in ids {
+            let limit = self.peer_stream_limit(sid);
+            if let Some(s) = self.map.get_mut(&sid).and_then(|s| s.send.as_mut()) {
+                s.max_data = s.max_data.max(limit);
+            }
+            self.queue(sid);
+        }
+    }
+
+    /// The initial limit the peer gives us on stream `sid`.
+    fn peer_stream_limit(&self, sid: u64) -> u64 {
+        let (bidi_ours, bidi_theirs, uni) = self.peer_stream_data;
+        if !id::is_bidi(sid) {
+            uni
+        } else if id::initiator(sid) == self.side {
+            bidi_ours
+        } else {
+            bidi_theirs
+        }
+    }
+
+    fn new_stream(&self, sid: u64) -> Stream {
+        let local = id::initiator(sid) == self.side;
+        let bidi = id::is_bidi(sid);
+        Stream {
+            send: (bidi || local).then(|| SendStream::new(self.peer_stream_limit(sid))),
+            recv: (bidi || !local)
+                .then(|| RecvStream::new(self.windows.stream, self.windows.max_stream)),
+        }
+    }
+
+    /// The ID `next_stream_id` would give (aioquic's
+    /// `get_next_available_stream_id`).
+    pub(crate) fn next_stream_id(&self, uni: bool) -> u64 {
+        id::make(self.next_local[usize::from(uni)], self.side, uni)
+    }
+
+    fn queue(&mut self, sid: u64) {
+        if self.queued.insert(sid) {
+            self.send_queue.push_back(sid);
+        }
+    }
+
+    /// Opens a local stream implicitly for sending (as aioquic does).
+    fn local_stream_for_send(&mut self, sid: u64) -> Result<&mut Stream, StreamError> {
+        let d = id::dir(sid);
+        if id::initiator(sid) != self.side {
+            if !id::is_bidi(sid) {
+                return Err(StreamError::Invalid("a peer's unidirectional stream is receive-only"));
+            }
+            if id::index(sid) >= self.peer_opened[d] {
+                return Err(StreamError::Invalid("the peer has not opened this stream"));
+            }
+        } else if !self.map.contains_key(&sid) {
+            let index = id::index(sid);
+            if index < self.next_local[d] {
+                return Err(StreamError::Finished); // opened before and forgotten
+            }
+            if index >= self.peer_max_streams[d] {
+                // RFC 9000 §4.6: tell the peer we are blocked.
+                self.streams_blocked[d] = Some(self.peer_max_streams[d]);
+                return Err(StreamError::Limit);
+            }
+            self.next_local[d] = index + 1;
+            let s = self.new_stream(sid);
+            self.map.insert(sid, s);
+        }
+        self.map.get_mut(&sid).ok_or(StreamError::Finished)
+    }
+
+    /// Queues data on a stream (aioquic's `send_stream_data`).
+    pub(crate) fn send(&mut self, sid: u64, data: &[u8], fin: bool) -> Result<(), StreamError> {
+        let stream = self.local_stream_for_send(sid)?;
+        let Some(send) = stream.send.as_mut() else {
+            return Err(StreamError::Invalid("stream has no send side"));
+        };
+        if send.reset.is_some() || send.stop_code.is_some() {
+            return Err(StreamError::Reset);
+        }
+        if send.is_finished() {
+            return Err(StreamError::Finished);
+        }
+        send.write(Bytes::copy_from_slice(data), fin);
+        self.queue(sid);
+        Ok(())
+    }
+
+    /// Resets our send side (aioquic's `reset_stream`).
+    pub(crate) fn reset(&mut self, sid: u64, error_code: u64) -> Result<(), StreamError> {
+        let stream = self.local_stream_for_send(sid)?;
+        let Some(send) = stream.send.as_mut() else {
+            return Err(StreamError::Invalid("stream has no send side"));
+        };
+        if send.reset.is_none() {
+            send.reset(error_code);
+            self.resets.insert(sid);
+        }
+        Ok(())
+    }
+
+    /// Asks the peer to stop sending (aioquic's `stop_stream`).
+    pub(crate) fn stop(&mut self, sid: u64, error_code: u64) -> Result<(), StreamError> {
+        let local = id::initiator(sid) == self.side;
+        if local && !id::is_bidi(sid) {
+            return Err(StreamError::Invalid("a local unidirectional stream is send-only"));
+        }
+        if local && id::index(sid) >= self.next_local[id::dir(sid)] {
+            return Err(StreamError::Invalid("stream not opened"));
+        }
+        if !local && id::index(sid) >= self.peer_opened[id::dir(sid)] {
+            return Err(StreamError::Invalid("the peer has not opened this stream"));
+        }
+        let Some(recv) = self.map.get_mut(&sid).and_then(|s| s.recv.as_mut()) else {
+            return Ok(()); // already finished and forgotten
+        };
+        if recv.stop.is_none() && !recv.is_done() {
+            recv.stop = Some((error_code, true));
+            self.stops.insert(sid);
+        }
+        Ok(())
+    }
+
+    /// The stream a frame from the peer refers to; opens peer streams up to
+    /// it. `Ok(None)` for a stream already closed and forgotten.
+    /// `for_recv` selects the half the frame acts on.
+    fn remote_frame_stream(
+        &mut self,
+        sid: u64,
+        ty: u64,
+        for_recv: bool,
+    ) -> Result<Option<&mut Stream>, TransportError> {
+        let d = id::dir(sid);
+        let index = id::index(sid);
+        let state = |reason| Err(TransportError::new(code::STREAM_STATE_ERROR, ty, reason));
+        if id::initiator(sid) == self.side {
+            // RFC 9000 §19.8 etc.: our unidirectional streams have no
+            // receive side; our streams must have been opened.
+            if for_recv && !id::is_bidi(sid) {
+                return state("frame for the receive side of a send-only stream");
+            }
+            if index >= self.next_local[d] {
+                return state("frame for a locally initiated stream not yet opened");
+            }
+        } else {
+            if !for_recv && !id::is_bidi(sid) {
+                return state("frame for the send side of a receive-only stream");
+            }
+            // RFC 9000 §4.6: beyond the limit we advertised.
+            if index >= self.local_max_streams[d] {
+                return Err(TransportError::new(
+                    code::STREAM_LIMIT_ERROR,
+                    ty,
+                    "stream beyond MAX_STREAMS",
+                ));
+            }
+            // Opening stream N opens every lower one of its type (§3.2).
+            while self.peer_opened[d] <= index {
+                let new = id::make(self.peer_opened[d], self.side.peer(), d == 1);
+                let s = self.new_stream(new);
+                self.map.insert(new, s);
+                self.peer_opened[d] += 1;
+            }
+        }
+        Ok(self.map.get_mut(&sid))
+    }
+
+    /// A STREAM frame (RFC 9000 §19.8).
+    pub(crate) fn on_stream(&mut self, sid: u64, offset: u64, data: &[u8], fin: bool) -> Result<(), TransportError> {
+        let Some(stream) = self.remote_frame_stream(sid, kind::STREAM, true)? else {
+            return Ok(());
+        };
+        let Some(recv) = stream.recv.as_mut() else {
+            return Ok(());
+        };
+        let got = recv.on_data(offset, data, fin)?;
+        self.on_received(got.new_highest, kind::STREAM)?;
+        self.readable.insert(sid);
+        Ok(())
+    }
+
+    /// A RESET_STREAM frame (RFC 9000 §19.4).
+    pub(crate) fn on_reset_stream(&mut self, sid: u64, error_code: u64, final_size: u64) -> Result<(), TransportError> {
+        let Some(stream) = self.remote_frame_stream(sid, kind::RESET_STREAM, true)? else {
+            return Ok(());
+        };
+        let Some(recv) = stream.recv.as_mut() else {
+            return Ok(());
+        };
+        let got = recv.on_reset(error_code, final_size)?;
+        self.on_received(got.new_highest, kind::RESET_STREAM)?;
+        self.readable.insert(sid);
+        Ok(())
+    }
+
+    /// Connection-level flow control of received data (RFC 9000 §4.1).
+    fn on_received(&mut self, new_bytes: u64, ty: u64) -> Result<(), TransportError> {
+        self.data_received += new_bytes;
+        if self.data_received > self.recv_window.limit() {
+            return Err(TransportError::new(
+                code::FLOW_CONTROL_ERROR,
+                ty,
+                "data beyond MAX_DATA",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A STOP_SENDING frame (RFC 9000 §19.5): returns the code to report,
+    /// once. The send side is reset with the same code (§3.5).
+    pub(crate) fn on_stop_sending(&mut self, sid: u64, error_code: u64) -> Result<Option<u64>, TransportError> {
+        let Some(stream) = self.remote_frame_stream(sid, kind::STOP_SENDING, false)? else {
+            return Ok(None);
+        };
+        let Some(send) = stream.send.as_mut() else {
+            return Ok(None);
+        };
+        if send.stop_code.is_some() {
+            return Ok(None);
+        }
+        send.stop_code = Some(error_code);
+        if send.reset.is_none() && !send.is_done() {
+            send.reset(error_code);
+            self.resets.insert(sid);
+        }
+        Ok(Some(error_code))
+    }
+
+    /// A MAX_STREAM_DATA frame (RFC 9000 §19.10).
+    pub(crate) fn on_max_stream_data(&mut self, sid: u64, max: u64) -> Result<(), TransportError> {
+        let Some(stream) = self.remote_frame_stream(sid, kind::MAX_STREAM_DATA, false)? else {
+            return Ok(());
+        };
+        if let Some(send) = stream.send.as_mut() {
+            if max > send.max_data {
+                send.max_data = max;
+                self.queue(sid);
+            }
+        }
+        Ok(())
+    }
+
+    /// A STREAM_DATA_BLOCKED frame (RFC 9000 §19.13): only checked.
+    pub(crate) fn on_stream_data_blocked(&mut self, sid: u64) -> Result<(), TransportError> {
+        self.remote_frame_stream(sid, kind::STREAM_DATA_BLOCKED, true)
+            .map(|_| ())
+    }
+
+    /// A MAX_DATA frame (RFC 9000 §19.9).
+    pub(crate) fn on_max_data(&mut self, max: u64) {
+        if max > self.send_max_data {
+            self.send_max_data = max;
+            // Streams waiting on connection credit may go again.
+            let waiting: Vec<u64> = self
+                .map
+                .iter()
+                .filter(|(_, s)| s.send.as_ref().is_some_and(|x| x.buffered() > 0))
+                .map(|(id, _)| *id)
+                .collect();
+            for sid in waiting {
+                self.queue(sid);
+            }
+        }
+    }
+
+    /// A MAX_STREAMS frame (RFC 9000 §19.11).
+    pub(crate) fn on_max_streams(&mut self, bidi: bool, max: u64) {
+        let d = usize::from(!bidi);
+        self.peer_max_streams[d] = self.peer_max_streams[d].max(max);
+    }
+
+    /// Queues events for data that became deliverable and resets to report,
+    /// in stream order.
+    pub(crate) fn drain_readable(&mut self, now: u64, rtt: u64, events: &mut VecDeque<Event>) {
+        let ids = std::mem::take(&mut self.readable);
+        for sid in ids {
+            let Some(recv) = self.map.get_mut(&sid).and_then(|s| s.recv.as_mut()) else {
+                continue;
+            };
+            if let Some((code, _)) = recv.reset {
+                if !recv.reset_reported {
+                    self.on_reset_reported(sid, now, rtt);
+                    if let Some(recv) = self.recv_half(sid) {
+                        recv.reset_reported = true;
+                    }
+                    events.push_back(Event::StreamReset {
+                        stream_id: sid,
+                        error_code: code,
+                    });
+                }
+            } else {
+                while let Some((data, end_stream)) = recv.take_ready() {
+                    events.push_back(Event::StreamDataReceived {
+                        stream_id: sid,
+                        data,
+                        end_stream,
+                    });
+                }
+            }
+            self.maybe_forget(sid);
+        }
+    }
+
+    /// The application took `len` bytes of `sid`: credit flow control.
+    pub(crate) fn on_consumed(&mut self, sid: u64, len: u64, now: u64, rtt: u64) {
+        self.recv_window.on_consumed(len, now, rtt);
+        if let Some(recv) = self.map.get_mut(&sid).and_then(|s| s.recv.as_mut()) {
+            recv.window.on_consumed(len, now, rtt);
+            if recv.window.has_update() && recv.final_size().is_none() {
+                self.window_updates.insert(sid);
+            }
+        }
+    }
+
+    /// A reset was reported: its bytes count as consumed for the connection
+    /// window (RFC 9000 §4.5: the final size is flow-controlled).
+    fn on_reset_reported(&mut self, sid: u64, now: u64, rtt: u64) {
+        if let Some(recv) = self.map.get(&sid).and_then(|s| s.recv.as_ref()) {
+            let unread = recv.highest().saturating_sub(recv.delivered());
+            self.recv_window.on_consumed(unread, now, rtt);
+        }
+    }
+
+    /// Forgets a stream whose both halves are done; a peer stream's slot is
+    /// given back with MAX_STREAMS (RFC 9000 §4.6).
+    pub(crate) fn maybe_forget(&mut self, sid: u64) {
+        let Some(s) = self.map.get(&sid) else { return };
+        let send_done = s.send.as_ref().is_none_or(|x| x.is_done());
+        let recv_done = s.recv.as_ref().is_none_or(|x| x.is_done());
+        if !(send_done && recv_done) {
+            return;
+        }
+        self.map.remove(&sid);
+        self.window_updates.remove(&sid);
+        self.stream_blocked.remove(&sid);
+        if id::initiator(sid) != self.side {
+            let d = id::dir(sid);
+            self.peer_closed[d] += 1;
+            let limit = self.peer_closed[d] + self.initial_max_streams[d];
+            let step = (self.initial_max_streams[d] / 2).max(1);
+            if limit >= self.local_max_streams[d] + step {
+                self.local_max_streams[d] = limit;
+                self.max_streams_pending[d] = true;
+            }
+        }
+    }
+
+    // ---- sending ----
+
+    /// Connection credit left for new stream data.
+    pub(crate) fn conn_credit(&self) -> u64 {
+        self.send_max_data.saturating_sub(self.data_sent)
+    }
+
+    /// True when stream data or stream control frames wait.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.send_queue.is_empty()
+            || !self.window_updates.is_empty()
+            || !self.resets.is_empty()
+            || !self.stops.is_empty()
+            || !self.stream_blocked.is_empty()
+            || self.recv_window.has_update()
+            || self.max_streams_pending.iter().any(|p| *p)
+            || self.streams_blocked.iter().any(Option::is_some)
+            || self.data_blocked_due()
+    }
+
+    fn data_blocked_due(&self) -> bool {
+        self.conn_credit() == 0
+            && self.data_blocked_sent != Some(self.send_max_data)
+            && self
+                .map
+                .values()
+                .any(|s| s.send.as_ref().is_some_and(|x| x.buffered() > 0 && x.reset.is_none()))
+    }
+
+    /// The next stream in round-robin order with something to send.
+    pub(crate) fn next_sender(&mut self) -> Option<u64> {
+        let credit = self.conn_credit();
+        while let Some(sid) = self.send_queue.pop_front() {
+            let wants = self
+                .map
+                .get(&sid)
+                .and_then(|s| s.send.as_ref())
+                .map(|s| (s.wants_to_send(credit), s.blocked_by_stream_limit()));
+            match wants {
+                Some((true, _)) => return Some(sid),
+                Some((false, blocked)) => {
+                    self.queued.remove(&sid);
+                    if blocked {
+                        self.stream_blocked.insert(sid);
+                    }
+                }
+                None => {
+                    self.queued.remove(&sid);
+                }
+            }
+        }
+        None
+    }
+
+    /// Puts a stream back at the end of the round-robin queue.
+    pub(crate) fn requeue(&mut self, sid: u64) {
+        self.queued.remove(&sid);
+        self.queue(sid);
+    }
+
+    /// Takes a chunk of `sid` of at most `max_len` bytes and marks it sent.
+    pub(crate) fn take_chunk(&mut self, sid: u64, max_len: usize) -> Option<Chunk> {
+        let credit = self.conn_credit();
+        let send = self.map.get_mut(&sid)?.send.as_mut()?;
+        let chunk = send.next_chunk(max_len, credit)?;
+        self.data_sent += chunk.new_bytes;
+        Some(chunk)
+    }
+
+    /// Appends the bytes of a chunk taken from `sid` to `out`.
+    pub(crate) fn read_chunk(&self, sid: u64, chunk: &Chunk, out: &mut Vec<u8>) {
+        if let Some(send) = self.map.get(&sid).and_then(|s| s.send.as_ref()) {
+            send.read(chunk.offset, chunk.len, out);
+        }
+    }
+
+    /// The send half of a stream.
+    pub(crate) fn send_half(&mut self, sid: u64) -> Option<&mut SendStream> {
+        self.map.get_mut(&sid)?.send.as_mut()
+    }
+
+    /// The receive half of a stream.
+    pub(crate) fn recv_half(&mut self, sid: u64) -> Option<&mut RecvStream> {
+        self.map.get_mut(&sid)?.recv.as_mut()
+    }
+
+    /// A STREAM frame was acknowledged.
+    pub(crate) fn on_stream_acked(&mut self, sid: u64, offset: u64, len: u64, fin: bool) {
+        if let Some(send) = self.send_half(sid) {
+            send.on_acked(offset, len, fin);
+        }
+        self.maybe_forget(sid);
+    }
+
+    /// A STREAM frame was lost.
+    pub(crate) fn on_stream_lost(&mut self, sid: u64, offset: u64, len: u64, fin: bool) {
+        if let Some(send) = self.send_half(sid) {
+            send.on_lost(offset, len, fin);
+            self.queue(sid);
+        }
+    }
+
+    /// MAX_STREAMS to send: (bidi, limit).
+    pub(crate) fn take_max_streams(&mut self) -> Option<(bool, u64)> {
+        for d in 0..2 {
+            if std::mem::take(&mut self.max_streams_pending[d]) {
+                return Some((d == 0, self.local_max_streams[d]));
+            }
+        }
+        None
+    }
+
+    /// A MAX_STREAMS frame was lost.
+    pub(crate) fn on_max_streams_lost(&mut self, bidi: bool) {
+        self.max_streams_pending[usize::from(!bidi)] = true;
+    }
+
+    /// STREAMS_BLOCKED to send: (bidi, limit), once per limit.
+    pub(crate) fn take_streams_blocked(&mut self) -> Option<(bool, u64)> {
+        for d in 0..2 {
+            if let Some(limit) = self.streams_blocked[d].take() {
+                if self.streams_blocked_sent[d] != Some(limit) && limit == self.peer_max_streams[d] {
+                    self.streams_blocked_sent[d] = Some(limit);
+                    return Some((d == 0, limit));
+                }
+            }
+        }
+        None
+    }
+
+    /// DATA_BLOCKED to send, once per limit.
+    pub(crate) fn take_data_blocked(&mut self) -> Option<u64> {
+        if self.data_blocked_due() {
+            self.data_blocked_sent = Some(self.send_max_data);
+            return Some(self.send_max_data);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,227 @@
+//! The receiving part of a stream (RFC 9000 §3.2): out-of-order data
+//! reassembled within the flow-control window, final size rules, reset.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use super::flow::RecvWindow;
+use crate::error::{code, TransportError};
+use crate::frame::kind;
+use crate::ranges::RangeSet;
+
+/// The receive half of a stream.
+#[derive(Debug)]
+pub(crate) struct RecvStream {
+    /// Received, not yet delivered data, keyed by offset; never overlapping.
+    chunks: BTreeMap<u64, Bytes>,
+    received: RangeSet,
+    /// Offset up to which data was delivered in events.
+    delivered: u64,
+    /// The largest offset seen (counts toward connection flow control).
+    highest: u64,
+    final_size: Option<u64>,
+    fin_delivered: bool,
+    pub(crate) window: RecvWindow,
+    /// The peer reset the stream: (code, final size); reported once.
+    pub(crate) reset: Option<(u64, u64)>,
+    pub(crate) reset_reported: bool,
+    /// We sent STOP_SENDING with this code; (code, frame pending).
+    pub(crate) stop: Option<(u64, bool)>,
+}
+
+/// What a STREAM or RESET_STREAM frame changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Received {
+    /// How much the largest offset grew: new connection-level credit used.
+    pub(crate) new_highest: u64,
+}
+
+fn final_size_error(ty: u64, reason: &'static str) -> TransportError {
+    TransportError::new(code::FINAL_SIZE_ERROR, ty, reason)
+}
+
+impl RecvStream {
+    /// A receive half advertising `window` bytes, growing up to
+    /// `max_window`.
+    pub(crate) fn new(window: u64, max_window: u64) -> Self {
+        Self {
+            chunks: BTreeMap::new(),
+            received: RangeSet::new(),
+            delivered: 0,
+            highest: 0,
+            final_size: None,
+            fin_delivered: false,
+            window: RecvWindow::new(window, max_window),
+            reset: None,
+            reset_reported: false,
+            stop: None,
+        }
+    }
+
+    fn check_end(&mut self, ty: u64, end: u64, fin: bool) -> Result<Received, TransportError> {
+        if let Some(size) = self.final_size {
+            // RFC 9000 §4.5: data past the final size, or a different one.
+            if end > size || (fin && end != size) {
+                return Err(final_size_error(ty, "data beyond or changing the final size"));
+            }
+        }
+        if fin && end < self.highest {
+            return Err(final_size_error(ty, "final size below data already received"));
+        }
+        // RFC 9000 §4.1: beyond the limit we advertised.
+        if end > self.window.limit() {
+            return Err(TransportError::new(
+                code::FLOW_CONTROL_ERROR,
+                ty,
+                "stream data beyond MAX_STREAM_DATA",
+            ));
+        }
+        if fin {
+            self.final_size = Some(end);
+        }
+        let grew = end.saturating_sub(self.highest);
+        self.highest = self.highest.max(end);
+        Ok(Received { new_highest: grew })
+    }
+
+    /// A STREAM frame (RFC 9000 §19.8).
+    pub(crate) fn on_data(&mut self, offset: u64, data: &[u8], fin: bool) -> Result<Received, TransportError> {
+        let end = offset + data.len() as u64;
+        let got = self.check_end(kind::STREAM, end, fin)?;
+        if self.reset.is_some() || self.stop.is_some() {
+            return Ok(got); // counted for flow control, then discarded
+        }
+        // Store only what is new, so duplicates cost nothing.
+        for gap in self.received.gaps_in(offset.max(self.delivered)..end) {
+            let a = (gap.start - offset) as usize;
+            let b = (gap.end - offset) as usize;
+            self.chunks.insert(gap.start, Bytes::copy_from_slice(&data[a..b]));
+        }
+        if end > offset {
+            self.received.insert(offset.max(self.delivered)..end);
+        }
+        Ok(got)
+    }
+
+    /// A RESET_STREAM frame (RFC 9000 §19.4).
+    pub(crate) fn on_reset(&mut self, code: u64, final_size: u64) -> Result<Received, TransportError> {
+        let got = self.check_end(kind::RESET_STREAM, final_size, true)?;
+        if self.reset.is_none() && !self.fin_delivered {
+            self.reset = Some((code, final_size));
+            self.chunks.clear();
+        }
+        Ok(got)
+    }
+
+    /// Takes the next in-order data to deliver, with whether it ends the
+    /// stream. An empty chunk with `true` delivers a bare FIN.
+    pub(crate) fn take_ready(&mut self) -> Option<(Bytes, bool)> {
+        if self.reset.is_some() || self.fin_delivered {
+            return None;
+        }
+        if let Some(data) = self.chunks.remove(&self.delivered) {
+            self.delivered += data.len() as u64;
+            self.received.remove(0..self.delivered);
+            let fin = self.final_size == Some(self.delivered);
+            self.fin_delivered = fin;
+            return Some((data, fin));
+        }
+        if self.final_size == Some(self.delivered) {
+            self.fin_delivered = true;
+            return Some((Bytes::new(), true));
+        }
+        None
+    }
+
+    /// Data the application was given, up to the final size.
+    pub(crate) fn delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    /// The final size, once known.
+    pub(crate) fn final_size(&self) -> Option<u64> {
+        self.final_size
+    }
+
+    /// Largest offset seen.
+    pub(crate) fn highest(&self) -> u64 {
+        self.highest
+    }
+
+    /// True when the application saw everything: FIN delivered, or the
+    /// reset reported.
+    pub(crate) fn is_done(&self) -> bool {
+        self.fin_delivered || self.reset_reported
+    }
+
+    /// Bytes held waiting for earlier data.
+    #[cfg(test)]
+    pub(crate) fn buffered(&self) -> usize {
+        self.chunks.values().map(Bytes::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reassembles_and_delivers_in_order() {
+        let mut r = RecvStream::new(100, 100);
+        r.on_data(5, b"world", true).unwrap();
+        assert_eq!(r.take_ready(), None);
+        r.on_data(0, b"hello", false).unwrap();
+        assert_eq!(r.take_ready(), Some((Bytes::from_static(b"hello"), false)));
+        assert_eq!(r.take_ready(), Some((Bytes::from_static(b"world"), true)));
+        assert_eq!(r.take_ready(), None);
+        assert!(r.is_done());
+    }
+
+    #[test]
+    fn duplicates_and_overlaps_store_only_new_bytes() {
+        let mut r = RecvStream::new(1000, 1000);
+        r.on_data(10, &[1; 20], false).unwrap();
+        for _ in 0..50 {
+            r.on_data(5, &[1; 30], false).unwrap();
+        }
+        assert_eq!(r.buffered(), 30);
+        r.on_data(0, &[1; 5], false).unwrap();
+        let mut total = 0;
+        while let Some((d, _)) = r.take_ready() {
+            total += d.len();
+        }
+        assert_eq!(total, 35);
+    }
+
+    #[test]
+    fn final_size_rules() {
+        let mut r = RecvStream::new(100, 100);
+        r.on_data(0, b"abc", true).unwrap();
+        assert_eq!(r.on_data(0, b"abcd", false).unwrap_err().code, code::FINAL_SIZE_ERROR);
+        assert_eq!(r.on_data(0, b"ab", true).unwrap_err().code, code::FINAL_SIZE_ERROR);
+        assert!(r.on_data(0, b"abc", true).is_ok(), "the same final size again");
+        let mut r = RecvStream::new(100, 100);
+        r.on_data(0, b"abcdef", false).unwrap();
+        assert_eq!(r.on_data(0, b"abc", true).unwrap_err().code, code::FINAL_SIZE_ERROR);
+        assert_eq!(r.on_reset(1, 3).unwrap_err().code, code::FINAL_SIZE_ERROR);
+    }
+
+    #[test]
+    fn flow_control_limit() {
+        let mut r = RecvStream::new(10, 10);
+        assert_eq!(r.on_data(5, &[0; 6], false).unwrap_err().code, code::FLOW_CONTROL_ERROR);
+        assert_eq!(r.on_reset(0, 11).unwrap_err().code, code::FLOW_CONTROL_ERROR);
+        assert_eq!(r.on_data(0, &[0; 10], false).unwrap().new_highest, 10);
+    }
+
+    #[test]
+    fn reset_discards_data() {
+        let mut r = RecvStream::new(100, 100);
+        r.on_data(3, b"xyz", false).unwrap();
+        let got = r.on_reset(4, 20).unwrap();
+        assert_eq!(got.new_highest, 14);
+        assert_eq!(r.take_ready(), None);
+        assert_eq!(r.reset, Some((4, 20)));
+    }
+}
