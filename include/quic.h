@@ -577,6 +577,27 @@ quic_result quic_config_set_secrets_log_callback(quic_config *config,
                                                  quic_secrets_log_fn callback,
                                                  void *userdata);
 
+// Offers DATAGRAM support (RFC 9221) accepting frames of up to `size`
+// bytes (max_datagram_frame_size); 0 turns it off (the default).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_result quic_config_set_max_datagram_frame_size(quic_config *config, uint64_t size);
+
+// Sets how many streams of each kind the peer may have open at once
+// (initial_max_streams_bidi / _uni; default 128 each, as aioquic). Slots
+// are given back with MAX_STREAMS as streams close.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (above 2^60).
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_result quic_config_set_max_streams(quic_config *config, uint64_t bidi, uint64_t uni);
+
 // Creates a client connection from `config` (which must be a client's);
 // start it with `quic_conn_connect`. The configuration is copied: it may
 // be changed or freed afterwards.
@@ -779,6 +800,74 @@ quic_result quic_conn_peer_error(quic_conn *conn, quic_close_info *out_info);
 // # Safety
 // `conn` must be NULL or live; `out` writable for `out_cap` bytes.
 quic_result quic_conn_local_cid(quic_conn *conn, uint8_t *out, size_t out_cap, size_t *out_len);
+
+// Queues `len` bytes on a stream (aioquic's `send_stream_data`); `fin`
+// ends the stream after them. A stream of ours opens implicitly on first
+// use. The data is copied.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_STREAM_LIMIT` (the peer's MAX_STREAMS does not allow this
+// stream yet; retry after more streams closed); `QUIC_RESULT_INVALID_STREAM`
+// (the peer's unidirectional stream, or a peer stream not opened);
+// `QUIC_RESULT_STREAM_FINISHED` (FIN already sent); `QUIC_RESULT_STREAM_RESET`
+// (reset, or the peer sent STOP_SENDING); `QUIC_RESULT_CLOSING`;
+// `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live; `data` valid for `len` bytes.
+quic_result quic_conn_stream_send(quic_conn *conn,
+                                  uint64_t stream_id,
+                                  const uint8_t *data,
+                                  size_t len,
+                                  bool fin);
+
+// Abandons sending on a stream with RESET_STREAM and `error_code`
+// (aioquic's `reset_stream`). Resetting twice does nothing.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (a value above 2^62 - 1);
+// `QUIC_RESULT_STREAM_LIMIT`; `QUIC_RESULT_INVALID_STREAM`;
+// `QUIC_RESULT_STREAM_FINISHED` (an old stream already forgotten);
+// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live.
+quic_result quic_conn_stream_reset(quic_conn *conn, uint64_t stream_id, uint64_t error_code);
+
+// Asks the peer to stop sending on a stream with STOP_SENDING and
+// `error_code` (aioquic's `stop_stream`); data still arriving is dropped.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT`; `QUIC_RESULT_INVALID_STREAM` (our
+// unidirectional stream, or a stream never opened); `QUIC_RESULT_CLOSING`;
+// `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live.
+quic_result quic_conn_stream_stop(quic_conn *conn, uint64_t stream_id, uint64_t error_code);
+
+// Writes the next unused stream ID of ours, bidirectional or
+// `unidirectional` (aioquic's `get_next_available_stream_id`).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live; `out_stream_id` NULL or writable.
+quic_result quic_conn_next_stream_id(quic_conn *conn, bool unidirectional, uint64_t *out_stream_id);
+
+// Queues an unreliable DATAGRAM frame (RFC 9221; aioquic's
+// `send_datagram_frame`). The data is copied.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_STATE` (handshake not complete);
+// `QUIC_RESULT_DATAGRAM_UNSUPPORTED` (the peer did not offer DATAGRAM);
+// `QUIC_RESULT_DATAGRAM_TOO_LARGE`; `QUIC_RESULT_WOULD_BLOCK` (256 queued);
+// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live; `data` valid for `len` bytes.
+quic_result quic_conn_send_datagram(quic_conn *conn, const uint8_t *data, size_t len);
 
 // Returns a static, NUL-terminated English description of `result`, never
 // NULL; unknown codes get "unknown result code".

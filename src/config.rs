@@ -89,6 +89,8 @@ pub struct Config {
     pub max_connection_window: u64,
     /// Streams the peer may open at once, bidirectional.
     pub max_streams_bidi: u64,
+    /// The congestion controller.
+    pub congestion_control: crate::recovery::congestion::Algorithm,
     /// Streams the peer may open at once, unidirectional.
     pub max_streams_uni: u64,
 }
@@ -136,6 +138,7 @@ impl Config {
             max_stream_window: 16 * DEFAULT_WINDOW,
             max_connection_window: 24 * DEFAULT_WINDOW,
             max_streams_bidi: 128,
+            congestion_control: Default::default(),
             max_streams_uni: 128,
         }
     }

@@ -121,6 +121,7 @@ impl Connection {
                 self.recovery.timer(),
                 self.spaces[Space::Application as usize].ack.deadline(),
                 self.idle_deadline,
+                self.pacing_deadline,
             ]
             .into_iter()
             .flatten()

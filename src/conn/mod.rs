@@ -140,6 +140,8 @@ pub struct Connection {
     datagrams: VecDeque<bytes::Bytes>,
     /// The latest time the caller gave us (for calls that take none).
     last_now: u64,
+    /// Stream data is held back by pacing until then.
+    pacing_deadline: Option<u64>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -174,7 +176,11 @@ impl Connection {
         Self {
             side,
             version: config.supported_versions[0],
-            recovery: Recovery::new(config.initial_rtt),
+            recovery: Recovery::new(
+                config.initial_rtt,
+                config.congestion_control,
+                config.max_datagram_size as u64,
+            ),
             config,
             tls_ctx,
             tls: None,
@@ -210,6 +216,7 @@ impl Connection {
             streams,
             datagrams: VecDeque::new(),
             last_now: 0,
+            pacing_deadline: None,
         }
     }
 
@@ -342,6 +349,16 @@ impl Connection {
     /// The smoothed RTT estimate in ns.
     pub fn rtt(&self) -> u64 {
         self.recovery.rtt.smoothed()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn recovery_cwnd(&self) -> u64 {
+        self.recovery.cc.window()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn recovery_inflight(&self) -> u64 {
+        self.recovery.bytes_in_flight()
     }
 
     fn status(&self) -> HandshakeStatus {

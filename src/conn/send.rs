@@ -106,6 +106,9 @@ impl Connection {
             );
         }
         self.bytes_sent += out.len() as u64;
+        if any_eliciting {
+            self.recovery.on_datagram_sent(out.len() as u64);
+        }
         if let CloseState::Closing { send, .. } = &mut self.close {
             *send = false;
         }
@@ -121,6 +124,23 @@ impl Connection {
         let status = self.status();
         self.recovery.set_timer(now, status);
         Some(peer)
+    }
+
+    /// Whether stream data and datagrams may go now: the congestion window
+    /// has room (RFC 9002 §7) and the pacer allows (§7.7). When pacing
+    /// holds data back, its deadline joins the timer.
+    fn data_allowed(&mut self, now: u64) -> bool {
+        self.pacing_deadline = None;
+        if !self.recovery.can_send(self.max_datagram_size() as u64) {
+            return false;
+        }
+        match self.recovery.pacing_delay(now) {
+            None => true,
+            Some(t) => {
+                self.pacing_deadline = Some(t);
+                false
+            }
+        }
     }
 
     /// The largest datagram `send` may write.
@@ -258,7 +278,8 @@ impl Connection {
                 ack_eliciting = true;
             }
             if app {
-                self.write_stream_frames(out, limit, true, &mut frames, &mut ack_eliciting);
+                let allow_data = self.data_allowed(now);
+                self.write_stream_frames(out, limit, allow_data, &mut frames, &mut ack_eliciting);
             }
             if ping_here {
                 while let Some(&uid) = self.pings.last() {

@@ -44,7 +44,9 @@ impl Connection {
         if stream_id > varint::MAX {
             return Err(ApiError::InvalidStream("stream ID above 2^62 - 1"));
         }
-        self.streams.send(stream_id, data, fin).map_err(stream_error)
+        self.streams
+            .send(stream_id, data, fin)
+            .map_err(stream_error)
     }
 
     /// Abandons our sending on a stream with RESET_STREAM.
@@ -53,7 +55,9 @@ impl Connection {
         if stream_id > varint::MAX || error_code > varint::MAX {
             return Err(ApiError::InvalidArgument("value above 2^62 - 1"));
         }
-        self.streams.reset(stream_id, error_code).map_err(stream_error)
+        self.streams
+            .reset(stream_id, error_code)
+            .map_err(stream_error)
     }
 
     /// Asks the peer to stop sending on a stream (STOP_SENDING).
@@ -62,7 +66,9 @@ impl Connection {
         if stream_id > varint::MAX || error_code > varint::MAX {
             return Err(ApiError::InvalidArgument("value above 2^62 - 1"));
         }
-        self.streams.stop(stream_id, error_code).map_err(stream_error)
+        self.streams
+            .stop(stream_id, error_code)
+            .map_err(stream_error)
     }
 
     /// The next stream ID of ours not used yet (aioquic's
@@ -117,7 +123,9 @@ impl Connection {
                 stream_id,
                 error_code,
                 final_size,
-            } => self.streams.on_reset_stream(stream_id, error_code, final_size),
+            } => self
+                .streams
+                .on_reset_stream(stream_id, error_code, final_size),
             Frame::StopSending {
                 stream_id,
                 error_code,
@@ -159,9 +167,18 @@ impl Connection {
                         "DATAGRAM frames were not offered",
                     ));
                 };
-                let size = 1 + data.len() + if with_len { varint::encoded_len(data.len() as u64).unwrap_or(8) } else { 0 };
+                let size = 1
+                    + data.len()
+                    + if with_len {
+                        varint::encoded_len(data.len() as u64).unwrap_or(8)
+                    } else {
+                        0
+                    };
                 if size as u64 > max {
-                    return Err(TransportError::protocol_violation(ty, "DATAGRAM frame too large"));
+                    return Err(TransportError::protocol_violation(
+                        ty,
+                        "DATAGRAM frame too large",
+                    ));
                 }
                 self.events.push_back(Event::DatagramFrameReceived {
                     data: Bytes::copy_from_slice(data),
@@ -196,7 +213,11 @@ impl Connection {
         ack_eliciting: &mut bool,
     ) {
         let room = |out: &Vec<u8>| limit.saturating_sub(out.len() + TAG_LEN);
-        let mut put = |out: &mut Vec<u8>, f: Frame<'_>, sent: SentFrame, frames: &mut Vec<SentFrame>| -> bool {
+        let mut put = |out: &mut Vec<u8>,
+                       f: Frame<'_>,
+                       sent: SentFrame,
+                       frames: &mut Vec<SentFrame>|
+         -> bool {
             let mark = out.len();
             f.write(out);
             if out.len() + TAG_LEN > limit {
@@ -214,10 +235,22 @@ impl Connection {
             }
         }
         for sid in std::mem::take(&mut self.streams.window_updates) {
-            let Some(max) = self.streams.recv_half(sid).and_then(|r| r.window.take_update()) else {
+            let Some(max) = self
+                .streams
+                .recv_half(sid)
+                .and_then(|r| r.window.take_update())
+            else {
                 continue;
             };
-            if !put(out, Frame::MaxStreamData { stream_id: sid, max }, SentFrame::MaxStreamData { id: sid }, frames) {
+            if !put(
+                out,
+                Frame::MaxStreamData {
+                    stream_id: sid,
+                    max,
+                },
+                SentFrame::MaxStreamData { id: sid },
+                frames,
+            ) {
                 if let Some(r) = self.streams.recv_half(sid) {
                     r.window.on_update_lost();
                 }
@@ -225,7 +258,12 @@ impl Connection {
             }
         }
         while let Some((bidi, max)) = self.streams.take_max_streams() {
-            if !put(out, Frame::MaxStreams { bidi, max }, SentFrame::MaxStreams { bidi }, frames) {
+            if !put(
+                out,
+                Frame::MaxStreams { bidi, max },
+                SentFrame::MaxStreams { bidi },
+                frames,
+            ) {
                 self.streams.on_max_streams_lost(bidi);
                 break;
             }
@@ -264,19 +302,39 @@ impl Connection {
             }
         }
         if let Some(limit_now) = self.streams.take_data_blocked() {
-            put(out, Frame::DataBlocked(limit_now), SentFrame::NotResent, frames);
+            put(
+                out,
+                Frame::DataBlocked(limit_now),
+                SentFrame::NotResent,
+                frames,
+            );
         }
         while let Some((bidi, l)) = self.streams.take_streams_blocked() {
-            put(out, Frame::StreamsBlocked { bidi, limit: l }, SentFrame::NotResent, frames);
+            put(
+                out,
+                Frame::StreamsBlocked { bidi, limit: l },
+                SentFrame::NotResent,
+                frames,
+            );
         }
         for sid in std::mem::take(&mut self.streams.stream_blocked) {
-            let Some(send) = self.streams.send_half(sid) else { continue };
+            let Some(send) = self.streams.send_half(sid) else {
+                continue;
+            };
             if send.blocked_at == Some(send.max_data) {
                 continue;
             }
             let l = send.max_data;
             send.blocked_at = Some(l);
-            put(out, Frame::StreamDataBlocked { stream_id: sid, limit: l }, SentFrame::NotResent, frames);
+            put(
+                out,
+                Frame::StreamDataBlocked {
+                    stream_id: sid,
+                    limit: l,
+                },
+                SentFrame::NotResent,
+                frames,
+            );
         }
         if !allow_data {
             return;
@@ -296,7 +354,9 @@ impl Connection {
         // Stream data, one chunk per stream per turn.
         let mut tried = 0;
         while room(out) > 24 {
-            let Some(sid) = self.streams.next_sender() else { break };
+            let Some(sid) = self.streams.next_sender() else {
+                break;
+            };
             let header_max = 1 + 8 + 8 + 2;
             let max_len = room(out) - header_max;
             let mark = out.len();
@@ -310,7 +370,11 @@ impl Connection {
             };
             frame::write_stream_header(out, sid, chunk.offset, chunk.len, chunk.fin, true);
             self.streams.read_chunk(sid, &chunk, out);
-            debug_assert!(out.len() + TAG_LEN <= limit, "{} > {limit}", out.len() - mark);
+            debug_assert!(
+                out.len() + TAG_LEN <= limit,
+                "{} > {limit}",
+                out.len() - mark
+            );
             frames.push(SentFrame::Stream {
                 id: sid,
                 offset: chunk.offset,
@@ -324,7 +388,13 @@ impl Connection {
 
     /// A frame of ours about streams was acknowledged.
     pub(super) fn on_stream_frame_acked(&mut self, f: SentFrame) {
-        if let SentFrame::Stream { id, offset, len, fin } = f {
+        if let SentFrame::Stream {
+            id,
+            offset,
+            len,
+            fin,
+        } = f
+        {
             self.streams.on_stream_acked(id, offset, len, fin);
         } else if let SentFrame::ResetStream { id } = f {
             if let Some(r) = self.streams.send_half(id).and_then(|s| s.reset.as_mut()) {
@@ -338,11 +408,19 @@ impl Connection {
     /// value) again.
     pub(super) fn on_stream_frame_lost(&mut self, f: SentFrame) {
         match f {
-            SentFrame::Stream { id, offset, len, fin } => {
-                self.streams.on_stream_lost(id, offset, len, fin)
-            }
+            SentFrame::Stream {
+                id,
+                offset,
+                len,
+                fin,
+            } => self.streams.on_stream_lost(id, offset, len, fin),
             SentFrame::ResetStream { id } => {
-                if self.streams.send_half(id).and_then(|s| s.reset).is_some_and(|r| !r.acked) {
+                if self
+                    .streams
+                    .send_half(id)
+                    .and_then(|s| s.reset)
+                    .is_some_and(|r| !r.acked)
+                {
                     self.streams.resets.insert(id);
                 }
             }
@@ -370,4 +448,3 @@ impl Connection {
         }
     }
 }
-

@@ -644,3 +644,54 @@ pub unsafe extern "C" fn quic_config_set_secrets_log_callback(
         })
     })
 }
+
+/// Offers DATAGRAM support (RFC 9221) accepting frames of up to `size`
+/// bytes (max_datagram_frame_size); 0 turns it off (the default).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_max_datagram_frame_size(
+    config: *mut quic_config,
+    size: u64,
+) -> quic_result {
+    with_config(config, |h| {
+        if size > crate::varint::MAX {
+            return QUIC_RESULT_INVALID_ARGUMENT;
+        }
+        h.apply(|c| {
+            c.max_datagram_frame_size = (size > 0).then_some(size);
+            Ok(())
+        })
+    })
+}
+
+/// Sets how many streams of each kind the peer may have open at once
+/// (initial_max_streams_bidi / _uni; default 128 each, as aioquic). Slots
+/// are given back with MAX_STREAMS as streams close.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (above 2^60).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_max_streams(
+    config: *mut quic_config,
+    bidi: u64,
+    uni: u64,
+) -> quic_result {
+    with_config(config, |h| {
+        if bidi > crate::frame::MAX_STREAMS_LIMIT || uni > crate::frame::MAX_STREAMS_LIMIT {
+            return QUIC_RESULT_INVALID_ARGUMENT;
+        }
+        h.apply(|c| {
+            c.max_streams_bidi = bidi;
+            c.max_streams_uni = uni;
+            Ok(())
+        })
+    })
+}

@@ -527,3 +527,126 @@ pub unsafe extern "C" fn quic_conn_local_cid(
         QUIC_RESULT_OK
     })
 }
+
+/// Queues `len` bytes on a stream (aioquic's `send_stream_data`); `fin`
+/// ends the stream after them. A stream of ours opens implicitly on first
+/// use. The data is copied.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_STREAM_LIMIT` (the peer's MAX_STREAMS does not allow this
+/// stream yet; retry after more streams closed); `QUIC_RESULT_INVALID_STREAM`
+/// (the peer's unidirectional stream, or a peer stream not opened);
+/// `QUIC_RESULT_STREAM_FINISHED` (FIN already sent); `QUIC_RESULT_STREAM_RESET`
+/// (reset, or the peer sent STOP_SENDING); `QUIC_RESULT_CLOSING`;
+/// `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live; `data` valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_stream_send(
+    conn: *mut quic_conn,
+    stream_id: u64,
+    data: *const u8,
+    len: usize,
+    fin: bool,
+) -> quic_result {
+    with_conn(conn, |h| {
+        let data = try_slice!(data, len);
+        match h.conn.stream_send(stream_id, data, fin) {
+            Ok(()) => QUIC_RESULT_OK,
+            Err(e) => api_error_code(e),
+        }
+    })
+}
+
+/// Abandons sending on a stream with RESET_STREAM and `error_code`
+/// (aioquic's `reset_stream`). Resetting twice does nothing.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (a value above 2^62 - 1);
+/// `QUIC_RESULT_STREAM_LIMIT`; `QUIC_RESULT_INVALID_STREAM`;
+/// `QUIC_RESULT_STREAM_FINISHED` (an old stream already forgotten);
+/// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_stream_reset(
+    conn: *mut quic_conn,
+    stream_id: u64,
+    error_code: u64,
+) -> quic_result {
+    with_conn(conn, |h| match h.conn.stream_reset(stream_id, error_code) {
+        Ok(()) => QUIC_RESULT_OK,
+        Err(e) => api_error_code(e),
+    })
+}
+
+/// Asks the peer to stop sending on a stream with STOP_SENDING and
+/// `error_code` (aioquic's `stop_stream`); data still arriving is dropped.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT`; `QUIC_RESULT_INVALID_STREAM` (our
+/// unidirectional stream, or a stream never opened); `QUIC_RESULT_CLOSING`;
+/// `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_stream_stop(
+    conn: *mut quic_conn,
+    stream_id: u64,
+    error_code: u64,
+) -> quic_result {
+    with_conn(conn, |h| match h.conn.stream_stop(stream_id, error_code) {
+        Ok(()) => QUIC_RESULT_OK,
+        Err(e) => api_error_code(e),
+    })
+}
+
+/// Writes the next unused stream ID of ours, bidirectional or
+/// `unidirectional` (aioquic's `get_next_available_stream_id`).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live; `out_stream_id` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_next_stream_id(
+    conn: *mut quic_conn,
+    unidirectional: bool,
+    out_stream_id: *mut u64,
+) -> quic_result {
+    with_conn(conn, |h| {
+        let out = try_out!(out_stream_id);
+        *out = h.conn.next_stream_id(unidirectional);
+        QUIC_RESULT_OK
+    })
+}
+
+/// Queues an unreliable DATAGRAM frame (RFC 9221; aioquic's
+/// `send_datagram_frame`). The data is copied.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_STATE` (handshake not complete);
+/// `QUIC_RESULT_DATAGRAM_UNSUPPORTED` (the peer did not offer DATAGRAM);
+/// `QUIC_RESULT_DATAGRAM_TOO_LARGE`; `QUIC_RESULT_WOULD_BLOCK` (256 queued);
+/// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live; `data` valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_send_datagram(
+    conn: *mut quic_conn,
+    data: *const u8,
+    len: usize,
+) -> quic_result {
+    with_conn(conn, |h| {
+        let data = try_slice!(data, len);
+        match h.conn.send_datagram(data) {
+            Ok(()) => QUIC_RESULT_OK,
+            Err(e) => api_error_code(e),
+        }
+    })
+}

@@ -6,11 +6,18 @@
 //! packet is acknowledged or declared lost, so the connection can retransmit
 //! frames rather than packets.
 
+pub mod congestion;
+pub mod pacer;
 pub mod rtt;
 
 use std::collections::BTreeMap;
 
+use congestion::{Algorithm, Controller};
+use pacer::Pacer;
 pub use rtt::RttEstimator;
+
+/// kPersistentCongestionThreshold (RFC 9002 §7.6.1).
+pub const PERSISTENT_CONGESTION_THRESHOLD: u64 = 3;
 
 /// kPacketThreshold (RFC 9002 §6.1.1).
 pub const PACKET_THRESHOLD: u64 = 3;
@@ -112,11 +119,16 @@ pub struct Recovery<T> {
     /// The peer's max_ack_delay (ns), used once the handshake is confirmed.
     pub max_ack_delay: u64,
     timer: Option<u64>,
+    /// The congestion controller.
+    pub cc: Controller,
+    pacer: Pacer,
+    mds: u64,
 }
 
 impl<T> Recovery<T> {
-    /// Fresh state with the configured initial RTT.
-    pub fn new(initial_rtt: u64) -> Self {
+    /// Fresh state with the configured initial RTT, congestion controller
+    /// and datagram size.
+    pub fn new(initial_rtt: u64, algorithm: Algorithm, mds: u64) -> Self {
         Self {
             rtt: RttEstimator::new(initial_rtt),
             pto_count: 0,
@@ -124,6 +136,67 @@ impl<T> Recovery<T> {
             bytes_in_flight: 0,
             max_ack_delay: 25_000_000,
             timer: None,
+            cc: Controller::new(algorithm, mds),
+            pacer: Pacer::default(),
+            mds,
+        }
+    }
+
+    /// True when the congestion window has room for `bytes` more.
+    pub fn can_send(&self, bytes: u64) -> bool {
+        self.bytes_in_flight + bytes <= self.cc.window()
+    }
+
+    /// When the pacer lets the next full-size packet go (None: now).
+    pub fn pacing_delay(&mut self, now: u64) -> Option<u64> {
+        let (cwnd, srtt, mds) = (self.cc.window(), self.rtt.smoothed(), self.mds);
+        self.pacer.delay(now, mds, cwnd, srtt, mds)
+    }
+
+    /// A datagram of `bytes` with in-flight packets left.
+    pub fn on_datagram_sent(&mut self, bytes: u64) {
+        self.pacer.on_sent(bytes);
+    }
+
+    /// RFC 9002 §7.6.1: lost ack-eliciting packets spanning more than three
+    /// PTOs, with nothing acknowledged in between, mean persistent
+    /// congestion.
+    fn persistent_congestion(&self, lost: &[SentPacket<T>]) -> bool {
+        if !self.rtt.has_sample() {
+            return false;
+        }
+        let duration = (self.rtt.pto_base() + self.max_ack_delay) * PERSISTENT_CONGESTION_THRESHOLD;
+        let mut pns: Vec<(u64, u64)> = lost
+            .iter()
+            .filter(|p| p.ack_eliciting)
+            .map(|p| (p.pn, p.time_sent))
+            .collect();
+        pns.sort_unstable();
+        let mut run_start = 0;
+        for i in 1..pns.len() {
+            if pns[i].0 != pns[i - 1].0 + 1 {
+                run_start = i;
+            }
+            if pns[i].1.saturating_sub(pns[run_start].1) >= duration {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Tells the congestion controller about lost packets.
+    fn on_lost(&mut self, lost: &[SentPacket<T>], now: u64) {
+        let Some(newest) = lost
+            .iter()
+            .filter(|p| p.in_flight)
+            .map(|p| p.time_sent)
+            .max()
+        else {
+            return;
+        };
+        self.cc.on_congestion_event(newest, now);
+        if self.persistent_congestion(lost) {
+            self.cc.on_persistent_congestion();
         }
     }
 
@@ -219,9 +292,11 @@ impl<T> Recovery<T> {
                 lost: Vec::new(),
             };
         }
+        let in_flight_before = self.bytes_in_flight;
         for p in &acked {
             self.forget(space, p);
         }
+
         // RFC 9002 §5.1: a sample when the largest acknowledged is newly
         // acknowledged and at least one of them was ack-eliciting.
         let newest = acked
@@ -239,7 +314,16 @@ impl<T> Recovery<T> {
             };
             self.rtt.update(latest, delay);
         }
+        // RFC 9002 A.7: losses first, then the acknowledged packets.
         let lost = self.detect_lost(space, now);
+        self.on_lost(&lost, now);
+        // RFC 9002 §7.8: a window the sender does not fill must not grow.
+        let app_limited = in_flight_before < self.cc.window() / 2;
+        let srtt = self.rtt.smoothed();
+        for p in acked.iter().filter(|p| p.in_flight) {
+            self.cc
+                .on_acked(p.size as u64, p.time_sent, now, srtt, app_limited);
+        }
         if status.peer_validated_address {
             self.pto_count = 0;
         }
@@ -338,6 +422,7 @@ impl<T> Recovery<T> {
             .min();
         if let Some((_, space)) = earliest_loss {
             let lost = self.detect_lost(space, now);
+            self.on_lost(&lost, now);
             self.set_timer(now, status);
             return Some(Timeout::Lost(space, lost));
         }

@@ -29,7 +29,7 @@ fn send(r: &mut Recovery<u64>, space: Space, pn: u64, t: u64) {
 
 #[test]
 fn ack_removes_packets_and_samples_rtt() {
-    let mut r = Recovery::new(100 * MS);
+    let mut r = Recovery::new(100 * MS, congestion::Algorithm::NewReno, 1200);
     for pn in 0..3 {
         send(&mut r, Space::Application, pn, pn * MS);
     }
@@ -50,7 +50,7 @@ fn ack_removes_packets_and_samples_rtt() {
 
 #[test]
 fn packet_threshold_declares_loss() {
-    let mut r = Recovery::new(100 * MS);
+    let mut r = Recovery::new(100 * MS, congestion::Algorithm::NewReno, 1200);
     for pn in 0..5 {
         send(&mut r, Space::Application, pn, 10 * MS);
     }
@@ -77,7 +77,7 @@ fn packet_threshold_declares_loss() {
 
 #[test]
 fn pto_backs_off_and_is_reset_by_an_ack() {
-    let mut r = Recovery::new(100 * MS);
+    let mut r = Recovery::new(100 * MS, congestion::Algorithm::NewReno, 1200);
     send(&mut r, Space::Initial, 0, 0);
     r.set_timer(0, status());
     let first = r.timer().unwrap();
@@ -97,7 +97,7 @@ fn pto_backs_off_and_is_reset_by_an_ack() {
 
 #[test]
 fn application_pto_waits_for_confirmation_and_adds_max_ack_delay() {
-    let mut r = Recovery::new(100 * MS);
+    let mut r = Recovery::new(100 * MS, congestion::Algorithm::NewReno, 1200);
     let mut s = status();
     s.confirmed = false;
     send(&mut r, Space::Application, 0, 0);
@@ -110,7 +110,7 @@ fn application_pto_waits_for_confirmation_and_adds_max_ack_delay() {
 
 #[test]
 fn anti_deadlock_probe_for_a_client_without_packets_in_flight() {
-    let mut r: Recovery<u64> = Recovery::new(100 * MS);
+    let mut r: Recovery<u64> = Recovery::new(100 * MS, congestion::Algorithm::NewReno, 1200);
     let s = HandshakeStatus {
         confirmed: false,
         has_handshake_keys: false,
@@ -135,10 +135,57 @@ fn anti_deadlock_probe_for_a_client_without_packets_in_flight() {
 
 #[test]
 fn discarding_a_space_forgets_its_bytes() {
-    let mut r = Recovery::new(100 * MS);
+    let mut r = Recovery::new(100 * MS, congestion::Algorithm::NewReno, 1200);
     send(&mut r, Space::Initial, 0, 0);
     send(&mut r, Space::Handshake, 0, 0);
     let gone = r.discard_space(Space::Initial, 0, status());
     assert_eq!(gone.len(), 1);
     assert_eq!(r.bytes_in_flight(), 1000);
+}
+
+#[test]
+fn losses_reduce_the_window_and_long_ones_collapse_it() {
+    let mut r = Recovery::new(100 * MS, congestion::Algorithm::NewReno, 1200);
+    send(&mut r, Space::Application, 0, 0);
+    r.on_ack_received(
+        Space::Application,
+        [(0, 0)].into_iter(),
+        0,
+        100 * MS,
+        status(),
+    );
+    let w0 = r.cc.window();
+    // Packets 1..=5 lost over one RTT: a normal reduction.
+    for pn in 1..=5 {
+        send(&mut r, Space::Application, pn, 100 * MS + pn * MS);
+    }
+    send(&mut r, Space::Application, 6, 110 * MS);
+    r.on_ack_received(
+        Space::Application,
+        [(6, 6)].into_iter(),
+        0,
+        210 * MS,
+        status(),
+    );
+    assert_eq!(r.cc.window(), w0 / 2);
+    // Packets spanning more than 3 PTOs, all lost: persistent congestion.
+    for pn in 7..=40 {
+        send(
+            &mut r,
+            Space::Application,
+            pn,
+            300 * MS + (pn - 7) * 60 * MS,
+        );
+    }
+    send(&mut r, Space::Application, 41, 2_400 * MS);
+    r.on_ack_received(
+        Space::Application,
+        [(41, 41)].into_iter(),
+        0,
+        2_500 * MS,
+        status(),
+    );
+    // The window collapsed to the minimum; the acknowledged packet, sent
+    // after the losses, then counts in slow start.
+    assert_eq!(r.cc.window(), congestion::minimum_window(1200) + 1000);
 }

@@ -3,6 +3,6 @@
 
 mod frames;
 mod handshake;
-mod streams;
 pub(crate) mod pair;
 pub(crate) mod pki;
+mod streams;

@@ -26,7 +26,9 @@ pub(crate) fn stream_bytes(events: &[Event], stream_id: u64) -> (Vec<u8>, bool) 
 
 /// Deterministic test data.
 pub(crate) fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8)
+        .collect()
 }
 
 #[test]
@@ -41,12 +43,18 @@ fn one_megabyte_each_way_on_one_stream() {
     let ok = p.run_until(p.now + 60_000 * MS, |p| stream_bytes(&p.server_events, 0).1);
     assert!(ok, "upload did not finish");
     assert_eq!(stream_bytes(&p.server_events, 0).0, up);
-    p.server.as_mut().unwrap().stream_send(0, &down, true).unwrap();
+    p.server
+        .as_mut()
+        .unwrap()
+        .stream_send(0, &down, true)
+        .unwrap();
     let ok = p.run_until(p.now + 60_000 * MS, |p| stream_bytes(&p.client_events, 0).1);
     assert!(ok, "download did not finish");
     assert_eq!(stream_bytes(&p.client_events, 0).0, down);
     // Both halves done on both sides: the stream is forgotten.
-    p.run_until(p.now + 1_000 * MS, |p| p.client.stream_count() == 0 && p.server().stream_count() == 0);
+    p.run_until(p.now + 1_000 * MS, |p| {
+        p.client.stream_count() == 0 && p.server().stream_count() == 0
+    });
     assert_eq!(p.client.stream_count(), 0);
     assert_eq!(p.server().stream_count(), 0);
 }

@@ -226,7 +226,9 @@ impl Streams {
         let d = id::dir(sid);
         if id::initiator(sid) != self.side {
             if !id::is_bidi(sid) {
-                return Err(StreamError::Invalid("a peer's unidirectional stream is receive-only"));
+                return Err(StreamError::Invalid(
+                    "a peer's unidirectional stream is receive-only",
+                ));
             }
             if id::index(sid) >= self.peer_opened[d] {
                 return Err(StreamError::Invalid("the peer has not opened this stream"));
@@ -282,7 +284,9 @@ impl Streams {
     pub(crate) fn stop(&mut self, sid: u64, error_code: u64) -> Result<(), StreamError> {
         let local = id::initiator(sid) == self.side;
         if local && !id::is_bidi(sid) {
-            return Err(StreamError::Invalid("a local unidirectional stream is send-only"));
+            return Err(StreamError::Invalid(
+                "a local unidirectional stream is send-only",
+            ));
         }
         if local && id::index(sid) >= self.next_local[id::dir(sid)] {
             return Err(StreamError::Invalid("stream not opened"));
@@ -345,7 +349,13 @@ impl Streams {
     }
 
     /// A STREAM frame (RFC 9000 §19.8).
-    pub(crate) fn on_stream(&mut self, sid: u64, offset: u64, data: &[u8], fin: bool) -> Result<(), TransportError> {
+    pub(crate) fn on_stream(
+        &mut self,
+        sid: u64,
+        offset: u64,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), TransportError> {
         let Some(stream) = self.remote_frame_stream(sid, kind::STREAM, true)? else {
             return Ok(());
         };
@@ -359,7 +369,12 @@ impl Streams {
     }
 
     /// A RESET_STREAM frame (RFC 9000 §19.4).
-    pub(crate) fn on_reset_stream(&mut self, sid: u64, error_code: u64, final_size: u64) -> Result<(), TransportError> {
+    pub(crate) fn on_reset_stream(
+        &mut self,
+        sid: u64,
+        error_code: u64,
+        final_size: u64,
+    ) -> Result<(), TransportError> {
         let Some(stream) = self.remote_frame_stream(sid, kind::RESET_STREAM, true)? else {
             return Ok(());
         };
@@ -387,7 +402,11 @@ impl Streams {
 
     /// A STOP_SENDING frame (RFC 9000 §19.5): returns the code to report,
     /// once. The send side is reset with the same code (§3.5).
-    pub(crate) fn on_stop_sending(&mut self, sid: u64, error_code: u64) -> Result<Option<u64>, TransportError> {
+    pub(crate) fn on_stop_sending(
+        &mut self,
+        sid: u64,
+        error_code: u64,
+    ) -> Result<Option<u64>, TransportError> {
         let Some(stream) = self.remote_frame_stream(sid, kind::STOP_SENDING, false)? else {
             return Ok(None);
         };
@@ -547,10 +566,11 @@ impl Streams {
     fn data_blocked_due(&self) -> bool {
         self.conn_credit() == 0
             && self.data_blocked_sent != Some(self.send_max_data)
-            && self
-                .map
-                .values()
-                .any(|s| s.send.as_ref().is_some_and(|x| x.buffered() > 0 && x.reset.is_none()))
+            && self.map.values().any(|s| {
+                s.send
+                    .as_ref()
+                    .is_some_and(|x| x.buffered() > 0 && x.reset.is_none())
+            })
     }
 
     /// The next stream in round-robin order with something to send.
@@ -645,7 +665,8 @@ impl Streams {
     pub(crate) fn take_streams_blocked(&mut self) -> Option<(bool, u64)> {
         for d in 0..2 {
             if let Some(limit) = self.streams_blocked[d].take() {
-                if self.streams_blocked_sent[d] != Some(limit) && limit == self.peer_max_streams[d] {
+                if self.streams_blocked_sent[d] != Some(limit) && limit == self.peer_max_streams[d]
+                {
                     self.streams_blocked_sent[d] = Some(limit);
                     return Some((d == 0, limit));
                 }

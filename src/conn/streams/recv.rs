@@ -63,11 +63,17 @@ impl RecvStream {
         if let Some(size) = self.final_size {
             // RFC 9000 §4.5: data past the final size, or a different one.
             if end > size || (fin && end != size) {
-                return Err(final_size_error(ty, "data beyond or changing the final size"));
+                return Err(final_size_error(
+                    ty,
+                    "data beyond or changing the final size",
+                ));
             }
         }
         if fin && end < self.highest {
-            return Err(final_size_error(ty, "final size below data already received"));
+            return Err(final_size_error(
+                ty,
+                "final size below data already received",
+            ));
         }
         // RFC 9000 §4.1: beyond the limit we advertised.
         if end > self.window.limit() {
@@ -86,7 +92,12 @@ impl RecvStream {
     }
 
     /// A STREAM frame (RFC 9000 §19.8).
-    pub(crate) fn on_data(&mut self, offset: u64, data: &[u8], fin: bool) -> Result<Received, TransportError> {
+    pub(crate) fn on_data(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<Received, TransportError> {
         let end = offset + data.len() as u64;
         let got = self.check_end(kind::STREAM, end, fin)?;
         if self.reset.is_some() || self.stop.is_some() {
@@ -96,7 +107,8 @@ impl RecvStream {
         for gap in self.received.gaps_in(offset.max(self.delivered)..end) {
             let a = (gap.start - offset) as usize;
             let b = (gap.end - offset) as usize;
-            self.chunks.insert(gap.start, Bytes::copy_from_slice(&data[a..b]));
+            self.chunks
+                .insert(gap.start, Bytes::copy_from_slice(&data[a..b]));
         }
         if end > offset {
             self.received.insert(offset.max(self.delivered)..end);
@@ -105,7 +117,11 @@ impl RecvStream {
     }
 
     /// A RESET_STREAM frame (RFC 9000 §19.4).
-    pub(crate) fn on_reset(&mut self, code: u64, final_size: u64) -> Result<Received, TransportError> {
+    pub(crate) fn on_reset(
+        &mut self,
+        code: u64,
+        final_size: u64,
+    ) -> Result<Received, TransportError> {
         let got = self.check_end(kind::RESET_STREAM, final_size, true)?;
         if self.reset.is_none() && !self.fin_delivered {
             self.reset = Some((code, final_size));
@@ -198,20 +214,38 @@ mod tests {
     fn final_size_rules() {
         let mut r = RecvStream::new(100, 100);
         r.on_data(0, b"abc", true).unwrap();
-        assert_eq!(r.on_data(0, b"abcd", false).unwrap_err().code, code::FINAL_SIZE_ERROR);
-        assert_eq!(r.on_data(0, b"ab", true).unwrap_err().code, code::FINAL_SIZE_ERROR);
-        assert!(r.on_data(0, b"abc", true).is_ok(), "the same final size again");
+        assert_eq!(
+            r.on_data(0, b"abcd", false).unwrap_err().code,
+            code::FINAL_SIZE_ERROR
+        );
+        assert_eq!(
+            r.on_data(0, b"ab", true).unwrap_err().code,
+            code::FINAL_SIZE_ERROR
+        );
+        assert!(
+            r.on_data(0, b"abc", true).is_ok(),
+            "the same final size again"
+        );
         let mut r = RecvStream::new(100, 100);
         r.on_data(0, b"abcdef", false).unwrap();
-        assert_eq!(r.on_data(0, b"abc", true).unwrap_err().code, code::FINAL_SIZE_ERROR);
+        assert_eq!(
+            r.on_data(0, b"abc", true).unwrap_err().code,
+            code::FINAL_SIZE_ERROR
+        );
         assert_eq!(r.on_reset(1, 3).unwrap_err().code, code::FINAL_SIZE_ERROR);
     }
 
     #[test]
     fn flow_control_limit() {
         let mut r = RecvStream::new(10, 10);
-        assert_eq!(r.on_data(5, &[0; 6], false).unwrap_err().code, code::FLOW_CONTROL_ERROR);
-        assert_eq!(r.on_reset(0, 11).unwrap_err().code, code::FLOW_CONTROL_ERROR);
+        assert_eq!(
+            r.on_data(5, &[0; 6], false).unwrap_err().code,
+            code::FLOW_CONTROL_ERROR
+        );
+        assert_eq!(
+            r.on_reset(0, 11).unwrap_err().code,
+            code::FLOW_CONTROL_ERROR
+        );
         assert_eq!(r.on_data(0, &[0; 10], false).unwrap().new_highest, 10);
     }
 

@@ -87,7 +87,10 @@ impl SendStream {
 
     /// True when new data waits only on the peer's stream limit.
     pub(crate) fn blocked_by_stream_limit(&self) -> bool {
-        self.reset.is_none() && self.lost.is_empty() && self.sent < self.written && self.sent >= self.max_data
+        self.reset.is_none()
+            && self.lost.is_empty()
+            && self.sent < self.written
+            && self.sent >= self.max_data
     }
 
     /// The next chunk of at most `max_len` bytes (lost data first), within
@@ -164,7 +167,9 @@ impl SendStream {
             if r.start > self.base {
                 break;
             }
-            let Some(front) = self.chunks.front() else { break };
+            let Some(front) = self.chunks.front() else {
+                break;
+            };
             let front_end = self.base + front.len() as u64;
             if r.end >= front_end {
                 self.chunks.pop_front();
@@ -236,7 +241,8 @@ mod tests {
     use super::*;
 
     fn chunk(s: &mut SendStream, max: usize) -> Option<(u64, usize, bool)> {
-        s.next_chunk(max, u64::MAX).map(|c| (c.offset, c.len, c.fin))
+        s.next_chunk(max, u64::MAX)
+            .map(|c| (c.offset, c.len, c.fin))
     }
 
     #[test]
@@ -245,7 +251,11 @@ mod tests {
         s.write(Bytes::from_static(b"hello "), false);
         s.write(Bytes::from_static(b"world"), true);
         assert_eq!(chunk(&mut s, 4), Some((0, 4, false)));
-        assert_eq!(chunk(&mut s, 100), Some((4, 6, false)), "stopped by MAX_STREAM_DATA");
+        assert_eq!(
+            chunk(&mut s, 100),
+            Some((4, 6, false)),
+            "stopped by MAX_STREAM_DATA"
+        );
         assert!(s.blocked_by_stream_limit());
         assert_eq!(chunk(&mut s, 100), None);
         s.max_data = 100;
@@ -289,7 +299,11 @@ mod tests {
         assert_eq!((c.len, c.new_bytes), (30, 30));
         s.on_lost(0, 30, false);
         let c = s.next_chunk(100, 0).unwrap();
-        assert_eq!((c.offset, c.len, c.new_bytes), (0, 30, 0), "a resend needs no credit");
+        assert_eq!(
+            (c.offset, c.len, c.new_bytes),
+            (0, 30, 0),
+            "a resend needs no credit"
+        );
     }
 
     #[test]
