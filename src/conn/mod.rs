@@ -351,13 +351,13 @@ impl Connection {
         self.recovery.rtt.smoothed()
     }
 
-    #[cfg(test)]
-    pub(crate) fn recovery_cwnd(&self) -> u64 {
+    /// The congestion window (bytes).
+    pub fn congestion_window(&self) -> u64 {
         self.recovery.cc.window()
     }
 
-    #[cfg(test)]
-    pub(crate) fn recovery_inflight(&self) -> u64 {
+    /// Bytes in flight (sent, not acknowledged or lost).
+    pub fn bytes_in_flight(&self) -> u64 {
         self.recovery.bytes_in_flight()
     }
 

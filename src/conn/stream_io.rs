@@ -414,15 +414,14 @@ impl Connection {
                 len,
                 fin,
             } => self.streams.on_stream_lost(id, offset, len, fin),
-            SentFrame::ResetStream { id } => {
+            SentFrame::ResetStream { id }
                 if self
                     .streams
                     .send_half(id)
                     .and_then(|s| s.reset)
-                    .is_some_and(|r| !r.acked)
-                {
-                    self.streams.resets.insert(id);
-                }
+                    .is_some_and(|r| !r.acked) =>
+            {
+                self.streams.resets.insert(id);
             }
             SentFrame::StopSending { id } => {
                 if let Some(r) = self.streams.recv_half(id) {
