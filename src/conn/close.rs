@@ -121,7 +121,7 @@ impl Connection {
                 self.recovery.timer(),
                 self.spaces[Space::Application as usize].ack.deadline(),
                 self.idle_deadline,
-                self.pacing_deadline,
+                self.pacing_deadline.filter(|_| self.stream_work_pending()),
             ]
             .into_iter()
             .flatten()
@@ -141,6 +141,9 @@ impl Connection {
             }
             CloseState::Closed => return,
             CloseState::Open => {}
+        }
+        if self.pacing_deadline.is_some_and(|d| d <= now) {
+            self.pacing_deadline = None;
         }
         if self.idle_deadline.is_some_and(|d| now >= d) {
             // RFC 9000 §10.1: the connection closes silently.

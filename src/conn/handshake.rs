@@ -114,6 +114,7 @@ impl Connection {
     pub(super) fn feed_tls(&mut self, level: Level, bytes: &[u8]) {
         if let Some(tls) = &mut self.tls {
             tls.provide(level, bytes);
+            self.tls_fed = true;
         }
     }
 

@@ -142,6 +142,8 @@ pub struct Connection {
     last_now: u64,
     /// Stream data is held back by pacing until then.
     pacing_deadline: Option<u64>,
+    /// CRYPTO data was handed to TLS since it last ran.
+    tls_fed: bool,
 }
 
 impl std::fmt::Debug for Connection {
@@ -217,6 +219,7 @@ impl Connection {
             datagrams: VecDeque::new(),
             last_now: 0,
             pacing_deadline: None,
+            tls_fed: false,
         }
     }
 

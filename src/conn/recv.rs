@@ -52,6 +52,11 @@ impl Connection {
                 Some(n) => offset += n,
                 None => break,
             }
+            // Keys for the next coalesced packet may come from this one's
+            // CRYPTO data (a ServerHello, a client Finished).
+            if std::mem::take(&mut self.tls_fed) {
+                self.drive_tls(now);
+            }
         }
         self.recv_buf = buf;
         if matches!(self.close, CloseState::Open) {

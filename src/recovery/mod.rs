@@ -19,8 +19,14 @@ pub use rtt::RttEstimator;
 /// kPersistentCongestionThreshold (RFC 9002 §7.6.1).
 pub const PERSISTENT_CONGESTION_THRESHOLD: u64 = 3;
 
-/// kPacketThreshold (RFC 9002 §6.1.1).
+/// kPacketThreshold (RFC 9002 §6.1.1), the starting value.
 pub const PACKET_THRESHOLD: u64 = 3;
+
+/// The most the packet threshold grows to after spurious losses.
+pub const MAX_PACKET_THRESHOLD: u64 = 256;
+
+/// Lost packet numbers remembered per space to recognise spurious losses.
+const LOST_HISTORY: usize = 1024;
 
 /// A packet number space (RFC 9000 §12.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,6 +64,8 @@ pub struct SentPacket<T> {
 #[derive(Debug)]
 struct SpaceState<T> {
     sent: BTreeMap<u64, SentPacket<T>>,
+    /// Recently declared lost: (packet number, largest acknowledged then).
+    lost_history: std::collections::VecDeque<(u64, u64)>,
     largest_acked: Option<u64>,
     loss_time: Option<u64>,
     last_ack_eliciting_sent: Option<u64>,
@@ -68,6 +76,7 @@ impl<T> Default for SpaceState<T> {
     fn default() -> Self {
         Self {
             sent: BTreeMap::new(),
+            lost_history: std::collections::VecDeque::new(),
             largest_acked: None,
             loss_time: None,
             last_ack_eliciting_sent: None,
@@ -121,8 +130,18 @@ pub struct Recovery<T> {
     timer: Option<u64>,
     /// The congestion controller.
     pub cc: Controller,
+    /// The controller as it was before the last reduction, to undo it when
+    /// the loss proves spurious.
+    cc_before_loss: Option<Controller>,
     pacer: Pacer,
     mds: u64,
+    /// Reordering tolerance: starts at RFC 9002's values and grows when a
+    /// packet declared lost is acknowledged after all (§6.1.1, §6.1.2
+    /// allow adapting them).
+    packet_threshold: u64,
+    /// The time threshold is (8 + time_threshold_extra) / 8 RTT.
+    time_threshold_extra: u64,
+    spurious_losses: u64,
 }
 
 impl<T> Recovery<T> {
@@ -137,8 +156,53 @@ impl<T> Recovery<T> {
             max_ack_delay: 25_000_000,
             timer: None,
             cc: Controller::new(algorithm, mds),
+            cc_before_loss: None,
             pacer: Pacer::default(),
             mds,
+            packet_threshold: PACKET_THRESHOLD,
+            time_threshold_extra: 1,
+            spurious_losses: 0,
+        }
+    }
+
+    /// Packets declared lost that were acknowledged later.
+    pub fn spurious_losses(&self) -> u64 {
+        self.spurious_losses
+    }
+
+    /// The current packet reordering threshold.
+    pub fn packet_threshold(&self) -> u64 {
+        self.packet_threshold
+    }
+
+    /// Finds acknowledged packets that had been declared lost: widen the
+    /// reordering tolerance, and undo the reduction they caused.
+    fn check_spurious(&mut self, space: Space, ranges: &[(u64, u64)]) {
+        let s = &mut self.spaces[space as usize];
+        if s.lost_history.is_empty() {
+            return;
+        }
+        let mut found = false;
+        s.lost_history.retain(|&(pn, largest_then)| {
+            let acked = ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&pn));
+            if acked {
+                found = true;
+                let distance = largest_then.saturating_sub(pn) + 1;
+                self.packet_threshold = self
+                    .packet_threshold
+                    .max(distance)
+                    .min(MAX_PACKET_THRESHOLD);
+                self.spurious_losses += 1;
+            }
+            !acked
+        });
+        if found {
+            self.time_threshold_extra = (self.time_threshold_extra * 2).min(8);
+            if let Some(prior) = self.cc_before_loss.take() {
+                if prior.window() > self.cc.window() {
+                    self.cc = prior;
+                }
+            }
         }
     }
 
@@ -194,8 +258,13 @@ impl<T> Recovery<T> {
         else {
             return;
         };
+        let before = self.cc.clone();
         self.cc.on_congestion_event(newest, now);
+        if self.cc.window() < before.window() {
+            self.cc_before_loss = Some(before);
+        }
         if self.persistent_congestion(lost) {
+            self.cc_before_loss = None;
             self.cc.on_persistent_congestion();
         }
     }
@@ -264,11 +333,13 @@ impl<T> Recovery<T> {
         now: u64,
         status: HandshakeStatus,
     ) -> AckOutcome<T> {
+        let ranges: Vec<(u64, u64)> = ranges.collect();
+        self.check_spurious(space, &ranges);
         let mut acked = Vec::new();
         let mut largest_in_frame = None;
         {
             let s = &mut self.spaces[space as usize];
-            for (lo, hi) in ranges {
+            for &(lo, hi) in &ranges {
                 largest_in_frame.get_or_insert(hi);
                 let pns: Vec<u64> = s.sent.range(lo..=hi).map(|(pn, _)| *pn).collect();
                 for pn in pns {
@@ -334,7 +405,9 @@ impl<T> Recovery<T> {
     /// RFC 9002 A.10, DetectAndRemoveLostPackets. Returns every removed
     /// packet; those not in flight carried nothing to retransmit.
     pub fn detect_lost(&mut self, space: Space, now: u64) -> Vec<SentPacket<T>> {
-        let loss_delay = self.rtt.loss_delay();
+        let base = self.rtt.smoothed().max(self.rtt.latest());
+        let loss_delay = (base * (8 + self.time_threshold_extra) / 8).max(rtt::GRANULARITY);
+        let threshold = self.packet_threshold;
         let lost_send_time = now.saturating_sub(loss_delay);
         let s = &mut self.spaces[space as usize];
         s.loss_time = None;
@@ -343,12 +416,19 @@ impl<T> Recovery<T> {
         };
         let mut lost_pns = Vec::new();
         for (pn, p) in s.sent.range(..=largest_acked) {
-            if p.time_sent <= lost_send_time || largest_acked >= pn + PACKET_THRESHOLD {
+            if p.time_sent <= lost_send_time || largest_acked >= pn + threshold {
                 lost_pns.push(*pn);
             } else {
                 let t = p.time_sent + loss_delay;
                 s.loss_time = Some(s.loss_time.map_or(t, |l| l.min(t)));
             }
+        }
+        let s = &mut self.spaces[space as usize];
+        for &pn in &lost_pns {
+            if s.lost_history.len() >= LOST_HISTORY {
+                s.lost_history.pop_front();
+            }
+            s.lost_history.push_back((pn, largest_acked));
         }
         let lost: Vec<_> = lost_pns
             .into_iter()

@@ -189,3 +189,33 @@ fn losses_reduce_the_window_and_long_ones_collapse_it() {
     // after the losses, then counts in slow start.
     assert_eq!(r.cc.window(), congestion::minimum_window(1200) + 1000);
 }
+
+#[test]
+fn spurious_losses_widen_the_threshold_and_undo_the_reduction() {
+    let mut r = Recovery::new(100 * MS, congestion::Algorithm::NewReno, 1200);
+    for pn in 0..20 {
+        send(&mut r, Space::Application, pn, 10 * MS);
+    }
+    let w0 = r.cc.window();
+    // 10..=19 acknowledged first: 0..=9 look lost by the packet threshold.
+    let out = r.on_ack_received(
+        Space::Application,
+        [(10, 19)].into_iter(),
+        0,
+        11 * MS,
+        status(),
+    );
+    assert!(!out.lost.is_empty());
+    assert!(r.cc.window() < w0);
+    // Then they arrive: it was reordering.
+    r.on_ack_received(
+        Space::Application,
+        [(0, 19)].into_iter(),
+        0,
+        12 * MS,
+        status(),
+    );
+    assert!(r.spurious_losses() > 0);
+    assert_eq!(r.cc.window(), w0, "the reduction was undone");
+    assert!(r.packet_threshold() >= 10);
+}

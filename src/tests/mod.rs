@@ -6,3 +6,4 @@ mod handshake;
 pub(crate) mod pair;
 pub(crate) mod pki;
 mod streams;
+mod transfer;

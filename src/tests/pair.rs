@@ -3,7 +3,7 @@
 //! deterministic for a given policy.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -26,6 +26,93 @@ pub(crate) enum Dir {
 /// Decides whether the n-th datagram (counting from 0 per direction) is
 /// lost.
 pub(crate) type DropFn = Box<dyn FnMut(Dir, usize, &[u8]) -> bool>;
+
+/// A seeded xorshift generator: every run of a seed is the same.
+#[derive(Debug, Clone)]
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    pub(crate) fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// True with probability `p`.
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
+        p > 0.0 && (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+}
+
+/// What one direction of the link does to datagrams.
+#[derive(Debug, Clone)]
+pub(crate) struct Link {
+    /// Bytes per second; None = unlimited.
+    pub(crate) bandwidth: Option<u64>,
+    /// Bytes the bottleneck queue holds before it drops (tail drop).
+    pub(crate) queue: u64,
+    /// Probability that a loss episode starts at a datagram, and how many
+    /// datagrams in a row it takes.
+    pub(crate) loss: f64,
+    pub(crate) loss_burst: u32,
+    /// Losses only happen before this time (e.g. the handshake), if set.
+    pub(crate) loss_until: Option<u64>,
+    /// Probability that a datagram is held back (reordered) by `reorder_by`.
+    pub(crate) reorder: f64,
+    pub(crate) reorder_by: u64,
+    /// Probability that a datagram arrives twice.
+    pub(crate) duplicate: f64,
+    /// Probability that a datagram has one bit flipped.
+    pub(crate) corrupt: f64,
+    /// Datagrams larger than this are dropped.
+    pub(crate) mtu: usize,
+    /// Everything is dropped in [start, end).
+    pub(crate) blackout: Option<(u64, u64)>,
+}
+
+impl Default for Link {
+    fn default() -> Self {
+        Self {
+            bandwidth: None,
+            queue: 1 << 20,
+            loss: 0.0,
+            loss_burst: 1,
+            loss_until: None,
+            reorder: 0.0,
+            reorder_by: 0,
+            duplicate: 0.0,
+            corrupt: 0.0,
+            mtu: 65_535,
+            blackout: None,
+        }
+    }
+}
+
+/// Per-direction link state.
+#[derive(Debug, Default, Clone)]
+struct LinkState {
+    busy_until: u64,
+    burst_left: u32,
+}
+
+/// Everything a side received, gathered from its events.
+#[derive(Debug, Default)]
+pub(crate) struct Received {
+    pub(crate) streams: HashMap<u64, Vec<u8>>,
+    pub(crate) finished: HashSet<u64>,
+    pub(crate) datagrams: Vec<Vec<u8>>,
+}
+
+impl Received {
+    pub(crate) fn bytes(&self, stream_id: u64) -> &[u8] {
+        self.streams.get(&stream_id).map_or(&[], |v| v.as_slice())
+    }
+}
 
 pub(crate) fn client_addr() -> SocketAddr {
     "10.0.0.1:4321".parse().unwrap()
@@ -77,6 +164,17 @@ pub(crate) struct Pair {
     /// received so far).
     pub(crate) on_server_send: Option<Box<dyn FnMut(u64, u64)>>,
     buf: Vec<u8>,
+    /// Link behaviour per direction (to server, to client).
+    pub(crate) links: [Link; 2],
+    link_state: [LinkState; 2],
+    pub(crate) rng: Rng,
+    /// Stream data and datagrams each side received.
+    pub(crate) client_rx: Received,
+    pub(crate) server_rx: Received,
+    /// Datagrams the link dropped (loss, queue, MTU, blackout).
+    pub(crate) dropped: [usize; 2],
+    /// Datagrams the link corrupted, duplicated or reordered.
+    pub(crate) damaged: [usize; 3],
 }
 
 impl Pair {
@@ -104,6 +202,13 @@ impl Pair {
             server_events: Vec::new(),
             on_server_send: None,
             buf: Vec::with_capacity(65_536),
+            links: [Link::default(), Link::default()],
+            link_state: Default::default(),
+            rng: Rng::new(1),
+            client_rx: Received::default(),
+            server_rx: Received::default(),
+            dropped: [0; 2],
+            damaged: [0; 3],
         }
     }
 
@@ -122,12 +227,75 @@ impl Pair {
         let n = self.counts[i];
         self.counts[i] += 1;
         self.bytes_sent[i] += datagram.len() as u64;
-        if (self.drop)(dir, n, &datagram) {
+        if (self.drop)(dir, n, &datagram) || self.link_drops(dir, datagram.len()) {
+            self.dropped[i] += 1;
             return;
         }
+        let link = self.links[i].clone();
+        // The bottleneck: queued behind earlier datagrams, then transmitted.
+        let mut at = self.now;
+        if let Some(bw) = link.bandwidth {
+            let st = &mut self.link_state[i];
+            let backlog =
+                st.busy_until.saturating_sub(self.now) as u128 * bw as u128 / 1_000_000_000;
+            if backlog as u64 + datagram.len() as u64 > link.queue {
+                self.dropped[i] += 1;
+                return;
+            }
+            let tx = datagram.len() as u64 * 1_000_000_000 / bw;
+            st.busy_until = st.busy_until.max(self.now) + tx;
+            at = st.busy_until;
+        }
+        at += self.delay;
+        if self.rng.chance(link.reorder) {
+            at += link.reorder_by;
+            self.damaged[2] += 1;
+        }
+        let mut datagram = datagram;
+        if self.rng.chance(link.corrupt) && !datagram.is_empty() {
+            let bit = self.rng.next() as usize % (datagram.len() * 8);
+            datagram[bit / 8] ^= 1 << (bit % 8);
+            self.damaged[0] += 1;
+        }
+        if self.rng.chance(link.duplicate) {
+            self.damaged[1] += 1;
+            self.seq += 1;
+            self.queue.push(Reverse((
+                at + self.rng.next() % (1 + self.delay / 4),
+                self.seq,
+                dir,
+                datagram.clone(),
+            )));
+        }
         self.seq += 1;
-        self.queue
-            .push(Reverse((self.now + self.delay, self.seq, dir, datagram)));
+        self.queue.push(Reverse((at, self.seq, dir, datagram)));
+    }
+
+    /// Random, burst and blackout losses, and the MTU.
+    fn link_drops(&mut self, dir: Dir, len: usize) -> bool {
+        let i = dir as usize;
+        let link = &self.links[i];
+        if len > link.mtu
+            || link
+                .blackout
+                .is_some_and(|(a, b)| (a..b).contains(&self.now))
+        {
+            return true;
+        }
+        if link.loss_until.is_some_and(|t| self.now >= t) {
+            return false;
+        }
+        let (loss, burst) = (link.loss, link.loss_burst);
+        let st = &mut self.link_state[i];
+        if st.burst_left > 0 {
+            st.burst_left -= 1;
+            return true;
+        }
+        if self.rng.chance(loss) {
+            self.link_state[i].burst_left = burst.saturating_sub(1);
+            return true;
+        }
+        false
     }
 
     /// Sends everything both sides have to send now.
@@ -153,11 +321,11 @@ impl Pair {
 
     fn collect_events(&mut self) {
         while let Some(e) = self.client.poll_event() {
-            self.client_events.push(e);
+            record(e, &mut self.client_events, &mut self.client_rx);
         }
         if let Some(s) = &mut self.server {
             while let Some(e) = s.poll_event() {
-                self.server_events.push(e);
+                record(e, &mut self.server_events, &mut self.server_rx);
             }
         }
     }
@@ -222,7 +390,7 @@ impl Pair {
     /// Steps until `done` holds, at most `max_steps` steps or until the
     /// clock passes `max_time`. Returns whether `done` held.
     pub(crate) fn run_until(&mut self, max_time: u64, mut done: impl FnMut(&Pair) -> bool) -> bool {
-        for _ in 0..200_000 {
+        for _ in 0..20_000_000 {
             self.collect_events();
             if done(self) {
                 return true;
@@ -260,5 +428,30 @@ impl Pair {
         self.run_until(600_000 * MS, |p| {
             p.client.is_closed() && p.server.as_ref().is_none_or(|s| s.is_closed())
         })
+    }
+}
+
+/// Keeps an event; stream data and datagrams go to `rx` instead.
+fn record(e: Event, events: &mut Vec<Event>, rx: &mut Received) {
+    match e {
+        Event::StreamDataReceived {
+            stream_id,
+            data,
+            end_stream,
+        } => {
+            assert!(
+                !rx.finished.contains(&stream_id),
+                "data after the end of stream {stream_id}"
+            );
+            rx.streams
+                .entry(stream_id)
+                .or_default()
+                .extend_from_slice(&data);
+            if end_stream {
+                rx.finished.insert(stream_id);
+            }
+        }
+        Event::DatagramFrameReceived { data } => rx.datagrams.push(data.to_vec()),
+        other => events.push(other),
     }
 }
