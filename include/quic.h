@@ -104,6 +104,26 @@ typedef uint32_t quic_packet_type;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Congestion control algorithms (aioquic's
+// `congestion_control_algorithm`).
+enum quic_congestion_control
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // NewReno (RFC 9002 §7), the default.
+    QUIC_CONGESTION_CONTROL_NEW_RENO = 0,
+    // CUBIC (RFC 9438).
+    QUIC_CONGESTION_CONTROL_CUBIC = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum quic_congestion_control quic_congestion_control;
+#else
+typedef uint32_t quic_congestion_control;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Connection settings; see `quic_config_new`.
 typedef struct quic_config quic_config;
 
@@ -597,6 +617,16 @@ quic_result quic_config_set_max_datagram_frame_size(quic_config *config, uint64_
 // # Safety
 // `config` must be NULL or a live config.
 quic_result quic_config_set_max_streams(quic_config *config, uint64_t bidi, uint64_t uni);
+
+// Chooses the congestion controller: 0 NewReno, 1 CUBIC
+// (`QUIC_CONGESTION_CONTROL_*`).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (another value).
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_result quic_config_set_congestion_control(quic_config *config, uint32_t algorithm);
 
 // Creates a client connection from `config` (which must be a client's);
 // start it with `quic_conn_connect`. The configuration is copied: it may

@@ -695,3 +695,41 @@ pub unsafe extern "C" fn quic_config_set_max_streams(
         })
     })
 }
+
+/// Congestion control algorithms (aioquic's
+/// `congestion_control_algorithm`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum quic_congestion_control {
+    /// NewReno (RFC 9002 §7), the default.
+    NewReno = 0,
+    /// CUBIC (RFC 9438).
+    Cubic = 1,
+}
+
+/// Chooses the congestion controller: 0 NewReno, 1 CUBIC
+/// (`QUIC_CONGESTION_CONTROL_*`).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (another value).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_congestion_control(
+    config: *mut quic_config,
+    algorithm: u32,
+) -> quic_result {
+    use crate::recovery::congestion::Algorithm;
+    with_config(config, |h| {
+        let algo = match algorithm {
+            x if x == quic_congestion_control::NewReno as u32 => Algorithm::NewReno,
+            x if x == quic_congestion_control::Cubic as u32 => Algorithm::Cubic,
+            _ => return QUIC_RESULT_INVALID_ARGUMENT,
+        };
+        h.apply(|c| {
+            c.congestion_control = algo;
+            Ok(())
+        })
+    })
+}

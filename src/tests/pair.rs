@@ -357,8 +357,9 @@ impl Pair {
     }
 
     /// One step: send, then deliver what is due or advance the clock to the
-    /// next delivery or timer. Returns false when nothing can happen.
-    pub(crate) fn step(&mut self) -> bool {
+    /// next delivery or timer, but not past `limit`. Returns false when
+    /// nothing can happen before `limit`.
+    pub(crate) fn step(&mut self, limit: u64) -> bool {
         self.flush();
         if let Some(Reverse((t, _, _, _))) = self.queue.peek() {
             if *t <= self.now {
@@ -375,6 +376,10 @@ impl Pair {
         let Some(next) = timers.into_iter().flatten().chain(next_delivery).min() else {
             return false;
         };
+        if next > limit {
+            self.now = self.now.max(limit);
+            return false;
+        }
         self.now = self.now.max(next);
         if self.client.timer().is_some_and(|t| t <= self.now) {
             self.client.handle_timer(self.now);
@@ -395,7 +400,7 @@ impl Pair {
             if done(self) {
                 return true;
             }
-            if self.now > max_time || !self.step() {
+            if self.now > max_time || !self.step(max_time) {
                 break;
             }
         }
