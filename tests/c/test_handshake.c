@@ -1,5 +1,5 @@
-/* A full handshake, a PING and a close between a client and a server
- * connection in memory, through quic.h only. Run with the directory made by
+/* A full handshake, a PING, 1 MB on a stream and a close between a client
+ * and a server connection in memory, through quic.h only. Run with the directory made by
  * tests/make-certs.sh as its argument; built with ASan and UBSan by
  * `make c-test`. */
 #include <quic.h>
@@ -30,9 +30,13 @@ static int failures;
 
 #define MS 1000000ull
 
+#define BULK (1024 * 1024)
+
 struct side {
     quic_conn *conn;
-    int handshake_completed, ping_acked, terminated;
+    int handshake_completed, ping_acked, terminated, stream_done;
+    uint8_t *rx;
+    size_t rx_len;
     uint64_t terminated_code;
     char reason[64];
     char alpn[32];
@@ -47,6 +51,16 @@ static void drain_events(struct side *s) {
             if (ev.alpn_len < sizeof s->alpn) {
                 memcpy(s->alpn, ev.alpn, ev.alpn_len);
                 s->alpn[ev.alpn_len] = 0;
+            }
+            break;
+        case QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED:
+            if (ev.stream_id == 0 && s->rx) {
+                CHECK(s->rx_len + ev.data_len <= BULK);
+                if (s->rx_len + ev.data_len <= BULK) {
+                    if (ev.data_len) memcpy(s->rx + s->rx_len, ev.data, ev.data_len);
+                    s->rx_len += ev.data_len;
+                }
+                if (ev.end_stream) s->stream_done = 1;
             }
             break;
         case QUIC_EVENT_TYPE_PING_ACKNOWLEDGED:
@@ -124,6 +138,7 @@ static int established(struct side *c, struct side *s) {
     return c->handshake_completed && s->handshake_completed;
 }
 static int pinged(struct side *c, struct side *s) { (void)s; return c->ping_acked; }
+static int delivered(struct side *c, struct side *s) { (void)c; return s->stream_done; }
 static int closed(struct side *c, struct side *s) {
     return quic_conn_is_closed(c->conn) && quic_conn_is_closed(s->conn);
 }
@@ -209,6 +224,23 @@ int main(int argc, char **argv) {
     now = run(&c, &s, now, pinged);
     CHECK(c.ping_acked);
 
+    /* 1 MB on the client's first bidirectional stream. */
+    uint8_t *bulk = malloc(BULK);
+    s.rx = malloc(BULK);
+    CHECK(bulk && s.rx);
+    for (size_t i = 0; i < BULK; i++) bulk[i] = (uint8_t)(i * 31 + (i >> 10));
+    uint64_t sid = 99;
+    MUST(quic_conn_next_stream_id(c.conn, false, &sid));
+    CHECK(sid == 0);
+    MUST(quic_conn_stream_send(c.conn, sid, bulk, BULK, true));
+    CHECK(quic_conn_stream_send(c.conn, sid, bulk, 1, false) == QUIC_RESULT_STREAM_FINISHED);
+    CHECK(quic_conn_stream_send(c.conn, 3, bulk, 1, false) == QUIC_RESULT_INVALID_STREAM);
+    now = run(&c, &s, now, delivered);
+    CHECK(s.stream_done && s.rx_len == BULK && memcmp(s.rx, bulk, BULK) == 0);
+    free(bulk);
+    free(s.rx);
+    s.rx = NULL;
+
     const char reason[] = "done";
     MUST(quic_conn_close(c.conn, true, 7, 0, (const uint8_t *)reason, 4, now));
     now = run(&c, &s, now, closed);
@@ -232,7 +264,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "test_handshake: %d failure(s)\n", failures);
         return 1;
     }
-    printf("test_handshake: handshake, ping and close passed (%llu ms virtual)\n",
+    printf("test_handshake: handshake, ping, 1 MB and close passed (%llu ms virtual)\n",
            (unsigned long long)(now / MS));
     return 0;
 }

@@ -81,6 +81,15 @@ _sig("quic_conn_timer", c_uint64, c_void_p)
 _sig("quic_conn_handle_timer", c_int32, c_void_p, c_uint64)
 _sig("quic_conn_poll_event", c_int32, c_void_p, POINTER(Event))
 _sig("quic_conn_send_ping", c_int32, c_void_p, c_uint64)
+_sig("quic_conn_stream_send", c_int32, c_void_p, c_uint64, c_char_p, c_size_t, c_bool)
+_sig("quic_conn_stream_reset", c_int32, c_void_p, c_uint64, c_uint64)
+_sig("quic_conn_stream_stop", c_int32, c_void_p, c_uint64, c_uint64)
+_sig("quic_conn_next_stream_id", c_int32, c_void_p, c_bool, POINTER(c_uint64))
+_sig("quic_conn_send_datagram", c_int32, c_void_p, c_char_p, c_size_t)
+_sig("quic_config_set_max_datagram_frame_size", c_int32, c_void_p, c_uint64)
+_sig("quic_config_set_max_streams", c_int32, c_void_p, c_uint64, c_uint64)
+_sig("quic_config_set_max_data", c_int32, c_void_p, c_uint64)
+_sig("quic_config_set_max_stream_data", c_int32, c_void_p, c_uint64)
 _sig("quic_conn_close", c_int32, c_void_p, c_bool, c_uint64, c_uint64, c_char_p, c_size_t, c_uint64)
 _sig("quic_conn_is_established", c_bool, c_void_p)
 _sig("quic_conn_is_closed", c_bool, c_void_p)
@@ -91,14 +100,19 @@ _sig("quic_sockaddr_format", c_int32, c_void_p, c_uint32, POINTER(c_char), c_siz
 _sig("quic_header_parse", c_int32, c_char_p, c_size_t, c_size_t, POINTER(HeaderInfo))
 
 
+STREAM_LIMIT = -300
+
+
 class QuicError(Exception):
-    pass
+    def __init__(self, message, rc):
+        super().__init__(message)
+        self.rc = rc
 
 
 def check(rc, what, config=None):
     if rc not in (OK, DONE):
         detail = _lib.quic_config_last_error(config).decode() if config else ""
-        raise QuicError(f"{what}: {_lib.quic_result_str(rc).decode()} {detail}".strip())
+        raise QuicError(f"{what}: {_lib.quic_result_str(rc).decode()} {detail}".strip(), rc)
     return rc
 
 
@@ -123,7 +137,9 @@ def addr_tuple(ss, n):
 
 class Config:
     def __init__(self, is_client, alpn=(), server_name=None, verify=None, cafile=None,
-                 certfile=None, keyfile=None, cipher_suites=None, idle_timeout_s=None):
+                 certfile=None, keyfile=None, cipher_suites=None, idle_timeout_s=None,
+                 max_datagram_frame_size=None, max_streams=None, max_data=None,
+                 max_stream_data=None):
         self.ptr = c_void_p()
         check(_lib.quic_config_new(is_client, byref(self.ptr)), "config_new")
         p = self.ptr
@@ -143,6 +159,14 @@ class Config:
             check(_lib.quic_config_set_cipher_suites(p, arr, len(cipher_suites)), "suites", p)
         if idle_timeout_s is not None:
             check(_lib.quic_config_set_idle_timeout(p, int(idle_timeout_s * 1e9)), "idle", p)
+        if max_datagram_frame_size is not None:
+            check(_lib.quic_config_set_max_datagram_frame_size(p, max_datagram_frame_size), "dgram", p)
+        if max_streams is not None:
+            check(_lib.quic_config_set_max_streams(p, max_streams, max_streams), "streams", p)
+        if max_data is not None:
+            check(_lib.quic_config_set_max_data(p, max_data), "max_data", p)
+        if max_stream_data is not None:
+            check(_lib.quic_config_set_max_stream_data(p, max_stream_data), "max_stream_data", p)
 
     def __del__(self):
         if getattr(self, "ptr", None):
@@ -151,7 +175,9 @@ class Config:
 
 
 def ns(t):
-    return int(t * 1e9)
+    """Seconds (aioquic's float clock) to libquic's nanoseconds, rounded so
+    a timer read back as seconds is not turned into an earlier instant."""
+    return int(round(t * 1e9))
 
 
 class Connection:
@@ -202,6 +228,9 @@ class Connection:
             return None
         return {
             "kind": ev.kind,
+            "stream_id": ev.stream_id,
+            "data": _bytes(ev.data, ev.data_len),
+            "end_stream": ev.end_stream,
             "alpn": _bytes(ev.alpn, ev.alpn_len),
             "error_code": ev.error_code,
             "frame_type": ev.frame_type if ev.has_frame_type else None,
@@ -212,6 +241,23 @@ class Connection:
 
     def send_ping(self, uid):
         check(_lib.quic_conn_send_ping(self.ptr, uid), "ping")
+
+    def send_stream_data(self, stream_id, data, end_stream=False):
+        check(_lib.quic_conn_stream_send(self.ptr, stream_id, data, len(data), end_stream), "stream_send")
+
+    def reset_stream(self, stream_id, error_code):
+        check(_lib.quic_conn_stream_reset(self.ptr, stream_id, error_code), "stream_reset")
+
+    def stop_stream(self, stream_id, error_code):
+        check(_lib.quic_conn_stream_stop(self.ptr, stream_id, error_code), "stream_stop")
+
+    def get_next_available_stream_id(self, is_unidirectional=False):
+        sid = c_uint64()
+        check(_lib.quic_conn_next_stream_id(self.ptr, is_unidirectional, byref(sid)), "next_stream_id")
+        return sid.value
+
+    def send_datagram_frame(self, data):
+        check(_lib.quic_conn_send_datagram(self.ptr, data, len(data)), "send_datagram")
 
     def close(self, error_code=0, frame_type=None, reason_phrase="", now=0.0):
         r = reason_phrase.encode()
