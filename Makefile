@@ -160,8 +160,9 @@ lint:
 fmt:
 	$(CARGO) fmt
 
-bench:
+bench: $(CERTS)/server.pem
 	$(CARGO) bench --bench protection
+	CERT_DIR=$(abspath $(CERTS)) $(CARGO) bench --bench transfer
 
 clean:
 	$(CARGO) clean

@@ -628,6 +628,19 @@ quic_result quic_config_set_max_streams(quic_config *config, uint64_t bidi, uint
 // `config` must be NULL or a live config.
 quic_result quic_config_set_congestion_control(quic_config *config, uint32_t algorithm);
 
+// Sets how far receive windows may grow by auto-tuning: per stream and
+// per connection, in bytes. They start at `quic_config_set_max_stream_data`
+// / `quic_config_set_max_data` and double while the application keeps
+// up. Defaults: 16 MiB and 24 MiB. Values below the initial windows keep
+// the windows fixed.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_result quic_config_set_max_windows(quic_config *config, uint64_t stream, uint64_t connection);
+
 // Creates a client connection from `config` (which must be a client's);
 // start it with `quic_conn_connect`. The configuration is copied: it may
 // be changed or freed afterwards.

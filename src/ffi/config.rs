@@ -733,3 +733,32 @@ pub unsafe extern "C" fn quic_config_set_congestion_control(
         })
     })
 }
+
+/// Sets how far receive windows may grow by auto-tuning: per stream and
+/// per connection, in bytes. They start at `quic_config_set_max_stream_data`
+/// / `quic_config_set_max_data` and double while the application keeps
+/// up. Defaults: 16 MiB and 24 MiB. Values below the initial windows keep
+/// the windows fixed.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_max_windows(
+    config: *mut quic_config,
+    stream: u64,
+    connection: u64,
+) -> quic_result {
+    with_config(config, |h| {
+        if stream > crate::varint::MAX || connection > crate::varint::MAX {
+            return QUIC_RESULT_INVALID_ARGUMENT;
+        }
+        h.apply(|c| {
+            c.max_stream_window = stream;
+            c.max_connection_window = connection;
+            Ok(())
+        })
+    })
+}
