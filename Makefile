@@ -44,7 +44,7 @@ REQUIRES_PRIVATE :=
 endif
 
 C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/c-tests/%,$(wildcard tests/c/test_*.c))
-EXAMPLES := $(BUILD)/packet-tour
+EXAMPLES := $(BUILD)/packet-tour $(BUILD)/quic-server $(BUILD)/quic-client
 
 .PHONY: all lib examples demo test rust-test c-test interop-test header-check abi-check \
         install uninstall install-check lint fmt bench clean
@@ -58,12 +58,16 @@ lib:
 
 examples: $(EXAMPLES)
 
-$(BUILD)/%: c-examples/%.c include/quic.h lib
+$(BUILD)/packet-tour: c-examples/packet-tour.c include/quic.h lib
 	@mkdir -p $(BUILD)
 	$(CC) $(CSTD) -O2 -Iinclude $< -o $@ $(LINK_SO)
 
+$(BUILD)/quic-%: c-examples/%.c c-examples/common.c c-examples/common.h include/quic.h lib
+	@mkdir -p $(BUILD)
+	$(CC) $(CSTD) -O2 -Iinclude $< c-examples/common.c -o $@ $(LINK_SO)
+
 demo: all
-	./$(BUILD)/packet-tour
+	@BUILD=$(BUILD) sh c-examples/demo.sh
 
 test: lib lint c-test header-check abi-check install-check interop-test rust-test
 

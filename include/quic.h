@@ -197,6 +197,28 @@ typedef struct {
     size_t reason_len;
 } quic_close_info;
 
+// A snapshot of a connection's state, for logging.
+typedef struct {
+    // The QUIC version in use.
+    uint32_t version;
+    // The TLS cipher suite (0x1301..=0x1303; 0 before the handshake).
+    uint16_t cipher_suite;
+    // Smoothed RTT in nanoseconds.
+    uint64_t rtt_ns;
+    // Congestion window in bytes.
+    uint64_t cwnd;
+    // Bytes in flight.
+    uint64_t bytes_in_flight;
+    // UDP payload bytes sent and received.
+    uint64_t bytes_sent;
+    // UDP payload bytes received.
+    uint64_t bytes_received;
+    // Packets declared lost, and those of them acknowledged later.
+    uint64_t packets_lost;
+    // Losses that turned out to be reordering.
+    uint64_t spurious_losses;
+} quic_stats;
+
 // The header of the first packet in a datagram, as `quic_header_parse`
 // fills it. Every pointer points into the datagram passed to
 // `quic_header_parse` and is valid as long as that buffer is.
@@ -911,6 +933,15 @@ quic_result quic_conn_next_stream_id(quic_conn *conn, bool unidirectional, uint6
 // # Safety
 // `conn` must be NULL or live; `data` valid for `len` bytes.
 quic_result quic_conn_send_datagram(quic_conn *conn, const uint8_t *data, size_t len);
+
+// Fills `out_stats` with the connection's current figures.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live; `out_stats` NULL or writable.
+quic_result quic_conn_stats(quic_conn *conn, quic_stats *out_stats);
 
 // Returns a static, NUL-terminated English description of `result`, never
 // NULL; unknown codes get "unknown result code".

@@ -87,6 +87,29 @@ pub struct CloseError {
     pub reason: Vec<u8>,
 }
 
+/// Figures about a connection, for logging and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// QUIC version.
+    pub version: u32,
+    /// TLS cipher suite identifier, 0 before the handshake.
+    pub cipher_suite: u16,
+    /// Smoothed RTT (ns).
+    pub rtt: u64,
+    /// Congestion window (bytes).
+    pub cwnd: u64,
+    /// Bytes in flight.
+    pub bytes_in_flight: u64,
+    /// UDP payload bytes sent.
+    pub bytes_sent: u64,
+    /// UDP payload bytes received.
+    pub bytes_received: u64,
+    /// Packets declared lost.
+    pub packets_lost: u64,
+    /// Losses later found to be reordering.
+    pub spurious_losses: u64,
+}
+
 /// One QUIC connection.
 pub struct Connection {
     side: Side,
@@ -352,6 +375,25 @@ impl Connection {
     /// The smoothed RTT estimate in ns.
     pub fn rtt(&self) -> u64 {
         self.recovery.rtt.smoothed()
+    }
+
+    /// Figures about the connection.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            version: self.version,
+            cipher_suite: self
+                .tls
+                .as_ref()
+                .and_then(|t| t.cipher_suite())
+                .unwrap_or(0),
+            rtt: self.recovery.rtt.smoothed(),
+            cwnd: self.recovery.cc.window(),
+            bytes_in_flight: self.recovery.bytes_in_flight(),
+            bytes_sent: self.bytes_sent,
+            bytes_received: self.bytes_received,
+            packets_lost: self.recovery.packets_lost(),
+            spurious_losses: self.recovery.spurious_losses(),
+        }
     }
 
     /// The congestion window (bytes).

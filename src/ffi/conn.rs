@@ -650,3 +650,57 @@ pub unsafe extern "C" fn quic_conn_send_datagram(
         }
     })
 }
+
+/// A snapshot of a connection's state, for logging.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct quic_stats {
+    /// The QUIC version in use.
+    pub version: u32,
+    /// The TLS cipher suite (0x1301..=0x1303; 0 before the handshake).
+    pub cipher_suite: u16,
+    /// Smoothed RTT in nanoseconds.
+    pub rtt_ns: u64,
+    /// Congestion window in bytes.
+    pub cwnd: u64,
+    /// Bytes in flight.
+    pub bytes_in_flight: u64,
+    /// UDP payload bytes sent and received.
+    pub bytes_sent: u64,
+    /// UDP payload bytes received.
+    pub bytes_received: u64,
+    /// Packets declared lost, and those of them acknowledged later.
+    pub packets_lost: u64,
+    /// Losses that turned out to be reordering.
+    pub spurious_losses: u64,
+}
+
+/// Fills `out_stats` with the connection's current figures.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live; `out_stats` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_stats(
+    conn: *mut quic_conn,
+    out_stats: *mut quic_stats,
+) -> quic_result {
+    with_conn(conn, |h| {
+        let out = try_out!(out_stats);
+        let s = h.conn.stats();
+        *out = quic_stats {
+            version: s.version,
+            cipher_suite: s.cipher_suite,
+            rtt_ns: s.rtt,
+            cwnd: s.cwnd,
+            bytes_in_flight: s.bytes_in_flight,
+            bytes_sent: s.bytes_sent,
+            bytes_received: s.bytes_received,
+            packets_lost: s.packets_lost,
+            spurious_losses: s.spurious_losses,
+        };
+        QUIC_RESULT_OK
+    })
+}

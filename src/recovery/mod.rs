@@ -142,6 +142,7 @@ pub struct Recovery<T> {
     /// The time threshold is (8 + time_threshold_extra) / 8 RTT.
     time_threshold_extra: u64,
     spurious_losses: u64,
+    packets_lost: u64,
 }
 
 impl<T> Recovery<T> {
@@ -162,7 +163,13 @@ impl<T> Recovery<T> {
             packet_threshold: PACKET_THRESHOLD,
             time_threshold_extra: 1,
             spurious_losses: 0,
+            packets_lost: 0,
         }
+    }
+
+    /// Packets declared lost so far.
+    pub fn packets_lost(&self) -> u64 {
+        self.packets_lost
     }
 
     /// Packets declared lost that were acknowledged later.
@@ -250,6 +257,7 @@ impl<T> Recovery<T> {
 
     /// Tells the congestion controller about lost packets.
     fn on_lost(&mut self, lost: &[SentPacket<T>], now: u64) {
+        self.packets_lost += lost.iter().filter(|p| p.in_flight).count() as u64;
         let Some(newest) = lost
             .iter()
             .filter(|p| p.in_flight)

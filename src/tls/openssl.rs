@@ -461,6 +461,14 @@ impl TlsSession {
         self.ssl.selected_alpn_protocol().map(<[u8]>::to_vec)
     }
 
+    /// The negotiated cipher suite's TLS identifier.
+    pub fn cipher_suite(&self) -> Option<u16> {
+        self.ssl.current_cipher().and_then(|c| {
+            let id = c.protocol_id();
+            Some(u16::from_be_bytes([id[0], id[1]]))
+        })
+    }
+
     /// True when the session was resumed from a ticket.
     pub fn session_resumed(&self) -> bool {
         self.ssl.session_reused()

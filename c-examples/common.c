@@ -1,0 +1,115 @@
+/* Shared helpers of the example programs; see common.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "common.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int verbose;
+
+uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int split_host_port(const char *text, char *host, size_t host_cap, char *port, size_t port_cap) {
+    const char *colon;
+    size_t hlen;
+    if (text[0] == '[') {
+        const char *end = strchr(text, ']');
+        if (!end || end[1] != ':') return -1;
+        hlen = (size_t)(end - text - 1);
+        text++;
+        colon = end + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (!colon) return -1;
+        hlen = (size_t)(colon - text);
+    }
+    if (hlen == 0 || hlen >= host_cap || strlen(colon + 1) == 0 || strlen(colon + 1) >= port_cap)
+        return -1;
+    memcpy(host, text, hlen);
+    host[hlen] = 0;
+    strcpy(port, colon + 1);
+    return 0;
+}
+
+int resolve(const char *host, const char *port, int passive, struct sockaddr_storage *out,
+            socklen_t *out_len) {
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_flags = passive ? AI_PASSIVE : 0;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0 || !res) {
+        fprintf(stderr, "cannot resolve %s port %s: %s\n", host, port, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    *out_len = (socklen_t)res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+const char *addr_text(const struct sockaddr *addr, socklen_t len, char *buf, size_t cap) {
+    if (quic_sockaddr_format(addr, len, buf, cap) != QUIC_RESULT_OK) snprintf(buf, cap, "?");
+    return buf;
+}
+
+int wait_readable(int fd, uint64_t deadline) {
+    int timeout_ms = -1;
+    if (deadline != UINT64_MAX) {
+        uint64_t now = now_ns();
+        timeout_ms = deadline <= now ? 0 : (int)((deadline - now + 999999) / 1000000);
+        if (timeout_ms > 60000) timeout_ms = 60000;
+    }
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int rc = poll(&p, 1, timeout_ms);
+    if (rc < 0) return errno == EINTR ? -1 : -1;
+    return rc > 0;
+}
+
+int split_alpn(const char *list, char *storage, size_t storage_cap, const char **out, int max) {
+    int n = 0;
+    snprintf(storage, storage_cap, "%s", list);
+    for (char *tok = strtok(storage, ","); tok && n < max; tok = strtok(NULL, ",")) out[n++] = tok;
+    return n;
+}
+
+int flush_conn(int fd, quic_conn *conn) {
+    uint8_t buf[65536];
+    size_t len;
+    struct sockaddr_storage to;
+    socklen_t tolen;
+    quic_result rc;
+    while ((rc = quic_conn_send(conn, buf, sizeof buf, &len, &to, &tolen, now_ns())) ==
+           QUIC_RESULT_OK) {
+        if (sendto(fd, buf, len, 0, (struct sockaddr *)&to, tolen) < 0 && errno != EAGAIN &&
+            errno != ENOBUFS && errno != EWOULDBLOCK) {
+            perror("sendto");
+            return -1;
+        }
+    }
+    return rc == QUIC_RESULT_DONE ? 0 : -1;
+}
+
+void report(const char *what, quic_result rc, const quic_config *config) {
+    const char *detail = config ? quic_config_last_error(config) : "";
+    fprintf(stderr, "%s: %s%s%s\n", what, quic_result_str(rc), *detail ? ": " : "", detail);
+}
+
+void logv(const char *fmt, ...) {
+    if (!verbose) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}

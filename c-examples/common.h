@@ -1,0 +1,52 @@
+/* Shared helpers of the example programs: clock, addresses, sockets,
+ * logging. libc and quic.h only. */
+#ifndef QUIC_EXAMPLES_COMMON_H
+#define QUIC_EXAMPLES_COMMON_H
+
+#include <quic.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Set by -v: log per connection. */
+extern int verbose;
+
+/* The monotonic clock in nanoseconds: libquic's notion of "now". */
+uint64_t now_ns(void);
+
+/* Splits "host:port" or "[v6]:port" into its parts; 0 on success. */
+int split_host_port(const char *text, char *host, size_t host_cap, char *port, size_t port_cap);
+
+/* Resolves host and port (names allowed) to one socket address; prints
+ * why not and returns -1 on failure. `passive` for a listening address. */
+int resolve(const char *host, const char *port, int passive, struct sockaddr_storage *out,
+            socklen_t *out_len);
+
+/* "a.b.c.d:port" / "[v6]:port" for messages. */
+const char *addr_text(const struct sockaddr *addr, socklen_t len, char *buf, size_t cap);
+
+/* Waits until `fd` is readable or the absolute `deadline` (ns, UINT64_MAX
+ * for none) passes. Returns 1 readable, 0 timeout, -1 error or signal. */
+int wait_readable(int fd, uint64_t deadline);
+
+/* Splits a comma-separated ALPN list into at most `max` strings kept in
+ * `storage`; returns how many. */
+int split_alpn(const char *list, char *storage, size_t storage_cap, const char **out, int max);
+
+/* Sends every datagram the connection has through `fd`; returns -1 on a
+ * socket error. */
+int flush_conn(int fd, quic_conn *conn);
+
+/* Prints "what: message" for a libquic result (with the config's detail)
+ * to stderr. */
+void report(const char *what, quic_result rc, const quic_config *config);
+
+/* Verbose logging to stderr. */
+void logv(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+#endif

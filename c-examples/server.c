@@ -1,0 +1,374 @@
+/* quic-server: serves the files of a directory over HTTP/0.9 on QUIC
+ * (ALPN "hq-interop"): a client opens a bidirectional stream and sends
+ * "GET /path\r\n"; the server answers with the file and FIN, or resets the
+ * stream for an unknown path. With ALPN "echo" it sends every stream back.
+ *
+ * One UDP socket serves many clients: each datagram's header is parsed
+ * with quic_header_parse and routed by connection ID; an unsupported
+ * version gets Version Negotiation; a new Initial makes a connection.
+ *
+ *   quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR
+ *               [--alpn LIST] [--chacha20] [--keylog FILE] [-v]
+ *
+ * Port 0 picks a free port; the server prints "listening on ADDR". The QUIC
+ * Interop Runner's environment (ROLE, TESTCASE, SSLKEYLOGFILE) is honoured;
+ * an unsupported TESTCASE exits with 127. */
+#define _POSIX_C_SOURCE 200809L
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CID_LEN 8
+#define MAX_CIDS 16
+#define MAX_CONNS 256
+#define MAX_REQUESTS 64
+#define MAX_REQUEST_LINE 1024
+
+struct request {
+    uint64_t stream_id;
+    char line[MAX_REQUEST_LINE];
+    size_t len;
+    int used;
+};
+
+struct client {
+    quic_conn *conn;
+    uint8_t cids[MAX_CIDS][20];
+    size_t cid_lens[MAX_CIDS];
+    int echo;
+    struct request requests[MAX_REQUESTS];
+    uint64_t started;
+    char peer[64];
+};
+
+static struct client clients[MAX_CONNS];
+static volatile sig_atomic_t stopping;
+static const char *root;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stopping = 1;
+}
+
+static void add_cid(struct client *c, const uint8_t *cid, size_t len) {
+    for (int i = 0; i < MAX_CIDS; i++)
+        if (c->cid_lens[i] == 0 && len > 0 && len <= 20) {
+            memcpy(c->cids[i], cid, len);
+            c->cid_lens[i] = len;
+            return;
+        }
+}
+
+static void remove_cid(struct client *c, const uint8_t *cid, size_t len) {
+    for (int i = 0; i < MAX_CIDS; i++)
+        if (c->cid_lens[i] == len && memcmp(c->cids[i], cid, len) == 0) c->cid_lens[i] = 0;
+}
+
+static struct client *find(const uint8_t *dcid, size_t len) {
+    for (int i = 0; i < MAX_CONNS; i++) {
+        if (!clients[i].conn) continue;
+        for (int j = 0; j < MAX_CIDS; j++)
+            if (clients[i].cid_lens[j] == len && memcmp(clients[i].cids[j], dcid, len) == 0)
+                return &clients[i];
+    }
+    return NULL;
+}
+
+/* Reads a whole file under `root`; NULL for a path that escapes it or
+ * cannot be read. */
+static uint8_t *read_file(const char *path, size_t *out_len) {
+    if (strstr(path, "..") || path[0] == 0) return NULL;
+    while (*path == '/') path++;
+    char full[4096];
+    snprintf(full, sizeof full, "%s/%s", root, path);
+    int fd = open(full, O_RDONLY);
+    if (fd < 0) return NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return NULL;
+    }
+    uint8_t *data = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    while (data && got < (size_t)st.st_size) {
+        ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (!data || got != (size_t)st.st_size) {
+        free(data);
+        return NULL;
+    }
+    *out_len = got;
+    return data;
+}
+
+static struct request *request_for(struct client *c, uint64_t sid) {
+    for (int i = 0; i < MAX_REQUESTS; i++)
+        if (c->requests[i].used && c->requests[i].stream_id == sid) return &c->requests[i];
+    for (int i = 0; i < MAX_REQUESTS; i++)
+        if (!c->requests[i].used) {
+            memset(&c->requests[i], 0, sizeof c->requests[i]);
+            c->requests[i].used = 1;
+            c->requests[i].stream_id = sid;
+            return &c->requests[i];
+        }
+    return NULL;
+}
+
+static void answer(struct client *c, struct request *r) {
+    char path[MAX_REQUEST_LINE];
+    r->line[r->len] = 0;
+    if (sscanf(r->line, "GET %1000s", path) != 1) {
+        quic_conn_stream_reset(c->conn, r->stream_id, 1);
+        r->used = 0;
+        return;
+    }
+    size_t len = 0;
+    uint8_t *data = read_file(path, &len);
+    if (!data) {
+        logv("%s: %s not found", c->peer, path);
+        quic_conn_stream_reset(c->conn, r->stream_id, 0x10);
+    } else {
+        quic_result rc = quic_conn_stream_send(c->conn, r->stream_id, data, len, true);
+        if (rc != QUIC_RESULT_OK) report("stream_send", rc, NULL);
+        logv("%s: %s (%zu bytes)", c->peer, path, len);
+        free(data);
+    }
+    r->used = 0;
+}
+
+static void on_stream_data(struct client *c, const quic_event *ev) {
+    if (c->echo) {
+        quic_conn_stream_send(c->conn, ev->stream_id, ev->data, ev->data_len, ev->end_stream);
+        return;
+    }
+    struct request *r = request_for(c, ev->stream_id);
+    if (!r) {
+        quic_conn_stream_reset(c->conn, ev->stream_id, 2);
+        return;
+    }
+    size_t room = sizeof r->line - 1 - r->len;
+    size_t n = ev->data_len < room ? ev->data_len : room;
+    if (n) memcpy(r->line + r->len, ev->data, n);
+    r->len += n;
+    if (ev->end_stream || memchr(r->line, '\n', r->len) || r->len == sizeof r->line - 1)
+        answer(c, r);
+}
+
+static void drain_events(struct client *c) {
+    quic_event ev;
+    while (quic_conn_poll_event(c->conn, &ev) == QUIC_RESULT_OK) {
+        switch (ev.kind) {
+        case QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED: {
+            c->echo = ev.alpn_len == 4 && memcmp(ev.alpn, "echo", 4) == 0;
+            quic_stats st;
+            quic_conn_stats(c->conn, &st);
+            logv("%s: handshake done in %.1f ms: version 0x%08x, ALPN %.*s, cipher 0x%04x", c->peer,
+                 (double)(now_ns() - c->started) / 1e6, st.version, (int)ev.alpn_len,
+                 (const char *)ev.alpn, st.cipher_suite);
+            break;
+        }
+        case QUIC_EVENT_TYPE_CONNECTION_ID_ISSUED:
+            add_cid(c, ev.cid, ev.cid_len);
+            break;
+        case QUIC_EVENT_TYPE_CONNECTION_ID_RETIRED:
+            remove_cid(c, ev.cid, ev.cid_len);
+            break;
+        case QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED:
+            on_stream_data(c, &ev);
+            break;
+        case QUIC_EVENT_TYPE_CONNECTION_TERMINATED: {
+            quic_stats st;
+            quic_conn_stats(c->conn, &st);
+            logv("%s: closed with 0x%llx (%.*s); sent %llu B, received %llu B, RTT %.1f ms, lost %llu",
+                 c->peer, (unsigned long long)ev.error_code, (int)ev.reason_len,
+                 (const char *)ev.reason, (unsigned long long)st.bytes_sent,
+                 (unsigned long long)st.bytes_received, (double)st.rtt_ns / 1e6,
+                 (unsigned long long)st.packets_lost);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+static void release(struct client *c) {
+    quic_conn_free(c->conn);
+    memset(c, 0, sizeof *c);
+}
+
+/* A datagram that matches no connection: Version Negotiation, a new
+ * connection, or nothing. */
+static struct client *accept_new(int fd, quic_config *config, size_t len,
+                                 const quic_header_info *h, const struct sockaddr *from,
+                                 socklen_t fromlen) {
+    if (!h->is_long) return NULL;
+    if (h->packet_type == QUIC_PACKET_TYPE_UNKNOWN_VERSION) {
+        /* RFC 9000 §6.1: only for datagrams that could be a first Initial. */
+        if (len < 1200) return NULL;
+        uint8_t vn[600];
+        size_t vn_len;
+        if (quic_version_negotiation_encode(h->dcid, h->dcid_len, h->scid, h->scid_len, NULL, 0, vn,
+                                            sizeof vn, &vn_len) == QUIC_RESULT_OK)
+            sendto(fd, vn, vn_len, 0, from, fromlen);
+        return NULL;
+    }
+    if (h->packet_type != QUIC_PACKET_TYPE_INITIAL || len < 1200) return NULL;
+    struct client *c = NULL;
+    for (int i = 0; i < MAX_CONNS && !c; i++)
+        if (!clients[i].conn) c = &clients[i];
+    if (!c) return NULL; /* full: the client will time out */
+    quic_result rc = quic_conn_new_server(config, h->dcid, h->dcid_len, NULL, 0, &c->conn);
+    if (rc != QUIC_RESULT_OK) {
+        report("new connection", rc, config);
+        return NULL;
+    }
+    uint8_t cid[20];
+    size_t cid_len;
+    add_cid(c, h->dcid, h->dcid_len);
+    if (quic_conn_local_cid(c->conn, cid, sizeof cid, &cid_len) == QUIC_RESULT_OK)
+        add_cid(c, cid, cid_len);
+    c->started = now_ns();
+    addr_text(from, fromlen, c->peer, sizeof c->peer);
+    logv("%s: new connection", c->peer);
+    return c;
+}
+
+static void usage(void) {
+    fprintf(stderr, "usage: quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR "
+                    "[--alpn LIST] [--chacha20] [--keylog FILE] [-v]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv) {
+    const char *listen = NULL, *cert = NULL, *key = NULL, *alpn = "hq-interop,echo";
+    const char *keylog = getenv("SSLKEYLOGFILE");
+    int chacha = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-v")) verbose = 1;
+        else if (!strcmp(a, "--chacha20")) chacha = 1;
+        else if (!strcmp(a, "--listen") && v) listen = argv[++i];
+        else if (!strcmp(a, "--cert") && v) cert = argv[++i];
+        else if (!strcmp(a, "--key") && v) key = argv[++i];
+        else if (!strcmp(a, "--root") && v) root = argv[++i];
+        else if (!strcmp(a, "--alpn") && v) alpn = argv[++i];
+        else if (!strcmp(a, "--keylog") && v) keylog = argv[++i];
+        else usage();
+    }
+    const char *testcase = getenv("TESTCASE");
+    if (testcase && *testcase) {
+        /* The interop runner's cases this server supports. */
+        if (strcmp(testcase, "handshake") && strcmp(testcase, "transfer") &&
+            strcmp(testcase, "multiconnect") && strcmp(testcase, "chacha20")) {
+            fprintf(stderr, "quic-server: test case %s is not supported\n", testcase);
+            return 127;
+        }
+    }
+    if (!listen || !cert || !key || !root) usage();
+
+    quic_config *config;
+    quic_result rc = quic_config_new(false, &config);
+    if (rc != QUIC_RESULT_OK) return report("config", rc, NULL), 1;
+    char alpn_buf[256];
+    const char *protos[8];
+    int nprotos = split_alpn(alpn, alpn_buf, sizeof alpn_buf, protos, 8);
+    if ((rc = quic_config_set_alpn_protocols(config, protos, (size_t)nprotos)) != QUIC_RESULT_OK)
+        return report("--alpn", rc, config), 2;
+    if ((rc = quic_config_load_cert_chain(config, cert, key, NULL)) != QUIC_RESULT_OK) {
+        char what[600];
+        snprintf(what, sizeof what, "cannot load certificate %s / key %s", cert, key);
+        report(what, rc, config);
+        return 1;
+    }
+    if (chacha) {
+        const uint16_t suite = 0x1303;
+        quic_config_set_cipher_suites(config, &suite, 1);
+    }
+    if (keylog && *keylog && (rc = quic_config_set_secrets_log_file(config, keylog)) != QUIC_RESULT_OK)
+        return report("--keylog", rc, config), 1;
+
+    char host[256], port[16];
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    if (split_host_port(listen, host, sizeof host, port, sizeof port) != 0) {
+        fprintf(stderr, "quic-server: --listen wants HOST:PORT, got %s\n", listen);
+        return 2;
+    }
+    if (resolve(host, port, 1, &addr, &addrlen) != 0) return 1;
+    int fd = socket(addr.ss_family, SOCK_DGRAM, 0);
+    if (fd < 0) return perror("socket"), 1;
+    if (addr.ss_family == AF_INET6) {
+        int off = 0; /* also accept IPv4 on [::] */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    }
+    if (bind(fd, (struct sockaddr *)&addr, addrlen) != 0) {
+        fprintf(stderr, "quic-server: cannot listen on %s: %s\n", listen, strerror(errno));
+        return 1;
+    }
+    addrlen = sizeof addr;
+    getsockname(fd, (struct sockaddr *)&addr, &addrlen);
+    char text[64];
+    printf("listening on %s\n", addr_text((struct sockaddr *)&addr, addrlen, text, sizeof text));
+    fflush(stdout);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    uint8_t buf[65536];
+    while (!stopping) {
+        uint64_t deadline = UINT64_MAX;
+        for (int i = 0; i < MAX_CONNS; i++)
+            if (clients[i].conn) {
+                uint64_t t = quic_conn_timer(clients[i].conn);
+                if (t < deadline) deadline = t;
+            }
+        int ready = wait_readable(fd, deadline);
+        if (ready < 0) continue;
+        while (ready > 0) {
+            struct sockaddr_storage from;
+            socklen_t fromlen = sizeof from;
+            ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
+            if (n < 0) break;
+            quic_header_info h;
+            if (quic_header_parse(buf, (size_t)n, CID_LEN, &h) != QUIC_RESULT_OK) continue;
+            struct client *c = find(h.dcid, h.dcid_len);
+            if (!c) c = accept_new(fd, config, (size_t)n, &h, (struct sockaddr *)&from, fromlen);
+            if (!c) continue;
+            quic_conn_recv(c->conn, buf, (size_t)n, (struct sockaddr *)&from, fromlen, now_ns());
+            flush_conn(fd, c->conn);
+            drain_events(c);
+            flush_conn(fd, c->conn);
+        }
+        uint64_t now = now_ns();
+        for (int i = 0; i < MAX_CONNS; i++) {
+            struct client *c = &clients[i];
+            if (!c->conn) continue;
+            if (quic_conn_timer(c->conn) <= now) quic_conn_handle_timer(c->conn, now);
+            flush_conn(fd, c->conn);
+            drain_events(c);
+            flush_conn(fd, c->conn);
+            if (quic_conn_is_closed(c->conn)) release(c);
+        }
+    }
+    for (int i = 0; i < MAX_CONNS; i++)
+        if (clients[i].conn) release(&clients[i]);
+    quic_config_free(config);
+    close(fd);
+    return 0;
+}
