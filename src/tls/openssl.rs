@@ -463,9 +463,9 @@ impl TlsSession {
 
     /// The negotiated cipher suite's TLS identifier.
     pub fn cipher_suite(&self) -> Option<u16> {
-        self.ssl.current_cipher().and_then(|c| {
+        self.ssl.current_cipher().map(|c| {
             let id = c.protocol_id();
-            Some(u16::from_be_bytes([id[0], id[1]]))
+            u16::from_be_bytes([id[0], id[1]])
         })
     }
 
