@@ -46,7 +46,8 @@ endif
 C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/c-tests/%,$(wildcard tests/c/test_*.c))
 EXAMPLES := $(BUILD)/packet-tour $(BUILD)/quic-server $(BUILD)/quic-client
 
-.PHONY: all lib examples demo test rust-test c-test interop-test header-check abi-check \
+.PHONY: all lib examples demo test rust-test c-test interop-test endpoint-test valgrind-test \
+        header-check abi-check \
         install uninstall install-check lint fmt bench clean
 
 all: lib examples
@@ -69,7 +70,7 @@ $(BUILD)/quic-%: c-examples/%.c c-examples/common.c c-examples/common.h include/
 demo: all
 	@BUILD=$(BUILD) sh c-examples/demo.sh
 
-test: lib lint c-test header-check abi-check install-check interop-test rust-test
+test: lib lint c-test header-check abi-check install-check interop-test endpoint-test valgrind-test rust-test
 
 rust-test:
 	$(CARGO) test $(CARGO_PROFILE)
@@ -98,6 +99,27 @@ $(VENV)/.installed: tests/interop/requirements.txt
 interop-test: lib $(VENV)/.installed $(CERTS)/server.pem
 	cd tests/interop && CERT_DIR=$(abspath $(CERTS)) LIBQUIC=$(abspath $(LIB_SO)) \
 	  $(abspath $(VENV))/bin/python -m pytest -q -p no:cacheprovider
+
+# The c-examples over real UDP on loopback, with each other and with
+# aioquic's asyncio endpoints.
+endpoint-test: examples $(VENV)/.installed $(CERTS)/server.pem
+	cd tests/endpoints && BUILD=$(abspath $(BUILD)) \
+	  $(abspath $(VENV))/bin/python -m pytest -q -p no:cacheprovider
+
+# The C tests (built without sanitizers) and the examples under valgrind:
+# no invalid access, no definite leak.
+VALGRIND_CMD := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+PLAIN_C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/c-tests-plain/%,$(wildcard tests/c/test_*.c))
+$(BUILD)/c-tests-plain/%: tests/c/%.c include/quic.h lib
+	@mkdir -p $(BUILD)/c-tests-plain
+	$(CC) $(CSTD) -g -O1 -Iinclude $< -o $@ $(LINK_SO)
+
+valgrind-test: $(PLAIN_C_TESTS) examples $(VENV)/.installed $(CERTS)/server.pem
+	@command -v valgrind >/dev/null || { echo "valgrind-test: valgrind is not installed (apt-get install valgrind)"; exit 1; }
+	@set -e; for t in $(PLAIN_C_TESTS); do echo "== valgrind $$t"; $(VALGRIND_CMD) ./$$t $(CERTS); done
+	cd tests/endpoints && BUILD=$(abspath $(BUILD)) VALGRIND="$(VALGRIND_CMD)" \
+	  $(abspath $(VENV))/bin/python -m pytest -q -p no:cacheprovider \
+	  -k "fifty or wrong_ca or garbage or bad_input or (quic_client_with_aioquic_server and names2)"
 
 # The committed header must be what cbindgen generates from src/ffi.
 header-check: lib

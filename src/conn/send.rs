@@ -44,8 +44,8 @@ impl Connection {
         self.last_now = self.last_now.max(now);
         let peer = self.peer_addr?;
         let closing = match self.close {
-            CloseState::Open => None,
-            CloseState::Closing { send: true, .. } => self.local_error.clone(),
+            CloseState::Open => false,
+            CloseState::Closing { send: true, .. } => self.local_error.is_some(),
             _ => return None,
         };
         let mut limit = self.max_datagram_size();
@@ -60,7 +60,7 @@ impl Connection {
             if limit - out.len() < MIN_PACKET_ROOM {
                 break;
             }
-            if let Some(b) = self.build_packet(space, out, limit, now, closing.as_ref(), &built) {
+            if let Some(b) = self.build_packet(space, out, limit, now, closing, &built) {
                 built.push(b);
             }
         }
@@ -180,7 +180,7 @@ impl Connection {
         out: &mut Vec<u8>,
         limit: usize,
         now: u64,
-        closing: Option<&CloseError>,
+        closing: bool,
         earlier: &[Built],
     ) -> Option<Built> {
         let idx = space as usize;
@@ -189,7 +189,7 @@ impl Connection {
         }
         let ping_here = self.ping_space() == Some(space);
         let app = space == Space::Application;
-        let has_work = closing.is_some()
+        let has_work = closing
             || self.spaces[idx].ack.should_send(now)
             || self.spaces[idx].crypto_send.has_data()
             || self.spaces[idx].probes > 0
@@ -240,8 +240,10 @@ impl Connection {
         let mut ack_eliciting = false;
         let mut wrote_ack = false;
 
-        if let Some(err) = closing {
-            write_close(out, err, space, self.handshake_complete, room(out));
+        if closing {
+            if let Some(err) = &self.local_error {
+                write_close(out, err, space, self.handshake_complete, room(out));
+            }
         } else {
             // ACK first: piggybacked on anything we send.
             let s = &self.spaces[idx];
@@ -298,7 +300,7 @@ impl Connection {
             }
         }
         let payload_len = out.len() - layout.pn_offset - pn_len;
-        let worth_it = closing.is_some()
+        let worth_it = closing
             || ack_eliciting
             || (wrote_ack && self.spaces[idx].ack.should_send(now))
             || (wrote_ack && !earlier.is_empty());

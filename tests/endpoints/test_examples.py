@@ -1,0 +1,215 @@
+"""The c-examples quic-server and quic-client over real UDP on loopback,
+against each other and against aioquic's asyncio endpoints (hq.py).
+Run by `make test` with BUILD pointing at the built programs."""
+
+import hashlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+BUILD = os.environ.get("BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
+CERTS = os.path.join(BUILD, "certs")
+CA, CERT, KEY = (os.path.join(CERTS, f) for f in ("ca.pem", "server.pem", "server.key"))
+SERVER, CLIENT = os.path.join(BUILD, "quic-server"), os.path.join(BUILD, "quic-client")
+HQ = os.path.join(os.path.dirname(__file__), "hq.py")
+VALGRIND = os.environ.get("VALGRIND", "").split()
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def www(tmp_path_factory):
+    root = tmp_path_factory.mktemp("www")
+    sizes = {"10mb.bin": 10 << 20, "1mb.bin": 1 << 20}
+    sizes.update({f"f{i}.txt": 1000 + 37 * i for i in range(50)})
+    for name, size in sizes.items():
+        (root / name).write_bytes(os.urandom(size))
+    return root
+
+
+class Server:
+    def __init__(self, root, host="127.0.0.1", extra=(), env=None):
+        self.proc = subprocess.Popen(
+            VALGRIND + [SERVER, "--listen", f"{host}:0", "--cert", CERT, "--key", KEY,
+                        "--root", str(root), *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        line = self.proc.stdout.readline()
+        m = re.match(r"listening on (.*):(\d+)", line)
+        assert m, f"server did not start: {line!r} {self.proc.stderr.read()}"
+        self.port = int(m.group(2))
+        self.host = host
+
+    def url(self, name):
+        h = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{h}:{self.port}/{name}"
+
+    def stop(self):
+        self.proc.terminate()
+        out, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def server(www):
+    s = Server(www)
+    yield s
+    code, err = s.stop()
+    assert code == 0, err
+
+
+def fetch(urls, out, *extra, ca=CA, env=None, timeout=120):
+    args = VALGRIND + [CLIENT, "--output", str(out), *(("--ca", ca) if ca else ("--insecure",)),
+                       *extra, *urls]
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_ten_megabyte_file(server, www, tmp_path):
+    r = fetch([server.url("10mb.bin")], tmp_path, "-v")
+    assert r.returncode == 0, r.stderr
+    assert digest(tmp_path / "10mb.bin") == digest(www / "10mb.bin")
+
+
+def test_fifty_files_on_one_connection(server, www, tmp_path):
+    names = [f"f{i}.txt" for i in range(50)]
+    r = fetch([server.url(n) for n in names], tmp_path)
+    assert r.returncode == 0, r.stderr
+    for n in names:
+        assert digest(tmp_path / n) == digest(www / n), n
+
+
+def test_twenty_clients_at_once(server, www, tmp_path):
+    procs = []
+    for i in range(20):
+        out = tmp_path / str(i)
+        out.mkdir()
+        procs.append((out, subprocess.Popen(
+            VALGRIND + [CLIENT, "--ca", CA, "--output", str(out), server.url("1mb.bin")],
+            stderr=subprocess.PIPE, text=True)))
+    for out, p in procs:
+        _, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err
+        assert digest(out / "1mb.bin") == digest(www / "1mb.bin")
+
+
+def test_chacha20_only(www, tmp_path):
+    s = Server(www, extra=["--chacha20", "-v"])
+    try:
+        r = fetch([s.url("1mb.bin")], tmp_path, "--chacha20", "-v")
+        assert r.returncode == 0, r.stderr
+        assert "cipher 0x1303" in r.stderr
+    finally:
+        code, err = s.stop()
+    assert code == 0
+    assert "cipher 0x1303" in err
+
+
+def test_ipv6(www, tmp_path):
+    try:
+        socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    s = Server(www, host="::1")
+    try:
+        r = fetch([s.url("1mb.bin")], tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert digest(tmp_path / "1mb.bin") == digest(www / "1mb.bin")
+    finally:
+        assert s.stop()[0] == 0
+
+
+def test_wrong_ca_fails_clearly(server, tmp_path):
+    other = tmp_path / "other"
+    subprocess.run(["sh", os.path.join(os.path.dirname(__file__), "../make-certs.sh"), str(other)],
+                   check=True)
+    r = fetch([server.url("1mb.bin")], tmp_path, ca=str(other / "ca.pem"))
+    assert r.returncode != 0
+    assert "TLS alert" in r.stderr or "0x1" in r.stderr, r.stderr
+    assert not (tmp_path / "1mb.bin").exists() or (tmp_path / "1mb.bin").stat().st_size == 0
+
+
+def test_bad_input_gets_clear_messages(tmp_path):
+    r = fetch(["not-a-url"], tmp_path)
+    assert r.returncode == 2 and "cannot parse URL" in r.stderr
+    r = fetch(["https://no-such-host.invalid:4433/x"], tmp_path)
+    assert r.returncode != 0 and "cannot resolve" in r.stderr
+    r = fetch(["https://127.0.0.1:4433/x"], tmp_path, ca="/nonexistent/ca.pem")
+    assert r.returncode != 0 and "cannot load CA" in r.stderr
+    r = subprocess.run([SERVER, "--listen", "127.0.0.1:0", "--cert", "/nonexistent.pem",
+                        "--key", KEY, "--root", "."], capture_output=True, text=True)
+    assert r.returncode != 0 and "cannot load certificate" in r.stderr
+
+
+def test_port_in_use_is_reported(www):
+    s = Server(www)
+    try:
+        r = subprocess.run([SERVER, "--listen", f"127.0.0.1:{s.port}", "--cert", CERT,
+                            "--key", KEY, "--root", str(www)], capture_output=True, text=True,
+                           timeout=10)
+        assert r.returncode != 0 and "cannot listen" in r.stderr, r.stderr
+    finally:
+        s.stop()
+
+
+def test_server_survives_garbage(server, www, tmp_path):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(500):
+        size = [0, 1, 20, 1200, 1500][i % 5]
+        data = os.urandom(size)
+        if i % 3 == 0 and size:
+            data = bytes([0xc0]) + data[1:]  # looks like a long header
+        sock.sendto(data, ("127.0.0.1", server.port))
+    time.sleep(0.2)
+    assert server.proc.poll() is None, "the server died"
+    r = fetch([server.url("1mb.bin")], tmp_path)
+    assert r.returncode == 0, r.stderr
+
+
+def test_unknown_testcase_exits_127(tmp_path):
+    env = dict(os.environ, TESTCASE="no-such-testcase")
+    r = fetch(["https://127.0.0.1:1/x"], tmp_path, env=env)
+    assert r.returncode == 127
+    r = subprocess.run([SERVER, "--listen", "127.0.0.1:0", "--cert", CERT, "--key", KEY,
+                        "--root", "."], capture_output=True, text=True, env=env)
+    assert r.returncode == 127
+
+
+# ---- interop with aioquic's asyncio endpoints over UDP ----
+
+@pytest.fixture(scope="module")
+def aioquic_server(www):
+    port = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = subprocess.Popen([sys.executable, HQ, "serve", "127.0.0.1", str(port), CERT, KEY, str(www)],
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "listening"
+    yield port
+    p.terminate()
+    p.wait(timeout=30)
+
+
+@pytest.mark.parametrize("names", [["1mb.bin"], ["10mb.bin"], [f"f{i}.txt" for i in range(10)]])
+def test_quic_client_with_aioquic_server(aioquic_server, www, tmp_path, names):
+    r = fetch([f"https://127.0.0.1:{aioquic_server}/{n}" for n in names], tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    for n in names:
+        assert digest(tmp_path / n) == digest(www / n)
+
+
+@pytest.mark.parametrize("names", [["1mb.bin"], ["10mb.bin"], [f"f{i}.txt" for i in range(10)]])
+def test_aioquic_client_with_quic_server(server, www, tmp_path, names):
+    r = subprocess.run([sys.executable, HQ, "get", CA, str(tmp_path),
+                        *[server.url(n) for n in names]], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    for n in names:
+        assert digest(tmp_path / n) == digest(www / n)
