@@ -44,7 +44,7 @@ REQUIRES_PRIVATE :=
 endif
 
 C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/c-tests/%,$(wildcard tests/c/test_*.c))
-EXAMPLES := $(BUILD)/packet-tour $(BUILD)/quic-server $(BUILD)/quic-client
+EXAMPLES := $(BUILD)/packet-tour $(BUILD)/quic-server $(BUILD)/quic-client $(BUILD)/quic-echo
 
 .PHONY: all lib examples demo test rust-test c-test interop-test endpoint-test valgrind-test \
         header-check abi-check \
@@ -119,7 +119,7 @@ valgrind-test: $(PLAIN_C_TESTS) examples $(VENV)/.installed $(CERTS)/server.pem
 	@set -e; for t in $(PLAIN_C_TESTS); do echo "== valgrind $$t"; $(VALGRIND_CMD) ./$$t $(CERTS); done
 	cd tests/endpoints && BUILD=$(abspath $(BUILD)) VALGRIND="$(VALGRIND_CMD)" \
 	  $(abspath $(VENV))/bin/python -m pytest -q -p no:cacheprovider \
-	  -k "fifty or wrong_ca or garbage or bad_input or (quic_client_with_aioquic_server and names2)"
+	  -k "fifty or wrong_ca or garbage or bad_input or echo or (quic_client_with_aioquic_server and names2)"
 
 # The committed header must be what cbindgen generates from src/ffi.
 header-check: lib
@@ -161,7 +161,7 @@ uninstall:
 # Install into a scratch DESTDIR, then build a C program against it through
 # pkg-config, linked dynamically and statically, and run both.
 INSTALL_CHECK_DIR := $(BUILD)/install-check
-install-check: lib
+install-check: lib examples $(CERTS)/server.pem
 	rm -rf $(INSTALL_CHECK_DIR)
 	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(INSTALL_CHECK_DIR)) PREFIX=/usr >/dev/null
 	@root=$(abspath $(INSTALL_CHECK_DIR)); \
@@ -177,7 +177,11 @@ install-check: lib
 	   $$root/usr/lib/libquic.a $$(pkg-config --libs-only-other --libs-only-l --static quic | sed 's/-lquic//') \
 	   -o $(INSTALL_CHECK_DIR)/static; \
 	 $(INSTALL_CHECK_DIR)/static >/dev/null; \
-	 echo "install-check: dynamic and static builds against the DESTDIR install ran"
+	 echo "install-check: dynamic and static builds against the DESTDIR install ran"; \
+	 $(CC) $(CSTD) -O2 c-examples/client.c c-examples/common.c $$(pkg-config --cflags --libs quic) \
+	   -Wl,-rpath,$$root/usr/lib -o $(INSTALL_CHECK_DIR)/quic-client; \
+	 sh tests/install-client-check.sh $(INSTALL_CHECK_DIR)/quic-client $(BUILD)/quic-server \
+	   $(CERTS) $(INSTALL_CHECK_DIR)/run
 
 lint:
 	$(CARGO) fmt --check

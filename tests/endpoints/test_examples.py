@@ -213,3 +213,11 @@ def test_aioquic_client_with_quic_server(server, www, tmp_path, names):
     assert r.returncode == 0, r.stderr
     for n in names:
         assert digest(tmp_path / n) == digest(www / n)
+
+
+def test_echo_example(server):
+    echo = os.path.join(BUILD, "quic-echo")
+    r = subprocess.run(VALGRIND + [echo, f"127.0.0.1:{server.port}", CA, "hello over QUIC"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "hello over QUIC"
