@@ -46,7 +46,7 @@ endif
 C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/c-tests/%,$(wildcard tests/c/test_*.c))
 EXAMPLES := $(BUILD)/packet-tour $(BUILD)/quic-server $(BUILD)/quic-client $(BUILD)/quic-echo
 
-.PHONY: all lib examples demo test rust-test c-test interop-test endpoint-test valgrind-test \
+.PHONY: all lib examples demo test rust-test c-test interop-test endpoint-test valgrind-test binding-test \
         header-check abi-check \
         install uninstall install-check lint fmt bench clean
 
@@ -70,7 +70,8 @@ $(BUILD)/quic-%: c-examples/%.c c-examples/common.c c-examples/common.h include/
 demo: all
 	@BUILD=$(BUILD) sh c-examples/demo.sh
 
-test: lib lint c-test header-check abi-check install-check interop-test endpoint-test valgrind-test rust-test
+test: lib lint c-test header-check abi-check install-check interop-test endpoint-test valgrind-test \
+      binding-test rust-test
 
 rust-test:
 	$(CARGO) test $(CARGO_PROFILE)
@@ -120,6 +121,18 @@ valgrind-test: $(PLAIN_C_TESTS) examples $(VENV)/.installed $(CERTS)/server.pem
 	cd tests/endpoints && BUILD=$(abspath $(BUILD)) VALGRIND="$(VALGRIND_CMD)" \
 	  $(abspath $(VENV))/bin/python -m pytest -q -p no:cacheprovider \
 	  -k "fifty or wrong_ca or garbage or bad_input or echo or (quic_client_with_aioquic_server and names2)"
+
+# Go (cgo) and Node (koffi) load the library and run a handshake and an
+# echo in memory. A missing toolchain fails the target with a clear message.
+binding-test: lib $(CERTS)/server.pem
+	@command -v go >/dev/null || { echo "binding-test: Go is missing (apt-get install golang-go)"; exit 1; }
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+	  { echo "binding-test: Node.js or npm is missing (apt-get install nodejs npm)"; exit 1; }
+	cd tests/bindings/go && CGO_CFLAGS="-I$(abspath include)" \
+	  CGO_LDFLAGS="-L$(abspath $(OUT)) -Wl,-rpath,$(abspath $(OUT))" \
+	  CERT_DIR=$(abspath $(CERTS)) go test -count=1 ./...
+	cd tests/bindings/node && npm install --no-audit --no-fund --silent && \
+	  LIBQUIC=$(abspath $(LIB_SO)) CERT_DIR=$(abspath $(CERTS)) node --test
 
 # The committed header must be what cbindgen generates from src/ffi.
 header-check: lib

@@ -1,0 +1,3 @@
+module libquic.test/binding
+
+go 1.19
