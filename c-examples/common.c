@@ -113,3 +113,18 @@ void logv(const char *fmt, ...) {
     va_end(ap);
     fputc('\n', stderr);
 }
+
+int apply_common_options(quic_config *config, const char *alpn, int chacha, const char *keylog) {
+    char alpn_buf[256];
+    const char *protos[8];
+    int n = split_alpn(alpn, alpn_buf, sizeof alpn_buf, protos, 8);
+    quic_result rc = quic_config_set_alpn_protocols(config, protos, (size_t)n);
+    if (rc != QUIC_RESULT_OK) return report("--alpn", rc, config), -1;
+    if (chacha) {
+        const uint16_t suite = 0x1303;
+        quic_config_set_cipher_suites(config, &suite, 1);
+    }
+    if (keylog && *keylog && (rc = quic_config_set_secrets_log_file(config, keylog)) != QUIC_RESULT_OK)
+        return report("--keylog", rc, config), -1;
+    return 0;
+}

@@ -38,6 +38,11 @@ int split_alpn(const char *list, char *storage, size_t storage_cap, const char *
  * socket error. */
 int flush_conn(int fd, quic_conn *conn);
 
+/* Applies the options both programs share: the ALPN list, --chacha20
+ * (only TLS_CHACHA20_POLY1305_SHA256) and the key log file. Prints why and
+ * returns -1 when one is refused. */
+int apply_common_options(quic_config *config, const char *alpn, int chacha, const char *keylog);
+
 /* Prints "what: message" for a libquic result (with the config's detail)
  * to stderr. */
 void report(const char *what, quic_result rc, const quic_config *config);

@@ -282,24 +282,13 @@ int main(int argc, char **argv) {
     quic_config *config;
     quic_result rc = quic_config_new(false, &config);
     if (rc != QUIC_RESULT_OK) return report("config", rc, NULL), 1;
-    char alpn_buf[256];
-    const char *protos[8];
-    int nprotos = split_alpn(alpn, alpn_buf, sizeof alpn_buf, protos, 8);
-    if ((rc = quic_config_set_alpn_protocols(config, protos, (size_t)nprotos)) != QUIC_RESULT_OK)
-        return report("--alpn", rc, config), 2;
+    if (apply_common_options(config, alpn, chacha, keylog) != 0) return 2;
     if ((rc = quic_config_load_cert_chain(config, cert, key, NULL)) != QUIC_RESULT_OK) {
         char what[600];
         snprintf(what, sizeof what, "cannot load certificate %s / key %s", cert, key);
         report(what, rc, config);
         return 1;
     }
-    if (chacha) {
-        const uint16_t suite = 0x1303;
-        quic_config_set_cipher_suites(config, &suite, 1);
-    }
-    if (keylog && *keylog && (rc = quic_config_set_secrets_log_file(config, keylog)) != QUIC_RESULT_OK)
-        return report("--keylog", rc, config), 1;
-
     char host[256], port[16];
     struct sockaddr_storage addr;
     socklen_t addrlen;

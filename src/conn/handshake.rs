@@ -254,6 +254,12 @@ impl Connection {
             self.handshake_done_pending = true;
             self.confirm_handshake(now);
         }
+        self.replenish_cids();
+    }
+
+    /// Issues connection IDs up to the peer's active_connection_id_limit,
+    /// telling the application about each.
+    pub(super) fn replenish_cids(&mut self) {
         let limit = self
             .peer_params
             .as_ref()

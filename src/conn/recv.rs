@@ -314,13 +314,7 @@ impl Connection {
                 Frame::RetireConnectionId { seq } => {
                     if let Some(cid) = self.local_cids.retire(seq, packet_dcid)? {
                         self.events.push_back(Event::ConnectionIdRetired { cid });
-                        let limit = self
-                            .peer_params
-                            .as_ref()
-                            .map_or(2, |p| p.active_connection_id_limit);
-                        for cid in self.local_cids.replenish(limit) {
-                            self.events.push_back(Event::ConnectionIdIssued { cid });
-                        }
+                        self.replenish_cids();
                     }
                 }
                 Frame::PathChallenge(data) => {
