@@ -221,3 +221,23 @@ def test_echo_example(server):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "hello over QUIC"
+
+
+def test_unknown_version_gets_version_negotiation(server):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(5)
+    dcid, scid = os.urandom(8), os.urandom(5)
+    first = bytes([0xc0]) + bytes.fromhex("1a2a3a4a") + bytes([8]) + dcid + bytes([5]) + scid
+    sock.sendto(first + bytes(1200 - len(first)), ("127.0.0.1", server.port))
+    vn, _ = sock.recvfrom(2048)
+    assert vn[0] & 0x80 and vn[1:5] == b"\0\0\0\0", vn[:8].hex()
+    # RFC 9000 §17.2.1: the client's CIDs come back swapped.
+    assert vn[5] == 5 and vn[6:11] == scid
+    assert vn[11] == 8 and vn[12:20] == dcid
+    versions = {int.from_bytes(vn[i:i + 4], "big") for i in range(20, len(vn), 4)}
+    assert {1, 0x6B3343CF} <= versions
+    # A short datagram of an unknown version gets nothing (RFC 9000 §6.1).
+    sock.sendto(first, ("127.0.0.1", server.port))
+    with pytest.raises(socket.timeout):
+        sock.settimeout(0.5)
+        sock.recvfrom(2048)
