@@ -499,3 +499,70 @@ fn two_thousand_small_streams_through_a_limit_of_one_hundred() {
     });
     assert_eq!((p.client.stream_count(), p.server().stream_count()), (0, 0));
 }
+
+#[test]
+fn lost_window_updates_are_sent_again() {
+    // A 4 MB upload through 256 KB windows needs many MAX_DATA and
+    // MAX_STREAM_DATA frames; for 300 ms every one the server sends is
+    // lost. The transfer still completes, so they were sent again.
+    let (c, mut s) = super::pair::configs();
+    s.set_windows(256 << 10, 256 << 10).unwrap();
+    s.max_stream_window = 256 << 10;
+    s.max_connection_window = 256 << 10;
+    let mut p = Pair::new(c, s);
+    p.handshake();
+    let start = p.now;
+    let dark = (start + 20 * MS, start + 320 * MS);
+    p.links[1] = super::pair::Link {
+        blackout: Some(dark),
+        ..Default::default()
+    };
+    let data = pattern(4 << 20, 5);
+    p.client.stream_send(0, &data, true).unwrap();
+    assert!(p.run_until(p.now + 60_000 * MS, |p| p.server_rx.finished.contains(&0)));
+    assert!(p.server_rx.bytes(0) == &data[..]);
+    assert!(p.dropped[1] > 0);
+}
+
+#[test]
+fn blocked_frames_are_accepted() {
+    let mut p = established();
+    let frames = [
+        Frame::DataBlocked(1000),
+        Frame::StreamsBlocked {
+            bidi: true,
+            limit: 128,
+        },
+        Frame::StreamsBlocked {
+            bidi: false,
+            limit: 128,
+        },
+        Frame::StreamDataBlocked {
+            stream_id: 0,
+            limit: 100,
+        },
+        Frame::MaxData(1 << 30),
+        Frame::MaxStreams {
+            bidi: false,
+            max: 1000,
+        },
+    ];
+    assert_eq!(server_receives(&mut p, &frames), None);
+}
+
+#[test]
+fn tiny_windows_still_complete() {
+    // A server window of 1000 bytes: the client is blocked most of the time
+    // (sending DATA_BLOCKED / STREAM_DATA_BLOCKED) and still finishes.
+    let (c, mut s) = super::pair::configs();
+    s.set_windows(1000, 1000).unwrap();
+    s.max_stream_window = 1000;
+    s.max_connection_window = 1000;
+    let mut p = Pair::new(c, s);
+    p.handshake();
+    let data = pattern(100_000, 9);
+    p.client.stream_send(0, &data, true).unwrap();
+    assert!(p.run_until(p.now + 60_000 * MS, |p| p.server_rx.finished.contains(&0)));
+    assert!(p.server_rx.bytes(0) == &data[..]);
+    assert!(p.server().local_error().is_none());
+}
