@@ -8,6 +8,10 @@ use crate::frame::kind;
 /// The active_connection_id_limit we advertise (aioquic's value).
 pub(crate) const LOCAL_ACTIVE_CID_LIMIT: u64 = 8;
 
+/// Connection IDs we issue over a connection's life at most: a peer that
+/// keeps retiring them cannot make us mint (and report) new ones forever.
+const MAX_ISSUED: u64 = 1024;
+
 /// RETIRE_CONNECTION_ID frames we queue at most before calling the peer
 /// abusive (RFC 9000 §5.1.2 lets us limit this).
 const MAX_PENDING_RETIRES: usize = 32;
@@ -81,7 +85,7 @@ impl LocalCids {
             return new; // RFC 9000 §5.1.1: zero-length CIDs are never replaced.
         }
         let limit = limit.min(LOCAL_ACTIVE_CID_LIMIT) as usize;
-        while self.active.len() < limit {
+        while self.active.len() < limit && self.next_seq < MAX_ISSUED {
             let cid = random_cid(self.len);
             let mut reset_token = [0u8; 16];
             random_bytes(&mut reset_token);

@@ -167,6 +167,8 @@ pub struct Connection {
     pacing_deadline: Option<u64>,
     /// CRYPTO data was handed to TLS since it last ran.
     tls_fed: bool,
+    /// DATAGRAM events queued and not yet polled.
+    datagrams_undelivered: usize,
 }
 
 impl std::fmt::Debug for Connection {
@@ -243,6 +245,7 @@ impl Connection {
             last_now: 0,
             pacing_deadline: None,
             tls_fed: false,
+            datagrams_undelivered: 0,
         }
     }
 
@@ -349,13 +352,18 @@ impl Connection {
     /// credit for the peer.
     pub fn poll_event(&mut self) -> Option<Event> {
         let e = self.events.pop_front()?;
-        if let Event::StreamDataReceived {
-            stream_id, data, ..
-        } = &e
-        {
-            let rtt = self.recovery.rtt.smoothed();
-            self.streams
-                .on_consumed(*stream_id, data.len() as u64, self.last_now, rtt);
+        match &e {
+            Event::StreamDataReceived {
+                stream_id, data, ..
+            } => {
+                let rtt = self.recovery.rtt.smoothed();
+                self.streams
+                    .on_consumed(*stream_id, data.len() as u64, self.last_now, rtt);
+            }
+            Event::DatagramFrameReceived { .. } => {
+                self.datagrams_undelivered = self.datagrams_undelivered.saturating_sub(1)
+            }
+            _ => {}
         }
         Some(e)
     }

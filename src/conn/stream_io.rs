@@ -13,7 +13,7 @@ use crate::error::TransportError;
 use crate::frame::{self, Frame};
 use crate::varint;
 
-/// DATAGRAM payloads queued at most.
+/// DATAGRAM payloads queued at most, to send and to deliver.
 const MAX_QUEUED_DATAGRAMS: usize = 256;
 
 /// A short header with a 20-byte CID and a 4-byte packet number, plus tag.
@@ -180,9 +180,14 @@ impl Connection {
                         "DATAGRAM frame too large",
                     ));
                 }
-                self.events.push_back(Event::DatagramFrameReceived {
-                    data: Bytes::copy_from_slice(data),
-                });
+                // Unread datagrams are bounded: past the limit new ones are
+                // dropped, which RFC 9221 §5 allows for unreliable data.
+                if self.datagrams_undelivered < MAX_QUEUED_DATAGRAMS {
+                    self.datagrams_undelivered += 1;
+                    self.events.push_back(Event::DatagramFrameReceived {
+                        data: Bytes::copy_from_slice(data),
+                    });
+                }
                 Ok(())
             }
             _ => Ok(()),

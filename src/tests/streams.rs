@@ -566,3 +566,32 @@ fn tiny_windows_still_complete() {
     assert!(p.server_rx.bytes(0) == &data[..]);
     assert!(p.server().local_error().is_none());
 }
+
+#[test]
+fn unread_datagrams_are_bounded() {
+    let (mut c, mut s) = super::pair::configs();
+    c.max_datagram_frame_size = Some(1000);
+    s.max_datagram_frame_size = Some(1000);
+    let mut p = Pair::new(c, s);
+    p.handshake();
+    let f = frame_bytes(Frame::Datagram {
+        data: b"x",
+        with_len: false,
+    });
+    let now = p.now;
+    let server = p.server.as_mut().unwrap();
+    for _ in 0..1000 {
+        server.inject_payload(PacketType::OneRtt, &f, now);
+    }
+    let mut n = 0;
+    while let Some(e) = server.poll_event() {
+        n += usize::from(matches!(e, Event::DatagramFrameReceived { .. }));
+    }
+    assert_eq!(n, 256);
+    // Once read, new ones are delivered again.
+    server.inject_payload(PacketType::OneRtt, &f, now);
+    assert!(matches!(
+        server.poll_event(),
+        Some(Event::DatagramFrameReceived { .. })
+    ));
+}
