@@ -1,0 +1,143 @@
+//! The ceilings: what OpenSSL alone costs for the same work.
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+
+use openssl::cipher::Cipher;
+use openssl::cipher_ctx::CipherCtx;
+use openssl::ssl::{HandshakeError, SslAcceptor, SslConnector, SslFiletype, SslMethod, SslVersion};
+
+/// AES-128-GCM seal + open + 2 header-protection blocks for `packets`
+/// packets of 1350 bytes, as a QUIC stack calls EVP; returns bytes.
+pub fn aead(packets: usize) -> usize {
+    let key = [1u8; 16];
+    let gcm = Cipher::fetch(None, "AES-128-GCM", None).unwrap();
+    let ecb = Cipher::fetch(None, "AES-128-ECB", None).unwrap();
+    let mut seal = CipherCtx::new().unwrap();
+    seal.encrypt_init(Some(&gcm), Some(&key), None).unwrap();
+    let mut open = CipherCtx::new().unwrap();
+    open.decrypt_init(Some(&gcm), Some(&key), None).unwrap();
+    let mut hp = CipherCtx::new().unwrap();
+    hp.encrypt_init(Some(&ecb), Some(&key), None).unwrap();
+    hp.set_padding(false);
+    let mut pkt = vec![0xa5u8; 1350];
+    let mut mask = [0u8; 32];
+    let mut bytes = 0;
+    for pn in 0..packets as u64 {
+        let mut nonce = [0u8; 12];
+        nonce[4..].copy_from_slice(&pn.to_be_bytes());
+        let (hdr, rest) = pkt.split_at_mut(11);
+        let (payload, tag) = rest.split_at_mut(1350 - 11 - 16);
+        let n = payload.len();
+        seal.encrypt_init(None, None, Some(&nonce)).unwrap();
+        seal.cipher_update(hdr, None).unwrap();
+        seal.cipher_update_inplace(payload, n).unwrap();
+        seal.cipher_final(&mut []).unwrap();
+        seal.tag(tag).unwrap();
+        hp.cipher_update(&payload[..16], Some(&mut mask)).unwrap();
+        open.decrypt_init(None, None, Some(&nonce)).unwrap();
+        open.set_tag(tag).unwrap();
+        open.cipher_update(hdr, None).unwrap();
+        open.cipher_update_inplace(payload, n).unwrap();
+        open.cipher_final(&mut []).unwrap();
+        hp.cipher_update(&payload[..16], Some(&mut mask)).unwrap();
+        bytes += n;
+    }
+    bytes
+}
+
+/// One direction of an in-memory pipe.
+#[derive(Clone, Default, Debug)]
+struct Pipe(Arc<Mutex<Vec<u8>>>);
+
+#[derive(Debug)]
+struct Duplex {
+    rx: Pipe,
+    tx: Pipe,
+}
+
+impl Read for Duplex {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut q = self.rx.0.lock().unwrap();
+        if q.is_empty() {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(q.len());
+        buf[..n].copy_from_slice(&q[..n]);
+        q.drain(..n);
+        Ok(n)
+    }
+}
+
+impl Write for Duplex {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Full TLS 1.3 handshakes (AES-128-GCM, X25519, the P-256 certificate
+/// verified) over in-memory pipes, OpenSSL alone.
+pub struct Handshakes {
+    connector: SslConnector,
+    acceptor: SslAcceptor,
+}
+
+impl Handshakes {
+    pub fn new(certs: &str) -> Self {
+        let mut c = SslConnector::builder(SslMethod::tls_client()).unwrap();
+        c.set_min_proto_version(Some(SslVersion::TLS1_3)).unwrap();
+        c.set_ciphersuites("TLS_AES_128_GCM_SHA256").unwrap();
+        c.set_groups_list("X25519").unwrap();
+        c.set_ca_file(format!("{certs}/ca.pem")).unwrap();
+        let mut a = SslAcceptor::mozilla_modern_v5(SslMethod::tls_server()).unwrap();
+        a.set_ciphersuites("TLS_AES_128_GCM_SHA256").unwrap();
+        a.set_groups_list("X25519").unwrap();
+        a.set_certificate_chain_file(format!("{certs}/server.pem"))
+            .unwrap();
+        a.set_private_key_file(format!("{certs}/server.key"), SslFiletype::PEM)
+            .unwrap();
+        a.set_num_tickets(0).unwrap();
+        Self {
+            connector: c.build(),
+            acceptor: a.build(),
+        }
+    }
+
+    pub fn one(&self) {
+        let (a, b) = (Pipe::default(), Pipe::default());
+        let client_io = Duplex {
+            rx: a.clone(),
+            tx: b.clone(),
+        };
+        let server_io = Duplex { rx: b, tx: a };
+        let mut client = match self.connector.connect("localhost", client_io) {
+            Err(HandshakeError::WouldBlock(m)) => Some(m),
+            _ => panic!("client handshake did not start"),
+        };
+        let mut server = match self.acceptor.accept(server_io) {
+            Err(HandshakeError::WouldBlock(m)) => Some(m),
+            _ => panic!("server handshake did not start"),
+        };
+        let (mut c_done, mut s_done) = (false, false);
+        while !(c_done && s_done) {
+            if let Some(m) = server.take() {
+                match m.handshake() {
+                    Ok(_) => s_done = true,
+                    Err(HandshakeError::WouldBlock(m)) => server = Some(m),
+                    Err(e) => panic!("server: {e}"),
+                }
+            }
+            if let Some(m) = client.take() {
+                match m.handshake() {
+                    Ok(_) => c_done = true,
+                    Err(HandshakeError::WouldBlock(m)) => client = Some(m),
+                    Err(e) => panic!("client: {e}"),
+                }
+            }
+        }
+    }
+}

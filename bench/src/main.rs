@@ -1,0 +1,142 @@
+//! `make bench`: libquic (Rust API and C ABI) side by side with quinn-proto
+//! and OpenSSL's ceilings, same work, interleaved runs, CPU time.
+//!
+//! Workloads so far: bulk (one stream, BENCH_MB megabytes, 200 by default)
+//! at BATCH=2 and BATCH=32, and full handshakes (BENCH_HANDSHAKES, 1000 by
+//! default). Still to come: aioquic as a subprocess, 10,000 small streams,
+//! memory per idle connection.
+
+mod ceilings;
+mod libquic_drv;
+mod quinn_drv;
+mod util;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use util::{measure, summarize, Summary};
+
+const REPS: usize = 5;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let certs = util::cert_dir();
+    let mb = env_usize("BENCH_MB", 200);
+    let handshakes = env_usize("BENCH_HANDSHAKES", 1000);
+    let data: Vec<u8> = (0..mb << 20).map(|i| (i * 7 + (i >> 12)) as u8).collect();
+    let (lc, ls) = libquic_drv::configs(&certs);
+    let ctls = quic::tls::TlsContext::new(&lc).unwrap();
+    let stls = quic::tls::TlsContext::new(&ls).unwrap();
+    let qcfg = quinn_drv::configs(&certs);
+    let tls_ceiling = ceilings::Handshakes::new(&certs);
+
+    // name -> samples of MB per CPU-second (bulk) or handshakes per CPU-s.
+    let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut add = |k: &str, v: f64| samples.entry(k.to_string()).or_default().push(v);
+    let mbytes = data.len() as f64 / 1e6;
+    for rep in 0..REPS {
+        eprintln!("run {}/{REPS}", rep + 1);
+        for batch in [2usize, 32] {
+            let (got, s) = measure(|| {
+                let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
+                p.handshake(batch);
+                p.bulk(&data, batch)
+            });
+            assert_eq!(got, data.len(), "libquic: all bytes arrived");
+            add(&format!("bulk/{batch}/libquic-rust"), mbytes / s);
+            let (got, s) = measure(|| libquic_drv::cabi::bulk(&certs, &data, batch));
+            assert_eq!(got, data.len(), "libquic C ABI: all bytes arrived");
+            add(&format!("bulk/{batch}/libquic-c"), mbytes / s);
+            let (got, s) = measure(|| {
+                let mut p = quinn_drv::Pair::new(&qcfg);
+                p.handshake(batch);
+                p.bulk(&data, batch)
+            });
+            assert_eq!(got, data.len(), "quinn-proto: all bytes arrived");
+            add(&format!("bulk/{batch}/quinn-proto"), mbytes / s);
+        }
+        let packets = data.len() / 1319;
+        let (bytes, s) = measure(|| ceilings::aead(packets));
+        add("bulk/-/openssl-aead-ceiling", bytes as f64 / 1e6 / s);
+
+        let (_, s) = measure(|| {
+            for _ in 0..handshakes {
+                let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
+                p.handshake(32);
+            }
+        });
+        add("handshakes/libquic-rust", handshakes as f64 / s);
+        let (_, s) = measure(|| {
+            for _ in 0..handshakes {
+                let mut p = quinn_drv::Pair::new(&qcfg);
+                p.handshake(32);
+            }
+        });
+        add("handshakes/quinn-proto", handshakes as f64 / s);
+        let (_, s) = measure(|| {
+            for _ in 0..handshakes {
+                tls_ceiling.one();
+            }
+        });
+        add("handshakes/openssl-tls-ceiling", handshakes as f64 / s);
+    }
+
+    let sum: BTreeMap<String, Summary> = samples
+        .iter()
+        .map(|(k, v)| (k.clone(), summarize(v)))
+        .collect();
+    let get = |k: &str| sum.get(k).map(|s| s.median).unwrap_or(f64::NAN);
+    println!("\nlibquic benchmark: {mb} MB bulk, {handshakes} handshakes, {REPS} interleaved runs, CPU time");
+    println!(
+        "{:<34} {:>12} {:>21} {:>10} {:>10} {:>10}",
+        "workload / stack", "median", "min-max", "CPU-s/GB", "vs quinn", "vs ceiling"
+    );
+    for (k, s) in &sum {
+        let (unit_gb, quinn, ceiling) = if k.starts_with("bulk") {
+            let batch = k.split('/').nth(1).unwrap_or("-");
+            (
+                format!("{:.2}", 1000.0 / s.median),
+                get(&format!("bulk/{batch}/quinn-proto")),
+                get("bulk/-/openssl-aead-ceiling"),
+            )
+        } else {
+            (
+                "-".into(),
+                get("handshakes/quinn-proto"),
+                get("handshakes/openssl-tls-ceiling"),
+            )
+        };
+        println!(
+            "{:<34} {:>12.1} {:>10.1}-{:<10.1} {:>10} {:>10.2} {:>10.2}",
+            k,
+            s.median,
+            s.min,
+            s.max,
+            unit_gb,
+            s.median / quinn,
+            s.median / ceiling
+        );
+    }
+    println!("(bulk in payload MB per CPU-second, handshakes per CPU-second)");
+    let mut json = String::from("{");
+    for (i, (k, s)) in sum.iter().enumerate() {
+        let _ = write!(
+            json,
+            "{}\"{k}\":{{\"median\":{:.3},\"min\":{:.3},\"max\":{:.3}}}",
+            if i > 0 { "," } else { "" },
+            s.median,
+            s.min,
+            s.max
+        );
+    }
+    json.push('}');
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join("compare.json"), json + "\n");
+}

@@ -1,0 +1,284 @@
+//! quinn-proto driven by hand on the same in-memory link as libquic: the
+//! reference sans-I/O Rust stack.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use quinn_proto::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use quinn_proto::{
+    ClientConfig, Connection, ConnectionHandle, DatagramEvent, Dir, Endpoint, EndpointConfig,
+    Event, ServerConfig, StreamEvent, StreamId, TransportConfig, VarInt,
+};
+use rustls::crypto::ring as rring;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Client and server configurations pinned like libquic's.
+pub struct Configs {
+    client: ClientConfig,
+    server: Arc<ServerConfig>,
+}
+
+pub fn configs(certs: &str) -> Configs {
+    let provider = Arc::new(rustls::crypto::CryptoProvider {
+        cipher_suites: vec![rring::cipher_suite::TLS13_AES_128_GCM_SHA256],
+        kx_groups: vec![rring::kx_group::X25519],
+        ..rring::default_provider()
+    });
+    let mut transport = TransportConfig::default();
+    transport
+        .stream_receive_window(VarInt::from_u32(8 << 20))
+        .receive_window(VarInt::from_u32(16 << 20))
+        .send_window(16 << 20)
+        .initial_mtu(1350)
+        .min_mtu(1350)
+        .mtu_discovery_config(None)
+        .max_concurrent_bidi_streams(VarInt::from_u32(1000));
+    let transport = Arc::new(transport);
+
+    let ca = CertificateDer::from_pem_file(format!("{certs}/ca.pem")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).unwrap();
+    let mut cc = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cc.alpn_protocols = vec![b"bench".to_vec()];
+    let mut client = ClientConfig::new(Arc::new(QuicClientConfig::try_from(cc).unwrap()));
+    client.transport_config(transport.clone());
+
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(format!("{certs}/server.pem"))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+    let key = PrivateKeyDer::from_pem_file(format!("{certs}/server.key")).unwrap();
+    let mut sc = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    sc.alpn_protocols = vec![b"bench".to_vec()];
+    sc.max_early_data_size = 0;
+    let mut server = ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(sc).unwrap()));
+    server.transport_config(transport);
+    Configs {
+        client,
+        server: Arc::new(server),
+    }
+}
+
+fn addrs() -> (SocketAddr, SocketAddr) {
+    ("10.0.0.1:1".parse().unwrap(), "10.0.0.2:2".parse().unwrap())
+}
+
+struct Side {
+    endpoint: Endpoint,
+    conn: Option<(ConnectionHandle, Connection)>,
+}
+
+impl Side {
+    /// Delivers one datagram from `from`.
+    fn receive(&mut self, now: Instant, from: SocketAddr, data: &[u8], resp: &mut Vec<u8>) {
+        match self
+            .endpoint
+            .handle(now, from, None, None, BytesMut::from(data), resp)
+        {
+            Some(DatagramEvent::ConnectionEvent(_, ev)) => {
+                if let Some((_, c)) = &mut self.conn {
+                    c.handle_event(ev);
+                }
+            }
+            Some(DatagramEvent::NewConnection(incoming)) => {
+                let (h, c) = self.endpoint.accept(incoming, now, resp, None).unwrap();
+                self.conn = Some((h, c));
+            }
+            Some(DatagramEvent::Response(_)) | None => {}
+        }
+        self.endpoint_events();
+    }
+
+    fn endpoint_events(&mut self) {
+        if let Some((h, c)) = &mut self.conn {
+            while let Some(ev) = c.poll_endpoint_events() {
+                if let Some(back) = self.endpoint.handle_event(*h, ev) {
+                    c.handle_event(back);
+                }
+            }
+        }
+    }
+}
+
+/// A client/server pair of quinn-proto connections.
+pub struct Pair {
+    client: Side,
+    server: Side,
+    base: Instant,
+    now: Duration,
+    buf: Vec<u8>,
+    resp: Vec<u8>,
+}
+
+impl Pair {
+    pub fn new(cfg: &Configs) -> Self {
+        let base = Instant::now();
+        let mut cep = Endpoint::new(Arc::new(EndpointConfig::default()), None, false, None);
+        let sep = Endpoint::new(
+            Arc::new(EndpointConfig::default()),
+            Some(cfg.server.clone()),
+            false,
+            None,
+        );
+        let (h, c) = cep
+            .connect(base, cfg.client.clone(), addrs().1, "localhost")
+            .unwrap();
+        Self {
+            client: Side {
+                endpoint: cep,
+                conn: Some((h, c)),
+            },
+            server: Side {
+                endpoint: sep,
+                conn: None,
+            },
+            base,
+            now: Duration::ZERO,
+            buf: Vec::with_capacity(2048),
+            resp: Vec::new(),
+        }
+    }
+
+    fn turn(&mut self, batch: usize) -> bool {
+        let now = self.base + self.now;
+        let (ca, sa) = addrs();
+        let mut moved = false;
+        for (from_client, from_addr) in [(true, ca), (false, sa)] {
+            for _ in 0..batch {
+                let (src, dst) = if from_client {
+                    (&mut self.client, &mut self.server)
+                } else {
+                    (&mut self.server, &mut self.client)
+                };
+                let Some((_, c)) = &mut src.conn else { break };
+                self.buf.clear();
+                let Some(t) = c.poll_transmit(now, 1, &mut self.buf) else {
+                    break;
+                };
+                moved = true;
+                dst.receive(now, from_addr, &self.buf[..t.size], &mut self.resp);
+                src.endpoint_events();
+            }
+        }
+        if !moved {
+            let mut next: Option<Instant> = None;
+            for s in [&mut self.client, &mut self.server] {
+                if let Some(t) = s.conn.as_mut().and_then(|(_, c)| c.poll_timeout()) {
+                    next = Some(next.map_or(t, |n| n.min(t)));
+                }
+            }
+            let at = next.map_or(self.now, |t| t.saturating_duration_since(self.base));
+            self.now = at.max(self.now + Duration::from_micros(10));
+            let now = self.base + self.now;
+            for s in [&mut self.client, &mut self.server] {
+                if let Some((_, c)) = &mut s.conn {
+                    if c.poll_timeout().is_some_and(|t| t <= now) {
+                        c.handle_timeout(now);
+                    }
+                }
+                s.endpoint_events();
+            }
+        }
+        moved
+    }
+
+    fn conn(&mut self, client: bool) -> &mut Connection {
+        let side = if client {
+            &mut self.client
+        } else {
+            &mut self.server
+        };
+        &mut side.conn.as_mut().expect("connection exists").1
+    }
+
+    pub fn handshake(&mut self, batch: usize) {
+        let (mut c, mut s) = (false, false);
+        while !(c && s) {
+            self.turn(batch);
+            while let Some(e) = self.conn(true).poll() {
+                c |= matches!(e, Event::Connected);
+            }
+            if self.server.conn.is_some() {
+                while let Some(e) = self.conn(false).poll() {
+                    s |= matches!(e, Event::Connected);
+                }
+            }
+        }
+    }
+
+    /// Sends `data` on one stream; returns the bytes the server read.
+    pub fn bulk(&mut self, data: &[u8], batch: usize) -> usize {
+        let id = self.conn(true).streams().open(Dir::Bi).unwrap();
+        let (mut written, mut finished) = (0usize, false);
+        let mut got = 0usize;
+        let mut incoming: Option<StreamId> = None;
+        let mut done = false;
+        while !done {
+            if !finished {
+                let c = self.conn(true);
+                while written < data.len() {
+                    match c.send_stream(id).write(&data[written..]) {
+                        Ok(n) if n > 0 => written += n,
+                        _ => break,
+                    }
+                }
+                if written == data.len() {
+                    c.send_stream(id).finish().unwrap();
+                    finished = true;
+                }
+            }
+            self.turn(batch);
+            while self.conn(true).poll().is_some() {}
+            if self.server.conn.is_none() {
+                continue;
+            }
+            let s = self.conn(false);
+            while let Some(e) = s.poll() {
+                if let Event::Stream(StreamEvent::Opened { dir: Dir::Bi }) = e {
+                    incoming = s.streams().accept(Dir::Bi);
+                }
+            }
+            if let Some(sid) = incoming {
+                let (n, end) = read_all(s, sid);
+                got += n;
+                done |= end;
+            }
+        }
+        got
+    }
+}
+
+/// Reads what is readable on `sid`: (bytes, stream finished).
+fn read_all(conn: &mut Connection, sid: StreamId) -> (usize, bool) {
+    let mut rs = conn.recv_stream(sid);
+    let Ok(mut chunks) = rs.read(true) else {
+        return (0, false);
+    };
+    let mut got = 0;
+    let mut end = false;
+    loop {
+        match chunks.next(usize::MAX) {
+            Ok(Some(chunk)) => got += chunk.bytes.len(),
+            Ok(None) => {
+                end = true;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = chunks.finalize();
+    (got, end)
+}
