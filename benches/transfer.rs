@@ -17,6 +17,13 @@ use quic::side::Side;
 use quic::tls::TlsContext;
 
 const SIZE: usize = 64 << 20;
+/// BENCH_MB overrides SIZE (for profiling runs).
+fn size() -> usize {
+    std::env::var("BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(SIZE, |m| m << 20)
+}
 const REPS: usize = 5;
 
 fn cpu_time() -> Duration {
@@ -129,15 +136,15 @@ fn run(c: &Config, s: &Config, data: &[u8]) -> f64 {
 fn main() {
     let certs = std::env::var("CERT_DIR").unwrap_or_else(|_| "build/certs".into());
     let (c, s) = configs(&certs);
-    let data: Vec<u8> = (0..SIZE).map(|i| (i * 7 + (i >> 12)) as u8).collect();
+    let data: Vec<u8> = (0..size()).map(|i| (i * 7 + (i >> 12)) as u8).collect();
     let mut rates: Vec<f64> = (0..REPS)
-        .map(|_| SIZE as f64 / 1e6 / run(&c, &s, &data))
+        .map(|_| data.len() as f64 / 1e6 / run(&c, &s, &data))
         .collect();
     rates.sort_by(|a, b| a.total_cmp(b));
     let median = rates[REPS / 2];
     println!(
         "in-memory transfer, {} MB client to server, {REPS} runs",
-        SIZE >> 20
+        data.len() >> 20
     );
     println!(
         "libquic: median {median:.0} MB/CPU-s (min {:.0}, max {:.0}); 10 MB costs {:.3} CPU-s",

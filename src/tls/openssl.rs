@@ -217,6 +217,8 @@ pub struct TlsSession {
     _params: Box<[u8]>,
     complete: bool,
     failed: bool,
+    /// Bytes were provided since TLS last ran.
+    fed: bool,
 }
 
 impl std::fmt::Debug for TlsSession {
@@ -343,20 +345,25 @@ impl TlsSession {
             _params: params,
             complete: false,
             failed: false,
+            fed: true,
         })
     }
 
     /// Hands in-order handshake bytes received at `level` to TLS.
     pub fn provide(&mut self, level: Level, data: &[u8]) {
         self.state.incoming[level as usize].extend(data);
+        self.fed = true;
     }
 
     /// Runs TLS on whatever it was given. Errors are fatal: close the
     /// connection with the returned error.
     pub fn advance(&mut self) -> Result<(), TransportError> {
-        if self.failed {
+        // After the handshake TLS only has work when bytes arrived (a
+        // NewSessionTicket); calling it per datagram costs a lot.
+        if self.failed || (self.complete && !std::mem::take(&mut self.fed)) {
             return Ok(());
         }
+        self.fed = false;
         unsafe_clear_errors();
         let ssl = self.ssl.as_ptr();
         let rc = if self.complete {
