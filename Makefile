@@ -203,12 +203,9 @@ lint:
 fmt:
 	$(CARGO) fmt
 
-# Benchmarks: libquic's own (protection, transfer), then the side-by-side
-# comparison in bench/ (a separate crate, so make test never builds
-# quinn-proto). BENCH_MB and BENCH_HANDSHAKES size the comparison.
+# The side-by-side benchmark in bench/ (a separate crate, so make test never
+# builds quinn-proto). BENCH_MB and BENCH_HANDSHAKES size it.
 bench: $(CERTS)/server.pem
-	$(CARGO) bench --bench protection
-	CERT_DIR=$(abspath $(CERTS)) $(CARGO) bench --bench transfer
 	cd bench && CARGO_TARGET_DIR=$(abspath target) CERT_DIR=$(abspath $(CERTS)) \
 	  $(CARGO) run --release --quiet
 
