@@ -3,14 +3,18 @@
 //!
 //! Workloads so far: bulk (one stream, BENCH_MB megabytes, 200 by default)
 //! at BATCH=2 and BATCH=32, and full handshakes (BENCH_HANDSHAKES, 1000 by
-//! default); the packet layer alone against the EVP ceiling. Still to
-//! come: aioquic as a subprocess, 10,000 small streams, memory per idle
-//! connection.
+//! default); the packet layer alone against the EVP ceiling; memory per
+//! established idle connection (BENCH_CONNS pairs, 1000 by default). Still
+//! to come: aioquic as a subprocess, 10,000 small streams.
 
 mod ceilings;
 mod libquic_drv;
+mod memory;
 mod quinn_drv;
 mod util;
+
+#[global_allocator]
+static ALLOC: memory::Counting = memory::Counting;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -90,6 +94,19 @@ fn main() {
         add("handshakes/openssl-tls-ceiling", handshakes as f64 / s);
     }
 
+    // Memory per idle connection: BENCH_CONNS established pairs held at once.
+    let conns = env_usize("BENCH_CONNS", 1000);
+    let (lh, lr) = memory::per_connection(conns, || {
+        let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
+        p.handshake(32);
+        p
+    });
+    let (qh, qr) = memory::per_connection(conns, || {
+        let mut p = quinn_drv::Pair::new(&qcfg);
+        p.handshake(32);
+        p
+    });
+
     let sum: BTreeMap<String, Summary> = samples
         .iter()
         .map(|(k, v)| (k.clone(), summarize(v)))
@@ -134,6 +151,21 @@ fn main() {
         );
     }
     println!("(bulk in payload MB per CPU-second, handshakes per CPU-second)");
+    println!("\nmemory per established idle connection ({conns} pairs held at once):");
+    println!("{:<14} {:>14} {:>14}", "stack", "Rust heap", "RSS");
+    println!(
+        "{:<14} {:>11.1} KB {:>11.1} KB",
+        "libquic",
+        lh / 1024.0,
+        lr / 1024.0
+    );
+    println!(
+        "{:<14} {:>11.1} KB {:>11.1} KB",
+        "quinn-proto",
+        qh / 1024.0,
+        qr / 1024.0
+    );
+    println!("(libquic's TLS state lives in OpenSSL's C heap: compare RSS)");
     let mut json = String::from("{");
     for (i, (k, s)) in sum.iter().enumerate() {
         let _ = write!(
@@ -145,6 +177,10 @@ fn main() {
             s.max
         );
     }
+    let _ = write!(
+        json,
+        ",\"memory_per_conn\":{{\"libquic\":{{\"heap\":{lh:.0},\"rss\":{lr:.0}}},\"quinn-proto\":{{\"heap\":{qh:.0},\"rss\":{qr:.0}}}}}"
+    );
     json.push('}');
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     let _ = std::fs::create_dir_all(&dir);
