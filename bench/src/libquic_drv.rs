@@ -162,6 +162,40 @@ impl Pair {
     }
 }
 
+impl Pair {
+    /// `n` request/response streams of `size` bytes each way (at most the
+    /// server's stream limit open at once); returns the streams completed.
+    pub fn streams(&mut self, n: u64, size: usize, batch: usize) -> u64 {
+        let body = vec![7u8; size];
+        let (mut next, mut finished) = (0u64, 0u64);
+        while finished < n {
+            while next < n && self.client.stream_send(next * 4, &body, true).is_ok() {
+                next += 1;
+            }
+            self.turn(batch);
+            while let Some(e) = self.client.poll_event() {
+                if let Event::StreamDataReceived {
+                    end_stream: true, ..
+                } = e
+                {
+                    finished += 1;
+                }
+            }
+            self.server_events(|srv, e| {
+                if let Event::StreamDataReceived {
+                    stream_id,
+                    end_stream: true,
+                    ..
+                } = e
+                {
+                    srv.stream_send(stream_id, &body, true).unwrap();
+                }
+            });
+        }
+        finished
+    }
+}
+
 /// The same bulk transfer through the exported C functions.
 pub mod cabi {
     use std::ffi::CString;

@@ -4,8 +4,9 @@
 //! Workloads so far: bulk (one stream, BENCH_MB megabytes, 200 by default)
 //! at BATCH=2 and BATCH=32, and full handshakes (BENCH_HANDSHAKES, 1000 by
 //! default); the packet layer alone against the EVP ceiling; memory per
-//! established idle connection (BENCH_CONNS pairs, 1000 by default). Still
-//! to come: aioquic as a subprocess, 10,000 small streams.
+//! established idle connection (BENCH_CONNS pairs, 1000 by default); 1 KB
+//! request/response streams (BENCH_STREAMS, 10,000 by default). Still to
+//! come: aioquic as a subprocess.
 
 mod ceilings;
 mod libquic_drv;
@@ -31,9 +32,11 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn main() {
+    let openssl_counted = memory::count_openssl();
     let certs = util::cert_dir();
     let mb = env_usize("BENCH_MB", 200);
     let handshakes = env_usize("BENCH_HANDSHAKES", 1000);
+    let streams = env_usize("BENCH_STREAMS", 10_000);
     let data: Vec<u8> = (0..mb << 20).map(|i| (i * 7 + (i >> 12)) as u8).collect();
     let (lc, ls) = libquic_drv::configs(&certs);
     let ctls = quic::tls::TlsContext::new(&lc).unwrap();
@@ -71,6 +74,21 @@ fn main() {
         add("bulk/-/openssl-aead-ceiling", bytes as f64 / 1e6 / s);
         let (bytes, s) = measure(|| ceilings::libquic_packets(packets));
         add("bulk/-/libquic-packet-layer", bytes as f64 / 1e6 / s);
+
+        let (done, s) = measure(|| {
+            let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
+            p.handshake(32);
+            p.streams(streams as u64, 1024, 32)
+        });
+        assert_eq!(done, streams as u64, "libquic: every stream answered");
+        add("streams/libquic-rust", streams as f64 / s);
+        let (done, s) = measure(|| {
+            let mut p = quinn_drv::Pair::new(&qcfg);
+            p.handshake(32);
+            p.streams(streams as u64, 1024, 32)
+        });
+        assert_eq!(done, streams as u64, "quinn-proto: every stream answered");
+        add("streams/quinn-proto", streams as f64 / s);
 
         let (_, s) = measure(|| {
             for _ in 0..handshakes {
@@ -125,6 +143,8 @@ fn main() {
                 get(&format!("bulk/{batch}/quinn-proto")),
                 get("bulk/-/openssl-aead-ceiling"),
             )
+        } else if k.starts_with("streams") {
+            ("-".into(), get("streams/quinn-proto"), f64::NAN)
         } else {
             (
                 "-".into(),
@@ -150,9 +170,9 @@ fn main() {
             ratio(s.median / ceiling)
         );
     }
-    println!("(bulk in payload MB per CPU-second, handshakes per CPU-second)");
+    println!("(bulk: payload MB per CPU-second; handshakes and 1 KB request/response streams: per CPU-second)");
     println!("\nmemory per established idle connection ({conns} pairs held at once):");
-    println!("{:<14} {:>14} {:>14}", "stack", "Rust heap", "RSS");
+    println!("{:<14} {:>14} {:>14}", "stack", "heap", "RSS");
     println!(
         "{:<14} {:>11.1} KB {:>11.1} KB",
         "libquic",
@@ -165,7 +185,14 @@ fn main() {
         qh / 1024.0,
         qr / 1024.0
     );
-    println!("(libquic's TLS state lives in OpenSSL's C heap: compare RSS)");
+    println!(
+        "(heap: live bytes from Rust's allocator{}; RSS is noisy as freed memory is reused)",
+        if openssl_counted {
+            " and OpenSSL's"
+        } else {
+            " only: OpenSSL's hooks were refused"
+        }
+    );
     let mut json = String::from("{");
     for (i, (k, s)) in sum.iter().enumerate() {
         let _ = write!(

@@ -34,9 +34,88 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
-/// Live Rust heap bytes.
+/// Live bytes OpenSSL allocated (counted through its memory hooks).
+static OPENSSL_LIVE: AtomicIsize = AtomicIsize::new(0);
+
+/// Every OpenSSL allocation carries its size in a 16-byte header.
+const HEADER: usize = 16;
+
+extern "C" {
+    fn CRYPTO_set_mem_functions(
+        m: unsafe extern "C" fn(usize, *const libc::c_char, libc::c_int) -> *mut libc::c_void,
+        r: unsafe extern "C" fn(
+            *mut libc::c_void,
+            usize,
+            *const libc::c_char,
+            libc::c_int,
+        ) -> *mut libc::c_void,
+        f: unsafe extern "C" fn(*mut libc::c_void, *const libc::c_char, libc::c_int),
+    ) -> libc::c_int;
+}
+
+unsafe extern "C" fn ossl_malloc(
+    n: usize,
+    _: *const libc::c_char,
+    _: libc::c_int,
+) -> *mut libc::c_void {
+    // SAFETY: plain malloc; the header stays inside the block.
+    unsafe {
+        let p = libc::malloc(n + HEADER).cast::<usize>();
+        if p.is_null() {
+            return p.cast();
+        }
+        *p = n;
+        OPENSSL_LIVE.fetch_add(n as isize, Ordering::Relaxed);
+        p.cast::<u8>().add(HEADER).cast()
+    }
+}
+
+unsafe extern "C" fn ossl_free(ptr: *mut libc::c_void, _: *const libc::c_char, _: libc::c_int) {
+    if ptr.is_null() {
+        return;
+    }
+    // SAFETY: `ptr` came from ossl_malloc/ossl_realloc: the header precedes it.
+    unsafe {
+        let p = ptr.cast::<u8>().sub(HEADER).cast::<usize>();
+        OPENSSL_LIVE.fetch_sub(*p as isize, Ordering::Relaxed);
+        libc::free(p.cast());
+    }
+}
+
+unsafe extern "C" fn ossl_realloc(
+    ptr: *mut libc::c_void,
+    n: usize,
+    file: *const libc::c_char,
+    line: libc::c_int,
+) -> *mut libc::c_void {
+    // SAFETY: as above; realloc keeps the header at the block start.
+    unsafe {
+        if ptr.is_null() {
+            return ossl_malloc(n, file, line);
+        }
+        let p = ptr.cast::<u8>().sub(HEADER).cast::<usize>();
+        let old = *p;
+        let q = libc::realloc(p.cast(), n + HEADER).cast::<usize>();
+        if q.is_null() {
+            return q.cast();
+        }
+        *q = n;
+        OPENSSL_LIVE.fetch_add(n as isize - old as isize, Ordering::Relaxed);
+        q.cast::<u8>().add(HEADER).cast()
+    }
+}
+
+/// Routes OpenSSL's allocations through counting hooks. Must run before
+/// OpenSSL allocates anything (first thing in main).
+pub fn count_openssl() -> bool {
+    // SAFETY: called before any OpenSSL allocation; the hooks are valid
+    // for the life of the process.
+    unsafe { CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free) == 1 }
+}
+
+/// Live heap bytes: Rust's and OpenSSL's.
 pub fn live_heap() -> isize {
-    LIVE.load(Ordering::Relaxed)
+    LIVE.load(Ordering::Relaxed) + OPENSSL_LIVE.load(Ordering::Relaxed)
 }
 
 /// Resident set size in bytes (/proc/self/statm).

@@ -261,6 +261,64 @@ impl Pair {
     }
 }
 
+impl Pair {
+    /// `n` request/response streams of `size` bytes each way; returns the
+    /// streams completed.
+    pub fn streams(&mut self, n: u64, size: usize, batch: usize) -> u64 {
+        let body = vec![7u8; size];
+        let (mut opened, mut finished) = (0u64, 0u64);
+        let mut client_open: Vec<StreamId> = Vec::new();
+        let mut server_open: Vec<StreamId> = Vec::new();
+        while finished < n {
+            // Open as many requests as the server allows.
+            while opened < n {
+                let c = self.conn(true);
+                let Some(id) = c.streams().open(Dir::Bi) else {
+                    break;
+                };
+                let mut s = c.send_stream(id);
+                assert_eq!(s.write(&body).unwrap(), body.len(), "1 KB fits the window");
+                s.finish().unwrap();
+                client_open.push(id);
+                opened += 1;
+            }
+            self.turn(batch);
+            while self.conn(true).poll().is_some() {}
+            let mut still = Vec::with_capacity(client_open.len());
+            for id in client_open.drain(..) {
+                let (_, end) = read_all(&mut self.client.conn.as_mut().unwrap().1, id);
+                if end {
+                    finished += 1;
+                } else {
+                    still.push(id);
+                }
+            }
+            client_open = still;
+            if self.server.conn.is_none() {
+                continue;
+            }
+            let s = self.conn(false);
+            while s.poll().is_some() {}
+            while let Some(id) = s.streams().accept(Dir::Bi) {
+                server_open.push(id);
+            }
+            let mut still = Vec::with_capacity(server_open.len());
+            for id in server_open.drain(..) {
+                let (_, end) = read_all(s, id);
+                if end {
+                    let mut st = s.send_stream(id);
+                    st.write(&body).unwrap();
+                    st.finish().unwrap();
+                } else {
+                    still.push(id);
+                }
+            }
+            server_open = still;
+        }
+        finished
+    }
+}
+
 /// Reads what is readable on `sid`: (bytes, stream finished).
 fn read_all(conn: &mut Connection, sid: StreamId) -> (usize, bool) {
     let mut rs = conn.recv_stream(sid);
