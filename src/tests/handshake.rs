@@ -413,3 +413,19 @@ fn short_initial_datagrams_are_ignored_by_a_server() {
     assert!(server.send(&mut out, 0).is_some());
     assert!(server.local_error().is_none());
 }
+
+#[test]
+fn a_connection_in_quic_version_2() {
+    // Both ends configured for v2 only: Initial/Handshake packets use v2's
+    // type bits, salt and labels (RFC 9369), and data flows.
+    let (mut c, mut s) = configs();
+    c.set_supported_versions(vec![crate::version::V2]).unwrap();
+    s.set_supported_versions(vec![crate::version::V2]).unwrap();
+    let mut p = Pair::new(c, s);
+    p.handshake();
+    assert_eq!(p.client.version(), crate::version::V2);
+    assert_eq!(p.server().version(), crate::version::V2);
+    p.client.stream_send(0, b"over v2", true).unwrap();
+    assert!(p.run_until(p.now + 5_000 * MS, |p| p.server_rx.finished.contains(&0)));
+    assert_eq!(p.server_rx.bytes(0), b"over v2");
+}
