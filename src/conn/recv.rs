@@ -165,12 +165,7 @@ impl Connection {
             self.peer_initial_scid = scid;
             self.peer_cid_set = true;
         }
-        let unprotected = protect::UnprotectedHeader {
-            first_byte: opened.first_byte,
-            pn_len: opened.header_len - pn_offset,
-            truncated_pn: 0,
-        };
-        if unprotected.reserved_bits_set() {
+        if opened.reserved_bits_set() {
             // RFC 9000 §17.2/§17.3.1: non-zero reserved bits after removing
             // protection are a PROTOCOL_VIOLATION.
             self.fail(

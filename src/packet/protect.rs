@@ -94,12 +94,7 @@ impl UnprotectedHeader {
     /// True when the reserved bits are non-zero, a PROTOCOL_VIOLATION once
     /// the packet decrypts (RFC 9000 §17.2, §17.3.1).
     pub fn reserved_bits_set(&self) -> bool {
-        let reserved = if self.first_byte & 0x80 != 0 {
-            0x0c
-        } else {
-            0x18
-        };
-        self.first_byte & reserved != 0
+        reserved_bits_set(self.first_byte)
     }
 
     /// The key phase bit of a short header (RFC 9001 §6).
@@ -156,6 +151,13 @@ pub fn decrypt_payload(
     }
 }
 
+/// True when the reserved bits of an unprotected first byte are non-zero:
+/// 0x0c in long headers, 0x18 in short ones.
+fn reserved_bits_set(first_byte: u8) -> bool {
+    let reserved = if first_byte & 0x80 != 0 { 0x0c } else { 0x18 };
+    first_byte & reserved != 0
+}
+
 /// A packet opened by [`open`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Opened {
@@ -167,6 +169,14 @@ pub struct Opened {
     pub header_len: usize,
     /// Plaintext payload length.
     pub payload_len: usize,
+}
+
+impl Opened {
+    /// True when the reserved bits are non-zero, a PROTOCOL_VIOLATION
+    /// (RFC 9000 §17.2, §17.3.1).
+    pub fn reserved_bits_set(&self) -> bool {
+        reserved_bits_set(self.first_byte)
+    }
 }
 
 /// Removes header protection, recovers the packet number against

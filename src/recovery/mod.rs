@@ -189,9 +189,16 @@ impl<T> Recovery<T> {
         if s.lost_history.is_empty() {
             return;
         }
+        // `ranges` are disjoint and highest first: a binary search per
+        // remembered loss keeps a many-range ACK from costing
+        // history x ranges.
+        let acked_pn = |pn: u64| {
+            let i = ranges.partition_point(|&(lo, _)| lo > pn);
+            ranges.get(i).is_some_and(|&(_, hi)| pn <= hi)
+        };
         let mut found = false;
         s.lost_history.retain(|&(pn, largest_then)| {
-            let acked = ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&pn));
+            let acked = acked_pn(pn);
             if acked {
                 found = true;
                 let distance = largest_then.saturating_sub(pn) + 1;

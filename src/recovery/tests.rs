@@ -219,3 +219,27 @@ fn spurious_losses_widen_the_threshold_and_undo_the_reduction() {
     assert_eq!(r.cc.window(), w0, "the reduction was undone");
     assert!(r.packet_threshold() >= 10);
 }
+
+#[test]
+fn spurious_losses_are_found_across_several_ack_ranges() {
+    let mut r = Recovery::new(100 * MS, congestion::Algorithm::NewReno, 1200);
+    for pn in 0..20 {
+        send(&mut r, Space::Application, pn, 10 * MS);
+    }
+    r.on_ack_received(
+        Space::Application,
+        [(10, 19)].into_iter(),
+        0,
+        11 * MS,
+        status(),
+    );
+    // Of the packets declared lost, 5..=7 and 1 turn up in a later ACK.
+    r.on_ack_received(
+        Space::Application,
+        [(10, 19), (5, 7), (1, 1)].into_iter(),
+        0,
+        12 * MS,
+        status(),
+    );
+    assert_eq!(r.spurious_losses(), 4);
+}
