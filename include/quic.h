@@ -886,6 +886,20 @@ quic_result quic_conn_stream_send(quic_conn *conn,
                                   size_t len,
                                   bool fin);
 
+// Writes the bytes queued on a stream and not yet acknowledged by the
+// peer: what the stream's sending holds in memory. Send more once it has
+// dropped below what you are willing to buffer. 0 for a stream with no
+// send state (never used, or done and forgotten).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live; `out_bytes` NULL or writable.
+quic_result quic_conn_stream_send_buffered(quic_conn *conn,
+                                           uint64_t stream_id,
+                                           uint64_t *out_bytes);
+
 // Abandons sending on a stream with RESET_STREAM and `error_code`
 // (aioquic's `reset_stream`). Resetting twice does nothing.
 //

@@ -13,6 +13,13 @@ use quic::tls::TlsContext;
 
 pub const MDS: usize = 1350;
 
+/// The sender queues at most this much (the connection window: more could
+/// not be in flight anyway), topping up in PIECE-sized writes, as an
+/// application with backpressure does; quinn-proto's `write` does the same
+/// by itself.
+pub const QUEUE_CAP: u64 = 16 << 20;
+pub const PIECE: usize = 1 << 20;
+
 /// The pinned configuration: AES-128-GCM, X25519, 1350-byte datagrams,
 /// 8 MB stream and 16 MB connection windows, the P-256 test certificate
 /// verified by the client.
@@ -142,10 +149,18 @@ impl Pair {
 
     /// Sends `data` on one stream; returns the bytes the server got.
     pub fn bulk(&mut self, data: &[u8], batch: usize) -> usize {
-        self.client.stream_send(0, data, true).unwrap();
-        let mut got = 0;
-        let mut done = false;
+        let (mut written, mut got, mut done) = (0, 0, false);
         while !done {
+            while written < data.len()
+                && self.client.stream_send_buffered(0) + PIECE as u64 <= QUEUE_CAP
+            {
+                let end = (written + PIECE).min(data.len());
+                let fin = end == data.len();
+                self.client
+                    .stream_send(0, &data[written..end], fin)
+                    .unwrap();
+                written = end;
+            }
             self.turn(batch);
             while self.client.poll_event().is_some() {}
             self.server_events(|_, e| {
@@ -275,8 +290,26 @@ pub mod cabi {
             let mut tolen = 0;
             let mut len = 0usize;
             let mut ev_slot = std::mem::MaybeUninit::<quic_event>::uninit();
-            let (mut now, mut got, mut done, mut sent) = (0u64, 0usize, false, false);
+            let (mut now, mut got, mut done) = (0u64, 0usize, false);
+            let (mut established, mut written) = (false, 0usize);
             while !done {
+                let mut queued = 0u64;
+                while established
+                    && written < data.len()
+                    && quic_conn_stream_send_buffered(client, 0, &mut queued) == QUIC_RESULT_OK
+                    && queued + super::PIECE as u64 <= super::QUEUE_CAP
+                {
+                    let end = (written + super::PIECE).min(data.len());
+                    let piece = &data[written..end];
+                    ok(quic_conn_stream_send(
+                        client,
+                        0,
+                        piece.as_ptr(),
+                        piece.len(),
+                        end == data.len(),
+                    ));
+                    written = end;
+                }
                 let mut moved = false;
                 for _ in 0..batch {
                     if quic_conn_send(
@@ -341,16 +374,7 @@ pub mod cabi {
                 }
                 while quic_conn_poll_event(client, ev_slot.as_mut_ptr()) == QUIC_RESULT_OK {
                     let ev = ev_slot.assume_init_ref();
-                    if ev.kind == quic_event_type::HandshakeCompleted && !sent {
-                        ok(quic_conn_stream_send(
-                            client,
-                            0,
-                            data.as_ptr(),
-                            data.len(),
-                            true,
-                        ));
-                        sent = true;
-                    }
+                    established |= ev.kind == quic_event_type::HandshakeCompleted;
                 }
                 while !server.is_null()
                     && quic_conn_poll_event(server, ev_slot.as_mut_ptr()) == QUIC_RESULT_OK

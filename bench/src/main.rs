@@ -46,84 +46,100 @@ fn main() {
 
     // name -> samples of MB per CPU-second (bulk) or handshakes per CPU-s.
     let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let mut add = |k: &str, v: f64| samples.entry(k.to_string()).or_default().push(v);
+    // BENCH_ONLY=text runs only the rows whose name contains it (for
+    // profiling one stack: BENCH_ONLY=bulk/32/libquic-rust).
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let want = |key: &str| key.contains(only.as_str());
+    // Runs `work` (which returns how many units it did) if the row is
+    // wanted, and records units per CPU-second.
+    let mut run = |key: &str, units: f64, work: &mut dyn FnMut() -> f64| {
+        if want(key) {
+            let (done, s) = measure(work);
+            assert_eq!(done, units, "{key}: all the work was done");
+            samples.entry(key.to_string()).or_default().push(units / s);
+        }
+    };
     let mbytes = data.len() as f64 / 1e6;
+    let bytes = data.len() as f64;
     for rep in 0..REPS {
         eprintln!("run {}/{REPS}", rep + 1);
         for batch in [2usize, 32] {
-            let (got, s) = measure(|| {
+            run(&format!("bulk/{batch}/libquic-rust"), mbytes, &mut || {
                 let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
                 p.handshake(batch);
-                p.bulk(&data, batch)
+                p.bulk(&data, batch) as f64 / bytes * mbytes
             });
-            assert_eq!(got, data.len(), "libquic: all bytes arrived");
-            add(&format!("bulk/{batch}/libquic-rust"), mbytes / s);
-            let (got, s) = measure(|| libquic_drv::cabi::bulk(&certs, &data, batch));
-            assert_eq!(got, data.len(), "libquic C ABI: all bytes arrived");
-            add(&format!("bulk/{batch}/libquic-c"), mbytes / s);
-            let (got, s) = measure(|| {
+            run(&format!("bulk/{batch}/libquic-c"), mbytes, &mut || {
+                libquic_drv::cabi::bulk(&certs, &data, batch) as f64 / bytes * mbytes
+            });
+            run(&format!("bulk/{batch}/quinn-proto"), mbytes, &mut || {
                 let mut p = quinn_drv::Pair::new(&qcfg);
                 p.handshake(batch);
-                p.bulk(&data, batch)
+                p.bulk(&data, batch) as f64 / bytes * mbytes
             });
-            assert_eq!(got, data.len(), "quinn-proto: all bytes arrived");
-            add(&format!("bulk/{batch}/quinn-proto"), mbytes / s);
         }
         let packets = data.len() / 1319;
-        let (bytes, s) = measure(|| ceilings::aead(packets));
-        add("bulk/-/openssl-aead-ceiling", bytes as f64 / 1e6 / s);
-        let (bytes, s) = measure(|| ceilings::libquic_packets(packets));
-        add("bulk/-/libquic-packet-layer", bytes as f64 / 1e6 / s);
-
-        let (done, s) = measure(|| {
+        let packet_mb = (packets * (1350 - 11 - 16)) as f64 / 1e6;
+        run("bulk/-/openssl-aead-ceiling", packet_mb, &mut || {
+            ceilings::aead(packets) as f64 / 1e6
+        });
+        run("bulk/-/libquic-packet-layer", packet_mb, &mut || {
+            ceilings::libquic_packets(packets) as f64 / 1e6
+        });
+        let n = streams as f64;
+        run("streams/libquic-rust", n, &mut || {
             let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
             p.handshake(32);
-            p.streams(streams as u64, 1024, 32)
+            p.streams(streams as u64, 1024, 32) as f64
         });
-        assert_eq!(done, streams as u64, "libquic: every stream answered");
-        add("streams/libquic-rust", streams as f64 / s);
-        let (done, s) = measure(|| {
+        run("streams/quinn-proto", n, &mut || {
             let mut p = quinn_drv::Pair::new(&qcfg);
             p.handshake(32);
-            p.streams(streams as u64, 1024, 32)
+            p.streams(streams as u64, 1024, 32) as f64
         });
-        assert_eq!(done, streams as u64, "quinn-proto: every stream answered");
-        add("streams/quinn-proto", streams as f64 / s);
-
-        let (_, s) = measure(|| {
+        let n = handshakes as f64;
+        run("handshakes/libquic-rust", n, &mut || {
             for _ in 0..handshakes {
                 let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
                 p.handshake(32);
             }
+            n
         });
-        add("handshakes/libquic-rust", handshakes as f64 / s);
-        let (_, s) = measure(|| {
+        run("handshakes/quinn-proto", n, &mut || {
             for _ in 0..handshakes {
                 let mut p = quinn_drv::Pair::new(&qcfg);
                 p.handshake(32);
             }
+            n
         });
-        add("handshakes/quinn-proto", handshakes as f64 / s);
-        let (_, s) = measure(|| {
+        run("handshakes/openssl-tls-ceiling", n, &mut || {
             for _ in 0..handshakes {
                 tls_ceiling.one();
             }
+            n
         });
-        add("handshakes/openssl-tls-ceiling", handshakes as f64 / s);
     }
 
     // Memory per idle connection: BENCH_CONNS established pairs held at once.
     let conns = env_usize("BENCH_CONNS", 1000);
-    let (lh, lr) = memory::per_connection(conns, || {
-        let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
-        p.handshake(32);
-        p
-    });
-    let (qh, qr) = memory::per_connection(conns, || {
-        let mut p = quinn_drv::Pair::new(&qcfg);
-        p.handshake(32);
-        p
-    });
+    let (lh, lr) = if !want("memory") {
+        (f64::NAN, f64::NAN)
+    } else {
+        memory::per_connection(conns, || {
+            let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
+            p.handshake(32);
+            p
+        })
+    };
+    let (qh, qr) = if !want("memory") {
+        (f64::NAN, f64::NAN)
+    } else {
+        memory::per_connection(conns, || {
+            let mut p = quinn_drv::Pair::new(&qcfg);
+            p.handshake(32);
+            p
+        })
+    };
 
     let sum: BTreeMap<String, Summary> = samples
         .iter()

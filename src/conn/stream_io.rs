@@ -77,6 +77,17 @@ impl Connection {
         self.streams.next_stream_id(unidirectional)
     }
 
+    /// Bytes queued on a stream and not yet acknowledged by the peer: the
+    /// memory the stream's sending holds. An application that sends more
+    /// than it wants to buffer waits for this to drop before sending more.
+    /// 0 for a stream with no send state (never used, or done and
+    /// forgotten).
+    pub fn stream_send_buffered(&mut self, stream_id: u64) -> u64 {
+        self.streams
+            .send_half(stream_id)
+            .map_or(0, |s| s.buffered())
+    }
+
     /// Number of streams the connection holds state for.
     pub fn stream_count(&self) -> usize {
         self.streams.len()

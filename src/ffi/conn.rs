@@ -559,6 +559,29 @@ pub unsafe extern "C" fn quic_conn_stream_send(
     })
 }
 
+/// Writes the bytes queued on a stream and not yet acknowledged by the
+/// peer: what the stream's sending holds in memory. Send more once it has
+/// dropped below what you are willing to buffer. 0 for a stream with no
+/// send state (never used, or done and forgotten).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live; `out_bytes` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_stream_send_buffered(
+    conn: *mut quic_conn,
+    stream_id: u64,
+    out_bytes: *mut u64,
+) -> quic_result {
+    with_conn(conn, |h| {
+        let out = try_out!(out_bytes);
+        *out = h.conn.stream_send_buffered(stream_id);
+        QUIC_RESULT_OK
+    })
+}
+
 /// Abandons sending on a stream with RESET_STREAM and `error_code`
 /// (aioquic's `reset_stream`). Resetting twice does nothing.
 ///

@@ -319,7 +319,7 @@ impl Pair {
         self.collect_events();
     }
 
-    fn collect_events(&mut self) {
+    pub(crate) fn collect_events(&mut self) {
         while let Some(e) = self.client.poll_event() {
             record(e, &mut self.client_events, &mut self.client_rx);
         }

@@ -595,3 +595,38 @@ fn unread_datagrams_are_bounded() {
         Some(Event::DatagramFrameReceived { .. })
     ));
 }
+
+#[test]
+fn send_buffered_gives_backpressure() {
+    // An application that keeps at most 256 KB queued, topping up in 64 KB
+    // pieces when the peer has acknowledged enough, moves 4 MB intact.
+    const CAP: u64 = 256 << 10;
+    const PIECE: usize = 64 << 10;
+    let mut p = established();
+    let body = pattern(4 << 20, 9);
+    assert_eq!(p.client.stream_send_buffered(0), 0, "no stream yet");
+    let mut written = 0;
+    let mut peak = 0;
+    while !p.server_rx.finished.contains(&0) {
+        while written < body.len() && p.client.stream_send_buffered(0) + PIECE as u64 <= CAP {
+            let end = (written + PIECE).min(body.len());
+            let before = p.client.stream_send_buffered(0);
+            p.client
+                .stream_send(0, &body[written..end], end == body.len())
+                .unwrap();
+            assert_eq!(
+                p.client.stream_send_buffered(0),
+                before + (end - written) as u64,
+                "queued data counts at once"
+            );
+            written = end;
+        }
+        peak = peak.max(p.client.stream_send_buffered(0));
+        assert!(p.step(p.now + 10_000 * MS), "the transfer stalled");
+        p.collect_events();
+    }
+    assert_eq!(p.server_rx.bytes(0), &body[..]);
+    assert!(peak <= CAP, "peak {peak}");
+    p.run_until(p.now + 1_000 * MS, |p| p.client.stream_count() == 0);
+    assert_eq!(p.client.stream_send_buffered(0), 0, "all acknowledged");
+}

@@ -233,10 +233,17 @@ int main(int argc, char **argv) {
     MUST(quic_conn_next_stream_id(c.conn, false, &sid));
     CHECK(sid == 0);
     MUST(quic_conn_stream_send(c.conn, sid, bulk, BULK, true));
+    uint64_t queued = 0;
+    MUST(quic_conn_stream_send_buffered(c.conn, sid, &queued));
+    CHECK(queued == BULK);
+    CHECK(quic_conn_stream_send_buffered(c.conn, sid, NULL) == QUIC_RESULT_NULL_PARAMETER);
     CHECK(quic_conn_stream_send(c.conn, sid, bulk, 1, false) == QUIC_RESULT_STREAM_FINISHED);
     CHECK(quic_conn_stream_send(c.conn, 3, bulk, 1, false) == QUIC_RESULT_INVALID_STREAM);
     now = run(&c, &s, now, delivered);
     CHECK(s.stream_done && s.rx_len == BULK && memcmp(s.rx, bulk, BULK) == 0);
+    /* Acknowledged data is released (the final ACK may still be in flight). */
+    MUST(quic_conn_stream_send_buffered(c.conn, sid, &queued));
+    CHECK(queued < BULK);
     free(bulk);
     free(s.rx);
     s.rx = NULL;
