@@ -204,10 +204,12 @@ fmt:
 	$(CARGO) fmt
 
 # The side-by-side benchmark in bench/ (a separate crate, so make test never
-# builds quinn-proto). BENCH_MB and BENCH_HANDSHAKES size it.
-bench: $(CERTS)/server.pem
+# builds quinn-proto); aioquic runs from the test venv. BENCH_MB,
+# BENCH_HANDSHAKES, BENCH_STREAMS and BENCH_CONNS size it; BENCH_ONLY=text
+# runs only the rows whose name contains text.
+bench: $(CERTS)/server.pem $(VENV)/.installed
 	cd bench && CARGO_TARGET_DIR=$(abspath target) CERT_DIR=$(abspath $(CERTS)) \
-	  $(CARGO) run --release --quiet
+	  AIOQUIC_PYTHON=$(abspath $(VENV))/bin/python $(CARGO) run --release --quiet
 
 clean:
 	$(CARGO) clean

@@ -203,6 +203,9 @@ typedef struct {
     uint32_t version;
     // The TLS cipher suite (0x1301..=0x1303; 0 before the handshake).
     uint16_t cipher_suite;
+    // The TLS key-exchange group (0x001d X25519, 0x0017 P-256, 0x11ec
+    // X25519MLKEM768, ...; 0 before the handshake).
+    uint16_t key_exchange_group;
     // Smoothed RTT in nanoseconds.
     uint64_t rtt_ns;
     // Congestion window in bytes.

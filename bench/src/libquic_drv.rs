@@ -144,7 +144,10 @@ impl Pair {
             }
             self.server_events(|_, e| s |= matches!(e, Event::HandshakeCompleted { .. }));
         }
-        assert_eq!(self.client.stats().cipher_suite, 0x1301, "pinned suite");
+        for st in [self.client.stats(), self.server.as_ref().unwrap().stats()] {
+            assert_eq!(st.cipher_suite, 0x1301, "libquic: pinned suite");
+            assert_eq!(st.key_exchange_group, 0x001d, "libquic: pinned group");
+        }
     }
 
     /// Sends `data` on one stream; returns the bytes the server got.
@@ -374,7 +377,14 @@ pub mod cabi {
                 }
                 while quic_conn_poll_event(client, ev_slot.as_mut_ptr()) == QUIC_RESULT_OK {
                     let ev = ev_slot.assume_init_ref();
-                    established |= ev.kind == quic_event_type::HandshakeCompleted;
+                    if ev.kind == quic_event_type::HandshakeCompleted {
+                        let mut st = std::mem::MaybeUninit::<quic_stats>::uninit();
+                        ok(quic_conn_stats(client, st.as_mut_ptr()));
+                        let st = st.assume_init();
+                        assert_eq!(st.cipher_suite, 0x1301, "libquic C ABI: pinned suite");
+                        assert_eq!(st.key_exchange_group, 0x001d, "libquic C ABI: pinned group");
+                        established = true;
+                    }
                 }
                 while !server.is_null()
                     && quic_conn_poll_event(server, ev_slot.as_mut_ptr()) == QUIC_RESULT_OK

@@ -1,13 +1,15 @@
-//! `make bench`: libquic (Rust API and C ABI) side by side with quinn-proto
-//! and OpenSSL's ceilings, same work, interleaved runs, CPU time.
+//! `make bench`: libquic (Rust API and C ABI) side by side with quinn-proto,
+//! aioquic (a subprocess) and OpenSSL's ceilings, same work, interleaved
+//! runs, CPU time. Every run checks that all the work was done and that the
+//! pinned suite (AES-128-GCM) and group (X25519) were negotiated.
 //!
-//! Workloads so far: bulk (one stream, BENCH_MB megabytes, 200 by default)
-//! at BATCH=2 and BATCH=32, and full handshakes (BENCH_HANDSHAKES, 1000 by
+//! Workloads: bulk (one stream, BENCH_MB megabytes, 200 by default) at
+//! BATCH=2 and BATCH=32; full handshakes (BENCH_HANDSHAKES, 1000 by
+//! default); 1 KB request/response streams (BENCH_STREAMS, 10,000 by
 //! default); the packet layer alone against the EVP ceiling; memory per
-//! established idle connection (BENCH_CONNS pairs, 1000 by default); 1 KB
-//! request/response streams (BENCH_STREAMS, 10,000 by default). Still to
-//! come: aioquic as a subprocess.
+//! established idle connection (BENCH_CONNS pairs, 1000 by default).
 
+mod aioquic_drv;
 mod ceilings;
 mod libquic_drv;
 mod memory;
@@ -31,6 +33,53 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The samples of every row (MB per CPU-second for bulk, units per
+/// CPU-second otherwise), and which rows to run.
+struct Rows {
+    samples: BTreeMap<String, Vec<f64>>,
+    /// BENCH_ONLY=text runs only the rows whose name contains it (for
+    /// profiling one stack: BENCH_ONLY=bulk/32/libquic-rust).
+    only: String,
+}
+
+impl Rows {
+    fn new() -> Self {
+        Self {
+            samples: BTreeMap::new(),
+            only: std::env::var("BENCH_ONLY").unwrap_or_default(),
+        }
+    }
+
+    fn want(&self, key: &str) -> bool {
+        key.contains(self.only.as_str())
+    }
+
+    /// Runs `work` in this process (it returns the units it did) and
+    /// records units per CPU-second.
+    fn run(&mut self, key: &str, units: f64, work: &mut dyn FnMut() -> f64) {
+        if self.want(key) {
+            let (done, s) = measure(work);
+            assert_eq!(done, units, "{key}: all the work was done");
+            self.samples.entry(key.into()).or_default().push(units / s);
+        }
+    }
+
+    /// Runs aioquic's script with `args`, which must do `units` of work;
+    /// records them times `scale` per CPU-second of the script's own
+    /// measurement.
+    fn run_aioquic(&mut self, key: &str, certs: &str, args: &[&str], units: usize, scale: f64) {
+        if self.want(key) {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let r = aioquic_drv::run(certs, &args);
+            assert_eq!(r.units, units as f64, "{key}: all the work was done");
+            self.samples
+                .entry(key.into())
+                .or_default()
+                .push(r.units * scale / r.cpu);
+        }
+    }
+}
+
 fn main() {
     let openssl_counted = memory::count_openssl();
     let certs = util::cert_dir();
@@ -44,75 +93,82 @@ fn main() {
     let qcfg = quinn_drv::configs(&certs);
     let tls_ceiling = ceilings::Handshakes::new(&certs);
 
-    // name -> samples of MB per CPU-second (bulk) or handshakes per CPU-s.
-    let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    // BENCH_ONLY=text runs only the rows whose name contains it (for
-    // profiling one stack: BENCH_ONLY=bulk/32/libquic-rust).
-    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
-    let want = |key: &str| key.contains(only.as_str());
-    // Runs `work` (which returns how many units it did) if the row is
-    // wanted, and records units per CPU-second.
-    let mut run = |key: &str, units: f64, work: &mut dyn FnMut() -> f64| {
-        if want(key) {
-            let (done, s) = measure(work);
-            assert_eq!(done, units, "{key}: all the work was done");
-            samples.entry(key.to_string()).or_default().push(units / s);
-        }
-    };
+    let mut b = Rows::new();
     let mbytes = data.len() as f64 / 1e6;
     let bytes = data.len() as f64;
     for rep in 0..REPS {
         eprintln!("run {}/{REPS}", rep + 1);
         for batch in [2usize, 32] {
-            run(&format!("bulk/{batch}/libquic-rust"), mbytes, &mut || {
+            b.run(&format!("bulk/{batch}/libquic-rust"), mbytes, &mut || {
                 let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
                 p.handshake(batch);
                 p.bulk(&data, batch) as f64 / bytes * mbytes
             });
-            run(&format!("bulk/{batch}/libquic-c"), mbytes, &mut || {
+            b.run(&format!("bulk/{batch}/libquic-c"), mbytes, &mut || {
                 libquic_drv::cabi::bulk(&certs, &data, batch) as f64 / bytes * mbytes
             });
-            run(&format!("bulk/{batch}/quinn-proto"), mbytes, &mut || {
+            b.run(&format!("bulk/{batch}/quinn-proto"), mbytes, &mut || {
                 let mut p = quinn_drv::Pair::new(&qcfg);
                 p.handshake(batch);
                 p.bulk(&data, batch) as f64 / bytes * mbytes
             });
+            b.run_aioquic(
+                &format!("bulk/{batch}/aioquic"),
+                &certs,
+                &["bulk", &batch.to_string(), &data.len().to_string()],
+                data.len(),
+                1e-6,
+            );
         }
         let packets = data.len() / 1319;
         let packet_mb = (packets * (1350 - 11 - 16)) as f64 / 1e6;
-        run("bulk/-/openssl-aead-ceiling", packet_mb, &mut || {
+        b.run("bulk/-/openssl-aead-ceiling", packet_mb, &mut || {
             ceilings::aead(packets) as f64 / 1e6
         });
-        run("bulk/-/libquic-packet-layer", packet_mb, &mut || {
+        b.run("bulk/-/libquic-packet-layer", packet_mb, &mut || {
             ceilings::libquic_packets(packets) as f64 / 1e6
         });
         let n = streams as f64;
-        run("streams/libquic-rust", n, &mut || {
+        b.run("streams/libquic-rust", n, &mut || {
             let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
             p.handshake(32);
             p.streams(streams as u64, 1024, 32) as f64
         });
-        run("streams/quinn-proto", n, &mut || {
+        b.run("streams/quinn-proto", n, &mut || {
             let mut p = quinn_drv::Pair::new(&qcfg);
             p.handshake(32);
             p.streams(streams as u64, 1024, 32) as f64
         });
+        b.run_aioquic(
+            "streams/aioquic",
+            &certs,
+            &["streams", "32", &streams.to_string(), "1024"],
+            streams,
+            1.0,
+        );
         let n = handshakes as f64;
-        run("handshakes/libquic-rust", n, &mut || {
+        b.run("handshakes/libquic-rust", n, &mut || {
             for _ in 0..handshakes {
                 let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
                 p.handshake(32);
             }
             n
         });
-        run("handshakes/quinn-proto", n, &mut || {
+        b.run("handshakes/quinn-proto", n, &mut || {
             for _ in 0..handshakes {
                 let mut p = quinn_drv::Pair::new(&qcfg);
                 p.handshake(32);
             }
             n
         });
-        run("handshakes/openssl-tls-ceiling", n, &mut || {
+        b.run_aioquic(
+            "handshakes/aioquic",
+            &certs,
+            &["handshakes", "32", &handshakes.to_string()],
+            handshakes,
+            1.0,
+        );
+        b.run("handshakes/openssl-tls-ceiling", n, &mut || {
             for _ in 0..handshakes {
                 tls_ceiling.one();
             }
@@ -122,7 +178,7 @@ fn main() {
 
     // Memory per idle connection: BENCH_CONNS established pairs held at once.
     let conns = env_usize("BENCH_CONNS", 1000);
-    let (lh, lr) = if !want("memory") {
+    let (lh, lr) = if !b.want("memory") {
         (f64::NAN, f64::NAN)
     } else {
         memory::per_connection(conns, || {
@@ -131,7 +187,7 @@ fn main() {
             p
         })
     };
-    let (qh, qr) = if !want("memory") {
+    let (qh, qr) = if !b.want("memory") {
         (f64::NAN, f64::NAN)
     } else {
         memory::per_connection(conns, || {
@@ -141,7 +197,8 @@ fn main() {
         })
     };
 
-    let sum: BTreeMap<String, Summary> = samples
+    let sum: BTreeMap<String, Summary> = b
+        .samples
         .iter()
         .map(|(k, v)| (k.clone(), summarize(v)))
         .collect();

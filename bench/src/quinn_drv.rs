@@ -2,6 +2,7 @@
 //! reference sans-I/O Rust stack.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,25 @@ use rustls::crypto::ring as rring;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+/// ring's X25519 counting its key exchanges, so every handshake can check
+/// that the pinned group is the one used (rustls reports no group through
+/// quinn-proto).
+#[derive(Debug)]
+struct CountedX25519;
+
+static X25519_EXCHANGES: AtomicUsize = AtomicUsize::new(0);
+
+impl rustls::crypto::SupportedKxGroup for CountedX25519 {
+    fn start(&self) -> Result<Box<dyn rustls::crypto::ActiveKeyExchange>, rustls::Error> {
+        X25519_EXCHANGES.fetch_add(1, Ordering::Relaxed);
+        rring::kx_group::X25519.start()
+    }
+
+    fn name(&self) -> rustls::NamedGroup {
+        rring::kx_group::X25519.name()
+    }
+}
+
 /// Client and server configurations pinned like libquic's.
 pub struct Configs {
     client: ClientConfig,
@@ -24,7 +44,7 @@ pub struct Configs {
 pub fn configs(certs: &str) -> Configs {
     let provider = Arc::new(rustls::crypto::CryptoProvider {
         cipher_suites: vec![rring::cipher_suite::TLS13_AES_128_GCM_SHA256],
-        kx_groups: vec![rring::kx_group::X25519],
+        kx_groups: vec![&CountedX25519],
         ..rring::default_provider()
     });
     let mut transport = TransportConfig::default();
@@ -121,11 +141,14 @@ pub struct Pair {
     now: Duration,
     buf: Vec<u8>,
     resp: Vec<u8>,
+    /// X25519 exchanges counted before this pair's client started.
+    exchanges: usize,
 }
 
 impl Pair {
     pub fn new(cfg: &Configs) -> Self {
         let base = Instant::now();
+        let exchanges = X25519_EXCHANGES.load(Ordering::Relaxed);
         let mut cep = Endpoint::new(Arc::new(EndpointConfig::default()), None, false, None);
         let sep = Endpoint::new(
             Arc::new(EndpointConfig::default()),
@@ -149,6 +172,7 @@ impl Pair {
             now: Duration::ZERO,
             buf: Vec::with_capacity(2048),
             resp: Vec::new(),
+            exchanges,
         }
     }
 
@@ -217,6 +241,12 @@ impl Pair {
                 }
             }
         }
+        // The only suite offered is AES-128-GCM; both ends used X25519.
+        assert_eq!(
+            X25519_EXCHANGES.load(Ordering::Relaxed) - self.exchanges,
+            2,
+            "quinn-proto: pinned group"
+        );
     }
 
     /// Sends `data` on one stream; returns the bytes the server read.

@@ -94,6 +94,9 @@ pub struct Stats {
     pub version: u32,
     /// TLS cipher suite identifier, 0 before the handshake.
     pub cipher_suite: u16,
+    /// TLS key-exchange group codepoint (0x001d X25519, 0x11ec
+    /// X25519MLKEM768, ...), 0 before the handshake.
+    pub key_exchange_group: u16,
     /// Smoothed RTT (ns).
     pub rtt: u64,
     /// Congestion window (bytes).
@@ -393,6 +396,11 @@ impl Connection {
                 .tls
                 .as_ref()
                 .and_then(|t| t.cipher_suite())
+                .unwrap_or(0),
+            key_exchange_group: self
+                .tls
+                .as_ref()
+                .and_then(|t| t.key_exchange_group())
                 .unwrap_or(0),
             rtt: self.recovery.rtt.smoothed(),
             cwnd: self.recovery.cc.window(),

@@ -682,6 +682,9 @@ pub struct quic_stats {
     pub version: u32,
     /// The TLS cipher suite (0x1301..=0x1303; 0 before the handshake).
     pub cipher_suite: u16,
+    /// The TLS key-exchange group (0x001d X25519, 0x0017 P-256, 0x11ec
+    /// X25519MLKEM768, ...; 0 before the handshake).
+    pub key_exchange_group: u16,
     /// Smoothed RTT in nanoseconds.
     pub rtt_ns: u64,
     /// Congestion window in bytes.
@@ -716,6 +719,7 @@ pub unsafe extern "C" fn quic_conn_stats(
         *out = quic_stats {
             version: s.version,
             cipher_suite: s.cipher_suite,
+            key_exchange_group: s.key_exchange_group,
             rtt_ns: s.rtt,
             cwnd: s.cwnd,
             bytes_in_flight: s.bytes_in_flight,

@@ -64,6 +64,26 @@ fn every_cipher_suite() {
 }
 
 #[test]
+fn the_negotiated_group_is_reported_by_its_codepoint() {
+    // RFC 8446 §4.2.7 codepoints; None is OpenSSL's default list, which
+    // starts with the hybrid X25519MLKEM768.
+    for (groups, want) in [
+        (Some("X25519"), 0x001d),
+        (Some("P-256"), 0x0017),
+        (Some("P-384"), 0x0018),
+        (None, 0x11ec),
+    ] {
+        let (mut c, s) = configs();
+        c.groups = groups.map(String::from);
+        let mut p = Pair::new(c, s);
+        assert_eq!(p.client.stats().key_exchange_group, 0, "before");
+        p.handshake();
+        assert_eq!(p.client.stats().key_exchange_group, want, "{groups:?}");
+        assert_eq!(p.server().stats().key_exchange_group, want, "{groups:?}");
+    }
+}
+
+#[test]
 fn alpn_mismatch_fails_with_no_application_protocol_at_both_ends() {
     let (mut c, s) = configs();
     c.set_alpn_protocols(vec![b"h3".to_vec()]).unwrap();

@@ -476,6 +476,44 @@ impl TlsSession {
         })
     }
 
+    /// The negotiated key-exchange group's TLS codepoint (RFC 8446 §4.2.7
+    /// NamedGroup: 0x001d for X25519, 0x11ec for X25519MLKEM768), if any.
+    pub fn key_exchange_group(&self) -> Option<u16> {
+        /// OpenSSL's NIDs of the groups that have one, with their codepoints;
+        /// groups without a NID come back as TLSEXT_nid_unknown | codepoint.
+        const BY_NID: [(c_int, u16); 10] = [
+            (1034, 0x001d), // NID_X25519
+            (1035, 0x001e), // NID_X448
+            (415, 0x0017),  // NID_X9_62_prime256v1
+            (715, 0x0018),  // NID_secp384r1
+            (716, 0x0019),  // NID_secp521r1
+            (1126, 0x0100), // NID_ffdhe2048
+            (1127, 0x0101), // NID_ffdhe3072
+            (1128, 0x0102), // NID_ffdhe4096
+            (1129, 0x0103), // NID_ffdhe6144
+            (1130, 0x0104), // NID_ffdhe8192
+        ];
+        const SSL_CTRL_GET_NEGOTIATED_GROUP: c_int = 134;
+        const TLSEXT_NID_UNKNOWN: c_int = 0x0100_0000;
+        // SAFETY: the SSL is live; this control only reads the handshake
+        // state (it is the SSL_get_negotiated_group macro).
+        let nid = unsafe {
+            ffi::SSL_ctrl(
+                self.ssl.as_ptr(),
+                SSL_CTRL_GET_NEGOTIATED_GROUP,
+                0,
+                std::ptr::null_mut(),
+            )
+        } as c_int;
+        if nid <= 0 {
+            None
+        } else if nid & TLSEXT_NID_UNKNOWN != 0 {
+            Some((nid & 0xffff) as u16)
+        } else {
+            BY_NID.iter().find(|(n, _)| *n == nid).map(|(_, g)| *g)
+        }
+    }
+
     /// True when the session was resumed from a ticket.
     pub fn session_resumed(&self) -> bool {
         self.ssl.session_reused()
