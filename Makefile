@@ -205,8 +205,8 @@ fmt:
 
 # The side-by-side benchmark in bench/ (a separate crate, so make test never
 # builds quinn-proto); aioquic runs from the test venv. BENCH_MB,
-# BENCH_HANDSHAKES, BENCH_STREAMS and BENCH_CONNS size it; BENCH_ONLY=text
-# runs only the rows whose name contains text.
+# BENCH_HANDSHAKES, BENCH_STREAMS and BENCH_CONNS size it; BENCH_ONLY=a,b
+# runs only the rows whose name contains a or b.
 bench: $(CERTS)/server.pem $(VENV)/.installed
 	cd bench && CARGO_TARGET_DIR=$(abspath target) CERT_DIR=$(abspath $(CERTS)) \
 	  AIOQUIC_PYTHON=$(abspath $(VENV))/bin/python $(CARGO) run --release --quiet

@@ -37,8 +37,8 @@ fn env_usize(name: &str, default: usize) -> usize {
 /// CPU-second otherwise), and which rows to run.
 struct Rows {
     samples: BTreeMap<String, Vec<f64>>,
-    /// BENCH_ONLY=text runs only the rows whose name contains it (for
-    /// profiling one stack: BENCH_ONLY=bulk/32/libquic-rust).
+    /// BENCH_ONLY=text[,text...] runs only the rows whose name contains
+    /// one of them (to profile one stack: BENCH_ONLY=bulk/32/libquic-rust).
     only: String,
 }
 
@@ -51,7 +51,7 @@ impl Rows {
     }
 
     fn want(&self, key: &str) -> bool {
-        key.contains(self.only.as_str())
+        self.only.split(',').any(|p| key.contains(p))
     }
 
     /// Runs `work` in this process (it returns the units it did) and

@@ -92,13 +92,16 @@ impl AckState {
         }
     }
 
-    /// The ranges to report, highest first, as inclusive (low, high).
-    pub(crate) fn ranges(&self) -> Vec<(u64, u64)> {
-        self.received
-            .iter()
-            .rev()
-            .map(|r| (r.start, r.end - 1))
-            .collect()
+    /// Fills `buf` with the ranges to report, highest first, as inclusive
+    /// (low, high); returns how many. At most MAX_ACK_RANGES are kept, so
+    /// they fit without an allocation.
+    pub(crate) fn ranges(&self, buf: &mut [(u64, u64); MAX_ACK_RANGES]) -> usize {
+        let mut n = 0;
+        for (slot, r) in buf.iter_mut().zip(self.received.iter().rev()) {
+            *slot = (r.start, r.end - 1);
+            n += 1;
+        }
+        n
     }
 
     /// ACK Delay in microseconds since the largest packet arrived.
@@ -157,8 +160,10 @@ mod tests {
         for i in 0..100 {
             a.on_packet(i * 2, false, 0, false, 0);
         }
-        assert_eq!(a.ranges().len(), MAX_ACK_RANGES);
-        assert_eq!(a.ranges()[0], (198, 198));
+        let mut buf = [(0, 0); MAX_ACK_RANGES];
+        assert_eq!(a.ranges(&mut buf), MAX_ACK_RANGES);
+        assert_eq!(buf[0], (198, 198));
+        assert_eq!(buf[MAX_ACK_RANGES - 1], (136, 136));
         assert!(a.is_duplicate(0), "below the remembered ranges");
         assert!(a.is_duplicate(198));
         assert!(!a.is_duplicate(199));

@@ -6,18 +6,34 @@ use super::{Connection, Event};
 use crate::recovery::{SentPacket, Space};
 use crate::side::Side;
 
+/// Emptied frame lists kept for the next packets, at most this many.
+const FRAME_LIST_POOL: usize = 64;
+
 impl Connection {
+    /// A list to record the frames of a packet being built in.
+    pub(super) fn frame_list(&mut self) -> Vec<SentFrame> {
+        self.frame_lists.pop().unwrap_or_default()
+    }
+
+    /// Takes back the (emptied) frame list of a packet that is done with.
+    pub(super) fn reuse_frame_list(&mut self, mut list: Vec<SentFrame>) {
+        if self.frame_lists.len() < FRAME_LIST_POOL && list.capacity() > 0 {
+            list.clear();
+            self.frame_lists.push(list);
+        }
+    }
+
     pub(super) fn on_packets_acked(
         &mut self,
         space: Space,
-        packets: Vec<SentPacket<Vec<SentFrame>>>,
+        mut packets: Vec<SentPacket<Vec<SentFrame>>>,
     ) {
-        for p in packets {
+        for mut p in packets.drain(..) {
             if space == Space::Handshake && self.side == Side::Client {
                 // RFC 9002 A.6: the server has validated our address.
                 self.handshake_acked = true;
             }
-            for f in p.data {
+            for f in p.data.drain(..) {
                 match f {
                     SentFrame::Crypto { offset, len } => self.spaces[space as usize]
                         .crypto_send
@@ -31,7 +47,9 @@ impl Connection {
                     other => self.on_stream_frame_acked(other),
                 }
             }
+            self.reuse_frame_list(p.data);
         }
+        self.recovery.recycle(packets);
     }
 
     pub(super) fn on_packets_lost(
@@ -39,8 +57,8 @@ impl Connection {
         space: Space,
         packets: Vec<SentPacket<Vec<SentFrame>>>,
     ) {
-        for p in packets {
-            for f in p.data {
+        for mut p in packets {
+            for f in p.data.drain(..) {
                 match f {
                     SentFrame::Crypto { offset, len } => {
                         let s = &mut self.spaces[space as usize];
@@ -61,6 +79,7 @@ impl Connection {
                     other => self.on_stream_frame_lost(other),
                 }
             }
+            self.reuse_frame_list(p.data);
         }
     }
 

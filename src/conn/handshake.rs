@@ -121,6 +121,9 @@ impl Connection {
     /// Runs TLS and acts on everything it produced.
     pub(super) fn drive_tls(&mut self, now: u64) {
         let Some(tls) = &mut self.tls else { return };
+        if self.handshake_complete && !tls.has_work() {
+            return;
+        }
         let result = tls.advance();
         let secrets = tls.take_secrets();
         let params = tls.take_peer_params();

@@ -122,6 +122,10 @@ pub struct Connection {
     version: u32,
     spaces: [PacketSpace; 3],
     recovery: Recovery<Vec<SentFrame>>,
+    /// Emptied frame lists of packets done with, for the next packets.
+    frame_lists: Vec<Vec<SentFrame>>,
+    /// The packets of the datagram being built (kept for its memory).
+    built: Vec<send::Built>,
     local_cids: LocalCids,
     peer_cids: PeerCids,
     /// The DCID of the client's first Initial (the ODCID check).
@@ -234,6 +238,8 @@ impl Connection {
             handshake_confirmed: false,
             handshake_done_pending: false,
             pings: Vec::new(),
+            frame_lists: Vec::new(),
+            built: Vec::new(),
             path_responses: Vec::new(),
             events: VecDeque::new(),
             close: CloseState::Open,

@@ -25,7 +25,8 @@ const LOCAL_ACK_DELAY_EXPONENT: u32 = 3;
 const MIN_PACKET_ROOM: usize = 64 + TAG_LEN;
 
 /// A packet written into the datagram, not yet sealed.
-struct Built {
+#[derive(Debug)]
+pub(super) struct Built {
     space: Space,
     start: usize,
     layout: HeaderLayout,
@@ -55,7 +56,8 @@ impl Connection {
         if limit < MIN_PACKET_ROOM {
             return None;
         }
-        let mut built: Vec<Built> = Vec::new();
+        let mut built = std::mem::take(&mut self.built);
+        built.clear();
         for space in Space::ALL {
             if limit - out.len() < MIN_PACKET_ROOM {
                 break;
@@ -65,6 +67,7 @@ impl Connection {
             }
         }
         if built.is_empty() {
+            self.built = built;
             if let CloseState::Closing { send, .. } = &mut self.close {
                 *send = false;
             }
@@ -86,13 +89,9 @@ impl Connection {
         self.seal_all(out, &mut built);
         let sent_handshake = built.iter().any(|b| b.space == Space::Handshake);
         let any_eliciting = built.iter().any(|b| b.ack_eliciting);
-        let ends: Vec<usize> = built
-            .iter()
-            .skip(1)
-            .map(|b| b.start)
-            .chain(std::iter::once(out.len()))
-            .collect();
-        for (b, end) in built.into_iter().zip(ends) {
+        for i in 0..built.len() {
+            let end = built.get(i + 1).map_or(out.len(), |next| next.start);
+            let b = &mut built[i];
             self.recovery.on_packet_sent(
                 b.space,
                 SentPacket {
@@ -101,10 +100,12 @@ impl Connection {
                     size: end - b.start,
                     ack_eliciting: b.ack_eliciting,
                     in_flight: b.ack_eliciting || b.padded,
-                    data: b.frames,
+                    data: std::mem::take(&mut b.frames),
                 },
             );
         }
+        built.clear();
+        self.built = built;
         self.bytes_sent += out.len() as u64;
         if any_eliciting {
             self.recovery.on_datagram_sent(out.len() as u64);
@@ -236,7 +237,7 @@ impl Connection {
             return None;
         }
         let room = |out: &Vec<u8>| limit.saturating_sub(out.len() + TAG_LEN);
-        let mut frames = Vec::new();
+        let mut frames = self.frame_list();
         let mut ack_eliciting = false;
         let mut wrote_ack = false;
 
@@ -248,10 +249,11 @@ impl Connection {
             // ACK first: piggybacked on anything we send.
             let s = &self.spaces[idx];
             if s.ack.has_pending() {
-                let ranges = s.ack.ranges();
+                let mut ranges = [(0, 0); super::ack::MAX_ACK_RANGES];
+                let n = s.ack.ranges(&mut ranges);
                 let delay = s.ack.delay_us(now) >> LOCAL_ACK_DELAY_EXPONENT;
                 let mark = out.len();
-                frame::write_ack(out, &ranges, if app { delay } else { 0 }, None);
+                frame::write_ack(out, &ranges[..n], if app { delay } else { 0 }, None);
                 if out.len() + TAG_LEN > limit {
                     out.truncate(mark);
                 } else {
@@ -306,6 +308,7 @@ impl Connection {
             || (wrote_ack && !earlier.is_empty());
         if payload_len == 0 || !worth_it {
             out.truncate(start);
+            self.reuse_frame_list(frames);
             return None;
         }
         // Room for the header-protection sample (RFC 9001 §5.4.2).

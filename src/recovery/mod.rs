@@ -9,8 +9,9 @@
 pub mod congestion;
 pub mod pacer;
 pub mod rtt;
+mod sent;
 
-use std::collections::BTreeMap;
+use sent::SentPackets;
 
 use congestion::{Algorithm, Controller};
 use pacer::Pacer;
@@ -63,7 +64,7 @@ pub struct SentPacket<T> {
 
 #[derive(Debug)]
 struct SpaceState<T> {
-    sent: BTreeMap<u64, SentPacket<T>>,
+    sent: SentPackets<T>,
     /// Recently declared lost: (packet number, largest acknowledged then).
     lost_history: std::collections::VecDeque<(u64, u64)>,
     largest_acked: Option<u64>,
@@ -75,7 +76,7 @@ struct SpaceState<T> {
 impl<T> Default for SpaceState<T> {
     fn default() -> Self {
         Self {
-            sent: BTreeMap::new(),
+            sent: SentPackets::default(),
             lost_history: std::collections::VecDeque::new(),
             largest_acked: None,
             loss_time: None,
@@ -143,6 +144,11 @@ pub struct Recovery<T> {
     time_threshold_extra: u64,
     spurious_losses: u64,
     packets_lost: u64,
+    /// The ranges of the ACK being processed, kept to reuse its memory.
+    ack_ranges: Vec<(u64, u64)>,
+    /// An emptied list of acknowledged packets handed back by the
+    /// connection ([`Recovery::recycle`]), reused for the next ACK.
+    spare: Vec<SentPacket<T>>,
 }
 
 impl<T> Recovery<T> {
@@ -164,6 +170,17 @@ impl<T> Recovery<T> {
             time_threshold_extra: 1,
             spurious_losses: 0,
             packets_lost: 0,
+            ack_ranges: Vec::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// Hands back a list from [`AckOutcome`] once the connection is done
+    /// with its packets, so the next ACK needs no allocation.
+    pub fn recycle(&mut self, mut list: Vec<SentPacket<T>>) {
+        list.clear();
+        if list.capacity() > self.spare.capacity() {
+            self.spare = list;
         }
     }
 
@@ -311,7 +328,7 @@ impl<T> Recovery<T> {
 
     /// Packets sent and not yet acknowledged or lost in `space`.
     pub fn unacked(&self, space: Space) -> impl Iterator<Item = &SentPacket<T>> + '_ {
-        self.spaces[space as usize].sent.values()
+        self.spaces[space as usize].sent.iter()
     }
 
     /// RFC 9002 A.5, OnPacketSent.
@@ -324,7 +341,7 @@ impl<T> Recovery<T> {
             }
             self.bytes_in_flight += pkt.size as u64;
         }
-        s.sent.insert(pkt.pn, pkt);
+        s.sent.insert(pkt);
     }
 
     fn forget(&mut self, space: Space, pkt: &SentPacket<T>) {
@@ -348,22 +365,17 @@ impl<T> Recovery<T> {
         now: u64,
         status: HandshakeStatus,
     ) -> AckOutcome<T> {
-        let ranges: Vec<(u64, u64)> = ranges.collect();
-        self.check_spurious(space, &ranges);
-        let mut acked = Vec::new();
-        let mut largest_in_frame = None;
-        {
-            let s = &mut self.spaces[space as usize];
-            for &(lo, hi) in &ranges {
-                largest_in_frame.get_or_insert(hi);
-                let pns: Vec<u64> = s.sent.range(lo..=hi).map(|(pn, _)| *pn).collect();
-                for pn in pns {
-                    if let Some(p) = s.sent.remove(&pn) {
-                        acked.push(p);
-                    }
-                }
-            }
+        let mut ack_ranges = std::mem::take(&mut self.ack_ranges);
+        ack_ranges.clear();
+        ack_ranges.extend(ranges);
+        self.check_spurious(space, &ack_ranges);
+        let mut acked = std::mem::take(&mut self.spare);
+        let largest_in_frame = ack_ranges.first().map(|&(_, hi)| hi);
+        let s = &mut self.spaces[space as usize];
+        for &(lo, hi) in &ack_ranges {
+            s.sent.remove_range(lo, hi, &mut acked);
         }
+        self.ack_ranges = ack_ranges;
         let Some(largest) = largest_in_frame else {
             return AckOutcome {
                 acked,
@@ -430,9 +442,9 @@ impl<T> Recovery<T> {
             return Vec::new();
         };
         let mut lost_pns = Vec::new();
-        for (pn, p) in s.sent.range(..=largest_acked) {
-            if p.time_sent <= lost_send_time || largest_acked >= pn + threshold {
-                lost_pns.push(*pn);
+        for p in s.sent.up_to(largest_acked) {
+            if p.time_sent <= lost_send_time || largest_acked >= p.pn + threshold {
+                lost_pns.push(p.pn);
             } else {
                 let t = p.time_sent + loss_delay;
                 s.loss_time = Some(s.loss_time.map_or(t, |l| l.min(t)));
@@ -447,7 +459,7 @@ impl<T> Recovery<T> {
         }
         let lost: Vec<_> = lost_pns
             .into_iter()
-            .filter_map(|pn| self.spaces[space as usize].sent.remove(&pn))
+            .filter_map(|pn| self.spaces[space as usize].sent.remove(pn))
             .collect();
         for p in &lost {
             self.forget(space, p);
@@ -536,7 +548,8 @@ impl<T> Recovery<T> {
         status: HandshakeStatus,
     ) -> Vec<SentPacket<T>> {
         let s = std::mem::take(&mut self.spaces[space as usize]);
-        let packets: Vec<_> = s.sent.into_values().collect();
+        let mut s = s;
+        let packets = s.sent.drain();
         for p in &packets {
             if p.in_flight {
                 self.bytes_in_flight = self.bytes_in_flight.saturating_sub(p.size as u64);

@@ -443,6 +443,18 @@ impl TlsSession {
         self.state.peer_params.take()
     }
 
+    /// True when [`TlsSession::advance`] or the `take_` calls have
+    /// something to do: before completion, after CRYPTO data arrived, or
+    /// with output not taken yet. The connection skips them otherwise, as
+    /// it asks after every datagram.
+    pub fn has_work(&self) -> bool {
+        !self.complete
+            || self.fed
+            || !self.state.secrets.is_empty()
+            || self.state.peer_params.is_some()
+            || self.state.outgoing.iter().any(|o| !o.is_empty())
+    }
+
     /// True once the handshake completed (RFC 9001 §4.1.1).
     pub fn is_complete(&self) -> bool {
         self.complete

@@ -602,11 +602,11 @@ impl Streams {
     pub(crate) fn next_sender(&mut self) -> Option<u64> {
         let credit = self.conn_credit();
         while let Some(sid) = self.send_queue.pop_front() {
-            let wants = self
-                .map
-                .get(&sid)
-                .and_then(|s| s.send.as_ref())
-                .map(|s| (s.wants_to_send(credit), s.blocked_by_stream_limit()));
+            let wants = self.map.get(&sid).and_then(|s| s.send.as_ref()).map(|s| {
+                // STREAM_DATA_BLOCKED is owed once per limit.
+                let owed = s.blocked_by_stream_limit() && s.blocked_at != Some(s.max_data);
+                (s.wants_to_send(credit), owed)
+            });
             match wants {
                 Some((true, _)) => return Some(sid),
                 Some((false, blocked)) => {
