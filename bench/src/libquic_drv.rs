@@ -63,13 +63,20 @@ pub struct Pair {
 }
 
 impl Pair {
-    pub fn new(c: &Config, s: &Config, ctls: &Arc<TlsContext>, stls: &Arc<TlsContext>) -> Self {
-        let mut client = Connection::new_client(Arc::new(c.clone()), ctls.clone()).unwrap();
+    /// A pair sharing the configurations and TLS contexts, as an
+    /// application's connections do.
+    pub fn new(
+        c: &Arc<Config>,
+        s: &Arc<Config>,
+        ctls: &Arc<TlsContext>,
+        stls: &Arc<TlsContext>,
+    ) -> Self {
+        let mut client = Connection::new_client(c.clone(), ctls.clone()).unwrap();
         client.connect(addrs().1, 0).unwrap();
         Self {
             client,
             server: None,
-            sconf: Arc::new(s.clone()),
+            sconf: s.clone(),
             stls: stls.clone(),
             now: 0,
             buf: Vec::with_capacity(2048),

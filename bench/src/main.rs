@@ -88,6 +88,7 @@ fn main() {
     let streams = env_usize("BENCH_STREAMS", 10_000);
     let data: Vec<u8> = (0..mb << 20).map(|i| (i * 7 + (i >> 12)) as u8).collect();
     let (lc, ls) = libquic_drv::configs(&certs);
+    let (lc, ls) = (std::sync::Arc::new(lc), std::sync::Arc::new(ls));
     let ctls = quic::tls::TlsContext::new(&lc).unwrap();
     let stls = quic::tls::TlsContext::new(&ls).unwrap();
     let qcfg = quinn_drv::configs(&certs);

@@ -85,10 +85,18 @@ impl LocalCids {
             return new; // RFC 9000 §5.1.1: zero-length CIDs are never replaced.
         }
         let limit = limit.min(LOCAL_ACTIVE_CID_LIMIT) as usize;
+        // One draw from the generator for every CID and token: each call
+        // has a fixed cost that dominated issuing them.
+        const EACH: usize = 20 + 16;
+        let mut random = [0u8; LOCAL_ACTIVE_CID_LIMIT as usize * EACH];
+        let count = limit.saturating_sub(self.active.len());
+        random_bytes(&mut random[..count * EACH]);
+        let mut draws = random.chunks_exact(EACH);
         while self.active.len() < limit && self.next_seq < MAX_ISSUED {
-            let cid = random_cid(self.len);
+            let Some(draw) = draws.next() else { break };
+            let cid = ConnectionId::new(&draw[..self.len]).unwrap_or_default();
             let mut reset_token = [0u8; 16];
-            random_bytes(&mut reset_token);
+            reset_token.copy_from_slice(&draw[20..]);
             self.active.push(LocalCid {
                 seq: self.next_seq,
                 cid,

@@ -1,4 +1,4 @@
-//! The OpenSSL EVP calls behind packet protection: HKDF, AEAD seal/open with
+//! The OpenSSL calls behind packet protection: HKDF, AEAD seal/open with
 //! one reused cipher context per key and direction, and header-protection
 //! masks (OPENSSL-QUIC.md §6). Nothing outside `crypto/` touches these.
 
@@ -6,8 +6,6 @@ use std::sync::OnceLock;
 
 use openssl::cipher::Cipher;
 use openssl::cipher_ctx::CipherCtx;
-use openssl::kdf::{hkdf, HkdfMode};
-use openssl::md::Md;
 
 use crate::crypto::{HashAlg, Suite, TAG_LEN};
 use crate::error::CryptoError;
@@ -34,11 +32,83 @@ fn cipher(name: &'static str) -> Result<&'static Cipher, CryptoError> {
         .ok_or_else(|| CryptoError(format!("OpenSSL lacks cipher {name}")))
 }
 
-fn md(hash: HashAlg) -> &'static openssl::md::MdRef {
-    match hash {
-        HashAlg::Sha256 => Md::sha256(),
-        HashAlg::Sha384 => Md::sha384(),
+/// A hash computation over the one-shot SHA functions: EVP's fetch per
+/// call (the KDF, the MAC, the digest by name) costs more than the hashing
+/// for the few dozen short derivations of a handshake.
+enum Hasher {
+    Sha256(openssl::sha::Sha256),
+    Sha384(openssl::sha::Sha384),
+}
+
+impl Hasher {
+    fn new(hash: HashAlg) -> Self {
+        match hash {
+            HashAlg::Sha256 => Self::Sha256(openssl::sha::Sha256::new()),
+            HashAlg::Sha384 => Self::Sha384(openssl::sha::Sha384::new()),
+        }
     }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Sha256(h) => h.update(data),
+            Self::Sha384(h) => h.update(data),
+        }
+    }
+
+    /// The digest into `out` (48 bytes of room); returns its length.
+    fn finish(self, out: &mut [u8; 48]) -> usize {
+        match self {
+            Self::Sha256(h) => {
+                out[..32].copy_from_slice(&h.finish());
+                32
+            }
+            Self::Sha384(h) => {
+                out.copy_from_slice(&h.finish());
+                48
+            }
+        }
+    }
+}
+
+fn block_len(hash: HashAlg) -> usize {
+    match hash {
+        HashAlg::Sha256 => 64,
+        HashAlg::Sha384 => 128,
+    }
+}
+
+/// HMAC(key, parts...) (RFC 2104) into `out`; returns the tag length.
+fn hmac(hash: HashAlg, key: &[u8], parts: &[&[u8]], out: &mut [u8; 48]) -> usize {
+    let block = block_len(hash);
+    // A key longer than the block is hashed first.
+    let mut k = [0u8; 128];
+    if key.len() > block {
+        let mut h = Hasher::new(hash);
+        h.update(key);
+        let mut d = [0u8; 48];
+        let n = h.finish(&mut d);
+        k[..n].copy_from_slice(&d[..n]);
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut pad = [0u8; 128];
+    for (p, b) in pad.iter_mut().zip(&k) {
+        *p = b ^ 0x36;
+    }
+    let mut inner = Hasher::new(hash);
+    inner.update(&pad[..block]);
+    for part in parts {
+        inner.update(part);
+    }
+    let mut inner_digest = [0u8; 48];
+    let n = inner.finish(&mut inner_digest);
+    for (p, b) in pad.iter_mut().zip(&k) {
+        *p = b ^ 0x5c;
+    }
+    let mut outer = Hasher::new(hash);
+    outer.update(&pad[..block]);
+    outer.update(&inner_digest[..n]);
+    outer.finish(out)
 }
 
 /// HKDF-Extract(salt, ikm) (RFC 5869 §2.2) into `out` (the hash length).
@@ -48,20 +118,18 @@ pub(crate) fn hkdf_extract(
     ikm: &[u8],
     out: &mut [u8],
 ) -> Result<(), CryptoError> {
-    hkdf(
-        md(hash),
-        ikm,
-        Some(salt),
-        None,
-        HkdfMode::ExtractOnly,
-        None,
-        out,
-    )?;
+    let mut prk = [0u8; 48];
+    let n = hmac(hash, salt, &[ikm], &mut prk);
+    if out.len() != n {
+        return Err(CryptoError("HKDF-Extract output is the hash length".into()));
+    }
+    out.copy_from_slice(&prk[..n]);
     Ok(())
 }
 
 /// HKDF-Expand-Label(secret, label, "", out.len()) of TLS 1.3 (RFC 8446 §7.1),
-/// as RFC 9001 §5.1 uses it.
+/// as RFC 9001 §5.1 uses it: HKDF-Expand (RFC 5869 §2.3) with the
+/// HkdfLabel structure as info.
 pub(crate) fn hkdf_expand_label(
     hash: HashAlg,
     secret: &[u8],
@@ -79,15 +147,16 @@ pub(crate) fn hkdf_expand_label(
     info[3 + PREFIX.len()..3 + label_len].copy_from_slice(label);
     info[3 + label_len] = 0; // empty context
     let info = &info[..4 + label_len];
-    hkdf(
-        md(hash),
-        secret,
-        None,
-        Some(info),
-        HkdfMode::ExpandOnly,
-        None,
-        out,
-    )?;
+    // T(i) = HMAC(PRK, T(i-1) | info | i), at most 255 blocks.
+    let mut t = [0u8; 48];
+    let mut t_len = 0;
+    for (i, chunk) in out.chunks_mut(hash.output_len()).enumerate() {
+        let counter =
+            u8::try_from(i + 1).map_err(|_| CryptoError("HKDF output too long".into()))?;
+        let prev = t;
+        t_len = hmac(hash, secret, &[&prev[..t_len], info, &[counter]], &mut t);
+        chunk.copy_from_slice(&t[..chunk.len()]);
+    }
     Ok(())
 }
 

@@ -165,3 +165,62 @@ fn seal_then_open_round_trips_for_every_suite() {
         }
     }
 }
+
+#[test]
+fn hkdf_matches_openssls_kdf_for_both_hashes() {
+    // Our HMAC-based HKDF against OpenSSL's EVP HKDF: both hashes, salts
+    // and keys above the block size, outputs of several blocks.
+    use ::openssl::kdf::{hkdf, HkdfMode};
+    use ::openssl::md::Md;
+    for (hash, md) in [
+        (HashAlg::Sha256, Md::sha256()),
+        (HashAlg::Sha384, Md::sha384()),
+    ] {
+        let n = hash.output_len();
+        for salt_len in [0usize, 20, 64, 129, 200] {
+            let salt: Vec<u8> = (0..salt_len).map(|i| i as u8 ^ 0x5a).collect();
+            let ikm = [0x0bu8; 22];
+            let mut ours = vec![0u8; n];
+            openssl::hkdf_extract(hash, &salt, &ikm, &mut ours).unwrap();
+            let mut theirs = vec![0u8; n];
+            hkdf(
+                md,
+                &ikm,
+                Some(&salt),
+                None,
+                HkdfMode::ExtractOnly,
+                None,
+                &mut theirs,
+            )
+            .unwrap();
+            assert_eq!(ours, theirs, "{hash:?} extract, salt {salt_len}");
+        }
+        let secret: Vec<u8> = (0..n as u8).collect();
+        for (label, len) in [
+            (&b"quic key"[..], 16),
+            (b"quic iv", 12),
+            (b"quic ku", n),
+            (b"x", 100),
+        ] {
+            let mut ours = vec![0u8; len];
+            openssl::hkdf_expand_label(hash, &secret, label, &mut ours).unwrap();
+            let mut info = (len as u16).to_be_bytes().to_vec();
+            info.push(6 + label.len() as u8);
+            info.extend_from_slice(b"tls13 ");
+            info.extend_from_slice(label);
+            info.push(0);
+            let mut theirs = vec![0u8; len];
+            hkdf(
+                md,
+                &secret,
+                None,
+                Some(&info),
+                HkdfMode::ExpandOnly,
+                None,
+                &mut theirs,
+            )
+            .unwrap();
+            assert_eq!(ours, theirs, "{hash:?} expand {len}");
+        }
+    }
+}

@@ -116,6 +116,10 @@ impl TlsContext {
             b.set_verify(SslVerifyMode::NONE);
         }
         if config.side == Side::Server {
+            // Session resumption is not offered yet (no API to store or
+            // present a ticket), so a ticket would cost two encryptions per
+            // handshake and a flight of bytes for nothing.
+            b.set_num_tickets(0).map_err(tls_err)?;
             let ours = config.alpn_protocols.clone();
             // RFC 9001 §8.1: without a common protocol the handshake fails
             // with no_application_protocol; NOACK would let it go on.
@@ -358,12 +362,12 @@ impl TlsSession {
     /// Runs TLS on whatever it was given. Errors are fatal: close the
     /// connection with the returned error.
     pub fn advance(&mut self) -> Result<(), TransportError> {
-        // After the handshake TLS only has work when bytes arrived (a
-        // NewSessionTicket); calling it per datagram costs a lot.
-        if self.failed || (self.complete && !std::mem::take(&mut self.fed)) {
+        // TLS only makes progress on new bytes (the first call starts it):
+        // running the state machine per datagram costs a lot, during the
+        // handshake as after it (a NewSessionTicket).
+        if self.failed || !std::mem::take(&mut self.fed) {
             return Ok(());
         }
-        self.fed = false;
         unsafe_clear_errors();
         let ssl = self.ssl.as_ptr();
         let rc = if self.complete {
