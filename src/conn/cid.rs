@@ -57,10 +57,21 @@ pub(crate) struct LocalCids {
 }
 
 impl LocalCids {
-    /// Starts with sequence number 0, the CID of our first packets.
-    pub(crate) fn new(initial: ConnectionId) -> Self {
+    /// A random CID of `len` bytes with sequence number 0, the CID of our
+    /// first packets, and its reset token: one draw from the generator.
+    pub(crate) fn generate(len: usize) -> Self {
+        let mut random = [0u8; 20 + 16];
+        random_bytes(&mut random[..]);
         let mut token = [0u8; 16];
-        random_bytes(&mut token);
+        token.copy_from_slice(&random[20..]);
+        Self::new(
+            ConnectionId::new(&random[..len.min(20)]).unwrap_or_default(),
+            token,
+        )
+    }
+
+    /// Starts with `initial` as sequence number 0.
+    pub(crate) fn new(initial: ConnectionId, token: [u8; 16]) -> Self {
         Self {
             active: vec![LocalCid {
                 seq: 0,
@@ -265,7 +276,7 @@ mod tests {
 
     #[test]
     fn local_cids_are_issued_up_to_the_limit_and_retired() {
-        let mut l = LocalCids::new(cid(1));
+        let mut l = LocalCids::new(cid(1), [0; 16]);
         let new = l.replenish(4);
         assert_eq!(new.len(), 3);
         assert_eq!(l.replenish(100).len(), 4, "capped at our own limit of 8");
@@ -275,7 +286,9 @@ mod tests {
         assert_eq!(l.retire(1, &in_use).unwrap(), Some(new[0]));
         assert_eq!(l.retire(1, &in_use).unwrap(), None, "twice");
         assert_eq!(
-            LocalCids::new(ConnectionId::default()).replenish(8).len(),
+            LocalCids::new(ConnectionId::default(), [0; 16])
+                .replenish(8)
+                .len(),
             0
         );
     }

@@ -196,7 +196,7 @@ impl Connection {
         retry_scid: Option<ConnectionId>,
     ) -> Self {
         let side = config.side;
-        let local = cid::random_cid(config.connection_id_length);
+        let local_cids = LocalCids::generate(config.connection_id_length);
         let streams = Streams::new(
             side,
             Windows {
@@ -219,7 +219,7 @@ impl Connection {
             tls_ctx,
             tls: None,
             spaces: Default::default(),
-            local_cids: LocalCids::new(local),
+            local_cids,
             peer_cids: PeerCids::new(ConnectionId::default()),
             original_dcid,
             initial_dcid: original_dcid,

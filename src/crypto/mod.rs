@@ -169,13 +169,13 @@ pub fn derive_material(
     secret: &Secret,
 ) -> Result<KeyMaterial, CryptoError> {
     let labels = version::labels(version);
-    let hash = suite.hash();
+    let prk = openssl::HmacKey::new(suite.hash(), secret.as_bytes());
     let mut key = vec![0u8; suite.key_len()];
     let mut iv = [0u8; 12];
     let mut hp = vec![0u8; suite.key_len()];
-    openssl::hkdf_expand_label(hash, secret.as_bytes(), labels.key, &mut key)?;
-    openssl::hkdf_expand_label(hash, secret.as_bytes(), labels.iv, &mut iv)?;
-    openssl::hkdf_expand_label(hash, secret.as_bytes(), labels.hp, &mut hp)?;
+    openssl::hkdf_expand_label(&prk, labels.key, &mut key)?;
+    openssl::hkdf_expand_label(&prk, labels.iv, &mut iv)?;
+    openssl::hkdf_expand_label(&prk, labels.hp, &mut hp)?;
     Ok(KeyMaterial { key, iv, hp })
 }
 
@@ -184,7 +184,8 @@ pub fn next_secret(suite: Suite, version: u32, secret: &Secret) -> Result<Secret
     let hash = suite.hash();
     let mut out = [0u8; 48];
     let out = &mut out[..hash.output_len()];
-    openssl::hkdf_expand_label(hash, secret.as_bytes(), version::labels(version).ku, out)?;
+    let prk = openssl::HmacKey::new(hash, secret.as_bytes());
+    openssl::hkdf_expand_label(&prk, version::labels(version).ku, out)?;
     Secret::new(out)
 }
 
@@ -224,8 +225,9 @@ pub fn initial_secrets(version: u32, dcid: &[u8]) -> Result<(Secret, Secret), Cr
     let prk = Secret::new(&prk)?;
     let mut client = [0u8; 32];
     let mut server = [0u8; 32];
-    openssl::hkdf_expand_label(HashAlg::Sha256, prk.as_bytes(), b"client in", &mut client)?;
-    openssl::hkdf_expand_label(HashAlg::Sha256, prk.as_bytes(), b"server in", &mut server)?;
+    let prk = openssl::HmacKey::new(HashAlg::Sha256, prk.as_bytes());
+    openssl::hkdf_expand_label(&prk, b"client in", &mut client)?;
+    openssl::hkdf_expand_label(&prk, b"server in", &mut server)?;
     Ok((Secret::new(&client)?, Secret::new(&server)?))
 }
 

@@ -35,6 +35,7 @@ fn cipher(name: &'static str) -> Result<&'static Cipher, CryptoError> {
 /// A hash computation over the one-shot SHA functions: EVP's fetch per
 /// call (the KDF, the MAC, the digest by name) costs more than the hashing
 /// for the few dozen short derivations of a handshake.
+#[derive(Clone)]
 enum Hasher {
     Sha256(openssl::sha::Sha256),
     Sha384(openssl::sha::Sha384),
@@ -70,45 +71,58 @@ impl Hasher {
     }
 }
 
-fn block_len(hash: HashAlg) -> usize {
-    match hash {
-        HashAlg::Sha256 => 64,
-        HashAlg::Sha384 => 128,
-    }
+/// An HMAC key (RFC 2104) with its padded blocks already hashed, so each
+/// HKDF step with the same secret costs two compressions fewer.
+#[derive(Clone)]
+pub(crate) struct HmacKey {
+    inner: Hasher,
+    outer: Hasher,
 }
 
-/// HMAC(key, parts...) (RFC 2104) into `out`; returns the tag length.
-fn hmac(hash: HashAlg, key: &[u8], parts: &[&[u8]], out: &mut [u8; 48]) -> usize {
-    let block = block_len(hash);
-    // A key longer than the block is hashed first.
-    let mut k = [0u8; 128];
-    if key.len() > block {
-        let mut h = Hasher::new(hash);
-        h.update(key);
-        let mut d = [0u8; 48];
-        let n = h.finish(&mut d);
-        k[..n].copy_from_slice(&d[..n]);
-    } else {
-        k[..key.len()].copy_from_slice(key);
+impl HmacKey {
+    pub(crate) fn new(hash: HashAlg, key: &[u8]) -> Self {
+        let block = match hash {
+            HashAlg::Sha256 => 64,
+            HashAlg::Sha384 => 128,
+        };
+        // A key longer than the block is hashed first.
+        let mut k = [0u8; 128];
+        if key.len() > block {
+            let mut h = Hasher::new(hash);
+            h.update(key);
+            let mut d = [0u8; 48];
+            let n = h.finish(&mut d);
+            k[..n].copy_from_slice(&d[..n]);
+        } else {
+            k[..key.len()].copy_from_slice(key);
+        }
+        let mut pad = [0u8; 128];
+        let mut keyed = |byte: u8| {
+            for (p, b) in pad.iter_mut().zip(&k) {
+                *p = b ^ byte;
+            }
+            let mut h = Hasher::new(hash);
+            h.update(&pad[..block]);
+            h
+        };
+        Self {
+            inner: keyed(0x36),
+            outer: keyed(0x5c),
+        }
     }
-    let mut pad = [0u8; 128];
-    for (p, b) in pad.iter_mut().zip(&k) {
-        *p = b ^ 0x36;
+
+    /// HMAC over the concatenated `parts` into `out`; returns its length.
+    fn sign(&self, parts: &[&[u8]], out: &mut [u8; 48]) -> usize {
+        let mut inner = self.inner.clone();
+        for part in parts {
+            inner.update(part);
+        }
+        let mut inner_digest = [0u8; 48];
+        let n = inner.finish(&mut inner_digest);
+        let mut outer = self.outer.clone();
+        outer.update(&inner_digest[..n]);
+        outer.finish(out)
     }
-    let mut inner = Hasher::new(hash);
-    inner.update(&pad[..block]);
-    for part in parts {
-        inner.update(part);
-    }
-    let mut inner_digest = [0u8; 48];
-    let n = inner.finish(&mut inner_digest);
-    for (p, b) in pad.iter_mut().zip(&k) {
-        *p = b ^ 0x5c;
-    }
-    let mut outer = Hasher::new(hash);
-    outer.update(&pad[..block]);
-    outer.update(&inner_digest[..n]);
-    outer.finish(out)
 }
 
 /// HKDF-Extract(salt, ikm) (RFC 5869 §2.2) into `out` (the hash length).
@@ -119,7 +133,7 @@ pub(crate) fn hkdf_extract(
     out: &mut [u8],
 ) -> Result<(), CryptoError> {
     let mut prk = [0u8; 48];
-    let n = hmac(hash, salt, &[ikm], &mut prk);
+    let n = HmacKey::new(hash, salt).sign(&[ikm], &mut prk);
     if out.len() != n {
         return Err(CryptoError("HKDF-Extract output is the hash length".into()));
     }
@@ -129,10 +143,9 @@ pub(crate) fn hkdf_extract(
 
 /// HKDF-Expand-Label(secret, label, "", out.len()) of TLS 1.3 (RFC 8446 §7.1),
 /// as RFC 9001 §5.1 uses it: HKDF-Expand (RFC 5869 §2.3) with the
-/// HkdfLabel structure as info.
+/// HkdfLabel structure as info; `secret` is the HMAC key of the secret.
 pub(crate) fn hkdf_expand_label(
-    hash: HashAlg,
-    secret: &[u8],
+    secret: &HmacKey,
     label: &[u8],
     out: &mut [u8],
 ) -> Result<(), CryptoError> {
@@ -150,14 +163,22 @@ pub(crate) fn hkdf_expand_label(
     // T(i) = HMAC(PRK, T(i-1) | info | i), at most 255 blocks.
     let mut t = [0u8; 48];
     let mut t_len = 0;
-    for (i, chunk) in out.chunks_mut(hash.output_len()).enumerate() {
-        let counter =
-            u8::try_from(i + 1).map_err(|_| CryptoError("HKDF output too long".into()))?;
+    let mut written = 0;
+    for counter in 1..=255u8 {
+        if written == out.len() {
+            return Ok(());
+        }
         let prev = t;
-        t_len = hmac(hash, secret, &[&prev[..t_len], info, &[counter]], &mut t);
-        chunk.copy_from_slice(&t[..chunk.len()]);
+        t_len = secret.sign(&[&prev[..t_len], info, &[counter]], &mut t);
+        let n = t_len.min(out.len() - written);
+        out[written..written + n].copy_from_slice(&t[..n]);
+        written += n;
     }
-    Ok(())
+    if written == out.len() {
+        Ok(())
+    } else {
+        Err(CryptoError("HKDF output too long".into()))
+    }
 }
 
 /// An AEAD key for one direction, with its static IV; the cipher context is

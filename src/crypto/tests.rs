@@ -203,7 +203,8 @@ fn hkdf_matches_openssls_kdf_for_both_hashes() {
             (b"x", 100),
         ] {
             let mut ours = vec![0u8; len];
-            openssl::hkdf_expand_label(hash, &secret, label, &mut ours).unwrap();
+            let prk = openssl::HmacKey::new(hash, &secret);
+            openssl::hkdf_expand_label(&prk, label, &mut ours).unwrap();
             let mut info = (len as u16).to_be_bytes().to_vec();
             info.push(6 + label.len() as u8);
             info.extend_from_slice(b"tls13 ");
