@@ -69,7 +69,9 @@ impl RangeSet {
         let end = r.end.max(self.ranges[hi - 1].end);
         let covered: u64 = self.ranges[lo..hi].iter().map(|x| x.end - x.start).sum();
         let new = covered < end - start;
-        self.ranges.splice(lo..hi, std::iter::once(start..end));
+        // In place: usually one range just grows.
+        self.ranges[lo] = start..end;
+        self.ranges.drain(lo + 1..hi);
         new
     }
 
@@ -83,14 +85,24 @@ impl RangeSet {
         if lo >= hi {
             return;
         }
-        let mut keep = Vec::with_capacity(2);
-        if self.ranges[lo].start < r.start {
-            keep.push(self.ranges[lo].start..r.start);
+        // What survives of the first and last overlapped ranges, written
+        // in place of the overlapped ones.
+        let left = self.ranges[lo].start..r.start;
+        let right = r.end..self.ranges[hi - 1].end;
+        let mut at = lo;
+        for piece in [left, right] {
+            if piece.start < piece.end {
+                if at < hi {
+                    self.ranges[at] = piece;
+                } else {
+                    self.ranges.insert(at, piece);
+                }
+                at += 1;
+            }
         }
-        if self.ranges[hi - 1].end > r.end {
-            keep.push(r.end..self.ranges[hi - 1].end);
+        if at < hi {
+            self.ranges.drain(at..hi);
         }
-        self.ranges.splice(lo..hi, keep);
     }
 
     /// Removes the lowest range.
@@ -102,24 +114,44 @@ impl RangeSet {
         }
     }
 
-    /// The parts of `r` not in the set, lowest first.
-    pub fn gaps_in(&self, r: Range<u64>) -> Vec<Range<u64>> {
-        let mut out = Vec::new();
-        let mut cursor = r.start;
+    /// The parts of `r` not in the set, lowest first (no allocation: this
+    /// runs for every received or lost frame).
+    pub fn gaps_in(&self, r: Range<u64>) -> Gaps<'_> {
         let lo = self.ranges.partition_point(|x| x.end <= r.start);
-        for x in &self.ranges[lo..] {
-            if x.start >= r.end {
-                break;
-            }
-            if x.start > cursor {
-                out.push(cursor..x.start);
-            }
-            cursor = cursor.max(x.end);
+        Gaps {
+            ranges: self.ranges[lo..].iter(),
+            cursor: r.start,
+            end: r.end,
         }
-        if cursor < r.end {
-            out.push(cursor..r.end);
+    }
+}
+
+/// Iterator of [`RangeSet::gaps_in`].
+#[derive(Debug)]
+pub struct Gaps<'a> {
+    ranges: std::slice::Iter<'a, Range<u64>>,
+    cursor: u64,
+    end: u64,
+}
+
+impl Iterator for Gaps<'_> {
+    type Item = Range<u64>;
+
+    fn next(&mut self) -> Option<Range<u64>> {
+        while self.cursor < self.end {
+            let Some(x) = self.ranges.next().filter(|x| x.start < self.end) else {
+                // No more ranges inside: the rest is one gap.
+                let gap = self.cursor..self.end;
+                self.cursor = self.end;
+                return Some(gap);
+            };
+            let gap = self.cursor..x.start;
+            self.cursor = self.cursor.max(x.end);
+            if gap.start < gap.end {
+                return Some(gap);
+            }
         }
-        out
+        None
     }
 }
 
@@ -166,9 +198,18 @@ mod tests {
     #[test]
     fn gaps() {
         let s = set(&[10..20, 30..40]);
-        assert_eq!(s.gaps_in(0..50), vec![0..10, 20..30, 40..50]);
-        assert_eq!(s.gaps_in(12..18), Vec::<Range<u64>>::new());
-        assert_eq!(s.gaps_in(15..35), vec![20..30]);
+        let gaps = |r: Range<u64>| s.gaps_in(r).collect::<Vec<_>>();
+        assert_eq!(gaps(0..50), vec![0..10, 20..30, 40..50]);
+        assert_eq!(gaps(12..18), Vec::<Range<u64>>::new());
+        assert_eq!(gaps(15..35), vec![20..30]);
+        assert_eq!(gaps(20..30), vec![20..30]);
+        assert_eq!(gaps(10..40), vec![20..30]);
+        assert_eq!(gaps(35..45), vec![40..45]);
+        assert_eq!(gaps(5..5), Vec::<Range<u64>>::new());
+        assert_eq!(
+            RangeSet::new().gaps_in(3..7).collect::<Vec<_>>(),
+            vec![3..7]
+        );
     }
 
     #[test]
@@ -196,6 +237,18 @@ mod tests {
             for (i, &m) in model.iter().enumerate() {
                 assert_eq!(s.contains(i as u64), m);
             }
+            // The gaps of a random window are the model's unset runs.
+            let (lo, hi) = ((x >> 7) % 200, ((x >> 7) % 200 + (x >> 40) % 60).min(200));
+            let mut want: Vec<Range<u64>> = Vec::new();
+            for i in lo..hi {
+                if !model[i as usize] {
+                    match want.last_mut() {
+                        Some(r) if r.end == i => r.end = i + 1,
+                        _ => want.push(i..i + 1),
+                    }
+                }
+            }
+            assert_eq!(s.gaps_in(lo..hi).collect::<Vec<_>>(), want);
             // Ranges stay sorted, disjoint and non-adjacent.
             let v: Vec<_> = s.iter().cloned().collect();
             for w in v.windows(2) {

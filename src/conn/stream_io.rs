@@ -2,6 +2,8 @@
 //! stream frames received, and the stream and datagram frames written into
 //! 1-RTT packets (control frames first, then round-robin data).
 
+use std::collections::BTreeSet;
+
 use bytes::Bytes;
 
 use super::close::CloseState;
@@ -18,6 +20,12 @@ const MAX_QUEUED_DATAGRAMS: usize = 256;
 
 /// A short header with a 20-byte CID and a 4-byte packet number, plus tag.
 const SHORT_OVERHEAD: usize = 1 + 20 + 4 + TAG_LEN;
+
+/// The stream IDs queued in `set`, if there are any: these sets are
+/// almost always empty, and walking an empty one per packet still costs.
+fn take_ids(set: &mut BTreeSet<u64>) -> Option<BTreeSet<u64>> {
+    (!set.is_empty()).then(|| std::mem::take(set))
+}
 
 fn stream_error(e: StreamError) -> ApiError {
     match e {
@@ -250,7 +258,10 @@ impl Connection {
                 self.streams.recv_window.on_update_lost();
             }
         }
-        for sid in std::mem::take(&mut self.streams.window_updates) {
+        for sid in take_ids(&mut self.streams.window_updates)
+            .into_iter()
+            .flatten()
+        {
             let Some(max) = self
                 .streams
                 .recv_half(sid)
@@ -284,7 +295,7 @@ impl Connection {
                 break;
             }
         }
-        for sid in std::mem::take(&mut self.streams.resets) {
+        for sid in take_ids(&mut self.streams.resets).into_iter().flatten() {
             let Some(r) = self.streams.send_half(sid).and_then(|s| s.reset) else {
                 continue;
             };
@@ -301,7 +312,7 @@ impl Connection {
                 self.streams.resets.insert(sid);
             }
         }
-        for sid in std::mem::take(&mut self.streams.stops) {
+        for sid in take_ids(&mut self.streams.stops).into_iter().flatten() {
             let Some((code, true)) = self.streams.recv_half(sid).and_then(|r| r.stop) else {
                 continue;
             };
@@ -333,7 +344,10 @@ impl Connection {
                 frames,
             );
         }
-        for sid in std::mem::take(&mut self.streams.stream_blocked) {
+        for sid in take_ids(&mut self.streams.stream_blocked)
+            .into_iter()
+            .flatten()
+        {
             let Some(send) = self.streams.send_half(sid) else {
                 continue;
             };

@@ -99,6 +99,10 @@ type StreamMap = HashMap<u64, Stream, BuildHasherDefault<StreamIdHasher>>;
 pub(crate) struct Stream {
     pub(crate) send: Option<SendStream>,
     pub(crate) recv: Option<RecvStream>,
+    /// In `send_queue`, or taken from it to be served and put back.
+    queued: bool,
+    /// In `readable`.
+    readable: bool,
 }
 
 /// Window sizes.
@@ -144,16 +148,17 @@ pub(crate) struct Streams {
     /// Connection flow control, receiving.
     pub(crate) recv_window: RecvWindow,
     data_received: u64,
-    /// Round-robin order of streams with data to send.
+    /// Round-robin order of streams with data to send (each once: see
+    /// `Stream::queued`).
     send_queue: VecDeque<u64>,
-    queued: BTreeSet<u64>,
     /// Streams with pending control frames.
     pub(crate) window_updates: BTreeSet<u64>,
     pub(crate) resets: BTreeSet<u64>,
     pub(crate) stops: BTreeSet<u64>,
     pub(crate) stream_blocked: BTreeSet<u64>,
-    /// Streams with data or a reset to report.
-    readable: BTreeSet<u64>,
+    /// Streams with data or a reset to report (each once: see
+    /// `Stream::readable`).
+    readable: VecDeque<u64>,
 }
 
 impl Streams {
@@ -179,12 +184,11 @@ impl Streams {
             recv_window: RecvWindow::new(windows.connection, windows.max_connection),
             data_received: 0,
             send_queue: VecDeque::new(),
-            queued: BTreeSet::new(),
             window_updates: BTreeSet::new(),
             resets: BTreeSet::new(),
             stops: BTreeSet::new(),
             stream_blocked: BTreeSet::new(),
-            readable: BTreeSet::new(),
+            readable: VecDeque::new(),
         }
     }
 
@@ -231,6 +235,8 @@ impl Streams {
             send: (bidi || local).then(|| SendStream::new(self.peer_stream_limit(sid))),
             recv: (bidi || !local)
                 .then(|| RecvStream::new(self.windows.stream, self.windows.max_stream)),
+            queued: false,
+            readable: false,
         }
     }
 
@@ -241,8 +247,19 @@ impl Streams {
     }
 
     fn queue(&mut self, sid: u64) {
-        if self.queued.insert(sid) {
-            self.send_queue.push_back(sid);
+        if let Some(s) = self.map.get_mut(&sid) {
+            if !std::mem::replace(&mut s.queued, true) {
+                self.send_queue.push_back(sid);
+            }
+        }
+    }
+
+    /// Queues a stream's data or reset for the application's events.
+    fn mark_readable(&mut self, sid: u64) {
+        if let Some(s) = self.map.get_mut(&sid) {
+            if !std::mem::replace(&mut s.readable, true) {
+                self.readable.push_back(sid);
+            }
         }
     }
 
@@ -389,7 +406,7 @@ impl Streams {
         };
         let got = recv.on_data(offset, data, fin)?;
         self.on_received(got.new_highest, kind::STREAM)?;
-        self.readable.insert(sid);
+        self.mark_readable(sid);
         Ok(())
     }
 
@@ -408,7 +425,7 @@ impl Streams {
         };
         let got = recv.on_reset(error_code, final_size)?;
         self.on_received(got.new_highest, kind::RESET_STREAM)?;
-        self.readable.insert(sid);
+        self.mark_readable(sid);
         Ok(())
     }
 
@@ -495,9 +512,12 @@ impl Streams {
     /// Queues events for data that became deliverable and resets to report,
     /// in stream order.
     pub(crate) fn drain_readable(&mut self, now: u64, rtt: u64, events: &mut VecDeque<Event>) {
-        let ids = std::mem::take(&mut self.readable);
-        for sid in ids {
-            let Some(recv) = self.map.get_mut(&sid).and_then(|s| s.recv.as_mut()) else {
+        while let Some(sid) = self.readable.pop_front() {
+            let Some(stream) = self.map.get_mut(&sid) else {
+                continue;
+            };
+            stream.readable = false;
+            let Some(recv) = stream.recv.as_mut() else {
                 continue;
             };
             if let Some((code, _)) = recv.reset {
@@ -610,23 +630,26 @@ impl Streams {
             match wants {
                 Some((true, _)) => return Some(sid),
                 Some((false, blocked)) => {
-                    self.queued.remove(&sid);
+                    if let Some(s) = self.map.get_mut(&sid) {
+                        s.queued = false;
+                    }
                     if blocked {
                         self.stream_blocked.insert(sid);
                     }
                 }
-                None => {
-                    self.queued.remove(&sid);
-                }
+                None => {}
             }
         }
         None
     }
 
-    /// Puts a stream back at the end of the round-robin queue.
+    /// Puts a stream [`Streams::next_sender`] gave back at the end of the
+    /// round-robin queue.
     pub(crate) fn requeue(&mut self, sid: u64) {
-        self.queued.remove(&sid);
-        self.queue(sid);
+        if let Some(s) = self.map.get_mut(&sid) {
+            s.queued = true;
+            self.send_queue.push_back(sid);
+        }
     }
 
     /// Takes a chunk of `sid` of at most `max_len` bytes and marks it sent.

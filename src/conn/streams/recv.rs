@@ -1,7 +1,7 @@
 //! The receiving part of a stream (RFC 9000 §3.2): out-of-order data
 //! reassembled within the flow-control window, final size rules, reset.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
@@ -13,7 +13,12 @@ use crate::ranges::RangeSet;
 /// The receive half of a stream.
 #[derive(Debug)]
 pub(crate) struct RecvStream {
-    /// Received, not yet delivered data, keyed by offset; never overlapping.
+    /// Received data contiguous from `delivered`, in order: most data
+    /// arrives in order and needs no map.
+    ready: VecDeque<Bytes>,
+    /// The end of `ready`.
+    ready_end: u64,
+    /// Received data beyond a gap, keyed by offset; never overlapping.
     chunks: BTreeMap<u64, Bytes>,
     received: RangeSet,
     /// Offset up to which data was delivered in events.
@@ -46,6 +51,8 @@ impl RecvStream {
     /// `max_window`.
     pub(crate) fn new(window: u64, max_window: u64) -> Self {
         Self {
+            ready: VecDeque::new(),
+            ready_end: 0,
             chunks: BTreeMap::new(),
             received: RangeSet::new(),
             delivered: 0,
@@ -107,8 +114,18 @@ impl RecvStream {
         for gap in self.received.gaps_in(offset.max(self.delivered)..end) {
             let a = (gap.start - offset) as usize;
             let b = (gap.end - offset) as usize;
-            self.chunks
-                .insert(gap.start, Bytes::copy_from_slice(&data[a..b]));
+            let bytes = Bytes::copy_from_slice(&data[a..b]);
+            if gap.start == self.ready_end {
+                self.ready_end = gap.end;
+                self.ready.push_back(bytes);
+                // A gap filled: what waited behind it is in order now.
+                while let Some(next) = self.chunks.remove(&self.ready_end) {
+                    self.ready_end += next.len() as u64;
+                    self.ready.push_back(next);
+                }
+            } else {
+                self.chunks.insert(gap.start, bytes);
+            }
         }
         if end > offset {
             self.received.insert(offset.max(self.delivered)..end);
@@ -125,6 +142,7 @@ impl RecvStream {
         let got = self.check_end(kind::RESET_STREAM, final_size, true)?;
         if self.reset.is_none() && !self.fin_delivered {
             self.reset = Some((code, final_size));
+            self.ready.clear();
             self.chunks.clear();
         }
         Ok(got)
@@ -136,9 +154,8 @@ impl RecvStream {
         if self.reset.is_some() || self.fin_delivered {
             return None;
         }
-        if let Some(data) = self.chunks.remove(&self.delivered) {
+        if let Some(data) = self.ready.pop_front() {
             self.delivered += data.len() as u64;
-            self.received.remove(0..self.delivered);
             let fin = self.final_size == Some(self.delivered);
             self.fin_delivered = fin;
             return Some((data, fin));
@@ -174,7 +191,11 @@ impl RecvStream {
     /// Bytes held waiting for earlier data.
     #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
-        self.chunks.values().map(Bytes::len).sum()
+        self.ready
+            .iter()
+            .chain(self.chunks.values())
+            .map(Bytes::len)
+            .sum()
     }
 }
 
