@@ -156,34 +156,66 @@ impl Pair {
             assert_eq!(st.key_exchange_group, 0x001d, "libquic: pinned group");
         }
     }
+}
 
-    /// Sends `data` on one stream; returns the bytes the server got.
-    pub fn bulk(&mut self, data: &[u8], batch: usize) -> usize {
-        let (mut written, mut got, mut done) = (0, 0, false);
-        while !done {
-            while written < data.len()
-                && self.client.stream_send_buffered(0) + PIECE as u64 <= QUEUE_CAP
+/// A bulk transfer on one stream through the Rust API, advanced in steps.
+pub struct Bulk {
+    pair: Pair,
+    batch: usize,
+    written: usize,
+    got: usize,
+    done: bool,
+}
+
+impl Bulk {
+    /// A pair with its handshake done.
+    pub fn start(
+        c: &Arc<Config>,
+        s: &Arc<Config>,
+        ctls: &Arc<TlsContext>,
+        stls: &Arc<TlsContext>,
+        batch: usize,
+    ) -> Self {
+        let mut pair = Pair::new(c, s, ctls, stls);
+        pair.handshake(batch);
+        Self {
+            pair,
+            batch,
+            written: 0,
+            got: 0,
+            done: false,
+        }
+    }
+}
+
+impl crate::BulkRun for Bulk {
+    fn pump(&mut self, data: &[u8], target: usize) -> usize {
+        let p = &mut self.pair;
+        while !self.done && self.got < target {
+            while self.written < data.len()
+                && p.client.stream_send_buffered(0) + PIECE as u64 <= QUEUE_CAP
             {
-                let end = (written + PIECE).min(data.len());
+                let end = (self.written + PIECE).min(data.len());
                 let fin = end == data.len();
-                self.client
-                    .stream_send(0, &data[written..end], fin)
+                p.client
+                    .stream_send(0, &data[self.written..end], fin)
                     .unwrap();
-                written = end;
+                self.written = end;
             }
-            self.turn(batch);
-            while self.client.poll_event().is_some() {}
-            self.server_events(|_, e| {
+            p.turn(self.batch);
+            while p.client.poll_event().is_some() {}
+            let (got, done) = (&mut self.got, &mut self.done);
+            p.server_events(|_, e| {
                 if let Event::StreamDataReceived {
                     data, end_stream, ..
                 } = e
                 {
-                    got += data.len();
-                    done |= end_stream;
+                    *got += data.len();
+                    *done |= end_stream;
                 }
             });
         }
-        got
+        self.got
     }
 }
 
@@ -245,187 +277,256 @@ pub mod cabi {
         (ss, len)
     }
 
-    /// A handshake and `data` on one stream through the C ABI; returns the
-    /// bytes the server got.
-    pub fn bulk(certs: &str, data: &[u8], batch: usize) -> usize {
-        // SAFETY (whole function): every pointer passed is valid for the
-        // call, handles come from the library and are freed once.
-        unsafe {
-            let alpn = CString::new("bench").unwrap();
-            let protos = [alpn.as_ptr()];
-            let suite = 0x1301u16;
-            let groups = CString::new("X25519").unwrap();
-            let file = |n: &str| CString::new(format!("{certs}/{n}")).unwrap();
-            let (ca, cert, key) = (file("ca.pem"), file("server.pem"), file("server.key"));
-            let name = CString::new("localhost").unwrap();
-            let mut cc = null_mut();
-            let mut sc = null_mut();
-            for (cfg, client) in [(&mut cc, true), (&mut sc, false)] {
-                ok(quic_config_new(client, cfg));
-                ok(quic_config_set_alpn_protocols(*cfg, protos.as_ptr(), 1));
-                ok(quic_config_set_cipher_suites(*cfg, &suite, 1));
-                ok(quic_config_set_groups(*cfg, groups.as_ptr()));
-                ok(quic_config_set_max_datagram_size(*cfg, super::MDS));
-                ok(quic_config_set_max_data(*cfg, 16 << 20));
-                ok(quic_config_set_max_stream_data(*cfg, 8 << 20));
-                ok(quic_config_set_max_windows(*cfg, 8 << 20, 16 << 20));
-            }
-            ok(quic_config_set_server_name(cc, name.as_ptr()));
-            ok(quic_config_load_verify_locations(
-                cc,
-                ca.as_ptr(),
-                null(),
-                null(),
-                0,
-            ));
-            ok(quic_config_load_cert_chain(
-                sc,
-                cert.as_ptr(),
-                key.as_ptr(),
-                null(),
-            ));
-            let (caddr, clen) = sockaddr("10.0.0.1:1");
-            let (saddr, slen) = sockaddr("10.0.0.2:2");
-            let mut client = null_mut();
-            ok(quic_conn_new_client(cc, &mut client));
-            ok(quic_conn_connect(
-                client,
-                (&saddr as *const libc::sockaddr_storage).cast(),
-                slen,
-                0,
-            ));
-            let mut server: *mut quic_conn = null_mut();
-            let mut buf = vec![0u8; 2048];
-            let mut to: libc::sockaddr_storage = std::mem::zeroed();
-            let mut tolen = 0;
-            let mut len = 0usize;
-            let mut ev_slot = std::mem::MaybeUninit::<quic_event>::uninit();
-            let (mut now, mut got, mut done) = (0u64, 0usize, false);
-            let (mut established, mut written) = (false, 0usize);
-            while !done {
-                let mut queued = 0u64;
-                while established
-                    && written < data.len()
-                    && quic_conn_stream_send_buffered(client, 0, &mut queued) == QUIC_RESULT_OK
-                    && queued + super::PIECE as u64 <= super::QUEUE_CAP
-                {
-                    let end = (written + super::PIECE).min(data.len());
-                    let piece = &data[written..end];
-                    ok(quic_conn_stream_send(
-                        client,
-                        0,
-                        piece.as_ptr(),
-                        piece.len(),
-                        end == data.len(),
-                    ));
-                    written = end;
+    /// A bulk transfer on one stream through the C ABI, advanced in steps.
+    pub struct Bulk {
+        cc: *mut quic_config,
+        sc: *mut quic_config,
+        client: *mut quic_conn,
+        server: *mut quic_conn,
+        caddr: (libc::sockaddr_storage, libc::socklen_t),
+        saddr: (libc::sockaddr_storage, libc::socklen_t),
+        buf: Vec<u8>,
+        now: u64,
+        batch: usize,
+        established: bool,
+        written: usize,
+        got: usize,
+        done: bool,
+    }
+
+    impl Bulk {
+        /// Configurations, a client, and the handshake through the C ABI.
+        pub fn start(certs: &str, batch: usize) -> Self {
+            // SAFETY (whole function): every pointer passed is valid for the
+            // call; handles come from the library and are freed in Drop.
+            unsafe {
+                let alpn = CString::new("bench").unwrap();
+                let protos = [alpn.as_ptr()];
+                let suite = 0x1301u16;
+                let groups = CString::new("X25519").unwrap();
+                let file = |n: &str| CString::new(format!("{certs}/{n}")).unwrap();
+                let (ca, cert, key) = (file("ca.pem"), file("server.pem"), file("server.key"));
+                let name = CString::new("localhost").unwrap();
+                let mut cc = null_mut();
+                let mut sc = null_mut();
+                for (cfg, client) in [(&mut cc, true), (&mut sc, false)] {
+                    ok(quic_config_new(client, cfg));
+                    ok(quic_config_set_alpn_protocols(*cfg, protos.as_ptr(), 1));
+                    ok(quic_config_set_cipher_suites(*cfg, &suite, 1));
+                    ok(quic_config_set_groups(*cfg, groups.as_ptr()));
+                    ok(quic_config_set_max_datagram_size(*cfg, super::MDS));
+                    ok(quic_config_set_max_data(*cfg, 16 << 20));
+                    ok(quic_config_set_max_stream_data(*cfg, 8 << 20));
+                    ok(quic_config_set_max_windows(*cfg, 8 << 20, 16 << 20));
                 }
-                let mut moved = false;
-                for _ in 0..batch {
+                ok(quic_config_set_server_name(cc, name.as_ptr()));
+                ok(quic_config_load_verify_locations(
+                    cc,
+                    ca.as_ptr(),
+                    null(),
+                    null(),
+                    0,
+                ));
+                ok(quic_config_load_cert_chain(
+                    sc,
+                    cert.as_ptr(),
+                    key.as_ptr(),
+                    null(),
+                ));
+                let mut client = null_mut();
+                ok(quic_conn_new_client(cc, &mut client));
+                let mut b = Bulk {
+                    cc,
+                    sc,
+                    client,
+                    server: null_mut(),
+                    caddr: sockaddr("10.0.0.1:1"),
+                    saddr: sockaddr("10.0.0.2:2"),
+                    buf: vec![0u8; 2048],
+                    now: 0,
+                    batch,
+                    established: false,
+                    written: 0,
+                    got: 0,
+                    done: false,
+                };
+                ok(quic_conn_connect(
+                    client,
+                    (&b.saddr.0 as *const libc::sockaddr_storage).cast(),
+                    b.saddr.1,
+                    0,
+                ));
+                while !b.established {
+                    b.turn();
+                    b.events();
+                }
+                b
+            }
+        }
+
+        /// One turn of the link: BATCH datagrams each way, or the clock.
+        fn turn(&mut self) {
+            let mut to: libc::sockaddr_storage =
+                // SAFETY: all-zero is a valid sockaddr_storage.
+                unsafe { std::mem::zeroed() };
+            let (mut tolen, mut len) = (0, 0usize);
+            let mut moved = false;
+            // SAFETY: the handles are live; buffers and addresses are valid
+            // for each call.
+            unsafe {
+                for _ in 0..self.batch {
                     if quic_conn_send(
-                        client,
-                        buf.as_mut_ptr(),
-                        buf.len(),
+                        self.client,
+                        self.buf.as_mut_ptr(),
+                        self.buf.len(),
                         &mut len,
                         &mut to,
                         &mut tolen,
-                        now,
+                        self.now,
                     ) != QUIC_RESULT_OK
                     {
                         break;
                     }
                     moved = true;
-                    if server.is_null() {
-                        let mut h_slot = std::mem::MaybeUninit::<quic_header_info>::uninit();
-                        ok(quic_header_parse(buf.as_ptr(), len, 8, h_slot.as_mut_ptr()));
-                        let h = h_slot.assume_init();
+                    if self.server.is_null() {
+                        let mut h = std::mem::MaybeUninit::<quic_header_info>::uninit();
+                        ok(quic_header_parse(self.buf.as_ptr(), len, 8, h.as_mut_ptr()));
+                        let h = h.assume_init();
                         ok(quic_conn_new_server(
-                            sc,
+                            self.sc,
                             h.dcid,
                             h.dcid_len,
                             null(),
                             0,
-                            &mut server,
+                            &mut self.server,
                         ));
                     }
                     ok(quic_conn_recv(
-                        server,
-                        buf.as_ptr(),
+                        self.server,
+                        self.buf.as_ptr(),
                         len,
-                        (&caddr as *const libc::sockaddr_storage).cast(),
-                        clen,
-                        now,
+                        (&self.caddr.0 as *const libc::sockaddr_storage).cast(),
+                        self.caddr.1,
+                        self.now,
                     ));
                 }
-                if !server.is_null() {
-                    for _ in 0..batch {
-                        if quic_conn_send(
-                            server,
-                            buf.as_mut_ptr(),
-                            buf.len(),
+                for _ in 0..self.batch {
+                    if self.server.is_null()
+                        || quic_conn_send(
+                            self.server,
+                            self.buf.as_mut_ptr(),
+                            self.buf.len(),
                             &mut len,
                             &mut to,
                             &mut tolen,
-                            now,
+                            self.now,
                         ) != QUIC_RESULT_OK
-                        {
-                            break;
-                        }
-                        moved = true;
-                        ok(quic_conn_recv(
-                            client,
-                            buf.as_ptr(),
-                            len,
-                            (&saddr as *const libc::sockaddr_storage).cast(),
-                            slen,
-                            now,
-                        ));
+                    {
+                        break;
                     }
-                }
-                while quic_conn_poll_event(client, ev_slot.as_mut_ptr()) == QUIC_RESULT_OK {
-                    let ev = ev_slot.assume_init_ref();
-                    if ev.kind == quic_event_type::HandshakeCompleted {
-                        let mut st = std::mem::MaybeUninit::<quic_stats>::uninit();
-                        ok(quic_conn_stats(client, st.as_mut_ptr()));
-                        let st = st.assume_init();
-                        assert_eq!(st.cipher_suite, 0x1301, "libquic C ABI: pinned suite");
-                        assert_eq!(st.key_exchange_group, 0x001d, "libquic C ABI: pinned group");
-                        established = true;
-                    }
-                }
-                while !server.is_null()
-                    && quic_conn_poll_event(server, ev_slot.as_mut_ptr()) == QUIC_RESULT_OK
-                {
-                    let ev = ev_slot.assume_init_ref();
-                    if ev.kind == quic_event_type::StreamDataReceived {
-                        got += ev.data_len;
-                        done |= ev.end_stream;
-                    }
+                    moved = true;
+                    ok(quic_conn_recv(
+                        self.client,
+                        self.buf.as_ptr(),
+                        len,
+                        (&self.saddr.0 as *const libc::sockaddr_storage).cast(),
+                        self.saddr.1,
+                        self.now,
+                    ));
                 }
                 if !moved {
-                    let next = quic_conn_timer(client).min(if server.is_null() {
+                    let server_timer = if self.server.is_null() {
                         u64::MAX
                     } else {
-                        quic_conn_timer(server)
-                    });
-                    now = if next == u64::MAX {
-                        now + 10_000
-                    } else {
-                        next.max(now + 10_000)
+                        quic_conn_timer(self.server)
                     };
-                    if quic_conn_timer(client) <= now {
-                        quic_conn_handle_timer(client, now);
+                    let next = quic_conn_timer(self.client).min(server_timer);
+                    // No delay on the link: let time pass so RTT and pacing
+                    // stay finite.
+                    self.now = if next == u64::MAX {
+                        self.now + 10_000
+                    } else {
+                        next.max(self.now + 10_000)
+                    };
+                    if quic_conn_timer(self.client) <= self.now {
+                        quic_conn_handle_timer(self.client, self.now);
                     }
-                    if !server.is_null() && quic_conn_timer(server) <= now {
-                        quic_conn_handle_timer(server, now);
+                    if !self.server.is_null() && quic_conn_timer(self.server) <= self.now {
+                        quic_conn_handle_timer(self.server, self.now);
                     }
                 }
             }
-            quic_conn_free(client);
-            quic_conn_free(server);
-            quic_config_free(cc);
-            quic_config_free(sc);
-            got
+        }
+
+        /// Polls both sides' events: the client's completion (with the
+        /// pinned suite and group checked), the server's stream data.
+        fn events(&mut self) {
+            let mut ev = std::mem::MaybeUninit::<quic_event>::uninit();
+            // SAFETY: live handles; an event is read only after OK.
+            unsafe {
+                while quic_conn_poll_event(self.client, ev.as_mut_ptr()) == QUIC_RESULT_OK {
+                    if ev.assume_init_ref().kind == quic_event_type::HandshakeCompleted {
+                        let mut st = std::mem::MaybeUninit::<quic_stats>::uninit();
+                        ok(quic_conn_stats(self.client, st.as_mut_ptr()));
+                        let st = st.assume_init();
+                        assert_eq!(st.cipher_suite, 0x1301, "libquic C ABI: pinned suite");
+                        assert_eq!(st.key_exchange_group, 0x001d, "libquic C ABI: pinned group");
+                        self.established = true;
+                    }
+                }
+                while !self.server.is_null()
+                    && quic_conn_poll_event(self.server, ev.as_mut_ptr()) == QUIC_RESULT_OK
+                {
+                    let e = ev.assume_init_ref();
+                    if e.kind == quic_event_type::StreamDataReceived {
+                        self.got += e.data_len;
+                        self.done |= e.end_stream;
+                    }
+                }
+            }
+        }
+    }
+
+    impl crate::BulkRun for Bulk {
+        fn pump(&mut self, data: &[u8], target: usize) -> usize {
+            while !self.done && self.got < target {
+                let mut queued = 0u64;
+                // SAFETY: live client; `data` outlives the call.
+                unsafe {
+                    while self.written < data.len()
+                        && quic_conn_stream_send_buffered(self.client, 0, &mut queued)
+                            == QUIC_RESULT_OK
+                        && queued + super::PIECE as u64 <= super::QUEUE_CAP
+                    {
+                        let end = (self.written + super::PIECE).min(data.len());
+                        let piece = &data[self.written..end];
+                        ok(quic_conn_stream_send(
+                            self.client,
+                            0,
+                            piece.as_ptr(),
+                            piece.len(),
+                            end == data.len(),
+                        ));
+                        self.written = end;
+                    }
+                }
+                self.turn();
+                self.events();
+            }
+            self.got
+        }
+    }
+
+    impl Drop for Bulk {
+        fn drop(&mut self) {
+            // SAFETY: each handle came from the library and is freed once
+            // (quic_*_free accept NULL).
+            unsafe {
+                quic_conn_free(self.client);
+                quic_conn_free(self.server);
+                quic_config_free(self.cc);
+                quic_config_free(self.sc);
+            }
         }
     }
 }

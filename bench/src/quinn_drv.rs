@@ -248,46 +248,75 @@ impl Pair {
             "quinn-proto: pinned group"
         );
     }
+}
 
-    /// Sends `data` on one stream; returns the bytes the server read.
-    pub fn bulk(&mut self, data: &[u8], batch: usize) -> usize {
-        let id = self.conn(true).streams().open(Dir::Bi).unwrap();
-        let (mut written, mut finished) = (0usize, false);
-        let mut got = 0usize;
-        let mut incoming: Option<StreamId> = None;
-        let mut done = false;
-        while !done {
-            if !finished {
-                let c = self.conn(true);
-                while written < data.len() {
-                    match c.send_stream(id).write(&data[written..]) {
-                        Ok(n) if n > 0 => written += n,
+/// A bulk transfer on one stream, advanced in steps.
+pub struct Bulk {
+    pair: Pair,
+    batch: usize,
+    id: StreamId,
+    incoming: Option<StreamId>,
+    written: usize,
+    finished: bool,
+    got: usize,
+    done: bool,
+}
+
+impl Bulk {
+    /// A pair with its handshake done and the stream opened.
+    pub fn start(cfg: &Configs, batch: usize) -> Self {
+        let mut pair = Pair::new(cfg);
+        pair.handshake(batch);
+        let id = pair.conn(true).streams().open(Dir::Bi).unwrap();
+        Self {
+            pair,
+            batch,
+            id,
+            incoming: None,
+            written: 0,
+            finished: false,
+            got: 0,
+            done: false,
+        }
+    }
+}
+
+impl crate::BulkRun for Bulk {
+    fn pump(&mut self, data: &[u8], target: usize) -> usize {
+        let p = &mut self.pair;
+        while !self.done && self.got < target {
+            if !self.finished {
+                // quinn-proto's write takes what its send buffer allows.
+                let c = p.conn(true);
+                while self.written < data.len() {
+                    match c.send_stream(self.id).write(&data[self.written..]) {
+                        Ok(n) if n > 0 => self.written += n,
                         _ => break,
                     }
                 }
-                if written == data.len() {
-                    c.send_stream(id).finish().unwrap();
-                    finished = true;
+                if self.written == data.len() {
+                    c.send_stream(self.id).finish().unwrap();
+                    self.finished = true;
                 }
             }
-            self.turn(batch);
-            while self.conn(true).poll().is_some() {}
-            if self.server.conn.is_none() {
+            p.turn(self.batch);
+            while p.conn(true).poll().is_some() {}
+            if p.server.conn.is_none() {
                 continue;
             }
-            let s = self.conn(false);
+            let s = p.conn(false);
             while let Some(e) = s.poll() {
                 if let Event::Stream(StreamEvent::Opened { dir: Dir::Bi }) = e {
-                    incoming = s.streams().accept(Dir::Bi);
+                    self.incoming = s.streams().accept(Dir::Bi);
                 }
             }
-            if let Some(sid) = incoming {
+            if let Some(sid) = self.incoming {
                 let (n, end) = read_all(s, sid);
-                got += n;
-                done |= end;
+                self.got += n;
+                self.done |= end;
             }
         }
-        got
+        self.got
     }
 }
 
