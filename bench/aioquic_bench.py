@@ -6,16 +6,21 @@ turn, on a virtual clock.
     python aioquic_bench.py CERT_DIR bulk BATCH BYTES
     python aioquic_bench.py CERT_DIR streams BATCH COUNT SIZE
     python aioquic_bench.py CERT_DIR handshakes BATCH COUNT
+    python aioquic_bench.py CERT_DIR memory BATCH PAIRS
 
 Prints one JSON line: the work done ("units": bytes, streams or
 handshakes), the process CPU seconds the workload took (interpreter start
 and imports excluded), and the negotiated cipher suite and group, which
-the caller checks against the pinned ones."""
+the caller checks against the pinned ones. The memory workload holds PAIRS
+established pairs at once and reports bytes per connection: "heap" of
+Python's allocator (tracemalloc; the cryptography library's own C heap is
+not in it) and "rss"."""
 
 import json
 import os
 import sys
 import time
+import tracemalloc
 
 from aioquic import tls
 from aioquic.quic import events as ev
@@ -164,6 +169,12 @@ class Pair:
         return int(self.client.tls.key_schedule.cipher_suite), negotiated["group"]
 
 
+def rss():
+    """Resident set size in bytes."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def main():
     certs, workload, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
     cconf, sconf = configs(certs)
@@ -186,6 +197,22 @@ def main():
             p = Pair(cconf, sconf, batch)
             p.handshake()
             units += 1
+    elif workload == "memory":
+        pairs = int(sys.argv[4])
+        out = {"units": pairs}
+        tracemalloc.start()
+        heap0, rss0 = tracemalloc.get_traced_memory()[0], rss()
+        held = []
+        for _ in range(pairs):
+            p = Pair(cconf, sconf, batch)
+            p.handshake()
+            held.append(p)
+        out["heap"] = (tracemalloc.get_traced_memory()[0] - heap0) / (2 * pairs)
+        out["rss"] = (rss() - rss0) / (2 * pairs)
+        out["cpu"] = time.process_time() - start
+        out["suite"], out["group"] = p.negotiated()
+        print(json.dumps(out))
+        return
     else:
         sys.exit(f"unknown workload {workload}")
     cpu = time.process_time() - start

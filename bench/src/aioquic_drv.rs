@@ -23,9 +23,34 @@ fn field(json: &str, key: &str) -> f64 {
         .unwrap_or_else(|_| panic!("aioquic: bad {key} in {json}"))
 }
 
+/// Memory per established idle aioquic connection.
+pub struct Memory {
+    pub heap: f64,
+    pub rss: f64,
+}
+
+/// Holds `pairs` established pairs in the script and reports bytes per
+/// connection.
+pub fn memory(certs: &str, pairs: usize) -> Memory {
+    let text = script(certs, &["memory".into(), "32".into(), pairs.to_string()]);
+    Memory {
+        heap: field(&text, "heap"),
+        rss: field(&text, "rss"),
+    }
+}
+
 /// Runs one workload: `args` after the certificate directory are the
 /// script's (workload, batch, sizes). Checks the pinned suite and group.
 pub fn run(certs: &str, args: &[String]) -> Run {
+    let text = script(certs, args);
+    Run {
+        units: field(&text, "units"),
+        cpu: field(&text, "cpu"),
+    }
+}
+
+/// The script's output line, after checking the pinned suite and group.
+fn script(certs: &str, args: &[String]) -> String {
     let python = std::env::var("AIOQUIC_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/aioquic_bench.py");
     let out = Command::new(&python)
@@ -47,8 +72,5 @@ pub fn run(certs: &str, args: &[String]) -> Run {
         "aioquic: pinned suite 0x1301"
     );
     assert_eq!(field(&text, "group"), 29.0, "aioquic: pinned group X25519");
-    Run {
-        units: field(&text, "units"),
-        cpu: field(&text, "cpu"),
-    }
+    text.into_owned()
 }

@@ -10,6 +10,7 @@
 //! established idle connection (BENCH_CONNS pairs, 1000 by default).
 
 mod aioquic_drv;
+mod cabi_drv;
 mod ceilings;
 mod libquic_drv;
 mod memory;
@@ -163,6 +164,7 @@ fn main() {
     let ctls = quic::tls::TlsContext::new(&lc).unwrap();
     let stls = quic::tls::TlsContext::new(&ls).unwrap();
     let qcfg = quinn_drv::configs(&certs);
+    let ccfg = cabi_drv::Configs::new(&certs);
     let tls_ceiling = ceilings::Handshakes::new(&certs);
 
     let mut b = Rows::new();
@@ -178,7 +180,7 @@ fn main() {
                 ),
                 (
                     format!("bulk/{batch}/libquic-c"),
-                    Box::new(|| Box::new(libquic_drv::cabi::Bulk::start(&certs, batch))),
+                    Box::new(|| Box::new(cabi_drv::Bulk::start(&ccfg, batch))),
                 ),
                 (
                     format!("bulk/{batch}/quinn-proto"),
@@ -211,6 +213,11 @@ fn main() {
             p.handshake(32);
             p.streams(streams as u64, 1024, 32) as f64
         });
+        b.run("streams/libquic-c", n, &mut || {
+            let mut p = cabi_drv::Pair::new(&ccfg, 32);
+            p.handshake();
+            p.streams(streams as u64, 1024) as f64
+        });
         b.run("streams/quinn-proto", n, &mut || {
             let mut p = quinn_drv::Pair::new(&qcfg);
             p.handshake(32);
@@ -229,6 +236,7 @@ fn main() {
             let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
             p.handshake(32);
         };
+        let mut one_cabi = || cabi_drv::Pair::new(&ccfg, 32).handshake();
         let mut one_quinn = || {
             let mut p = quinn_drv::Pair::new(&qcfg);
             p.handshake(32);
@@ -237,6 +245,7 @@ fn main() {
         b.run_alternating(
             &mut [
                 ("handshakes/libquic-rust", &mut one_libquic),
+                ("handshakes/libquic-c", &mut one_cabi),
                 ("handshakes/quinn-proto", &mut one_quinn),
                 ("handshakes/openssl-tls-ceiling", &mut one_ceiling),
             ],
@@ -254,24 +263,30 @@ fn main() {
 
     // Memory per idle connection: BENCH_CONNS established pairs held at once.
     let conns = env_usize("BENCH_CONNS", 1000);
-    let (lh, lr) = if !b.want("memory") {
-        (f64::NAN, f64::NAN)
-    } else {
-        memory::per_connection(conns, || {
+    // (stack, heap, RSS) per connection, in bytes.
+    let mut memory_rows: Vec<(&str, f64, f64)> = Vec::new();
+    if b.want("memory") {
+        let (h, r) = memory::per_connection(conns, || {
             let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
             p.handshake(32);
             p
-        })
-    };
-    let (qh, qr) = if !b.want("memory") {
-        (f64::NAN, f64::NAN)
-    } else {
-        memory::per_connection(conns, || {
+        });
+        memory_rows.push(("libquic-rust", h, r));
+        let (h, r) = memory::per_connection(conns, || {
+            let mut p = cabi_drv::Pair::new(&ccfg, 32);
+            p.handshake();
+            p
+        });
+        memory_rows.push(("libquic-c", h, r));
+        let (h, r) = memory::per_connection(conns, || {
             let mut p = quinn_drv::Pair::new(&qcfg);
             p.handshake(32);
             p
-        })
-    };
+        });
+        memory_rows.push(("quinn-proto", h, r));
+        let m = aioquic_drv::memory(&certs, conns);
+        memory_rows.push(("aioquic", m.heap, m.rss));
+    }
 
     let sum: BTreeMap<String, Summary> = b
         .samples
@@ -325,25 +340,24 @@ fn main() {
     println!(" OpenSSL alone over memory pipes)");
     println!("\nmemory per established idle connection ({conns} pairs held at once):");
     println!("{:<14} {:>14} {:>14}", "stack", "heap", "RSS");
+    for (stack, heap, rss) in &memory_rows {
+        println!(
+            "{:<14} {:>11.1} KB {:>11.1} KB",
+            stack,
+            heap / 1024.0,
+            rss / 1024.0
+        );
+    }
     println!(
-        "{:<14} {:>11.1} KB {:>11.1} KB",
-        "libquic",
-        lh / 1024.0,
-        lr / 1024.0
-    );
-    println!(
-        "{:<14} {:>11.1} KB {:>11.1} KB",
-        "quinn-proto",
-        qh / 1024.0,
-        qr / 1024.0
-    );
-    println!(
-        "(heap: live bytes from Rust's allocator{}; RSS is noisy as freed memory is reused)",
+        "(heap: live bytes from Rust's allocator{}, for aioquic from Python's (tracemalloc); RSS is noisy",
         if openssl_counted {
             " and OpenSSL's"
         } else {
             " only: OpenSSL's hooks were refused"
         }
+    );
+    println!(
+        " as freed memory is reused; the C ABI pairs share one configuration, as the Rust ones do)"
     );
     let mut json = String::from("{");
     for (i, (k, s)) in sum.iter().enumerate() {
@@ -356,10 +370,15 @@ fn main() {
             s.max
         );
     }
-    let _ = write!(
-        json,
-        ",\"memory_per_conn\":{{\"libquic\":{{\"heap\":{lh:.0},\"rss\":{lr:.0}}},\"quinn-proto\":{{\"heap\":{qh:.0},\"rss\":{qr:.0}}}}}"
-    );
+    json.push_str(",\"memory_per_conn\":{");
+    for (i, (stack, heap, rss)) in memory_rows.iter().enumerate() {
+        let _ = write!(
+            json,
+            "{}\"{stack}\":{{\"heap\":{heap:.0},\"rss\":{rss:.0}}}",
+            if i > 0 { "," } else { "" }
+        );
+    }
+    json.push('}');
     json.push('}');
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     let _ = std::fs::create_dir_all(&dir);
