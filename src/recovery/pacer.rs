@@ -5,8 +5,16 @@
 const RATE_FACTOR_NUM: u128 = 5;
 const RATE_FACTOR_DEN: u128 = 4;
 
-/// Datagrams that may leave back to back.
-const BURST_DATAGRAMS: u64 = 10;
+/// Datagrams that may always leave back to back.
+const MIN_BURST_DATAGRAMS: u64 = 10;
+
+/// On a fast path the burst is what the window sends in this long (ns),
+/// so a sender wakes up about every 2 ms instead of every 10 datagrams...
+const BURST_INTERVAL: u128 = 2_000_000;
+
+/// ...but no more than this many datagrams at once (43 KB at 1350 bytes:
+/// well within a receiver's default 208 KB socket buffer on Linux).
+const MAX_BURST_DATAGRAMS: u64 = 32;
 
 /// A token bucket in bytes.
 #[derive(Debug, Clone, Default)]
@@ -16,13 +24,20 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    fn capacity(cwnd: u64, mds: u64) -> u64 {
-        cwnd.min(BURST_DATAGRAMS * mds).max(2 * mds)
+    /// The bucket's size: 2 ms of the window's rate, at least 10 and at
+    /// most 32 datagrams, never more than the window.
+    fn capacity(cwnd: u64, srtt: u64, mds: u64) -> u64 {
+        let per_interval = u128::from(cwnd) * BURST_INTERVAL / u128::from(srtt.max(1));
+        let burst = per_interval.clamp(
+            u128::from(MIN_BURST_DATAGRAMS * mds),
+            u128::from(MAX_BURST_DATAGRAMS * mds),
+        ) as u64;
+        cwnd.min(burst).max(2 * mds)
     }
 
     /// When a packet of `size` bytes may be sent (None: now).
     pub fn delay(&mut self, now: u64, size: u64, cwnd: u64, srtt: u64, mds: u64) -> Option<u64> {
-        let cap = Self::capacity(cwnd, mds);
+        let cap = Self::capacity(cwnd, srtt, mds);
         let srtt = u128::from(srtt.max(1));
         // bytes per ns = 1.25 * cwnd / srtt
         let refill = |elapsed: u64| -> u64 {
@@ -77,11 +92,31 @@ mod tests {
             p.on_sent(mds);
             sent += 1;
         }
-        assert_eq!(sent, BURST_DATAGRAMS);
+        assert_eq!(sent, MIN_BURST_DATAGRAMS, "2 ms of 1.2 MB/s is less");
         // 1.25 * 120000 B / 100 ms = 1.5 B/us: 1200 B every 0.8 ms.
         let next = p.delay(0, mds, cwnd, srtt, mds).unwrap();
         assert!((790_000..=810_000).contains(&next), "{next}");
         assert!(p.delay(next, mds, cwnd, srtt, mds).is_none());
+    }
+
+    #[test]
+    fn a_fast_path_bursts_two_milliseconds_worth_up_to_a_limit() {
+        // 150 KB per 10 ms: 2 ms is 30 KB, 25 datagrams.
+        let mds = 1200u64;
+        let burst = |cwnd: u64, srtt: u64| {
+            let mut p = Pacer::default();
+            let mut sent = 0;
+            while p.delay(0, mds, cwnd, srtt, mds).is_none() {
+                p.on_sent(mds);
+                sent += 1;
+            }
+            sent
+        };
+        assert_eq!(burst(150_000, 10 * MS), 25);
+        // 12 MB per ms would be 24 MB: capped.
+        assert_eq!(burst(12_000_000, MS), MAX_BURST_DATAGRAMS);
+        // Never more than the window.
+        assert_eq!(burst(20 * mds, MS / 100), 20);
     }
 
     #[test]
