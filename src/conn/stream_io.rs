@@ -2,8 +2,6 @@
 //! stream frames received, and the stream and datagram frames written into
 //! 1-RTT packets (control frames first, then round-robin data).
 
-use std::collections::BTreeSet;
-
 use bytes::Bytes;
 
 use super::close::CloseState;
@@ -20,12 +18,6 @@ const MAX_QUEUED_DATAGRAMS: usize = 256;
 
 /// A short header with a 20-byte CID and a 4-byte packet number, plus tag.
 const SHORT_OVERHEAD: usize = 1 + 20 + 4 + TAG_LEN;
-
-/// The stream IDs queued in `set`, if there are any: these sets are
-/// almost always empty, and walking an empty one per packet still costs.
-fn take_ids(set: &mut BTreeSet<u64>) -> Option<BTreeSet<u64>> {
-    (!set.is_empty()).then(|| std::mem::take(set))
-}
 
 fn stream_error(e: StreamError) -> ApiError {
     match e {
@@ -236,7 +228,23 @@ impl Connection {
         frames: &mut Vec<SentFrame>,
         ack_eliciting: &mut bool,
     ) {
-        let room = |out: &Vec<u8>| limit.saturating_sub(out.len() + TAG_LEN);
+        if self.streams.control_pending() {
+            self.write_stream_control(out, limit, frames, ack_eliciting);
+        }
+        if allow_data {
+            self.write_stream_data(out, limit, frames, ack_eliciting);
+        }
+    }
+
+    /// Flow-control and stream-state frames (RFC 9000 §4 limits, §3.5
+    /// stream states).
+    fn write_stream_control(
+        &mut self,
+        out: &mut Vec<u8>,
+        limit: usize,
+        frames: &mut Vec<SentFrame>,
+        ack_eliciting: &mut bool,
+    ) {
         let mut put = |out: &mut Vec<u8>,
                        f: Frame<'_>,
                        sent: SentFrame,
@@ -252,16 +260,12 @@ impl Connection {
             *ack_eliciting = true;
             true
         };
-        // Control frames first (RFC 9000 §4 limits, §3.5 stream states).
         if let Some(max) = self.streams.recv_window.take_update() {
             if !put(out, Frame::MaxData(max), SentFrame::MaxData, frames) {
                 self.streams.recv_window.on_update_lost();
             }
         }
-        for sid in take_ids(&mut self.streams.window_updates)
-            .into_iter()
-            .flatten()
-        {
+        for sid in std::mem::take(&mut self.streams.window_updates) {
             let Some(max) = self
                 .streams
                 .recv_half(sid)
@@ -295,7 +299,7 @@ impl Connection {
                 break;
             }
         }
-        for sid in take_ids(&mut self.streams.resets).into_iter().flatten() {
+        for sid in std::mem::take(&mut self.streams.resets) {
             let Some(r) = self.streams.send_half(sid).and_then(|s| s.reset) else {
                 continue;
             };
@@ -312,7 +316,7 @@ impl Connection {
                 self.streams.resets.insert(sid);
             }
         }
-        for sid in take_ids(&mut self.streams.stops).into_iter().flatten() {
+        for sid in std::mem::take(&mut self.streams.stops) {
             let Some((code, true)) = self.streams.recv_half(sid).and_then(|r| r.stop) else {
                 continue;
             };
@@ -344,10 +348,7 @@ impl Connection {
                 frames,
             );
         }
-        for sid in take_ids(&mut self.streams.stream_blocked)
-            .into_iter()
-            .flatten()
-        {
+        for sid in std::mem::take(&mut self.streams.stream_blocked) {
             let Some(send) = self.streams.send_half(sid) else {
                 continue;
             };
@@ -366,9 +367,18 @@ impl Connection {
                 frames,
             );
         }
-        if !allow_data {
-            return;
-        }
+    }
+
+    /// Datagrams, then stream data round-robin, one chunk per stream per
+    /// turn.
+    fn write_stream_data(
+        &mut self,
+        out: &mut Vec<u8>,
+        limit: usize,
+        frames: &mut Vec<SentFrame>,
+        ack_eliciting: &mut bool,
+    ) {
+        let room = |out: &Vec<u8>| limit.saturating_sub(out.len() + TAG_LEN);
         // Datagrams: unreliable, so they go before stream data.
         while let Some(d) = self.datagrams.front() {
             let size = 1 + 2 + d.len();

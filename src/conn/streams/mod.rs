@@ -597,8 +597,13 @@ impl Streams {
 
     /// True when stream data or stream control frames wait.
     pub(crate) fn has_pending(&self) -> bool {
-        !self.send_queue.is_empty()
-            || !self.window_updates.is_empty()
+        !self.send_queue.is_empty() || self.control_pending()
+    }
+
+    /// True when flow-control or stream-state frames wait (rarely: most
+    /// packets carry data only).
+    pub(crate) fn control_pending(&self) -> bool {
+        !self.window_updates.is_empty()
             || !self.resets.is_empty()
             || !self.stops.is_empty()
             || !self.stream_blocked.is_empty()
