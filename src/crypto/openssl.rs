@@ -4,8 +4,13 @@
 
 use std::sync::OnceLock;
 
+use std::ffi::c_int;
+use std::ptr::{null, null_mut};
+
+use foreign_types::ForeignType;
 use openssl::cipher::Cipher;
 use openssl::cipher_ctx::CipherCtx;
+use openssl_sys as ffi;
 
 use crate::crypto::{HashAlg, Suite, TAG_LEN};
 use crate::error::CryptoError;
@@ -226,6 +231,10 @@ impl PacketKey {
     }
 
     /// Encrypts `payload` in place and writes the tag into `tag`.
+    ///
+    /// Straight EVP calls, not the `openssl` crate's checked wrappers: per
+    /// packet only the nonce, the AAD, the payload, the final step and the
+    /// tag (OPENSSL-QUIC.md §6), and nothing else between them.
     pub fn seal(
         &mut self,
         pn: u64,
@@ -235,25 +244,79 @@ impl PacketKey {
     ) -> Result<(), CryptoError> {
         debug_assert!(self.sealing);
         let nonce = self.nonce(pn);
-        self.ctx.encrypt_init(None, None, Some(&nonce))?;
-        self.ctx.cipher_update(aad, None)?;
-        let n = payload.len();
-        self.ctx.cipher_update_inplace(payload, n)?;
-        self.ctx.cipher_final(&mut [])?;
-        self.ctx.tag(tag)?;
-        Ok(())
+        let (Ok(aad_len), Ok(len)) = (c_int::try_from(aad.len()), c_int::try_from(payload.len()))
+        else {
+            return Err(CryptoError("packet too large".into()));
+        };
+        let ctx = self.ctx.as_ptr();
+        let (mut outl, mut last) = (0, [0u8; 16]);
+        // SAFETY: `ctx` is this key's live context, keyed for sealing with
+        // an AEAD whose nonce is 12 bytes; every pointer is valid for the
+        // length passed; in-place update (out == in) is allowed by EVP;
+        // GET_TAG writes TAG_LEN bytes into `tag`.
+        let ok = unsafe {
+            ffi::EVP_EncryptInit_ex(ctx, null(), null_mut(), null(), nonce.as_ptr()) == 1
+                && ffi::EVP_EncryptUpdate(ctx, null_mut(), &mut outl, aad.as_ptr(), aad_len) == 1
+                && ffi::EVP_EncryptUpdate(
+                    ctx,
+                    payload.as_mut_ptr(),
+                    &mut outl,
+                    payload.as_ptr(),
+                    len,
+                ) == 1
+                && outl == len
+                && ffi::EVP_EncryptFinal_ex(ctx, last.as_mut_ptr(), &mut outl) == 1
+                && ffi::EVP_CIPHER_CTX_ctrl(
+                    ctx,
+                    ffi::EVP_CTRL_GCM_GET_TAG,
+                    TAG_LEN as c_int,
+                    tag.as_mut_ptr().cast(),
+                ) == 1
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(CryptoError("AEAD seal failed".into()))
+        }
     }
 
     /// Decrypts `payload` in place; `false` when the tag does not verify.
     pub fn open(&mut self, pn: u64, aad: &[u8], payload: &mut [u8], tag: &[u8]) -> bool {
         debug_assert!(!self.sealing);
         let nonce = self.nonce(pn);
-        let n = payload.len();
-        self.ctx.decrypt_init(None, None, Some(&nonce)).is_ok()
-            && self.ctx.set_tag(tag).is_ok()
-            && self.ctx.cipher_update(aad, None).is_ok()
-            && self.ctx.cipher_update_inplace(payload, n).is_ok()
-            && self.ctx.cipher_final(&mut []).is_ok()
+        let (Ok(aad_len), Ok(len)) = (c_int::try_from(aad.len()), c_int::try_from(payload.len()))
+        else {
+            return false;
+        };
+        if tag.len() != TAG_LEN {
+            return false;
+        }
+        let mut tag_copy = [0u8; TAG_LEN];
+        tag_copy.copy_from_slice(tag);
+        let ctx = self.ctx.as_ptr();
+        let (mut outl, mut last) = (0, [0u8; 16]);
+        // SAFETY: as in `seal`, for a context keyed for opening; SET_TAG
+        // reads TAG_LEN bytes from `tag_copy`; Final returns 1 only when
+        // the tag verifies.
+        unsafe {
+            ffi::EVP_DecryptInit_ex(ctx, null(), null_mut(), null(), nonce.as_ptr()) == 1
+                && ffi::EVP_CIPHER_CTX_ctrl(
+                    ctx,
+                    ffi::EVP_CTRL_GCM_SET_TAG,
+                    TAG_LEN as c_int,
+                    tag_copy.as_mut_ptr().cast(),
+                ) == 1
+                && ffi::EVP_DecryptUpdate(ctx, null_mut(), &mut outl, aad.as_ptr(), aad_len) == 1
+                && ffi::EVP_DecryptUpdate(
+                    ctx,
+                    payload.as_mut_ptr(),
+                    &mut outl,
+                    payload.as_ptr(),
+                    len,
+                ) == 1
+                && outl == len
+                && ffi::EVP_DecryptFinal_ex(ctx, last.as_mut_ptr(), &mut outl) == 1
+        }
     }
 }
 
@@ -286,20 +349,33 @@ impl HeaderKey {
 
     /// The 5-byte mask for a 16-byte `sample` (RFC 9001 §5.4.3, §5.4.4).
     pub fn mask(&mut self, sample: &[u8; 16]) -> Result<[u8; 5], CryptoError> {
-        let mut mask = [0u8; 5];
-        if self.chacha {
-            // OpenSSL's 16-byte ChaCha20 IV is the 4-byte little-endian
-            // counter followed by the 12-byte nonce: exactly the sample.
-            self.ctx.encrypt_init(None, None, Some(sample))?;
-            let mut block = [0u8; 5];
-            self.ctx.cipher_update_inplace(&mut block, 5)?;
-            mask = block;
-        } else {
-            // ECB needs room for one extra block of output.
-            let mut out = [0u8; 32];
-            self.ctx.cipher_update(sample, Some(&mut out))?;
-            mask.copy_from_slice(&out[..5]);
+        let ctx = self.ctx.as_ptr();
+        // ECB needs room for one extra block of output.
+        let mut out = [0u8; 32];
+        let mut outl = 0;
+        // SAFETY: `ctx` is this key's live context; `sample` is 16 bytes,
+        // `out` has room for the output, and for ChaCha20 OpenSSL's 16-byte
+        // IV is the 4-byte little-endian counter followed by the 12-byte
+        // nonce: exactly the sample; the mask is the keystream over zeros.
+        let ok = unsafe {
+            if self.chacha {
+                ffi::EVP_EncryptInit_ex(ctx, null(), null_mut(), null(), sample.as_ptr()) == 1
+                    && ffi::EVP_EncryptUpdate(
+                        ctx,
+                        out.as_mut_ptr(),
+                        &mut outl,
+                        [0u8; 5].as_ptr(),
+                        5,
+                    ) == 1
+            } else {
+                ffi::EVP_EncryptUpdate(ctx, out.as_mut_ptr(), &mut outl, sample.as_ptr(), 16) == 1
+            }
+        };
+        if !ok || outl < 5 {
+            return Err(CryptoError("header protection failed".into()));
         }
+        let mut mask = [0u8; 5];
+        mask.copy_from_slice(&out[..5]);
         Ok(mask)
     }
 }
