@@ -7,6 +7,10 @@ use openssl::cipher::Cipher;
 use openssl::cipher_ctx::CipherCtx;
 use openssl::ssl::{HandshakeError, SslAcceptor, SslConnector, SslFiletype, SslMethod, SslVersion};
 
+/// Payload bytes of each 1350-byte packet the packet-layer rows protect:
+/// an 11-byte short header and the 16-byte tag come off.
+pub const PAYLOAD: usize = 1350 - 11 - 16;
+
 /// AES-128-GCM seal + open + 2 header-protection blocks for `packets`
 /// packets of 1350 bytes, as a QUIC stack calls EVP at the least: one
 /// context per key and direction, and per packet only the nonce, the AAD,

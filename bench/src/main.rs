@@ -75,13 +75,16 @@ impl Rows {
         }
     }
 
-    /// Runs `units` units of each wanted row, the rows taking turns every
-    /// `turn` units; records units per CPU-second summed over the turns.
+    /// Runs `units` units of each wanted row (a row's closure does the
+    /// number of units it is given), the rows taking turns every `turn`
+    /// units; records units times `scale` per CPU-second summed over the
+    /// turns.
     fn run_alternating(
         &mut self,
-        rows: &mut [(&str, &mut dyn FnMut())],
+        rows: &mut [(&str, &mut dyn FnMut(usize))],
         units: usize,
         turn: usize,
+        scale: f64,
     ) {
         let mut cpu = vec![0.0; rows.len()];
         let mut done = 0;
@@ -89,7 +92,7 @@ impl Rows {
             let n = turn.min(units - done);
             for (i, (key, one)) in rows.iter_mut().enumerate() {
                 if self.want(key) {
-                    let ((), s) = measure(|| (0..n).for_each(|_| one()));
+                    let ((), s) = measure(|| one(n));
                     cpu[i] += s;
                 }
             }
@@ -100,7 +103,7 @@ impl Rows {
                 self.samples
                     .entry(key.to_string())
                     .or_default()
-                    .push(units as f64 / cpu[i]);
+                    .push(units as f64 * scale / cpu[i]);
             }
         }
     }
@@ -197,16 +200,25 @@ fn main() {
             );
         }
         let packets = data.len() / 1319;
-        let packet_mb = (packets * (1350 - 11 - 16)) as f64 / 1e6;
-        b.run("bulk/-/openssl-aead-ceiling", packet_mb, &mut || {
-            ceilings::aead(packets) as f64 / 1e6
-        });
-        b.run("bulk/-/ring-aead-ceiling", packet_mb, &mut || {
-            ceilings::ring_aead(packets) as f64 / 1e6
-        });
-        b.run("bulk/-/libquic-packet-layer", packet_mb, &mut || {
-            ceilings::libquic_packets(packets) as f64 / 1e6
-        });
+        // The packet layers alone, taking turns every 4000 packets.
+        let payload = ceilings::PAYLOAD;
+        let check = |got: usize, n: usize| assert_eq!(got, n * payload, "every packet opened");
+        b.run_alternating(
+            &mut [
+                ("bulk/-/openssl-aead-ceiling", &mut |n| {
+                    check(ceilings::aead(n), n)
+                }),
+                ("bulk/-/ring-aead-ceiling", &mut |n| {
+                    check(ceilings::ring_aead(n), n)
+                }),
+                ("bulk/-/libquic-packet-layer", &mut |n| {
+                    check(ceilings::libquic_packets(n), n)
+                }),
+            ],
+            packets,
+            4000,
+            payload as f64 / 1e6,
+        );
         let n = streams as f64;
         b.run("streams/libquic-rust", n, &mut || {
             let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
@@ -232,25 +244,24 @@ fn main() {
         );
         // Handshakes are short: the stacks take turns every 50 so that a
         // slow spell of this shared machine falls on all of them alike.
-        let mut one_libquic = || {
-            let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
-            p.handshake(32);
+        let mut libquic = |n| {
+            for _ in 0..n {
+                libquic_drv::Pair::new(&lc, &ls, &ctls, &stls).handshake(32);
+            }
         };
-        let mut one_cabi = || cabi_drv::Pair::new(&ccfg, 32).handshake();
-        let mut one_quinn = || {
-            let mut p = quinn_drv::Pair::new(&qcfg);
-            p.handshake(32);
-        };
-        let mut one_ceiling = || tls_ceiling.one();
+        let mut cabi = |n| (0..n).for_each(|_| cabi_drv::Pair::new(&ccfg, 32).handshake());
+        let mut quinn = |n| (0..n).for_each(|_| quinn_drv::Pair::new(&qcfg).handshake(32));
+        let mut ceiling = |n| (0..n).for_each(|_| tls_ceiling.one());
         b.run_alternating(
             &mut [
-                ("handshakes/libquic-rust", &mut one_libquic),
-                ("handshakes/libquic-c", &mut one_cabi),
-                ("handshakes/quinn-proto", &mut one_quinn),
-                ("handshakes/openssl-tls-ceiling", &mut one_ceiling),
+                ("handshakes/libquic-rust", &mut libquic),
+                ("handshakes/libquic-c", &mut cabi),
+                ("handshakes/quinn-proto", &mut quinn),
+                ("handshakes/openssl-tls-ceiling", &mut ceiling),
             ],
             handshakes,
             50,
+            1.0,
         );
         b.run_aioquic(
             "handshakes/aioquic",
