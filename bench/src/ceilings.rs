@@ -173,13 +173,40 @@ impl Handshakes {
             }
             if let Some(m) = client.take() {
                 match m.handshake() {
-                    Ok(_) => c_done = true,
+                    Ok(stream) => {
+                        check_pinned(stream.ssl());
+                        c_done = true;
+                    }
                     Err(HandshakeError::WouldBlock(m)) => client = Some(m),
                     Err(e) => panic!("client: {e}"),
                 }
             }
         }
     }
+}
+
+/// The ceiling negotiated what every stack is pinned to: AES-128-GCM and
+/// X25519.
+fn check_pinned(ssl: &openssl::ssl::SslRef) {
+    use foreign_types::ForeignTypeRef;
+    let suite = ssl.current_cipher().map(|c| c.name());
+    assert_eq!(
+        suite,
+        Some("TLS_AES_128_GCM_SHA256"),
+        "ceiling: pinned suite"
+    );
+    const SSL_CTRL_GET_NEGOTIATED_GROUP: libc::c_int = 134;
+    const NID_X25519: libc::c_long = 1034;
+    // SAFETY: a live SSL; the control only reads the handshake's group.
+    let group = unsafe {
+        openssl_sys::SSL_ctrl(
+            ssl.as_ptr(),
+            SSL_CTRL_GET_NEGOTIATED_GROUP,
+            0,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(group, NID_X25519, "ceiling: pinned group");
 }
 
 /// libquic's packet layer doing the same work as [`aead`]: a short header,
