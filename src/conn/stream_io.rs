@@ -394,22 +394,19 @@ impl Connection {
         // Stream data, one chunk per stream per turn.
         let mut tried = 0;
         while room(out) > 24 {
-            let Some(sid) = self.streams.next_sender() else {
-                break;
-            };
             let header_max = 1 + 8 + 8 + 2;
             let max_len = room(out) - header_max;
             let mark = out.len();
-            let Some(chunk) = self.streams.take_chunk(sid, max_len) else {
-                self.streams.requeue(sid);
+            let Some((sid, chunk)) = (match self.streams.write_next_chunk(max_len, out) {
+                None => break,
+                Some(written) => written,
+            }) else {
                 tried += 1;
                 if tried > 64 {
                     break;
                 }
                 continue;
             };
-            frame::write_stream_header(out, sid, chunk.offset, chunk.len, chunk.fin, true);
-            self.streams.read_chunk(sid, &chunk, out);
             debug_assert!(
                 out.len() + TAG_LEN <= limit,
                 "{} > {limit}",
@@ -422,7 +419,6 @@ impl Connection {
                 fin: chunk.fin,
             });
             *ack_eliciting = true;
-            self.streams.requeue(sid);
         }
     }
 

@@ -17,7 +17,7 @@ pub(crate) use send::{Chunk, SendStream};
 
 use super::Event;
 use crate::error::{code, TransportError};
-use crate::frame::kind;
+use crate::frame::{self, kind};
 use crate::side::Side;
 use crate::transport_params::TransportParameters;
 
@@ -623,54 +623,45 @@ impl Streams {
             })
     }
 
-    /// The next stream in round-robin order with something to send.
-    pub(crate) fn next_sender(&mut self) -> Option<u64> {
+    /// Writes the next STREAM frame in round-robin order into `out`: the
+    /// next queued stream with something to send gives a chunk of at most
+    /// `max_len` bytes and goes to the back of the queue. One map lookup
+    /// per frame. Returns the stream and chunk written, `Some(None)` when
+    /// the stream at the front had nothing that fits, and None when no
+    /// stream can send.
+    pub(crate) fn write_next_chunk(
+        &mut self,
+        max_len: usize,
+        out: &mut Vec<u8>,
+    ) -> Option<Option<(u64, Chunk)>> {
         let credit = self.conn_credit();
         while let Some(sid) = self.send_queue.pop_front() {
-            let wants = self.map.get(&sid).and_then(|s| s.send.as_ref()).map(|s| {
+            let Some(stream) = self.map.get_mut(&sid) else {
+                continue;
+            };
+            let Some(send) = stream.send.as_mut() else {
+                stream.queued = false;
+                continue;
+            };
+            if !send.wants_to_send(credit) {
+                stream.queued = false;
                 // STREAM_DATA_BLOCKED is owed once per limit.
-                let owed = s.blocked_by_stream_limit() && s.blocked_at != Some(s.max_data);
-                (s.wants_to_send(credit), owed)
-            });
-            match wants {
-                Some((true, _)) => return Some(sid),
-                Some((false, blocked)) => {
-                    if let Some(s) = self.map.get_mut(&sid) {
-                        s.queued = false;
-                    }
-                    if blocked {
-                        self.stream_blocked.insert(sid);
-                    }
+                if send.blocked_by_stream_limit() && send.blocked_at != Some(send.max_data) {
+                    self.stream_blocked.insert(sid);
                 }
-                None => {}
+                continue;
             }
+            // Served: back in line behind the others.
+            self.send_queue.push_back(sid);
+            let Some(chunk) = send.next_chunk(max_len, credit) else {
+                return Some(None);
+            };
+            self.data_sent += chunk.new_bytes;
+            frame::write_stream_header(out, sid, chunk.offset, chunk.len, chunk.fin, true);
+            send.read(chunk.offset, chunk.len, out);
+            return Some(Some((sid, chunk)));
         }
         None
-    }
-
-    /// Puts a stream [`Streams::next_sender`] gave back at the end of the
-    /// round-robin queue.
-    pub(crate) fn requeue(&mut self, sid: u64) {
-        if let Some(s) = self.map.get_mut(&sid) {
-            s.queued = true;
-            self.send_queue.push_back(sid);
-        }
-    }
-
-    /// Takes a chunk of `sid` of at most `max_len` bytes and marks it sent.
-    pub(crate) fn take_chunk(&mut self, sid: u64, max_len: usize) -> Option<Chunk> {
-        let credit = self.conn_credit();
-        let send = self.map.get_mut(&sid)?.send.as_mut()?;
-        let chunk = send.next_chunk(max_len, credit)?;
-        self.data_sent += chunk.new_bytes;
-        Some(chunk)
-    }
-
-    /// Appends the bytes of a chunk taken from `sid` to `out`.
-    pub(crate) fn read_chunk(&self, sid: u64, chunk: &Chunk, out: &mut Vec<u8>) {
-        if let Some(send) = self.map.get(&sid).and_then(|s| s.send.as_ref()) {
-            send.read(chunk.offset, chunk.len, out);
-        }
     }
 
     /// The send half of a stream.
