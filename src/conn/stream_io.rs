@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::close::CloseState;
 use super::spaces::SentFrame;
-use super::streams::StreamError;
+use super::streams::{NextChunk, StreamError};
 use super::{ApiError, Connection, Event};
 use crate::crypto::TAG_LEN;
 use crate::error::TransportError;
@@ -397,15 +397,13 @@ impl Connection {
             let header_max = 1 + 8 + 8 + 2;
             let max_len = room(out) - header_max;
             let mark = out.len();
-            let Some((sid, chunk)) = (match self.streams.write_next_chunk(max_len, out) {
-                None => break,
-                Some(written) => written,
-            }) else {
-                tried += 1;
-                if tried > 64 {
-                    break;
+            let (sid, chunk) = match self.streams.write_next_chunk(max_len, out) {
+                NextChunk::Wrote(sid, chunk) => (sid, chunk),
+                NextChunk::DidNotFit if tried < 64 => {
+                    tried += 1;
+                    continue;
                 }
-                continue;
+                NextChunk::DidNotFit | NextChunk::Idle => break,
             };
             debug_assert!(
                 out.len() + TAG_LEN <= limit,

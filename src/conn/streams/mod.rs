@@ -94,6 +94,18 @@ impl Hasher for StreamIdHasher {
 
 type StreamMap = HashMap<u64, Stream, BuildHasherDefault<StreamIdHasher>>;
 
+/// What [`Streams::write_next_chunk`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NextChunk {
+    /// A STREAM frame of this stream carrying this chunk.
+    Wrote(u64, Chunk),
+    /// The stream whose turn it was had nothing that fits; it keeps its
+    /// place in the queue.
+    DidNotFit,
+    /// No stream can send.
+    Idle,
+}
+
 /// Both halves of a stream; a unidirectional stream has one.
 #[derive(Debug)]
 pub(crate) struct Stream {
@@ -626,14 +638,8 @@ impl Streams {
     /// Writes the next STREAM frame in round-robin order into `out`: the
     /// next queued stream with something to send gives a chunk of at most
     /// `max_len` bytes and goes to the back of the queue. One map lookup
-    /// per frame. Returns the stream and chunk written, `Some(None)` when
-    /// the stream at the front had nothing that fits, and None when no
-    /// stream can send.
-    pub(crate) fn write_next_chunk(
-        &mut self,
-        max_len: usize,
-        out: &mut Vec<u8>,
-    ) -> Option<Option<(u64, Chunk)>> {
+    /// per frame.
+    pub(crate) fn write_next_chunk(&mut self, max_len: usize, out: &mut Vec<u8>) -> NextChunk {
         let credit = self.conn_credit();
         while let Some(sid) = self.send_queue.pop_front() {
             let Some(stream) = self.map.get_mut(&sid) else {
@@ -654,14 +660,14 @@ impl Streams {
             // Served: back in line behind the others.
             self.send_queue.push_back(sid);
             let Some(chunk) = send.next_chunk(max_len, credit) else {
-                return Some(None);
+                return NextChunk::DidNotFit;
             };
             self.data_sent += chunk.new_bytes;
             frame::write_stream_header(out, sid, chunk.offset, chunk.len, chunk.fin, true);
             send.read(chunk.offset, chunk.len, out);
-            return Some(Some((sid, chunk)));
+            return NextChunk::Wrote(sid, chunk);
         }
-        None
+        NextChunk::Idle
     }
 
     /// The send half of a stream.

@@ -24,11 +24,14 @@ fn client_streams(peer_stream_window: u64) -> Streams {
 /// checked to carry that many data bytes.
 fn next(s: &mut Streams, max: usize) -> Option<Option<(u64, usize)>> {
     let mut out = Vec::new();
-    let r = s.write_next_chunk(max, &mut out)?;
-    Some(r.map(|(sid, chunk)| {
-        assert!(out.len() > chunk.len && out.ends_with(&vec![1u8; chunk.len]));
-        (sid, chunk.len)
-    }))
+    match s.write_next_chunk(max, &mut out) {
+        NextChunk::Wrote(sid, chunk) => {
+            assert!(out.len() > chunk.len && out.ends_with(&vec![1u8; chunk.len]));
+            Some(Some((sid, chunk.len)))
+        }
+        NextChunk::DidNotFit => Some(None),
+        NextChunk::Idle => None,
+    }
 }
 
 #[test]
