@@ -64,6 +64,10 @@ enum quic_event_type
     // `has_frame_type`), `reason`. Keep calling `quic_conn_send` and the
     // timer until `quic_conn_is_closed`, then free it.
     QUIC_EVENT_TYPE_CONNECTION_TERMINATED = 10,
+    // Both directions now use a new generation of 1-RTT keys (RFC 9001
+    // §6), after our `quic_conn_request_key_update` or the peer's own
+    // update; `quic_conn_key_generation` tells which. No fields.
+    QUIC_EVENT_TYPE_KEY_UPDATED = 11,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -643,6 +647,17 @@ quic_result quic_config_set_max_datagram_frame_size(quic_config *config, uint64_
 // `config` must be NULL or a live config.
 quic_result quic_config_set_max_streams(quic_config *config, uint64_t bidi, uint64_t uni);
 
+// Starts a 1-RTT key update (RFC 9001 §6) after every `packets` packets
+// sent with one key. 0, the default, updates only before the cipher's
+// confidentiality limit (2^23 packets for AES-GCM, RFC 9001 §6.6), which
+// libquic always does.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`.
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_result quic_config_set_key_update_interval(quic_config *config, uint64_t packets);
+
 // Chooses the congestion controller: 0 NewReno, 1 CUBIC
 // (`QUIC_CONGESTION_CONTROL_*`).
 //
@@ -803,6 +818,27 @@ quic_result quic_conn_poll_event(quic_conn *conn, quic_event *out_event);
 // # Safety
 // `conn` must be NULL or live.
 quic_result quic_conn_send_ping(quic_conn *conn, uint64_t uid);
+
+// Asks for a 1-RTT key update (RFC 9001 §6; aioquic's
+// `request_key_update`). It starts with the next packet sent, once the
+// handshake is confirmed and the previous update was acknowledged; a
+// QUIC_EVENT_TYPE_KEY_UPDATED event follows when the peer answered.
+// Updates the peer starts are followed without any call.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_STATE` (handshake not confirmed yet);
+// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live.
+quic_result quic_conn_request_key_update(quic_conn *conn);
+
+// The generation of the 1-RTT keys we send with: 0 until the first key
+// update, then one more per update. 0 for NULL.
+//
+// # Safety
+// `conn` must be NULL or live.
+uint64_t quic_conn_key_generation(const quic_conn *conn);
 
 // Closes the connection (aioquic's `close`) with `error_code`: an
 // application code when `is_app`, else a transport code with the

@@ -93,6 +93,9 @@ pub struct Config {
     pub congestion_control: crate::recovery::congestion::Algorithm,
     /// Streams the peer may open at once, unidirectional.
     pub max_streams_uni: u64,
+    /// Start a 1-RTT key update after this many packets sent with one key
+    /// (0 = only before the cipher's confidentiality limit, RFC 9001 §6.6).
+    pub key_update_interval: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -140,6 +143,7 @@ impl Config {
             max_streams_bidi: 128,
             congestion_control: Default::default(),
             max_streams_uni: 128,
+            key_update_interval: 0,
         }
     }
 

@@ -66,6 +66,14 @@ pub enum Event {
         /// The connection ID.
         cid: ConnectionId,
     },
+    /// Both directions now use a new generation of 1-RTT keys (RFC 9001
+    /// §6): the peer answered our update, or we answered the peer's.
+    KeyUpdated {
+        /// The generation now in use (1 after the first update).
+        generation: u64,
+        /// We started this update (`request_key_update` or a packet limit).
+        initiated_locally: bool,
+    },
     /// The connection ended: by us, by the peer, or by the idle timeout.
     ConnectionTerminated {
         /// Transport or application error code.

@@ -165,8 +165,14 @@ impl Connection {
             // 0-RTT is not offered yet; Initial secrets never come from TLS.
             Level::ZeroRtt | Level::Initial => return Ok(()),
         };
-        let keys = DirectionalKeys::new(y.suite, self.version, &y.secret, y.write)
-            .map_err(|_| TransportError::new(code::INTERNAL_ERROR, 0, "key derivation failed"))?;
+        let failed = |_| TransportError::new(code::INTERNAL_ERROR, 0, "key derivation failed");
+        let keys =
+            DirectionalKeys::new(y.suite, self.version, &y.secret, y.write).map_err(failed)?;
+        if space == Space::Application {
+            self.key_gens
+                .on_secret(y.suite, self.version, y.write, y.secret)
+                .map_err(failed)?;
+        }
         let s = &mut self.spaces[space as usize];
         if y.write {
             s.seal = Some(keys);

@@ -10,6 +10,7 @@ mod crypto_stream;
 mod delivery;
 mod events;
 mod handshake;
+mod keys;
 mod recv;
 mod send;
 mod spaces;
@@ -176,6 +177,8 @@ pub struct Connection {
     tls_fed: bool,
     /// DATAGRAM events queued and not yet polled.
     datagrams_undelivered: usize,
+    /// 1-RTT key generations (key update).
+    key_gens: keys::KeyGenerations,
 }
 
 impl std::fmt::Debug for Connection {
@@ -196,6 +199,7 @@ impl Connection {
         retry_scid: Option<ConnectionId>,
     ) -> Self {
         let side = config.side;
+        let key_update_interval = config.key_update_interval;
         let local_cids = LocalCids::generate(config.connection_id_length);
         let streams = Streams::new(
             side,
@@ -255,6 +259,7 @@ impl Connection {
             pacing_deadline: None,
             tls_fed: false,
             datagrams_undelivered: 0,
+            key_gens: keys::KeyGenerations::new(key_update_interval),
         }
     }
 

@@ -151,14 +151,26 @@ impl Connection {
             }
         }
 
-        let s = &mut self.spaces[space as usize];
-        let Some(keys) = s.open.as_mut() else {
-            return Some(len);
-        };
-        let largest = s.ack.largest();
         let packet = &mut buf[..len];
-        let Ok(opened) = protect::open(packet, pn_offset, largest, keys) else {
-            return Some(len); // RFC 9001 §5.5: undecryptable packets are dropped
+        let opened = if space == Space::Application {
+            match self.open_one_rtt(packet, pn_offset, now) {
+                Ok(Some(o)) => o,
+                Ok(None) => return Some(len),
+                Err(e) => {
+                    self.fail(e, now);
+                    return None;
+                }
+            }
+        } else {
+            let s = &mut self.spaces[space as usize];
+            let Some(keys) = s.open.as_mut() else {
+                return Some(len);
+            };
+            let largest = s.ack.largest();
+            let Ok(opened) = protect::open(packet, pn_offset, largest, keys) else {
+                return Some(len); // RFC 9001 §5.5: undecryptable packets are dropped
+            };
+            opened
         };
         if self.side == Side::Client && hdr_is_long(opened.first_byte) && !self.peer_cid_set {
             self.peer_cids.set_initial(scid);
@@ -362,6 +374,9 @@ impl Connection {
             .map_or(3, |p| p.ack_delay_exponent);
         let delay_us = ack.delay.checked_shl(exponent as u32).unwrap_or(u64::MAX);
         let delay = delay_us.saturating_mul(1000);
+        if space == Space::Application {
+            self.key_gens.on_ack(ack.largest, now);
+        }
         let status = self.status();
         let outcome = self
             .recovery

@@ -49,6 +49,12 @@ impl Connection {
             CloseState::Closing { send: true, .. } => self.local_error.is_some(),
             _ => return None,
         };
+        if !closing && self.handshake_confirmed {
+            self.update_keys_if_due(now);
+            if !matches!(self.close, CloseState::Open) {
+                return self.send(out, now);
+            }
+        }
         let mut limit = self.max_datagram_size();
         if let Some(budget) = self.amplification_budget() {
             limit = limit.min(budget as usize);
@@ -212,7 +218,14 @@ impl Connection {
         let dcid = self.peer_cids.current();
         let scid = self.local_cid();
         let layout = if app {
-            header::write_short(out, &dcid, truncated, pn_len, false, false)
+            header::write_short(
+                out,
+                &dcid,
+                truncated,
+                pn_len,
+                self.key_gens.write_phase(),
+                false,
+            )
         } else {
             LongHeader {
                 ty: if space == Space::Initial {
@@ -398,6 +411,9 @@ impl Connection {
             let Some(keys) = self.spaces[b.space as usize].seal.as_mut() else {
                 continue;
             };
+            if b.space == Space::Application {
+                self.key_gens.on_sealed(b.pn);
+            }
             let pn_offset = b.layout.pn_offset - b.start;
             // Sealing only fails on a packet too short to sample, which
             // build_packet rules out.

@@ -189,6 +189,26 @@ pub fn next_secret(suite: Suite, version: u32, secret: &Secret) -> Result<Secret
     Secret::new(out)
 }
 
+/// The next key generation for one direction (RFC 9001 §6.1): the next
+/// secret and its AEAD key. The header-protection key is not updated.
+pub fn next_packet_key(
+    suite: Suite,
+    version: u32,
+    secret: &Secret,
+    sealing: bool,
+) -> Result<(Secret, PacketKey), CryptoError> {
+    let next = next_secret(suite, version, secret)?;
+    let labels = version::labels(version);
+    let prk = openssl::HmacKey::new(suite.hash(), next.as_bytes());
+    let mut key = [0u8; 32];
+    let key = &mut key[..suite.key_len()];
+    let mut iv = [0u8; 12];
+    openssl::hkdf_expand_label(&prk, labels.key, key)?;
+    openssl::hkdf_expand_label(&prk, labels.iv, &mut iv)?;
+    let packet = PacketKey::new(suite, key, iv, sealing)?;
+    Ok((next, packet))
+}
+
 /// Packet and header keys for one direction.
 #[derive(Debug)]
 pub struct DirectionalKeys {

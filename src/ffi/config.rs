@@ -696,6 +696,28 @@ pub unsafe extern "C" fn quic_config_set_max_streams(
     })
 }
 
+/// Starts a 1-RTT key update (RFC 9001 §6) after every `packets` packets
+/// sent with one key. 0, the default, updates only before the cipher's
+/// confidentiality limit (2^23 packets for AES-GCM, RFC 9001 §6.6), which
+/// libquic always does.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_key_update_interval(
+    config: *mut quic_config,
+    packets: u64,
+) -> quic_result {
+    with_config(config, |h| {
+        h.apply(|c| {
+            c.key_update_interval = packets;
+            Ok(())
+        })
+    })
+}
+
 /// Congestion control algorithms (aioquic's
 /// `congestion_control_algorithm`).
 #[repr(u32)]

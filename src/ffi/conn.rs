@@ -364,6 +364,39 @@ pub unsafe extern "C" fn quic_conn_send_ping(conn: *mut quic_conn, uid: u64) -> 
     })
 }
 
+/// Asks for a 1-RTT key update (RFC 9001 §6; aioquic's
+/// `request_key_update`). It starts with the next packet sent, once the
+/// handshake is confirmed and the previous update was acknowledged; a
+/// QUIC_EVENT_TYPE_KEY_UPDATED event follows when the peer answered.
+/// Updates the peer starts are followed without any call.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_STATE` (handshake not confirmed yet);
+/// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_request_key_update(conn: *mut quic_conn) -> quic_result {
+    with_conn(conn, |h| match h.conn.request_key_update() {
+        Ok(()) => QUIC_RESULT_OK,
+        Err(e) => api_error_code(e),
+    })
+}
+
+/// The generation of the 1-RTT keys we send with: 0 until the first key
+/// update, then one more per update. 0 for NULL.
+///
+/// # Safety
+/// `conn` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_key_generation(conn: *const quic_conn) -> u64 {
+    guard_value(0, || {
+        // SAFETY: per the contract.
+        unsafe { handle_ref(conn) }.map_or(0, |h| h.conn.key_generation())
+    })
+}
+
 /// Closes the connection (aioquic's `close`) with `error_code`: an
 /// application code when `is_app`, else a transport code with the
 /// `frame_type` that caused it (0 if none). `reason` (at most 1024 bytes

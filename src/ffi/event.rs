@@ -32,6 +32,10 @@ pub enum quic_event_type {
     /// `has_frame_type`), `reason`. Keep calling `quic_conn_send` and the
     /// timer until `quic_conn_is_closed`, then free it.
     ConnectionTerminated = 10,
+    /// Both directions now use a new generation of 1-RTT keys (RFC 9001
+    /// §6), after our `quic_conn_request_key_update` or the peer's own
+    /// update; `quic_conn_key_generation` tells which. No fields.
+    KeyUpdated = 11,
 }
 
 /// An event from `quic_conn_poll_event`. Only the fields its `kind` names
@@ -178,6 +182,7 @@ impl quic_event {
                 (out.cid, out.cid_len) = (ptr(cid), cid.len());
                 out
             }
+            Event::KeyUpdated { .. } => Self::empty(quic_event_type::KeyUpdated),
             Event::ConnectionTerminated {
                 error_code,
                 frame_type,

@@ -3,6 +3,7 @@
 
 mod frames;
 mod handshake;
+mod key_update;
 pub(crate) mod pair;
 pub(crate) mod pki;
 mod streams;

@@ -1,4 +1,4 @@
-/* A full handshake, a PING, 1 MB on a stream and a close between a client
+/* A full handshake, a PING, a key update, 1 MB on a stream and a close between a client
  * and a server connection in memory, through quic.h only. Run with the directory made by
  * tests/make-certs.sh as its argument; built with ASan and UBSan by
  * `make c-test`. */
@@ -34,7 +34,7 @@ static int failures;
 
 struct side {
     quic_conn *conn;
-    int handshake_completed, ping_acked, terminated, stream_done;
+    int handshake_completed, ping_acked, terminated, stream_done, key_updates;
     uint8_t *rx;
     size_t rx_len;
     uint64_t terminated_code;
@@ -62,6 +62,9 @@ static void drain_events(struct side *s) {
                 }
                 if (ev.end_stream) s->stream_done = 1;
             }
+            break;
+        case QUIC_EVENT_TYPE_KEY_UPDATED:
+            s->key_updates++;
             break;
         case QUIC_EVENT_TYPE_PING_ACKNOWLEDGED:
             s->ping_acked = ev.ping_uid == 42;
@@ -224,6 +227,12 @@ int main(int argc, char **argv) {
     now = run(&c, &s, now, pinged);
     CHECK(c.ping_acked);
 
+    /* The client's handshake is confirmed now: a key update goes with the
+     * bulk data below, and the server follows it (RFC 9001 §6). */
+    CHECK(quic_conn_request_key_update(NULL) == QUIC_RESULT_NULL_PARAMETER);
+    CHECK(quic_conn_key_generation(c.conn) == 0);
+    MUST(quic_conn_request_key_update(c.conn));
+
     /* 1 MB on the client's first bidirectional stream. */
     uint8_t *bulk = malloc(BULK);
     s.rx = malloc(BULK);
@@ -241,6 +250,8 @@ int main(int argc, char **argv) {
     CHECK(quic_conn_stream_send(c.conn, 3, bulk, 1, false) == QUIC_RESULT_INVALID_STREAM);
     now = run(&c, &s, now, delivered);
     CHECK(s.stream_done && s.rx_len == BULK && memcmp(s.rx, bulk, BULK) == 0);
+    CHECK(quic_conn_key_generation(c.conn) == 1 && quic_conn_key_generation(s.conn) == 1);
+    CHECK(c.key_updates == 1 && s.key_updates == 1);
     /* Acknowledged data is released (the final ACK may still be in flight). */
     MUST(quic_conn_stream_send_buffered(c.conn, sid, &queued));
     CHECK(queued < BULK);
@@ -271,7 +282,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "test_handshake: %d failure(s)\n", failures);
         return 1;
     }
-    printf("test_handshake: handshake, ping, 1 MB and close passed (%llu ms virtual)\n",
+    printf("test_handshake: handshake, ping, key update, 1 MB and close passed (%llu ms virtual)\n",
            (unsigned long long)(now / MS));
     return 0;
 }

@@ -17,7 +17,7 @@ OK, DONE = 0, 1
 NO_TIMER = 2**64 - 1
 (HANDSHAKE_COMPLETED, PROTOCOL_NEGOTIATED, STREAM_DATA_RECEIVED, STREAM_RESET,
  STOP_SENDING_RECEIVED, DATAGRAM_FRAME_RECEIVED, PING_ACKNOWLEDGED,
- CONNECTION_ID_ISSUED, CONNECTION_ID_RETIRED, CONNECTION_TERMINATED) = range(1, 11)
+ CONNECTION_ID_ISSUED, CONNECTION_ID_RETIRED, CONNECTION_TERMINATED, KEY_UPDATED) = range(1, 12)
 
 
 class SockaddrStorage(Structure):
@@ -81,6 +81,9 @@ _sig("quic_conn_timer", c_uint64, c_void_p)
 _sig("quic_conn_handle_timer", c_int32, c_void_p, c_uint64)
 _sig("quic_conn_poll_event", c_int32, c_void_p, POINTER(Event))
 _sig("quic_conn_send_ping", c_int32, c_void_p, c_uint64)
+_sig("quic_conn_request_key_update", c_int32, c_void_p)
+_sig("quic_conn_key_generation", c_uint64, c_void_p)
+_sig("quic_config_set_key_update_interval", c_int32, c_void_p, c_uint64)
 _sig("quic_conn_stream_send", c_int32, c_void_p, c_uint64, c_char_p, c_size_t, c_bool)
 _sig("quic_conn_stream_reset", c_int32, c_void_p, c_uint64, c_uint64)
 _sig("quic_conn_stream_stop", c_int32, c_void_p, c_uint64, c_uint64)
@@ -139,7 +142,7 @@ class Config:
     def __init__(self, is_client, alpn=(), server_name=None, verify=None, cafile=None,
                  certfile=None, keyfile=None, cipher_suites=None, idle_timeout_s=None,
                  max_datagram_frame_size=None, max_streams=None, max_data=None,
-                 max_stream_data=None):
+                 max_stream_data=None, key_update_interval=None):
         self.ptr = c_void_p()
         check(_lib.quic_config_new(is_client, byref(self.ptr)), "config_new")
         p = self.ptr
@@ -167,6 +170,8 @@ class Config:
             check(_lib.quic_config_set_max_data(p, max_data), "max_data", p)
         if max_stream_data is not None:
             check(_lib.quic_config_set_max_stream_data(p, max_stream_data), "max_stream_data", p)
+        if key_update_interval is not None:
+            check(_lib.quic_config_set_key_update_interval(p, key_update_interval), "key_update", p)
 
     def __del__(self):
         if getattr(self, "ptr", None):
@@ -241,6 +246,13 @@ class Connection:
 
     def send_ping(self, uid):
         check(_lib.quic_conn_send_ping(self.ptr, uid), "ping")
+
+    def request_key_update(self):
+        check(_lib.quic_conn_request_key_update(self.ptr), "request_key_update")
+
+    @property
+    def key_generation(self):
+        return _lib.quic_conn_key_generation(self.ptr)
 
     def send_stream_data(self, stream_id, data, end_stream=False):
         check(_lib.quic_conn_stream_send(self.ptr, stream_id, data, len(data), end_stream), "stream_send")

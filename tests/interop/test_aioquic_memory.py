@@ -99,6 +99,8 @@ class Lib:
                 out.append(("stop", e["stream_id"], e["error_code"]))
             elif e["kind"] == libquic.DATAGRAM_FRAME_RECEIVED:
                 out.append(("datagram", e["data"]))
+            elif e["kind"] == libquic.KEY_UPDATED:
+                out.append(("key_updated", self.conn.key_generation))
         return out
 
 
