@@ -96,6 +96,11 @@ pub struct Config {
     /// Start a 1-RTT key update after this many packets sent with one key
     /// (0 = only before the cipher's confidentiality limit, RFC 9001 §6.6).
     pub key_update_interval: u64,
+    /// The version of a client's first flight (aioquic's
+    /// `original_version`); None = the first of `supported_versions`.
+    /// `supported_versions` is what the client offers to switch to by
+    /// compatible negotiation (RFC 9368 §2.3), and a server's preference.
+    pub original_version: Option<u32>,
 }
 
 impl std::fmt::Debug for Config {
@@ -144,6 +149,7 @@ impl Config {
             congestion_control: Default::default(),
             max_streams_uni: 128,
             key_update_interval: 0,
+            original_version: None,
         }
     }
 
@@ -188,6 +194,18 @@ impl Config {
             ));
         }
         self.cipher_suites = suites;
+        Ok(())
+    }
+
+    /// Sets the version a client's first flight uses; it must be one
+    /// libquic implements.
+    pub fn set_original_version(&mut self, v: u32) -> Result<(), ConfigError> {
+        if !version::is_supported(v) {
+            return Err(ConfigError::Invalid(
+                "the original version must be 1 or 0x6b3343cf".into(),
+            ));
+        }
+        self.original_version = Some(v);
         Ok(())
     }
 

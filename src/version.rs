@@ -15,6 +15,33 @@ pub fn is_supported(version: u32) -> bool {
     SUPPORTED.contains(&version)
 }
 
+/// RFC 9369 §4: versions 1 and 2 are compatible with each other (and
+/// every version with itself); a first flight of one converts to the other.
+pub fn compatible(from: u32, to: u32) -> bool {
+    from == to || (is_supported(from) && is_supported(to))
+}
+
+/// A client's choice after a Version Negotiation packet listing `offered`
+/// (RFC 9368 §2.1): the first of our versions, in our order of preference,
+/// that the server offers.
+pub fn choose_after_negotiation(ours: &[u32], offered: &[u32]) -> Option<u32> {
+    ours.iter().copied().find(|v| offered.contains(v))
+}
+
+/// A server's compatible version negotiation (RFC 9368 §2.3): the first
+/// version of ours, in our order of preference, that the client listed as
+/// compatible with its first flight in `original`; `original` itself when
+/// the client sent no Version Information or nothing better fits.
+pub fn choose_compatible(original: u32, client_available: Option<&[u32]>, ours: &[u32]) -> u32 {
+    let Some(available) = client_available else {
+        return original;
+    };
+    ours.iter()
+        .copied()
+        .find(|v| available.contains(v) && compatible(original, *v))
+        .unwrap_or(original)
+}
+
 /// True for versions reserved to exercise version negotiation,
 /// 0x?a?a?a?a (RFC 9000 §15).
 pub fn is_reserved(version: u32) -> bool {
@@ -168,5 +195,19 @@ mod tests {
         assert!(is_reserved(0x1a2a_3a4a));
         assert!(!is_reserved(V1));
         assert!(!is_reserved(V2));
+    }
+
+    #[test]
+    fn version_choices_follow_rfc9368() {
+        // A VN packet: our first preference the server offers.
+        assert_eq!(choose_after_negotiation(&[V2, V1], &[V1, V2]), Some(V2));
+        assert_eq!(choose_after_negotiation(&[V1], &[V2, 0x1a2a_3a4a]), None);
+        // Compatible negotiation: the server's preference among the
+        // client's compatible versions; the original without them.
+        assert_eq!(choose_compatible(V1, Some(&[V1, V2]), &[V2, V1]), V2);
+        assert_eq!(choose_compatible(V1, Some(&[V1]), &[V2, V1]), V1);
+        assert_eq!(choose_compatible(V1, None, &[V2, V1]), V1);
+        assert_eq!(choose_compatible(V2, Some(&[V2, V1]), &[V1, V2]), V1);
+        assert!(!compatible(V1, 0x1a2a_3a4a));
     }
 }

@@ -10,8 +10,9 @@ use crate::crypto::{DirectionalKeys, InitialKeys};
 use crate::error::{code, TransportError};
 use crate::recovery::Space;
 use crate::side::Side;
-use crate::tls::{alert, Level, TlsSession, YieldedSecret};
+use crate::tls::{alert, Level, LocalParams, TlsSession, YieldedSecret};
 use crate::transport_params::{TransportParameters, VersionInformation};
+use crate::version;
 
 impl Connection {
     /// Starts a client connection to `peer` (aioquic's `connect`): the
@@ -47,6 +48,15 @@ impl Connection {
         Ok(())
     }
 
+    /// Server: answer in `version` from now on, keeping the Initial receive
+    /// keys of the original version until a Handshake packet arrives.
+    fn switch_server_version(&mut self, version: u32) -> Result<(), TransportError> {
+        self.initial_open_original = self.spaces[Space::Initial as usize].open.take();
+        self.version = version;
+        let dcid = self.initial_dcid;
+        self.install_initial_keys(&dcid)
+    }
+
     /// Server: the first Initial from a client arrived.
     pub(super) fn accept(
         &mut self,
@@ -57,6 +67,7 @@ impl Connection {
         now: u64,
     ) -> Result<(), TransportError> {
         self.version = version;
+        self.original_version = version;
         self.peer_addr = Some(from);
         let scid = ConnectionId::new(scid).unwrap_or_default();
         self.peer_cids.set_initial(scid);
@@ -88,7 +99,7 @@ impl Connection {
             max_datagram_frame_size: c.max_datagram_frame_size,
             version_information: Some(VersionInformation {
                 chosen: self.version,
-                available: c.supported_versions.clone(),
+                available: self.available_versions(),
             }),
             ..Default::default()
         };
@@ -100,9 +111,42 @@ impl Connection {
         tp
     }
 
-    fn start_tls(&mut self, now: u64) -> Result<(), ApiError> {
-        let mut params = Vec::new();
-        self.local_params().encode(&mut params);
+    /// The versions our Version Information lists (RFC 9368 §3): a
+    /// client's in preference order, its chosen one included; a server's
+    /// deployed versions.
+    pub(super) fn available_versions(&self) -> Vec<u32> {
+        let mut v = self.config.supported_versions.clone();
+        if self.side == Side::Client && !v.contains(&self.version) {
+            v.insert(0, self.version);
+        }
+        v
+    }
+
+    pub(super) fn start_tls(&mut self, now: u64) -> Result<(), ApiError> {
+        let tp = self.local_params();
+        let params = if self.side == Side::Client {
+            let mut bytes = Vec::new();
+            tp.encode(&mut bytes);
+            LocalParams::Fixed(bytes)
+        } else {
+            // RFC 9368 §2.3: the version we answer in, and so the Version
+            // Information we send, depends on the client's offer.
+            let (original, ours) = (
+                self.original_version,
+                self.config.supported_versions.clone(),
+            );
+            LocalParams::FromPeer(Box::new(move |peer: &TransportParameters| {
+                let mut tp = tp.clone();
+                let chosen = negotiated_version(original, peer, &ours);
+                tp.version_information = Some(VersionInformation {
+                    chosen,
+                    available: ours.clone(),
+                });
+                let mut bytes = Vec::new();
+                tp.encode(&mut bytes);
+                bytes
+            }))
+        };
         let session = TlsSession::new(&self.tls_ctx, &self.config, params)
             .map_err(|e| ApiError::Tls(e.reason.into()))?;
         self.tls = Some(session);
@@ -133,6 +177,17 @@ impl Connection {
             (Space::Application, tls.take_outgoing(Level::OneRtt)),
         ];
         let complete = tls.is_complete();
+        // A server's version switch comes before the keys of the flight it
+        // answers with (RFC 9369 §4.1: all its CRYPTO frames go in the
+        // negotiated version).
+        if let (Side::Server, Some(Ok(p))) = (self.side, &params) {
+            let v = negotiated_version(self.original_version, p, &self.config.supported_versions);
+            if v != self.version {
+                if let Err(e) = self.switch_server_version(v) {
+                    return self.fail(e, now);
+                }
+            }
+        }
         for y in secrets {
             if let Err(e) = self.install_secret(y) {
                 return self.fail(e, now);
@@ -205,20 +260,43 @@ impl Connection {
                 self.peer_cids.set_initial_token(token);
             }
         }
-        // RFC 9368 §4: the chosen version must be the one in use.
-        if let Some(vi) = &tp.version_information {
-            if vi.chosen != self.version {
-                return Err(TransportError::new(
-                    code::VERSION_NEGOTIATION_ERROR,
-                    0,
-                    "version_information chosen version differs",
-                ));
-            }
-        }
+        self.check_version_information(&tp)?;
         self.recovery.max_ack_delay = tp.max_ack_delay * 1_000_000;
         self.streams.on_peer_params(&tp);
         self.negotiate_idle_timeout(tp.max_idle_timeout, now);
         self.peer_params = Some(tp);
+        Ok(())
+    }
+
+    /// RFC 9368 §4: the peer's Version Information against the versions in
+    /// use, and a client's downgrade check after Version Negotiation.
+    fn check_version_information(&self, tp: &TransportParameters) -> Result<(), TransportError> {
+        let vn_error = |reason| TransportError::new(code::VERSION_NEGOTIATION_ERROR, 0, reason);
+        let Some(vi) = &tp.version_information else {
+            if self.side == Side::Client && self.vn_reacted {
+                return Err(vn_error("no version_information after Version Negotiation"));
+            }
+            return Ok(());
+        };
+        if self.side == Side::Server {
+            if vi.chosen != self.original_version {
+                return Err(vn_error("client's chosen version is not the one it used"));
+            }
+            return Ok(());
+        }
+        if vi.chosen != self.version {
+            return Err(vn_error("server's chosen version is not the one in use"));
+        }
+        if self.vn_reacted {
+            // We would have picked the same version had the Version
+            // Negotiation packet listed what the server really supports.
+            let mut offered = vi.available.clone();
+            offered.push(vi.chosen);
+            let ours = self.available_versions();
+            if version::choose_after_negotiation(&ours, &offered) != Some(self.version) {
+                return Err(vn_error("version downgrade detected"));
+            }
+        }
         Ok(())
     }
 
@@ -294,6 +372,9 @@ impl Connection {
             return;
         }
         self.spaces[space as usize].discard();
+        if space == Space::Initial {
+            self.initial_open_original = None;
+        }
         let status = self.status();
         self.recovery.discard_space(space, now, status);
     }
@@ -315,4 +396,15 @@ impl Connection {
         };
         self.enter_draining(err, now);
     }
+}
+
+/// The version a server answers a client's first flight of `original` in:
+/// its preference among the versions the client listed as compatible.
+fn negotiated_version(original: u32, client: &TransportParameters, ours: &[u32]) -> u32 {
+    let available = client
+        .version_information
+        .as_ref()
+        .filter(|vi| vi.chosen == original)
+        .map(|vi| vi.available.as_slice());
+    version::choose_compatible(original, available, ours)
 }

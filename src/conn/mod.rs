@@ -179,6 +179,15 @@ pub struct Connection {
     datagrams_undelivered: usize,
     /// 1-RTT key generations (key update).
     key_gens: keys::KeyGenerations,
+    /// The version of the client's first flight (RFC 9368 §2).
+    original_version: u32,
+    /// Client: the version the server chose is known (RFC 9369 §4.1).
+    version_learned: bool,
+    /// Client: this attempt follows a Version Negotiation packet.
+    vn_reacted: bool,
+    /// Server after compatible negotiation: Initial receive keys of the
+    /// original version, until a Handshake packet arrives (RFC 9369 §4.1).
+    initial_open_original: Option<crate::crypto::DirectionalKeys>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -200,6 +209,9 @@ impl Connection {
     ) -> Self {
         let side = config.side;
         let key_update_interval = config.key_update_interval;
+        let first_version = config
+            .original_version
+            .unwrap_or(config.supported_versions[0]);
         let local_cids = LocalCids::generate(config.connection_id_length);
         let streams = Streams::new(
             side,
@@ -213,7 +225,11 @@ impl Connection {
         );
         Self {
             side,
-            version: config.supported_versions[0],
+            version: first_version,
+            original_version: first_version,
+            version_learned: false,
+            vn_reacted: false,
+            initial_open_original: None,
             recovery: Recovery::new(
                 config.initial_rtt,
                 config.congestion_control,

@@ -7,6 +7,7 @@ use super::close::CloseState;
 use super::spaces::PacketSpace;
 use super::{Connection, Event};
 use crate::cid::ConnectionId;
+use crate::crypto::InitialKeys;
 use crate::error::{code, TransportError};
 use crate::frame::{kind, AckFrame, Frame, Frames};
 use crate::packet::{header, protect, retry, PacketType, MIN_INITIAL_DATAGRAM};
@@ -114,8 +115,9 @@ impl Connection {
             PacketType::ZeroRtt => return Some(len),
             _ => Space::Application,
         };
-        if hdr.is_long() && hdr.version != self.version && self.tls.is_some() {
-            return Some(len);
+        let other_version = hdr.is_long() && hdr.version != self.version && self.tls.is_some();
+        if other_version && !self.may_open_version(ptype, hdr.version) {
+            return Some(len); // RFC 9369 §4.1: other versions are dropped
         }
         let dcid = ConnectionId::new(hdr.dcid).unwrap_or_default();
         let scid = ConnectionId::new(hdr.scid).unwrap_or_default();
@@ -131,7 +133,7 @@ impl Connection {
             return Some(len);
         }
         if self.side == Side::Server && self.tls.is_none() {
-            if ptype != PacketType::Initial || !version::is_supported(version) {
+            if ptype != PacketType::Initial || !self.config.supported_versions.contains(&version) {
                 return Some(len);
             }
             if let Err(e) = self.accept(version, &dcid, &scid, from, now) {
@@ -160,6 +162,11 @@ impl Connection {
                     self.fail(e, now);
                     return None;
                 }
+            }
+        } else if other_version {
+            match self.open_other_version(packet, pn_offset, version) {
+                Some(o) => o,
+                None => return Some(len),
             }
         } else {
             let s = &mut self.spaces[space as usize];
@@ -262,6 +269,11 @@ impl Connection {
                 Frame::Padding { .. } | Frame::Ping => {}
                 Frame::Ack(ack) => self.on_ack_frame(space, &ack, now)?,
                 Frame::Crypto { offset, data } => {
+                    // RFC 9369 §4.1: the server's CRYPTO in our version
+                    // means it kept it.
+                    if space == Space::Initial && self.side == Side::Client {
+                        self.version_learned = true;
+                    }
                     let bytes = self.spaces[space as usize]
                         .crypto_recv
                         .insert(offset, data)?;
@@ -386,10 +398,60 @@ impl Connection {
         Ok(())
     }
 
+    /// Whether a long-header packet of `version`, not the one in use, may
+    /// be opened: a client's first Initial from a server that switched by
+    /// compatible negotiation, or a server's Initial of the original
+    /// version while it keeps those keys (RFC 9369 §4.1).
+    fn may_open_version(&self, ptype: PacketType, version: u32) -> bool {
+        if ptype != PacketType::Initial {
+            return false;
+        }
+        match self.side {
+            Side::Client => {
+                !self.version_learned
+                    && self.available_versions().contains(&version)
+                    && version::compatible(self.version, version)
+            }
+            Side::Server => {
+                version == self.original_version && self.initial_open_original.is_some()
+            }
+        }
+    }
+
+    /// Opens an Initial of another version (see `may_open_version`). A
+    /// client switches to that version only once a packet of it opened.
+    fn open_other_version(
+        &mut self,
+        packet: &mut [u8],
+        pn_offset: usize,
+        version: u32,
+    ) -> Option<protect::Opened> {
+        let largest = self.spaces[Space::Initial as usize].ack.largest();
+        if self.side == Side::Server {
+            let keys = self.initial_open_original.as_mut()?;
+            return protect::open(packet, pn_offset, largest, keys).ok();
+        }
+        let mut keys = InitialKeys::new(version, &self.initial_dcid, true).ok()?;
+        let opened = protect::open(packet, pn_offset, largest, &mut keys.open).ok()?;
+        self.version = version;
+        self.version_learned = true;
+        let s = &mut self.spaces[Space::Initial as usize];
+        s.seal = Some(keys.seal);
+        s.open = Some(keys.open);
+        Some(opened)
+    }
+
     /// A client's reaction to Version Negotiation (RFC 9000 §6.2,
-    /// RFC 9368 §4).
+    /// RFC 9368 §2.1, §4): a new attempt in the first version of ours the
+    /// server offers, or the end with VERSION_NEGOTIATION_ERROR.
     fn on_version_negotiation(&mut self, versions: &[u32], dcid: &[u8], scid: &[u8], now: u64) {
-        if self.side != Side::Client || self.peer_cid_set || self.retry_accepted.is_some() {
+        // Only before any server packet, and once: a VN answering an
+        // attempt made after a VN is ignored.
+        if self.side != Side::Client
+            || self.peer_cid_set
+            || self.retry_accepted.is_some()
+            || self.vn_reacted
+        {
             return;
         }
         // It must answer our packet: CIDs echoed swapped.
@@ -397,26 +459,55 @@ impl Connection {
             return;
         }
         // RFC 9368 §4: a VN listing the version we use is ignored.
-        if versions.contains(&self.version) {
+        if versions.contains(&self.original_version) {
             return;
         }
-        if !versions
-            .iter()
-            .any(|v| self.config.supported_versions.contains(v))
-        {
+        let ours = self.available_versions();
+        let Some(v) = version::choose_after_negotiation(&ours, versions) else {
+            let offered: Vec<String> = versions
+                .iter()
+                .filter(|v| !version::is_reserved(**v))
+                .map(|v| format!("{v:#x}"))
+                .collect();
+            let mine: Vec<String> = ours.iter().map(|v| format!("{v:#x}")).collect();
             let err = super::CloseError {
                 is_app: false,
                 code: code::VERSION_NEGOTIATION_ERROR,
                 frame_type: None,
-                reason: b"no common QUIC version".to_vec(),
+                reason: format!(
+                    "no common QUIC version: the server offers [{}], we support [{}]",
+                    offered.join(", "),
+                    mine.join(", ")
+                )
+                .into_bytes(),
             };
             self.push_terminated(&err);
             self.local_error = Some(err);
             self.close = CloseState::Closed;
-            let _ = now;
+            return;
+        };
+        if let Err(e) = self.restart_in_version(v, now) {
+            self.fail(e, now);
         }
-        // A common version other than ours: incompatible version
-        // negotiation is not implemented yet; the attempt times out.
+    }
+
+    /// A new first flight in `version` after Version Negotiation: new
+    /// Initial keys and a new ClientHello; packet numbers go on.
+    fn restart_in_version(&mut self, version: u32, now: u64) -> Result<(), TransportError> {
+        self.vn_reacted = true;
+        self.version = version;
+        let status = self.status();
+        self.recovery.discard_space(Space::Initial, now, status);
+        let next_pn = self.spaces[Space::Initial as usize].next_pn;
+        self.spaces[Space::Initial as usize] = PacketSpace {
+            next_pn,
+            ..Default::default()
+        };
+        self.tls = None;
+        let dcid = self.initial_dcid;
+        self.install_initial_keys(&dcid)?;
+        self.start_tls(now)
+            .map_err(|_| TransportError::new(code::INTERNAL_ERROR, 0, "TLS setup failed"))
     }
 
     /// A client's reaction to Retry (RFC 9000 §17.2.5.2).

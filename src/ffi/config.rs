@@ -484,8 +484,13 @@ pub unsafe extern "C" fn quic_config_set_initial_rtt(
     with_config(config, |h| h.apply(|c| c.set_initial_rtt(rtt_ns)))
 }
 
-/// Sets the QUIC versions, preferred first (1 and 0x6b3343cf); a client
-/// starts with the first.
+/// Sets the QUIC versions, preferred first (1 and 0x6b3343cf; default
+/// 1 then 0x6b3343cf, as aioquic). A client starts with the first unless
+/// `quic_config_set_original_version` says otherwise, and offers to switch
+/// to any of them by compatible version negotiation (RFC 9368); it answers
+/// a Version Negotiation packet with a new attempt in the first of them the
+/// server lists, or ends with VERSION_NEGOTIATION_ERROR (0x11) naming both
+/// lists. A server answers in the first of them the client offers.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_INVALID_ARGUMENT` (empty, or a version libquic lacks).
@@ -513,6 +518,25 @@ pub unsafe extern "C" fn quic_config_set_supported_versions(
         };
         h.apply(|c| c.set_supported_versions(list))
     })
+}
+
+/// Sets the version a client's first flight uses (aioquic's
+/// `original_version`), e.g. 1 while preferring 0x6b3343cf through
+/// `quic_config_set_supported_versions`: a server that supports version 2
+/// can then switch the connection to it without a round trip (RFC 9369
+/// §4). Default: the first supported version. Ignored by a server.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (a version libquic lacks).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_original_version(
+    config: *mut quic_config,
+    version: u32,
+) -> quic_result {
+    with_config(config, |h| h.apply(|c| c.set_original_version(version)))
 }
 
 /// Sets the TLS key-exchange groups in OpenSSL's list syntax, e.g.

@@ -6,5 +6,7 @@ mod handshake;
 mod key_update;
 pub(crate) mod pair;
 pub(crate) mod pki;
+mod retry;
 mod streams;
 mod transfer;
+mod versions;

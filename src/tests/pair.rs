@@ -175,6 +175,20 @@ pub(crate) struct Pair {
     pub(crate) dropped: [usize; 2],
     /// Datagrams the link corrupted, duplicated or reordered.
     pub(crate) damaged: [usize; 3],
+    /// A server front end that answers every Initial without a token with
+    /// a Retry, as quiche's and quinn's servers do, and how it picks the
+    /// Retry's SCID. Retries sent so far.
+    pub(crate) retry_every_initial: Option<RetryScid>,
+    pub(crate) retries_sent: usize,
+}
+
+/// How a Retry-sending front end picks the SCID of each Retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetryScid {
+    /// A fresh one per Retry (quinn).
+    Random,
+    /// Derived from the client's DCID, the same for every Retry (quiche).
+    FromDcid,
 }
 
 impl Pair {
@@ -209,6 +223,8 @@ impl Pair {
             server_rx: Received::default(),
             dropped: [0; 2],
             damaged: [0; 3],
+            retry_every_initial: None,
+            retries_sent: 0,
         }
     }
 
@@ -335,10 +351,23 @@ impl Pair {
         match dir {
             Dir::ToClient => self.client.recv(&datagram, server_addr(), self.now),
             Dir::ToServer => {
+                if self.retry_every_initial.is_some() && self.retry_front(&datagram) {
+                    return;
+                }
                 if self.server.is_none() {
                     let Ok(h) = header::parse(&datagram, 8) else {
                         return;
                     };
+                    // A server front end answers versions it does not
+                    // deploy with Version Negotiation (RFC 9000 §6.1).
+                    if h.is_long() && !self.server_config.supported_versions.contains(&h.version) {
+                        let mut vn = Vec::new();
+                        let versions = self.server_config.supported_versions.clone();
+                        crate::server::version_negotiation(&mut vn, h.dcid, h.scid, &versions)
+                            .unwrap();
+                        self.enqueue(Dir::ToClient, vn);
+                        return;
+                    }
                     let odcid = h.dcid.to_vec();
                     self.server = Some(
                         Connection::new_server(
@@ -354,6 +383,46 @@ impl Pair {
                 s.recv(&datagram, client_addr(), self.now);
             }
         }
+    }
+
+    /// The Retry front end: answers an Initial without a token with a Retry
+    /// whose token carries the original DCID, and creates the server for a
+    /// token-bearing one. Returns true when the datagram was consumed.
+    fn retry_front(&mut self, datagram: &[u8]) -> bool {
+        let Ok(h) = header::parse(datagram, 8) else {
+            return false;
+        };
+        if h.packet_type != crate::packet::PacketType::Initial {
+            return false;
+        }
+        if h.token.is_empty() {
+            let scid: Vec<u8> = match self.retry_every_initial {
+                Some(RetryScid::Random) => (0..20).map(|_| self.rng.next() as u8).collect(),
+                _ => h.dcid.iter().map(|b| b ^ 0xa5).chain([7; 12]).collect(),
+            };
+            let mut token = b"retry:".to_vec();
+            token.extend_from_slice(h.dcid);
+            let mut out = Vec::new();
+            crate::server::retry_packet(&mut out, h.version, h.dcid, h.scid, &scid, &token)
+                .unwrap();
+            self.retries_sent += 1;
+            self.enqueue(Dir::ToClient, out);
+            return true;
+        }
+        if self.server.is_none() {
+            let odcid = h.token.strip_prefix(b"retry:").expect("our token").to_vec();
+            let retry_scid = h.dcid.to_vec();
+            self.server = Some(
+                Connection::new_server(
+                    self.server_config.clone(),
+                    self.server_tls.clone(),
+                    &odcid,
+                    Some(&retry_scid),
+                )
+                .unwrap(),
+            );
+        }
+        false
     }
 
     /// One step: send, then deliver what is due or advance the clock to the

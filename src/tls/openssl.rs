@@ -207,9 +207,28 @@ struct CallbackState {
     peer_params: Option<Result<TransportParameters, TransportError>>,
     got_params: bool,
     app_read_yielded: bool,
+    /// Server: makes our transport parameters from the client's, once they
+    /// arrive (compatible version negotiation, RFC 9368 §2.3, decides the
+    /// version_information we send).
+    params_for_peer: Option<ParamsFn>,
+    /// Every encoding of our parameters handed to OpenSSL, which keeps a
+    /// pointer to the newest: alive as long as the SSL.
+    params_given: Vec<Box<[u8]>>,
     alert: Option<u8>,
     /// An error of our own, which wins over the alert it causes.
     error: Option<TransportError>,
+}
+
+/// Makes a server's encoded transport parameters from the client's.
+pub type ParamsFn = Box<dyn FnMut(&TransportParameters) -> Vec<u8> + Send>;
+
+/// The transport parameters a session sends.
+pub enum LocalParams {
+    /// Known up front (a client's, or a server's that do not depend on the
+    /// client's), encoded.
+    Fixed(Vec<u8>),
+    /// A server's, made when the client's arrive, before TLS answers.
+    FromPeer(ParamsFn),
 }
 
 /// One TLS handshake.
@@ -247,7 +266,11 @@ impl TlsSession {
     /// A session for one connection, sending our encoded transport
     /// parameters `params`. `server_name` is the SNI and the name the
     /// certificate must carry (client).
-    pub fn new(ctx: &TlsContext, config: &Config, params: Vec<u8>) -> Result<Self, TransportError> {
+    pub fn new(
+        ctx: &TlsContext,
+        config: &Config,
+        params: LocalParams,
+    ) -> Result<Self, TransportError> {
         let internal = |e: openssl::error::ErrorStack| {
             let _ = e;
             TransportError::new(code::INTERNAL_ERROR, 0, "TLS session setup failed")
@@ -291,10 +314,18 @@ impl TlsSession {
             peer_params: None,
             got_params: false,
             app_read_yielded: false,
+            params_for_peer: None,
+            params_given: Vec::new(),
             alert: None,
             error: None,
         });
-        let params: Box<[u8]> = params.into_boxed_slice();
+        let params: Box<[u8]> = match params {
+            LocalParams::Fixed(p) => p.into_boxed_slice(),
+            LocalParams::FromPeer(f) => {
+                state.params_for_peer = Some(f);
+                Box::default()
+            }
+        };
         // SAFETY: these are the exact C signatures OpenSSL calls through the
         // dispatch table; the table itself is copied by the call below.
         let table = unsafe {
@@ -332,8 +363,12 @@ impl TlsSession {
         // the SSL's lifetime, as OpenSSL stores the pointer without copying.
         let ok = unsafe {
             SSL_set_quic_tls_cbs(ssl.as_ptr(), table.as_ptr(), arg) == 1
-                && SSL_set_quic_tls_transport_params(ssl.as_ptr(), params.as_ptr(), params.len())
-                    == 1
+                && (state.params_for_peer.is_some()
+                    || SSL_set_quic_tls_transport_params(
+                        ssl.as_ptr(),
+                        params.as_ptr(),
+                        params.len(),
+                    ) == 1)
         };
         if !ok {
             unsafe_clear_errors();
@@ -687,7 +722,7 @@ unsafe extern "C" fn yield_secret(
 }
 
 unsafe extern "C" fn got_transport_params(
-    _s: *mut ffi::SSL,
+    s: *mut ffi::SSL,
     params: *const u8,
     len: usize,
     arg: *mut c_void,
@@ -702,11 +737,23 @@ unsafe extern "C" fn got_transport_params(
         with_state(arg, |st| {
             st.got_params = true;
             let decoded = TransportParameters::decode(bytes, st.side.peer());
-            let ok = decoded.is_ok();
-            if let Err(e) = &decoded {
+            let mut ok = decoded.is_ok();
+            match &decoded {
                 // Returning 0 makes OpenSSL raise an alert with code 0; our
                 // error is the one to report (OPENSSL-QUIC.md §3).
-                st.error = Some(e.clone());
+                Err(e) => st.error = Some(e.clone()),
+                Ok(peer) => {
+                    if let Some(make) = st.params_for_peer.as_mut() {
+                        // Runs again for a second ClientHello after a
+                        // HelloRetryRequest; the newest encoding is used.
+                        let ours: Box<[u8]> = make(peer).into_boxed_slice();
+                        // SAFETY: `s` is the SSL calling us; OpenSSL keeps the
+                        // pointer, and `params_given` keeps the bytes until
+                        // the state is dropped, after SSL_free.
+                        ok = SSL_set_quic_tls_transport_params(s, ours.as_ptr(), ours.len()) == 1;
+                        st.params_given.push(ours);
+                    }
+                }
             }
             st.peer_params = Some(decoded);
             ok

@@ -84,6 +84,9 @@ _sig("quic_conn_send_ping", c_int32, c_void_p, c_uint64)
 _sig("quic_conn_request_key_update", c_int32, c_void_p)
 _sig("quic_conn_key_generation", c_uint64, c_void_p)
 _sig("quic_config_set_key_update_interval", c_int32, c_void_p, c_uint64)
+_sig("quic_config_set_supported_versions", c_int32, c_void_p, POINTER(c_uint32), c_size_t)
+_sig("quic_config_set_original_version", c_int32, c_void_p, c_uint32)
+_sig("quic_conn_stats", c_int32, c_void_p, c_void_p)
 _sig("quic_conn_stream_send", c_int32, c_void_p, c_uint64, c_char_p, c_size_t, c_bool)
 _sig("quic_conn_stream_reset", c_int32, c_void_p, c_uint64, c_uint64)
 _sig("quic_conn_stream_stop", c_int32, c_void_p, c_uint64, c_uint64)
@@ -142,7 +145,8 @@ class Config:
     def __init__(self, is_client, alpn=(), server_name=None, verify=None, cafile=None,
                  certfile=None, keyfile=None, cipher_suites=None, idle_timeout_s=None,
                  max_datagram_frame_size=None, max_streams=None, max_data=None,
-                 max_stream_data=None, key_update_interval=None):
+                 max_stream_data=None, key_update_interval=None, supported_versions=None,
+                 original_version=None):
         self.ptr = c_void_p()
         check(_lib.quic_config_new(is_client, byref(self.ptr)), "config_new")
         p = self.ptr
@@ -170,6 +174,12 @@ class Config:
             check(_lib.quic_config_set_max_data(p, max_data), "max_data", p)
         if max_stream_data is not None:
             check(_lib.quic_config_set_max_stream_data(p, max_stream_data), "max_stream_data", p)
+        if supported_versions:
+            arr = (c_uint32 * len(supported_versions))(*supported_versions)
+            check(_lib.quic_config_set_supported_versions(p, arr, len(supported_versions)),
+                  "versions", p)
+        if original_version is not None:
+            check(_lib.quic_config_set_original_version(p, original_version), "original", p)
         if key_update_interval is not None:
             check(_lib.quic_config_set_key_update_interval(p, key_update_interval), "key_update", p)
 
@@ -249,6 +259,13 @@ class Connection:
 
     def request_key_update(self):
         check(_lib.quic_conn_request_key_update(self.ptr), "request_key_update")
+
+    @property
+    def version(self):
+        """The QUIC version in use (the first field of quic_stats)."""
+        stats = ctypes.create_string_buffer(512)
+        check(_lib.quic_conn_stats(self.ptr, stats), "stats")
+        return c_uint32.from_buffer_copy(stats.raw[:4]).value
 
     @property
     def key_generation(self):

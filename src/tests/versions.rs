@@ -1,0 +1,144 @@
+//! Version negotiation (RFC 9000 §6, RFC 9368, RFC 9369 §4): compatible
+//! negotiation between versions 1 and 2 in both directions, a new attempt
+//! after a Version Negotiation packet, a clear error when no version is
+//! common, and the downgrade check.
+
+use super::pair::{configs, Pair, MS};
+use crate::conn::Event;
+use crate::error::code;
+use crate::version::{V1, V2};
+
+/// A pair whose client starts in `original` offering `client_versions`,
+/// and whose server deploys `server_versions` (preferred first).
+fn pair(original: u32, client_versions: &[u32], server_versions: &[u32]) -> Pair {
+    let (mut c, mut s) = configs();
+    c.set_supported_versions(client_versions.to_vec()).unwrap();
+    c.set_original_version(original).unwrap();
+    s.set_supported_versions(server_versions.to_vec()).unwrap();
+    Pair::new(c, s)
+}
+
+/// Handshake, then a small exchange; returns the version both ended in.
+fn connect_and_talk(p: &mut Pair) -> u32 {
+    p.handshake();
+    p.client.stream_send(0, b"ping", true).unwrap();
+    p.server
+        .as_mut()
+        .unwrap()
+        .stream_send(1, b"pong", true)
+        .unwrap();
+    assert!(p.run_until(p.now + 5000 * MS, |p| {
+        p.server_rx.finished.contains(&0) && p.client_rx.finished.contains(&1)
+    }));
+    assert_eq!(p.server_rx.bytes(0), b"ping");
+    assert_eq!(p.client_rx.bytes(1), b"pong");
+    let v = p.client.version();
+    assert_eq!(v, p.server().version(), "the two sides disagree");
+    assert_eq!(p.client.stats().version, v);
+    v
+}
+
+#[test]
+fn a_server_preferring_v2_upgrades_a_v1_client() {
+    let mut p = pair(V1, &[V1, V2], &[V2, V1]);
+    assert_eq!(connect_and_talk(&mut p), V2);
+}
+
+#[test]
+fn a_server_preferring_v1_downgrades_a_v2_client_that_offers_v1() {
+    let mut p = pair(V2, &[V2, V1], &[V1, V2]);
+    assert_eq!(connect_and_talk(&mut p), V1);
+}
+
+#[test]
+fn no_switch_when_the_client_offers_only_its_version() {
+    let mut p = pair(V1, &[V1], &[V2, V1]);
+    assert_eq!(connect_and_talk(&mut p), V1);
+}
+
+#[test]
+fn the_client_keeps_its_version_when_the_server_prefers_it() {
+    let mut p = pair(V1, &[V2, V1], &[V1, V2]);
+    assert_eq!(connect_and_talk(&mut p), V1);
+}
+
+#[test]
+fn the_switch_survives_lost_server_flights() {
+    let mut p = pair(V1, &[V1, V2], &[V2, V1]);
+    p.drop = Box::new(|dir, n, _| dir == super::pair::Dir::ToClient && n < 2);
+    assert_eq!(connect_and_talk(&mut p), V2);
+}
+
+#[test]
+fn version_negotiation_leads_to_a_new_attempt_in_a_common_version() {
+    // The server deploys only v2; the client starts in v1 and offers both.
+    let mut p = pair(V1, &[V1, V2], &[V2]);
+    assert_eq!(connect_and_talk(&mut p), V2);
+}
+
+#[test]
+fn no_common_version_ends_at_once_with_a_clear_error() {
+    let mut p = pair(V1, &[V1], &[V2]);
+    let done = p.run_until(60_000 * MS, |p| p.client.is_closed());
+    assert!(done);
+    // One round trip (20 ms here), not a timeout.
+    assert!(p.now <= 50 * MS, "took {} ms", p.now / MS);
+    let err = p.client.local_error().expect("closed by the client");
+    assert_eq!(err.code, code::VERSION_NEGOTIATION_ERROR);
+    let reason = String::from_utf8_lossy(&err.reason);
+    assert!(
+        reason.contains("0x6b3343cf") && reason.contains("0x1"),
+        "{reason}"
+    );
+    assert!(p.client_events.iter().any(
+        |e| matches!(e, Event::ConnectionTerminated { error_code, .. }
+            if *error_code == code::VERSION_NEGOTIATION_ERROR)
+    ));
+}
+
+/// RFC 9368 §4: a forged Version Negotiation packet steers the client to
+/// v1, but the server's Version Information shows it supports v2, which
+/// the client prefers: the client closes with VERSION_NEGOTIATION_ERROR.
+#[test]
+fn a_forged_version_negotiation_is_detected_as_a_downgrade() {
+    let mut p = pair(V2, &[V2, V1], &[V1, V2]);
+    // The first flight never reaches the server; a forged VN answers it.
+    let mut buf = Vec::new();
+    let mut first = None;
+    while p.client.send(&mut buf, 0).is_some() {
+        first.get_or_insert_with(|| buf.clone());
+    }
+    let first = first.expect("a first flight");
+    let h = crate::packet::header::parse(&first, 8).unwrap();
+    let mut vn = Vec::new();
+    crate::server::version_negotiation(&mut vn, h.dcid, h.scid, &[V1]).unwrap();
+    let addr = super::pair::server_addr();
+    p.client.recv(&vn, addr, 0);
+    assert_eq!(
+        p.client.version(),
+        V1,
+        "the client made a new attempt in v1"
+    );
+    p.run_until(5000 * MS, |p| p.client.local_error().is_some());
+    let err = p.client.local_error().expect("the client closed");
+    assert_eq!(err.code, code::VERSION_NEGOTIATION_ERROR, "{err:?}");
+}
+
+/// RFC 9368 §4: a Version Negotiation packet listing the version we used
+/// is ignored.
+#[test]
+fn a_version_negotiation_listing_our_version_is_ignored() {
+    let mut p = pair(V1, &[V1, V2], &[V1, V2]);
+    let mut buf = Vec::new();
+    let mut first = None;
+    while p.client.send(&mut buf, 0).is_some() {
+        first.get_or_insert_with(|| buf.clone());
+    }
+    let first = first.unwrap();
+    let h = crate::packet::header::parse(&first, 8).unwrap();
+    let mut vn = Vec::new();
+    crate::server::version_negotiation(&mut vn, h.dcid, h.scid, &[V2, V1]).unwrap();
+    p.client.recv(&vn, super::pair::server_addr(), 0);
+    assert_eq!(p.client.version(), V1);
+    assert!(!p.client.is_closed());
+}
