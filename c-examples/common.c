@@ -93,7 +93,8 @@ int flush_conn(int fd, quic_conn *conn) {
            QUIC_RESULT_OK) {
         if (sendto(fd, buf, len, 0, (struct sockaddr *)&to, tolen) < 0 && errno != EAGAIN &&
             errno != ENOBUFS && errno != EWOULDBLOCK) {
-            perror("sendto");
+            /* The caller explains a refused connection (errno is kept). */
+            if (errno != ECONNREFUSED) perror("sendto");
             return -1;
         }
     }

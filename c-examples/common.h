@@ -35,7 +35,7 @@ int wait_readable(int fd, uint64_t deadline);
 int split_alpn(const char *list, char *storage, size_t storage_cap, const char **out, int max);
 
 /* Sends every datagram the connection has through `fd`; returns -1 on a
- * socket error. */
+ * socket error, with errno set (ECONNREFUSED: nothing listens there). */
 int flush_conn(int fd, quic_conn *conn);
 
 /* Applies the options both programs share: the ALPN list, --chacha20

@@ -453,6 +453,20 @@ quic_result quic_config_set_connection_id_length(quic_config *config, size_t len
 // `config` must be NULL or a live config.
 quic_result quic_config_set_idle_timeout(quic_config *config, uint64_t timeout_ns);
 
+// Sets how long a handshake may take, in nanoseconds, counted from
+// `quic_conn_connect` (client) or the first Initial (server). When it runs
+// out the connection ends at once, silently, with a
+// QUIC_EVENT_TYPE_CONNECTION_TERMINATED event (error code 0, reason
+// "Handshake timeout: ..."). 0, the default, means the idle timeout
+// (60 s unless changed; 60 s when the idle timeout is off).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (over a day).
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_result quic_config_set_handshake_timeout(quic_config *config, uint64_t timeout_ns);
+
 // Sets the connection-level receive window (initial_max_data). Default
 // 1 MiB.
 //

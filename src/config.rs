@@ -101,6 +101,9 @@ pub struct Config {
     /// `supported_versions` is what the client offers to switch to by
     /// compatible negotiation (RFC 9368 §2.3), and a server's preference.
     pub original_version: Option<u32>,
+    /// How long a handshake may take before the connection ends (ns);
+    /// 0 = the idle timeout (aioquic's bound), or 60 s without one.
+    pub handshake_timeout: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -115,6 +118,8 @@ impl std::fmt::Debug for Config {
 
 /// aioquic's default idle timeout: 60 s.
 const DEFAULT_IDLE_TIMEOUT: u64 = 60_000_000_000;
+/// The longest timeout a setter takes: a day.
+const MAX_TIMEOUT: u64 = 86_400_000_000_000;
 /// aioquic's default windows: 1 MiB.
 const DEFAULT_WINDOW: u64 = 1 << 20;
 /// aioquic's default initial RTT: 100 ms.
@@ -150,6 +155,7 @@ impl Config {
             max_streams_uni: 128,
             key_update_interval: 0,
             original_version: None,
+            handshake_timeout: 0,
         }
     }
 
@@ -195,6 +201,27 @@ impl Config {
         }
         self.cipher_suites = suites;
         Ok(())
+    }
+
+    /// Sets how long a handshake may take (ns, at most a day; 0 = the idle
+    /// timeout).
+    pub fn set_handshake_timeout(&mut self, ns: u64) -> Result<(), ConfigError> {
+        if ns > MAX_TIMEOUT {
+            return Err(ConfigError::Invalid(
+                "the handshake timeout is at most a day".into(),
+            ));
+        }
+        self.handshake_timeout = ns;
+        Ok(())
+    }
+
+    /// The handshake's time limit in effect (ns).
+    pub fn effective_handshake_timeout(&self) -> u64 {
+        match (self.handshake_timeout, self.idle_timeout) {
+            (0, 0) => DEFAULT_IDLE_TIMEOUT,
+            (0, idle) => idle,
+            (h, _) => h,
+        }
     }
 
     /// Sets the version a client's first flight uses; it must be one

@@ -121,6 +121,7 @@ impl Connection {
                 self.recovery.timer(),
                 self.spaces[Space::Application as usize].ack.deadline(),
                 self.idle_deadline,
+                self.handshake_deadline,
                 self.pacing_deadline.filter(|_| self.stream_work_pending()),
             ]
             .into_iter()
@@ -145,6 +146,21 @@ impl Connection {
         if self.pacing_deadline.is_some_and(|d| d <= now) {
             self.pacing_deadline = None;
         }
+        if self.handshake_deadline.is_some_and(|d| now >= d) {
+            // No silent stall: a handshake that cannot finish ends with an
+            // event saying so (closed silently, as for the idle timeout).
+            let ms = self.config.effective_handshake_timeout() / 1_000_000;
+            let err = CloseError {
+                is_app: false,
+                code: code::NO_ERROR,
+                frame_type: None,
+                reason: format!("Handshake timeout: no handshake within {ms} ms").into_bytes(),
+            };
+            self.push_terminated(&err);
+            self.local_error = Some(err);
+            self.close = CloseState::Closed;
+            return;
+        }
         if self.idle_deadline.is_some_and(|d| now >= d) {
             // RFC 9000 §10.1: the connection closes silently.
             let err = CloseError {
@@ -164,6 +180,12 @@ impl Connection {
             Some(Timeout::Probe(space)) => self.on_probe_timeout(space),
             None => {}
         }
+    }
+
+    /// Arms the handshake deadline when the handshake starts.
+    pub(super) fn start_handshake_timer(&mut self, now: u64) {
+        let t = self.config.effective_handshake_timeout();
+        self.handshake_deadline = Some(now.saturating_add(t));
     }
 
     /// Restarts the idle timer (RFC 9000 §10.1).

@@ -33,6 +33,7 @@ impl Connection {
         self.start_tls(now)?;
         self.idle_timeout = (self.config.idle_timeout > 0).then_some(self.config.idle_timeout);
         self.restart_idle_timer(now);
+        self.start_handshake_timer(now);
         Ok(())
     }
 
@@ -79,6 +80,7 @@ impl Connection {
             .map_err(|_| TransportError::new(code::INTERNAL_ERROR, 0, "TLS setup failed"))?;
         self.idle_timeout = (self.config.idle_timeout > 0).then_some(self.config.idle_timeout);
         self.restart_idle_timer(now);
+        self.start_handshake_timer(now);
         Ok(())
     }
 
@@ -302,6 +304,7 @@ impl Connection {
 
     fn on_handshake_complete(&mut self, now: u64) {
         self.handshake_complete = true;
+        self.handshake_deadline = None;
         let (alpn, resumed) = match &self.tls {
             Some(t) => (t.alpn(), t.session_resumed()),
             None => (None, false),

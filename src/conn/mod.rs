@@ -163,6 +163,8 @@ pub struct Connection {
     /// Idle timeout in ns once both sides' values are known.
     idle_timeout: Option<u64>,
     idle_deadline: Option<u64>,
+    /// The handshake must complete by then, or the connection ends.
+    handshake_deadline: Option<u64>,
     /// An ack-eliciting packet was sent since the last one received.
     sent_eliciting_since_recv: bool,
     recv_buf: Vec<u8>,
@@ -267,6 +269,7 @@ impl Connection {
             peer_error: None,
             idle_timeout: None,
             idle_deadline: None,
+            handshake_deadline: None,
             sent_eliciting_since_recv: false,
             recv_buf: Vec::new(),
             streams,

@@ -449,3 +449,34 @@ fn a_connection_in_quic_version_2() {
     assert!(p.run_until(p.now + 5_000 * MS, |p| p.server_rx.finished.contains(&0)));
     assert_eq!(p.server_rx.bytes(0), b"over v2");
 }
+
+/// No silent stall: a client whose server never answers ends with an
+/// event at the handshake deadline, well before the idle timeout.
+#[test]
+fn an_unanswered_handshake_ends_at_its_deadline() {
+    let (mut c, s) = configs();
+    c.set_handshake_timeout(2_000 * MS).unwrap();
+    let mut p = Pair::new(c, s);
+    p.drop = Box::new(|_, _, _| true);
+    assert!(p.run_until(60_000 * MS, |p| p.client.is_closed()));
+    assert_eq!(p.now, 2_000 * MS);
+    let err = p.client.local_error().expect("closed locally");
+    assert!(String::from_utf8_lossy(&err.reason).starts_with("Handshake timeout"));
+    assert!(matches!(
+        p.client_events.last(),
+        Some(Event::ConnectionTerminated { .. })
+    ));
+}
+
+/// By default the handshake is bounded by the idle timeout.
+#[test]
+fn the_default_handshake_deadline_is_the_idle_timeout() {
+    let (mut c, s) = configs();
+    c.idle_timeout = 5_000 * MS;
+    let mut p = Pair::new(c, s);
+    p.drop = Box::new(|_, _, _| true);
+    assert!(p.run_until(600_000 * MS, |p| p.client.is_closed()));
+    assert!(p.now <= 5_000 * MS, "{} ms", p.now / MS);
+    let err = p.client.local_error().expect("closed locally");
+    assert!(String::from_utf8_lossy(&err.reason).contains("within 5000 ms"));
+}

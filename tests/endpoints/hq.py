@@ -4,6 +4,11 @@ quic-server and quic-client over real UDP.
 
     python hq.py serve HOST PORT CERT KEY ROOT       (prints "listening")
     python hq.py get CAFILE OUTDIR URL...            (exit 0 when all arrived)
+
+HQ_OPTIONS (comma-separated) changes behaviour: "v2only" (the server speaks
+only QUIC version 2), "keyupdate" (the client updates its 1-RTT keys right
+after the handshake), "splitfin" (the client sends each request's FIN in a
+STREAM frame of its own, after the request line).
 """
 
 import asyncio
@@ -14,8 +19,10 @@ from urllib.parse import urlparse
 from aioquic.asyncio import QuicConnectionProtocol, connect, serve
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import StreamDataReceived, StreamReset
+from aioquic.quic.packet import QuicProtocolVersion
 
 ALPN = ["hq-interop"]
+OPTIONS = set(filter(None, os.environ.get("HQ_OPTIONS", "").split(",")))
 
 
 class HqServer(QuicConnectionProtocol):
@@ -55,15 +62,24 @@ class HqClient(QuicConnectionProtocol):
 
     async def get(self, path):
         sid = self._quic.get_next_available_stream_id()
-        self.waiters[sid] = asyncio.get_running_loop().create_future()
-        self._quic.send_stream_data(sid, b"GET " + path.encode() + b"\r\n", end_stream=True)
+        done = self.waiters[sid] = asyncio.get_running_loop().create_future()
+        line = b"GET " + path.encode() + b"\r\n"
+        if "splitfin" in OPTIONS:
+            self._quic.send_stream_data(sid, line, end_stream=False)
+            self.transmit()
+            await asyncio.sleep(0.05)
+            self._quic.send_stream_data(sid, b"", end_stream=True)
+        else:
+            self._quic.send_stream_data(sid, line, end_stream=True)
         self.transmit()
-        return await self.waiters[sid]
+        return await done
 
 
 async def run_server(host, port, cert, key, root):
     HqServer.root = root
     cfg = QuicConfiguration(is_client=False, alpn_protocols=ALPN, max_datagram_frame_size=65536)
+    if "v2only" in OPTIONS:
+        cfg.supported_versions = [QuicProtocolVersion.VERSION_2]
     cfg.load_cert_chain(cert, key)
     await serve(host, int(port), configuration=cfg, create_protocol=HqServer)
     print("listening", flush=True)
@@ -75,6 +91,8 @@ async def run_client(cafile, outdir, urls):
     cfg = QuicConfiguration(is_client=True, alpn_protocols=ALPN, server_name="localhost")
     cfg.load_verify_locations(cafile)
     async with connect(u.hostname, u.port, configuration=cfg, create_protocol=HqClient) as client:
+        if "keyupdate" in OPTIONS:
+            client._quic.request_key_update()
         bodies = await asyncio.wait_for(
             asyncio.gather(*(client.get(urlparse(url).path) for url in urls)), 120)
     for url, body in zip(urls, bodies):

@@ -241,3 +241,111 @@ def test_unknown_version_gets_version_negotiation(server):
     with pytest.raises(socket.timeout):
         sock.settimeout(0.5)
         sock.recvfrom(2048)
+
+
+# ---- failures end fast and say why; versions and key updates ----
+
+def test_nothing_listening_fails_at_once(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.monotonic()
+    r = fetch([f"https://127.0.0.1:{port}/x"], tmp_path)
+    assert r.returncode == 1
+    assert time.monotonic() - start < 2
+    assert "connection refused" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_silent_server_hits_the_handshake_timeout(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        start = time.monotonic()
+        r = fetch([f"https://127.0.0.1:{port}/x"], tmp_path, "--handshake-timeout", "1")
+        elapsed = time.monotonic() - start
+    assert r.returncode == 1
+    assert 0.9 < elapsed < 3, elapsed
+    assert "Handshake timeout" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_a_failed_download_leaves_no_file(server, www, tmp_path):
+    r = fetch([server.url("1mb.bin"), server.url("missing.bin")], tmp_path)
+    assert r.returncode == 1
+    assert "missing.bin" in r.stderr
+    assert not (tmp_path / "missing.bin").exists()
+
+
+def test_v2_by_compatible_negotiation(www, tmp_path):
+    s = Server(www, extra=["--v2", "-v"])
+    try:
+        r = fetch([s.url("1mb.bin")], tmp_path, "--v2", "-v")
+        assert r.returncode == 0, r.stderr
+        assert "version 0x6b3343cf" in r.stderr, r.stderr
+        assert digest(tmp_path / "1mb.bin") == digest(www / "1mb.bin")
+    finally:
+        code, err = s.stop()
+    assert code == 0 and "version 0x6b3343cf" in err
+
+
+def test_client_key_update(server, www, tmp_path):
+    r = fetch([server.url("10mb.bin")], tmp_path, "--key-update", "-v")
+    assert r.returncode == 0, r.stderr
+    assert "keys updated: generation 1" in r.stderr, r.stderr
+    assert digest(tmp_path / "10mb.bin") == digest(www / "10mb.bin")
+
+
+@pytest.mark.parametrize("case", ["keyupdate", "v2", "multiplexing", "longrtt", "handshakeloss",
+                                  "transferloss", "blackhole", "amplificationlimit", "ipv6",
+                                  "goodput", "crosstraffic", "transfercorruption",
+                                  "handshakecorruption"])
+def test_runner_cases_that_work_are_accepted(case, tmp_path):
+    env = dict(os.environ, TESTCASE=case)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = fetch([f"https://127.0.0.1:{port}/x"], tmp_path, env=env)
+    assert r.returncode == 1, (case, r.stderr)  # refused, not 127
+    srv = subprocess.Popen([SERVER, "--listen", "127.0.0.1:0", "--cert", CERT, "--key", KEY,
+                            "--root", str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert srv.stdout.readline().startswith("listening"), case
+    finally:
+        srv.terminate()
+        srv.wait(timeout=10)
+
+
+@pytest.fixture
+def aioquic_v2_only_server(www):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, HQ_OPTIONS="v2only")
+    p = subprocess.Popen([sys.executable, HQ, "serve", "127.0.0.1", str(port), CERT, KEY, str(www)],
+                         stdout=subprocess.PIPE, text=True, env=env)
+    assert p.stdout.readline().strip() == "listening"
+    yield port
+    p.terminate()
+    p.wait(timeout=30)
+
+
+def test_quic_client_with_a_v2_only_server(aioquic_v2_only_server, www, tmp_path):
+    # quic-client starts in version 1; the Version Negotiation packet sends
+    # it to version 2, which it offers.
+    start = time.monotonic()
+    r = fetch([f"https://127.0.0.1:{aioquic_v2_only_server}/1mb.bin"], tmp_path, "-v")
+    assert r.returncode == 0, r.stderr
+    assert "version 0x6b3343cf" in r.stderr
+    assert time.monotonic() - start < 10
+    assert digest(tmp_path / "1mb.bin") == digest(www / "1mb.bin")
+
+
+def test_aioquic_client_updating_keys_and_splitting_fins(server, www, tmp_path):
+    names = [f"f{i}.txt" for i in range(5)] + ["1mb.bin"]
+    env = dict(os.environ, HQ_OPTIONS="keyupdate,splitfin")
+    r = subprocess.run([sys.executable, HQ, "get", CA, str(tmp_path),
+                        *[server.url(n) for n in names]], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    for n in names:
+        assert digest(tmp_path / n) == digest(www / n)
