@@ -46,7 +46,8 @@ endif
 C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/c-tests/%,$(wildcard tests/c/test_*.c))
 EXAMPLES := $(BUILD)/packet-tour $(BUILD)/quic-server $(BUILD)/quic-client $(BUILD)/quic-echo
 
-.PHONY: all lib examples demo test rust-test c-test interop-test endpoint-test valgrind-test binding-test \
+.PHONY: all lib examples demo test rust-test c-test interop-test quinn-test endpoint-test valgrind-test \
+        binding-test \
         header-check abi-check \
         install uninstall install-check lint fmt bench clean
 
@@ -70,8 +71,8 @@ $(BUILD)/quic-%: c-examples/%.c c-examples/common.c c-examples/common.h include/
 demo: all
 	@BUILD=$(BUILD) sh c-examples/demo.sh
 
-test: lib lint c-test header-check abi-check install-check interop-test endpoint-test valgrind-test \
-      binding-test rust-test
+test: lib lint c-test header-check abi-check install-check interop-test quinn-test endpoint-test \
+      valgrind-test binding-test rust-test
 
 rust-test:
 	$(CARGO) test $(CARGO_PROFILE)
@@ -100,6 +101,12 @@ $(VENV)/.installed: tests/interop/requirements.txt
 interop-test: lib $(VENV)/.installed $(CERTS)/server.pem
 	cd tests/interop && CERT_DIR=$(abspath $(CERTS)) LIBQUIC=$(abspath $(LIB_SO)) \
 	  $(abspath $(VENV))/bin/python -m pytest -q -p no:cacheprovider
+
+# quinn-proto (a second independent stack) against libquic in memory, in
+# a crate of its own (tests/quinn) so the library never depends on it.
+quinn-test: $(CERTS)/server.pem
+	cd tests/quinn && CARGO_TARGET_DIR=$(abspath target) CERT_DIR=$(abspath $(CERTS)) \
+	  $(CARGO) test --release
 
 # The c-examples over real UDP on loopback, with each other and with
 # aioquic's asyncio endpoints.
@@ -198,6 +205,7 @@ install-check: lib examples $(CERTS)/server.pem
 
 lint:
 	$(CARGO) fmt --check
+	cd tests/quinn && $(CARGO) fmt --check
 	$(CARGO) clippy $(CARGO_PROFILE) --all-targets -- -D warnings
 
 fmt:

@@ -1,0 +1,653 @@
+//! libquic against quinn-proto (a second, independent QUIC stack, Rust and
+//! rustls) in one process, over an in-memory link with a virtual clock,
+//! delay, seeded loss and reordering. Both are sans-I/O: each side's
+//! datagrams are handed to the other.
+//!
+//! The application on both ends: the client opens one bidirectional stream
+//! and sends `size` bytes with FIN; the server answers on that stream with
+//! `size` bytes of its own as soon as the stream appears. Both directions
+//! are checked byte for byte.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use quic::config::Config;
+use quic::conn::{Connection as LibConn, Event as LibEvent};
+use quic::crypto::Suite;
+use quic::packet::{header, PacketType};
+use quic::side::Side;
+use quic::tls::TlsContext;
+use quinn_proto::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use quinn_proto::{
+    ClientConfig, Connection as QConn, ConnectionHandle, DatagramEvent, Dir, Endpoint,
+    EndpointConfig, Event as QEvent, ServerConfig, StreamEvent, StreamId, TransportConfig, VarInt,
+};
+use rustls::crypto::ring as rring;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// One millisecond in nanoseconds.
+pub const MS: u64 = 1_000_000;
+const ALPN: &[u8] = b"hq-interop";
+
+/// What one run does.
+#[derive(Debug, Clone)]
+pub struct Opts {
+    /// libquic is the client (quinn-proto the server), or the reverse.
+    pub libquic_client: bool,
+    /// Bytes sent each way.
+    pub size: usize,
+    /// Both sides offer only TLS_CHACHA20_POLY1305_SHA256.
+    pub chacha20: bool,
+    /// The server makes every new client go through a Retry.
+    pub retry: bool,
+    /// Share of datagrams lost, and of datagrams held back by `reorder_by`.
+    pub loss: f64,
+    /// Share of datagrams reordered.
+    pub reorder: f64,
+    /// Seed of the link's randomness.
+    pub seed: u64,
+    /// libquic asks for a key update once it received this many bytes.
+    pub libquic_update_after: Option<usize>,
+    /// quinn-proto forces a key update once it received this many bytes.
+    pub quinn_update_after: Option<usize>,
+    /// libquic's automatic key update interval in packets (0: none).
+    pub libquic_update_interval: u64,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Self {
+            libquic_client: true,
+            size: 1 << 20,
+            chacha20: false,
+            retry: false,
+            loss: 0.0,
+            reorder: 0.0,
+            seed: 1,
+            libquic_update_after: None,
+            quinn_update_after: None,
+            libquic_update_interval: 0,
+        }
+    }
+}
+
+/// What a run saw.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// libquic's 1-RTT write key generation at the end.
+    pub libquic_generation: u64,
+    /// libquic's KEY_UPDATED events: (generation, started by libquic).
+    pub libquic_key_updates: Vec<(u64, bool)>,
+    /// libquic's negotiated cipher suite.
+    pub suite: u16,
+    /// Retry packets the server sent.
+    pub retries: usize,
+    /// Datagrams the link dropped and reordered.
+    pub dropped: usize,
+    /// Datagrams held back.
+    pub reordered: usize,
+    /// Virtual time the run took (ns).
+    pub elapsed: u64,
+}
+
+/// The bytes one side sends: a pattern that differs per side and offset.
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31) ^ (i >> 11) as u8 ^ seed)
+        .collect()
+}
+
+fn certs_dir() -> String {
+    std::env::var("CERT_DIR").unwrap_or_else(|_| "../../build/certs".into())
+}
+
+fn lib_addr() -> SocketAddr {
+    "10.0.0.1:4433".parse().unwrap()
+}
+
+fn quinn_addr() -> SocketAddr {
+    "10.0.0.2:4433".parse().unwrap()
+}
+
+/// A seeded xorshift generator.
+struct Rng(u64);
+
+impl Rng {
+    fn chance(&mut self, p: f64) -> bool {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        p > 0.0 && (self.0 >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+}
+
+/// The application state of one end.
+#[derive(Debug, Default)]
+struct App {
+    outgoing: Vec<u8>,
+    written: usize,
+    received: Vec<u8>,
+    finished: bool,
+    update_after: Option<usize>,
+    update_done: bool,
+}
+
+/// libquic's end, with a server front end that makes connections (and
+/// Retries, as a server application does with the stateless helpers).
+struct LibEnd {
+    conn: Option<LibConn>,
+    config: Arc<Config>,
+    tls: Arc<TlsContext>,
+    retry: bool,
+    retries: usize,
+    app: App,
+    key_updates: Vec<(u64, bool)>,
+    buf: Vec<u8>,
+}
+
+impl LibEnd {
+    fn new(opts: &Opts) -> Self {
+        let dir = certs_dir();
+        let side = if opts.libquic_client {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        let mut c = Config::new(side);
+        c.set_alpn_protocols(vec![ALPN.to_vec()]).unwrap();
+        c.set_windows(8 << 20, 4 << 20).unwrap();
+        c.key_update_interval = opts.libquic_update_interval;
+        if opts.chacha20 {
+            c.set_cipher_suites(vec![Suite::ChaCha20Poly1305]).unwrap();
+        }
+        if opts.libquic_client {
+            c.set_server_name("localhost").unwrap();
+            c.load_verify_locations(Some(&format!("{dir}/ca.pem")), None, None)
+                .unwrap();
+        } else {
+            c.load_cert_chain(
+                &format!("{dir}/server.pem"),
+                Some(&format!("{dir}/server.key")),
+                None,
+            )
+            .unwrap();
+        }
+        let tls = TlsContext::new(&c).unwrap();
+        let config = Arc::new(c);
+        let conn = opts.libquic_client.then(|| {
+            let mut conn = LibConn::new_client(config.clone(), tls.clone()).unwrap();
+            conn.connect(quinn_addr(), 0).unwrap();
+            conn
+        });
+        Self {
+            conn,
+            config,
+            tls,
+            retry: opts.retry && !opts.libquic_client,
+            retries: 0,
+            app: App {
+                outgoing: pattern(opts.size, if opts.libquic_client { 1 } else { 2 }),
+                update_after: opts.libquic_update_after,
+                ..Default::default()
+            },
+            key_updates: Vec::new(),
+            buf: Vec::with_capacity(2048),
+        }
+    }
+
+    /// A datagram from quinn-proto; Retries and Version Negotiation the
+    /// front end answers with go into `out`.
+    fn recv(&mut self, data: &[u8], now: u64, out: &mut Vec<Vec<u8>>) {
+        if self.conn.is_none() {
+            let Ok(h) = header::parse(data, 8) else {
+                return;
+            };
+            if h.packet_type != PacketType::Initial {
+                return;
+            }
+            let retry_scid = if self.retry {
+                if h.token.is_empty() {
+                    // RFC 9000 §8.1.2: prove the address first. The token
+                    // carries the original DCID (a real server seals it).
+                    let scid = [0x5a; 8];
+                    let mut token = b"retry:".to_vec();
+                    token.extend_from_slice(h.dcid);
+                    let mut retry = Vec::new();
+                    quic::server::retry_packet(
+                        &mut retry, h.version, h.dcid, h.scid, &scid, &token,
+                    )
+                    .unwrap();
+                    self.retries += 1;
+                    out.push(retry);
+                    return;
+                }
+                Some(h.dcid.to_vec())
+            } else {
+                None
+            };
+            let odcid = match &retry_scid {
+                Some(_) => h.token.strip_prefix(b"retry:").unwrap().to_vec(),
+                None => h.dcid.to_vec(),
+            };
+            self.conn = Some(
+                LibConn::new_server(
+                    self.config.clone(),
+                    self.tls.clone(),
+                    &odcid,
+                    retry_scid.as_deref(),
+                )
+                .unwrap(),
+            );
+        }
+        self.conn.as_mut().unwrap().recv(data, quinn_addr(), now);
+    }
+
+    fn send(&mut self, now: u64, out: &mut Vec<Vec<u8>>) {
+        if let Some(conn) = &mut self.conn {
+            while conn.send(&mut self.buf, now).is_some() {
+                out.push(self.buf.clone());
+            }
+        }
+    }
+
+    fn timer(&self) -> Option<u64> {
+        self.conn.as_ref().and_then(|c| c.timer())
+    }
+
+    fn handle_timer(&mut self, now: u64) {
+        if let Some(c) = &mut self.conn {
+            if c.timer().is_some_and(|t| t <= now) {
+                c.handle_timer(now);
+            }
+        }
+    }
+
+    /// Events in, the application's writes out.
+    fn step(&mut self, client: bool) {
+        let Some(conn) = &mut self.conn else { return };
+        while let Some(e) = conn.poll_event() {
+            match e {
+                LibEvent::StreamDataReceived {
+                    stream_id,
+                    data,
+                    end_stream,
+                } => {
+                    assert_eq!(stream_id, 0, "one stream only");
+                    assert!(!self.app.finished, "data after FIN");
+                    self.app.received.extend_from_slice(&data);
+                    self.app.finished |= end_stream;
+                }
+                LibEvent::KeyUpdated {
+                    generation,
+                    initiated_locally,
+                } => self.key_updates.push((generation, initiated_locally)),
+                LibEvent::ConnectionTerminated {
+                    error_code, reason, ..
+                } => panic!(
+                    "libquic: connection ended: {error_code:#x} {}",
+                    String::from_utf8_lossy(&reason)
+                ),
+                _ => {}
+            }
+        }
+        let app = &mut self.app;
+        // The client writes once the handshake is done; the server answers
+        // once the stream appeared.
+        let may_write = if client {
+            conn.is_established()
+        } else {
+            !app.received.is_empty() || app.finished
+        };
+        if may_write && app.written == 0 {
+            conn.stream_send(0, &app.outgoing, true).unwrap();
+            app.written = app.outgoing.len();
+        }
+        if let Some(after) = app.update_after {
+            if !app.update_done && app.received.len() >= after && conn.request_key_update().is_ok()
+            {
+                app.update_done = true;
+            }
+        }
+    }
+}
+
+/// quinn-proto's end: an endpoint and its one connection.
+struct QuinnEnd {
+    endpoint: Endpoint,
+    conn: Option<(ConnectionHandle, QConn)>,
+    retry: bool,
+    retries: usize,
+    stream: Option<StreamId>,
+    connected: bool,
+    app: App,
+    base: Instant,
+    buf: Vec<u8>,
+}
+
+fn quinn_configs(chacha20: bool) -> (ClientConfig, Arc<ServerConfig>) {
+    // quinn-proto needs AES-128-GCM for its Initial keys; with `chacha20`
+    // ChaCha20 comes first, and libquic offers nothing else.
+    let mut suites = vec![rring::cipher_suite::TLS13_AES_128_GCM_SHA256];
+    if chacha20 {
+        suites.insert(0, rring::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256);
+    }
+    let provider = Arc::new(rustls::crypto::CryptoProvider {
+        cipher_suites: suites,
+        ..rring::default_provider()
+    });
+    let mut transport = TransportConfig::default();
+    transport
+        .stream_receive_window(VarInt::from_u32(4 << 20))
+        .receive_window(VarInt::from_u32(8 << 20))
+        .send_window(8 << 20)
+        .mtu_discovery_config(None);
+    let transport = Arc::new(transport);
+    let dir = certs_dir();
+    let ca = CertificateDer::from_pem_file(format!("{dir}/ca.pem")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).unwrap();
+    let mut cc = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cc.alpn_protocols = vec![ALPN.to_vec()];
+    let mut client = ClientConfig::new(Arc::new(QuicClientConfig::try_from(cc).unwrap()));
+    client.transport_config(transport.clone());
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(format!("{dir}/server.pem"))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+    let key = PrivateKeyDer::from_pem_file(format!("{dir}/server.key")).unwrap();
+    let mut sc = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    sc.alpn_protocols = vec![ALPN.to_vec()];
+    sc.max_early_data_size = 0;
+    let mut server = ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(sc).unwrap()));
+    server.transport_config(transport);
+    (client, Arc::new(server))
+}
+
+impl QuinnEnd {
+    fn new(opts: &Opts, base: Instant) -> Self {
+        let (client, server) = quinn_configs(opts.chacha20);
+        let quinn_client = !opts.libquic_client;
+        let mut endpoint = Endpoint::new(
+            Arc::new(EndpointConfig::default()),
+            (!quinn_client).then_some(server),
+            false,
+            None,
+        );
+        let conn = quinn_client.then(|| {
+            endpoint
+                .connect(base, client, lib_addr(), "localhost")
+                .unwrap()
+        });
+        Self {
+            endpoint,
+            conn,
+            retry: opts.retry && !quinn_client,
+            retries: 0,
+            stream: None,
+            connected: false,
+            app: App {
+                outgoing: pattern(opts.size, if quinn_client { 1 } else { 2 }),
+                update_after: opts.quinn_update_after,
+                ..Default::default()
+            },
+            base,
+            buf: Vec::with_capacity(2048),
+        }
+    }
+
+    fn at(&self, now: u64) -> Instant {
+        self.base + Duration::from_nanos(now)
+    }
+
+    fn recv(&mut self, data: &[u8], now: u64, out: &mut Vec<Vec<u8>>) {
+        let now = self.at(now);
+        self.buf.clear();
+        match self.endpoint.handle(
+            now,
+            lib_addr(),
+            None,
+            None,
+            BytesMut::from(data),
+            &mut self.buf,
+        ) {
+            Some(DatagramEvent::ConnectionEvent(_, ev)) => {
+                if let Some((_, c)) = &mut self.conn {
+                    c.handle_event(ev);
+                }
+            }
+            Some(DatagramEvent::NewConnection(incoming)) => {
+                if self.retry && !incoming.remote_address_validated() {
+                    let t = self.endpoint.retry(incoming, &mut self.buf).unwrap();
+                    self.retries += 1;
+                    out.push(self.buf[..t.size].to_vec());
+                } else {
+                    match self.endpoint.accept(incoming, now, &mut self.buf, None) {
+                        Ok(hc) => self.conn = Some(hc),
+                        Err(e) => panic!("quinn-proto refused the connection: {:?}", e.cause),
+                    }
+                }
+            }
+            Some(DatagramEvent::Response(t)) => out.push(self.buf[..t.size].to_vec()),
+            None => {}
+        }
+        self.endpoint_events();
+    }
+
+    fn endpoint_events(&mut self) {
+        if let Some((h, c)) = &mut self.conn {
+            while let Some(ev) = c.poll_endpoint_events() {
+                if let Some(back) = self.endpoint.handle_event(*h, ev) {
+                    c.handle_event(back);
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, now: u64, out: &mut Vec<Vec<u8>>) {
+        let now = self.at(now);
+        if let Some((_, c)) = &mut self.conn {
+            loop {
+                self.buf.clear();
+                let Some(t) = c.poll_transmit(now, 1, &mut self.buf) else {
+                    break;
+                };
+                out.push(self.buf[..t.size].to_vec());
+            }
+        }
+        self.endpoint_events();
+    }
+
+    fn timer(&mut self) -> Option<u64> {
+        let (_, c) = self.conn.as_mut()?;
+        let t = c.poll_timeout()?;
+        Some(t.saturating_duration_since(self.base).as_nanos() as u64)
+    }
+
+    fn handle_timer(&mut self, now: u64) {
+        let at = self.at(now);
+        if let Some((_, c)) = &mut self.conn {
+            if c.poll_timeout().is_some_and(|t| t <= at) {
+                c.handle_timeout(at);
+            }
+        }
+        self.endpoint_events();
+    }
+
+    fn step(&mut self, client: bool) {
+        let Some((_, c)) = &mut self.conn else { return };
+        while let Some(e) = c.poll() {
+            match e {
+                QEvent::Connected => self.connected = true,
+                QEvent::ConnectionLost { reason } => {
+                    panic!("quinn-proto: connection lost: {reason}")
+                }
+                QEvent::Stream(StreamEvent::Opened { dir: Dir::Bi }) => {
+                    if let Some(id) = c.streams().accept(Dir::Bi) {
+                        self.stream = Some(id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if client && self.connected && self.stream.is_none() {
+            self.stream = c.streams().open(Dir::Bi);
+        }
+        let Some(id) = self.stream else { return };
+        // Read what arrived.
+        let app = &mut self.app;
+        if let Ok(mut chunks) = c.recv_stream(id).read(true) {
+            loop {
+                match chunks.next(usize::MAX) {
+                    Ok(Some(chunk)) => app.received.extend_from_slice(&chunk.bytes),
+                    Ok(None) => {
+                        app.finished = true;
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            let _ = chunks.finalize();
+        }
+        // Write what the send buffer takes.
+        let mut s = c.send_stream(id);
+        while app.written < app.outgoing.len() {
+            match s.write(&app.outgoing[app.written..]) {
+                Ok(n) if n > 0 => app.written += n,
+                _ => break,
+            }
+        }
+        if app.written == app.outgoing.len() && !app.outgoing.is_empty() {
+            let _ = s.finish();
+            app.outgoing = Vec::new(); // finished once
+        }
+        if let Some(after) = app.update_after {
+            if !app.update_done && app.received.len() >= after {
+                c.force_key_update();
+                app.update_done = true;
+            }
+        }
+    }
+}
+
+/// An in-flight datagram: (delivery time, sequence, to libquic, bytes).
+type InFlight = Reverse<(u64, u64, bool, Vec<u8>)>;
+
+/// Runs one exchange and checks both directions arrived intact.
+pub fn run(opts: &Opts) -> Outcome {
+    let base = Instant::now();
+    let mut lib = LibEnd::new(opts);
+    let mut quinn = QuinnEnd::new(opts, base);
+    let mut queue: BinaryHeap<InFlight> = BinaryHeap::new();
+    let mut rng = Rng(opts.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let (delay, reorder_by) = (5 * MS, 3 * MS);
+    let (mut now, mut seq) = (0u64, 0u64);
+    let mut outcome = Outcome::default();
+    let mut out = Vec::new();
+    let limit = 600_000 * MS;
+    let lib_client = opts.libquic_client;
+    let expect_lib = pattern(opts.size, if lib_client { 2 } else { 1 });
+    let expect_quinn = pattern(opts.size, if lib_client { 1 } else { 2 });
+    loop {
+        lib.step(lib_client);
+        quinn.step(!lib_client);
+        if lib.app.finished && quinn.app.finished {
+            break;
+        }
+        // Everything each side has goes on the link.
+        let mut sent: VecDeque<(bool, Vec<u8>)> = VecDeque::new();
+        lib.send(now, &mut out);
+        sent.extend(out.drain(..).map(|d| (false, d)));
+        quinn.send(now, &mut out);
+        sent.extend(out.drain(..).map(|d| (true, d)));
+        let handshaking = now < 50 * MS;
+        for (to_lib, d) in sent {
+            // The first flights get through, so that both sides exist.
+            if !handshaking && rng.chance(opts.loss) {
+                outcome.dropped += 1;
+                continue;
+            }
+            let mut at = now + delay;
+            if rng.chance(opts.reorder) {
+                at += reorder_by;
+                outcome.reordered += 1;
+            }
+            seq += 1;
+            queue.push(Reverse((at, seq, to_lib, d)));
+        }
+        if let Some(Reverse((t, ..))) = queue.peek() {
+            if *t <= now {
+                let Reverse((_, _, to_lib, d)) = queue.pop().unwrap();
+                if to_lib {
+                    lib.recv(&d, now, &mut out);
+                    for r in out.drain(..) {
+                        seq += 1;
+                        queue.push(Reverse((now + delay, seq, false, r)));
+                    }
+                } else {
+                    quinn.recv(&d, now, &mut out);
+                    for r in out.drain(..) {
+                        seq += 1;
+                        queue.push(Reverse((now + delay, seq, true, r)));
+                    }
+                }
+                continue;
+            }
+        }
+        let next = [
+            queue.peek().map(|Reverse((t, ..))| *t),
+            lib.timer(),
+            quinn.timer(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let Some(next) = next else {
+            panic!("stalled at {} ms: nothing in flight, no timer", now / MS);
+        };
+        assert!(
+            now <= limit,
+            "no progress by {} ms: libquic got {} of {}, quinn-proto got {} of {}",
+            now / MS,
+            lib.app.received.len(),
+            opts.size,
+            quinn.app.received.len(),
+            opts.size
+        );
+        now = now.max(next);
+        lib.handle_timer(now);
+        quinn.handle_timer(now);
+    }
+    assert!(
+        lib.app.received == expect_lib,
+        "libquic received other bytes"
+    );
+    assert!(
+        quinn.app.received == expect_quinn,
+        "quinn-proto received other bytes"
+    );
+    let conn = lib.conn.as_ref().unwrap();
+    outcome.libquic_generation = conn.key_generation();
+    outcome.libquic_key_updates = lib.key_updates;
+    outcome.suite = conn.stats().cipher_suite;
+    outcome.retries = lib.retries + quinn.retries;
+    outcome.elapsed = now;
+    outcome
+}
+
+#[cfg(test)]
+mod tests;

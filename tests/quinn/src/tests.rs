@@ -1,0 +1,116 @@
+//! The cases: each in both roles (libquic client with a quinn-proto server,
+//! and the reverse).
+
+use super::*;
+
+const TEN_MB: usize = 10 << 20;
+
+fn both_roles(opts: Opts, check: impl Fn(&Outcome, bool)) {
+    for libquic_client in [true, false] {
+        let o = run(&Opts {
+            libquic_client,
+            ..opts.clone()
+        });
+        check(&o, libquic_client);
+    }
+}
+
+/// Generations go up by one each time, none skipped.
+fn generations_in_order(o: &Outcome) {
+    let gens: Vec<u64> = o.libquic_key_updates.iter().map(|g| g.0).collect();
+    let expected: Vec<u64> = (1..=gens.len() as u64).collect();
+    assert_eq!(gens, expected);
+    assert_eq!(o.libquic_generation, gens.len() as u64);
+}
+
+#[test]
+fn ten_megabytes_each_way() {
+    both_roles(
+        Opts {
+            size: TEN_MB,
+            ..Opts::default()
+        },
+        |o, _| {
+            assert_eq!(o.suite, 0x1301);
+            // quinn-proto updates its keys on its own after 10 to 1000
+            // packets: libquic followed.
+            assert!(o.libquic_generation >= 1, "{o:?}");
+            assert!(o.libquic_key_updates.iter().any(|u| !u.1), "{o:?}");
+            generations_in_order(o);
+        },
+    );
+}
+
+#[test]
+fn chacha20() {
+    both_roles(
+        Opts {
+            chacha20: true,
+            size: 2 << 20,
+            ..Opts::default()
+        },
+        |o, _| assert_eq!(o.suite, 0x1303),
+    );
+}
+
+#[test]
+fn retry() {
+    both_roles(
+        Opts {
+            retry: true,
+            ..Opts::default()
+        },
+        |o, _| assert!(o.retries >= 1, "{o:?}"),
+    );
+}
+
+#[test]
+fn key_update_started_by_libquic() {
+    both_roles(
+        Opts {
+            size: 4 << 20,
+            libquic_update_after: Some(100_000),
+            ..Opts::default()
+        },
+        |o, _| {
+            assert!(o.libquic_key_updates.iter().any(|u| u.1), "{o:?}");
+            generations_in_order(o);
+        },
+    );
+}
+
+#[test]
+fn key_update_started_by_quinn() {
+    both_roles(
+        Opts {
+            size: 4 << 20,
+            quinn_update_after: Some(100_000),
+            ..Opts::default()
+        },
+        |o, _| {
+            assert!(o.libquic_key_updates.iter().any(|u| !u.1), "{o:?}");
+            generations_in_order(o);
+        },
+    );
+}
+
+/// Loss and reordering, with libquic updating every 300 packets and
+/// quinn-proto's own update: reordered packets of an old phase still open.
+#[test]
+fn lossy_reordering_link_with_updates_from_both() {
+    both_roles(
+        Opts {
+            size: TEN_MB,
+            loss: 0.02,
+            reorder: 0.03,
+            seed: 11,
+            libquic_update_interval: 300,
+            ..Opts::default()
+        },
+        |o, _| {
+            assert!(o.dropped > 50 && o.reordered > 50, "{o:?}");
+            assert!(o.libquic_generation >= 5, "{o:?}");
+            generations_in_order(o);
+        },
+    );
+}
