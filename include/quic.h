@@ -68,6 +68,15 @@ enum quic_event_type
     // §6), after our `quic_conn_request_key_update` or the peer's own
     // update; `quic_conn_key_generation` tells which. No fields.
     QUIC_EVENT_TYPE_KEY_UPDATED = 11,
+    // The peer moved to a new address (NAT rebinding or migration, RFC
+    // 9000 §9): `quic_conn_send` now gives that address, and libquic
+    // checks it with PATH_CHALLENGE; also when it goes back to the last
+    // proven address after the new one failed. No fields;
+    // `quic_conn_peer_address` tells where.
+    QUIC_EVENT_TYPE_PEER_MIGRATED = 12,
+    // The peer proved it owns its current address (RFC 9000 §8.2). No
+    // fields.
+    QUIC_EVENT_TYPE_PATH_VALIDATED = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -811,6 +820,20 @@ quic_result quic_conn_send(quic_conn *conn,
                            struct sockaddr_storage *out_addr,
                            socklen_t *out_addrlen,
                            uint64_t now_ns);
+
+// Writes the peer's current address (where `quic_conn_send` sends) into
+// `out_addr` / `out_addrlen`. It changes when the peer moves (a
+// QUIC_EVENT_TYPE_PEER_MIGRATED event).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (no peer yet: a client
+// before `quic_conn_connect`); `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_PANIC`.
+//
+// # Safety
+// `conn` must be NULL or live; the outputs NULL or writable.
+quic_result quic_conn_peer_address(const quic_conn *conn,
+                                   struct sockaddr_storage *out_addr,
+                                   socklen_t *out_addrlen);
 
 // The time (ns, caller's clock) at which `quic_conn_handle_timer` must be
 // called next; `UINT64_MAX` when no timer is armed (or `conn` is NULL).

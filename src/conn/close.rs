@@ -64,7 +64,7 @@ impl Connection {
         }
         self.push_terminated(&err);
         self.local_error = Some(err);
-        if self.peer_addr.is_none() || self.tls.is_none() {
+        if self.path.peer.is_none() || self.tls.is_none() {
             // Nothing was ever exchanged: there is nobody to tell.
             self.close = CloseState::Closed;
             return;
@@ -122,6 +122,7 @@ impl Connection {
                 self.spaces[Space::Application as usize].ack.deadline(),
                 self.idle_deadline,
                 self.handshake_deadline,
+                self.path.deadline(),
                 self.pacing_deadline.filter(|_| self.stream_work_pending()),
             ]
             .into_iter()
@@ -174,6 +175,7 @@ impl Connection {
             self.close = CloseState::Closed;
             return;
         }
+        self.on_path_timeout(now);
         let status = self.status();
         match self.recovery.on_timeout(now, status) {
             Some(Timeout::Lost(space, lost)) => self.on_packets_lost(space, lost),

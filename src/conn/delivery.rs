@@ -42,6 +42,7 @@ impl Connection {
                         self.events.push_back(Event::PingAcknowledged { uid })
                     }
                     SentFrame::HandshakeDone
+                    | SentFrame::PathChallenge { .. }
                     | SentFrame::NewConnectionId { .. }
                     | SentFrame::RetireConnectionId { .. } => {}
                     other => self.on_stream_frame_acked(other),
@@ -68,6 +69,7 @@ impl Connection {
                     }
                     SentFrame::Ping { uid } => self.pings.push(uid),
                     SentFrame::HandshakeDone => self.handshake_done_pending = true,
+                    SentFrame::PathChallenge { data } => self.path.on_challenge_lost(data),
                     SentFrame::NewConnectionId { seq } => {
                         if let Some(c) = self.local_cids.active.iter_mut().find(|c| c.seq == seq) {
                             c.announce = true;

@@ -74,6 +74,19 @@ pub enum Event {
         /// We started this update (`request_key_update` or a packet limit).
         initiated_locally: bool,
     },
+    /// The peer's packets now come from `addr` and ours go there (RFC 9000
+    /// §9.3); a PATH_VALIDATED event follows once it proved the address.
+    /// Also reported when we go back to the last proven address because
+    /// the new one did not answer.
+    PeerMigrated {
+        /// The peer's address now.
+        addr: std::net::SocketAddr,
+    },
+    /// The peer proved it owns `addr` (PATH_RESPONSE, RFC 9000 §8.2.3).
+    PathValidated {
+        /// The address.
+        addr: std::net::SocketAddr,
+    },
     /// The connection ended: by us, by the peer, or by the idle timeout.
     ConnectionTerminated {
         /// Transport or application error code.

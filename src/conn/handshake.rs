@@ -24,7 +24,7 @@ impl Connection {
         if self.tls.is_some() || !matches!(self.close, super::close::CloseState::Open) {
             return Err(ApiError::InvalidState("already connected"));
         }
-        self.peer_addr = Some(peer);
+        self.path.set_validated(peer);
         self.last_now = now;
         let dcid = self.original_dcid;
         self.peer_cids.set_initial(dcid);
@@ -69,7 +69,7 @@ impl Connection {
     ) -> Result<(), TransportError> {
         self.version = version;
         self.original_version = version;
-        self.peer_addr = Some(from);
+        self.path.set_validated(from);
         let scid = ConnectionId::new(scid).unwrap_or_default();
         self.peer_cids.set_initial(scid);
         self.peer_initial_scid = scid;

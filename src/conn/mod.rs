@@ -11,6 +11,7 @@ mod delivery;
 mod events;
 mod handshake;
 mod keys;
+mod path;
 mod recv;
 mod send;
 mod spaces;
@@ -143,7 +144,8 @@ pub struct Connection {
     token: Vec<u8>,
     /// Client: the server's SCID was learned from its first packet.
     peer_cid_set: bool,
-    peer_addr: Option<SocketAddr>,
+    /// Where we send, and the validation of a peer's new address.
+    path: path::Path,
     peer_params: Option<TransportParameters>,
     /// Server: the client proved its address (RFC 9000 §8.1).
     address_validated: bool,
@@ -155,7 +157,6 @@ pub struct Connection {
     handshake_confirmed: bool,
     handshake_done_pending: bool,
     pings: Vec<u64>,
-    path_responses: Vec<[u8; 8]>,
     events: VecDeque<Event>,
     close: CloseState,
     local_error: Option<CloseError>,
@@ -179,6 +180,8 @@ pub struct Connection {
     tls_fed: bool,
     /// DATAGRAM events queued and not yet polled.
     datagrams_undelivered: usize,
+    /// The datagram being built carries a PATH_CHALLENGE: pad it.
+    pad_datagram: bool,
     /// 1-RTT key generations (key update).
     key_gens: keys::KeyGenerations,
     /// The version of the client's first flight (RFC 9368 §2).
@@ -250,7 +253,7 @@ impl Connection {
             retry_accepted: None,
             token: Vec::new(),
             peer_cid_set: false,
-            peer_addr: None,
+            path: path::Path::default(),
             peer_params: None,
             address_validated: retry_scid.is_some(),
             bytes_received: 0,
@@ -262,7 +265,6 @@ impl Connection {
             pings: Vec::new(),
             frame_lists: Vec::new(),
             built: Vec::new(),
-            path_responses: Vec::new(),
             events: VecDeque::new(),
             close: CloseState::Open,
             local_error: None,
@@ -279,6 +281,7 @@ impl Connection {
             tls_fed: false,
             datagrams_undelivered: 0,
             key_gens: keys::KeyGenerations::new(key_update_interval),
+            pad_datagram: false,
         }
     }
 
@@ -352,7 +355,7 @@ impl Connection {
 
     /// The peer's address, once known.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
-        self.peer_addr
+        self.path.peer
     }
 
     /// True once the handshake completed and until the connection closes.
@@ -403,7 +406,7 @@ impl Connection {
 
     /// Sends a PING; `PingAcknowledged(uid)` follows its acknowledgement.
     pub fn send_ping(&mut self, uid: u64) -> Result<(), ApiError> {
-        if !matches!(self.close, CloseState::Open) || self.peer_addr.is_none() {
+        if !matches!(self.close, CloseState::Open) || self.path.peer.is_none() {
             return Err(ApiError::InvalidState("connection not open"));
         }
         if self.pings.len() >= 1024 {

@@ -15,9 +15,6 @@ use crate::recovery::Space;
 use crate::side::Side;
 use crate::version;
 
-/// PATH_CHALLENGE frames we answer at most per round of sending.
-const MAX_PATH_RESPONSES: usize = 4;
-
 /// Our max_ack_delay (the transport parameter default, 25 ms).
 pub(super) const LOCAL_MAX_ACK_DELAY: u64 = 25_000_000;
 
@@ -39,7 +36,7 @@ impl Connection {
             if datagram.len() < MIN_INITIAL_DATAGRAM {
                 return;
             }
-        } else if self.peer_addr.is_none() {
+        } else if self.path.peer.is_none() {
             return; // a client that has not connected
         }
         self.bytes_received += datagram.len() as u64;
@@ -197,13 +194,22 @@ impl Connection {
             return Some(len);
         }
         let payload = &packet[opened.header_len..opened.header_len + opened.payload_len];
-        let eliciting = match self.process_frames(space, ptype, payload, &dcid, now) {
-            Ok(e) => e,
+        let largest = self.spaces[space as usize]
+            .ack
+            .largest()
+            .is_none_or(|l| opened.pn > l);
+        let arrival = Arrival { from, datagram_len };
+        let kinds = match self.process_frames(space, ptype, payload, &dcid, arrival, now) {
+            Ok(k) => k,
             Err(e) => {
                 self.fail(e, now);
                 return None;
             }
         };
+        let eliciting = kinds.eliciting;
+        if space == Space::Application && matches!(self.close, CloseState::Open) {
+            self.on_packet_from(from, datagram_len, kinds.non_probing, largest, now);
+        }
         self.spaces[space as usize].ack.on_packet(
             opened.pn,
             eliciting,
@@ -232,21 +238,25 @@ impl Connection {
             _ => Space::Application,
         };
         let dcid = self.local_cid();
-        if let Err(e) = self.process_frames(space, ptype, payload, &dcid, now) {
+        let arrival = Arrival {
+            from: self.path.peer.unwrap_or_else(|| ([0, 0, 0, 0], 0).into()),
+            datagram_len: payload.len(),
+        };
+        if let Err(e) = self.process_frames(space, ptype, payload, &dcid, arrival, now) {
             self.fail(e, now);
         }
     }
 
-    /// Acts on the frames of one packet; returns whether any was
-    /// ack-eliciting.
+    /// Acts on the frames of one packet; says what kinds it held.
     fn process_frames(
         &mut self,
         space: Space,
         ptype: PacketType,
         payload: &[u8],
         packet_dcid: &[u8],
+        arrival: Arrival,
         now: u64,
-    ) -> Result<bool, TransportError> {
+    ) -> Result<FrameKinds, TransportError> {
         // RFC 9000 §12.4: a packet without frames is a PROTOCOL_VIOLATION.
         if payload.is_empty() {
             return Err(TransportError::protocol_violation(
@@ -255,6 +265,7 @@ impl Connection {
             ));
         }
         let mut eliciting = false;
+        let mut non_probing = false;
         for frame in Frames::new(payload) {
             let frame = frame?;
             if !frame.permitted_in(ptype) {
@@ -264,6 +275,7 @@ impl Connection {
                 ));
             }
             eliciting |= frame.is_ack_eliciting();
+            non_probing |= !super::path::is_probing(&frame);
             let ty = frame.kind();
             match frame {
                 Frame::Padding { .. } | Frame::Ping => {}
@@ -288,7 +300,10 @@ impl Connection {
                     reason,
                 } => {
                     self.on_peer_close(app, error_code, frame_type, reason, now);
-                    return Ok(eliciting);
+                    return Ok(FrameKinds {
+                        eliciting,
+                        non_probing,
+                    });
                 }
                 Frame::HandshakeDone => {
                     // RFC 9000 §19.20: only servers send HANDSHAKE_DONE.
@@ -337,18 +352,9 @@ impl Connection {
                     }
                 }
                 Frame::PathChallenge(data) => {
-                    if self.path_responses.len() >= MAX_PATH_RESPONSES {
-                        self.path_responses.remove(0);
-                    }
-                    self.path_responses.push(data);
+                    self.on_path_challenge(arrival.from, data, arrival.datagram_len)
                 }
-                Frame::PathResponse(_) => {
-                    // We never send PATH_CHALLENGE yet, so nothing can match.
-                    return Err(TransportError::protocol_violation(
-                        kind::PATH_RESPONSE,
-                        "unexpected PATH_RESPONSE",
-                    ));
-                }
+                Frame::PathResponse(data) => self.on_path_response(data),
                 Frame::Datagram { .. }
                 | Frame::MaxData(_)
                 | Frame::MaxStreams { .. }
@@ -364,7 +370,10 @@ impl Connection {
                 }
             }
         }
-        Ok(eliciting)
+        Ok(FrameKinds {
+            eliciting,
+            non_probing,
+        })
     }
 
     fn on_ack_frame(
@@ -555,4 +564,20 @@ impl Connection {
 
 fn hdr_is_long(first_byte: u8) -> bool {
     first_byte & 0x80 != 0
+}
+
+/// Where a packet came from, for path handling.
+#[derive(Debug, Clone, Copy)]
+struct Arrival {
+    from: SocketAddr,
+    datagram_len: usize,
+}
+
+/// What kinds of frames a packet held.
+#[derive(Debug, Clone, Copy)]
+struct FrameKinds {
+    eliciting: bool,
+    /// Anything but PATH_CHALLENGE, PATH_RESPONSE, NEW_CONNECTION_ID and
+    /// PADDING (RFC 9000 §9.1).
+    non_probing: bool,
 }

@@ -43,7 +43,7 @@ impl Connection {
     pub fn send(&mut self, out: &mut Vec<u8>, now: u64) -> Option<SocketAddr> {
         out.clear();
         self.last_now = self.last_now.max(now);
-        let peer = self.peer_addr?;
+        let peer = self.path.peer?;
         let closing = match self.close {
             CloseState::Open => false,
             CloseState::Closing { send: true, .. } => self.local_error.is_some(),
@@ -55,9 +55,19 @@ impl Connection {
                 return self.send(out, now);
             }
         }
+        if !closing {
+            if let Some(to) = self.send_path_response_elsewhere(out, now) {
+                return Some(to);
+            }
+        }
         let mut limit = self.max_datagram_size();
         if let Some(budget) = self.amplification_budget() {
             limit = limit.min(budget as usize);
+        }
+        // RFC 9000 §9.3.1: an unproven new address gets at most three
+        // times what came from it.
+        if let Some(budget) = self.path.budget() {
+            limit = limit.min(budget.min(usize::MAX as u64) as usize);
         }
         if limit < MIN_PACKET_ROOM {
             return None;
@@ -83,7 +93,8 @@ impl Connection {
         // server pads those with an ack-eliciting Initial.
         let needs_pad = built
             .iter()
-            .any(|b| b.space == Space::Initial && (self.side == Side::Client || b.ack_eliciting));
+            .any(|b| b.space == Space::Initial && (self.side == Side::Client || b.ack_eliciting))
+            || std::mem::take(&mut self.pad_datagram);
         let target = MIN_INITIAL_DATAGRAM.min(limit);
         if needs_pad && out.len() < target {
             out.truncate(out.len() - TAG_LEN);
@@ -113,6 +124,7 @@ impl Connection {
         built.clear();
         self.built = built;
         self.bytes_sent += out.len() as u64;
+        self.path.on_sent(peer, out.len());
         if any_eliciting {
             self.recovery.on_datagram_sent(out.len() as u64);
         }
@@ -204,7 +216,8 @@ impl Connection {
             || (app && self.stream_work_pending())
             || (app
                 && (self.handshake_done_pending
-                    || !self.path_responses.is_empty()
+                    || self.path.has_response_here()
+                    || self.path.challenge_pending()
                     || !self.peer_cids.pending_retire.is_empty()
                     || (self.handshake_complete
                         && self.local_cids.active.iter().any(|c| c.announce))));
@@ -349,6 +362,54 @@ impl Connection {
         })
     }
 
+    /// A datagram with one 1-RTT packet answering a PATH_CHALLENGE that
+    /// came from another address than the peer's (a probe, RFC 9000 §9.1),
+    /// sent back there (§8.2.2), padded as far as that path allows.
+    fn send_path_response_elsewhere(&mut self, out: &mut Vec<u8>, now: u64) -> Option<SocketAddr> {
+        let space = Space::Application;
+        if self.spaces[space as usize].seal.is_none() || !self.handshake_complete {
+            return None;
+        }
+        let (resp, pad) = self.path.take_response_elsewhere()?;
+        let pn = self.spaces[space as usize].next_pn;
+        let pn_len = number::encoded_len(pn, self.recovery.largest_acked(space));
+        let dcid = self.peer_cids.current();
+        let layout = header::write_short(
+            out,
+            &dcid,
+            number::truncate(pn, pn_len),
+            pn_len,
+            self.key_gens.write_phase(),
+            false,
+        )
+        .ok()?;
+        Frame::PathResponse(resp.data).write(out);
+        let end = pad.max(out.len() + TAG_LEN + protect::min_payload_len(pn_len));
+        out.resize(end, 0);
+        self.key_gens.on_sealed(pn);
+        let keys = self.spaces[space as usize].seal.as_mut()?;
+        if protect::seal(out, layout.pn_offset, pn_len, pn, keys).is_err() {
+            out.clear();
+            return None;
+        }
+        self.spaces[space as usize].next_pn += 1;
+        let mut frames = self.frame_list();
+        frames.push(SentFrame::NotResent);
+        self.recovery.on_packet_sent(
+            space,
+            SentPacket {
+                pn,
+                time_sent: now,
+                size: out.len(),
+                ack_eliciting: true,
+                in_flight: false,
+                data: frames,
+            },
+        );
+        self.bytes_sent += out.len() as u64;
+        Some(resp.to)
+    }
+
     /// HANDSHAKE_DONE, PATH_RESPONSE and connection ID frames (1-RTT only).
     fn write_app_control(
         &mut self,
@@ -364,13 +425,21 @@ impl Connection {
             self.handshake_done_pending = false;
             *ack_eliciting = true;
         }
-        while let Some(data) = self.path_responses.first().copied() {
-            if !fits(out, 9) {
+        while fits(out, 9) {
+            let Some(data) = self.path.take_response_here() else {
                 break;
-            }
+            };
             Frame::PathResponse(data).write(out);
-            self.path_responses.remove(0);
             *ack_eliciting = true;
+        }
+        if self.path.challenge_pending() && fits(out, 9) {
+            if let Some(data) = self.path.take_challenge() {
+                // RFC 9000 §8.2.1: its datagram is padded to 1200 bytes.
+                Frame::PathChallenge(data).write(out);
+                frames.push(SentFrame::PathChallenge { data });
+                self.pad_datagram = true;
+                *ack_eliciting = true;
+            }
         }
         while let Some(&seq) = self.peer_cids.pending_retire.last() {
             if !fits(out, 9) {

@@ -14,6 +14,8 @@ pub(crate) enum SentFrame {
     Crypto { offset: u64, len: u64 },
     /// HANDSHAKE_DONE.
     HandshakeDone,
+    /// PATH_CHALLENGE with this data (sent again when lost).
+    PathChallenge { data: [u8; 8] },
     /// PING sent for `send_ping(uid)`.
     Ping { uid: u64 },
     /// NEW_CONNECTION_ID for our CID with this sequence number.

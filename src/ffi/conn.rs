@@ -288,6 +288,42 @@ pub unsafe extern "C" fn quic_conn_send(
     })
 }
 
+/// Writes the peer's current address (where `quic_conn_send` sends) into
+/// `out_addr` / `out_addrlen`. It changes when the peer moves (a
+/// QUIC_EVENT_TYPE_PEER_MIGRATED event).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (no peer yet: a client
+/// before `quic_conn_connect`); `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_PANIC`.
+///
+/// # Safety
+/// `conn` must be NULL or live; the outputs NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_peer_address(
+    conn: *const quic_conn,
+    out_addr: *mut libc::sockaddr_storage,
+    out_addrlen: *mut libc::socklen_t,
+) -> quic_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let Some(h) = (unsafe { handle_ref(conn) }) else {
+            return QUIC_RESULT_NULL_PARAMETER;
+        };
+        if h.poisoned {
+            return QUIC_RESULT_PANIC;
+        }
+        let out_addr = try_out!(out_addr);
+        let out_addrlen = try_out!(out_addrlen);
+        match h.conn.peer_addr() {
+            Some(a) => {
+                write_sockaddr(a, out_addr, out_addrlen);
+                QUIC_RESULT_OK
+            }
+            None => QUIC_RESULT_DONE,
+        }
+    })
+}
+
 /// The time (ns, caller's clock) at which `quic_conn_handle_timer` must be
 /// called next; `UINT64_MAX` when no timer is armed (or `conn` is NULL).
 ///

@@ -36,6 +36,15 @@ pub enum quic_event_type {
     /// §6), after our `quic_conn_request_key_update` or the peer's own
     /// update; `quic_conn_key_generation` tells which. No fields.
     KeyUpdated = 11,
+    /// The peer moved to a new address (NAT rebinding or migration, RFC
+    /// 9000 §9): `quic_conn_send` now gives that address, and libquic
+    /// checks it with PATH_CHALLENGE; also when it goes back to the last
+    /// proven address after the new one failed. No fields;
+    /// `quic_conn_peer_address` tells where.
+    PeerMigrated = 12,
+    /// The peer proved it owns its current address (RFC 9000 §8.2). No
+    /// fields.
+    PathValidated = 13,
 }
 
 /// An event from `quic_conn_poll_event`. Only the fields its `kind` names
@@ -183,6 +192,8 @@ impl quic_event {
                 out
             }
             Event::KeyUpdated { .. } => Self::empty(quic_event_type::KeyUpdated),
+            Event::PeerMigrated { .. } => Self::empty(quic_event_type::PeerMigrated),
+            Event::PathValidated { .. } => Self::empty(quic_event_type::PathValidated),
             Event::ConnectionTerminated {
                 error_code,
                 frame_type,

@@ -136,6 +136,9 @@ pub struct Recovery<T> {
     cc_before_loss: Option<Controller>,
     pacer: Pacer,
     mds: u64,
+    /// What a new path starts with.
+    initial_rtt: u64,
+    algorithm: Algorithm,
     /// Reordering tolerance: starts at RFC 9002's values and grows when a
     /// packet declared lost is acknowledged after all (§6.1.1, §6.1.2
     /// allow adapting them).
@@ -166,6 +169,8 @@ impl<T> Recovery<T> {
             cc_before_loss: None,
             pacer: Pacer::default(),
             mds,
+            initial_rtt,
+            algorithm,
             packet_threshold: PACKET_THRESHOLD,
             time_threshold_extra: 1,
             spurious_losses: 0,
@@ -173,6 +178,15 @@ impl<T> Recovery<T> {
             ack_ranges: Vec::new(),
             spare: Vec::new(),
         }
+    }
+
+    /// A new path (RFC 9000 §9.4): the RTT estimate and the congestion
+    /// controller start over; packets in flight stay counted.
+    pub fn reset_path(&mut self) {
+        self.rtt = RttEstimator::new(self.initial_rtt);
+        self.cc = Controller::new(self.algorithm, self.mds);
+        self.cc_before_loss = None;
+        self.pacer = Pacer::default();
     }
 
     /// Hands back a list from [`AckOutcome`] once the connection is done

@@ -4,6 +4,7 @@
 mod frames;
 mod handshake;
 mod key_update;
+mod migration;
 pub(crate) mod pair;
 pub(crate) mod pki;
 mod retry;

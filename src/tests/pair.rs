@@ -180,6 +180,12 @@ pub(crate) struct Pair {
     /// Retry's SCID. Retries sent so far.
     pub(crate) retry_every_initial: Option<RetryScid>,
     pub(crate) retries_sent: usize,
+    /// The client's address as the server sees it (a NAT may change it);
+    /// the server's datagrams to any other address are lost.
+    pub(crate) client_seen_as: SocketAddr,
+    /// Bytes the server sent to, and received from, each client address.
+    pub(crate) server_sent_to: HashMap<SocketAddr, u64>,
+    pub(crate) server_received_from: HashMap<SocketAddr, u64>,
 }
 
 /// How a Retry-sending front end picks the SCID of each Retry.
@@ -225,6 +231,9 @@ impl Pair {
             damaged: [0; 3],
             retry_every_initial: None,
             retries_sent: 0,
+            client_seen_as: client_addr(),
+            server_sent_to: HashMap::new(),
+            server_received_from: HashMap::new(),
         }
     }
 
@@ -323,7 +332,10 @@ impl Pair {
         }
         if let Some(mut server) = self.server.take() {
             while let Some(to) = server.send(&mut buf, self.now) {
-                assert_eq!(to, client_addr());
+                *self.server_sent_to.entry(to).or_default() += buf.len() as u64;
+                if to != self.client_seen_as {
+                    continue; // nobody there any more
+                }
                 self.enqueue(Dir::ToClient, buf.clone());
                 if let Some(f) = &mut self.on_server_send {
                     f(self.bytes_sent[1], self.bytes_delivered[0]);
@@ -380,7 +392,9 @@ impl Pair {
                     );
                 }
                 let s = self.server.as_mut().unwrap();
-                s.recv(&datagram, client_addr(), self.now);
+                let from = self.client_seen_as;
+                *self.server_received_from.entry(from).or_default() += datagram.len() as u64;
+                s.recv(&datagram, from, self.now);
             }
         }
     }

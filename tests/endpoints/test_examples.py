@@ -298,7 +298,7 @@ def test_client_key_update(server, www, tmp_path):
 @pytest.mark.parametrize("case", ["keyupdate", "v2", "multiplexing", "longrtt", "handshakeloss",
                                   "transferloss", "blackhole", "amplificationlimit", "ipv6",
                                   "goodput", "crosstraffic", "transfercorruption",
-                                  "handshakecorruption"])
+                                  "handshakecorruption", "rebind-port", "rebind-addr"])
 def test_runner_cases_that_work_are_accepted(case, tmp_path):
     env = dict(os.environ, TESTCASE=case)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

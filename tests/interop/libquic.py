@@ -17,7 +17,8 @@ OK, DONE = 0, 1
 NO_TIMER = 2**64 - 1
 (HANDSHAKE_COMPLETED, PROTOCOL_NEGOTIATED, STREAM_DATA_RECEIVED, STREAM_RESET,
  STOP_SENDING_RECEIVED, DATAGRAM_FRAME_RECEIVED, PING_ACKNOWLEDGED,
- CONNECTION_ID_ISSUED, CONNECTION_ID_RETIRED, CONNECTION_TERMINATED, KEY_UPDATED) = range(1, 12)
+ CONNECTION_ID_ISSUED, CONNECTION_ID_RETIRED, CONNECTION_TERMINATED, KEY_UPDATED,
+ PEER_MIGRATED, PATH_VALIDATED) = range(1, 14)
 
 
 class SockaddrStorage(Structure):
@@ -87,6 +88,7 @@ _sig("quic_config_set_key_update_interval", c_int32, c_void_p, c_uint64)
 _sig("quic_config_set_supported_versions", c_int32, c_void_p, POINTER(c_uint32), c_size_t)
 _sig("quic_config_set_original_version", c_int32, c_void_p, c_uint32)
 _sig("quic_conn_stats", c_int32, c_void_p, c_void_p)
+_sig("quic_conn_peer_address", c_int32, c_void_p, POINTER(SockaddrStorage), POINTER(c_uint32))
 _sig("quic_conn_stream_send", c_int32, c_void_p, c_uint64, c_char_p, c_size_t, c_bool)
 _sig("quic_conn_stream_reset", c_int32, c_void_p, c_uint64, c_uint64)
 _sig("quic_conn_stream_stop", c_int32, c_void_p, c_uint64, c_uint64)
@@ -259,6 +261,12 @@ class Connection:
 
     def request_key_update(self):
         check(_lib.quic_conn_request_key_update(self.ptr), "request_key_update")
+
+    def peer_address(self):
+        ss, n = SockaddrStorage(), c_uint32()
+        if check(_lib.quic_conn_peer_address(self.ptr, byref(ss), byref(n)), "peer_address") == DONE:
+            return None
+        return addr_tuple(ss, n.value)
 
     @property
     def version(self):

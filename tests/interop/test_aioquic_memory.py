@@ -101,6 +101,9 @@ class Lib:
                 out.append(("datagram", e["data"]))
             elif e["kind"] == libquic.KEY_UPDATED:
                 out.append(("key_updated", self.conn.key_generation))
+            elif e["kind"] in (libquic.PEER_MIGRATED, libquic.PATH_VALIDATED):
+                kind = "migrated" if e["kind"] == libquic.PEER_MIGRATED else "validated"
+                out.append((kind, self.conn.peer_address()))
         return out
 
 
@@ -133,6 +136,9 @@ class Run:
         self.loss, self.rng, self.on_step = loss, random.Random(seed), on_step
         self.delay = delay
         self.lost = 0
+        # The client's address as the server sees it (a NAT may change
+        # it); the server's datagrams to another address are lost.
+        self.client_addr = CLIENT_ADDR
         self.queue = []  # (deliver_at, seq, to_server, datagram)
         self.seq = 0
 
@@ -172,8 +178,8 @@ class Run:
                 self._send(data, True)
             if self.server:
                 for data, addr in self.server.datagrams_to_send(self.now):
-                    assert addr == CLIENT_ADDR
-                    self._send(data, False)
+                    if addr == self.client_addr:
+                        self._send(data, False)
             self.collect()
             if done(self):
                 return True
@@ -182,7 +188,7 @@ class Run:
                 if to_server:
                     if self.server is None:
                         self.server = self.make_server(data)
-                    self.server.receive_datagram(data, CLIENT_ADDR, self.now)
+                    self.server.receive_datagram(data, self.client_addr, self.now)
                 else:
                     self.client.receive_datagram(data, SERVER_ADDR, self.now)
                 continue

@@ -1,0 +1,244 @@
+//! The network path to the peer (RFC 9000 §8.2, §9): where datagrams go,
+//! whether the peer proved it owns that address, and the validation of a
+//! new address when a client moves (NAT rebinding or migration).
+//!
+//! A server follows a client whose non-probing packets arrive from a new
+//! address (§9.3): it sends there at once, limited to three times what it
+//! received there (§9.3.1), and proves the address with PATH_CHALLENGE.
+//! When no PATH_RESPONSE comes in time, it goes back to the last validated
+//! address (§9.3.2). Probing packets from another address are answered on
+//! that address without moving (§9.1). A client stays on the server's
+//! address: servers do not migrate without a preferred address.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+use super::cid::random_bytes;
+use super::{Connection, Event};
+use crate::frame::Frame;
+use crate::packet::MIN_INITIAL_DATAGRAM;
+use crate::side::Side;
+
+/// PATH_RESPONSE frames owed at most; older ones are dropped.
+const MAX_RESPONSES: usize = 4;
+
+/// RFC 9002 §6.2.2: the initial RTT for a path with no sample (333 ms).
+const INITIAL_PATH_RTT: u64 = 333_000_000;
+
+/// A PATH_CHALLENGE we sent to the current address.
+#[derive(Debug, Clone, Copy)]
+struct Challenge {
+    data: [u8; 8],
+    /// Not sent yet, or its packet was lost.
+    pending: bool,
+    /// Validation is abandoned then (RFC 9000 §8.2.4).
+    deadline: u64,
+}
+
+/// A PATH_RESPONSE owed on the path its challenge arrived on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Response {
+    pub(crate) to: SocketAddr,
+    pub(crate) data: [u8; 8],
+    /// The datagram that carried the challenge: padding the response to
+    /// 1200 bytes must stay within three times it (§8.2.2).
+    received: usize,
+}
+
+/// The path of a connection.
+#[derive(Debug, Default)]
+pub(crate) struct Path {
+    /// Where our datagrams go.
+    pub(crate) peer: Option<SocketAddr>,
+    /// The last address the peer proved it owns.
+    validated: Option<SocketAddr>,
+    challenge: Option<Challenge>,
+    responses: VecDeque<Response>,
+    /// Bytes received from and sent to `peer` while it is not validated.
+    unvalidated_received: u64,
+    unvalidated_sent: u64,
+}
+
+impl Path {
+    /// The peer's address is known and proven (the handshake proves the
+    /// address it ran on).
+    pub(crate) fn set_validated(&mut self, addr: SocketAddr) {
+        self.peer = Some(addr);
+        self.validated = Some(addr);
+    }
+
+    /// Bytes we may still send to an unproven address after a migration
+    /// (RFC 9000 §9.3.1); None when not limited.
+    pub(crate) fn budget(&self) -> Option<u64> {
+        if self.peer.is_some() && self.peer == self.validated || self.validated.is_none() {
+            return None;
+        }
+        Some(
+            self.unvalidated_received
+                .saturating_mul(3)
+                .saturating_sub(self.unvalidated_sent),
+        )
+    }
+
+    pub(crate) fn on_sent(&mut self, to: SocketAddr, bytes: usize) {
+        if Some(to) == self.peer && self.budget().is_some() {
+            self.unvalidated_sent += bytes as u64;
+        }
+    }
+
+    /// A PATH_CHALLENGE must go out on the current path.
+    pub(crate) fn challenge_pending(&self) -> bool {
+        self.challenge.is_some_and(|c| c.pending)
+    }
+
+    /// The PATH_CHALLENGE to send now, marked sent.
+    pub(crate) fn take_challenge(&mut self) -> Option<[u8; 8]> {
+        let c = self.challenge.as_mut().filter(|c| c.pending)?;
+        c.pending = false;
+        Some(c.data)
+    }
+
+    /// A packet with our PATH_CHALLENGE `data` was lost: send it again if
+    /// that validation is still running.
+    pub(crate) fn on_challenge_lost(&mut self, data: [u8; 8]) {
+        if let Some(c) = self.challenge.as_mut().filter(|c| c.data == data) {
+            c.pending = true;
+        }
+    }
+
+    /// A PATH_RESPONSE owed on the current path, first in line.
+    pub(crate) fn take_response_here(&mut self) -> Option<[u8; 8]> {
+        let peer = self.peer?;
+        let i = self.responses.iter().position(|r| r.to == peer)?;
+        self.responses.remove(i).map(|r| r.data)
+    }
+
+    pub(crate) fn has_response_here(&self) -> bool {
+        self.responses.iter().any(|r| Some(r.to) == self.peer)
+    }
+
+    /// A PATH_RESPONSE owed on another path, with the size its datagram
+    /// may be padded to.
+    pub(crate) fn take_response_elsewhere(&mut self) -> Option<(Response, usize)> {
+        let i = self
+            .responses
+            .iter()
+            .position(|r| Some(r.to) != self.peer)?;
+        let r = self.responses.remove(i)?;
+        let pad = MIN_INITIAL_DATAGRAM.min(r.received.saturating_mul(3));
+        Some((r, pad))
+    }
+
+    /// The validation deadline, for the connection's timer.
+    pub(crate) fn deadline(&self) -> Option<u64> {
+        self.challenge.map(|c| c.deadline)
+    }
+}
+
+/// True for the frames a probing packet may hold (RFC 9000 §9.1).
+pub(crate) fn is_probing(frame: &Frame<'_>) -> bool {
+    matches!(
+        frame,
+        Frame::PathChallenge(_)
+            | Frame::PathResponse(_)
+            | Frame::NewConnectionId { .. }
+            | Frame::Padding { .. }
+    )
+}
+
+impl Connection {
+    /// A PATH_CHALLENGE arrived from `from` in a datagram of `size` bytes:
+    /// answer on that path.
+    pub(super) fn on_path_challenge(&mut self, from: SocketAddr, data: [u8; 8], size: usize) {
+        let p = &mut self.path;
+        if p.responses.len() >= MAX_RESPONSES {
+            p.responses.pop_front();
+        }
+        p.responses.push_back(Response {
+            to: from,
+            data,
+            received: size,
+        });
+    }
+
+    /// A PATH_RESPONSE arrived: the path it answers is validated. Others
+    /// (late, or for a validation we gave up) are ignored, as RFC 9000
+    /// §19.18 allows.
+    pub(super) fn on_path_response(&mut self, data: [u8; 8]) {
+        let p = &mut self.path;
+        if p.challenge.is_some_and(|c| c.data == data) {
+            p.challenge = None;
+            p.validated = p.peer;
+            if let Some(addr) = p.peer {
+                self.events.push_back(Event::PathValidated { addr });
+            }
+        }
+    }
+
+    /// After a 1-RTT packet from `from` was processed: bytes on an unproven
+    /// path count towards its limit, and a non-probing packet with the
+    /// largest packet number so far moves us there (RFC 9000 §9.3).
+    pub(super) fn on_packet_from(
+        &mut self,
+        from: SocketAddr,
+        size: usize,
+        non_probing: bool,
+        largest: bool,
+        now: u64,
+    ) {
+        if self.side == Side::Client || !self.handshake_confirmed {
+            return;
+        }
+        if Some(from) == self.path.peer {
+            if self.path.budget().is_some() {
+                self.path.unvalidated_received += size as u64;
+            }
+            return;
+        }
+        if !non_probing || !largest {
+            return;
+        }
+        let old = self.path.peer;
+        let p = &mut self.path;
+        p.peer = Some(from);
+        p.unvalidated_received = size as u64;
+        p.unvalidated_sent = 0;
+        // RFC 9000 §9.4: a new IP address is a new path for congestion
+        // control and RTT; a new port alone (NAT rebinding) is not.
+        if old.is_none_or(|o| o.ip() != from.ip()) {
+            self.recovery.reset_path();
+        }
+        if Some(from) == p.validated {
+            p.challenge = None;
+        } else {
+            let mut data = [0u8; 8];
+            random_bytes(&mut data);
+            // RFC 9000 §8.2.4: three times the larger of the current PTO
+            // and a new path's (with the initial RTT of 333 ms).
+            let pto = self.recovery.pto().max(3 * INITIAL_PATH_RTT);
+            p.challenge = Some(Challenge {
+                data,
+                pending: true,
+                deadline: now.saturating_add(3 * pto),
+            });
+        }
+        self.events.push_back(Event::PeerMigrated { addr: from });
+    }
+
+    /// The validation deadline passed: go back to the last address the
+    /// peer proved (RFC 9000 §9.3.2).
+    pub(super) fn on_path_timeout(&mut self, now: u64) {
+        let p = &mut self.path;
+        if p.challenge.is_none_or(|c| now < c.deadline) {
+            return;
+        }
+        p.challenge = None;
+        if p.validated.is_some() && p.peer != p.validated {
+            p.peer = p.validated;
+            self.recovery.reset_path();
+            if let Some(addr) = p.peer {
+                self.events.push_back(Event::PeerMigrated { addr });
+            }
+        }
+    }
+}
