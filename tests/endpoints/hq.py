@@ -38,6 +38,12 @@ class HqServer(QuicConnectionProtocol):
             buf.extend(event.data)
             if event.end_stream or b"\n" in buf:
                 path = bytes(buf).split()[1].decode().lstrip("/")
+                if path.startswith("close-"):
+                    # /close-0x106: the application closes the connection
+                    # with that code (as HTTP/3 does with its errors).
+                    self._quic.close(error_code=int(path[6:], 16), reason_phrase="asked to")
+                    self.transmit()
+                    return
                 full = os.path.join(self.root, path)
                 if ".." in path or not os.path.isfile(full):
                     self._quic.reset_stream(event.stream_id, 0x10)

@@ -205,6 +205,12 @@ def test_quic_client_with_aioquic_server(aioquic_server, www, tmp_path, names):
         assert digest(tmp_path / n) == digest(www / n)
 
 
+def test_an_application_close_is_not_called_a_tls_alert(aioquic_server, tmp_path):
+    r = fetch([f"https://127.0.0.1:{aioquic_server}/close-0x106"], tmp_path)
+    assert r.returncode == 1
+    assert "application error 0x106" in r.stderr and "TLS alert" not in r.stderr, r.stderr
+
+
 @pytest.mark.parametrize("names", [["1mb.bin"], ["10mb.bin"], [f"f{i}.txt" for i in range(10)]])
 def test_aioquic_client_with_quic_server(server, www, tmp_path, names):
     r = subprocess.run([sys.executable, HQ, "get", CA, str(tmp_path),
