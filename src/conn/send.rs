@@ -366,32 +366,52 @@ impl Connection {
     /// came from another address than the peer's (a probe, RFC 9000 §9.1),
     /// sent back there (§8.2.2), padded as far as that path allows.
     fn send_path_response_elsewhere(&mut self, out: &mut Vec<u8>, now: u64) -> Option<SocketAddr> {
-        let space = Space::Application;
-        if self.spaces[space as usize].seal.is_none() || !self.handshake_complete {
+        if self.spaces[Space::Application as usize].seal.is_none() || !self.handshake_complete {
             return None;
         }
         let (resp, pad) = self.path.take_response_elsewhere()?;
+        self.write_lone_packet(out, Frame::PathResponse(resp.data), pad, now)
+            .then_some(resp.to)
+    }
+
+    /// Writes a datagram of one 1-RTT packet holding `frame`, padded to
+    /// `pad` bytes. It stays out of the peer path's congestion control and
+    /// loss detection: nothing in it is resent.
+    fn write_lone_packet(
+        &mut self,
+        out: &mut Vec<u8>,
+        frame: Frame<'_>,
+        pad: usize,
+        now: u64,
+    ) -> bool {
+        let space = Space::Application;
+        out.clear();
         let pn = self.spaces[space as usize].next_pn;
         let pn_len = number::encoded_len(pn, self.recovery.largest_acked(space));
         let dcid = self.peer_cids.current();
-        let layout = header::write_short(
+        let phase = self.key_gens.write_phase();
+        let Ok(layout) = header::write_short(
             out,
             &dcid,
             number::truncate(pn, pn_len),
             pn_len,
-            self.key_gens.write_phase(),
+            phase,
             false,
-        )
-        .ok()?;
-        Frame::PathResponse(resp.data).write(out);
+        ) else {
+            return false;
+        };
+        frame.write(out);
         let end = pad.max(out.len() + TAG_LEN + protect::min_payload_len(pn_len));
         out.resize(end, 0);
-        self.key_gens.on_sealed(pn);
-        let keys = self.spaces[space as usize].seal.as_mut()?;
+        let Some(keys) = self.spaces[space as usize].seal.as_mut() else {
+            out.clear();
+            return false;
+        };
         if protect::seal(out, layout.pn_offset, pn_len, pn, keys).is_err() {
             out.clear();
-            return None;
+            return false;
         }
+        self.key_gens.on_sealed(pn);
         self.spaces[space as usize].next_pn += 1;
         let mut frames = self.frame_list();
         frames.push(SentFrame::NotResent);
@@ -401,13 +421,20 @@ impl Connection {
                 pn,
                 time_sent: now,
                 size: out.len(),
-                ack_eliciting: true,
+                ack_eliciting: false,
                 in_flight: false,
                 data: frames,
             },
         );
         self.bytes_sent += out.len() as u64;
-        Some(resp.to)
+        true
+    }
+
+    /// Test hook: a probing packet (PATH_CHALLENGE alone, padded to 1200
+    /// bytes), as a client probing a new path sends (RFC 9000 §9.1).
+    #[cfg(test)]
+    pub(crate) fn probe_packet(&mut self, out: &mut Vec<u8>, data: [u8; 8], now: u64) -> bool {
+        self.write_lone_packet(out, Frame::PathChallenge(data), MIN_INITIAL_DATAGRAM, now)
     }
 
     /// HANDSHAKE_DONE, PATH_RESPONSE and connection ID frames (1-RTT only).

@@ -137,3 +137,35 @@ fn a_failed_validation_goes_back_to_the_proven_address() {
     p.client.stream_send(0, b"still here", true).unwrap();
     assert!(p.run_until(p.now + 10_000 * MS, |p| p.server_rx.finished.contains(&0)));
 }
+
+/// A probing packet (PATH_CHALLENGE alone) from another address is
+/// answered there, padded, and does not move the server (RFC 9000 §9.1).
+#[test]
+fn a_probe_from_another_address_is_answered_there() {
+    let mut p = Pair::default_pair();
+    p.handshake();
+    let probe_from: SocketAddr = "10.3.3.3:3333".parse().unwrap();
+    let mut probe = Vec::new();
+    assert!(p.client.probe_packet(&mut probe, *b"probe!!!", p.now));
+    assert!(probe.len() >= 1200);
+    let now = p.now;
+    let server = p.server.as_mut().unwrap();
+    server.recv(&probe, probe_from, now);
+    let mut out = Vec::new();
+    assert_eq!(
+        server.send(&mut out, now),
+        Some(probe_from),
+        "answered on the probed path"
+    );
+    assert!(out.len() >= 1200, "the response is padded: {}", out.len());
+    assert_eq!(
+        server.peer_addr(),
+        Some(client_addr()),
+        "a probe does not move the server"
+    );
+    p.collect_events();
+    assert!(migrations(&p.server_events).is_empty());
+    // The answer opens at the client.
+    p.client.recv(&out, super::pair::server_addr(), now);
+    assert!(p.client.is_established());
+}
