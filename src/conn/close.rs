@@ -77,6 +77,17 @@ impl Connection {
         };
     }
 
+    /// Ends the connection at once without telling the peer (idle or
+    /// handshake timeout, failed version negotiation, keys used up).
+    pub(super) fn close_silently(&mut self, err: CloseError) {
+        if !matches!(self.close, CloseState::Open) {
+            return;
+        }
+        self.push_terminated(&err);
+        self.local_error = Some(err);
+        self.close = CloseState::Closed;
+    }
+
     /// The peer closed with `err` (RFC 9000 §10.2.2): drain.
     pub(super) fn enter_draining(&mut self, err: CloseError, now: u64) {
         let until = now + 3 * self.recovery.pto();
@@ -157,10 +168,7 @@ impl Connection {
                 frame_type: None,
                 reason: format!("Handshake timeout: no handshake within {ms} ms").into_bytes(),
             };
-            self.push_terminated(&err);
-            self.local_error = Some(err);
-            self.close = CloseState::Closed;
-            return;
+            return self.close_silently(err);
         }
         if self.idle_deadline.is_some_and(|d| now >= d) {
             // RFC 9000 §10.1: the connection closes silently.
@@ -170,10 +178,7 @@ impl Connection {
                 frame_type: None,
                 reason: b"Idle timeout".to_vec(),
             };
-            self.push_terminated(&err);
-            self.local_error = Some(err);
-            self.close = CloseState::Closed;
-            return;
+            return self.close_silently(err);
         }
         self.on_path_timeout(now);
         let status = self.status();

@@ -250,14 +250,14 @@ impl Connection {
             }
             self.key_gens.requested = false;
         } else if self.key_gens.sealed >= limit {
-            self.fail(
-                TransportError::new(
-                    code::AEAD_LIMIT_REACHED,
-                    0,
-                    "confidentiality limit of the 1-RTT key reached",
-                ),
-                now,
-            );
+            // RFC 9001 §6.6: the key may seal nothing more, not even a
+            // CONNECTION_CLOSE: the connection ends silently.
+            self.close_silently(super::CloseError {
+                is_app: false,
+                code: code::AEAD_LIMIT_REACHED,
+                frame_type: None,
+                reason: b"confidentiality limit of the 1-RTT key reached".to_vec(),
+            });
         }
     }
 

@@ -490,10 +490,7 @@ impl Connection {
                 )
                 .into_bytes(),
             };
-            self.push_terminated(&err);
-            self.local_error = Some(err);
-            self.close = CloseState::Closed;
-            return;
+            return self.close_silently(err);
         };
         if let Err(e) = self.restart_in_version(v, now) {
             self.fail(e, now);

@@ -52,7 +52,7 @@ impl Connection {
         if !closing && self.handshake_confirmed {
             self.update_keys_if_due(now);
             if !matches!(self.close, CloseState::Open) {
-                return self.send(out, now);
+                return None;
             }
         }
         if !closing {
