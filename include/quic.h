@@ -433,7 +433,8 @@ const char *quic_config_last_error(const quic_config *config);
 // with no_application_protocol (CRYPTO_ERROR 0x178) when there is none.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_INVALID_ARGUMENT` (an empty, over-long or non-UTF-8 name).
+// `QUIC_RESULT_INVALID_ARGUMENT` (no name at all, or an empty, over-long
+// or non-UTF-8 name).
 //
 // # Safety
 // `protocols` must be NULL (with `count` 0) or hold `count` valid string
@@ -456,7 +457,7 @@ quic_result quic_config_set_connection_id_length(quic_config *config, size_t len
 // non-zero value of both peers applies). Default 60 s.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_INVALID_ARGUMENT` (over 2^62 ms).
+// `QUIC_RESULT_INVALID_ARGUMENT` (over a day).
 //
 // # Safety
 // `config` must be NULL or a live config.
@@ -636,8 +637,8 @@ quic_result quic_config_set_original_version(quic_config *config, uint32_t versi
 // hybrid (a ClientHello over two packets).
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_INVALID_ARGUMENT` (empty or not UTF-8; unknown names are
-// reported when the first connection is made).
+// `QUIC_RESULT_INVALID_ARGUMENT` (empty, not UTF-8, or a list OpenSSL
+// refuses, e.g. an unknown name; `quic_config_last_error` says why).
 //
 // # Safety
 // `groups` must be NULL or NUL-terminated.

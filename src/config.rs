@@ -159,8 +159,14 @@ impl Config {
         }
     }
 
-    /// Sets the ALPN list: 1..=255 bytes each, none empty.
+    /// Sets the ALPN list: at least one name, 1..=255 bytes each. (An
+    /// empty list would fail every handshake later, with no hint why.)
     pub fn set_alpn_protocols(&mut self, protocols: Vec<Vec<u8>>) -> Result<(), ConfigError> {
+        if protocols.is_empty() {
+            return Err(ConfigError::Invalid(
+                "the ALPN list needs at least one protocol".into(),
+            ));
+        }
         if protocols.iter().any(|p| p.is_empty() || p.len() > 255) {
             return Err(ConfigError::Invalid(
                 "ALPN protocols are 1 to 255 bytes".into(),
@@ -200,6 +206,25 @@ impl Config {
             ));
         }
         self.cipher_suites = suites;
+        Ok(())
+    }
+
+    /// Sets the TLS key-exchange groups (OpenSSL list syntax), checked by
+    /// OpenSSL now rather than when the first connection is made.
+    pub fn set_groups(&mut self, groups: &str) -> Result<(), ConfigError> {
+        crate::tls::check_groups(groups)?;
+        self.groups = Some(groups.to_owned());
+        Ok(())
+    }
+
+    /// Sets the idle timeout (ns; 0 = none; at most a day).
+    pub fn set_idle_timeout(&mut self, ns: u64) -> Result<(), ConfigError> {
+        if ns > MAX_TIMEOUT {
+            return Err(ConfigError::Invalid(
+                "the idle timeout is at most a day".into(),
+            ));
+        }
+        self.idle_timeout = ns;
         Ok(())
     }
 

@@ -69,7 +69,7 @@ impl AckState {
         if immediate || out_of_order || self.unacked_eliciting >= 2 {
             self.immediate = true;
         } else if self.deadline.is_none() {
-            self.deadline = Some(now + max_ack_delay);
+            self.deadline = Some(now.saturating_add(max_ack_delay));
         }
     }
 

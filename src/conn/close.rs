@@ -70,7 +70,7 @@ impl Connection {
             return;
         }
         self.close = CloseState::Closing {
-            until: now + 3 * self.recovery.pto(),
+            until: now.saturating_add(self.recovery.pto().saturating_mul(3)),
             send: true,
             received: 0,
             next_answer: 1,
@@ -90,7 +90,7 @@ impl Connection {
 
     /// The peer closed with `err` (RFC 9000 §10.2.2): drain.
     pub(super) fn enter_draining(&mut self, err: CloseError, now: u64) {
-        let until = now + 3 * self.recovery.pto();
+        let until = now.saturating_add(self.recovery.pto().saturating_mul(3));
         match self.close {
             CloseState::Open => {
                 self.push_terminated(&err);
@@ -199,7 +199,8 @@ impl Connection {
     pub(super) fn restart_idle_timer(&mut self, now: u64) {
         if let Some(t) = self.idle_timeout {
             // At least three PTOs, so probes get their chance.
-            self.idle_deadline = Some(now + t.max(3 * self.recovery.pto()));
+            let t = t.max(self.recovery.pto().saturating_mul(3));
+            self.idle_deadline = Some(now.saturating_add(t));
         }
     }
 

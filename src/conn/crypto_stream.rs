@@ -2,6 +2,7 @@
 //! until acknowledged so lost ranges can be resent, and what we receive,
 //! reassembled in order with a bound on out-of-order bytes (§7.5).
 
+use super::reassembly::Reassembly;
 use crate::error::{code, TransportError};
 use crate::frame::kind;
 use crate::ranges::RangeSet;
@@ -72,49 +73,65 @@ impl CryptoSend {
     }
 }
 
+/// Out-of-order CRYPTO pieces one level holds at most. A flight is a
+/// few dozen frames; a peer slicing it into single bytes gets its frames
+/// refused (the packet is not acknowledged) past this.
+pub(crate) const MAX_CRYPTO_PIECES: usize = 128;
+
 /// The receive side of one level's crypto stream.
 #[derive(Debug, Default)]
 pub(crate) struct CryptoRecv {
-    /// Bytes handed to TLS so far.
-    delivered: u64,
-    /// Bytes from `delivered` on; only the ranges in `received` are valid.
-    window: Vec<u8>,
-    received: RangeSet,
+    data: Reassembly,
+}
+
+/// What became of a CRYPTO frame.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum CryptoIn {
+    /// Stored; these bytes are now contiguous and go to TLS (maybe none).
+    Ready(Vec<u8>),
+    /// Refused: one out-of-order piece too many. The packet must not be
+    /// acknowledged, so the peer sends it again.
+    Refused,
 }
 
 impl CryptoRecv {
-    /// Adds a CRYPTO frame's data and returns the bytes that became
-    /// contiguous, in order, for TLS.
-    pub(crate) fn insert(&mut self, offset: u64, data: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let end = offset + data.len() as u64;
-        if end <= self.delivered {
-            return Ok(Vec::new()); // a retransmission of what TLS already has
+    /// Adds a CRYPTO frame's data (RFC 9000 §19.6, §7.5).
+    pub(crate) fn insert(&mut self, offset: u64, data: &[u8]) -> Result<CryptoIn, TransportError> {
+        let end = offset.saturating_add(data.len() as u64);
+        if end <= self.data.base() {
+            return Ok(CryptoIn::Ready(Vec::new())); // TLS has it already
         }
-        if end - self.delivered > MAX_CRYPTO_BUFFER {
+        if end - self.data.base() > MAX_CRYPTO_BUFFER {
             return Err(TransportError::new(
                 code::CRYPTO_BUFFER_EXCEEDED,
                 kind::CRYPTO,
                 "too much out-of-order CRYPTO data",
             ));
         }
-        let skip = self.delivered.saturating_sub(offset) as usize;
-        let start = offset.max(self.delivered);
-        let rel = (start - self.delivered) as usize;
-        let bytes = &data[skip..];
-        if self.window.len() < rel + bytes.len() {
-            self.window.resize(rel + bytes.len(), 0);
+        if self.data.insert(offset, data, MAX_CRYPTO_PIECES).is_err() {
+            return Ok(CryptoIn::Refused);
         }
-        self.window[rel..rel + bytes.len()].copy_from_slice(bytes);
-        self.received.insert(start..end);
-        match self.received.first() {
-            Some(r) if r.start == self.delivered => {
-                let n = (r.end - r.start) as usize;
-                self.received.remove(r.clone());
-                self.delivered = r.end;
-                Ok(self.window.drain(..n).collect())
+        let mut ready = Vec::new();
+        while let Some(bytes) = self.data.pop_ready() {
+            if ready.is_empty() {
+                ready = bytes;
+            } else {
+                ready.extend_from_slice(&bytes);
             }
-            _ => Ok(Vec::new()),
         }
+        Ok(CryptoIn::Ready(ready))
+    }
+
+    /// Out-of-order pieces held.
+    #[cfg(test)]
+    pub(crate) fn pieces(&self) -> usize {
+        self.data.pieces()
+    }
+
+    /// Heap bytes held.
+    #[cfg(test)]
+    pub(crate) fn memory(&self) -> usize {
+        self.data.capacity()
     }
 }
 
@@ -151,12 +168,13 @@ mod tests {
 
     #[test]
     fn receive_side_reassembles_out_of_order() {
+        let ready = |v: &[u8]| CryptoIn::Ready(v.to_vec());
         let mut r = CryptoRecv::default();
-        assert!(r.insert(5, b"world").unwrap().is_empty());
-        assert_eq!(r.insert(0, b"hello").unwrap(), b"helloworld");
+        assert_eq!(r.insert(5, b"world").unwrap(), ready(b""));
+        assert_eq!(r.insert(0, b"hello").unwrap(), ready(b"helloworld"));
         // Overlapping retransmissions deliver only what is new.
-        assert_eq!(r.insert(8, b"ld!!").unwrap(), b"!!");
-        assert!(r.insert(0, b"hello").unwrap().is_empty());
+        assert_eq!(r.insert(8, b"ld!!").unwrap(), ready(b"!!"));
+        assert_eq!(r.insert(0, b"hello").unwrap(), ready(b""));
     }
 
     #[test]
@@ -165,5 +183,15 @@ mod tests {
         let e = r.insert(MAX_CRYPTO_BUFFER, b"x").unwrap_err();
         assert_eq!(e.code, code::CRYPTO_BUFFER_EXCEEDED);
         assert!(r.insert(MAX_CRYPTO_BUFFER - 1, b"x").is_ok());
+    }
+
+    #[test]
+    fn receive_side_caps_its_pieces() {
+        let mut r = CryptoRecv::default();
+        for i in 0..MAX_CRYPTO_PIECES as u64 {
+            assert_eq!(r.insert(2 * i + 1, b"x").unwrap(), CryptoIn::Ready(vec![]));
+        }
+        assert_eq!(r.insert(1000, b"y").unwrap(), CryptoIn::Refused);
+        assert_eq!(r.pieces(), MAX_CRYPTO_PIECES);
     }
 }

@@ -12,17 +12,24 @@ mod events;
 mod handshake;
 mod keys;
 mod path;
+mod reassembly;
 mod recv;
 mod send;
 mod spaces;
 mod stream_io;
 mod streams;
+#[cfg(test)]
+mod test_hooks;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+#[cfg(test)]
+pub(crate) use crypto_stream::{MAX_CRYPTO_BUFFER, MAX_CRYPTO_PIECES};
 pub use events::Event;
+#[cfg(test)]
+pub(crate) use streams::{MAX_OOO_PIECES_PER_CONNECTION, MAX_OOO_PIECES_PER_STREAM};
 use thiserror::Error;
 
 use crate::cid::ConnectionId;
@@ -182,6 +189,9 @@ pub struct Connection {
     datagrams_undelivered: usize,
     /// The datagram being built carries a PATH_CHALLENGE: pad it.
     pad_datagram: bool,
+    /// A frame of the packet being processed was refused: do not
+    /// acknowledge the packet.
+    drop_packet: bool,
     /// 1-RTT key generations (key update).
     key_gens: keys::KeyGenerations,
     /// The version of the client's first flight (RFC 9368 §2).
@@ -282,6 +292,7 @@ impl Connection {
             datagrams_undelivered: 0,
             key_gens: keys::KeyGenerations::new(key_update_interval),
             pad_datagram: false,
+            drop_packet: false,
         }
     }
 

@@ -129,6 +129,12 @@ impl Path {
         Some((r, pad))
     }
 
+    /// PATH_RESPONSE frames owed.
+    #[cfg(test)]
+    pub(crate) fn responses_pending(&self) -> usize {
+        self.responses.len()
+    }
+
     /// The validation deadline, for the connection's timer.
     pub(crate) fn deadline(&self) -> Option<u64> {
         self.challenge.map(|c| c.deadline)

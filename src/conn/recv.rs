@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use super::close::CloseState;
+use super::crypto_stream::CryptoIn;
 use super::spaces::PacketSpace;
 use super::{Connection, Event};
 use crate::cid::ConnectionId;
@@ -207,6 +208,11 @@ impl Connection {
             }
         };
         let eliciting = kinds.eliciting;
+        if std::mem::take(&mut self.drop_packet) {
+            // A frame was refused (too fragmented): not acknowledged, so
+            // the peer sends it again.
+            return Some(len);
+        }
         if space == Space::Application && matches!(self.close, CloseState::Open) {
             self.on_packet_from(from, datagram_len, kinds.non_probing, largest, now);
         }
@@ -264,6 +270,7 @@ impl Connection {
                 "packet without frames",
             ));
         }
+        self.drop_packet = false;
         let mut eliciting = false;
         let mut non_probing = false;
         for frame in Frames::new(payload) {
@@ -286,11 +293,15 @@ impl Connection {
                     if space == Space::Initial && self.side == Side::Client {
                         self.version_learned = true;
                     }
-                    let bytes = self.spaces[space as usize]
+                    match self.spaces[space as usize]
                         .crypto_recv
-                        .insert(offset, data)?;
-                    if !bytes.is_empty() {
-                        self.feed_tls(PacketSpace::level(space), &bytes);
+                        .insert(offset, data)?
+                    {
+                        CryptoIn::Ready(bytes) if !bytes.is_empty() => {
+                            self.feed_tls(PacketSpace::level(space), &bytes)
+                        }
+                        CryptoIn::Ready(_) => {}
+                        CryptoIn::Refused => self.drop_packet = true,
                     }
                 }
                 Frame::ConnectionClose {

@@ -129,7 +129,12 @@ impl Connection {
                 offset,
                 data,
                 fin,
-            } => self.streams.on_stream(stream_id, offset, data, fin),
+            } => {
+                if !self.streams.on_stream(stream_id, offset, data, fin)? {
+                    self.drop_packet = true;
+                }
+                Ok(())
+            }
             Frame::ResetStream {
                 stream_id,
                 error_code,

@@ -167,7 +167,8 @@ pub unsafe extern "C" fn quic_config_last_error(config: *const quic_config) -> *
 /// with no_application_protocol (CRYPTO_ERROR 0x178) when there is none.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_INVALID_ARGUMENT` (an empty, over-long or non-UTF-8 name).
+/// `QUIC_RESULT_INVALID_ARGUMENT` (no name at all, or an empty, over-long
+/// or non-UTF-8 name).
 ///
 /// # Safety
 /// `protocols` must be NULL (with `count` 0) or hold `count` valid string
@@ -217,7 +218,7 @@ pub unsafe extern "C" fn quic_config_set_connection_id_length(
 /// non-zero value of both peers applies). Default 60 s.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_INVALID_ARGUMENT` (over 2^62 ms).
+/// `QUIC_RESULT_INVALID_ARGUMENT` (over a day).
 ///
 /// # Safety
 /// `config` must be NULL or a live config.
@@ -226,12 +227,7 @@ pub unsafe extern "C" fn quic_config_set_idle_timeout(
     config: *mut quic_config,
     timeout_ns: u64,
 ) -> quic_result {
-    with_config(config, |h| {
-        h.apply(|c| {
-            c.idle_timeout = timeout_ns;
-            Ok(())
-        })
-    })
+    with_config(config, |h| h.apply(|c| c.set_idle_timeout(timeout_ns)))
 }
 
 /// Sets how long a handshake may take, in nanoseconds, counted from
@@ -564,8 +560,8 @@ pub unsafe extern "C" fn quic_config_set_original_version(
 /// hybrid (a ClientHello over two packets).
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_INVALID_ARGUMENT` (empty or not UTF-8; unknown names are
-/// reported when the first connection is made).
+/// `QUIC_RESULT_INVALID_ARGUMENT` (empty, not UTF-8, or a list OpenSSL
+/// refuses, e.g. an unknown name; `quic_config_last_error` says why).
 ///
 /// # Safety
 /// `groups` must be NULL or NUL-terminated.
@@ -577,11 +573,7 @@ pub unsafe extern "C" fn quic_config_set_groups(
     with_config(config, |h| {
         // SAFETY: per the contract.
         match unsafe { c_str(groups) } {
-            Ok(Some(g)) if !g.is_empty() => h.apply(|c| {
-                c.groups = Some(g.to_owned());
-                Ok(())
-            }),
-            Ok(Some(_)) => QUIC_RESULT_INVALID_ARGUMENT,
+            Ok(Some(g)) => h.apply(|c| c.set_groups(g)),
             Ok(None) => QUIC_RESULT_NULL_PARAMETER,
             Err(e) => e,
         }

@@ -274,7 +274,11 @@ impl<T> Recovery<T> {
         if !self.rtt.has_sample() {
             return false;
         }
-        let duration = (self.rtt.pto_base() + self.max_ack_delay) * PERSISTENT_CONGESTION_THRESHOLD;
+        let duration = self
+            .rtt
+            .pto_base()
+            .saturating_add(self.max_ack_delay)
+            .saturating_mul(PERSISTENT_CONGESTION_THRESHOLD);
         let mut pns: Vec<(u64, u64)> = lost
             .iter()
             .filter(|p| p.ack_eliciting)
@@ -447,7 +451,9 @@ impl<T> Recovery<T> {
     /// packet; those not in flight carried nothing to retransmit.
     pub fn detect_lost(&mut self, space: Space, now: u64) -> Vec<SentPacket<T>> {
         let base = self.rtt.smoothed().max(self.rtt.latest());
-        let loss_delay = (base * (8 + self.time_threshold_extra) / 8).max(rtt::GRANULARITY);
+        let loss_delay = (u128::from(base) * u128::from(8 + self.time_threshold_extra) / 8)
+            .min(u128::from(u64::MAX)) as u64;
+        let loss_delay = loss_delay.max(rtt::GRANULARITY);
         let threshold = self.packet_threshold;
         let lost_send_time = now.saturating_sub(loss_delay);
         let s = &mut self.spaces[space as usize];
@@ -460,7 +466,7 @@ impl<T> Recovery<T> {
             if p.time_sent <= lost_send_time || largest_acked >= p.pn + threshold {
                 lost_pns.push(p.pn);
             } else {
-                let t = p.time_sent + loss_delay;
+                let t = p.time_sent.saturating_add(loss_delay);
                 s.loss_time = Some(s.loss_time.map_or(t, |l| l.min(t)));
             }
         }
@@ -577,7 +583,7 @@ impl<T> Recovery<T> {
     /// The current probe timeout including max_ack_delay (for idle and
     /// closing timers, RFC 9000 §10.1 and §10.2).
     pub fn pto(&self) -> u64 {
-        self.rtt.pto_base() + self.max_ack_delay
+        self.rtt.pto_base().saturating_add(self.max_ack_delay)
     }
 }
 

@@ -67,8 +67,9 @@ impl Pacer {
         let missing = u128::from(size - self.tokens);
         let den = RATE_FACTOR_NUM * u128::from(cwnd.max(1));
         let wait = (missing * RATE_FACTOR_DEN * srtt).div_ceil(den);
-        let since_last = now - self.last.unwrap_or(now);
-        Some(now + (wait as u64).saturating_sub(since_last).max(1))
+        let since_last = now.saturating_sub(self.last.unwrap_or(now));
+        let wait = wait.min(u128::from(u64::MAX)) as u64;
+        Some(now.saturating_add(wait.saturating_sub(since_last).max(1)))
     }
 
     /// A packet of `size` bytes was sent.

@@ -66,27 +66,35 @@ impl RttEstimator {
         self.min = self.min.min(latest_rtt);
         // RFC 9002 §5.3: subtract the ack delay only if the result stays at
         // or above min_rtt.
-        let adjusted = if latest_rtt >= self.min + ack_delay {
+        // Saturating: the ack delay comes from the peer, and before the
+        // handshake is confirmed it is not yet limited to max_ack_delay.
+        let adjusted = if latest_rtt >= self.min.saturating_add(ack_delay) {
             latest_rtt - ack_delay
         } else {
             latest_rtt
         };
-        let diff = self.smoothed.abs_diff(adjusted);
-        self.var = (3 * self.var + diff) / 4;
-        self.smoothed = (7 * self.smoothed + adjusted) / 8;
+        let diff = u128::from(self.smoothed.abs_diff(adjusted));
+        self.var = to_u64((3 * u128::from(self.var) + diff) / 4);
+        self.smoothed = to_u64((7 * u128::from(self.smoothed) + u128::from(adjusted)) / 8);
     }
 
     /// The probe timeout without max_ack_delay or backoff (RFC 9002 §6.2.1):
     /// smoothed_rtt + max(4 * rttvar, kGranularity).
     pub fn pto_base(&self) -> u64 {
-        self.smoothed + (4 * self.var).max(GRANULARITY)
+        self.smoothed
+            .saturating_add(self.var.saturating_mul(4).max(GRANULARITY))
     }
 
     /// The time-threshold loss delay (RFC 9002 §6.1.2):
     /// 9/8 * max(smoothed_rtt, latest_rtt), at least kGranularity.
     pub fn loss_delay(&self) -> u64 {
-        (self.smoothed.max(self.latest) * 9 / 8).max(GRANULARITY)
+        to_u64(u128::from(self.smoothed.max(self.latest)) * 9 / 8).max(GRANULARITY)
     }
+}
+
+/// A u128 intermediate back to u64, saturating.
+fn to_u64(v: u128) -> u64 {
+    v.min(u128::from(u64::MAX)) as u64
 }
 
 #[cfg(test)]
@@ -120,6 +128,22 @@ mod tests {
         assert_eq!(r.latest(), 105 * MS);
         assert_eq!(r.min(), 100 * MS);
         assert_eq!(r.smoothed(), (7 * 102_500_000 + 105 * MS) / 8);
+    }
+
+    /// Issue 11 finding 5: a huge ACK delay before the handshake is
+    /// confirmed (not yet clamped) and huge samples neither wrap nor panic.
+    #[test]
+    fn huge_ack_delays_and_samples_saturate() {
+        let mut r = RttEstimator::new(333 * MS);
+        r.update(100 * MS, 0);
+        r.update(120 * MS, u64::MAX);
+        assert_eq!(r.latest(), 120 * MS);
+        assert!(r.smoothed() >= 100 * MS && r.smoothed() <= 120 * MS);
+        r.update(u64::MAX, u64::MAX / 2);
+        r.update(u64::MAX, 0);
+        assert!(r.smoothed() > u64::MAX / 8);
+        assert!(r.pto_base() >= r.smoothed());
+        assert!(r.loss_delay() >= r.smoothed());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod frames;
 mod handshake;
+mod hostile;
 mod key_update;
 mod migration;
 pub(crate) mod pair;

@@ -201,16 +201,21 @@ impl Pair {
     /// A connected pair from configurations (the client has connected; no
     /// datagram moved yet).
     pub(crate) fn new(client: Config, server: Config) -> Self {
+        Self::new_at(client, server, 0)
+    }
+
+    /// Like [`Pair::new`], with the clock starting at `start`.
+    pub(crate) fn new_at(client: Config, server: Config, start: u64) -> Self {
         let ctls = TlsContext::new(&client).expect("client TLS context");
         let stls = TlsContext::new(&server).expect("server TLS context");
         let mut c = Connection::new_client(Arc::new(client), ctls).unwrap();
-        c.connect(server_addr(), 0).unwrap();
+        c.connect(server_addr(), start).unwrap();
         Self {
             client: c,
             server: None,
             server_config: Arc::new(server),
             server_tls: stls,
-            now: 0,
+            now: start,
             delay: 10 * MS,
             drop: Box::new(|_, _, _| false),
             queue: BinaryHeap::new(),
@@ -494,7 +499,7 @@ impl Pair {
     /// Runs the handshake to completion on both sides (within 60 s of
     /// virtual time); panics if it does not complete.
     pub(crate) fn handshake(&mut self) {
-        let ok = self.run_until(60_000 * MS, |p| {
+        let ok = self.run_until(self.now.saturating_add(60_000 * MS), |p| {
             p.client.is_established()
                 && p.server.as_ref().is_some_and(|s| s.is_established())
                 && p.client_confirmed()

@@ -7,7 +7,7 @@
 
 mod openssl;
 
-pub use self::openssl::{LocalParams, ParamsFn, TlsContext, TlsSession};
+pub use self::openssl::{check_groups, LocalParams, ParamsFn, TlsContext, TlsSession};
 
 use crate::crypto::{Secret, Suite};
 

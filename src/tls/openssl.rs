@@ -75,6 +75,21 @@ fn suite_name(s: Suite) -> &'static str {
     }
 }
 
+/// Checks a key-exchange group list the way [`TlsContext::new`] applies
+/// it, so a bad name is reported where it was set.
+pub fn check_groups(groups: &str) -> Result<(), ConfigError> {
+    let bad = |detail: String| {
+        ConfigError::Invalid(format!(
+            "TLS groups \"{groups}\" not accepted by OpenSSL: {detail}"
+        ))
+    };
+    if groups.is_empty() {
+        return Err(bad("empty list".into()));
+    }
+    let mut b = SslContextBuilder::new(SslMethod::tls_client()).map_err(|e| bad(e.to_string()))?;
+    b.set_groups_list(groups).map_err(|e| bad(e.to_string()))
+}
+
 impl TlsContext {
     /// Builds the `SSL_CTX` for `config`.
     pub fn new(config: &Config) -> Result<Arc<Self>, ConfigError> {

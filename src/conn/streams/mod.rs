@@ -5,6 +5,7 @@
 mod flow;
 mod recv;
 mod send;
+mod unborn;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -20,6 +21,13 @@ use crate::error::{code, TransportError};
 use crate::frame::{self, kind};
 use crate::side::Side;
 use crate::transport_params::TransportParameters;
+
+/// Out-of-order pieces one stream may hold (RFC 9000 §21.9): far more
+/// gaps than a 16 MiB window sees at 1% loss, far fewer than a peer
+/// sending single bytes could make.
+pub(crate) const MAX_OOO_PIECES_PER_STREAM: usize = 1024;
+/// Out-of-order pieces all streams of a connection may hold.
+pub(crate) const MAX_OOO_PIECES_PER_CONNECTION: usize = 4096;
 
 /// Stream ID helpers (RFC 9000 §2.1).
 pub(crate) mod id {
@@ -144,6 +152,8 @@ pub(crate) struct Streams {
     streams_blocked_sent: [Option<u64>; 2],
     /// Streams the peer opened (highest index + 1), per direction.
     peer_opened: [u64; 2],
+    /// Peer streams below `peer_opened` that no frame named yet: no state.
+    unborn: [unborn::Unborn; 2],
     /// Peer streams fully closed and forgotten.
     peer_closed: [u64; 2],
     /// The limits we advertise, the initial ones, and pending MAX_STREAMS.
@@ -160,6 +170,8 @@ pub(crate) struct Streams {
     /// Connection flow control, receiving.
     pub(crate) recv_window: RecvWindow,
     data_received: u64,
+    /// Out-of-order pieces held over all streams (capped, RFC 9000 §21.9).
+    ooo_pieces: usize,
     /// Round-robin order of streams with data to send (each once: see
     /// `Stream::queued`).
     send_queue: VecDeque<u64>,
@@ -185,6 +197,7 @@ impl Streams {
             streams_blocked: [None; 2],
             streams_blocked_sent: [None; 2],
             peer_opened: [0; 2],
+            unborn: Default::default(),
             peer_closed: [0; 2],
             local_max_streams: max_streams,
             initial_max_streams: max_streams,
@@ -195,6 +208,7 @@ impl Streams {
             data_blocked_sent: None,
             recv_window: RecvWindow::new(windows.connection, windows.max_connection),
             data_received: 0,
+            ooo_pieces: 0,
             send_queue: VecDeque::new(),
             window_updates: BTreeSet::new(),
             resets: BTreeSet::new(),
@@ -287,6 +301,9 @@ impl Streams {
             if id::index(sid) >= self.peer_opened[d] {
                 return Err(StreamError::Invalid("the peer has not opened this stream"));
             }
+            if self.unborn[d].contains(id::index(sid)) {
+                self.open_peer_stream(sid);
+            }
         } else if !self.map.contains_key(&sid) {
             let index = id::index(sid);
             if index < self.next_local[d] {
@@ -348,6 +365,9 @@ impl Streams {
         if !local && id::index(sid) >= self.peer_opened[id::dir(sid)] {
             return Err(StreamError::Invalid("the peer has not opened this stream"));
         }
+        if !local && self.unborn[id::dir(sid)].contains(id::index(sid)) {
+            self.open_peer_stream(sid);
+        }
         let Some(recv) = self.map.get_mut(&sid).and_then(|s| s.recv.as_mut()) else {
             return Ok(()); // already finished and forgotten
         };
@@ -391,35 +411,68 @@ impl Streams {
                     "stream beyond MAX_STREAMS",
                 ));
             }
-            // Opening stream N opens every lower one of its type (§3.2).
-            while self.peer_opened[d] <= index {
-                let new = id::make(self.peer_opened[d], self.side.peer(), d == 1);
-                let s = self.new_stream(new);
-                self.map.insert(new, s);
-                self.peer_opened[d] += 1;
-            }
+            self.open_peer_stream(sid);
         }
         Ok(self.map.get_mut(&sid))
     }
 
-    /// A STREAM frame (RFC 9000 §19.8).
+    /// A peer stream named by a frame or used by the application: opens
+    /// it, and implicitly every lower one of its type (RFC 9000 §3.2),
+    /// which get state only once used. A stream that was used and
+    /// forgotten stays forgotten.
+    fn open_peer_stream(&mut self, sid: u64) {
+        let (d, index) = (id::dir(sid), id::index(sid));
+        let fresh = if index >= self.peer_opened[d] {
+            self.unborn[d].add(self.peer_opened[d], index);
+            self.peer_opened[d] = index + 1;
+            true
+        } else {
+            self.unborn[d].take(index)
+        };
+        if fresh {
+            let s = self.new_stream(sid);
+            self.map.insert(sid, s);
+        }
+    }
+
+    /// Streams with state (for the hostile-peer bounds).
+    #[cfg(test)]
+    pub(crate) fn stream_count(&self) -> usize {
+        self.map.len()
+    }
+
+    /// A STREAM frame (RFC 9000 §19.8). Returns false when its data was
+    /// refused for holding too many out-of-order pieces: the packet must
+    /// then go unacknowledged, and the peer sends it again. Dropping, not
+    /// closing, keeps a peer with extreme loss alive, and costs an attacker
+    /// the same work as any other frame.
     pub(crate) fn on_stream(
         &mut self,
         sid: u64,
         offset: u64,
         data: &[u8],
         fin: bool,
-    ) -> Result<(), TransportError> {
+    ) -> Result<bool, TransportError> {
+        let total = self.ooo_pieces;
         let Some(stream) = self.remote_frame_stream(sid, kind::STREAM, true)? else {
-            return Ok(());
+            return Ok(true);
         };
         let Some(recv) = stream.recv.as_mut() else {
-            return Ok(());
+            return Ok(true);
         };
-        let got = recv.on_data(offset, data, fin)?;
+        let room = MAX_OOO_PIECES_PER_CONNECTION.saturating_sub(total);
+        let cap = MAX_OOO_PIECES_PER_STREAM.min(recv.pieces() + room);
+        let got = recv.on_data(offset, data, fin, cap)?;
+        self.ooo_pieces = self.ooo_pieces.saturating_add_signed(got.pieces_delta);
         self.on_received(got.new_highest, kind::STREAM)?;
         self.mark_readable(sid);
-        Ok(())
+        Ok(!got.refused)
+    }
+
+    /// Out-of-order pieces held over all streams.
+    #[cfg(test)]
+    pub(crate) fn ooo_pieces(&self) -> usize {
+        self.ooo_pieces
     }
 
     /// A RESET_STREAM frame (RFC 9000 §19.4).
@@ -436,6 +489,7 @@ impl Streams {
             return Ok(());
         };
         let got = recv.on_reset(error_code, final_size)?;
+        self.ooo_pieces = self.ooo_pieces.saturating_add_signed(got.pieces_delta);
         self.on_received(got.new_highest, kind::RESET_STREAM)?;
         self.mark_readable(sid);
         Ok(())
@@ -585,6 +639,8 @@ impl Streams {
         if !(send_done && recv_done) {
             return;
         }
+        let held = s.recv.as_ref().map_or(0, |r| r.pieces());
+        self.ooo_pieces = self.ooo_pieces.saturating_sub(held);
         self.map.remove(&sid);
         self.window_updates.remove(&sid);
         self.stream_blocked.remove(&sid);

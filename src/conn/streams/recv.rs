@@ -1,14 +1,14 @@
 //! The receiving part of a stream (RFC 9000 §3.2): out-of-order data
 //! reassembled within the flow-control window, final size rules, reset.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 
 use super::flow::RecvWindow;
+use crate::conn::reassembly::Reassembly;
 use crate::error::{code, TransportError};
 use crate::frame::kind;
-use crate::ranges::RangeSet;
 
 /// The receive half of a stream.
 #[derive(Debug)]
@@ -18,9 +18,8 @@ pub(crate) struct RecvStream {
     ready: VecDeque<Bytes>,
     /// The end of `ready`.
     ready_end: u64,
-    /// Received data beyond a gap, keyed by offset; never overlapping.
-    chunks: BTreeMap<u64, Bytes>,
-    received: RangeSet,
+    /// Received data beyond a gap (from `ready_end` on).
+    ooo: Reassembly,
     /// Offset up to which data was delivered in events.
     delivered: u64,
     /// The largest offset seen (counts toward connection flow control).
@@ -40,6 +39,12 @@ pub(crate) struct RecvStream {
 pub(crate) struct Received {
     /// How much the largest offset grew: new connection-level credit used.
     pub(crate) new_highest: u64,
+    /// The data was not stored: it would have started one out-of-order
+    /// piece too many. The packet must not be acknowledged, so the peer
+    /// sends it again (RFC 9000 §21.9).
+    pub(crate) refused: bool,
+    /// Out-of-order pieces held after the frame, minus before.
+    pub(crate) pieces_delta: isize,
 }
 
 fn final_size_error(ty: u64, reason: &'static str) -> TransportError {
@@ -53,8 +58,7 @@ impl RecvStream {
         Self {
             ready: VecDeque::new(),
             ready_end: 0,
-            chunks: BTreeMap::new(),
-            received: RangeSet::new(),
+            ooo: Reassembly::new(0),
             delivered: 0,
             highest: 0,
             final_size: None,
@@ -95,42 +99,52 @@ impl RecvStream {
         }
         let grew = end.saturating_sub(self.highest);
         self.highest = self.highest.max(end);
-        Ok(Received { new_highest: grew })
+        Ok(Received {
+            new_highest: grew,
+            ..Default::default()
+        })
     }
 
-    /// A STREAM frame (RFC 9000 §19.8).
+    /// A STREAM frame (RFC 9000 §19.8). At most `max_pieces` pieces of
+    /// out-of-order data are held; a frame that would start another is
+    /// refused (see [`Received::refused`]).
     pub(crate) fn on_data(
         &mut self,
         offset: u64,
         data: &[u8],
         fin: bool,
+        max_pieces: usize,
     ) -> Result<Received, TransportError> {
-        let end = offset + data.len() as u64;
-        let got = self.check_end(kind::STREAM, end, fin)?;
-        if self.reset.is_some() || self.stop.is_some() {
-            return Ok(got); // counted for flow control, then discarded
+        let end = offset.saturating_add(data.len() as u64);
+        let mut got = self.check_end(kind::STREAM, end, fin)?;
+        if self.reset.is_some() || self.stop.is_some() || end <= self.ready_end {
+            return Ok(got); // counted for flow control; nothing new to keep
         }
-        // Store only what is new, so duplicates cost nothing.
-        for gap in self.received.gaps_in(offset.max(self.delivered)..end) {
-            let a = (gap.start - offset) as usize;
-            let b = (gap.end - offset) as usize;
-            let bytes = Bytes::copy_from_slice(&data[a..b]);
-            if gap.start == self.ready_end {
-                self.ready_end = gap.end;
-                self.ready.push_back(bytes);
-                // A gap filled: what waited behind it is in order now.
-                while let Some(next) = self.chunks.remove(&self.ready_end) {
-                    self.ready_end += next.len() as u64;
-                    self.ready.push_back(next);
-                }
-            } else {
-                self.chunks.insert(gap.start, bytes);
-            }
+        if self.ooo.is_empty() && offset <= self.ready_end {
+            // In order, the common case: straight to the ready queue.
+            let new = &data[(self.ready_end - offset) as usize..];
+            self.ready.push_back(Bytes::copy_from_slice(new));
+            self.ready_end = end;
+            self.ooo.skip_to(end);
+            return Ok(got);
         }
-        if end > offset {
-            self.received.insert(offset.max(self.delivered)..end);
+        let before = self.ooo.pieces() as isize;
+        if self.ooo.insert(offset, data, max_pieces).is_err() {
+            got.refused = true;
+            return Ok(got);
         }
+        // A gap filled: what waited behind it is in order now.
+        while let Some(next) = self.ooo.pop_ready() {
+            self.ready.push_back(Bytes::from(next));
+        }
+        self.ready_end = self.ooo.base();
+        got.pieces_delta = self.ooo.pieces() as isize - before;
         Ok(got)
+    }
+
+    /// Out-of-order pieces held.
+    pub(crate) fn pieces(&self) -> usize {
+        self.ooo.pieces()
     }
 
     /// A RESET_STREAM frame (RFC 9000 §19.4).
@@ -139,11 +153,12 @@ impl RecvStream {
         code: u64,
         final_size: u64,
     ) -> Result<Received, TransportError> {
-        let got = self.check_end(kind::RESET_STREAM, final_size, true)?;
+        let mut got = self.check_end(kind::RESET_STREAM, final_size, true)?;
         if self.reset.is_none() && !self.fin_delivered {
             self.reset = Some((code, final_size));
             self.ready.clear();
-            self.chunks.clear();
+            got.pieces_delta = -(self.ooo.pieces() as isize);
+            self.ooo.clear();
         }
         Ok(got)
     }
@@ -188,14 +203,16 @@ impl RecvStream {
         self.fin_delivered || self.reset_reported
     }
 
-    /// Bytes held waiting for earlier data.
+    /// Bytes held: in order not yet delivered, and out of order.
     #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
-        self.ready
-            .iter()
-            .chain(self.chunks.values())
-            .map(Bytes::len)
-            .sum()
+        self.ready.iter().map(Bytes::len).sum::<usize>() + self.ooo.held()
+    }
+
+    /// Heap bytes held for received data (for the hostile-peer bounds).
+    #[cfg(test)]
+    pub(crate) fn memory(&self) -> usize {
+        self.ready.iter().map(Bytes::len).sum::<usize>() + self.ooo.capacity()
     }
 }
 
@@ -203,14 +220,28 @@ impl RecvStream {
 mod tests {
     use super::*;
 
+    impl RecvStream {
+        fn on_data_any(
+            &mut self,
+            offset: u64,
+            data: &[u8],
+            fin: bool,
+        ) -> Result<Received, TransportError> {
+            self.on_data(offset, data, fin, usize::MAX)
+        }
+    }
+
     #[test]
     fn reassembles_and_delivers_in_order() {
         let mut r = RecvStream::new(100, 100);
-        r.on_data(5, b"world", true).unwrap();
+        r.on_data_any(5, b"world", true).unwrap();
         assert_eq!(r.take_ready(), None);
-        r.on_data(0, b"hello", false).unwrap();
-        assert_eq!(r.take_ready(), Some((Bytes::from_static(b"hello"), false)));
-        assert_eq!(r.take_ready(), Some((Bytes::from_static(b"world"), true)));
+        r.on_data_any(0, b"hello", false).unwrap();
+        // The two frames were joined into one piece.
+        assert_eq!(
+            r.take_ready(),
+            Some((Bytes::from_static(b"helloworld"), true))
+        );
         assert_eq!(r.take_ready(), None);
         assert!(r.is_done());
     }
@@ -218,12 +249,12 @@ mod tests {
     #[test]
     fn duplicates_and_overlaps_store_only_new_bytes() {
         let mut r = RecvStream::new(1000, 1000);
-        r.on_data(10, &[1; 20], false).unwrap();
+        r.on_data_any(10, &[1; 20], false).unwrap();
         for _ in 0..50 {
-            r.on_data(5, &[1; 30], false).unwrap();
+            r.on_data_any(5, &[1; 30], false).unwrap();
         }
         assert_eq!(r.buffered(), 30);
-        r.on_data(0, &[1; 5], false).unwrap();
+        r.on_data_any(0, &[1; 5], false).unwrap();
         let mut total = 0;
         while let Some((d, _)) = r.take_ready() {
             total += d.len();
@@ -234,23 +265,23 @@ mod tests {
     #[test]
     fn final_size_rules() {
         let mut r = RecvStream::new(100, 100);
-        r.on_data(0, b"abc", true).unwrap();
+        r.on_data_any(0, b"abc", true).unwrap();
         assert_eq!(
-            r.on_data(0, b"abcd", false).unwrap_err().code,
+            r.on_data_any(0, b"abcd", false).unwrap_err().code,
             code::FINAL_SIZE_ERROR
         );
         assert_eq!(
-            r.on_data(0, b"ab", true).unwrap_err().code,
+            r.on_data_any(0, b"ab", true).unwrap_err().code,
             code::FINAL_SIZE_ERROR
         );
         assert!(
-            r.on_data(0, b"abc", true).is_ok(),
+            r.on_data_any(0, b"abc", true).is_ok(),
             "the same final size again"
         );
         let mut r = RecvStream::new(100, 100);
-        r.on_data(0, b"abcdef", false).unwrap();
+        r.on_data_any(0, b"abcdef", false).unwrap();
         assert_eq!(
-            r.on_data(0, b"abc", true).unwrap_err().code,
+            r.on_data_any(0, b"abc", true).unwrap_err().code,
             code::FINAL_SIZE_ERROR
         );
         assert_eq!(r.on_reset(1, 3).unwrap_err().code, code::FINAL_SIZE_ERROR);
@@ -260,20 +291,20 @@ mod tests {
     fn flow_control_limit() {
         let mut r = RecvStream::new(10, 10);
         assert_eq!(
-            r.on_data(5, &[0; 6], false).unwrap_err().code,
+            r.on_data_any(5, &[0; 6], false).unwrap_err().code,
             code::FLOW_CONTROL_ERROR
         );
         assert_eq!(
             r.on_reset(0, 11).unwrap_err().code,
             code::FLOW_CONTROL_ERROR
         );
-        assert_eq!(r.on_data(0, &[0; 10], false).unwrap().new_highest, 10);
+        assert_eq!(r.on_data_any(0, &[0; 10], false).unwrap().new_highest, 10);
     }
 
     #[test]
     fn reset_discards_data() {
         let mut r = RecvStream::new(100, 100);
-        r.on_data(3, b"xyz", false).unwrap();
+        r.on_data_any(3, b"xyz", false).unwrap();
         let got = r.on_reset(4, 20).unwrap();
         assert_eq!(got.new_highest, 14);
         assert_eq!(r.take_ready(), None);

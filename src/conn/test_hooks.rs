@@ -1,0 +1,61 @@
+//! Test-only views of what a connection holds, for the hostile-peer
+//! bounds (src/tests/hostile.rs).
+
+use super::Connection;
+use crate::packet::PacketType;
+use crate::recovery::Space;
+
+/// What a connection holds that a peer controls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Held {
+    /// Out-of-order CRYPTO pieces and heap bytes, at the given level.
+    pub(crate) crypto_pieces: usize,
+    pub(crate) crypto_memory: usize,
+    /// Streams with state.
+    pub(crate) streams: usize,
+    /// Out-of-order STREAM pieces over all streams.
+    pub(crate) stream_pieces: usize,
+    /// PATH_RESPONSE frames owed.
+    pub(crate) path_responses: usize,
+    /// Events waiting to be polled.
+    pub(crate) events: usize,
+}
+
+impl Connection {
+    /// What the connection holds now; CRYPTO figures for `space`.
+    pub(crate) fn held(&self, space: Space) -> Held {
+        let c = &self.spaces[space as usize].crypto_recv;
+        Held {
+            crypto_pieces: c.pieces(),
+            crypto_memory: c.memory(),
+            streams: self.streams.stream_count(),
+            stream_pieces: self.streams.ooo_pieces(),
+            path_responses: self.path.responses_pending(),
+            events: self.events.len(),
+        }
+    }
+
+    /// Out-of-order pieces and heap bytes of one stream's received data.
+    pub(crate) fn stream_held(&mut self, sid: u64) -> Option<(usize, usize)> {
+        self.streams
+            .recv_half(sid)
+            .map(|r| (r.pieces(), r.memory()))
+    }
+
+    /// The per-stream receive window we advertise.
+    pub(crate) fn config_max_stream_data(&self) -> u64 {
+        self.config.max_stream_data
+    }
+
+    /// The next packet number of `space`.
+    pub(crate) fn next_packet_number(&self, space: Space) -> u64 {
+        self.spaces[space as usize].next_pn
+    }
+
+    /// Like `inject_payload`, then turns stream data into events as the
+    /// receive path does.
+    pub(crate) fn inject_and_collect(&mut self, ptype: PacketType, payload: &[u8], now: u64) {
+        self.inject_payload(ptype, payload, now);
+        self.collect_stream_events();
+    }
+}
