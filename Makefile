@@ -48,7 +48,7 @@ EXAMPLES := $(BUILD)/packet-tour $(BUILD)/quic-server $(BUILD)/quic-client $(BUI
 
 .PHONY: all lib examples demo test rust-test c-test interop-test quinn-test endpoint-test valgrind-test \
         binding-test \
-        header-check abi-check \
+        header-check abi-check fuzz \
         install uninstall install-check lint fmt bench clean
 
 all: lib examples
@@ -210,6 +210,7 @@ install-check: lib examples $(CERTS)/server.pem
 lint:
 	$(CARGO) fmt --check
 	cd tests/quinn && $(CARGO) fmt --check
+	cd fuzz && $(CARGO) fmt --check
 	$(CARGO) clippy $(CARGO_PROFILE) --all-targets -- -D warnings
 
 fmt:
@@ -222,6 +223,22 @@ fmt:
 bench: $(CERTS)/server.pem $(VENV)/.installed
 	cd bench && CARGO_TARGET_DIR=$(abspath target) CERT_DIR=$(abspath $(CERTS)) \
 	  AIOQUIC_PYTHON=$(abspath $(VENV))/bin/python $(CARGO) run --release --quiet
+
+# libFuzzer through cargo-fuzz (fuzz/README.md): every target for
+# FUZZ_SECS seconds, starting from a copy of the committed corpus. The
+# stable toolchain stands in for nightly with RUSTC_BOOTSTRAP=1.
+FUZZ_SECS ?= 60
+FUZZ_SANITIZER ?= none
+FUZZ_TARGETS := frames header transport_params server_initial established_payload
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(BUILD)/fuzz-corpus/$$t; cp fuzz/corpus/$$t/* $(BUILD)/fuzz-corpus/$$t/; \
+	  echo "== fuzz $$t for $(FUZZ_SECS) s"; \
+	  (cd fuzz && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$(abspath target/fuzz) \
+	    $(CARGO) fuzz run -O --sanitizer $(FUZZ_SANITIZER) $$t $(abspath $(BUILD))/fuzz-corpus/$$t \
+	    -- -max_total_time=$(FUZZ_SECS)); \
+	done
 
 clean:
 	$(CARGO) clean

@@ -49,6 +49,10 @@ pub mod crypto;
 pub mod error;
 pub mod ffi;
 pub mod frame;
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod fuzz;
 pub mod packet;
 pub mod ranges;
 pub mod recovery;

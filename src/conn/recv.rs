@@ -234,9 +234,10 @@ impl Connection {
         Some(len)
     }
 
-    /// Test hook: processes a decrypted payload as if it arrived in a packet
-    /// of `ptype`, closing the connection on error as the receive path does.
-    #[cfg(test)]
+    /// Test and fuzzing hook: processes a decrypted payload as if it arrived
+    /// in a packet of `ptype`, closing the connection on error as the
+    /// receive path does.
+    #[cfg(any(test, fuzzing))]
     pub(crate) fn inject_payload(&mut self, ptype: PacketType, payload: &[u8], now: u64) {
         let space = match ptype {
             PacketType::Initial => Space::Initial,
