@@ -53,6 +53,8 @@ pub mod frame;
 #[doc(hidden)]
 #[allow(missing_docs)]
 pub mod fuzz;
+#[cfg(feature = "internals")]
+pub mod internals;
 pub mod packet;
 pub mod ranges;
 pub mod recovery;

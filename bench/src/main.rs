@@ -7,7 +7,9 @@
 //! BATCH=2 and BATCH=32; full handshakes (BENCH_HANDSHAKES, 1000 by
 //! default); 1 KB request/response streams (BENCH_STREAMS, 10,000 by
 //! default); the packet layer alone against the EVP ceiling; memory per
-//! established idle connection (BENCH_CONNS pairs, 1000 by default).
+//! established idle connection (BENCH_CONNS pairs, 1000 by default); the
+//! receive side's cost of 1-byte STREAM frames in reverse order against in
+//! order (BENCH_REASSEMBLY_MB, 16 by default).
 
 mod aioquic_drv;
 mod cabi_drv;
@@ -15,6 +17,7 @@ mod ceilings;
 mod libquic_drv;
 mod memory;
 mod quinn_drv;
+mod reassembly;
 mod util;
 
 #[global_allocator]
@@ -219,6 +222,33 @@ fn main() {
             4000,
             payload as f64 / 1e6,
         );
+        // What a peer's frame order costs the receiver.
+        let windows = env_usize("BENCH_REASSEMBLY_MB", 16);
+        b.run_alternating(
+            &mut [
+                ("reassembly/in-order-1KB-frames", &mut |n| {
+                    assert_eq!(
+                        reassembly::run(reassembly::Order::InOrder1K, n, &data),
+                        n << 20
+                    )
+                }),
+                ("reassembly/in-order-1B-frames", &mut |n| {
+                    assert_eq!(
+                        reassembly::run(reassembly::Order::InOrder1, n, &data),
+                        n << 20
+                    )
+                }),
+                ("reassembly/reversed-1B-frames", &mut |n| {
+                    assert_eq!(
+                        reassembly::run(reassembly::Order::Reversed1, n, &data),
+                        n << 20
+                    )
+                }),
+            ],
+            windows,
+            1,
+            1.0,
+        );
         let n = streams as f64;
         b.run("streams/libquic-rust", n, &mut || {
             let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
@@ -320,6 +350,13 @@ fn main() {
             )
         } else if k.starts_with("streams") {
             ("-".into(), get("streams/quinn-proto"), f64::NAN)
+        } else if k.starts_with("reassembly") {
+            // "vs ceiling": against the same bytes as 1-byte frames in order.
+            (
+                format!("{:.2}", 1000.0 / s.median),
+                f64::NAN,
+                get("reassembly/in-order-1B-frames"),
+            )
         } else {
             (
                 "-".into(),
@@ -346,6 +383,8 @@ fn main() {
         );
     }
     println!("(bulk: payload MB per CPU-second; handshakes and 1 KB request/response streams: per CPU-second)");
+    println!("(reassembly: MB per CPU-second through one stream's receive half; its \"vs ceiling\" is against");
+    println!(" 1-byte frames in order, so reversed-1B-frames shows what the reverse order costs)");
     println!("(ceilings: AES-128-GCM seal + open + 2 header-protection masks per 1350-byte packet through");
     println!(" OpenSSL's EVP, and through ring, quinn-proto's crypto here; a full TLS 1.3 handshake with");
     println!(" OpenSSL alone over memory pipes)");

@@ -97,6 +97,18 @@ impl Reassembly {
         if left.is_none() && !right_touches && self.pieces.len() >= max_pieces {
             return Err(TooFragmented);
         }
+        if left.is_none() && self.pieces.range(start..end).next().is_none() {
+            // The common out-of-order case (data arriving just before a
+            // piece, as in reverse order): prepend in place, no new buffer.
+            if let Some(mut next) = self.pieces.remove(&end) {
+                for b in bytes(start, end).iter().rev() {
+                    next.push_front(*b);
+                }
+                self.held += (end - start) as usize;
+                self.pieces.insert(start, next);
+                return Ok(());
+            }
+        }
         let (cur_start, mut cur) = match left {
             Some(k) => {
                 let mut buf = self.pieces.remove(&k).unwrap_or_default();
@@ -238,6 +250,19 @@ mod tests {
             .iter()
             .enumerate()
             .all(|(i, b)| *b == (i as u64 % 251) as u8));
+    }
+
+    #[test]
+    fn prepending_to_a_piece_never_hides_another() {
+        let mut r = Reassembly::new(0);
+        r.insert(5, b"f", 8).unwrap();
+        r.insert(10, b"klmno", 8).unwrap();
+        // Reaches exactly the piece at 10 and covers the one at 5.
+        r.insert(3, b"defghij", 8).unwrap();
+        assert_eq!(r.pieces(), 1);
+        assert_eq!(r.held(), 12);
+        r.insert(0, b"abc", 8).unwrap();
+        assert_eq!(drain(&mut r), b"abcdefghijklmno");
     }
 
     #[test]
