@@ -30,8 +30,10 @@ pub(crate) use crypto_stream::{MAX_CRYPTO_BUFFER, MAX_CRYPTO_PIECES};
 pub use events::Event;
 #[cfg(test)]
 pub(crate) use streams::MAX_OOO_PIECES_PER_CONNECTION;
+#[cfg(feature = "internals")]
+pub(crate) use streams::RecvStream;
 #[cfg(any(test, feature = "internals"))]
-pub(crate) use streams::{RecvStream, MAX_OOO_PIECES_PER_STREAM};
+pub(crate) use streams::MAX_OOO_PIECES_PER_STREAM;
 use thiserror::Error;
 
 use crate::cid::ConnectionId;
