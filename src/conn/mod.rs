@@ -28,10 +28,10 @@ use std::sync::Arc;
 #[cfg(test)]
 pub(crate) use crypto_stream::{MAX_CRYPTO_BUFFER, MAX_CRYPTO_PIECES};
 pub use events::Event;
-#[cfg(test)]
-pub(crate) use streams::MAX_OOO_PIECES_PER_CONNECTION;
 #[cfg(feature = "internals")]
 pub(crate) use streams::RecvStream;
+#[cfg(test)]
+pub(crate) use streams::MAX_OOO_PIECES_PER_CONNECTION;
 #[cfg(any(test, feature = "internals"))]
 pub(crate) use streams::MAX_OOO_PIECES_PER_STREAM;
 use thiserror::Error;
