@@ -468,6 +468,11 @@ fn version_information(value: &[u8], sender: Side) -> Result<VersionInformation,
     if sender == Side::Client && !chosen_listed {
         return Err(tp_error("chosen version not among available versions"));
     }
+    // A long list is kept short, but never without the chosen version it
+    // listed (found by fuzzing: re-encoded, it failed the check above).
+    if chosen_listed && !available.contains(&chosen) {
+        available.push(chosen);
+    }
     Ok(VersionInformation { chosen, available })
 }
 
