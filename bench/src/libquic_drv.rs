@@ -162,6 +162,8 @@ impl Pair {
 pub struct Bulk {
     pair: Pair,
     batch: usize,
+    /// Bytes per `stream_send` call.
+    piece: usize,
     written: usize,
     got: usize,
     done: bool,
@@ -176,11 +178,26 @@ impl Bulk {
         stls: &Arc<TlsContext>,
         batch: usize,
     ) -> Self {
+        Self::start_with_writes(c, s, ctls, stls, batch, PIECE)
+    }
+
+    /// Like [`Bulk::start`], the sender writing `piece` bytes per call (a
+    /// streaming server or a C program writing a socket-sized buffer at a
+    /// time).
+    pub fn start_with_writes(
+        c: &Arc<Config>,
+        s: &Arc<Config>,
+        ctls: &Arc<TlsContext>,
+        stls: &Arc<TlsContext>,
+        batch: usize,
+        piece: usize,
+    ) -> Self {
         let mut pair = Pair::new(c, s, ctls, stls);
         pair.handshake(batch);
         Self {
             pair,
             batch,
+            piece,
             written: 0,
             got: 0,
             done: false,
@@ -193,9 +210,9 @@ impl crate::BulkRun for Bulk {
         let p = &mut self.pair;
         while !self.done && self.got < target {
             while self.written < data.len()
-                && p.client.stream_send_buffered(0) + PIECE as u64 <= QUEUE_CAP
+                && p.client.stream_send_buffered(0) + self.piece as u64 <= QUEUE_CAP
             {
-                let end = (self.written + PIECE).min(data.len());
+                let end = (self.written + self.piece).min(data.len());
                 let fin = end == data.len();
                 p.client
                     .stream_send(0, &data[self.written..end], fin)

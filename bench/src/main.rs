@@ -179,10 +179,18 @@ fn main() {
         for batch in [2usize, 32] {
             // The stacks' transfers advance in turns of a twentieth of the
             // data, so a slow spell of the shared machine hits all alike.
-            let mut starts: [(String, StartBulk); 3] = [
+            let mut starts: [(String, StartBulk); 4] = [
                 (
                     format!("bulk/{batch}/libquic-rust"),
                     Box::new(|| Box::new(libquic_drv::Bulk::start(&lc, &ls, &ctls, &stls, batch))),
+                ),
+                (
+                    format!("bulk/{batch}/libquic-rust-1KB-writes"),
+                    Box::new(|| {
+                        Box::new(libquic_drv::Bulk::start_with_writes(
+                            &lc, &ls, &ctls, &stls, batch, 1024,
+                        ))
+                    }),
                 ),
                 (
                     format!("bulk/{batch}/libquic-c"),

@@ -49,6 +49,23 @@ impl Connection {
             .map_err(stream_error)
     }
 
+    /// Like [`Connection::stream_send`], taking the caller's buffer as it
+    /// is: no copy (for Rust callers that already hold `Bytes`).
+    pub fn stream_send_bytes(
+        &mut self,
+        stream_id: u64,
+        data: bytes::Bytes,
+        fin: bool,
+    ) -> Result<(), ApiError> {
+        self.check_open()?;
+        if stream_id > varint::MAX {
+            return Err(ApiError::InvalidStream("stream ID above 2^62 - 1"));
+        }
+        self.streams
+            .send_bytes(stream_id, data, fin)
+            .map_err(stream_error)
+    }
+
     /// Abandons our sending on a stream with RESET_STREAM.
     pub fn stream_reset(&mut self, stream_id: u64, error_code: u64) -> Result<(), ApiError> {
         self.check_open()?;

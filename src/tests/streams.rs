@@ -630,3 +630,26 @@ fn send_buffered_gives_backpressure() {
     p.run_until(p.now + 1_000 * MS, |p| p.client.stream_count() == 0);
     assert_eq!(p.client.stream_send_buffered(0), 0, "all acknowledged");
 }
+
+/// A Rust caller's `Bytes` are queued as they are, mixed with copied
+/// small writes on the same stream; the peer gets everything in order.
+#[test]
+fn zero_copy_and_small_writes_mix_on_one_stream() {
+    let mut p = Pair::default_pair();
+    p.handshake();
+    let big = bytes::Bytes::from(pattern(300_000, 1));
+    let mut expected = Vec::new();
+    for i in 0..200u32 {
+        let small = pattern(700 + i as usize, i as u8);
+        p.client.stream_send(0, &small, false).unwrap();
+        expected.extend_from_slice(&small);
+        if i % 50 == 0 {
+            p.client.stream_send_bytes(0, big.clone(), false).unwrap();
+            expected.extend_from_slice(&big);
+        }
+    }
+    p.client.stream_send(0, b"end", true).unwrap();
+    expected.extend_from_slice(b"end");
+    assert!(p.run_until(p.now + 60_000 * MS, |p| p.server_rx.finished.contains(&0)));
+    assert!(p.server_rx.bytes(0) == expected);
+}

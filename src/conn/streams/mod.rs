@@ -10,8 +10,6 @@ mod unborn;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use bytes::Bytes;
-
 pub(crate) use flow::RecvWindow;
 pub(crate) use recv::RecvStream;
 pub(crate) use send::{Chunk, SendStream};
@@ -321,8 +319,26 @@ impl Streams {
         self.map.get_mut(&sid).ok_or(StreamError::Finished)
     }
 
-    /// Queues data on a stream (aioquic's `send_stream_data`).
+    /// Queues data on a stream (aioquic's `send_stream_data`), copied.
     pub(crate) fn send(&mut self, sid: u64, data: &[u8], fin: bool) -> Result<(), StreamError> {
+        self.send_with(sid, |send| send.write_slice(data, fin))
+    }
+
+    /// Queues the caller's buffer on a stream, without a copy.
+    pub(crate) fn send_bytes(
+        &mut self,
+        sid: u64,
+        data: bytes::Bytes,
+        fin: bool,
+    ) -> Result<(), StreamError> {
+        self.send_with(sid, |send| send.write(data, fin))
+    }
+
+    fn send_with(
+        &mut self,
+        sid: u64,
+        write: impl FnOnce(&mut SendStream),
+    ) -> Result<(), StreamError> {
         let stream = self.local_stream_for_send(sid)?;
         let Some(send) = stream.send.as_mut() else {
             return Err(StreamError::Invalid("stream has no send side"));
@@ -333,7 +349,7 @@ impl Streams {
         if send.is_finished() {
             return Err(StreamError::Finished);
         }
-        send.write(Bytes::copy_from_slice(data), fin);
+        write(send);
         self.queue(sid);
         Ok(())
     }

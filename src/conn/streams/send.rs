@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::ranges::RangeSet;
 
@@ -20,8 +20,14 @@ pub(crate) struct Reset {
 /// The send half of a stream.
 #[derive(Debug, Default)]
 pub(crate) struct SendStream {
-    /// Data from `base` on, acknowledged or not, in the caller's chunks.
-    chunks: VecDeque<Bytes>,
+    /// Data from `base` on, acknowledged or not, in the caller's chunks,
+    /// each with its stream offset: finding the bytes of a frame is a
+    /// binary search, however many small writes are buffered.
+    chunks: VecDeque<(u64, Bytes)>,
+    /// Small writes collected into one buffer (from `tail_start` to
+    /// `written`): one copy each, no allocation per write, and few chunks.
+    tail: BytesMut,
+    tail_start: u64,
     base: u64,
     /// Bytes written by the application.
     written: u64,
@@ -40,6 +46,11 @@ pub(crate) struct SendStream {
     /// STREAM_DATA_BLOCKED was sent for this limit.
     pub(crate) blocked_at: Option<u64>,
 }
+
+/// Writes up to this size are copied into a shared buffer.
+const SMALL_WRITE: usize = 16 * 1024;
+/// The size of the buffers small writes share.
+const TAIL_CAPACITY: usize = 64 * 1024;
 
 /// One STREAM frame's worth of data to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,13 +76,40 @@ impl SendStream {
         self.fin || self.reset.is_some()
     }
 
-    /// Appends data (and FIN).
+    /// Appends the caller's buffer (and FIN): kept as is, no copy.
     pub(crate) fn write(&mut self, data: Bytes, fin: bool) {
+        self.seal_tail();
+        let offset = self.written;
         self.written += data.len() as u64;
+        self.tail_start = self.written;
         if !data.is_empty() {
-            self.chunks.push_back(data);
+            self.chunks.push_back((offset, data));
         }
         self.fin |= fin;
+    }
+
+    /// Appends a copy of `data` (and FIN). Small writes share buffers of
+    /// [`TAIL_CAPACITY`] bytes, so 1 KB writes cost what 1 MiB writes do.
+    pub(crate) fn write_slice(&mut self, data: &[u8], fin: bool) {
+        if data.len() > SMALL_WRITE {
+            return self.write(Bytes::copy_from_slice(data), fin);
+        }
+        if self.tail.capacity() - self.tail.len() < data.len() {
+            self.seal_tail();
+            self.tail.reserve(TAIL_CAPACITY);
+        }
+        self.tail.extend_from_slice(data);
+        self.written += data.len() as u64;
+        self.fin |= fin;
+    }
+
+    /// Moves the collected small writes into `chunks` (no copy).
+    fn seal_tail(&mut self) {
+        if !self.tail.is_empty() {
+            let b = self.tail.split().freeze();
+            self.chunks.push_back((self.tail_start, b));
+        }
+        self.tail_start = self.written;
     }
 
     /// True when something can be sent now, given `conn_credit` bytes of
@@ -137,21 +175,23 @@ impl SendStream {
 
     /// Copies `len` bytes at `offset` (still buffered) into `out`.
     pub(crate) fn read(&self, offset: u64, len: usize, out: &mut Vec<u8>) {
-        let mut pos = self.base;
-        let mut want_start = offset;
         let want_end = offset + len as u64;
-        for c in &self.chunks {
-            let c_end = pos + c.len() as u64;
-            if c_end > want_start && pos < want_end {
-                let a = (want_start - pos) as usize;
-                let b = (want_end.min(c_end) - pos) as usize;
-                out.extend_from_slice(&c[a..b]);
-                want_start = pos + b as u64;
-            }
-            if c_end >= want_end {
+        // The first chunk that ends after `offset`.
+        let first = self
+            .chunks
+            .partition_point(|(start, c)| start + c.len() as u64 <= offset);
+        for (start, c) in self.chunks.range(first..) {
+            if *start >= want_end {
                 break;
             }
-            pos = c_end;
+            let a = offset.saturating_sub(*start) as usize;
+            let b = ((want_end - start) as usize).min(c.len());
+            out.extend_from_slice(&c[a..b]);
+        }
+        if want_end > self.tail_start {
+            let a = offset.saturating_sub(self.tail_start) as usize;
+            let b = (want_end - self.tail_start) as usize;
+            out.extend_from_slice(&self.tail[a..b]);
         }
     }
 
@@ -167,7 +207,14 @@ impl SendStream {
             if r.start > self.base {
                 break;
             }
-            let Some(front) = self.chunks.front() else {
+            let Some((_, front)) = self.chunks.front() else {
+                // Into the small writes not yet sealed.
+                let end = r.end.min(self.tail_start + self.tail.len() as u64);
+                if end > self.tail_start {
+                    self.tail.advance((end - self.tail_start) as usize);
+                    self.tail_start = end;
+                    self.base = end;
+                }
                 break;
             };
             let front_end = self.base + front.len() as u64;
@@ -176,9 +223,8 @@ impl SendStream {
                 self.base = front_end;
             } else {
                 let cut = (r.end - self.base) as usize;
-                let rest = self.chunks.pop_front().map(|mut b| b.split_off(cut));
-                if let Some(rest) = rest {
-                    self.chunks.push_front(rest);
+                if let Some((_, mut b)) = self.chunks.pop_front() {
+                    self.chunks.push_front((r.end, b.split_off(cut)));
                 }
                 self.base = r.end;
                 break;
@@ -213,6 +259,7 @@ impl SendStream {
                 acked: false,
             });
             self.chunks.clear();
+            self.tail = BytesMut::new();
             self.lost = RangeSet::new();
         }
     }
@@ -317,5 +364,42 @@ mod tests {
         assert!(!s.is_done());
         s.reset.as_mut().unwrap().acked = true;
         assert!(s.is_done());
+    }
+
+    #[test]
+    fn many_small_writes_read_back_across_every_boundary() {
+        let mut s = SendStream::new(u64::MAX);
+        let mut all = Vec::new();
+        for i in 0..3000usize {
+            let piece: Vec<u8> = (0..(i % 700 + 1)).map(|j| (i * 31 + j) as u8).collect();
+            if i % 500 == 7 {
+                // A large write in between, kept as it is.
+                let big = vec![(i % 251) as u8; 40_000];
+                s.write(Bytes::from(big.clone()), false);
+                all.extend_from_slice(&big);
+            }
+            s.write_slice(&piece, false);
+            all.extend_from_slice(&piece);
+        }
+        let total = all.len() as u64;
+        let mut out = Vec::new();
+        for (offset, len) in [(0u64, 1usize), (5, 1200), (65_530, 20), (100_000, 3000)] {
+            out.clear();
+            s.read(offset, len, &mut out);
+            assert_eq!(&out[..], &all[offset as usize..offset as usize + len]);
+        }
+        // Acknowledge a prefix that ends inside the small writes: the rest
+        // still reads right.
+        let mut acked = 0;
+        while acked < total / 2 {
+            let c = s.next_chunk(1200, u64::MAX).unwrap();
+            s.on_acked(c.offset, c.len as u64, false);
+            acked += c.len as u64;
+        }
+        out.clear();
+        let at = acked + 17;
+        s.read(at, 2000, &mut out);
+        assert_eq!(&out[..], &all[at as usize..at as usize + 2000]);
+        assert_eq!(s.buffered(), total - acked);
     }
 }
