@@ -61,7 +61,7 @@ impl Configs {
                 ok(quic_config_set_max_data(*cfg, 16 << 20));
                 ok(quic_config_set_max_stream_data(*cfg, 8 << 20));
                 ok(quic_config_set_max_windows(*cfg, 8 << 20, 16 << 20));
-                ok(quic_config_set_max_streams(*cfg, 1000, 128));
+                ok(quic_config_set_max_streams(*cfg, 1000, 1000));
             }
             ok(quic_config_set_server_name(c.client, name.as_ptr()));
             ok(quic_config_load_verify_locations(

@@ -24,6 +24,12 @@ pub const PIECE: usize = 1 << 20;
 /// 8 MB stream and 16 MB connection windows, the P-256 test certificate
 /// verified by the client.
 pub fn configs(certs: &str) -> (Config, Config) {
+    configs_with_streams(certs, 1000)
+}
+
+/// [`configs`] with `streams` as the limit of each kind of stream the peer
+/// may open (the same on every stack when memory is compared).
+pub fn configs_with_streams(certs: &str, streams: u64) -> (Config, Config) {
     let mut c = Config::new(Side::Client);
     let mut s = Config::new(Side::Server);
     for cfg in [&mut c, &mut s] {
@@ -34,7 +40,8 @@ pub fn configs(certs: &str) -> (Config, Config) {
         cfg.set_windows(16 << 20, 8 << 20).unwrap();
         cfg.max_stream_window = 8 << 20;
         cfg.max_connection_window = 16 << 20;
-        cfg.max_streams_bidi = 1000;
+        cfg.max_streams_bidi = streams;
+        cfg.max_streams_uni = streams;
     }
     c.set_server_name("localhost").unwrap();
     c.load_verify_locations(Some(&format!("{certs}/ca.pem")), None, None)

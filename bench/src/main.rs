@@ -313,28 +313,39 @@ fn main() {
     // Memory per idle connection: BENCH_CONNS established pairs held at once.
     let conns = env_usize("BENCH_CONNS", 1000);
     // (stack, heap, RSS) per connection, in bytes.
-    let mut memory_rows: Vec<(&str, f64, f64)> = Vec::new();
+    let mut memory_rows: Vec<(String, f64, f64)> = Vec::new();
     if b.want("memory") {
-        let (h, r) = memory::per_connection(conns, || {
-            let mut p = libquic_drv::Pair::new(&lc, &ls, &ctls, &stls);
-            p.handshake(32);
-            p
-        });
-        memory_rows.push(("libquic-rust", h, r));
+        // Both stacks at the same stream limits (each kind): default-like
+        // ones and a large one, where per-stream state weighs most.
+        for limit in [100u32, 128, 1000] {
+            let (c, s) = libquic_drv::configs_with_streams(&certs, u64::from(limit));
+            let (c, s) = (std::sync::Arc::new(c), std::sync::Arc::new(s));
+            let (ct, st) = (
+                quic::tls::TlsContext::new(&c).unwrap(),
+                quic::tls::TlsContext::new(&s).unwrap(),
+            );
+            let (h, r) = memory::per_connection(conns, || {
+                let mut p = libquic_drv::Pair::new(&c, &s, &ct, &st);
+                p.handshake(32);
+                p
+            });
+            memory_rows.push((format!("libquic-rust@{limit}"), h, r));
+            let q = quinn_drv::configs_with_streams(&certs, limit);
+            let (h, r) = memory::per_connection(conns, || {
+                let mut p = quinn_drv::Pair::new(&q);
+                p.handshake(32);
+                p
+            });
+            memory_rows.push((format!("quinn-proto@{limit}"), h, r));
+        }
         let (h, r) = memory::per_connection(conns, || {
             let mut p = cabi_drv::Pair::new(&ccfg, 32);
             p.handshake();
             p
         });
-        memory_rows.push(("libquic-c", h, r));
-        let (h, r) = memory::per_connection(conns, || {
-            let mut p = quinn_drv::Pair::new(&qcfg);
-            p.handshake(32);
-            p
-        });
-        memory_rows.push(("quinn-proto", h, r));
+        memory_rows.push(("libquic-c@1000".into(), h, r));
         let m = aioquic_drv::memory(&certs, conns);
-        memory_rows.push(("aioquic", m.heap, m.rss));
+        memory_rows.push(("aioquic".into(), m.heap, m.rss));
     }
 
     let sum: BTreeMap<String, Summary> = b
@@ -397,10 +408,10 @@ fn main() {
     println!(" OpenSSL's EVP, and through ring, quinn-proto's crypto here; a full TLS 1.3 handshake with");
     println!(" OpenSSL alone over memory pipes)");
     println!("\nmemory per established idle connection ({conns} pairs held at once):");
-    println!("{:<14} {:>14} {:>14}", "stack", "heap", "RSS");
+    println!("{:<20} {:>14} {:>14}", "stack@stream limit", "heap", "RSS");
     for (stack, heap, rss) in &memory_rows {
         println!(
-            "{:<14} {:>11.1} KB {:>11.1} KB",
+            "{:<20} {:>11.1} KB {:>11.1} KB",
             stack,
             heap / 1024.0,
             rss / 1024.0

@@ -42,6 +42,12 @@ pub struct Configs {
 }
 
 pub fn configs(certs: &str) -> Configs {
+    configs_with_streams(certs, 1000)
+}
+
+/// [`configs`] with `streams` as the limit of each kind of stream the peer
+/// may open (the same on every stack when memory is compared).
+pub fn configs_with_streams(certs: &str, streams: u32) -> Configs {
     let provider = Arc::new(rustls::crypto::CryptoProvider {
         cipher_suites: vec![rring::cipher_suite::TLS13_AES_128_GCM_SHA256],
         kx_groups: vec![&CountedX25519],
@@ -55,7 +61,8 @@ pub fn configs(certs: &str) -> Configs {
         .initial_mtu(1350)
         .min_mtu(1350)
         .mtu_discovery_config(None)
-        .max_concurrent_bidi_streams(VarInt::from_u32(1000));
+        .max_concurrent_bidi_streams(VarInt::from_u32(streams))
+        .max_concurrent_uni_streams(VarInt::from_u32(streams));
     let transport = Arc::new(transport);
 
     let ca = CertificateDer::from_pem_file(format!("{certs}/ca.pem")).unwrap();
@@ -67,6 +74,10 @@ pub fn configs(certs: &str) -> Configs {
         .with_root_certificates(roots)
         .with_no_client_auth();
     cc.alpn_protocols = vec![b"bench".to_vec()];
+    // Full handshakes, as libquic and the OpenSSL ceiling do: no session
+    // cache, no tickets (issue 12: these made quinn-proto's handshakes
+    // resumptions after the first).
+    cc.resumption = rustls::client::Resumption::disabled();
     let mut client = ClientConfig::new(Arc::new(QuicClientConfig::try_from(cc).unwrap()));
     client.transport_config(transport.clone());
 
@@ -84,6 +95,8 @@ pub fn configs(certs: &str) -> Configs {
         .unwrap();
     sc.alpn_protocols = vec![b"bench".to_vec()];
     sc.max_early_data_size = 0;
+    sc.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    sc.send_tls13_tickets = 0;
     let mut server = ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(sc).unwrap()));
     server.transport_config(transport);
     Configs {
@@ -322,12 +335,13 @@ impl crate::BulkRun for Bulk {
 
 impl Pair {
     /// `n` request/response streams of `size` bytes each way; returns the
-    /// streams completed.
+    /// streams completed. Each side reads only the streams quinn-proto
+    /// reports readable (and those just accepted), as libquic's driver only
+    /// handles the streams its events name.
     pub fn streams(&mut self, n: u64, size: usize, batch: usize) -> u64 {
         let body = vec![7u8; size];
         let (mut opened, mut finished) = (0u64, 0u64);
-        let mut client_open: Vec<StreamId> = Vec::new();
-        let mut server_open: Vec<StreamId> = Vec::new();
+        let mut readable: Vec<StreamId> = Vec::new();
         while finished < n {
             // Open as many requests as the server allows.
             while opened < n {
@@ -338,41 +352,41 @@ impl Pair {
                 let mut s = c.send_stream(id);
                 assert_eq!(s.write(&body).unwrap(), body.len(), "1 KB fits the window");
                 s.finish().unwrap();
-                client_open.push(id);
                 opened += 1;
             }
             self.turn(batch);
-            while self.conn(true).poll().is_some() {}
-            let mut still = Vec::with_capacity(client_open.len());
-            for id in client_open.drain(..) {
-                let (_, end) = read_all(&mut self.client.conn.as_mut().unwrap().1, id);
-                if end {
-                    finished += 1;
-                } else {
-                    still.push(id);
+            let c = self.conn(true);
+            readable.clear();
+            while let Some(e) = c.poll() {
+                if let Event::Stream(StreamEvent::Readable { id }) = e {
+                    readable.push(id);
                 }
             }
-            client_open = still;
+            for &id in &readable {
+                if read_all(c, id).1 {
+                    finished += 1;
+                }
+            }
             if self.server.conn.is_none() {
                 continue;
             }
             let s = self.conn(false);
-            while s.poll().is_some() {}
-            while let Some(id) = s.streams().accept(Dir::Bi) {
-                server_open.push(id);
+            readable.clear();
+            while let Some(e) = s.poll() {
+                if let Event::Stream(StreamEvent::Readable { id }) = e {
+                    readable.push(id);
+                }
             }
-            let mut still = Vec::with_capacity(server_open.len());
-            for id in server_open.drain(..) {
-                let (_, end) = read_all(s, id);
-                if end {
+            while let Some(id) = s.streams().accept(Dir::Bi) {
+                readable.push(id);
+            }
+            for &id in &readable {
+                if read_all(s, id).1 {
                     let mut st = s.send_stream(id);
                     st.write(&body).unwrap();
                     st.finish().unwrap();
-                } else {
-                    still.push(id);
                 }
             }
-            server_open = still;
         }
         finished
     }
