@@ -566,7 +566,21 @@ pub fn run(opts: &Opts) -> Outcome {
         lib.step(lib_client);
         quinn.step(!lib_client);
         if lib.app.finished && quinn.app.finished {
-            break;
+            // An update libquic asked for goes out once the last one was
+            // acknowledged and three PTOs passed (RFC 9001 §6.5): if
+            // quinn-proto's own random update came just before, the data
+            // may be done first. PINGs keep packets flowing until then.
+            let waiting = opts.libquic_update_after.is_some()
+                && !lib.key_updates.iter().any(|u| u.1)
+                && now < 30_000 * MS;
+            if !waiting {
+                break;
+            }
+            if queue.is_empty() {
+                if let Some(c) = lib.conn.as_mut() {
+                    let _ = c.send_ping(0);
+                }
+            }
         }
         // Everything each side has goes on the link.
         let mut sent: VecDeque<(bool, Vec<u8>)> = VecDeque::new();
