@@ -20,7 +20,10 @@ fn generations_in_order(o: &Outcome) {
     let gens: Vec<u64> = o.libquic_key_updates.iter().map(|g| g.0).collect();
     let expected: Vec<u64> = (1..=gens.len() as u64).collect();
     assert_eq!(gens, expected);
-    assert_eq!(o.libquic_generation, gens.len() as u64);
+    // An update libquic started may still await the peer's answer (the
+    // event comes with it) when the run ends.
+    let ahead = o.libquic_generation - gens.len() as u64;
+    assert!(ahead <= 1, "{o:?}");
 }
 
 #[test]
