@@ -97,7 +97,7 @@ pub struct Pair<'a> {
     cfg: &'a Configs,
     client: *mut quic_conn,
     server: *mut quic_conn,
-    buf: Vec<u8>,
+    link: crate::util::Link,
     now: u64,
     batch: usize,
 }
@@ -112,7 +112,7 @@ impl<'a> Pair<'a> {
             cfg,
             client,
             server: null_mut(),
-            buf: vec![0u8; 2048],
+            link: crate::util::Link::default(),
             now: 0,
             batch,
         };
@@ -128,39 +128,65 @@ impl<'a> Pair<'a> {
         p
     }
 
-    /// Sends up to BATCH datagrams from `from` into `to` (creating the
-    /// server on the first one); true when any moved.
-    fn carry(&mut self, from_client: bool) -> bool {
+    /// Queues every datagram the client (`true`) or the server has.
+    fn queue_all(&mut self, from_client: bool) {
+        let src = if from_client {
+            self.client
+        } else {
+            self.server
+        };
+        if src.is_null() {
+            return;
+        }
         let mut to_addr: libc::sockaddr_storage =
             // SAFETY: all-zero is a valid sockaddr_storage.
             unsafe { std::mem::zeroed() };
         let (mut to_len, mut len) = (0, 0usize);
+        loop {
+            let mut b = self.link.buffer();
+            b.resize(2048, 0);
+            // SAFETY: a live handle; the buffer and address are valid for
+            // the call.
+            let rc = unsafe {
+                quic_conn_send(
+                    src,
+                    b.as_mut_ptr(),
+                    b.len(),
+                    &mut len,
+                    &mut to_addr,
+                    &mut to_len,
+                    self.now,
+                )
+            };
+            if rc != QUIC_RESULT_OK {
+                self.link.recycle(b);
+                return;
+            }
+            b.truncate(len);
+            self.link.push(usize::from(!from_client), b);
+        }
+    }
+
+    /// Delivers up to BATCH queued datagrams towards the server (`true`)
+    /// or the client, creating the server on the first; true when any
+    /// moved.
+    fn deliver(&mut self, to_server: bool) -> bool {
         let mut moved = false;
         for _ in 0..self.batch {
-            let (src, peer) = if from_client {
-                (self.client, &self.cfg.caddr)
-            } else {
-                (self.server, &self.cfg.saddr)
+            let Some(d) = self.link.pop(usize::from(!to_server)) else {
+                break;
             };
-            // SAFETY: live handles; buffers and addresses are valid for each
-            // call; a header is read only after OK.
+            let peer = if to_server {
+                &self.cfg.caddr
+            } else {
+                &self.cfg.saddr
+            };
+            // SAFETY: live handles; the datagram and address are valid for
+            // each call; a header is read only after OK.
             unsafe {
-                if src.is_null()
-                    || quic_conn_send(
-                        src,
-                        self.buf.as_mut_ptr(),
-                        self.buf.len(),
-                        &mut len,
-                        &mut to_addr,
-                        &mut to_len,
-                        self.now,
-                    ) != QUIC_RESULT_OK
-                {
-                    break;
-                }
-                if self.server.is_null() {
+                if to_server && self.server.is_null() {
                     let mut h = std::mem::MaybeUninit::<quic_header_info>::uninit();
-                    ok(quic_header_parse(self.buf.as_ptr(), len, 8, h.as_mut_ptr()));
+                    ok(quic_header_parse(d.as_ptr(), d.len(), 8, h.as_mut_ptr()));
                     let h = h.assume_init();
                     ok(quic_conn_new_server(
                         self.cfg.server,
@@ -171,20 +197,17 @@ impl<'a> Pair<'a> {
                         &mut self.server,
                     ));
                 }
-                let dst = if from_client {
-                    self.server
-                } else {
-                    self.client
-                };
+                let dst = if to_server { self.server } else { self.client };
                 ok(quic_conn_recv(
                     dst,
-                    self.buf.as_ptr(),
-                    len,
+                    d.as_ptr(),
+                    d.len(),
                     (&peer.0 as *const libc::sockaddr_storage).cast(),
                     peer.1,
                     self.now,
                 ));
             }
+            self.link.recycle(d);
             moved = true;
         }
         moved
@@ -193,7 +216,9 @@ impl<'a> Pair<'a> {
     /// One turn of the link: BATCH datagrams each way, or else the clock
     /// moves to the next timer.
     fn turn(&mut self) {
-        let moved = self.carry(true) | self.carry(false);
+        self.queue_all(true);
+        self.queue_all(false);
+        let moved = self.deliver(true) | self.deliver(false);
         if moved {
             return;
         }

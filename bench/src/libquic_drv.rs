@@ -66,7 +66,7 @@ pub struct Pair {
     sconf: Arc<Config>,
     stls: Arc<TlsContext>,
     now: u64,
-    buf: Vec<u8>,
+    link: crate::util::Link,
 }
 
 impl Pair {
@@ -86,7 +86,7 @@ impl Pair {
             sconf: s.clone(),
             stls: stls.clone(),
             now: 0,
-            buf: Vec::with_capacity(2048),
+            link: crate::util::Link::default(),
         }
     }
 
@@ -95,27 +95,42 @@ impl Pair {
     fn turn(&mut self, batch: usize) -> bool {
         let (ca, sa) = addrs();
         let mut moved = false;
-        for _ in 0..batch {
-            if self.client.send(&mut self.buf, self.now).is_none() {
+        // Both senders queue everything they have...
+        loop {
+            let mut b = self.link.buffer();
+            if self.client.send(&mut b, self.now).is_none() {
+                self.link.recycle(b);
                 break;
             }
-            moved = true;
-            let (sconf, stls) = (&self.sconf, &self.stls);
-            let buf = &self.buf;
-            let srv = self.server.get_or_insert_with(|| {
-                let h = header::parse(buf, 8).unwrap();
-                Connection::new_server(sconf.clone(), stls.clone(), h.dcid, None).unwrap()
-            });
-            srv.recv(&self.buf, ca, self.now);
+            self.link.push(0, b);
         }
         if let Some(srv) = &mut self.server {
-            for _ in 0..batch {
-                if srv.send(&mut self.buf, self.now).is_none() {
+            loop {
+                let mut b = self.link.buffer();
+                if srv.send(&mut b, self.now).is_none() {
+                    self.link.recycle(b);
                     break;
                 }
-                moved = true;
-                self.client.recv(&self.buf, sa, self.now);
+                self.link.push(1, b);
             }
+        }
+        // ...and the link delivers BATCH datagrams each way.
+        for _ in 0..batch {
+            let Some(d) = self.link.pop(0) else { break };
+            moved = true;
+            let (sconf, stls) = (&self.sconf, &self.stls);
+            let srv = self.server.get_or_insert_with(|| {
+                let h = header::parse(&d, 8).unwrap();
+                Connection::new_server(sconf.clone(), stls.clone(), h.dcid, None).unwrap()
+            });
+            srv.recv(&d, ca, self.now);
+            self.link.recycle(d);
+        }
+        for _ in 0..batch {
+            let Some(d) = self.link.pop(1) else { break };
+            moved = true;
+            self.client.recv(&d, sa, self.now);
+            self.link.recycle(d);
         }
         if !moved {
             let next = [

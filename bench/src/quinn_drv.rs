@@ -152,7 +152,7 @@ pub struct Pair {
     server: Side,
     base: Instant,
     now: Duration,
-    buf: Vec<u8>,
+    link: crate::util::Link,
     resp: Vec<u8>,
     /// X25519 exchanges counted before this pair's client started.
     exchanges: usize,
@@ -183,7 +183,7 @@ impl Pair {
             },
             base,
             now: Duration::ZERO,
-            buf: Vec::with_capacity(2048),
+            link: crate::util::Link::default(),
             resp: Vec::new(),
             exchanges,
         }
@@ -193,21 +193,34 @@ impl Pair {
         let now = self.base + self.now;
         let (ca, sa) = addrs();
         let mut moved = false;
-        for (from_client, from_addr) in [(true, ca), (false, sa)] {
-            for _ in 0..batch {
-                let (src, dst) = if from_client {
-                    (&mut self.client, &mut self.server)
-                } else {
-                    (&mut self.server, &mut self.client)
-                };
-                let Some((_, c)) = &mut src.conn else { break };
-                self.buf.clear();
-                let Some(t) = c.poll_transmit(now, 1, &mut self.buf) else {
+        // Both senders queue everything they have...
+        for (dir, src) in [(0, &mut self.client), (1, &mut self.server)] {
+            let Some((_, c)) = &mut src.conn else {
+                continue;
+            };
+            loop {
+                let mut b = self.link.buffer();
+                let Some(t) = c.poll_transmit(now, 1, &mut b) else {
+                    self.link.recycle(b);
                     break;
                 };
+                b.truncate(t.size);
+                self.link.push(dir, b);
+            }
+            src.endpoint_events();
+        }
+        // ...and the link delivers BATCH datagrams each way.
+        for (dir, from_addr) in [(0, ca), (1, sa)] {
+            for _ in 0..batch {
+                let Some(d) = self.link.pop(dir) else { break };
                 moved = true;
-                dst.receive(now, from_addr, &self.buf[..t.size], &mut self.resp);
-                src.endpoint_events();
+                let dst = if dir == 0 {
+                    &mut self.server
+                } else {
+                    &mut self.client
+                };
+                dst.receive(now, from_addr, &d, &mut self.resp);
+                self.link.recycle(d);
             }
         }
         if !moved {

@@ -43,3 +43,39 @@ pub fn summarize(samples: &[f64]) -> Summary {
 pub fn cert_dir() -> String {
     std::env::var("CERT_DIR").unwrap_or_else(|_| "build/certs".into())
 }
+
+/// The lossless in-memory link every driver uses (aioquic_bench.py does the
+/// same): each turn, each sender queues every datagram it has, and the
+/// link delivers at most BATCH of them per direction. Buffers are reused,
+/// so the link itself allocates nothing in steady state.
+#[derive(Debug, Default)]
+pub struct Link {
+    /// Datagrams in flight: [client to server, server to client].
+    queues: [std::collections::VecDeque<Vec<u8>>; 2],
+    spare: Vec<Vec<u8>>,
+}
+
+impl Link {
+    /// An empty buffer to send into.
+    pub fn buffer(&mut self) -> Vec<u8> {
+        let mut b = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(2048));
+        b.clear();
+        b
+    }
+
+    /// Queues a datagram in direction `dir` (0: to the server, 1: to the
+    /// client).
+    pub fn push(&mut self, dir: usize, datagram: Vec<u8>) {
+        self.queues[dir].push_back(datagram);
+    }
+
+    /// The next datagram in direction `dir`.
+    pub fn pop(&mut self, dir: usize) -> Option<Vec<u8>> {
+        self.queues[dir].pop_front()
+    }
+
+    /// Gives a delivered datagram's buffer back.
+    pub fn recycle(&mut self, datagram: Vec<u8>) {
+        self.spare.push(datagram);
+    }
+}
