@@ -188,9 +188,9 @@ impl KeyGenerations {
         confirmed
             && self.write_secret.is_some()
             && self.write_gen == self.read_gen
-            && self
-                .write_gen_acked_at
-                .is_some_and(|t| self.write_gen == 0 || now >= t.saturating_add(3 * pto))
+            && self.write_gen_acked_at.is_some_and(|t| {
+                self.write_gen == 0 || now >= t.saturating_add(pto.saturating_mul(3))
+            })
     }
 
     /// The next write key; the generation moves on.
@@ -349,7 +349,7 @@ impl Connection {
         // RFC 9001 §6.5: old read keys are kept about three PTOs.
         kg.previous_read = Some(PreviousKey {
             key: old,
-            until: now.saturating_add(3 * pto),
+            until: now.saturating_add(pto.saturating_mul(3)),
         });
         kg.next_read = Some(
             crypto::next_packet_key(suite, kg.version, &secret, false)

@@ -225,7 +225,7 @@ impl Connection {
             p.challenge = Some(Challenge {
                 data,
                 pending: true,
-                deadline: now.saturating_add(3 * pto),
+                deadline: now.saturating_add(pto.saturating_mul(3)),
             });
         }
         self.events.push_back(Event::PeerMigrated { addr: from });

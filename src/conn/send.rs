@@ -103,7 +103,24 @@ impl Connection {
                 last.padded = true;
             }
         }
-        self.seal_all(out, &mut built);
+        if !self.seal_all(out, &mut built) {
+            // A packet that could not be protected never leaves: drop the
+            // datagram and end the connection (INTERNAL_ERROR).
+            out.clear();
+            for mut b in built.drain(..) {
+                self.reuse_frame_list(std::mem::take(&mut b.frames));
+            }
+            self.built = built;
+            self.fail(
+                crate::error::TransportError::new(
+                    code::INTERNAL_ERROR,
+                    0,
+                    "packet protection failed",
+                ),
+                now,
+            );
+            return None;
+        }
         let sent_handshake = built.iter().any(|b| b.space == Space::Handshake);
         let any_eliciting = built.iter().any(|b| b.ack_eliciting);
         for i in 0..built.len() {
@@ -497,30 +514,34 @@ impl Connection {
         }
     }
 
-    /// Patches Length fields and protects every packet of the datagram.
-    fn seal_all(&mut self, out: &mut [u8], built: &mut [Built]) {
+    /// Patches Length fields and protects every packet of the datagram;
+    /// false when one could not be protected (nothing may be sent then).
+    #[must_use]
+    fn seal_all(&mut self, out: &mut [u8], built: &mut [Built]) -> bool {
         let total = out.len();
         for i in 0..built.len() {
             let end = built.get(i + 1).map_or(total, |n| n.start);
             let b = &built[i];
             b.layout.finish(&mut out[..end - TAG_LEN], TAG_LEN);
             let Some(keys) = self.spaces[b.space as usize].seal.as_mut() else {
-                continue;
+                return false;
             };
             if b.space == Space::Application {
                 self.key_gens.on_sealed(b.pn);
             }
             let pn_offset = b.layout.pn_offset - b.start;
-            // Sealing only fails on a packet too short to sample, which
-            // build_packet rules out.
-            let _ = protect::seal(
+            let sealed = protect::seal(
                 &mut out[b.start..end],
                 pn_offset,
                 b.layout.pn_len,
                 b.pn,
                 keys,
             );
+            if sealed.is_err() {
+                return false;
+            }
         }
+        true
     }
 }
 
