@@ -245,6 +245,24 @@ impl<'a> Pair<'a> {
         }
     }
 
+    /// Exchanges datagrams until neither side has anything to send (acks,
+    /// HANDSHAKE_DONE), without moving the clock, then lets the link's
+    /// spare buffers go: what is left is the connections' own state.
+    pub fn settle(&mut self) {
+        loop {
+            self.queue_all(true);
+            self.queue_all(false);
+            let mut moved = false;
+            while self.deliver(true) | self.deliver(false) {
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+        self.link = crate::util::Link::default();
+    }
+
     /// Hands every pending event of the client (`true`) or server to `f`.
     fn events(&mut self, client: bool, mut f: impl FnMut(*mut quic_conn, &quic_event)) {
         let conn = if client { self.client } else { self.server };

@@ -93,6 +93,20 @@ impl Pair {
     /// One turn: each side sends at most `batch` datagrams, the other
     /// receives them; timers fire when nothing moved.
     fn turn(&mut self, batch: usize) -> bool {
+        self.step(batch, true)
+    }
+
+    /// Exchanges datagrams until neither side has anything to send (acks,
+    /// HANDSHAKE_DONE), without moving the clock, then lets the link's
+    /// spare buffers go: what is left is the connections' own state.
+    pub fn settle(&mut self) {
+        while self.step(usize::MAX, false) {}
+        self.link = crate::util::Link::default();
+    }
+
+    /// One turn; when nothing moved and `timers`, the clock moves to the
+    /// next timer.
+    fn step(&mut self, batch: usize, timers: bool) -> bool {
         let (ca, sa) = addrs();
         let mut moved = false;
         // Both senders queue everything they have...
@@ -132,7 +146,7 @@ impl Pair {
             self.client.recv(&d, sa, self.now);
             self.link.recycle(d);
         }
-        if !moved {
+        if !moved && timers {
             let next = [
                 self.client.timer(),
                 self.server.as_ref().and_then(|s| s.timer()),

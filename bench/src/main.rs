@@ -327,6 +327,7 @@ fn main() {
             let (h, r) = memory::per_connection(conns, || {
                 let mut p = libquic_drv::Pair::new(&c, &s, &ct, &st);
                 p.handshake(32);
+                p.settle();
                 p
             });
             memory_rows.push((format!("libquic-rust@{limit}"), h, r));
@@ -334,6 +335,7 @@ fn main() {
             let (h, r) = memory::per_connection(conns, || {
                 let mut p = quinn_drv::Pair::new(&q);
                 p.handshake(32);
+                p.settle();
                 p
             });
             memory_rows.push((format!("quinn-proto@{limit}"), h, r));
@@ -341,6 +343,7 @@ fn main() {
         let (h, r) = memory::per_connection(conns, || {
             let mut p = cabi_drv::Pair::new(&ccfg, 32);
             p.handshake();
+            p.settle();
             p
         });
         memory_rows.push(("libquic-c@1000".into(), h, r));

@@ -190,6 +190,20 @@ impl Pair {
     }
 
     fn turn(&mut self, batch: usize) -> bool {
+        self.step(batch, true)
+    }
+
+    /// Exchanges datagrams until neither side has anything to send (acks,
+    /// HANDSHAKE_DONE), without moving the clock, then lets the link's
+    /// spare buffers go: what is left is the connections' own state.
+    pub fn settle(&mut self) {
+        while self.step(usize::MAX, false) {}
+        self.link = crate::util::Link::default();
+    }
+
+    /// One turn; when nothing moved and `timers`, the clock moves to the
+    /// next timer.
+    fn step(&mut self, batch: usize, timers: bool) -> bool {
         let now = self.base + self.now;
         let (ca, sa) = addrs();
         let mut moved = false;
@@ -223,7 +237,7 @@ impl Pair {
                 self.link.recycle(d);
             }
         }
-        if !moved {
+        if !moved && timers {
             let mut next: Option<Instant> = None;
             for s in [&mut self.client, &mut self.server] {
                 if let Some(t) = s.conn.as_mut().and_then(|(_, c)| c.poll_timeout()) {

@@ -213,6 +213,11 @@ impl Connection {
         if complete && !self.handshake_complete {
             self.on_handshake_complete(now);
         }
+        if self.handshake_complete {
+            if let Some(tls) = &mut self.tls {
+                tls.retire_if_done();
+            }
+        }
     }
 
     fn install_secret(&mut self, y: YieldedSecret) -> Result<(), TransportError> {

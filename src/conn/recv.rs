@@ -252,6 +252,9 @@ impl Connection {
         if let Err(e) = self.process_frames(space, ptype, payload, &dcid, arrival, now) {
             self.fail(e, now);
         }
+        if std::mem::take(&mut self.tls_fed) && matches!(self.close, CloseState::Open) {
+            self.drive_tls(now);
+        }
     }
 
     /// Acts on the frames of one packet; says what kinds it held.

@@ -59,3 +59,10 @@ impl Connection {
         self.collect_stream_events();
     }
 }
+
+impl Connection {
+    /// The TLS library's state was let go after the handshake.
+    pub(crate) fn tls_retired(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.is_retired())
+    }
+}

@@ -9,6 +9,7 @@ mod key_update;
 mod migration;
 pub(crate) mod pair;
 pub(crate) mod pki;
+mod post_handshake;
 mod retry;
 mod streams;
 mod transfer;

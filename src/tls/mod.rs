@@ -6,6 +6,7 @@
 //! Only `tls/openssl.rs` touches `SSL*`.
 
 mod openssl;
+mod post_handshake;
 
 pub use self::openssl::{check_groups, LocalParams, ParamsFn, TlsContext, TlsSession};
 
@@ -52,6 +53,8 @@ pub struct YieldedSecret {
 
 /// TLS alert description codes libquic refers to (RFC 8446 §6).
 pub mod alert {
+    /// unexpected_message
+    pub const UNEXPECTED_MESSAGE: u8 = 10;
     /// handshake_failure
     pub const HANDSHAKE_FAILURE: u8 = 40;
     /// missing_extension

@@ -12,6 +12,7 @@ use openssl::ssl::{
 };
 use openssl_sys as ffi;
 
+use super::post_handshake::PostHandshake;
 use super::{alert, Level, YieldedSecret};
 use crate::config::{Config, ConfigError};
 use crate::crypto::{Secret, Suite};
@@ -248,26 +249,49 @@ pub enum LocalParams {
 
 /// One TLS handshake.
 pub struct TlsSession {
-    // Field order matters: `ssl` is dropped (SSL_free, which may call back)
-    // before the state its callbacks use.
-    ssl: Ssl,
-    state: Box<CallbackState>,
-    _params: Box<[u8]>,
+    /// OpenSSL's state, until the handshake no longer needs it.
+    live: Option<Live>,
+    /// What the rest of the connection asks about the handshake, kept when
+    /// `live` goes.
+    outcome: Outcome,
+    /// Reads what the peer sends after `live` went.
+    post: PostHandshake,
+    /// A message refused after `live` went, reported by `advance`.
+    late_error: Option<TransportError>,
     complete: bool,
     failed: bool,
     /// Bytes were provided since TLS last ran.
     fed: bool,
 }
 
+/// The SSL and what its callbacks use.
+struct Live {
+    // Field order matters: `ssl` is dropped (SSL_free, which may call back)
+    // before the state its callbacks use.
+    ssl: Ssl,
+    state: Box<CallbackState>,
+    _params: Box<[u8]>,
+}
+
+/// The negotiated values of a finished handshake.
+#[derive(Debug, Default)]
+struct Outcome {
+    alpn: Option<Vec<u8>>,
+    cipher_suite: Option<u16>,
+    key_exchange_group: Option<u16>,
+    resumed: bool,
+}
+
 impl std::fmt::Debug for TlsSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsSession")
             .field("complete", &self.complete)
+            .field("retired", &self.live.is_none())
             .finish_non_exhaustive()
     }
 }
 
-impl Drop for TlsSession {
+impl Drop for Live {
     fn drop(&mut self) {
         // SAFETY: `ssl` is a live SSL; marking it shut down does no I/O and
         // keeps a server's tickets cached (OPENSSL-QUIC.md §4).
@@ -394,9 +418,14 @@ impl TlsSession {
             ));
         }
         Ok(Self {
-            ssl,
-            state,
-            _params: params,
+            live: Some(Live {
+                ssl,
+                state,
+                _params: params,
+            }),
+            outcome: Outcome::default(),
+            post: PostHandshake::new(ctx.side == Side::Client),
+            late_error: None,
             complete: false,
             failed: false,
             fed: true,
@@ -405,7 +434,14 @@ impl TlsSession {
 
     /// Hands in-order handshake bytes received at `level` to TLS.
     pub fn provide(&mut self, level: Level, data: &[u8]) {
-        self.state.incoming[level as usize].extend(data);
+        match &mut self.live {
+            Some(live) => live.state.incoming[level as usize].extend(data),
+            None => {
+                if self.late_error.is_none() {
+                    self.late_error = self.post.feed(level, data).err();
+                }
+            }
+        }
         self.fed = true;
     }
 
@@ -418,8 +454,17 @@ impl TlsSession {
         if self.failed || !std::mem::take(&mut self.fed) {
             return Ok(());
         }
+        let Some(live) = &mut self.live else {
+            return match self.late_error.take() {
+                Some(e) => {
+                    self.failed = true;
+                    Err(e)
+                }
+                None => Ok(()),
+            };
+        };
         unsafe_clear_errors();
-        let ssl = self.ssl.as_ptr();
+        let ssl = live.ssl.as_ptr();
         let rc = if self.complete {
             let mut n = 0usize;
             // SAFETY: reading 0 bytes into NULL processes post-handshake
@@ -434,8 +479,9 @@ impl TlsSession {
             // Finished; only the 1-RTT read secret proves completion.
             // SAFETY: `ssl` is live.
             let finished = unsafe { ffi::SSL_is_init_finished(ssl) } == 1;
-            if self.state.side == Side::Client || (self.state.app_read_yielded && finished) {
+            if live.state.side == Side::Client || (live.state.app_read_yielded && finished) {
                 self.complete = true;
+                self.outcome = Outcome::of(&live.ssl);
             }
         } else if rc <= 0 {
             // SAFETY: `ssl` is live; `rc` is the last call's result.
@@ -446,17 +492,18 @@ impl TlsSession {
             }
         }
         unsafe_clear_errors();
-        if let Some(e) = self.state.error.clone() {
+        let state = &self.live.as_ref().expect("checked above").state;
+        if let Some(e) = state.error.clone() {
             self.failed = true;
             return Err(e);
         }
         // RFC 9001 §8.2: the quic_transport_parameters extension is
         // mandatory; OpenSSL does not enforce it.
-        let params_due = match self.state.side {
-            Side::Server => self.state.write_level >= Level::Handshake,
+        let params_due = match state.side {
+            Side::Server => state.write_level >= Level::Handshake,
             Side::Client => self.complete,
         };
-        if params_due && !self.state.got_params {
+        if params_due && !state.got_params {
             self.failed = true;
             return Err(TransportError::new(
                 code::CRYPTO_ERROR_BASE + u64::from(alert::MISSING_EXTENSION),
@@ -469,10 +516,13 @@ impl TlsSession {
 
     fn fail(&mut self) -> TransportError {
         self.failed = true;
-        if let Some(e) = self.state.error.clone() {
+        let Some(live) = &self.live else {
+            return TransportError::new(code::INTERNAL_ERROR, 0, "TLS failure");
+        };
+        if let Some(e) = live.state.error.clone() {
             return e;
         }
-        match self.state.alert {
+        match live.state.alert {
             Some(a) => TransportError::new(
                 code::CRYPTO_ERROR_BASE + u64::from(a),
                 0,
@@ -482,19 +532,44 @@ impl TlsSession {
         }
     }
 
+    /// Lets OpenSSL's state go once the handshake is complete and all it
+    /// produced was taken, so an established connection does not carry the
+    /// TLS library's memory (about half of an idle connection's). What
+    /// the peer may still send is read by [`PostHandshake`]: a server
+    /// sends us nothing more, and a client keeps no session tickets yet,
+    /// so the tickets a server sends are skipped.
+    pub fn retire_if_done(&mut self) {
+        let Some(live) = &self.live else { return };
+        let st = &live.state;
+        let drained = st.outgoing.iter().all(Vec::is_empty)
+            && st.incoming.iter().all(VecDeque::is_empty)
+            && !st.lent_out
+            && st.secrets.is_empty()
+            && st.peer_params.is_none();
+        if self.complete && !self.failed && !self.fed && drained {
+            self.live = None;
+        }
+    }
+
     /// Takes the handshake bytes to send at `level`.
     pub fn take_outgoing(&mut self, level: Level) -> Vec<u8> {
-        std::mem::take(&mut self.state.outgoing[level as usize])
+        match &mut self.live {
+            Some(live) => std::mem::take(&mut live.state.outgoing[level as usize]),
+            None => Vec::new(),
+        }
     }
 
     /// Takes the secrets yielded since the last call, in order.
     pub fn take_secrets(&mut self) -> Vec<YieldedSecret> {
-        std::mem::take(&mut self.state.secrets)
+        match &mut self.live {
+            Some(live) => std::mem::take(&mut live.state.secrets),
+            None => Vec::new(),
+        }
     }
 
     /// Takes the peer's decoded transport parameters once they arrived.
     pub fn take_peer_params(&mut self) -> Option<Result<TransportParameters, TransportError>> {
-        self.state.peer_params.take()
+        self.live.as_mut()?.state.peer_params.take()
     }
 
     /// True when [`TlsSession::advance`] or the `take_` calls have
@@ -502,11 +577,14 @@ impl TlsSession {
     /// with output not taken yet. The connection skips them otherwise, as
     /// it asks after every datagram.
     pub fn has_work(&self) -> bool {
+        let Some(live) = &self.live else {
+            return self.fed;
+        };
         !self.complete
             || self.fed
-            || !self.state.secrets.is_empty()
-            || self.state.peer_params.is_some()
-            || self.state.outgoing.iter().any(|o| !o.is_empty())
+            || !live.state.secrets.is_empty()
+            || live.state.peer_params.is_some()
+            || live.state.outgoing.iter().any(|o| !o.is_empty())
     }
 
     /// True once the handshake completed (RFC 9001 §4.1.1).
@@ -514,16 +592,25 @@ impl TlsSession {
         self.complete
     }
 
+    /// True once OpenSSL's state was let go ([`TlsSession::retire_if_done`]).
+    pub fn is_retired(&self) -> bool {
+        self.live.is_none()
+    }
+
     /// The level TLS currently reads at.
     pub fn read_level(&self) -> Level {
-        self.state.read_level
+        self.live
+            .as_ref()
+            .map_or(Level::OneRtt, |l| l.state.read_level)
     }
 
     /// Bytes received at `level` that TLS has not consumed.
     pub fn unread(&self, level: Level) -> usize {
-        self.state.incoming[level as usize].len()
-            + if self.state.lent_out && self.state.read_level == level {
-                self.state.lent.len()
+        let Some(live) = &self.live else { return 0 };
+        let st = &live.state;
+        st.incoming[level as usize].len()
+            + if st.lent_out && st.read_level == level {
+                st.lent.len()
             } else {
                 0
             }
@@ -531,58 +618,89 @@ impl TlsSession {
 
     /// The negotiated ALPN protocol.
     pub fn alpn(&self) -> Option<Vec<u8>> {
-        self.ssl.selected_alpn_protocol().map(<[u8]>::to_vec)
+        match &self.live {
+            Some(live) if !self.complete => Outcome::of(&live.ssl).alpn,
+            _ => self.outcome.alpn.clone(),
+        }
     }
 
     /// The negotiated cipher suite's TLS identifier.
     pub fn cipher_suite(&self) -> Option<u16> {
-        self.ssl.current_cipher().map(|c| {
-            let id = c.protocol_id();
-            u16::from_be_bytes([id[0], id[1]])
-        })
+        match &self.live {
+            Some(live) if !self.complete => cipher_suite(&live.ssl),
+            _ => self.outcome.cipher_suite,
+        }
     }
 
     /// The negotiated key-exchange group's TLS codepoint (RFC 8446 §4.2.7
     /// NamedGroup: 0x001d for X25519, 0x11ec for X25519MLKEM768), if any.
     pub fn key_exchange_group(&self) -> Option<u16> {
-        /// OpenSSL's NIDs of the groups that have one, with their codepoints;
-        /// groups without a NID come back as TLSEXT_nid_unknown | codepoint.
-        const BY_NID: [(c_int, u16); 10] = [
-            (1034, 0x001d), // NID_X25519
-            (1035, 0x001e), // NID_X448
-            (415, 0x0017),  // NID_X9_62_prime256v1
-            (715, 0x0018),  // NID_secp384r1
-            (716, 0x0019),  // NID_secp521r1
-            (1126, 0x0100), // NID_ffdhe2048
-            (1127, 0x0101), // NID_ffdhe3072
-            (1128, 0x0102), // NID_ffdhe4096
-            (1129, 0x0103), // NID_ffdhe6144
-            (1130, 0x0104), // NID_ffdhe8192
-        ];
-        const SSL_CTRL_GET_NEGOTIATED_GROUP: c_int = 134;
-        const TLSEXT_NID_UNKNOWN: c_int = 0x0100_0000;
-        // SAFETY: the SSL is live; this control only reads the handshake
-        // state (it is the SSL_get_negotiated_group macro).
-        let nid = unsafe {
-            ffi::SSL_ctrl(
-                self.ssl.as_ptr(),
-                SSL_CTRL_GET_NEGOTIATED_GROUP,
-                0,
-                std::ptr::null_mut(),
-            )
-        } as c_int;
-        if nid <= 0 {
-            None
-        } else if nid & TLSEXT_NID_UNKNOWN != 0 {
-            Some((nid & 0xffff) as u16)
-        } else {
-            BY_NID.iter().find(|(n, _)| *n == nid).map(|(_, g)| *g)
+        match &self.live {
+            Some(live) if !self.complete => key_exchange_group(&live.ssl),
+            _ => self.outcome.key_exchange_group,
         }
     }
 
     /// True when the session was resumed from a ticket.
     pub fn session_resumed(&self) -> bool {
-        self.ssl.session_reused()
+        match &self.live {
+            Some(live) if !self.complete => live.ssl.session_reused(),
+            _ => self.outcome.resumed,
+        }
+    }
+}
+
+impl Outcome {
+    fn of(ssl: &Ssl) -> Self {
+        Self {
+            alpn: ssl.selected_alpn_protocol().map(<[u8]>::to_vec),
+            cipher_suite: cipher_suite(ssl),
+            key_exchange_group: key_exchange_group(ssl),
+            resumed: ssl.session_reused(),
+        }
+    }
+}
+
+fn cipher_suite(ssl: &Ssl) -> Option<u16> {
+    ssl.current_cipher().map(|c| {
+        let id = c.protocol_id();
+        u16::from_be_bytes([id[0], id[1]])
+    })
+}
+
+fn key_exchange_group(ssl: &Ssl) -> Option<u16> {
+    /// OpenSSL's NIDs of the groups that have one, with their codepoints;
+    /// groups without a NID come back as TLSEXT_nid_unknown | codepoint.
+    const BY_NID: [(c_int, u16); 10] = [
+        (1034, 0x001d), // NID_X25519
+        (1035, 0x001e), // NID_X448
+        (415, 0x0017),  // NID_X9_62_prime256v1
+        (715, 0x0018),  // NID_secp384r1
+        (716, 0x0019),  // NID_secp521r1
+        (1126, 0x0100), // NID_ffdhe2048
+        (1127, 0x0101), // NID_ffdhe3072
+        (1128, 0x0102), // NID_ffdhe4096
+        (1129, 0x0103), // NID_ffdhe6144
+        (1130, 0x0104), // NID_ffdhe8192
+    ];
+    const SSL_CTRL_GET_NEGOTIATED_GROUP: c_int = 134;
+    const TLSEXT_NID_UNKNOWN: c_int = 0x0100_0000;
+    // SAFETY: the SSL is live; this control only reads the handshake
+    // state (it is the SSL_get_negotiated_group macro).
+    let nid = unsafe {
+        ffi::SSL_ctrl(
+            ssl.as_ptr(),
+            SSL_CTRL_GET_NEGOTIATED_GROUP,
+            0,
+            std::ptr::null_mut(),
+        )
+    } as c_int;
+    if nid <= 0 {
+        None
+    } else if nid & TLSEXT_NID_UNKNOWN != 0 {
+        Some((nid & 0xffff) as u16)
+    } else {
+        BY_NID.iter().find(|(n, _)| *n == nid).map(|(_, g)| *g)
     }
 }
 

@@ -252,6 +252,35 @@ def test_libquic_client_aioquic_server(suite):
     assert run.terminated(run.client_events)[1] == 5
 
 
+def test_libquic_client_reads_past_aioquic_session_tickets():
+    """libquic lets its TLS state go once established and keeps no tickets
+    yet: the NewSessionTicket messages aioquic's server sends in 1-RTT
+    CRYPTO frames are skipped, and the connection carries on."""
+    config = libquic.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA)
+    client = Lib(libquic.Connection(config))
+    client.connect(SERVER_ADDR, 0.0)
+    issued = []
+    cfg = QuicConfiguration(is_client=False, alpn_protocols=[ALPN])
+    cfg.load_cert_chain(CERT, KEY)
+
+    def make(first_datagram):
+        return Aio(QuicConnection(configuration=cfg,
+                                  original_destination_connection_id=libquic.header_dcid(
+                                      first_datagram),
+                                  session_ticket_handler=issued.append))
+
+    run = Run(client, make, on_step=lambda r: responder(r, answer=lambda s, d: d))
+    assert run.until(lambda r: r.handshake_done() and issued)
+    body = payload(50_000, 4)
+    client.send_stream_data(0, body, True)
+    assert run.until(lambda r: 0 in r.c.finished)
+    assert bytes(run.c.streams[0]) == body
+    assert run.terminated(run.client_events) is None
+    client.close(error_code=0, reason_phrase="", now=run.now)
+    assert run.until(lambda r: r.terminated(r.server_events))
+    assert run.terminated(run.server_events)[1] == 0
+
+
 @pytest.mark.parametrize("suite", ["aes128", "chacha20"])
 def test_aioquic_client_libquic_server(suite):
     server_config = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY)
