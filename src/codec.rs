@@ -48,6 +48,16 @@ impl<'a> Reader<'a> {
         out
     }
 
+    /// Consumes the run of `byte` at the cursor; returns its length. One
+    /// scan over the slice, not a call per byte (a padded Initial carries
+    /// about a thousand PADDING bytes).
+    pub fn skip_run(&mut self, byte: u8) -> usize {
+        let rest = &self.buf[self.pos..];
+        let n = rest.iter().position(|&b| b != byte).unwrap_or(rest.len());
+        self.pos += n;
+        n
+    }
+
     /// The next byte without consuming it.
     pub fn peek_u8(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()

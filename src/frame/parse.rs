@@ -26,14 +26,9 @@ pub fn parse<'a>(r: &mut Reader<'a>) -> Result<Frame<'a>, TransportError> {
     }
     let v = |r: &mut Reader<'a>| r.varint().ok_or_else(|| truncated(ty));
     let frame = match ty {
-        kind::PADDING => {
-            let mut len = 1;
-            while r.peek_u8() == Some(0) {
-                r.u8();
-                len += 1;
-            }
-            Frame::Padding { len }
-        }
+        kind::PADDING => Frame::Padding {
+            len: 1 + r.skip_run(0),
+        },
         kind::PING => Frame::Ping,
         kind::ACK | kind::ACK_ECN => Frame::Ack(parse_ack(r, ty)?),
         kind::RESET_STREAM => Frame::ResetStream {
