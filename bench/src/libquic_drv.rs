@@ -1,7 +1,6 @@
 //! libquic driven through its Rust API and through its C ABI, on the same
 //! in-memory link: at most BATCH datagrams cross per turn.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use quic::config::Config;
@@ -55,9 +54,7 @@ pub fn configs_with_streams(certs: &str, streams: u64) -> (Config, Config) {
     (c, s)
 }
 
-fn addrs() -> (SocketAddr, SocketAddr) {
-    ("10.0.0.1:1".parse().unwrap(), "10.0.0.2:2".parse().unwrap())
-}
+use crate::util::addrs;
 
 /// A client/server pair through the Rust API.
 pub struct Pair {

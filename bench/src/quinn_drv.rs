@@ -105,9 +105,7 @@ pub fn configs_with_streams(certs: &str, streams: u32) -> Configs {
     }
 }
 
-fn addrs() -> (SocketAddr, SocketAddr) {
-    ("10.0.0.1:1".parse().unwrap(), "10.0.0.2:2".parse().unwrap())
-}
+use crate::util::addrs;
 
 struct Side {
     endpoint: Endpoint,

@@ -39,6 +39,12 @@ pub fn summarize(samples: &[f64]) -> Summary {
     }
 }
 
+/// The client's and the server's addresses on the in-memory link (built,
+/// not parsed, as drivers ask for them every turn).
+pub fn addrs() -> (std::net::SocketAddr, std::net::SocketAddr) {
+    (([10, 0, 0, 1], 1).into(), ([10, 0, 0, 2], 2).into())
+}
+
 /// Where the benchmark certificates are (tests/make-certs.sh output).
 pub fn cert_dir() -> String {
     std::env::var("CERT_DIR").unwrap_or_else(|_| "build/certs".into())
