@@ -83,7 +83,7 @@ rust-test:
 
 $(BUILD)/c-tests/%: tests/c/%.c include/quic.h lib
 	@mkdir -p $(BUILD)/c-tests
-	$(CC) $(CSTD) -g $(SANITIZE) -Iinclude $< -o $@ $(LINK_SO)
+	$(CC) $(CSTD) -g $(SANITIZE) -pthread -Iinclude $< -o $@ $(LINK_SO)
 
 CERTS := $(BUILD)/certs
 
@@ -124,7 +124,7 @@ VALGRIND_CMD := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-l
 PLAIN_C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/c-tests-plain/%,$(wildcard tests/c/test_*.c))
 $(BUILD)/c-tests-plain/%: tests/c/%.c include/quic.h lib
 	@mkdir -p $(BUILD)/c-tests-plain
-	$(CC) $(CSTD) -g -O1 -Iinclude $< -o $@ $(LINK_SO)
+	$(CC) $(CSTD) -g -O1 -pthread -Iinclude $< -o $@ $(LINK_SO)
 
 valgrind-test: $(PLAIN_C_TESTS) examples $(VENV)/.installed $(CERTS)/server.pem
 	@command -v valgrind >/dev/null || { echo "valgrind-test: valgrind is not installed (apt-get install valgrind)"; exit 1; }
@@ -153,14 +153,23 @@ header-check: lib
 	  { echo "header-check: include/quic.h differs from what cbindgen generates; commit it"; exit 1; }
 	@echo "header-check: include/quic.h is up to date"
 
-# Only quic_* symbols may leave the shared object (no OpenSSL, no Rust runtime).
+# Only quic_* symbols may leave the shared object (no OpenSSL, no Rust
+# runtime), and exactly those in abi/libquic.symbols: the ABI promise to
+# compiled programs is checked, not remembered (README: Versioning).
 abi-check: lib
+	@mkdir -p $(BUILD)
 	@syms=$$(nm -D --defined-only $(LIB_SO) | awk 'NF==3 {print $$3}'); \
 	 n=$$(printf '%s\n' "$$syms" | grep -c '^quic_'); \
 	 bad=$$(printf '%s\n' "$$syms" | grep -v '^quic_' || true); \
 	 if [ "$$n" -eq 0 ]; then echo "abi-check: no quic_ symbols exported"; exit 1; fi; \
 	 if [ -n "$$bad" ]; then echo "abi-check: symbols without the quic_ prefix:"; echo "$$bad"; exit 1; fi; \
-	 echo "abi-check: $$n symbols, all quic_*"
+	 printf '%s\n' "$$syms" | grep '^quic_' | LC_ALL=C sort > $(BUILD)/exported.symbols; \
+	 LC_ALL=C sort abi/libquic.symbols > $(BUILD)/promised.symbols; \
+	 gone=$$(comm -23 $(BUILD)/promised.symbols $(BUILD)/exported.symbols); \
+	 new=$$(comm -13 $(BUILD)/promised.symbols $(BUILD)/exported.symbols); \
+	 if [ -n "$$gone" ]; then echo "abi-check: symbols removed (programs linked against libquic.so.$(SOVER) break; a removal needs a new SONAME, see README Versioning):"; echo "$$gone"; exit 1; fi; \
+	 if [ -n "$$new" ]; then echo "abi-check: new symbols not in abi/libquic.symbols (add them there; an addition is a minor release):"; echo "$$new"; exit 1; fi; \
+	 echo "abi-check: $$n symbols, all quic_*, as abi/libquic.symbols lists"
 	@soname=$$(readelf -d $(LIB_SO) | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p'); \
 	 if [ "$$soname" != "libquic.so.$(SOVER)" ]; then echo "abi-check: SONAME is '$$soname', expected libquic.so.$(SOVER)"; exit 1; fi; \
 	 echo "abi-check: SONAME $$soname"

@@ -117,7 +117,7 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
         return -1;
     }
     quic_conn *conn;
-    quic_result rc = quic_conn_new_client(config, &conn);
+    quic_result rc = quic_conn_new(config, NULL, &conn);
     if (rc != QUIC_RESULT_OK) {
         report("quic-client", rc, config);
         close(fd);

@@ -33,8 +33,8 @@ int main(int argc, char **argv) {
 
     /* 2. A connection, started towards the server. */
     quic_conn *conn;
-    if ((rc = quic_conn_new_client(config, &conn)) != QUIC_RESULT_OK) return report("conn", rc, config), 1;
-    quic_config_free(config); /* the connection keeps its own copy */
+    if ((rc = quic_conn_new(config, NULL, &conn)) != QUIC_RESULT_OK) return report("conn", rc, config), 1;
+    quic_config_free(config); /* the connection keeps what it needs */
     int fd = socket(server.ss_family, SOCK_DGRAM, 0);
     quic_conn_connect(conn, (struct sockaddr *)&server, server_len, now_ns());
 

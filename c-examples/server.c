@@ -261,7 +261,12 @@ static struct client *accept_new(int fd, quic_config *config, size_t len,
     for (int i = 0; i < MAX_CONNS && !c; i++)
         if (!clients[i].conn) c = &clients[i];
     if (!c) return NULL; /* full: the client will time out */
-    quic_result rc = quic_conn_new_server(config, h->dcid, h->dcid_len, NULL, 0, &c->conn);
+    quic_conn_params params = {
+        .struct_size = sizeof params,
+        .original_dcid = h->dcid,
+        .original_dcid_len = h->dcid_len,
+    };
+    quic_result rc = quic_conn_new(config, &params, &c->conn);
     if (rc != QUIC_RESULT_OK) {
         report("new connection", rc, config);
         return NULL;

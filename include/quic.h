@@ -15,8 +15,22 @@
  * - Time is uint64_t nanoseconds on the caller's monotonic clock; "no timer"
  *   is UINT64_MAX. The library never reads a clock and does no I/O.
  * - No panic crosses this boundary: a caught one returns QUIC_RESULT_PANIC.
- * - Threads: an object is used by one thread at a time and may move between
- *   threads; the library starts no threads.
+ * - Threads: the library starts none. A quic_conn is used by one thread at
+ *   a time and may move between threads. A quic_config is set up from one
+ *   thread; the first connection made from it (or quic_config_freeze)
+ *   freezes it, and from then on any number of threads may use it at once
+ *   (quic_conn_new, quic_config_ref, quic_config_free, quic_config_last_error)
+ *   while its setters return QUIC_RESULT_ALREADY_USED.
+ * - Structs that cross the boundary grow only at their end. An input struct
+ *   that starts with `size_t struct_size` is read only as far as the size
+ *   the caller sets (sizeof as the caller was compiled), later fields being
+ *   taken as zero. New event kinds and result codes appear in minor
+ *   releases: ignore event kinds you do not know.
+ * - The drive loop: after quic_conn_connect / quic_conn_recv /
+ *   quic_conn_handle_timer or any call that queues data, call
+ *   quic_conn_send until QUIC_RESULT_DONE, drain quic_conn_poll_event until
+ *   QUIC_RESULT_DONE (handling an event may queue more: send again), then
+ *   re-arm your one timer with quic_conn_timer.
  */
 
 #ifndef QUIC_H
@@ -140,7 +154,7 @@ typedef uint32_t quic_congestion_control;
 // Connection settings; see `quic_config_new`.
 typedef struct quic_config quic_config;
 
-// A QUIC connection; see `quic_conn_new_client` / `quic_conn_new_server`.
+// A QUIC connection; see `quic_conn_new`.
 typedef struct quic_conn quic_conn;
 
 // Result of a libquic call: `QUIC_RESULT_OK` (0) on success,
@@ -152,6 +166,29 @@ typedef int32_t quic_result;
 
 // Receives NSS key log lines (without newline) as they are produced.
 typedef void (*quic_secrets_log_fn)(void *userdata, const char *line);
+
+// What a connection needs besides its configuration (input; the caller
+// owns it and may free it after the call).
+//
+// Growth rule: `struct_size` is the size of the struct as the caller was
+// compiled with (`sizeof(quic_conn_params)`); the library reads only that
+// many bytes and takes later fields as zero. Fields are only ever added at
+// the end, so a program built against an older header keeps working.
+typedef struct {
+    // `sizeof(quic_conn_params)`.
+    size_t struct_size;
+    // Server: the destination connection ID of the client's first Initial
+    // packet (from `quic_header_parse`); after a Retry, that of the very
+    // first Initial, before the Retry. Client: NULL, 0.
+    const uint8_t *original_dcid;
+    // Length of `original_dcid` (at most 20).
+    size_t original_dcid_len;
+    // Server, after validating the client with a Retry: the source
+    // connection ID of that Retry. Otherwise NULL, 0.
+    const uint8_t *retry_scid;
+    // Length of `retry_scid` (at most 20).
+    size_t retry_scid_len;
+} quic_conn_params;
 
 // An event from `quic_conn_poll_event`. Only the fields its `kind` names
 // are meaningful; the others are zero / NULL. Pointers stay valid until the
@@ -411,13 +448,42 @@ quic_result quic_sockaddr_format(const struct sockaddr *addr,
 // `out_config` must be NULL or writable.
 quic_result quic_config_new(bool is_client, quic_config **out_config);
 
-// Frees a configuration. NULL is a no-op. Connections made from it are
-// unaffected.
+// Releases a reference to a configuration (the one `quic_config_new`
+// gave, or one from `quic_config_ref`); the last one frees it. NULL is a
+// no-op. Connections made from it are unaffected.
 //
 // # Safety
-// `config` must be NULL or a config from `quic_config_new`, not used
-// afterwards.
+// `config` must be NULL or a live config reference, not used afterwards.
 void quic_config_free(quic_config *config);
+
+// Takes another reference to `config`, for another owner (a thread, a
+// binding's object); each reference is released with `quic_config_free`.
+// Returns `config` (NULL for NULL).
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_config *quic_config_ref(const quic_config *config);
+
+// Freezes `config` now, as the first connection would: builds its TLS
+// context, so setup errors (a certificate and key that do not match, an
+// unreadable CA store) surface here, on one thread, before the config is
+// shared. Freezing a frozen config does nothing.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`; the config's TLS
+// errors (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with
+// details in `quic_config_last_error`).
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_result quic_config_freeze(const quic_config *config);
+
+// True once a connection was made from `config`: its settings are then
+// fixed (setters return `QUIC_RESULT_ALREADY_USED`) and it may be shared
+// by threads. False for NULL.
+//
+// # Safety
+// `config` must be NULL or a live config.
+bool quic_config_is_frozen(const quic_config *config);
 
 // Describes why the last setter on `config` failed ("" after a success).
 // The string is owned by the config and valid until its next call; never
@@ -723,34 +789,50 @@ quic_result quic_config_set_congestion_control(quic_config *config, uint32_t alg
 // `config` must be NULL or a live config.
 quic_result quic_config_set_max_windows(quic_config *config, uint64_t stream, uint64_t connection);
 
-// Creates a client connection from `config` (which must be a client's);
-// start it with `quic_conn_connect`. The configuration is copied: it may
-// be changed or freed afterwards.
+// Creates a connection in the role `config` was made for (aioquic's
+// `is_client`). A client passes `params` NULL (or with no server fields)
+// and starts with `quic_conn_connect`. A server passes the client's
+// original destination connection ID (and the Retry's SCID, if it sent
+// one) in `params`, then feeds the datagram with `quic_conn_recv`.
+//
+// The first connection freezes `config`: it may then be shared by any
+// number of threads making connections at once, and be freed while they
+// live (each connection keeps the settings it needs).
 //
 // Caller owns `*out_conn`; free it with `quic_conn_free`.
 //
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_INVALID_ARGUMENT` (a server's config); the config's TLS
-// errors (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with
-// details in `quic_config_last_error`).
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER` (no config, no
+// `out_conn`, a server without `params`, a NULL CID pointer with a
+// length); `QUIC_RESULT_INVALID_ARGUMENT` (`params->struct_size` too
+// small, a CID over 20 bytes, server fields for a client);
+// `QUIC_RESULT_INVALID_STATE` (a server config without a certificate);
+// on the first use of `config`, its TLS errors
+// (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with details
+// in `quic_config_last_error`).
+//
+// # Safety
+// `config` must be NULL or a live config; `params` NULL or a
+// `quic_conn_params` whose buffers are valid for their lengths;
+// `out_conn` NULL or writable.
+quic_result quic_conn_new(const quic_config *config,
+                          const quic_conn_params *params,
+                          quic_conn **out_conn);
+
+// Deprecated (removed before 1.0): `quic_conn_new(config, NULL,
+// out_conn)`.
+//
+// Returns: as `quic_conn_new`; `QUIC_RESULT_INVALID_ARGUMENT` for a
+// server's config.
 //
 // # Safety
 // `config` must be NULL or a live config; `out_conn` NULL or writable.
 quic_result quic_conn_new_client(quic_config *config, quic_conn **out_conn);
 
-// Creates a server connection for a client whose first Initial packet had
-// destination connection ID `original_dcid` (from `quic_header_parse`).
-// When the server validated the client with a Retry, pass the SCID of that
-// Retry as `retry_scid` and the DCID of the client's very first Initial as
-// `original_dcid`; otherwise pass NULL, 0. Then feed it the datagram with
-// `quic_conn_recv`.
+// Deprecated (removed before 1.0): `quic_conn_new` with a
+// `quic_conn_params` holding the same values.
 //
-// Caller owns `*out_conn`; free it with `quic_conn_free`.
-//
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_INVALID_ARGUMENT` (a client's config, a CID over 20
-// bytes); `QUIC_RESULT_INVALID_STATE` (no certificate loaded); the
-// config's TLS errors.
+// Returns: as `quic_conn_new`; `QUIC_RESULT_INVALID_ARGUMENT` for a
+// client's config.
 //
 // # Safety
 // `config` must be NULL or a live config; buffers valid for their

@@ -308,3 +308,49 @@ fn unsafe_str(p: *const std::ffi::c_char) -> String {
     // SAFETY: the library returns static NUL-terminated strings.
     unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
 }
+
+/// Threads racing to make the first connections from one unfrozen config:
+/// every one succeeds, the config ends frozen, and its setters are refused
+/// from then on. (The C test test_threads.c shares a frozen config.)
+#[test]
+fn threads_race_to_freeze_a_shared_config() {
+    let mut cfg = null_mut();
+    // SAFETY: a writable out-pointer.
+    assert_eq!(unsafe { quic_config_new(true, &mut cfg) }, QUIC_RESULT_OK);
+    // SAFETY: a live config and a NUL-terminated name.
+    unsafe {
+        assert_eq!(quic_config_set_verify_peer(cfg, false), QUIC_RESULT_OK);
+        assert!(!quic_config_is_frozen(cfg));
+    }
+    let shared = cfg as usize;
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let cfg = shared as *const quic_config;
+                (0..5)
+                    .map(|_| {
+                        let mut conn = null_mut();
+                        // SAFETY: the config outlives the threads (joined
+                        // before it is freed); `conn` is writable.
+                        let rc = unsafe { quic_conn_new(cfg, null(), &mut conn) };
+                        // SAFETY: NULL or the connection just made.
+                        unsafe { quic_conn_free(conn) };
+                        rc
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for t in threads {
+        assert!(t.join().unwrap().iter().all(|rc| *rc == QUIC_RESULT_OK));
+    }
+    // SAFETY: the live config, freed once at the end.
+    unsafe {
+        assert!(quic_config_is_frozen(cfg));
+        assert_eq!(
+            quic_config_set_verify_peer(cfg, true),
+            QUIC_RESULT_ALREADY_USED
+        );
+        quic_config_free(cfg);
+    }
+}

@@ -1,13 +1,17 @@
 //! `quic_config`: connection settings (aioquic's `QuicConfiguration`).
 //!
-//! A connection copies the configuration when it is made, so a config may
-//! be changed or freed afterwards without affecting live connections.
+//! A configuration is set up from one thread, then frozen by the first
+//! connection made from it: from then on it is immutable, and any number
+//! of threads may make connections from it at once (`quic_conn_new` takes
+//! it `const`). Connections share its settings and TLS context instead of
+//! copying them. The handle is reference-counted (`quic_config_ref`), and
+//! connections keep what they need, so it may be freed while they live.
 
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::cast::{free_handle, handle_mut, handle_ref, into_handle, Castable};
+use super::cast::{handle_ref, Castable};
 use super::guard::{guard, guard_value};
 use super::result::*;
 use crate::config::{Config, ConfigError};
@@ -20,10 +24,16 @@ pub struct quic_config {
     _private: [u8; 0],
 }
 
+/// What a `quic_config` handle points to (through an `Arc`).
 pub(crate) struct ConfigHandle {
-    pub(crate) config: Config,
-    /// The SSL_CTX built from `config`, reused until a setter changes it.
-    tls: Option<Arc<TlsContext>>,
+    state: Mutex<ConfigState>,
+}
+
+pub(crate) struct ConfigState {
+    config: Config,
+    /// Set by the first connection: the settings and TLS context every
+    /// connection shares. Setters are refused from then on.
+    frozen: Option<(Arc<Config>, Arc<TlsContext>)>,
     last_error: CString,
 }
 
@@ -32,54 +42,91 @@ impl Castable for quic_config {
 }
 
 impl ConfigHandle {
-    /// The configuration and its TLS context, built on first use.
-    pub(crate) fn snapshot(&mut self) -> Result<(Arc<Config>, Arc<TlsContext>), quic_result> {
-        if self.tls.is_none() {
-            match TlsContext::new(&self.config) {
-                Ok(t) => self.tls = Some(t),
-                Err(e) => return Err(self.fail(e)),
-            }
-        }
-        let tls = self.tls.clone().ok_or(QUIC_RESULT_INTERNAL)?;
-        Ok((Arc::new(self.config.clone()), tls))
+    fn lock(&self) -> MutexGuard<'_, ConfigState> {
+        // A panic inside a setter leaves the state as consistent as the
+        // setter left it; keep serving it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The shared settings and TLS context, freezing the configuration on
+    /// first use. A failure leaves it unfrozen, its reason in
+    /// `last_error`.
+    pub(crate) fn snapshot(&self) -> Result<(Arc<Config>, Arc<TlsContext>), quic_result> {
+        let mut st = self.lock();
+        if let Some((c, t)) = &st.frozen {
+            return Ok((c.clone(), t.clone()));
+        }
+        match TlsContext::new(&st.config) {
+            Ok(tls) => {
+                let frozen = (Arc::new(st.config.clone()), tls);
+                st.frozen = Some(frozen.clone());
+                Ok(frozen)
+            }
+            Err(e) => Err(st.fail(e)),
+        }
+    }
+}
+
+impl ConfigHandle {
+    /// True for a client's configuration.
+    pub(crate) fn is_client(&self) -> bool {
+        self.lock().config.side == Side::Client
+    }
+}
+
+impl ConfigState {
     fn fail(&mut self, e: ConfigError) -> quic_result {
-        self.last_error = CString::new(e.to_string().replace('\0', " ")).unwrap_or_default();
-        match e {
+        let code = match e {
             ConfigError::Invalid(_) => QUIC_RESULT_INVALID_ARGUMENT,
             ConfigError::Io { .. } => QUIC_RESULT_FILE_UNREADABLE,
             ConfigError::Certificate(_) => QUIC_RESULT_TLS_CERTIFICATE,
             ConfigError::PrivateKey(_) => QUIC_RESULT_TLS_PRIVATE_KEY,
             ConfigError::CaCertificates(_) => QUIC_RESULT_TLS_CA,
-        }
+        };
+        self.set_error(&e.to_string());
+        code
     }
 
-    /// Applies a setter; on success the cached TLS context is stale.
+    fn set_error(&mut self, message: &str) {
+        self.last_error = CString::new(message.replace('\0', " ")).unwrap_or_default();
+    }
+
+    /// Applies a setter to the settings.
     fn apply(&mut self, f: impl FnOnce(&mut Config) -> Result<(), ConfigError>) -> quic_result {
         match f(&mut self.config) {
-            Ok(()) => {
-                self.tls = None;
-                self.last_error = CString::default();
-                QUIC_RESULT_OK
-            }
+            Ok(()) => QUIC_RESULT_OK,
             Err(e) => self.fail(e),
         }
     }
 }
 
-/// Runs a setter on the config behind `cfg`.
+/// Runs setter `name` on the config behind `cfg`: refused once the config
+/// is frozen; on any failure, `quic_config_last_error` says why.
 fn with_config(
     cfg: *mut quic_config,
-    f: impl FnOnce(&mut ConfigHandle) -> quic_result,
+    name: &str,
+    f: impl FnOnce(&mut ConfigState) -> quic_result,
 ) -> quic_result {
     guard(|| {
-        // SAFETY: the caller passes NULL or a live config it does not use
-        // concurrently (quic.h: one thread at a time).
-        match unsafe { handle_mut(cfg) } {
-            Some(h) => f(h),
-            None => QUIC_RESULT_NULL_PARAMETER,
+        // SAFETY: the caller passes NULL or a live config.
+        let Some(h) = (unsafe { handle_ref(cfg.cast_const()) }) else {
+            return QUIC_RESULT_NULL_PARAMETER;
+        };
+        let mut st = h.lock();
+        if st.frozen.is_some() {
+            // The message is not rewritten: threads sharing a frozen
+            // config may hold pointers to it.
+            return QUIC_RESULT_ALREADY_USED;
         }
+        st.last_error = CString::default();
+        let rc = f(&mut st);
+        if rc < 0 && st.last_error.is_empty() {
+            // SAFETY: quic_result_str returns a static NUL-terminated string.
+            let what = unsafe { CStr::from_ptr(quic_result_str(rc)) };
+            let message = format!("{name}: {}", what.to_string_lossy());
+            st.set_error(&message);
+        }
+        rc
     })
 }
 
@@ -121,26 +168,86 @@ pub unsafe extern "C" fn quic_config_new(
         } else {
             Side::Server
         };
-        *out = into_handle::<quic_config>(ConfigHandle {
-            config: Config::new(side),
-            tls: None,
-            last_error: CString::default(),
+        let handle = Arc::new(ConfigHandle {
+            state: Mutex::new(ConfigState {
+                config: Config::new(side),
+                frozen: None,
+                last_error: CString::default(),
+            }),
         });
+        *out = Arc::into_raw(handle).cast_mut().cast();
         QUIC_RESULT_OK
     })
 }
 
-/// Frees a configuration. NULL is a no-op. Connections made from it are
-/// unaffected.
+/// Releases a reference to a configuration (the one `quic_config_new`
+/// gave, or one from `quic_config_ref`); the last one frees it. NULL is a
+/// no-op. Connections made from it are unaffected.
 ///
 /// # Safety
-/// `config` must be NULL or a config from `quic_config_new`, not used
-/// afterwards.
+/// `config` must be NULL or a live config reference, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_free(config: *mut quic_config) {
     guard_value((), || {
+        if !config.is_null() {
+            // SAFETY: per the contract `config` came from Arc::into_raw in
+            // quic_config_new, and this reference is released once.
+            drop(unsafe { Arc::from_raw(config.cast_const().cast::<ConfigHandle>()) });
+        }
+    })
+}
+
+/// Takes another reference to `config`, for another owner (a thread, a
+/// binding's object); each reference is released with `quic_config_free`.
+/// Returns `config` (NULL for NULL).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_ref(config: *const quic_config) -> *mut quic_config {
+    guard_value(std::ptr::null_mut(), || {
+        if !config.is_null() {
+            // SAFETY: per the contract `config` is a live Arc from
+            // quic_config_new; the count goes up by one.
+            unsafe { Arc::increment_strong_count(config.cast::<ConfigHandle>()) };
+        }
+        config.cast_mut()
+    })
+}
+
+/// Freezes `config` now, as the first connection would: builds its TLS
+/// context, so setup errors (a certificate and key that do not match, an
+/// unreadable CA store) surface here, on one thread, before the config is
+/// shared. Freezing a frozen config does nothing.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`; the config's TLS
+/// errors (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with
+/// details in `quic_config_last_error`).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_freeze(config: *const quic_config) -> quic_result {
+    guard(|| {
         // SAFETY: per the contract.
-        unsafe { free_handle(config) }
+        match unsafe { handle_ref(config) } {
+            Some(h) => h.snapshot().map_or_else(|e| e, |_| QUIC_RESULT_OK),
+            None => QUIC_RESULT_NULL_PARAMETER,
+        }
+    })
+}
+
+/// True once a connection was made from `config`: its settings are then
+/// fixed (setters return `QUIC_RESULT_ALREADY_USED`) and it may be shared
+/// by threads. False for NULL.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_is_frozen(config: *const quic_config) -> bool {
+    guard_value(false, || {
+        // SAFETY: per the contract.
+        unsafe { handle_ref(config) }.is_some_and(|h| h.lock().frozen.is_some())
     })
 }
 
@@ -155,7 +262,9 @@ pub unsafe extern "C" fn quic_config_last_error(config: *const quic_config) -> *
     guard_value(c"".as_ptr(), || {
         // SAFETY: per the contract.
         match unsafe { handle_ref(config) } {
-            Some(h) => h.last_error.as_ptr(),
+            // The CString's buffer stays put until the next failure
+            // replaces it, which is after the lock is released here.
+            Some(h) => h.lock().last_error.as_ptr(),
             None => c"".as_ptr(),
         }
     })
@@ -179,7 +288,7 @@ pub unsafe extern "C" fn quic_config_set_alpn_protocols(
     protocols: *const *const c_char,
     count: usize,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_set_alpn_protocols", |h| {
         if count > 0 && protocols.is_null() {
             return QUIC_RESULT_NULL_PARAMETER;
         }
@@ -211,7 +320,9 @@ pub unsafe extern "C" fn quic_config_set_connection_id_length(
     config: *mut quic_config,
     length: usize,
 ) -> quic_result {
-    with_config(config, |h| h.apply(|c| c.set_connection_id_length(length)))
+    with_config(config, "quic_config_set_connection_id_length", |h| {
+        h.apply(|c| c.set_connection_id_length(length))
+    })
 }
 
 /// Sets the idle timeout in nanoseconds (0 disables ours; the smaller
@@ -227,7 +338,9 @@ pub unsafe extern "C" fn quic_config_set_idle_timeout(
     config: *mut quic_config,
     timeout_ns: u64,
 ) -> quic_result {
-    with_config(config, |h| h.apply(|c| c.set_idle_timeout(timeout_ns)))
+    with_config(config, "quic_config_set_idle_timeout", |h| {
+        h.apply(|c| c.set_idle_timeout(timeout_ns))
+    })
 }
 
 /// Sets how long a handshake may take, in nanoseconds, counted from
@@ -247,7 +360,9 @@ pub unsafe extern "C" fn quic_config_set_handshake_timeout(
     config: *mut quic_config,
     timeout_ns: u64,
 ) -> quic_result {
-    with_config(config, |h| h.apply(|c| c.set_handshake_timeout(timeout_ns)))
+    with_config(config, "quic_config_set_handshake_timeout", |h| {
+        h.apply(|c| c.set_handshake_timeout(timeout_ns))
+    })
 }
 
 /// Sets the connection-level receive window (initial_max_data). Default
@@ -263,7 +378,7 @@ pub unsafe extern "C" fn quic_config_set_max_data(
     config: *mut quic_config,
     max_data: u64,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_set_max_data", |h| {
         h.apply(|c| {
             let stream = c.max_stream_data;
             c.set_windows(max_data, stream)
@@ -284,7 +399,7 @@ pub unsafe extern "C" fn quic_config_set_max_stream_data(
     config: *mut quic_config,
     max_stream_data: u64,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_set_max_stream_data", |h| {
         h.apply(|c| {
             let data = c.max_data;
             c.set_windows(data, max_stream_data)
@@ -305,7 +420,9 @@ pub unsafe extern "C" fn quic_config_set_max_datagram_size(
     config: *mut quic_config,
     size: usize,
 ) -> quic_result {
-    with_config(config, |h| h.apply(|c| c.set_max_datagram_size(size)))
+    with_config(config, "quic_config_set_max_datagram_size", |h| {
+        h.apply(|c| c.set_max_datagram_size(size))
+    })
 }
 
 /// Sets the server name a client sends (SNI) and checks the certificate
@@ -321,7 +438,7 @@ pub unsafe extern "C" fn quic_config_set_server_name(
     config: *mut quic_config,
     name: *const c_char,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_set_server_name", |h| {
         // SAFETY: per the contract.
         match unsafe { c_str(name) } {
             Ok(Some(n)) => h.apply(|c| c.set_server_name(n)),
@@ -344,7 +461,7 @@ pub unsafe extern "C" fn quic_config_set_verify_peer(
     config: *mut quic_config,
     verify: bool,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_set_verify_peer", |h| {
         h.apply(|c| {
             c.verify_peer = verify;
             Ok(())
@@ -373,7 +490,7 @@ pub unsafe extern "C" fn quic_config_load_verify_locations(
     cadata: *const u8,
     cadata_len: usize,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_load_verify_locations", |h| {
         // SAFETY: per the contract.
         let (file, path) = match unsafe { (c_str(cafile), c_str(capath)) } {
             (Ok(f), Ok(p)) => (f, p),
@@ -404,7 +521,7 @@ pub unsafe extern "C" fn quic_config_load_cert_chain(
     keyfile: *const c_char,
     password: *const c_char,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_load_cert_chain", |h| {
         // SAFETY: per the contract.
         let (cert, key, pw) = match unsafe { (c_str(certfile), c_str(keyfile), c_str(password)) } {
             (Ok(Some(c)), Ok(k), Ok(p)) => (c, k, p),
@@ -433,7 +550,7 @@ pub unsafe extern "C" fn quic_config_load_cert_chain_pem(
     key_len: usize,
     password: *const c_char,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_load_cert_chain_pem", |h| {
         let chain = try_slice!(chain, chain_len);
         let key = try_slice!(key, key_len);
         // SAFETY: per the contract.
@@ -460,7 +577,7 @@ pub unsafe extern "C" fn quic_config_set_cipher_suites(
     suites: *const u16,
     count: usize,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_set_cipher_suites", |h| {
         if count > 0 && suites.is_null() {
             return QUIC_RESULT_NULL_PARAMETER;
         }
@@ -497,7 +614,9 @@ pub unsafe extern "C" fn quic_config_set_initial_rtt(
     config: *mut quic_config,
     rtt_ns: u64,
 ) -> quic_result {
-    with_config(config, |h| h.apply(|c| c.set_initial_rtt(rtt_ns)))
+    with_config(config, "quic_config_set_initial_rtt", |h| {
+        h.apply(|c| c.set_initial_rtt(rtt_ns))
+    })
 }
 
 /// Sets the QUIC versions, preferred first (1 and 0x6b3343cf; default
@@ -519,7 +638,7 @@ pub unsafe extern "C" fn quic_config_set_supported_versions(
     versions: *const u32,
     count: usize,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_set_supported_versions", |h| {
         if count > 0 && versions.is_null() {
             return QUIC_RESULT_NULL_PARAMETER;
         }
@@ -552,7 +671,9 @@ pub unsafe extern "C" fn quic_config_set_original_version(
     config: *mut quic_config,
     version: u32,
 ) -> quic_result {
-    with_config(config, |h| h.apply(|c| c.set_original_version(version)))
+    with_config(config, "quic_config_set_original_version", |h| {
+        h.apply(|c| c.set_original_version(version))
+    })
 }
 
 /// Sets the TLS key-exchange groups in OpenSSL's list syntax, e.g.
@@ -570,7 +691,7 @@ pub unsafe extern "C" fn quic_config_set_groups(
     config: *mut quic_config,
     groups: *const c_char,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_set_groups", |h| {
         // SAFETY: per the contract.
         match unsafe { c_str(groups) } {
             Ok(Some(g)) => h.apply(|c| c.set_groups(g)),
@@ -594,7 +715,7 @@ pub unsafe extern "C" fn quic_config_set_secrets_log_file(
     config: *mut quic_config,
     path: *const c_char,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_set_secrets_log_file", |h| {
         // SAFETY: per the contract.
         let path = match unsafe { c_str(path) } {
             Ok(p) => p,
@@ -661,7 +782,7 @@ pub unsafe extern "C" fn quic_config_set_secrets_log_callback(
     callback: quic_secrets_log_fn,
     userdata: *mut c_void,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_set_secrets_log_callback", |h| {
         let Some(cb) = callback else {
             return h.apply(|c| {
                 c.key_log = None;
@@ -694,7 +815,7 @@ pub unsafe extern "C" fn quic_config_set_max_datagram_frame_size(
     config: *mut quic_config,
     size: u64,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_set_max_datagram_frame_size", |h| {
         if size > crate::varint::MAX {
             return QUIC_RESULT_INVALID_ARGUMENT;
         }
@@ -720,7 +841,7 @@ pub unsafe extern "C" fn quic_config_set_max_streams(
     bidi: u64,
     uni: u64,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_set_max_streams", |h| {
         if bidi > crate::frame::MAX_STREAMS_LIMIT || uni > crate::frame::MAX_STREAMS_LIMIT {
             return QUIC_RESULT_INVALID_ARGUMENT;
         }
@@ -746,7 +867,7 @@ pub unsafe extern "C" fn quic_config_set_key_update_interval(
     config: *mut quic_config,
     packets: u64,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_set_key_update_interval", |h| {
         h.apply(|c| {
             c.key_update_interval = packets;
             Ok(())
@@ -779,7 +900,7 @@ pub unsafe extern "C" fn quic_config_set_congestion_control(
     algorithm: u32,
 ) -> quic_result {
     use crate::recovery::congestion::Algorithm;
-    with_config(config, |h| {
+    with_config(config, "quic_config_set_congestion_control", |h| {
         let algo = match algorithm {
             x if x == quic_congestion_control::NewReno as u32 => Algorithm::NewReno,
             x if x == quic_congestion_control::Cubic as u32 => Algorithm::Cubic,
@@ -809,7 +930,7 @@ pub unsafe extern "C" fn quic_config_set_max_windows(
     stream: u64,
     connection: u64,
 ) -> quic_result {
-    with_config(config, |h| {
+    with_config(config, "quic_config_set_max_windows", |h| {
         if stream > crate::varint::MAX || connection > crate::varint::MAX {
             return QUIC_RESULT_INVALID_ARGUMENT;
         }

@@ -17,7 +17,7 @@ use super::guard::{guard, guard_value};
 use super::result::*;
 use crate::conn::{ApiError, CloseError, Connection, Event};
 
-/// A QUIC connection; see `quic_conn_new_client` / `quic_conn_new_server`.
+/// A QUIC connection; see `quic_conn_new`.
 pub struct quic_conn {
     _private: [u8; 0],
 }
@@ -74,8 +74,55 @@ fn with_conn(conn: *mut quic_conn, f: impl FnOnce(&mut ConnHandle) -> quic_resul
     }
 }
 
+/// What a connection needs besides its configuration (input; the caller
+/// owns it and may free it after the call).
+///
+/// Growth rule: `struct_size` is the size of the struct as the caller was
+/// compiled with (`sizeof(quic_conn_params)`); the library reads only that
+/// many bytes and takes later fields as zero. Fields are only ever added at
+/// the end, so a program built against an older header keeps working.
+#[repr(C)]
+pub struct quic_conn_params {
+    /// `sizeof(quic_conn_params)`.
+    pub struct_size: usize,
+    /// Server: the destination connection ID of the client's first Initial
+    /// packet (from `quic_header_parse`); after a Retry, that of the very
+    /// first Initial, before the Retry. Client: NULL, 0.
+    pub original_dcid: *const u8,
+    /// Length of `original_dcid` (at most 20).
+    pub original_dcid_len: usize,
+    /// Server, after validating the client with a Retry: the source
+    /// connection ID of that Retry. Otherwise NULL, 0.
+    pub retry_scid: *const u8,
+    /// Length of `retry_scid` (at most 20).
+    pub retry_scid_len: usize,
+}
+
+/// The fields of the first version of `quic_conn_params`: the least a
+/// caller's `struct_size` may say.
+const PARAMS_V1_SIZE: usize = std::mem::size_of::<quic_conn_params>();
+
+/// Reads the caller's `quic_conn_params` as far as its `struct_size`
+/// reaches, later fields zero.
+///
+/// # Safety
+/// `p` must be NULL or valid for reading its `struct_size` bytes.
+unsafe fn read_params(p: *const quic_conn_params) -> Result<Option<quic_conn_params>, quic_result> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: the first field is a size_t every version has.
+    let size = unsafe { std::ptr::read_unaligned(p.cast::<usize>()) };
+    if size < PARAMS_V1_SIZE {
+        return Err(QUIC_RESULT_INVALID_ARGUMENT);
+    }
+    // SAFETY: the caller's struct is at least this version's size, and
+    // its later fields (if any) are not ours to read.
+    Ok(Some(unsafe { std::ptr::read_unaligned(p) }))
+}
+
 fn new_conn(
-    config: *mut quic_config,
+    config: *const quic_config,
     out_conn: *mut *mut quic_conn,
     make: impl FnOnce(
         std::sync::Arc<crate::config::Config>,
@@ -85,7 +132,7 @@ fn new_conn(
     guard(|| {
         let out = try_out!(out_conn);
         // SAFETY: the caller passes NULL or a live config.
-        let Some(cfg) = (unsafe { handle_mut(config) }) else {
+        let Some(cfg) = (unsafe { handle_ref(config) }) else {
             return QUIC_RESULT_NULL_PARAMETER;
         };
         let (config, tls) = match cfg.snapshot() {
@@ -107,16 +154,71 @@ fn new_conn(
     })
 }
 
-/// Creates a client connection from `config` (which must be a client's);
-/// start it with `quic_conn_connect`. The configuration is copied: it may
-/// be changed or freed afterwards.
+/// Creates a connection in the role `config` was made for (aioquic's
+/// `is_client`). A client passes `params` NULL (or with no server fields)
+/// and starts with `quic_conn_connect`. A server passes the client's
+/// original destination connection ID (and the Retry's SCID, if it sent
+/// one) in `params`, then feeds the datagram with `quic_conn_recv`.
+///
+/// The first connection freezes `config`: it may then be shared by any
+/// number of threads making connections at once, and be freed while they
+/// live (each connection keeps the settings it needs).
 ///
 /// Caller owns `*out_conn`; free it with `quic_conn_free`.
 ///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_INVALID_ARGUMENT` (a server's config); the config's TLS
-/// errors (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with
-/// details in `quic_config_last_error`).
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER` (no config, no
+/// `out_conn`, a server without `params`, a NULL CID pointer with a
+/// length); `QUIC_RESULT_INVALID_ARGUMENT` (`params->struct_size` too
+/// small, a CID over 20 bytes, server fields for a client);
+/// `QUIC_RESULT_INVALID_STATE` (a server config without a certificate);
+/// on the first use of `config`, its TLS errors
+/// (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with details
+/// in `quic_config_last_error`).
+///
+/// # Safety
+/// `config` must be NULL or a live config; `params` NULL or a
+/// `quic_conn_params` whose buffers are valid for their lengths;
+/// `out_conn` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_new(
+    config: *const quic_config,
+    params: *const quic_conn_params,
+    out_conn: *mut *mut quic_conn,
+) -> quic_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let params = match unsafe { read_params(params) } {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        // SAFETY: per the contract.
+        let is_client = match unsafe { handle_ref(config) } {
+            Some(h) => h.is_client(),
+            None => return QUIC_RESULT_NULL_PARAMETER,
+        };
+        if is_client {
+            if params.is_some_and(|p| !p.original_dcid.is_null() || !p.retry_scid.is_null()) {
+                return QUIC_RESULT_INVALID_ARGUMENT;
+            }
+            return new_conn(config, out_conn, Connection::new_client);
+        }
+        let Some(p) = params else {
+            return QUIC_RESULT_NULL_PARAMETER;
+        };
+        let odcid = try_slice!(p.original_dcid, p.original_dcid_len);
+        let retry = try_slice!(p.retry_scid, p.retry_scid_len);
+        let retry = (!p.retry_scid.is_null()).then_some(retry);
+        new_conn(config, out_conn, |c, t| {
+            Connection::new_server(c, t, odcid, retry)
+        })
+    })
+}
+
+/// Deprecated (removed before 1.0): `quic_conn_new(config, NULL,
+/// out_conn)`.
+///
+/// Returns: as `quic_conn_new`; `QUIC_RESULT_INVALID_ARGUMENT` for a
+/// server's config.
 ///
 /// # Safety
 /// `config` must be NULL or a live config; `out_conn` NULL or writable.
@@ -128,19 +230,11 @@ pub unsafe extern "C" fn quic_conn_new_client(
     new_conn(config, out_conn, Connection::new_client)
 }
 
-/// Creates a server connection for a client whose first Initial packet had
-/// destination connection ID `original_dcid` (from `quic_header_parse`).
-/// When the server validated the client with a Retry, pass the SCID of that
-/// Retry as `retry_scid` and the DCID of the client's very first Initial as
-/// `original_dcid`; otherwise pass NULL, 0. Then feed it the datagram with
-/// `quic_conn_recv`.
+/// Deprecated (removed before 1.0): `quic_conn_new` with a
+/// `quic_conn_params` holding the same values.
 ///
-/// Caller owns `*out_conn`; free it with `quic_conn_free`.
-///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_INVALID_ARGUMENT` (a client's config, a CID over 20
-/// bytes); `QUIC_RESULT_INVALID_STATE` (no certificate loaded); the
-/// config's TLS errors.
+/// Returns: as `quic_conn_new`; `QUIC_RESULT_INVALID_ARGUMENT` for a
+/// client's config.
 ///
 /// # Safety
 /// `config` must be NULL or a live config; buffers valid for their

@@ -103,7 +103,10 @@ static void exchange(struct side *c, struct side *s, uint64_t now) {
                 quic_header_info h;
                 MUST(quic_header_parse(buf, len, 8, &h));
                 CHECK(h.packet_type == QUIC_PACKET_TYPE_INITIAL);
-                MUST(quic_conn_new_server(server_config, h.dcid, h.dcid_len, NULL, 0, &s->conn));
+                quic_conn_params params = {.struct_size = sizeof params,
+                                           .original_dcid = h.dcid,
+                                           .original_dcid_len = h.dcid_len};
+                MUST(quic_conn_new(server_config, &params, &s->conn));
             }
             MUST(quic_conn_recv(s->conn, buf, len, (struct sockaddr *)&client_addr,
                                 client_addrlen, now));
@@ -149,9 +152,44 @@ static int closed(struct side *c, struct side *s) {
 static void test_argument_checks(quic_config *client_config) {
     quic_conn *conn = NULL;
     quic_event ev;
-    CHECK(quic_conn_new_client(NULL, &conn) == QUIC_RESULT_NULL_PARAMETER);
-    CHECK(quic_conn_new_client(client_config, NULL) == QUIC_RESULT_NULL_PARAMETER);
-    CHECK(quic_conn_new_client(server_config, &conn) == QUIC_RESULT_INVALID_ARGUMENT);
+    CHECK(quic_conn_new(NULL, NULL, &conn) == QUIC_RESULT_NULL_PARAMETER);
+    CHECK(quic_conn_new(client_config, NULL, NULL) == QUIC_RESULT_NULL_PARAMETER);
+    /* A server needs the client's original DCID. */
+    CHECK(quic_conn_new(server_config, NULL, &conn) == QUIC_RESULT_NULL_PARAMETER);
+    uint8_t dcid[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    quic_conn_params params = {.struct_size = sizeof params, .original_dcid = dcid,
+                               .original_dcid_len = sizeof dcid};
+    /* ...which a client has no use for. */
+    CHECK(quic_conn_new(client_config, &params, &conn) == QUIC_RESULT_INVALID_ARGUMENT);
+    /* A struct_size smaller than any version of the struct. */
+    params.struct_size = sizeof(size_t);
+    CHECK(quic_conn_new(server_config, &params, &conn) == QUIC_RESULT_INVALID_ARGUMENT);
+    /* A larger struct (a newer caller): the fields this library knows
+     * are read, the rest ignored. */
+    struct { quic_conn_params known; uint64_t newer_field; } bigger = {
+        .known = {.struct_size = sizeof bigger, .original_dcid = dcid,
+                  .original_dcid_len = sizeof dcid},
+        .newer_field = 42};
+    quic_conn *accepted = NULL;
+    MUST(quic_conn_new(server_config, &bigger.known, &accepted));
+    quic_conn_free(accepted);
+    /* Freezing: the server config was used, so its settings are fixed. */
+    CHECK(quic_config_is_frozen(server_config));
+    CHECK(quic_config_set_idle_timeout(server_config, 1000000000) == QUIC_RESULT_ALREADY_USED);
+    /* A failed setter always says why. */
+    quic_config *fresh;
+    MUST(quic_config_new(true, &fresh));
+    CHECK(!quic_config_is_frozen(fresh));
+    CHECK(quic_config_set_cipher_suites(fresh, NULL, 1) == QUIC_RESULT_NULL_PARAMETER);
+    CHECK(strstr(quic_config_last_error(fresh), "quic_config_set_cipher_suites") != NULL);
+    CHECK(quic_config_set_idle_timeout(fresh, 1000000000) == QUIC_RESULT_OK);
+    CHECK(strcmp(quic_config_last_error(fresh), "") == 0);
+    /* References: the config lives until the last one goes. */
+    quic_config *second = quic_config_ref(fresh);
+    CHECK(second == fresh);
+    quic_config_free(fresh);
+    CHECK(quic_config_set_idle_timeout(second, 2000000000) == QUIC_RESULT_OK);
+    quic_config_free(second);
     CHECK(quic_conn_recv(NULL, NULL, 0, NULL, 0, 0) == QUIC_RESULT_NULL_PARAMETER);
     CHECK(quic_conn_poll_event(NULL, &ev) == QUIC_RESULT_NULL_PARAMETER);
     CHECK(quic_conn_timer(NULL) == UINT64_MAX);
@@ -159,7 +197,7 @@ static void test_argument_checks(quic_config *client_config) {
     CHECK(!quic_conn_is_established(NULL));
     quic_conn_free(NULL);
 
-    MUST(quic_conn_new_client(client_config, &conn));
+    MUST(quic_conn_new(client_config, NULL, &conn));
     uint8_t small[100];
     size_t len;
     struct sockaddr_storage to;
@@ -213,8 +251,8 @@ int main(int argc, char **argv) {
     test_argument_checks(client_config);
 
     struct side c = {0}, s = {0};
-    MUST(quic_conn_new_client(client_config, &c.conn));
-    /* The configs may go now: connections keep their own copy. */
+    MUST(quic_conn_new(client_config, NULL, &c.conn));
+    /* The configs may go now: connections keep what they need. */
     quic_config_free(client_config);
     MUST(quic_conn_connect(c.conn, (struct sockaddr *)&server_addr, server_addrlen, 0));
 

@@ -71,8 +71,14 @@ _sig("quic_config_load_verify_locations", c_int32, c_void_p, c_char_p, c_char_p,
 _sig("quic_config_load_cert_chain", c_int32, c_void_p, c_char_p, c_char_p, c_char_p)
 _sig("quic_config_set_cipher_suites", c_int32, c_void_p, POINTER(c_uint16), c_size_t)
 _sig("quic_config_set_idle_timeout", c_int32, c_void_p, c_uint64)
-_sig("quic_conn_new_client", c_int32, c_void_p, POINTER(c_void_p))
-_sig("quic_conn_new_server", c_int32, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t, POINTER(c_void_p))
+class ConnParams(ctypes.Structure):
+    """quic_conn_params: struct_size first, fields only ever added at the end."""
+    _fields_ = [("struct_size", c_size_t), ("original_dcid", c_void_p),
+                ("original_dcid_len", c_size_t), ("retry_scid", c_void_p),
+                ("retry_scid_len", c_size_t)]
+
+
+_sig("quic_conn_new", c_int32, c_void_p, POINTER(ConnParams), POINTER(c_void_p))
 _sig("quic_conn_free", None, c_void_p)
 _sig("quic_conn_connect", c_int32, c_void_p, c_void_p, c_uint32, c_uint64)
 _sig("quic_conn_recv", c_int32, c_void_p, c_char_p, c_size_t, c_void_p, c_uint32, c_uint64)
@@ -202,11 +208,13 @@ class Connection:
 
     def __init__(self, config, original_dcid=None):
         self.ptr = c_void_p()
-        if original_dcid is None:
-            check(_lib.quic_conn_new_client(config.ptr, byref(self.ptr)), "new_client", config.ptr)
-        else:
-            check(_lib.quic_conn_new_server(config.ptr, original_dcid, len(original_dcid),
-                                            None, 0, byref(self.ptr)), "new_server", config.ptr)
+        params = None
+        if original_dcid is not None:
+            self._odcid = ctypes.create_string_buffer(bytes(original_dcid), len(original_dcid))
+            params = ConnParams(ctypes.sizeof(ConnParams), ctypes.cast(self._odcid, c_void_p),
+                                len(original_dcid), None, 0)
+        check(_lib.quic_conn_new(config.ptr, byref(params) if params else None,
+                                 byref(self.ptr)), "conn_new", config.ptr)
         self._buf = ctypes.create_string_buffer(65536)
 
     def __del__(self):

@@ -83,7 +83,7 @@ func Echo(certs string, message []byte) (clientDone, serverDone bool, echoed []b
 	caddr, caddrLen := sockaddr("127.0.0.1:5000")
 	saddr, saddrLen := sockaddr("127.0.0.1:4433")
 	var client, server *C.quic_conn
-	must(C.quic_conn_new_client(cc, &client), "new client")
+	must(C.quic_conn_new(cc, nil, &client), "new client")
 	defer C.quic_conn_free(client)
 	must(C.quic_conn_connect(client, (*C.struct_sockaddr)(unsafe.Pointer(&saddr)), saddrLen, 0), "connect")
 
@@ -100,7 +100,12 @@ func Echo(certs string, message []byte) (clientDone, serverDone bool, echoed []b
 			if server == nil {
 				var h C.quic_header_info
 				must(C.quic_header_parse(buf, n, 8, &h), "header")
-				must(C.quic_conn_new_server(sc, h.dcid, h.dcid_len, nil, 0, &server), "new server")
+				params := C.quic_conn_params{
+					struct_size:       C.size_t(unsafe.Sizeof(C.quic_conn_params{})),
+					original_dcid:     h.dcid,
+					original_dcid_len: h.dcid_len,
+				}
+				must(C.quic_conn_new(sc, &params, &server), "new server")
 			}
 			must(C.quic_conn_recv(server, buf, n, (*C.struct_sockaddr)(unsafe.Pointer(&caddr)), caddrLen, now), "recv")
 			moved = true

@@ -21,6 +21,14 @@ const quic_event = koffi.struct('quic_event', {
   session_resumed: 'bool', early_data_accepted: 'bool', ping_uid: 'uint64_t',
   cid: 'void *', cid_len: 'size_t',
 });
+// struct_size first; fields are only ever added at the end.
+const conn_params = koffi.struct('quic_conn_params', {
+  struct_size: 'size_t',
+  original_dcid: 'const uint8_t *',
+  original_dcid_len: 'size_t',
+  retry_scid: 'const uint8_t *',
+  retry_scid_len: 'size_t',
+});
 const header_info = koffi.struct('quic_header_info', {
   packet_type: 'uint32_t', is_long: 'bool', fixed_bit: 'bool', version: 'uint32_t',
   dcid: 'void *', dcid_len: 'size_t', scid: 'void *', scid_len: 'size_t',
@@ -36,8 +44,7 @@ const f = {
   set_server_name: lib.func('int32_t quic_config_set_server_name(void *, const char *)'),
   load_ca: lib.func('int32_t quic_config_load_verify_locations(void *, const char *, const char *, const uint8_t *, size_t)'),
   load_cert: lib.func('int32_t quic_config_load_cert_chain(void *, const char *, const char *, const char *)'),
-  conn_new_client: lib.func('int32_t quic_conn_new_client(void *, _Out_ void **out)'),
-  conn_new_server: lib.func('int32_t quic_conn_new_server(void *, const uint8_t *, size_t, const uint8_t *, size_t, _Out_ void **out)'),
+  conn_new: lib.func('int32_t quic_conn_new(void *, const quic_conn_params *, _Out_ void **out)'),
   conn_free: lib.func('void quic_conn_free(void *)'),
   connect: lib.func('int32_t quic_conn_connect(void *, const uint8_t *, uint32_t, uint64_t)'),
   recv: lib.func('int32_t quic_conn_recv(void *, const uint8_t *, size_t, const uint8_t *, uint32_t, uint64_t)'),
@@ -80,7 +87,7 @@ test('handshake and stream echo through libquic', () => {
   const [caddr, caddrLen] = sockaddr('127.0.0.1:5000');
   const [saddr, saddrLen] = sockaddr('127.0.0.1:4433');
   const client = [null];
-  ok(f.conn_new_client(cc[0], client), 'new client');
+  ok(f.conn_new(cc[0], null, client), 'new client');
   ok(f.connect(client[0], saddr, saddrLen, 0), 'connect');
   let server = null;
   let now = 0n;
@@ -99,7 +106,14 @@ test('handshake and stream echo through libquic', () => {
         ok(f.header_parse(dgram, dgram.length, 8, info), 'header');
         const dcid = bytes(info.dcid, info.dcid_len);
         const out = [null];
-        ok(f.conn_new_server(sc[0], dcid, dcid.length, null, 0, out), 'new server');
+        const params = {
+          struct_size: koffi.sizeof(conn_params),
+          original_dcid: dcid,
+          original_dcid_len: dcid.length,
+          retry_scid: null,
+          retry_scid_len: 0,
+        };
+        ok(f.conn_new(sc[0], params, out), 'new server');
         server = out[0];
       }
       ok(f.recv(server, dgram, dgram.length, caddr, caddrLen, now), 'server recv');
