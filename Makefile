@@ -18,8 +18,9 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DESTDIR ?=
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
-MAJOR := $(word 1,$(subst ., ,$(VERSION)))
-SOVER := $(MAJOR)
+# The ABI's number, not the release's: bumped on every break (README:
+# Versioning and the ABI); build.rs reads the same file.
+SOVER := $(shell cat abi/SOVERSION)
 
 ifeq ($(PROFILE),release)
 CARGO_PROFILE := --release
@@ -81,7 +82,7 @@ rust-test:
 	$(CARGO) test $(CARGO_PROFILE)
 	CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true $(CARGO) test $(CARGO_PROFILE) --lib
 
-$(BUILD)/c-tests/%: tests/c/%.c include/quic.h lib
+$(BUILD)/c-tests/%: tests/c/%.c tests/c/testutil.h include/quic.h lib
 	@mkdir -p $(BUILD)/c-tests
 	$(CC) $(CSTD) -g $(SANITIZE) -pthread -Iinclude $< -o $@ $(LINK_SO)
 
@@ -122,7 +123,7 @@ endpoint-test: examples $(VENV)/.installed $(CERTS)/server.pem
 # no invalid access, no definite leak.
 VALGRIND_CMD := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
 PLAIN_C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/c-tests-plain/%,$(wildcard tests/c/test_*.c))
-$(BUILD)/c-tests-plain/%: tests/c/%.c include/quic.h lib
+$(BUILD)/c-tests-plain/%: tests/c/%.c tests/c/testutil.h include/quic.h lib
 	@mkdir -p $(BUILD)/c-tests-plain
 	$(CC) $(CSTD) -g -O1 -pthread -Iinclude $< -o $@ $(LINK_SO)
 

@@ -51,10 +51,19 @@ fn main() {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     check_openssl();
 
-    // SONAME: libquic.so.0 for every 0.x release, libquic.so.<major> after.
-    let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_else(|_| "0".into());
+    // SONAME: libquic.so.<ABI number>, from abi/SOVERSION, bumped on every
+    // ABI break whatever the release number (README: Versioning).
+    let soversion = std::fs::read_to_string(root.join("abi/SOVERSION"))
+        .expect("abi/SOVERSION")
+        .trim()
+        .to_string();
+    assert!(
+        !soversion.is_empty() && soversion.bytes().all(|b| b.is_ascii_digit()),
+        "abi/SOVERSION must be a number"
+    );
+    println!("cargo:rerun-if-changed=abi/SOVERSION");
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libquic.so.{major}");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libquic.so.{soversion}");
     }
 
     generate_header(&root);

@@ -87,7 +87,7 @@ static int open_output(struct download *d) {
  * CRYPTO_ERROR range (0x100-0x1ff) carries a TLS alert; an application
  * close with such a code does not. */
 static void report_close(quic_conn *conn, const quic_event *ev, int established) {
-    quic_close_info info;
+    quic_close_info info = {.struct_size = sizeof info};
     int by_peer = quic_conn_peer_error(conn, &info) == QUIC_RESULT_OK;
     if (!by_peer && quic_conn_local_error(conn, &info) != QUIC_RESULT_OK) info.is_app = false;
     const char *who = by_peer ? "the server closed the connection" : "connection closed";
@@ -142,13 +142,13 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
             failed = reported = 1;
             break;
         }
-        quic_event ev;
+        quic_event ev = {.struct_size = sizeof ev};
         /* Events are read even after the connection closed: the last one
          * says why. */
         while (quic_conn_poll_event(conn, &ev) == QUIC_RESULT_OK) {
             if (ev.kind == QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED) {
                 established = 1;
-                quic_stats st;
+                quic_stats st = {.struct_size = sizeof st};
                 quic_conn_stats(conn, &st);
                 logv("handshake done in %.1f ms: version 0x%08x, ALPN %.*s, cipher 0x%04x",
                      (double)(now_ns() - start) / 1e6, st.version, (int)ev.alpn_len,
@@ -210,7 +210,7 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
             next++;
         }
         if (!closing && (failed || finished == count)) {
-            quic_stats st;
+            quic_stats st = {.struct_size = sizeof st};
             quic_conn_stats(conn, &st);
             double secs = (double)(now_ns() - start) / 1e9;
             logv("%d file(s), %llu bytes received in %.2f s (%.1f Mbit/s), RTT %.1f ms, lost %llu",

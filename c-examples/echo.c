@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
         }
         if (quic_conn_timer(conn) <= now_ns()) quic_conn_handle_timer(conn, now_ns());
 
-        quic_event ev;
+        quic_event ev = {.struct_size = sizeof ev};
         while (quic_conn_poll_event(conn, &ev) == QUIC_RESULT_OK) {
             switch (ev.kind) {
             case QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED: {

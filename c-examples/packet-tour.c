@@ -38,7 +38,7 @@ static size_t sample_initial(uint8_t *buf, uint32_t version) {
 
 int main(void) {
     uint8_t datagram[1200];
-    quic_header_info h;
+    quic_header_info h = {.struct_size = sizeof h};
     quic_result rc;
 
     printf("%s\n\n", quic_version_string());
@@ -54,7 +54,7 @@ int main(void) {
 
     printf("\n2. An Initial of unknown version 0x1a2a3a4a gets Version Negotiation\n");
     uint8_t unknown[1200];
-    quic_header_info u;
+    quic_header_info u = {.struct_size = sizeof u};
     sample_initial(unknown, 0x1a2a3a4a);
     if ((rc = quic_header_parse(unknown, sizeof unknown, 8, &u)) != QUIC_RESULT_OK)
         return fail("parse", rc);
@@ -64,7 +64,7 @@ int main(void) {
                                          sizeof vn, &vn_len);
     if (rc != QUIC_RESULT_OK) return fail("version negotiation", rc);
     hexdump("packet", vn, vn_len);
-    quic_header_info v;
+    quic_header_info v = {.struct_size = sizeof v};
     if ((rc = quic_header_parse(vn, vn_len, 0, &v)) != QUIC_RESULT_OK) return fail("parse", rc);
     for (size_t i = 0; i < v.supported_versions_count; i++) {
         uint32_t ver;

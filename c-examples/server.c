@@ -181,12 +181,12 @@ static void on_stream_data(struct client *c, const quic_event *ev) {
 }
 
 static void drain_events(struct client *c) {
-    quic_event ev;
+    quic_event ev = {.struct_size = sizeof ev};
     while (quic_conn_poll_event(c->conn, &ev) == QUIC_RESULT_OK) {
         switch (ev.kind) {
         case QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED: {
             c->echo = ev.alpn_len == 4 && memcmp(ev.alpn, "echo", 4) == 0;
-            quic_stats st;
+            quic_stats st = {.struct_size = sizeof st};
             quic_conn_stats(c->conn, &st);
             logv("%s: handshake done in %.1f ms: version 0x%08x, ALPN %.*s, cipher 0x%04x", c->peer,
                  (double)(now_ns() - c->started) / 1e6, st.version, (int)ev.alpn_len,
@@ -220,7 +220,7 @@ static void drain_events(struct client *c) {
             break;
         }
         case QUIC_EVENT_TYPE_CONNECTION_TERMINATED: {
-            quic_stats st;
+            quic_stats st = {.struct_size = sizeof st};
             quic_conn_stats(c->conn, &st);
             logv("%s: closed with 0x%llx (%.*s); sent %llu B, received %llu B, RTT %.1f ms, lost %llu",
                  c->peer, (unsigned long long)ev.error_code, (int)ev.reason_len,
@@ -392,7 +392,7 @@ int main(int argc, char **argv) {
             socklen_t fromlen = sizeof from;
             ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
             if (n < 0) break;
-            quic_header_info h;
+            quic_header_info h = {.struct_size = sizeof h};
             if (quic_header_parse(buf, (size_t)n, CID_LEN, &h) != QUIC_RESULT_OK) continue;
             struct client *c = find(h.dcid, h.dcid_len);
             if (!c) c = accept_new(fd, config, (size_t)n, &h, (struct sockaddr *)&from, fromlen);

@@ -21,11 +21,13 @@
  *   freezes it, and from then on any number of threads may use it at once
  *   (quic_conn_new, quic_config_ref, quic_config_free, quic_config_last_error)
  *   while its setters return QUIC_RESULT_ALREADY_USED.
- * - Structs that cross the boundary grow only at their end. An input struct
- *   that starts with `size_t struct_size` is read only as far as the size
- *   the caller sets (sizeof as the caller was compiled), later fields being
- *   taken as zero. New event kinds and result codes appear in minor
- *   releases: ignore event kinds you do not know.
+ * - Structs grow only at their end. Every struct passed in or filled in
+ *   starts with `size_t struct_size`: set it to sizeof the struct as your
+ *   program was compiled (`quic_event ev = {.struct_size = sizeof ev};`).
+ *   The library reads and writes no further, and takes fields it did not
+ *   get as zero; 0 or a size too small for the first field is
+ *   QUIC_RESULT_INVALID_ARGUMENT. New event kinds and result codes appear in
+ *   minor releases: ignore event kinds you do not know.
  * - The drive loop: after quic_conn_connect / quic_conn_recv /
  *   quic_conn_handle_timer or any call that queues data, call
  *   quic_conn_send until QUIC_RESULT_DONE, drain quic_conn_poll_event until
@@ -43,9 +45,9 @@
 
 /* Version of the libquic these declarations come from. */
 #define QUIC_VERSION_MAJOR 0
-#define QUIC_VERSION_MINOR 1
+#define QUIC_VERSION_MINOR 2
 #define QUIC_VERSION_PATCH 0
-#define QUIC_VERSION_STRING "0.1.0"
+#define QUIC_VERSION_STRING "0.2.0"
 
 
 // What a `quic_event` reports. Numbers are stable; new kinds get new
@@ -192,8 +194,12 @@ typedef struct {
 
 // An event from `quic_conn_poll_event`. Only the fields its `kind` names
 // are meaningful; the others are zero / NULL. Pointers stay valid until the
-// next call on the same connection.
+// next call on the same connection. Set `struct_size` before polling; new
+// kinds and fields (at the end) appear in minor releases.
 typedef struct {
+    // `sizeof(quic_event)`, set by the caller: the library writes no
+    // further (the growth rule in this header's opening comment).
+    size_t struct_size;
     // What happened.
     quic_event_type kind;
     // Stream events: the stream.
@@ -230,8 +236,11 @@ typedef struct {
     size_t cid_len;
 } quic_event;
 
-// How one side closed a connection.
+// How one side closed a connection. Set `struct_size` before the call.
 typedef struct {
+    // `sizeof(quic_close_info)`, set by the caller: the library writes no
+    // further.
+    size_t struct_size;
     // An application close (CONNECTION_CLOSE type 0x1d).
     bool is_app;
     // The error code.
@@ -247,8 +256,12 @@ typedef struct {
     size_t reason_len;
 } quic_close_info;
 
-// A snapshot of a connection's state, for logging.
+// A snapshot of a connection's state, for logging. Set `struct_size`
+// before the call.
 typedef struct {
+    // `sizeof(quic_stats)`, set by the caller: the library writes no
+    // further.
+    size_t struct_size;
     // The QUIC version in use.
     uint32_t version;
     // The TLS cipher suite (0x1301..=0x1303; 0 before the handshake).
@@ -262,20 +275,27 @@ typedef struct {
     uint64_t cwnd;
     // Bytes in flight.
     uint64_t bytes_in_flight;
-    // UDP payload bytes sent and received.
+    // UDP payload bytes sent.
     uint64_t bytes_sent;
     // UDP payload bytes received.
     uint64_t bytes_received;
-    // Packets declared lost, and those of them acknowledged later.
+    // Packets declared lost (RFC 9002 §6.1), in every packet number
+    // space; those later acknowledged still count here, and also in
+    // `spurious_losses`.
     uint64_t packets_lost;
-    // Losses that turned out to be reordering.
+    // Packets declared lost and acknowledged afterwards: reordering, not
+    // loss.
     uint64_t spurious_losses;
 } quic_stats;
 
 // The header of the first packet in a datagram, as `quic_header_parse`
 // fills it. Every pointer points into the datagram passed to
-// `quic_header_parse` and is valid as long as that buffer is.
+// `quic_header_parse` and is valid as long as that buffer is. Set
+// `struct_size` before the call.
 typedef struct {
+    // `sizeof(quic_header_info)`, set by the caller: the library writes no
+    // further.
+    size_t struct_size;
     // Packet type.
     quic_packet_type packet_type;
     // True for a long header.
@@ -818,32 +838,6 @@ quic_result quic_conn_new(const quic_config *config,
                           const quic_conn_params *params,
                           quic_conn **out_conn);
 
-// Deprecated (removed before 1.0): `quic_conn_new(config, NULL,
-// out_conn)`.
-//
-// Returns: as `quic_conn_new`; `QUIC_RESULT_INVALID_ARGUMENT` for a
-// server's config.
-//
-// # Safety
-// `config` must be NULL or a live config; `out_conn` NULL or writable.
-quic_result quic_conn_new_client(quic_config *config, quic_conn **out_conn);
-
-// Deprecated (removed before 1.0): `quic_conn_new` with a
-// `quic_conn_params` holding the same values.
-//
-// Returns: as `quic_conn_new`; `QUIC_RESULT_INVALID_ARGUMENT` for a
-// client's config.
-//
-// # Safety
-// `config` must be NULL or a live config; buffers valid for their
-// lengths; `out_conn` NULL or writable.
-quic_result quic_conn_new_server(quic_config *config,
-                                 const uint8_t *original_dcid,
-                                 size_t original_dcid_len,
-                                 const uint8_t *retry_scid,
-                                 size_t retry_scid_len,
-                                 quic_conn **out_conn);
-
 // Frees a connection. NULL is a no-op.
 //
 // # Safety
@@ -936,14 +930,18 @@ uint64_t quic_conn_timer(const quic_conn *conn);
 // `conn` must be NULL or live.
 quic_result quic_conn_handle_timer(quic_conn *conn, uint64_t now_ns);
 
-// Takes the next event (aioquic's `next_event`) into `out_event`. Its
-// pointers stay valid until the next call on this connection.
+// Takes the next event (aioquic's `next_event`) into `out_event`, whose
+// `struct_size` the caller sets (`sizeof(quic_event)`); no more than that
+// is written. Its pointers stay valid until the next call on this
+// connection.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (no event);
-// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_PANIC`.
+// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
+// (`struct_size` too small to hold `kind`); `QUIC_RESULT_PANIC`.
 //
 // # Safety
-// `conn` must be NULL or live; `out_event` NULL or writable.
+// `conn` must be NULL or live; `out_event` NULL or writable for its
+// `struct_size` bytes.
 quic_result quic_conn_poll_event(quic_conn *conn, quic_event *out_event);
 
 // Sends a PING; a PING_ACKNOWLEDGED event with `uid` follows once the peer
@@ -1016,7 +1014,8 @@ bool quic_conn_is_closed(const quic_conn *conn);
 // protocol error it detected, or the idle timeout).
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (it did not close);
-// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_PANIC`.
+// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
+// (`struct_size` too small); `QUIC_RESULT_PANIC`.
 //
 // # Safety
 // `conn` must be NULL or live; `out_info` NULL or writable.
@@ -1025,7 +1024,8 @@ quic_result quic_conn_local_error(quic_conn *conn, quic_close_info *out_info);
 // Reports how the peer closed the connection (its CONNECTION_CLOSE).
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (it did not close);
-// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_PANIC`.
+// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
+// (`struct_size` too small); `QUIC_RESULT_PANIC`.
 //
 // # Safety
 // `conn` must be NULL or live; `out_info` NULL or writable.
@@ -1125,13 +1125,16 @@ quic_result quic_conn_next_stream_id(quic_conn *conn, bool unidirectional, uint6
 // `conn` must be NULL or live; `data` valid for `len` bytes.
 quic_result quic_conn_send_datagram(quic_conn *conn, const uint8_t *data, size_t len);
 
-// Fills `out_stats` with the connection's current figures.
+// Fills `out_stats` with the connection's current figures, as far as its
+// `struct_size` reaches.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (`struct_size` too small);
 // `QUIC_RESULT_PANIC`.
 //
 // # Safety
-// `conn` must be NULL or live; `out_stats` NULL or writable.
+// `conn` must be NULL or live; `out_stats` NULL or writable for its
+// `struct_size` bytes.
 quic_result quic_conn_stats(quic_conn *conn, quic_stats *out_stats);
 
 // Returns a static, NUL-terminated English description of `result`, never
@@ -1150,7 +1153,8 @@ bool quic_result_is_fatal(quic_result result);
 //   unless `datagram_len` is 0.
 // - `short_dcid_len`: the length of the connection IDs this endpoint
 //   issues (short headers do not carry it); at most 20.
-// - `out_info`: filled on success; its pointers point into `datagram`.
+// - `out_info`: filled on success as far as its `struct_size` (set by the
+//   caller) reaches; its pointers point into `datagram`.
 //
 // The fixed bit is reported, not enforced (see `fixed_bit`).
 //
@@ -1160,12 +1164,12 @@ bool quic_result_is_fatal(quic_result result);
 // `QUIC_RESULT_PACKET_MALFORMED` (a Version Negotiation version list that
 // is empty or not a multiple of 4, a zero Length);
 // `QUIC_RESULT_CONNECTION_ID_TOO_LONG` (a v1/v2 CID over 20 bytes);
-// `QUIC_RESULT_INVALID_ARGUMENT` (`short_dcid_len` over 20). On error the
-// datagram should be dropped.
+// `QUIC_RESULT_INVALID_ARGUMENT` (`short_dcid_len` over 20, or a
+// `struct_size` too small). On error the datagram should be dropped.
 //
 // # Safety
 // `datagram` must point to `datagram_len` readable bytes; `out_info` must
-// be NULL or point to a writable `quic_header_info`.
+// be NULL or writable for its `struct_size` bytes.
 quic_result quic_header_parse(const uint8_t *datagram,
                               size_t datagram_len,
                               size_t short_dcid_len,
@@ -1176,7 +1180,8 @@ quic_result quic_header_parse(const uint8_t *datagram,
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER` (NULL `info` or
 // `out_version`, or a NULL list with a count); `QUIC_RESULT_INVALID_ARGUMENT`
-// (`index` not below `supported_versions_count`).
+// (`index` not below `supported_versions_count`, or a `struct_size` that
+// does not reach `supported_versions_count`).
 //
 // # Safety
 // `info` must be as `quic_header_parse` filled it, and the datagram it

@@ -11,6 +11,7 @@ const ODCID: [u8; 8] = [0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08];
 
 fn empty_info() -> quic_header_info {
     quic_header_info {
+        struct_size: std::mem::size_of::<quic_header_info>(),
         packet_type: quic_packet_type::OneRtt,
         is_long: false,
         fixed_bit: false,
@@ -300,7 +301,8 @@ fn every_result_code_has_a_description() {
     }
     assert!(quic_result_is_fatal(QUIC_RESULT_PANIC));
     assert!(!quic_result_is_fatal(QUIC_RESULT_DONE));
-    assert!(unsafe_str(quic_version_string()).starts_with("libquic 0.1"));
+    assert!(unsafe_str(quic_version_string())
+        .starts_with(concat!("libquic ", env!("CARGO_PKG_VERSION"))));
 }
 
 fn unsafe_str(p: *const std::ffi::c_char) -> String {

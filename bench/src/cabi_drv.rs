@@ -25,6 +25,20 @@ fn sockaddr(text: &str) -> (libc::sockaddr_storage, libc::socklen_t) {
     (ss, len)
 }
 
+/// An output struct under quic.h's growth rule, with only `struct_size`
+/// set (to the whole struct): the library fills the rest.
+fn sized<T>() -> std::mem::MaybeUninit<T> {
+    let mut v = std::mem::MaybeUninit::<T>::uninit();
+    // SAFETY: every such struct starts with a size_t `struct_size`, and T
+    // is at least that large.
+    unsafe {
+        v.as_mut_ptr()
+            .cast::<usize>()
+            .write(std::mem::size_of::<T>())
+    };
+    v
+}
+
 /// The pinned client and server configurations (as the Rust driver's),
 /// and the two addresses.
 pub struct Configs {
@@ -107,7 +121,7 @@ impl<'a> Pair<'a> {
     pub fn new(cfg: &'a Configs, batch: usize) -> Self {
         let mut client = null_mut();
         // SAFETY: a live configuration and a writable out-pointer.
-        ok(unsafe { quic_conn_new_client(cfg.client, &mut client) });
+        ok(unsafe { quic_conn_new(cfg.client, null(), &mut client) });
         let p = Pair {
             cfg,
             client,
@@ -185,17 +199,17 @@ impl<'a> Pair<'a> {
             // each call; a header is read only after OK.
             unsafe {
                 if to_server && self.server.is_null() {
-                    let mut h = std::mem::MaybeUninit::<quic_header_info>::uninit();
+                    let mut h = sized::<quic_header_info>();
                     ok(quic_header_parse(d.as_ptr(), d.len(), 8, h.as_mut_ptr()));
                     let h = h.assume_init();
-                    ok(quic_conn_new_server(
-                        self.cfg.server,
-                        h.dcid,
-                        h.dcid_len,
-                        null(),
-                        0,
-                        &mut self.server,
-                    ));
+                    let params = quic_conn_params {
+                        struct_size: std::mem::size_of::<quic_conn_params>(),
+                        original_dcid: h.dcid,
+                        original_dcid_len: h.dcid_len,
+                        retry_scid: null(),
+                        retry_scid_len: 0,
+                    };
+                    ok(quic_conn_new(self.cfg.server, &params, &mut self.server));
                 }
                 let dst = if to_server { self.server } else { self.client };
                 ok(quic_conn_recv(
@@ -269,7 +283,7 @@ impl<'a> Pair<'a> {
         if conn.is_null() {
             return;
         }
-        let mut ev = std::mem::MaybeUninit::<quic_event>::uninit();
+        let mut ev = sized::<quic_event>();
         // SAFETY: a live handle; the event is read only after OK and used
         // before the next poll.
         unsafe {
@@ -290,7 +304,7 @@ impl<'a> Pair<'a> {
             self.events(false, |_, e| s |= done(e));
         }
         for conn in [self.client, self.server] {
-            let mut st = std::mem::MaybeUninit::<quic_stats>::uninit();
+            let mut st = sized::<quic_stats>();
             // SAFETY: a live handle and a writable out-pointer.
             let st = unsafe {
                 ok(quic_conn_stats(conn, st.as_mut_ptr()));

@@ -15,6 +15,7 @@ use super::config::quic_config;
 use super::event::quic_event;
 use super::guard::{guard, guard_value};
 use super::result::*;
+use super::sized::{read_sized, usable_size, write_sized, Growable};
 use crate::conn::{ApiError, CloseError, Connection, Event};
 
 /// A QUIC connection; see `quic_conn_new`.
@@ -82,6 +83,7 @@ fn with_conn(conn: *mut quic_conn, f: impl FnOnce(&mut ConnHandle) -> quic_resul
 /// many bytes and takes later fields as zero. Fields are only ever added at
 /// the end, so a program built against an older header keeps working.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub struct quic_conn_params {
     /// `sizeof(quic_conn_params)`.
     pub struct_size: usize,
@@ -98,12 +100,14 @@ pub struct quic_conn_params {
     pub retry_scid_len: usize,
 }
 
-/// The fields of the first version of `quic_conn_params`: the least a
-/// caller's `struct_size` may say.
-const PARAMS_V1_SIZE: usize = std::mem::size_of::<quic_conn_params>();
+// SAFETY: #[repr(C)], struct_size first; the least a caller may pass ends
+// after `original_dcid_len` (the Retry fields then default to none).
+unsafe impl Growable for quic_conn_params {
+    const MIN_SIZE: usize = std::mem::offset_of!(quic_conn_params, retry_scid);
+}
 
 /// Reads the caller's `quic_conn_params` as far as its `struct_size`
-/// reaches, later fields zero.
+/// reaches, later fields as none.
 ///
 /// # Safety
 /// `p` must be NULL or valid for reading its `struct_size` bytes.
@@ -111,14 +115,18 @@ unsafe fn read_params(p: *const quic_conn_params) -> Result<Option<quic_conn_par
     if p.is_null() {
         return Ok(None);
     }
-    // SAFETY: the first field is a size_t every version has.
-    let size = unsafe { std::ptr::read_unaligned(p.cast::<usize>()) };
-    if size < PARAMS_V1_SIZE {
-        return Err(QUIC_RESULT_INVALID_ARGUMENT);
-    }
-    // SAFETY: the caller's struct is at least this version's size, and
-    // its later fields (if any) are not ours to read.
-    Ok(Some(unsafe { std::ptr::read_unaligned(p) }))
+    // SAFETY: per the contract.
+    let size = unsafe { usable_size(p) }?;
+    let none = quic_conn_params {
+        struct_size: size,
+        original_dcid: std::ptr::null(),
+        original_dcid_len: 0,
+        retry_scid: std::ptr::null(),
+        retry_scid_len: 0,
+    };
+    // SAFETY: `p` holds `size` readable bytes; every field is an integer
+    // or a pointer, so any bytes are a valid value.
+    Ok(Some(unsafe { read_sized(p, size, none) }))
 }
 
 fn new_conn(
@@ -208,50 +216,6 @@ pub unsafe extern "C" fn quic_conn_new(
         let odcid = try_slice!(p.original_dcid, p.original_dcid_len);
         let retry = try_slice!(p.retry_scid, p.retry_scid_len);
         let retry = (!p.retry_scid.is_null()).then_some(retry);
-        new_conn(config, out_conn, |c, t| {
-            Connection::new_server(c, t, odcid, retry)
-        })
-    })
-}
-
-/// Deprecated (removed before 1.0): `quic_conn_new(config, NULL,
-/// out_conn)`.
-///
-/// Returns: as `quic_conn_new`; `QUIC_RESULT_INVALID_ARGUMENT` for a
-/// server's config.
-///
-/// # Safety
-/// `config` must be NULL or a live config; `out_conn` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn quic_conn_new_client(
-    config: *mut quic_config,
-    out_conn: *mut *mut quic_conn,
-) -> quic_result {
-    new_conn(config, out_conn, Connection::new_client)
-}
-
-/// Deprecated (removed before 1.0): `quic_conn_new` with a
-/// `quic_conn_params` holding the same values.
-///
-/// Returns: as `quic_conn_new`; `QUIC_RESULT_INVALID_ARGUMENT` for a
-/// client's config.
-///
-/// # Safety
-/// `config` must be NULL or a live config; buffers valid for their
-/// lengths; `out_conn` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn quic_conn_new_server(
-    config: *mut quic_config,
-    original_dcid: *const u8,
-    original_dcid_len: usize,
-    retry_scid: *const u8,
-    retry_scid_len: usize,
-    out_conn: *mut *mut quic_conn,
-) -> quic_result {
-    guard(|| {
-        let odcid = try_slice!(original_dcid, original_dcid_len);
-        let retry = try_slice!(retry_scid, retry_scid_len);
-        let retry = (!retry_scid.is_null()).then_some(retry);
         new_conn(config, out_conn, |c, t| {
             Connection::new_server(c, t, odcid, retry)
         })
@@ -451,25 +415,34 @@ pub unsafe extern "C" fn quic_conn_handle_timer(conn: *mut quic_conn, now_ns: u6
     })
 }
 
-/// Takes the next event (aioquic's `next_event`) into `out_event`. Its
-/// pointers stay valid until the next call on this connection.
+/// Takes the next event (aioquic's `next_event`) into `out_event`, whose
+/// `struct_size` the caller sets (`sizeof(quic_event)`); no more than that
+/// is written. Its pointers stay valid until the next call on this
+/// connection.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (no event);
-/// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_PANIC`.
+/// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
+/// (`struct_size` too small to hold `kind`); `QUIC_RESULT_PANIC`.
 ///
 /// # Safety
-/// `conn` must be NULL or live; `out_event` NULL or writable.
+/// `conn` must be NULL or live; `out_event` NULL or writable for its
+/// `struct_size` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_poll_event(
     conn: *mut quic_conn,
     out_event: *mut quic_event,
 ) -> quic_result {
     with_conn(conn, |h| {
-        let out = try_out!(out_event);
+        // SAFETY: per the contract.
+        let size = match unsafe { usable_size(out_event) } {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
         h.event = h.conn.poll_event();
         match &h.event {
             Some(e) => {
-                *out = quic_event::describe(e);
+                // SAFETY: `out_event` holds `size` writable bytes.
+                unsafe { write_sized(out_event, &quic_event::describe(e), size) };
                 QUIC_RESULT_OK
             }
             None => QUIC_RESULT_DONE,
@@ -587,10 +560,13 @@ pub unsafe extern "C" fn quic_conn_is_closed(conn: *const quic_conn) -> bool {
     })
 }
 
-/// How one side closed a connection.
+/// How one side closed a connection. Set `struct_size` before the call.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct quic_close_info {
+    /// `sizeof(quic_close_info)`, set by the caller: the library writes no
+    /// further.
+    pub struct_size: usize,
     /// An application close (CONNECTION_CLOSE type 0x1d).
     pub is_app: bool,
     /// The error code.
@@ -606,12 +582,27 @@ pub struct quic_close_info {
     pub reason_len: usize,
 }
 
+// SAFETY: #[repr(C)], struct_size first; the minimum ends after `version`.
+unsafe impl Growable for quic_stats {
+    const MIN_SIZE: usize = std::mem::offset_of!(quic_stats, version) + 4;
+}
+
+// SAFETY: #[repr(C)], struct_size first; the minimum ends after `is_app`.
+unsafe impl Growable for quic_close_info {
+    const MIN_SIZE: usize = std::mem::offset_of!(quic_close_info, is_app) + 1;
+}
+
 fn close_info(e: Option<&CloseError>, out: *mut quic_close_info) -> quic_result {
-    let out = try_out!(out);
+    // SAFETY: the callers' contract: NULL or writable for struct_size bytes.
+    let size = match unsafe { usable_size(out) } {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
     let Some(e) = e else {
         return QUIC_RESULT_DONE;
     };
-    *out = quic_close_info {
+    let info = quic_close_info {
+        struct_size: size,
         is_app: e.is_app,
         error_code: e.code,
         frame_type: e.frame_type.unwrap_or(0),
@@ -623,6 +614,8 @@ fn close_info(e: Option<&CloseError>, out: *mut quic_close_info) -> quic_result 
         },
         reason_len: e.reason.len(),
     };
+    // SAFETY: `out` holds `size` writable bytes.
+    unsafe { write_sized(out, &info, size) };
     QUIC_RESULT_OK
 }
 
@@ -630,7 +623,8 @@ fn close_info(e: Option<&CloseError>, out: *mut quic_close_info) -> quic_result 
 /// protocol error it detected, or the idle timeout).
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (it did not close);
-/// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_PANIC`.
+/// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
+/// (`struct_size` too small); `QUIC_RESULT_PANIC`.
 ///
 /// # Safety
 /// `conn` must be NULL or live; `out_info` NULL or writable.
@@ -645,7 +639,8 @@ pub unsafe extern "C" fn quic_conn_local_error(
 /// Reports how the peer closed the connection (its CONNECTION_CLOSE).
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (it did not close);
-/// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_PANIC`.
+/// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
+/// (`struct_size` too small); `QUIC_RESULT_PANIC`.
 ///
 /// # Safety
 /// `conn` must be NULL or live; `out_info` NULL or writable.
@@ -837,10 +832,14 @@ pub unsafe extern "C" fn quic_conn_send_datagram(
     })
 }
 
-/// A snapshot of a connection's state, for logging.
+/// A snapshot of a connection's state, for logging. Set `struct_size`
+/// before the call.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct quic_stats {
+    /// `sizeof(quic_stats)`, set by the caller: the library writes no
+    /// further.
+    pub struct_size: usize,
     /// The QUIC version in use.
     pub version: u32,
     /// The TLS cipher suite (0x1301..=0x1303; 0 before the handshake).
@@ -854,32 +853,43 @@ pub struct quic_stats {
     pub cwnd: u64,
     /// Bytes in flight.
     pub bytes_in_flight: u64,
-    /// UDP payload bytes sent and received.
+    /// UDP payload bytes sent.
     pub bytes_sent: u64,
     /// UDP payload bytes received.
     pub bytes_received: u64,
-    /// Packets declared lost, and those of them acknowledged later.
+    /// Packets declared lost (RFC 9002 §6.1), in every packet number
+    /// space; those later acknowledged still count here, and also in
+    /// `spurious_losses`.
     pub packets_lost: u64,
-    /// Losses that turned out to be reordering.
+    /// Packets declared lost and acknowledged afterwards: reordering, not
+    /// loss.
     pub spurious_losses: u64,
 }
 
-/// Fills `out_stats` with the connection's current figures.
+/// Fills `out_stats` with the connection's current figures, as far as its
+/// `struct_size` reaches.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (`struct_size` too small);
 /// `QUIC_RESULT_PANIC`.
 ///
 /// # Safety
-/// `conn` must be NULL or live; `out_stats` NULL or writable.
+/// `conn` must be NULL or live; `out_stats` NULL or writable for its
+/// `struct_size` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_stats(
     conn: *mut quic_conn,
     out_stats: *mut quic_stats,
 ) -> quic_result {
     with_conn(conn, |h| {
-        let out = try_out!(out_stats);
+        // SAFETY: per the contract.
+        let size = match unsafe { usable_size(out_stats) } {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
         let s = h.conn.stats();
-        *out = quic_stats {
+        let stats = quic_stats {
+            struct_size: size,
             version: s.version,
             cipher_suite: s.cipher_suite,
             key_exchange_group: s.key_exchange_group,
@@ -891,6 +901,8 @@ pub unsafe extern "C" fn quic_conn_stats(
             packets_lost: s.packets_lost,
             spurious_losses: s.spurious_losses,
         };
+        // SAFETY: `out_stats` holds `size` writable bytes.
+        unsafe { write_sized(out_stats, &stats, size) };
         QUIC_RESULT_OK
     })
 }

@@ -49,10 +49,14 @@ pub enum quic_event_type {
 
 /// An event from `quic_conn_poll_event`. Only the fields its `kind` names
 /// are meaningful; the others are zero / NULL. Pointers stay valid until the
-/// next call on the same connection.
+/// next call on the same connection. Set `struct_size` before polling; new
+/// kinds and fields (at the end) appear in minor releases.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct quic_event {
+    /// `sizeof(quic_event)`, set by the caller: the library writes no
+    /// further (the growth rule in this header's opening comment).
+    pub struct_size: usize,
     /// What happened.
     pub kind: quic_event_type,
     /// Stream events: the stream.
@@ -97,9 +101,15 @@ fn ptr(s: &[u8]) -> *const u8 {
     }
 }
 
+// SAFETY: #[repr(C)], struct_size first; the minimum ends after `kind`.
+unsafe impl super::sized::Growable for quic_event {
+    const MIN_SIZE: usize = std::mem::offset_of!(quic_event, kind) + 4;
+}
+
 impl quic_event {
     fn empty(kind: quic_event_type) -> Self {
         Self {
+            struct_size: std::mem::size_of::<Self>(),
             kind,
             stream_id: 0,
             data: null(),

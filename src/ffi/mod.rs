@@ -15,6 +15,7 @@ pub mod conn;
 pub mod event;
 pub mod result;
 pub mod server;
+mod sized;
 pub mod version;
 
 pub use addr::*;

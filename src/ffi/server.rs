@@ -2,6 +2,7 @@
 //! Negotiation and Retry packets.
 
 use super::result::*;
+use super::sized::{usable_size, write_sized, Growable};
 use crate::packet::{negotiation, retry, PacketType, MAX_CID_LEN};
 use crate::{server, version};
 
@@ -43,10 +44,14 @@ impl From<PacketType> for quic_packet_type {
 
 /// The header of the first packet in a datagram, as `quic_header_parse`
 /// fills it. Every pointer points into the datagram passed to
-/// `quic_header_parse` and is valid as long as that buffer is.
+/// `quic_header_parse` and is valid as long as that buffer is. Set
+/// `struct_size` before the call.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct quic_header_info {
+    /// `sizeof(quic_header_info)`, set by the caller: the library writes no
+    /// further.
+    pub struct_size: usize,
     /// Packet type.
     pub packet_type: quic_packet_type,
     /// True for a long header.
@@ -77,6 +82,12 @@ pub struct quic_header_info {
     pub packet_len: usize,
 }
 
+// SAFETY: #[repr(C)], struct_size first; the minimum ends after
+// `packet_type` (a u32 enum).
+unsafe impl Growable for quic_header_info {
+    const MIN_SIZE: usize = std::mem::offset_of!(quic_header_info, packet_type) + 4;
+}
+
 fn ptr_or_null(s: &[u8]) -> *const u8 {
     if s.is_empty() {
         std::ptr::null()
@@ -93,7 +104,8 @@ fn ptr_or_null(s: &[u8]) -> *const u8 {
 ///   unless `datagram_len` is 0.
 /// - `short_dcid_len`: the length of the connection IDs this endpoint
 ///   issues (short headers do not carry it); at most 20.
-/// - `out_info`: filled on success; its pointers point into `datagram`.
+/// - `out_info`: filled on success as far as its `struct_size` (set by the
+///   caller) reaches; its pointers point into `datagram`.
 ///
 /// The fixed bit is reported, not enforced (see `fixed_bit`).
 ///
@@ -103,12 +115,12 @@ fn ptr_or_null(s: &[u8]) -> *const u8 {
 /// `QUIC_RESULT_PACKET_MALFORMED` (a Version Negotiation version list that
 /// is empty or not a multiple of 4, a zero Length);
 /// `QUIC_RESULT_CONNECTION_ID_TOO_LONG` (a v1/v2 CID over 20 bytes);
-/// `QUIC_RESULT_INVALID_ARGUMENT` (`short_dcid_len` over 20). On error the
-/// datagram should be dropped.
+/// `QUIC_RESULT_INVALID_ARGUMENT` (`short_dcid_len` over 20, or a
+/// `struct_size` too small). On error the datagram should be dropped.
 ///
 /// # Safety
 /// `datagram` must point to `datagram_len` readable bytes; `out_info` must
-/// be NULL or point to a writable `quic_header_info`.
+/// be NULL or writable for its `struct_size` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_header_parse(
     datagram: *const u8,
@@ -117,7 +129,11 @@ pub unsafe extern "C" fn quic_header_parse(
     out_info: *mut quic_header_info,
 ) -> quic_result {
     super::guard::guard(|| {
-        let out = try_out!(out_info);
+        // SAFETY: per the contract.
+        let size = match unsafe { usable_size(out_info) } {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
         let buf = try_slice!(datagram, datagram_len);
         if short_dcid_len > MAX_CID_LEN {
             return QUIC_RESULT_INVALID_ARGUMENT;
@@ -126,7 +142,8 @@ pub unsafe extern "C" fn quic_header_parse(
             Ok(h) => h,
             Err(e) => return packet_error_code(e),
         };
-        *out = quic_header_info {
+        let info = quic_header_info {
+            struct_size: size,
             packet_type: h.packet_type.into(),
             is_long: h.is_long(),
             fixed_bit: h.first_byte & 0x40 != 0,
@@ -141,6 +158,8 @@ pub unsafe extern "C" fn quic_header_parse(
             supported_versions_count: h.supported_versions.len() / 4,
             packet_len: h.packet_len,
         };
+        // SAFETY: `out_info` holds `size` writable bytes.
+        unsafe { write_sized(out_info, &info, size) };
         QUIC_RESULT_OK
     })
 }
@@ -150,7 +169,8 @@ pub unsafe extern "C" fn quic_header_parse(
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER` (NULL `info` or
 /// `out_version`, or a NULL list with a count); `QUIC_RESULT_INVALID_ARGUMENT`
-/// (`index` not below `supported_versions_count`).
+/// (`index` not below `supported_versions_count`, or a `struct_size` that
+/// does not reach `supported_versions_count`).
 ///
 /// # Safety
 /// `info` must be as `quic_header_parse` filled it, and the datagram it
@@ -162,15 +182,32 @@ pub unsafe extern "C" fn quic_header_supported_version(
     out_version: *mut u32,
 ) -> quic_result {
     super::guard::guard(|| {
-        // SAFETY: the caller vouches that a non-NULL `info` is readable.
-        let Some(info) = (unsafe { info.as_ref() }) else {
-            return QUIC_RESULT_NULL_PARAMETER;
+        // SAFETY: the caller vouches that a non-NULL `info` is readable
+        // for its struct_size bytes.
+        let size = match unsafe { usable_size(info) } {
+            Ok(s) => s,
+            Err(e) => return e,
         };
         let out = try_out!(out_version);
-        let Some(len) = info.supported_versions_count.checked_mul(4) else {
+        // Only the two fields needed are read, and only if the caller's
+        // struct has them.
+        let count_at = std::mem::offset_of!(quic_header_info, supported_versions_count);
+        let list_at = std::mem::offset_of!(quic_header_info, supported_versions);
+        if size < count_at + std::mem::size_of::<usize>() {
+            return QUIC_RESULT_INVALID_ARGUMENT;
+        }
+        // SAFETY: both fields lie within the caller's `size` bytes.
+        let (versions, count) = unsafe {
+            let base = info.cast::<u8>();
+            (
+                std::ptr::read_unaligned(base.add(list_at).cast::<*const u8>()),
+                std::ptr::read_unaligned(base.add(count_at).cast::<usize>()),
+            )
+        };
+        let Some(len) = count.checked_mul(4) else {
             return QUIC_RESULT_INVALID_ARGUMENT;
         };
-        let list = try_slice!(info.supported_versions, len);
+        let list = try_slice!(versions, len);
         let Some(word) = list.chunks_exact(4).nth(index) else {
             return QUIC_RESULT_INVALID_ARGUMENT;
         };

@@ -2,31 +2,11 @@
  * and a server connection in memory, through quic.h only. Run with the directory made by
  * tests/make-certs.sh as its argument; built with ASan and UBSan by
  * `make c-test`. */
-#include <quic.h>
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
-            failures++;                                                               \
-        }                                                                             \
-    } while (0)
-
-#define MUST(call)                                                                    \
-    do {                                                                              \
-        quic_result rc_ = (call);                                                     \
-        if (rc_ != QUIC_RESULT_OK) {                                                  \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,             \
-                    quic_result_str(rc_));                                            \
-            exit(1);                                                                  \
-        }                                                                             \
-    } while (0)
 
 #define MS 1000000ull
 
@@ -43,7 +23,7 @@ struct side {
 };
 
 static void drain_events(struct side *s) {
-    quic_event ev;
+    quic_event ev = {.struct_size = sizeof ev};
     while (s->conn && quic_conn_poll_event(s->conn, &ev) == QUIC_RESULT_OK) {
         switch (ev.kind) {
         case QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED:
@@ -100,7 +80,7 @@ static void exchange(struct side *c, struct side *s, uint64_t now) {
                QUIC_RESULT_OK) {
             moved = 1;
             if (!s->conn) {
-                quic_header_info h;
+                quic_header_info h = {.struct_size = sizeof h};
                 MUST(quic_header_parse(buf, len, 8, &h));
                 CHECK(h.packet_type == QUIC_PACKET_TYPE_INITIAL);
                 quic_conn_params params = {.struct_size = sizeof params,
@@ -151,7 +131,7 @@ static int closed(struct side *c, struct side *s) {
 
 static void test_argument_checks(quic_config *client_config) {
     quic_conn *conn = NULL;
-    quic_event ev;
+    quic_event ev = {.struct_size = sizeof ev};
     CHECK(quic_conn_new(NULL, NULL, &conn) == QUIC_RESULT_NULL_PARAMETER);
     CHECK(quic_conn_new(client_config, NULL, NULL) == QUIC_RESULT_NULL_PARAMETER);
     /* A server needs the client's original DCID. */
@@ -231,22 +211,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s CERT_DIR\n", argv[0]);
         return 2;
     }
-    char ca[512], cert[512], key[512];
-    snprintf(ca, sizeof ca, "%s/ca.pem", argv[1]);
-    snprintf(cert, sizeof cert, "%s/server.pem", argv[1]);
-    snprintf(key, sizeof key, "%s/server.key", argv[1]);
     MUST(quic_sockaddr_parse("127.0.0.1:4321", &client_addr, &client_addrlen));
     MUST(quic_sockaddr_parse("127.0.0.1:4433", &server_addr, &server_addrlen));
 
-    const char *alpn[] = {"hq-interop"};
     quic_config *client_config;
-    MUST(quic_config_new(true, &client_config));
-    MUST(quic_config_set_alpn_protocols(client_config, alpn, 1));
-    MUST(quic_config_set_server_name(client_config, "localhost"));
-    MUST(quic_config_load_verify_locations(client_config, ca, NULL, NULL, 0));
-    MUST(quic_config_new(false, &server_config));
-    MUST(quic_config_set_alpn_protocols(server_config, alpn, 1));
-    MUST(quic_config_load_cert_chain(server_config, cert, key, NULL));
+    make_configs(argv[1], &client_config, &server_config);
 
     test_argument_checks(client_config);
 
@@ -303,7 +272,7 @@ int main(int argc, char **argv) {
     CHECK(closed(&c, &s));
     CHECK(c.terminated && c.terminated_code == 7);
     CHECK(s.terminated && s.terminated_code == 7 && strcmp(s.reason, "done") == 0);
-    quic_close_info info;
+    quic_close_info info = {.struct_size = sizeof info};
     CHECK(quic_conn_peer_error(s.conn, &info) == QUIC_RESULT_OK);
     CHECK(info.is_app && info.error_code == 7 && info.reason_len == 4);
     CHECK(quic_conn_peer_error(c.conn, &info) == QUIC_RESULT_DONE);

@@ -1,21 +1,11 @@
 /* The stateless server helpers through quic.h only: header parsing, Version
  * Negotiation, Retry. Built with AddressSanitizer and UBSan by `make c-test`,
  * and against an installed copy by `make install-check`. */
-#include <quic.h>
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-
-#define CHECK(cond)                                                             \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                         \
-        }                                                                       \
-    } while (0)
 
 #define CHECK_RC(call, expected)                                                \
     do {                                                                        \
@@ -61,7 +51,7 @@ static void test_version_and_results(void) {
 static void test_header_parse(void) {
     uint8_t pkt[1300];
     size_t len = client_initial(pkt, 1);
-    quic_header_info info;
+    quic_header_info info = {.struct_size = sizeof info};
     CHECK_RC(quic_header_parse(pkt, len, 8, &info), QUIC_RESULT_OK);
     CHECK(info.packet_type == QUIC_PACKET_TYPE_INITIAL);
     CHECK(info.is_long && info.fixed_bit);
@@ -107,7 +97,7 @@ static void test_header_parse(void) {
 static void test_version_negotiation(void) {
     uint8_t pkt[1300];
     size_t len = client_initial(pkt, 0x1a2a3a4a);
-    quic_header_info info;
+    quic_header_info info = {.struct_size = sizeof info};
     CHECK_RC(quic_header_parse(pkt, len, 8, &info), QUIC_RESULT_OK);
     CHECK(info.packet_type == QUIC_PACKET_TYPE_UNKNOWN_VERSION);
 
@@ -116,7 +106,7 @@ static void test_version_negotiation(void) {
     CHECK_RC(quic_version_negotiation_encode(info.dcid, info.dcid_len, info.scid, info.scid_len,
                                              NULL, 0, vn, sizeof vn, &vn_len),
              QUIC_RESULT_OK);
-    quic_header_info vi;
+    quic_header_info vi = {.struct_size = sizeof vi};
     CHECK_RC(quic_header_parse(vn, vn_len, 0, &vi), QUIC_RESULT_OK);
     CHECK(vi.packet_type == QUIC_PACKET_TYPE_VERSION_NEGOTIATION);
     /* RFC 9000 §17.2.1: the client's SCID becomes the DCID and vice versa. */
@@ -160,7 +150,7 @@ static void test_retry(void) {
                  QUIC_RESULT_OK);
         /* RFC 9001 A.4: 1 + 4 + 1 + 0 + 1 + 8 + 5 + 16 bytes. */
         CHECK(retry_len == 36);
-        quic_header_info info;
+        quic_header_info info = {.struct_size = sizeof info};
         CHECK_RC(quic_header_parse(retry, retry_len, 0, &info), QUIC_RESULT_OK);
         CHECK(info.packet_type == QUIC_PACKET_TYPE_RETRY);
         CHECK(info.version == version);

@@ -25,9 +25,18 @@ class SockaddrStorage(Structure):
     _fields_ = [("data", c_uint8 * 128)]
 
 
-class Event(Structure):
+class Sized(Structure):
+    """A struct under quic.h's growth rule: struct_size first, set to the
+    size this binding knows; the library writes no further."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.struct_size = ctypes.sizeof(self)
+
+
+class Event(Sized):
     _fields_ = [
-        ("kind", c_uint32), ("stream_id", c_uint64),
+        ("struct_size", c_size_t), ("kind", c_uint32), ("stream_id", c_uint64),
         ("data", POINTER(c_uint8)), ("data_len", c_size_t), ("end_stream", c_bool),
         ("error_code", c_uint64), ("frame_type", c_uint64), ("has_frame_type", c_bool),
         ("reason", POINTER(c_uint8)), ("reason_len", c_size_t),
@@ -37,9 +46,9 @@ class Event(Structure):
     ]
 
 
-class HeaderInfo(Structure):
+class HeaderInfo(Sized):
     _fields_ = [
-        ("packet_type", c_uint32), ("is_long", c_bool), ("fixed_bit", c_bool),
+        ("struct_size", c_size_t), ("packet_type", c_uint32), ("is_long", c_bool), ("fixed_bit", c_bool),
         ("version", c_uint32), ("dcid", POINTER(c_uint8)), ("dcid_len", c_size_t),
         ("scid", POINTER(c_uint8)), ("scid_len", c_size_t),
         ("token", POINTER(c_uint8)), ("token_len", c_size_t),
@@ -48,8 +57,16 @@ class HeaderInfo(Structure):
     ]
 
 
-class CloseInfo(Structure):
-    _fields_ = [("is_app", c_bool), ("error_code", c_uint64), ("frame_type", c_uint64),
+class Stats(Sized):
+    _fields_ = [("struct_size", c_size_t), ("version", c_uint32), ("cipher_suite", c_uint16),
+                ("key_exchange_group", c_uint16), ("rtt_ns", c_uint64), ("cwnd", c_uint64),
+                ("bytes_in_flight", c_uint64), ("bytes_sent", c_uint64),
+                ("bytes_received", c_uint64), ("packets_lost", c_uint64),
+                ("spurious_losses", c_uint64)]
+
+
+class CloseInfo(Sized):
+    _fields_ = [("struct_size", c_size_t), ("is_app", c_bool), ("error_code", c_uint64), ("frame_type", c_uint64),
                 ("has_frame_type", c_bool), ("reason", POINTER(c_uint8)),
                 ("reason_len", c_size_t)]
 
@@ -71,7 +88,7 @@ _sig("quic_config_load_verify_locations", c_int32, c_void_p, c_char_p, c_char_p,
 _sig("quic_config_load_cert_chain", c_int32, c_void_p, c_char_p, c_char_p, c_char_p)
 _sig("quic_config_set_cipher_suites", c_int32, c_void_p, POINTER(c_uint16), c_size_t)
 _sig("quic_config_set_idle_timeout", c_int32, c_void_p, c_uint64)
-class ConnParams(ctypes.Structure):
+class ConnParams(Structure):
     """quic_conn_params: struct_size first, fields only ever added at the end."""
     _fields_ = [("struct_size", c_size_t), ("original_dcid", c_void_p),
                 ("original_dcid_len", c_size_t), ("retry_scid", c_void_p),
@@ -278,10 +295,10 @@ class Connection:
 
     @property
     def version(self):
-        """The QUIC version in use (the first field of quic_stats)."""
-        stats = ctypes.create_string_buffer(512)
-        check(_lib.quic_conn_stats(self.ptr, stats), "stats")
-        return c_uint32.from_buffer_copy(stats.raw[:4]).value
+        """The QUIC version in use (from quic_stats)."""
+        stats = Stats()
+        check(_lib.quic_conn_stats(self.ptr, byref(stats)), "stats")
+        return stats.version
 
     @property
     def key_generation(self):

@@ -99,6 +99,7 @@ func Echo(certs string, message []byte) (clientDone, serverDone bool, echoed []b
 		for must(C.quic_conn_send(client, buf, 65536, &n, &to, &tolen, now), "send") == C.QUIC_RESULT_OK {
 			if server == nil {
 				var h C.quic_header_info
+				h.struct_size = C.size_t(unsafe.Sizeof(h))
 				must(C.quic_header_parse(buf, n, 8, &h), "header")
 				params := C.quic_conn_params{
 					struct_size:       C.size_t(unsafe.Sizeof(C.quic_conn_params{})),
@@ -115,6 +116,7 @@ func Echo(certs string, message []byte) (clientDone, serverDone bool, echoed []b
 			moved = true
 		}
 		var ev C.quic_event
+		ev.struct_size = C.size_t(unsafe.Sizeof(ev))
 		for must(C.quic_conn_poll_event(client, &ev), "poll") == C.QUIC_RESULT_OK {
 			switch ev.kind {
 			case C.QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED:

@@ -14,8 +14,9 @@ const certs = process.env.CERT_DIR || path.join(root, 'build/certs');
 const OK = 0, DONE = 1;
 const EV_HANDSHAKE_COMPLETED = 1, EV_STREAM_DATA_RECEIVED = 3;
 
+// struct_size first (the growth rule): set to koffi.sizeof before each call.
 const quic_event = koffi.struct('quic_event', {
-  kind: 'uint32_t', stream_id: 'uint64_t', data: 'void *', data_len: 'size_t',
+  struct_size: 'size_t', kind: 'uint32_t', stream_id: 'uint64_t', data: 'void *', data_len: 'size_t',
   end_stream: 'bool', error_code: 'uint64_t', frame_type: 'uint64_t', has_frame_type: 'bool',
   reason: 'void *', reason_len: 'size_t', alpn: 'void *', alpn_len: 'size_t',
   session_resumed: 'bool', early_data_accepted: 'bool', ping_uid: 'uint64_t',
@@ -30,7 +31,7 @@ const conn_params = koffi.struct('quic_conn_params', {
   retry_scid_len: 'size_t',
 });
 const header_info = koffi.struct('quic_header_info', {
-  packet_type: 'uint32_t', is_long: 'bool', fixed_bit: 'bool', version: 'uint32_t',
+  struct_size: 'size_t', packet_type: 'uint32_t', is_long: 'bool', fixed_bit: 'bool', version: 'uint32_t',
   dcid: 'void *', dcid_len: 'size_t', scid: 'void *', scid_len: 'size_t',
   token: 'void *', token_len: 'size_t', supported_versions: 'void *',
   supported_versions_count: 'size_t', packet_len: 'size_t',
@@ -51,10 +52,10 @@ const f = {
   send: lib.func('int32_t quic_conn_send(void *, _Out_ uint8_t *, size_t, _Out_ size_t *out_len, _Out_ uint8_t *addr, _Out_ uint32_t *addrlen, uint64_t)'),
   timer: lib.func('uint64_t quic_conn_timer(void *)'),
   handle_timer: lib.func('int32_t quic_conn_handle_timer(void *, uint64_t)'),
-  poll_event: lib.func('int32_t quic_conn_poll_event(void *, _Out_ quic_event *ev)'),
+  poll_event: lib.func('int32_t quic_conn_poll_event(void *, _Inout_ quic_event *ev)'),
   stream_send: lib.func('int32_t quic_conn_stream_send(void *, uint64_t, const uint8_t *, size_t, bool)'),
   sockaddr_parse: lib.func('int32_t quic_sockaddr_parse(const char *, _Out_ uint8_t *, _Out_ uint32_t *out_len)'),
-  header_parse: lib.func('int32_t quic_header_parse(const uint8_t *, size_t, size_t, _Out_ quic_header_info *info)'),
+  header_parse: lib.func('int32_t quic_header_parse(const uint8_t *, size_t, size_t, _Inout_ quic_header_info *info)'),
 };
 
 function ok(rc, what) {
@@ -102,7 +103,7 @@ test('handshake and stream echo through libquic', () => {
       if (ok(f.send(client[0], buf, buf.length, len, to, tolen, now), 'send') === DONE) break;
       const dgram = buf.subarray(0, Number(len[0]));
       if (!server) {
-        const info = {};
+        const info = { struct_size: koffi.sizeof(header_info) };
         ok(f.header_parse(dgram, dgram.length, 8, info), 'header');
         const dcid = bytes(info.dcid, info.dcid_len);
         const out = [null];
@@ -125,7 +126,7 @@ test('handshake and stream echo through libquic', () => {
       ok(f.recv(client[0], buf.subarray(0, Number(len[0])), Number(len[0]), saddr, saddrLen, now), 'client recv');
       moved = true;
     }
-    const ev = {};
+    const ev = { struct_size: koffi.sizeof(quic_event) };
     while (ok(f.poll_event(client[0], ev), 'poll') === OK) {
       if (ev.kind === EV_HANDSHAKE_COMPLETED) {
         state.clientDone = true;
