@@ -83,6 +83,22 @@ static int open_output(struct download *d) {
     return 0;
 }
 
+/* What ended a connection, in words (the event's `termination`). */
+static const char *termination_text(quic_termination t, int established) {
+    switch (t) {
+    case QUIC_TERMINATION_LOCAL_ERROR: return "libquic closed the connection on a protocol error";
+    case QUIC_TERMINATION_LOCAL_CLOSE: return "connection closed";
+    case QUIC_TERMINATION_PEER_TRANSPORT: return "the server closed the connection";
+    case QUIC_TERMINATION_PEER_APPLICATION: return "the server's application closed the connection";
+    case QUIC_TERMINATION_IDLE_TIMEOUT:
+        return established ? "connection idle too long" : "connection failed";
+    case QUIC_TERMINATION_HANDSHAKE_TIMEOUT: return "connection failed";
+    case QUIC_TERMINATION_STATELESS_RESET: return "the server reset the connection";
+    case QUIC_TERMINATION_VERSION_NEGOTIATION: return "connection failed";
+    default: return "connection ended"; /* a cause newer than this program */
+    }
+}
+
 /* Says why the connection ended, in one line. A transport close in the
  * CRYPTO_ERROR range (0x100-0x1ff) carries a TLS alert; an application
  * close with such a code does not. */
@@ -90,8 +106,7 @@ static void report_close(quic_conn *conn, const quic_event *ev, int established)
     quic_close_info info = {.struct_size = sizeof info};
     int by_peer = quic_conn_peer_error(conn, &info) == QUIC_RESULT_OK;
     if (!by_peer && quic_conn_local_error(conn, &info) != QUIC_RESULT_OK) info.is_app = false;
-    const char *who = by_peer ? "the server closed the connection" : "connection closed";
-    if (!by_peer && !established && ev->error_code == 0) who = "connection failed";
+    const char *who = termination_text(ev->termination, established);
     fprintf(stderr, "quic-client: %s: %s error 0x%llx%s%.*s", who,
             info.is_app ? "application" : "transport", (unsigned long long)ev->error_code,
             ev->reason_len ? ": " : "", (int)ev->reason_len, (const char *)ev->reason);

@@ -129,3 +129,17 @@ int apply_common_options(quic_config *config, const char *alpn, int chacha, cons
         return report("--keylog", rc, config), -1;
     return 0;
 }
+
+const char *termination_name(quic_termination t) {
+    switch (t) {
+    case QUIC_TERMINATION_LOCAL_ERROR: return "protocol error found here";
+    case QUIC_TERMINATION_LOCAL_CLOSE: return "closed here";
+    case QUIC_TERMINATION_PEER_TRANSPORT: return "peer closed (transport)";
+    case QUIC_TERMINATION_PEER_APPLICATION: return "peer closed (application)";
+    case QUIC_TERMINATION_IDLE_TIMEOUT: return "idle timeout";
+    case QUIC_TERMINATION_HANDSHAKE_TIMEOUT: return "handshake timeout";
+    case QUIC_TERMINATION_STATELESS_RESET: return "stateless reset";
+    case QUIC_TERMINATION_VERSION_NEGOTIATION: return "no common version";
+    default: return "unknown cause";
+    }
+}

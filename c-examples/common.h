@@ -45,6 +45,10 @@ int apply_common_options(quic_config *config, const char *alpn, int chacha, cons
 
 /* Prints "what: message" for a libquic result (with the config's detail)
  * to stderr. */
+/* A short name for why a connection ended (a CONNECTION_TERMINATED
+ * event's `termination`). */
+const char *termination_name(quic_termination t);
+
 void report(const char *what, quic_result rc, const quic_config *config);
 
 /* Verbose logging to stderr. */

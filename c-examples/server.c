@@ -222,8 +222,9 @@ static void drain_events(struct client *c) {
         case QUIC_EVENT_TYPE_CONNECTION_TERMINATED: {
             quic_stats st = {.struct_size = sizeof st};
             quic_conn_stats(c->conn, &st);
-            logv("%s: closed with 0x%llx (%.*s); sent %llu B, received %llu B, RTT %.1f ms, lost %llu",
-                 c->peer, (unsigned long long)ev.error_code, (int)ev.reason_len,
+            logv("%s: %s, code 0x%llx (%.*s); sent %llu B, received %llu B, RTT %.1f ms, lost %llu",
+                 c->peer, termination_name(ev.termination), (unsigned long long)ev.error_code,
+                 (int)ev.reason_len,
                  (const char *)ev.reason, (unsigned long long)st.bytes_sent,
                  (unsigned long long)st.bytes_received, (double)st.rtt_ns / 1e6,
                  (unsigned long long)st.packets_lost);

@@ -76,9 +76,10 @@ enum quic_event_type
     QUIC_EVENT_TYPE_CONNECTION_ID_ISSUED = 8,
     // The peer retired one of our connection IDs (stop routing it): `cid`.
     QUIC_EVENT_TYPE_CONNECTION_ID_RETIRED = 9,
-    // The connection ended: `error_code`, `frame_type` (when
-    // `has_frame_type`), `reason`. Keep calling `quic_conn_send` and the
-    // timer until `quic_conn_is_closed`, then free it.
+    // The connection ended: `termination` says why (who closed, or which
+    // timeout); `error_code`, `frame_type` (when `has_frame_type`),
+    // `reason`. Keep calling `quic_conn_send` and the timer until
+    // `quic_conn_is_closed`, then free it.
     QUIC_EVENT_TYPE_CONNECTION_TERMINATED = 10,
     // Both directions now use a new generation of 1-RTT keys (RFC 9001
     // §6), after our `quic_conn_request_key_update` or the peer's own
@@ -99,6 +100,43 @@ enum quic_event_type
 typedef enum quic_event_type quic_event_type;
 #else
 typedef uint32_t quic_event_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Why a connection ended (`termination` of a CONNECTION_TERMINATED
+// event). Numbers are stable; new causes get new numbers.
+enum quic_termination
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // Not a CONNECTION_TERMINATED event.
+    QUIC_TERMINATION_NONE = 0,
+    // We found a protocol (or internal) error and closed with that
+    // transport error code.
+    QUIC_TERMINATION_LOCAL_ERROR = 1,
+    // Our application called `quic_conn_close`.
+    QUIC_TERMINATION_LOCAL_CLOSE = 2,
+    // The peer closed with a transport error code (CONNECTION_CLOSE type
+    // 0x1c).
+    QUIC_TERMINATION_PEER_TRANSPORT = 3,
+    // The peer's application closed (CONNECTION_CLOSE type 0x1d).
+    QUIC_TERMINATION_PEER_APPLICATION = 4,
+    // Nothing arrived for the idle timeout (RFC 9000 §10.1); closed
+    // silently.
+    QUIC_TERMINATION_IDLE_TIMEOUT = 5,
+    // The handshake did not complete within the handshake timeout.
+    QUIC_TERMINATION_HANDSHAKE_TIMEOUT = 6,
+    // The peer sent a stateless reset (RFC 9000 §10.3).
+    QUIC_TERMINATION_STATELESS_RESET = 7,
+    // No QUIC version in common with the server (RFC 9000 §6).
+    QUIC_TERMINATION_VERSION_NEGOTIATION = 8,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum quic_termination quic_termination;
+#else
+typedef uint32_t quic_termination;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -150,6 +188,32 @@ enum quic_congestion_control
 typedef enum quic_congestion_control quic_congestion_control;
 #else
 typedef uint32_t quic_congestion_control;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// How the peer's certificate is verified (aioquic's `verify_mode`).
+enum quic_verify_mode
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // No verification; a server asks for no client certificate
+    // (ssl.CERT_NONE).
+    QUIC_VERIFY_MODE_NONE = 0,
+    // A server asks for a client certificate and verifies it if one is
+    // sent, but accepts clients without (ssl.CERT_OPTIONAL); for a client,
+    // the same as REQUIRED.
+    QUIC_VERIFY_MODE_OPTIONAL = 1,
+    // The peer must present a certificate that verifies against the
+    // trusted CAs (ssl.CERT_REQUIRED); a client also checks the server
+    // name.
+    QUIC_VERIFY_MODE_REQUIRED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum quic_verify_mode quic_verify_mode;
+#else
+typedef uint32_t quic_verify_mode;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -234,6 +298,8 @@ typedef struct {
     const uint8_t *cid;
     // Length of `cid`.
     size_t cid_len;
+    // CONNECTION_TERMINATED: why the connection ended.
+    quic_termination termination;
 } quic_event;
 
 // How one side closed a connection. Set `struct_size` before the call.
@@ -603,15 +669,29 @@ quic_result quic_config_set_max_datagram_size(quic_config *config, size_t size);
 // `name` must be NULL or NUL-terminated.
 quic_result quic_config_set_server_name(quic_config *config, const char *name);
 
-// Turns verification of the peer's certificate on or off (aioquic's
-// `verify_mode`). Clients verify by default; turning it off is for tests
-// and interop runs only.
+// Turns verification of the peer's certificate on (`QUIC_VERIFY_MODE_REQUIRED`)
+// or off (`QUIC_VERIFY_MODE_NONE`); see `quic_config_set_verify_mode`.
+// Clients verify by default; turning it off is for tests and interop runs
+// only.
 //
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`.
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (frozen).
 //
 // # Safety
 // `config` must be NULL or a live config.
 quic_result quic_config_set_verify_peer(quic_config *config, bool verify);
+
+// Sets how the peer's certificate is verified. Defaults: a client
+// REQUIRED, a server NONE. The mode is a `uint32_t`: any other value is
+// refused.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (not a quic_verify_mode);
+// `QUIC_RESULT_ALREADY_USED` (frozen).
+//
+// # Safety
+// `config` must be NULL or a live config.
+quic_result quic_config_set_verify_mode(quic_config *config, uint32_t mode);
 
 // Adds trusted CA certificates (aioquic's `load_verify_locations`): a PEM
 // file, a directory of hashed certificates, and/or PEM data in memory. Any

@@ -42,6 +42,19 @@ pub enum ConfigError {
 /// trailing newline.
 pub type KeyLogFn = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// Peer certificate verification (aioquic's `verify_mode`: ssl.CERT_NONE,
+/// CERT_OPTIONAL, CERT_REQUIRED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyMode {
+    /// No verification; a server asks for no client certificate.
+    None,
+    /// A server asks for a client certificate and verifies one if sent,
+    /// but accepts a client without (a client verifies as Required).
+    Optional,
+    /// The peer must present a certificate that verifies.
+    Required,
+}
+
 /// Settings shared by the connections made from them.
 #[derive(Clone)]
 pub struct Config {
@@ -61,8 +74,9 @@ pub struct Config {
     pub max_datagram_size: usize,
     /// Server name for SNI and certificate checks (client).
     pub server_name: Option<String>,
-    /// Verify the peer's certificate (default: client yes, server no).
-    pub verify_peer: bool,
+    /// Whether and how the peer's certificate is verified (default: a
+    /// client requires one, a server asks for none).
+    pub verify_mode: VerifyMode,
     /// Trusted CA certificates, parsed from cafile / cadata.
     pub ca_certs: Vec<X509>,
     /// A directory of hashed CA certificates (capath).
@@ -137,7 +151,10 @@ impl Config {
             max_stream_data: DEFAULT_WINDOW,
             max_datagram_size: 1200,
             server_name: None,
-            verify_peer: side == Side::Client,
+            verify_mode: match side {
+                Side::Client => VerifyMode::Required,
+                Side::Server => VerifyMode::None,
+            },
             ca_certs: Vec::new(),
             ca_path: None,
             cert_chain: Vec::new(),
@@ -416,8 +433,8 @@ mod tests {
         let c = Config::new(Side::Client);
         assert_eq!(c.connection_id_length, 8);
         assert_eq!(c.max_datagram_size, 1200);
-        assert!(c.verify_peer);
-        assert!(!Config::new(Side::Server).verify_peer);
+        assert_eq!(c.verify_mode, VerifyMode::Required);
+        assert_eq!(Config::new(Side::Server).verify_mode, VerifyMode::None);
     }
 
     #[test]

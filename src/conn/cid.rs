@@ -190,6 +190,25 @@ impl PeerCids {
         }
     }
 
+    /// True when `tail` (a datagram's last 16 bytes) is the stateless reset
+    /// token of the connection ID we send with (RFC 9000 §10.3.1: only IDs
+    /// in use, compared without a timing signal).
+    pub(crate) fn is_stateless_reset(&self, tail: &[u8]) -> bool {
+        let Some(token) = self.active.first().and_then(|c| c.reset_token) else {
+            return false;
+        };
+        if tail.len() != token.len() {
+            return false;
+        }
+        let diff = token
+            .iter()
+            .zip(tail)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        // Every byte is compared; black_box keeps the compiler from
+        // turning this into an early-exit comparison.
+        std::hint::black_box(diff) == 0
+    }
+
     /// Sets the stateless reset token of sequence 0 (server's transport
     /// parameter).
     pub(crate) fn set_initial_token(&mut self, token: [u8; 16]) {

@@ -1,7 +1,7 @@
 //! Closing (RFC 9000 §10): immediate close with its closing and draining
 //! states, the idle timeout, and the connection's timers.
 
-use super::{ApiError, CloseError, Connection};
+use super::{ApiError, CloseError, Connection, Termination};
 use crate::error::code;
 use crate::recovery::{Space, Timeout};
 use crate::varint;
@@ -41,28 +41,34 @@ impl Connection {
         reason: &[u8],
         now: u64,
     ) -> Result<(), ApiError> {
+        // An application close carries no frame type: whatever the caller
+        // passed is ignored, not checked.
+        let frame_type = if is_app { None } else { frame_type.or(Some(0)) };
         if error_code > varint::MAX || frame_type.is_some_and(|f| f > varint::MAX) {
-            return Err(ApiError::InvalidArgument("error code above 2^62 - 1"));
+            return Err(ApiError::InvalidArgument(
+                "error code or frame type above 2^62 - 1",
+            ));
         }
         let reason = &reason[..reason.len().min(MAX_REASON_LEN)];
         self.close_with(
             CloseError {
                 is_app,
                 code: error_code,
-                frame_type: if is_app { None } else { frame_type.or(Some(0)) },
+                frame_type,
                 reason: reason.to_vec(),
             },
+            Termination::LocalClose,
             now,
         );
         Ok(())
     }
 
     /// Starts closing with `err` as our error.
-    pub(super) fn close_with(&mut self, err: CloseError, now: u64) {
+    pub(super) fn close_with(&mut self, err: CloseError, cause: Termination, now: u64) {
         if !matches!(self.close, CloseState::Open) {
             return;
         }
-        self.push_terminated(&err);
+        self.push_terminated(&err, cause);
         self.local_error = Some(err);
         if self.path.peer.is_none() || self.tls.is_none() {
             // Nothing was ever exchanged: there is nobody to tell.
@@ -79,21 +85,22 @@ impl Connection {
 
     /// Ends the connection at once without telling the peer (idle or
     /// handshake timeout, failed version negotiation, keys used up).
-    pub(super) fn close_silently(&mut self, err: CloseError) {
+    pub(super) fn close_silently(&mut self, err: CloseError, cause: Termination) {
         if !matches!(self.close, CloseState::Open) {
             return;
         }
-        self.push_terminated(&err);
+        self.push_terminated(&err, cause);
         self.local_error = Some(err);
         self.close = CloseState::Closed;
     }
 
-    /// The peer closed with `err` (RFC 9000 §10.2.2): drain.
-    pub(super) fn enter_draining(&mut self, err: CloseError, now: u64) {
+    /// The peer closed with `err` (RFC 9000 §10.2.2), or reset the
+    /// connection (`cause` says which): drain.
+    pub(super) fn enter_draining(&mut self, err: CloseError, cause: Termination, now: u64) {
         let until = now.saturating_add(self.recovery.pto().saturating_mul(3));
         match self.close {
             CloseState::Open => {
-                self.push_terminated(&err);
+                self.push_terminated(&err, cause);
                 self.peer_error = Some(err);
                 self.close = CloseState::Draining { until };
             }
@@ -168,7 +175,7 @@ impl Connection {
                 frame_type: None,
                 reason: format!("Handshake timeout: no handshake within {ms} ms").into_bytes(),
             };
-            return self.close_silently(err);
+            return self.close_silently(err, Termination::HandshakeTimeout);
         }
         if self.idle_deadline.is_some_and(|d| now >= d) {
             // RFC 9000 §10.1: the connection closes silently.
@@ -178,7 +185,7 @@ impl Connection {
                 frame_type: None,
                 reason: b"Idle timeout".to_vec(),
             };
-            return self.close_silently(err);
+            return self.close_silently(err, Termination::IdleTimeout);
         }
         self.on_path_timeout(now);
         let status = self.status();

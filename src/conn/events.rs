@@ -89,6 +89,8 @@ pub enum Event {
     },
     /// The connection ended: by us, by the peer, or by the idle timeout.
     ConnectionTerminated {
+        /// Why: who closed, or which timeout or condition ended it.
+        cause: Termination,
         /// Transport or application error code.
         error_code: u64,
         /// The frame type that caused a transport error, if any.
@@ -96,4 +98,28 @@ pub enum Event {
         /// Reason phrase (raw bytes; usually UTF-8).
         reason: Vec<u8>,
     },
+}
+
+/// Why a connection ended, so that an idle timeout is not mistaken for a
+/// peer's application close with code 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Termination {
+    /// We found a protocol error (or an internal one) and closed with a
+    /// transport error code.
+    LocalError,
+    /// Our application closed it (`close`).
+    LocalClose,
+    /// The peer sent CONNECTION_CLOSE with a transport error code (type
+    /// 0x1c).
+    PeerTransport,
+    /// The peer's application closed it (CONNECTION_CLOSE type 0x1d).
+    PeerApplication,
+    /// Nothing arrived for the idle timeout (RFC 9000 §10.1).
+    IdleTimeout,
+    /// The handshake did not complete in time.
+    HandshakeTimeout,
+    /// The peer sent a stateless reset (RFC 9000 §10.3).
+    StatelessReset,
+    /// No QUIC version in common (RFC 9000 §6).
+    VersionNegotiation,
 }

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use super::{cid, ApiError, CloseError, Connection, Event};
+use super::{cid, ApiError, CloseError, Connection, Event, Termination};
 use crate::cid::ConnectionId;
 use crate::crypto::{DirectionalKeys, InitialKeys};
 use crate::error::{code, TransportError};
@@ -402,7 +402,12 @@ impl Connection {
             frame_type: (!is_app).then_some(frame_type),
             reason: reason[..reason.len().min(super::close::MAX_REASON_LEN)].to_vec(),
         };
-        self.enter_draining(err, now);
+        let cause = if is_app {
+            Termination::PeerApplication
+        } else {
+            Termination::PeerTransport
+        };
+        self.enter_draining(err, cause, now);
     }
 }
 

@@ -252,12 +252,15 @@ impl Connection {
         } else if self.key_gens.sealed >= limit {
             // RFC 9001 §6.6: the key may seal nothing more, not even a
             // CONNECTION_CLOSE: the connection ends silently.
-            self.close_silently(super::CloseError {
-                is_app: false,
-                code: code::AEAD_LIMIT_REACHED,
-                frame_type: None,
-                reason: b"confidentiality limit of the 1-RTT key reached".to_vec(),
-            });
+            self.close_silently(
+                super::CloseError {
+                    is_app: false,
+                    code: code::AEAD_LIMIT_REACHED,
+                    frame_type: None,
+                    reason: b"confidentiality limit of the 1-RTT key reached".to_vec(),
+                },
+                super::Termination::LocalError,
+            );
         }
     }
 

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 #[cfg(test)]
 pub(crate) use crypto_stream::{MAX_CRYPTO_BUFFER, MAX_CRYPTO_PIECES};
-pub use events::Event;
+pub use events::{Event, Termination};
 #[cfg(feature = "internals")]
 pub(crate) use streams::RecvStream;
 #[cfg(test)]
@@ -189,6 +189,9 @@ pub struct Connection {
     pacing_deadline: Option<u64>,
     /// CRYPTO data was handed to TLS since it last ran.
     tls_fed: bool,
+    /// A packet of the datagram being processed was decrypted (a datagram
+    /// with none may be a stateless reset, RFC 9000 §10.3.1).
+    opened_in_datagram: bool,
     /// DATAGRAM events queued and not yet polled.
     datagrams_undelivered: usize,
     /// The datagram being built carries a PATH_CHALLENGE: pad it.
@@ -292,6 +295,7 @@ impl Connection {
             datagrams: VecDeque::new(),
             last_now: 0,
             pacing_deadline: None,
+            opened_in_datagram: false,
             tls_fed: false,
             datagrams_undelivered: 0,
             key_gens: keys::KeyGenerations::new(key_update_interval),
@@ -491,8 +495,9 @@ impl Connection {
         }
     }
 
-    fn push_terminated(&mut self, err: &CloseError) {
+    fn push_terminated(&mut self, err: &CloseError, cause: Termination) {
         self.events.push_back(Event::ConnectionTerminated {
+            cause,
             error_code: err.code,
             frame_type: err.frame_type,
             reason: err.reason.clone(),
@@ -508,6 +513,7 @@ impl Connection {
                 frame_type: Some(e.frame_type),
                 reason: e.reason.as_bytes().to_vec(),
             },
+            Termination::LocalError,
             now,
         );
     }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use super::close::CloseState;
 use super::crypto_stream::CryptoIn;
 use super::spaces::PacketSpace;
-use super::{Connection, Event};
+use super::{Connection, Event, Termination};
 use crate::cid::ConnectionId;
 use crate::crypto::InitialKeys;
 use crate::error::{code, TransportError};
@@ -46,6 +46,7 @@ impl Connection {
         buf.extend_from_slice(datagram);
         let mut offset = 0;
         let datagram_len = buf.len();
+        self.opened_in_datagram = false;
         while offset < buf.len() && matches!(self.close, CloseState::Open) {
             match self.recv_packet(&mut buf[offset..], datagram_len, from, now) {
                 Some(n) => offset += n,
@@ -57,12 +58,41 @@ impl Connection {
                 self.drive_tls(now);
             }
         }
+        if !self.opened_in_datagram && matches!(self.close, CloseState::Open) {
+            self.check_stateless_reset(&buf, now);
+        }
         self.recv_buf = buf;
         if matches!(self.close, CloseState::Open) {
             self.collect_stream_events();
             self.drive_tls(now);
             let status = self.status();
             self.recovery.set_timer(now, status);
+        }
+    }
+
+    /// RFC 9000 §10.3.1: a datagram none of whose packets could be
+    /// processed, that starts like a short-header packet and ends with the
+    /// peer's stateless reset token, ends the connection: drain, send
+    /// nothing more.
+    fn check_stateless_reset(&mut self, datagram: &[u8], now: u64) {
+        // §10.3: a reset is at least 21 bytes and looks like a short
+        // header (first bit 0).
+        const MIN_RESET_LEN: usize = 21;
+        let short = datagram.first().is_some_and(|b| b & 0x80 == 0);
+        if !short || datagram.len() < MIN_RESET_LEN || !self.handshake_complete {
+            return;
+        }
+        if self
+            .peer_cids
+            .is_stateless_reset(&datagram[datagram.len() - 16..])
+        {
+            let err = super::CloseError {
+                is_app: false,
+                code: crate::error::code::NO_ERROR,
+                frame_type: None,
+                reason: b"Stateless reset from the peer".to_vec(),
+            };
+            self.enter_draining(err, Termination::StatelessReset, now);
         }
     }
 
@@ -177,6 +207,7 @@ impl Connection {
             };
             opened
         };
+        self.opened_in_datagram = true;
         if self.side == Side::Client && hdr_is_long(opened.first_byte) && !self.peer_cid_set {
             self.peer_cids.set_initial(scid);
             self.peer_initial_scid = scid;
@@ -505,7 +536,7 @@ impl Connection {
                 )
                 .into_bytes(),
             };
-            return self.close_silently(err);
+            return self.close_silently(err, Termination::VersionNegotiation);
         };
         if let Err(e) = self.restart_in_version(v, now) {
             self.fail(e, now);

@@ -66,3 +66,14 @@ impl Connection {
         self.tls.as_ref().is_some_and(|t| t.is_retired())
     }
 }
+
+impl Connection {
+    /// The stateless reset token of our connection ID with sequence `seq`.
+    pub(crate) fn local_reset_token(&self, seq: u64) -> Option<[u8; 16]> {
+        self.local_cids
+            .active
+            .iter()
+            .find(|c| c.seq == seq)
+            .map(|c| c.reset_token)
+    }
+}

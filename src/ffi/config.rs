@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::cast::{handle_ref, Castable};
 use super::guard::{guard, guard_value};
 use super::result::*;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, VerifyMode};
 use crate::crypto::Suite;
 use crate::side::Side;
 use crate::tls::TlsContext;
@@ -448,11 +448,13 @@ pub unsafe extern "C" fn quic_config_set_server_name(
     })
 }
 
-/// Turns verification of the peer's certificate on or off (aioquic's
-/// `verify_mode`). Clients verify by default; turning it off is for tests
-/// and interop runs only.
+/// Turns verification of the peer's certificate on (`QUIC_VERIFY_MODE_REQUIRED`)
+/// or off (`QUIC_VERIFY_MODE_NONE`); see `quic_config_set_verify_mode`.
+/// Clients verify by default; turning it off is for tests and interop runs
+/// only.
 ///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`.
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (frozen).
 ///
 /// # Safety
 /// `config` must be NULL or a live config.
@@ -463,7 +465,62 @@ pub unsafe extern "C" fn quic_config_set_verify_peer(
 ) -> quic_result {
     with_config(config, "quic_config_set_verify_peer", |h| {
         h.apply(|c| {
-            c.verify_peer = verify;
+            c.verify_mode = if verify {
+                VerifyMode::Required
+            } else {
+                VerifyMode::None
+            };
+            Ok(())
+        })
+    })
+}
+
+/// How the peer's certificate is verified (aioquic's `verify_mode`).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum quic_verify_mode {
+    /// No verification; a server asks for no client certificate
+    /// (ssl.CERT_NONE).
+    None = 0,
+    /// A server asks for a client certificate and verifies it if one is
+    /// sent, but accepts clients without (ssl.CERT_OPTIONAL); for a client,
+    /// the same as REQUIRED.
+    Optional = 1,
+    /// The peer must present a certificate that verifies against the
+    /// trusted CAs (ssl.CERT_REQUIRED); a client also checks the server
+    /// name.
+    Required = 2,
+}
+
+/// Sets how the peer's certificate is verified. Defaults: a client
+/// REQUIRED, a server NONE. The mode is a `uint32_t`: any other value is
+/// refused.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (not a quic_verify_mode);
+/// `QUIC_RESULT_ALREADY_USED` (frozen).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_verify_mode(
+    config: *mut quic_config,
+    mode: u32,
+) -> quic_result {
+    with_config(config, "quic_config_set_verify_mode", |h| {
+        let mode = match mode {
+            0 => VerifyMode::None,
+            1 => VerifyMode::Optional,
+            2 => VerifyMode::Required,
+            _ => {
+                h.set_error(&format!(
+                    "quic_config_set_verify_mode: {mode} is not a quic_verify_mode (0, 1 or 2)"
+                ));
+                return QUIC_RESULT_INVALID_ARGUMENT;
+            }
+        };
+        h.apply(|c| {
+            c.verify_mode = mode;
             Ok(())
         })
     })

@@ -2,7 +2,7 @@
 
 use std::ptr::null;
 
-use crate::conn::Event;
+use crate::conn::{Event, Termination};
 
 /// What a `quic_event` reports. Numbers are stable; new kinds get new
 /// numbers.
@@ -28,9 +28,10 @@ pub enum quic_event_type {
     ConnectionIdIssued = 8,
     /// The peer retired one of our connection IDs (stop routing it): `cid`.
     ConnectionIdRetired = 9,
-    /// The connection ended: `error_code`, `frame_type` (when
-    /// `has_frame_type`), `reason`. Keep calling `quic_conn_send` and the
-    /// timer until `quic_conn_is_closed`, then free it.
+    /// The connection ended: `termination` says why (who closed, or which
+    /// timeout); `error_code`, `frame_type` (when `has_frame_type`),
+    /// `reason`. Keep calling `quic_conn_send` and the timer until
+    /// `quic_conn_is_closed`, then free it.
     ConnectionTerminated = 10,
     /// Both directions now use a new generation of 1-RTT keys (RFC 9001
     /// §6), after our `quic_conn_request_key_update` or the peer's own
@@ -45,6 +46,49 @@ pub enum quic_event_type {
     /// The peer proved it owns its current address (RFC 9000 §8.2). No
     /// fields.
     PathValidated = 13,
+}
+
+/// Why a connection ended (`termination` of a CONNECTION_TERMINATED
+/// event). Numbers are stable; new causes get new numbers.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum quic_termination {
+    /// Not a CONNECTION_TERMINATED event.
+    None = 0,
+    /// We found a protocol (or internal) error and closed with that
+    /// transport error code.
+    LocalError = 1,
+    /// Our application called `quic_conn_close`.
+    LocalClose = 2,
+    /// The peer closed with a transport error code (CONNECTION_CLOSE type
+    /// 0x1c).
+    PeerTransport = 3,
+    /// The peer's application closed (CONNECTION_CLOSE type 0x1d).
+    PeerApplication = 4,
+    /// Nothing arrived for the idle timeout (RFC 9000 §10.1); closed
+    /// silently.
+    IdleTimeout = 5,
+    /// The handshake did not complete within the handshake timeout.
+    HandshakeTimeout = 6,
+    /// The peer sent a stateless reset (RFC 9000 §10.3).
+    StatelessReset = 7,
+    /// No QUIC version in common with the server (RFC 9000 §6).
+    VersionNegotiation = 8,
+}
+
+impl From<Termination> for quic_termination {
+    fn from(t: Termination) -> Self {
+        match t {
+            Termination::LocalError => Self::LocalError,
+            Termination::LocalClose => Self::LocalClose,
+            Termination::PeerTransport => Self::PeerTransport,
+            Termination::PeerApplication => Self::PeerApplication,
+            Termination::IdleTimeout => Self::IdleTimeout,
+            Termination::HandshakeTimeout => Self::HandshakeTimeout,
+            Termination::StatelessReset => Self::StatelessReset,
+            Termination::VersionNegotiation => Self::VersionNegotiation,
+        }
+    }
 }
 
 /// An event from `quic_conn_poll_event`. Only the fields its `kind` names
@@ -91,6 +135,8 @@ pub struct quic_event {
     pub cid: *const u8,
     /// Length of `cid`.
     pub cid_len: usize,
+    /// CONNECTION_TERMINATED: why the connection ended.
+    pub termination: quic_termination,
 }
 
 fn ptr(s: &[u8]) -> *const u8 {
@@ -127,6 +173,7 @@ impl quic_event {
             ping_uid: 0,
             cid: null(),
             cid_len: 0,
+            termination: quic_termination::None,
         }
     }
 
@@ -205,11 +252,13 @@ impl quic_event {
             Event::PeerMigrated { .. } => Self::empty(quic_event_type::PeerMigrated),
             Event::PathValidated { .. } => Self::empty(quic_event_type::PathValidated),
             Event::ConnectionTerminated {
+                cause,
                 error_code,
                 frame_type,
                 reason,
             } => {
                 let mut out = Self::empty(quic_event_type::ConnectionTerminated);
+                out.termination = (*cause).into();
                 out.error_code = *error_code;
                 out.has_frame_type = frame_type.is_some();
                 out.frame_type = frame_type.unwrap_or(0);

@@ -3,7 +3,7 @@
 
 use super::pair::{configs, Dir, DropFn, Pair, MS};
 use super::pki;
-use crate::conn::Event;
+use crate::conn::{Event, Termination};
 use crate::crypto::Suite;
 use crate::error::code;
 
@@ -17,7 +17,16 @@ fn terminated(events: &[Event]) -> Option<(u64, Option<u64>, Vec<u8>)> {
             error_code,
             frame_type,
             reason,
+            ..
         } => Some((*error_code, *frame_type, reason.clone())),
+        _ => None,
+    })
+}
+
+/// Why the connection of `events` ended.
+pub(super) fn cause(events: &[Event]) -> Option<Termination> {
+    events.iter().find_map(|e| match e {
+        Event::ConnectionTerminated { cause, .. } => Some(*cause),
         _ => None,
     })
 }
@@ -134,7 +143,7 @@ fn wrong_hostname_is_a_crypto_error_at_the_client() {
 fn verification_can_be_turned_off() {
     let (mut c, s) = configs();
     c.set_server_name("example.org").unwrap();
-    c.verify_peer = false;
+    c.verify_mode = crate::config::VerifyMode::None;
     let mut p = Pair::new(c, s);
     p.handshake();
 }
@@ -258,6 +267,8 @@ fn idle_timeout_closes_both_sides() {
         let (code, _, reason) = terminated(events).unwrap();
         assert_eq!(code, code::NO_ERROR);
         assert_eq!(reason, b"Idle timeout");
+        // Not to be mistaken for a peer's close with code 0.
+        assert_eq!(cause(events), Some(Termination::IdleTimeout));
     }
     // The smaller timeout (2 s) applies to both.
     let elapsed = p.now - start;
@@ -286,6 +297,13 @@ fn close_with_and_without_reason() {
         assert_eq!(p.client.local_error().unwrap().code, code);
         // The closer's own event comes right away.
         assert_eq!(terminated(&p.client_events).unwrap().0, code);
+        assert_eq!(cause(&p.client_events), Some(Termination::LocalClose));
+        let peer_cause = if app {
+            Termination::PeerApplication
+        } else {
+            Termination::PeerTransport
+        };
+        assert_eq!(cause(&p.server_events), Some(peer_cause));
     }
 }
 
@@ -464,7 +482,10 @@ fn an_unanswered_handshake_ends_at_its_deadline() {
     assert!(String::from_utf8_lossy(&err.reason).starts_with("Handshake timeout"));
     assert!(matches!(
         p.client_events.last(),
-        Some(Event::ConnectionTerminated { .. })
+        Some(Event::ConnectionTerminated {
+            cause: Termination::HandshakeTimeout,
+            ..
+        })
     ));
 }
 

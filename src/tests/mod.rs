@@ -12,5 +12,7 @@ pub(crate) mod pki;
 mod post_handshake;
 mod retry;
 mod streams;
+mod termination;
 mod transfer;
+mod verify;
 mod versions;

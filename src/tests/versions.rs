@@ -91,8 +91,9 @@ fn no_common_version_ends_at_once_with_a_clear_error() {
         "{reason}"
     );
     assert!(p.client_events.iter().any(
-        |e| matches!(e, Event::ConnectionTerminated { error_code, .. }
-            if *error_code == code::VERSION_NEGOTIATION_ERROR)
+        |e| matches!(e, Event::ConnectionTerminated { error_code, cause, .. }
+            if *error_code == code::VERSION_NEGOTIATION_ERROR
+                && *cause == crate::conn::Termination::VersionNegotiation)
     ));
 }
 

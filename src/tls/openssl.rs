@@ -14,7 +14,7 @@ use openssl_sys as ffi;
 
 use super::post_handshake::PostHandshake;
 use super::{alert, Level, YieldedSecret};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, VerifyMode};
 use crate::crypto::{Secret, Suite};
 use crate::error::{code, TransportError};
 use crate::side::Side;
@@ -121,27 +121,36 @@ impl TlsContext {
             b.set_private_key(key)
                 .map_err(|e| ConfigError::PrivateKey(e.to_string()))?;
         }
-        if config.verify_peer {
+        if config.verify_mode == VerifyMode::None {
+            b.set_verify(SslVerifyMode::NONE);
+        } else {
             let mut mode = SslVerifyMode::PEER;
-            if config.side == Side::Server {
+            // A client always gets a certificate (TLS 1.3 servers must send
+            // one); a server requires one unless Optional.
+            if config.side == Side::Server && config.verify_mode == VerifyMode::Required {
                 mode |= SslVerifyMode::FAIL_IF_NO_PEER_CERT;
             }
             b.set_verify(mode);
             load_trust(&mut b, config)?;
-        } else {
-            b.set_verify(SslVerifyMode::NONE);
         }
         if config.side == Side::Server {
             // Session resumption is not offered yet (no API to store or
             // present a ticket), so a ticket would cost two encryptions per
             // handshake and a flight of bytes for nothing.
             b.set_num_tickets(0).map_err(tls_err)?;
-            let ours = config.alpn_protocols.clone();
-            // RFC 9001 §8.1: without a common protocol the handshake fails
-            // with no_application_protocol; NOACK would let it go on.
-            b.set_alpn_select_callback(move |_, offered| {
-                select_alpn(&ours, offered).ok_or(AlpnError::ALERT_FATAL)
-            });
+            // A server without protocols of its own takes part in no ALPN
+            // negotiation (aioquic's alpn_protocols=None): the client's
+            // offer goes unanswered, and the application agrees on its
+            // protocol otherwise (RFC 9001 §8.1).
+            if !config.alpn_protocols.is_empty() {
+                let ours = config.alpn_protocols.clone();
+                // RFC 9001 §8.1: without a common protocol the handshake
+                // fails with no_application_protocol; NOACK would let it
+                // go on.
+                b.set_alpn_select_callback(move |_, offered| {
+                    select_alpn(&ours, offered).ok_or(AlpnError::ALERT_FATAL)
+                });
+            }
         }
         if let Some(log) = &config.key_log {
             let log = log.clone();
@@ -321,7 +330,7 @@ impl TlsSession {
                 if ip.is_none() {
                     ssl.set_hostname(name).map_err(internal)?;
                 }
-                if config.verify_peer {
+                if config.verify_mode != VerifyMode::None {
                     match ip {
                         Some(ip) => ssl.param_mut().set_ip(ip),
                         None => ssl.param_mut().set_host(name),

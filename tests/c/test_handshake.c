@@ -18,6 +18,7 @@ struct side {
     uint8_t *rx;
     size_t rx_len;
     uint64_t terminated_code;
+    enum quic_termination termination;
     char reason[64];
     char alpn[32];
 };
@@ -52,6 +53,7 @@ static void drain_events(struct side *s) {
         case QUIC_EVENT_TYPE_CONNECTION_TERMINATED:
             s->terminated = 1;
             s->terminated_code = ev.error_code;
+            s->termination = ev.termination;
             if (ev.reason_len < sizeof s->reason) {
                 memcpy(s->reason, ev.reason, ev.reason_len);
                 s->reason[ev.reason_len] = 0;
@@ -164,6 +166,10 @@ static void test_argument_checks(quic_config *client_config) {
     CHECK(strstr(quic_config_last_error(fresh), "quic_config_set_cipher_suites") != NULL);
     CHECK(quic_config_set_idle_timeout(fresh, 1000000000) == QUIC_RESULT_OK);
     CHECK(strcmp(quic_config_last_error(fresh), "") == 0);
+    /* Verification modes: the three of aioquic's, nothing else. */
+    CHECK(quic_config_set_verify_mode(fresh, QUIC_VERIFY_MODE_OPTIONAL) == QUIC_RESULT_OK);
+    CHECK(quic_config_set_verify_mode(fresh, 3) == QUIC_RESULT_INVALID_ARGUMENT);
+    CHECK(strstr(quic_config_last_error(fresh), "quic_verify_mode") != NULL);
     /* References: the config lives until the last one goes. */
     quic_config *second = quic_config_ref(fresh);
     CHECK(second == fresh);
@@ -267,11 +273,16 @@ int main(int argc, char **argv) {
     s.rx = NULL;
 
     const char reason[] = "done";
-    MUST(quic_conn_close(c.conn, true, 7, 0, (const uint8_t *)reason, 4, now));
+    /* An application close has no frame type: whatever is passed is
+     * ignored, not checked. */
+    MUST(quic_conn_close(c.conn, true, 7, UINT64_MAX, (const uint8_t *)reason, 4, now));
     now = run(&c, &s, now, closed);
     CHECK(closed(&c, &s));
     CHECK(c.terminated && c.terminated_code == 7);
     CHECK(s.terminated && s.terminated_code == 7 && strcmp(s.reason, "done") == 0);
+    /* Who closed: the client's application; the server heard it. */
+    CHECK(c.termination == QUIC_TERMINATION_LOCAL_CLOSE);
+    CHECK(s.termination == QUIC_TERMINATION_PEER_APPLICATION);
     quic_close_info info = {.struct_size = sizeof info};
     CHECK(quic_conn_peer_error(s.conn, &info) == QUIC_RESULT_OK);
     CHECK(info.is_app && info.error_code == 7 && info.reason_len == 4);

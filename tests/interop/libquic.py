@@ -43,6 +43,7 @@ class Event(Sized):
         ("alpn", POINTER(c_uint8)), ("alpn_len", c_size_t),
         ("session_resumed", c_bool), ("early_data_accepted", c_bool),
         ("ping_uid", c_uint64), ("cid", POINTER(c_uint8)), ("cid_len", c_size_t),
+        ("termination", c_uint32),
     ]
 
 
@@ -279,6 +280,7 @@ class Connection:
             "reason": _bytes(ev.reason, ev.reason_len),
             "ping_uid": ev.ping_uid,
             "cid": _bytes(ev.cid, ev.cid_len),
+            "termination": ev.termination,
         }
 
     def send_ping(self, uid):

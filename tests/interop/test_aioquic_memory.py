@@ -281,6 +281,22 @@ def test_libquic_client_reads_past_aioquic_session_tickets():
     assert run.terminated(run.server_events)[1] == 0
 
 
+def test_libquic_server_without_alpn_leaves_the_decision_to_the_client():
+    """A server configured with no ALPN (aioquic's alpn_protocols=None)
+    takes part in no negotiation instead of failing the handshake itself;
+    aioquic's client, which offered ALPN, then closes with
+    no_application_protocol (RFC 9001 §8.1), as libquic's client does."""
+    server_config = libquic.Config(False, certfile=CERT, keyfile=KEY)
+    cfg = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], server_name="localhost")
+    cfg.load_verify_locations(CA)
+    aio = QuicConnection(configuration=cfg)
+    aio.connect(SERVER_ADDR, now=0.0)
+    run = Run(Aio(aio), libquic_server(server_config))
+    assert run.until(lambda r: r.terminated(r.server_events))
+    # The close came from the client: the server heard it, it did not send it.
+    assert run.server.peer_error() == (False, 0x178, b"No common ALPN protocols")
+
+
 @pytest.mark.parametrize("suite", ["aes128", "chacha20"])
 def test_aioquic_client_libquic_server(suite):
     server_config = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY)
