@@ -500,8 +500,7 @@ extern "C" {
 // `QUIC_RESULT_INVALID_ADDRESS` (not an IP address with a port; host names
 // are not resolved).
 //
-// # Safety
-// `text` must be NULL or a NUL-terminated string; the outputs NULL or
+// Safety: `text` must be NULL or a NUL-terminated string; the outputs NULL or
 // writable.
 quic_result quic_sockaddr_parse(const char *text,
                                 struct sockaddr_storage *out_addr,
@@ -513,8 +512,7 @@ quic_result quic_sockaddr_parse(const char *text,
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 // `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_BUFFER_TOO_SMALL`.
 //
-// # Safety
-// `addr` must be NULL or valid for `addrlen` bytes; `out` writable for
+// Safety: `addr` must be NULL or valid for `addrlen` bytes; `out` writable for
 // `out_cap` bytes.
 quic_result quic_sockaddr_format(const struct sockaddr *addr,
                                  socklen_t addrlen,
@@ -530,24 +528,21 @@ quic_result quic_sockaddr_format(const struct sockaddr *addr,
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`.
 //
-// # Safety
-// `out_config` must be NULL or writable.
+// Safety: `out_config` must be NULL or writable.
 quic_result quic_config_new(bool is_client, quic_config **out_config);
 
 // Releases a reference to a configuration (the one `quic_config_new`
 // gave, or one from `quic_config_ref`); the last one frees it. NULL is a
 // no-op. Connections made from it are unaffected.
 //
-// # Safety
-// `config` must be NULL or a live config reference, not used afterwards.
+// Safety: `config` must be NULL or a live config reference, not used afterwards.
 void quic_config_free(quic_config *config);
 
 // Takes another reference to `config`, for another owner (a thread, a
 // binding's object); each reference is released with `quic_config_free`.
 // Returns `config` (NULL for NULL).
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_config *quic_config_ref(const quic_config *config);
 
 // Freezes `config` now, as the first connection would: builds its TLS
@@ -559,24 +554,21 @@ quic_config *quic_config_ref(const quic_config *config);
 // errors (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with
 // details in `quic_config_last_error`).
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_freeze(const quic_config *config);
 
 // True once a connection was made from `config`: its settings are then
 // fixed (setters return `QUIC_RESULT_ALREADY_USED`) and it may be shared
 // by threads. False for NULL.
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 bool quic_config_is_frozen(const quic_config *config);
 
 // Describes why the last setter on `config` failed ("" after a success).
 // The string is owned by the config and valid until its next call; never
 // NULL (a NULL `config` gives "").
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 const char *quic_config_last_error(const quic_config *config);
 
 // Sets the ALPN protocols, in preference order (`count` NUL-terminated
@@ -585,11 +577,11 @@ const char *quic_config_last_error(const quic_config *config);
 // with no_application_protocol (CRYPTO_ERROR 0x178) when there is none.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT` (no name at all, or an empty, over-long
 // or non-UTF-8 name).
 //
-// # Safety
-// `protocols` must be NULL (with `count` 0) or hold `count` valid string
+// Safety: `protocols` must be NULL (with `count` 0) or hold `count` valid string
 // pointers.
 quic_result quic_config_set_alpn_protocols(quic_config *config,
                                            const char *const *protocols,
@@ -599,20 +591,20 @@ quic_result quic_config_set_alpn_protocols(quic_config *config,
 // default 8).
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT`.
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_connection_id_length(quic_config *config, size_t length);
 
 // Sets the idle timeout in nanoseconds (0 disables ours; the smaller
 // non-zero value of both peers applies). Default 60 s.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT` (over a day).
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_idle_timeout(quic_config *config, uint64_t timeout_ns);
 
 // Sets how long a handshake may take, in nanoseconds, counted from
@@ -623,50 +615,50 @@ quic_result quic_config_set_idle_timeout(quic_config *config, uint64_t timeout_n
 // (60 s unless changed; 60 s when the idle timeout is off).
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT` (over a day).
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_handshake_timeout(quic_config *config, uint64_t timeout_ns);
 
 // Sets the connection-level receive window (initial_max_data). Default
 // 1 MiB.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_max_data(quic_config *config, uint64_t max_data);
 
 // Sets the per-stream receive window (initial_max_stream_data_*).
 // Default 1 MiB.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_max_stream_data(quic_config *config, uint64_t max_stream_data);
 
 // Sets the largest UDP payload this endpoint sends (1200..=65527; default
 // 1200). `quic_conn_send` needs an output buffer at least this large.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT`.
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_max_datagram_size(quic_config *config, size_t size);
 
 // Sets the server name a client sends (SNI) and checks the certificate
 // against (a host name or an IP address).
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT` (empty, over 255 bytes, not UTF-8).
 //
-// # Safety
-// `name` must be NULL or NUL-terminated.
+// Safety: `name` must be NULL or NUL-terminated.
 quic_result quic_config_set_server_name(quic_config *config, const char *name);
 
 // Turns verification of the peer's certificate on (`QUIC_VERIFY_MODE_REQUIRED`)
@@ -677,8 +669,7 @@ quic_result quic_config_set_server_name(quic_config *config, const char *name);
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 // `QUIC_RESULT_ALREADY_USED` (frozen).
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_verify_peer(quic_config *config, bool verify);
 
 // Sets how the peer's certificate is verified. Defaults: a client
@@ -689,8 +680,7 @@ quic_result quic_config_set_verify_peer(quic_config *config, bool verify);
 // `QUIC_RESULT_INVALID_ARGUMENT` (not a quic_verify_mode);
 // `QUIC_RESULT_ALREADY_USED` (frozen).
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_verify_mode(quic_config *config, uint32_t mode);
 
 // Adds trusted CA certificates (aioquic's `load_verify_locations`): a PEM
@@ -698,13 +688,13 @@ quic_result quic_config_set_verify_mode(quic_config *config, uint32_t mode);
 // of them may be NULL. Without any, the system's trust store is used.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_FILE_UNREADABLE` (cafile or capath cannot be read);
 // `QUIC_RESULT_TLS_CA` (no certificate in the PEM, or a bad one);
 // `QUIC_RESULT_INVALID_ARGUMENT` (a path that is not UTF-8). Details:
 // `quic_config_last_error`.
 //
-// # Safety
-// Strings must be NULL or NUL-terminated; `cadata` NULL or valid for
+// Safety: Strings must be NULL or NUL-terminated; `cadata` NULL or valid for
 // `cadata_len` bytes.
 quic_result quic_config_load_verify_locations(quic_config *config,
                                               const char *cafile,
@@ -717,13 +707,13 @@ quic_result quic_config_load_verify_locations(quic_config *config,
 // `load_cert_chain`). `keyfile` may be NULL when the key is in `certfile`.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_FILE_UNREADABLE`; `QUIC_RESULT_TLS_CERTIFICATE`;
 // `QUIC_RESULT_TLS_PRIVATE_KEY` (unreadable, wrong password, or not the
 // certificate's key); `QUIC_RESULT_INVALID_ARGUMENT`. Details:
 // `quic_config_last_error`.
 //
-// # Safety
-// Strings must be NULL or NUL-terminated.
+// Safety: Strings must be NULL or NUL-terminated.
 quic_result quic_config_load_cert_chain(quic_config *config,
                                         const char *certfile,
                                         const char *keyfile,
@@ -732,11 +722,11 @@ quic_result quic_config_load_cert_chain(quic_config *config,
 // Like `quic_config_load_cert_chain`, from PEM data in memory.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_TLS_CERTIFICATE`; `QUIC_RESULT_TLS_PRIVATE_KEY`;
 // `QUIC_RESULT_INVALID_ARGUMENT`.
 //
-// # Safety
-// Buffers must be valid for their lengths; `password` NULL or
+// Safety: Buffers must be valid for their lengths; `password` NULL or
 // NUL-terminated.
 quic_result quic_config_load_cert_chain_pem(quic_config *config,
                                             const uint8_t *chain,
@@ -750,10 +740,10 @@ quic_result quic_config_load_cert_chain_pem(quic_config *config,
 // (ChaCha20-Poly1305).
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT` (empty, or an identifier QUIC cannot use).
 //
-// # Safety
-// `suites` must be valid for `count` values.
+// Safety: `suites` must be valid for `count` values.
 quic_result quic_config_set_cipher_suites(quic_config *config,
                                           const uint16_t *suites,
                                           size_t count);
@@ -762,10 +752,10 @@ quic_result quic_config_set_cipher_suites(quic_config *config,
 // (1 ms ..= 60 s; default 100 ms, as aioquic).
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT`.
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_initial_rtt(quic_config *config, uint64_t rtt_ns);
 
 // Sets the QUIC versions, preferred first (1 and 0x6b3343cf; default
@@ -777,10 +767,10 @@ quic_result quic_config_set_initial_rtt(quic_config *config, uint64_t rtt_ns);
 // lists. A server answers in the first of them the client offers.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT` (empty, or a version libquic lacks).
 //
-// # Safety
-// `versions` must be valid for `count` values.
+// Safety: `versions` must be valid for `count` values.
 quic_result quic_config_set_supported_versions(quic_config *config,
                                                const uint32_t *versions,
                                                size_t count);
@@ -792,10 +782,10 @@ quic_result quic_config_set_supported_versions(quic_config *config,
 // §4). Default: the first supported version. Ignored by a server.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT` (a version libquic lacks).
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_original_version(quic_config *config, uint32_t version);
 
 // Sets the TLS key-exchange groups in OpenSSL's list syntax, e.g.
@@ -803,11 +793,11 @@ quic_result quic_config_set_original_version(quic_config *config, uint32_t versi
 // hybrid (a ClientHello over two packets).
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT` (empty, not UTF-8, or a list OpenSSL
 // refuses, e.g. an unknown name; `quic_config_last_error` says why).
 //
-// # Safety
-// `groups` must be NULL or NUL-terminated.
+// Safety: `groups` must be NULL or NUL-terminated.
 quic_result quic_config_set_groups(quic_config *config, const char *groups);
 
 // Appends TLS secrets in the NSS key log format (SSLKEYLOGFILE) to the
@@ -815,19 +805,20 @@ quic_result quic_config_set_groups(quic_config *config, const char *groups);
 // decrypt captures. Pass NULL to stop logging.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
+// `QUIC_RESULT_INVALID_ARGUMENT` (a path that is not UTF-8);
 // `QUIC_RESULT_FILE_UNREADABLE` (cannot be opened for appending).
 //
-// # Safety
-// `path` must be NULL or NUL-terminated.
+// Safety: `path` must be NULL or NUL-terminated.
 quic_result quic_config_set_secrets_log_file(quic_config *config, const char *path);
 
 // Calls `callback(userdata, line)` for every TLS secret, on the thread
 // that drives the connection. Pass a NULL callback to stop logging.
 //
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER` (NULL config).
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen) (NULL config).
 //
-// # Safety
-// `callback` must be safe to call with `userdata` from any thread that
+// Safety: `callback` must be safe to call with `userdata` from any thread that
 // drives a connection made from this config, as long as such connections
 // live.
 quic_result quic_config_set_secrets_log_callback(quic_config *config,
@@ -838,10 +829,10 @@ quic_result quic_config_set_secrets_log_callback(quic_config *config,
 // bytes (max_datagram_frame_size); 0 turns it off (the default).
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_max_datagram_frame_size(quic_config *config, uint64_t size);
 
 // Sets how many streams of each kind the peer may have open at once
@@ -849,10 +840,10 @@ quic_result quic_config_set_max_datagram_frame_size(quic_config *config, uint64_
 // are given back with MAX_STREAMS as streams close.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT` (above 2^60).
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_max_streams(quic_config *config, uint64_t bidi, uint64_t uni);
 
 // Starts a 1-RTT key update (RFC 9001 §6) after every `packets` packets
@@ -860,20 +851,20 @@ quic_result quic_config_set_max_streams(quic_config *config, uint64_t bidi, uint
 // confidentiality limit (2^23 packets for AES-GCM, RFC 9001 §6.6), which
 // libquic always does.
 //
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`.
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_key_update_interval(quic_config *config, uint64_t packets);
 
 // Chooses the congestion controller: 0 NewReno, 1 CUBIC
 // (`QUIC_CONGESTION_CONTROL_*`).
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT` (another value).
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_congestion_control(quic_config *config, uint32_t algorithm);
 
 // Sets how far receive windows may grow by auto-tuning: per stream and
@@ -883,10 +874,10 @@ quic_result quic_config_set_congestion_control(quic_config *config, uint32_t alg
 // the windows fixed.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 // `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
 //
-// # Safety
-// `config` must be NULL or a live config.
+// Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_max_windows(quic_config *config, uint64_t stream, uint64_t connection);
 
 // Creates a connection in the role `config` was made for (aioquic's
@@ -910,8 +901,7 @@ quic_result quic_config_set_max_windows(quic_config *config, uint64_t stream, ui
 // (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with details
 // in `quic_config_last_error`).
 //
-// # Safety
-// `config` must be NULL or a live config; `params` NULL or a
+// Safety: `config` must be NULL or a live config; `params` NULL or a
 // `quic_conn_params` whose buffers are valid for their lengths;
 // `out_conn` NULL or writable.
 quic_result quic_conn_new(const quic_config *config,
@@ -920,8 +910,7 @@ quic_result quic_conn_new(const quic_config *config,
 
 // Frees a connection. NULL is a no-op.
 //
-// # Safety
-// `conn` must be NULL or a live connection, not used afterwards.
+// Safety: `conn` must be NULL or a live connection, not used afterwards.
 void quic_conn_free(quic_conn *conn);
 
 // Starts a client connection to `addr` at time `now_ns` (aioquic's
@@ -931,8 +920,7 @@ void quic_conn_free(quic_conn *conn);
 // `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_INVALID_STATE` (a server,
 // or connected before); `QUIC_RESULT_TLS_SETUP`; `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live; `addr` NULL or valid for `addrlen` bytes.
+// Safety: `conn` must be NULL or live; `addr` NULL or valid for `addrlen` bytes.
 quic_result quic_conn_connect(quic_conn *conn,
                               const struct sockaddr *addr,
                               socklen_t addrlen,
@@ -946,8 +934,7 @@ quic_result quic_conn_connect(quic_conn *conn,
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 // `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live; `data` valid for `len` bytes; `from` valid
+// Safety: `conn` must be NULL or live; `data` valid for `len` bytes; `from` valid
 // for `fromlen` bytes.
 quic_result quic_conn_recv(quic_conn *conn,
                            const uint8_t *data,
@@ -967,8 +954,7 @@ quic_result quic_conn_recv(quic_conn *conn,
 // `QUIC_RESULT_DONE` (nothing to send now); `QUIC_RESULT_NULL_PARAMETER`;
 // `QUIC_RESULT_BUFFER_TOO_SMALL`; `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live; `out` writable for `out_cap` bytes; the
+// Safety: `conn` must be NULL or live; `out` writable for `out_cap` bytes; the
 // other outputs NULL or writable.
 quic_result quic_conn_send(quic_conn *conn,
                            uint8_t *out,
@@ -986,8 +972,7 @@ quic_result quic_conn_send(quic_conn *conn,
 // before `quic_conn_connect`); `QUIC_RESULT_NULL_PARAMETER`;
 // `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live; the outputs NULL or writable.
+// Safety: `conn` must be NULL or live; the outputs NULL or writable.
 quic_result quic_conn_peer_address(const quic_conn *conn,
                                    struct sockaddr_storage *out_addr,
                                    socklen_t *out_addrlen);
@@ -995,8 +980,7 @@ quic_result quic_conn_peer_address(const quic_conn *conn,
 // The time (ns, caller's clock) at which `quic_conn_handle_timer` must be
 // called next; `UINT64_MAX` when no timer is armed (or `conn` is NULL).
 //
-// # Safety
-// `conn` must be NULL or live.
+// Safety: `conn` must be NULL or live.
 uint64_t quic_conn_timer(const quic_conn *conn);
 
 // Handles the timer at `now_ns` (aioquic's `handle_timer`): loss
@@ -1006,8 +990,7 @@ uint64_t quic_conn_timer(const quic_conn *conn);
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 // `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live.
+// Safety: `conn` must be NULL or live.
 quic_result quic_conn_handle_timer(quic_conn *conn, uint64_t now_ns);
 
 // Takes the next event (aioquic's `next_event`) into `out_event`, whose
@@ -1019,8 +1002,7 @@ quic_result quic_conn_handle_timer(quic_conn *conn, uint64_t now_ns);
 // `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
 // (`struct_size` too small to hold `kind`); `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live; `out_event` NULL or writable for its
+// Safety: `conn` must be NULL or live; `out_event` NULL or writable for its
 // `struct_size` bytes.
 quic_result quic_conn_poll_event(quic_conn *conn, quic_event *out_event);
 
@@ -1031,8 +1013,7 @@ quic_result quic_conn_poll_event(quic_conn *conn, quic_event *out_event);
 // `QUIC_RESULT_INVALID_STATE` (not connected, closing, or 1024 PINGs
 // outstanding); `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live.
+// Safety: `conn` must be NULL or live.
 quic_result quic_conn_send_ping(quic_conn *conn, uint64_t uid);
 
 // Asks for a 1-RTT key update (RFC 9001 §6; aioquic's
@@ -1045,15 +1026,13 @@ quic_result quic_conn_send_ping(quic_conn *conn, uint64_t uid);
 // `QUIC_RESULT_INVALID_STATE` (handshake not confirmed yet);
 // `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live.
+// Safety: `conn` must be NULL or live.
 quic_result quic_conn_request_key_update(quic_conn *conn);
 
 // The generation of the 1-RTT keys we send with: 0 until the first key
 // update, then one more per update. 0 for NULL.
 //
-// # Safety
-// `conn` must be NULL or live.
+// Safety: `conn` must be NULL or live.
 uint64_t quic_conn_key_generation(const quic_conn *conn);
 
 // Closes the connection (aioquic's `close`) with `error_code`: an
@@ -1067,8 +1046,7 @@ uint64_t quic_conn_key_generation(const quic_conn *conn);
 // `QUIC_RESULT_INVALID_ARGUMENT` (a code above 2^62 - 1);
 // `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live; `reason` valid for `reason_len` bytes.
+// Safety: `conn` must be NULL or live; `reason` valid for `reason_len` bytes.
 quic_result quic_conn_close(quic_conn *conn,
                             bool is_app,
                             uint64_t error_code,
@@ -1079,15 +1057,13 @@ quic_result quic_conn_close(quic_conn *conn,
 
 // True once the handshake completed and the connection is not closing.
 //
-// # Safety
-// `conn` must be NULL or live.
+// Safety: `conn` must be NULL or live.
 bool quic_conn_is_established(const quic_conn *conn);
 
 // True once the connection is over (after closing or draining, or the
 // idle timeout): free it. Also true for a poisoned connection.
 //
-// # Safety
-// `conn` must be NULL or live.
+// Safety: `conn` must be NULL or live.
 bool quic_conn_is_closed(const quic_conn *conn);
 
 // Reports how this endpoint closed the connection (an API close, a
@@ -1097,9 +1073,8 @@ bool quic_conn_is_closed(const quic_conn *conn);
 // `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
 // (`struct_size` too small); `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live; `out_info` NULL or writable.
-quic_result quic_conn_local_error(quic_conn *conn, quic_close_info *out_info);
+// Safety: `conn` must be NULL or live; `out_info` NULL or writable.
+quic_result quic_conn_local_error(const quic_conn *conn, quic_close_info *out_info);
 
 // Reports how the peer closed the connection (its CONNECTION_CLOSE).
 //
@@ -1107,9 +1082,8 @@ quic_result quic_conn_local_error(quic_conn *conn, quic_close_info *out_info);
 // `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
 // (`struct_size` too small); `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live; `out_info` NULL or writable.
-quic_result quic_conn_peer_error(quic_conn *conn, quic_close_info *out_info);
+// Safety: `conn` must be NULL or live; `out_info` NULL or writable.
+quic_result quic_conn_peer_error(const quic_conn *conn, quic_close_info *out_info);
 
 // Copies this endpoint's first connection ID (sequence 0) into `out`: a
 // server routes the client's later packets by it (further ones arrive as
@@ -1119,9 +1093,11 @@ quic_result quic_conn_peer_error(quic_conn *conn, quic_close_info *out_info);
 // `QUIC_RESULT_BUFFER_TOO_SMALL` (20 bytes always suffice);
 // `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live; `out` writable for `out_cap` bytes.
-quic_result quic_conn_local_cid(quic_conn *conn, uint8_t *out, size_t out_cap, size_t *out_len);
+// Safety: `conn` must be NULL or live; `out` writable for `out_cap` bytes.
+quic_result quic_conn_local_cid(const quic_conn *conn,
+                                uint8_t *out,
+                                size_t out_cap,
+                                size_t *out_len);
 
 // Queues `len` bytes on a stream (aioquic's `send_stream_data`); `fin`
 // ends the stream after them. A stream of ours opens implicitly on first
@@ -1135,8 +1111,7 @@ quic_result quic_conn_local_cid(quic_conn *conn, uint8_t *out, size_t out_cap, s
 // (reset, or the peer sent STOP_SENDING); `QUIC_RESULT_CLOSING`;
 // `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live; `data` valid for `len` bytes.
+// Safety: `conn` must be NULL or live; `data` valid for `len` bytes.
 quic_result quic_conn_stream_send(quic_conn *conn,
                                   uint64_t stream_id,
                                   const uint8_t *data,
@@ -1151,9 +1126,8 @@ quic_result quic_conn_stream_send(quic_conn *conn,
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 // `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live; `out_bytes` NULL or writable.
-quic_result quic_conn_stream_send_buffered(quic_conn *conn,
+// Safety: `conn` must be NULL or live; `out_bytes` NULL or writable.
+quic_result quic_conn_stream_send_buffered(const quic_conn *conn,
                                            uint64_t stream_id,
                                            uint64_t *out_bytes);
 
@@ -1166,8 +1140,7 @@ quic_result quic_conn_stream_send_buffered(quic_conn *conn,
 // `QUIC_RESULT_STREAM_FINISHED` (an old stream already forgotten);
 // `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live.
+// Safety: `conn` must be NULL or live.
 quic_result quic_conn_stream_reset(quic_conn *conn, uint64_t stream_id, uint64_t error_code);
 
 // Asks the peer to stop sending on a stream with STOP_SENDING and
@@ -1178,8 +1151,7 @@ quic_result quic_conn_stream_reset(quic_conn *conn, uint64_t stream_id, uint64_t
 // unidirectional stream, or a stream never opened); `QUIC_RESULT_CLOSING`;
 // `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live.
+// Safety: `conn` must be NULL or live.
 quic_result quic_conn_stream_stop(quic_conn *conn, uint64_t stream_id, uint64_t error_code);
 
 // Writes the next unused stream ID of ours, bidirectional or
@@ -1188,9 +1160,10 @@ quic_result quic_conn_stream_stop(quic_conn *conn, uint64_t stream_id, uint64_t 
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 // `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live; `out_stream_id` NULL or writable.
-quic_result quic_conn_next_stream_id(quic_conn *conn, bool unidirectional, uint64_t *out_stream_id);
+// Safety: `conn` must be NULL or live; `out_stream_id` NULL or writable.
+quic_result quic_conn_next_stream_id(const quic_conn *conn,
+                                     bool unidirectional,
+                                     uint64_t *out_stream_id);
 
 // Queues an unreliable DATAGRAM frame (RFC 9221; aioquic's
 // `send_datagram_frame`). The data is copied.
@@ -1201,8 +1174,7 @@ quic_result quic_conn_next_stream_id(quic_conn *conn, bool unidirectional, uint6
 // `QUIC_RESULT_DATAGRAM_TOO_LARGE`; `QUIC_RESULT_WOULD_BLOCK` (256 queued);
 // `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live; `data` valid for `len` bytes.
+// Safety: `conn` must be NULL or live; `data` valid for `len` bytes.
 quic_result quic_conn_send_datagram(quic_conn *conn, const uint8_t *data, size_t len);
 
 // Fills `out_stats` with the connection's current figures, as far as its
@@ -1212,10 +1184,9 @@ quic_result quic_conn_send_datagram(quic_conn *conn, const uint8_t *data, size_t
 // `QUIC_RESULT_INVALID_ARGUMENT` (`struct_size` too small);
 // `QUIC_RESULT_PANIC`.
 //
-// # Safety
-// `conn` must be NULL or live; `out_stats` NULL or writable for its
+// Safety: `conn` must be NULL or live; `out_stats` NULL or writable for its
 // `struct_size` bytes.
-quic_result quic_conn_stats(quic_conn *conn, quic_stats *out_stats);
+quic_result quic_conn_stats(const quic_conn *conn, quic_stats *out_stats);
 
 // Returns a static, NUL-terminated English description of `result`, never
 // NULL; unknown codes get "unknown result code".
@@ -1247,8 +1218,7 @@ bool quic_result_is_fatal(quic_result result);
 // `QUIC_RESULT_INVALID_ARGUMENT` (`short_dcid_len` over 20, or a
 // `struct_size` too small). On error the datagram should be dropped.
 //
-// # Safety
-// `datagram` must point to `datagram_len` readable bytes; `out_info` must
+// Safety: `datagram` must point to `datagram_len` readable bytes; `out_info` must
 // be NULL or writable for its `struct_size` bytes.
 quic_result quic_header_parse(const uint8_t *datagram,
                               size_t datagram_len,
@@ -1263,8 +1233,7 @@ quic_result quic_header_parse(const uint8_t *datagram,
 // (`index` not below `supported_versions_count`, or a `struct_size` that
 // does not reach `supported_versions_count`).
 //
-// # Safety
-// `info` must be as `quic_header_parse` filled it, and the datagram it
+// Safety: `info` must be as `quic_header_parse` filled it, and the datagram it
 // points into still valid; `out_version` NULL or writable.
 quic_result quic_header_supported_version(const quic_header_info *info,
                                           size_t index,
@@ -1281,11 +1250,11 @@ quic_result quic_header_supported_version(const quic_header_info *info,
 //   + 4 * versions` bytes); `out_len` receives its length.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_CONNECTION_ID_TOO_LONG` (a CID over 255 bytes);
-// `QUIC_RESULT_BUFFER_TOO_SMALL` (nothing written).
+// `QUIC_RESULT_INVALID_ARGUMENT` (over 65536 versions, or `versions` not
+// aligned for `uint32_t`); `QUIC_RESULT_CONNECTION_ID_TOO_LONG` (a CID
+// over 255 bytes); `QUIC_RESULT_BUFFER_TOO_SMALL` (nothing written).
 //
-// # Safety
-// Each pointer must be NULL or valid for its length (`versions` for
+// Safety: Each pointer must be NULL or valid for its length (`versions` for
 // `versions_count` `uint32_t`s); `out` writable for `out_cap` bytes.
 quic_result quic_version_negotiation_encode(const uint8_t *client_dcid,
                                             size_t client_dcid_len,
@@ -1317,8 +1286,7 @@ quic_result quic_version_negotiation_encode(const uint8_t *client_dcid,
 // `QUIC_RESULT_BUFFER_TOO_SMALL` (nothing written);
 // `QUIC_RESULT_CRYPTO_FAILURE`.
 //
-// # Safety
-// Each pointer must be NULL or valid for its length; `out` writable for
+// Safety: Each pointer must be NULL or valid for its length; `out` writable for
 // `out_cap` bytes.
 quic_result quic_retry_encode(uint32_t version,
                               const uint8_t *client_dcid,
@@ -1346,8 +1314,7 @@ quic_result quic_retry_encode(uint32_t version,
 // `QUIC_RESULT_CONNECTION_ID_TOO_LONG` (`odcid` over 20 bytes);
 // `QUIC_RESULT_PACKET_TRUNCATED` (shorter than a tag).
 //
-// # Safety
-// Each pointer must be NULL or valid for its length.
+// Safety: Each pointer must be NULL or valid for its length.
 quic_result quic_retry_verify(uint32_t version,
                               const uint8_t *odcid,
                               size_t odcid_len,

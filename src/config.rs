@@ -1,11 +1,11 @@
 //! Connection settings (aioquic's `QuicConfiguration`), validated as they
 //! are set so that mistakes surface at the call that made them.
 
+use crate::crypto::random::{RandomSource, SystemRandom};
+use crate::tls::{Credentials, TrustAnchors};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use openssl::pkey::{PKey, Private};
-use openssl::x509::X509;
 use thiserror::Error;
 
 use crate::crypto::Suite;
@@ -78,13 +78,11 @@ pub struct Config {
     /// client requires one, a server asks for none).
     pub verify_mode: VerifyMode,
     /// Trusted CA certificates, parsed from cafile / cadata.
-    pub ca_certs: Vec<X509>,
+    pub ca_certs: TrustAnchors,
     /// A directory of hashed CA certificates (capath).
     pub ca_path: Option<PathBuf>,
-    /// Our certificate chain, leaf first (server, or client auth).
-    pub cert_chain: Vec<X509>,
-    /// The private key of the leaf certificate.
-    pub private_key: Option<PKey<Private>>,
+    /// Our certificate chain and key (server, or client auth).
+    pub credentials: Credentials,
     /// Allowed cipher suites, in preference order.
     pub cipher_suites: Vec<Suite>,
     /// Initial RTT estimate in nanoseconds.
@@ -97,6 +95,9 @@ pub struct Config {
     pub groups: Option<String>,
     /// Where TLS secrets are logged.
     pub key_log: Option<KeyLogFn>,
+    /// Where connection IDs, reset tokens and path challenges get their
+    /// randomness (default: OpenSSL's DRBG, then getrandom(2)).
+    pub random: Arc<dyn RandomSource>,
     /// How far auto-tuning may grow the per-stream window.
     pub max_stream_window: u64,
     /// How far auto-tuning may grow the connection window.
@@ -155,16 +156,16 @@ impl Config {
                 Side::Client => VerifyMode::Required,
                 Side::Server => VerifyMode::None,
             },
-            ca_certs: Vec::new(),
+            ca_certs: TrustAnchors::default(),
             ca_path: None,
-            cert_chain: Vec::new(),
-            private_key: None,
+            credentials: Credentials::default(),
             cipher_suites: vec![Suite::Aes128Gcm, Suite::Aes256Gcm, Suite::ChaCha20Poly1305],
             initial_rtt: DEFAULT_INITIAL_RTT,
             supported_versions: vec![version::V1, version::V2],
             max_datagram_frame_size: None,
             groups: None,
             key_log: None,
+            random: Arc::new(SystemRandom),
             max_stream_window: 16 * DEFAULT_WINDOW,
             max_connection_window: 24 * DEFAULT_WINDOW,
             max_streams_bidi: 128,
@@ -328,13 +329,13 @@ impl Config {
         capath: Option<&str>,
         cadata: Option<&[u8]>,
     ) -> Result<(), ConfigError> {
-        let mut certs = Vec::new();
+        // Parsed into a copy, so a failure leaves the settings as they were.
+        let mut anchors = self.ca_certs.clone();
         if let Some(path) = cafile {
-            let pem = read(path)?;
-            certs.extend(parse_ca_pem(&pem, path)?);
+            anchors.add_pem(&read(path)?, path)?;
         }
         if let Some(data) = cadata {
-            certs.extend(parse_ca_pem(data, "cadata")?);
+            anchors.add_pem(data, "cadata")?;
         }
         let dir = match capath {
             Some(p) => {
@@ -351,7 +352,7 @@ impl Config {
             }
             None => None,
         };
-        self.ca_certs.extend(certs);
+        self.ca_certs = anchors;
         if dir.is_some() {
             self.ca_path = dir;
         }
@@ -366,26 +367,7 @@ impl Config {
         key_pem: &[u8],
         password: Option<&[u8]>,
     ) -> Result<(), ConfigError> {
-        let chain =
-            X509::stack_from_pem(chain_pem).map_err(|e| ConfigError::Certificate(e.to_string()))?;
-        if chain.is_empty() {
-            return Err(ConfigError::Certificate("no PEM certificate found".into()));
-        }
-        let key = match password {
-            Some(pw) => PKey::private_key_from_pem_passphrase(key_pem, pw),
-            None => PKey::private_key_from_pem(key_pem),
-        }
-        .map_err(|e| ConfigError::PrivateKey(e.to_string()))?;
-        let leaf_key = chain[0]
-            .public_key()
-            .map_err(|e| ConfigError::Certificate(e.to_string()))?;
-        if !leaf_key.public_eq(&key) {
-            return Err(ConfigError::PrivateKey(
-                "the private key does not match the certificate".into(),
-            ));
-        }
-        self.cert_chain = chain;
-        self.private_key = Some(key);
+        self.credentials = Credentials::from_pem(chain_pem, key_pem, password)?;
         Ok(())
     }
 
@@ -411,17 +393,6 @@ fn read(path: &str) -> Result<Vec<u8>, ConfigError> {
         path: path.into(),
         reason: e.to_string(),
     })
-}
-
-fn parse_ca_pem(pem: &[u8], what: &str) -> Result<Vec<X509>, ConfigError> {
-    let certs = X509::stack_from_pem(pem)
-        .map_err(|e| ConfigError::CaCertificates(format!("{what}: {e}")))?;
-    if certs.is_empty() {
-        return Err(ConfigError::CaCertificates(format!(
-            "{what}: no PEM certificate found"
-        )));
-    }
-    Ok(certs)
 }
 
 #[cfg(test)]

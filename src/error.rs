@@ -117,9 +117,3 @@ pub enum PacketError {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("crypto library failure: {0}")]
 pub struct CryptoError(pub String);
-
-impl From<openssl::error::ErrorStack> for CryptoError {
-    fn from(e: openssl::error::ErrorStack) -> Self {
-        CryptoError(e.to_string())
-    }
-}

@@ -2,6 +2,7 @@
 //! without) a connection: read its header, answer an unknown version with
 //! Version Negotiation, or ask the client to prove its address with Retry.
 
+use crate::crypto::random::{RandomSource, SystemRandom};
 use crate::error::{CryptoError, PacketError};
 use crate::packet::header::{self, FixedBit, Header};
 use crate::packet::{negotiation, retry};
@@ -17,8 +18,7 @@ pub fn parse_header(datagram: &[u8], short_dcid_len: usize) -> Result<Header<'_>
 /// One random byte for the arbitrary bits of a first byte.
 fn random_bits() -> u8 {
     let mut b = [0u8; 1];
-    // A failing RNG only makes these bits predictable, which is harmless.
-    let _ = openssl::rand::rand_bytes(&mut b);
+    SystemRandom.fill(&mut b);
     b[0]
 }
 

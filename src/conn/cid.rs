@@ -2,6 +2,7 @@
 //! the ones the peer issued to us, each bounded.
 
 use crate::cid::ConnectionId;
+use crate::crypto::random::RandomSource;
 use crate::error::{code, TransportError};
 use crate::frame::kind;
 
@@ -16,25 +17,10 @@ const MAX_ISSUED: u64 = 1024;
 /// abusive (RFC 9000 §5.1.2 lets us limit this).
 const MAX_PENDING_RETIRES: usize = 32;
 
-/// Random bytes from OpenSSL's generator.
-pub(crate) fn random_bytes(out: &mut [u8]) {
-    if openssl::rand::rand_bytes(out).is_err() {
-        // Unreachable in practice; fall back to the address of `out` mixed
-        // with the time so CIDs stay distinct rather than all-zero.
-        let seed = out.as_ptr() as u64
-            ^ std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = (seed >> ((i % 8) * 8)) as u8 ^ i as u8;
-        }
-    }
-}
-
 /// A new random connection ID of `len` bytes.
-pub(crate) fn random_cid(len: usize) -> ConnectionId {
+pub(crate) fn random_cid(rng: &dyn RandomSource, len: usize) -> ConnectionId {
     let mut b = [0u8; 20];
-    random_bytes(&mut b[..len]);
+    rng.fill(&mut b[..len]);
     ConnectionId::new(&b[..len]).unwrap_or_default()
 }
 
@@ -59,9 +45,9 @@ pub(crate) struct LocalCids {
 impl LocalCids {
     /// A random CID of `len` bytes with sequence number 0, the CID of our
     /// first packets, and its reset token: one draw from the generator.
-    pub(crate) fn generate(len: usize) -> Self {
+    pub(crate) fn generate(rng: &dyn RandomSource, len: usize) -> Self {
         let mut random = [0u8; 20 + 16];
-        random_bytes(&mut random[..]);
+        rng.fill(&mut random[..]);
         let mut token = [0u8; 16];
         token.copy_from_slice(&random[20..]);
         Self::new(
@@ -90,7 +76,7 @@ impl LocalCids {
     }
 
     /// Issues CIDs until `limit` are active; returns the new ones.
-    pub(crate) fn replenish(&mut self, limit: u64) -> Vec<ConnectionId> {
+    pub(crate) fn replenish(&mut self, rng: &dyn RandomSource, limit: u64) -> Vec<ConnectionId> {
         let mut new = Vec::new();
         if self.len == 0 {
             return new; // RFC 9000 §5.1.1: zero-length CIDs are never replaced.
@@ -101,7 +87,7 @@ impl LocalCids {
         const EACH: usize = 20 + 16;
         let mut random = [0u8; LOCAL_ACTIVE_CID_LIMIT as usize * EACH];
         let count = limit.saturating_sub(self.active.len());
-        random_bytes(&mut random[..count * EACH]);
+        rng.fill(&mut random[..count * EACH]);
         let mut draws = random.chunks_exact(EACH);
         while self.active.len() < limit && self.next_seq < MAX_ISSUED {
             let Some(draw) = draws.next() else { break };
@@ -288,6 +274,7 @@ impl PeerCids {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::random::SystemRandom;
 
     fn cid(b: u8) -> ConnectionId {
         ConnectionId::new(&[b; 8]).unwrap()
@@ -296,9 +283,13 @@ mod tests {
     #[test]
     fn local_cids_are_issued_up_to_the_limit_and_retired() {
         let mut l = LocalCids::new(cid(1), [0; 16]);
-        let new = l.replenish(4);
+        let new = l.replenish(&SystemRandom, 4);
         assert_eq!(new.len(), 3);
-        assert_eq!(l.replenish(100).len(), 4, "capped at our own limit of 8");
+        assert_eq!(
+            l.replenish(&SystemRandom, 100).len(),
+            4,
+            "capped at our own limit of 8"
+        );
         let in_use = l.active[0].cid;
         assert!(l.retire(0, &in_use).is_err(), "the CID in use");
         assert!(l.retire(99, &in_use).is_err(), "never issued");
@@ -306,7 +297,7 @@ mod tests {
         assert_eq!(l.retire(1, &in_use).unwrap(), None, "twice");
         assert_eq!(
             LocalCids::new(ConnectionId::default(), [0; 16])
-                .replenish(8)
+                .replenish(&SystemRandom, 8)
                 .len(),
             0
         );

@@ -359,7 +359,7 @@ impl Connection {
             .peer_params
             .as_ref()
             .map_or(2, |p| p.active_connection_id_limit);
-        for cid in self.local_cids.replenish(limit) {
+        for cid in self.local_cids.replenish(&*self.config.random, limit) {
             self.events.push_back(Event::ConnectionIdIssued { cid });
         }
     }

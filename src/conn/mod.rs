@@ -234,7 +234,7 @@ impl Connection {
         let first_version = config
             .original_version
             .unwrap_or(config.supported_versions[0]);
-        let local_cids = LocalCids::generate(config.connection_id_length);
+        let local_cids = LocalCids::generate(&*config.random, config.connection_id_length);
         let streams = Streams::new(
             side,
             Windows {
@@ -310,7 +310,7 @@ impl Connection {
             return Err(ApiError::InvalidArgument("configuration is not a client's"));
         }
         // RFC 9000 §7.2: an unpredictable DCID of at least 8 bytes.
-        let dcid = cid::random_cid(8);
+        let dcid = cid::random_cid(&*config.random, 8);
         Ok(Self::new(config, tls_ctx, dcid, None))
     }
 
@@ -327,7 +327,7 @@ impl Connection {
         if config.side != Side::Server {
             return Err(ApiError::InvalidArgument("configuration is not a server's"));
         }
-        if config.cert_chain.is_empty() || config.private_key.is_none() {
+        if !config.credentials.is_loaded() {
             return Err(ApiError::InvalidState(
                 "a server needs a certificate chain and private key",
             ));

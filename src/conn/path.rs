@@ -13,7 +13,6 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use super::cid::random_bytes;
 use super::{Connection, Event};
 use crate::frame::Frame;
 use crate::packet::MIN_INITIAL_DATAGRAM;
@@ -218,7 +217,7 @@ impl Connection {
             p.challenge = None;
         } else {
             let mut data = [0u8; 8];
-            random_bytes(&mut data);
+            self.config.random.fill(&mut data);
             // RFC 9000 §8.2.4: three times the larger of the current PTO
             // and a new path's (with the initial RTT of 333 ms).
             let pto = self.recovery.pto().max(3 * INITIAL_PATH_RTT);

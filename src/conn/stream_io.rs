@@ -99,9 +99,9 @@ impl Connection {
     /// than it wants to buffer waits for this to drop before sending more.
     /// 0 for a stream with no send state (never used, or done and
     /// forgotten).
-    pub fn stream_send_buffered(&mut self, stream_id: u64) -> u64 {
+    pub fn stream_send_buffered(&self, stream_id: u64) -> u64 {
         self.streams
-            .send_half(stream_id)
+            .send_half_ref(stream_id)
             .map_or(0, |s| s.buffered())
     }
 

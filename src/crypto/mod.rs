@@ -6,8 +6,10 @@
 //! Retry integrity tag.
 
 mod openssl;
+pub mod random;
 pub mod retry;
 
+pub(crate) use self::openssl::library_version;
 pub use self::openssl::{HeaderKey, PacketKey};
 use crate::error::CryptoError;
 use crate::version;

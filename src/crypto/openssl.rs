@@ -15,6 +15,17 @@ use openssl_sys as ffi;
 use crate::crypto::{HashAlg, Suite, TAG_LEN};
 use crate::error::CryptoError;
 
+impl From<openssl::error::ErrorStack> for CryptoError {
+    fn from(e: openssl::error::ErrorStack) -> Self {
+        CryptoError(e.to_string())
+    }
+}
+
+/// The TLS library's own version text, such as "OpenSSL 3.6.1 ...".
+pub(crate) fn library_version() -> &'static str {
+    openssl::version::version()
+}
+
 /// Fetches each cipher once per process: an implicit fetch on every context
 /// init costs about a microsecond (OPENSSL-QUIC.md §6.4).
 fn cipher(name: &'static str) -> Result<&'static Cipher, CryptoError> {

@@ -9,8 +9,7 @@ use super::result::*;
 
 /// Reads an IPv4 or IPv6 address.
 ///
-/// # Safety
-/// `addr` must be NULL or point to `len` readable bytes.
+/// Safety: `addr` must be NULL or point to `len` readable bytes.
 pub(crate) unsafe fn read_sockaddr(
     addr: *const libc::sockaddr,
     len: libc::socklen_t,
@@ -96,8 +95,7 @@ pub(crate) fn write_sockaddr(
 /// `QUIC_RESULT_INVALID_ADDRESS` (not an IP address with a port; host names
 /// are not resolved).
 ///
-/// # Safety
-/// `text` must be NULL or a NUL-terminated string; the outputs NULL or
+/// Safety: `text` must be NULL or a NUL-terminated string; the outputs NULL or
 /// writable.
 #[no_mangle]
 pub unsafe extern "C" fn quic_sockaddr_parse(
@@ -127,8 +125,7 @@ pub unsafe extern "C" fn quic_sockaddr_parse(
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_BUFFER_TOO_SMALL`.
 ///
-/// # Safety
-/// `addr` must be NULL or valid for `addrlen` bytes; `out` writable for
+/// Safety: `addr` must be NULL or valid for `addrlen` bytes; `out` writable for
 /// `out_cap` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_sockaddr_format(

@@ -15,8 +15,7 @@ pub(crate) fn into_handle<C: Castable>(obj: C::Rust) -> *mut C {
 
 /// Borrows the object behind a handle; None for NULL.
 ///
-/// # Safety
-/// `p` must be NULL or a live handle of type `C` made by `into_handle`,
+/// Safety: `p` must be NULL or a live handle of type `C` made by `into_handle`,
 /// not used mutably elsewhere during the borrow.
 pub(crate) unsafe fn handle_ref<'a, C: Castable>(p: *const C) -> Option<&'a C::Rust> {
     // SAFETY: per the contract, a non-NULL `p` came from Box::into_raw of
@@ -26,8 +25,7 @@ pub(crate) unsafe fn handle_ref<'a, C: Castable>(p: *const C) -> Option<&'a C::R
 
 /// Borrows the object behind a handle mutably; None for NULL.
 ///
-/// # Safety
-/// As `handle_ref`, and no other reference to it may exist meanwhile.
+/// Safety: As `handle_ref`, and no other reference to it may exist meanwhile.
 pub(crate) unsafe fn handle_mut<'a, C: Castable>(p: *mut C) -> Option<&'a mut C::Rust> {
     // SAFETY: per the contract, a non-NULL `p` came from Box::into_raw of
     // a C::Rust, is alive, and is not aliased during the call.
@@ -36,8 +34,7 @@ pub(crate) unsafe fn handle_mut<'a, C: Castable>(p: *mut C) -> Option<&'a mut C:
 
 /// Destroys the object behind a handle; NULL is a no-op.
 ///
-/// # Safety
-/// `p` must be NULL or a live handle of type `C`, never used again.
+/// Safety: `p` must be NULL or a live handle of type `C`, never used again.
 pub(crate) unsafe fn free_handle<C: Castable>(p: *mut C) {
     if !p.is_null() {
         // SAFETY: per the contract `p` came from Box::into_raw and is

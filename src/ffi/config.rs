@@ -132,8 +132,7 @@ fn with_config(
 
 /// A NUL-terminated string argument, or an error code.
 ///
-/// # Safety
-/// `s` must be NULL or NUL-terminated.
+/// Safety: `s` must be NULL or NUL-terminated.
 unsafe fn c_str<'a>(s: *const c_char) -> Result<Option<&'a str>, quic_result> {
     if s.is_null() {
         return Ok(None);
@@ -154,8 +153,7 @@ unsafe fn c_str<'a>(s: *const c_char) -> Result<Option<&'a str>, quic_result> {
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`.
 ///
-/// # Safety
-/// `out_config` must be NULL or writable.
+/// Safety: `out_config` must be NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_new(
     is_client: bool,
@@ -184,8 +182,7 @@ pub unsafe extern "C" fn quic_config_new(
 /// gave, or one from `quic_config_ref`); the last one frees it. NULL is a
 /// no-op. Connections made from it are unaffected.
 ///
-/// # Safety
-/// `config` must be NULL or a live config reference, not used afterwards.
+/// Safety: `config` must be NULL or a live config reference, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_free(config: *mut quic_config) {
     guard_value((), || {
@@ -201,8 +198,7 @@ pub unsafe extern "C" fn quic_config_free(config: *mut quic_config) {
 /// binding's object); each reference is released with `quic_config_free`.
 /// Returns `config` (NULL for NULL).
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_ref(config: *const quic_config) -> *mut quic_config {
     guard_value(std::ptr::null_mut(), || {
@@ -224,8 +220,7 @@ pub unsafe extern "C" fn quic_config_ref(config: *const quic_config) -> *mut qui
 /// errors (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with
 /// details in `quic_config_last_error`).
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_freeze(config: *const quic_config) -> quic_result {
     guard(|| {
@@ -241,8 +236,7 @@ pub unsafe extern "C" fn quic_config_freeze(config: *const quic_config) -> quic_
 /// fixed (setters return `QUIC_RESULT_ALREADY_USED`) and it may be shared
 /// by threads. False for NULL.
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_is_frozen(config: *const quic_config) -> bool {
     guard_value(false, || {
@@ -255,8 +249,7 @@ pub unsafe extern "C" fn quic_config_is_frozen(config: *const quic_config) -> bo
 /// The string is owned by the config and valid until its next call; never
 /// NULL (a NULL `config` gives "").
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_last_error(config: *const quic_config) -> *const c_char {
     guard_value(c"".as_ptr(), || {
@@ -276,11 +269,11 @@ pub unsafe extern "C" fn quic_config_last_error(config: *const quic_config) -> *
 /// with no_application_protocol (CRYPTO_ERROR 0x178) when there is none.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT` (no name at all, or an empty, over-long
 /// or non-UTF-8 name).
 ///
-/// # Safety
-/// `protocols` must be NULL (with `count` 0) or hold `count` valid string
+/// Safety: `protocols` must be NULL (with `count` 0) or hold `count` valid string
 /// pointers.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_alpn_protocols(
@@ -311,10 +304,10 @@ pub unsafe extern "C" fn quic_config_set_alpn_protocols(
 /// default 8).
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT`.
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_connection_id_length(
     config: *mut quic_config,
@@ -329,10 +322,10 @@ pub unsafe extern "C" fn quic_config_set_connection_id_length(
 /// non-zero value of both peers applies). Default 60 s.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT` (over a day).
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_idle_timeout(
     config: *mut quic_config,
@@ -351,10 +344,10 @@ pub unsafe extern "C" fn quic_config_set_idle_timeout(
 /// (60 s unless changed; 60 s when the idle timeout is off).
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT` (over a day).
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_handshake_timeout(
     config: *mut quic_config,
@@ -369,10 +362,10 @@ pub unsafe extern "C" fn quic_config_set_handshake_timeout(
 /// 1 MiB.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_max_data(
     config: *mut quic_config,
@@ -390,10 +383,10 @@ pub unsafe extern "C" fn quic_config_set_max_data(
 /// Default 1 MiB.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_max_stream_data(
     config: *mut quic_config,
@@ -411,10 +404,10 @@ pub unsafe extern "C" fn quic_config_set_max_stream_data(
 /// 1200). `quic_conn_send` needs an output buffer at least this large.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT`.
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_max_datagram_size(
     config: *mut quic_config,
@@ -429,10 +422,10 @@ pub unsafe extern "C" fn quic_config_set_max_datagram_size(
 /// against (a host name or an IP address).
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT` (empty, over 255 bytes, not UTF-8).
 ///
-/// # Safety
-/// `name` must be NULL or NUL-terminated.
+/// Safety: `name` must be NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_server_name(
     config: *mut quic_config,
@@ -456,8 +449,7 @@ pub unsafe extern "C" fn quic_config_set_server_name(
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_ALREADY_USED` (frozen).
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_verify_peer(
     config: *mut quic_config,
@@ -500,8 +492,7 @@ pub enum quic_verify_mode {
 /// `QUIC_RESULT_INVALID_ARGUMENT` (not a quic_verify_mode);
 /// `QUIC_RESULT_ALREADY_USED` (frozen).
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_verify_mode(
     config: *mut quic_config,
@@ -531,13 +522,13 @@ pub unsafe extern "C" fn quic_config_set_verify_mode(
 /// of them may be NULL. Without any, the system's trust store is used.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_FILE_UNREADABLE` (cafile or capath cannot be read);
 /// `QUIC_RESULT_TLS_CA` (no certificate in the PEM, or a bad one);
 /// `QUIC_RESULT_INVALID_ARGUMENT` (a path that is not UTF-8). Details:
 /// `quic_config_last_error`.
 ///
-/// # Safety
-/// Strings must be NULL or NUL-terminated; `cadata` NULL or valid for
+/// Safety: Strings must be NULL or NUL-terminated; `cadata` NULL or valid for
 /// `cadata_len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_load_verify_locations(
@@ -564,13 +555,13 @@ pub unsafe extern "C" fn quic_config_load_verify_locations(
 /// `load_cert_chain`). `keyfile` may be NULL when the key is in `certfile`.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_FILE_UNREADABLE`; `QUIC_RESULT_TLS_CERTIFICATE`;
 /// `QUIC_RESULT_TLS_PRIVATE_KEY` (unreadable, wrong password, or not the
 /// certificate's key); `QUIC_RESULT_INVALID_ARGUMENT`. Details:
 /// `quic_config_last_error`.
 ///
-/// # Safety
-/// Strings must be NULL or NUL-terminated.
+/// Safety: Strings must be NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_load_cert_chain(
     config: *mut quic_config,
@@ -592,11 +583,11 @@ pub unsafe extern "C" fn quic_config_load_cert_chain(
 /// Like `quic_config_load_cert_chain`, from PEM data in memory.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_TLS_CERTIFICATE`; `QUIC_RESULT_TLS_PRIVATE_KEY`;
 /// `QUIC_RESULT_INVALID_ARGUMENT`.
 ///
-/// # Safety
-/// Buffers must be valid for their lengths; `password` NULL or
+/// Safety: Buffers must be valid for their lengths; `password` NULL or
 /// NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_load_cert_chain_pem(
@@ -624,10 +615,10 @@ pub unsafe extern "C" fn quic_config_load_cert_chain_pem(
 /// (ChaCha20-Poly1305).
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT` (empty, or an identifier QUIC cannot use).
 ///
-/// # Safety
-/// `suites` must be valid for `count` values.
+/// Safety: `suites` must be valid for `count` values.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_cipher_suites(
     config: *mut quic_config,
@@ -662,10 +653,10 @@ pub unsafe extern "C" fn quic_config_set_cipher_suites(
 /// (1 ms ..= 60 s; default 100 ms, as aioquic).
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT`.
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_initial_rtt(
     config: *mut quic_config,
@@ -685,10 +676,10 @@ pub unsafe extern "C" fn quic_config_set_initial_rtt(
 /// lists. A server answers in the first of them the client offers.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT` (empty, or a version libquic lacks).
 ///
-/// # Safety
-/// `versions` must be valid for `count` values.
+/// Safety: `versions` must be valid for `count` values.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_supported_versions(
     config: *mut quic_config,
@@ -719,10 +710,10 @@ pub unsafe extern "C" fn quic_config_set_supported_versions(
 /// §4). Default: the first supported version. Ignored by a server.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT` (a version libquic lacks).
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_original_version(
     config: *mut quic_config,
@@ -738,11 +729,11 @@ pub unsafe extern "C" fn quic_config_set_original_version(
 /// hybrid (a ClientHello over two packets).
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT` (empty, not UTF-8, or a list OpenSSL
 /// refuses, e.g. an unknown name; `quic_config_last_error` says why).
 ///
-/// # Safety
-/// `groups` must be NULL or NUL-terminated.
+/// Safety: `groups` must be NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_groups(
     config: *mut quic_config,
@@ -763,10 +754,11 @@ pub unsafe extern "C" fn quic_config_set_groups(
 /// decrypt captures. Pass NULL to stop logging.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
+/// `QUIC_RESULT_INVALID_ARGUMENT` (a path that is not UTF-8);
 /// `QUIC_RESULT_FILE_UNREADABLE` (cannot be opened for appending).
 ///
-/// # Safety
-/// `path` must be NULL or NUL-terminated.
+/// Safety: `path` must be NULL or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_secrets_log_file(
     config: *mut quic_config,
@@ -827,10 +819,10 @@ unsafe impl Sync for UserData {}
 /// Calls `callback(userdata, line)` for every TLS secret, on the thread
 /// that drives the connection. Pass a NULL callback to stop logging.
 ///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER` (NULL config).
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen) (NULL config).
 ///
-/// # Safety
-/// `callback` must be safe to call with `userdata` from any thread that
+/// Safety: `callback` must be safe to call with `userdata` from any thread that
 /// drives a connection made from this config, as long as such connections
 /// live.
 #[no_mangle]
@@ -863,10 +855,10 @@ pub unsafe extern "C" fn quic_config_set_secrets_log_callback(
 /// bytes (max_datagram_frame_size); 0 turns it off (the default).
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_max_datagram_frame_size(
     config: *mut quic_config,
@@ -888,10 +880,10 @@ pub unsafe extern "C" fn quic_config_set_max_datagram_frame_size(
 /// are given back with MAX_STREAMS as streams close.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT` (above 2^60).
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_max_streams(
     config: *mut quic_config,
@@ -915,10 +907,10 @@ pub unsafe extern "C" fn quic_config_set_max_streams(
 /// confidentiality limit (2^23 packets for AES-GCM, RFC 9001 §6.6), which
 /// libquic always does.
 ///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`.
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_key_update_interval(
     config: *mut quic_config,
@@ -947,10 +939,10 @@ pub enum quic_congestion_control {
 /// (`QUIC_CONGESTION_CONTROL_*`).
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT` (another value).
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_congestion_control(
     config: *mut quic_config,
@@ -977,10 +969,10 @@ pub unsafe extern "C" fn quic_config_set_congestion_control(
 /// the windows fixed.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
 /// `QUIC_RESULT_INVALID_ARGUMENT` (above 2^62 - 1).
 ///
-/// # Safety
-/// `config` must be NULL or a live config.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_max_windows(
     config: *mut quic_config,

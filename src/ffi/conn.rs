@@ -75,6 +75,23 @@ fn with_conn(conn: *mut quic_conn, f: impl FnOnce(&mut ConnHandle) -> quic_resul
     }
 }
 
+/// Like [`with_conn`] for the calls that only read the connection (they
+/// take `const quic_conn *`).
+fn with_conn_ref(
+    conn: *const quic_conn,
+    f: impl FnOnce(&ConnHandle) -> quic_result,
+) -> quic_result {
+    guard(|| {
+        // SAFETY: the caller passes NULL or a live connection used by one
+        // thread at a time (quic.h).
+        match unsafe { handle_ref(conn) } {
+            None => QUIC_RESULT_NULL_PARAMETER,
+            Some(h) if h.poisoned => QUIC_RESULT_PANIC,
+            Some(h) => f(h),
+        }
+    })
+}
+
 /// What a connection needs besides its configuration (input; the caller
 /// owns it and may free it after the call).
 ///
@@ -109,8 +126,7 @@ unsafe impl Growable for quic_conn_params {
 /// Reads the caller's `quic_conn_params` as far as its `struct_size`
 /// reaches, later fields as none.
 ///
-/// # Safety
-/// `p` must be NULL or valid for reading its `struct_size` bytes.
+/// Safety: `p` must be NULL or valid for reading its `struct_size` bytes.
 unsafe fn read_params(p: *const quic_conn_params) -> Result<Option<quic_conn_params>, quic_result> {
     if p.is_null() {
         return Ok(None);
@@ -183,8 +199,7 @@ fn new_conn(
 /// (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with details
 /// in `quic_config_last_error`).
 ///
-/// # Safety
-/// `config` must be NULL or a live config; `params` NULL or a
+/// Safety: `config` must be NULL or a live config; `params` NULL or a
 /// `quic_conn_params` whose buffers are valid for their lengths;
 /// `out_conn` NULL or writable.
 #[no_mangle]
@@ -224,8 +239,7 @@ pub unsafe extern "C" fn quic_conn_new(
 
 /// Frees a connection. NULL is a no-op.
 ///
-/// # Safety
-/// `conn` must be NULL or a live connection, not used afterwards.
+/// Safety: `conn` must be NULL or a live connection, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_free(conn: *mut quic_conn) {
     guard_value((), || {
@@ -241,8 +255,7 @@ pub unsafe extern "C" fn quic_conn_free(conn: *mut quic_conn) {
 /// `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_INVALID_STATE` (a server,
 /// or connected before); `QUIC_RESULT_TLS_SETUP`; `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live; `addr` NULL or valid for `addrlen` bytes.
+/// Safety: `conn` must be NULL or live; `addr` NULL or valid for `addrlen` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_connect(
     conn: *mut quic_conn,
@@ -271,8 +284,7 @@ pub unsafe extern "C" fn quic_conn_connect(
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live; `data` valid for `len` bytes; `from` valid
+/// Safety: `conn` must be NULL or live; `data` valid for `len` bytes; `from` valid
 /// for `fromlen` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_recv(
@@ -306,8 +318,7 @@ pub unsafe extern "C" fn quic_conn_recv(
 /// `QUIC_RESULT_DONE` (nothing to send now); `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_BUFFER_TOO_SMALL`; `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live; `out` writable for `out_cap` bytes; the
+/// Safety: `conn` must be NULL or live; `out` writable for `out_cap` bytes; the
 /// other outputs NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_send(
@@ -354,8 +365,7 @@ pub unsafe extern "C" fn quic_conn_send(
 /// before `quic_conn_connect`); `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live; the outputs NULL or writable.
+/// Safety: `conn` must be NULL or live; the outputs NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_peer_address(
     conn: *const quic_conn,
@@ -385,8 +395,7 @@ pub unsafe extern "C" fn quic_conn_peer_address(
 /// The time (ns, caller's clock) at which `quic_conn_handle_timer` must be
 /// called next; `UINT64_MAX` when no timer is armed (or `conn` is NULL).
 ///
-/// # Safety
-/// `conn` must be NULL or live.
+/// Safety: `conn` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_timer(conn: *const quic_conn) -> u64 {
     guard_value(u64::MAX, || {
@@ -405,8 +414,7 @@ pub unsafe extern "C" fn quic_conn_timer(conn: *const quic_conn) -> u64 {
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live.
+/// Safety: `conn` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_handle_timer(conn: *mut quic_conn, now_ns: u64) -> quic_result {
     with_conn(conn, |h| {
@@ -424,8 +432,7 @@ pub unsafe extern "C" fn quic_conn_handle_timer(conn: *mut quic_conn, now_ns: u6
 /// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
 /// (`struct_size` too small to hold `kind`); `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live; `out_event` NULL or writable for its
+/// Safety: `conn` must be NULL or live; `out_event` NULL or writable for its
 /// `struct_size` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_poll_event(
@@ -457,8 +464,7 @@ pub unsafe extern "C" fn quic_conn_poll_event(
 /// `QUIC_RESULT_INVALID_STATE` (not connected, closing, or 1024 PINGs
 /// outstanding); `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live.
+/// Safety: `conn` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_send_ping(conn: *mut quic_conn, uid: u64) -> quic_result {
     with_conn(conn, |h| match h.conn.send_ping(uid) {
@@ -477,8 +483,7 @@ pub unsafe extern "C" fn quic_conn_send_ping(conn: *mut quic_conn, uid: u64) -> 
 /// `QUIC_RESULT_INVALID_STATE` (handshake not confirmed yet);
 /// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live.
+/// Safety: `conn` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_request_key_update(conn: *mut quic_conn) -> quic_result {
     with_conn(conn, |h| match h.conn.request_key_update() {
@@ -490,8 +495,7 @@ pub unsafe extern "C" fn quic_conn_request_key_update(conn: *mut quic_conn) -> q
 /// The generation of the 1-RTT keys we send with: 0 until the first key
 /// update, then one more per update. 0 for NULL.
 ///
-/// # Safety
-/// `conn` must be NULL or live.
+/// Safety: `conn` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_key_generation(conn: *const quic_conn) -> u64 {
     guard_value(0, || {
@@ -511,8 +515,7 @@ pub unsafe extern "C" fn quic_conn_key_generation(conn: *const quic_conn) -> u64
 /// `QUIC_RESULT_INVALID_ARGUMENT` (a code above 2^62 - 1);
 /// `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live; `reason` valid for `reason_len` bytes.
+/// Safety: `conn` must be NULL or live; `reason` valid for `reason_len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_close(
     conn: *mut quic_conn,
@@ -537,8 +540,7 @@ pub unsafe extern "C" fn quic_conn_close(
 
 /// True once the handshake completed and the connection is not closing.
 ///
-/// # Safety
-/// `conn` must be NULL or live.
+/// Safety: `conn` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_is_established(conn: *const quic_conn) -> bool {
     guard_value(false, || {
@@ -550,8 +552,7 @@ pub unsafe extern "C" fn quic_conn_is_established(conn: *const quic_conn) -> boo
 /// True once the connection is over (after closing or draining, or the
 /// idle timeout): free it. Also true for a poisoned connection.
 ///
-/// # Safety
-/// `conn` must be NULL or live.
+/// Safety: `conn` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_is_closed(conn: *const quic_conn) -> bool {
     guard_value(true, || {
@@ -626,14 +627,13 @@ fn close_info(e: Option<&CloseError>, out: *mut quic_close_info) -> quic_result 
 /// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
 /// (`struct_size` too small); `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live; `out_info` NULL or writable.
+/// Safety: `conn` must be NULL or live; `out_info` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_local_error(
-    conn: *mut quic_conn,
+    conn: *const quic_conn,
     out_info: *mut quic_close_info,
 ) -> quic_result {
-    with_conn(conn, |h| close_info(h.conn.local_error(), out_info))
+    with_conn_ref(conn, |h| close_info(h.conn.local_error(), out_info))
 }
 
 /// Reports how the peer closed the connection (its CONNECTION_CLOSE).
@@ -642,14 +642,13 @@ pub unsafe extern "C" fn quic_conn_local_error(
 /// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
 /// (`struct_size` too small); `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live; `out_info` NULL or writable.
+/// Safety: `conn` must be NULL or live; `out_info` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_peer_error(
-    conn: *mut quic_conn,
+    conn: *const quic_conn,
     out_info: *mut quic_close_info,
 ) -> quic_result {
-    with_conn(conn, |h| close_info(h.conn.peer_error(), out_info))
+    with_conn_ref(conn, |h| close_info(h.conn.peer_error(), out_info))
 }
 
 /// Copies this endpoint's first connection ID (sequence 0) into `out`: a
@@ -660,16 +659,15 @@ pub unsafe extern "C" fn quic_conn_peer_error(
 /// `QUIC_RESULT_BUFFER_TOO_SMALL` (20 bytes always suffice);
 /// `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live; `out` writable for `out_cap` bytes.
+/// Safety: `conn` must be NULL or live; `out` writable for `out_cap` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_local_cid(
-    conn: *mut quic_conn,
+    conn: *const quic_conn,
     out: *mut u8,
     out_cap: usize,
     out_len: *mut usize,
 ) -> quic_result {
-    with_conn(conn, |h| {
+    with_conn_ref(conn, |h| {
         let out_len = try_out!(out_len);
         // SAFETY: per the contract.
         let buf = match unsafe { super::guard::slice_out(out, out_cap) } {
@@ -698,8 +696,7 @@ pub unsafe extern "C" fn quic_conn_local_cid(
 /// (reset, or the peer sent STOP_SENDING); `QUIC_RESULT_CLOSING`;
 /// `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live; `data` valid for `len` bytes.
+/// Safety: `conn` must be NULL or live; `data` valid for `len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_stream_send(
     conn: *mut quic_conn,
@@ -725,15 +722,14 @@ pub unsafe extern "C" fn quic_conn_stream_send(
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live; `out_bytes` NULL or writable.
+/// Safety: `conn` must be NULL or live; `out_bytes` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_stream_send_buffered(
-    conn: *mut quic_conn,
+    conn: *const quic_conn,
     stream_id: u64,
     out_bytes: *mut u64,
 ) -> quic_result {
-    with_conn(conn, |h| {
+    with_conn_ref(conn, |h| {
         let out = try_out!(out_bytes);
         *out = h.conn.stream_send_buffered(stream_id);
         QUIC_RESULT_OK
@@ -749,8 +745,7 @@ pub unsafe extern "C" fn quic_conn_stream_send_buffered(
 /// `QUIC_RESULT_STREAM_FINISHED` (an old stream already forgotten);
 /// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live.
+/// Safety: `conn` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_stream_reset(
     conn: *mut quic_conn,
@@ -771,8 +766,7 @@ pub unsafe extern "C" fn quic_conn_stream_reset(
 /// unidirectional stream, or a stream never opened); `QUIC_RESULT_CLOSING`;
 /// `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live.
+/// Safety: `conn` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_stream_stop(
     conn: *mut quic_conn,
@@ -791,15 +785,14 @@ pub unsafe extern "C" fn quic_conn_stream_stop(
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live; `out_stream_id` NULL or writable.
+/// Safety: `conn` must be NULL or live; `out_stream_id` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_next_stream_id(
-    conn: *mut quic_conn,
+    conn: *const quic_conn,
     unidirectional: bool,
     out_stream_id: *mut u64,
 ) -> quic_result {
-    with_conn(conn, |h| {
+    with_conn_ref(conn, |h| {
         let out = try_out!(out_stream_id);
         *out = h.conn.next_stream_id(unidirectional);
         QUIC_RESULT_OK
@@ -815,8 +808,7 @@ pub unsafe extern "C" fn quic_conn_next_stream_id(
 /// `QUIC_RESULT_DATAGRAM_TOO_LARGE`; `QUIC_RESULT_WOULD_BLOCK` (256 queued);
 /// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live; `data` valid for `len` bytes.
+/// Safety: `conn` must be NULL or live; `data` valid for `len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_send_datagram(
     conn: *mut quic_conn,
@@ -873,15 +865,14 @@ pub struct quic_stats {
 /// `QUIC_RESULT_INVALID_ARGUMENT` (`struct_size` too small);
 /// `QUIC_RESULT_PANIC`.
 ///
-/// # Safety
-/// `conn` must be NULL or live; `out_stats` NULL or writable for its
+/// Safety: `conn` must be NULL or live; `out_stats` NULL or writable for its
 /// `struct_size` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_stats(
-    conn: *mut quic_conn,
+    conn: *const quic_conn,
     out_stats: *mut quic_stats,
 ) -> quic_result {
-    with_conn(conn, |h| {
+    with_conn_ref(conn, |h| {
         // SAFETY: per the contract.
         let size = match unsafe { usable_size(out_stats) } {
             Ok(s) => s,

@@ -20,8 +20,7 @@ pub(crate) fn guard_value<T, F: FnOnce() -> T>(on_panic: T, f: F) -> T {
 /// Borrows `len` bytes at `ptr` for the duration of a call. `(NULL, 0)` is
 /// the empty buffer; NULL with a length is `QUIC_RESULT_NULL_PARAMETER`.
 ///
-/// # Safety
-/// When `ptr` is non-NULL it must point to `len` readable bytes that stay
+/// Safety: When `ptr` is non-NULL it must point to `len` readable bytes that stay
 /// unchanged for the lifetime `'a` the caller picks (one call).
 pub(crate) unsafe fn slice_in<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], quic_result> {
     if len == 0 {
@@ -40,8 +39,7 @@ pub(crate) unsafe fn slice_in<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8]
 
 /// Borrows a caller's output buffer of `cap` bytes.
 ///
-/// # Safety
-/// When `ptr` is non-NULL it must point to `cap` writable bytes, not
+/// Safety: When `ptr` is non-NULL it must point to `cap` writable bytes, not
 /// aliased by anything else during the call.
 pub(crate) unsafe fn slice_out<'a>(ptr: *mut u8, cap: usize) -> Result<&'a mut [u8], quic_result> {
     if ptr.is_null() {

@@ -118,8 +118,7 @@ fn ptr_or_null(s: &[u8]) -> *const u8 {
 /// `QUIC_RESULT_INVALID_ARGUMENT` (`short_dcid_len` over 20, or a
 /// `struct_size` too small). On error the datagram should be dropped.
 ///
-/// # Safety
-/// `datagram` must point to `datagram_len` readable bytes; `out_info` must
+/// Safety: `datagram` must point to `datagram_len` readable bytes; `out_info` must
 /// be NULL or writable for its `struct_size` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_header_parse(
@@ -172,8 +171,7 @@ pub unsafe extern "C" fn quic_header_parse(
 /// (`index` not below `supported_versions_count`, or a `struct_size` that
 /// does not reach `supported_versions_count`).
 ///
-/// # Safety
-/// `info` must be as `quic_header_parse` filled it, and the datagram it
+/// Safety: `info` must be as `quic_header_parse` filled it, and the datagram it
 /// points into still valid; `out_version` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn quic_header_supported_version(
@@ -244,11 +242,11 @@ fn deliver(packet: &[u8], out: *mut u8, out_cap: usize, out_len: *mut usize) -> 
 ///   + 4 * versions` bytes); `out_len` receives its length.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_CONNECTION_ID_TOO_LONG` (a CID over 255 bytes);
-/// `QUIC_RESULT_BUFFER_TOO_SMALL` (nothing written).
+/// `QUIC_RESULT_INVALID_ARGUMENT` (over 65536 versions, or `versions` not
+/// aligned for `uint32_t`); `QUIC_RESULT_CONNECTION_ID_TOO_LONG` (a CID
+/// over 255 bytes); `QUIC_RESULT_BUFFER_TOO_SMALL` (nothing written).
 ///
-/// # Safety
-/// Each pointer must be NULL or valid for its length (`versions` for
+/// Safety: Each pointer must be NULL or valid for its length (`versions` for
 /// `versions_count` `uint32_t`s); `out` writable for `out_cap` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_version_negotiation_encode(
@@ -310,8 +308,7 @@ pub unsafe extern "C" fn quic_version_negotiation_encode(
 /// `QUIC_RESULT_BUFFER_TOO_SMALL` (nothing written);
 /// `QUIC_RESULT_CRYPTO_FAILURE`.
 ///
-/// # Safety
-/// Each pointer must be NULL or valid for its length; `out` writable for
+/// Safety: Each pointer must be NULL or valid for its length; `out` writable for
 /// `out_cap` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_retry_encode(
@@ -365,8 +362,7 @@ pub unsafe extern "C" fn quic_retry_encode(
 /// `QUIC_RESULT_CONNECTION_ID_TOO_LONG` (`odcid` over 20 bytes);
 /// `QUIC_RESULT_PACKET_TRUNCATED` (shorter than a tag).
 ///
-/// # Safety
-/// Each pointer must be NULL or valid for its length.
+/// Safety: Each pointer must be NULL or valid for its length.
 #[no_mangle]
 pub unsafe extern "C" fn quic_retry_verify(
     version: u32,

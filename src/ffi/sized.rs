@@ -9,8 +9,7 @@ use super::result::{quic_result, QUIC_RESULT_INVALID_ARGUMENT, QUIC_RESULT_NULL_
 
 /// A `#[repr(C)]` struct whose first field is `struct_size: usize`.
 ///
-/// # Safety
-/// Implementors must be `#[repr(C)]` with `struct_size: usize` first, and
+/// Safety: Implementors must be `#[repr(C)]` with `struct_size: usize` first, and
 /// `MIN_SIZE` must end on a field boundary within the struct.
 pub(crate) unsafe trait Growable: Copy {
     /// The fewest bytes a caller's struct may have: through the first
@@ -21,8 +20,7 @@ pub(crate) unsafe trait Growable: Copy {
 /// How many bytes of the caller's struct at `p` the library may use: its
 /// `struct_size`, capped at this library's size of `T`.
 ///
-/// # Safety
-/// `p` must be NULL or point to at least a readable `size_t`.
+/// Safety: `p` must be NULL or point to at least a readable `size_t`.
 pub(crate) unsafe fn usable_size<T: Growable>(p: *const T) -> Result<usize, quic_result> {
     if p.is_null() {
         return Err(QUIC_RESULT_NULL_PARAMETER);
@@ -38,8 +36,7 @@ pub(crate) unsafe fn usable_size<T: Growable>(p: *const T) -> Result<usize, quic
 /// Writes `value` into the caller's struct at `out`, `size` bytes of it
 /// (from [`usable_size`]), leaving its `struct_size` as the caller set it.
 ///
-/// # Safety
-/// `out` must be valid for writing `size` bytes, with
+/// Safety: `out` must be valid for writing `size` bytes, with
 /// `size <= size_of::<T>()`.
 pub(crate) unsafe fn write_sized<T: Growable>(out: *mut T, value: &T, size: usize) {
     let skip = std::mem::size_of::<usize>();
@@ -60,8 +57,7 @@ pub(crate) unsafe fn write_sized<T: Growable>(out: *mut T, value: &T, size: usiz
 /// Reads the caller's struct at `p` as far as `size` (from
 /// [`usable_size`]) reaches; later fields come from `defaults`.
 ///
-/// # Safety
-/// `p` must be valid for reading `size` bytes, `size <= size_of::<T>()`.
+/// Safety: `p` must be valid for reading `size` bytes, `size <= size_of::<T>()`.
 pub(crate) unsafe fn read_sized<T: Growable>(p: *const T, size: usize, defaults: T) -> T {
     let mut out = defaults;
     // SAFETY: `out` has size_of::<T>() >= size bytes; `p` has `size`

@@ -17,7 +17,7 @@ pub extern "C" fn quic_version_string() -> *const c_char {
             let s = format!(
                 "libquic {} ({})",
                 env!("CARGO_PKG_VERSION"),
-                openssl::version::version()
+                crate::crypto::library_version()
             );
             CString::new(s.replace('\0', " ")).unwrap_or_default()
         })

@@ -10,6 +10,7 @@ mod migration;
 pub(crate) mod pair;
 pub(crate) mod pki;
 mod post_handshake;
+mod random_source;
 mod retry;
 mod streams;
 mod termination;

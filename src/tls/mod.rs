@@ -5,9 +5,11 @@
 //!
 //! Only `tls/openssl.rs` touches `SSL*`.
 
+mod credentials;
 mod openssl;
 mod post_handshake;
 
+pub use self::credentials::{Credentials, TrustAnchors};
 pub use self::openssl::{check_groups, LocalParams, ParamsFn, TlsContext, TlsSession};
 
 use crate::crypto::{Secret, Suite};

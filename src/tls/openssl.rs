@@ -111,10 +111,11 @@ impl TlsContext {
         if let Some(groups) = &config.groups {
             b.set_groups_list(groups).map_err(tls_err)?;
         }
-        if let (Some(leaf), Some(key)) = (config.cert_chain.first(), &config.private_key) {
+        let creds = &config.credentials;
+        if let (Some(leaf), Some(key)) = (creds.chain.first(), &creds.key) {
             b.set_certificate(leaf)
                 .map_err(|e| ConfigError::Certificate(e.to_string()))?;
-            for c in &config.cert_chain[1..] {
+            for c in &creds.chain[1..] {
                 b.add_extra_chain_cert(c.clone())
                     .map_err(|e| ConfigError::Certificate(e.to_string()))?;
             }
@@ -166,7 +167,7 @@ impl TlsContext {
 fn load_trust(b: &mut SslContextBuilder, config: &Config) -> Result<(), ConfigError> {
     let ca_err = |e: openssl::error::ErrorStack| ConfigError::CaCertificates(e.to_string());
     let explicit = !config.ca_certs.is_empty() || config.ca_path.is_some();
-    for c in &config.ca_certs {
+    for c in &config.ca_certs.certs {
         b.cert_store_mut().add_cert(c.clone()).map_err(ca_err)?;
     }
     if let Some(dir) = &config.ca_path {

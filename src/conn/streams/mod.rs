@@ -747,6 +747,11 @@ impl Streams {
         self.map.get_mut(&sid)?.send.as_mut()
     }
 
+    /// The send half of a stream, to read.
+    pub(crate) fn send_half_ref(&self, sid: u64) -> Option<&SendStream> {
+        self.map.get(&sid)?.send.as_ref()
+    }
+
     /// The receive half of a stream.
     pub(crate) fn recv_half(&mut self, sid: u64) -> Option<&mut RecvStream> {
         self.map.get_mut(&sid)?.recv.as_mut()
