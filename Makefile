@@ -49,7 +49,7 @@ EXAMPLES := $(BUILD)/packet-tour $(BUILD)/quic-server $(BUILD)/quic-client $(BUI
 
 .PHONY: all lib examples demo test rust-test c-test interop-test quinn-test endpoint-test valgrind-test \
         binding-test \
-        header-check abi-check fuzz \
+        header-check abi-check tsan-test fuzz \
         install uninstall install-check lint fmt bench clean
 
 all: lib examples
@@ -73,7 +73,7 @@ demo: all
 	@BUILD=$(BUILD) sh c-examples/demo.sh
 
 test: lib lint c-test header-check abi-check install-check interop-test quinn-test endpoint-test \
-      valgrind-test binding-test rust-test
+      valgrind-test tsan-test binding-test rust-test
 
 # The protocol tests run twice: as shipped, and with overflow checks on, so
 # that arithmetic which would wrap fails a test instead of passing quietly
@@ -133,6 +133,20 @@ valgrind-test: $(PLAIN_C_TESTS) examples $(VENV)/.installed $(CERTS)/server.pem
 	cd tests/endpoints && BUILD=$(abspath $(BUILD)) VALGRIND="$(VALGRIND_CMD)" \
 	  $(abspath $(VENV))/bin/python -m pytest -q -p no:cacheprovider \
 	  -k "fifty or wrong_ca or garbage or bad_input or echo or (quic_client_with_aioquic_server and names2)"
+
+# Threads sharing one frozen configuration under ThreadSanitizer. The
+# library is built a second time with its vendored OpenSSL instrumented
+# (CFLAGS reach openssl-src's build), so that OpenSSL's own locks and
+# atomics are visible to TSan; any report fails the run (exit code 66).
+TSAN_TARGET := target/tsan
+tsan-test: $(CERTS)/server.pem
+	CFLAGS="-fsanitize=thread -g -O1" CARGO_TARGET_DIR=$(TSAN_TARGET) $(CARGO) build $(CARGO_PROFILE) --lib
+	@ln -sf libquic.so $(TSAN_TARGET)/$(PROFILE)/libquic.so.$(SOVER)
+	@mkdir -p $(BUILD)/tsan
+	$(CC) $(CSTD) -g -O1 -fsanitize=thread -pthread -Iinclude tests/c/test_threads.c \
+	  -o $(BUILD)/tsan/test_threads -L$(TSAN_TARGET)/$(PROFILE) -lquic \
+	  -Wl,-rpath,$(abspath $(TSAN_TARGET)/$(PROFILE))
+	TSAN_OPTIONS=exitcode=66 ./$(BUILD)/tsan/test_threads $(CERTS)
 
 # Go (cgo) and Node (koffi) load the library and run a handshake and an
 # echo in memory. A missing toolchain fails the target with a clear message.

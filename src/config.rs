@@ -227,6 +227,22 @@ impl Config {
         Ok(())
     }
 
+    /// Sets the cipher suites by their TLS identifiers (0x1301..=0x1303),
+    /// in preference order.
+    pub fn set_cipher_suite_ids(&mut self, ids: &[u16]) -> Result<(), ConfigError> {
+        let suites = ids
+            .iter()
+            .map(|&id| {
+                Suite::from_tls_id(id).ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "cipher suite {id:#06x} is not one QUIC can use (0x1301, 0x1302, 0x1303)"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.set_cipher_suites(suites)
+    }
+
     /// Sets the TLS key-exchange groups (OpenSSL list syntax), checked by
     /// OpenSSL now rather than when the first connection is made.
     pub fn set_groups(&mut self, groups: &str) -> Result<(), ConfigError> {

@@ -15,7 +15,6 @@ use super::cast::{handle_ref, Castable};
 use super::guard::{guard, guard_value};
 use super::result::*;
 use crate::config::{Config, ConfigError, VerifyMode};
-use crate::crypto::Suite;
 use crate::side::Side;
 use crate::tls::TlsContext;
 
@@ -76,15 +75,8 @@ impl ConfigHandle {
 
 impl ConfigState {
     fn fail(&mut self, e: ConfigError) -> quic_result {
-        let code = match e {
-            ConfigError::Invalid(_) => QUIC_RESULT_INVALID_ARGUMENT,
-            ConfigError::Io { .. } => QUIC_RESULT_FILE_UNREADABLE,
-            ConfigError::Certificate(_) => QUIC_RESULT_TLS_CERTIFICATE,
-            ConfigError::PrivateKey(_) => QUIC_RESULT_TLS_PRIVATE_KEY,
-            ConfigError::CaCertificates(_) => QUIC_RESULT_TLS_CA,
-        };
         self.set_error(&e.to_string());
-        code
+        config_error_code(&e)
     }
 
     fn set_error(&mut self, message: &str) {
@@ -638,14 +630,7 @@ pub unsafe extern "C" fn quic_config_set_cipher_suites(
             // SAFETY: non-NULL, aligned, `count` values per the contract.
             unsafe { std::slice::from_raw_parts(suites, count) }
         };
-        let Some(list) = ids
-            .iter()
-            .map(|id| Suite::from_tls_id(*id))
-            .collect::<Option<Vec<_>>>()
-        else {
-            return QUIC_RESULT_INVALID_ARGUMENT;
-        };
-        h.apply(|c| c.set_cipher_suites(list))
+        h.apply(|c| c.set_cipher_suite_ids(ids))
     })
 }
 

@@ -1,11 +1,9 @@
 //! `quic_conn`: one connection, driven by the caller (aioquic's
 //! `QuicConnection`).
 //!
-//! The drive loop: after `quic_conn_connect`, `quic_conn_recv`,
-//! `quic_conn_handle_timer` or any call that queues data, call
-//! `quic_conn_send` until it returns `QUIC_RESULT_DONE`, then re-arm your
-//! timer with `quic_conn_timer`, then drain `quic_conn_poll_event` until
-//! `QUIC_RESULT_DONE`.
+//! The drive loop is described at the top of quic.h (cbindgen.toml's
+//! header): send until DONE, drain the events (sending again if handling
+//! them queued data), then re-arm the one timer.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -34,22 +32,6 @@ pub(crate) struct ConnHandle {
 
 impl Castable for quic_conn {
     type Rust = ConnHandle;
-}
-
-fn api_error_code(e: ApiError) -> quic_result {
-    match e {
-        ApiError::InvalidState(_) => QUIC_RESULT_INVALID_STATE,
-        ApiError::InvalidArgument(_) => QUIC_RESULT_INVALID_ARGUMENT,
-        ApiError::Tls(_) => QUIC_RESULT_TLS_SETUP,
-        ApiError::StreamLimit => QUIC_RESULT_STREAM_LIMIT,
-        ApiError::InvalidStream(_) => QUIC_RESULT_INVALID_STREAM,
-        ApiError::StreamFinished => QUIC_RESULT_STREAM_FINISHED,
-        ApiError::StreamReset => QUIC_RESULT_STREAM_RESET,
-        ApiError::Closing => QUIC_RESULT_CLOSING,
-        ApiError::DatagramUnsupported => QUIC_RESULT_DATAGRAM_UNSUPPORTED,
-        ApiError::DatagramTooLarge => QUIC_RESULT_DATAGRAM_TOO_LARGE,
-        ApiError::WouldBlock => QUIC_RESULT_WOULD_BLOCK,
-    }
 }
 
 /// Runs `f` on the connection behind `conn`, refusing a poisoned one and

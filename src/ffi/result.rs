@@ -6,6 +6,8 @@
 use std::ffi::c_char;
 
 use super::guard::guard_value;
+use crate::config::ConfigError;
+use crate::conn::ApiError;
 use crate::error::{CryptoError, PacketError};
 
 /// Result of a libquic call: `QUIC_RESULT_OK` (0) on success,
@@ -152,4 +154,32 @@ pub(crate) fn packet_error_code(e: PacketError) -> quic_result {
 /// The code for a crypto library failure.
 pub(crate) fn crypto_error_code(_: CryptoError) -> quic_result {
     QUIC_RESULT_CRYPTO_FAILURE
+}
+
+/// The code of a failed call on a connection.
+pub(crate) fn api_error_code(e: ApiError) -> quic_result {
+    match e {
+        ApiError::InvalidState(_) => QUIC_RESULT_INVALID_STATE,
+        ApiError::InvalidArgument(_) => QUIC_RESULT_INVALID_ARGUMENT,
+        ApiError::Tls(_) => QUIC_RESULT_TLS_SETUP,
+        ApiError::StreamLimit => QUIC_RESULT_STREAM_LIMIT,
+        ApiError::InvalidStream(_) => QUIC_RESULT_INVALID_STREAM,
+        ApiError::StreamFinished => QUIC_RESULT_STREAM_FINISHED,
+        ApiError::StreamReset => QUIC_RESULT_STREAM_RESET,
+        ApiError::Closing => QUIC_RESULT_CLOSING,
+        ApiError::DatagramUnsupported => QUIC_RESULT_DATAGRAM_UNSUPPORTED,
+        ApiError::DatagramTooLarge => QUIC_RESULT_DATAGRAM_TOO_LARGE,
+        ApiError::WouldBlock => QUIC_RESULT_WOULD_BLOCK,
+    }
+}
+
+/// The code of a configuration setter's failure.
+pub(crate) fn config_error_code(e: &ConfigError) -> quic_result {
+    match e {
+        ConfigError::Invalid(_) => QUIC_RESULT_INVALID_ARGUMENT,
+        ConfigError::Io { .. } => QUIC_RESULT_FILE_UNREADABLE,
+        ConfigError::Certificate(_) => QUIC_RESULT_TLS_CERTIFICATE,
+        ConfigError::PrivateKey(_) => QUIC_RESULT_TLS_PRIVATE_KEY,
+        ConfigError::CaCertificates(_) => QUIC_RESULT_TLS_CA,
+    }
 }

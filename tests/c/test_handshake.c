@@ -209,6 +209,8 @@ static void test_argument_checks(quic_config *client_config) {
           QUIC_RESULT_TLS_CA);
     const uint16_t ccm8 = 0x1305;
     CHECK(quic_config_set_cipher_suites(cfg, &ccm8, 1) == QUIC_RESULT_INVALID_ARGUMENT);
+    /* The message names the suite. */
+    CHECK(strstr(quic_config_last_error(cfg), "0x1305") != NULL);
     quic_config_free(cfg);
 }
 

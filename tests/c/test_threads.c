@@ -1,14 +1,15 @@
 #define _POSIX_C_SOURCE 200809L
 /* One client and one server configuration, frozen, then shared `const` by 4
  * threads that each make connections from them at once and run handshakes
- * and a stream in memory. Built with ASan by `make c-test` and run under
- * valgrind by `make valgrind-test`. Argument: the certificate directory.
+ * and a stream in memory. Built with ASan by `make c-test`, run under
+ * valgrind by `make valgrind-test`, and under ThreadSanitizer, against a
+ * library whose OpenSSL is instrumented too, by `make tsan-test`.
+ * Argument: the certificate directory.
  *
- * The configurations are freed after the threads are joined, so that every
- * ordering a race detector must know of goes through pthreads. (Not yet
- * clean under ThreadSanitizer or helgrind: they flag OpenSSL's own caches
- * and memory handed over through Rust's futex-based locks and atomic
- * reference counts, none of which they can see uninstrumented.) */
+ * The configurations are frozen before the threads start and freed after
+ * they are joined, so every ordering TSan must know of goes through
+ * pthreads or OpenSSL: Rust's futex-based locks and atomic reference
+ * counts are not instrumented and would be invisible to it. */
 #include "testutil.h"
 
 #include <pthread.h>
