@@ -550,9 +550,10 @@ quic_config *quic_config_ref(const quic_config *config);
 // unreadable CA store) surface here, on one thread, before the config is
 // shared. Freezing a frozen config does nothing.
 //
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`; the config's TLS
-// errors (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with
-// details in `quic_config_last_error`).
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`; OpenSSL refusing
+// the settings: `QUIC_RESULT_INVALID_ARGUMENT`,
+// `QUIC_RESULT_TLS_CERTIFICATE`, `QUIC_RESULT_TLS_PRIVATE_KEY`,
+// `QUIC_RESULT_TLS_CA` (details in `quic_config_last_error`).
 //
 // Safety: `config` must be NULL or a live config.
 quic_result quic_config_freeze(const quic_config *config);
@@ -897,9 +898,10 @@ quic_result quic_config_set_max_windows(quic_config *config, uint64_t stream, ui
 // length); `QUIC_RESULT_INVALID_ARGUMENT` (`params->struct_size` too
 // small, a CID over 20 bytes, server fields for a client);
 // `QUIC_RESULT_INVALID_STATE` (a server config without a certificate);
-// on the first use of `config`, its TLS errors
-// (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with details
-// in `quic_config_last_error`).
+// on the first use of `config`, OpenSSL refusing its settings
+// (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CERTIFICATE`,
+// `QUIC_RESULT_TLS_PRIVATE_KEY`, `QUIC_RESULT_TLS_CA`; details in
+// `quic_config_last_error`).
 //
 // Safety: `config` must be NULL or a live config; `params` NULL or a
 // `quic_conn_params` whose buffers are valid for their lengths;

@@ -55,70 +55,72 @@ pub enum VerifyMode {
     Required,
 }
 
-/// Settings shared by the connections made from them.
+/// Settings shared by the connections made from them. Fields are set
+/// through the validating setters, so a `Config` only holds values the
+/// rest of the library can use.
 #[derive(Clone)]
 pub struct Config {
     /// Client or server.
-    pub side: Side,
+    pub(crate) side: Side,
     /// ALPN protocols, in preference order.
-    pub alpn_protocols: Vec<Vec<u8>>,
+    pub(crate) alpn_protocols: Vec<Vec<u8>>,
     /// Length of the connection IDs we issue (0..=20).
-    pub connection_id_length: usize,
+    pub(crate) connection_id_length: usize,
     /// Idle timeout in nanoseconds (0 = none).
-    pub idle_timeout: u64,
+    pub(crate) idle_timeout: u64,
     /// Connection-level receive window.
-    pub max_data: u64,
+    pub(crate) max_data: u64,
     /// Per-stream receive window.
-    pub max_stream_data: u64,
+    pub(crate) max_stream_data: u64,
     /// Largest UDP payload we send (at least 1200).
-    pub max_datagram_size: usize,
+    pub(crate) max_datagram_size: usize,
     /// Server name for SNI and certificate checks (client).
-    pub server_name: Option<String>,
+    pub(crate) server_name: Option<String>,
     /// Whether and how the peer's certificate is verified (default: a
     /// client requires one, a server asks for none).
-    pub verify_mode: VerifyMode,
+    pub(crate) verify_mode: VerifyMode,
     /// Trusted CA certificates, parsed from cafile / cadata.
-    pub ca_certs: TrustAnchors,
+    pub(crate) ca_certs: TrustAnchors,
     /// A directory of hashed CA certificates (capath).
-    pub ca_path: Option<PathBuf>,
+    pub(crate) ca_path: Option<PathBuf>,
     /// Our certificate chain and key (server, or client auth).
-    pub credentials: Credentials,
+    pub(crate) credentials: Credentials,
     /// Allowed cipher suites, in preference order.
-    pub cipher_suites: Vec<Suite>,
+    pub(crate) cipher_suites: Vec<Suite>,
     /// Initial RTT estimate in nanoseconds.
-    pub initial_rtt: u64,
+    pub(crate) initial_rtt: u64,
     /// Versions, preferred first; a client starts with the first.
-    pub supported_versions: Vec<u32>,
+    pub(crate) supported_versions: Vec<u32>,
     /// DATAGRAM support: the largest frame we accept (None = off).
-    pub max_datagram_frame_size: Option<u64>,
+    pub(crate) max_datagram_frame_size: Option<u64>,
     /// TLS key groups (OpenSSL list syntax); None = OpenSSL's defaults.
-    pub groups: Option<String>,
+    pub(crate) groups: Option<String>,
     /// Where TLS secrets are logged.
-    pub key_log: Option<KeyLogFn>,
+    pub(crate) key_log: Option<KeyLogFn>,
     /// Where connection IDs, reset tokens and path challenges get their
     /// randomness (default: OpenSSL's DRBG, then getrandom(2)).
-    pub random: Arc<dyn RandomSource>,
+    pub(crate) random: Arc<dyn RandomSource>,
     /// How far auto-tuning may grow the per-stream window.
-    pub max_stream_window: u64,
+    pub(crate) max_stream_window: u64,
     /// How far auto-tuning may grow the connection window.
-    pub max_connection_window: u64,
+    pub(crate) max_connection_window: u64,
     /// Streams the peer may open at once, bidirectional.
-    pub max_streams_bidi: u64,
+    pub(crate) max_streams_bidi: u64,
     /// The congestion controller.
-    pub congestion_control: crate::recovery::congestion::Algorithm,
+    pub(crate) congestion_control: crate::recovery::congestion::Algorithm,
     /// Streams the peer may open at once, unidirectional.
-    pub max_streams_uni: u64,
+    pub(crate) max_streams_uni: u64,
     /// Start a 1-RTT key update after this many packets sent with one key
     /// (0 = only before the cipher's confidentiality limit, RFC 9001 §6.6).
-    pub key_update_interval: u64,
+    pub(crate) key_update_interval: u64,
     /// The version of a client's first flight (aioquic's
     /// `original_version`); None = the first of `supported_versions`.
     /// `supported_versions` is what the client offers to switch to by
     /// compatible negotiation (RFC 9368 §2.3), and a server's preference.
-    pub original_version: Option<u32>,
+    pub(crate) original_version: Option<u32>,
     /// How long a handshake may take before the connection ends (ns);
     /// 0 = the idle timeout (aioquic's bound), or 60 s without one.
-    pub handshake_timeout: u64,
+    pub(crate) handshake_timeout: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -325,6 +327,75 @@ impl Config {
         self.max_data = max_data;
         self.max_stream_data = max_stream_data;
         Ok(())
+    }
+
+    /// Sets how far auto-tuning may grow the per-stream and connection
+    /// receive windows (each at most 2^62 - 1).
+    pub fn set_max_windows(&mut self, stream: u64, connection: u64) -> Result<(), ConfigError> {
+        if stream > crate::varint::MAX || connection > crate::varint::MAX {
+            return Err(ConfigError::Invalid(
+                "window limits are at most 2^62 - 1".into(),
+            ));
+        }
+        self.max_stream_window = stream;
+        self.max_connection_window = connection;
+        Ok(())
+    }
+
+    /// Sets how many streams of each kind the peer may open at once
+    /// (each at most 2^60, RFC 9000 §4.6).
+    pub fn set_max_streams(&mut self, bidi: u64, uni: u64) -> Result<(), ConfigError> {
+        if bidi > crate::frame::MAX_STREAMS_LIMIT || uni > crate::frame::MAX_STREAMS_LIMIT {
+            return Err(ConfigError::Invalid(
+                "stream limits are at most 2^60 (RFC 9000 §4.6)".into(),
+            ));
+        }
+        self.max_streams_bidi = bidi;
+        self.max_streams_uni = uni;
+        Ok(())
+    }
+
+    /// Accepts DATAGRAM frames up to `size` bytes (RFC 9221); 0 turns
+    /// DATAGRAM support off.
+    pub fn set_max_datagram_frame_size(&mut self, size: u64) -> Result<(), ConfigError> {
+        if size > crate::varint::MAX {
+            return Err(ConfigError::Invalid(
+                "the DATAGRAM frame size is at most 2^62 - 1".into(),
+            ));
+        }
+        self.max_datagram_frame_size = (size > 0).then_some(size);
+        Ok(())
+    }
+
+    /// Starts a 1-RTT key update every `packets` packets sent with one key
+    /// (0: only before the AEAD confidentiality limit).
+    pub fn set_key_update_interval(&mut self, packets: u64) {
+        self.key_update_interval = packets;
+    }
+
+    /// Picks the congestion controller.
+    pub fn set_congestion_control(&mut self, algorithm: crate::recovery::congestion::Algorithm) {
+        self.congestion_control = algorithm;
+    }
+
+    /// Sets how the peer's certificate is verified.
+    pub fn set_verify_mode(&mut self, mode: VerifyMode) {
+        self.verify_mode = mode;
+    }
+
+    /// Logs TLS secrets (NSS key log lines) to `log`; None stops.
+    pub fn set_key_log(&mut self, log: Option<KeyLogFn>) {
+        self.key_log = log;
+    }
+
+    /// Takes randomness from `source` instead of the system's.
+    pub fn set_random(&mut self, source: Arc<dyn RandomSource>) {
+        self.random = source;
+    }
+
+    /// Client or server.
+    pub fn side(&self) -> Side {
+        self.side
     }
 
     /// Sets the server name (SNI and certificate hostname).

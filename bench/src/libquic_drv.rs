@@ -34,13 +34,11 @@ pub fn configs_with_streams(certs: &str, streams: u64) -> (Config, Config) {
     for cfg in [&mut c, &mut s] {
         cfg.set_alpn_protocols(vec![b"bench".to_vec()]).unwrap();
         cfg.set_cipher_suites(vec![Suite::Aes128Gcm]).unwrap();
-        cfg.groups = Some("X25519".into());
+        cfg.set_groups("X25519").unwrap();
         cfg.set_max_datagram_size(MDS).unwrap();
         cfg.set_windows(16 << 20, 8 << 20).unwrap();
-        cfg.max_stream_window = 8 << 20;
-        cfg.max_connection_window = 16 << 20;
-        cfg.max_streams_bidi = streams;
-        cfg.max_streams_uni = streams;
+        cfg.set_max_windows(8 << 20, 16 << 20).unwrap();
+        cfg.set_max_streams(streams, streams).unwrap();
     }
     c.set_server_name("localhost").unwrap();
     c.load_verify_locations(Some(&format!("{certs}/ca.pem")), None, None)

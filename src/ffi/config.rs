@@ -208,9 +208,10 @@ pub unsafe extern "C" fn quic_config_ref(config: *const quic_config) -> *mut qui
 /// unreadable CA store) surface here, on one thread, before the config is
 /// shared. Freezing a frozen config does nothing.
 ///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`; the config's TLS
-/// errors (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with
-/// details in `quic_config_last_error`).
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`; OpenSSL refusing
+/// the settings: `QUIC_RESULT_INVALID_ARGUMENT`,
+/// `QUIC_RESULT_TLS_CERTIFICATE`, `QUIC_RESULT_TLS_PRIVATE_KEY`,
+/// `QUIC_RESULT_TLS_CA` (details in `quic_config_last_error`).
 ///
 /// Safety: `config` must be NULL or a live config.
 #[no_mangle]
@@ -449,11 +450,11 @@ pub unsafe extern "C" fn quic_config_set_verify_peer(
 ) -> quic_result {
     with_config(config, "quic_config_set_verify_peer", |h| {
         h.apply(|c| {
-            c.verify_mode = if verify {
+            c.set_verify_mode(if verify {
                 VerifyMode::Required
             } else {
                 VerifyMode::None
-            };
+            });
             Ok(())
         })
     })
@@ -503,7 +504,7 @@ pub unsafe extern "C" fn quic_config_set_verify_mode(
             }
         };
         h.apply(|c| {
-            c.verify_mode = mode;
+            c.set_verify_mode(mode);
             Ok(())
         })
     })
@@ -757,7 +758,7 @@ pub unsafe extern "C" fn quic_config_set_secrets_log_file(
         };
         let Some(path) = path else {
             return h.apply(|c| {
-                c.key_log = None;
+                c.set_key_log(None);
                 Ok(())
             });
         };
@@ -775,11 +776,11 @@ pub unsafe extern "C" fn quic_config_set_secrets_log_file(
             }
         };
         h.apply(|c| {
-            c.key_log = Some(Arc::new(move |line: &str| {
+            c.set_key_log(Some(Arc::new(move |line: &str| {
                 if let Ok(mut f) = file.lock() {
                     let _ = writeln!(f, "{line}");
                 }
-            }));
+            })));
             Ok(())
         })
     })
@@ -819,18 +820,18 @@ pub unsafe extern "C" fn quic_config_set_secrets_log_callback(
     with_config(config, "quic_config_set_secrets_log_callback", |h| {
         let Some(cb) = callback else {
             return h.apply(|c| {
-                c.key_log = None;
+                c.set_key_log(None);
                 Ok(())
             });
         };
         let ud = UserData(userdata);
         h.apply(|c| {
-            c.key_log = Some(Arc::new(move |line: &str| {
+            c.set_key_log(Some(Arc::new(move |line: &str| {
                 if let Ok(line) = CString::new(line) {
                     // SAFETY: the caller vouched for `cb` and `userdata`.
                     unsafe { cb(ud.ptr(), line.as_ptr()) };
                 }
-            }));
+            })));
             Ok(())
         })
     })
@@ -850,13 +851,7 @@ pub unsafe extern "C" fn quic_config_set_max_datagram_frame_size(
     size: u64,
 ) -> quic_result {
     with_config(config, "quic_config_set_max_datagram_frame_size", |h| {
-        if size > crate::varint::MAX {
-            return QUIC_RESULT_INVALID_ARGUMENT;
-        }
-        h.apply(|c| {
-            c.max_datagram_frame_size = (size > 0).then_some(size);
-            Ok(())
-        })
+        h.apply(|c| c.set_max_datagram_frame_size(size))
     })
 }
 
@@ -876,14 +871,7 @@ pub unsafe extern "C" fn quic_config_set_max_streams(
     uni: u64,
 ) -> quic_result {
     with_config(config, "quic_config_set_max_streams", |h| {
-        if bidi > crate::frame::MAX_STREAMS_LIMIT || uni > crate::frame::MAX_STREAMS_LIMIT {
-            return QUIC_RESULT_INVALID_ARGUMENT;
-        }
-        h.apply(|c| {
-            c.max_streams_bidi = bidi;
-            c.max_streams_uni = uni;
-            Ok(())
-        })
+        h.apply(|c| c.set_max_streams(bidi, uni))
     })
 }
 
@@ -903,7 +891,7 @@ pub unsafe extern "C" fn quic_config_set_key_update_interval(
 ) -> quic_result {
     with_config(config, "quic_config_set_key_update_interval", |h| {
         h.apply(|c| {
-            c.key_update_interval = packets;
+            c.set_key_update_interval(packets);
             Ok(())
         })
     })
@@ -941,7 +929,7 @@ pub unsafe extern "C" fn quic_config_set_congestion_control(
             _ => return QUIC_RESULT_INVALID_ARGUMENT,
         };
         h.apply(|c| {
-            c.congestion_control = algo;
+            c.set_congestion_control(algo);
             Ok(())
         })
     })
@@ -965,13 +953,6 @@ pub unsafe extern "C" fn quic_config_set_max_windows(
     connection: u64,
 ) -> quic_result {
     with_config(config, "quic_config_set_max_windows", |h| {
-        if stream > crate::varint::MAX || connection > crate::varint::MAX {
-            return QUIC_RESULT_INVALID_ARGUMENT;
-        }
-        h.apply(|c| {
-            c.max_stream_window = stream;
-            c.max_connection_window = connection;
-            Ok(())
-        })
+        h.apply(|c| c.set_max_windows(stream, connection))
     })
 }

@@ -177,9 +177,10 @@ fn new_conn(
 /// length); `QUIC_RESULT_INVALID_ARGUMENT` (`params->struct_size` too
 /// small, a CID over 20 bytes, server fields for a client);
 /// `QUIC_RESULT_INVALID_STATE` (a server config without a certificate);
-/// on the first use of `config`, its TLS errors
-/// (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CA`, ... with details
-/// in `quic_config_last_error`).
+/// on the first use of `config`, OpenSSL refusing its settings
+/// (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CERTIFICATE`,
+/// `QUIC_RESULT_TLS_PRIVATE_KEY`, `QUIC_RESULT_TLS_CA`; details in
+/// `quic_config_last_error`).
 ///
 /// Safety: `config` must be NULL or a live config; `params` NULL or a
 /// `quic_conn_params` whose buffers are valid for their lengths;

@@ -202,6 +202,9 @@ static void test_argument_checks(quic_config *client_config) {
     quic_config *cfg;
     MUST(quic_config_new(true, &cfg));
     CHECK(quic_config_set_connection_id_length(cfg, 21) == QUIC_RESULT_INVALID_ARGUMENT);
+    /* The core's Config validates and explains; the C layer translates. */
+    CHECK(quic_config_set_max_streams(cfg, 1ull << 61, 1) == QUIC_RESULT_INVALID_ARGUMENT);
+    CHECK(strstr(quic_config_last_error(cfg), "2^60") != NULL);
     CHECK(strlen(quic_config_last_error(cfg)) > 0);
     CHECK(quic_config_load_verify_locations(cfg, "/nonexistent.pem", NULL, NULL, 0) ==
           QUIC_RESULT_FILE_UNREADABLE);

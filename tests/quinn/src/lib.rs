@@ -161,7 +161,7 @@ impl LibEnd {
         let mut c = Config::new(side);
         c.set_alpn_protocols(vec![ALPN.to_vec()]).unwrap();
         c.set_windows(8 << 20, 4 << 20).unwrap();
-        c.key_update_interval = opts.libquic_update_interval;
+        c.set_key_update_interval(opts.libquic_update_interval);
         if opts.chacha20 {
             c.set_cipher_suites(vec![Suite::ChaCha20Poly1305]).unwrap();
         }
