@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,7 +46,8 @@ int main(int argc, char **argv) {
     int status = 1;
     while (!quic_conn_is_closed(conn)) {
         flush_conn(fd, conn);
-        if (wait_readable(fd, quic_conn_timer(conn)) > 0) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, quic_conn_timeout_ms(conn, now_ns())) > 0) {
             uint8_t buf[65536];
             struct sockaddr_storage from;
             socklen_t from_len = sizeof from;
@@ -60,8 +62,9 @@ int main(int argc, char **argv) {
             case QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED: {
                 /* 4. Connected: send the message on a new stream, with FIN. */
                 uint64_t sid;
-                quic_conn_next_stream_id(conn, false, &sid);
-                quic_conn_stream_send(conn, sid, (const uint8_t *)message, strlen(message), true);
+                if (quic_conn_open_stream(conn, false, &sid) == QUIC_RESULT_OK)
+                    quic_conn_stream_send(conn, sid, (const uint8_t *)message, strlen(message),
+                                          true);
                 break;
             }
             case QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED:

@@ -257,9 +257,13 @@ typedef struct {
 } quic_conn_params;
 
 // An event from `quic_conn_poll_event`. Only the fields its `kind` names
-// are meaningful; the others are zero / NULL. Pointers stay valid until the
-// next call on the same connection. Set `struct_size` before polling; new
-// kinds and fields (at the end) appear in minor releases.
+// are meaningful; the others are zero / NULL. Its pointers (`data`,
+// `reason`, `alpn`, `cid`) stay valid until the next `quic_conn_poll_event`
+// or `quic_conn_free` on the same connection, and no other call ends them:
+// `data` may go straight into `quic_conn_stream_send` or
+// `quic_conn_send_datagram` on that connection (an echo), which copy it.
+// Set `struct_size` before polling; new kinds and fields (at the end)
+// appear in minor releases.
 typedef struct {
     // `sizeof(quic_event)`, set by the caller: the library writes no
     // further (the growth rule in this header's opening comment).
@@ -997,8 +1001,9 @@ quic_result quic_conn_handle_timer(quic_conn *conn, uint64_t now_ns);
 
 // Takes the next event (aioquic's `next_event`) into `out_event`, whose
 // `struct_size` the caller sets (`sizeof(quic_event)`); no more than that
-// is written. Its pointers stay valid until the next call on this
-// connection.
+// is written. Its pointers stay valid until the next
+// `quic_conn_poll_event` or `quic_conn_free` on this connection (see
+// `quic_event`).
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (no event);
 // `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
@@ -1156,8 +1161,32 @@ quic_result quic_conn_stream_reset(quic_conn *conn, uint64_t stream_id, uint64_t
 // Safety: `conn` must be NULL or live.
 quic_result quic_conn_stream_stop(quic_conn *conn, uint64_t stream_id, uint64_t error_code);
 
+// Opens our next stream, bidirectional or `unidirectional`, and writes
+// its ID: the ID is reserved, so the next call opens another (quinn's
+// `open_bi` / `open_uni`). Send on it with `quic_conn_stream_send`.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_STREAM_LIMIT` (the peer's MAX_STREAMS allows no more now,
+// which before the handshake completes is always the case: its limits are
+// not known yet); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live; `out_stream_id` NULL or writable.
+quic_result quic_conn_open_stream(quic_conn *conn, bool unidirectional, uint64_t *out_stream_id);
+
+// How long to wait for the next datagram, in milliseconds, for `poll()` /
+// `epoll_wait()`: -1 when no timer is set, 0 when it is due, otherwise
+// the time to the timer rounded up (so the loop does not wake a moment
+// early and spin), at most INT32_MAX. Re-read it after handling events.
+// NULL gives -1.
+//
+// Safety: `conn` must be NULL or live.
+int32_t quic_conn_timeout_ms(const quic_conn *conn, uint64_t now_ns);
+
 // Writes the next unused stream ID of ours, bidirectional or
-// `unidirectional` (aioquic's `get_next_available_stream_id`).
+// `unidirectional` (aioquic's `get_next_available_stream_id`). A peek:
+// nothing is reserved, and two calls give the same ID until that stream
+// is used. To take IDs for several streams up front, use
+// `quic_conn_open_stream`.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 // `QUIC_RESULT_PANIC`.

@@ -88,8 +88,20 @@ impl Connection {
             .map_err(stream_error)
     }
 
+    /// Opens our next stream of a kind and returns its ID, reserved: the
+    /// next call opens another (quinn's `open_bi` / `open_uni`).
+    /// `StreamLimit` while the peer's MAX_STREAMS does not allow one more
+    /// (including before the handshake has told us its limits).
+    pub fn open_stream(&mut self, unidirectional: bool) -> Result<u64, ApiError> {
+        self.check_open()?;
+        self.streams
+            .open_local(unidirectional)
+            .map_err(stream_error)
+    }
+
     /// The next stream ID of ours not used yet (aioquic's
-    /// `get_next_available_stream_id`).
+    /// `get_next_available_stream_id`): a peek, nothing is reserved, so two
+    /// calls give the same ID until that stream is used.
     pub fn next_stream_id(&self, unidirectional: bool) -> u64 {
         self.streams.next_stream_id(unidirectional)
     }

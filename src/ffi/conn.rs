@@ -408,8 +408,9 @@ pub unsafe extern "C" fn quic_conn_handle_timer(conn: *mut quic_conn, now_ns: u6
 
 /// Takes the next event (aioquic's `next_event`) into `out_event`, whose
 /// `struct_size` the caller sets (`sizeof(quic_event)`); no more than that
-/// is written. Its pointers stay valid until the next call on this
-/// connection.
+/// is written. Its pointers stay valid until the next
+/// `quic_conn_poll_event` or `quic_conn_free` on this connection (see
+/// `quic_event`).
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (no event);
 /// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
@@ -762,8 +763,65 @@ pub unsafe extern "C" fn quic_conn_stream_stop(
     })
 }
 
+/// Opens our next stream, bidirectional or `unidirectional`, and writes
+/// its ID: the ID is reserved, so the next call opens another (quinn's
+/// `open_bi` / `open_uni`). Send on it with `quic_conn_stream_send`.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_STREAM_LIMIT` (the peer's MAX_STREAMS allows no more now,
+/// which before the handshake completes is always the case: its limits are
+/// not known yet); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+///
+/// Safety: `conn` must be NULL or live; `out_stream_id` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_open_stream(
+    conn: *mut quic_conn,
+    unidirectional: bool,
+    out_stream_id: *mut u64,
+) -> quic_result {
+    with_conn(conn, |h| {
+        let out = try_out!(out_stream_id);
+        match h.conn.open_stream(unidirectional) {
+            Ok(sid) => {
+                *out = sid;
+                QUIC_RESULT_OK
+            }
+            Err(e) => api_error_code(e),
+        }
+    })
+}
+
+/// How long to wait for the next datagram, in milliseconds, for `poll()` /
+/// `epoll_wait()`: -1 when no timer is set, 0 when it is due, otherwise
+/// the time to the timer rounded up (so the loop does not wake a moment
+/// early and spin), at most INT32_MAX. Re-read it after handling events.
+/// NULL gives -1.
+///
+/// Safety: `conn` must be NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_timeout_ms(conn: *const quic_conn, now_ns: u64) -> i32 {
+    guard_value(-1, || {
+        // SAFETY: per the contract.
+        let deadline = unsafe { quic_conn_timer(conn) };
+        timeout_ms(deadline, now_ns)
+    })
+}
+
+/// Milliseconds from `now_ns` to `deadline` (UINT64_MAX: none), rounded up.
+fn timeout_ms(deadline: u64, now_ns: u64) -> i32 {
+    if deadline == u64::MAX {
+        return -1;
+    }
+    let ns = deadline.saturating_sub(now_ns);
+    let ms = ns / 1_000_000 + u64::from(ns % 1_000_000 != 0);
+    i32::try_from(ms).unwrap_or(i32::MAX)
+}
+
 /// Writes the next unused stream ID of ours, bidirectional or
-/// `unidirectional` (aioquic's `get_next_available_stream_id`).
+/// `unidirectional` (aioquic's `get_next_available_stream_id`). A peek:
+/// nothing is reserved, and two calls give the same ID until that stream
+/// is used. To take IDs for several streams up front, use
+/// `quic_conn_open_stream`.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_PANIC`.
@@ -879,4 +937,19 @@ pub unsafe extern "C" fn quic_conn_stats(
         unsafe { write_sized(out_stats, &stats, size) };
         QUIC_RESULT_OK
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timeout_ms;
+
+    #[test]
+    fn poll_timeouts_round_up_and_saturate() {
+        assert_eq!(timeout_ms(u64::MAX, 5), -1);
+        assert_eq!(timeout_ms(100, 200), 0, "due");
+        assert_eq!(timeout_ms(1_000_000, 0), 1);
+        assert_eq!(timeout_ms(1_000_001, 0), 2, "never early");
+        assert_eq!(timeout_ms(1, 0), 1);
+        assert_eq!(timeout_ms(u64::MAX - 1, 0), i32::MAX);
+    }
 }

@@ -92,9 +92,13 @@ impl From<Termination> for quic_termination {
 }
 
 /// An event from `quic_conn_poll_event`. Only the fields its `kind` names
-/// are meaningful; the others are zero / NULL. Pointers stay valid until the
-/// next call on the same connection. Set `struct_size` before polling; new
-/// kinds and fields (at the end) appear in minor releases.
+/// are meaningful; the others are zero / NULL. Its pointers (`data`,
+/// `reason`, `alpn`, `cid`) stay valid until the next `quic_conn_poll_event`
+/// or `quic_conn_free` on the same connection, and no other call ends them:
+/// `data` may go straight into `quic_conn_stream_send` or
+/// `quic_conn_send_datagram` on that connection (an echo), which copy it.
+/// Set `struct_size` before polling; new kinds and fields (at the end)
+/// appear in minor releases.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct quic_event {

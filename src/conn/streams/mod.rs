@@ -319,6 +319,15 @@ impl Streams {
         self.map.get_mut(&sid).ok_or(StreamError::Finished)
     }
 
+    /// Opens our next stream of a kind now, reserving its ID (quinn's
+    /// `open_bi` / `open_uni`): `Limit` while the peer's MAX_STREAMS does
+    /// not allow another.
+    pub(crate) fn open_local(&mut self, uni: bool) -> Result<u64, StreamError> {
+        let sid = self.next_stream_id(uni);
+        self.local_stream_for_send(sid)?;
+        Ok(sid)
+    }
+
     /// Queues data on a stream (aioquic's `send_stream_data`), copied.
     pub(crate) fn send(&mut self, sid: u64, data: &[u8], fin: bool) -> Result<(), StreamError> {
         self.send_with(sid, |send| send.write_slice(data, fin))
