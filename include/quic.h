@@ -94,6 +94,10 @@ enum quic_event_type
     // The peer proved it owns its current address (RFC 9000 §8.2). No
     // fields.
     QUIC_EVENT_TYPE_PATH_VALIDATED = 13,
+    // The peer raised a stream limit (MAX_STREAMS) that had refused us a
+    // stream with QUIC_RESULT_STREAM_LIMIT: `unidirectional`, and the new
+    // limit in `max_streams`. Once per refusal.
+    QUIC_EVENT_TYPE_STREAMS_AVAILABLE = 14,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -304,6 +308,11 @@ typedef struct {
     size_t cid_len;
     // CONNECTION_TERMINATED: why the connection ended.
     quic_termination termination;
+    // STREAMS_AVAILABLE: the kind of stream.
+    bool unidirectional;
+    // STREAMS_AVAILABLE: how many streams of that kind the peer allows in
+    // all.
+    uint64_t max_streams;
 } quic_event;
 
 // How one side closed a connection. Set `struct_size` before the call.
@@ -449,6 +458,10 @@ typedef struct {
 
 // Too much is queued; drain `quic_conn_send` and retry.
 #define QUIC_RESULT_WOULD_BLOCK -9
+
+// Streams cannot be opened before the handshake has brought the peer's
+// stream limits: retry after QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED.
+#define QUIC_RESULT_HANDSHAKE_PENDING -10
 
 // The peer's stream limit does not allow opening this stream yet; a
 // STREAMS_BLOCKED frame tells the peer.
@@ -1111,8 +1124,11 @@ quic_result quic_conn_local_cid(const quic_conn *conn,
 // use. The data is copied.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_HANDSHAKE_PENDING` (a stream of ours before the handshake
+// brought the peer's stream limits: retry after HANDSHAKE_COMPLETED);
 // `QUIC_RESULT_STREAM_LIMIT` (the peer's MAX_STREAMS does not allow this
-// stream yet; retry after more streams closed); `QUIC_RESULT_INVALID_STREAM`
+// stream yet; QUIC_EVENT_TYPE_STREAMS_AVAILABLE says when it does);
+// `QUIC_RESULT_INVALID_STREAM`
 // (the peer's unidirectional stream, or a peer stream not opened);
 // `QUIC_RESULT_STREAM_FINISHED` (FIN already sent); `QUIC_RESULT_STREAM_RESET`
 // (reset, or the peer sent STOP_SENDING); `QUIC_RESULT_CLOSING`;
@@ -1143,7 +1159,8 @@ quic_result quic_conn_stream_send_buffered(const quic_conn *conn,
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 // `QUIC_RESULT_INVALID_ARGUMENT` (a value above 2^62 - 1);
-// `QUIC_RESULT_STREAM_LIMIT`; `QUIC_RESULT_INVALID_STREAM`;
+// `QUIC_RESULT_HANDSHAKE_PENDING`; `QUIC_RESULT_STREAM_LIMIT`;
+// `QUIC_RESULT_INVALID_STREAM`;
 // `QUIC_RESULT_STREAM_FINISHED` (an old stream already forgotten);
 // `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
 //
@@ -1166,9 +1183,10 @@ quic_result quic_conn_stream_stop(quic_conn *conn, uint64_t stream_id, uint64_t 
 // `open_bi` / `open_uni`). Send on it with `quic_conn_stream_send`.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_STREAM_LIMIT` (the peer's MAX_STREAMS allows no more now,
-// which before the handshake completes is always the case: its limits are
-// not known yet); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+// `QUIC_RESULT_HANDSHAKE_PENDING` (the handshake has not brought the
+// peer's stream limits yet); `QUIC_RESULT_STREAM_LIMIT` (the peer's
+// MAX_STREAMS allows no more now; QUIC_EVENT_TYPE_STREAMS_AVAILABLE says
+// when it does); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
 //
 // Safety: `conn` must be NULL or live; `out_stream_id` NULL or writable.
 quic_result quic_conn_open_stream(quic_conn *conn, bool unidirectional, uint64_t *out_stream_id);

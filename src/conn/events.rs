@@ -87,6 +87,14 @@ pub enum Event {
         /// The address.
         addr: std::net::SocketAddr,
     },
+    /// The peer raised a stream limit that had refused us a stream
+    /// (MAX_STREAMS): streams of that kind can be opened again.
+    StreamsAvailable {
+        /// The kind of stream.
+        unidirectional: bool,
+        /// How many of them the peer now allows in all.
+        max_streams: u64,
+    },
     /// The connection ended: by us, by the peer, or by the idle timeout.
     ConnectionTerminated {
         /// Why: who closed, or which timeout or condition ended it.

@@ -64,6 +64,10 @@ pub enum ApiError {
     /// The peer's stream limit does not allow opening this stream yet.
     #[error("stream limit reached")]
     StreamLimit,
+    /// The peer's stream limits are not known until the handshake brings
+    /// its transport parameters.
+    #[error("the handshake has not brought the peer's stream limits yet")]
+    HandshakePending,
     /// The stream ID cannot be used this way.
     #[error("invalid stream: {0}")]
     InvalidStream(&'static str),

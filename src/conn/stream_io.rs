@@ -22,6 +22,7 @@ const SHORT_OVERHEAD: usize = 1 + 20 + 4 + TAG_LEN;
 fn stream_error(e: StreamError) -> ApiError {
     match e {
         StreamError::Limit => ApiError::StreamLimit,
+        StreamError::LimitsUnknown => ApiError::HandshakePending,
         StreamError::Invalid(why) => ApiError::InvalidStream(why),
         StreamError::Finished => ApiError::StreamFinished,
         StreamError::Reset => ApiError::StreamReset,
@@ -191,7 +192,12 @@ impl Connection {
                 self.streams.on_max_stream_data(stream_id, max)
             }
             Frame::MaxStreams { bidi, max } => {
-                self.streams.on_max_streams(bidi, max);
+                if let Some(limit) = self.streams.on_max_streams(bidi, max) {
+                    self.events.push_back(Event::StreamsAvailable {
+                        unidirectional: !bidi,
+                        max_streams: limit,
+                    });
+                }
                 Ok(())
             }
             Frame::StreamDataBlocked { stream_id, .. } => {

@@ -673,8 +673,11 @@ pub unsafe extern "C" fn quic_conn_local_cid(
 /// use. The data is copied.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_HANDSHAKE_PENDING` (a stream of ours before the handshake
+/// brought the peer's stream limits: retry after HANDSHAKE_COMPLETED);
 /// `QUIC_RESULT_STREAM_LIMIT` (the peer's MAX_STREAMS does not allow this
-/// stream yet; retry after more streams closed); `QUIC_RESULT_INVALID_STREAM`
+/// stream yet; QUIC_EVENT_TYPE_STREAMS_AVAILABLE says when it does);
+/// `QUIC_RESULT_INVALID_STREAM`
 /// (the peer's unidirectional stream, or a peer stream not opened);
 /// `QUIC_RESULT_STREAM_FINISHED` (FIN already sent); `QUIC_RESULT_STREAM_RESET`
 /// (reset, or the peer sent STOP_SENDING); `QUIC_RESULT_CLOSING`;
@@ -725,7 +728,8 @@ pub unsafe extern "C" fn quic_conn_stream_send_buffered(
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_INVALID_ARGUMENT` (a value above 2^62 - 1);
-/// `QUIC_RESULT_STREAM_LIMIT`; `QUIC_RESULT_INVALID_STREAM`;
+/// `QUIC_RESULT_HANDSHAKE_PENDING`; `QUIC_RESULT_STREAM_LIMIT`;
+/// `QUIC_RESULT_INVALID_STREAM`;
 /// `QUIC_RESULT_STREAM_FINISHED` (an old stream already forgotten);
 /// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
 ///
@@ -768,9 +772,10 @@ pub unsafe extern "C" fn quic_conn_stream_stop(
 /// `open_bi` / `open_uni`). Send on it with `quic_conn_stream_send`.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_STREAM_LIMIT` (the peer's MAX_STREAMS allows no more now,
-/// which before the handshake completes is always the case: its limits are
-/// not known yet); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+/// `QUIC_RESULT_HANDSHAKE_PENDING` (the handshake has not brought the
+/// peer's stream limits yet); `QUIC_RESULT_STREAM_LIMIT` (the peer's
+/// MAX_STREAMS allows no more now; QUIC_EVENT_TYPE_STREAMS_AVAILABLE says
+/// when it does); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
 ///
 /// Safety: `conn` must be NULL or live; `out_stream_id` NULL or writable.
 #[no_mangle]

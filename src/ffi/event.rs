@@ -46,6 +46,10 @@ pub enum quic_event_type {
     /// The peer proved it owns its current address (RFC 9000 §8.2). No
     /// fields.
     PathValidated = 13,
+    /// The peer raised a stream limit (MAX_STREAMS) that had refused us a
+    /// stream with QUIC_RESULT_STREAM_LIMIT: `unidirectional`, and the new
+    /// limit in `max_streams`. Once per refusal.
+    StreamsAvailable = 14,
 }
 
 /// Why a connection ended (`termination` of a CONNECTION_TERMINATED
@@ -141,6 +145,11 @@ pub struct quic_event {
     pub cid_len: usize,
     /// CONNECTION_TERMINATED: why the connection ended.
     pub termination: quic_termination,
+    /// STREAMS_AVAILABLE: the kind of stream.
+    pub unidirectional: bool,
+    /// STREAMS_AVAILABLE: how many streams of that kind the peer allows in
+    /// all.
+    pub max_streams: u64,
 }
 
 fn ptr(s: &[u8]) -> *const u8 {
@@ -178,6 +187,8 @@ impl quic_event {
             cid: null(),
             cid_len: 0,
             termination: quic_termination::None,
+            unidirectional: false,
+            max_streams: 0,
         }
     }
 
@@ -250,6 +261,15 @@ impl quic_event {
                 };
                 let mut out = Self::empty(kind);
                 (out.cid, out.cid_len) = (ptr(cid), cid.len());
+                out
+            }
+            Event::StreamsAvailable {
+                unidirectional,
+                max_streams,
+            } => {
+                let mut out = Self::empty(quic_event_type::StreamsAvailable);
+                out.unidirectional = *unidirectional;
+                out.max_streams = *max_streams;
                 out
             }
             Event::KeyUpdated { .. } => Self::empty(quic_event_type::KeyUpdated),

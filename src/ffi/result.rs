@@ -56,6 +56,9 @@ pub const QUIC_RESULT_RETRY_TAG_MISMATCH: quic_result = -106;
 pub const QUIC_RESULT_CLOSING: quic_result = -8;
 /// Too much is queued; drain `quic_conn_send` and retry.
 pub const QUIC_RESULT_WOULD_BLOCK: quic_result = -9;
+/// Streams cannot be opened before the handshake has brought the peer's
+/// stream limits: retry after QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED.
+pub const QUIC_RESULT_HANDSHAKE_PENDING: quic_result = -10;
 
 /// The peer's stream limit does not allow opening this stream yet; a
 /// STREAMS_BLOCKED frame tells the peer.
@@ -106,6 +109,9 @@ pub extern "C" fn quic_result_str(result: quic_result) -> *const c_char {
         QUIC_RESULT_INVALID_ADDRESS => c"invalid socket address",
         QUIC_RESULT_CLOSING => c"connection closing",
         QUIC_RESULT_WOULD_BLOCK => c"queue full; send first",
+        QUIC_RESULT_HANDSHAKE_PENDING => {
+            c"the handshake has not brought the peer's stream limits yet; retry after it completes"
+        }
         QUIC_RESULT_STREAM_LIMIT => c"stream limit reached",
         QUIC_RESULT_INVALID_STREAM => c"invalid stream for this operation",
         QUIC_RESULT_STREAM_FINISHED => c"stream send side already finished",
@@ -170,6 +176,7 @@ pub(crate) fn api_error_code(e: ApiError) -> quic_result {
         ApiError::DatagramUnsupported => QUIC_RESULT_DATAGRAM_UNSUPPORTED,
         ApiError::DatagramTooLarge => QUIC_RESULT_DATAGRAM_TOO_LARGE,
         ApiError::WouldBlock => QUIC_RESULT_WOULD_BLOCK,
+        ApiError::HandshakePending => QUIC_RESULT_HANDSHAKE_PENDING,
     }
 }
 

@@ -653,3 +653,56 @@ fn zero_copy_and_small_writes_mix_on_one_stream() {
     assert!(p.run_until(p.now + 60_000 * MS, |p| p.server_rx.finished.contains(&0)));
     assert!(p.server_rx.bytes(0) == expected);
 }
+
+/// Before the handshake the peer's stream limits are unknown: a distinct
+/// error says so. Refused by the limit later, the application hears when
+/// the peer raises it (once per refusal).
+#[test]
+fn streams_wait_for_the_handshake_and_announce_new_credit() {
+    let (c, mut s) = super::pair::configs();
+    s.max_streams_bidi = 1;
+    let mut p = Pair::new(c, s);
+    assert!(matches!(
+        p.client.stream_send(0, b"early", false),
+        Err(ApiError::HandshakePending)
+    ));
+    assert!(matches!(
+        p.client.open_stream(false),
+        Err(ApiError::HandshakePending)
+    ));
+    p.handshake();
+    let first = p.client.open_stream(false).unwrap();
+    assert!(matches!(
+        p.client.open_stream(false),
+        Err(ApiError::StreamLimit)
+    ));
+    // The first request completes both ways; the server's MAX_STREAMS
+    // follows as the stream closes.
+    p.client.stream_send(first, b"GET /\r\n", true).unwrap();
+    assert!(p.run_until(p.now + 1_000 * MS, |p| p
+        .server_rx
+        .finished
+        .contains(&first)));
+    p.server
+        .as_mut()
+        .unwrap()
+        .stream_send(first, b"ok", true)
+        .unwrap();
+    let available = |p: &Pair| {
+        p.client_events
+            .iter()
+            .filter(|e| matches!(e, crate::conn::Event::StreamsAvailable { .. }))
+            .count()
+    };
+    assert!(p.run_until(p.now + 2_000 * MS, |p| available(p) > 0));
+    assert!(p.client_events.iter().any(|e| matches!(
+        e,
+        crate::conn::Event::StreamsAvailable {
+            unidirectional: false,
+            max_streams: 2
+        }
+    )));
+    assert!(p.client.open_stream(false).is_ok());
+    p.run_until(p.now + 500 * MS, |_| false);
+    assert_eq!(available(&p), 1, "once per refusal");
+}

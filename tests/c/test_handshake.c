@@ -253,7 +253,9 @@ int main(int argc, char **argv) {
     quic_config_free(client_config);
     /* Before the handshake the peer's stream limits are unknown. */
     uint64_t blocked;
-    CHECK(quic_conn_open_stream(c.conn, false, &blocked) == QUIC_RESULT_STREAM_LIMIT);
+    CHECK(quic_conn_open_stream(c.conn, false, &blocked) == QUIC_RESULT_HANDSHAKE_PENDING);
+    CHECK(quic_conn_stream_send(c.conn, 0, (const uint8_t *)"x", 1, false) ==
+          QUIC_RESULT_HANDSHAKE_PENDING);
     MUST(quic_conn_connect(c.conn, (struct sockaddr *)&server_addr, server_addrlen, 0));
 
     uint64_t now = run(&c, &s, 0, established);

@@ -67,6 +67,9 @@ pub(crate) mod id {
 pub(crate) enum StreamError {
     /// The peer's stream limit does not allow opening it yet.
     Limit,
+    /// The peer's limits are not known yet: its transport parameters come
+    /// with the handshake.
+    LimitsUnknown,
     /// The stream ID cannot be used this way (wrong direction or initiator,
     /// or never opened).
     Invalid(&'static str),
@@ -147,6 +150,11 @@ pub(crate) struct Streams {
     peer_max_streams: [u64; 2],
     /// STREAMS_BLOCKED to send for this limit.
     streams_blocked: [Option<u64>; 2],
+    /// The peer's transport parameters (and so its stream limits) arrived.
+    limits_known: bool,
+    /// The application was refused a stream for the limit, per direction:
+    /// a raise of that limit is then reported (STREAMS_AVAILABLE).
+    app_blocked: [bool; 2],
     streams_blocked_sent: [Option<u64>; 2],
     /// Streams the peer opened (highest index + 1), per direction.
     peer_opened: [u64; 2],
@@ -193,6 +201,8 @@ impl Streams {
             next_local: [0; 2],
             peer_max_streams: [0; 2],
             streams_blocked: [None; 2],
+            limits_known: false,
+            app_blocked: [false; 2],
             streams_blocked_sent: [None; 2],
             peer_opened: [0; 2],
             unborn: Default::default(),
@@ -224,6 +234,7 @@ impl Streams {
     /// The peer's transport parameters set our sending limits.
     pub(crate) fn on_peer_params(&mut self, tp: &TransportParameters) {
         self.peer_max_streams = [tp.initial_max_streams_bidi, tp.initial_max_streams_uni];
+        self.limits_known = true;
         self.send_max_data = tp.initial_max_data;
         self.peer_stream_data = (
             tp.initial_max_stream_data_bidi_remote,
@@ -307,9 +318,13 @@ impl Streams {
             if index < self.next_local[d] {
                 return Err(StreamError::Finished); // opened before and forgotten
             }
+            if !self.limits_known {
+                return Err(StreamError::LimitsUnknown);
+            }
             if index >= self.peer_max_streams[d] {
                 // RFC 9000 §4.6: tell the peer we are blocked.
                 self.streams_blocked[d] = Some(self.peer_max_streams[d]);
+                self.app_blocked[d] = true;
                 return Err(StreamError::Limit);
             }
             self.next_local[d] = index + 1;
@@ -594,10 +609,14 @@ impl Streams {
         }
     }
 
-    /// A MAX_STREAMS frame (RFC 9000 §19.11).
-    pub(crate) fn on_max_streams(&mut self, bidi: bool, max: u64) {
+    /// A MAX_STREAMS frame (RFC 9000 §19.11). Returns the new limit when
+    /// it raised one the application had been refused by (once per
+    /// refusal, so a peer's stream of frames makes no stream of events).
+    pub(crate) fn on_max_streams(&mut self, bidi: bool, max: u64) -> Option<u64> {
         let d = usize::from(!bidi);
+        let raised = max > self.peer_max_streams[d];
         self.peer_max_streams[d] = self.peer_max_streams[d].max(max);
+        (raised && std::mem::take(&mut self.app_blocked[d])).then_some(max)
     }
 
     /// Queues events for data that became deliverable and resets to report,
