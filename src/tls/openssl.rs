@@ -536,7 +536,7 @@ impl TlsSession {
             Some(a) => TransportError::new(
                 code::CRYPTO_ERROR_BASE + u64::from(a),
                 0,
-                "TLS handshake failed",
+                verify_failure(live.ssl.verify_result().as_raw()).unwrap_or("TLS handshake failed"),
             ),
             None => TransportError::new(code::INTERNAL_ERROR, 0, "TLS failure"),
         }
@@ -658,6 +658,28 @@ impl TlsSession {
             _ => self.outcome.resumed,
         }
     }
+}
+
+/// Why certificate verification failed, in words, for the X509_V_ERR_*
+/// codes a misconfigured deployment meets (x509_vfy.h): the reason of the
+/// CONNECTION_TERMINATED event and of our CONNECTION_CLOSE, instead of the
+/// bare alert number. None for success and for codes not listed.
+fn verify_failure(code: c_int) -> Option<&'static str> {
+    Some(match code {
+        7 => "TLS handshake failed: certificate signature failure (signed by another CA of that name?)",
+        9 => "TLS handshake failed: certificate is not yet valid",
+        10 => "TLS handshake failed: certificate has expired",
+        18 => "TLS handshake failed: self-signed certificate",
+        19 => "TLS handshake failed: self-signed certificate in the chain",
+        20 => "TLS handshake failed: unable to get local issuer certificate (unknown CA)",
+        21 => "TLS handshake failed: unable to verify the first certificate",
+        23 => "TLS handshake failed: certificate revoked",
+        24 => "TLS handshake failed: invalid CA certificate",
+        26 => "TLS handshake failed: unsupported certificate purpose",
+        62 => "TLS handshake failed: hostname mismatch",
+        64 => "TLS handshake failed: IP address mismatch",
+        _ => return None,
+    })
 }
 
 impl Outcome {
