@@ -59,7 +59,9 @@ impl Connection {
             }
         }
         if !self.opened_in_datagram && matches!(self.close, CloseState::Open) {
-            self.check_stateless_reset(&buf, now);
+            // The datagram as received: failed attempts to open its packets
+            // may have removed header protection in `buf`.
+            self.check_stateless_reset(datagram, now);
         }
         self.recv_buf = buf;
         if matches!(self.close, CloseState::Open) {
