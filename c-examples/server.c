@@ -1,7 +1,10 @@
 /* quic-server: serves the files of a directory over HTTP/0.9 on QUIC
  * (ALPN "hq-interop"): a client opens a bidirectional stream and sends
  * "GET /path\r\n"; the server answers with the file and FIN, or resets the
- * stream for an unknown path. With ALPN "echo" it sends every stream back.
+ * stream for an unknown path. With ALPN "echo" it sends every stream back,
+ * at the pace the client reads the echo: a stream with more than 1 MB of
+ * echo not yet acknowledged is paused (quic_conn_stream_pause_reading), so
+ * the client's sending waits too, and resumed once half of that is gone.
  *
  * One UDP socket serves many clients: each datagram's header is parsed
  * with quic_header_parse and routed by connection ID; an unsupported
@@ -34,6 +37,8 @@
 #define MAX_CONNS 256
 #define MAX_REQUESTS 64
 #define MAX_REQUEST_LINE 1024
+/* Echo not yet acknowledged on one stream before its reading pauses. */
+#define ECHO_MAX_BUFFERED (1u << 20)
 
 struct request {
     uint64_t stream_id;
@@ -51,6 +56,9 @@ struct client {
     size_t cid_lens[MAX_CIDS];
     int echo;
     struct request requests[MAX_REQUESTS];
+    /* Echo streams whose reading is paused until their echo drains. */
+    uint64_t paused[MAX_REQUESTS];
+    int npaused;
     uint64_t started;
     char peer[64];
 };
@@ -156,9 +164,46 @@ static void answer(struct client *c, struct request *r) {
     r->answered = 1;
 }
 
+/* Echoes a stream's data; pauses reading the stream while too much of
+ * the echo waits, so a client that sends but does not read cannot make
+ * the server hold more than about ECHO_MAX_BUFFERED plus one window. */
+static void echo(struct client *c, const quic_event *ev) {
+    quic_conn_stream_send(c->conn, ev->stream_id, ev->data, ev->data_len, ev->end_stream);
+    uint64_t waiting = 0;
+    quic_conn_stream_send_buffered(c->conn, ev->stream_id, &waiting);
+    if (waiting <= ECHO_MAX_BUFFERED) return;
+    for (int i = 0; i < c->npaused; i++)
+        if (c->paused[i] == ev->stream_id) return;
+    if (c->npaused == MAX_REQUESTS) {
+        /* Too many streams at once: give this one up. */
+        quic_conn_stream_stop(c->conn, ev->stream_id, 3);
+        quic_conn_stream_reset(c->conn, ev->stream_id, 3);
+        return;
+    }
+    quic_conn_stream_pause_reading(c->conn, ev->stream_id);
+    c->paused[c->npaused++] = ev->stream_id;
+    logv("%s: stream %llu paused, %llu bytes of echo waiting", c->peer,
+         (unsigned long long)ev->stream_id, (unsigned long long)waiting);
+}
+
+/* Resumes the paused echo streams whose echo has drained to half. */
+static void resume_echoes(struct client *c) {
+    for (int i = 0; i < c->npaused;) {
+        uint64_t waiting = 0;
+        quic_conn_stream_send_buffered(c->conn, c->paused[i], &waiting);
+        if (waiting > ECHO_MAX_BUFFERED / 2) {
+            i++;
+            continue;
+        }
+        quic_conn_stream_resume_reading(c->conn, c->paused[i]);
+        logv("%s: stream %llu resumed", c->peer, (unsigned long long)c->paused[i]);
+        c->paused[i] = c->paused[--c->npaused];
+    }
+}
+
 static void on_stream_data(struct client *c, const quic_event *ev) {
     if (c->echo) {
-        quic_conn_stream_send(c->conn, ev->stream_id, ev->data, ev->data_len, ev->end_stream);
+        echo(c, ev);
         return;
     }
     struct request *r = request_for(c, ev->stream_id);
@@ -400,6 +445,7 @@ int main(int argc, char **argv) {
             if (!c) continue;
             quic_conn_recv(c->conn, buf, (size_t)n, (struct sockaddr *)&from, fromlen, now_ns());
             flush_conn(fd, c->conn);
+            resume_echoes(c);
             drain_events(c);
             flush_conn(fd, c->conn);
         }
@@ -409,6 +455,7 @@ int main(int argc, char **argv) {
             if (!c->conn) continue;
             if (quic_conn_timer(c->conn) <= now) quic_conn_handle_timer(c->conn, now);
             flush_conn(fd, c->conn);
+            resume_echoes(c);
             drain_events(c);
             flush_conn(fd, c->conn);
             if (quic_conn_is_closed(c->conn)) release(c);

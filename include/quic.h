@@ -33,6 +33,10 @@
  *   quic_conn_send until QUIC_RESULT_DONE, drain quic_conn_poll_event until
  *   QUIC_RESULT_DONE (handling an event may queue more: send again), then
  *   re-arm your one timer with quic_conn_timer.
+ * - Reading pace: taking a stream data event credits its bytes to the peer
+ *   at once (the default). To make the peer wait for a slow consumer,
+ *   pause the stream (quic_conn_stream_pause_reading) or credit only what
+ *   was consumed (quic_config_set_receive_credit, quic_conn_stream_consumed).
  */
 
 #ifndef QUIC_H
@@ -62,7 +66,10 @@ enum quic_event_type
     QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED = 1,
     // ALPN agreed (before HANDSHAKE_COMPLETED): `alpn`.
     QUIC_EVENT_TYPE_PROTOCOL_NEGOTIATED = 2,
-    // Stream data arrived: `stream_id`, `data`, `end_stream`.
+    // Stream data arrived: `stream_id`, `data`, `end_stream`. Taking the
+    // event credits the bytes back to the peer, unless the config says
+    // `QUIC_RECEIVE_CREDIT_ON_CONSUME` (then `quic_conn_stream_consumed`
+    // does); `quic_conn_stream_pause_reading` holds a stream's events back.
     QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED = 3,
     // The peer reset a stream: `stream_id`, `error_code`.
     QUIC_EVENT_TYPE_STREAM_RESET = 4,
@@ -218,6 +225,32 @@ enum quic_verify_mode
 typedef enum quic_verify_mode quic_verify_mode;
 #else
 typedef uint32_t quic_verify_mode;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// When data received on a stream is credited back to the peer (the
+// MAX_STREAM_DATA and MAX_DATA it may send up to).
+enum quic_receive_credit
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // As soon as the application takes the QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED
+    // event (aioquic's way; the default). Right for an application that
+    // is done with the bytes when it handles the event.
+    QUIC_RECEIVE_CREDIT_ON_POLL = 0,
+    // Only when the application says so with `quic_conn_stream_consumed`:
+    // the peer sends at the pace the application works at, and the bytes
+    // it holds unconsumed never exceed the stream's window (see
+    // `quic_config_set_max_windows`). For a proxy writing to a slower
+    // socket, or anything that keeps event data to work on later.
+    QUIC_RECEIVE_CREDIT_ON_CONSUME = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum quic_receive_credit quic_receive_credit;
+#else
+typedef uint32_t quic_receive_credit;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -898,6 +931,18 @@ quic_result quic_config_set_congestion_control(quic_config *config, uint32_t alg
 // Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_max_windows(quic_config *config, uint64_t stream, uint64_t connection);
 
+// Chooses when received stream data is credited back to the peer:
+// `QUIC_RECEIVE_CREDIT_ON_POLL` (0, the default) or
+// `QUIC_RECEIVE_CREDIT_ON_CONSUME` (1). Either way a stream can be paused
+// with `quic_conn_stream_pause_reading`.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
+// `QUIC_RESULT_INVALID_ARGUMENT` (another value).
+//
+// Safety: `config` must be NULL or a live config.
+quic_result quic_config_set_receive_credit(quic_config *config, uint32_t credit);
+
 // Creates a connection in the role `config` was made for (aioquic's
 // `is_client`). A client passes `params` NULL (or with no server fields)
 // and starts with `quic_conn_connect`. A server passes the client's
@@ -1119,78 +1164,6 @@ quic_result quic_conn_local_cid(const quic_conn *conn,
                                 size_t out_cap,
                                 size_t *out_len);
 
-// Queues `len` bytes on a stream (aioquic's `send_stream_data`); `fin`
-// ends the stream after them. A stream of ours opens implicitly on first
-// use. The data is copied.
-//
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_HANDSHAKE_PENDING` (a stream of ours before the handshake
-// brought the peer's stream limits: retry after HANDSHAKE_COMPLETED);
-// `QUIC_RESULT_STREAM_LIMIT` (the peer's MAX_STREAMS does not allow this
-// stream yet; QUIC_EVENT_TYPE_STREAMS_AVAILABLE says when it does);
-// `QUIC_RESULT_INVALID_STREAM`
-// (the peer's unidirectional stream, or a peer stream not opened);
-// `QUIC_RESULT_STREAM_FINISHED` (FIN already sent); `QUIC_RESULT_STREAM_RESET`
-// (reset, or the peer sent STOP_SENDING); `QUIC_RESULT_CLOSING`;
-// `QUIC_RESULT_PANIC`.
-//
-// Safety: `conn` must be NULL or live; `data` valid for `len` bytes.
-quic_result quic_conn_stream_send(quic_conn *conn,
-                                  uint64_t stream_id,
-                                  const uint8_t *data,
-                                  size_t len,
-                                  bool fin);
-
-// Writes the bytes queued on a stream and not yet acknowledged by the
-// peer: what the stream's sending holds in memory. Send more once it has
-// dropped below what you are willing to buffer. 0 for a stream with no
-// send state (never used, or done and forgotten).
-//
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_PANIC`.
-//
-// Safety: `conn` must be NULL or live; `out_bytes` NULL or writable.
-quic_result quic_conn_stream_send_buffered(const quic_conn *conn,
-                                           uint64_t stream_id,
-                                           uint64_t *out_bytes);
-
-// Abandons sending on a stream with RESET_STREAM and `error_code`
-// (aioquic's `reset_stream`). Resetting twice does nothing.
-//
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_INVALID_ARGUMENT` (a value above 2^62 - 1);
-// `QUIC_RESULT_HANDSHAKE_PENDING`; `QUIC_RESULT_STREAM_LIMIT`;
-// `QUIC_RESULT_INVALID_STREAM`;
-// `QUIC_RESULT_STREAM_FINISHED` (an old stream already forgotten);
-// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
-//
-// Safety: `conn` must be NULL or live.
-quic_result quic_conn_stream_reset(quic_conn *conn, uint64_t stream_id, uint64_t error_code);
-
-// Asks the peer to stop sending on a stream with STOP_SENDING and
-// `error_code` (aioquic's `stop_stream`); data still arriving is dropped.
-//
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_INVALID_ARGUMENT`; `QUIC_RESULT_INVALID_STREAM` (our
-// unidirectional stream, or a stream never opened); `QUIC_RESULT_CLOSING`;
-// `QUIC_RESULT_PANIC`.
-//
-// Safety: `conn` must be NULL or live.
-quic_result quic_conn_stream_stop(quic_conn *conn, uint64_t stream_id, uint64_t error_code);
-
-// Opens our next stream, bidirectional or `unidirectional`, and writes
-// its ID: the ID is reserved, so the next call opens another (quinn's
-// `open_bi` / `open_uni`). Send on it with `quic_conn_stream_send`.
-//
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_HANDSHAKE_PENDING` (the handshake has not brought the
-// peer's stream limits yet); `QUIC_RESULT_STREAM_LIMIT` (the peer's
-// MAX_STREAMS allows no more now; QUIC_EVENT_TYPE_STREAMS_AVAILABLE says
-// when it does); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
-//
-// Safety: `conn` must be NULL or live; `out_stream_id` NULL or writable.
-quic_result quic_conn_open_stream(quic_conn *conn, bool unidirectional, uint64_t *out_stream_id);
-
 // How long to wait for the next datagram, in milliseconds, for `poll()` /
 // `epoll_wait()`: -1 when no timer is set, 0 when it is due, otherwise
 // the time to the timer rounded up (so the loop does not wake a moment
@@ -1199,20 +1172,6 @@ quic_result quic_conn_open_stream(quic_conn *conn, bool unidirectional, uint64_t
 //
 // Safety: `conn` must be NULL or live.
 int32_t quic_conn_timeout_ms(const quic_conn *conn, uint64_t now_ns);
-
-// Writes the next unused stream ID of ours, bidirectional or
-// `unidirectional` (aioquic's `get_next_available_stream_id`). A peek:
-// nothing is reserved, and two calls give the same ID until that stream
-// is used. To take IDs for several streams up front, use
-// `quic_conn_open_stream`.
-//
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_PANIC`.
-//
-// Safety: `conn` must be NULL or live; `out_stream_id` NULL or writable.
-quic_result quic_conn_next_stream_id(const quic_conn *conn,
-                                     bool unidirectional,
-                                     uint64_t *out_stream_id);
 
 // Queues an unreliable DATAGRAM frame (RFC 9221; aioquic's
 // `send_datagram_frame`). The data is copied.
@@ -1369,6 +1328,141 @@ quic_result quic_retry_verify(uint32_t version,
                               size_t odcid_len,
                               const uint8_t *packet,
                               size_t packet_len);
+
+// Queues `len` bytes on a stream (aioquic's `send_stream_data`); `fin`
+// ends the stream after them. A stream of ours opens implicitly on first
+// use. The data is copied.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_HANDSHAKE_PENDING` (a stream of ours before the handshake
+// brought the peer's stream limits: retry after HANDSHAKE_COMPLETED);
+// `QUIC_RESULT_STREAM_LIMIT` (the peer's MAX_STREAMS does not allow this
+// stream yet; QUIC_EVENT_TYPE_STREAMS_AVAILABLE says when it does);
+// `QUIC_RESULT_INVALID_STREAM`
+// (the peer's unidirectional stream, or a peer stream not opened);
+// `QUIC_RESULT_STREAM_FINISHED` (FIN already sent); `QUIC_RESULT_STREAM_RESET`
+// (reset, or the peer sent STOP_SENDING); `QUIC_RESULT_CLOSING`;
+// `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live; `data` valid for `len` bytes.
+quic_result quic_conn_stream_send(quic_conn *conn,
+                                  uint64_t stream_id,
+                                  const uint8_t *data,
+                                  size_t len,
+                                  bool fin);
+
+// Writes the bytes queued on a stream and not yet acknowledged by the
+// peer: what the stream's sending holds in memory. Send more once it has
+// dropped below what you are willing to buffer. 0 for a stream with no
+// send state (never used, or done and forgotten).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live; `out_bytes` NULL or writable.
+quic_result quic_conn_stream_send_buffered(const quic_conn *conn,
+                                           uint64_t stream_id,
+                                           uint64_t *out_bytes);
+
+// Abandons sending on a stream with RESET_STREAM and `error_code`
+// (aioquic's `reset_stream`). Resetting twice does nothing.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (a value above 2^62 - 1);
+// `QUIC_RESULT_HANDSHAKE_PENDING`; `QUIC_RESULT_STREAM_LIMIT`;
+// `QUIC_RESULT_INVALID_STREAM`;
+// `QUIC_RESULT_STREAM_FINISHED` (an old stream already forgotten);
+// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live.
+quic_result quic_conn_stream_reset(quic_conn *conn, uint64_t stream_id, uint64_t error_code);
+
+// Asks the peer to stop sending on a stream with STOP_SENDING and
+// `error_code` (aioquic's `stop_stream`); data still arriving is dropped.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT`; `QUIC_RESULT_INVALID_STREAM` (our
+// unidirectional stream, or a stream never opened); `QUIC_RESULT_CLOSING`;
+// `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live.
+quic_result quic_conn_stream_stop(quic_conn *conn, uint64_t stream_id, uint64_t error_code);
+
+// Opens our next stream, bidirectional or `unidirectional`, and writes
+// its ID: the ID is reserved, so the next call opens another (quinn's
+// `open_bi` / `open_uni`). Send on it with `quic_conn_stream_send`.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_HANDSHAKE_PENDING` (the handshake has not brought the
+// peer's stream limits yet); `QUIC_RESULT_STREAM_LIMIT` (the peer's
+// MAX_STREAMS allows no more now; QUIC_EVENT_TYPE_STREAMS_AVAILABLE says
+// when it does); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live; `out_stream_id` NULL or writable.
+quic_result quic_conn_open_stream(quic_conn *conn, bool unidirectional, uint64_t *out_stream_id);
+
+// Writes the next unused stream ID of ours, bidirectional or
+// `unidirectional` (aioquic's `get_next_available_stream_id`). A peek:
+// nothing is reserved, and two calls give the same ID until that stream
+// is used. To take IDs for several streams up front, use
+// `quic_conn_open_stream`.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live; `out_stream_id` NULL or writable.
+quic_result quic_conn_next_stream_id(const quic_conn *conn,
+                                     bool unidirectional,
+                                     uint64_t *out_stream_id);
+
+// Says that the application is done with `len` more bytes of a stream's
+// data (taken in QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED events), so the peer may
+// send that much more: the stream's MAX_STREAM_DATA and the connection's
+// MAX_DATA move at this pace, and windows still grow while consuming
+// keeps up. Only with `QUIC_RECEIVE_CREDIT_ON_CONSUME`
+// (`quic_config_set_receive_credit`). Consume in any steps, in stream
+// order or not; the total may not exceed what was delivered. A stream
+// whose FIN was delivered is kept until all of it is consumed (and so
+// holds its place under the peer's stream limit). After a stream's reset
+// was reported, or once it is forgotten, the call does nothing.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_STATE` (credit is given on poll);
+// `QUIC_RESULT_INVALID_STREAM` (more than delivered and not yet consumed,
+// a stream with no receive side, or not opened); `QUIC_RESULT_CLOSING`;
+// `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live.
+quic_result quic_conn_stream_consumed(quic_conn *conn, uint64_t stream_id, uint64_t len);
+
+// Stops delivering a stream's data: what arrives stays in the library,
+// is not credited, and the peer stops sending on the stream when its
+// window is full (the bytes held stay within that window). Other streams
+// flow on, within the connection's window. Events already queued are
+// still delivered; a reset of the stream is still reported. Pausing a
+// paused stream, or one that has ended, does nothing.
+//
+// Use it to match the pace of whatever the data goes to: pause when the
+// output is backed up (e.g. `quic_conn_stream_send_buffered` on the
+// stream you echo into is high), resume when it has drained.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_STREAM` (no receive side, or not opened);
+// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live.
+quic_result quic_conn_stream_pause_reading(quic_conn *conn, uint64_t stream_id);
+
+// Delivers a paused stream's data again: what waited is queued as
+// QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED events at once (poll them), and credit
+// follows as usual.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_STREAM` (no receive side, or not opened);
+// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live.
+quic_result quic_conn_stream_resume_reading(quic_conn *conn, uint64_t stream_id);
 
 // Returns a static, NUL-terminated description of this library and the
 // OpenSSL it runs on, such as "libquic 0.1.0 (OpenSSL 3.6.1 ...)". Never

@@ -55,6 +55,20 @@ pub enum VerifyMode {
     Required,
 }
 
+/// When data received on a stream is credited back to the peer (as
+/// MAX_STREAM_DATA and MAX_DATA), which sets how fast the peer may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReceiveCredit {
+    /// As soon as the application takes the data event (aioquic's way):
+    /// right for an application that handles data as it comes.
+    #[default]
+    OnPoll,
+    /// Only when the application says it consumed the bytes
+    /// (`Connection::stream_consumed`): the peer sends at the pace the
+    /// application works at, and what it holds stays within the windows.
+    OnConsume,
+}
+
 /// Settings shared by the connections made from them. Fields are set
 /// through the validating setters, so a `Config` only holds values the
 /// rest of the library can use.
@@ -102,6 +116,8 @@ pub struct Config {
     pub(crate) random: Arc<dyn RandomSource>,
     /// How far auto-tuning may grow the per-stream window.
     pub(crate) max_stream_window: u64,
+    /// When received stream data is credited back to the peer.
+    pub(crate) receive_credit: ReceiveCredit,
     /// How far auto-tuning may grow the connection window.
     pub(crate) max_connection_window: u64,
     /// Streams the peer may open at once, bidirectional.
@@ -169,6 +185,7 @@ impl Config {
             key_log: None,
             random: Arc::new(SystemRandom),
             max_stream_window: 16 * DEFAULT_WINDOW,
+            receive_credit: ReceiveCredit::OnPoll,
             max_connection_window: 24 * DEFAULT_WINDOW,
             max_streams_bidi: 128,
             congestion_control: Default::default(),
@@ -376,6 +393,11 @@ impl Config {
     /// Picks the congestion controller.
     pub fn set_congestion_control(&mut self, algorithm: crate::recovery::congestion::Algorithm) {
         self.congestion_control = algorithm;
+    }
+
+    /// Sets when received stream data is credited back to the peer.
+    pub fn set_receive_credit(&mut self, credit: ReceiveCredit) {
+        self.receive_credit = credit;
     }
 
     /// Sets how the peer's certificate is verified.

@@ -37,7 +37,7 @@ pub(crate) use streams::MAX_OOO_PIECES_PER_STREAM;
 use thiserror::Error;
 
 use crate::cid::ConnectionId;
-use crate::config::Config;
+use crate::config::{Config, ReceiveCredit};
 use crate::error::TransportError;
 use crate::recovery::{HandshakeStatus, Recovery, Space};
 use crate::side::Side;
@@ -239,7 +239,7 @@ impl Connection {
             .original_version
             .unwrap_or(config.supported_versions[0]);
         let local_cids = LocalCids::generate(&*config.random, config.connection_id_length);
-        let streams = Streams::new(
+        let mut streams = Streams::new(
             side,
             Windows {
                 stream: config.max_stream_data,
@@ -249,6 +249,7 @@ impl Connection {
             },
             [config.max_streams_bidi, config.max_streams_uni],
         );
+        streams.set_credit_on_consume(config.receive_credit == ReceiveCredit::OnConsume);
         Self {
             side,
             version: first_version,
@@ -408,7 +409,8 @@ impl Connection {
     }
 
     /// The next event, oldest first. Taking stream data frees flow-control
-    /// credit for the peer.
+    /// credit for the peer, unless the configuration gives credit on
+    /// [`Connection::stream_consumed`] instead.
     pub fn poll_event(&mut self) -> Option<Event> {
         let e = self.events.pop_front()?;
         match &e {
@@ -417,7 +419,7 @@ impl Connection {
             } => {
                 let rtt = self.recovery.rtt.smoothed();
                 self.streams
-                    .on_consumed(*stream_id, data.len() as u64, self.last_now, rtt);
+                    .on_delivered(*stream_id, data.len() as u64, self.last_now, rtt);
             }
             Event::DatagramFrameReceived { .. } => {
                 self.datagrams_undelivered = self.datagrams_undelivered.saturating_sub(1)

@@ -29,6 +29,13 @@ fn stream_error(e: StreamError) -> ApiError {
     }
 }
 
+fn check_stream_id(stream_id: u64) -> Result<(), ApiError> {
+    if stream_id > varint::MAX {
+        return Err(ApiError::InvalidStream("stream ID above 2^62 - 1"));
+    }
+    Ok(())
+}
+
 impl Connection {
     fn check_open(&self) -> Result<(), ApiError> {
         if matches!(self.close, CloseState::Open) {
@@ -42,9 +49,7 @@ impl Connection {
     /// (aioquic's `send_stream_data`). The data is copied.
     pub fn stream_send(&mut self, stream_id: u64, data: &[u8], fin: bool) -> Result<(), ApiError> {
         self.check_open()?;
-        if stream_id > varint::MAX {
-            return Err(ApiError::InvalidStream("stream ID above 2^62 - 1"));
-        }
+        check_stream_id(stream_id)?;
         self.streams
             .send(stream_id, data, fin)
             .map_err(stream_error)
@@ -59,9 +64,7 @@ impl Connection {
         fin: bool,
     ) -> Result<(), ApiError> {
         self.check_open()?;
-        if stream_id > varint::MAX {
-            return Err(ApiError::InvalidStream("stream ID above 2^62 - 1"));
-        }
+        check_stream_id(stream_id)?;
         self.streams
             .send_bytes(stream_id, data, fin)
             .map_err(stream_error)
@@ -87,6 +90,52 @@ impl Connection {
         self.streams
             .stop(stream_id, error_code)
             .map_err(stream_error)
+    }
+
+    /// Credits `len` bytes of a stream back to the peer, when the
+    /// configuration says [`ReceiveCredit::OnConsume`]: bytes of data
+    /// events taken and now done with. The peer's windows move (and may
+    /// grow) at this pace; a stream is kept until its FIN was delivered
+    /// and all of it consumed. `InvalidStream` for more than was delivered
+    /// and not consumed yet; nothing happens for a stream whose reset was
+    /// reported (its bytes were credited then).
+    ///
+    /// [`ReceiveCredit::OnConsume`]: crate::config::ReceiveCredit::OnConsume
+    pub fn stream_consumed(&mut self, stream_id: u64, len: u64) -> Result<(), ApiError> {
+        self.check_open()?;
+        check_stream_id(stream_id)?;
+        if !self.streams.credits_on_consume() {
+            return Err(ApiError::InvalidState(
+                "credit is given when events are taken; configure ReceiveCredit::OnConsume",
+            ));
+        }
+        let rtt = self.recovery.rtt.smoothed();
+        self.streams
+            .consume(stream_id, len, self.last_now, rtt)
+            .map_err(stream_error)
+    }
+
+    /// Stops delivering a stream's data: it stays in the library, is not
+    /// credited, and the peer stops when the stream's window is full. A
+    /// reset of the stream is still reported.
+    pub fn stream_pause_reading(&mut self, stream_id: u64) -> Result<(), ApiError> {
+        self.check_open()?;
+        check_stream_id(stream_id)?;
+        self.streams
+            .set_paused(stream_id, true)
+            .map_err(stream_error)
+    }
+
+    /// Delivers a paused stream's data again; what waited is queued as
+    /// events at once.
+    pub fn stream_resume_reading(&mut self, stream_id: u64) -> Result<(), ApiError> {
+        self.check_open()?;
+        check_stream_id(stream_id)?;
+        self.streams
+            .set_paused(stream_id, false)
+            .map_err(stream_error)?;
+        self.collect_stream_events();
+        Ok(())
     }
 
     /// Opens our next stream of a kind and returns its ID, reserved: the

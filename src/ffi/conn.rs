@@ -22,7 +22,7 @@ pub struct quic_conn {
 }
 
 pub(crate) struct ConnHandle {
-    conn: Connection,
+    pub(super) conn: Connection,
     /// The last polled event, kept so its bytes outlive the call.
     event: Option<Event>,
     send_buf: Vec<u8>,
@@ -36,7 +36,10 @@ impl Castable for quic_conn {
 
 /// Runs `f` on the connection behind `conn`, refusing a poisoned one and
 /// poisoning it if `f` panics.
-fn with_conn(conn: *mut quic_conn, f: impl FnOnce(&mut ConnHandle) -> quic_result) -> quic_result {
+pub(super) fn with_conn(
+    conn: *mut quic_conn,
+    f: impl FnOnce(&mut ConnHandle) -> quic_result,
+) -> quic_result {
     // SAFETY: the caller passes NULL or a live connection used by one
     // thread at a time (quic.h).
     let Some(h) = (unsafe { handle_mut(conn) }) else {
@@ -59,7 +62,7 @@ fn with_conn(conn: *mut quic_conn, f: impl FnOnce(&mut ConnHandle) -> quic_resul
 
 /// Like [`with_conn`] for the calls that only read the connection (they
 /// take `const quic_conn *`).
-fn with_conn_ref(
+pub(super) fn with_conn_ref(
     conn: *const quic_conn,
     f: impl FnOnce(&ConnHandle) -> quic_result,
 ) -> quic_result {
@@ -668,134 +671,6 @@ pub unsafe extern "C" fn quic_conn_local_cid(
     })
 }
 
-/// Queues `len` bytes on a stream (aioquic's `send_stream_data`); `fin`
-/// ends the stream after them. A stream of ours opens implicitly on first
-/// use. The data is copied.
-///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_HANDSHAKE_PENDING` (a stream of ours before the handshake
-/// brought the peer's stream limits: retry after HANDSHAKE_COMPLETED);
-/// `QUIC_RESULT_STREAM_LIMIT` (the peer's MAX_STREAMS does not allow this
-/// stream yet; QUIC_EVENT_TYPE_STREAMS_AVAILABLE says when it does);
-/// `QUIC_RESULT_INVALID_STREAM`
-/// (the peer's unidirectional stream, or a peer stream not opened);
-/// `QUIC_RESULT_STREAM_FINISHED` (FIN already sent); `QUIC_RESULT_STREAM_RESET`
-/// (reset, or the peer sent STOP_SENDING); `QUIC_RESULT_CLOSING`;
-/// `QUIC_RESULT_PANIC`.
-///
-/// Safety: `conn` must be NULL or live; `data` valid for `len` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn quic_conn_stream_send(
-    conn: *mut quic_conn,
-    stream_id: u64,
-    data: *const u8,
-    len: usize,
-    fin: bool,
-) -> quic_result {
-    with_conn(conn, |h| {
-        let data = try_slice!(data, len);
-        match h.conn.stream_send(stream_id, data, fin) {
-            Ok(()) => QUIC_RESULT_OK,
-            Err(e) => api_error_code(e),
-        }
-    })
-}
-
-/// Writes the bytes queued on a stream and not yet acknowledged by the
-/// peer: what the stream's sending holds in memory. Send more once it has
-/// dropped below what you are willing to buffer. 0 for a stream with no
-/// send state (never used, or done and forgotten).
-///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_PANIC`.
-///
-/// Safety: `conn` must be NULL or live; `out_bytes` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn quic_conn_stream_send_buffered(
-    conn: *const quic_conn,
-    stream_id: u64,
-    out_bytes: *mut u64,
-) -> quic_result {
-    with_conn_ref(conn, |h| {
-        let out = try_out!(out_bytes);
-        *out = h.conn.stream_send_buffered(stream_id);
-        QUIC_RESULT_OK
-    })
-}
-
-/// Abandons sending on a stream with RESET_STREAM and `error_code`
-/// (aioquic's `reset_stream`). Resetting twice does nothing.
-///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_INVALID_ARGUMENT` (a value above 2^62 - 1);
-/// `QUIC_RESULT_HANDSHAKE_PENDING`; `QUIC_RESULT_STREAM_LIMIT`;
-/// `QUIC_RESULT_INVALID_STREAM`;
-/// `QUIC_RESULT_STREAM_FINISHED` (an old stream already forgotten);
-/// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
-///
-/// Safety: `conn` must be NULL or live.
-#[no_mangle]
-pub unsafe extern "C" fn quic_conn_stream_reset(
-    conn: *mut quic_conn,
-    stream_id: u64,
-    error_code: u64,
-) -> quic_result {
-    with_conn(conn, |h| match h.conn.stream_reset(stream_id, error_code) {
-        Ok(()) => QUIC_RESULT_OK,
-        Err(e) => api_error_code(e),
-    })
-}
-
-/// Asks the peer to stop sending on a stream with STOP_SENDING and
-/// `error_code` (aioquic's `stop_stream`); data still arriving is dropped.
-///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_INVALID_ARGUMENT`; `QUIC_RESULT_INVALID_STREAM` (our
-/// unidirectional stream, or a stream never opened); `QUIC_RESULT_CLOSING`;
-/// `QUIC_RESULT_PANIC`.
-///
-/// Safety: `conn` must be NULL or live.
-#[no_mangle]
-pub unsafe extern "C" fn quic_conn_stream_stop(
-    conn: *mut quic_conn,
-    stream_id: u64,
-    error_code: u64,
-) -> quic_result {
-    with_conn(conn, |h| match h.conn.stream_stop(stream_id, error_code) {
-        Ok(()) => QUIC_RESULT_OK,
-        Err(e) => api_error_code(e),
-    })
-}
-
-/// Opens our next stream, bidirectional or `unidirectional`, and writes
-/// its ID: the ID is reserved, so the next call opens another (quinn's
-/// `open_bi` / `open_uni`). Send on it with `quic_conn_stream_send`.
-///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_HANDSHAKE_PENDING` (the handshake has not brought the
-/// peer's stream limits yet); `QUIC_RESULT_STREAM_LIMIT` (the peer's
-/// MAX_STREAMS allows no more now; QUIC_EVENT_TYPE_STREAMS_AVAILABLE says
-/// when it does); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
-///
-/// Safety: `conn` must be NULL or live; `out_stream_id` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn quic_conn_open_stream(
-    conn: *mut quic_conn,
-    unidirectional: bool,
-    out_stream_id: *mut u64,
-) -> quic_result {
-    with_conn(conn, |h| {
-        let out = try_out!(out_stream_id);
-        match h.conn.open_stream(unidirectional) {
-            Ok(sid) => {
-                *out = sid;
-                QUIC_RESULT_OK
-            }
-            Err(e) => api_error_code(e),
-        }
-    })
-}
-
 /// How long to wait for the next datagram, in milliseconds, for `poll()` /
 /// `epoll_wait()`: -1 when no timer is set, 0 when it is due, otherwise
 /// the time to the timer rounded up (so the loop does not wake a moment
@@ -820,29 +695,6 @@ fn timeout_ms(deadline: u64, now_ns: u64) -> i32 {
     let ns = deadline.saturating_sub(now_ns);
     let ms = ns / 1_000_000 + u64::from(ns % 1_000_000 != 0);
     i32::try_from(ms).unwrap_or(i32::MAX)
-}
-
-/// Writes the next unused stream ID of ours, bidirectional or
-/// `unidirectional` (aioquic's `get_next_available_stream_id`). A peek:
-/// nothing is reserved, and two calls give the same ID until that stream
-/// is used. To take IDs for several streams up front, use
-/// `quic_conn_open_stream`.
-///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_PANIC`.
-///
-/// Safety: `conn` must be NULL or live; `out_stream_id` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn quic_conn_next_stream_id(
-    conn: *const quic_conn,
-    unidirectional: bool,
-    out_stream_id: *mut u64,
-) -> quic_result {
-    with_conn_ref(conn, |h| {
-        let out = try_out!(out_stream_id);
-        *out = h.conn.next_stream_id(unidirectional);
-        QUIC_RESULT_OK
-    })
 }
 
 /// Queues an unreliable DATAGRAM frame (RFC 9221; aioquic's

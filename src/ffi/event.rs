@@ -14,7 +14,10 @@ pub enum quic_event_type {
     HandshakeCompleted = 1,
     /// ALPN agreed (before HANDSHAKE_COMPLETED): `alpn`.
     ProtocolNegotiated = 2,
-    /// Stream data arrived: `stream_id`, `data`, `end_stream`.
+    /// Stream data arrived: `stream_id`, `data`, `end_stream`. Taking the
+    /// event credits the bytes back to the peer, unless the config says
+    /// `QUIC_RECEIVE_CREDIT_ON_CONSUME` (then `quic_conn_stream_consumed`
+    /// does); `quic_conn_stream_pause_reading` holds a stream's events back.
     StreamDataReceived = 3,
     /// The peer reset a stream: `stream_id`, `error_code`.
     StreamReset = 4,

@@ -20,6 +20,7 @@ pub mod event;
 pub mod result;
 pub mod server;
 mod sized;
+pub mod stream;
 pub mod version;
 
 pub use addr::*;
@@ -28,4 +29,5 @@ pub use conn::*;
 pub use event::*;
 pub use result::*;
 pub use server::*;
+pub use stream::*;
 pub use version::*;

@@ -1,6 +1,7 @@
 //! In-crate protocol tests: two connections in memory over a simulated
 //! link (`pair.rs`), with test certificates made on the fly (`pki.rs`).
 
+mod backpressure;
 mod frames;
 mod fuzz_replay;
 mod handshake;

@@ -358,3 +358,99 @@ def test_aioquic_client_updating_keys_and_splitting_fins(server, www, tmp_path):
     assert r.returncode == 0, r.stderr
     for n in names:
         assert digest(tmp_path / n) == digest(www / n)
+
+
+# ---- backpressure through quic-server's echo, over UDP ----
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "interop"))
+
+
+class UdpClient:
+    """A libquic client (ctypes) on a real UDP socket, that reads at its
+    own pace: it credits received bytes only when it consumes them."""
+
+    def __init__(self, port, **options):
+        import libquic
+        self.lq = libquic
+        config = libquic.Config(True, alpn=["echo"], server_name="localhost", cafile=CA,
+                                credit_on_consume=True, **options)
+        self.conn = libquic.Connection(config)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setblocking(False)
+        self.server = ("127.0.0.1", port)
+        self.received, self.finished, self.established = bytearray(), False, False
+        self.conn.connect(self.server, time.monotonic())
+
+    def pump(self, seconds):
+        """Drives the connection for `seconds`: send, wait, receive, timers,
+        events (taken, not consumed)."""
+        import select
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            now = time.monotonic()
+            for data, addr in self.conn.datagrams_to_send(now):
+                self.sock.sendto(data, addr)
+            timer = self.conn.get_timer()
+            wait = max(0.0, min(end, timer if timer is not None else end) - now)
+            if select.select([self.sock], [], [], wait)[0]:
+                while True:
+                    try:
+                        data, addr = self.sock.recvfrom(65536)
+                    except BlockingIOError:
+                        break
+                    self.conn.receive_datagram(data, addr, time.monotonic())
+            timer = self.conn.get_timer()
+            if timer is not None and timer <= time.monotonic():
+                self.conn.handle_timer(time.monotonic())
+            while (e := self.conn.next_event()) is not None:
+                if e["kind"] == self.lq.HANDSHAKE_COMPLETED:
+                    self.established = True
+                elif e["kind"] == self.lq.STREAM_DATA_RECEIVED:
+                    self.received += e["data"]
+                    self.finished |= e["end_stream"]
+                elif e["kind"] == self.lq.CONNECTION_TERMINATED:
+                    raise AssertionError(f"connection ended: {e}")
+
+
+def test_echo_server_reads_at_the_pace_the_client_reads(www):
+    """A client uploads 24 MB to the echo server and reads none of the echo
+    for a while: the server pauses the stream (its echo cannot drain), so
+    the upload stops with data left; once the client consumes, everything
+    comes back intact."""
+    s = Server(www, extra=["-v"])
+    try:
+        client = UdpClient(s.port)
+        client.pump(0.0)
+        deadline = time.monotonic() + 10
+        while not client.established:
+            assert time.monotonic() < deadline, "no handshake"
+            client.pump(0.05)
+        upload = os.urandom(24 << 20)
+        client.conn.send_stream_data(0, upload, True)
+        # Not consuming: the upload comes to a stop (nothing acknowledged
+        # for a second) with data still waiting.
+        deadline = time.monotonic() + 60
+        last, still_since = None, time.monotonic()
+        while True:
+            client.pump(0.1)
+            waiting = client.conn.send_buffered(0)
+            if waiting != last:
+                last, still_since = waiting, time.monotonic()
+            elif time.monotonic() - still_since > 1.0:
+                break
+            assert time.monotonic() < deadline, "the upload never stopped"
+        assert last > 0, "the server took the whole upload without its echo draining"
+        # Consuming: the rest goes up and all of it comes back.
+        consumed = 0
+        deadline = time.monotonic() + 120
+        while not (client.finished and consumed == len(client.received)):
+            assert time.monotonic() < deadline, (len(upload), len(client.received))
+            if len(client.received) > consumed:
+                client.conn.stream_consumed(0, len(client.received) - consumed)
+                consumed = len(client.received)
+            client.pump(0.01)
+        assert bytes(client.received) == upload
+    finally:
+        code, err = s.stop()
+    assert code == 0, err
+    assert "stream 0 paused" in err and "stream 0 resumed" in err, err

@@ -122,6 +122,12 @@ _sig("quic_config_set_max_datagram_frame_size", c_int32, c_void_p, c_uint64)
 _sig("quic_config_set_max_streams", c_int32, c_void_p, c_uint64, c_uint64)
 _sig("quic_config_set_max_data", c_int32, c_void_p, c_uint64)
 _sig("quic_config_set_max_stream_data", c_int32, c_void_p, c_uint64)
+_sig("quic_config_set_max_windows", c_int32, c_void_p, c_uint64, c_uint64)
+_sig("quic_config_set_receive_credit", c_int32, c_void_p, c_uint32)
+_sig("quic_conn_stream_consumed", c_int32, c_void_p, c_uint64, c_uint64)
+_sig("quic_conn_stream_pause_reading", c_int32, c_void_p, c_uint64)
+_sig("quic_conn_stream_resume_reading", c_int32, c_void_p, c_uint64)
+_sig("quic_conn_stream_send_buffered", c_int32, c_void_p, c_uint64, POINTER(c_uint64))
 _sig("quic_conn_close", c_int32, c_void_p, c_bool, c_uint64, c_uint64, c_char_p, c_size_t, c_uint64)
 _sig("quic_conn_is_established", c_bool, c_void_p)
 _sig("quic_conn_is_closed", c_bool, c_void_p)
@@ -133,6 +139,7 @@ _sig("quic_header_parse", c_int32, c_char_p, c_size_t, c_size_t, POINTER(HeaderI
 
 
 STREAM_LIMIT = -300
+RECEIVE_CREDIT_ON_CONSUME = 1
 
 
 class QuicError(Exception):
@@ -172,7 +179,7 @@ class Config:
                  certfile=None, keyfile=None, cipher_suites=None, idle_timeout_s=None,
                  max_datagram_frame_size=None, max_streams=None, max_data=None,
                  max_stream_data=None, key_update_interval=None, supported_versions=None,
-                 original_version=None):
+                 original_version=None, max_windows=None, credit_on_consume=False):
         self.ptr = c_void_p()
         check(_lib.quic_config_new(is_client, byref(self.ptr)), "config_new")
         p = self.ptr
@@ -200,6 +207,10 @@ class Config:
             check(_lib.quic_config_set_max_data(p, max_data), "max_data", p)
         if max_stream_data is not None:
             check(_lib.quic_config_set_max_stream_data(p, max_stream_data), "max_stream_data", p)
+        if max_windows is not None:
+            check(_lib.quic_config_set_max_windows(p, *max_windows), "max_windows", p)
+        if credit_on_consume:
+            check(_lib.quic_config_set_receive_credit(p, RECEIVE_CREDIT_ON_CONSUME), "credit", p)
         if supported_versions:
             arr = (c_uint32 * len(supported_versions))(*supported_versions)
             check(_lib.quic_config_set_supported_versions(p, arr, len(supported_versions)),
@@ -308,6 +319,20 @@ class Connection:
 
     def send_stream_data(self, stream_id, data, end_stream=False):
         check(_lib.quic_conn_stream_send(self.ptr, stream_id, data, len(data), end_stream), "stream_send")
+
+    def stream_consumed(self, stream_id, n):
+        check(_lib.quic_conn_stream_consumed(self.ptr, stream_id, n), "stream_consumed")
+
+    def pause_reading(self, stream_id):
+        check(_lib.quic_conn_stream_pause_reading(self.ptr, stream_id), "pause_reading")
+
+    def resume_reading(self, stream_id):
+        check(_lib.quic_conn_stream_resume_reading(self.ptr, stream_id), "resume_reading")
+
+    def send_buffered(self, stream_id):
+        n = c_uint64()
+        check(_lib.quic_conn_stream_send_buffered(self.ptr, stream_id, byref(n)), "send_buffered")
+        return n.value
 
     def reset_stream(self, stream_id, error_code):
         check(_lib.quic_conn_stream_reset(self.ptr, stream_id, error_code), "stream_reset")

@@ -32,6 +32,11 @@ impl RecvWindow {
         self.advertised
     }
 
+    /// Bytes the application consumed (credited back) so far.
+    pub(crate) fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
     /// The application consumed `n` bytes at `now`; `rtt` is the smoothed
     /// RTT. Moves the window once half of it was used, doubling it when the
     /// previous move was less than two RTTs ago.

@@ -3,6 +3,7 @@
 //! whose both halves are done.
 
 mod flow;
+mod reading;
 mod recv;
 mod send;
 mod unborn;
@@ -14,7 +15,6 @@ pub(crate) use flow::RecvWindow;
 pub(crate) use recv::RecvStream;
 pub(crate) use send::{Chunk, SendStream};
 
-use super::Event;
 use crate::error::{code, TransportError};
 use crate::frame::{self, kind};
 use crate::side::Side;
@@ -189,6 +189,8 @@ pub(crate) struct Streams {
     /// Streams with data or a reset to report (each once: see
     /// `Stream::readable`).
     readable: VecDeque<u64>,
+    /// The application gives receive credit itself (see `reading`).
+    credit_on_consume: bool,
 }
 
 impl Streams {
@@ -223,6 +225,7 @@ impl Streams {
             stops: BTreeSet::new(),
             stream_blocked: BTreeSet::new(),
             readable: VecDeque::new(),
+            credit_on_consume: false,
         }
     }
 
@@ -393,22 +396,7 @@ impl Streams {
 
     /// Asks the peer to stop sending (aioquic's `stop_stream`).
     pub(crate) fn stop(&mut self, sid: u64, error_code: u64) -> Result<(), StreamError> {
-        let local = id::initiator(sid) == self.side;
-        if local && !id::is_bidi(sid) {
-            return Err(StreamError::Invalid(
-                "a local unidirectional stream is send-only",
-            ));
-        }
-        if local && id::index(sid) >= self.next_local[id::dir(sid)] {
-            return Err(StreamError::Invalid("stream not opened"));
-        }
-        if !local && id::index(sid) >= self.peer_opened[id::dir(sid)] {
-            return Err(StreamError::Invalid("the peer has not opened this stream"));
-        }
-        if !local && self.unborn[id::dir(sid)].contains(id::index(sid)) {
-            self.open_peer_stream(sid);
-        }
-        let Some(recv) = self.map.get_mut(&sid).and_then(|s| s.recv.as_mut()) else {
+        let Some(recv) = self.app_recv_half(sid)? else {
             return Ok(()); // already finished and forgotten
         };
         if recv.stop.is_none() && !recv.is_done() {
@@ -619,67 +607,12 @@ impl Streams {
         (raised && std::mem::take(&mut self.app_blocked[d])).then_some(max)
     }
 
-    /// Queues events for data that became deliverable and resets to report,
-    /// in stream order.
-    pub(crate) fn drain_readable(&mut self, now: u64, rtt: u64, events: &mut VecDeque<Event>) {
-        while let Some(sid) = self.readable.pop_front() {
-            let Some(stream) = self.map.get_mut(&sid) else {
-                continue;
-            };
-            stream.readable = false;
-            let Some(recv) = stream.recv.as_mut() else {
-                continue;
-            };
-            if let Some((code, _)) = recv.reset {
-                if !recv.reset_reported {
-                    self.on_reset_reported(sid, now, rtt);
-                    if let Some(recv) = self.recv_half(sid) {
-                        recv.reset_reported = true;
-                    }
-                    events.push_back(Event::StreamReset {
-                        stream_id: sid,
-                        error_code: code,
-                    });
-                }
-            } else {
-                while let Some((data, end_stream)) = recv.take_ready() {
-                    events.push_back(Event::StreamDataReceived {
-                        stream_id: sid,
-                        data,
-                        end_stream,
-                    });
-                }
-            }
-            self.maybe_forget(sid);
-        }
-    }
-
-    /// The application took `len` bytes of `sid`: credit flow control.
-    pub(crate) fn on_consumed(&mut self, sid: u64, len: u64, now: u64, rtt: u64) {
-        self.recv_window.on_consumed(len, now, rtt);
-        if let Some(recv) = self.map.get_mut(&sid).and_then(|s| s.recv.as_mut()) {
-            recv.window.on_consumed(len, now, rtt);
-            if recv.window.has_update() && recv.final_size().is_none() {
-                self.window_updates.insert(sid);
-            }
-        }
-    }
-
-    /// A reset was reported: its bytes count as consumed for the connection
-    /// window (RFC 9000 §4.5: the final size is flow-controlled).
-    fn on_reset_reported(&mut self, sid: u64, now: u64, rtt: u64) {
-        if let Some(recv) = self.map.get(&sid).and_then(|s| s.recv.as_ref()) {
-            let unread = recv.highest().saturating_sub(recv.delivered());
-            self.recv_window.on_consumed(unread, now, rtt);
-        }
-    }
-
     /// Forgets a stream whose both halves are done; a peer stream's slot is
     /// given back with MAX_STREAMS (RFC 9000 §4.6).
     pub(crate) fn maybe_forget(&mut self, sid: u64) {
         let Some(s) = self.map.get(&sid) else { return };
         let send_done = s.send.as_ref().is_none_or(|x| x.is_done());
-        let recv_done = s.recv.as_ref().is_none_or(|x| x.is_done());
+        let recv_done = s.recv.as_ref().is_none_or(|x| self.recv_done(x));
         if !(send_done && recv_done) {
             return;
         }

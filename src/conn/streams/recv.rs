@@ -40,6 +40,9 @@ pub(crate) struct RecvStream {
     pub(crate) reset_reported: bool,
     /// We sent STOP_SENDING with this code; (code, frame pending).
     pub(crate) stop: Option<(u64, bool)>,
+    /// The application paused reading: data stays here, undelivered and
+    /// uncredited, so the peer stops at the window.
+    pub(crate) paused: bool,
 }
 
 /// What a STREAM or RESET_STREAM frame changed.
@@ -82,6 +85,7 @@ impl RecvStream {
             reset: None,
             reset_reported: false,
             stop: None,
+            paused: false,
         }
     }
 
@@ -227,6 +231,11 @@ impl RecvStream {
     /// Largest offset seen.
     pub(crate) fn highest(&self) -> u64 {
         self.highest
+    }
+
+    /// Bytes delivered in events and not yet credited back.
+    pub(crate) fn unconsumed(&self) -> u64 {
+        self.delivered.saturating_sub(self.window.consumed())
     }
 
     /// True when the application saw everything: FIN delivered, or the

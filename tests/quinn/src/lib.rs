@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use quic::config::Config;
+use quic::config::{Config, ReceiveCredit};
 use quic::conn::{Connection as LibConn, Event as LibEvent};
 use quic::crypto::Suite;
 use quic::packet::{header, PacketType};
@@ -57,7 +57,18 @@ pub struct Opts {
     pub quinn_update_after: Option<usize>,
     /// libquic's automatic key update interval in packets (0: none).
     pub libquic_update_interval: u64,
+    /// libquic credits received data only as its application consumes it
+    /// (ReceiveCredit::OnConsume), this many bytes per ms of virtual time,
+    /// with windows of [`SLOW_WINDOW`] growing to [`SLOW_MAX_WINDOW`].
+    pub libquic_consume_per_ms: Option<usize>,
+    /// libquic pauses reading its stream when the first data arrives, and
+    /// resumes at this time (ns); same windows.
+    pub libquic_pause_until: Option<u64>,
 }
+
+/// libquic's stream window in the slow-reader runs, and how far it may grow.
+pub const SLOW_WINDOW: u64 = 64 * 1024;
+pub const SLOW_MAX_WINDOW: u64 = 256 * 1024;
 
 impl Default for Opts {
     fn default() -> Self {
@@ -72,6 +83,8 @@ impl Default for Opts {
             libquic_update_after: None,
             quinn_update_after: None,
             libquic_update_interval: 0,
+            libquic_consume_per_ms: None,
+            libquic_pause_until: None,
         }
     }
 }
@@ -93,6 +106,12 @@ pub struct Outcome {
     pub reordered: usize,
     /// Virtual time the run took (ns).
     pub elapsed: u64,
+    /// The most libquic's application held received and not consumed.
+    pub libquic_max_unconsumed: u64,
+    /// Stream bytes libquic delivered while its stream was paused.
+    pub libquic_received_while_paused: usize,
+    /// UDP bytes quinn-proto sent while libquic's stream was paused.
+    pub quinn_sent_while_paused: u64,
 }
 
 /// The bytes one side sends: a pattern that differs per side and offset.
@@ -137,6 +156,18 @@ struct App {
     update_done: bool,
 }
 
+/// libquic's application reading at its own pace (see [`Opts`]).
+#[derive(Debug, Default)]
+struct SlowReader {
+    consume_per_ms: Option<usize>,
+    consumed: usize,
+    max_unconsumed: u64,
+    pause_until: Option<u64>,
+    paused: bool,
+    pause_done: bool,
+    received_while_paused: usize,
+}
+
 /// libquic's end, with a server front end that makes connections (and
 /// Retries, as a server application does with the stateless helpers).
 struct LibEnd {
@@ -147,6 +178,7 @@ struct LibEnd {
     retries: usize,
     app: App,
     key_updates: Vec<(u64, bool)>,
+    reader: SlowReader,
     buf: Vec<u8>,
 }
 
@@ -162,6 +194,14 @@ impl LibEnd {
         c.set_alpn_protocols(vec![ALPN.to_vec()]).unwrap();
         c.set_windows(8 << 20, 4 << 20).unwrap();
         c.set_key_update_interval(opts.libquic_update_interval);
+        if opts.libquic_consume_per_ms.is_some() || opts.libquic_pause_until.is_some() {
+            c.set_windows(4 * SLOW_MAX_WINDOW, SLOW_WINDOW).unwrap();
+            c.set_max_windows(SLOW_MAX_WINDOW, 4 * SLOW_MAX_WINDOW)
+                .unwrap();
+        }
+        if opts.libquic_consume_per_ms.is_some() {
+            c.set_receive_credit(ReceiveCredit::OnConsume);
+        }
         if opts.chacha20 {
             c.set_cipher_suites(vec![Suite::ChaCha20Poly1305]).unwrap();
         }
@@ -196,6 +236,11 @@ impl LibEnd {
                 ..Default::default()
             },
             key_updates: Vec::new(),
+            reader: SlowReader {
+                consume_per_ms: opts.libquic_consume_per_ms,
+                pause_until: opts.libquic_pause_until,
+                ..Default::default()
+            },
             buf: Vec::with_capacity(2048),
         }
     }
@@ -268,7 +313,11 @@ impl LibEnd {
     }
 
     /// Events in, the application's writes out.
-    fn step(&mut self, client: bool) {
+    fn step(&mut self, client: bool, now: u64) {
+        // The reader first: a resume queues events, taken just below. Events
+        // queued before a pause are still delivered; nothing after it.
+        let was_paused = self.reader.paused;
+        self.read_at_pace(now);
         let Some(conn) = &mut self.conn else { return };
         while let Some(e) = conn.poll_event() {
             match e {
@@ -279,6 +328,9 @@ impl LibEnd {
                 } => {
                     assert_eq!(stream_id, 0, "one stream only");
                     assert!(!self.app.finished, "data after FIN");
+                    if was_paused && self.reader.paused {
+                        self.reader.received_while_paused += data.len();
+                    }
                     self.app.received.extend_from_slice(&data);
                     self.app.finished |= end_stream;
                 }
@@ -289,8 +341,11 @@ impl LibEnd {
                 LibEvent::ConnectionTerminated {
                     error_code, reason, ..
                 } => panic!(
-                    "libquic: connection ended: {error_code:#x} {}",
-                    String::from_utf8_lossy(&reason)
+                    "libquic: connection ended at {} ms: {error_code:#x} {} (received {}, {:?})",
+                    now / MS,
+                    String::from_utf8_lossy(&reason),
+                    self.app.received.len(),
+                    self.reader
                 ),
                 _ => {}
             }
@@ -313,6 +368,45 @@ impl LibEnd {
                 app.update_done = true;
             }
         }
+    }
+}
+
+impl LibEnd {
+    /// The slow reader's part: consume within the budget so far, pause
+    /// on the first data, resume on time.
+    fn read_at_pace(&mut self, now: u64) {
+        let Some(conn) = &mut self.conn else { return };
+        let (r, received) = (&mut self.reader, self.app.received.len());
+        if let Some(rate) = r.consume_per_ms {
+            let unconsumed = received - r.consumed;
+            r.max_unconsumed = r.max_unconsumed.max(unconsumed as u64);
+            let budget = ((now / MS) as usize * rate).saturating_sub(r.consumed);
+            let n = unconsumed.min(budget);
+            if n > 0 {
+                conn.stream_consumed(0, n as u64).unwrap();
+                r.consumed += n;
+            }
+        }
+        if let Some(until) = r.pause_until {
+            if !r.paused && !r.pause_done && received > 0 && now < until {
+                conn.stream_pause_reading(0).unwrap();
+                r.paused = true;
+            } else if r.paused && now >= until {
+                conn.stream_resume_reading(0).unwrap();
+                r.paused = false;
+                r.pause_done = true;
+            }
+        }
+    }
+
+    /// When the slow reader next wants to run: in a millisecond while it
+    /// has bytes to consume, at the end of its pause.
+    fn app_timer(&self, now: u64) -> Option<u64> {
+        let r = &self.reader;
+        if r.paused {
+            return r.pause_until;
+        }
+        (r.consume_per_ms.is_some() && self.app.received.len() > r.consumed).then_some(now + MS)
     }
 }
 
@@ -562,9 +656,23 @@ pub fn run(opts: &Opts) -> Outcome {
     let lib_client = opts.libquic_client;
     let expect_lib = pattern(opts.size, if lib_client { 2 } else { 1 });
     let expect_quinn = pattern(opts.size, if lib_client { 1 } else { 2 });
+    let mut quinn_sent_at_pause = None;
     loop {
-        lib.step(lib_client);
+        lib.step(lib_client, now);
         quinn.step(!lib_client);
+        // What quinn-proto sends while libquic's stream is paused.
+        let quinn_sent = quinn
+            .conn
+            .as_ref()
+            .map_or(0, |(_, c)| c.stats().udp_tx.bytes);
+        if lib.reader.paused && quinn_sent_at_pause.is_none() {
+            quinn_sent_at_pause = Some(quinn_sent);
+        }
+        if lib.reader.pause_done {
+            if let Some(at) = quinn_sent_at_pause.take() {
+                outcome.quinn_sent_while_paused = quinn_sent - at;
+            }
+        }
         if lib.app.finished && quinn.app.finished {
             // An update libquic asked for goes out once the last one was
             // acknowledged and three PTOs passed (RFC 9001 §6.5): if
@@ -626,6 +734,7 @@ pub fn run(opts: &Opts) -> Outcome {
             queue.peek().map(|Reverse((t, ..))| *t),
             lib.timer(),
             quinn.timer(),
+            lib.app_timer(now),
         ]
         .into_iter()
         .flatten()
@@ -660,6 +769,8 @@ pub fn run(opts: &Opts) -> Outcome {
     outcome.suite = conn.stats().cipher_suite;
     outcome.retries = lib.retries + quinn.retries;
     outcome.elapsed = now;
+    outcome.libquic_max_unconsumed = lib.reader.max_unconsumed;
+    outcome.libquic_received_while_paused = lib.reader.received_while_paused;
     outcome
 }
 

@@ -117,3 +117,48 @@ fn lossy_reordering_link_with_updates_from_both() {
         },
     );
 }
+
+/// libquic's application consumes 16 KB per ms and credits only that:
+/// quinn-proto sends at that pace, and libquic never holds more than its
+/// largest window unconsumed.
+#[test]
+fn quinn_sends_at_the_pace_libquic_consumes() {
+    let (size, rate) = (2 << 20, 16 * 1024);
+    both_roles(
+        Opts {
+            size,
+            libquic_consume_per_ms: Some(rate),
+            ..Opts::default()
+        },
+        |o, _| {
+            assert!(o.libquic_max_unconsumed > 0, "{o:?}");
+            assert!(o.libquic_max_unconsumed <= SLOW_MAX_WINDOW, "{o:?}");
+            // Everything arrived, but no faster than it was consumed.
+            let floor = (size as u64 - SLOW_MAX_WINDOW) / rate as u64 * MS;
+            assert!(o.elapsed >= floor, "{o:?}");
+        },
+    );
+}
+
+/// libquic pauses its stream for two seconds: nothing is delivered
+/// meanwhile, quinn-proto sends no more than the window's worth, and the
+/// stream completes after the resume.
+#[test]
+fn quinn_waits_while_libquic_pauses_a_stream() {
+    both_roles(
+        Opts {
+            size: 2 << 20,
+            libquic_pause_until: Some(2_000 * MS),
+            ..Opts::default()
+        },
+        |o, _| {
+            assert_eq!(o.libquic_received_while_paused, 0, "{o:?}");
+            // Data up to the window, plus headers, ACKs and some slack.
+            assert!(
+                o.quinn_sent_while_paused <= SLOW_MAX_WINDOW * 11 / 10 + 16 * 1024,
+                "{o:?}"
+            );
+            assert!(o.elapsed >= 2_000 * MS, "{o:?}");
+        },
+    );
+}

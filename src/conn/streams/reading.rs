@@ -1,0 +1,171 @@
+//! How the application reads streams and gives credit back (RFC 9000
+//! §4.1-§4.2): data becomes events, and the windows move when it was
+//! consumed. By default taking an event is consuming it; an application
+//! that opts in says itself how much it consumed (`consume`), and any
+//! application may pause a stream, so MAX_STREAM_DATA and MAX_DATA follow
+//! its pace and what the peer can make us hold stays within the windows.
+
+use std::collections::VecDeque;
+
+use super::{id, RecvStream, StreamError, Streams};
+use crate::conn::Event;
+
+impl Streams {
+    /// Credit goes back only when the application calls `consume` (true),
+    /// or as soon as it takes a data event (false, the default).
+    pub(crate) fn set_credit_on_consume(&mut self, on: bool) {
+        self.credit_on_consume = on;
+    }
+
+    /// True when the application gives credit itself.
+    pub(crate) fn credits_on_consume(&self) -> bool {
+        self.credit_on_consume
+    }
+
+    /// Queues events for data that became deliverable and resets to report,
+    /// in stream order. A paused stream keeps its data; its reset is still
+    /// reported (the data is gone anyway).
+    pub(crate) fn drain_readable(&mut self, now: u64, rtt: u64, events: &mut VecDeque<Event>) {
+        while let Some(sid) = self.readable.pop_front() {
+            let Some(stream) = self.map.get_mut(&sid) else {
+                continue;
+            };
+            stream.readable = false;
+            let Some(recv) = stream.recv.as_mut() else {
+                continue;
+            };
+            if let Some((code, _)) = recv.reset {
+                if !recv.reset_reported {
+                    self.on_reset_reported(sid, now, rtt);
+                    if let Some(recv) = self.recv_half(sid) {
+                        recv.reset_reported = true;
+                    }
+                    events.push_back(Event::StreamReset {
+                        stream_id: sid,
+                        error_code: code,
+                    });
+                }
+            } else if !recv.paused {
+                while let Some((data, end_stream)) = recv.take_ready() {
+                    events.push_back(Event::StreamDataReceived {
+                        stream_id: sid,
+                        data,
+                        end_stream,
+                    });
+                }
+            }
+            self.maybe_forget(sid);
+        }
+    }
+
+    /// The application took an event with `len` bytes of `sid`: that is
+    /// consuming them, unless the application gives credit itself.
+    pub(crate) fn on_delivered(&mut self, sid: u64, len: u64, now: u64, rtt: u64) {
+        if !self.credit_on_consume {
+            self.credit(sid, len, now, rtt);
+        }
+    }
+
+    /// The application consumed `len` more bytes of `sid` (credit on
+    /// consume only): no more than it was given and has not consumed yet.
+    /// A stream already reset and reported, or forgotten, takes nothing:
+    /// its bytes were credited when the reset was reported.
+    pub(crate) fn consume(
+        &mut self,
+        sid: u64,
+        len: u64,
+        now: u64,
+        rtt: u64,
+    ) -> Result<(), StreamError> {
+        let Some(recv) = self.app_recv_half(sid)? else {
+            return Ok(());
+        };
+        if recv.reset_reported {
+            return Ok(());
+        }
+        if len > recv.unconsumed() {
+            return Err(StreamError::Invalid(
+                "more consumed than was delivered and not yet consumed",
+            ));
+        }
+        self.credit(sid, len, now, rtt);
+        self.maybe_forget(sid);
+        Ok(())
+    }
+
+    /// Pauses (or resumes) delivering `sid`'s data. Resuming queues what
+    /// waits for the next `drain_readable`.
+    pub(crate) fn set_paused(&mut self, sid: u64, paused: bool) -> Result<(), StreamError> {
+        let Some(recv) = self.app_recv_half(sid)? else {
+            return Ok(()); // finished and forgotten: nothing left to read
+        };
+        recv.paused = paused;
+        if !paused {
+            self.mark_readable(sid);
+        }
+        Ok(())
+    }
+
+    /// Credits `len` bytes of `sid` to the connection window and the
+    /// stream's (whose update is owed only while the peer may still send).
+    fn credit(&mut self, sid: u64, len: u64, now: u64, rtt: u64) {
+        self.recv_window.on_consumed(len, now, rtt);
+        if let Some(recv) = self.map.get_mut(&sid).and_then(|s| s.recv.as_mut()) {
+            recv.window.on_consumed(len, now, rtt);
+            if recv.window.has_update() && recv.final_size().is_none() {
+                self.window_updates.insert(sid);
+            }
+        }
+    }
+
+    /// A reset was reported: its bytes not yet credited count as consumed
+    /// for the connection window (RFC 9000 §4.5: the final size is
+    /// flow-controlled). Data events already queued or taken are credited
+    /// as usual when the application takes them (default), but not when it
+    /// credits itself: their bytes are credited here instead.
+    pub(super) fn on_reset_reported(&mut self, sid: u64, now: u64, rtt: u64) {
+        if let Some(recv) = self.map.get(&sid).and_then(|s| s.recv.as_ref()) {
+            let credited = if self.credit_on_consume {
+                recv.window.consumed()
+            } else {
+                recv.delivered()
+            };
+            let rest = recv.highest().saturating_sub(credited);
+            self.recv_window.on_consumed(rest, now, rtt);
+        }
+    }
+
+    /// True when the application is done with a receive half: it saw the
+    /// FIN or the reset, and, when it credits itself, consumed everything
+    /// (until then the stream holds its slot, so MAX_STREAMS too follows
+    /// the application's pace).
+    pub(super) fn recv_done(&self, recv: &RecvStream) -> bool {
+        recv.reset_reported
+            || (recv.is_done() && (!self.credit_on_consume || recv.unconsumed() == 0))
+    }
+
+    /// The receive half of a stream the application names: an error for a
+    /// stream that has none or was never opened, `None` once forgotten.
+    pub(super) fn app_recv_half(
+        &mut self,
+        sid: u64,
+    ) -> Result<Option<&mut RecvStream>, StreamError> {
+        let (d, index) = (id::dir(sid), id::index(sid));
+        let local = id::initiator(sid) == self.side;
+        if local && !id::is_bidi(sid) {
+            return Err(StreamError::Invalid(
+                "a local unidirectional stream is send-only",
+            ));
+        }
+        if local && index >= self.next_local[d] {
+            return Err(StreamError::Invalid("stream not opened"));
+        }
+        if !local && index >= self.peer_opened[d] {
+            return Err(StreamError::Invalid("the peer has not opened this stream"));
+        }
+        if !local && self.unborn[d].contains(index) {
+            self.open_peer_stream(sid);
+        }
+        Ok(self.map.get_mut(&sid).and_then(|s| s.recv.as_mut()))
+    }
+}
