@@ -4,7 +4,7 @@
  *
  *   quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST]
  *               [--chacha20] [--v2] [--key-update] [--handshake-timeout S]
- *               [--keylog FILE] [-v] URL...
+ *               [--session-ticket FILE] [--keylog FILE] [-v] URL...
  *
  * URLs look like https://127.0.0.1:4433/a.bin or https://[::1]:4433/a.bin.
  * --v2 starts in QUIC version 1 and offers and prefers version 2, which a
@@ -14,9 +14,15 @@
  * (default 20) fails. Every failure prints one line to stderr and exits 1;
  * files that did not arrive completely are removed.
  *
+ * --session-ticket FILE resumes the session saved in FILE, if there is
+ * one (a ticket that no longer works just means a full handshake), and
+ * saves the newest ticket the server sends into FILE.
+ *
  * The QUIC Interop Runner's environment is honoured: REQUESTS (URLs),
  * TESTCASE, SSLKEYLOGFILE. Test cases: handshake, transfer, chacha20,
- * keyupdate, v2, retry, multiconnect (one connection per URL), and the
+ * keyupdate, v2, retry, multiconnect (one connection per URL), resumption
+ * (the first URL on one connection, the rest on a second one that resumes
+ * its session), and the
  * names of the runner's cases that are plain transfers or handshakes at
  * the QUIC level; anything else exits 127. */
 #define _POSIX_C_SOURCE 200809L
@@ -46,6 +52,38 @@ static int n_downloads;
 static const char *output;
 /* --key-update: bytes received after which a key update starts (0 = no). */
 static uint64_t key_update_after;
+/* Session tickets: on when --session-ticket or the resumption case asks;
+ * the newest ticket, and the file it is kept in. */
+static int want_tickets;
+static uint8_t ticket[16384];
+static size_t ticket_len;
+static const char *ticket_file;
+
+/* Loads the ticket file, if there is one. */
+static void load_ticket(void) {
+    FILE *f = ticket_file ? fopen(ticket_file, "rb") : NULL;
+    if (!f) return;
+    ticket_len = fread(ticket, 1, sizeof ticket, f);
+    if (!feof(f)) ticket_len = 0; /* larger than any ticket: not one */
+    fclose(f);
+}
+
+/* Keeps a ticket the server sent, in memory and in the ticket file (written
+ * whole, then renamed, so a crash never leaves half a ticket). */
+static void keep_ticket(const uint8_t *data, size_t len) {
+    if (len > sizeof ticket) return;
+    memcpy(ticket, data, len);
+    ticket_len = len;
+    if (!ticket_file) return;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", ticket_file);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return;
+    int ok = fwrite(data, 1, len, f) == len;
+    ok &= fclose(f) == 0;
+    if (ok) rename(tmp, ticket_file);
+    else unlink(tmp);
+}
 
 /* https://HOST:PORT/PATH -> host, port, path; 0 on success. */
 static int parse_url(const char *url, char *host, size_t hcap, char *port, size_t pcap, char *path,
@@ -132,7 +170,10 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
         return -1;
     }
     quic_conn *conn;
-    quic_result rc = quic_conn_new(config, NULL, &conn);
+    /* Resume the last session, if a ticket is at hand. */
+    quic_conn_params params = {.struct_size = sizeof params, .session_ticket = ticket,
+                               .session_ticket_len = ticket_len};
+    quic_result rc = quic_conn_new(config, ticket_len ? &params : NULL, &conn);
     if (rc != QUIC_RESULT_OK) {
         report("quic-client", rc, config);
         close(fd);
@@ -144,6 +185,8 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
     int refused = 0;
     uint64_t received = 0;
     int key_update_done = 0;
+    int tickets = 0;
+    uint64_t done_at = 0;
     uint8_t buf[65536];
     for (;;) {
         if (!quic_conn_is_closed(conn) && flush_conn(fd, conn) != 0) {
@@ -165,9 +208,13 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
                 established = 1;
                 quic_stats st = {.struct_size = sizeof st};
                 quic_conn_stats(conn, &st);
-                logv("handshake done in %.1f ms: version 0x%08x, ALPN %.*s, cipher 0x%04x",
+                logv("handshake done in %.1f ms: version 0x%08x, ALPN %.*s, cipher 0x%04x%s",
                      (double)(now_ns() - start) / 1e6, st.version, (int)ev.alpn_len,
-                     (const char *)ev.alpn, st.cipher_suite);
+                     (const char *)ev.alpn, st.cipher_suite,
+                     ev.session_resumed ? ", session resumed" : "");
+            } else if (ev.kind == QUIC_EVENT_TYPE_SESSION_TICKET) {
+                keep_ticket(ev.data, ev.data_len);
+                tickets++;
             } else if (ev.kind == QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED) {
                 for (int i = first; i < first + count; i++) {
                     struct download *d = &downloads[i];
@@ -224,7 +271,11 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
             }
             next++;
         }
-        if (!closing && (failed || finished == count)) {
+        /* Done; a client that wants a ticket waits a little for one (a
+         * server sends it with its first 1-RTT flight). */
+        if (finished == count && !done_at) done_at = now_ns();
+        int ticket_due = want_tickets && !tickets && !failed && now_ns() - done_at < 1000000000ull;
+        if (!closing && (failed || (finished == count && !ticket_due))) {
             quic_stats st = {.struct_size = sizeof st};
             quic_conn_stats(conn, &st);
             double secs = (double)(now_ns() - start) / 1e9;
@@ -241,6 +292,8 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
             else failed = 1;
         }
         uint64_t deadline = quic_conn_timer(conn);
+        if (done_at && !closing && deadline > done_at + 1000000000ull)
+            deadline = done_at + 1000000000ull;
         int ready = wait_readable(fd, deadline);
         while (ready > 0) {
             struct sockaddr_storage from;
@@ -273,7 +326,7 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
 static void usage(void) {
     fprintf(stderr, "usage: quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST] "
                     "[--chacha20] [--v2] [--key-update] [--handshake-timeout S] "
-                    "[--keylog FILE] [-v] URL...\n");
+                    "[--session-ticket FILE] [--keylog FILE] [-v] URL...\n");
     exit(2);
 }
 
@@ -297,6 +350,7 @@ int main(int argc, char **argv) {
             if (!(handshake_timeout > 0 && handshake_timeout <= 86400)) usage();
         }
         else if (!strcmp(a, "--ca") && has_value) ca = argv[++i];
+        else if (!strcmp(a, "--session-ticket") && has_value) ticket_file = argv[++i];
         else if (!strcmp(a, "--output") && has_value) output = argv[++i];
         else if (!strcmp(a, "--alpn") && has_value) alpn = argv[++i];
         else if (!strcmp(a, "--keylog") && has_value) keylog = argv[++i];
@@ -304,7 +358,7 @@ int main(int argc, char **argv) {
         else if (n_urls < MAX_URLS) urls[n_urls++] = a;
     }
     const char *testcase = getenv("TESTCASE");
-    int multiconnect = 0;
+    int multiconnect = 0, resumption = 0;
     if (testcase && *testcase) {
         /* The runner's names for cases that are, at the QUIC level, an
          * ordinary transfer, handshake or series of handshakes. */
@@ -320,6 +374,8 @@ int main(int argc, char **argv) {
             known = multiconnect = 1;
         else if (!strcmp(testcase, "chacha20"))
             known = chacha = 1;
+        else if (!strcmp(testcase, "resumption"))
+            known = resumption = 1;
         else if (!strcmp(testcase, "keyupdate")) {
             known = 1;
             key_update_after = 1; /* as early as the handshake allows */
@@ -392,6 +448,9 @@ int main(int argc, char **argv) {
         quic_config_set_original_version(config, 1);
     }
     quic_config_set_handshake_timeout(config, (uint64_t)(handshake_timeout * 1e9));
+    want_tickets = resumption || ticket_file;
+    if (want_tickets) quic_config_set_session_tickets(config, true);
+    load_ticket();
     /* Large windows for large files. */
     quic_config_set_max_data(config, 16u << 20);
     quic_config_set_max_stream_data(config, 8u << 20);
@@ -400,6 +459,12 @@ int main(int argc, char **argv) {
     if (multiconnect) {
         for (int i = 0; i < n_downloads && status == 0; i++)
             status = fetch(config, (struct sockaddr *)&peer, peerlen, i, 1);
+    } else if (resumption && n_downloads > 1) {
+        /* The first file on one connection, the rest on a second that
+         * resumes the first one's session. */
+        status = fetch(config, (struct sockaddr *)&peer, peerlen, 0, 1);
+        if (status == 0)
+            status = fetch(config, (struct sockaddr *)&peer, peerlen, 1, n_downloads - 1);
     } else {
         status = fetch(config, (struct sockaddr *)&peer, peerlen, 0, n_downloads);
     }

@@ -233,9 +233,10 @@ static void drain_events(struct client *c) {
             c->echo = ev.alpn_len == 4 && memcmp(ev.alpn, "echo", 4) == 0;
             quic_stats st = {.struct_size = sizeof st};
             quic_conn_stats(c->conn, &st);
-            logv("%s: handshake done in %.1f ms: version 0x%08x, ALPN %.*s, cipher 0x%04x", c->peer,
+            logv("%s: handshake done in %.1f ms: version 0x%08x, ALPN %.*s, cipher 0x%04x%s", c->peer,
                  (double)(now_ns() - c->started) / 1e6, st.version, (int)ev.alpn_len,
-                 (const char *)ev.alpn, st.cipher_suite);
+                 (const char *)ev.alpn, st.cipher_suite,
+                 ev.session_resumed ? ", session resumed" : "");
             break;
         }
         case QUIC_EVENT_TYPE_CONNECTION_ID_ISSUED:
@@ -358,14 +359,15 @@ int main(int argc, char **argv) {
          * ordinary handshakes and transfers at the QUIC level (the client
          * drives chacha20 and keyupdate; libquic follows key updates), and
          * v2, and a client's NAT rebinding (libquic validates the new
-         * address and follows it). Retry, resumption, 0-RTT, ECN and
-         * preferred-address migration: not yet. */
+         * address and follows it), resumption (the server always issues
+         * session tickets). Retry, 0-RTT, ECN and preferred-address
+         * migration: not yet. */
         static const char *const supported[] = {
             "handshake",    "transfer",      "multiconnect", "chacha20",
             "keyupdate",    "multiplexing",  "ipv6",         "longrtt",
             "blackhole",    "handshakeloss", "transferloss", "handshakecorruption",
             "transfercorruption", "amplificationlimit", "goodput", "crosstraffic",
-            "v2",           "rebind-port",   "rebind-addr",  NULL};
+            "v2",           "rebind-port",   "rebind-addr",  "resumption", NULL};
         int known = 0;
         for (int i = 0; supported[i]; i++) known |= !strcmp(testcase, supported[i]);
         if (!known) {
@@ -380,6 +382,9 @@ int main(int argc, char **argv) {
     quic_result rc = quic_config_new(false, &config);
     if (rc != QUIC_RESULT_OK) return report("config", rc, NULL), 1;
     if (apply_common_options(config, alpn, chacha, keylog) != 0) return 2;
+    /* Clients may resume: tickets sealed with this process's random keys
+     * (a fleet would share keys with quic_config_set_ticket_keys). */
+    quic_config_set_session_tickets(config, true);
     if (v2) {
         const uint32_t versions[] = {0x6b3343cf, 1};
         quic_config_set_supported_versions(config, versions, 2);

@@ -54,6 +54,9 @@
 #define QUIC_VERSION_STRING "0.2.0"
 
 
+// Bytes of one ticket key for `quic_config_set_ticket_keys`.
+#define QUIC_TICKET_KEY_LEN 80
+
 // What a `quic_event` reports. Numbers are stable; new kinds get new
 // numbers.
 enum quic_event_type
@@ -105,6 +108,12 @@ enum quic_event_type
     // stream with QUIC_RESULT_STREAM_LIMIT: `unidirectional`, and the new
     // limit in `max_streams`. Once per refusal.
     QUIC_EVENT_TYPE_STREAMS_AVAILABLE = 14,
+    // The server sent a session ticket (a client with
+    // `quic_config_set_session_tickets` on): `data`, `data_len`. Copy the
+    // bytes and store them with the server's name; hand them to a later
+    // connection to the same server in `quic_conn_params.session_ticket`
+    // to resume. The newest is best; use each once.
+    QUIC_EVENT_TYPE_SESSION_TICKET = 15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -291,6 +300,15 @@ typedef struct {
     const uint8_t *retry_scid;
     // Length of `retry_scid` (at most 20).
     size_t retry_scid_len;
+    // Client: the bytes of a QUIC_EVENT_TYPE_SESSION_TICKET event from an
+    // earlier connection to the same server, to resume that session
+    // (RFC 9001 §4.6); NULL, 0 for a full handshake. A ticket that cannot
+    // be used (not one, for another server name or ALPN, expired, or
+    // refused by the server) means a full handshake, not an error;
+    // HANDSHAKE_COMPLETED's `session_resumed` says which. Server: NULL, 0.
+    const uint8_t *session_ticket;
+    // Length of `session_ticket`.
+    size_t session_ticket_len;
 } quic_conn_params;
 
 // An event from `quic_conn_poll_event`. Only the fields its `kind` names
@@ -943,6 +961,49 @@ quic_result quic_config_set_max_windows(quic_config *config, uint64_t stream, ui
 // Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_receive_credit(quic_config *config, uint32_t credit);
 
+// Turns session tickets on (aioquic's session_ticket_handler): a server
+// issues two after each handshake, sealed with its ticket keys
+// (`quic_config_set_ticket_keys`); a client reports each it receives as
+// QUIC_EVENT_TYPE_SESSION_TICKET, for a later connection to resume with
+// (`quic_conn_params.session_ticket`). Off by default on both sides.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+//
+// Safety: `config` must be NULL or a live config.
+quic_result quic_config_set_session_tickets(quic_config *config, bool enabled);
+
+// Sets a server's session ticket keys: `count` keys of
+// QUIC_TICKET_KEY_LEN (80) bytes each, back to back — a 16-byte key name
+// (sent in clear in each ticket), a 32-byte AES-256 key and a 32-byte
+// HMAC-SHA256 key, all secret but the name, from a good random source.
+// The first key seals new tickets; every key opens tickets (a client
+// holding a ticket under an older key resumes, and gets a new ticket
+// under the first). Give every server of a fleet the same keys so any of
+// them resumes any client. To rotate: a new config whose keys are the new
+// key first and the old ones after; drop a key once its tickets expired
+// (`quic_config_set_ticket_lifetime`). Without keys, each config seals
+// with random keys of its own. At most 16 keys; names must differ.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (no key, more than 16, or two with one
+// name); `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+//
+// Safety: `config` must be NULL or a live config; `keys` valid for
+// `count * 80` bytes.
+quic_result quic_config_set_ticket_keys(quic_config *config, const uint8_t *keys, size_t count);
+
+// Sets how long a server's session tickets may be used, in seconds: 1 to
+// 604800 (7 days, RFC 8446 §4.6.1). Default 86400 (a day). A client
+// offering an older ticket gets a full handshake.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (out of range); `QUIC_RESULT_ALREADY_USED`
+// (the config is frozen).
+//
+// Safety: `config` must be NULL or a live config.
+quic_result quic_config_set_ticket_lifetime(quic_config *config, uint32_t seconds);
+
 // Creates a connection in the role `config` was made for (aioquic's
 // `is_client`). A client passes `params` NULL (or with no server fields)
 // and starts with `quic_conn_connect`. A server passes the client's
@@ -958,7 +1019,8 @@ quic_result quic_config_set_receive_credit(quic_config *config, uint32_t credit)
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER` (no config, no
 // `out_conn`, a server without `params`, a NULL CID pointer with a
 // length); `QUIC_RESULT_INVALID_ARGUMENT` (`params->struct_size` too
-// small, a CID over 20 bytes, server fields for a client);
+// small, a CID over 20 bytes, server fields for a client, a session
+// ticket for a server);
 // `QUIC_RESULT_INVALID_STATE` (a server config without a certificate);
 // on the first use of `config`, OpenSSL refusing its settings
 // (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CERTIFICATE`,

@@ -2,7 +2,7 @@
 //! are set so that mistakes surface at the call that made them.
 
 use crate::crypto::random::{RandomSource, SystemRandom};
-use crate::tls::{Credentials, TrustAnchors};
+use crate::tls::{Credentials, TicketKey, TrustAnchors};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -137,6 +137,14 @@ pub struct Config {
     /// How long a handshake may take before the connection ends (ns);
     /// 0 = the idle timeout (aioquic's bound), or 60 s without one.
     pub(crate) handshake_timeout: u64,
+    /// Session tickets: a server issues them, a client reports each one
+    /// (aioquic's session_ticket_handler).
+    pub(crate) session_tickets: bool,
+    /// A server's ticket keys, the first sealing; empty = random ones per
+    /// configuration.
+    pub(crate) ticket_keys: Vec<TicketKey>,
+    /// How long a server's tickets may be used, in seconds.
+    pub(crate) ticket_lifetime: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -155,6 +163,13 @@ const DEFAULT_IDLE_TIMEOUT: u64 = 60_000_000_000;
 const MAX_TIMEOUT: u64 = 86_400_000_000_000;
 /// aioquic's default windows: 1 MiB.
 const DEFAULT_WINDOW: u64 = 1 << 20;
+/// A ticket's default lifetime: a day (aioquic's).
+const DEFAULT_TICKET_LIFETIME: u32 = 86_400;
+/// RFC 8446 §4.6.1: at most seven days.
+const MAX_TICKET_LIFETIME: u32 = 604_800;
+/// Ticket keys a server may hold (the current one and older ones still
+/// accepted).
+pub const MAX_TICKET_KEYS: usize = 16;
 /// aioquic's default initial RTT: 100 ms.
 const DEFAULT_INITIAL_RTT: u64 = 100_000_000;
 
@@ -193,6 +208,9 @@ impl Config {
             key_update_interval: 0,
             original_version: None,
             handshake_timeout: 0,
+            session_tickets: false,
+            ticket_keys: Vec::new(),
+            ticket_lifetime: DEFAULT_TICKET_LIFETIME,
         }
     }
 
@@ -398,6 +416,45 @@ impl Config {
     /// Sets when received stream data is credited back to the peer.
     pub fn set_receive_credit(&mut self, credit: ReceiveCredit) {
         self.receive_credit = credit;
+    }
+
+    /// Turns session tickets on: a server issues them after the handshake,
+    /// a client reports each one as [`crate::conn::Event::SessionTicket`].
+    pub fn set_session_tickets(&mut self, enabled: bool) {
+        self.session_tickets = enabled;
+    }
+
+    /// Sets a server's ticket keys: the first seals new tickets, all of
+    /// them open tickets (so a rotated-out key keeps working for tickets
+    /// already out). Random keys per configuration when never set.
+    pub fn set_ticket_keys(&mut self, keys: Vec<TicketKey>) -> Result<(), ConfigError> {
+        if keys.is_empty() || keys.len() > MAX_TICKET_KEYS {
+            return Err(ConfigError::Invalid(format!(
+                "1 to {MAX_TICKET_KEYS} ticket keys, not {}",
+                keys.len()
+            )));
+        }
+        for (i, k) in keys.iter().enumerate() {
+            if keys[..i].iter().any(|o| o.name == k.name) {
+                return Err(ConfigError::Invalid(
+                    "two ticket keys with the same name".into(),
+                ));
+            }
+        }
+        self.ticket_keys = keys;
+        Ok(())
+    }
+
+    /// Sets how long a server's tickets may be used, 1 s to 7 days (RFC
+    /// 8446 §4.6.1).
+    pub fn set_ticket_lifetime(&mut self, seconds: u32) -> Result<(), ConfigError> {
+        if !(1..=MAX_TICKET_LIFETIME).contains(&seconds) {
+            return Err(ConfigError::Invalid(
+                "a ticket lifetime is 1 s to 7 days (RFC 8446 §4.6.1)".into(),
+            ));
+        }
+        self.ticket_lifetime = seconds;
+        Ok(())
     }
 
     /// Sets how the peer's certificate is verified.

@@ -165,6 +165,7 @@ impl Connection {
         if self.pacing_deadline.is_some_and(|d| d <= now) {
             self.pacing_deadline = None;
         }
+        self.end_ticket_wait(now);
         if self.handshake_deadline.is_some_and(|d| now >= d) {
             // No silent stall: a handshake that cannot finish ends with an
             // event saying so (closed silently, as for the idle timeout).

@@ -95,6 +95,14 @@ pub enum Event {
         /// How many of them the peer now allows in all.
         max_streams: u64,
     },
+    /// The server sent a session ticket (a client with session tickets on):
+    /// opaque bytes to keep, and hand to a later connection to the same
+    /// server with `set_session_ticket` to resume (RFC 9001 §4.6). Newer
+    /// tickets are better; each is meant to be used once.
+    SessionTicket {
+        /// The ticket, as `set_session_ticket` takes it.
+        ticket: Vec<u8>,
+    },
     /// The connection ended: by us, by the peer, or by the idle timeout.
     ConnectionTerminated {
         /// Why: who closed, or which timeout or condition ended it.

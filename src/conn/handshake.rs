@@ -149,7 +149,8 @@ impl Connection {
                 bytes
             }))
         };
-        let session = TlsSession::new(&self.tls_ctx, &self.config, params)
+        let resume = self.resume.as_ref().map(|t| &t.tls_session[..]);
+        let session = TlsSession::new(&self.tls_ctx, &self.config, params, resume)
             .map_err(|e| ApiError::Tls(e.reason.into()))?;
         self.tls = Some(session);
         self.drive_tls(now);
@@ -214,6 +215,7 @@ impl Connection {
             self.on_handshake_complete(now);
         }
         if self.handshake_complete {
+            self.report_tickets();
             if let Some(tls) = &mut self.tls {
                 tls.retire_if_done();
             }
@@ -372,6 +374,7 @@ impl Connection {
         }
         self.handshake_confirmed = true;
         self.discard_space(Space::Handshake, now);
+        self.start_ticket_wait(now);
     }
 
     /// Drops a space's keys and its packets in flight (RFC 9001 §4.9).

@@ -14,6 +14,7 @@ mod keys;
 mod path;
 mod reassembly;
 mod recv;
+pub(crate) mod resumption;
 mod send;
 mod spaces;
 mod stream_io;
@@ -136,6 +137,10 @@ pub struct Connection {
     config: Arc<Config>,
     tls_ctx: Arc<TlsContext>,
     tls: Option<TlsSession>,
+    /// A client's ticket to resume with (`set_session_ticket`).
+    resume: Option<resumption::StoredTicket>,
+    /// When a client stops waiting for session tickets.
+    ticket_wait_until: Option<u64>,
     version: u32,
     spaces: [PacketSpace; 3],
     recovery: Recovery<Vec<SentFrame>>,
@@ -265,6 +270,8 @@ impl Connection {
             config,
             tls_ctx,
             tls: None,
+            resume: None,
+            ticket_wait_until: None,
             spaces: Default::default(),
             local_cids,
             peer_cids: PeerCids::new(ConnectionId::default()),

@@ -67,6 +67,7 @@ impl Connection {
         if matches!(self.close, CloseState::Open) {
             self.collect_stream_events();
             self.drive_tls(now);
+            self.end_ticket_wait(now);
             let status = self.status();
             self.recovery.set_timer(now, status);
         }

@@ -1013,3 +1013,88 @@ pub unsafe extern "C" fn quic_config_set_receive_credit(
         })
     })
 }
+
+/// Turns session tickets on (aioquic's session_ticket_handler): a server
+/// issues two after each handshake, sealed with its ticket keys
+/// (`quic_config_set_ticket_keys`); a client reports each it receives as
+/// QUIC_EVENT_TYPE_SESSION_TICKET, for a later connection to resume with
+/// (`quic_conn_params.session_ticket`). Off by default on both sides.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+///
+/// Safety: `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_session_tickets(
+    config: *mut quic_config,
+    enabled: bool,
+) -> quic_result {
+    with_config(config, "quic_config_set_session_tickets", |h| {
+        h.apply(|c| {
+            c.set_session_tickets(enabled);
+            Ok(())
+        })
+    })
+}
+
+/// Bytes of one ticket key for `quic_config_set_ticket_keys`.
+pub const QUIC_TICKET_KEY_LEN: usize = 80;
+const _: () = assert!(QUIC_TICKET_KEY_LEN == crate::tls::TICKET_KEY_LEN);
+
+/// Sets a server's session ticket keys: `count` keys of
+/// QUIC_TICKET_KEY_LEN (80) bytes each, back to back — a 16-byte key name
+/// (sent in clear in each ticket), a 32-byte AES-256 key and a 32-byte
+/// HMAC-SHA256 key, all secret but the name, from a good random source.
+/// The first key seals new tickets; every key opens tickets (a client
+/// holding a ticket under an older key resumes, and gets a new ticket
+/// under the first). Give every server of a fleet the same keys so any of
+/// them resumes any client. To rotate: a new config whose keys are the new
+/// key first and the old ones after; drop a key once its tickets expired
+/// (`quic_config_set_ticket_lifetime`). Without keys, each config seals
+/// with random keys of its own. At most 16 keys; names must differ.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (no key, more than 16, or two with one
+/// name); `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+///
+/// Safety: `config` must be NULL or a live config; `keys` valid for
+/// `count * 80` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_ticket_keys(
+    config: *mut quic_config,
+    keys: *const u8,
+    count: usize,
+) -> quic_result {
+    use crate::tls::{TicketKey, TICKET_KEY_LEN};
+    with_config(config, "quic_config_set_ticket_keys", |h| {
+        let Some(len) = count.checked_mul(TICKET_KEY_LEN) else {
+            h.set_error("quic_config_set_ticket_keys: too many keys");
+            return QUIC_RESULT_INVALID_ARGUMENT;
+        };
+        let bytes = try_slice!(keys, len);
+        let keys = bytes
+            .chunks_exact(TICKET_KEY_LEN)
+            .filter_map(|k| k.try_into().ok().map(TicketKey::from_bytes))
+            .collect();
+        h.apply(|c| c.set_ticket_keys(keys))
+    })
+}
+
+/// Sets how long a server's session tickets may be used, in seconds: 1 to
+/// 604800 (7 days, RFC 8446 §4.6.1). Default 86400 (a day). A client
+/// offering an older ticket gets a full handshake.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (out of range); `QUIC_RESULT_ALREADY_USED`
+/// (the config is frozen).
+///
+/// Safety: `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_ticket_lifetime(
+    config: *mut quic_config,
+    seconds: u32,
+) -> quic_result {
+    with_config(config, "quic_config_set_ticket_lifetime", |h| {
+        h.apply(|c| c.set_ticket_lifetime(seconds))
+    })
+}

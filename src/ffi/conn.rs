@@ -100,6 +100,15 @@ pub struct quic_conn_params {
     pub retry_scid: *const u8,
     /// Length of `retry_scid` (at most 20).
     pub retry_scid_len: usize,
+    /// Client: the bytes of a QUIC_EVENT_TYPE_SESSION_TICKET event from an
+    /// earlier connection to the same server, to resume that session
+    /// (RFC 9001 §4.6); NULL, 0 for a full handshake. A ticket that cannot
+    /// be used (not one, for another server name or ALPN, expired, or
+    /// refused by the server) means a full handshake, not an error;
+    /// HANDSHAKE_COMPLETED's `session_resumed` says which. Server: NULL, 0.
+    pub session_ticket: *const u8,
+    /// Length of `session_ticket`.
+    pub session_ticket_len: usize,
 }
 
 // SAFETY: #[repr(C)], struct_size first; the least a caller may pass ends
@@ -124,6 +133,8 @@ unsafe fn read_params(p: *const quic_conn_params) -> Result<Option<quic_conn_par
         original_dcid_len: 0,
         retry_scid: std::ptr::null(),
         retry_scid_len: 0,
+        session_ticket: std::ptr::null(),
+        session_ticket_len: 0,
     };
     // SAFETY: `p` holds `size` readable bytes; every field is an integer
     // or a pointer, so any bytes are a valid value.
@@ -178,7 +189,8 @@ fn new_conn(
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER` (no config, no
 /// `out_conn`, a server without `params`, a NULL CID pointer with a
 /// length); `QUIC_RESULT_INVALID_ARGUMENT` (`params->struct_size` too
-/// small, a CID over 20 bytes, server fields for a client);
+/// small, a CID over 20 bytes, server fields for a client, a session
+/// ticket for a server);
 /// `QUIC_RESULT_INVALID_STATE` (a server config without a certificate);
 /// on the first use of `config`, OpenSSL refusing its settings
 /// (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CERTIFICATE`,
@@ -209,11 +221,24 @@ pub unsafe extern "C" fn quic_conn_new(
             if params.is_some_and(|p| !p.original_dcid.is_null() || !p.retry_scid.is_null()) {
                 return QUIC_RESULT_INVALID_ARGUMENT;
             }
-            return new_conn(config, out_conn, Connection::new_client);
+            let ticket = match params {
+                Some(p) => try_slice!(p.session_ticket, p.session_ticket_len),
+                None => &[],
+            };
+            return new_conn(config, out_conn, |c, t| {
+                let mut conn = Connection::new_client(c, t)?;
+                if !ticket.is_empty() {
+                    conn.set_session_ticket(ticket)?;
+                }
+                Ok(conn)
+            });
         }
         let Some(p) = params else {
             return QUIC_RESULT_NULL_PARAMETER;
         };
+        if !p.session_ticket.is_null() {
+            return QUIC_RESULT_INVALID_ARGUMENT;
+        }
         let odcid = try_slice!(p.original_dcid, p.original_dcid_len);
         let retry = try_slice!(p.retry_scid, p.retry_scid_len);
         let retry = (!p.retry_scid.is_null()).then_some(retry);

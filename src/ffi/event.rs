@@ -53,6 +53,12 @@ pub enum quic_event_type {
     /// stream with QUIC_RESULT_STREAM_LIMIT: `unidirectional`, and the new
     /// limit in `max_streams`. Once per refusal.
     StreamsAvailable = 14,
+    /// The server sent a session ticket (a client with
+    /// `quic_config_set_session_tickets` on): `data`, `data_len`. Copy the
+    /// bytes and store them with the server's name; hand them to a later
+    /// connection to the same server in `quic_conn_params.session_ticket`
+    /// to resume. The newest is best; use each once.
+    SessionTicket = 15,
 }
 
 /// Why a connection ended (`termination` of a CONNECTION_TERMINATED
@@ -215,6 +221,11 @@ impl quic_event {
                 (out.alpn, out.alpn_len) = (ptr(a), a.len());
                 out.early_data_accepted = *early_data_accepted;
                 out.session_resumed = *session_resumed;
+                out
+            }
+            Event::SessionTicket { ticket } => {
+                let mut out = Self::empty(quic_event_type::SessionTicket);
+                (out.data, out.data_len) = (ptr(ticket), ticket.len());
                 out
             }
             Event::StreamDataReceived {

@@ -12,6 +12,7 @@ pub(crate) mod pair;
 pub(crate) mod pki;
 mod post_handshake;
 mod random_source;
+mod resumption;
 mod retry;
 mod streams;
 mod termination;

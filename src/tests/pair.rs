@@ -206,15 +206,29 @@ impl Pair {
 
     /// Like [`Pair::new`], with the clock starting at `start`.
     pub(crate) fn new_at(client: Config, server: Config, start: u64) -> Self {
-        let ctls = TlsContext::new(&client).expect("client TLS context");
         let stls = TlsContext::new(&server).expect("server TLS context");
+        Self::sharing(client, Arc::new(server), stls, start, |_| {})
+    }
+
+    /// A pair whose server uses an existing configuration and TLS context
+    /// (as a server's many connections do), its client prepared by
+    /// `prepare` before it connects.
+    pub(crate) fn sharing(
+        client: Config,
+        server_config: Arc<Config>,
+        server_tls: Arc<TlsContext>,
+        start: u64,
+        prepare: impl FnOnce(&mut Connection),
+    ) -> Self {
+        let ctls = TlsContext::new(&client).expect("client TLS context");
         let mut c = Connection::new_client(Arc::new(client), ctls).unwrap();
+        prepare(&mut c);
         c.connect(server_addr(), start).unwrap();
         Self {
             client: c,
             server: None,
-            server_config: Arc::new(server),
-            server_tls: stls,
+            server_config,
+            server_tls,
             now: start,
             delay: 10 * MS,
             drop: Box::new(|_, _, _| false),

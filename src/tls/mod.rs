@@ -8,9 +8,13 @@
 mod credentials;
 mod openssl;
 mod post_handshake;
+mod ticket_keys;
 
 pub use self::credentials::{Credentials, TrustAnchors};
+#[cfg(test)]
+pub(crate) use self::openssl::aged_session;
 pub use self::openssl::{check_groups, LocalParams, ParamsFn, TlsContext, TlsSession};
+pub use self::ticket_keys::{TicketKey, TICKET_KEY_LEN};
 
 use crate::crypto::{Secret, Suite};
 

@@ -7,12 +7,16 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use foreign_types::ForeignType;
+use openssl::ex_data::Index;
 use openssl::ssl::{
-    AlpnError, Ssl, SslContext, SslContextBuilder, SslMethod, SslVerifyMode, SslVersion,
+    AlpnError, Ssl, SslContext, SslContextBuilder, SslMethod, SslSession, SslSessionCacheMode,
+    SslVerifyMode, SslVersion,
 };
 use openssl_sys as ffi;
+use std::sync::{Mutex, OnceLock};
 
 use super::post_handshake::PostHandshake;
+use super::ticket_keys;
 use super::{alert, Level, YieldedSecret};
 use crate::config::{Config, ConfigError, VerifyMode};
 use crate::crypto::{Secret, Suite};
@@ -41,6 +45,7 @@ extern "C" {
         arg: *mut c_void,
     ) -> c_int;
     fn SSL_set_quic_tls_transport_params(s: *mut ffi::SSL, params: *const u8, len: usize) -> c_int;
+    fn SSL_CTX_set_timeout(ctx: *mut ffi::SSL_CTX, seconds: std::ffi::c_long) -> std::ffi::c_long;
 }
 
 const SSL_ERROR_WANT_READ: c_int = 2;
@@ -52,6 +57,20 @@ const SSL_RECEIVED_SHUTDOWN: c_int = 2;
 pub struct TlsContext {
     ctx: SslContext,
     side: Side,
+    /// A client captures session tickets (see [`TlsSession::take_tickets`]).
+    tickets: bool,
+}
+
+/// Tickets (DER-encoded sessions) a client's SSL received, put there by
+/// the context's new-session callback, which finds it through ex_data.
+type TicketInbox = Mutex<Vec<Vec<u8>>>;
+
+/// Tickets a connection keeps before the application takes them.
+const MAX_TICKETS_HELD: usize = 8;
+
+fn inbox_index() -> Index<Ssl, TicketInbox> {
+    static INDEX: OnceLock<Index<Ssl, TicketInbox>> = OnceLock::new();
+    *INDEX.get_or_init(|| Ssl::new_ex_index().expect("an SSL ex_data index"))
 }
 
 impl std::fmt::Debug for TlsContext {
@@ -135,10 +154,26 @@ impl TlsContext {
             load_trust(&mut b, config)?;
         }
         if config.side == Side::Server {
-            // Session resumption is not offered yet (no API to store or
-            // present a ticket), so a ticket would cost two encryptions per
-            // handshake and a flight of bytes for nothing.
-            b.set_num_tickets(0).map_err(tls_err)?;
+            if config.session_tickets {
+                // Stateless tickets (no early data is offered yet), sealed
+                // with the application's keys when it gave some. Two, so a
+                // client can open two connections at once (RFC 8446 §4.6.1).
+                b.set_num_tickets(2).map_err(tls_err)?;
+                // SAFETY: the context is live; a TLS 1.3 ticket's lifetime
+                // is the session timeout.
+                unsafe { SSL_CTX_set_timeout(b.as_ptr(), config.ticket_lifetime.into()) };
+                if !config.ticket_keys.is_empty()
+                    && !ticket_keys::install(&mut b, config.ticket_keys.clone())
+                {
+                    return Err(ConfigError::Invalid(
+                        "OpenSSL refused the ticket key callback".into(),
+                    ));
+                }
+            } else {
+                // No resumption: a ticket would cost two encryptions per
+                // handshake and a flight of bytes for nothing.
+                b.set_num_tickets(0).map_err(tls_err)?;
+            }
             // A server without protocols of its own takes part in no ALPN
             // negotiation (aioquic's alpn_protocols=None): the client's
             // offer goes unanswered, and the application agrees on its
@@ -153,6 +188,24 @@ impl TlsContext {
                 });
             }
         }
+        let tickets = config.side == Side::Client && config.session_tickets;
+        if tickets {
+            // OPENSSL-QUIC.md §5: each ticket reaches the callback, and
+            // OpenSSL keeps no cache of its own.
+            b.set_session_cache_mode(
+                SslSessionCacheMode::CLIENT | SslSessionCacheMode::NO_INTERNAL,
+            );
+            b.set_new_session_callback(|ssl, session| {
+                let (Some(inbox), Ok(der)) = (ssl.ex_data(inbox_index()), session.to_der()) else {
+                    return;
+                };
+                if let Ok(mut held) = inbox.lock() {
+                    if held.len() < MAX_TICKETS_HELD {
+                        held.push(der);
+                    }
+                }
+            });
+        }
         if let Some(log) = &config.key_log {
             let log = log.clone();
             b.set_keylog_callback(move |_, line| log(line));
@@ -160,6 +213,7 @@ impl TlsContext {
         Ok(Arc::new(TlsContext {
             ctx: b.build(),
             side: config.side,
+            tickets,
         }))
     }
 }
@@ -272,6 +326,12 @@ pub struct TlsSession {
     failed: bool,
     /// Bytes were provided since TLS last ran.
     fed: bool,
+    /// A client that captures tickets keeps OpenSSL's state until one came.
+    wants_tickets: bool,
+    tickets_seen: usize,
+    /// `post` followed every 1-RTT byte given to OpenSSL without finding
+    /// anything but tickets, so it can take over at a message boundary.
+    post_in_step: bool,
 }
 
 /// The SSL and what its callbacks use.
@@ -315,10 +375,14 @@ impl TlsSession {
     /// A session for one connection, sending our encoded transport
     /// parameters `params`. `server_name` is the SNI and the name the
     /// certificate must carry (client).
+    ///
+    /// `resume` is a client's DER-encoded session from an earlier ticket; one
+    /// OpenSSL cannot read is ignored (a full handshake follows).
     pub fn new(
         ctx: &TlsContext,
         config: &Config,
         params: LocalParams,
+        resume: Option<&[u8]>,
     ) -> Result<Self, TransportError> {
         let internal = |e: openssl::error::ErrorStack| {
             let _ = e;
@@ -346,6 +410,18 @@ impl TlsSession {
                     wire.extend_from_slice(p);
                 }
                 ssl.set_alpn_protos(&wire).map_err(internal)?;
+            }
+            if let Some(session) = resume.and_then(|der| SslSession::from_der(der).ok()) {
+                // SAFETY: the session comes from this library's own tickets
+                // for a client context of the same kind; a session that
+                // does not fit the server only means a full handshake.
+                if unsafe { ssl.set_session(&session) }.is_err() {
+                    unsafe_clear_errors();
+                }
+            }
+            unsafe_clear_errors();
+            if ctx.tickets {
+                ssl.set_ex_data(inbox_index(), Mutex::new(Vec::new()));
             }
             ssl.set_connect_state();
         } else {
@@ -439,13 +515,23 @@ impl TlsSession {
             complete: false,
             failed: false,
             fed: true,
+            wants_tickets: ctx.tickets,
+            tickets_seen: 0,
+            post_in_step: true,
         })
     }
 
     /// Hands in-order handshake bytes received at `level` to TLS.
     pub fn provide(&mut self, level: Level, data: &[u8]) {
         match &mut self.live {
-            Some(live) => live.state.incoming[level as usize].extend(data),
+            Some(live) => {
+                if level == Level::OneRtt && self.complete {
+                    // Follow the messages OpenSSL reads, to hand over at a
+                    // boundary (see `retire_if_done`).
+                    self.post_in_step &= self.post.feed(level, data).is_ok();
+                }
+                live.state.incoming[level as usize].extend(data)
+            }
             None => {
                 if self.late_error.is_none() {
                     self.late_error = self.post.feed(level, data).err();
@@ -546,8 +632,8 @@ impl TlsSession {
     /// produced was taken, so an established connection does not carry the
     /// TLS library's memory (about half of an idle connection's). What
     /// the peer may still send is read by [`PostHandshake`]: a server
-    /// sends us nothing more, and a client keeps no session tickets yet,
-    /// so the tickets a server sends are skipped.
+    /// sends us nothing more, and a client skips the tickets a server
+    /// sends (after the first, when it captures them).
     pub fn retire_if_done(&mut self) {
         let Some(live) = &self.live else { return };
         let st = &live.state;
@@ -556,9 +642,35 @@ impl TlsSession {
             && !st.lent_out
             && st.secrets.is_empty()
             && st.peer_params.is_none();
-        if self.complete && !self.failed && !self.fed && drained {
+        // A client that captures tickets keeps the state until the first
+        // came, and hands over only between messages.
+        let tickets_done = !self.wants_tickets || self.tickets_seen > 0;
+        let handover = self.post_in_step && self.post.at_boundary();
+        if self.complete && !self.failed && !self.fed && drained && tickets_done && handover {
             self.live = None;
         }
+    }
+
+    /// A client that captures tickets gives up waiting for the first.
+    pub fn stop_waiting_for_tickets(&mut self) {
+        self.wants_tickets = false;
+    }
+
+    /// Takes the tickets (DER-encoded sessions) received since the last
+    /// call, oldest first: a client with tickets on only.
+    pub fn take_tickets(&mut self) -> Vec<Vec<u8>> {
+        let Some(live) = &self.live else {
+            return Vec::new();
+        };
+        let Some(inbox) = live.ssl.ex_data(inbox_index()) else {
+            return Vec::new();
+        };
+        let got = inbox
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default();
+        self.tickets_seen += got.len();
+        got
     }
 
     /// Takes the handshake bytes to send at `level`.
@@ -934,6 +1046,22 @@ unsafe extern "C" fn on_alert(_s: *mut ffi::SSL, alert_code: u8, arg: *mut c_voi
             true
         })
     }
+}
+
+/// A DER session made `seconds` older (for tests of expired tickets).
+#[cfg(test)]
+pub(crate) fn aged_session(der: &[u8], seconds: i64) -> Vec<u8> {
+    extern "C" {
+        fn SSL_SESSION_get_time(s: *const ffi::SSL_SESSION) -> std::ffi::c_long;
+        fn SSL_SESSION_set_time(s: *mut ffi::SSL_SESSION, t: std::ffi::c_long) -> std::ffi::c_long;
+    }
+    let session = SslSession::from_der(der).expect("a DER session");
+    // SAFETY: `session` is a live SSL_SESSION owned here.
+    unsafe {
+        let t = SSL_SESSION_get_time(session.as_ptr());
+        SSL_SESSION_set_time(session.as_ptr(), t - seconds as std::ffi::c_long);
+    }
+    session.to_der().expect("DER")
 }
 
 #[cfg(test)]

@@ -38,6 +38,11 @@ impl PostHandshake {
         }
     }
 
+    /// True between messages: a reader started here would be in step.
+    pub(crate) fn at_boundary(&self) -> bool {
+        self.header_len == 0 && self.skip == 0
+    }
+
     /// Reads in-order CRYPTO bytes of `level` received after retirement.
     pub(crate) fn feed(&mut self, level: Level, mut data: &[u8]) -> Result<(), TransportError> {
         if data.is_empty() {

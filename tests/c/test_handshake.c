@@ -32,6 +32,10 @@ struct side {
     /* Stream 0 checked against slow_byte() and counted, not stored. */
     int count_only;
     uint64_t rx_total;
+    /* Session tickets: the newest one, and whether the handshake resumed. */
+    uint8_t ticket[4096];
+    size_t ticket_len;
+    int tickets, resumed;
 };
 
 /* The bytes of the backpressure test's stream, by offset. */
@@ -41,8 +45,17 @@ static void drain_events(struct side *s) {
     quic_event ev = {.struct_size = sizeof ev};
     while (s->conn && quic_conn_poll_event(s->conn, &ev) == QUIC_RESULT_OK) {
         switch (ev.kind) {
+        case QUIC_EVENT_TYPE_SESSION_TICKET:
+            s->tickets++;
+            CHECK(ev.data_len > 0 && ev.data_len <= sizeof s->ticket);
+            if (ev.data_len <= sizeof s->ticket) {
+                memcpy(s->ticket, ev.data, ev.data_len);
+                s->ticket_len = ev.data_len;
+            }
+            break;
         case QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED:
             s->handshake_completed = 1;
+            s->resumed = ev.session_resumed;
             if (ev.alpn_len < sizeof s->alpn) {
                 memcpy(s->alpn, ev.alpn, ev.alpn_len);
                 s->alpn[ev.alpn_len] = 0;
@@ -170,6 +183,9 @@ static uint64_t run_for(struct side *c, struct side *s, uint64_t now, uint64_t s
 
 static int established(struct side *c, struct side *s) {
     return c->handshake_completed && s->handshake_completed;
+}
+static int ticketed(struct side *c, struct side *s) {
+    return c->handshake_completed && s->handshake_completed && c->tickets > 0;
 }
 static int pinged(struct side *c, struct side *s) { (void)s; return c->ping_acked; }
 static int delivered(struct side *c, struct side *s) { (void)c; return s->stream_done; }
@@ -335,6 +351,53 @@ static void test_backpressure(const char *certs) {
     server_config = NULL;
 }
 
+/* Session tickets through quic.h: the first connection's ticket, given in
+ * quic_conn_params, resumes the session on a second one; the server's
+ * ticket keys are the application's. */
+static void test_resumption(const char *certs) {
+    quic_config *client_config;
+    make_configs(certs, &client_config, &server_config);
+    MUST(quic_config_set_session_tickets(client_config, true));
+    MUST(quic_config_set_session_tickets(server_config, true));
+    uint8_t keys[2 * QUIC_TICKET_KEY_LEN];
+    for (size_t i = 0; i < sizeof keys; i++) keys[i] = (uint8_t)(i * 13 + 5);
+    CHECK(quic_config_set_ticket_keys(server_config, keys, 0) == QUIC_RESULT_INVALID_ARGUMENT);
+    CHECK(quic_config_set_ticket_keys(server_config, NULL, 1) == QUIC_RESULT_NULL_PARAMETER);
+    CHECK(quic_config_set_ticket_lifetime(server_config, 0) == QUIC_RESULT_INVALID_ARGUMENT);
+    MUST(quic_config_set_ticket_keys(server_config, keys, 2));
+    MUST(quic_config_set_ticket_lifetime(server_config, 3600));
+
+    struct side c1 = {0}, s1 = {0};
+    MUST(quic_conn_new(client_config, NULL, &c1.conn));
+    MUST(quic_conn_connect(c1.conn, (struct sockaddr *)&server_addr, server_addrlen, 0));
+    uint64_t now = run(&c1, &s1, 0, ticketed);
+    CHECK(ticketed(&c1, &s1) && !c1.resumed && !s1.resumed);
+
+    struct side c2 = {0}, s2 = {0};
+    quic_conn_params params = {.struct_size = sizeof params, .session_ticket = c1.ticket,
+                               .session_ticket_len = c1.ticket_len};
+    MUST(quic_conn_new(client_config, &params, &c2.conn));
+    MUST(quic_conn_connect(c2.conn, (struct sockaddr *)&server_addr, server_addrlen, now));
+    run(&c2, &s2, now, established);
+    CHECK(established(&c2, &s2) && c2.resumed && s2.resumed);
+    /* A server takes no ticket. */
+    quic_conn *bad = NULL;
+    uint8_t dcid[8] = {0};
+    quic_conn_params server_params = {.struct_size = sizeof server_params,
+                                      .original_dcid = dcid, .original_dcid_len = 8,
+                                      .session_ticket = c1.ticket,
+                                      .session_ticket_len = c1.ticket_len};
+    CHECK(quic_conn_new(server_config, &server_params, &bad) == QUIC_RESULT_INVALID_ARGUMENT);
+
+    quic_conn_free(c1.conn);
+    quic_conn_free(s1.conn);
+    quic_conn_free(c2.conn);
+    quic_conn_free(s2.conn);
+    quic_config_free(client_config);
+    quic_config_free(server_config);
+    server_config = NULL;
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s CERT_DIR\n", argv[0]);
@@ -444,11 +507,12 @@ int main(int argc, char **argv) {
     quic_config_free(server_config);
 
     test_backpressure(argv[1]);
+    test_resumption(argv[1]);
     if (failures) {
         fprintf(stderr, "test_handshake: %d failure(s)\n", failures);
         return 1;
     }
-    printf("test_handshake: handshake, ping, key update, 1 MB, close and backpressure passed "
+    printf("test_handshake: handshake, ping, key update, 1 MB, close, backpressure and resumption passed "
            "(%llu ms virtual)\n",
            (unsigned long long)(now / MS));
     return 0;

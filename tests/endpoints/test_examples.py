@@ -307,7 +307,8 @@ def test_client_key_update(server, www, tmp_path):
 @pytest.mark.parametrize("case", ["keyupdate", "v2", "multiplexing", "longrtt", "handshakeloss",
                                   "transferloss", "blackhole", "amplificationlimit", "ipv6",
                                   "goodput", "crosstraffic", "transfercorruption",
-                                  "handshakecorruption", "rebind-port", "rebind-addr"])
+                                  "handshakecorruption", "rebind-port", "rebind-addr",
+                                  "resumption"])
 def test_runner_cases_that_work_are_accepted(case, tmp_path):
     env = dict(os.environ, TESTCASE=case)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -322,6 +323,50 @@ def test_runner_cases_that_work_are_accepted(case, tmp_path):
     finally:
         srv.terminate()
         srv.wait(timeout=10)
+
+
+def test_session_ticket_file_resumes_the_next_run(www, tmp_path):
+    """quic-client --session-ticket saves the server's ticket; the next run
+    resumes with it (no certificate in its handshake), and a damaged
+    ticket file just means a full handshake."""
+    s = Server(www, extra=["-v"])
+    try:
+        ticket = tmp_path / "ticket"
+        runs = []
+        for i in range(3):
+            out = tmp_path / str(i)
+            out.mkdir()
+            if i == 2:
+                ticket.write_bytes(b"garbage")
+            r = fetch([s.url("1mb.bin")], out, "--session-ticket", str(ticket), "-v")
+            assert r.returncode == 0, r.stderr
+            assert digest(out / "1mb.bin") == digest(www / "1mb.bin")
+            runs.append(r.stderr)
+            if i == 0:
+                assert ticket.stat().st_size > 0
+        assert ["session resumed" in e for e in runs] == [False, True, False], runs
+    finally:
+        code, err = s.stop()
+    assert code == 0
+    assert err.count("session resumed") == 1, err
+
+
+def test_runner_resumption_case(www, tmp_path):
+    """TESTCASE=resumption: the first file on one connection, the rest on a
+    second that resumes."""
+    env = dict(os.environ, TESTCASE="resumption")
+    s = Server(www, extra=["-v"], env=env)
+    try:
+        names = ["f1.txt", "f2.txt", "f3.txt"]
+        r = fetch([s.url(n) for n in names], tmp_path, "-v", env=env)
+        assert r.returncode == 0, r.stderr
+        for n in names:
+            assert digest(tmp_path / n) == digest(www / n)
+        assert r.stderr.count("handshake done") == 2, r.stderr
+        assert r.stderr.count("session resumed") == 1, r.stderr
+    finally:
+        code, err = s.stop()
+    assert code == 0
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ NO_TIMER = 2**64 - 1
 (HANDSHAKE_COMPLETED, PROTOCOL_NEGOTIATED, STREAM_DATA_RECEIVED, STREAM_RESET,
  STOP_SENDING_RECEIVED, DATAGRAM_FRAME_RECEIVED, PING_ACKNOWLEDGED,
  CONNECTION_ID_ISSUED, CONNECTION_ID_RETIRED, CONNECTION_TERMINATED, KEY_UPDATED,
- PEER_MIGRATED, PATH_VALIDATED) = range(1, 14)
+ PEER_MIGRATED, PATH_VALIDATED, STREAMS_AVAILABLE, SESSION_TICKET) = range(1, 16)
 
 
 class SockaddrStorage(Structure):
@@ -93,7 +93,8 @@ class ConnParams(Structure):
     """quic_conn_params: struct_size first, fields only ever added at the end."""
     _fields_ = [("struct_size", c_size_t), ("original_dcid", c_void_p),
                 ("original_dcid_len", c_size_t), ("retry_scid", c_void_p),
-                ("retry_scid_len", c_size_t)]
+                ("retry_scid_len", c_size_t), ("session_ticket", c_void_p),
+                ("session_ticket_len", c_size_t)]
 
 
 _sig("quic_conn_new", c_int32, c_void_p, POINTER(ConnParams), POINTER(c_void_p))
@@ -124,6 +125,8 @@ _sig("quic_config_set_max_data", c_int32, c_void_p, c_uint64)
 _sig("quic_config_set_max_stream_data", c_int32, c_void_p, c_uint64)
 _sig("quic_config_set_max_windows", c_int32, c_void_p, c_uint64, c_uint64)
 _sig("quic_config_set_receive_credit", c_int32, c_void_p, c_uint32)
+_sig("quic_config_set_session_tickets", c_int32, c_void_p, c_bool)
+_sig("quic_config_set_ticket_keys", c_int32, c_void_p, c_char_p, c_size_t)
 _sig("quic_conn_stream_consumed", c_int32, c_void_p, c_uint64, c_uint64)
 _sig("quic_conn_stream_pause_reading", c_int32, c_void_p, c_uint64)
 _sig("quic_conn_stream_resume_reading", c_int32, c_void_p, c_uint64)
@@ -179,7 +182,8 @@ class Config:
                  certfile=None, keyfile=None, cipher_suites=None, idle_timeout_s=None,
                  max_datagram_frame_size=None, max_streams=None, max_data=None,
                  max_stream_data=None, key_update_interval=None, supported_versions=None,
-                 original_version=None, max_windows=None, credit_on_consume=False):
+                 original_version=None, max_windows=None, credit_on_consume=False,
+                 session_tickets=False, ticket_keys=None):
         self.ptr = c_void_p()
         check(_lib.quic_config_new(is_client, byref(self.ptr)), "config_new")
         p = self.ptr
@@ -209,6 +213,11 @@ class Config:
             check(_lib.quic_config_set_max_stream_data(p, max_stream_data), "max_stream_data", p)
         if max_windows is not None:
             check(_lib.quic_config_set_max_windows(p, *max_windows), "max_windows", p)
+        if session_tickets:
+            check(_lib.quic_config_set_session_tickets(p, True), "tickets", p)
+        if ticket_keys:
+            raw = b"".join(ticket_keys)
+            check(_lib.quic_config_set_ticket_keys(p, raw, len(ticket_keys)), "ticket_keys", p)
         if credit_on_consume:
             check(_lib.quic_config_set_receive_credit(p, RECEIVE_CREDIT_ON_CONSUME), "credit", p)
         if supported_versions:
@@ -235,13 +244,17 @@ def ns(t):
 class Connection:
     """Mirrors aioquic's QuicConnection: times are float seconds."""
 
-    def __init__(self, config, original_dcid=None):
+    def __init__(self, config, original_dcid=None, session_ticket=None):
         self.ptr = c_void_p()
         params = None
         if original_dcid is not None:
             self._odcid = ctypes.create_string_buffer(bytes(original_dcid), len(original_dcid))
             params = ConnParams(ctypes.sizeof(ConnParams), ctypes.cast(self._odcid, c_void_p),
-                                len(original_dcid), None, 0)
+                                len(original_dcid), None, 0, None, 0)
+        elif session_ticket is not None:
+            self._ticket = ctypes.create_string_buffer(bytes(session_ticket), len(session_ticket))
+            params = ConnParams(ctypes.sizeof(ConnParams), None, 0, None, 0,
+                                ctypes.cast(self._ticket, c_void_p), len(session_ticket))
         check(_lib.quic_conn_new(config.ptr, byref(params) if params else None,
                                  byref(self.ptr)), "conn_new", config.ptr)
         self._buf = ctypes.create_string_buffer(65536)
@@ -292,6 +305,7 @@ class Connection:
             "ping_uid": ev.ping_uid,
             "cid": _bytes(ev.cid, ev.cid_len),
             "termination": ev.termination,
+            "session_resumed": ev.session_resumed,
         }
 
     def send_ping(self, uid):

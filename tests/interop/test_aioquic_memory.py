@@ -46,6 +46,7 @@ class Aio:
         while (e := self.conn.next_event()) is not None:
             if isinstance(e, ev.HandshakeCompleted):
                 out.append(("handshake", e.alpn_protocol.encode() if e.alpn_protocol else b""))
+                out.append(("resumed", e.session_resumed))
             elif isinstance(e, ev.ConnectionTerminated):
                 out.append(("terminated", e.error_code, e.frame_type, e.reason_phrase.encode()))
             elif isinstance(e, ev.PingAcknowledged):
@@ -87,6 +88,9 @@ class Lib:
         while (e := self.conn.next_event()) is not None:
             if e["kind"] == libquic.HANDSHAKE_COMPLETED:
                 out.append(("handshake", e["alpn"]))
+                out.append(("resumed", e["session_resumed"]))
+            elif e["kind"] == libquic.SESSION_TICKET:
+                out.append(("ticket", e["data"]))
             elif e["kind"] == libquic.CONNECTION_TERMINATED:
                 out.append(("terminated", e["error_code"], e["frame_type"], e["reason"]))
             elif e["kind"] == libquic.PING_ACKNOWLEDGED:

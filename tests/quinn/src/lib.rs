@@ -64,6 +64,10 @@ pub struct Opts {
     /// libquic pauses reading its stream when the first data arrives, and
     /// resumes at this time (ns); same windows.
     pub libquic_pause_until: Option<u64>,
+    /// Session tickets on: the run is made twice, the second connection
+    /// resuming the first one's session (each side keeps its config, as
+    /// a real client and server do).
+    pub resume: bool,
 }
 
 /// libquic's stream window in the slow-reader runs, and how far it may grow.
@@ -85,6 +89,7 @@ impl Default for Opts {
             libquic_update_interval: 0,
             libquic_consume_per_ms: None,
             libquic_pause_until: None,
+            resume: false,
         }
     }
 }
@@ -112,6 +117,10 @@ pub struct Outcome {
     pub libquic_received_while_paused: usize,
     /// UDP bytes quinn-proto sent while libquic's stream was paused.
     pub quinn_sent_while_paused: u64,
+    /// libquic's HandshakeCompleted said the session was resumed.
+    pub libquic_resumed: bool,
+    /// Session tickets libquic's client received.
+    pub libquic_tickets: Vec<Vec<u8>>,
 }
 
 /// The bytes one side sends: a pattern that differs per side and offset.
@@ -179,48 +188,29 @@ struct LibEnd {
     app: App,
     key_updates: Vec<(u64, bool)>,
     reader: SlowReader,
+    resumed: bool,
+    tickets: Vec<Vec<u8>>,
     buf: Vec<u8>,
 }
 
+/// What both runs of a resumption test share: each side's configuration,
+/// and the ticket a libquic client got.
+struct Shared {
+    lib_config: Arc<Config>,
+    lib_tls: Arc<TlsContext>,
+    quinn_client: ClientConfig,
+    quinn_server: Arc<ServerConfig>,
+    ticket: Option<Vec<u8>>,
+}
+
 impl LibEnd {
-    fn new(opts: &Opts) -> Self {
-        let dir = certs_dir();
-        let side = if opts.libquic_client {
-            Side::Client
-        } else {
-            Side::Server
-        };
-        let mut c = Config::new(side);
-        c.set_alpn_protocols(vec![ALPN.to_vec()]).unwrap();
-        c.set_windows(8 << 20, 4 << 20).unwrap();
-        c.set_key_update_interval(opts.libquic_update_interval);
-        if opts.libquic_consume_per_ms.is_some() || opts.libquic_pause_until.is_some() {
-            c.set_windows(4 * SLOW_MAX_WINDOW, SLOW_WINDOW).unwrap();
-            c.set_max_windows(SLOW_MAX_WINDOW, 4 * SLOW_MAX_WINDOW)
-                .unwrap();
-        }
-        if opts.libquic_consume_per_ms.is_some() {
-            c.set_receive_credit(ReceiveCredit::OnConsume);
-        }
-        if opts.chacha20 {
-            c.set_cipher_suites(vec![Suite::ChaCha20Poly1305]).unwrap();
-        }
-        if opts.libquic_client {
-            c.set_server_name("localhost").unwrap();
-            c.load_verify_locations(Some(&format!("{dir}/ca.pem")), None, None)
-                .unwrap();
-        } else {
-            c.load_cert_chain(
-                &format!("{dir}/server.pem"),
-                Some(&format!("{dir}/server.key")),
-                None,
-            )
-            .unwrap();
-        }
-        let tls = TlsContext::new(&c).unwrap();
-        let config = Arc::new(c);
+    fn new(opts: &Opts, shared: &Shared) -> Self {
+        let (config, tls) = (shared.lib_config.clone(), shared.lib_tls.clone());
         let conn = opts.libquic_client.then(|| {
             let mut conn = LibConn::new_client(config.clone(), tls.clone()).unwrap();
+            if let Some(t) = &shared.ticket {
+                conn.set_session_ticket(t).unwrap();
+            }
             conn.connect(quinn_addr(), 0).unwrap();
             conn
         });
@@ -241,10 +231,63 @@ impl LibEnd {
                 pause_until: opts.libquic_pause_until,
                 ..Default::default()
             },
+            resumed: false,
+            tickets: Vec::new(),
             buf: Vec::with_capacity(2048),
         }
     }
+}
 
+/// libquic's configuration for a run.
+fn lib_config(opts: &Opts) -> (Arc<Config>, Arc<TlsContext>) {
+    let dir = certs_dir();
+    let side = if opts.libquic_client {
+        Side::Client
+    } else {
+        Side::Server
+    };
+    let mut c = Config::new(side);
+    c.set_alpn_protocols(vec![ALPN.to_vec()]).unwrap();
+    c.set_windows(8 << 20, 4 << 20).unwrap();
+    c.set_key_update_interval(opts.libquic_update_interval);
+    if opts.libquic_consume_per_ms.is_some() || opts.libquic_pause_until.is_some() {
+        c.set_windows(4 * SLOW_MAX_WINDOW, SLOW_WINDOW).unwrap();
+        c.set_max_windows(SLOW_MAX_WINDOW, 4 * SLOW_MAX_WINDOW)
+            .unwrap();
+    }
+    if opts.libquic_consume_per_ms.is_some() {
+        c.set_receive_credit(ReceiveCredit::OnConsume);
+    }
+    if opts.chacha20 {
+        c.set_cipher_suites(vec![Suite::ChaCha20Poly1305]).unwrap();
+    }
+    if opts.libquic_client {
+        c.set_server_name("localhost").unwrap();
+        c.load_verify_locations(Some(&format!("{dir}/ca.pem")), None, None)
+            .unwrap();
+    } else {
+        c.load_cert_chain(
+            &format!("{dir}/server.pem"),
+            Some(&format!("{dir}/server.key")),
+            None,
+        )
+        .unwrap();
+    }
+    if opts.resume {
+        c.set_session_tickets(true);
+        // Fixed keys, as a fleet's: any run's server opens the ticket.
+        c.set_ticket_keys(vec![quic::tls::TicketKey {
+            name: [7; 16],
+            aes: [8; 32],
+            hmac: [9; 32],
+        }])
+        .unwrap();
+    }
+    let tls = TlsContext::new(&c).unwrap();
+    (Arc::new(c), tls)
+}
+
+impl LibEnd {
     /// A datagram from quinn-proto; Retries and Version Negotiation the
     /// front end answers with go into `out`.
     fn recv(&mut self, data: &[u8], now: u64, out: &mut Vec<Vec<u8>>) {
@@ -338,6 +381,10 @@ impl LibEnd {
                     generation,
                     initiated_locally,
                 } => self.key_updates.push((generation, initiated_locally)),
+                LibEvent::HandshakeCompleted {
+                    session_resumed, ..
+                } => self.resumed = session_resumed,
+                LibEvent::SessionTicket { ticket } => self.tickets.push(ticket),
                 LibEvent::ConnectionTerminated {
                     error_code, reason, ..
                 } => panic!(
@@ -473,8 +520,8 @@ fn quinn_configs(chacha20: bool) -> (ClientConfig, Arc<ServerConfig>) {
 }
 
 impl QuinnEnd {
-    fn new(opts: &Opts, base: Instant) -> Self {
-        let (client, server) = quinn_configs(opts.chacha20);
+    fn new(opts: &Opts, base: Instant, shared: &Shared) -> Self {
+        let (client, server) = (shared.quinn_client.clone(), shared.quinn_server.clone());
         let quinn_client = !opts.libquic_client;
         let mut endpoint = Endpoint::new(
             Arc::new(EndpointConfig::default()),
@@ -641,11 +688,33 @@ impl QuinnEnd {
 /// An in-flight datagram: (delivery time, sequence, to libquic, bytes).
 type InFlight = Reverse<(u64, u64, bool, Vec<u8>)>;
 
-/// Runs one exchange and checks both directions arrived intact.
+/// Runs one exchange and checks both directions arrived intact; with
+/// `resume`, a second one that resumes the first one's session.
 pub fn run(opts: &Opts) -> Outcome {
+    let (lib_config, lib_tls) = lib_config(opts);
+    let (quinn_client, quinn_server) = quinn_configs(opts.chacha20);
+    let mut shared = Shared {
+        lib_config,
+        lib_tls,
+        quinn_client,
+        quinn_server,
+        ticket: None,
+    };
+    if opts.resume {
+        let first = run_once(opts, &shared);
+        assert!(!first.libquic_resumed, "the first connection resumed");
+        shared.ticket = first.libquic_tickets.last().cloned();
+        if opts.libquic_client {
+            assert!(shared.ticket.is_some(), "no ticket from quinn-proto");
+        }
+    }
+    run_once(opts, &shared)
+}
+
+fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
     let base = Instant::now();
-    let mut lib = LibEnd::new(opts);
-    let mut quinn = QuinnEnd::new(opts, base);
+    let mut lib = LibEnd::new(opts, shared);
+    let mut quinn = QuinnEnd::new(opts, base, shared);
     let mut queue: BinaryHeap<InFlight> = BinaryHeap::new();
     let mut rng = Rng(opts.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let (delay, reorder_by) = (5 * MS, 3 * MS);
@@ -770,6 +839,8 @@ pub fn run(opts: &Opts) -> Outcome {
     outcome.retries = lib.retries + quinn.retries;
     outcome.elapsed = now;
     outcome.libquic_max_unconsumed = lib.reader.max_unconsumed;
+    outcome.libquic_resumed = lib.resumed;
+    outcome.libquic_tickets = lib.tickets;
     outcome.libquic_received_while_paused = lib.reader.received_while_paused;
     outcome
 }

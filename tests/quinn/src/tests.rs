@@ -162,3 +162,19 @@ fn quinn_waits_while_libquic_pauses_a_stream() {
         },
     );
 }
+
+/// A second connection resumes the first one's session: libquic's client
+/// with quinn-proto's ticket, quinn-proto's client with libquic's.
+/// quinn-proto does not tell whether it resumed; libquic's side does, and
+/// resumption takes both.
+#[test]
+fn resumption() {
+    both_roles(
+        Opts {
+            resume: true,
+            size: 64 * 1024,
+            ..Opts::default()
+        },
+        |o, _| assert!(o.libquic_resumed, "{o:?}"),
+    );
+}
