@@ -4,7 +4,7 @@
  *
  *   quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST]
  *               [--chacha20] [--v2] [--key-update] [--handshake-timeout S]
- *               [--session-ticket FILE] [--keylog FILE] [-v] URL...
+ *               [--session-ticket FILE] [--token FILE] [--keylog FILE] [-v] URL...
  *
  * URLs look like https://127.0.0.1:4433/a.bin or https://[::1]:4433/a.bin.
  * --v2 starts in QUIC version 1 and offers and prefers version 2, which a
@@ -16,7 +16,9 @@
  *
  * --session-ticket FILE resumes the session saved in FILE, if there is
  * one (a ticket that no longer works just means a full handshake), and
- * saves the newest ticket the server sends into FILE.
+ * saves the newest ticket the server sends into FILE. --token FILE does
+ * the same with the address-validation token a server gives (NEW_TOKEN),
+ * which spares the next connection a Retry.
  *
  * The QUIC Interop Runner's environment is honoured: REQUESTS (URLs),
  * TESTCASE, SSLKEYLOGFILE. Test cases: handshake, transfer, chacha20,
@@ -58,30 +60,36 @@ static int want_tickets;
 static uint8_t ticket[16384];
 static size_t ticket_len;
 static const char *ticket_file;
+/* --token: the newest address-validation token, and its file. */
+static uint8_t token[1024];
+static size_t token_len;
+static const char *token_file;
 
-/* Loads the ticket file, if there is one. */
-static void load_ticket(void) {
-    FILE *f = ticket_file ? fopen(ticket_file, "rb") : NULL;
-    if (!f) return;
-    ticket_len = fread(ticket, 1, sizeof ticket, f);
-    if (!feof(f)) ticket_len = 0; /* larger than any ticket: not one */
+/* Loads `file` into buf (at most cap bytes), if there is one; 0 if not. */
+static size_t load_blob(const char *file, uint8_t *buf, size_t cap) {
+    FILE *f = file ? fopen(file, "rb") : NULL;
+    if (!f) return 0;
+    size_t n = fread(buf, 1, cap, f);
+    if (!feof(f)) n = 0; /* larger than any ticket or token: not one */
     fclose(f);
+    return n;
 }
 
-/* Keeps a ticket the server sent, in memory and in the ticket file (written
- * whole, then renamed, so a crash never leaves half a ticket). */
-static void keep_ticket(const uint8_t *data, size_t len) {
-    if (len > sizeof ticket) return;
-    memcpy(ticket, data, len);
-    ticket_len = len;
-    if (!ticket_file) return;
+/* Keeps what the server gave (a ticket or a token) in memory and in its
+ * file, written whole and then renamed, so a crash never leaves half. */
+static void keep_blob(const char *file, uint8_t *buf, size_t cap, size_t *len,
+                      const uint8_t *data, size_t n) {
+    if (n > cap) return;
+    memcpy(buf, data, n);
+    *len = n;
+    if (!file) return;
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", ticket_file);
+    snprintf(tmp, sizeof tmp, "%s.tmp", file);
     FILE *f = fopen(tmp, "wb");
     if (!f) return;
-    int ok = fwrite(data, 1, len, f) == len;
+    int ok = fwrite(data, 1, n, f) == n;
     ok &= fclose(f) == 0;
-    if (ok) rename(tmp, ticket_file);
+    if (ok) rename(tmp, file);
     else unlink(tmp);
 }
 
@@ -172,8 +180,9 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
     quic_conn *conn;
     /* Resume the last session, if a ticket is at hand. */
     quic_conn_params params = {.struct_size = sizeof params, .session_ticket = ticket,
-                               .session_ticket_len = ticket_len};
-    quic_result rc = quic_conn_new(config, ticket_len ? &params : NULL, &conn);
+                               .session_ticket_len = ticket_len, .address_token = token,
+                               .address_token_len = token_len};
+    quic_result rc = quic_conn_new(config, &params, &conn);
     if (rc != QUIC_RESULT_OK) {
         report("quic-client", rc, config);
         close(fd);
@@ -213,8 +222,10 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
                      (const char *)ev.alpn, st.cipher_suite,
                      ev.session_resumed ? ", session resumed" : "");
             } else if (ev.kind == QUIC_EVENT_TYPE_SESSION_TICKET) {
-                keep_ticket(ev.data, ev.data_len);
+                keep_blob(ticket_file, ticket, sizeof ticket, &ticket_len, ev.data, ev.data_len);
                 tickets++;
+            } else if (ev.kind == QUIC_EVENT_TYPE_NEW_TOKEN) {
+                keep_blob(token_file, token, sizeof token, &token_len, ev.data, ev.data_len);
             } else if (ev.kind == QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED) {
                 for (int i = first; i < first + count; i++) {
                     struct download *d = &downloads[i];
@@ -326,7 +337,7 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
 static void usage(void) {
     fprintf(stderr, "usage: quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST] "
                     "[--chacha20] [--v2] [--key-update] [--handshake-timeout S] "
-                    "[--session-ticket FILE] [--keylog FILE] [-v] URL...\n");
+                    "[--session-ticket FILE] [--token FILE] [--keylog FILE] [-v] URL...\n");
     exit(2);
 }
 
@@ -351,6 +362,7 @@ int main(int argc, char **argv) {
         }
         else if (!strcmp(a, "--ca") && has_value) ca = argv[++i];
         else if (!strcmp(a, "--session-ticket") && has_value) ticket_file = argv[++i];
+        else if (!strcmp(a, "--token") && has_value) token_file = argv[++i];
         else if (!strcmp(a, "--output") && has_value) output = argv[++i];
         else if (!strcmp(a, "--alpn") && has_value) alpn = argv[++i];
         else if (!strcmp(a, "--keylog") && has_value) keylog = argv[++i];
@@ -450,7 +462,8 @@ int main(int argc, char **argv) {
     quic_config_set_handshake_timeout(config, (uint64_t)(handshake_timeout * 1e9));
     want_tickets = resumption || ticket_file;
     if (want_tickets) quic_config_set_session_tickets(config, true);
-    load_ticket();
+    ticket_len = load_blob(ticket_file, ticket, sizeof ticket);
+    token_len = load_blob(token_file, token, sizeof token);
     /* Large windows for large files. */
     quic_config_set_max_data(config, 16u << 20);
     quic_config_set_max_stream_data(config, 8u << 20);

@@ -11,10 +11,15 @@
  * version gets Version Negotiation; a new Initial makes a connection.
  *
  *   quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR
- *               [--alpn LIST] [--chacha20] [--v2] [--keylog FILE] [-v]
+ *               [--alpn LIST] [--chacha20] [--v2] [--retry] [--keylog FILE] [-v]
  *
  * --v2 prefers QUIC version 2: a client that starts in version 1 and
  * offers 2 is switched to it (RFC 9368 compatible negotiation).
+ *
+ * --retry makes every new client prove its address with a Retry first,
+ * unless it presents a token this server gave it earlier (NEW_TOKEN):
+ * tokens are minted and checked by libquic (quic_retry_with_token,
+ * quic_token_check).
  *
  * Port 0 picks a free port; the server prints "listening on ADDR". The QUIC
  * Interop Runner's environment (ROLE, TESTCASE, SSLKEYLOGFILE) is honoured;
@@ -65,6 +70,8 @@ struct client {
 
 static struct client clients[MAX_CONNS];
 static volatile sig_atomic_t stopping;
+/* --retry: new clients without a valid token get a Retry. */
+static int retry_mode;
 static const char *root;
 
 static void on_signal(int sig) {
@@ -304,6 +311,22 @@ static struct client *accept_new(int fd, quic_config *config, size_t len,
         return NULL;
     }
     if (h->packet_type != QUIC_PACKET_TYPE_INITIAL || len < 1200) return NULL;
+    /* What the client's token proves: a Retry of ours, or an earlier
+     * connection's NEW_TOKEN; either validates its address. */
+    quic_token_info token = {.struct_size = sizeof token};
+    if (quic_token_check(config, h, from, fromlen, &token) != QUIC_RESULT_OK) return NULL;
+    int validated = token.kind == QUIC_TOKEN_KIND_RETRY || token.kind == QUIC_TOKEN_KIND_NEW_TOKEN;
+    if (retry_mode && !validated) {
+        uint8_t retry[600];
+        size_t retry_len;
+        if (quic_retry_with_token(config, h, from, fromlen, retry, sizeof retry, &retry_len) ==
+            QUIC_RESULT_OK) {
+            sendto(fd, retry, retry_len, 0, from, fromlen);
+            char who[64];
+            logv("%s: Retry sent", addr_text(from, fromlen, who, sizeof who));
+        }
+        return NULL;
+    }
     struct client *c = NULL;
     for (int i = 0; i < MAX_CONNS && !c; i++)
         if (!clients[i].conn) c = &clients[i];
@@ -313,6 +336,13 @@ static struct client *accept_new(int fd, quic_config *config, size_t len,
         .original_dcid = h->dcid,
         .original_dcid_len = h->dcid_len,
     };
+    if (token.kind == QUIC_TOKEN_KIND_RETRY) {
+        params.original_dcid = token.original_dcid;
+        params.original_dcid_len = token.original_dcid_len;
+        params.retry_scid = token.retry_scid;
+        params.retry_scid_len = token.retry_scid_len;
+    }
+    params.address_validated = token.kind == QUIC_TOKEN_KIND_NEW_TOKEN;
     quic_result rc = quic_conn_new(config, &params, &c->conn);
     if (rc != QUIC_RESULT_OK) {
         report("new connection", rc, config);
@@ -325,13 +355,16 @@ static struct client *accept_new(int fd, quic_config *config, size_t len,
         add_cid(c, cid, cid_len);
     c->started = now_ns();
     addr_text(from, fromlen, c->peer, sizeof c->peer);
-    logv("%s: new connection", c->peer);
+    logv("%s: new connection%s", c->peer,
+         token.kind == QUIC_TOKEN_KIND_RETRY       ? " (address validated by Retry)"
+         : token.kind == QUIC_TOKEN_KIND_NEW_TOKEN ? " (address validated by a token)"
+                                                   : "");
     return c;
 }
 
 static void usage(void) {
     fprintf(stderr, "usage: quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR "
-                    "[--alpn LIST] [--chacha20] [--v2] [--keylog FILE] [-v]\n");
+                    "[--alpn LIST] [--chacha20] [--v2] [--retry] [--keylog FILE] [-v]\n");
     exit(2);
 }
 
@@ -344,6 +377,7 @@ int main(int argc, char **argv) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-v")) verbose = 1;
         else if (!strcmp(a, "--chacha20")) chacha = 1;
+        else if (!strcmp(a, "--retry")) retry_mode = 1;
         else if (!strcmp(a, "--v2")) v2 = 1;
         else if (!strcmp(a, "--listen") && v) listen = argv[++i];
         else if (!strcmp(a, "--cert") && v) cert = argv[++i];
@@ -360,14 +394,15 @@ int main(int argc, char **argv) {
          * drives chacha20 and keyupdate; libquic follows key updates), and
          * v2, and a client's NAT rebinding (libquic validates the new
          * address and follows it), resumption (the server always issues
-         * session tickets). Retry, 0-RTT, ECN and preferred-address
-         * migration: not yet. */
+         * session tickets), retry (a Retry with a libquic token for every
+         * new client). 0-RTT, ECN and preferred-address migration: not
+         * yet. */
         static const char *const supported[] = {
             "handshake",    "transfer",      "multiconnect", "chacha20",
             "keyupdate",    "multiplexing",  "ipv6",         "longrtt",
             "blackhole",    "handshakeloss", "transferloss", "handshakecorruption",
             "transfercorruption", "amplificationlimit", "goodput", "crosstraffic",
-            "v2",           "rebind-port",   "rebind-addr",  "resumption", NULL};
+            "v2",           "rebind-port",   "rebind-addr",  "resumption", "retry", NULL};
         int known = 0;
         for (int i = 0; supported[i]; i++) known |= !strcmp(testcase, supported[i]);
         if (!known) {
@@ -375,6 +410,7 @@ int main(int argc, char **argv) {
             return 127;
         }
         if (!strcmp(testcase, "v2")) v2 = 1;
+        if (!strcmp(testcase, "retry")) retry_mode = 1;
     }
     if (!listen || !cert || !key || !root) usage();
 

@@ -114,6 +114,11 @@ enum quic_event_type
     // connection to the same server in `quic_conn_params.session_ticket`
     // to resume. The newest is best; use each once.
     QUIC_EVENT_TYPE_SESSION_TICKET = 15,
+    // The server gave an address-validation token (NEW_TOKEN): `data`,
+    // `data_len`. Copy and store it for this server; a later connection
+    // presents it in `quic_conn_params.address_token`, and the server then
+    // trusts the client's address at once (no Retry, no 3x limit).
+    QUIC_EVENT_TYPE_NEW_TOKEN = 16,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -188,6 +193,36 @@ enum quic_packet_type
 typedef enum quic_packet_type quic_packet_type;
 #else
 typedef uint32_t quic_packet_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What the token of a client's Initial proves (`quic_token_check`).
+enum quic_token_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // The Initial carries no token.
+    QUIC_TOKEN_KIND_NONE = 0,
+    // A token that proves nothing: not this server's (or fleet's), damaged,
+    // expired, for another address, or a Retry token sent to another
+    // connection ID. Go on as for a client without a token (RFC 9000
+    // §8.1.3): accept it unvalidated, or send a Retry.
+    QUIC_TOKEN_KIND_INVALID = 1,
+    // The token of our Retry: the address is validated. Make the
+    // connection with `original_dcid` and `retry_scid` in
+    // `quic_conn_params`.
+    QUIC_TOKEN_KIND_RETRY = 2,
+    // A NEW_TOKEN token an earlier connection gave this client: the
+    // address is validated. Make the connection with
+    // `quic_conn_params.address_validated` set.
+    QUIC_TOKEN_KIND_NEW_TOKEN = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum quic_token_kind quic_token_kind;
+#else
+typedef uint32_t quic_token_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -309,6 +344,18 @@ typedef struct {
     const uint8_t *session_ticket;
     // Length of `session_ticket`.
     size_t session_ticket_len;
+    // Client: the bytes of a QUIC_EVENT_TYPE_NEW_TOKEN event from an
+    // earlier connection to the same server, sent in the Initial packets
+    // so the server trusts the address at once (RFC 9000 §8.1.3); NULL,
+    // 0 for none. A token for another server name is not sent; one the
+    // server no longer accepts costs nothing. Server: NULL, 0.
+    const uint8_t *address_token;
+    // Length of `address_token`.
+    size_t address_token_len;
+    // Server: the client proved its address with a NEW_TOKEN token
+    // (`quic_token_check` said QUIC_TOKEN_KIND_NEW_TOKEN): no 3x
+    // amplification limit. Client: false.
+    bool address_validated;
 } quic_conn_params;
 
 // An event from `quic_conn_poll_event`. Only the fields its `kind` names
@@ -455,6 +502,23 @@ typedef struct {
     // Bytes of the datagram this packet takes; coalesced packets follow.
     size_t packet_len;
 } quic_header_info;
+
+// The result of `quic_token_check` (output; growth rule: set
+// `struct_size`).
+typedef struct {
+    // `sizeof(quic_token_info)`, set by the caller.
+    size_t struct_size;
+    // What the token proves.
+    quic_token_kind kind;
+    // RETRY: the DCID of the client's very first Initial.
+    uint8_t original_dcid[20];
+    // Its length.
+    size_t original_dcid_len;
+    // RETRY: the SCID of the Retry (the DCID this Initial was sent to).
+    uint8_t retry_scid[20];
+    // Its length.
+    size_t retry_scid_len;
+} quic_token_info;
 
 // Success.
 #define QUIC_RESULT_OK 0
@@ -1004,6 +1068,30 @@ quic_result quic_config_set_ticket_keys(quic_config *config, const uint8_t *keys
 // Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_ticket_lifetime(quic_config *config, uint32_t seconds);
 
+// Sets a server's key for address-validation tokens (Retry tokens from
+// `quic_retry_with_token`, NEW_TOKEN tokens it gives clients): 32 secret
+// random bytes, the same for every server of a fleet so that any of them
+// accepts the others' tokens. Random per config when never set.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+//
+// Safety: `config` must be NULL or a live config; `key` NULL or valid for
+// 32 bytes.
+quic_result quic_config_set_token_key(quic_config *config, const uint8_t *key);
+
+// Sets how long the NEW_TOKEN tokens a server gives its clients after
+// each handshake are good for, in seconds: at most 30 days; 0 gives none.
+// Default 86400 (a day). Token times come from the system clock, which
+// servers of a fleet should keep in step.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (over 30 days); `QUIC_RESULT_ALREADY_USED`
+// (the config is frozen).
+//
+// Safety: `config` must be NULL or a live config.
+quic_result quic_config_set_token_lifetime(quic_config *config, uint64_t seconds);
+
 // Creates a connection in the role `config` was made for (aioquic's
 // `is_client`). A client passes `params` NULL (or with no server fields)
 // and starts with `quic_conn_connect`. A server passes the client's
@@ -1020,7 +1108,7 @@ quic_result quic_config_set_ticket_lifetime(quic_config *config, uint32_t second
 // `out_conn`, a server without `params`, a NULL CID pointer with a
 // length); `QUIC_RESULT_INVALID_ARGUMENT` (`params->struct_size` too
 // small, a CID over 20 bytes, server fields for a client, a session
-// ticket for a server);
+// ticket or address token for a server);
 // `QUIC_RESULT_INVALID_STATE` (a server config without a certificate);
 // on the first use of `config`, OpenSSL refusing its settings
 // (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CERTIFICATE`,
@@ -1525,6 +1613,54 @@ quic_result quic_conn_stream_pause_reading(quic_conn *conn, uint64_t stream_id);
 //
 // Safety: `conn` must be NULL or live.
 quic_result quic_conn_stream_resume_reading(quic_conn *conn, uint64_t stream_id);
+
+// Checks the token of a client's Initial packet (RFC 9000 §8.1) with the
+// server config's token key (`quic_config_set_token_key`): what a server
+// does before it makes a connection, to decide whether the client's
+// address is validated or needs a Retry (`quic_retry_with_token`).
+//
+// - `config`: the server's config (frozen by the call, as by a connection).
+// - `initial`: the datagram's header from `quic_header_parse` (an Initial).
+// - `peer`, `peer_len`: the address the datagram came from.
+// - `out`: filled as far as its `struct_size` reaches.
+//
+// Returns: `QUIC_RESULT_OK` (see `out->kind`); `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (a client config, not an Initial, or a
+// `struct_size` too small); `QUIC_RESULT_INVALID_ADDRESS`;
+// `QUIC_RESULT_CONNECTION_ID_TOO_LONG`; the config's TLS setup errors (as
+// for `quic_conn_new`).
+//
+// Safety: `config` NULL or live; `initial` NULL or a filled
+// `quic_header_info` whose datagram is still alive; `peer` valid for
+// `peer_len` bytes; `out` NULL or writable for its `struct_size` bytes.
+quic_result quic_token_check(const quic_config *config,
+                             const quic_header_info *initial,
+                             const struct sockaddr *peer,
+                             socklen_t peer_len,
+                             quic_token_info *out);
+
+// Writes a Retry packet (RFC 9000 §8.1.2) answering a client's Initial,
+// with a token minted by the library with the server config's token key:
+// bound to the client's address and port and to the connection IDs,
+// valid for 10 seconds. Its SCID is random, as long as the config's
+// connection IDs (at least 8 bytes). When the client's next Initial
+// arrives, `quic_token_check` says RETRY and gives both connection IDs.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (a client config, or not an Initial);
+// `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_UNSUPPORTED_VERSION`;
+// `QUIC_RESULT_CONNECTION_ID_TOO_LONG`; `QUIC_RESULT_BUFFER_TOO_SMALL`
+// (nothing written); `QUIC_RESULT_CRYPTO_FAILURE`.
+//
+// Safety: as for `quic_token_check`; `out` writable for `out_cap` bytes,
+// `out_len` writable.
+quic_result quic_retry_with_token(const quic_config *config,
+                                  const quic_header_info *initial,
+                                  const struct sockaddr *peer,
+                                  socklen_t peer_len,
+                                  uint8_t *out,
+                                  size_t out_cap,
+                                  size_t *out_len);
 
 // Returns a static, NUL-terminated description of this library and the
 // OpenSSL it runs on, such as "libquic 0.1.0 (OpenSSL 3.6.1 ...)". Never

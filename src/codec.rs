@@ -112,6 +112,72 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// FNV-1a, 64 bits: a checksum that catches storage damage in blobs the
+/// application keeps for us (tickets, tokens); not a defence against
+/// deliberate edits, which only the application could make to its data.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A blob the application stores for us and hands back later: a 4-byte
+/// magic, a format byte, the fields, then a 64-bit checksum of all before
+/// it, so a blob damaged in storage reads as none.
+pub(crate) struct Blob(Vec<u8>);
+
+impl Blob {
+    /// Starts a blob of this kind and format.
+    pub(crate) fn new(magic: &[u8; 4], format: u8) -> Self {
+        let mut v = magic.to_vec();
+        v.push(format);
+        Self(v)
+    }
+
+    /// Appends raw bytes.
+    pub(crate) fn put(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+
+    /// Appends bytes after their u8 length; None when longer than 255.
+    pub(crate) fn put_u8_prefixed(&mut self, bytes: &[u8]) -> Option<()> {
+        self.0.push(u8::try_from(bytes.len()).ok()?);
+        self.put(bytes);
+        Some(())
+    }
+
+    /// Appends bytes after their u16 length; None when too long.
+    pub(crate) fn put_u16_prefixed(&mut self, bytes: &[u8]) -> Option<()> {
+        self.put(&u16::try_from(bytes.len()).ok()?.to_be_bytes());
+        self.put(bytes);
+        Some(())
+    }
+
+    /// The blob, checksum appended.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        let sum = fnv1a(&self.0);
+        self.0.extend_from_slice(&sum.to_be_bytes());
+        self.0
+    }
+
+    /// A reader over the fields of a blob of this kind and format; None
+    /// for anything else or a damaged one.
+    pub(crate) fn fields<'a>(bytes: &'a [u8], magic: &[u8; 4], format: u8) -> Option<Reader<'a>> {
+        let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(8)?)?;
+        if fnv1a(body).to_be_bytes() != sum {
+            return None;
+        }
+        let mut r = Reader::new(body);
+        (r.bytes(4)? == magic && r.u8()? == format).then_some(r)
+    }
+}
+
+/// Reads bytes after their u16 length.
+pub(crate) fn u16_prefixed<'a>(r: &mut Reader<'a>) -> Option<&'a [u8]> {
+    let n = usize::from(r.u16()?);
+    r.bytes(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 
 use crate::crypto::random::{RandomSource, SystemRandom};
 use crate::tls::{Credentials, TicketKey, TrustAnchors};
+use crate::token::{SystemClock, TokenKey, UnixClock, DEFAULT_TOKEN_LIFETIME};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -145,6 +146,14 @@ pub struct Config {
     pub(crate) ticket_keys: Vec<TicketKey>,
     /// How long a server's tickets may be used, in seconds.
     pub(crate) ticket_lifetime: u32,
+    /// A server's key for address-validation tokens (Retry, NEW_TOKEN):
+    /// random per configuration unless set.
+    pub(crate) token_key: Arc<TokenKey>,
+    /// How long a NEW_TOKEN token is good for, in seconds (0: a server
+    /// sends none).
+    pub(crate) token_lifetime: u64,
+    /// Wall-clock time for tokens, which servers of a fleet must agree on.
+    pub(crate) unix_clock: Arc<dyn UnixClock>,
 }
 
 impl std::fmt::Debug for Config {
@@ -163,6 +172,13 @@ const DEFAULT_IDLE_TIMEOUT: u64 = 60_000_000_000;
 const MAX_TIMEOUT: u64 = 86_400_000_000_000;
 /// aioquic's default windows: 1 MiB.
 const DEFAULT_WINDOW: u64 = 1 << 20;
+/// A fresh random 32-byte key.
+fn random_key() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    SystemRandom.fill(&mut k);
+    k
+}
+
 /// A ticket's default lifetime: a day (aioquic's).
 const DEFAULT_TICKET_LIFETIME: u32 = 86_400;
 /// RFC 8446 §4.6.1: at most seven days.
@@ -211,6 +227,9 @@ impl Config {
             session_tickets: false,
             ticket_keys: Vec::new(),
             ticket_lifetime: DEFAULT_TICKET_LIFETIME,
+            token_key: Arc::new(TokenKey::new(random_key())),
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            unix_clock: Arc::new(SystemClock),
         }
     }
 
@@ -455,6 +474,31 @@ impl Config {
         }
         self.ticket_lifetime = seconds;
         Ok(())
+    }
+
+    /// Sets a server's address-validation token key (Retry and NEW_TOKEN
+    /// tokens): every server of a fleet the same, so any of them accepts
+    /// the tokens of the others. Random per configuration when never set.
+    pub fn set_token_key(&mut self, key: [u8; 32]) {
+        self.token_key = Arc::new(TokenKey::new(key));
+    }
+
+    /// Sets how long a server's NEW_TOKEN tokens are good for, in seconds
+    /// (at most 30 days); 0 sends none.
+    pub fn set_token_lifetime(&mut self, seconds: u64) -> Result<(), ConfigError> {
+        if seconds > 30 * 86_400 {
+            return Err(ConfigError::Invalid(
+                "a token lifetime is at most 30 days".into(),
+            ));
+        }
+        self.token_lifetime = seconds;
+        Ok(())
+    }
+
+    /// Takes wall-clock time for tokens from `clock` instead of the
+    /// system's.
+    pub fn set_unix_clock(&mut self, clock: Arc<dyn UnixClock>) {
+        self.unix_clock = clock;
     }
 
     /// Sets how the peer's certificate is verified.

@@ -61,6 +61,7 @@ pub mod recovery;
 pub mod server;
 pub mod side;
 pub mod tls;
+pub mod token;
 pub mod transport_params;
 pub mod varint;
 pub mod version;

@@ -1,11 +1,17 @@
 //! Stateless server helpers: what a server does with a datagram before (or
 //! without) a connection: read its header, answer an unknown version with
-//! Version Negotiation, or ask the client to prove its address with Retry.
+//! Version Negotiation, or ask the client to prove its address with Retry
+//! (with a token the library mints and checks, or one of the caller's).
 
+use std::net::SocketAddr;
+
+use crate::cid::ConnectionId;
+use crate::config::Config;
 use crate::crypto::random::{RandomSource, SystemRandom};
 use crate::error::{CryptoError, PacketError};
 use crate::packet::header::{self, FixedBit, Header};
 use crate::packet::{negotiation, retry};
+use crate::token::TokenKind;
 use crate::version;
 
 /// Parses the first header of a datagram for routing. The fixed bit is not
@@ -60,4 +66,90 @@ pub fn retry_packet(
         token,
         random_bits(),
     )
+}
+
+/// What the token in a client's Initial proves (RFC 9000 §8.1), checked
+/// with the server configuration's token key and clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitialToken {
+    /// No token.
+    None,
+    /// A token that does not prove anything: not ours, damaged, expired,
+    /// for another address, or a Retry token sent to another connection
+    /// ID. RFC 9000 §8.1.3: go on as for a client without a token.
+    Invalid,
+    /// Our Retry's token: the address is validated; make the connection
+    /// with these (`Connection::new_server`).
+    Retry {
+        /// The DCID of the client's very first Initial.
+        original_dcid: ConnectionId,
+        /// The SCID of our Retry (the DCID of this Initial).
+        retry_scid: ConnectionId,
+    },
+    /// A NEW_TOKEN token of an earlier connection from this address: the
+    /// address is validated (`Connection::mark_address_validated`).
+    NewToken,
+}
+
+/// Checks the token of an Initial sent to `dcid` from `peer`.
+pub fn check_initial_token(
+    config: &Config,
+    token: &[u8],
+    dcid: &[u8],
+    peer: SocketAddr,
+) -> InitialToken {
+    if token.is_empty() {
+        return InitialToken::None;
+    }
+    let now = config.unix_clock.unix_seconds();
+    match config
+        .token_key
+        .check(token, peer, now, config.token_lifetime)
+    {
+        // RFC 9000 §8.1.2: the Initial answering a Retry goes to the
+        // Retry's SCID; a token replayed towards another is not proof.
+        Some(TokenKind::Retry {
+            original_dcid,
+            retry_scid,
+        }) if *retry_scid == *dcid => InitialToken::Retry {
+            original_dcid,
+            retry_scid,
+        },
+        Some(TokenKind::NewToken) => InitialToken::NewToken,
+        _ => InitialToken::Invalid,
+    }
+}
+
+/// Appends a Retry (RFC 9000 §8.1.2) answering an Initial of `version`
+/// from `peer` with `client_dcid` / `client_scid`, whose token is minted
+/// with the server configuration's key; its SCID is random, as long as
+/// the server's connection IDs (at least 8 bytes).
+pub fn retry_with_token(
+    config: &Config,
+    version: u32,
+    client_dcid: &[u8],
+    client_scid: &[u8],
+    peer: SocketAddr,
+    out: &mut Vec<u8>,
+) -> Result<(), CryptoError> {
+    let odcid = ConnectionId::new(client_dcid)
+        .ok_or_else(|| CryptoError("client DCID longer than 20 bytes".into()))?;
+    let mut scid = [0u8; 20];
+    let len = config.connection_id_length.clamp(8, 20);
+    loop {
+        config.random.fill(&mut scid[..len]);
+        // RFC 9000 §17.2.5.1: not the client's DCID.
+        if scid[..len] != *client_dcid {
+            break;
+        }
+    }
+    let scid = ConnectionId::new(&scid[..len]).expect("at most 20 bytes");
+    let now = config.unix_clock.unix_seconds();
+    let token = config
+        .token_key
+        .retry_token(peer, &odcid, &scid, now, &*config.random);
+    if token.is_empty() {
+        return Err(CryptoError("the token could not be sealed".into()));
+    }
+    retry_packet(out, version, client_dcid, client_scid, &scid, &token)
 }

@@ -41,6 +41,7 @@ impl Connection {
                     SentFrame::Ping { uid } => {
                         self.events.push_back(Event::PingAcknowledged { uid })
                     }
+                    SentFrame::NewToken => self.new_token = None,
                     SentFrame::HandshakeDone
                     | SentFrame::PathChallenge { .. }
                     | SentFrame::NewConnectionId { .. }
@@ -69,6 +70,11 @@ impl Connection {
                     }
                     SentFrame::Ping { uid } => self.pings.push(uid),
                     SentFrame::HandshakeDone => self.handshake_done_pending = true,
+                    SentFrame::NewToken => {
+                        if let Some(t) = &mut self.new_token {
+                            t.1 = true;
+                        }
+                    }
                     SentFrame::PathChallenge { data } => self.path.on_challenge_lost(data),
                     SentFrame::NewConnectionId { seq } => {
                         if let Some(c) = self.local_cids.active.iter_mut().find(|c| c.seq == seq) {

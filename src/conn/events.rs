@@ -103,6 +103,14 @@ pub enum Event {
         /// The ticket, as `set_session_ticket` takes it.
         ticket: Vec<u8>,
     },
+    /// The server gave an address-validation token (NEW_TOKEN, RFC 9000
+    /// §8.1.3): opaque bytes to keep for this server and present in a later
+    /// connection's Initial with `set_address_token`, so the server trusts
+    /// the address at once.
+    NewToken {
+        /// The token, as `set_address_token` takes it.
+        token: Vec<u8>,
+    },
     /// The connection ended: by us, by the peer, or by the idle timeout.
     ConnectionTerminated {
         /// Why: who closed, or which timeout or condition ended it.

@@ -349,6 +349,7 @@ impl Connection {
         if self.side == Side::Server {
             // RFC 9001 §4.1.2: the server's handshake is confirmed now.
             self.handshake_done_pending = true;
+            self.queue_new_token();
             self.confirm_handshake(now);
         }
         self.replenish_cids();

@@ -4,6 +4,7 @@
 //! (`close.rs`), connection IDs (`cid.rs`), acknowledgements (`ack.rs`).
 
 mod ack;
+pub(crate) mod address_token;
 mod cid;
 mod close;
 mod crypto_stream;
@@ -141,6 +142,11 @@ pub struct Connection {
     resume: Option<resumption::StoredTicket>,
     /// When a client stops waiting for session tickets.
     ticket_wait_until: Option<u64>,
+    /// A server's NEW_TOKEN token for its client, and whether it is owed
+    /// (again, after a loss); dropped once acknowledged.
+    new_token: Option<(Vec<u8>, bool)>,
+    /// NEW_TOKEN events a client reported.
+    new_tokens_reported: usize,
     version: u32,
     spaces: [PacketSpace; 3],
     recovery: Recovery<Vec<SentFrame>>,
@@ -272,6 +278,8 @@ impl Connection {
             tls: None,
             resume: None,
             ticket_wait_until: None,
+            new_token: None,
+            new_tokens_reported: 0,
             spaces: Default::default(),
             local_cids,
             peer_cids: PeerCids::new(ConnectionId::default()),

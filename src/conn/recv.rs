@@ -364,7 +364,7 @@ impl Connection {
                     }
                     self.confirm_handshake(now);
                 }
-                Frame::NewToken { .. } => {
+                Frame::NewToken { token } => {
                     // RFC 9000 §19.7: only servers send NEW_TOKEN.
                     if self.side == Side::Server {
                         return Err(TransportError::protocol_violation(
@@ -372,6 +372,7 @@ impl Connection {
                             "NEW_TOKEN from a client",
                         ));
                     }
+                    self.on_new_token(token);
                 }
                 Frame::NewConnectionId {
                     seq,

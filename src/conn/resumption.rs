@@ -13,7 +13,7 @@
 //! the connection makes a full handshake.
 
 use super::{ApiError, Connection, Event};
-use crate::codec::Reader;
+use crate::codec::{u16_prefixed, Blob};
 use crate::side::Side;
 use crate::transport_params::TransportParameters;
 
@@ -48,56 +48,29 @@ pub(crate) fn remembered(tp: &TransportParameters) -> TransportParameters {
     }
 }
 
-/// FNV-1a, 64 bits: catches storage damage (not an attacker's edits: the
-/// ticket is the application's own data).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 impl StoredTicket {
     /// The bytes given to the application; None when a field does not fit
     /// the layout (a server name over 64 KB cannot come from a config).
     pub(crate) fn encode(&self) -> Option<Vec<u8>> {
         let mut params = Vec::new();
         self.params.encode(&mut params);
-        let name = self.server_name.as_bytes();
-        let mut out = Vec::with_capacity(16 + name.len() + params.len() + self.tls_session.len());
-        out.extend_from_slice(MAGIC);
-        out.push(FORMAT);
-        out.extend_from_slice(&self.version.to_be_bytes());
-        out.extend_from_slice(&u16::try_from(name.len()).ok()?.to_be_bytes());
-        out.extend_from_slice(name);
-        out.push(u8::try_from(self.alpn.len()).ok()?);
-        out.extend_from_slice(&self.alpn);
-        out.extend_from_slice(&u16::try_from(params.len()).ok()?.to_be_bytes());
-        out.extend_from_slice(&params);
-        out.extend_from_slice(&u16::try_from(self.tls_session.len()).ok()?.to_be_bytes());
-        out.extend_from_slice(&self.tls_session);
-        let sum = fnv1a(&out);
-        out.extend_from_slice(&sum.to_be_bytes());
-        Some(out)
+        let mut b = Blob::new(MAGIC, FORMAT);
+        b.put(&self.version.to_be_bytes());
+        b.put_u16_prefixed(self.server_name.as_bytes())?;
+        b.put_u8_prefixed(&self.alpn)?;
+        b.put_u16_prefixed(&params)?;
+        b.put_u16_prefixed(&self.tls_session)?;
+        Some(b.finish())
     }
 
     /// Reads a ticket; None for anything that is not one, whole.
     pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
-        let (bytes, sum) = bytes.split_at_checked(bytes.len().checked_sub(8)?)?;
-        if fnv1a(bytes).to_be_bytes() != sum {
-            return None;
-        }
-        let mut r = Reader::new(bytes);
-        if r.bytes(4)? != MAGIC || r.u8()? != FORMAT {
-            return None;
-        }
+        let mut r = Blob::fields(bytes, MAGIC, FORMAT)?;
         let version = r.u32()?;
-        let n = usize::from(r.u16()?);
-        let server_name = std::str::from_utf8(r.bytes(n)?).ok()?.to_owned();
+        let server_name = std::str::from_utf8(u16_prefixed(&mut r)?).ok()?.to_owned();
         let alpn = r.u8_prefixed()?.to_vec();
-        let n = usize::from(r.u16()?);
-        let params = TransportParameters::decode(r.bytes(n)?, Side::Server).ok()?;
-        let n = usize::from(r.u16()?);
-        let tls_session = r.bytes(n)?.to_vec();
+        let params = TransportParameters::decode(u16_prefixed(&mut r)?, Side::Server).ok()?;
+        let tls_session = u16_prefixed(&mut r)?.to_vec();
         if !r.is_empty() || tls_session.is_empty() {
             return None;
         }

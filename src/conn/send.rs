@@ -233,6 +233,7 @@ impl Connection {
             || (app && self.stream_work_pending())
             || (app
                 && (self.handshake_done_pending
+                    || self.new_token.as_ref().is_some_and(|t| t.1)
                     || self.path.has_response_here()
                     || self.path.challenge_pending()
                     || !self.peer_cids.pending_retire.is_empty()
@@ -454,7 +455,8 @@ impl Connection {
         self.write_lone_packet(out, Frame::PathChallenge(data), MIN_INITIAL_DATAGRAM, now)
     }
 
-    /// HANDSHAKE_DONE, PATH_RESPONSE and connection ID frames (1-RTT only).
+    /// HANDSHAKE_DONE, NEW_TOKEN, PATH_RESPONSE and connection ID frames
+    /// (1-RTT only).
     fn write_app_control(
         &mut self,
         out: &mut Vec<u8>,
@@ -468,6 +470,15 @@ impl Connection {
             frames.push(SentFrame::HandshakeDone);
             self.handshake_done_pending = false;
             *ack_eliciting = true;
+        }
+        if let Some((token, owed)) = &mut self.new_token {
+            // type + length (2) + token
+            if *owed && fits(out, 3 + token.len()) {
+                Frame::NewToken { token }.write(out);
+                frames.push(SentFrame::NewToken);
+                *owed = false;
+                *ack_eliciting = true;
+            }
         }
         while fits(out, 9) {
             let Some(data) = self.path.take_response_here() else {

@@ -14,6 +14,8 @@ pub(crate) enum SentFrame {
     Crypto { offset: u64, len: u64 },
     /// HANDSHAKE_DONE.
     HandshakeDone,
+    /// NEW_TOKEN (the token is kept by the connection until acknowledged).
+    NewToken,
     /// PATH_CHALLENGE with this data (sent again when lost).
     PathChallenge { data: [u8; 8] },
     /// PING sent for `send_ping(uid)`.

@@ -1098,3 +1098,49 @@ pub unsafe extern "C" fn quic_config_set_ticket_lifetime(
         h.apply(|c| c.set_ticket_lifetime(seconds))
     })
 }
+
+/// Sets a server's key for address-validation tokens (Retry tokens from
+/// `quic_retry_with_token`, NEW_TOKEN tokens it gives clients): 32 secret
+/// random bytes, the same for every server of a fleet so that any of them
+/// accepts the others' tokens. Random per config when never set.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+///
+/// Safety: `config` must be NULL or a live config; `key` NULL or valid for
+/// 32 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_token_key(
+    config: *mut quic_config,
+    key: *const u8,
+) -> quic_result {
+    with_config(config, "quic_config_set_token_key", |h| {
+        let key = try_slice!(key, 32);
+        let mut k = [0u8; 32];
+        k.copy_from_slice(key);
+        h.apply(|c| {
+            c.set_token_key(k);
+            Ok(())
+        })
+    })
+}
+
+/// Sets how long the NEW_TOKEN tokens a server gives its clients after
+/// each handshake are good for, in seconds: at most 30 days; 0 gives none.
+/// Default 86400 (a day). Token times come from the system clock, which
+/// servers of a fleet should keep in step.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (over 30 days); `QUIC_RESULT_ALREADY_USED`
+/// (the config is frozen).
+///
+/// Safety: `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_token_lifetime(
+    config: *mut quic_config,
+    seconds: u64,
+) -> quic_result {
+    with_config(config, "quic_config_set_token_lifetime", |h| {
+        h.apply(|c| c.set_token_lifetime(seconds))
+    })
+}

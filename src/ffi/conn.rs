@@ -109,6 +109,18 @@ pub struct quic_conn_params {
     pub session_ticket: *const u8,
     /// Length of `session_ticket`.
     pub session_ticket_len: usize,
+    /// Client: the bytes of a QUIC_EVENT_TYPE_NEW_TOKEN event from an
+    /// earlier connection to the same server, sent in the Initial packets
+    /// so the server trusts the address at once (RFC 9000 §8.1.3); NULL,
+    /// 0 for none. A token for another server name is not sent; one the
+    /// server no longer accepts costs nothing. Server: NULL, 0.
+    pub address_token: *const u8,
+    /// Length of `address_token`.
+    pub address_token_len: usize,
+    /// Server: the client proved its address with a NEW_TOKEN token
+    /// (`quic_token_check` said QUIC_TOKEN_KIND_NEW_TOKEN): no 3x
+    /// amplification limit. Client: false.
+    pub address_validated: bool,
 }
 
 // SAFETY: #[repr(C)], struct_size first; the least a caller may pass ends
@@ -135,6 +147,9 @@ unsafe fn read_params(p: *const quic_conn_params) -> Result<Option<quic_conn_par
         retry_scid_len: 0,
         session_ticket: std::ptr::null(),
         session_ticket_len: 0,
+        address_token: std::ptr::null(),
+        address_token_len: 0,
+        address_validated: false,
     };
     // SAFETY: `p` holds `size` readable bytes; every field is an integer
     // or a pointer, so any bytes are a valid value.
@@ -190,7 +205,7 @@ fn new_conn(
 /// `out_conn`, a server without `params`, a NULL CID pointer with a
 /// length); `QUIC_RESULT_INVALID_ARGUMENT` (`params->struct_size` too
 /// small, a CID over 20 bytes, server fields for a client, a session
-/// ticket for a server);
+/// ticket or address token for a server);
 /// `QUIC_RESULT_INVALID_STATE` (a server config without a certificate);
 /// on the first use of `config`, OpenSSL refusing its settings
 /// (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CERTIFICATE`,
@@ -218,17 +233,25 @@ pub unsafe extern "C" fn quic_conn_new(
             None => return QUIC_RESULT_NULL_PARAMETER,
         };
         if is_client {
-            if params.is_some_and(|p| !p.original_dcid.is_null() || !p.retry_scid.is_null()) {
+            if params.is_some_and(|p| {
+                !p.original_dcid.is_null() || !p.retry_scid.is_null() || p.address_validated
+            }) {
                 return QUIC_RESULT_INVALID_ARGUMENT;
             }
-            let ticket = match params {
-                Some(p) => try_slice!(p.session_ticket, p.session_ticket_len),
-                None => &[],
+            let (ticket, token) = match params {
+                Some(p) => (
+                    try_slice!(p.session_ticket, p.session_ticket_len),
+                    try_slice!(p.address_token, p.address_token_len),
+                ),
+                None => (&[][..], &[][..]),
             };
             return new_conn(config, out_conn, |c, t| {
                 let mut conn = Connection::new_client(c, t)?;
                 if !ticket.is_empty() {
                     conn.set_session_ticket(ticket)?;
+                }
+                if !token.is_empty() {
+                    conn.set_address_token(token)?;
                 }
                 Ok(conn)
             });
@@ -236,14 +259,19 @@ pub unsafe extern "C" fn quic_conn_new(
         let Some(p) = params else {
             return QUIC_RESULT_NULL_PARAMETER;
         };
-        if !p.session_ticket.is_null() {
+        if !p.session_ticket.is_null() || !p.address_token.is_null() {
             return QUIC_RESULT_INVALID_ARGUMENT;
         }
+        let validated = p.address_validated;
         let odcid = try_slice!(p.original_dcid, p.original_dcid_len);
         let retry = try_slice!(p.retry_scid, p.retry_scid_len);
         let retry = (!p.retry_scid.is_null()).then_some(retry);
         new_conn(config, out_conn, |c, t| {
-            Connection::new_server(c, t, odcid, retry)
+            let mut conn = Connection::new_server(c, t, odcid, retry)?;
+            if validated {
+                conn.mark_address_validated()?;
+            }
+            Ok(conn)
         })
     })
 }

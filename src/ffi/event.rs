@@ -59,6 +59,11 @@ pub enum quic_event_type {
     /// connection to the same server in `quic_conn_params.session_ticket`
     /// to resume. The newest is best; use each once.
     SessionTicket = 15,
+    /// The server gave an address-validation token (NEW_TOKEN): `data`,
+    /// `data_len`. Copy and store it for this server; a later connection
+    /// presents it in `quic_conn_params.address_token`, and the server then
+    /// trusts the client's address at once (no Retry, no 3x limit).
+    NewToken = 16,
 }
 
 /// Why a connection ended (`termination` of a CONNECTION_TERMINATED
@@ -221,6 +226,11 @@ impl quic_event {
                 (out.alpn, out.alpn_len) = (ptr(a), a.len());
                 out.early_data_accepted = *early_data_accepted;
                 out.session_resumed = *session_resumed;
+                out
+            }
+            Event::NewToken { token } => {
+                let mut out = Self::empty(quic_event_type::NewToken);
+                (out.data, out.data_len) = (ptr(token), token.len());
                 out
             }
             Event::SessionTicket { ticket } => {

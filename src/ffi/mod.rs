@@ -21,6 +21,7 @@ pub mod result;
 pub mod server;
 mod sized;
 pub mod stream;
+pub mod token;
 pub mod version;
 
 pub use addr::*;
@@ -30,4 +31,5 @@ pub use event::*;
 pub use result::*;
 pub use server::*;
 pub use stream::*;
+pub use token::*;
 pub use version::*;

@@ -215,7 +215,12 @@ pub unsafe extern "C" fn quic_header_supported_version(
 }
 
 /// Copies `packet` into the caller's buffer and reports its length.
-fn deliver(packet: &[u8], out: *mut u8, out_cap: usize, out_len: *mut usize) -> quic_result {
+pub(super) fn deliver(
+    packet: &[u8],
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> quic_result {
     let out_len = try_out!(out_len);
     // SAFETY: the exported function's contract makes the caller vouch for
     // `out` holding `out_cap` writable bytes.

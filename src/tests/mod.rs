@@ -16,6 +16,7 @@ mod resumption;
 mod retry;
 mod streams;
 mod termination;
+mod tokens;
 mod transfer;
 mod verify;
 mod versions;

@@ -186,6 +186,8 @@ pub(crate) struct Pair {
     /// Bytes the server sent to, and received from, each client address.
     pub(crate) server_sent_to: HashMap<SocketAddr, u64>,
     pub(crate) server_received_from: HashMap<SocketAddr, u64>,
+    /// What the token of the Initial that made the server proved.
+    pub(crate) initial_token: Option<crate::server::InitialToken>,
 }
 
 /// How a Retry-sending front end picks the SCID of each Retry.
@@ -195,6 +197,9 @@ pub(crate) enum RetryScid {
     Random,
     /// Derived from the client's DCID, the same for every Retry (quiche).
     FromDcid,
+    /// The library's own: `server::retry_with_token`, checked with
+    /// `server::check_initial_token`.
+    Library,
 }
 
 impl Pair {
@@ -253,6 +258,7 @@ impl Pair {
             client_seen_as: client_addr(),
             server_sent_to: HashMap::new(),
             server_received_from: HashMap::new(),
+            initial_token: None,
         }
     }
 
@@ -400,15 +406,24 @@ impl Pair {
                         return;
                     }
                     let odcid = h.dcid.to_vec();
-                    self.server = Some(
-                        Connection::new_server(
-                            self.server_config.clone(),
-                            self.server_tls.clone(),
-                            &odcid,
-                            None,
-                        )
-                        .unwrap(),
+                    let proof = crate::server::check_initial_token(
+                        &self.server_config,
+                        h.token,
+                        h.dcid,
+                        self.client_seen_as,
                     );
+                    let mut server = Connection::new_server(
+                        self.server_config.clone(),
+                        self.server_tls.clone(),
+                        &odcid,
+                        None,
+                    )
+                    .unwrap();
+                    if proof == crate::server::InitialToken::NewToken {
+                        server.mark_address_validated().unwrap();
+                    }
+                    self.initial_token = Some(proof);
+                    self.server = Some(server);
                 }
                 let s = self.server.as_mut().unwrap();
                 let from = self.client_seen_as;
@@ -427,6 +442,9 @@ impl Pair {
         };
         if h.packet_type != crate::packet::PacketType::Initial {
             return false;
+        }
+        if self.retry_every_initial == Some(RetryScid::Library) {
+            return self.library_retry_front(datagram);
         }
         if h.token.is_empty() {
             let scid: Vec<u8> = match self.retry_every_initial {
@@ -456,6 +474,56 @@ impl Pair {
             );
         }
         false
+    }
+
+    /// The Retry front end with the library's tokens: a Retry for an
+    /// Initial without a valid Retry token, the connection for one with.
+    fn library_retry_front(&mut self, datagram: &[u8]) -> bool {
+        let Ok(h) = header::parse(datagram, 8) else {
+            return false;
+        };
+        if h.packet_type != crate::packet::PacketType::Initial || self.server.is_some() {
+            return false;
+        }
+        let proof = crate::server::check_initial_token(
+            &self.server_config,
+            h.token,
+            h.dcid,
+            self.client_seen_as,
+        );
+        self.initial_token = Some(proof.clone());
+        match proof {
+            crate::server::InitialToken::Retry {
+                original_dcid,
+                retry_scid,
+            } => {
+                self.server = Some(
+                    Connection::new_server(
+                        self.server_config.clone(),
+                        self.server_tls.clone(),
+                        &original_dcid,
+                        Some(&retry_scid),
+                    )
+                    .unwrap(),
+                );
+                false
+            }
+            _ => {
+                let mut out = Vec::new();
+                crate::server::retry_with_token(
+                    &self.server_config,
+                    h.version,
+                    h.dcid,
+                    h.scid,
+                    self.client_seen_as,
+                    &mut out,
+                )
+                .unwrap();
+                self.retries_sent += 1;
+                self.enqueue(Dir::ToClient, out);
+                true
+            }
+        }
     }
 
     /// One step: send, then deliver what is due or advance the clock to the

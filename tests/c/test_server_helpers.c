@@ -1,5 +1,5 @@
 /* The stateless server helpers through quic.h only: header parsing, Version
- * Negotiation, Retry. Built with AddressSanitizer and UBSan by `make c-test`,
+ * Negotiation, Retry, and Retry with a library token. Built with AddressSanitizer and UBSan by `make c-test`,
  * and against an installed copy by `make install-check`. */
 #include "testutil.h"
 
@@ -20,23 +20,84 @@
 static const uint8_t ODCID[8] = {0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08};
 static const uint8_t SERVER_CID[8] = {0xf0, 0x67, 0xa5, 0x50, 0x2a, 0x42, 0x62, 0xb5};
 
-/* A client Initial shaped like RFC 9001 A.2: header, then 1182 bytes. */
-static size_t client_initial(uint8_t *buf, uint32_t version) {
+/* A client Initial to `dcid` carrying `token` (under 64 bytes): header,
+ * then 1182 bytes. */
+static size_t initial_to(uint8_t *buf, uint32_t version, const uint8_t *dcid, size_t dcid_len,
+                         const uint8_t *token, size_t token_len) {
     size_t n = 0;
     buf[n++] = 0xc3;
     buf[n++] = (uint8_t)(version >> 24);
     buf[n++] = (uint8_t)(version >> 16);
     buf[n++] = (uint8_t)(version >> 8);
     buf[n++] = (uint8_t)version;
-    buf[n++] = sizeof ODCID;
-    memcpy(buf + n, ODCID, sizeof ODCID);
-    n += sizeof ODCID;
+    buf[n++] = (uint8_t)dcid_len;
+    memcpy(buf + n, dcid, dcid_len);
+    n += dcid_len;
     buf[n++] = 0; /* SCID length */
-    buf[n++] = 0; /* token length */
+    buf[n++] = (uint8_t)token_len;
+    if (token_len) memcpy(buf + n, token, token_len);
+    n += token_len;
     buf[n++] = 0x44; /* Length 1182 as a 2-byte varint */
     buf[n++] = 0x9e;
     memset(buf + n, 0xab, 1182);
     return n + 1182;
+}
+
+/* A client Initial shaped like RFC 9001 A.2. */
+static size_t client_initial(uint8_t *buf, uint32_t version) {
+    return initial_to(buf, version, ODCID, sizeof ODCID, NULL, 0);
+}
+
+/* Retry with a token the library mints, and the token checked when the
+ * client's next Initial brings it back. */
+static void test_library_tokens(void) {
+    quic_config *server, *client;
+    MUST(quic_config_new(false, &server));
+    MUST(quic_config_new(true, &client));
+    uint8_t key[32];
+    memset(key, 0x5a, sizeof key);
+    MUST(quic_config_set_token_key(server, key));
+    struct sockaddr_storage peer, moved;
+    socklen_t peer_len, moved_len;
+    MUST(quic_sockaddr_parse("192.0.2.1:4000", &peer, &peer_len));
+    MUST(quic_sockaddr_parse("192.0.2.1:4001", &moved, &moved_len));
+    const struct sockaddr *p = (const struct sockaddr *)&peer;
+
+    uint8_t pkt[1400], retry[600];
+    size_t len = client_initial(pkt, 1), retry_len;
+    quic_header_info info = {.struct_size = sizeof info};
+    MUST(quic_header_parse(pkt, len, 8, &info));
+    quic_token_info tok = {.struct_size = sizeof tok};
+    CHECK_RC(quic_token_check(server, &info, p, peer_len, &tok), QUIC_RESULT_OK);
+    CHECK(tok.kind == QUIC_TOKEN_KIND_NONE);
+    CHECK_RC(quic_token_check(client, &info, p, peer_len, &tok), QUIC_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(quic_token_check(server, NULL, p, peer_len, &tok), QUIC_RESULT_NULL_PARAMETER);
+    CHECK_RC(quic_retry_with_token(server, &info, p, peer_len, retry, 20, &retry_len),
+             QUIC_RESULT_BUFFER_TOO_SMALL);
+    MUST(quic_retry_with_token(server, &info, p, peer_len, retry, sizeof retry, &retry_len));
+    quic_header_info r = {.struct_size = sizeof r};
+    MUST(quic_header_parse(retry, retry_len, 8, &r));
+    CHECK(r.packet_type == QUIC_PACKET_TYPE_RETRY && r.token_len > 0 && r.token_len < 64);
+    CHECK(quic_retry_verify(1, ODCID, sizeof ODCID, retry, retry_len) == QUIC_RESULT_OK);
+
+    /* The client's next Initial goes to the Retry's SCID with its token. */
+    len = initial_to(pkt, 1, r.scid, r.scid_len, r.token, r.token_len);
+    MUST(quic_header_parse(pkt, len, 8, &info));
+    CHECK_RC(quic_token_check(server, &info, p, peer_len, &tok), QUIC_RESULT_OK);
+    CHECK(tok.kind == QUIC_TOKEN_KIND_RETRY);
+    CHECK(tok.original_dcid_len == sizeof ODCID &&
+          memcmp(tok.original_dcid, ODCID, sizeof ODCID) == 0);
+    CHECK(tok.retry_scid_len == r.scid_len && memcmp(tok.retry_scid, r.scid, r.scid_len) == 0);
+    /* From another port, or sent to another connection ID: no proof. */
+    CHECK_RC(quic_token_check(server, &info, (const struct sockaddr *)&moved, moved_len, &tok),
+             QUIC_RESULT_OK);
+    CHECK(tok.kind == QUIC_TOKEN_KIND_INVALID);
+    len = initial_to(pkt, 1, ODCID, sizeof ODCID, r.token, r.token_len);
+    MUST(quic_header_parse(pkt, len, 8, &info));
+    CHECK_RC(quic_token_check(server, &info, p, peer_len, &tok), QUIC_RESULT_OK);
+    CHECK(tok.kind == QUIC_TOKEN_KIND_INVALID);
+    quic_config_free(server);
+    quic_config_free(client);
 }
 
 static void test_version_and_results(void) {
@@ -184,6 +245,7 @@ int main(void) {
     test_header_parse();
     test_version_negotiation();
     test_retry();
+    test_library_tokens();
     if (failures) {
         fprintf(stderr, "test_server_helpers: %d failure(s)\n", failures);
         return 1;

@@ -308,7 +308,7 @@ def test_client_key_update(server, www, tmp_path):
                                   "transferloss", "blackhole", "amplificationlimit", "ipv6",
                                   "goodput", "crosstraffic", "transfercorruption",
                                   "handshakecorruption", "rebind-port", "rebind-addr",
-                                  "resumption"])
+                                  "resumption", "retry"])
 def test_runner_cases_that_work_are_accepted(case, tmp_path):
     env = dict(os.environ, TESTCASE=case)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -499,3 +499,25 @@ def test_echo_server_reads_at_the_pace_the_client_reads(www):
         code, err = s.stop()
     assert code == 0, err
     assert "stream 0 paused" in err and "stream 0 resumed" in err, err
+
+
+def test_retry_and_tokens_through_the_examples(www, tmp_path):
+    """quic-server --retry sends every new client a Retry with a libquic
+    token; quic-client --token saves the server's NEW_TOKEN, and the next
+    run presents it and skips the Retry."""
+    s = Server(www, extra=["--retry", "-v"])
+    try:
+        token = tmp_path / "token"
+        for i in range(2):
+            out = tmp_path / str(i)
+            out.mkdir()
+            r = fetch([s.url("1mb.bin")], out, "--token", str(token))
+            assert r.returncode == 0, r.stderr
+            assert digest(out / "1mb.bin") == digest(www / "1mb.bin")
+            if i == 0:
+                assert token.stat().st_size > 0
+    finally:
+        code, err = s.stop()
+    assert code == 0, err
+    assert err.count("address validated by Retry") == 1, err
+    assert err.count("address validated by a token") == 1, err

@@ -18,7 +18,7 @@ NO_TIMER = 2**64 - 1
 (HANDSHAKE_COMPLETED, PROTOCOL_NEGOTIATED, STREAM_DATA_RECEIVED, STREAM_RESET,
  STOP_SENDING_RECEIVED, DATAGRAM_FRAME_RECEIVED, PING_ACKNOWLEDGED,
  CONNECTION_ID_ISSUED, CONNECTION_ID_RETIRED, CONNECTION_TERMINATED, KEY_UPDATED,
- PEER_MIGRATED, PATH_VALIDATED, STREAMS_AVAILABLE, SESSION_TICKET) = range(1, 16)
+ PEER_MIGRATED, PATH_VALIDATED, STREAMS_AVAILABLE, SESSION_TICKET, NEW_TOKEN) = range(1, 17)
 
 
 class SockaddrStorage(Structure):
@@ -94,10 +94,24 @@ class ConnParams(Structure):
     _fields_ = [("struct_size", c_size_t), ("original_dcid", c_void_p),
                 ("original_dcid_len", c_size_t), ("retry_scid", c_void_p),
                 ("retry_scid_len", c_size_t), ("session_ticket", c_void_p),
-                ("session_ticket_len", c_size_t)]
+                ("session_ticket_len", c_size_t), ("address_token", c_void_p),
+                ("address_token_len", c_size_t), ("address_validated", c_bool)]
+
+
+class TokenInfo(Sized):
+    _fields_ = [("struct_size", c_size_t), ("kind", c_uint32),
+                ("original_dcid", c_uint8 * 20), ("original_dcid_len", c_size_t),
+                ("retry_scid", c_uint8 * 20), ("retry_scid_len", c_size_t)]
+
+
+TOKEN_NONE, TOKEN_INVALID, TOKEN_RETRY, TOKEN_NEW_TOKEN = range(4)
 
 
 _sig("quic_conn_new", c_int32, c_void_p, POINTER(ConnParams), POINTER(c_void_p))
+_sig("quic_token_check", c_int32, c_void_p, POINTER(HeaderInfo), c_void_p, c_uint32,
+     POINTER(TokenInfo))
+_sig("quic_retry_with_token", c_int32, c_void_p, POINTER(HeaderInfo), c_void_p, c_uint32,
+     c_void_p, c_size_t, POINTER(c_size_t))
 _sig("quic_conn_free", None, c_void_p)
 _sig("quic_conn_connect", c_int32, c_void_p, c_void_p, c_uint32, c_uint64)
 _sig("quic_conn_recv", c_int32, c_void_p, c_char_p, c_size_t, c_void_p, c_uint32, c_uint64)
@@ -244,19 +258,27 @@ def ns(t):
 class Connection:
     """Mirrors aioquic's QuicConnection: times are float seconds."""
 
-    def __init__(self, config, original_dcid=None, session_ticket=None):
+    def __init__(self, config, original_dcid=None, session_ticket=None, retry_scid=None,
+                 address_token=None, address_validated=False):
         self.ptr = c_void_p()
-        params = None
-        if original_dcid is not None:
-            self._odcid = ctypes.create_string_buffer(bytes(original_dcid), len(original_dcid))
-            params = ConnParams(ctypes.sizeof(ConnParams), ctypes.cast(self._odcid, c_void_p),
-                                len(original_dcid), None, 0, None, 0)
-        elif session_ticket is not None:
-            self._ticket = ctypes.create_string_buffer(bytes(session_ticket), len(session_ticket))
-            params = ConnParams(ctypes.sizeof(ConnParams), None, 0, None, 0,
-                                ctypes.cast(self._ticket, c_void_p), len(session_ticket))
-        check(_lib.quic_conn_new(config.ptr, byref(params) if params else None,
-                                 byref(self.ptr)), "conn_new", config.ptr)
+        params = ConnParams()
+        params.struct_size = ctypes.sizeof(ConnParams)
+        self._keep = []
+
+        def buf(b):
+            if b is None:
+                return None, 0
+            c = ctypes.create_string_buffer(bytes(b), len(b))
+            self._keep.append(c)
+            return ctypes.cast(c, c_void_p), len(b)
+
+        params.original_dcid, params.original_dcid_len = buf(original_dcid)
+        params.retry_scid, params.retry_scid_len = buf(retry_scid)
+        params.session_ticket, params.session_ticket_len = buf(session_ticket)
+        params.address_token, params.address_token_len = buf(address_token)
+        params.address_validated = address_validated
+        check(_lib.quic_conn_new(config.ptr, byref(params), byref(self.ptr)), "conn_new",
+              config.ptr)
         self._buf = ctypes.create_string_buffer(65536)
 
     def __del__(self):
@@ -380,6 +402,30 @@ class Connection:
         if check(_lib.quic_conn_peer_error(self.ptr, byref(info)), "peer_error") == DONE:
             return None
         return (info.is_app, info.error_code, _bytes(info.reason, info.reason_len))
+
+
+def server_front(config, datagram, addr, retry=True):
+    """What a server does with a datagram that matches no connection:
+    ("retry", packet) for a client to validate with a libquic Retry token,
+    or ("accept", kwargs for Connection) when its token validated it (or
+    when `retry` is off)."""
+    info = HeaderInfo()
+    check(_lib.quic_header_parse(datagram, len(datagram), 8, byref(info)), "header")
+    ss, n = sockaddr(*addr)
+    tok = TokenInfo()
+    check(_lib.quic_token_check(config.ptr, byref(info), byref(ss), n, byref(tok)), "token_check",
+          config.ptr)
+    if tok.kind == TOKEN_RETRY:
+        return "accept", dict(original_dcid=bytes(tok.original_dcid[:tok.original_dcid_len]),
+                              retry_scid=bytes(tok.retry_scid[:tok.retry_scid_len]))
+    validated = tok.kind == TOKEN_NEW_TOKEN
+    if validated or not retry:
+        return "accept", dict(original_dcid=_bytes(info.dcid, info.dcid_len),
+                              address_validated=validated)
+    out, out_len = ctypes.create_string_buffer(1500), c_size_t()
+    check(_lib.quic_retry_with_token(config.ptr, byref(info), byref(ss), n, out, len(out),
+                                     byref(out_len)), "retry_with_token", config.ptr)
+    return "retry", out.raw[:out_len.value]
 
 
 def header_dcid(datagram, short_dcid_len=8):

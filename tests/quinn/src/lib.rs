@@ -19,6 +19,7 @@ use quic::config::{Config, ReceiveCredit};
 use quic::conn::{Connection as LibConn, Event as LibEvent};
 use quic::crypto::Suite;
 use quic::packet::{header, PacketType};
+use quic::server::InitialToken;
 use quic::side::Side;
 use quic::tls::TlsContext;
 use quinn_proto::crypto::rustls::{QuicClientConfig, QuicServerConfig};
@@ -298,29 +299,33 @@ impl LibEnd {
             if h.packet_type != PacketType::Initial {
                 return;
             }
-            let retry_scid = if self.retry {
-                if h.token.is_empty() {
-                    // RFC 9000 §8.1.2: prove the address first. The token
-                    // carries the original DCID (a real server seals it).
-                    let scid = [0x5a; 8];
-                    let mut token = b"retry:".to_vec();
-                    token.extend_from_slice(h.dcid);
-                    let mut retry = Vec::new();
-                    quic::server::retry_packet(
-                        &mut retry, h.version, h.dcid, h.scid, &scid, &token,
-                    )
-                    .unwrap();
-                    self.retries += 1;
-                    out.push(retry);
-                    return;
+            let (odcid, retry_scid) = if self.retry {
+                // RFC 9000 §8.1.2: prove the address first, with the
+                // library's own tokens.
+                match quic::server::check_initial_token(&self.config, h.token, h.dcid, quinn_addr())
+                {
+                    InitialToken::Retry {
+                        original_dcid,
+                        retry_scid,
+                    } => (original_dcid.to_vec(), Some(retry_scid.to_vec())),
+                    _ => {
+                        let mut retry = Vec::new();
+                        quic::server::retry_with_token(
+                            &self.config,
+                            h.version,
+                            h.dcid,
+                            h.scid,
+                            quinn_addr(),
+                            &mut retry,
+                        )
+                        .unwrap();
+                        self.retries += 1;
+                        out.push(retry);
+                        return;
+                    }
                 }
-                Some(h.dcid.to_vec())
             } else {
-                None
-            };
-            let odcid = match &retry_scid {
-                Some(_) => h.token.strip_prefix(b"retry:").unwrap().to_vec(),
-                None => h.dcid.to_vec(),
+                (h.dcid.to_vec(), None)
             };
             self.conn = Some(
                 LibConn::new_server(
