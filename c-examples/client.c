@@ -4,7 +4,8 @@
  *
  *   quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST]
  *               [--chacha20] [--v2] [--key-update] [--handshake-timeout S]
- *               [--session-ticket FILE] [--token FILE] [--keylog FILE] [-v] URL...
+ *               [--session-ticket FILE] [--zero-rtt] [--token FILE] [--keylog FILE]
+ *               [-v] URL...
  *
  * URLs look like https://127.0.0.1:4433/a.bin or https://[::1]:4433/a.bin.
  * --v2 starts in QUIC version 1 and offers and prefers version 2, which a
@@ -16,15 +17,18 @@
  *
  * --session-ticket FILE resumes the session saved in FILE, if there is
  * one (a ticket that no longer works just means a full handshake), and
- * saves the newest ticket the server sends into FILE. --token FILE does
- * the same with the address-validation token a server gives (NEW_TOKEN),
- * which spares the next connection a Retry.
+ * saves the newest ticket the server sends into FILE. --zero-rtt sends
+ * the requests in 0-RTT, before the handshake completes, when the ticket
+ * allows it (the server decides whether it takes them; either way every
+ * file arrives). --token FILE does the same as --session-ticket with the
+ * address-validation token a server gives (NEW_TOKEN), which spares the
+ * next connection a Retry.
  *
  * The QUIC Interop Runner's environment is honoured: REQUESTS (URLs),
  * TESTCASE, SSLKEYLOGFILE. Test cases: handshake, transfer, chacha20,
  * keyupdate, v2, retry, multiconnect (one connection per URL), resumption
  * (the first URL on one connection, the rest on a second one that resumes
- * its session), and the
+ * its session), zerortt (the same, the rest requested in 0-RTT), and the
  * names of the runner's cases that are plain transfers or handshakes at
  * the QUIC level; anything else exits 127. */
 #define _POSIX_C_SOURCE 200809L
@@ -57,6 +61,8 @@ static uint64_t key_update_after;
 /* Session tickets: on when --session-ticket or the resumption case asks;
  * the newest ticket, and the file it is kept in. */
 static int want_tickets;
+/* --zero-rtt: requests go before the handshake completes when allowed. */
+static int zero_rtt;
 static uint8_t ticket[16384];
 static size_t ticket_len;
 static const char *ticket_file;
@@ -217,10 +223,13 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
                 established = 1;
                 quic_stats st = {.struct_size = sizeof st};
                 quic_conn_stats(conn, &st);
-                logv("handshake done in %.1f ms: version 0x%08x, ALPN %.*s, cipher 0x%04x%s",
+                logv("handshake done in %.1f ms: version 0x%08x, ALPN %.*s, cipher 0x%04x%s%s",
                      (double)(now_ns() - start) / 1e6, st.version, (int)ev.alpn_len,
                      (const char *)ev.alpn, st.cipher_suite,
-                     ev.session_resumed ? ", session resumed" : "");
+                     ev.session_resumed ? ", session resumed" : "",
+                     ev.early_data_accepted ? ", early data accepted" : "");
+            } else if (ev.kind == QUIC_EVENT_TYPE_EARLY_DATA_REJECTED) {
+                logv("the server refused early data: the requests go again");
             } else if (ev.kind == QUIC_EVENT_TYPE_SESSION_TICKET) {
                 keep_blob(ticket_file, ticket, sizeof ticket, &ticket_len, ev.data, ev.data_len);
                 tickets++;
@@ -268,14 +277,17 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
                 logv("key update requested after %llu bytes", (unsigned long long)received);
             }
         }
-        /* Requests go out once the handshake is done, all at once. */
-        while (established && !closing && next < first + count) {
+        /* Requests go out once the handshake is done, all at once; with
+         * --zero-rtt as soon as the ticket's limits allow (0-RTT). */
+        while ((established || zero_rtt) && !closing && next < first + count) {
             struct download *d = &downloads[next];
             if (quic_conn_next_stream_id(conn, false, &d->stream_id) != QUIC_RESULT_OK) break;
             char req[1100];
             int n = snprintf(req, sizeof req, "GET %s\r\n", d->path);
             rc = quic_conn_stream_send(conn, d->stream_id, (const uint8_t *)req, (size_t)n, true);
             if (rc == QUIC_RESULT_STREAM_LIMIT) break; /* more once streams close */
+            if (rc == QUIC_RESULT_HANDSHAKE_PENDING) break; /* no 0-RTT: after the handshake */
+            if (rc == QUIC_RESULT_OK && !established) logv("%s requested in 0-RTT", d->path);
             if (rc != QUIC_RESULT_OK || open_output(d) != 0) {
                 failed = 1;
                 break;
@@ -337,7 +349,8 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
 static void usage(void) {
     fprintf(stderr, "usage: quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST] "
                     "[--chacha20] [--v2] [--key-update] [--handshake-timeout S] "
-                    "[--session-ticket FILE] [--token FILE] [--keylog FILE] [-v] URL...\n");
+                    "[--session-ticket FILE] [--zero-rtt] [--token FILE] [--keylog FILE] "
+                    "[-v] URL...\n");
     exit(2);
 }
 
@@ -363,6 +376,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--ca") && has_value) ca = argv[++i];
         else if (!strcmp(a, "--session-ticket") && has_value) ticket_file = argv[++i];
         else if (!strcmp(a, "--token") && has_value) token_file = argv[++i];
+        else if (!strcmp(a, "--zero-rtt")) zero_rtt = 1;
         else if (!strcmp(a, "--output") && has_value) output = argv[++i];
         else if (!strcmp(a, "--alpn") && has_value) alpn = argv[++i];
         else if (!strcmp(a, "--keylog") && has_value) keylog = argv[++i];
@@ -388,6 +402,8 @@ int main(int argc, char **argv) {
             known = chacha = 1;
         else if (!strcmp(testcase, "resumption"))
             known = resumption = 1;
+        else if (!strcmp(testcase, "zerortt"))
+            known = resumption = zero_rtt = 1;
         else if (!strcmp(testcase, "keyupdate")) {
             known = 1;
             key_update_after = 1; /* as early as the handshake allows */
@@ -462,6 +478,7 @@ int main(int argc, char **argv) {
     quic_config_set_handshake_timeout(config, (uint64_t)(handshake_timeout * 1e9));
     want_tickets = resumption || ticket_file;
     if (want_tickets) quic_config_set_session_tickets(config, true);
+    if (zero_rtt) quic_config_set_early_data(config, true);
     ticket_len = load_blob(ticket_file, ticket, sizeof ticket);
     token_len = load_blob(token_file, token, sizeof token);
     /* Large windows for large files. */

@@ -11,7 +11,8 @@
  * version gets Version Negotiation; a new Initial makes a connection.
  *
  *   quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR
- *               [--alpn LIST] [--chacha20] [--v2] [--retry] [--keylog FILE] [-v]
+ *               [--alpn LIST] [--chacha20] [--v2] [--retry] [--zero-rtt]
+ *               [--keylog FILE] [-v]
  *
  * --v2 prefers QUIC version 2: a client that starts in version 1 and
  * offers 2 is switched to it (RFC 9368 compatible negotiation).
@@ -20,6 +21,11 @@
  * unless it presents a token this server gave it earlier (NEW_TOKEN):
  * tokens are minted and checked by libquic (quic_retry_with_token,
  * quic_token_check).
+ *
+ * --zero-rtt accepts early data: a client resuming a session may send its
+ * requests in 0-RTT, and they are answered at once, before the handshake
+ * completes. Early data can be replayed by an attacker; libquic takes each
+ * ticket's early data once, and HTTP/0.9 GETs are safe to repeat.
  *
  * Port 0 picks a free port; the server prints "listening on ADDR". The QUIC
  * Interop Runner's environment (ROLE, TESTCASE, SSLKEYLOGFILE) is honoured;
@@ -72,6 +78,8 @@ static struct client clients[MAX_CONNS];
 static volatile sig_atomic_t stopping;
 /* --retry: new clients without a valid token get a Retry. */
 static int retry_mode;
+/* --zero-rtt: early data accepted. */
+static int zero_rtt;
 static const char *root;
 
 static void on_signal(int sig) {
@@ -165,7 +173,9 @@ static void answer(struct client *c, struct request *r) {
     } else {
         quic_result rc = quic_conn_stream_send(c->conn, r->stream_id, data, len, true);
         if (rc != QUIC_RESULT_OK) report("stream_send", rc, NULL);
-        logv("%s: %s (%zu bytes)", c->peer, path, len);
+        logv("%s: %s (%zu bytes)%s", c->peer, path, len,
+             quic_conn_is_established(c->conn) ? ""
+                                                : ", answered before the handshake completed");
         free(data);
     }
     r->answered = 1;
@@ -364,7 +374,8 @@ static struct client *accept_new(int fd, quic_config *config, size_t len,
 
 static void usage(void) {
     fprintf(stderr, "usage: quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR "
-                    "[--alpn LIST] [--chacha20] [--v2] [--retry] [--keylog FILE] [-v]\n");
+                    "[--alpn LIST] [--chacha20] [--v2] [--retry] [--zero-rtt] [--keylog FILE] "
+                    "[-v]\n");
     exit(2);
 }
 
@@ -378,6 +389,7 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "-v")) verbose = 1;
         else if (!strcmp(a, "--chacha20")) chacha = 1;
         else if (!strcmp(a, "--retry")) retry_mode = 1;
+        else if (!strcmp(a, "--zero-rtt")) zero_rtt = 1;
         else if (!strcmp(a, "--v2")) v2 = 1;
         else if (!strcmp(a, "--listen") && v) listen = argv[++i];
         else if (!strcmp(a, "--cert") && v) cert = argv[++i];
@@ -395,14 +407,15 @@ int main(int argc, char **argv) {
          * v2, and a client's NAT rebinding (libquic validates the new
          * address and follows it), resumption (the server always issues
          * session tickets), retry (a Retry with a libquic token for every
-         * new client). 0-RTT, ECN and preferred-address migration: not
-         * yet. */
+         * new client), zerortt (early data accepted). ECN and
+         * preferred-address migration: not yet. */
         static const char *const supported[] = {
             "handshake",    "transfer",      "multiconnect", "chacha20",
             "keyupdate",    "multiplexing",  "ipv6",         "longrtt",
             "blackhole",    "handshakeloss", "transferloss", "handshakecorruption",
             "transfercorruption", "amplificationlimit", "goodput", "crosstraffic",
-            "v2",           "rebind-port",   "rebind-addr",  "resumption", "retry", NULL};
+            "v2",           "rebind-port",   "rebind-addr",  "resumption", "retry",
+            "zerortt",      NULL};
         int known = 0;
         for (int i = 0; supported[i]; i++) known |= !strcmp(testcase, supported[i]);
         if (!known) {
@@ -411,6 +424,7 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(testcase, "v2")) v2 = 1;
         if (!strcmp(testcase, "retry")) retry_mode = 1;
+        if (!strcmp(testcase, "zerortt")) zero_rtt = 1;
     }
     if (!listen || !cert || !key || !root) usage();
 
@@ -421,6 +435,7 @@ int main(int argc, char **argv) {
     /* Clients may resume: tickets sealed with this process's random keys
      * (a fleet would share keys with quic_config_set_ticket_keys). */
     quic_config_set_session_tickets(config, true);
+    if (zero_rtt) quic_config_set_early_data(config, true);
     if (v2) {
         const uint32_t versions[] = {0x6b3343cf, 1};
         quic_config_set_supported_versions(config, versions, 2);

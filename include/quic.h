@@ -119,6 +119,12 @@ enum quic_event_type
     // presents it in `quic_conn_params.address_token`, and the server then
     // trusts the client's address at once (no Retry, no 3x limit).
     QUIC_EVENT_TYPE_NEW_TOKEN = 16,
+    // The server refused the early data (0-RTT) this client sent: no
+    // fields. Nothing is lost: libquic sends all of it again in 1-RTT
+    // (HANDSHAKE_COMPLETED follows with `early_data_accepted` false). An
+    // application that made early data depend on the server's answer may
+    // want to know.
+    QUIC_EVENT_TYPE_EARLY_DATA_REJECTED = 17,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1091,6 +1097,31 @@ quic_result quic_config_set_token_key(quic_config *config, const uint8_t *key);
 //
 // Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_token_lifetime(quic_config *config, uint64_t seconds);
+
+// Turns 0-RTT on (RFC 9001 §4.6; aioquic's max_early_data): a client
+// resuming with a ticket that allows it (`quic_conn_params.session_ticket`)
+// may send streams and datagrams right after `quic_conn_connect`, before
+// the handshake completes, within the limits the ticket remembered; a
+// server (with `quic_config_set_session_tickets` on) issues tickets that
+// allow it and accepts early data. Off by default on both sides.
+//
+// **Replay**: an attacker can capture a client's 0-RTT flight and send it
+// again. libquic's server takes each ticket's early data once (a bounded
+// register per config, shared by its connections); a replay to another
+// server of a fleet, or after the register filled, is refused early data
+// but still resumes. Even so, only send in 0-RTT what is safe to process
+// twice (RFC 9001 §9.2): idempotent requests, not payments.
+//
+// Whether early data was accepted: HANDSHAKE_COMPLETED's
+// `early_data_accepted`; a client whose early data was refused gets
+// QUIC_EVENT_TYPE_EARLY_DATA_REJECTED, and libquic sends it all again in
+// 1-RTT.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+//
+// Safety: `config` must be NULL or a live config.
+quic_result quic_config_set_early_data(quic_config *config, bool enabled);
 
 // Creates a connection in the role `config` was made for (aioquic's
 // `is_client`). A client passes `params` NULL (or with no server fields)

@@ -154,6 +154,9 @@ pub struct Config {
     pub(crate) token_lifetime: u64,
     /// Wall-clock time for tokens, which servers of a fleet must agree on.
     pub(crate) unix_clock: Arc<dyn UnixClock>,
+    /// 0-RTT: a client sends early data when its ticket allows, a server
+    /// accepts it (and issues tickets that allow it).
+    pub(crate) early_data: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -230,6 +233,7 @@ impl Config {
             token_key: Arc::new(TokenKey::new(random_key())),
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             unix_clock: Arc::new(SystemClock),
+            early_data: false,
         }
     }
 
@@ -499,6 +503,15 @@ impl Config {
     /// system's.
     pub fn set_unix_clock(&mut self, clock: Arc<dyn UnixClock>) {
         self.unix_clock = clock;
+    }
+
+    /// Turns 0-RTT on (RFC 9001 §4.6): a client resuming with a ticket that
+    /// allows it sends streams and datagrams before the handshake
+    /// completes; a server (with session tickets on) issues tickets that
+    /// allow it and accepts early data. Early data can be replayed by an
+    /// attacker: only what is safe to repeat belongs in it.
+    pub fn set_early_data(&mut self, enabled: bool) {
+        self.early_data = enabled;
     }
 
     /// Sets how the peer's certificate is verified.

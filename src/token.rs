@@ -39,6 +39,12 @@ pub trait UnixClock: Send + Sync {
     fn unix_seconds(&self) -> u64;
 }
 
+impl std::fmt::Debug for dyn UnixClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnixClock")
+    }
+}
+
 /// The system's clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;

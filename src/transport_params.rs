@@ -172,6 +172,20 @@ fn seen_bit(pid: u64) -> Option<u64> {
 }
 
 impl TransportParameters {
+    /// True when none of the limits 0-RTT relies on (RFC 9000 §7.4.1, and
+    /// RFC 9221 §3 for DATAGRAM) is lower here than in `remembered`.
+    pub fn keeps_zero_rtt_limits(&self, remembered: &TransportParameters) -> bool {
+        let r = remembered;
+        self.initial_max_data >= r.initial_max_data
+            && self.initial_max_stream_data_bidi_local >= r.initial_max_stream_data_bidi_local
+            && self.initial_max_stream_data_bidi_remote >= r.initial_max_stream_data_bidi_remote
+            && self.initial_max_stream_data_uni >= r.initial_max_stream_data_uni
+            && self.initial_max_streams_bidi >= r.initial_max_streams_bidi
+            && self.initial_max_streams_uni >= r.initial_max_streams_uni
+            && self.active_connection_id_limit >= r.active_connection_id_limit
+            && self.max_datagram_frame_size.unwrap_or(0) >= r.max_datagram_frame_size.unwrap_or(0)
+    }
+
     /// Decodes the parameters `sender` sent, validating each.
     pub fn decode(bytes: &[u8], sender: Side) -> Result<Self, TransportError> {
         let mut tp = TransportParameters::default();

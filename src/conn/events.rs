@@ -103,6 +103,10 @@ pub enum Event {
         /// The ticket, as `set_session_ticket` takes it.
         ticket: Vec<u8>,
     },
+    /// The server refused our early data (0-RTT): everything sent in it is
+    /// being sent again in 1-RTT (comes before HandshakeCompleted, whose
+    /// `early_data_accepted` is then false).
+    EarlyDataRejected,
     /// The server gave an address-validation token (NEW_TOKEN, RFC 9000
     /// §8.1.3): opaque bytes to keep for this server and present in a later
     /// connection's Initial with `set_address_token`, so the server trusts

@@ -85,7 +85,7 @@ impl Connection {
     }
 
     /// The transport parameters we send (RFC 9000 §18.2).
-    fn local_params(&self) -> TransportParameters {
+    pub(super) fn local_params(&self) -> TransportParameters {
         let c = &self.config;
         let local0 = &self.local_cids.active[0];
         let mut tp = TransportParameters {
@@ -150,10 +150,19 @@ impl Connection {
             }))
         };
         let resume = self.resume.as_ref().map(|t| &t.tls_session[..]);
-        let session = TlsSession::new(&self.tls_ctx, &self.config, params, resume)
-            .map_err(|e| ApiError::Tls(e.reason.into()))?;
+        let session = TlsSession::new(
+            &self.tls_ctx,
+            &self.config,
+            params,
+            resume,
+            self.early_policy(),
+        )
+        .map_err(|e| ApiError::Tls(e.reason.into()))?;
         self.tls = Some(session);
         self.drive_tls(now);
+        if self.side == Side::Client {
+            self.start_early_data();
+        }
         Ok(())
     }
 
@@ -226,8 +235,16 @@ impl Connection {
         let space = match y.level {
             Level::Handshake => Space::Handshake,
             Level::OneRtt => Space::Application,
-            // 0-RTT is not offered yet; Initial secrets never come from TLS.
-            Level::ZeroRtt | Level::Initial => return Ok(()),
+            Level::ZeroRtt => {
+                let failed =
+                    |_| TransportError::new(code::INTERNAL_ERROR, 0, "key derivation failed");
+                let keys = DirectionalKeys::new(y.suite, self.version, &y.secret, y.write)
+                    .map_err(failed)?;
+                self.install_early_keys(keys, y.write);
+                return Ok(());
+            }
+            // Initial secrets never come from TLS.
+            Level::Initial => return Ok(()),
         };
         let failed = |_| TransportError::new(code::INTERNAL_ERROR, 0, "key derivation failed");
         let keys =
@@ -242,6 +259,9 @@ impl Connection {
             s.seal = Some(keys);
         } else {
             s.open = Some(keys);
+        }
+        if space == Space::Application && y.write {
+            self.end_early_sending();
         }
         Ok(())
     }
@@ -337,13 +357,17 @@ impl Connection {
                 now,
             );
         }
+        let early_data_accepted = match self.settle_early_data() {
+            Ok(a) => a,
+            Err(e) => return self.fail(e, now),
+        };
         if alpn.is_some() {
             self.events
                 .push_back(Event::ProtocolNegotiated { alpn: alpn.clone() });
         }
         self.events.push_back(Event::HandshakeCompleted {
             alpn,
-            early_data_accepted: false,
+            early_data_accepted,
             session_resumed: resumed,
         });
         if self.side == Side::Server {

@@ -9,6 +9,7 @@ mod cid;
 mod close;
 mod crypto_stream;
 mod delivery;
+mod early_data;
 mod events;
 mod handshake;
 mod keys;
@@ -147,6 +148,8 @@ pub struct Connection {
     new_token: Option<(Vec<u8>, bool)>,
     /// NEW_TOKEN events a client reported.
     new_tokens_reported: usize,
+    /// 0-RTT keys and limits.
+    early: early_data::EarlyData,
     version: u32,
     spaces: [PacketSpace; 3],
     recovery: Recovery<Vec<SentFrame>>,
@@ -280,6 +283,7 @@ impl Connection {
             ticket_wait_until: None,
             new_token: None,
             new_tokens_reported: 0,
+            early: Default::default(),
             spaces: Default::default(),
             local_cids,
             peer_cids: PeerCids::new(ConnectionId::default()),

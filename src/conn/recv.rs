@@ -142,8 +142,12 @@ impl Connection {
         let space = match ptype {
             PacketType::Initial => Space::Initial,
             PacketType::Handshake => Space::Handshake,
-            // 0-RTT is not accepted yet: its packets are dropped.
-            PacketType::ZeroRtt => return Some(len),
+            // RFC 9001 §4.6: 0-RTT is read only by a server whose TLS took
+            // the client's early data (its keys are there); otherwise it is
+            // dropped, and the client sends it again in 1-RTT.
+            PacketType::ZeroRtt if self.side == Side::Client || self.early.open.is_none() => {
+                return Some(len)
+            }
             _ => Space::Application,
         };
         let other_version = hdr.is_long() && hdr.version != self.version && self.tls.is_some();
@@ -185,7 +189,14 @@ impl Connection {
         }
 
         let packet = &mut buf[..len];
-        let opened = if space == Space::Application {
+        let opened = if ptype == PacketType::ZeroRtt {
+            let largest = self.spaces[space as usize].ack.largest();
+            let keys = self.early.open.as_mut()?;
+            let Ok(opened) = protect::open(packet, pn_offset, largest, keys) else {
+                return Some(len);
+            };
+            opened
+        } else if space == Space::Application {
             match self.open_one_rtt(packet, pn_offset, now) {
                 Ok(Some(o)) => o,
                 Ok(None) => return Some(len),
@@ -606,6 +617,9 @@ impl Connection {
         self.spaces[Space::Initial as usize]
             .crypto_send
             .requeue_unacked();
+        // The server dropped our 0-RTT packets with the first Initial; their
+        // frames go again, to the new connection ID (RFC 9000 §17.2.5.3).
+        self.resend_early_packets();
     }
 }
 

@@ -34,6 +34,8 @@ pub(super) struct Built {
     ack_eliciting: bool,
     padded: bool,
     frames: Vec<SentFrame>,
+    /// A 0-RTT packet (Application space, sealed with the 0-RTT keys).
+    zero_rtt: bool,
 }
 
 impl Connection {
@@ -220,6 +222,13 @@ impl Connection {
         earlier: &[Built],
     ) -> Option<Built> {
         let idx = space as usize;
+        if space == Space::Application
+            && self.spaces[idx].seal.is_none()
+            && self.early.sending()
+            && !closing
+        {
+            return self.build_zero_rtt(out, limit, now);
+        }
         if self.spaces[idx].seal.is_none() || self.spaces[idx].discarded {
             return None;
         }
@@ -355,12 +364,7 @@ impl Connection {
             self.reuse_frame_list(frames);
             return None;
         }
-        // Room for the header-protection sample (RFC 9001 §5.4.2).
-        let min = protect::min_payload_len(pn_len);
-        if payload_len < min {
-            out.resize(out.len() + (min - payload_len), 0);
-        }
-        out.resize(out.len() + TAG_LEN, 0);
+        pad_for_sample_and_tag(out, payload_len, pn_len);
         let s = &mut self.spaces[idx];
         s.next_pn += 1;
         if wrote_ack {
@@ -377,6 +381,56 @@ impl Connection {
             ack_eliciting,
             padded: false,
             frames,
+            zero_rtt: false,
+        })
+    }
+
+    /// Writes a 0-RTT packet (RFC 9000 §17.2.3) of a client's early stream
+    /// data and datagrams, or nothing. It takes no ACK, CRYPTO or 1-RTT
+    /// control frames (§12.4); its number is in the Application space.
+    fn build_zero_rtt(&mut self, out: &mut Vec<u8>, limit: usize, now: u64) -> Option<Built> {
+        let space = Space::Application;
+        if !self.stream_work_pending() {
+            return None;
+        }
+        let idx = space as usize;
+        let pn = self.spaces[idx].next_pn;
+        let pn_len = number::encoded_len(pn, self.recovery.largest_acked(space));
+        let start = out.len();
+        let (dcid, scid) = (self.peer_cids.current(), self.local_cid());
+        let layout = LongHeader {
+            ty: LongType::ZeroRtt,
+            version: self.version,
+            dcid: &dcid,
+            scid: &scid,
+            token: &[],
+        }
+        .write(out, number::truncate(pn, pn_len), pn_len, limit)
+        .ok()?;
+        if limit.saturating_sub(out.len()) < TAG_LEN + 8 {
+            out.truncate(start);
+            return None;
+        }
+        let mut frames = self.frame_list();
+        let mut ack_eliciting = false;
+        let allow_data = self.data_allowed(now);
+        self.write_stream_frames(out, limit, allow_data, &mut frames, &mut ack_eliciting);
+        if !ack_eliciting {
+            out.truncate(start);
+            self.reuse_frame_list(frames);
+            return None;
+        }
+        pad_for_sample_and_tag(out, out.len() - layout.pn_offset - pn_len, pn_len);
+        self.spaces[idx].next_pn += 1;
+        Some(Built {
+            space,
+            start,
+            layout,
+            pn,
+            ack_eliciting,
+            padded: false,
+            frames,
+            zero_rtt: true,
         })
     }
 
@@ -534,10 +588,15 @@ impl Connection {
             let end = built.get(i + 1).map_or(total, |n| n.start);
             let b = &built[i];
             b.layout.finish(&mut out[..end - TAG_LEN], TAG_LEN);
-            let Some(keys) = self.spaces[b.space as usize].seal.as_mut() else {
+            let keys = if b.zero_rtt {
+                self.early.seal.as_mut()
+            } else {
+                self.spaces[b.space as usize].seal.as_mut()
+            };
+            let Some(keys) = keys else {
                 return false;
             };
-            if b.space == Space::Application {
+            if b.space == Space::Application && !b.zero_rtt {
                 self.key_gens.on_sealed(b.pn);
             }
             let pn_offset = b.layout.pn_offset - b.start;
@@ -554,6 +613,17 @@ impl Connection {
         }
         true
     }
+}
+
+/// Ends a packet's payload of `payload_len` bytes: padded to leave room
+/// for the header-protection sample (RFC 9001 §5.4.2), then room for the
+/// tag.
+fn pad_for_sample_and_tag(out: &mut Vec<u8>, payload_len: usize, pn_len: usize) {
+    let min = protect::min_payload_len(pn_len);
+    if payload_len < min {
+        out.resize(out.len() + (min - payload_len), 0);
+    }
+    out.resize(out.len() + TAG_LEN, 0);
 }
 
 /// CONNECTION_CLOSE for `space` (RFC 9000 §10.2.3): before the handshake

@@ -174,7 +174,7 @@ impl Connection {
 
     /// The largest DATAGRAM payload the peer accepts in one packet now.
     pub fn max_datagram_payload(&self) -> Option<usize> {
-        let peer = self.peer_params.as_ref()?.max_datagram_frame_size? as usize;
+        let peer = self.peer_limits()?.max_datagram_frame_size? as usize;
         // Frame type and a 2-byte length come out of the peer's frame limit.
         let by_peer = peer.saturating_sub(3);
         let by_packet = self.max_send_size().min(self.path_datagram_limit()) - SHORT_OVERHEAD - 3;
@@ -184,7 +184,7 @@ impl Connection {
     /// Queues an unreliable DATAGRAM frame (RFC 9221).
     pub fn send_datagram(&mut self, data: &[u8]) -> Result<(), ApiError> {
         self.check_open()?;
-        if self.peer_params.is_none() {
+        if self.peer_limits().is_none() {
             return Err(ApiError::InvalidState("the handshake has not completed"));
         }
         let Some(max) = self.max_datagram_payload() else {

@@ -1144,3 +1144,39 @@ pub unsafe extern "C" fn quic_config_set_token_lifetime(
         h.apply(|c| c.set_token_lifetime(seconds))
     })
 }
+
+/// Turns 0-RTT on (RFC 9001 §4.6; aioquic's max_early_data): a client
+/// resuming with a ticket that allows it (`quic_conn_params.session_ticket`)
+/// may send streams and datagrams right after `quic_conn_connect`, before
+/// the handshake completes, within the limits the ticket remembered; a
+/// server (with `quic_config_set_session_tickets` on) issues tickets that
+/// allow it and accepts early data. Off by default on both sides.
+///
+/// **Replay**: an attacker can capture a client's 0-RTT flight and send it
+/// again. libquic's server takes each ticket's early data once (a bounded
+/// register per config, shared by its connections); a replay to another
+/// server of a fleet, or after the register filled, is refused early data
+/// but still resumes. Even so, only send in 0-RTT what is safe to process
+/// twice (RFC 9001 §9.2): idempotent requests, not payments.
+///
+/// Whether early data was accepted: HANDSHAKE_COMPLETED's
+/// `early_data_accepted`; a client whose early data was refused gets
+/// QUIC_EVENT_TYPE_EARLY_DATA_REJECTED, and libquic sends it all again in
+/// 1-RTT.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+///
+/// Safety: `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_early_data(
+    config: *mut quic_config,
+    enabled: bool,
+) -> quic_result {
+    with_config(config, "quic_config_set_early_data", |h| {
+        h.apply(|c| {
+            c.set_early_data(enabled);
+            Ok(())
+        })
+    })
+}

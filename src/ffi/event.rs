@@ -64,6 +64,12 @@ pub enum quic_event_type {
     /// presents it in `quic_conn_params.address_token`, and the server then
     /// trusts the client's address at once (no Retry, no 3x limit).
     NewToken = 16,
+    /// The server refused the early data (0-RTT) this client sent: no
+    /// fields. Nothing is lost: libquic sends all of it again in 1-RTT
+    /// (HANDSHAKE_COMPLETED follows with `early_data_accepted` false). An
+    /// application that made early data depend on the server's answer may
+    /// want to know.
+    EarlyDataRejected = 17,
 }
 
 /// Why a connection ended (`termination` of a CONNECTION_TERMINATED
@@ -228,6 +234,7 @@ impl quic_event {
                 out.session_resumed = *session_resumed;
                 out
             }
+            Event::EarlyDataRejected => Self::empty(quic_event_type::EarlyDataRejected),
             Event::NewToken { token } => {
                 let mut out = Self::empty(quic_event_type::NewToken);
                 (out.data, out.data_len) = (ptr(token), token.len());

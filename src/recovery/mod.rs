@@ -559,6 +559,22 @@ impl<T> Recovery<T> {
         Some(Timeout::Probe(space))
     }
 
+    /// Removes the packets of `space` numbered below `pn` without counting
+    /// them as lost (no congestion response): 0-RTT packets the server
+    /// refused to read (RFC 9001 §4.6.2), whose frames go again in 1-RTT.
+    pub fn remove_before(&mut self, space: Space, pn: u64) -> Vec<SentPacket<T>> {
+        let mut out = Vec::new();
+        if pn > 0 {
+            self.spaces[space as usize]
+                .sent
+                .remove_range(0, pn - 1, &mut out);
+        }
+        for p in &out {
+            self.forget(space, p);
+        }
+        out
+    }
+
     /// Drops all state of `space` when its keys are discarded
     /// (RFC 9002 §6.4), returning the packets that were outstanding.
     pub fn discard_space(

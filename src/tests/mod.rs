@@ -20,3 +20,4 @@ mod tokens;
 mod transfer;
 mod verify;
 mod versions;
+mod zero_rtt;

@@ -6,11 +6,13 @@
 //! Only `tls/openssl.rs` touches `SSL*`.
 
 mod credentials;
+mod early_data;
 mod openssl;
 mod post_handshake;
 mod ticket_keys;
 
 pub use self::credentials::{Credentials, TrustAnchors};
+pub use self::early_data::{EarlyDataStatus, EarlyPolicy};
 #[cfg(test)]
 pub(crate) use self::openssl::aged_session;
 pub use self::openssl::{check_groups, LocalParams, ParamsFn, TlsContext, TlsSession};

@@ -15,6 +15,7 @@ use openssl::ssl::{
 use openssl_sys as ffi;
 use std::sync::{Mutex, OnceLock};
 
+use super::early_data::{self, EarlyDataStatus, EarlyPolicy};
 use super::post_handshake::PostHandshake;
 use super::ticket_keys;
 use super::{alert, Level, YieldedSecret};
@@ -167,6 +168,13 @@ impl TlsContext {
                 {
                     return Err(ConfigError::Invalid(
                         "OpenSSL refused the ticket key callback".into(),
+                    ));
+                }
+                if config.early_data
+                    && !early_data::install_server(&mut b, config.unix_clock.clone())
+                {
+                    return Err(ConfigError::Invalid(
+                        "OpenSSL refused the early data callbacks".into(),
                     ));
                 }
             } else {
@@ -326,6 +334,8 @@ pub struct TlsSession {
     failed: bool,
     /// Bytes were provided since TLS last ran.
     fed: bool,
+    /// Early data was offered (a client) or may be accepted (a server).
+    early_offered: bool,
     /// A client that captures tickets keeps OpenSSL's state until one came.
     wants_tickets: bool,
     tickets_seen: usize,
@@ -350,6 +360,7 @@ struct Outcome {
     cipher_suite: Option<u16>,
     key_exchange_group: Option<u16>,
     resumed: bool,
+    early: EarlyDataStatus,
 }
 
 impl std::fmt::Debug for TlsSession {
@@ -377,18 +388,22 @@ impl TlsSession {
     /// certificate must carry (client).
     ///
     /// `resume` is a client's DER-encoded session from an earlier ticket; one
-    /// OpenSSL cannot read is ignored (a full handshake follows).
+    /// OpenSSL cannot read is ignored (a full handshake follows). With early
+    /// data on in `config`, a client offers it when the session allows; a
+    /// server given `early` accepts it within that policy.
     pub fn new(
         ctx: &TlsContext,
         config: &Config,
         params: LocalParams,
         resume: Option<&[u8]>,
+        early: Option<EarlyPolicy>,
     ) -> Result<Self, TransportError> {
         let internal = |e: openssl::error::ErrorStack| {
             let _ = e;
             TransportError::new(code::INTERNAL_ERROR, 0, "TLS session setup failed")
         };
         let mut ssl = Ssl::new(&ctx.ctx).map_err(internal)?;
+        let mut early_wanted = false;
         if ctx.side == Side::Client {
             if let Some(name) = &config.server_name {
                 let ip = name.parse::<std::net::IpAddr>().ok();
@@ -411,14 +426,17 @@ impl TlsSession {
                 }
                 ssl.set_alpn_protos(&wire).map_err(internal)?;
             }
+            let mut resuming = false;
             if let Some(session) = resume.and_then(|der| SslSession::from_der(der).ok()) {
                 // SAFETY: the session comes from this library's own tickets
                 // for a client context of the same kind; a session that
                 // does not fit the server only means a full handshake.
-                if unsafe { ssl.set_session(&session) }.is_err() {
-                    unsafe_clear_errors();
-                }
+                resuming = unsafe { ssl.set_session(&session) }.is_ok();
+                // OPENSSL-QUIC.md §5: only a session carrying QUIC's
+                // max_early_data allows 0-RTT.
+                resuming &= session.max_early_data() == u32::MAX;
             }
+            early_wanted = config.early_data && resuming;
             unsafe_clear_errors();
             if ctx.tickets {
                 ssl.set_ex_data(inbox_index(), Mutex::new(Vec::new()));
@@ -495,6 +513,15 @@ impl TlsSession {
                         params.len(),
                     ) == 1)
         };
+        // After the callbacks, before the handshake starts (OPENSSL-QUIC.md
+        // §2): a client resuming a session that allows it, a server with a
+        // policy (which then issues tickets that allow it).
+        let early_offered = match (ctx.side, early) {
+            (Side::Client, _) => early_wanted && early_data::enable(&mut ssl, None),
+            (Side::Server, Some(policy)) => early_data::enable(&mut ssl, Some(policy)),
+            (Side::Server, None) => false,
+        };
+        unsafe_clear_errors();
         if !ok {
             unsafe_clear_errors();
             return Err(TransportError::new(
@@ -515,6 +542,7 @@ impl TlsSession {
             complete: false,
             failed: false,
             fed: true,
+            early_offered,
             wants_tickets: ctx.tickets,
             tickets_seen: 0,
             post_in_step: true,
@@ -763,6 +791,20 @@ impl TlsSession {
         }
     }
 
+    /// True when a client offered early data (0-RTT keys will come), or a
+    /// server may accept it.
+    pub fn early_data_offered(&self) -> bool {
+        self.early_offered
+    }
+
+    /// What became of early data, once the handshake completed.
+    pub fn early_data_status(&self) -> EarlyDataStatus {
+        match &self.live {
+            Some(live) if !self.complete => early_data::status(&live.ssl),
+            _ => self.outcome.early,
+        }
+    }
+
     /// True when the session was resumed from a ticket.
     pub fn session_resumed(&self) -> bool {
         match &self.live {
@@ -801,6 +843,7 @@ impl Outcome {
             cipher_suite: cipher_suite(ssl),
             key_exchange_group: key_exchange_group(ssl),
             resumed: ssl.session_reused(),
+            early: early_data::status(ssl),
         }
     }
 }

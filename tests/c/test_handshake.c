@@ -35,7 +35,7 @@ struct side {
     /* Session tickets: the newest one, and whether the handshake resumed. */
     uint8_t ticket[4096];
     size_t ticket_len;
-    int tickets, resumed;
+    int tickets, resumed, early;
 };
 
 /* The bytes of the backpressure test's stream, by offset. */
@@ -56,6 +56,7 @@ static void drain_events(struct side *s) {
         case QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED:
             s->handshake_completed = 1;
             s->resumed = ev.session_resumed;
+            s->early = ev.early_data_accepted;
             if (ev.alpn_len < sizeof s->alpn) {
                 memcpy(s->alpn, ev.alpn, ev.alpn_len);
                 s->alpn[ev.alpn_len] = 0;
@@ -352,13 +353,15 @@ static void test_backpressure(const char *certs) {
 }
 
 /* Session tickets through quic.h: the first connection's ticket, given in
- * quic_conn_params, resumes the session on a second one; the server's
- * ticket keys are the application's. */
+ * quic_conn_params, resumes the session on a second one, which sends its
+ * request in 0-RTT; the server's ticket keys are the application's. */
 static void test_resumption(const char *certs) {
     quic_config *client_config;
     make_configs(certs, &client_config, &server_config);
     MUST(quic_config_set_session_tickets(client_config, true));
     MUST(quic_config_set_session_tickets(server_config, true));
+    MUST(quic_config_set_early_data(client_config, true));
+    MUST(quic_config_set_early_data(server_config, true));
     uint8_t keys[2 * QUIC_TICKET_KEY_LEN];
     for (size_t i = 0; i < sizeof keys; i++) keys[i] = (uint8_t)(i * 13 + 5);
     CHECK(quic_config_set_ticket_keys(server_config, keys, 0) == QUIC_RESULT_INVALID_ARGUMENT);
@@ -378,8 +381,14 @@ static void test_resumption(const char *certs) {
                                .session_ticket_len = c1.ticket_len};
     MUST(quic_conn_new(client_config, &params, &c2.conn));
     MUST(quic_conn_connect(c2.conn, (struct sockaddr *)&server_addr, server_addrlen, now));
+    /* Right after connect: the ticket's limits allow a request in 0-RTT. */
+    const char early[] = "early request";
+    MUST(quic_conn_stream_send(c2.conn, 4, (const uint8_t *)early, sizeof early - 1, true));
     run(&c2, &s2, now, established);
     CHECK(established(&c2, &s2) && c2.resumed && s2.resumed);
+    CHECK(c2.early && s2.early);
+    CHECK(s2.echo_done && s2.echoed_len == sizeof early - 1 &&
+          memcmp(s2.echoed, early, sizeof early - 1) == 0);
     /* A server takes no ticket. */
     quic_conn *bad = NULL;
     uint8_t dcid[8] = {0};

@@ -308,7 +308,7 @@ def test_client_key_update(server, www, tmp_path):
                                   "transferloss", "blackhole", "amplificationlimit", "ipv6",
                                   "goodput", "crosstraffic", "transfercorruption",
                                   "handshakecorruption", "rebind-port", "rebind-addr",
-                                  "resumption", "retry"])
+                                  "resumption", "retry", "zerortt"])
 def test_runner_cases_that_work_are_accepted(case, tmp_path):
     env = dict(os.environ, TESTCASE=case)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -521,3 +521,45 @@ def test_retry_and_tokens_through_the_examples(www, tmp_path):
     assert code == 0, err
     assert err.count("address validated by Retry") == 1, err
     assert err.count("address validated by a token") == 1, err
+
+
+def test_zero_rtt_through_the_examples(www, tmp_path):
+    """quic-client --session-ticket F --zero-rtt against quic-server
+    --zero-rtt: the second connection requests in 0-RTT, and the server
+    answers before its handshake completed, so the response leaves with
+    the server's first flight and reaches the client one round trip after
+    the client's first packet."""
+    s = Server(www, extra=["--zero-rtt", "-v"])
+    try:
+        ticket = tmp_path / "ticket"
+        logs = []
+        for i in range(2):
+            out = tmp_path / str(i)
+            out.mkdir()
+            r = fetch([s.url("f1.txt")], out, "--session-ticket", str(ticket), "--zero-rtt",
+                      "-v")
+            assert r.returncode == 0, r.stderr
+            assert digest(out / "f1.txt") == digest(www / "f1.txt")
+            logs.append(r.stderr)
+        assert "requested in 0-RTT" not in logs[0] and "requested in 0-RTT" in logs[1], logs
+        assert "early data accepted" in logs[1], logs[1]
+    finally:
+        code, err = s.stop()
+    assert code == 0, err
+    assert err.count("answered before the handshake completed") == 1, err
+
+
+def test_runner_zerortt_case(www, tmp_path):
+    env = dict(os.environ, TESTCASE="zerortt")
+    s = Server(www, extra=["-v"], env=env)
+    try:
+        names = [f"f{i}.txt" for i in range(1, 11)]
+        r = fetch([s.url(n) for n in names], tmp_path, "-v", env=env)
+        assert r.returncode == 0, r.stderr
+        for n in names:
+            assert digest(tmp_path / n) == digest(www / n)
+        assert r.stderr.count("requested in 0-RTT") == len(names) - 1, r.stderr
+    finally:
+        code, err = s.stop()
+    assert code == 0
+    assert err.count("answered before the handshake completed") == len(names) - 1, err

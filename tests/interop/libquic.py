@@ -18,7 +18,8 @@ NO_TIMER = 2**64 - 1
 (HANDSHAKE_COMPLETED, PROTOCOL_NEGOTIATED, STREAM_DATA_RECEIVED, STREAM_RESET,
  STOP_SENDING_RECEIVED, DATAGRAM_FRAME_RECEIVED, PING_ACKNOWLEDGED,
  CONNECTION_ID_ISSUED, CONNECTION_ID_RETIRED, CONNECTION_TERMINATED, KEY_UPDATED,
- PEER_MIGRATED, PATH_VALIDATED, STREAMS_AVAILABLE, SESSION_TICKET, NEW_TOKEN) = range(1, 17)
+ PEER_MIGRATED, PATH_VALIDATED, STREAMS_AVAILABLE, SESSION_TICKET, NEW_TOKEN,
+ EARLY_DATA_REJECTED) = range(1, 18)
 
 
 class SockaddrStorage(Structure):
@@ -140,6 +141,7 @@ _sig("quic_config_set_max_stream_data", c_int32, c_void_p, c_uint64)
 _sig("quic_config_set_max_windows", c_int32, c_void_p, c_uint64, c_uint64)
 _sig("quic_config_set_receive_credit", c_int32, c_void_p, c_uint32)
 _sig("quic_config_set_session_tickets", c_int32, c_void_p, c_bool)
+_sig("quic_config_set_early_data", c_int32, c_void_p, c_bool)
 _sig("quic_config_set_ticket_keys", c_int32, c_void_p, c_char_p, c_size_t)
 _sig("quic_conn_stream_consumed", c_int32, c_void_p, c_uint64, c_uint64)
 _sig("quic_conn_stream_pause_reading", c_int32, c_void_p, c_uint64)
@@ -197,7 +199,7 @@ class Config:
                  max_datagram_frame_size=None, max_streams=None, max_data=None,
                  max_stream_data=None, key_update_interval=None, supported_versions=None,
                  original_version=None, max_windows=None, credit_on_consume=False,
-                 session_tickets=False, ticket_keys=None):
+                 session_tickets=False, ticket_keys=None, early_data=False):
         self.ptr = c_void_p()
         check(_lib.quic_config_new(is_client, byref(self.ptr)), "config_new")
         p = self.ptr
@@ -229,6 +231,8 @@ class Config:
             check(_lib.quic_config_set_max_windows(p, *max_windows), "max_windows", p)
         if session_tickets:
             check(_lib.quic_config_set_session_tickets(p, True), "tickets", p)
+        if early_data:
+            check(_lib.quic_config_set_early_data(p, True), "early_data", p)
         if ticket_keys:
             raw = b"".join(ticket_keys)
             check(_lib.quic_config_set_ticket_keys(p, raw, len(ticket_keys)), "ticket_keys", p)
@@ -328,6 +332,7 @@ class Connection:
             "cid": _bytes(ev.cid, ev.cid_len),
             "termination": ev.termination,
             "session_resumed": ev.session_resumed,
+            "early_data_accepted": ev.early_data_accepted,
         }
 
     def send_ping(self, uid):

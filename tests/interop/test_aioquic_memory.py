@@ -47,6 +47,7 @@ class Aio:
             if isinstance(e, ev.HandshakeCompleted):
                 out.append(("handshake", e.alpn_protocol.encode() if e.alpn_protocol else b""))
                 out.append(("resumed", e.session_resumed))
+                out.append(("early", e.early_data_accepted))
             elif isinstance(e, ev.ConnectionTerminated):
                 out.append(("terminated", e.error_code, e.frame_type, e.reason_phrase.encode()))
             elif isinstance(e, ev.PingAcknowledged):
@@ -89,8 +90,11 @@ class Lib:
             if e["kind"] == libquic.HANDSHAKE_COMPLETED:
                 out.append(("handshake", e["alpn"]))
                 out.append(("resumed", e["session_resumed"]))
+                out.append(("early", e["early_data_accepted"]))
             elif e["kind"] == libquic.SESSION_TICKET:
                 out.append(("ticket", e["data"]))
+            elif e["kind"] == libquic.EARLY_DATA_REJECTED:
+                out.append(("early_rejected",))
             elif e["kind"] == libquic.CONNECTION_TERMINATED:
                 out.append(("terminated", e["error_code"], e["frame_type"], e["reason"]))
             elif e["kind"] == libquic.PING_ACKNOWLEDGED:
@@ -385,10 +389,12 @@ def libquic_client(**options):
     return client
 
 
-def aioquic_client(**options):
+def aioquic_client(handlers=None, **options):
+    """An aioquic client, connecting; `handlers` go to QuicConnection
+    (session_ticket_handler, token_handler), `options` to its config."""
     cfg = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], server_name="localhost", **options)
     cfg.load_verify_locations(CA)
-    aio = QuicConnection(configuration=cfg)
+    aio = QuicConnection(configuration=cfg, **(handlers or {}))
     aio.connect(SERVER_ADDR, now=0.0)
     return Aio(aio)
 

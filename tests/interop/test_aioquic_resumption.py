@@ -6,7 +6,8 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 
 import libquic
-from test_aioquic_memory import ALPN, CA, CERT, KEY, SERVER_ADDR, Aio, Lib, Run
+from test_aioquic_memory import (ALPN, CA, CERT, KEY, SERVER_ADDR, Aio, Lib, Run,
+                                 aioquic_client)
 
 
 def resumed(events):
@@ -56,12 +57,8 @@ def test_aioquic_client_resumes_with_a_libquic_server():
     got = []
 
     def connect(ticket=None):
-        cfg = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], server_name="localhost",
-                                session_ticket=ticket)
-        cfg.load_verify_locations(CA)
-        aio = QuicConnection(configuration=cfg, session_ticket_handler=got.append)
-        aio.connect(SERVER_ADDR, now=0.0)
-        run = Run(Aio(aio), make_server)
+        aio = aioquic_client(dict(session_ticket_handler=got.append), session_ticket=ticket)
+        run = Run(aio, make_server)
         assert run.until(lambda r: r.handshake_done() and got)
         return run
 

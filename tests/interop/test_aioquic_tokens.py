@@ -4,11 +4,8 @@ a Retry carrying a libquic token and accepts it when the token comes back;
 after the handshake it gives the client a NEW_TOKEN token, which the next
 connection presents and which spares it the Retry."""
 
-from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.connection import QuicConnection
-
 import libquic
-from test_aioquic_memory import ALPN, CA, CERT, KEY, SERVER_ADDR, Aio, Lib, Run
+from test_aioquic_memory import ALPN, CERT, KEY, Lib, Run, aioquic_client
 
 
 class RetryFront:
@@ -50,13 +47,9 @@ def test_aioquic_client_through_libquic_retry_and_new_token():
     tokens = []
 
     def connect(token=None):
-        cfg = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], server_name="localhost",
-                                token=token or b"")
-        cfg.load_verify_locations(CA)
-        aio = QuicConnection(configuration=cfg, token_handler=tokens.append)
-        aio.connect(SERVER_ADDR, now=0.0)
+        aio = aioquic_client(dict(token_handler=tokens.append), token=token or b"")
         front = RetryFront(config)
-        run = Run(Aio(aio), lambda first: front)
+        run = Run(aio, lambda first: front)
         assert run.until(lambda r: r.handshake_done() and tokens), (run.client_events,
                                                                    front.decisions)
         run.client.send_stream_data(0, b"validated", True)

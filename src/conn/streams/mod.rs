@@ -635,6 +635,31 @@ impl Streams {
 
     // ---- sending ----
 
+    /// Early data was refused: our streams' send limits go back to the
+    /// peer's initial ones (a MAX_STREAM_DATA it never sent cannot have
+    /// raised them).
+    pub(crate) fn on_early_data_refused(&mut self) {
+        let ids: Vec<u64> = self.map.keys().copied().collect();
+        for sid in ids {
+            let limit = self.peer_stream_limit(sid);
+            if let Some(s) = self.map.get_mut(&sid).and_then(|s| s.send.as_mut()) {
+                s.max_data = limit;
+            }
+        }
+    }
+
+    /// True when what was sent goes beyond the peer's limits now: after a
+    /// refused 0-RTT, whose limits the server may have lowered.
+    pub(crate) fn exceeds_peer_limits(&self) -> bool {
+        self.data_sent > self.send_max_data
+            || (0..2).any(|d| self.next_local[d] > self.peer_max_streams[d])
+            || self
+                .map
+                .values()
+                .filter_map(|s| s.send.as_ref())
+                .any(|s| s.sent_offset() > s.max_data)
+    }
+
     /// Connection credit left for new stream data.
     pub(crate) fn conn_credit(&self) -> u64 {
         self.send_max_data.saturating_sub(self.data_sent)

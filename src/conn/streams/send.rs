@@ -277,6 +277,11 @@ impl SendStream {
         self.written == 0 || self.base >= self.written
     }
 
+    /// Offset below which every byte was sent at least once.
+    pub(crate) fn sent_offset(&self) -> u64 {
+        self.sent
+    }
+
     /// Bytes held for (re)transmission.
     pub(crate) fn buffered(&self) -> u64 {
         self.written - self.base

@@ -69,6 +69,9 @@ pub struct Opts {
     /// resuming the first one's session (each side keeps its config, as
     /// a real client and server do).
     pub resume: bool,
+    /// With `resume`: 0-RTT on both sides; the second connection's client
+    /// writes before its handshake completes.
+    pub zero_rtt: bool,
 }
 
 /// libquic's stream window in the slow-reader runs, and how far it may grow.
@@ -91,6 +94,7 @@ impl Default for Opts {
             libquic_consume_per_ms: None,
             libquic_pause_until: None,
             resume: false,
+            zero_rtt: false,
         }
     }
 }
@@ -122,6 +126,11 @@ pub struct Outcome {
     pub libquic_resumed: bool,
     /// Session tickets libquic's client received.
     pub libquic_tickets: Vec<Vec<u8>>,
+    /// libquic's HandshakeCompleted said early data was accepted.
+    pub libquic_early_accepted: bool,
+    /// The server (whichever stack) had stream data before its handshake
+    /// completed: it came in 0-RTT.
+    pub server_read_early: bool,
 }
 
 /// The bytes one side sends: a pattern that differs per side and offset.
@@ -191,6 +200,10 @@ struct LibEnd {
     reader: SlowReader,
     resumed: bool,
     tickets: Vec<Vec<u8>>,
+    /// 0-RTT: a client writes as soon as its stream limits allow.
+    early: bool,
+    early_accepted: bool,
+    read_early: bool,
     buf: Vec<u8>,
 }
 
@@ -234,6 +247,9 @@ impl LibEnd {
             },
             resumed: false,
             tickets: Vec::new(),
+            early: opts.zero_rtt,
+            early_accepted: false,
+            read_early: false,
             buf: Vec::with_capacity(2048),
         }
     }
@@ -276,6 +292,7 @@ fn lib_config(opts: &Opts) -> (Arc<Config>, Arc<TlsContext>) {
     }
     if opts.resume {
         c.set_session_tickets(true);
+        c.set_early_data(opts.zero_rtt);
         // Fixed keys, as a fleet's: any run's server opens the ticket.
         c.set_ticket_keys(vec![quic::tls::TicketKey {
             name: [7; 16],
@@ -375,6 +392,9 @@ impl LibEnd {
                     end_stream,
                 } => {
                     assert_eq!(stream_id, 0, "one stream only");
+                    if self.app.received.is_empty() && !conn.is_established() {
+                        self.read_early = true;
+                    }
                     assert!(!self.app.finished, "data after FIN");
                     if was_paused && self.reader.paused {
                         self.reader.received_while_paused += data.len();
@@ -387,8 +407,13 @@ impl LibEnd {
                     initiated_locally,
                 } => self.key_updates.push((generation, initiated_locally)),
                 LibEvent::HandshakeCompleted {
-                    session_resumed, ..
-                } => self.resumed = session_resumed,
+                    session_resumed,
+                    early_data_accepted,
+                    ..
+                } => {
+                    self.resumed = session_resumed;
+                    self.early_accepted = early_data_accepted;
+                }
                 LibEvent::SessionTicket { ticket } => self.tickets.push(ticket),
                 LibEvent::ConnectionTerminated {
                     error_code, reason, ..
@@ -406,13 +431,17 @@ impl LibEnd {
         // The client writes once the handshake is done; the server answers
         // once the stream appeared.
         let may_write = if client {
-            conn.is_established()
+            conn.is_established() || self.early
         } else {
             !app.received.is_empty() || app.finished
         };
         if may_write && app.written == 0 {
-            conn.stream_send(0, &app.outgoing, true).unwrap();
-            app.written = app.outgoing.len();
+            match conn.stream_send(0, &app.outgoing, true) {
+                Ok(()) => app.written = app.outgoing.len(),
+                // Without 0-RTT the limits come with the handshake.
+                Err(quic::conn::ApiError::HandshakePending) => {}
+                Err(e) => panic!("libquic: stream_send: {e}"),
+            }
         }
         if let Some(after) = app.update_after {
             if !app.update_done && app.received.len() >= after && conn.request_key_update().is_ok()
@@ -471,11 +500,13 @@ struct QuinnEnd {
     stream: Option<StreamId>,
     connected: bool,
     app: App,
+    /// Stream data was read while the handshake was still going (0-RTT).
+    read_early: bool,
     base: Instant,
     buf: Vec<u8>,
 }
 
-fn quinn_configs(chacha20: bool) -> (ClientConfig, Arc<ServerConfig>) {
+fn quinn_configs(chacha20: bool, zero_rtt: bool) -> (ClientConfig, Arc<ServerConfig>) {
     // quinn-proto needs AES-128-GCM for its Initial keys; with `chacha20`
     // ChaCha20 comes first, and libquic offers nothing else.
     let mut suites = vec![rring::cipher_suite::TLS13_AES_128_GCM_SHA256];
@@ -503,6 +534,7 @@ fn quinn_configs(chacha20: bool) -> (ClientConfig, Arc<ServerConfig>) {
         .with_root_certificates(roots)
         .with_no_client_auth();
     cc.alpn_protocols = vec![ALPN.to_vec()];
+    cc.enable_early_data = zero_rtt;
     let mut client = ClientConfig::new(Arc::new(QuicClientConfig::try_from(cc).unwrap()));
     client.transport_config(transport.clone());
     let chain: Vec<CertificateDer<'static>> =
@@ -518,7 +550,8 @@ fn quinn_configs(chacha20: bool) -> (ClientConfig, Arc<ServerConfig>) {
         .with_single_cert(chain, key)
         .unwrap();
     sc.alpn_protocols = vec![ALPN.to_vec()];
-    sc.max_early_data_size = 0;
+    // rustls: QUIC allows 0 or u32::MAX (0-RTT accepted).
+    sc.max_early_data_size = if zero_rtt { u32::MAX } else { 0 };
     let mut server = ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(sc).unwrap()));
     server.transport_config(transport);
     (client, Arc::new(server))
@@ -546,6 +579,7 @@ impl QuinnEnd {
             retries: 0,
             stream: None,
             connected: false,
+            read_early: false,
             app: App {
                 outgoing: pattern(opts.size, if quinn_client { 1 } else { 2 }),
                 update_after: opts.quinn_update_after,
@@ -650,16 +684,20 @@ impl QuinnEnd {
                 _ => {}
             }
         }
-        if client && self.connected && self.stream.is_none() {
+        if client && (self.connected || c.has_0rtt()) && self.stream.is_none() {
             self.stream = c.streams().open(Dir::Bi);
         }
         let Some(id) = self.stream else { return };
+        let handshaking = c.is_handshaking();
         // Read what arrived.
         let app = &mut self.app;
         if let Ok(mut chunks) = c.recv_stream(id).read(true) {
             loop {
                 match chunks.next(usize::MAX) {
-                    Ok(Some(chunk)) => app.received.extend_from_slice(&chunk.bytes),
+                    Ok(Some(chunk)) => {
+                        self.read_early |= handshaking && app.received.is_empty();
+                        app.received.extend_from_slice(&chunk.bytes);
+                    }
                     Ok(None) => {
                         app.finished = true;
                         break;
@@ -697,7 +735,7 @@ type InFlight = Reverse<(u64, u64, bool, Vec<u8>)>;
 /// `resume`, a second one that resumes the first one's session.
 pub fn run(opts: &Opts) -> Outcome {
     let (lib_config, lib_tls) = lib_config(opts);
-    let (quinn_client, quinn_server) = quinn_configs(opts.chacha20);
+    let (quinn_client, quinn_server) = quinn_configs(opts.chacha20, opts.zero_rtt);
     let mut shared = Shared {
         lib_config,
         lib_tls,
@@ -845,6 +883,12 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
     outcome.elapsed = now;
     outcome.libquic_max_unconsumed = lib.reader.max_unconsumed;
     outcome.libquic_resumed = lib.resumed;
+    outcome.libquic_early_accepted = lib.early_accepted;
+    outcome.server_read_early = if lib_client {
+        quinn.read_early
+    } else {
+        lib.read_early
+    };
     outcome.libquic_tickets = lib.tickets;
     outcome.libquic_received_while_paused = lib.reader.received_while_paused;
     outcome

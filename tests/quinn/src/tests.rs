@@ -178,3 +178,22 @@ fn resumption() {
         |o, _| assert!(o.libquic_resumed, "{o:?}"),
     );
 }
+
+/// The second connection's client writes before its handshake completes:
+/// the server reads it from 0-RTT, and libquic reports early data
+/// accepted, as client of quinn-proto and as its server.
+#[test]
+fn zero_rtt() {
+    both_roles(
+        Opts {
+            resume: true,
+            zero_rtt: true,
+            size: 64 * 1024,
+            ..Opts::default()
+        },
+        |o, _| {
+            assert!(o.libquic_resumed && o.libquic_early_accepted, "{o:?}");
+            assert!(o.server_read_early, "{o:?}");
+        },
+    );
+}

@@ -1,0 +1,296 @@
+//! 0-RTT through OpenSSL's QUIC hooks (RFC 9001 §4.6, OPENSSL-QUIC.md §5):
+//! the server's side of deciding whether early data is accepted.
+//!
+//! Each ticket a server issues carries, as OpenSSL ticket app data, the
+//! QUIC version and the transport parameters that bound a 0-RTT flight
+//! (what RFC 9000 §7.4.1 has the client remember), plus a random 16-byte
+//! nonce. When a client resumes with early data, the server accepts it
+//! only when the version is the same, none of its current limits is
+//! smaller than the ticket's (§7.4.1: it must not reduce them), and the
+//! ticket's nonce was not seen before: tickets are stateless (a fleet
+//! shares their keys), so the strike register is what stops an attacker
+//! replaying a captured 0-RTT flight to this server (RFC 9001 §9.2). The
+//! register is bounded; when it is full of unexpired nonces, early data is
+//! refused (the handshake goes on as a resumption) rather than replayable.
+
+use std::collections::{HashSet, VecDeque};
+use std::ffi::{c_int, c_void};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use foreign_types::ForeignTypeRef;
+use openssl::ex_data::Index;
+use openssl::ssl::{Ssl, SslContext, SslContextBuilder, SslRef};
+use openssl_sys as ffi;
+
+use crate::side::Side;
+use crate::token::UnixClock;
+use crate::transport_params::TransportParameters;
+
+/// Nonces the strike register holds at most (a few MB at most: a 16-byte
+/// nonce and an expiry each, in a set and a queue).
+pub(super) const STRIKE_CAPACITY: usize = 65_536;
+
+/// What a server's connection would allow a 0-RTT flight, and what its
+/// tickets record: the version and the encoded limits.
+#[derive(Debug, Clone)]
+pub struct EarlyPolicy {
+    /// The QUIC version of the connection.
+    pub version: u32,
+    /// The server's 0-RTT-relevant transport parameters, encoded.
+    pub params: Vec<u8>,
+}
+
+/// Nonces of tickets already used for early data, until they expire.
+#[derive(Debug)]
+pub(crate) struct StrikeRegister {
+    seen: HashSet<[u8; 16]>,
+    /// (expiry in Unix seconds, nonce), oldest first.
+    order: VecDeque<(u64, [u8; 16])>,
+    capacity: usize,
+    clock: Arc<dyn UnixClock>,
+}
+
+impl StrikeRegister {
+    pub(crate) fn new(capacity: usize, clock: Arc<dyn UnixClock>) -> Self {
+        Self {
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+            capacity,
+            clock,
+        }
+    }
+
+    /// Records a ticket's first use for early data; false when it was used
+    /// before (a replay), or when the register is full of live nonces.
+    pub(crate) fn first_use(&mut self, nonce: [u8; 16], expires: u64) -> bool {
+        let now = self.clock.unix_seconds();
+        // Expiries are close to issue order (one lifetime per server), so
+        // the oldest entries go first; a ticket past its expiry cannot be
+        // resumed, so its nonce need not be kept.
+        while self.order.front().is_some_and(|(t, _)| *t < now) {
+            if let Some((_, n)) = self.order.pop_front() {
+                self.seen.remove(&n);
+            }
+        }
+        if self.seen.contains(&nonce) || self.seen.len() >= self.capacity {
+            return false;
+        }
+        self.seen.insert(nonce);
+        self.order.push_back((expires, nonce));
+        true
+    }
+}
+
+/// The policy of one server SSL, found by the callbacks through ex_data.
+fn policy_index() -> Index<Ssl, EarlyPolicy> {
+    static INDEX: OnceLock<Index<Ssl, EarlyPolicy>> = OnceLock::new();
+    *INDEX.get_or_init(|| Ssl::new_ex_index().expect("an SSL ex_data index"))
+}
+
+/// The strike register of a server context.
+fn register_index() -> Index<SslContext, Mutex<StrikeRegister>> {
+    static INDEX: OnceLock<Index<SslContext, Mutex<StrikeRegister>>> = OnceLock::new();
+    *INDEX.get_or_init(|| SslContext::new_ex_index().expect("an SSL_CTX ex_data index"))
+}
+
+type GenCb = unsafe extern "C" fn(*mut ffi::SSL, *mut c_void) -> c_int;
+type AllowCb = unsafe extern "C" fn(*mut ffi::SSL, *mut c_void) -> c_int;
+
+extern "C" {
+    fn SSL_set_quic_tls_early_data_enabled(s: *mut ffi::SSL, enabled: c_int) -> c_int;
+    fn SSL_CTX_set_session_ticket_cb(
+        ctx: *mut ffi::SSL_CTX,
+        gen_cb: Option<GenCb>,
+        dec_cb: Option<unsafe extern "C" fn()>,
+        arg: *mut c_void,
+    ) -> c_int;
+    fn SSL_CTX_set_allow_early_data_cb(
+        ctx: *mut ffi::SSL_CTX,
+        cb: Option<AllowCb>,
+        arg: *mut c_void,
+    );
+    fn SSL_SESSION_set1_ticket_appdata(
+        ss: *mut ffi::SSL_SESSION,
+        data: *const c_void,
+        len: usize,
+    ) -> c_int;
+    fn SSL_SESSION_get0_ticket_appdata(
+        ss: *mut ffi::SSL_SESSION,
+        data: *mut *mut c_void,
+        len: *mut usize,
+    ) -> c_int;
+    fn SSL_SESSION_get_time(s: *const ffi::SSL_SESSION) -> std::ffi::c_long;
+    fn SSL_SESSION_get_timeout(s: *const ffi::SSL_SESSION) -> std::ffi::c_long;
+    fn SSL_get_early_data_status(s: *const ffi::SSL) -> c_int;
+}
+
+/// SSL_OP_NO_ANTI_REPLAY: keep tickets stateless with early data on
+/// (OPENSSL-QUIC.md §5); replays are ours to stop.
+const SSL_OP_NO_ANTI_REPLAY: u64 = 1 << 24;
+const SSL_EARLY_DATA_ACCEPTED: c_int = 2;
+const SSL_EARLY_DATA_REJECTED: c_int = 1;
+
+/// What became of a client's early data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EarlyDataStatus {
+    /// None was offered.
+    #[default]
+    NotSent,
+    /// The server refused it: everything sent in 0-RTT must go again.
+    Rejected,
+    /// The server took it.
+    Accepted,
+}
+
+/// Sets a server context up for 0-RTT: stateless tickets carrying the
+/// policy, the allow callback, and a strike register.
+pub(super) fn install_server(b: &mut SslContextBuilder, clock: Arc<dyn UnixClock>) -> bool {
+    b.set_ex_data(
+        register_index(),
+        Mutex::new(StrikeRegister::new(STRIKE_CAPACITY, clock)),
+    );
+    // SAFETY: the context is live; the callbacks have the exact C
+    // signatures and take what they need from ex_data, not from `arg`.
+    unsafe {
+        ffi::SSL_CTX_set_options(b.as_ptr(), SSL_OP_NO_ANTI_REPLAY as _);
+        SSL_CTX_set_allow_early_data_cb(b.as_ptr(), Some(allow_early_data), std::ptr::null_mut());
+        SSL_CTX_set_session_ticket_cb(b.as_ptr(), Some(ticket_appdata), None, std::ptr::null_mut())
+            == 1
+    }
+}
+
+/// Turns early data on for one SSL (a server with its policy; a client
+/// resuming a session that allows it). False when OpenSSL declines (a
+/// client's session without the QUIC max_early_data).
+pub(super) fn enable(ssl: &mut Ssl, policy: Option<EarlyPolicy>) -> bool {
+    if let Some(p) = policy {
+        ssl.set_ex_data(policy_index(), p);
+    }
+    // SAFETY: the SSL is live, its QUIC callbacks are set and it has not
+    // started (SSL_set_quic_tls_early_data_enabled(3)).
+    unsafe { SSL_set_quic_tls_early_data_enabled(ssl.as_ptr(), 1) == 1 }
+}
+
+/// What OpenSSL says became of early data (after the handshake).
+pub(super) fn status(ssl: &SslRef) -> EarlyDataStatus {
+    // SAFETY: the SSL is live.
+    match unsafe { SSL_get_early_data_status(ssl.as_ptr()) } {
+        SSL_EARLY_DATA_ACCEPTED => EarlyDataStatus::Accepted,
+        SSL_EARLY_DATA_REJECTED => EarlyDataStatus::Rejected,
+        _ => EarlyDataStatus::NotSent,
+    }
+}
+
+/// Ticket app data: version (4), nonce (16), encoded parameters.
+fn appdata(policy: &EarlyPolicy, nonce: [u8; 16]) -> Vec<u8> {
+    let mut v = policy.version.to_be_bytes().to_vec();
+    v.extend_from_slice(&nonce);
+    v.extend_from_slice(&policy.params);
+    v
+}
+
+/// SSL_CTX_set_session_ticket_cb's generate callback: the policy and a
+/// fresh nonce go into the ticket.
+unsafe extern "C" fn ticket_appdata(s: *mut ffi::SSL, _arg: *mut c_void) -> c_int {
+    let run = || {
+        // SAFETY: OpenSSL passes the live SSL issuing the ticket.
+        let ssl = unsafe { SslRef::from_ptr(s) };
+        let Some(policy) = ssl.ex_data(policy_index()) else {
+            return 1; // no policy: a ticket without early data's record
+        };
+        let mut nonce = [0u8; 16];
+        if openssl::rand::rand_bytes(&mut nonce).is_err() {
+            return 0;
+        }
+        let data = appdata(policy, nonce);
+        // SAFETY: the SSL's session is live; OpenSSL copies the data.
+        unsafe {
+            let session = ffi::SSL_get_session(s);
+            !session.is_null()
+                && SSL_SESSION_set1_ticket_appdata(session, data.as_ptr().cast(), data.len()) == 1
+        }
+        .into()
+    };
+    std::panic::catch_unwind(run).unwrap_or(0)
+}
+
+/// SSL_set_allow_early_data_cb's callback: 1 accepts the client's early
+/// data, 0 refuses only the early data (the resumption goes on).
+unsafe extern "C" fn allow_early_data(s: *mut ffi::SSL, _arg: *mut c_void) -> c_int {
+    let run = || {
+        // SAFETY: OpenSSL passes the live SSL deciding on early data.
+        let ssl = unsafe { SslRef::from_ptr(s) };
+        let Some(policy) = ssl.ex_data(policy_index()) else {
+            return 0;
+        };
+        let (mut data, mut len) = (std::ptr::null_mut::<c_void>(), 0usize);
+        // SAFETY: the resumed session is live for the call; the app data
+        // pointer stays valid while it is.
+        let (found, issued, timeout) = unsafe {
+            let session = ffi::SSL_get_session(s);
+            if session.is_null() {
+                return 0;
+            }
+            (
+                SSL_SESSION_get0_ticket_appdata(session, &mut data, &mut len) == 1,
+                SSL_SESSION_get_time(session),
+                SSL_SESSION_get_timeout(session),
+            )
+        };
+        if !found || data.is_null() || len < 20 {
+            return 0;
+        }
+        // SAFETY: OpenSSL gives `len` bytes at `data`.
+        let app = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) };
+        let version = u32::from_be_bytes([app[0], app[1], app[2], app[3]]);
+        let mut nonce = [0u8; 16];
+        nonce.copy_from_slice(&app[4..20]);
+        let (Ok(then), Ok(now)) = (
+            TransportParameters::decode(&app[20..], Side::Server),
+            TransportParameters::decode(&policy.params, Side::Server),
+        ) else {
+            return 0;
+        };
+        if version != policy.version || !now.keeps_zero_rtt_limits(&then) {
+            return 0;
+        }
+        let expires = (issued.max(0) as u64).saturating_add(timeout.max(0) as u64);
+        let Some(register) = ssl.ssl_context().ex_data(register_index()) else {
+            return 0;
+        };
+        let first = register
+            .lock()
+            .map(|mut r| r.first_use(nonce, expires))
+            .unwrap_or(false);
+        c_int::from(first)
+    };
+    std::panic::catch_unwind(run).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    struct Clock(AtomicU64);
+    impl UnixClock for Clock {
+        fn unix_seconds(&self) -> u64 {
+            self.0.load(Ordering::Relaxed)
+        }
+    }
+
+    #[test]
+    fn a_nonce_is_taken_once_until_it_expires_and_a_full_register_refuses() {
+        let clock = Arc::new(Clock(AtomicU64::new(100)));
+        let mut r = StrikeRegister::new(2, clock.clone());
+        assert!(r.first_use([1; 16], 200));
+        assert!(!r.first_use([1; 16], 200), "a replay");
+        assert!(r.first_use([2; 16], 300));
+        assert!(!r.first_use([3; 16], 300), "full of live nonces");
+        clock.0.store(201, Ordering::Relaxed);
+        // The first expired: room again, and its nonce forgotten (its
+        // ticket can no longer be resumed anyway).
+        assert!(r.first_use([3; 16], 400));
+        assert!(!r.first_use([2; 16], 300));
+    }
+}
