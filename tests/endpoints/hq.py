@@ -6,7 +6,9 @@ quic-server and quic-client over real UDP.
     python hq.py get CAFILE OUTDIR URL...            (exit 0 when all arrived)
 
 HQ_OPTIONS (comma-separated) changes behaviour: "v2only" (the server speaks
-only QUIC version 2), "keyupdate" (the client updates its 1-RTT keys right
+only QUIC version 2), "retry" (the server sends every new client a Retry),
+"tickets" (the server issues session tickets and resumes, with 0-RTT),
+"keyupdate" (the client updates its 1-RTT keys right
 after the handshake), "splitfin" (the client sends each request's FIN in a
 STREAM frame of its own, after the request line).
 """
@@ -87,7 +89,13 @@ async def run_server(host, port, cert, key, root):
     if "v2only" in OPTIONS:
         cfg.supported_versions = [QuicProtocolVersion.VERSION_2]
     cfg.load_cert_chain(cert, key)
-    await serve(host, int(port), configuration=cfg, create_protocol=HqServer)
+    tickets = {}
+    extra = {}
+    if "tickets" in OPTIONS:
+        extra = dict(session_ticket_handler=lambda t: tickets.__setitem__(t.ticket, t),
+                     session_ticket_fetcher=tickets.get)
+    await serve(host, int(port), configuration=cfg, create_protocol=HqServer,
+                retry="retry" in OPTIONS, **extra)
     print("listening", flush=True)
     await asyncio.Future()
 

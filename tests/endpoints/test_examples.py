@@ -563,3 +563,48 @@ def test_runner_zerortt_case(www, tmp_path):
         code, err = s.stop()
     assert code == 0
     assert err.count("answered before the handshake completed") == len(names) - 1, err
+
+
+def aioquic_server_with(www, options):
+    """hq.py's aioquic server with HQ_OPTIONS; (process, port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, HQ_OPTIONS=options)
+    p = subprocess.Popen([sys.executable, HQ, "serve", "127.0.0.1", str(port), CERT, KEY,
+                          str(www)], stdout=subprocess.PIPE, text=True, env=env)
+    assert p.stdout.readline().strip() == "listening"
+    return p, port
+
+
+def test_quic_client_through_an_aioquic_retry(www, tmp_path):
+    p, port = aioquic_server_with(www, "retry")
+    try:
+        r = fetch([f"https://127.0.0.1:{port}/1mb.bin"], tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert digest(tmp_path / "1mb.bin") == digest(www / "1mb.bin")
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+
+
+def test_quic_client_resumes_with_0rtt_against_aioquic(www, tmp_path):
+    """The second run resumes the session with aioquic's ticket and sends
+    its request in 0-RTT, which aioquic accepts."""
+    p, port = aioquic_server_with(www, "tickets")
+    try:
+        ticket = tmp_path / "ticket"
+        logs = []
+        for i in range(2):
+            out = tmp_path / str(i)
+            out.mkdir()
+            r = fetch([f"https://127.0.0.1:{port}/f3.txt"], out, "--session-ticket", str(ticket),
+                      "--zero-rtt", "-v")
+            assert r.returncode == 0, r.stderr
+            assert digest(out / "f3.txt") == digest(www / "f3.txt")
+            logs.append(r.stderr)
+        assert "session resumed" not in logs[0]
+        assert "requested in 0-RTT" in logs[1] and "early data accepted" in logs[1], logs[1]
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
