@@ -120,8 +120,9 @@ enum quic_event_type
     // trusts the client's address at once (no Retry, no 3x limit).
     QUIC_EVENT_TYPE_NEW_TOKEN = 16,
     // The server refused the early data (0-RTT) this client sent: no
-    // fields. Nothing is lost: libquic sends all of it again in 1-RTT
-    // (HANDSHAKE_COMPLETED follows with `early_data_accepted` false). An
+    // fields. No stream byte is lost: libquic sends them again in 1-RTT;
+    // early DATAGRAMs, unreliable, are not resent. HANDSHAKE_COMPLETED
+    // follows with `early_data_accepted` false. An
     // application that made early data depend on the server's answer may
     // want to know.
     QUIC_EVENT_TYPE_EARLY_DATA_REJECTED = 17,
@@ -1114,8 +1115,10 @@ quic_result quic_config_set_token_lifetime(quic_config *config, uint64_t seconds
 //
 // Whether early data was accepted: HANDSHAKE_COMPLETED's
 // `early_data_accepted`; a client whose early data was refused gets
-// QUIC_EVENT_TYPE_EARLY_DATA_REJECTED, and libquic sends it all again in
-// 1-RTT.
+// QUIC_EVENT_TYPE_EARLY_DATA_REJECTED, and libquic sends its stream data
+// again in 1-RTT (its DATAGRAMs, unreliable, are not resent). Should the
+// server's new limits no longer allow what went early (fewer streams,
+// smaller windows), the connection ends with a local error saying so.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 // `QUIC_RESULT_ALREADY_USED` (the config is frozen).

@@ -208,6 +208,11 @@ impl<'a> Pair<'a> {
                         original_dcid_len: h.dcid_len,
                         retry_scid: null(),
                         retry_scid_len: 0,
+                        session_ticket: null(),
+                        session_ticket_len: 0,
+                        address_token: null(),
+                        address_token_len: 0,
+                        address_validated: false,
                     };
                     ok(quic_conn_new(self.cfg.server, &params, &mut self.server));
                 }

@@ -571,6 +571,11 @@ impl Connection {
             ..Default::default()
         };
         self.tls = None;
+        // 0-RTT sent in the old version is gone; its frames wait for the
+        // new handshake (which tells whether they go early again or in
+        // 1-RTT).
+        self.resend_early_packets();
+        self.early.seal = None;
         let dcid = self.initial_dcid;
         self.install_initial_keys(&dcid)?;
         self.start_tls(now)

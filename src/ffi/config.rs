@@ -1161,8 +1161,10 @@ pub unsafe extern "C" fn quic_config_set_token_lifetime(
 ///
 /// Whether early data was accepted: HANDSHAKE_COMPLETED's
 /// `early_data_accepted`; a client whose early data was refused gets
-/// QUIC_EVENT_TYPE_EARLY_DATA_REJECTED, and libquic sends it all again in
-/// 1-RTT.
+/// QUIC_EVENT_TYPE_EARLY_DATA_REJECTED, and libquic sends its stream data
+/// again in 1-RTT (its DATAGRAMs, unreliable, are not resent). Should the
+/// server's new limits no longer allow what went early (fewer streams,
+/// smaller windows), the connection ends with a local error saying so.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_ALREADY_USED` (the config is frozen).

@@ -65,8 +65,9 @@ pub enum quic_event_type {
     /// trusts the client's address at once (no Retry, no 3x limit).
     NewToken = 16,
     /// The server refused the early data (0-RTT) this client sent: no
-    /// fields. Nothing is lost: libquic sends all of it again in 1-RTT
-    /// (HANDSHAKE_COMPLETED follows with `early_data_accepted` false). An
+    /// fields. No stream byte is lost: libquic sends them again in 1-RTT;
+    /// early DATAGRAMs, unreliable, are not resent. HANDSHAKE_COMPLETED
+    /// follows with `early_data_accepted` false. An
     /// application that made early data depend on the server's answer may
     /// want to know.
     EarlyDataRejected = 17,
