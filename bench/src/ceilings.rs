@@ -5,7 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use openssl::cipher::Cipher;
 use openssl::cipher_ctx::CipherCtx;
-use openssl::ssl::{HandshakeError, SslAcceptor, SslConnector, SslFiletype, SslMethod, SslVersion};
+use openssl::ssl::{
+    HandshakeError, SslAcceptor, SslConnector, SslFiletype, SslMethod, SslSession,
+    SslSessionCacheMode, SslVersion,
+};
 
 /// Payload bytes of each 1350-byte packet the packet-layer rows protect:
 /// an 11-byte short header and the 16-byte tag come off.
@@ -128,11 +131,25 @@ pub struct Handshakes {
 
 impl Handshakes {
     pub fn new(certs: &str) -> Self {
+        Self::with_tickets(certs, 0, None)
+    }
+
+    /// The server issuing `tickets` per handshake; the client handing each
+    /// session it gets to `keep`.
+    fn with_tickets(certs: &str, tickets: usize, keep: Option<SessionSlot>) -> Self {
         let mut c = SslConnector::builder(SslMethod::tls_client()).unwrap();
         c.set_min_proto_version(Some(SslVersion::TLS1_3)).unwrap();
         c.set_ciphersuites("TLS_AES_128_GCM_SHA256").unwrap();
         c.set_groups_list("X25519").unwrap();
         c.set_ca_file(format!("{certs}/ca.pem")).unwrap();
+        if let Some(slot) = keep {
+            c.set_session_cache_mode(
+                SslSessionCacheMode::CLIENT | SslSessionCacheMode::NO_INTERNAL,
+            );
+            c.set_new_session_callback(move |_, session| {
+                *slot.lock().unwrap() = Some(session);
+            });
+        }
         let mut a = SslAcceptor::mozilla_modern_v5(SslMethod::tls_server()).unwrap();
         a.set_ciphersuites("TLS_AES_128_GCM_SHA256").unwrap();
         a.set_groups_list("X25519").unwrap();
@@ -140,7 +157,7 @@ impl Handshakes {
             .unwrap();
         a.set_private_key_file(format!("{certs}/server.key"), SslFiletype::PEM)
             .unwrap();
-        a.set_num_tickets(0).unwrap();
+        a.set_num_tickets(tickets).unwrap();
         Self {
             connector: c.build(),
             acceptor: a.build(),
@@ -148,13 +165,25 @@ impl Handshakes {
     }
 
     pub fn one(&self) {
+        self.run(None, false);
+    }
+
+    /// A handshake, resuming `session` if given (and then checking it was
+    /// resumed); with `want_ticket`, the client then reads the server's
+    /// tickets (they reach its new-session callback).
+    fn run(&self, session: Option<&SslSession>, want_ticket: bool) {
         let (a, b) = (Pipe::default(), Pipe::default());
         let client_io = Duplex {
             rx: a.clone(),
             tx: b.clone(),
         };
         let server_io = Duplex { rx: b, tx: a };
-        let mut client = match self.connector.connect("localhost", client_io) {
+        let mut conf = self.connector.configure().unwrap();
+        if let Some(s) = session {
+            // SAFETY: the session came from this connector's own handshake.
+            unsafe { conf.set_session(s).unwrap() };
+        }
+        let mut client = match conf.connect("localhost", client_io) {
             Err(HandshakeError::WouldBlock(m)) => Some(m),
             _ => panic!("client handshake did not start"),
         };
@@ -162,11 +191,11 @@ impl Handshakes {
             Err(HandshakeError::WouldBlock(m)) => Some(m),
             _ => panic!("server handshake did not start"),
         };
-        let (mut c_done, mut s_done) = (false, false);
-        while !(c_done && s_done) {
+        let (mut c_done, mut s_done) = (None, None);
+        while c_done.is_none() || s_done.is_none() {
             if let Some(m) = server.take() {
                 match m.handshake() {
-                    Ok(_) => s_done = true,
+                    Ok(stream) => s_done = Some(stream),
                     Err(HandshakeError::WouldBlock(m)) => server = Some(m),
                     Err(e) => panic!("server: {e}"),
                 }
@@ -175,13 +204,63 @@ impl Handshakes {
                 match m.handshake() {
                     Ok(stream) => {
                         check_pinned(stream.ssl());
-                        c_done = true;
+                        c_done = Some(stream);
                     }
                     Err(HandshakeError::WouldBlock(m)) => client = Some(m),
                     Err(e) => panic!("client: {e}"),
                 }
             }
         }
+        let (mut client, mut server) = (c_done.expect("done"), s_done.expect("done"));
+        if session.is_some() {
+            assert!(client.ssl().session_reused(), "ceiling: not resumed");
+        }
+        if want_ticket {
+            // The server's tickets go out before its first application
+            // data: one byte, and the client has read them.
+            let mut buf = [0u8; 1];
+            std::io::Write::write_all(&mut server, b"x").unwrap();
+            std::io::Read::read_exact(&mut client, &mut buf).unwrap();
+        }
+        // Freed without being marked shut down, OpenSSL would drop the
+        // session its tickets refer to (as libquic marks its own, no I/O).
+        for ssl in [client.ssl(), server.ssl()] {
+            // SAFETY: a live SSL; this only sets its shutdown flags.
+            unsafe { openssl_sys::SSL_set_shutdown(foreign_types::ForeignTypeRef::as_ptr(ssl), 3) };
+        }
+    }
+}
+
+/// Where the client's new-session callback puts the session it got.
+type SessionSlot = std::sync::Arc<std::sync::Mutex<Option<SslSession>>>;
+
+/// Resumed TLS 1.3 handshakes (PSK with X25519 key exchange, AES-128-GCM),
+/// OpenSSL alone: the ceiling for libquic's resumed handshakes. The server
+/// issues two tickets per handshake, as libquic's does; neither client
+/// reads them within the measured handshake; one ticket (kept as DER) is
+/// resumed every time (stateless tickets allow it, as libquic's row does).
+pub struct ResumedHandshakes {
+    full: Handshakes,
+    session: Vec<u8>,
+}
+
+impl ResumedHandshakes {
+    pub fn new(certs: &str) -> Self {
+        let slot = SessionSlot::default();
+        let full = Handshakes::with_tickets(certs, 2, Some(slot.clone()));
+        full.run(None, true);
+        let session = slot.lock().unwrap().take().expect("a ticket");
+        Self {
+            full,
+            session: session.to_der().unwrap(),
+        }
+    }
+
+    pub fn one(&self) {
+        // A client marks a session it offered as used; each handshake reads
+        // the stored ticket afresh, as libquic's client does with its bytes.
+        let session = SslSession::from_der(&self.session).unwrap();
+        self.full.run(Some(&session), false);
     }
 }
 

@@ -73,15 +73,78 @@ impl Pair {
         ctls: &Arc<TlsContext>,
         stls: &Arc<TlsContext>,
     ) -> Self {
-        let mut client = Connection::new_client(c.clone(), ctls.clone()).unwrap();
-        client.connect(addrs().1, 0).unwrap();
+        let mut pair = Self::new_unconnected(c, s, ctls, stls);
+        pair.client.connect(addrs().1, 0).unwrap();
+        pair
+    }
+
+    /// Like [`Pair::new`], the client resuming the session of `ticket`.
+    pub fn resuming(
+        c: &Arc<Config>,
+        s: &Arc<Config>,
+        ctls: &Arc<TlsContext>,
+        stls: &Arc<TlsContext>,
+        ticket: &[u8],
+    ) -> Self {
+        let mut pair = Self::new_unconnected(c, s, ctls, stls);
+        pair.client.set_session_ticket(ticket).unwrap();
+        pair.client.connect(addrs().1, 0).unwrap();
+        pair
+    }
+
+    fn new_unconnected(
+        c: &Arc<Config>,
+        s: &Arc<Config>,
+        ctls: &Arc<TlsContext>,
+        stls: &Arc<TlsContext>,
+    ) -> Self {
         Self {
-            client,
+            client: Connection::new_client(c.clone(), ctls.clone()).unwrap(),
             server: None,
             sconf: s.clone(),
             stls: stls.clone(),
             now: 0,
             link: crate::util::Link::default(),
+        }
+    }
+
+    /// A session ticket: a full handshake, then the server's ticket flight
+    /// (the configurations must have tickets on).
+    pub fn ticket(&mut self, batch: usize) -> Vec<u8> {
+        self.handshake(batch);
+        loop {
+            self.turn(batch);
+            while let Some(e) = self.client.poll_event() {
+                if let Event::SessionTicket { ticket } = e {
+                    return ticket;
+                }
+            }
+        }
+    }
+
+    /// Runs a handshake that must resume the session on both sides.
+    pub fn resumed_handshake(&mut self, batch: usize) {
+        let resumed = |e: &Event| match e {
+            Event::HandshakeCompleted {
+                session_resumed, ..
+            } => Some(*session_resumed),
+            _ => None,
+        };
+        let (mut c, mut s) = (false, false);
+        while !(c && s) {
+            self.turn(batch);
+            while let Some(e) = self.client.poll_event() {
+                if let Some(r) = resumed(&e) {
+                    assert!(r, "libquic: the client did not resume");
+                    c = true;
+                }
+            }
+            self.server_events(|_, e| {
+                if let Some(r) = resumed(&e) {
+                    assert!(r, "libquic: the server did not resume");
+                    s = true;
+                }
+            });
         }
     }
 

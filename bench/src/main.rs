@@ -5,11 +5,12 @@
 //!
 //! Workloads: bulk (one stream, BENCH_MB megabytes, 200 by default) at
 //! BATCH=2 and BATCH=32; full handshakes (BENCH_HANDSHAKES, 1000 by
-//! default); 1 KB request/response streams (BENCH_STREAMS, 10,000 by
-//! default); the packet layer alone against the EVP ceiling; memory per
-//! established idle connection (BENCH_CONNS pairs, 1000 by default); the
-//! receive side's cost of 1-byte STREAM frames in reverse order against in
-//! order (BENCH_REASSEMBLY_MB, 16 by default).
+//! default), and as many resumed ones (libquic and OpenSSL's ceiling);
+//! 1 KB request/response streams (BENCH_STREAMS, 10,000 by default); the
+//! packet layer alone against the EVP ceiling; memory per established
+//! idle connection (BENCH_CONNS pairs, 1000 by default); the receive
+//! side's cost of 1-byte STREAM frames in reverse order against in order
+//! (BENCH_REASSEMBLY_MB, 16 by default).
 
 mod aioquic_drv;
 mod cabi_drv;
@@ -172,6 +173,17 @@ fn main() {
     let qcfg = quinn_drv::configs(&certs);
     let ccfg = cabi_drv::Configs::new(&certs);
     let tls_ceiling = ceilings::Handshakes::new(&certs);
+    // The same with session tickets on, and a ticket to resume with.
+    let (lc_t, ls_t) = {
+        let (mut c, mut s) = libquic_drv::configs(&certs);
+        c.set_session_tickets(true);
+        s.set_session_tickets(true);
+        (std::sync::Arc::new(c), std::sync::Arc::new(s))
+    };
+    let ctls_t = quic::tls::TlsContext::new(&lc_t).unwrap();
+    let stls_t = quic::tls::TlsContext::new(&ls_t).unwrap();
+    let ticket = libquic_drv::Pair::new(&lc_t, &ls_t, &ctls_t, &stls_t).ticket(32);
+    let tls_resumed = ceilings::ResumedHandshakes::new(&certs);
 
     let mut b = Rows::new();
     for rep in 0..REPS {
@@ -301,6 +313,30 @@ fn main() {
             50,
             1.0,
         );
+        // Resumed handshakes: libquic against OpenSSL's own resumption
+        // (both servers issue two tickets per handshake; one stateless
+        // ticket is resumed every time). quinn-proto has no row: it does not
+        // tell whether it resumed, so a silent full handshake could not be
+        // told apart.
+        let mut libquic_resumed = |n| {
+            for _ in 0..n {
+                libquic_drv::Pair::resuming(&lc_t, &ls_t, &ctls_t, &stls_t, &ticket)
+                    .resumed_handshake(32);
+            }
+        };
+        let mut ceiling_resumed = |n| (0..n).for_each(|_| tls_resumed.one());
+        b.run_alternating(
+            &mut [
+                ("handshakes-resumed/libquic-rust", &mut libquic_resumed),
+                (
+                    "handshakes-resumed/openssl-tls-ceiling",
+                    &mut ceiling_resumed,
+                ),
+            ],
+            handshakes,
+            50,
+            1.0,
+        );
         b.run_aioquic(
             "handshakes/aioquic",
             &certs,
@@ -359,7 +395,7 @@ fn main() {
     let get = |k: &str| sum.get(k).map(|s| s.median).unwrap_or(f64::NAN);
     println!("\nlibquic benchmark: {mb} MB bulk, {handshakes} handshakes, {REPS} interleaved runs, CPU time");
     println!(
-        "{:<34} {:>12} {:>21} {:>10} {:>10} {:>10}",
+        "{:<40} {:>12} {:>21} {:>10} {:>10} {:>10}",
         "workload / stack", "median", "min-max", "CPU-s/GB", "vs quinn", "vs ceiling"
     );
     for (k, s) in &sum {
@@ -372,6 +408,13 @@ fn main() {
             )
         } else if k.starts_with("streams") {
             ("-".into(), get("streams/quinn-proto"), f64::NAN)
+        } else if k.starts_with("handshakes-resumed") {
+            // Against OpenSSL's own resumption; quinn-proto has no row.
+            (
+                "-".into(),
+                f64::NAN,
+                get("handshakes-resumed/openssl-tls-ceiling"),
+            )
         } else if k.starts_with("reassembly") {
             // "vs ceiling": against the same bytes as 1-byte frames in order.
             (
@@ -394,7 +437,7 @@ fn main() {
             }
         };
         println!(
-            "{:<34} {:>12.1} {:>10.1}-{:<10.1} {:>10} {:>10} {:>10}",
+            "{:<40} {:>12.1} {:>10.1}-{:<10.1} {:>10} {:>10} {:>10}",
             k,
             s.median,
             s.min,
