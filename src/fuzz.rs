@@ -242,14 +242,52 @@ pub fn established_payload(data: &[u8]) {
     drain(&mut client, now);
 }
 
+/// The server config the token target checks with: a fixed key and a
+/// fixed clock, so seeds minted once stay valid.
+pub fn token_config() -> &'static Config {
+    struct Fixed;
+    impl crate::token::UnixClock for Fixed {
+        fn unix_seconds(&self) -> u64 {
+            TOKEN_TIME
+        }
+    }
+    static CONFIG: OnceLock<Config> = OnceLock::new();
+    CONFIG.get_or_init(|| {
+        let mut c = Config::new(Side::Server);
+        c.set_token_key([9; 32]);
+        c.set_unix_clock(Arc::new(Fixed));
+        c
+    })
+}
+
+/// The token target's time, client address and Initial DCID.
+pub const TOKEN_TIME: u64 = 1_700_000_000;
+pub const TOKEN_DCID: [u8; 8] = [1; 8];
+/// The client the token target's tokens come from.
+pub fn token_peer() -> SocketAddr {
+    "192.0.2.1:4433".parse().unwrap()
+}
+
+/// An Initial's token as a server checks it (peer-controlled bytes): no
+/// panic, and anything proven is consistent with what was asked.
+pub fn address_token(data: &[u8]) {
+    use crate::server::{check_initial_token, InitialToken};
+    match check_initial_token(token_config(), data, &TOKEN_DCID, token_peer()) {
+        InitialToken::None => assert!(data.is_empty()),
+        InitialToken::Retry { retry_scid, .. } => assert_eq!(*retry_scid, TOKEN_DCID),
+        InitialToken::Invalid | InitialToken::NewToken => {}
+    }
+}
+
 /// A target: its name (the corpus folder) and its body.
 pub type Target = (&'static str, fn(&[u8]));
 
 /// Every target by name, for the corpus replay.
-pub const TARGETS: [Target; 5] = [
+pub const TARGETS: [Target; 6] = [
     ("frames", frames),
     ("header", header),
     ("transport_params", transport_params),
     ("server_initial", server_initial),
     ("established_payload", established_payload),
+    ("address_token", address_token),
 ];

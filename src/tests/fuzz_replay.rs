@@ -37,6 +37,19 @@ fn the_committed_corpus_replays_cleanly() {
     crate::fuzz::server_initial(&hello);
     let sent = crate::fuzz::LAST_SERVER_SENT.with(|c| c.get());
     assert!(sent > 1000, "the server answered with {sent} bytes");
+    // The token seeds are valid tokens, so the fuzzer mutates real ones.
+    use crate::server::{check_initial_token, InitialToken};
+    let (cfg, peer) = (crate::fuzz::token_config(), crate::fuzz::token_peer());
+    let dcid = crate::fuzz::TOKEN_DCID;
+    let seed = |n| std::fs::read(corpus_dir("address_token").join(n)).unwrap();
+    assert!(matches!(
+        check_initial_token(cfg, &seed("retry"), &dcid, peer),
+        InitialToken::Retry { .. }
+    ));
+    assert_eq!(
+        check_initial_token(cfg, &seed("new_token"), &dcid, peer),
+        InitialToken::NewToken
+    );
 }
 
 /// Writes the seed corpus (run with `cargo test --release --lib
@@ -223,4 +236,25 @@ fn write_seed_corpus() {
     write("server_initial", "client_hello", &plain);
     write("server_initial", "ping_padding", &[0, 0, 4, 1, 0, 0, 0]);
     let _ = Side::Client;
+}
+
+/// Writes the address_token seeds: a valid Retry token and a valid
+/// NEW_TOKEN token for the target's fixed key, clock and client (run with
+/// `cargo test --release --lib write_token_seeds -- --ignored`).
+#[test]
+#[ignore]
+fn write_token_seeds() {
+    use crate::cid::ConnectionId;
+    use crate::crypto::random::SystemRandom;
+    use crate::fuzz::{token_config, token_peer, TOKEN_DCID, TOKEN_TIME};
+    let dir = corpus_dir("address_token");
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = &token_config().token_key;
+    let odcid = ConnectionId::new(&[7; 8]).unwrap();
+    let scid = ConnectionId::new(&TOKEN_DCID).unwrap();
+    let retry = key.retry_token(token_peer(), &odcid, &scid, TOKEN_TIME, &SystemRandom);
+    let new = key.new_token(token_peer(), TOKEN_TIME, &SystemRandom);
+    std::fs::write(dir.join("retry"), retry).unwrap();
+    std::fs::write(dir.join("new_token"), new).unwrap();
+    std::fs::write(dir.join("garbage"), [0x4c; 40]).unwrap();
 }

@@ -204,3 +204,21 @@ fn a_token_is_only_sent_to_the_server_it_came_from() {
     p.handshake();
     assert_eq!(p.initial_token, Some(InitialToken::None));
 }
+
+#[test]
+fn a_server_sending_new_tokens_by_the_hundred_gets_a_few_events() {
+    let (c, s) = configs();
+    let mut p = Pair::new(c, s);
+    p.handshake();
+    let mut payload = Vec::new();
+    for i in 0..100u8 {
+        crate::frame::Frame::NewToken { token: &[i; 40] }.write(&mut payload);
+    }
+    let now = p.now;
+    p.client
+        .inject_payload(crate::packet::PacketType::OneRtt, &payload, now);
+    p.collect_events();
+    let n = new_tokens(&p.client_events).len();
+    assert!((1..=8).contains(&n), "{n} NEW_TOKEN events");
+    assert!(p.client.is_established());
+}
