@@ -66,7 +66,9 @@ pub struct TlsContext {
 /// the context's new-session callback, which finds it through ex_data.
 type TicketInbox = Mutex<Vec<Vec<u8>>>;
 
-/// Tickets a connection keeps before the application takes them.
+/// Tickets a connection keeps before the application takes them, and
+/// reports in all: a server sending them without end gets no more events
+/// (and the client then stops holding OpenSSL's state for them).
 const MAX_TICKETS_HELD: usize = 8;
 
 fn inbox_index() -> Index<Ssl, TicketInbox> {
@@ -426,17 +428,16 @@ impl TlsSession {
                 }
                 ssl.set_alpn_protos(&wire).map_err(internal)?;
             }
-            let mut resuming = false;
             if let Some(session) = resume.and_then(|der| SslSession::from_der(der).ok()) {
                 // SAFETY: the session comes from this library's own tickets
                 // for a client context of the same kind; a session that
                 // does not fit the server only means a full handshake.
-                resuming = unsafe { ssl.set_session(&session) }.is_ok();
+                let resuming = unsafe { ssl.set_session(&session) }.is_ok();
                 // OPENSSL-QUIC.md §5: only a session carrying QUIC's
                 // max_early_data allows 0-RTT.
-                resuming &= session.max_early_data() == u32::MAX;
+                early_wanted =
+                    config.early_data && resuming && session.max_early_data() == u32::MAX;
             }
-            early_wanted = config.early_data && resuming;
             unsafe_clear_errors();
             if ctx.tickets {
                 ssl.set_ex_data(inbox_index(), Mutex::new(Vec::new()));
@@ -693,10 +694,11 @@ impl TlsSession {
         let Some(inbox) = live.ssl.ex_data(inbox_index()) else {
             return Vec::new();
         };
-        let got = inbox
+        let mut got = inbox
             .lock()
             .map(|mut v| std::mem::take(&mut *v))
             .unwrap_or_default();
+        got.truncate(MAX_TICKETS_HELD.saturating_sub(self.tickets_seen));
         self.tickets_seen += got.len();
         got
     }

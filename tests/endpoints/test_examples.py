@@ -186,15 +186,21 @@ def test_unknown_testcase_exits_127(tmp_path):
 
 # ---- interop with aioquic's asyncio endpoints over UDP ----
 
-@pytest.fixture(scope="module")
-def aioquic_server(www):
-    port = 0
+def aioquic_server_with(www, options):
+    """hq.py's aioquic server with HQ_OPTIONS; (process, port)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    p = subprocess.Popen([sys.executable, HQ, "serve", "127.0.0.1", str(port), CERT, KEY, str(www)],
-                         stdout=subprocess.PIPE, text=True)
+    env = dict(os.environ, HQ_OPTIONS=options)
+    p = subprocess.Popen([sys.executable, HQ, "serve", "127.0.0.1", str(port), CERT, KEY,
+                          str(www)], stdout=subprocess.PIPE, text=True, env=env)
     assert p.stdout.readline().strip() == "listening"
+    return p, port
+
+
+@pytest.fixture(scope="module")
+def aioquic_server(www):
+    p, port = aioquic_server_with(www, "")
     yield port
     p.terminate()
     p.wait(timeout=30)
@@ -371,13 +377,7 @@ def test_runner_resumption_case(www, tmp_path):
 
 @pytest.fixture
 def aioquic_v2_only_server(www):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, HQ_OPTIONS="v2only")
-    p = subprocess.Popen([sys.executable, HQ, "serve", "127.0.0.1", str(port), CERT, KEY, str(www)],
-                         stdout=subprocess.PIPE, text=True, env=env)
-    assert p.stdout.readline().strip() == "listening"
+    p, port = aioquic_server_with(www, "v2only")
     yield port
     p.terminate()
     p.wait(timeout=30)
@@ -563,18 +563,6 @@ def test_runner_zerortt_case(www, tmp_path):
         code, err = s.stop()
     assert code == 0
     assert err.count("answered before the handshake completed") == len(names) - 1, err
-
-
-def aioquic_server_with(www, options):
-    """hq.py's aioquic server with HQ_OPTIONS; (process, port)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, HQ_OPTIONS=options)
-    p = subprocess.Popen([sys.executable, HQ, "serve", "127.0.0.1", str(port), CERT, KEY,
-                          str(www)], stdout=subprocess.PIPE, text=True, env=env)
-    assert p.stdout.readline().strip() == "listening"
-    return p, port
 
 
 def test_quic_client_through_an_aioquic_retry(www, tmp_path):
