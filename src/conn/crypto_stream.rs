@@ -71,6 +71,14 @@ impl CryptoSend {
     pub(crate) fn requeue_unacked(&mut self) {
         self.on_lost(0, self.sent);
     }
+
+    /// Queues every sent byte again, acknowledged or not: for a peer that
+    /// acknowledged data it cannot have kept (see `on_probe_timeout`).
+    pub(crate) fn requeue_all(&mut self) {
+        if self.sent > 0 {
+            self.lost.insert(0..self.sent);
+        }
+    }
 }
 
 /// Out-of-order CRYPTO pieces one level holds at most. A flight is a
@@ -122,6 +130,11 @@ impl CryptoRecv {
         Ok(CryptoIn::Ready(ready))
     }
 
+    /// True once any CRYPTO byte arrived, in order or not.
+    pub(crate) fn received_any(&self) -> bool {
+        self.data.base() > 0 || !self.data.is_empty()
+    }
+
     /// Out-of-order pieces held.
     #[cfg(test)]
     pub(crate) fn pieces(&self) -> usize {
@@ -164,6 +177,33 @@ mod tests {
             s.next_chunk(1000).map(|(o, d)| (o, d.len())),
             Some((10, 40))
         );
+    }
+
+    #[test]
+    fn requeue_all_resends_acknowledged_bytes_too() {
+        let mut s = CryptoSend::default();
+        s.write(&[3; 50]);
+        s.next_chunk(50);
+        s.on_acked(0, 50);
+        s.requeue_unacked();
+        assert!(!s.has_data());
+        s.requeue_all();
+        assert_eq!(s.next_chunk(1000).map(|(o, d)| (o, d.len())), Some((0, 50)));
+        // Nothing sent yet: nothing to queue again.
+        let mut fresh = CryptoSend::default();
+        fresh.requeue_all();
+        assert!(!fresh.has_data());
+    }
+
+    #[test]
+    fn receive_side_reports_any_byte() {
+        let mut r = CryptoRecv::default();
+        assert!(!r.received_any());
+        r.insert(7, b"late").unwrap();
+        assert!(r.received_any());
+        let mut r = CryptoRecv::default();
+        r.insert(0, b"first").unwrap();
+        assert!(r.received_any());
     }
 
     #[test]

@@ -94,6 +94,16 @@ impl Connection {
     /// A probe timeout (RFC 9002 §6.2.4): owe probe packets, and before the
     /// handshake is confirmed resend every unacknowledged CRYPTO byte, as
     /// the flight may have been lost whole.
+    ///
+    /// A client that has no byte of the server's Initial CRYPTO data yet
+    /// resends its whole ClientHello, acknowledged parts included. A
+    /// server that takes the datagrams of a ClientHello spanning several
+    /// of them as separate connections (quiche 0.18 behind
+    /// @matrixai/quic 2.0.9 does, when they arrive back to back) has
+    /// acknowledged every byte yet holds only part of the message; the
+    /// repeat lets the surviving connection complete it. A correct server
+    /// drops the repeat as duplicate CRYPTO data, and the probe is no
+    /// larger than the ClientHello itself.
     pub(super) fn on_probe_timeout(&mut self, space: Space) {
         let s = &mut self.spaces[space as usize];
         s.probes = if space == Space::Application { 2 } else { 1 };
@@ -104,6 +114,10 @@ impl Connection {
                     s.crypto_send.requeue_unacked();
                 }
             }
+        }
+        let initial = &mut self.spaces[Space::Initial as usize];
+        if self.side == Side::Client && !initial.discarded && !initial.crypto_recv.received_any() {
+            initial.crypto_send.requeue_all();
         }
     }
 }

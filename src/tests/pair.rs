@@ -180,6 +180,12 @@ pub(crate) struct Pair {
     /// Retry's SCID. Retries sent so far.
     pub(crate) retry_every_initial: Option<RetryScid>,
     pub(crate) retries_sent: usize,
+    /// With the Retry front end: the second token-bearing Initial datagram
+    /// makes a connection of its own that replaces the first, as a server
+    /// whose accept races with its routing does (@matrixai/quic 2.0.9 on
+    /// quiche 0.18). The hook runs first (to rewind the server's random
+    /// source, so both connections get the same CIDs); taken when used.
+    pub(crate) accept_twice: Option<Box<dyn FnMut()>>,
     /// The client's address as the server sees it (a NAT may change it);
     /// the server's datagrams to any other address are lost.
     pub(crate) client_seen_as: SocketAddr,
@@ -255,6 +261,7 @@ impl Pair {
             damaged: [0; 3],
             retry_every_initial: None,
             retries_sent: 0,
+            accept_twice: None,
             client_seen_as: client_addr(),
             server_sent_to: HashMap::new(),
             server_received_from: HashMap::new(),
@@ -460,7 +467,13 @@ impl Pair {
             self.enqueue(Dir::ToClient, out);
             return true;
         }
-        if self.server.is_none() {
+        if self.server.is_some() {
+            match self.accept_twice.take() {
+                Some(mut rewind) => rewind(),
+                None => return false,
+            }
+        }
+        {
             let odcid = h.token.strip_prefix(b"retry:").expect("our token").to_vec();
             let retry_scid = h.dcid.to_vec();
             self.server = Some(
