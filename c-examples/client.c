@@ -5,7 +5,7 @@
  *   quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST]
  *               [--chacha20] [--v2] [--key-update] [--handshake-timeout S]
  *               [--session-ticket FILE] [--zero-rtt] [--token FILE] [--keylog FILE]
- *               [-v] URL...
+ *               [--datagram N] [-v] URL...
  *
  * URLs look like https://127.0.0.1:4433/a.bin or https://[::1]:4433/a.bin.
  * --v2 starts in QUIC version 1 and offers and prefers version 2, which a
@@ -23,6 +23,12 @@
  * file arrives). --token FILE does the same as --session-ticket with the
  * address-validation token a server gives (NEW_TOKEN), which spares the
  * next connection a Retry.
+ *
+ * --datagram N also sends N DATAGRAM frames (RFC 9221) once the handshake
+ * is done, each carrying its number, and succeeds only when the server has
+ * echoed all N back (quic-server --datagram-echo does). DATAGRAM frames are
+ * unreliable: at most 32 are outstanding at a time, one not echoed within
+ * 500 ms is sent again, and one sent 5 times without an echo fails the run.
  *
  * The QUIC Interop Runner's environment is honoured: REQUESTS (URLs),
  * TESTCASE, SSLKEYLOGFILE. Test cases: handshake, transfer, chacha20,
@@ -70,6 +76,76 @@ static const char *ticket_file;
 static uint8_t token[1024];
 static size_t token_len;
 static const char *token_file;
+
+/* --datagram N: datagrams to have echoed, and each one's state. */
+#define MAX_DATAGRAMS 10000
+#define DATAGRAM_WINDOW 32
+#define DATAGRAM_RESEND_NS 500000000ull
+#define DATAGRAM_TRIES 5
+static unsigned datagram_count;
+static unsigned datagrams_echoed;
+static struct {
+    uint64_t sent_at;
+    uint8_t tries;
+    uint8_t echoed;
+} datagrams[MAX_DATAGRAMS];
+
+/* Sends what datagrams the window allows; returns when the loop must wake
+ * for a resend (UINT64_MAX: never), or 0 after printing why it failed. */
+static uint64_t send_datagrams(quic_conn *conn, uint64_t now) {
+    unsigned outstanding = 0;
+    uint64_t wake = UINT64_MAX;
+    for (unsigned i = 0; i < datagram_count; i++)
+        if (!datagrams[i].echoed && datagrams[i].tries &&
+            now - datagrams[i].sent_at < DATAGRAM_RESEND_NS)
+            outstanding++;
+    for (unsigned i = 0; i < datagram_count; i++) {
+        if (datagrams[i].echoed) continue;
+        if (datagrams[i].tries && now - datagrams[i].sent_at < DATAGRAM_RESEND_NS) {
+            uint64_t due = datagrams[i].sent_at + DATAGRAM_RESEND_NS;
+            if (due < wake) wake = due;
+            continue;
+        }
+        if (outstanding >= DATAGRAM_WINDOW) break;
+        if (datagrams[i].tries >= DATAGRAM_TRIES) {
+            fprintf(stderr, "quic-client: datagram %u was sent %d times and never echoed\n", i,
+                    DATAGRAM_TRIES);
+            return 0;
+        }
+        char msg[64];
+        int n = snprintf(msg, sizeof msg, "libquic datagram %u", i);
+        quic_result rc = quic_conn_send_datagram(conn, (const uint8_t *)msg, (size_t)n);
+        if (rc == QUIC_RESULT_WOULD_BLOCK) break; /* the queue is full: later */
+        if (rc == QUIC_RESULT_DATAGRAM_UNSUPPORTED) {
+            fprintf(stderr, "quic-client: the server does not accept DATAGRAM frames "
+                            "(it sent no max_datagram_frame_size)\n");
+            return 0;
+        }
+        if (rc != QUIC_RESULT_OK) {
+            fprintf(stderr, "quic-client: sending a datagram: %s\n", quic_result_str(rc));
+            return 0;
+        }
+        datagrams[i].sent_at = now;
+        datagrams[i].tries++;
+        outstanding++;
+        if (now + DATAGRAM_RESEND_NS < wake) wake = now + DATAGRAM_RESEND_NS;
+    }
+    return wake;
+}
+
+/* An echo came back: marks its datagram. */
+static void on_datagram(const uint8_t *data, size_t len) {
+    char msg[64];
+    unsigned i;
+    if (len >= sizeof msg) return;
+    memcpy(msg, data, len);
+    msg[len] = 0;
+    if (sscanf(msg, "libquic datagram %u", &i) != 1 || i >= datagram_count) return;
+    if (!datagrams[i].echoed) {
+        datagrams[i].echoed = 1;
+        datagrams_echoed++;
+    }
+}
 
 /* Loads `file` into buf (at most cap bytes), if there is one; 0 if not. */
 static size_t load_blob(const char *file, uint8_t *buf, size_t cap) {
@@ -260,6 +336,8 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
                                 downloads[i].path, (unsigned long long)ev.error_code);
                         failed = 1;
                     }
+            } else if (ev.kind == QUIC_EVENT_TYPE_DATAGRAM_FRAME_RECEIVED) {
+                on_datagram(ev.data, ev.data_len);
             } else if (ev.kind == QUIC_EVENT_TYPE_KEY_UPDATED) {
                 logv("1-RTT keys updated: generation %llu",
                      (unsigned long long)quic_conn_key_generation(conn));
@@ -294,11 +372,22 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
             }
             next++;
         }
+        uint64_t datagram_wake = UINT64_MAX;
+        if (datagram_count && established && !closing && datagrams_echoed < datagram_count) {
+            datagram_wake = send_datagrams(conn, now_ns());
+            if (datagram_wake == 0) {
+                failed = reported = 1;
+                datagram_wake = UINT64_MAX;
+            }
+        }
         /* Done; a client that wants a ticket waits a little for one (a
          * server sends it with its first 1-RTT flight). */
-        if (finished == count && !done_at) done_at = now_ns();
+        if (finished == count && datagrams_echoed == datagram_count && !done_at) {
+            done_at = now_ns();
+            if (datagram_count) logv("%u datagram(s) echoed", datagrams_echoed);
+        }
         int ticket_due = want_tickets && !tickets && !failed && now_ns() - done_at < 1000000000ull;
-        if (!closing && (failed || (finished == count && !ticket_due))) {
+        if (!closing && (failed || (done_at && !ticket_due))) {
             quic_stats st = {.struct_size = sizeof st};
             quic_conn_stats(conn, &st);
             double secs = (double)(now_ns() - start) / 1e9;
@@ -315,6 +404,7 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
             else failed = 1;
         }
         uint64_t deadline = quic_conn_timer(conn);
+        if (datagram_wake < deadline) deadline = datagram_wake;
         if (done_at && !closing && deadline > done_at + 1000000000ull)
             deadline = done_at + 1000000000ull;
         int ready = wait_readable(fd, deadline);
@@ -343,14 +433,17 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
     }
     if (incomplete && !reported)
         fprintf(stderr, "quic-client: %d of %d file(s) did not arrive\n", incomplete, count);
-    return failed || finished != count ? -1 : 0;
+    if (datagrams_echoed < datagram_count && !reported)
+        fprintf(stderr, "quic-client: %u of %u datagram(s) came back\n", datagrams_echoed,
+                datagram_count);
+    return failed || finished != count || datagrams_echoed < datagram_count ? -1 : 0;
 }
 
 static void usage(void) {
     fprintf(stderr, "usage: quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST] "
                     "[--chacha20] [--v2] [--key-update] [--handshake-timeout S] "
                     "[--session-ticket FILE] [--zero-rtt] [--token FILE] [--keylog FILE] "
-                    "[-v] URL...\n");
+                    "[--datagram N] [-v] URL...\n");
     exit(2);
 }
 
@@ -377,6 +470,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--session-ticket") && has_value) ticket_file = argv[++i];
         else if (!strcmp(a, "--token") && has_value) token_file = argv[++i];
         else if (!strcmp(a, "--zero-rtt")) zero_rtt = 1;
+        else if (!strcmp(a, "--datagram") && has_value) {
+            char *end;
+            unsigned long n = strtoul(argv[++i], &end, 10);
+            if (*end || n == 0 || n > MAX_DATAGRAMS) usage();
+            datagram_count = (unsigned)n;
+        }
         else if (!strcmp(a, "--output") && has_value) output = argv[++i];
         else if (!strcmp(a, "--alpn") && has_value) alpn = argv[++i];
         else if (!strcmp(a, "--keylog") && has_value) keylog = argv[++i];
@@ -479,6 +578,7 @@ int main(int argc, char **argv) {
     want_tickets = resumption || ticket_file;
     if (want_tickets) quic_config_set_session_tickets(config, true);
     if (zero_rtt) quic_config_set_early_data(config, true);
+    if (datagram_count) quic_config_set_max_datagram_frame_size(config, 65535);
     ticket_len = load_blob(ticket_file, ticket, sizeof ticket);
     token_len = load_blob(token_file, token, sizeof token);
     /* Large windows for large files. */

@@ -12,7 +12,7 @@
  *
  *   quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR
  *               [--alpn LIST] [--chacha20] [--v2] [--retry] [--zero-rtt]
- *               [--keylog FILE] [-v]
+ *               [--datagram-echo] [--keylog FILE] [-v]
  *
  * --v2 prefers QUIC version 2: a client that starts in version 1 and
  * offers 2 is switched to it (RFC 9368 compatible negotiation).
@@ -26,6 +26,9 @@
  * requests in 0-RTT, and they are answered at once, before the handshake
  * completes. Early data can be replayed by an attacker; libquic takes each
  * ticket's early data once, and HTTP/0.9 GETs are safe to repeat.
+ *
+ * --datagram-echo offers DATAGRAM frames (RFC 9221) and sends every one a
+ * client sends straight back on the same connection.
  *
  * Port 0 picks a free port; the server prints "listening on ADDR". The QUIC
  * Interop Runner's environment (ROLE, TESTCASE, SSLKEYLOGFILE) is honoured;
@@ -80,6 +83,8 @@ static volatile sig_atomic_t stopping;
 static int retry_mode;
 /* --zero-rtt: early data accepted. */
 static int zero_rtt;
+/* --datagram-echo: DATAGRAM frames offered and echoed. */
+static int datagram_echo;
 static const char *root;
 
 static void on_signal(int sig) {
@@ -250,10 +255,11 @@ static void drain_events(struct client *c) {
             c->echo = ev.alpn_len == 4 && memcmp(ev.alpn, "echo", 4) == 0;
             quic_stats st = {.struct_size = sizeof st};
             quic_conn_stats(c->conn, &st);
-            logv("%s: handshake done in %.1f ms: version 0x%08x, ALPN %.*s, cipher 0x%04x%s", c->peer,
+            logv("%s: handshake done in %.1f ms: version 0x%08x, ALPN %.*s, cipher 0x%04x%s%s", c->peer,
                  (double)(now_ns() - c->started) / 1e6, st.version, (int)ev.alpn_len,
                  (const char *)ev.alpn, st.cipher_suite,
-                 ev.session_resumed ? ", session resumed" : "");
+                 ev.session_resumed ? ", session resumed" : "",
+                 ev.early_data_accepted ? ", 0-RTT accepted" : "");
             break;
         }
         case QUIC_EVENT_TYPE_CONNECTION_ID_ISSUED:
@@ -264,6 +270,12 @@ static void drain_events(struct client *c) {
             break;
         case QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED:
             on_stream_data(c, &ev);
+            break;
+        case QUIC_EVENT_TYPE_DATAGRAM_FRAME_RECEIVED:
+            /* The event's data stays valid until the next poll; the send
+             * copies it. A full queue drops the echo, as a lossy path
+             * would: DATAGRAM is unreliable, and the client sends again. */
+            if (datagram_echo) quic_conn_send_datagram(c->conn, ev.data, ev.data_len);
             break;
         case QUIC_EVENT_TYPE_PEER_MIGRATED:
         case QUIC_EVENT_TYPE_PATH_VALIDATED: {
@@ -374,7 +386,8 @@ static struct client *accept_new(int fd, quic_config *config, size_t len,
 
 static void usage(void) {
     fprintf(stderr, "usage: quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR "
-                    "[--alpn LIST] [--chacha20] [--v2] [--retry] [--zero-rtt] [--keylog FILE] "
+                    "[--alpn LIST] [--chacha20] [--v2] [--retry] [--zero-rtt] [--datagram-echo] "
+                    "[--keylog FILE] "
                     "[-v]\n");
     exit(2);
 }
@@ -390,6 +403,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--chacha20")) chacha = 1;
         else if (!strcmp(a, "--retry")) retry_mode = 1;
         else if (!strcmp(a, "--zero-rtt")) zero_rtt = 1;
+        else if (!strcmp(a, "--datagram-echo")) datagram_echo = 1;
         else if (!strcmp(a, "--v2")) v2 = 1;
         else if (!strcmp(a, "--listen") && v) listen = argv[++i];
         else if (!strcmp(a, "--cert") && v) cert = argv[++i];
@@ -436,6 +450,7 @@ int main(int argc, char **argv) {
      * (a fleet would share keys with quic_config_set_ticket_keys). */
     quic_config_set_session_tickets(config, true);
     if (zero_rtt) quic_config_set_early_data(config, true);
+    if (datagram_echo) quic_config_set_max_datagram_frame_size(config, 65535);
     if (v2) {
         const uint32_t versions[] = {0x6b3343cf, 1};
         quic_config_set_supported_versions(config, versions, 2);

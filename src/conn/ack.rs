@@ -8,6 +8,14 @@ use crate::ranges::RangeSet;
 /// possible duplicates.
 pub(crate) const MAX_ACK_RANGES: usize = 32;
 
+/// Ack-eliciting packets in a row that bring nothing new (PING, CRYPTO
+/// data we hold) and each come within a gap of the one before, that we
+/// acknowledge at once; past this run they are acknowledged only with the
+/// next packet we send for another reason. A peer answering every ACK with
+/// a PING then waits for its own probe timeout, so the exchange slows to
+/// the peer's timer instead of running at the speed of the path.
+const REPEAT_RUN: u32 = 8;
+
 /// Received packet numbers and the acknowledgement schedule of a space.
 #[derive(Debug, Default)]
 pub(crate) struct AckState {
@@ -24,6 +32,9 @@ pub(crate) struct AckState {
     deadline: Option<u64>,
     /// Something new was received since the last ACK.
     pending: bool,
+    /// The current run of repeating packets, and when the last came.
+    repeats: u32,
+    last_repeat: u64,
 }
 
 impl AckState {
@@ -71,6 +82,24 @@ impl AckState {
         } else if self.deadline.is_none() {
             self.deadline = Some(now.saturating_add(max_ack_delay));
         }
+    }
+
+    /// An ack-eliciting packet that brought nothing new arrived: true when
+    /// it is to be acknowledged as usual, false when it ends a long, quick
+    /// run of such packets (see `REPEAT_RUN`). A gap of `gap` or more
+    /// starts a new run.
+    pub(crate) fn acknowledge_repeat(&mut self, now: u64, gap: u64) -> bool {
+        if self.repeats > 0 && now.saturating_sub(self.last_repeat) >= gap {
+            self.repeats = 0;
+        }
+        self.repeats = self.repeats.saturating_add(1);
+        self.last_repeat = now;
+        self.repeats <= REPEAT_RUN
+    }
+
+    /// An ack-eliciting packet brought something new: a run ends.
+    pub(crate) fn end_repeats(&mut self) {
+        self.repeats = 0;
     }
 
     /// True when an ACK should be sent now.
@@ -167,5 +196,22 @@ mod tests {
         assert!(a.is_duplicate(0), "below the remembered ranges");
         assert!(a.is_duplicate(198));
         assert!(!a.is_duplicate(199));
+    }
+
+    #[test]
+    fn a_quick_run_of_repeats_is_acknowledged_only_at_first() {
+        let mut a = AckState::default();
+        let wanted: Vec<bool> = (0..12)
+            .map(|i| a.acknowledge_repeat(i * MS, 25 * MS))
+            .collect();
+        assert!(wanted[..REPEAT_RUN as usize].iter().all(|&w| w));
+        assert!(wanted[REPEAT_RUN as usize..].iter().all(|&w| !w));
+        // A pause starts a new run; so does a packet with news.
+        assert!(a.acknowledge_repeat(40 * MS, 25 * MS));
+        for i in 0..20 {
+            a.acknowledge_repeat(41 * MS + i, 25 * MS);
+        }
+        a.end_repeats();
+        assert!(a.acknowledge_repeat(42 * MS, 25 * MS));
     }
 }

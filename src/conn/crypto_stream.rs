@@ -100,14 +100,20 @@ pub(crate) enum CryptoIn {
     /// Refused: one out-of-order piece too many. The packet must not be
     /// acknowledged, so the peer sends it again.
     Refused,
+    /// Every byte of it was handed to TLS already: the peer is repeating
+    /// itself (RFC 9002 §6.2.3 reads that as our flight gone missing).
+    Duplicate,
 }
 
 impl CryptoRecv {
     /// Adds a CRYPTO frame's data (RFC 9000 §19.6, §7.5).
     pub(crate) fn insert(&mut self, offset: u64, data: &[u8]) -> Result<CryptoIn, TransportError> {
         let end = offset.saturating_add(data.len() as u64);
+        if end <= self.data.base() && !data.is_empty() {
+            return Ok(CryptoIn::Duplicate);
+        }
         if end <= self.data.base() {
-            return Ok(CryptoIn::Ready(Vec::new())); // TLS has it already
+            return Ok(CryptoIn::Ready(Vec::new()));
         }
         if end - self.data.base() > MAX_CRYPTO_BUFFER {
             return Err(TransportError::new(
@@ -212,9 +218,11 @@ mod tests {
         let mut r = CryptoRecv::default();
         assert_eq!(r.insert(5, b"world").unwrap(), ready(b""));
         assert_eq!(r.insert(0, b"hello").unwrap(), ready(b"helloworld"));
-        // Overlapping retransmissions deliver only what is new.
+        // Overlapping retransmissions deliver only what is new; a frame
+        // with nothing new is a duplicate.
         assert_eq!(r.insert(8, b"ld!!").unwrap(), ready(b"!!"));
-        assert_eq!(r.insert(0, b"hello").unwrap(), ready(b""));
+        assert_eq!(r.insert(0, b"hello").unwrap(), CryptoIn::Duplicate);
+        assert_eq!(r.insert(12, b"").unwrap(), ready(b""));
     }
 
     #[test]

@@ -6,6 +6,11 @@ use super::{Connection, Event};
 use crate::recovery::{SentPacket, Space};
 use crate::side::Side;
 
+/// How often a server resends its flight early because the client
+/// repeated its Initial CRYPTO data (RFC 9002 §6.2.3: "for a limited
+/// number of times per connection"; once covers one lost datagram).
+const MAX_EARLY_RESENDS: u8 = 2;
+
 /// Emptied frame lists kept for the next packets, at most this many.
 const FRAME_LIST_POOL: usize = 64;
 
@@ -88,6 +93,34 @@ impl Connection {
                 }
             }
             self.reuse_frame_list(p.data);
+        }
+    }
+
+    /// RFC 9002 §6.2.3: a client that repeats Initial CRYPTO data we hold
+    /// already has not processed our Initial flight (had it, our ACK of its
+    /// ClientHello would have stopped it), so a server sends that flight
+    /// again now rather than at the probe timeout: all its Initial CRYPTO,
+    /// acknowledged or not, and what of its Handshake CRYPTO is
+    /// unacknowledged. Called once the whole packet was processed.
+    ///
+    /// "Acknowledged or not", because a client that switches to the
+    /// negotiated version (RFC 9368) may act on our first packet's version
+    /// alone, drop the packet, acknowledge it all the same and repeat its
+    /// ClientHello in the new version (picoquic does). Resending only what
+    /// is unacknowledged would leave it waiting for a ServerHello forever.
+    pub(super) fn on_repeated_crypto(&mut self, space: Space) {
+        if self.side != Side::Server || space != Space::Initial {
+            return;
+        }
+        let initial = &mut self.spaces[Space::Initial as usize];
+        if initial.discarded || initial.early_resends >= MAX_EARLY_RESENDS {
+            return;
+        }
+        initial.early_resends += 1;
+        initial.crypto_send.requeue_all();
+        let handshake = &mut self.spaces[Space::Handshake as usize];
+        if !handshake.discarded {
+            handshake.crypto_send.requeue_unacked();
         }
     }
 

@@ -252,7 +252,23 @@ impl Connection {
                 return None;
             }
         };
-        let eliciting = kinds.eliciting;
+        let mut eliciting = kinds.eliciting;
+        if eliciting {
+            // RFC 9000 §13.2.1 forbids a peer to make every packet
+            // ack-eliciting in answer to our ACKs, as that never ends; one
+            // that does anyway (PING on every ACK) gets our ACKs only with
+            // what we send next, once its run of repeats is long and quick.
+            let ack = &mut self.spaces[space as usize].ack;
+            if kinds.news {
+                ack.end_repeats();
+            } else {
+                eliciting = ack.acknowledge_repeat(now, LOCAL_MAX_ACK_DELAY);
+            }
+        }
+        if std::mem::take(&mut self.spaces[space as usize].crypto_repeated) {
+            // After the whole packet: an ACK in it must not cancel this.
+            self.on_repeated_crypto(space);
+        }
         if std::mem::take(&mut self.drop_packet) {
             // A frame was refused (too fragmented): not acknowledged, so
             // the peer sends it again.
@@ -322,6 +338,7 @@ impl Connection {
         self.drop_packet = false;
         let mut eliciting = false;
         let mut non_probing = false;
+        let mut news = false;
         for frame in Frames::new(payload) {
             let frame = frame?;
             if !frame.permitted_in(ptype) {
@@ -332,6 +349,10 @@ impl Connection {
             }
             eliciting |= frame.is_ack_eliciting();
             non_probing |= !super::path::is_probing(&frame);
+            news |= !matches!(
+                frame,
+                Frame::Padding { .. } | Frame::Ping | Frame::Ack(_) | Frame::Crypto { .. }
+            );
             let ty = frame.kind();
             match frame {
                 Frame::Padding { .. } | Frame::Ping => {}
@@ -347,10 +368,12 @@ impl Connection {
                         .insert(offset, data)?
                     {
                         CryptoIn::Ready(bytes) if !bytes.is_empty() => {
+                            news = true;
                             self.feed_tls(PacketSpace::level(space), &bytes)
                         }
-                        CryptoIn::Ready(_) => {}
+                        CryptoIn::Ready(_) => news = true,
                         CryptoIn::Refused => self.drop_packet = true,
+                        CryptoIn::Duplicate => self.spaces[space as usize].crypto_repeated = true,
                     }
                 }
                 Frame::ConnectionClose {
@@ -363,6 +386,7 @@ impl Connection {
                     return Ok(FrameKinds {
                         eliciting,
                         non_probing,
+                        news: true,
                     });
                 }
                 Frame::HandshakeDone => {
@@ -434,6 +458,7 @@ impl Connection {
         Ok(FrameKinds {
             eliciting,
             non_probing,
+            news,
         })
     }
 
@@ -643,6 +668,9 @@ struct Arrival {
 #[derive(Debug, Clone, Copy)]
 struct FrameKinds {
     eliciting: bool,
+    /// Anything but PING, PADDING, ACK and CRYPTO data we hold already:
+    /// a packet without it only repeats itself (see `AckState`).
+    news: bool,
     /// Anything but PATH_CHALLENGE, PATH_RESPONSE, NEW_CONNECTION_ID and
     /// PADDING (RFC 9000 §9.1).
     non_probing: bool,

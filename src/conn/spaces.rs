@@ -59,6 +59,11 @@ pub(crate) struct PacketSpace {
     pub(crate) discarded: bool,
     /// Probe packets owed after a probe timeout.
     pub(crate) probes: u8,
+    /// Times our CRYPTO data was resent early because the peer repeated
+    /// its own (RFC 9002 §6.2.3); capped so it cannot become a loop.
+    pub(crate) early_resends: u8,
+    /// The packet being processed repeated CRYPTO data we hold already.
+    pub(crate) crypto_repeated: bool,
 }
 
 impl PacketSpace {

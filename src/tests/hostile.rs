@@ -372,3 +372,48 @@ fn setters_refuse_nonsense() {
     assert!(c.set_groups("X25519:P-256").is_ok());
     assert!(c.set_alpn_protocols(vec![]).is_err());
 }
+
+/// A client that answers every datagram of ours with a PING at once (RFC
+/// 9000 §13.2.1 forbids making every such packet ack-eliciting) while the
+/// handshake cannot go on: the server's ACK-only replies stop after a
+/// short, quick run, so the exchange runs at the client's own timer
+/// instead of the speed of the path (picoquic did this to a server that
+/// switched versions, about 8,000 datagrams a second each way).
+#[test]
+fn a_ping_for_every_ack_does_not_drive_an_endless_exchange() {
+    let (_, s) = configs();
+    let tls = TlsContext::new(&s).unwrap();
+    let mut server = Connection::new_server(s.into(), tls, &DCID, None).unwrap();
+    let mut keys = InitialKeys::new(V1, &DCID, true).unwrap();
+    let from = super::pair::client_addr();
+    // The start of a ClientHello that never ends: the handshake waits.
+    let partial = crypto_frame(0, &[1, 0, 0x10, 0, 3, 3]);
+    let (mut now, mut pn) = (0u64, 0u64);
+    server.recv(&client_initial(&mut keys, pn, &partial), from, now);
+    let mut buf = Vec::new();
+    let (mut sent, mut pings, mut pauses) = (0u64, 0u64, 0u64);
+    while now < 2_000 * MS {
+        let mut answered = false;
+        while server.send(&mut buf, now).is_some() {
+            sent += 1;
+            answered = true;
+        }
+        // The client pings 0.1 ms after any datagram of ours, otherwise
+        // when its own 50 ms probe timer fires.
+        now += if answered { MS / 10 } else { 50 * MS };
+        if !answered {
+            pauses += 1;
+        }
+        if server.timer().is_some_and(|t| t <= now) {
+            server.handle_timer(now);
+        }
+        pn += 1;
+        pings += 1;
+        server.recv(&client_initial(&mut keys, pn, &[0x01]), from, now);
+    }
+    assert!(!server.is_closed(), "the handshake timeout is 60 s");
+    // Without the bound: one ACK per ping, 20,000 in these 2 s.
+    assert!(sent < 1_000, "{sent} datagrams for {pings} pings");
+    // Each run starts with an acknowledged ping: the peer is not ignored.
+    assert!(sent >= pauses, "{sent} datagrams, {pauses} pauses");
+}

@@ -143,3 +143,102 @@ fn a_version_negotiation_listing_our_version_is_ignored() {
     assert_eq!(p.client.version(), V1);
     assert!(!p.client.is_closed());
 }
+
+/// A client offering v2 that takes the server's first v2 packet as news
+/// of the version only: it drops the packet but acknowledges it, and sends
+/// its ClientHello again in v2 (picoquic does). Every byte of the server's
+/// ServerHello is then acknowledged but none was read; the server sends
+/// its flight again at once on the repeated ClientHello (RFC 9002 §6.2.3),
+/// acknowledged parts included, and the handshake completes in v2 within
+/// milliseconds, long before any probe timeout (it used to wait until the
+/// handshake timeout).
+#[test]
+fn a_client_that_acknowledges_the_first_v2_packet_without_reading_it() {
+    use crate::conn::Connection;
+    use crate::crypto::{InitialKeys, TAG_LEN};
+    use crate::frame;
+    use crate::packet::header::{self, LongHeader};
+    use crate::packet::{number, protect};
+    use crate::tls::TlsContext;
+    use crate::version::LongType;
+    use std::sync::Arc;
+
+    let (mut c, mut s) = configs();
+    c.set_supported_versions(vec![V1, V2]).unwrap();
+    c.set_original_version(V1).unwrap();
+    s.set_supported_versions(vec![V2, V1]).unwrap();
+    let ctls = TlsContext::new(&c).unwrap();
+    let mut client = Connection::new_client(Arc::new(c), ctls).unwrap();
+    let (caddr, saddr) = (super::pair::client_addr(), super::pair::server_addr());
+    client.connect(saddr, 0).unwrap();
+    let mut buf = Vec::new();
+    let mut first = Vec::new();
+    while client.send(&mut buf, 0).is_some() {
+        first.push(buf.clone());
+    }
+    let h = header::parse(&first[0], 8).unwrap();
+    let (odcid, client_scid) = (h.dcid.to_vec(), h.scid.to_vec());
+    let stls = TlsContext::new(&s).unwrap();
+    let mut server = Connection::new_server(Arc::new(s), stls, &odcid, None).unwrap();
+    for d in &first {
+        server.recv(d, caddr, MS);
+    }
+    let mut unread = Vec::new();
+    while server.send(&mut buf, MS).is_some() {
+        unread.push(buf.clone());
+    }
+    let h = header::parse(&unread[0], 8).unwrap();
+    assert_eq!(h.version, V2, "the server did not switch");
+    let server_scid = h.scid.to_vec();
+
+    // The repeat: ACK of the server's packet 0, the ClientHello's first
+    // byte again, in a v2 Initial.
+    let mut payload = Vec::new();
+    frame::write_ack(&mut payload, &[(0, 0)], 0, None);
+    payload.extend_from_slice(&[0x06, 0x00, 0x01, 0x01]);
+    let mut keys = InitialKeys::new(V2, &odcid, true).unwrap();
+    let pn = 10;
+    client.skip_packet_numbers(crate::recovery::Space::Initial, pn + 1);
+    let hdr = LongHeader {
+        ty: LongType::Initial,
+        version: V2,
+        dcid: &server_scid,
+        scid: &client_scid,
+        token: &[],
+    };
+    let mut pkt = Vec::new();
+    let layout = hdr
+        .write(&mut pkt, number::truncate(pn, 4), 4, 1200)
+        .unwrap();
+    pkt.extend_from_slice(&payload);
+    pkt.resize(1200 - TAG_LEN, 0);
+    layout.finish(&mut pkt, TAG_LEN);
+    pkt.resize(1200, 0);
+    protect::seal(&mut pkt, layout.pn_offset, 4, pn, &mut keys.seal).unwrap();
+    let mut now = 2 * MS;
+    server.recv(&pkt, caddr, now);
+
+    // From here on both read everything, with no timer run.
+    for _ in 0..20 {
+        now += MS / 10;
+        let mut moved = false;
+        while server.send(&mut buf, now).is_some() {
+            client.recv(&buf, saddr, now);
+            moved = true;
+        }
+        while client.send(&mut buf, now).is_some() {
+            server.recv(&buf, caddr, now);
+            moved = true;
+        }
+        if !moved {
+            break;
+        }
+    }
+    assert!(
+        client.is_established(),
+        "the client never got a ServerHello"
+    );
+    assert!(server.is_established());
+    assert_eq!(client.version(), V2);
+    assert!(now < 10 * MS, "took {} ms", now / MS);
+}

@@ -596,3 +596,42 @@ def test_quic_client_resumes_with_0rtt_against_aioquic(www, tmp_path):
     finally:
         p.terminate()
         p.wait(timeout=30)
+
+
+def test_datagrams_between_the_examples(www, tmp_path):
+    s = Server(www, extra=["--datagram-echo"])
+    try:
+        r = fetch([s.url("f1.txt")], tmp_path, "--datagram", "300", "-v")
+        assert r.returncode == 0, r.stderr
+        assert "300 datagram(s) echoed" in r.stderr, r.stderr
+    finally:
+        s.stop()
+
+
+def test_quic_client_datagrams_need_a_server_that_offers_them(server, tmp_path):
+    r = fetch([server.url("f1.txt")], tmp_path, "--datagram", "5")
+    assert r.returncode == 1
+    assert "does not accept DATAGRAM frames" in r.stderr, r.stderr
+
+
+def test_quic_client_datagrams_with_an_aioquic_echo_server(www, tmp_path):
+    p, port = aioquic_server_with(www, "datagram-echo")
+    try:
+        r = fetch([f"https://127.0.0.1:{port}/f1.txt"], tmp_path, "--datagram", "200", "-v")
+        assert r.returncode == 0, r.stderr
+        assert "200 datagram(s) echoed" in r.stderr, r.stderr
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+
+
+def test_aioquic_client_datagrams_with_the_echo_server(www, tmp_path):
+    s = Server(www, extra=["--datagram-echo"])
+    try:
+        env = dict(os.environ, HQ_DATAGRAMS="200")
+        r = subprocess.run([sys.executable, HQ, "get", CA, str(tmp_path), s.url("f1.txt")],
+                           capture_output=True, text=True, timeout=120, env=env)
+        assert r.returncode == 0, r.stderr
+        assert digest(tmp_path / "f1.txt") == digest(www / "f1.txt")
+    finally:
+        s.stop()
