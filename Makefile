@@ -2,7 +2,9 @@
 #
 #   make            build libquic.so / libquic.a / include/quic.h and the examples
 #   make demo       build, then run the example program
-#   make test       the whole suite (Rust, C under sanitizers, header/ABI/install checks, lints)
+#   make test       the whole suite (Rust, C under sanitizers, header/ABI/install checks, lints);
+#                   installs what it needs first (tests/setup.sh)
+#   make interop    the examples against every installable QUIC stack (not in make test)
 #   make install    PREFIX=/usr/local DESTDIR= LIBDIR= INCLUDEDIR= PKGCONFIGDIR=
 #
 # OpenSSL is built from source (vendored) by default; set OPENSSL_NO_VENDOR=1
@@ -47,8 +49,8 @@ endif
 C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/c-tests/%,$(wildcard tests/c/test_*.c))
 EXAMPLES := $(BUILD)/packet-tour $(BUILD)/quic-server $(BUILD)/quic-client $(BUILD)/quic-echo
 
-.PHONY: all lib examples demo test rust-test c-test interop-test quinn-test endpoint-test valgrind-test \
-        binding-test \
+.PHONY: all lib examples demo test test-suite setup setup-check interop rust-test c-test \
+        interop-test quinn-test endpoint-test valgrind-test binding-test \
         header-check abi-check tsan-test fuzz \
         install uninstall install-check lint fmt bench clean
 
@@ -69,11 +71,32 @@ $(BUILD)/quic-%: c-examples/%.c c-examples/common.c c-examples/common.h include/
 	@mkdir -p $(BUILD)
 	$(CC) $(CSTD) -O2 -Iinclude $< c-examples/common.c -o $@ $(LINK_SO)
 
-demo: all
+demo:
+	@sh tests/setup.sh build
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) sh c-examples/demo.sh
 
-test: lib lint c-test header-check abi-check install-check interop-test quinn-test endpoint-test \
-      valgrind-test tsan-test binding-test rust-test
+# What the suite needs is checked (and installed, where the machine lets
+# us) before any long step; then the suite runs.
+test:
+	@sh tests/setup.sh test
+	@$(MAKE) --no-print-directory test-suite
+
+setup:
+	@sh tests/setup.sh test
+
+test-suite: setup-check lib lint c-test header-check abi-check install-check interop-test \
+            quinn-test endpoint-test valgrind-test tsan-test binding-test rust-test
+
+# tests/setup.sh stops at once, naming the install command, when a tool is
+# missing and it may not install it.
+setup-check:
+	@out=$$(SETUP_NO_INSTALL=1 SETUP_PRETEND_MISSING="go valgrind" sh tests/setup.sh test 2>&1); \
+	 rc=$$?; \
+	 if [ $$rc -eq 0 ]; then echo "setup-check: a missing tool was not reported"; exit 1; fi; \
+	 echo "$$out" | grep -q "apt-get install -y.*golang-go.*valgrind\|apt-get install -y.*valgrind.*golang-go" || \
+	   { echo "setup-check: no install command named:"; echo "$$out"; exit 1; }; \
+	 echo "setup-check: missing tools are named with their install command"
 
 # The protocol tests run twice: as shipped, and with overflow checks on, so
 # that arithmetic which would wrap fails a test instead of passing quietly
@@ -243,6 +266,14 @@ lint:
 
 fmt:
 	$(CARGO) fmt
+
+# The examples against every QUIC stack that can be installed here
+# (aioquic, quinn, picoquic, quiche), both roles, over UDP loopback. The
+# peers' programs come from PEERS_DIR; they are built into a cache outside
+# the tree (tests/peers/interop.py). INTEROP_ARGS="--only quinn --case v2".
+PEERS_DIR ?= $(abspath ../shared/peers)
+interop: examples $(VENV)/.installed $(CERTS)/server.pem
+	PEERS_DIR=$(PEERS_DIR) BUILD=$(abspath $(BUILD)) python3 tests/peers/interop.py --install $(INTEROP_ARGS)
 
 # The side-by-side benchmark in bench/ (a separate crate, so make test never
 # builds quinn-proto); aioquic runs from the test venv. BENCH_MB,
