@@ -7,37 +7,20 @@ use super::pair::{configs, Pair, MS};
 use super::streams::pattern;
 use crate::config::Config;
 use crate::conn::{Connection, Event};
-use crate::crypto::{InitialKeys, TAG_LEN};
+use crate::crypto::InitialKeys;
 use crate::frame::{self, Frame};
-use crate::packet::header::LongHeader;
-use crate::packet::{number, protect, PacketType};
+use crate::packet::PacketType;
 use crate::recovery::Space;
 use crate::side::Side;
 use crate::tls::TlsContext;
-use crate::version::{LongType, V1};
+use crate::version::V1;
 
 const DCID: [u8; 8] = [7, 6, 5, 4, 3, 2, 1, 0];
 const SCID: [u8; 4] = [9, 9, 9, 9];
 
 /// A client Initial datagram of 1200 bytes carrying `payload` (padded).
 fn client_initial(keys: &mut InitialKeys, pn: u64, payload: &[u8]) -> Vec<u8> {
-    let hdr = LongHeader {
-        ty: LongType::Initial,
-        version: V1,
-        dcid: &DCID,
-        scid: &SCID,
-        token: &[],
-    };
-    let mut pkt = Vec::new();
-    let layout = hdr
-        .write(&mut pkt, number::truncate(pn, 4), 4, 1200)
-        .unwrap();
-    pkt.extend_from_slice(payload);
-    pkt.resize(1200 - TAG_LEN, 0);
-    layout.finish(&mut pkt, TAG_LEN);
-    pkt.resize(1200, 0);
-    protect::seal(&mut pkt, layout.pn_offset, 4, pn, &mut keys.seal).unwrap();
-    pkt
+    super::craft::client_initial(keys, V1, &DCID, &SCID, pn, payload)
 }
 
 /// A server connection fed Initials whose payloads come from `frames`,

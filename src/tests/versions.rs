@@ -155,12 +155,10 @@ fn a_version_negotiation_listing_our_version_is_ignored() {
 #[test]
 fn a_client_that_acknowledges_the_first_v2_packet_without_reading_it() {
     use crate::conn::Connection;
-    use crate::crypto::{InitialKeys, TAG_LEN};
+    use crate::crypto::InitialKeys;
     use crate::frame;
-    use crate::packet::header::{self, LongHeader};
-    use crate::packet::{number, protect};
+    use crate::packet::header;
     use crate::tls::TlsContext;
-    use crate::version::LongType;
     use std::sync::Arc;
 
     let (mut c, mut s) = configs();
@@ -199,22 +197,7 @@ fn a_client_that_acknowledges_the_first_v2_packet_without_reading_it() {
     let mut keys = InitialKeys::new(V2, &odcid, true).unwrap();
     let pn = 10;
     client.skip_packet_numbers(crate::recovery::Space::Initial, pn + 1);
-    let hdr = LongHeader {
-        ty: LongType::Initial,
-        version: V2,
-        dcid: &server_scid,
-        scid: &client_scid,
-        token: &[],
-    };
-    let mut pkt = Vec::new();
-    let layout = hdr
-        .write(&mut pkt, number::truncate(pn, 4), 4, 1200)
-        .unwrap();
-    pkt.extend_from_slice(&payload);
-    pkt.resize(1200 - TAG_LEN, 0);
-    layout.finish(&mut pkt, TAG_LEN);
-    pkt.resize(1200, 0);
-    protect::seal(&mut pkt, layout.pn_offset, 4, pn, &mut keys.seal).unwrap();
+    let pkt = super::craft::client_initial(&mut keys, V2, &server_scid, &client_scid, pn, &payload);
     let mut now = 2 * MS;
     server.recv(&pkt, caddr, now);
 
