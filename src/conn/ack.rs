@@ -8,12 +8,14 @@ use crate::ranges::RangeSet;
 /// possible duplicates.
 pub(crate) const MAX_ACK_RANGES: usize = 32;
 
-/// Ack-eliciting packets in a row that bring nothing new (PING, CRYPTO
-/// data we hold) and each come within a gap of the one before, that we
-/// acknowledge at once; past this run they are acknowledged only with the
-/// next packet we send for another reason. A peer answering every ACK with
-/// a PING then waits for its own probe timeout, so the exchange slows to
-/// the peer's timer instead of running at the speed of the path.
+/// Ack-eliciting packets in a row that bring nothing new (PING, CRYPTO or
+/// STREAM data we hold) and each come within a gap of the one before,
+/// that we acknowledge as usual; past this run they are acknowledged
+/// within max_ack_delay, paced, never at once. A peer answering every ACK
+/// with such a packet (RFC 9000 §13.2.1 forbids it) then gets at most one
+/// ACK per max_ack_delay, instead of an exchange at the speed of the path;
+/// a sender repeating itself for a good reason (spurious retransmissions)
+/// still hears back within max_ack_delay.
 const REPEAT_RUN: u32 = 8;
 
 /// Received packet numbers and the acknowledgement schedule of a space.
@@ -85,9 +87,9 @@ impl AckState {
     }
 
     /// An ack-eliciting packet that brought nothing new arrived: true when
-    /// it is to be acknowledged as usual, false when it ends a long, quick
-    /// run of such packets (see `REPEAT_RUN`). A gap of `gap` or more
-    /// starts a new run.
+    /// it is to be acknowledged as usual, false when it is part of a long,
+    /// quick run of such packets (see `REPEAT_RUN`; record it with
+    /// `on_paced_packet`). A gap of `gap` or more starts a new run.
     pub(crate) fn acknowledge_repeat(&mut self, now: u64, gap: u64) -> bool {
         if self.repeats > 0 && now.saturating_sub(self.last_repeat) >= gap {
             self.repeats = 0;
@@ -95,6 +97,17 @@ impl AckState {
         self.repeats = self.repeats.saturating_add(1);
         self.last_repeat = now;
         self.repeats <= REPEAT_RUN
+    }
+
+    /// Records a packet of a long run of repeats: acknowledged within
+    /// `max_ack_delay` of the first unacknowledged one, whatever comes
+    /// after it (a later one never moves the deadline, nor makes it
+    /// immediate).
+    pub(crate) fn on_paced_packet(&mut self, pn: u64, now: u64, max_ack_delay: u64) {
+        self.on_packet(pn, false, now, false, max_ack_delay);
+        if self.deadline.is_none() {
+            self.deadline = Some(now.saturating_add(max_ack_delay));
+        }
     }
 
     /// An ack-eliciting packet brought something new: a run ends.
@@ -213,5 +226,19 @@ mod tests {
         }
         a.end_repeats();
         assert!(a.acknowledge_repeat(42 * MS, 25 * MS));
+    }
+
+    #[test]
+    fn paced_packets_are_acknowledged_within_the_delay_never_at_once() {
+        let mut a = AckState::default();
+        a.on_paced_packet(0, 0, 25 * MS);
+        for pn in 1..10 {
+            a.on_paced_packet(pn, pn * MS, 25 * MS);
+        }
+        assert!(!a.should_send(24 * MS));
+        assert!(a.should_send(25 * MS));
+        a.on_ack_sent();
+        a.on_paced_packet(10, 26 * MS, 25 * MS);
+        assert_eq!(a.deadline(), Some(51 * MS));
     }
 }

@@ -19,6 +19,11 @@ use crate::version;
 /// Our max_ack_delay (the transport parameter default, 25 ms).
 pub(super) const LOCAL_MAX_ACK_DELAY: u64 = 25_000_000;
 
+/// A pause between two repeating packets that starts a new run of them
+/// (`AckState::acknowledge_repeat`): longer than the ACK pacing, so a peer
+/// answering each paced ACK at once stays in its run.
+const REPEAT_GAP: u64 = 4 * LOCAL_MAX_ACK_DELAY;
+
 impl Connection {
     /// Processes one received UDP datagram (aioquic's `receive_datagram`).
     /// Anything malformed, undecryptable or unexpected is dropped; a peer
@@ -252,17 +257,18 @@ impl Connection {
                 return None;
             }
         };
-        let mut eliciting = kinds.eliciting;
+        let eliciting = kinds.eliciting;
+        // RFC 9000 §13.2.1 forbids a peer to make every packet
+        // ack-eliciting in answer to our ACKs, as that never ends; one that
+        // does anyway (a PING, or data we hold, for every ACK) gets paced
+        // ACKs once its run of repeats is long and quick (`AckState`).
+        let mut paced = false;
         if eliciting {
-            // RFC 9000 §13.2.1 forbids a peer to make every packet
-            // ack-eliciting in answer to our ACKs, as that never ends; one
-            // that does anyway (PING on every ACK) gets our ACKs only with
-            // what we send next, once its run of repeats is long and quick.
             let ack = &mut self.spaces[space as usize].ack;
             if kinds.news {
                 ack.end_repeats();
             } else {
-                eliciting = ack.acknowledge_repeat(now, LOCAL_MAX_ACK_DELAY);
+                paced = !ack.acknowledge_repeat(now, REPEAT_GAP);
             }
         }
         if std::mem::take(&mut self.spaces[space as usize].crypto_repeated) {
@@ -277,13 +283,18 @@ impl Connection {
         if space == Space::Application && matches!(self.close, CloseState::Open) {
             self.on_packet_from(from, datagram_len, kinds.non_probing, largest, now);
         }
-        self.spaces[space as usize].ack.on_packet(
-            opened.pn,
-            eliciting,
-            now,
-            space != Space::Application,
-            LOCAL_MAX_ACK_DELAY,
-        );
+        let ack = &mut self.spaces[space as usize].ack;
+        if paced {
+            ack.on_paced_packet(opened.pn, now, LOCAL_MAX_ACK_DELAY);
+        } else {
+            ack.on_packet(
+                opened.pn,
+                eliciting,
+                now,
+                space != Space::Application,
+                LOCAL_MAX_ACK_DELAY,
+            );
+        }
         if self.side == Side::Server && space == Space::Handshake {
             // RFC 9000 §8.1: a Handshake packet proves the client's address;
             // RFC 9001 §4.9.1: the server drops Initial keys now.
@@ -351,7 +362,11 @@ impl Connection {
             non_probing |= !super::path::is_probing(&frame);
             news |= !matches!(
                 frame,
-                Frame::Padding { .. } | Frame::Ping | Frame::Ack(_) | Frame::Crypto { .. }
+                Frame::Padding { .. }
+                    | Frame::Ping
+                    | Frame::Ack(_)
+                    | Frame::Crypto { .. }
+                    | Frame::Stream { .. }
             );
             let ty = frame.kind();
             match frame {
@@ -440,12 +455,17 @@ impl Connection {
                     self.on_path_challenge(arrival.from, data, arrival.datagram_len)
                 }
                 Frame::PathResponse(data) => self.on_path_response(data),
+                Frame::Stream {
+                    stream_id,
+                    offset,
+                    data,
+                    fin,
+                } => news |= self.on_stream_data(stream_id, offset, data, fin)?,
                 Frame::Datagram { .. }
                 | Frame::MaxData(_)
                 | Frame::MaxStreams { .. }
                 | Frame::DataBlocked(_)
                 | Frame::StreamsBlocked { .. }
-                | Frame::Stream { .. }
                 | Frame::ResetStream { .. }
                 | Frame::StopSending { .. }
                 | Frame::MaxStreamData { .. }
@@ -668,8 +688,8 @@ struct Arrival {
 #[derive(Debug, Clone, Copy)]
 struct FrameKinds {
     eliciting: bool,
-    /// Anything but PING, PADDING, ACK and CRYPTO data we hold already:
-    /// a packet without it only repeats itself (see `AckState`).
+    /// Anything but PING, PADDING, ACK, and CRYPTO or STREAM data we hold
+    /// already: a packet without it only repeats itself (see `AckState`).
     news: bool,
     /// Anything but PATH_CHALLENGE, PATH_RESPONSE, NEW_CONNECTION_ID and
     /// PADDING (RFC 9000 §9.1).

@@ -449,7 +449,7 @@ impl Connection {
     /// Writes a datagram of one 1-RTT packet holding `frame`, padded to
     /// `pad` bytes. It stays out of the peer path's congestion control and
     /// loss detection: nothing in it is resent.
-    fn write_lone_packet(
+    pub(super) fn write_lone_packet(
         &mut self,
         out: &mut Vec<u8>,
         frame: Frame<'_>,

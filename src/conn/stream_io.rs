@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::close::CloseState;
 use super::spaces::SentFrame;
-use super::streams::{NextChunk, StreamError};
+use super::streams::{NextChunk, StreamError, StreamIn};
 use super::{ApiError, Connection, Event};
 use crate::crypto::TAG_LEN;
 use crate::error::TransportError;
@@ -200,20 +200,31 @@ impl Connection {
         Ok(())
     }
 
-    /// Acts on a stream-related or DATAGRAM frame from the peer.
+    /// A STREAM frame from the peer; false when it only repeated data we
+    /// have (for the acknowledgement of repeats, see `AckState`).
+    pub(super) fn on_stream_data(
+        &mut self,
+        stream_id: u64,
+        offset: u64,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<bool, TransportError> {
+        Ok(
+            match self.streams.on_stream(stream_id, offset, data, fin)? {
+                StreamIn::Stored => true,
+                StreamIn::Repeat => false,
+                StreamIn::Refused => {
+                    self.drop_packet = true;
+                    true
+                }
+            },
+        )
+    }
+
+    /// Acts on a stream-related (but STREAM) or DATAGRAM frame from the
+    /// peer.
     pub(super) fn on_stream_frame(&mut self, f: Frame<'_>) -> Result<(), TransportError> {
         match f {
-            Frame::Stream {
-                stream_id,
-                offset,
-                data,
-                fin,
-            } => {
-                if !self.streams.on_stream(stream_id, offset, data, fin)? {
-                    self.drop_packet = true;
-                }
-                Ok(())
-            }
             Frame::ResetStream {
                 stream_id,
                 error_code,

@@ -62,6 +62,18 @@ pub(crate) mod id {
     }
 }
 
+/// What became of a STREAM frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StreamIn {
+    /// Something new was kept (or counted).
+    Stored,
+    /// Every byte was here already: the peer repeated itself.
+    Repeat,
+    /// Refused: one out-of-order piece too many; the packet goes
+    /// unacknowledged.
+    Refused,
+}
+
 /// Why a local stream operation was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StreamError {
@@ -469,24 +481,24 @@ impl Streams {
         self.map.len()
     }
 
-    /// A STREAM frame (RFC 9000 §19.8). Returns false when its data was
-    /// refused for holding too many out-of-order pieces: the packet must
-    /// then go unacknowledged, and the peer sends it again. Dropping, not
-    /// closing, keeps a peer with extreme loss alive, and costs an attacker
-    /// the same work as any other frame.
+    /// A STREAM frame (RFC 9000 §19.8). Its data may be refused for
+    /// holding too many out-of-order pieces: the packet must then go
+    /// unacknowledged, and the peer sends it again. Dropping, not closing,
+    /// keeps a peer with extreme loss alive, and costs an attacker the same
+    /// work as any other frame.
     pub(crate) fn on_stream(
         &mut self,
         sid: u64,
         offset: u64,
         data: &[u8],
         fin: bool,
-    ) -> Result<bool, TransportError> {
+    ) -> Result<StreamIn, TransportError> {
         let total = self.ooo_pieces;
         let Some(stream) = self.remote_frame_stream(sid, kind::STREAM, true)? else {
-            return Ok(true);
+            return Ok(StreamIn::Repeat); // closed and forgotten: all of it came
         };
         let Some(recv) = stream.recv.as_mut() else {
-            return Ok(true);
+            return Ok(StreamIn::Stored);
         };
         let room = MAX_OOO_PIECES_PER_CONNECTION.saturating_sub(total);
         let cap = MAX_OOO_PIECES_PER_STREAM.min(recv.pieces() + room);
@@ -494,7 +506,13 @@ impl Streams {
         self.ooo_pieces = self.ooo_pieces.saturating_add_signed(got.pieces_delta);
         self.on_received(got.new_highest, kind::STREAM)?;
         self.mark_readable(sid);
-        Ok(!got.refused)
+        Ok(if got.refused {
+            StreamIn::Refused
+        } else if got.repeat {
+            StreamIn::Repeat
+        } else {
+            StreamIn::Stored
+        })
     }
 
     /// Out-of-order pieces held over all streams.

@@ -56,6 +56,9 @@ pub(crate) struct Received {
     pub(crate) refused: bool,
     /// Out-of-order pieces held after the frame, minus before.
     pub(crate) pieces_delta: isize,
+    /// Every byte was here already and the frame set no final size: the
+    /// peer only repeated itself.
+    pub(crate) repeat: bool,
 }
 
 /// The largest buffer in-order data is gathered in (`RecvStream::pending`),
@@ -135,8 +138,10 @@ impl RecvStream {
         max_pieces: usize,
     ) -> Result<Received, TransportError> {
         let end = offset.saturating_add(data.len() as u64);
+        let knew_final_size = self.final_size.is_some();
         let mut got = self.check_end(kind::STREAM, end, fin)?;
         if self.reset.is_some() || self.stop.is_some() || end <= self.ready_end {
+            got.repeat = end <= self.ready_end && (!fin || knew_final_size);
             return Ok(got); // counted for flow control; nothing new to keep
         }
         if self.ooo.is_empty() && offset <= self.ready_end {
@@ -303,6 +308,21 @@ mod tests {
             total += d.len();
         }
         assert_eq!(total, 35);
+    }
+
+    #[test]
+    fn a_frame_with_nothing_new_is_a_repeat() {
+        let mut r = RecvStream::new(1000, 1000);
+        assert!(!r.on_data_any(0, &[1; 20], false).unwrap().repeat);
+        assert!(r.on_data_any(0, &[1; 20], false).unwrap().repeat);
+        assert!(r.on_data_any(5, &[1; 10], false).unwrap().repeat);
+        // A FIN on data we have sets the final size: news, once.
+        assert!(!r.on_data_any(10, &[1; 10], true).unwrap().repeat);
+        assert!(r.on_data_any(10, &[1; 10], true).unwrap().repeat);
+        // Beyond a gap, or past what we had, is never a repeat.
+        let mut r = RecvStream::new(1000, 1000);
+        assert!(!r.on_data_any(50, &[1; 10], false).unwrap().repeat);
+        assert!(!r.on_data_any(0, &[1; 30], false).unwrap().repeat);
     }
 
     #[test]
