@@ -350,6 +350,7 @@ impl Connection {
         let mut eliciting = false;
         let mut non_probing = false;
         let mut news = false;
+        let mut last_challenge = None;
         for frame in Frames::new(payload) {
             let frame = frame?;
             if !frame.permitted_in(ptype) {
@@ -451,9 +452,10 @@ impl Connection {
                         self.replenish_cids();
                     }
                 }
-                Frame::PathChallenge(data) => {
-                    self.on_path_challenge(arrival.from, data, arrival.datagram_len)
-                }
+                // RFC 9000 §8.2.2: only the last challenge of a packet is
+                // answered (a 1-RTT packet ends its datagram), so what one
+                // datagram makes us send stays within three times it.
+                Frame::PathChallenge(data) => last_challenge = Some(data),
                 Frame::PathResponse(data) => self.on_path_response(data),
                 Frame::Stream {
                     stream_id,
@@ -474,6 +476,9 @@ impl Connection {
                     self.on_stream_frame(frame)?;
                 }
             }
+        }
+        if let Some(data) = last_challenge {
+            self.on_path_challenge(arrival.from, data, arrival.datagram_len);
         }
         Ok(FrameKinds {
             eliciting,

@@ -442,17 +442,17 @@ impl Connection {
             return None;
         }
         let (resp, pad) = self.path.take_response_elsewhere()?;
-        self.write_lone_packet(out, Frame::PathResponse(resp.data), pad, now)
+        self.write_lone_packet(out, &[Frame::PathResponse(resp.data)], pad, now)
             .then_some(resp.to)
     }
 
-    /// Writes a datagram of one 1-RTT packet holding `frame`, padded to
+    /// Writes a datagram of one 1-RTT packet holding `frames`, padded to
     /// `pad` bytes. It stays out of the peer path's congestion control and
     /// loss detection: nothing in it is resent.
     pub(super) fn write_lone_packet(
         &mut self,
         out: &mut Vec<u8>,
-        frame: Frame<'_>,
+        frames: &[Frame<'_>],
         pad: usize,
         now: u64,
     ) -> bool {
@@ -472,7 +472,9 @@ impl Connection {
         ) else {
             return false;
         };
-        frame.write(out);
+        for frame in frames {
+            frame.write(out);
+        }
         let end = pad.max(out.len() + TAG_LEN + protect::min_payload_len(pn_len));
         out.resize(end, 0);
         let Some(keys) = self.spaces[space as usize].seal.as_mut() else {
@@ -506,7 +508,12 @@ impl Connection {
     /// bytes), as a client probing a new path sends (RFC 9000 §9.1).
     #[cfg(test)]
     pub(crate) fn probe_packet(&mut self, out: &mut Vec<u8>, data: [u8; 8], now: u64) -> bool {
-        self.write_lone_packet(out, Frame::PathChallenge(data), MIN_INITIAL_DATAGRAM, now)
+        self.write_lone_packet(
+            out,
+            &[Frame::PathChallenge(data)],
+            MIN_INITIAL_DATAGRAM,
+            now,
+        )
     }
 
     /// HANDSHAKE_DONE, NEW_TOKEN, PATH_RESPONSE and connection ID frames

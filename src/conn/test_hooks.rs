@@ -52,12 +52,16 @@ impl Connection {
         self.spaces[space as usize].next_pn
     }
 
-    /// A 1-RTT datagram holding `frame`, in this connection's name (a test
-    /// writing what a misbehaving peer would send).
-    pub(crate) fn craft_one_rtt(&mut self, frame: crate::frame::Frame<'_>, now: u64) -> Vec<u8> {
+    /// A 1-RTT datagram holding `frames`, in this connection's name (a
+    /// test writing what a misbehaving peer would send).
+    pub(crate) fn craft_one_rtt(
+        &mut self,
+        frames: &[crate::frame::Frame<'_>],
+        now: u64,
+    ) -> Vec<u8> {
         let mut out = Vec::new();
         assert!(
-            self.write_lone_packet(&mut out, frame, 0, now),
+            self.write_lone_packet(&mut out, frames, 0, now),
             "no 1-RTT keys"
         );
         out

@@ -458,7 +458,7 @@ fn repeated_stream_data_does_not_drive_an_endless_exchange() {
                     data: b"hello",
                     fin: false,
                 };
-                client.craft_one_rtt(again, now)
+                client.craft_one_rtt(&[again], now)
             })
             .collect()
     });
@@ -471,5 +471,33 @@ fn repeated_stream_data_does_not_drive_an_endless_exchange() {
     assert!(
         sent >= duration / (50 * MS),
         "{sent} datagrams for {repeats} repeats"
+    );
+}
+
+/// One datagram from a spoofed source with four PATH_CHALLENGE frames
+/// gets at most three times its size back (RFC 9000 §8.2.2, §21.5.3): the
+/// last challenge of a datagram is answered, once.
+#[test]
+fn path_challenges_from_a_spoofed_source_are_not_reflected_past_3x() {
+    let mut p = Pair::default_pair();
+    p.handshake();
+    p.run_until(p.now + 1_000 * MS, |_| false); // everything acknowledged
+    let mut server = p.server.take().unwrap();
+    let now = p.now;
+    let challenges: Vec<Frame> = (0..4u8).map(|i| Frame::PathChallenge([i; 8])).collect();
+    let d = p.client.craft_one_rtt(&challenges, now);
+    let victim: std::net::SocketAddr = "192.0.2.7:9999".parse().unwrap();
+    server.recv(&d, victim, now);
+    let (mut to_victim, mut buf) = (0, Vec::new());
+    while let Some(to) = server.send(&mut buf, now) {
+        if to == victim {
+            to_victim += buf.len();
+        }
+    }
+    assert!(to_victim > 0, "the challenge was not answered");
+    assert!(
+        to_victim <= 3 * d.len(),
+        "{to_victim} bytes for a {}-byte datagram",
+        d.len()
     );
 }
