@@ -516,7 +516,12 @@ impl Connection {
         if self.side == Side::Client || self.address_validated {
             None
         } else {
-            Some((3 * self.bytes_received).saturating_sub(self.bytes_sent))
+            Some(
+                self.path
+                    .credit_received
+                    .saturating_mul(3)
+                    .saturating_sub(self.bytes_sent),
+            )
         }
     }
 

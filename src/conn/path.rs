@@ -56,6 +56,11 @@ pub(crate) struct Path {
     /// Bytes received from and sent to `peer` while it is not validated.
     unvalidated_received: u64,
     unvalidated_sent: u64,
+    /// Bytes received from `peer` (or before it was known): a server's
+    /// credit under the anti-amplification limit until the handshake
+    /// validates the address (RFC 9000 §8.1). Datagrams from elsewhere
+    /// earn nothing, so an attacker cannot raise what goes to a victim.
+    pub(crate) credit_received: u64,
 }
 
 impl Path {
@@ -77,6 +82,13 @@ impl Path {
                 .saturating_mul(3)
                 .saturating_sub(self.unvalidated_sent),
         )
+    }
+
+    /// A datagram of `bytes` arrived from `from`.
+    pub(crate) fn on_datagram(&mut self, from: SocketAddr, bytes: usize) {
+        if self.peer.is_none_or(|p| p == from) {
+            self.credit_received = self.credit_received.saturating_add(bytes as u64);
+        }
     }
 
     pub(crate) fn on_sent(&mut self, to: SocketAddr, bytes: usize) {

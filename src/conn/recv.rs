@@ -46,6 +46,7 @@ impl Connection {
             return; // a client that has not connected
         }
         self.bytes_received += datagram.len() as u64;
+        self.path.on_datagram(from, datagram.len());
         let mut buf = std::mem::take(&mut self.recv_buf);
         buf.clear();
         buf.extend_from_slice(datagram);

@@ -501,3 +501,51 @@ fn path_challenges_from_a_spoofed_source_are_not_reflected_past_3x() {
         d.len()
     );
 }
+
+/// Before the handshake validates the client's address, only datagrams
+/// from that address earn the server credit (RFC 9000 §8.1): an attacker
+/// that spoofs a victim's Initial, then sends datagrams with the same DCID
+/// from its own address, does not raise what goes to the victim.
+#[test]
+fn only_the_clients_address_earns_amplification_credit() {
+    let big = super::pki::make("localhost", 6);
+    let (mut c, mut s) = configs();
+    c.groups = Some("X25519".into()); // a one-datagram ClientHello
+    s.load_cert_chain_pem(&big.chain_pem, &big.key_pem, None)
+        .unwrap();
+    let ctls = TlsContext::new(&c).unwrap();
+    let mut client = Connection::new_client(c.into(), ctls).unwrap();
+    client.connect(super::pair::server_addr(), 0).unwrap();
+    let mut first = Vec::new();
+    assert!(client.send(&mut first, 0).is_some());
+    let odcid = crate::packet::header::parse(&first, 8)
+        .unwrap()
+        .dcid
+        .to_vec();
+    let tls = TlsContext::new(&s).unwrap();
+    let mut server = Connection::new_server(s.into(), tls, &odcid, None).unwrap();
+    let victim = super::pair::client_addr();
+    let attacker: std::net::SocketAddr = "198.51.100.9:4444".parse().unwrap();
+    server.recv(&first, victim, 0);
+    for _ in 0..20 {
+        server.recv(&first, attacker, MS);
+    }
+    // Everything it sends in a second, retransmissions included.
+    let (mut to_victim, mut buf, mut now) = (0, Vec::new(), MS);
+    while now < 1_000 * MS {
+        while let Some(to) = server.send(&mut buf, now) {
+            assert_eq!(to, victim);
+            to_victim += buf.len();
+        }
+        let Some(t) = server.timer() else { break };
+        now = t.max(now);
+        server.handle_timer(now);
+    }
+    assert!(
+        to_victim <= 3 * first.len(),
+        "{to_victim} bytes for {}",
+        first.len()
+    );
+    // The flight is larger than the allowance, which the server used.
+    assert!(to_victim > 2 * first.len(), "{to_victim} bytes");
+}
