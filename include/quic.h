@@ -1141,8 +1141,9 @@ quic_result quic_config_set_early_data(quic_config *config, bool enabled);
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER` (no config, no
 // `out_conn`, a server without `params`, a NULL CID pointer with a
 // length); `QUIC_RESULT_INVALID_ARGUMENT` (`params->struct_size` too
-// small, a CID over 20 bytes, server fields for a client, a session
-// ticket or address token for a server);
+// small or ending inside a field, `address_validated` neither 0 nor 1, a
+// CID over 20 bytes, server fields for a client, a session ticket or
+// address token for a server);
 // `QUIC_RESULT_INVALID_STATE` (a server config without a certificate);
 // on the first use of `config`, OpenSSL refusing its settings
 // (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CERTIFICATE`,
@@ -1659,8 +1660,10 @@ quic_result quic_conn_stream_resume_reading(quic_conn *conn, uint64_t stream_id)
 // - `out`: filled as far as its `struct_size` reaches.
 //
 // Returns: `QUIC_RESULT_OK` (see `out->kind`); `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_INVALID_ARGUMENT` (a client config, not an Initial, or a
-// `struct_size` too small); `QUIC_RESULT_INVALID_ADDRESS`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (a client config, not an Initial, a
+// `struct_size` too small or ending inside a field, a `bool` field
+// neither 0 nor 1, a `packet_type` that is no `quic_packet_type`);
+// `QUIC_RESULT_INVALID_ADDRESS`;
 // `QUIC_RESULT_CONNECTION_ID_TOO_LONG`; the config's TLS setup errors (as
 // for `quic_conn_new`).
 //
@@ -1681,7 +1684,8 @@ quic_result quic_token_check(const quic_config *config,
 // arrives, `quic_token_check` says RETRY and gives both connection IDs.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_INVALID_ARGUMENT` (a client config, or not an Initial);
+// `QUIC_RESULT_INVALID_ARGUMENT` (a client config, not an Initial, or `initial`
+// as `quic_token_check` refuses it);
 // `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_UNSUPPORTED_VERSION`;
 // `QUIC_RESULT_CONNECTION_ID_TOO_LONG`; `QUIC_RESULT_BUFFER_TOO_SMALL`
 // (nothing written); `QUIC_RESULT_CRYPTO_FAILURE`.

@@ -357,3 +357,129 @@ fn threads_race_to_freeze_a_shared_config() {
         quic_config_free(cfg);
     }
 }
+
+/// Bytes a C caller can store in a `bool` or an enum field that are no
+/// valid Rust value (2 in a bool, 99 in an enum) are refused with
+/// INVALID_ARGUMENT before anything reads them; so is a `struct_size` that
+/// ends inside such a field.
+#[test]
+#[cfg_attr(miri, ignore)] // the configs reach OpenSSL
+fn bools_and_enums_from_the_caller_are_checked_before_use() {
+    let mut server = null_mut();
+    // SAFETY: writable out-pointers, live configs, buffers of the given sizes.
+    unsafe {
+        assert_eq!(quic_config_new(false, &mut server), QUIC_RESULT_OK);
+        assert_eq!(
+            quic_config_set_token_key(server, [0x5a; 32].as_ptr()),
+            QUIC_RESULT_OK
+        );
+    }
+    let pkt = initial(1);
+    let mut info = empty_info();
+    // SAFETY: the packet's bytes and a writable info.
+    assert_eq!(
+        unsafe { quic_header_parse(pkt.as_ptr(), pkt.len(), 8, &mut info) },
+        QUIC_RESULT_OK
+    );
+    let mut peer: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut peer_len = 0;
+    // SAFETY: a NUL-terminated string and writable out-parameters.
+    let rc = unsafe { quic_sockaddr_parse(c"192.0.2.1:4000".as_ptr(), &mut peer, &mut peer_len) };
+    assert_eq!(rc, QUIC_RESULT_OK);
+
+    // The header info as a C caller's bytes, one field changed.
+    let size = std::mem::size_of::<quic_header_info>();
+    let bytes_of = |info: &quic_header_info| {
+        let mut b = vec![0u8; size];
+        // SAFETY: `info` is `size` readable bytes (padding included).
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (info as *const quic_header_info).cast(),
+                b.as_mut_ptr(),
+                size,
+            )
+        };
+        b
+    };
+    let check = |b: &[u8]| {
+        let mut tok = quic_token_info {
+            struct_size: std::mem::size_of::<quic_token_info>(),
+            kind: quic_token_kind::None,
+            original_dcid: [0; 20],
+            original_dcid_len: 0,
+            retry_scid: [0; 20],
+            retry_scid_len: 0,
+        };
+        // SAFETY: `b` holds a whole quic_header_info's bytes whose pointers
+        // point into `pkt`; a live config; a parsed address.
+        unsafe {
+            quic_token_check(
+                server,
+                b.as_ptr().cast(),
+                (&peer as *const libc::sockaddr_storage).cast(),
+                peer_len,
+                &mut tok,
+            )
+        }
+    };
+    let good = bytes_of(&info);
+    assert_eq!(check(&good), QUIC_RESULT_OK);
+    for (offset, value) in [
+        (std::mem::offset_of!(quic_header_info, is_long), 2u8),
+        (std::mem::offset_of!(quic_header_info, fixed_bit), 0xff),
+        (std::mem::offset_of!(quic_header_info, packet_type), 99),
+    ] {
+        let mut bad = good.clone();
+        bad[offset] = value;
+        assert_eq!(
+            check(&bad),
+            QUIC_RESULT_INVALID_ARGUMENT,
+            "byte {offset} = {value}"
+        );
+    }
+    // A struct_size ending inside the enum is no sizeof.
+    let mut cut = good.clone();
+    let inside = std::mem::offset_of!(quic_header_info, packet_type) + 2;
+    cut[..8].copy_from_slice(&inside.to_ne_bytes());
+    assert_eq!(check(&cut), QUIC_RESULT_INVALID_ARGUMENT);
+
+    // quic_conn_params.address_validated: 2 is refused before anything
+    // else is looked at (a server config without a certificate would
+    // otherwise give INVALID_STATE, as 1 does).
+    let odcid = ODCID;
+    let params = quic_conn_params {
+        struct_size: std::mem::size_of::<quic_conn_params>(),
+        original_dcid: odcid.as_ptr(),
+        original_dcid_len: odcid.len(),
+        retry_scid: null(),
+        retry_scid_len: 0,
+        session_ticket: null(),
+        session_ticket_len: 0,
+        address_token: null(),
+        address_token_len: 0,
+        address_validated: true,
+    };
+    let psize = std::mem::size_of::<quic_conn_params>();
+    let mut pbytes = vec![0u8; psize];
+    // SAFETY: `params` is `psize` readable bytes.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            (&params as *const quic_conn_params).cast(),
+            pbytes.as_mut_ptr(),
+            psize,
+        )
+    };
+    let new = |b: &[u8]| {
+        let mut conn = null_mut();
+        // SAFETY: a live config, a whole params struct's bytes, a writable out.
+        let rc = unsafe { quic_conn_new(server, b.as_ptr().cast(), &mut conn) };
+        // SAFETY: NULL or a connection just made.
+        unsafe { quic_conn_free(conn) };
+        rc
+    };
+    assert_eq!(new(&pbytes), QUIC_RESULT_INVALID_STATE);
+    pbytes[std::mem::offset_of!(quic_conn_params, address_validated)] = 2;
+    assert_eq!(new(&pbytes), QUIC_RESULT_INVALID_ARGUMENT);
+    // SAFETY: the config is freed once.
+    unsafe { quic_config_free(server) };
+}

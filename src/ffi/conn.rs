@@ -13,7 +13,7 @@ use super::config::quic_config;
 use super::event::quic_event;
 use super::guard::{guard, guard_value};
 use super::result::*;
-use super::sized::{read_sized, usable_size, write_sized, Growable};
+use super::sized::{check_fields, read_sized, usable_size, write_sized, Checked, Growable};
 use crate::conn::{ApiError, CloseError, Connection, Event};
 
 /// A QUIC connection; see `quic_conn_new`.
@@ -151,8 +151,11 @@ unsafe fn read_params(p: *const quic_conn_params) -> Result<Option<quic_conn_par
         address_token_len: 0,
         address_validated: false,
     };
-    // SAFETY: `p` holds `size` readable bytes; every field is an integer
-    // or a pointer, so any bytes are a valid value.
+    let bool_at = std::mem::offset_of!(quic_conn_params, address_validated);
+    // SAFETY: `p` holds `size` readable bytes.
+    unsafe { check_fields(p, size, &[(bool_at, Checked::Bool)]) }?;
+    // SAFETY: `p` holds `size` readable bytes; the bool was checked, every
+    // other field is an integer or a pointer (any bytes are a value).
     Ok(Some(unsafe { read_sized(p, size, none) }))
 }
 
@@ -204,8 +207,9 @@ fn new_conn(
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER` (no config, no
 /// `out_conn`, a server without `params`, a NULL CID pointer with a
 /// length); `QUIC_RESULT_INVALID_ARGUMENT` (`params->struct_size` too
-/// small, a CID over 20 bytes, server fields for a client, a session
-/// ticket or address token for a server);
+/// small or ending inside a field, `address_validated` neither 0 nor 1, a
+/// CID over 20 bytes, server fields for a client, a session ticket or
+/// address token for a server);
 /// `QUIC_RESULT_INVALID_STATE` (a server config without a certificate);
 /// on the first use of `config`, OpenSSL refusing its settings
 /// (`QUIC_RESULT_INVALID_ARGUMENT`, `QUIC_RESULT_TLS_CERTIFICATE`,

@@ -54,8 +54,57 @@ pub(crate) unsafe fn write_sized<T: Growable>(out: *mut T, value: &T, size: usiz
     }
 }
 
+/// A field of a caller's struct whose type not every bit pattern is valid
+/// for (a Rust `bool`, a C enum): what values it may hold.
+pub(crate) enum Checked {
+    /// A `bool`, one byte: 0 or 1.
+    Bool,
+    /// A 32-bit enum: below this many discriminants (0, 1, ...).
+    Enum(u32),
+}
+
+/// Checks the fields of the caller's struct at `p` (within its `size`)
+/// that would not be valid Rust values for any bytes, before
+/// [`read_sized`] copies them: a C caller can store 2 in a `bool` or 99 in
+/// an enum, and such a Rust value is undefined behaviour. A `size` that
+/// ends inside one of these fields is refused too (no `sizeof` does).
+///
+/// Safety: `p` must be valid for reading `size` bytes.
+pub(crate) unsafe fn check_fields<T: Growable>(
+    p: *const T,
+    size: usize,
+    fields: &[(usize, Checked)],
+) -> Result<(), quic_result> {
+    for (offset, kind) in fields {
+        let width = match kind {
+            Checked::Bool => 1,
+            Checked::Enum(_) => 4,
+        };
+        if size <= *offset {
+            continue; // an older caller's struct ends before it
+        }
+        if size < offset + width {
+            return Err(QUIC_RESULT_INVALID_ARGUMENT);
+        }
+        // SAFETY: offset + width <= size bytes are readable at `p`.
+        let valid = unsafe {
+            let at = p.cast::<u8>().add(*offset);
+            match kind {
+                Checked::Bool => std::ptr::read(at) <= 1,
+                Checked::Enum(n) => std::ptr::read_unaligned(at.cast::<u32>()) < *n,
+            }
+        };
+        if !valid {
+            return Err(QUIC_RESULT_INVALID_ARGUMENT);
+        }
+    }
+    Ok(())
+}
+
 /// Reads the caller's struct at `p` as far as `size` (from
-/// [`usable_size`]) reaches; later fields come from `defaults`.
+/// [`usable_size`]) reaches; later fields come from `defaults`. Fields
+/// that not every bit pattern is valid for must have passed
+/// [`check_fields`] first.
 ///
 /// Safety: `p` must be valid for reading `size` bytes, `size <= size_of::<T>()`.
 pub(crate) unsafe fn read_sized<T: Growable>(p: *const T, size: usize, defaults: T) -> T {

@@ -8,7 +8,7 @@ use super::config::quic_config;
 use super::guard::guard;
 use super::result::*;
 use super::server::quic_header_info;
-use super::sized::{read_sized, usable_size, write_sized, Growable};
+use super::sized::{check_fields, read_sized, usable_size, write_sized, Checked, Growable};
 use crate::config::Config;
 use crate::packet::MAX_CID_LEN;
 use crate::server::{self, InitialToken};
@@ -78,8 +78,24 @@ unsafe fn read_initial<'a>(h: *const quic_header_info) -> Result<Initial<'a>, qu
     }
     // SAFETY: per the contract.
     let size = unsafe { usable_size(h) }?;
-    // SAFETY: `h` holds `size` readable bytes; the defaults stand in for
-    // fields an older caller's struct lacks.
+    let fields = [
+        (
+            std::mem::offset_of!(quic_header_info, packet_type),
+            Checked::Enum(super::server::quic_packet_type::UnknownVersion as u32 + 1),
+        ),
+        (
+            std::mem::offset_of!(quic_header_info, is_long),
+            Checked::Bool,
+        ),
+        (
+            std::mem::offset_of!(quic_header_info, fixed_bit),
+            Checked::Bool,
+        ),
+    ];
+    // SAFETY: `h` holds `size` readable bytes.
+    unsafe { check_fields(h, size, &fields) }?;
+    // SAFETY: `h` holds `size` readable bytes, its enum and bools checked;
+    // the defaults stand in for fields an older caller's struct lacks.
     let info = unsafe {
         read_sized(
             h,
@@ -166,8 +182,10 @@ unsafe fn inputs<'a>(
 /// - `out`: filled as far as its `struct_size` reaches.
 ///
 /// Returns: `QUIC_RESULT_OK` (see `out->kind`); `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_INVALID_ARGUMENT` (a client config, not an Initial, or a
-/// `struct_size` too small); `QUIC_RESULT_INVALID_ADDRESS`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (a client config, not an Initial, a
+/// `struct_size` too small or ending inside a field, a `bool` field
+/// neither 0 nor 1, a `packet_type` that is no `quic_packet_type`);
+/// `QUIC_RESULT_INVALID_ADDRESS`;
 /// `QUIC_RESULT_CONNECTION_ID_TOO_LONG`; the config's TLS setup errors (as
 /// for `quic_conn_new`).
 ///
@@ -233,7 +251,8 @@ pub unsafe extern "C" fn quic_token_check(
 /// arrives, `quic_token_check` says RETRY and gives both connection IDs.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_INVALID_ARGUMENT` (a client config, or not an Initial);
+/// `QUIC_RESULT_INVALID_ARGUMENT` (a client config, not an Initial, or `initial`
+/// as `quic_token_check` refuses it);
 /// `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_UNSUPPORTED_VERSION`;
 /// `QUIC_RESULT_CONNECTION_ID_TOO_LONG`; `QUIC_RESULT_BUFFER_TOO_SMALL`
 /// (nothing written); `QUIC_RESULT_CRYPTO_FAILURE`.
