@@ -1107,11 +1107,17 @@ quic_result quic_config_set_token_lifetime(quic_config *config, uint64_t seconds
 // allow it and accepts early data. Off by default on both sides.
 //
 // **Replay**: an attacker can capture a client's 0-RTT flight and send it
-// again. libquic's server takes each ticket's early data once (a bounded
-// register per config, shared by its connections); a replay to another
-// server of a fleet, or after the register filled, is refused early data
-// but still resumes. Even so, only send in 0-RTT what is safe to process
-// twice (RFC 9001 §9.2): idempotent requests, not payments.
+// again. OpenSSL refuses the early data of a flight whose ticket age is
+// more than about 10 seconds off, so a replay must come within seconds.
+// Within them, each config takes a ticket's early data once: a register
+// of the tickets used in the last 20 seconds, in this process's memory,
+// shared by the config's connections (65,536 at most; when it is full,
+// early data is refused and the handshake still resumes). The register
+// is not shared with anything else: another config, another process, a
+// server restarted within those seconds, or another server of a fleet
+// sharing the ticket keys accepts the replayed early data again. So only
+// send in 0-RTT what is safe to process twice (RFC 9001 §9.2): idempotent
+// requests, not payments.
 //
 // Whether early data was accepted: HANDSHAKE_COMPLETED's
 // `early_data_accepted`; a client whose early data was refused gets

@@ -10,8 +10,16 @@
 //! ticket's nonce was not seen before: tickets are stateless (a fleet
 //! shares their keys), so the strike register is what stops an attacker
 //! replaying a captured 0-RTT flight to this server (RFC 9001 §9.2). The
-//! register is bounded; when it is full of unexpired nonces, early data is
+//! register is bounded; when it is full of live nonces, early data is
 //! refused (the handshake goes on as a resumption) rather than replayable.
+//!
+//! A nonce needs keeping only while a replay of its flight could still be
+//! accepted: OpenSSL takes early data only when the ticket age the client
+//! claims is within 10 s of its own view (`TICKET_AGE_ALLOWANCE`, plus 1 s
+//! for rounding), and a replayed ClientHello carries its original claim.
+//! So entries live [`STRIKE_WINDOW`] seconds on the register's one clock,
+//! not until the ticket expires: a client resuming 65,536 times fills it
+//! for 20 seconds, not for the ticket's lifetime.
 
 use std::collections::{HashSet, VecDeque};
 use std::ffi::{c_int, c_void};
@@ -30,6 +38,10 @@ use crate::transport_params::TransportParameters;
 /// nonce and an expiry each, in a set and a queue).
 pub(super) const STRIKE_CAPACITY: usize = 65_536;
 
+/// Seconds a nonce stays in the strike register: twice the 11 s in which
+/// OpenSSL could accept a replayed flight's ticket age.
+pub(super) const STRIKE_WINDOW: u64 = 20;
+
 /// What a server's connection would allow a 0-RTT flight, and what its
 /// tickets record: the version and the encoded limits.
 #[derive(Debug, Clone)]
@@ -40,7 +52,7 @@ pub struct EarlyPolicy {
     pub params: Vec<u8>,
 }
 
-/// Nonces of tickets already used for early data, until they expire.
+/// Nonces of tickets already used for early data, for [`STRIKE_WINDOW`].
 #[derive(Debug)]
 pub(crate) struct StrikeRegister {
     seen: HashSet<[u8; 16]>,
@@ -61,13 +73,12 @@ impl StrikeRegister {
     }
 
     /// Records a ticket's first use for early data; false when it was used
-    /// before (a replay), or when the register is full of live nonces.
-    pub(crate) fn first_use(&mut self, nonce: [u8; 16], expires: u64) -> bool {
+    /// within the window (a replay), or when the register is full of live
+    /// nonces.
+    pub(crate) fn first_use(&mut self, nonce: [u8; 16]) -> bool {
         let now = self.clock.unix_seconds();
-        // Expiries are close to issue order (one lifetime per server), so
-        // the oldest entries go first; a ticket past its expiry cannot be
-        // resumed, so its nonce need not be kept.
-        while self.order.front().is_some_and(|(t, _)| *t < now) {
+        // One window for all, on one clock: the oldest entries go first.
+        while self.order.front().is_some_and(|(t, _)| *t <= now) {
             if let Some((_, n)) = self.order.pop_front() {
                 self.seen.remove(&n);
             }
@@ -76,7 +87,8 @@ impl StrikeRegister {
             return false;
         }
         self.seen.insert(nonce);
-        self.order.push_back((expires, nonce));
+        self.order
+            .push_back((now.saturating_add(STRIKE_WINDOW), nonce));
         true
     }
 }
@@ -119,8 +131,6 @@ extern "C" {
         data: *mut *mut c_void,
         len: *mut usize,
     ) -> c_int;
-    fn SSL_SESSION_get_time(s: *const ffi::SSL_SESSION) -> std::ffi::c_long;
-    fn SSL_SESSION_get_timeout(s: *const ffi::SSL_SESSION) -> std::ffi::c_long;
     fn SSL_get_early_data_status(s: *const ffi::SSL) -> c_int;
 }
 
@@ -226,16 +236,12 @@ unsafe extern "C" fn allow_early_data(s: *mut ffi::SSL, _arg: *mut c_void) -> c_
         let (mut data, mut len) = (std::ptr::null_mut::<c_void>(), 0usize);
         // SAFETY: the resumed session is live for the call; the app data
         // pointer stays valid while it is.
-        let (found, issued, timeout) = unsafe {
+        let found = unsafe {
             let session = ffi::SSL_get_session(s);
             if session.is_null() {
                 return 0;
             }
-            (
-                SSL_SESSION_get0_ticket_appdata(session, &mut data, &mut len) == 1,
-                SSL_SESSION_get_time(session),
-                SSL_SESSION_get_timeout(session),
-            )
+            SSL_SESSION_get0_ticket_appdata(session, &mut data, &mut len) == 1
         };
         if !found || data.is_null() || len < 20 {
             return 0;
@@ -254,13 +260,12 @@ unsafe extern "C" fn allow_early_data(s: *mut ffi::SSL, _arg: *mut c_void) -> c_
         if version != policy.version || !now.keeps_zero_rtt_limits(&then) {
             return 0;
         }
-        let expires = (issued.max(0) as u64).saturating_add(timeout.max(0) as u64);
         let Some(register) = ssl.ssl_context().ex_data(register_index()) else {
             return 0;
         };
         let first = register
             .lock()
-            .map(|mut r| r.first_use(nonce, expires))
+            .map(|mut r| r.first_use(nonce))
             .unwrap_or(false);
         c_int::from(first)
     };
@@ -280,17 +285,32 @@ mod tests {
     }
 
     #[test]
-    fn a_nonce_is_taken_once_until_it_expires_and_a_full_register_refuses() {
+    fn a_nonce_is_taken_once_within_the_window_and_a_full_register_refuses() {
         let clock = Arc::new(Clock(AtomicU64::new(100)));
         let mut r = StrikeRegister::new(2, clock.clone());
-        assert!(r.first_use([1; 16], 200));
-        assert!(!r.first_use([1; 16], 200), "a replay");
-        assert!(r.first_use([2; 16], 300));
-        assert!(!r.first_use([3; 16], 300), "full of live nonces");
-        clock.0.store(201, Ordering::Relaxed);
-        // The first expired: room again, and its nonce forgotten (its
-        // ticket can no longer be resumed anyway).
-        assert!(r.first_use([3; 16], 400));
-        assert!(!r.first_use([2; 16], 300));
+        assert!(r.first_use([1; 16]));
+        assert!(!r.first_use([1; 16]), "a replay");
+        clock.0.store(105, Ordering::Relaxed);
+        assert!(r.first_use([2; 16]));
+        assert!(!r.first_use([3; 16]), "full of live nonces");
+        // The window of the first passed: room again, on the register's
+        // own clock, although the tickets themselves live for a day.
+        clock.0.store(100 + STRIKE_WINDOW, Ordering::Relaxed);
+        assert!(r.first_use([3; 16]));
+        assert!(!r.first_use([2; 16]), "still within its window");
+    }
+
+    #[test]
+    fn a_client_resuming_many_times_blocks_0rtt_for_the_window_only() {
+        let clock = Arc::new(Clock(AtomicU64::new(1_000)));
+        let mut r = StrikeRegister::new(STRIKE_CAPACITY, clock.clone());
+        for i in 0..STRIKE_CAPACITY as u64 {
+            let mut n = [0; 16];
+            n[..8].copy_from_slice(&i.to_be_bytes());
+            assert!(r.first_use(n));
+        }
+        assert!(!r.first_use([0xee; 16]), "full");
+        clock.0.store(1_000 + STRIKE_WINDOW, Ordering::Relaxed);
+        assert!(r.first_use([0xee; 16]), "0-RTT is back after the window");
     }
 }
