@@ -3,9 +3,11 @@
 
 use crate::crypto::random::{RandomSource, SystemRandom};
 use crate::tls::{Credentials, TicketKey, TrustAnchors};
-use crate::token::{SystemClock, TokenKey, UnixClock, DEFAULT_TOKEN_LIFETIME};
+use crate::token::{
+    SystemClock, TokenKey, UnixClock, UsedTokens, DEFAULT_TOKEN_LIFETIME, USED_TOKENS_CAPACITY,
+};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use thiserror::Error;
 
@@ -154,6 +156,9 @@ pub struct Config {
     pub(crate) token_lifetime: u64,
     /// Wall-clock time for tokens, which servers of a fleet must agree on.
     pub(crate) unix_clock: Arc<dyn UnixClock>,
+    /// NEW_TOKEN tokens presented already, shared by the connections of
+    /// this configuration (and its copies).
+    pub(crate) used_tokens: Arc<Mutex<UsedTokens>>,
     /// 0-RTT: a client sends early data when its ticket allows, a server
     /// accepts it (and issues tickets that allow it).
     pub(crate) early_data: bool,
@@ -233,6 +238,7 @@ impl Config {
             token_key: Arc::new(TokenKey::new(random_key())),
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             unix_clock: Arc::new(SystemClock),
+            used_tokens: Arc::new(Mutex::new(UsedTokens::new(USED_TOKENS_CAPACITY))),
             early_data: false,
         }
     }

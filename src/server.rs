@@ -115,9 +115,30 @@ pub fn check_initial_token(
             original_dcid,
             retry_scid,
         },
-        Some(TokenKind::NewToken) => InitialToken::NewToken,
+        // RFC 9000 §8.1.4: a NEW_TOKEN token is good for one connection.
+        Some(TokenKind::NewToken) if new_token_first_use(config, token, dcid, peer, now) => {
+            InitialToken::NewToken
+        }
         _ => InitialToken::Invalid,
     }
+}
+
+/// Records a valid NEW_TOKEN token as used by this attempt; false when
+/// another attempt used it before (a replay) or the register is full.
+fn new_token_first_use(
+    config: &Config,
+    token: &[u8],
+    dcid: &[u8],
+    peer: SocketAddr,
+    now: u64,
+) -> bool {
+    let Some(id) = crate::token::token_id(token) else {
+        return false;
+    };
+    config
+        .used_tokens
+        .lock()
+        .is_ok_and(|mut used| used.first_use(id, dcid, peer.port(), now, config.token_lifetime))
 }
 
 /// Appends a Retry (RFC 9000 §8.1.2) answering an Initial of `version`

@@ -12,7 +12,13 @@
 //! connections), valid for the configured lifetime. A token that does not
 //! open, names another address, or is too old is simply not valid: the
 //! server treats the client as one without a token (§8.1.3).
+//!
+//! A NEW_TOKEN token is good for one connection (RFC 9000 §8.1.4 has a
+//! server limit its use): [`UsedTokens`] remembers the ones presented, so
+//! someone behind the same NAT, or on the path, cannot present it again
+//! to lift the anti-amplification limit towards that address.
 
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::cid::ConnectionId;
@@ -23,8 +29,13 @@ use crate::crypto::{PacketKey, Suite, TAG_LEN};
 /// How long a Retry token is good for: the client answers a Retry at
 /// once, so seconds are plenty, and a short life limits replays.
 pub const RETRY_TOKEN_LIFETIME: u64 = 10;
-/// How long a NEW_TOKEN token is good for by default: a day.
-pub const DEFAULT_TOKEN_LIFETIME: u64 = 86_400;
+/// How long a NEW_TOKEN token is good for by default: an hour, enough for
+/// a client that comes back soon, short enough to keep [`UsedTokens`]
+/// small.
+pub const DEFAULT_TOKEN_LIFETIME: u64 = 3_600;
+/// NEW_TOKEN tokens a configuration remembers as used, at most; when it
+/// is full, further ones are refused (the client is only not validated).
+pub const USED_TOKENS_CAPACITY: usize = 65_536;
 
 const MARKER: u8 = 0x4c;
 const NONCE_LEN: usize = 12;
@@ -223,10 +234,106 @@ impl TokenKey {
     }
 }
 
+/// The identity of a token: its random nonce (sent in the clear, and
+/// authenticated by the token's tag).
+pub fn token_id(token: &[u8]) -> Option<[u8; NONCE_LEN]> {
+    token
+        .strip_prefix(&[MARKER])?
+        .get(..NONCE_LEN)?
+        .try_into()
+        .ok()
+}
+
+/// The connection attempt that first presented a token: the DCID of its
+/// first Initial and the client's port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Attempt {
+    dcid: ConnectionId,
+    port: u16,
+}
+
+/// NEW_TOKEN tokens already presented, each for as long as it could still
+/// be valid; bounded, and shared by the connections of a configuration.
+#[derive(Debug)]
+pub struct UsedTokens {
+    seen: HashMap<[u8; NONCE_LEN], Attempt>,
+    /// (forget after, Unix seconds; id), oldest first.
+    order: VecDeque<(u64, [u8; NONCE_LEN])>,
+    capacity: usize,
+}
+
+impl UsedTokens {
+    /// An empty register of at most `capacity` tokens.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            seen: HashMap::new(),
+            order: VecDeque::new(),
+            capacity,
+        }
+    }
+
+    /// A token `id` is presented by the attempt whose first Initial went to
+    /// `dcid` from `port`, at `now`: true when it is its first use, or the
+    /// same attempt again (its other Initial datagrams carry it too);
+    /// false for any other attempt, or when the register is full. A token
+    /// is remembered for `lifetime` seconds from its first use, which
+    /// outlasts its own validity.
+    pub fn first_use(
+        &mut self,
+        id: [u8; NONCE_LEN],
+        dcid: &[u8],
+        port: u16,
+        now: u64,
+        lifetime: u64,
+    ) -> bool {
+        while self.order.front().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, old)) = self.order.pop_front() {
+                self.seen.remove(&old);
+            }
+        }
+        let Some(dcid) = ConnectionId::new(dcid) else {
+            return false;
+        };
+        let attempt = Attempt { dcid, port };
+        if let Some(first) = self.seen.get(&id) {
+            return *first == attempt;
+        }
+        if self.seen.len() >= self.capacity {
+            return false;
+        }
+        self.seen.insert(id, attempt);
+        self.order.push_back((now.saturating_add(lifetime), id));
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::crypto::random::SystemRandom;
+
+    #[test]
+    fn a_token_is_good_for_one_attempt_and_remembered_while_it_lives() {
+        let mut u = UsedTokens::new(2);
+        assert!(u.first_use([1; 12], &[7; 8], 4000, 100, 60));
+        assert!(
+            u.first_use([1; 12], &[7; 8], 4000, 101, 60),
+            "the same attempt"
+        );
+        assert!(
+            !u.first_use([1; 12], &[8; 8], 4000, 101, 60),
+            "another DCID"
+        );
+        assert!(
+            !u.first_use([1; 12], &[7; 8], 4001, 101, 60),
+            "another port"
+        );
+        assert!(u.first_use([2; 12], &[9; 8], 4000, 110, 60));
+        assert!(!u.first_use([3; 12], &[9; 8], 4000, 110, 60), "full");
+        // The first is forgotten once it could no longer be valid.
+        assert!(u.first_use([3; 12], &[9; 8], 4000, 160, 60));
+        assert!(!u.first_use([2; 12], &[1; 8], 4000, 160, 60));
+    }
 
     fn peer() -> SocketAddr {
         "192.0.2.7:5000".parse().unwrap()

@@ -1127,8 +1127,15 @@ pub unsafe extern "C" fn quic_config_set_token_key(
 
 /// Sets how long the NEW_TOKEN tokens a server gives its clients after
 /// each handshake are good for, in seconds: at most 30 days; 0 gives none.
-/// Default 86400 (a day). Token times come from the system clock, which
+/// Default 3600 (an hour). Token times come from the system clock, which
 /// servers of a fleet should keep in step.
+///
+/// A token is good for one connection (RFC 9000 §8.1.4): the config
+/// remembers the tokens `quic_token_check` accepted (65,536 at most, each
+/// for the token lifetime), and a token presented by another connection
+/// attempt is INVALID. The register is in this process's memory: another
+/// process or server of a fleet sharing `quic_config_set_token_key` would
+/// accept the token once more.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_INVALID_ARGUMENT` (over 30 days); `QUIC_RESULT_ALREADY_USED`

@@ -30,9 +30,11 @@ pub enum quic_token_kind {
     /// connection with `original_dcid` and `retry_scid` in
     /// `quic_conn_params`.
     Retry = 2,
-    /// A NEW_TOKEN token an earlier connection gave this client: the
-    /// address is validated. Make the connection with
-    /// `quic_conn_params.address_validated` set.
+    /// A NEW_TOKEN token an earlier connection gave this client, presented
+    /// for the first time (or again by the same attempt: the same DCID and
+    /// port): the address is validated. Make the connection with
+    /// `quic_conn_params.address_validated` set. A token another attempt
+    /// presented before is INVALID (RFC 9000 §8.1.4: one use).
     NewToken = 3,
 }
 

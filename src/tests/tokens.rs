@@ -70,18 +70,66 @@ fn a_server_gives_a_new_token_that_validates_the_next_connection() {
     // once. With every client datagram after its first flight lost, an
     // unvalidated server may send at most 3x what it received (RFC 9000
     // §8.1); this one sends its flight and its retransmissions beyond.
-    let (sent, received) = limited_server_bytes(&c, &clock, None);
+    let server = Arc::new(server_config(&clock));
+    let (sent, received) = limited_server_bytes(&c, &server, None, InitialToken::None);
     assert!(sent <= 3 * received, "{sent} sent for {received}");
-    let (sent, received) = limited_server_bytes(&c, &clock, Some(&token));
+    let (sent, received) = limited_server_bytes(&c, &server, Some(&token), InitialToken::NewToken);
     assert!(sent > 3 * received, "{sent} sent for {received}");
 }
 
+/// A NEW_TOKEN token is good for one connection (RFC 9000 §8.1.4): a
+/// second one presenting it, as someone behind the same NAT replaying it
+/// would, is an unvalidated client held to 3x. The attempt that used it
+/// may present it again in its other Initials.
+#[test]
+fn a_replayed_new_token_does_not_lift_the_limit() {
+    let clock = Arc::new(TestClock(AtomicU64::new(7_000)));
+    let (c, _) = configs();
+    let mut first = Pair::new(c.clone(), server_config(&clock));
+    first.handshake();
+    first.run_until(first.now + 1_000 * MS, |p| {
+        !new_tokens(&p.client_events).is_empty()
+    });
+    let token = new_tokens(&first.client_events).remove(0);
+    let server = Arc::new(server_config(&clock));
+    let (sent, received) = limited_server_bytes(&c, &server, Some(&token), InitialToken::NewToken);
+    assert!(
+        sent > 3 * received,
+        "the first use: {sent} sent for {received}"
+    );
+    let (sent, received) = limited_server_bytes(&c, &server, Some(&token), InitialToken::Invalid);
+    assert!(sent <= 3 * received, "a replay: {sent} sent for {received}");
+
+    let raw = crate::conn::address_token::StoredToken::decode(&token)
+        .unwrap()
+        .token;
+    let fresh = server_config(&clock);
+    let here = client_addr();
+    assert_eq!(
+        check_initial_token(&fresh, &raw, &[1; 8], here),
+        InitialToken::NewToken
+    );
+    assert_eq!(
+        check_initial_token(&fresh, &raw, &[1; 8], here),
+        InitialToken::NewToken
+    );
+    assert_eq!(
+        check_initial_token(&fresh, &raw, &[2; 8], here),
+        InitialToken::Invalid
+    );
+}
+
 /// (bytes the server sent, bytes it received) in 2 s when only the
-/// client's first flight arrives, the client presenting `token`.
-fn limited_server_bytes(c: &Config, clock: &Arc<TestClock>, token: Option<&[u8]>) -> (u64, u64) {
-    let s = server_config(clock);
-    let stls = crate::tls::TlsContext::new(&s).unwrap();
-    let mut p = Pair::sharing(c.clone(), Arc::new(s), stls, 0, |conn| {
+/// client's first flight arrives, the client presenting `token`, which the
+/// server must find `expected`.
+fn limited_server_bytes(
+    c: &Config,
+    server: &Arc<Config>,
+    token: Option<&[u8]>,
+    expected: InitialToken,
+) -> (u64, u64) {
+    let stls = crate::tls::TlsContext::new(server).unwrap();
+    let mut p = Pair::sharing(c.clone(), server.clone(), stls, 0, |conn| {
         if let Some(t) = token {
             conn.set_address_token(t).unwrap();
         }
@@ -95,11 +143,6 @@ fn limited_server_bytes(c: &Config, clock: &Arc<TestClock>, token: Option<&[u8]>
         dir == super::pair::Dir::ToServer && spoke.get()
     });
     p.run_until(2_000 * MS, |_| false);
-    let expected = if token.is_some() {
-        InitialToken::NewToken
-    } else {
-        InitialToken::None
-    };
     assert_eq!(p.initial_token, Some(expected));
     (p.bytes_sent[1], p.bytes_delivered[0])
 }
