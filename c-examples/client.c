@@ -556,15 +556,23 @@ int main(int argc, char **argv) {
     quic_config *config;
     quic_result rc = quic_config_new(true, &config);
     if (rc != QUIC_RESULT_OK) return report("config", rc, NULL), 1;
-    if (apply_common_options(config, alpn, chacha, keylog) != 0) return 2;
-    if ((rc = quic_config_set_server_name(config, host)) != QUIC_RESULT_OK)
-        return report("server name", rc, config), 2;
+    /* Every failure from here frees the config it made. */
+    if (apply_common_options(config, alpn, chacha, keylog) != 0) {
+        quic_config_free(config);
+        return 2;
+    }
+    if ((rc = quic_config_set_server_name(config, host)) != QUIC_RESULT_OK) {
+        report("server name", rc, config);
+        quic_config_free(config);
+        return 2;
+    }
     if (insecure) {
         quic_config_set_verify_peer(config, false);
     } else if ((rc = quic_config_load_verify_locations(config, ca, NULL, NULL, 0)) != QUIC_RESULT_OK) {
         char what[600];
         snprintf(what, sizeof what, "quic-client: cannot load CA %s", ca);
         report(what, rc, config);
+        quic_config_free(config);
         return 1;
     }
     if (v2) {

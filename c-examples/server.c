@@ -384,6 +384,13 @@ static struct client *accept_new(int fd, quic_config *config, size_t len,
     return c;
 }
 
+/* Frees what main made so far (fd -1: no socket yet) and returns `code`. */
+static int give_up(quic_config *config, int fd, int code) {
+    if (fd >= 0) close(fd);
+    quic_config_free(config);
+    return code;
+}
+
 static void usage(void) {
     fprintf(stderr, "usage: quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR "
                     "[--alpn LIST] [--chacha20] [--v2] [--retry] [--zero-rtt] [--datagram-echo] "
@@ -445,7 +452,8 @@ int main(int argc, char **argv) {
     quic_config *config;
     quic_result rc = quic_config_new(false, &config);
     if (rc != QUIC_RESULT_OK) return report("config", rc, NULL), 1;
-    if (apply_common_options(config, alpn, chacha, keylog) != 0) return 2;
+    /* Every failure from here frees the config it made. */
+    if (apply_common_options(config, alpn, chacha, keylog) != 0) return give_up(config, -1, 2);
     /* Clients may resume: tickets sealed with this process's random keys
      * (a fleet would share keys with quic_config_set_ticket_keys). */
     quic_config_set_session_tickets(config, true);
@@ -459,25 +467,25 @@ int main(int argc, char **argv) {
         char what[600];
         snprintf(what, sizeof what, "cannot load certificate %s / key %s", cert, key);
         report(what, rc, config);
-        return 1;
+        return give_up(config, -1, 1);
     }
     char host[256], port[16];
     struct sockaddr_storage addr;
     socklen_t addrlen;
     if (split_host_port(listen, host, sizeof host, port, sizeof port) != 0) {
         fprintf(stderr, "quic-server: --listen wants HOST:PORT, got %s\n", listen);
-        return 2;
+        return give_up(config, -1, 2);
     }
-    if (resolve(host, port, 1, &addr, &addrlen) != 0) return 1;
+    if (resolve(host, port, 1, &addr, &addrlen) != 0) return give_up(config, -1, 1);
     int fd = socket(addr.ss_family, SOCK_DGRAM, 0);
-    if (fd < 0) return perror("socket"), 1;
+    if (fd < 0) return perror("socket"), give_up(config, -1, 1);
     if (addr.ss_family == AF_INET6) {
         int off = 0; /* also accept IPv4 on [::] */
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
     }
     if (bind(fd, (struct sockaddr *)&addr, addrlen) != 0) {
         fprintf(stderr, "quic-server: cannot listen on %s: %s\n", listen, strerror(errno));
-        return 1;
+        return give_up(config, fd, 1);
     }
     addrlen = sizeof addr;
     getsockname(fd, (struct sockaddr *)&addr, &addrlen);
