@@ -855,7 +855,53 @@ pub unsafe extern "C" fn quic_conn_stats(
 
 #[cfg(test)]
 mod tests {
-    use super::timeout_ms;
+    use super::*;
+    use crate::ffi::addr::quic_sockaddr_parse;
+    use crate::ffi::config::{quic_config_free, quic_config_new};
+
+    /// A panic inside a call on one connection reaches the caller as
+    /// QUIC_RESULT_PANIC and poisons that connection only: its later calls
+    /// give PANIC (it reads as closed, and frees cleanly); another
+    /// connection of the same config goes on.
+    #[test]
+    fn a_panic_poisons_only_its_connection() {
+        let (mut cfg, mut a, mut b) = (
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        // SAFETY: all-zero bytes are a valid sockaddr_storage.
+        let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = 0;
+        // SAFETY: writable out-pointers, a NUL-terminated string, live
+        // handles, each freed once at the end.
+        unsafe {
+            assert_eq!(quic_config_new(true, &mut cfg), QUIC_RESULT_OK);
+            assert_eq!(quic_conn_new(cfg, std::ptr::null(), &mut a), QUIC_RESULT_OK);
+            assert_eq!(quic_conn_new(cfg, std::ptr::null(), &mut b), QUIC_RESULT_OK);
+            assert_eq!(
+                quic_sockaddr_parse(c"127.0.0.1:4433".as_ptr(), &mut addr, &mut len),
+                QUIC_RESULT_OK
+            );
+        }
+        let peer = (&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr>();
+        // The same path every connection call takes, with a body that panics.
+        assert_eq!(
+            with_conn(a, |_| panic!("a bug inside a call")),
+            QUIC_RESULT_PANIC
+        );
+        // SAFETY: live handles and a parsed address.
+        unsafe {
+            assert_eq!(quic_conn_connect(a, peer, len, 0), QUIC_RESULT_PANIC);
+            assert_eq!(quic_conn_send_ping(a, 1), QUIC_RESULT_PANIC);
+            assert!(quic_conn_is_closed(a));
+            assert_eq!(quic_conn_connect(b, peer, len, 0), QUIC_RESULT_OK);
+            assert!(!quic_conn_is_closed(b));
+            quic_conn_free(a);
+            quic_conn_free(b);
+            quic_config_free(cfg);
+        }
+    }
 
     #[test]
     fn poll_timeouts_round_up_and_saturate() {
