@@ -549,3 +549,37 @@ fn only_the_clients_address_earns_amplification_credit() {
     // The flight is larger than the allowance, which the server used.
     assert!(to_victim > 2 * first.len(), "{to_victim} bytes");
 }
+
+/// A peer retiring every connection ID we issue, one after another, gets
+/// new ones only up to the lifetime cap (1024 in all): the connection
+/// stays up on the IDs it has, without issuing more.
+#[test]
+fn connection_ids_issued_over_a_life_are_capped() {
+    let mut p = established();
+    feed_server(
+        &mut p,
+        (1..1024u64).map(|seq| {
+            let mut f = Vec::new();
+            Frame::RetireConnectionId { seq }.write(&mut f);
+            f
+        }),
+    );
+    p.collect_events();
+    let issued = p
+        .server_events
+        .iter()
+        .filter(|e| matches!(e, Event::ConnectionIdIssued { .. }))
+        .count();
+    let retired = p
+        .server_events
+        .iter()
+        .filter(|e| matches!(e, Event::ConnectionIdRetired { .. }))
+        .count();
+    assert_eq!(retired, 1023);
+    // Sequence 0 is the handshake's own ID (no event): 1 to 1023 issued,
+    // 1024 in all. Without the cap, each retirement of k would have issued
+    // k + 7, so 1030 events.
+    assert_eq!(issued, 1023, "every ID up to the cap, and not one more");
+    assert!(p.server().local_error().is_none());
+    assert!(!p.server().is_closed());
+}
