@@ -267,9 +267,11 @@ def test_nothing_listening_fails_at_once(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     start = time.monotonic()
-    r = fetch([f"https://127.0.0.1:{port}/x"], tmp_path)
+    r = fetch([f"https://127.0.0.1:{port}/x"], tmp_path, "--handshake-timeout", "60")
     assert r.returncode == 1
-    assert time.monotonic() - start < 2
+    # The ICMP error ended it, not the 60 s handshake timeout; the bound
+    # leaves a loaded 2-core machine (or valgrind) all the room it needs.
+    assert time.monotonic() - start < 30
     assert "connection refused" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "x").exists()
 
@@ -282,7 +284,9 @@ def test_a_silent_server_hits_the_handshake_timeout(tmp_path):
         r = fetch([f"https://127.0.0.1:{port}/x"], tmp_path, "--handshake-timeout", "1")
         elapsed = time.monotonic() - start
     assert r.returncode == 1
-    assert 0.9 < elapsed < 3, elapsed
+    # Not before the timeout; the message says what ended it (the idle
+    # timeout, 60 s, would say otherwise), so the upper bound is loose.
+    assert 0.9 < elapsed < 30, elapsed
     assert "Handshake timeout" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
@@ -392,7 +396,8 @@ def test_quic_client_with_a_v2_only_server(aioquic_v2_only_server, www, tmp_path
     r = fetch([f"https://127.0.0.1:{aioquic_v2_only_server}/1mb.bin"], tmp_path, "-v")
     assert r.returncode == 0, r.stderr
     assert "version 0x6b3343cf" in r.stderr
-    assert time.monotonic() - start < 10
+    # Well below the 20 s handshake timeout it would wait on failure.
+    assert time.monotonic() - start < 15
     assert digest(tmp_path / "1mb.bin") == digest(www / "1mb.bin")
 
 
