@@ -13,7 +13,14 @@
  *   pointer with a length is QUIC_RESULT_NULL_PARAMETER. Inputs are
  *   borrowed for the call only.
  * - Time is uint64_t nanoseconds on the caller's monotonic clock; "no timer"
- *   is UINT64_MAX. The library never reads a clock and does no I/O.
+ *   is UINT64_MAX. All protocol timing uses that time only. Wall-clock time
+ *   (seconds since 1970) is read from the system for what the servers of a
+ *   fleet must agree on: address-validation tokens (quic_token_check,
+ *   quic_retry_with_token, NEW_TOKEN) and the 0-RTT replay register; OpenSSL
+ *   reads it for session tickets and certificate validity.
+ * - I/O: the library opens no sockets. It reads files only where a call
+ *   names them (certificates, keys, CA files and directories) and writes
+ *   only the key log a caller asks for (quic_config_set_secrets_log_file).
  * - No panic crosses this boundary: a caught one returns QUIC_RESULT_PANIC.
  * - Threads: the library starts none. A quic_conn is used by one thread at
  *   a time and may move between threads. A quic_config is set up from one

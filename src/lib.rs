@@ -1,6 +1,8 @@
 //! libquic: a sans-I/O QUIC transport with a C ABI.
 //!
-//! The library performs no I/O of its own. Callers feed received datagrams in,
+//! The library opens no sockets, and its protocol timing uses only the time
+//! callers pass (wall-clock time is read for address tokens and the 0-RTT
+//! replay register; files only where a call names them). Callers feed received datagrams in,
 //! pull datagrams to send out, pass the time and poll events; TLS 1.3 comes
 //! from OpenSSL >= 3.5.1 through its hooks for third-party QUIC stacks.
 //!
