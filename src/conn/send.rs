@@ -51,7 +51,9 @@ impl Connection {
             CloseState::Closing { send: true, .. } => self.local_error.is_some(),
             _ => return None,
         };
-        if !closing && self.handshake_confirmed {
+        // RFC 9001 §6.6: the limits hold from the first 1-RTT packet (an
+        // update itself still waits for confirmation, §6.1).
+        if !closing && self.spaces[Space::Application as usize].seal.is_some() {
             self.update_keys_if_due(now);
             if !matches!(self.close, CloseState::Open) {
                 return None;

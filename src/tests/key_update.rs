@@ -266,3 +266,22 @@ fn confidentiality_limit_without_acknowledgements_closes() {
     // The used-up key seals nothing more, not even a CONNECTION_CLOSE.
     assert!(p.client.is_closed());
 }
+
+/// The confidentiality limit holds from the first 1-RTT packet, not only
+/// once the handshake is confirmed: a client whose 1-RTT packets are never
+/// answered (every short-header datagram of the server is lost, so no
+/// HANDSHAKE_DONE and no ACK arrives) ends at its limit too.
+#[test]
+fn confidentiality_limit_holds_before_confirmation() {
+    let mut p = Pair::default_pair();
+    p.client.set_aead_limits(8, u64::MAX);
+    p.drop = Box::new(|dir, _, d| dir == super::pair::Dir::ToClient && d[0] & 0x80 == 0);
+    p.run_until(10_000 * MS, |p| p.client.is_established());
+    assert!(p.client.is_established() && !p.client.is_handshake_confirmed());
+    p.client
+        .stream_send(0, &pattern(64 << 10, 7), true)
+        .unwrap();
+    p.run_until(p.now + 120_000 * MS, |p| p.client.local_error().is_some());
+    let err = p.client.local_error().expect("the client closed");
+    assert_eq!(err.code, code::AEAD_LIMIT_REACHED, "{err:?}");
+}
