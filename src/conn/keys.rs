@@ -88,6 +88,10 @@ pub(crate) struct KeyGenerations {
     /// When a packet of the current write generation was first
     /// acknowledged (RFC 9001 §6.5 gates the next update on it).
     write_gen_acked_at: Option<u64>,
+    /// The peer moved to the current read generation and we have not yet
+    /// sent it an ACK of a packet of that generation: it may not update
+    /// again until we have (RFC 9001 §6.1, §6.2).
+    peer_update_unacked: bool,
     /// Packets sealed with the current write key.
     sealed: u64,
     /// 1-RTT packets that failed authentication, all generations.
@@ -170,6 +174,17 @@ impl KeyGenerations {
     pub(crate) fn on_sealed(&mut self, pn: u64) {
         self.write_gen_first_pn.get_or_insert(pn);
         self.sealed += 1;
+    }
+
+    /// We sent an ACK in 1-RTT of packets up to `largest`: once it covers
+    /// a packet of the current read generation, the peer may update again.
+    pub(crate) fn on_ack_sent(&mut self, largest: u64) {
+        if self
+            .read_gen_lowest_pn
+            .is_some_and(|lowest| largest >= lowest)
+        {
+            self.peer_update_unacked = false;
+        }
     }
 
     /// An ACK frame in 1-RTT acknowledged packets up to `largest`.
@@ -265,7 +280,7 @@ impl Connection {
     }
 
     /// Moves our write keys to the next generation.
-    fn initiate_key_update(&mut self) -> Result<(), TransportError> {
+    pub(super) fn initiate_key_update(&mut self) -> Result<(), TransportError> {
         let key = self
             .key_gens
             .next_write_key()
@@ -342,6 +357,18 @@ impl Connection {
     fn on_peer_phase_change(&mut self, pn: u64, now: u64) -> Result<(), TransportError> {
         let pto = self.recovery.pto();
         let kg = &mut self.key_gens;
+        // RFC 9001 §6.2: a second update before we acknowledged a packet of
+        // the first is a peer updating without awaiting confirmation; each
+        // costs us two derivations, so one per packet would be a cheap
+        // attack.
+        if kg.peer_update_unacked {
+            return Err(TransportError::new(
+                code::KEY_UPDATE_ERROR,
+                0,
+                "the peer updated its keys twice without awaiting an acknowledgement",
+            ));
+        }
+        kg.peer_update_unacked = true;
         let (Some(suite), Some((secret, key))) = (kg.suite, kg.next_read.take()) else {
             return Err(derivation_failed());
         };

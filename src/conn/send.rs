@@ -367,6 +367,11 @@ impl Connection {
             return None;
         }
         pad_for_sample_and_tag(out, payload_len, pn_len);
+        if wrote_ack && app {
+            if let Some(largest) = self.spaces[idx].ack.largest() {
+                self.key_gens.on_ack_sent(largest);
+            }
+        }
         let s = &mut self.spaces[idx];
         s.next_pn += 1;
         if wrote_ack {

@@ -67,6 +67,12 @@ impl Connection {
         out
     }
 
+    /// Moves our 1-RTT write keys to the next generation now, whether or
+    /// not an update may start (a test playing a peer that does not wait).
+    pub(crate) fn force_key_update(&mut self) {
+        self.initiate_key_update().unwrap();
+    }
+
     /// Skips packet numbers of `space` up to `next` (a packet the test
     /// crafted in this connection's name stands in for one it sent).
     pub(crate) fn skip_packet_numbers(&mut self, space: Space, next: u64) {

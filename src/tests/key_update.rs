@@ -285,3 +285,29 @@ fn confidentiality_limit_holds_before_confirmation() {
     let err = p.client.local_error().expect("the client closed");
     assert_eq!(err.code, code::AEAD_LIMIT_REACHED, "{err:?}");
 }
+
+/// RFC 9001 §6.2: a peer that updates its keys a second time before we
+/// acknowledged a packet of its first update closes with KEY_UPDATE_ERROR.
+/// (Each update costs two key derivations; a peer flipping the phase on
+/// every packet must not make that a per-packet cost.)
+#[test]
+fn a_second_update_before_our_acknowledgement_is_an_error() {
+    let mut p = Pair::default_pair();
+    p.handshake();
+    p.run_until(p.now + 1_000 * MS, |_| false);
+    let now = p.now;
+    let mut datagrams = Vec::new();
+    for data in [&b"one"[..], b"two"] {
+        p.client.force_key_update();
+        p.client.stream_send(0, data, false).unwrap();
+        let mut buf = Vec::new();
+        p.client.send(&mut buf, now).expect("a datagram");
+        datagrams.push(buf);
+    }
+    let server = p.server.as_mut().unwrap();
+    server.recv(&datagrams[0], client_addr(), now);
+    assert!(server.local_error().is_none(), "one update is fine");
+    server.recv(&datagrams[1], client_addr(), now);
+    let err = server.local_error().expect("the server closed");
+    assert_eq!(err.code, code::KEY_UPDATE_ERROR, "{err:?}");
+}
