@@ -288,7 +288,7 @@ bench: $(CERTS)/server.pem $(VENV)/.installed
 # stable toolchain stands in for nightly with RUSTC_BOOTSTRAP=1.
 FUZZ_SECS ?= 60
 FUZZ_SANITIZER ?= none
-FUZZ_TARGETS := frames header transport_params server_initial established_payload address_token
+FUZZ_TARGETS := frames header transport_params server_initial established_payload address_token path_frames
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -193,23 +193,21 @@ thread_local! {
     /// Bytes the last `server_initial` server sent (the seeds' check that
     /// a ClientHello reaches TLS).
     pub(crate) static LAST_SERVER_SENT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// Migrations the server of the last `path_frames` run reported (for
+    /// the corpus replay to see its seeds reach that far).
+    pub(crate) static LAST_MIGRATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// An established client and server; `data` arrives as a decrypted 1-RTT
-/// payload at the server, then at the client.
-pub fn established_payload(data: &[u8]) {
+/// A client and a server that completed their handshake over a lossless,
+/// instant link (a handful of rounds).
+fn established() -> Option<(Connection, Connection)> {
     let f = configs();
     let (cc, ct, sc, st) = (&f.client, &f.client_tls, &f.server, &f.server_tls);
-    let Ok(mut client) = Connection::new_client(cc.clone(), ct.clone()) else {
-        return;
-    };
-    if client.connect(server_addr(), 0).is_err() {
-        return;
-    }
+    let mut client = Connection::new_client(cc.clone(), ct.clone()).ok()?;
+    client.connect(server_addr(), 0).ok()?;
     let mut server: Option<Connection> = None;
     let mut buf = Vec::new();
     let now = 0;
-    // Lossless and instant: a handful of rounds completes the handshake.
     for _ in 0..16 {
         let mut moved = false;
         while client.send(&mut buf, now).is_some() {
@@ -231,15 +229,64 @@ pub fn established_payload(data: &[u8]) {
             break;
         }
     }
-    let Some(mut server) = server else { return };
+    let server = server?;
     assert!(
         client.is_established() && server.is_established(),
         "the fuzz pair did not connect"
     );
+    Some((client, server))
+}
+
+/// An established client and server; `data` arrives as a decrypted 1-RTT
+/// payload at the server, then at the client.
+pub fn established_payload(data: &[u8]) {
+    let Some((mut client, mut server)) = established() else {
+        return;
+    };
+    let now = 0;
     server.inject_payload(PacketType::OneRtt, data, now);
     drain(&mut server, now);
     client.inject_payload(PacketType::OneRtt, data, now);
     drain(&mut client, now);
+}
+
+/// Path frames from changing addresses: an established pair, then `data`
+/// as records (an address byte, a length byte, that many bytes of 1-RTT
+/// payload), each sent to the server as a real 1-RTT packet from one of
+/// four addresses: the client's, its host on another port (NAT
+/// rebinding), another host (migration), a spoofed victim. PATH_CHALLENGE,
+/// PATH_RESPONSE, NEW_CONNECTION_ID and RETIRE_CONNECTION_ID go through
+/// the whole receive path: migration, validation, the 3x budget, CIDs.
+pub fn path_frames(data: &[u8]) {
+    let Some((mut client, mut server)) = established() else {
+        return;
+    };
+    let addrs: [SocketAddr; 4] = [
+        client_addr(),
+        ([10, 0, 0, 1], 5555).into(),
+        ([10, 0, 0, 9], 4321).into(),
+        ([192, 0, 2, 1], 443).into(),
+    ];
+    let (mut now, mut rest, mut migrations) = (0u64, data, 0);
+    while rest.len() >= 2 {
+        let from = addrs[usize::from(rest[0]) % addrs.len()];
+        let end = (2 + usize::from(rest[1])).min(rest.len());
+        let payload = &rest[2..end];
+        rest = &rest[end..];
+        now += 5_000_000;
+        let Some(d) = client.craft_one_rtt_payload(payload, now) else {
+            return;
+        };
+        server.recv(&d, from, now);
+        if server.timer().is_some_and(|t| t <= now) {
+            server.handle_timer(now);
+        }
+        while let Some(e) = server.poll_event() {
+            migrations += u64::from(matches!(e, crate::conn::Event::PeerMigrated { .. }));
+        }
+        drain(&mut server, now);
+    }
+    LAST_MIGRATIONS.with(|c| c.set(migrations));
 }
 
 /// The server config the token target checks with: a fixed key and a
@@ -283,11 +330,12 @@ pub fn address_token(data: &[u8]) {
 pub type Target = (&'static str, fn(&[u8]));
 
 /// Every target by name, for the corpus replay.
-pub const TARGETS: [Target; 6] = [
+pub const TARGETS: [Target; 7] = [
     ("frames", frames),
     ("header", header),
     ("transport_params", transport_params),
     ("server_initial", server_initial),
     ("established_payload", established_payload),
     ("address_token", address_token),
+    ("path_frames", path_frames),
 ];

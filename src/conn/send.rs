@@ -449,17 +449,26 @@ impl Connection {
             return None;
         }
         let (resp, pad) = self.path.take_response_elsewhere()?;
-        self.write_lone_packet(out, &[Frame::PathResponse(resp.data)], pad, now)
+        self.write_lone_packet(out, |o| Frame::PathResponse(resp.data).write(o), pad, now)
             .then_some(resp.to)
     }
 
-    /// Writes a datagram of one 1-RTT packet holding `frames`, padded to
-    /// `pad` bytes. It stays out of the peer path's congestion control and
+    /// Fuzzing and test hook: a 1-RTT datagram in this connection's name
+    /// whose payload is `payload` as it stands (any bytes).
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn craft_one_rtt_payload(&mut self, payload: &[u8], now: u64) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        self.write_lone_packet(&mut out, |o| o.extend_from_slice(payload), 0, now)
+            .then_some(out)
+    }
+
+    /// Writes a datagram of one 1-RTT packet whose payload `write` puts
+    /// down, padded to `pad` bytes. It stays out of the peer path's congestion control and
     /// loss detection: nothing in it is resent.
     pub(super) fn write_lone_packet(
         &mut self,
         out: &mut Vec<u8>,
-        frames: &[Frame<'_>],
+        write: impl FnOnce(&mut Vec<u8>),
         pad: usize,
         now: u64,
     ) -> bool {
@@ -479,9 +488,7 @@ impl Connection {
         ) else {
             return false;
         };
-        for frame in frames {
-            frame.write(out);
-        }
+        write(out);
         let end = pad.max(out.len() + TAG_LEN + protect::min_payload_len(pn_len));
         out.resize(end, 0);
         let Some(keys) = self.spaces[space as usize].seal.as_mut() else {
@@ -517,7 +524,7 @@ impl Connection {
     pub(crate) fn probe_packet(&mut self, out: &mut Vec<u8>, data: [u8; 8], now: u64) -> bool {
         self.write_lone_packet(
             out,
-            &[Frame::PathChallenge(data)],
+            |o| Frame::PathChallenge(data).write(o),
             MIN_INITIAL_DATAGRAM,
             now,
         )

@@ -61,7 +61,7 @@ impl Connection {
     ) -> Vec<u8> {
         let mut out = Vec::new();
         assert!(
-            self.write_lone_packet(&mut out, frames, 0, now),
+            self.write_lone_packet(&mut out, |o| frames.iter().for_each(|f| f.write(o)), 0, now),
             "no 1-RTT keys"
         );
         out

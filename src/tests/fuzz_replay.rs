@@ -37,6 +37,12 @@ fn the_committed_corpus_replays_cleanly() {
     crate::fuzz::server_initial(&hello);
     let sent = crate::fuzz::LAST_SERVER_SENT.with(|c| c.get());
     assert!(sent > 1000, "the server answered with {sent} bytes");
+    // The path seeds move the client: the server follows it.
+    crate::fuzz::path_frames(&std::fs::read(corpus_dir("path_frames").join("rebinding")).unwrap());
+    assert!(
+        crate::fuzz::LAST_MIGRATIONS.with(|c| c.get()) >= 1,
+        "no migration"
+    );
     // The token seeds are valid tokens, so the fuzzer mutates real ones.
     use crate::server::{check_initial_token, InitialToken};
     let (cfg, peer) = (crate::fuzz::token_config(), crate::fuzz::token_peer());
