@@ -94,7 +94,8 @@ pub(crate) struct KeyGenerations {
     peer_update_unacked: bool,
     /// Packets sealed with the current write key.
     sealed: u64,
-    /// 1-RTT packets that failed authentication, all generations.
+    /// Packets that failed authentication under the negotiated AEAD, all
+    /// keys (Handshake, 0-RTT, every 1-RTT generation).
     failed: u64,
     /// The application asked for an update not started yet.
     requested: bool,
@@ -325,15 +326,7 @@ impl Connection {
             },
         };
         let Ok(payload_len) = protect::decrypt_payload(packet, header_len, pn, key) else {
-            kg.failed += 1;
-            // RFC 9001 §6.6: past the integrity limit the connection ends.
-            if kg.failed > kg.limits().integrity {
-                return Err(TransportError::new(
-                    code::AEAD_LIMIT_REACHED,
-                    0,
-                    "integrity limit of the 1-RTT keys reached",
-                ));
-            }
+            self.on_authentication_failure()?;
             return Ok(None);
         };
         match choice {
@@ -349,6 +342,23 @@ impl Connection {
             header_len,
             payload_len,
         }))
+    }
+
+    /// A packet protected with the negotiated AEAD (Handshake, 0-RTT or
+    /// 1-RTT; Initial keys are public) failed authentication: RFC 9001
+    /// §6.6 counts these across all keys, and past the integrity limit the
+    /// connection ends.
+    pub(super) fn on_authentication_failure(&mut self) -> Result<(), TransportError> {
+        let kg = &mut self.key_gens;
+        kg.failed = kg.failed.saturating_add(1);
+        if kg.failed > kg.limits().integrity {
+            return Err(TransportError::new(
+                code::AEAD_LIMIT_REACHED,
+                0,
+                "integrity limit of the AEAD keys reached",
+            ));
+        }
+        Ok(())
     }
 
     /// A packet opened with the next read key: the read side moves to that

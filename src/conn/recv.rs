@@ -199,7 +199,7 @@ impl Connection {
             let largest = self.spaces[space as usize].ack.largest();
             let keys = self.early.open.as_mut()?;
             let Ok(opened) = protect::open(packet, pn_offset, largest, keys) else {
-                return Some(len);
+                return self.after_authentication_failure(len, now);
             };
             opened
         } else if space == Space::Application {
@@ -223,7 +223,12 @@ impl Connection {
             };
             let largest = s.ack.largest();
             let Ok(opened) = protect::open(packet, pn_offset, largest, keys) else {
-                return Some(len); // RFC 9001 §5.5: undecryptable packets are dropped
+                // RFC 9001 §5.5: undecryptable packets are dropped; those
+                // under the negotiated AEAD count towards its limit.
+                if space == Space::Handshake {
+                    return self.after_authentication_failure(len, now);
+                }
+                return Some(len);
             };
             opened
         };
@@ -305,6 +310,18 @@ impl Connection {
         self.restart_idle_timer(now);
         self.sent_eliciting_since_recv = false;
         Some(len)
+    }
+
+    /// A packet under the negotiated AEAD failed authentication: dropped,
+    /// and counted (RFC 9001 §6.6); past the limit the connection ends.
+    fn after_authentication_failure(&mut self, len: usize, now: u64) -> Option<usize> {
+        match self.on_authentication_failure() {
+            Ok(()) => Some(len),
+            Err(e) => {
+                self.fail(e, now);
+                None
+            }
+        }
     }
 
     /// Test and fuzzing hook: processes a decrypted payload as if it arrived

@@ -311,3 +311,58 @@ fn a_second_update_before_our_acknowledgement_is_an_error() {
     let err = server.local_error().expect("the server closed");
     assert_eq!(err.code, code::KEY_UPDATE_ERROR, "{err:?}");
 }
+
+/// RFC 9001 §6.6: failed authentications count across all keys of the
+/// negotiated AEAD, Handshake keys included: forged Handshake packets to a
+/// server mid-handshake close it at the integrity limit too.
+#[test]
+fn integrity_limit_counts_handshake_packets_too() {
+    use crate::conn::Connection;
+    use crate::packet::header::{self, LongHeader};
+    use crate::packet::number;
+    use crate::tls::TlsContext;
+    use crate::version::{LongType, V1};
+    use std::sync::Arc;
+
+    let (c, s) = super::pair::configs();
+    let ctls = TlsContext::new(&c).unwrap();
+    let mut client = Connection::new_client(Arc::new(c), ctls).unwrap();
+    client.connect(super::pair::server_addr(), 0).unwrap();
+    let mut buf = Vec::new();
+    let mut first = Vec::new();
+    while client.send(&mut buf, 0).is_some() {
+        first.push(buf.clone());
+    }
+    let h = header::parse(&first[0], 8).unwrap();
+    let (odcid, client_scid) = (h.dcid.to_vec(), h.scid.to_vec());
+    let stls = TlsContext::new(&s).unwrap();
+    let mut server = Connection::new_server(Arc::new(s), stls, &odcid, None).unwrap();
+    for d in &first {
+        server.recv(d, client_addr(), MS);
+    }
+    assert!(
+        server.send(&mut buf, MS).is_some(),
+        "the server's first flight"
+    );
+    let server_scid = header::parse(&buf, 8).unwrap().scid.to_vec();
+    server.set_aead_limits(u64::MAX, 3);
+    for i in 0..4u64 {
+        // A Handshake packet to the server's CID whose payload is noise.
+        let hdr = LongHeader {
+            ty: LongType::Handshake,
+            version: V1,
+            dcid: &server_scid,
+            scid: &client_scid,
+            token: &[],
+        };
+        let mut forged = Vec::new();
+        let layout = hdr
+            .write(&mut forged, number::truncate(i, 4), 4, 1200)
+            .unwrap();
+        forged.extend((0..80u8).map(|b| b.wrapping_mul(31).wrapping_add(i as u8)));
+        layout.finish(&mut forged, 0);
+        server.recv(&forged, client_addr(), 2 * MS);
+    }
+    let err = server.local_error().expect("the server closed");
+    assert_eq!(err.code, code::AEAD_LIMIT_REACHED, "{err:?}");
+}
