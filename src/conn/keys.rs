@@ -188,6 +188,11 @@ impl KeyGenerations {
         }
     }
 
+    /// The peer acknowledged a packet we protected with 1-RTT keys.
+    pub(crate) fn one_rtt_acked(&self) -> bool {
+        self.write_gen > 0 || self.write_gen_acked_at.is_some()
+    }
+
     /// An ACK frame in 1-RTT acknowledged packets up to `largest`.
     pub(crate) fn on_ack(&mut self, largest: u64, now: u64) {
         if self.write_gen_acked_at.is_none()

@@ -533,6 +533,17 @@ impl Connection {
             .on_ack_received(space, ack.ranges(), delay, now, status);
         self.on_packets_acked(space, outcome.acked);
         self.on_packets_lost(space, outcome.lost);
+        // RFC 9001 §4.1.2: a client may take an acknowledged 1-RTT packet
+        // as confirmation (the server has its 1-RTT read keys only once it
+        // verified our Finished), without waiting for HANDSHAKE_DONE.
+        if space == Space::Application
+            && self.side == Side::Client
+            && self.handshake_complete
+            && !self.handshake_confirmed
+            && self.key_gens.one_rtt_acked()
+        {
+            self.confirm_handshake(now);
+        }
         Ok(())
     }
 

@@ -67,6 +67,12 @@ impl Connection {
         out
     }
 
+    /// A server that does not send the HANDSHAKE_DONE it owes (a test of
+    /// the client's other way to confirm).
+    pub(crate) fn withhold_handshake_done(&mut self) {
+        self.handshake_done_pending = false;
+    }
+
     /// Moves our 1-RTT write keys to the next generation now, whether or
     /// not an update may start (a test playing a peer that does not wait).
     pub(crate) fn force_key_update(&mut self) {

@@ -366,3 +366,55 @@ fn integrity_limit_counts_handshake_packets_too() {
     let err = server.local_error().expect("the server closed");
     assert_eq!(err.code, code::AEAD_LIMIT_REACHED, "{err:?}");
 }
+
+/// RFC 9001 §4.1.2: a client takes an acknowledgement of one of its 1-RTT
+/// packets as confirmation of the handshake, even when no HANDSHAKE_DONE
+/// comes (here the server never sends it).
+#[test]
+fn a_client_confirms_on_an_acknowledged_one_rtt_packet() {
+    use crate::conn::Connection;
+    use crate::packet::header;
+    use crate::tls::TlsContext;
+    use std::sync::Arc;
+
+    let (c, s) = super::pair::configs();
+    let ctls = TlsContext::new(&c).unwrap();
+    let mut client = Connection::new_client(Arc::new(c), ctls).unwrap();
+    let saddr = super::pair::server_addr();
+    client.connect(saddr, 0).unwrap();
+    let mut buf = Vec::new();
+    let mut server: Option<Connection> = None;
+    let stls = TlsContext::new(&s).unwrap();
+    let s = Arc::new(s);
+    let mut withheld = false;
+    let mut now = 0;
+    let mut sent_data = false;
+    for _ in 0..40 {
+        now += MS;
+        while client.send(&mut buf, now).is_some() {
+            let srv = server.get_or_insert_with(|| {
+                let h = header::parse(&buf, 8).unwrap();
+                Connection::new_server(s.clone(), stls.clone(), h.dcid, None).unwrap()
+            });
+            srv.recv(&buf, client_addr(), now);
+            if srv.is_established() && !withheld {
+                srv.withhold_handshake_done();
+                withheld = true;
+            }
+        }
+        if let Some(srv) = &mut server {
+            while srv.send(&mut buf, now).is_some() {
+                client.recv(&buf, saddr, now);
+            }
+        }
+        if client.is_established() && !sent_data {
+            client.stream_send(0, b"ping", true).unwrap();
+            sent_data = true;
+        }
+    }
+    assert!(withheld && client.is_established());
+    assert!(
+        client.is_handshake_confirmed(),
+        "no confirmation without HANDSHAKE_DONE"
+    );
+}
