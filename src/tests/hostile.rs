@@ -513,17 +513,9 @@ fn only_the_clients_address_earns_amplification_credit() {
     c.groups = Some("X25519".into()); // a one-datagram ClientHello
     s.load_cert_chain_pem(&big.chain_pem, &big.key_pem, None)
         .unwrap();
-    let ctls = TlsContext::new(&c).unwrap();
-    let mut client = Connection::new_client(c.into(), ctls).unwrap();
-    client.connect(super::pair::server_addr(), 0).unwrap();
-    let mut first = Vec::new();
-    assert!(client.send(&mut first, 0).is_some());
-    let odcid = crate::packet::header::parse(&first, 8)
-        .unwrap()
-        .dcid
-        .to_vec();
-    let tls = TlsContext::new(&s).unwrap();
-    let mut server = Connection::new_server(s.into(), tls, &odcid, None).unwrap();
+    let f = super::craft::first_flight(c, s);
+    assert_eq!(f.datagrams.len(), 1, "a one-datagram ClientHello");
+    let (mut server, first) = (f.server, f.datagrams[0].clone());
     let victim = super::pair::client_addr();
     let attacker: std::net::SocketAddr = "198.51.100.9:4444".parse().unwrap();
     server.recv(&first, victim, 0);

@@ -317,27 +317,15 @@ fn a_second_update_before_our_acknowledgement_is_an_error() {
 /// server mid-handshake close it at the integrity limit too.
 #[test]
 fn integrity_limit_counts_handshake_packets_too() {
-    use crate::conn::Connection;
     use crate::packet::header::{self, LongHeader};
     use crate::packet::number;
-    use crate::tls::TlsContext;
     use crate::version::{LongType, V1};
-    use std::sync::Arc;
 
     let (c, s) = super::pair::configs();
-    let ctls = TlsContext::new(&c).unwrap();
-    let mut client = Connection::new_client(Arc::new(c), ctls).unwrap();
-    client.connect(super::pair::server_addr(), 0).unwrap();
+    let f = super::craft::first_flight(c, s);
+    let (mut server, client_scid) = (f.server, f.client_scid);
     let mut buf = Vec::new();
-    let mut first = Vec::new();
-    while client.send(&mut buf, 0).is_some() {
-        first.push(buf.clone());
-    }
-    let h = header::parse(&first[0], 8).unwrap();
-    let (odcid, client_scid) = (h.dcid.to_vec(), h.scid.to_vec());
-    let stls = TlsContext::new(&s).unwrap();
-    let mut server = Connection::new_server(Arc::new(s), stls, &odcid, None).unwrap();
-    for d in &first {
+    for d in &f.datagrams {
         server.recv(d, client_addr(), MS);
     }
     assert!(

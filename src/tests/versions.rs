@@ -154,31 +154,20 @@ fn a_version_negotiation_listing_our_version_is_ignored() {
 /// handshake timeout).
 #[test]
 fn a_client_that_acknowledges_the_first_v2_packet_without_reading_it() {
-    use crate::conn::Connection;
     use crate::crypto::InitialKeys;
     use crate::frame;
     use crate::packet::header;
-    use crate::tls::TlsContext;
-    use std::sync::Arc;
 
     let (mut c, mut s) = configs();
     c.set_supported_versions(vec![V1, V2]).unwrap();
     c.set_original_version(V1).unwrap();
     s.set_supported_versions(vec![V2, V1]).unwrap();
-    let ctls = TlsContext::new(&c).unwrap();
-    let mut client = Connection::new_client(Arc::new(c), ctls).unwrap();
     let (caddr, saddr) = (super::pair::client_addr(), super::pair::server_addr());
-    client.connect(saddr, 0).unwrap();
+    let f = super::craft::first_flight(c, s);
+    let (mut client, mut server) = (f.client, f.server);
+    let (odcid, client_scid) = (f.odcid, f.client_scid);
     let mut buf = Vec::new();
-    let mut first = Vec::new();
-    while client.send(&mut buf, 0).is_some() {
-        first.push(buf.clone());
-    }
-    let h = header::parse(&first[0], 8).unwrap();
-    let (odcid, client_scid) = (h.dcid.to_vec(), h.scid.to_vec());
-    let stls = TlsContext::new(&s).unwrap();
-    let mut server = Connection::new_server(Arc::new(s), stls, &odcid, None).unwrap();
-    for d in &first {
+    for d in &f.datagrams {
         server.recv(d, caddr, MS);
     }
     let mut unread = Vec::new();
