@@ -109,11 +109,12 @@ impl CryptoRecv {
     /// Adds a CRYPTO frame's data (RFC 9000 §19.6, §7.5).
     pub(crate) fn insert(&mut self, offset: u64, data: &[u8]) -> Result<CryptoIn, TransportError> {
         let end = offset.saturating_add(data.len() as u64);
-        if end <= self.data.base() && !data.is_empty() {
-            return Ok(CryptoIn::Duplicate);
-        }
         if end <= self.data.base() {
-            return Ok(CryptoIn::Ready(Vec::new()));
+            return Ok(if data.is_empty() {
+                CryptoIn::Ready(Vec::new())
+            } else {
+                CryptoIn::Duplicate
+            });
         }
         if end - self.data.base() > MAX_CRYPTO_BUFFER {
             return Err(TransportError::new(

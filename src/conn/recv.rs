@@ -277,7 +277,7 @@ impl Connection {
                 paced = !ack.acknowledge_repeat(now, REPEAT_GAP);
             }
         }
-        if std::mem::take(&mut self.spaces[space as usize].crypto_repeated) {
+        if kinds.repeated_crypto {
             // After the whole packet: an ACK in it must not cancel this.
             self.on_repeated_crypto(space);
         }
@@ -368,6 +368,7 @@ impl Connection {
         let mut eliciting = false;
         let mut non_probing = false;
         let mut news = false;
+        let mut repeated_crypto = false;
         let mut last_challenge = None;
         for frame in Frames::new(payload) {
             let frame = frame?;
@@ -407,7 +408,7 @@ impl Connection {
                         }
                         CryptoIn::Ready(_) => news = true,
                         CryptoIn::Refused => self.drop_packet = true,
-                        CryptoIn::Duplicate => self.spaces[space as usize].crypto_repeated = true,
+                        CryptoIn::Duplicate => repeated_crypto = true,
                     }
                 }
                 Frame::ConnectionClose {
@@ -421,6 +422,7 @@ impl Connection {
                         eliciting,
                         non_probing,
                         news: true,
+                        repeated_crypto,
                     });
                 }
                 Frame::HandshakeDone => {
@@ -502,6 +504,7 @@ impl Connection {
             eliciting,
             non_probing,
             news,
+            repeated_crypto,
         })
     }
 
@@ -725,6 +728,8 @@ struct FrameKinds {
     /// Anything but PING, PADDING, ACK, and CRYPTO or STREAM data we hold
     /// already: a packet without it only repeats itself (see `AckState`).
     news: bool,
+    /// A CRYPTO frame held only bytes TLS has already (RFC 9002 §6.2.3).
+    repeated_crypto: bool,
     /// Anything but PATH_CHALLENGE, PATH_RESPONSE, NEW_CONNECTION_ID and
     /// PADDING (RFC 9000 §9.1).
     non_probing: bool,

@@ -463,8 +463,8 @@ impl Connection {
     }
 
     /// Writes a datagram of one 1-RTT packet whose payload `write` puts
-    /// down, padded to `pad` bytes. It stays out of the peer path's congestion control and
-    /// loss detection: nothing in it is resent.
+    /// down, padded to `pad` bytes. It stays out of the peer path's
+    /// congestion control and loss detection: nothing in it is resent.
     pub(super) fn write_lone_packet(
         &mut self,
         out: &mut Vec<u8>,

@@ -62,8 +62,6 @@ pub(crate) struct PacketSpace {
     /// Times our CRYPTO data was resent early because the peer repeated
     /// its own (RFC 9002 §6.2.3); capped so it cannot become a loop.
     pub(crate) early_resends: u8,
-    /// The packet being processed repeated CRYPTO data we hold already.
-    pub(crate) crypto_repeated: bool,
 }
 
 impl PacketSpace {

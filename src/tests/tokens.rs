@@ -29,6 +29,17 @@ fn server_config(clock: &Arc<TestClock>) -> Config {
     s
 }
 
+/// The first NEW_TOKEN token a server with this clock gives a client of
+/// config `c` after their handshake (as the client stores it).
+fn a_new_token(c: &Config, clock: &Arc<TestClock>) -> Vec<u8> {
+    let mut first = Pair::new(c.clone(), server_config(clock));
+    first.handshake();
+    first.run_until(first.now + 1_000 * MS, |p| {
+        !new_tokens(&p.client_events).is_empty()
+    });
+    new_tokens(&first.client_events).remove(0)
+}
+
 fn new_tokens(events: &[Event]) -> Vec<Vec<u8>> {
     events
         .iter()
@@ -59,12 +70,7 @@ fn a_retry_with_a_library_token_validates_the_client() {
 fn a_server_gives_a_new_token_that_validates_the_next_connection() {
     let clock = Arc::new(TestClock(AtomicU64::new(5_000)));
     let (c, _) = configs();
-    let mut first = Pair::new(c.clone(), server_config(&clock));
-    first.handshake();
-    first.run_until(first.now + 1_000 * MS, |p| {
-        !new_tokens(&p.client_events).is_empty()
-    });
-    let token = new_tokens(&first.client_events).remove(0);
+    let token = a_new_token(&c, &clock);
 
     // The next connection presents it: the server trusts the address at
     // once. With every client datagram after its first flight lost, an
@@ -85,12 +91,7 @@ fn a_server_gives_a_new_token_that_validates_the_next_connection() {
 fn a_replayed_new_token_does_not_lift_the_limit() {
     let clock = Arc::new(TestClock(AtomicU64::new(7_000)));
     let (c, _) = configs();
-    let mut first = Pair::new(c.clone(), server_config(&clock));
-    first.handshake();
-    first.run_until(first.now + 1_000 * MS, |p| {
-        !new_tokens(&p.client_events).is_empty()
-    });
-    let token = new_tokens(&first.client_events).remove(0);
+    let token = a_new_token(&c, &clock);
     let server = Arc::new(server_config(&clock));
     let (sent, received) = limited_server_bytes(&c, &server, Some(&token), InitialToken::NewToken);
     assert!(
@@ -152,12 +153,7 @@ fn tokens_that_prove_nothing_are_no_token() {
     let clock = Arc::new(TestClock(AtomicU64::new(10_000)));
     let (c, _) = configs();
     let config = server_config(&clock);
-    let mut first = Pair::new(c.clone(), server_config(&clock));
-    first.handshake();
-    first.run_until(first.now + 1_000 * MS, |p| {
-        !new_tokens(&p.client_events).is_empty()
-    });
-    let blob = new_tokens(&first.client_events).remove(0);
+    let blob = a_new_token(&c, &clock);
     let raw = crate::conn::address_token::StoredToken::decode(&blob)
         .unwrap()
         .token;
@@ -231,12 +227,7 @@ fn a_retry_token_is_for_the_retry_it_came_with() {
 fn a_token_is_only_sent_to_the_server_it_came_from() {
     let clock = Arc::new(TestClock(AtomicU64::new(9)));
     let (c, _) = configs();
-    let mut first = Pair::new(c.clone(), server_config(&clock));
-    first.handshake();
-    first.run_until(first.now + 1_000 * MS, |p| {
-        !new_tokens(&p.client_events).is_empty()
-    });
-    let blob = new_tokens(&first.client_events).remove(0);
+    let blob = a_new_token(&c, &clock);
     let mut elsewhere = c;
     elsewhere.set_server_name("127.0.0.1").unwrap();
     let s = server_config(&clock);
