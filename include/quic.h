@@ -210,6 +210,27 @@ typedef uint32_t quic_packet_type;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// What the identifier in a `quic_register_query` belongs to.
+enum quic_register_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // The 12-byte identifier of a NEW_TOKEN token a client's Initial
+    // presents (RFC 9000 §8.1.4: a token is good for one connection).
+    QUIC_REGISTER_KIND_NEW_TOKEN = 1,
+    // The 16-byte nonce of the session ticket a 0-RTT flight resumes
+    // (RFC 9001 §9.2: early data is taken once).
+    QUIC_REGISTER_KIND_EARLY_DATA = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum quic_register_kind quic_register_kind;
+#else
+typedef uint32_t quic_register_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // What the token of a client's Initial proves (`quic_token_check`).
 enum quic_token_kind
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -231,7 +252,9 @@ enum quic_token_kind
     // for the first time (or again by the same attempt: the same DCID and
     // port): the address is validated. Make the connection with
     // `quic_conn_params.address_validated` set. A token another attempt
-    // presented before is INVALID (RFC 9000 §8.1.4: one use).
+    // presented before, to this config or (by the word of
+    // `quic_config_set_shared_register`) to another server of the fleet,
+    // is INVALID (RFC 9000 §8.1.4: one use).
     QUIC_TOKEN_KIND_NEW_TOKEN = 3,
 };
 #ifndef __cplusplus
@@ -518,6 +541,28 @@ typedef struct {
     // Bytes of the datagram this packet takes; coalesced packets follow.
     size_t packet_len;
 } quic_header_info;
+
+// A question to the application's register (input to its callback; more
+// fields may follow in later versions, after `struct_size`).
+typedef struct {
+    // `sizeof(quic_register_query)` as this library knows it.
+    size_t struct_size;
+    // What `id` identifies.
+    quic_register_kind kind;
+    // The identifier: random bytes, unique to one token or ticket.
+    const uint8_t *id;
+    // Its length (12 or 16 bytes today; at most 64).
+    size_t id_len;
+    // How long to remember it, in seconds: after that, the token or
+    // ticket can no longer be accepted anyway.
+    uint64_t keep_seconds;
+} quic_register_query;
+
+// The application's register: records the query's `id` and returns 1 if
+// it had not been recorded before; returns 0 if it had. Any other value,
+// or 0, means "not a sure first use": the token then validates nothing
+// and the early data is refused (the connection goes on without them).
+typedef int (*quic_register_fn)(void *userdata, const quic_register_query *query);
 
 // The result of `quic_token_check` (output; growth rule: set
 // `struct_size`).
@@ -1128,12 +1173,15 @@ quic_result quic_config_set_token_lifetime(quic_config *config, uint64_t seconds
 // Within them, each config takes a ticket's early data once: a register
 // of the tickets used in the last 20 seconds, in this process's memory,
 // shared by the config's connections (65,536 at most; when it is full,
-// early data is refused and the handshake still resumes). The register
-// is not shared with anything else: another config, another process, a
-// server restarted within those seconds, or another server of a fleet
-// sharing the ticket keys accepts the replayed early data again. So only
-// send in 0-RTT what is safe to process twice (RFC 9001 §9.2): idempotent
-// requests, not payments.
+// early data is refused and the handshake still resumes). Another config,
+// another process, or another server of a fleet sharing the ticket keys
+// does not see that register: give them one they share with
+// `quic_config_set_shared_register`, or a replay sent to them is accepted
+// again. A server restarted with the same ticket keys starts with an empty
+// register, so without a shared one it refuses 0-RTT for its first 20
+// seconds (random ticket keys, the default, open no older ticket and need
+// no such wait). Even so, only send in 0-RTT what is safe to process twice
+// (RFC 9001 §9.2): idempotent requests, not payments.
 //
 // Whether early data was accepted: HANDSHAKE_COMPLETED's
 // `early_data_accepted`; a client whose early data was refused gets
@@ -1535,6 +1583,41 @@ quic_result quic_retry_verify(uint32_t version,
                               size_t odcid_len,
                               const uint8_t *packet,
                               size_t packet_len);
+
+// Shares a server's registers of used NEW_TOKEN tokens and 0-RTT tickets
+// with the application, which keeps them where every server that could
+// see the same token or ticket reaches: the servers of a fleet sharing
+// ticket keys (`quic_config_set_ticket_keys`) and a token key
+// (`quic_config_set_token_key`), or one server across its restarts.
+//
+// The library still keeps its own registers in memory and calls
+// `callback(userdata, query)` only for an identifier this config has not
+// seen: when `quic_token_check` meets a NEW_TOKEN token for the first time,
+// and when a client offers early data with a ticket not yet used here. A
+// result other than 1 counts as "used before".
+//
+// Without a shared register, a server with ticket keys of its own refuses
+// 0-RTT for the first 20 seconds after the config is frozen: its register
+// starts empty, and a flight that an earlier process (or another server)
+// accepted could be replayed to it within that window. Setting a register
+// says it remembers such flights, and 0-RTT is taken at once. A server
+// with random ticket keys (the default) needs neither: no ticket older
+// than its config opens.
+//
+// The callback runs on the thread that drives a connection (inside
+// `quic_conn_recv`) or checks a token (`quic_token_check`), possibly on
+// several threads at once; the handshake waits for it, so it should answer
+// quickly. Pass a NULL callback to remove it.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER` (NULL config);
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+//
+// Safety: `config` must be NULL or a live config; `callback` must be safe
+// to call with `userdata` from any thread, as long as the config or a
+// connection made from it lives.
+quic_result quic_config_set_shared_register(quic_config *config,
+                                            quic_register_fn callback,
+                                            void *userdata);
 
 // Queues `len` bytes on a stream (aioquic's `send_stream_data`); `fin`
 // ends the stream after them. A stream of ours opens implicitly on first

@@ -2,6 +2,7 @@
 //! are set so that mistakes surface at the call that made them.
 
 use crate::crypto::random::{RandomSource, SystemRandom};
+use crate::shared_register::SharedRegister;
 use crate::tls::{Credentials, TicketKey, TrustAnchors};
 use crate::token::{
     SystemClock, TokenKey, UnixClock, UsedTokens, DEFAULT_TOKEN_LIFETIME, USED_TOKENS_CAPACITY,
@@ -159,6 +160,10 @@ pub struct Config {
     /// NEW_TOKEN tokens presented already, shared by the connections of
     /// this configuration (and its copies).
     pub(crate) used_tokens: Arc<Mutex<UsedTokens>>,
+    /// The application's register of used tokens and 0-RTT tickets, shared
+    /// beyond this configuration (a fleet, a restart); None = in memory
+    /// only.
+    pub(crate) shared_register: Option<Arc<dyn SharedRegister>>,
     /// 0-RTT: a client sends early data when its ticket allows, a server
     /// accepts it (and issues tickets that allow it).
     pub(crate) early_data: bool,
@@ -239,6 +244,7 @@ impl Config {
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             unix_clock: Arc::new(SystemClock),
             used_tokens: Arc::new(Mutex::new(UsedTokens::new(USED_TOKENS_CAPACITY))),
+            shared_register: None,
             early_data: false,
         }
     }
@@ -509,6 +515,15 @@ impl Config {
     /// system's.
     pub fn set_unix_clock(&mut self, clock: Arc<dyn UnixClock>) {
         self.unix_clock = clock;
+    }
+
+    /// Asks `register` too, besides this configuration's own registers,
+    /// whether a NEW_TOKEN token or a 0-RTT ticket was used before: the
+    /// application shares it across the servers of a fleet, or keeps it
+    /// across restarts. With one, 0-RTT is also taken right after the
+    /// configuration is made (see [`crate::tls`]'s strike register).
+    pub fn set_shared_register(&mut self, register: Option<Arc<dyn SharedRegister>>) {
+        self.shared_register = register;
     }
 
     /// Turns 0-RTT on (RFC 9001 §4.6): a client resuming with a ticket that

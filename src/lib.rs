@@ -61,6 +61,7 @@ pub mod packet;
 pub mod ranges;
 pub mod recovery;
 pub mod server;
+pub mod shared_register;
 pub mod side;
 pub mod tls;
 pub mod token;

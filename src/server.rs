@@ -11,7 +11,8 @@ use crate::crypto::random::{RandomSource, SystemRandom};
 use crate::error::{CryptoError, PacketError};
 use crate::packet::header::{self, FixedBit, Header};
 use crate::packet::{negotiation, retry};
-use crate::token::TokenKind;
+use crate::shared_register::OnceKind;
+use crate::token::{TokenKind, TokenUse};
 use crate::version;
 
 /// Parses the first header of a datagram for routing. The fixed bit is not
@@ -124,7 +125,8 @@ pub fn check_initial_token(
 }
 
 /// Records a valid NEW_TOKEN token as used by this attempt; false when
-/// another attempt used it before (a replay) or the register is full.
+/// another attempt used it before (a replay), here or, by the shared
+/// register, on another server, or when a register is full.
 fn new_token_first_use(
     config: &Config,
     token: &[u8],
@@ -135,10 +137,17 @@ fn new_token_first_use(
     let Some(id) = crate::token::token_id(token) else {
         return false;
     };
-    config
-        .used_tokens
-        .lock()
-        .is_ok_and(|mut used| used.first_use(id, dcid, peer.port(), now, config.token_lifetime))
+    let used = match config.used_tokens.lock() {
+        Ok(mut used) => used.record(id, dcid, peer.port(), now, config.token_lifetime),
+        Err(_) => TokenUse::Refused,
+    };
+    match (used, &config.shared_register) {
+        (TokenUse::First, Some(shared)) => {
+            shared.first_use(OnceKind::NewToken, &id, config.token_lifetime)
+        }
+        (TokenUse::First | TokenUse::SameAttempt, _) => true,
+        (TokenUse::Refused, _) => false,
+    }
 }
 
 /// Appends a Retry (RFC 9000 §8.1.2) answering an Initial of `version`

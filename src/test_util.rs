@@ -22,3 +22,49 @@ macro_rules! vector {
     };
 }
 pub(crate) use vector;
+
+/// A register shared by the servers of a test's fleet, in memory: what an
+/// application would keep in a database all of its servers reach.
+#[derive(Debug, Default)]
+pub(crate) struct FleetRegister {
+    seen: std::sync::Mutex<std::collections::HashSet<(u8, Vec<u8>)>>,
+    /// How many times the library asked.
+    pub(crate) asked: std::sync::atomic::AtomicUsize,
+}
+
+impl crate::shared_register::SharedRegister for FleetRegister {
+    fn first_use(
+        &self,
+        kind: crate::shared_register::OnceKind,
+        id: &[u8],
+        _keep_seconds: u64,
+    ) -> bool {
+        self.asked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.seen
+            .lock()
+            .is_ok_and(|mut s| s.insert((kind as u8, id.to_vec())))
+    }
+}
+
+/// A wall clock the test moves (Unix seconds).
+#[derive(Debug, Default)]
+pub(crate) struct TestClock(pub(crate) std::sync::atomic::AtomicU64);
+
+impl TestClock {
+    /// A clock reading `seconds`.
+    pub(crate) fn at(seconds: u64) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self(seconds.into()))
+    }
+
+    /// Moves it to `seconds`.
+    pub(crate) fn set(&self, seconds: u64) {
+        self.0.store(seconds, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl crate::token::UnixClock for TestClock {
+    fn unix_seconds(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}

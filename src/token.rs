@@ -273,38 +273,53 @@ impl UsedTokens {
     }
 
     /// A token `id` is presented by the attempt whose first Initial went to
-    /// `dcid` from `port`, at `now`: true when it is its first use, or the
-    /// same attempt again (its other Initial datagrams carry it too);
-    /// false for any other attempt, or when the register is full. A token
-    /// is remembered for `lifetime` seconds from its first use, which
-    /// outlasts its own validity.
-    pub fn first_use(
+    /// `dcid` from `port`, at `now`: its first use, the same attempt again
+    /// (its other Initial datagrams carry it too), or refused (another
+    /// attempt used it, or the register is full). A token is remembered for
+    /// `lifetime` seconds from its first use, which outlasts its own
+    /// validity.
+    pub fn record(
         &mut self,
         id: [u8; NONCE_LEN],
         dcid: &[u8],
         port: u16,
         now: u64,
         lifetime: u64,
-    ) -> bool {
+    ) -> TokenUse {
         while self.order.front().is_some_and(|(t, _)| *t <= now) {
             if let Some((_, old)) = self.order.pop_front() {
                 self.seen.remove(&old);
             }
         }
         let Some(dcid) = ConnectionId::new(dcid) else {
-            return false;
+            return TokenUse::Refused;
         };
         let attempt = Attempt { dcid, port };
         if let Some(first) = self.seen.get(&id) {
-            return *first == attempt;
+            return if *first == attempt {
+                TokenUse::SameAttempt
+            } else {
+                TokenUse::Refused
+            };
         }
         if self.seen.len() >= self.capacity {
-            return false;
+            return TokenUse::Refused;
         }
         self.seen.insert(id, attempt);
         self.order.push_back((now.saturating_add(lifetime), id));
-        true
+        TokenUse::First
     }
+}
+
+/// What [`UsedTokens::record`] made of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    /// Not seen before: a shared register, if any, has the last word.
+    First,
+    /// Seen from this very attempt: good again.
+    SameAttempt,
+    /// Used by another attempt, or no room to remember it.
+    Refused,
 }
 
 #[cfg(test)]
@@ -314,25 +329,25 @@ mod tests {
 
     #[test]
     fn a_token_is_good_for_one_attempt_and_remembered_while_it_lives() {
+        use TokenUse::*;
         let mut u = UsedTokens::new(2);
-        assert!(u.first_use([1; 12], &[7; 8], 4000, 100, 60));
-        assert!(
-            u.first_use([1; 12], &[7; 8], 4000, 101, 60),
-            "the same attempt"
-        );
-        assert!(
-            !u.first_use([1; 12], &[8; 8], 4000, 101, 60),
+        assert_eq!(u.record([1; 12], &[7; 8], 4000, 100, 60), First);
+        assert_eq!(u.record([1; 12], &[7; 8], 4000, 101, 60), SameAttempt);
+        assert_eq!(
+            u.record([1; 12], &[8; 8], 4000, 101, 60),
+            Refused,
             "another DCID"
         );
-        assert!(
-            !u.first_use([1; 12], &[7; 8], 4001, 101, 60),
+        assert_eq!(
+            u.record([1; 12], &[7; 8], 4001, 101, 60),
+            Refused,
             "another port"
         );
-        assert!(u.first_use([2; 12], &[9; 8], 4000, 110, 60));
-        assert!(!u.first_use([3; 12], &[9; 8], 4000, 110, 60), "full");
+        assert_eq!(u.record([2; 12], &[9; 8], 4000, 110, 60), First);
+        assert_eq!(u.record([3; 12], &[9; 8], 4000, 110, 60), Refused, "full");
         // The first is forgotten once it could no longer be valid.
-        assert!(u.first_use([3; 12], &[9; 8], 4000, 160, 60));
-        assert!(!u.first_use([2; 12], &[1; 8], 4000, 160, 60));
+        assert_eq!(u.record([3; 12], &[9; 8], 4000, 160, 60), First);
+        assert_eq!(u.record([2; 12], &[1; 8], 4000, 160, 60), Refused);
     }
 
     fn peer() -> SocketAddr {

@@ -84,7 +84,10 @@ impl ConfigState {
     }
 
     /// Applies a setter to the settings.
-    fn apply(&mut self, f: impl FnOnce(&mut Config) -> Result<(), ConfigError>) -> quic_result {
+    pub(super) fn apply(
+        &mut self,
+        f: impl FnOnce(&mut Config) -> Result<(), ConfigError>,
+    ) -> quic_result {
         match f(&mut self.config) {
             Ok(()) => QUIC_RESULT_OK,
             Err(e) => self.fail(e),
@@ -94,7 +97,7 @@ impl ConfigState {
 
 /// Runs setter `name` on the config behind `cfg`: refused once the config
 /// is frozen; on any failure, `quic_config_last_error` says why.
-fn with_config(
+pub(super) fn with_config(
     cfg: *mut quic_config,
     name: &str,
     f: impl FnOnce(&mut ConfigState) -> quic_result,
@@ -791,9 +794,9 @@ pub type quic_secrets_log_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, line: *const c_char)>;
 
 /// The caller's userdata: an opaque pointer handed back, never read.
-struct UserData(*mut c_void);
+pub(super) struct UserData(pub(super) *mut c_void);
 impl UserData {
-    fn ptr(&self) -> *mut c_void {
+    pub(super) fn ptr(&self) -> *mut c_void {
         self.0
     }
 }
@@ -1165,12 +1168,15 @@ pub unsafe extern "C" fn quic_config_set_token_lifetime(
 /// Within them, each config takes a ticket's early data once: a register
 /// of the tickets used in the last 20 seconds, in this process's memory,
 /// shared by the config's connections (65,536 at most; when it is full,
-/// early data is refused and the handshake still resumes). The register
-/// is not shared with anything else: another config, another process, a
-/// server restarted within those seconds, or another server of a fleet
-/// sharing the ticket keys accepts the replayed early data again. So only
-/// send in 0-RTT what is safe to process twice (RFC 9001 §9.2): idempotent
-/// requests, not payments.
+/// early data is refused and the handshake still resumes). Another config,
+/// another process, or another server of a fleet sharing the ticket keys
+/// does not see that register: give them one they share with
+/// `quic_config_set_shared_register`, or a replay sent to them is accepted
+/// again. A server restarted with the same ticket keys starts with an empty
+/// register, so without a shared one it refuses 0-RTT for its first 20
+/// seconds (random ticket keys, the default, open no older ticket and need
+/// no such wait). Even so, only send in 0-RTT what is safe to process twice
+/// (RFC 9001 §9.2): idempotent requests, not payments.
 ///
 /// Whether early data was accepted: HANDSHAKE_COMPLETED's
 /// `early_data_accepted`; a client whose early data was refused gets

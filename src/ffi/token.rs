@@ -34,7 +34,9 @@ pub enum quic_token_kind {
     /// for the first time (or again by the same attempt: the same DCID and
     /// port): the address is validated. Make the connection with
     /// `quic_conn_params.address_validated` set. A token another attempt
-    /// presented before is INVALID (RFC 9000 §8.1.4: one use).
+    /// presented before, to this config or (by the word of
+    /// `quic_config_set_shared_register`) to another server of the fleet,
+    /// is INVALID (RFC 9000 §8.1.4: one use).
     NewToken = 3,
 }
 

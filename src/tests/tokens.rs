@@ -3,24 +3,14 @@
 //! tokens that prove nothing (expired, another address, damaged, another
 //! server) treated as no token.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::pair::{client_addr, configs, Pair, RetryScid, MS};
 use crate::config::Config;
 use crate::conn::Event;
 use crate::server::{check_initial_token, InitialToken};
-use crate::token::UnixClock;
-
-/// A clock the test moves.
-#[derive(Debug, Default)]
-struct TestClock(AtomicU64);
-
-impl UnixClock for TestClock {
-    fn unix_seconds(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+use crate::test_util::{FleetRegister, TestClock};
 
 fn server_config(clock: &Arc<TestClock>) -> Config {
     let (_, mut s) = configs();
@@ -52,7 +42,7 @@ fn new_tokens(events: &[Event]) -> Vec<Vec<u8>> {
 
 #[test]
 fn a_retry_with_a_library_token_validates_the_client() {
-    let clock = Arc::new(TestClock(AtomicU64::new(1_000_000)));
+    let clock = TestClock::at(1_000_000);
     let (c, _) = configs();
     let mut p = Pair::new(c, server_config(&clock));
     p.retry_every_initial = Some(RetryScid::Library);
@@ -68,7 +58,7 @@ fn a_retry_with_a_library_token_validates_the_client() {
 
 #[test]
 fn a_server_gives_a_new_token_that_validates_the_next_connection() {
-    let clock = Arc::new(TestClock(AtomicU64::new(5_000)));
+    let clock = TestClock::at(5_000);
     let (c, _) = configs();
     let token = a_new_token(&c, &clock);
 
@@ -89,7 +79,7 @@ fn a_server_gives_a_new_token_that_validates_the_next_connection() {
 /// may present it again in its other Initials.
 #[test]
 fn a_replayed_new_token_does_not_lift_the_limit() {
-    let clock = Arc::new(TestClock(AtomicU64::new(7_000)));
+    let clock = TestClock::at(7_000);
     let (c, _) = configs();
     let token = a_new_token(&c, &clock);
     let server = Arc::new(server_config(&clock));
@@ -117,6 +107,51 @@ fn a_replayed_new_token_does_not_lift_the_limit() {
     assert_eq!(
         check_initial_token(&fresh, &raw, &[2; 8], here),
         InitialToken::Invalid
+    );
+}
+
+/// A server of a fleet asks the fleet's register about a token it has not
+/// seen: one used at another server validates nothing, though this one's
+/// own register never saw it. Its own repeats (the same attempt, a replay
+/// here) are answered without asking.
+#[test]
+fn a_token_used_at_another_server_of_the_fleet_validates_nothing() {
+    let clock = TestClock::at(9_000);
+    let (c, _) = configs();
+    let token = a_new_token(&c, &clock);
+    let raw = crate::conn::address_token::StoredToken::decode(&token)
+        .unwrap()
+        .token;
+    let fleet = Arc::new(FleetRegister::default());
+    let member = || {
+        let mut s = server_config(&clock);
+        s.set_shared_register(Some(fleet.clone()));
+        s
+    };
+    let (a, b) = (member(), member());
+    let here = client_addr();
+    assert_eq!(
+        check_initial_token(&a, &raw, &[1; 8], here),
+        InitialToken::NewToken
+    );
+    assert_eq!(
+        check_initial_token(&a, &raw, &[1; 8], here),
+        InitialToken::NewToken
+    );
+    assert_eq!(
+        check_initial_token(&a, &raw, &[2; 8], here),
+        InitialToken::Invalid
+    );
+    assert_eq!(fleet.asked.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        check_initial_token(&b, &raw, &[1; 8], here),
+        InitialToken::Invalid
+    );
+    // Outside the fleet, the token was never seen.
+    let outsider = server_config(&clock);
+    assert_eq!(
+        check_initial_token(&outsider, &raw, &[1; 8], here),
+        InitialToken::NewToken
     );
 }
 
@@ -150,7 +185,7 @@ fn limited_server_bytes(
 
 #[test]
 fn tokens_that_prove_nothing_are_no_token() {
-    let clock = Arc::new(TestClock(AtomicU64::new(10_000)));
+    let clock = TestClock::at(10_000);
     let (c, _) = configs();
     let config = server_config(&clock);
     let blob = a_new_token(&c, &clock);
@@ -198,7 +233,7 @@ fn tokens_that_prove_nothing_are_no_token() {
 
 #[test]
 fn a_retry_token_is_for_the_retry_it_came_with() {
-    let clock = Arc::new(TestClock(AtomicU64::new(77)));
+    let clock = TestClock::at(77);
     let config = server_config(&clock);
     let mut retry = Vec::new();
     let here = client_addr();
@@ -225,7 +260,7 @@ fn a_retry_token_is_for_the_retry_it_came_with() {
 
 #[test]
 fn a_token_is_only_sent_to_the_server_it_came_from() {
-    let clock = Arc::new(TestClock(AtomicU64::new(9)));
+    let clock = TestClock::at(9);
     let (c, _) = configs();
     let blob = a_new_token(&c, &clock);
     let mut elsewhere = c;

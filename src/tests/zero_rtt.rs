@@ -8,6 +8,8 @@ use std::sync::Arc;
 use super::pair::{configs, Pair, MS};
 use crate::config::Config;
 use crate::conn::{ApiError, Connection, Event, Termination};
+use crate::shared_register::SharedRegister;
+use crate::test_util::{FleetRegister, TestClock};
 use crate::tls::{TicketKey, TlsContext};
 
 fn key() -> TicketKey {
@@ -18,8 +20,17 @@ fn key() -> TicketKey {
     }
 }
 
-/// Client and server configs with tickets (shared keys) and 0-RTT on.
+/// Client and server configs with tickets (shared keys) and 0-RTT on; the
+/// server's fleet shares a register (without one, a server with lasting
+/// keys refuses early data for its first seconds).
 fn early_configs() -> (Config, Config) {
+    let (c, mut s) = fleet_configs();
+    s.set_shared_register(Some(Arc::new(FleetRegister::default())));
+    (c, s)
+}
+
+/// As [`early_configs`], with no shared register.
+fn fleet_configs() -> (Config, Config) {
     let (mut c, mut s) = configs();
     for cfg in [&mut c, &mut s] {
         cfg.set_session_tickets(true);
@@ -176,10 +187,79 @@ fn a_replayed_early_flight_is_not_processed_twice() {
     // An attacker sends the same datagrams again: the server resumes the
     // session, but takes no early data from that ticket twice.
     assert_eq!(server_reads(&server, &flight), b"");
-    // Another server of the fleet (same keys, its own register) would: the
-    // documented limit of a per-server defence.
+    // Nor does another server of the fleet (same keys, its own strike
+    // register) that shares the fleet's register.
+    let (_, mut s) = early_configs();
+    s.set_shared_register(server.0.shared_register.clone());
+    assert_eq!(server_reads(&server_of(s), &flight), b"");
+    // One whose register is its own would: the limit of a defence kept in
+    // one place.
     let (_, s) = early_configs();
     assert_eq!(server_reads(&server_of(s), &flight), b"transfer $100");
+}
+
+/// A server whose ticket keys outlive it (a restart, a fleet) and whose
+/// strike register is its own cannot know what was accepted just before
+/// it started: it refuses early data for the first 20 s, then takes it.
+/// With random keys no older ticket opens, so it takes it at once.
+#[test]
+fn a_server_with_lasting_keys_and_no_shared_register_refuses_0rtt_at_first() {
+    let (c, mut s) = fleet_configs();
+    let clock = TestClock::at(1_000_000);
+    s.set_unix_clock(clock.clone());
+    let server = server_of(s);
+    let ticket = ticket_from(&c, &server);
+    let flight = first_flight(&c, &ticket);
+    clock.set(1_000_019);
+    assert_eq!(server_reads(&server, &flight), b"", "19 s after its start");
+    clock.set(1_000_020);
+    assert_eq!(server_reads(&server, &flight), b"transfer $100");
+
+    let (mut c, mut s) = configs();
+    for cfg in [&mut c, &mut s] {
+        cfg.set_session_tickets(true);
+        cfg.set_early_data(true);
+    }
+    s.set_unix_clock(TestClock::at(1_000_000));
+    let server = server_of(s);
+    let ticket = ticket_from(&c, &server);
+    assert_eq!(
+        server_reads(&server, &first_flight(&c, &ticket)),
+        b"transfer $100",
+        "random keys: at once"
+    );
+}
+
+/// The fleet's register is asked only about tickets the server has not
+/// seen, and its "used" is final.
+#[test]
+fn the_shared_register_is_asked_once_per_ticket_and_its_word_is_final() {
+    let (c, mut s) = fleet_configs();
+    let fleet = Arc::new(FleetRegister::default());
+    s.set_shared_register(Some(fleet.clone()));
+    let server = server_of(s);
+    let ticket = ticket_from(&c, &server);
+    let flight = first_flight(&c, &ticket);
+    let asked = || fleet.asked.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(server_reads(&server, &flight), b"transfer $100");
+    assert_eq!(asked(), 1);
+    assert_eq!(server_reads(&server, &flight), b"");
+    assert_eq!(asked(), 1, "a replay here is this server's to refuse");
+
+    let ticket = ticket_from(&c, &server);
+    let flight = first_flight(&c, &ticket);
+    // Another server of the fleet took this ticket's flight already.
+    let nonce_taken = fleet.clone();
+    struct AlwaysUsed(Arc<FleetRegister>);
+    impl SharedRegister for AlwaysUsed {
+        fn first_use(&self, kind: crate::shared_register::OnceKind, id: &[u8], keep: u64) -> bool {
+            let _ = self.0.first_use(kind, id, keep);
+            false
+        }
+    }
+    let (_, mut s) = fleet_configs();
+    s.set_shared_register(Some(Arc::new(AlwaysUsed(nonce_taken))));
+    assert_eq!(server_reads(&server_of(s), &flight), b"");
 }
 
 #[test]

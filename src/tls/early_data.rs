@@ -20,6 +20,13 @@
 //! So entries live [`STRIKE_WINDOW`] seconds on the register's one clock,
 //! not until the ticket expires: a client resuming 65,536 times fills it
 //! for 20 seconds, not for the ticket's lifetime.
+//!
+//! The register lives in one configuration's memory. Servers that share
+//! ticket keys (a fleet, a process restarted with the same keys) give the
+//! application's [`SharedRegister`] the last word on each new nonce; a
+//! server with such keys and no shared register refuses early data for
+//! its register's first window, since a flight accepted just before it
+//! existed could come again.
 
 use std::collections::{HashSet, VecDeque};
 use std::ffi::{c_int, c_void};
@@ -30,6 +37,8 @@ use openssl::ex_data::Index;
 use openssl::ssl::{Ssl, SslContext, SslContextBuilder, SslRef};
 use openssl_sys as ffi;
 
+use crate::config::Config;
+use crate::shared_register::{OnceKind, SharedRegister};
 use crate::side::Side;
 use crate::token::UnixClock;
 use crate::transport_params::TransportParameters;
@@ -53,30 +62,69 @@ pub struct EarlyPolicy {
 }
 
 /// Nonces of tickets already used for early data, for [`STRIKE_WINDOW`].
-#[derive(Debug)]
 pub(crate) struct StrikeRegister {
     seen: HashSet<[u8; 16]>,
     /// (expiry in Unix seconds, nonce), oldest first.
     order: VecDeque<(u64, [u8; 16])>,
     capacity: usize,
     clock: Arc<dyn UnixClock>,
+    /// The application's register, asked about nonces this one has not
+    /// seen.
+    shared: Option<Arc<dyn SharedRegister>>,
+    /// No early data before this (Unix seconds): a register that starts
+    /// empty cannot know the flights accepted in the last window by the
+    /// process it replaces (see [`StrikeRegister::new`]).
+    refuse_until: u64,
+}
+
+impl std::fmt::Debug for StrikeRegister {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StrikeRegister")
+            .field("seen", &self.seen.len())
+            .field("shared", &self.shared.is_some())
+            .field("refuse_until", &self.refuse_until)
+            .finish()
+    }
 }
 
 impl StrikeRegister {
-    pub(crate) fn new(capacity: usize, clock: Arc<dyn UnixClock>) -> Self {
+    /// An empty register. When tickets outlive it (`lasting_tickets`: the
+    /// application's ticket keys, which a restarted process or another
+    /// server also holds) and no `shared` register remembers for it, a
+    /// flight accepted just before it existed could be replayed to it: so
+    /// it refuses early data for the first [`STRIKE_WINDOW`] seconds. With
+    /// random ticket keys, made with this register, no older ticket opens.
+    pub(crate) fn new(
+        capacity: usize,
+        clock: Arc<dyn UnixClock>,
+        shared: Option<Arc<dyn SharedRegister>>,
+        lasting_tickets: bool,
+    ) -> Self {
+        let refuse_until = if lasting_tickets && shared.is_none() {
+            clock.unix_seconds().saturating_add(STRIKE_WINDOW)
+        } else {
+            0
+        };
         Self {
             seen: HashSet::new(),
             order: VecDeque::new(),
             capacity,
             clock,
+            shared,
+            refuse_until,
         }
     }
 
-    /// Records a ticket's first use for early data; false when it was used
-    /// within the window (a replay), or when the register is full of live
-    /// nonces.
+    /// Records a ticket's first use for early data here; false when it was
+    /// used within the window (a replay), when the register is full of live
+    /// nonces, or while it is too young to know. The shared register, if
+    /// any, has the last word on a true ([`allow_early_data`] asks it
+    /// outside this register's lock).
     pub(crate) fn first_use(&mut self, nonce: [u8; 16]) -> bool {
         let now = self.clock.unix_seconds();
+        if now < self.refuse_until {
+            return false;
+        }
         // One window for all, on one clock: the oldest entries go first.
         while self.order.front().is_some_and(|(t, _)| *t <= now) {
             if let Some((_, n)) = self.order.pop_front() {
@@ -154,11 +202,14 @@ pub enum EarlyDataStatus {
 
 /// Sets a server context up for 0-RTT: stateless tickets carrying the
 /// policy, the allow callback, and a strike register.
-pub(super) fn install_server(b: &mut SslContextBuilder, clock: Arc<dyn UnixClock>) -> bool {
-    b.set_ex_data(
-        register_index(),
-        Mutex::new(StrikeRegister::new(STRIKE_CAPACITY, clock)),
+pub(super) fn install_server(b: &mut SslContextBuilder, config: &Config) -> bool {
+    let register = StrikeRegister::new(
+        STRIKE_CAPACITY,
+        config.unix_clock.clone(),
+        config.shared_register.clone(),
+        !config.ticket_keys.is_empty(),
     );
+    b.set_ex_data(register_index(), Mutex::new(register));
     // SAFETY: the context is live; the callbacks have the exact C
     // signatures and take what they need from ex_data, not from `arg`.
     unsafe {
@@ -263,11 +314,14 @@ unsafe extern "C" fn allow_early_data(s: *mut ffi::SSL, _arg: *mut c_void) -> c_
         let Some(register) = ssl.ssl_context().ex_data(register_index()) else {
             return 0;
         };
-        let first = register
+        let (first, shared) = register
             .lock()
-            .map(|mut r| r.first_use(nonce))
-            .unwrap_or(false);
-        c_int::from(first)
+            .map(|mut r| (r.first_use(nonce), r.shared.clone()))
+            .unwrap_or((false, None));
+        // The fleet's register may take a while: no lock is held.
+        let fleet_first =
+            || shared.is_none_or(|s| s.first_use(OnceKind::EarlyData, &nonce, STRIKE_WINDOW));
+        c_int::from(first && fleet_first())
     };
     std::panic::catch_unwind(run).unwrap_or(0)
 }
@@ -275,42 +329,35 @@ unsafe extern "C" fn allow_early_data(s: *mut ffi::SSL, _arg: *mut c_void) -> c_
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    struct Clock(AtomicU64);
-    impl UnixClock for Clock {
-        fn unix_seconds(&self) -> u64 {
-            self.0.load(Ordering::Relaxed)
-        }
-    }
+    use crate::test_util::TestClock;
 
     #[test]
     fn a_nonce_is_taken_once_within_the_window_and_a_full_register_refuses() {
-        let clock = Arc::new(Clock(AtomicU64::new(100)));
-        let mut r = StrikeRegister::new(2, clock.clone());
+        let clock = TestClock::at(100);
+        let mut r = StrikeRegister::new(2, clock.clone(), None, false);
         assert!(r.first_use([1; 16]));
         assert!(!r.first_use([1; 16]), "a replay");
-        clock.0.store(105, Ordering::Relaxed);
+        clock.set(105);
         assert!(r.first_use([2; 16]));
         assert!(!r.first_use([3; 16]), "full of live nonces");
         // The window of the first passed: room again, on the register's
         // own clock, although the tickets themselves live for a day.
-        clock.0.store(100 + STRIKE_WINDOW, Ordering::Relaxed);
+        clock.set(100 + STRIKE_WINDOW);
         assert!(r.first_use([3; 16]));
         assert!(!r.first_use([2; 16]), "still within its window");
     }
 
     #[test]
     fn a_client_resuming_many_times_blocks_0rtt_for_the_window_only() {
-        let clock = Arc::new(Clock(AtomicU64::new(1_000)));
-        let mut r = StrikeRegister::new(STRIKE_CAPACITY, clock.clone());
+        let clock = TestClock::at(1_000);
+        let mut r = StrikeRegister::new(STRIKE_CAPACITY, clock.clone(), None, false);
         for i in 0..STRIKE_CAPACITY as u64 {
             let mut n = [0; 16];
             n[..8].copy_from_slice(&i.to_be_bytes());
             assert!(r.first_use(n));
         }
         assert!(!r.first_use([0xee; 16]), "full");
-        clock.0.store(1_000 + STRIKE_WINDOW, Ordering::Relaxed);
+        clock.set(1_000 + STRIKE_WINDOW);
         assert!(r.first_use([0xee; 16]), "0-RTT is back after the window");
     }
 }

@@ -172,9 +172,7 @@ impl TlsContext {
                         "OpenSSL refused the ticket key callback".into(),
                     ));
                 }
-                if config.early_data
-                    && !early_data::install_server(&mut b, config.unix_clock.clone())
-                {
+                if config.early_data && !early_data::install_server(&mut b, config) {
                     return Err(ConfigError::Invalid(
                         "OpenSSL refused the early data callbacks".into(),
                     ));

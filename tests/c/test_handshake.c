@@ -191,6 +191,7 @@ static int ticketed(struct side *c, struct side *s) {
 static int pinged(struct side *c, struct side *s) { (void)s; return c->ping_acked; }
 static int delivered(struct side *c, struct side *s) { (void)c; return s->stream_done; }
 static int echoed(struct side *c, struct side *s) { (void)s; return c->echo_done; }
+static int heard(struct side *c, struct side *s) { return established(c, s) && s->echo_done; }
 static int closed(struct side *c, struct side *s) {
     return quic_conn_is_closed(c->conn) && quic_conn_is_closed(s->conn);
 }
@@ -352,43 +353,111 @@ static void test_backpressure(const char *certs) {
     server_config = NULL;
 }
 
+/* A fleet's shared register through quic.h (quic_config_set_shared_register):
+ * a table of the identifiers taken, as a database all servers reach. */
+struct fleet {
+    uint8_t ids[16][64];
+    size_t lens[16];
+    size_t count;
+    int early_asks;
+};
+
+static int fleet_register(void *userdata, const quic_register_query *q) {
+    struct fleet *f = userdata;
+    CHECK(q->struct_size >= sizeof *q && q->id_len > 0 && q->id_len <= 64 && q->keep_seconds > 0);
+    if (q->kind == QUIC_REGISTER_KIND_EARLY_DATA) {
+        f->early_asks++;
+        CHECK(q->id_len == 16);
+    }
+    for (size_t i = 0; i < f->count; i++)
+        if (f->lens[i] == q->id_len && memcmp(f->ids[i], q->id, q->id_len) == 0) return 0;
+    if (f->count == 16 || q->id_len > 64) return 0;
+    memcpy(f->ids[f->count], q->id, q->id_len);
+    f->lens[f->count++] = q->id_len;
+    return 1;
+}
+
+/* A server config of the fleet: tickets and 0-RTT, the fleet's ticket
+ * keys, and `fleet` as its shared register (none when NULL). */
+static quic_config *fleet_server(const char *certs, const uint8_t *keys, struct fleet *fleet) {
+    quic_config *client, *server;
+    make_configs(certs, &client, &server);
+    quic_config_free(client);
+    MUST(quic_config_set_session_tickets(server, true));
+    MUST(quic_config_set_early_data(server, true));
+    MUST(quic_config_set_ticket_keys(server, keys, 2));
+    MUST(quic_config_set_ticket_lifetime(server, 3600));
+    if (fleet) MUST(quic_config_set_shared_register(server, fleet_register, fleet));
+    return server;
+}
+
+/* Resumes with `ticket` through server_config, sending a request in 0-RTT
+ * right after connect; the finished pair (the caller frees it). */
+static uint64_t resume(quic_config *client_config, const struct side *with, struct side *c,
+                       struct side *s, uint64_t now) {
+    quic_conn_params params = {.struct_size = sizeof params, .session_ticket = with->ticket,
+                               .session_ticket_len = with->ticket_len};
+    MUST(quic_conn_new(client_config, &params, &c->conn));
+    MUST(quic_conn_connect(c->conn, (struct sockaddr *)&server_addr, server_addrlen, now));
+    const char early[] = "early request";
+    MUST(quic_conn_stream_send(c->conn, 4, (const uint8_t *)early, sizeof early - 1, true));
+    now = run(c, s, now, heard);
+    CHECK(established(c, s) && c->resumed && s->resumed);
+    CHECK(s->echo_done && s->echoed_len == sizeof early - 1 &&
+          memcmp(s->echoed, early, sizeof early - 1) == 0);
+    return now;
+}
+
 /* Session tickets through quic.h: the first connection's ticket, given in
  * quic_conn_params, resumes the session on a second one, which sends its
- * request in 0-RTT; the server's ticket keys are the application's. */
+ * request in 0-RTT; the server's ticket keys are the application's, and so
+ * is the register that takes each ticket's early data once across the
+ * fleet. A server with those keys and no shared register refuses 0-RTT in
+ * its first seconds, and the request arrives in 1-RTT. */
 static void test_resumption(const char *certs) {
     quic_config *client_config;
     make_configs(certs, &client_config, &server_config);
     MUST(quic_config_set_session_tickets(client_config, true));
-    MUST(quic_config_set_session_tickets(server_config, true));
     MUST(quic_config_set_early_data(client_config, true));
-    MUST(quic_config_set_early_data(server_config, true));
     uint8_t keys[2 * QUIC_TICKET_KEY_LEN];
     for (size_t i = 0; i < sizeof keys; i++) keys[i] = (uint8_t)(i * 13 + 5);
     CHECK(quic_config_set_ticket_keys(server_config, keys, 0) == QUIC_RESULT_INVALID_ARGUMENT);
     CHECK(quic_config_set_ticket_keys(server_config, NULL, 1) == QUIC_RESULT_NULL_PARAMETER);
     CHECK(quic_config_set_ticket_lifetime(server_config, 0) == QUIC_RESULT_INVALID_ARGUMENT);
-    MUST(quic_config_set_ticket_keys(server_config, keys, 2));
-    MUST(quic_config_set_ticket_lifetime(server_config, 3600));
+    CHECK(quic_config_set_shared_register(NULL, fleet_register, NULL) == QUIC_RESULT_NULL_PARAMETER);
+    quic_config_free(server_config);
+    struct fleet fleet = {0};
+    quic_config *first = fleet_server(certs, keys, &fleet);
+    server_config = first;
 
     struct side c1 = {0}, s1 = {0};
     MUST(quic_conn_new(client_config, NULL, &c1.conn));
     MUST(quic_conn_connect(c1.conn, (struct sockaddr *)&server_addr, server_addrlen, 0));
     uint64_t now = run(&c1, &s1, 0, ticketed);
     CHECK(ticketed(&c1, &s1) && !c1.resumed && !s1.resumed);
+    CHECK(quic_config_set_shared_register(first, NULL, NULL) == QUIC_RESULT_ALREADY_USED);
 
     struct side c2 = {0}, s2 = {0};
-    quic_conn_params params = {.struct_size = sizeof params, .session_ticket = c1.ticket,
-                               .session_ticket_len = c1.ticket_len};
-    MUST(quic_conn_new(client_config, &params, &c2.conn));
-    MUST(quic_conn_connect(c2.conn, (struct sockaddr *)&server_addr, server_addrlen, now));
-    /* Right after connect: the ticket's limits allow a request in 0-RTT. */
-    const char early[] = "early request";
-    MUST(quic_conn_stream_send(c2.conn, 4, (const uint8_t *)early, sizeof early - 1, true));
-    run(&c2, &s2, now, established);
-    CHECK(established(&c2, &s2) && c2.resumed && s2.resumed);
-    CHECK(c2.early && s2.early);
-    CHECK(s2.echo_done && s2.echoed_len == sizeof early - 1 &&
-          memcmp(s2.echoed, early, sizeof early - 1) == 0);
+    now = resume(client_config, &c1, &c2, &s2, now);
+    CHECK(c2.early && s2.early && fleet.early_asks == 1);
+
+    /* Another server of the fleet: its own register never saw the ticket,
+     * the fleet's did. */
+    server_config = fleet_server(certs, keys, &fleet);
+    struct side c3 = {0}, s3 = {0};
+    now = resume(client_config, &c1, &c3, &s3, now);
+    CHECK(!c3.early && !s3.early && fleet.early_asks == 2);
+    quic_config_free(server_config);
+
+    /* A server with the fleet's keys and only its own register, just
+     * started: early data is refused though it never saw the ticket. */
+    server_config = fleet_server(certs, keys, NULL);
+    struct side c4 = {0}, s4 = {0};
+    now = resume(client_config, &c1, &c4, &s4, now);
+    CHECK(!c4.early && !s4.early && fleet.early_asks == 2);
+    quic_config_free(server_config);
+    server_config = first;
+
     /* A server takes no ticket. */
     quic_conn *bad = NULL;
     uint8_t dcid[8] = {0};
@@ -398,10 +467,8 @@ static void test_resumption(const char *certs) {
                                       .session_ticket_len = c1.ticket_len};
     CHECK(quic_conn_new(server_config, &server_params, &bad) == QUIC_RESULT_INVALID_ARGUMENT);
 
-    quic_conn_free(c1.conn);
-    quic_conn_free(s1.conn);
-    quic_conn_free(c2.conn);
-    quic_conn_free(s2.conn);
+    struct side *all[] = {&c1, &s1, &c2, &s2, &c3, &s3, &c4, &s4};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) quic_conn_free(all[i]->conn);
     quic_config_free(client_config);
     quic_config_free(server_config);
     server_config = NULL;

@@ -300,6 +300,9 @@ fn lib_config(opts: &Opts) -> (Arc<Config>, Arc<TlsContext>) {
             hmac: [9; 32],
         }])
         .unwrap();
+        // Servers that share keys must share the register of used
+        // tickets too, or each refuses 0-RTT in its first seconds.
+        c.set_shared_register(Some(fleet_register()));
     }
     let tls = TlsContext::new(&c).unwrap();
     (Arc::new(c), tls)
@@ -896,3 +899,23 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
 
 #[cfg(test)]
 mod tests;
+
+/// The register of used tickets every run's libquic server shares, as the
+/// servers of a fleet would (in memory here).
+fn fleet_register() -> Arc<dyn quic::shared_register::SharedRegister> {
+    use quic::shared_register::{OnceKind, SharedRegister};
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+
+    struct Fleet(Mutex<HashSet<(bool, Vec<u8>)>>);
+    impl SharedRegister for Fleet {
+        fn first_use(&self, kind: OnceKind, id: &[u8], _keep_seconds: u64) -> bool {
+            let key = (kind == OnceKind::EarlyData, id.to_vec());
+            self.0.lock().is_ok_and(|mut s| s.insert(key))
+        }
+    }
+    static FLEET: OnceLock<Arc<Fleet>> = OnceLock::new();
+    FLEET
+        .get_or_init(|| Arc::new(Fleet(Mutex::new(HashSet::new()))))
+        .clone()
+}
