@@ -158,17 +158,31 @@ valgrind-test: $(PLAIN_C_TESTS) examples $(VENV)/.installed $(CERTS)/server.pem
 	  -k "fifty or wrong_ca or garbage or bad_input or echo or (quic_client_with_aioquic_server and names2)"
 
 # Threads sharing one frozen configuration under ThreadSanitizer. The
-# library is built a second time with its vendored OpenSSL instrumented
-# (CFLAGS reach openssl-src's build), so that OpenSSL's own locks and
-# atomics are visible to TSan; any report fails the run (exit code 66).
+# library is built a second time, all of it instrumented: its Rust code and
+# the standard library (rebuilt from rust-src with -Zbuild-std, so that
+# Rust's locks and reference counts are visible to TSan; the stable
+# toolchain stands in for nightly with RUSTC_BOOTSTRAP=1) and its vendored
+# OpenSSL (CFLAGS reach openssl-src's build). Any report fails the run
+# (exit code 66).
+# The program links Rust's own TSan runtime: the one of the system's gcc
+# can be older than the entry points rustc's LLVM calls (__tsan_memcpy).
 TSAN_TARGET := target/tsan
+RUST_HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+RUST_SYSROOT := $(shell rustc --print sysroot 2>/dev/null)
+TSAN_OUT := $(TSAN_TARGET)/$(RUST_HOST)/$(PROFILE)
+TSAN_RT = $(firstword $(wildcard $(RUST_SYSROOT)/lib/rustlib/$(RUST_HOST)/lib/librustc-*_rt.tsan.a))
 tsan-test: $(CERTS)/server.pem
-	CFLAGS="-fsanitize=thread -g -O1" CARGO_TARGET_DIR=$(TSAN_TARGET) $(CARGO) build $(CARGO_PROFILE) --lib
-	@ln -sf libquic.so $(TSAN_TARGET)/$(PROFILE)/libquic.so.$(SOVER)
+	CFLAGS="-fsanitize=thread -g -O1" RUSTFLAGS="-Zsanitizer=thread" RUSTC_BOOTSTRAP=1 \
+	  CARGO_TARGET_DIR=$(TSAN_TARGET) $(CARGO) build $(CARGO_PROFILE) --lib \
+	  -Zbuild-std --target $(RUST_HOST)
+	@ln -sf libquic.so $(TSAN_OUT)/libquic.so.$(SOVER)
+	@test -n "$(TSAN_RT)" || { echo "tsan-test: no TSan runtime in $(RUST_SYSROOT)"; exit 1; }
 	@mkdir -p $(BUILD)/tsan
-	$(CC) $(CSTD) -g -O1 -fsanitize=thread -pthread -Iinclude tests/c/test_threads.c \
-	  -o $(BUILD)/tsan/test_threads -L$(TSAN_TARGET)/$(PROFILE) -lquic \
-	  -Wl,-rpath,$(abspath $(TSAN_TARGET)/$(PROFILE))
+	$(CC) $(CSTD) -g -O1 -fsanitize=thread -pthread -Iinclude -c tests/c/test_threads.c \
+	  -o $(BUILD)/tsan/test_threads.o
+	$(CC) -pthread $(BUILD)/tsan/test_threads.o -o $(BUILD)/tsan/test_threads \
+	  -Wl,--whole-archive $(TSAN_RT) -Wl,--no-whole-archive -L$(TSAN_OUT) -lquic \
+	  -Wl,-rpath,$(abspath $(TSAN_OUT)) -ldl -lm -lrt
 	TSAN_OPTIONS=exitcode=66 ./$(BUILD)/tsan/test_threads $(CERTS)
 
 # Go (cgo) and Node (koffi) load the library and run a handshake and an

@@ -89,6 +89,15 @@ pub enum InitialToken {
     },
     /// A NEW_TOKEN token of an earlier connection from this address: the
     /// address is validated (`Connection::mark_address_validated`).
+    ///
+    /// It lifts the 3x limit outright rather than to a raised cap: the
+    /// token's purpose is a large first flight (a long certificate chain)
+    /// in the first round trip, and what a misused one costs is bounded
+    /// otherwise. It opens once (per configuration, or per fleet with a
+    /// shared register), for an hour, from the client's own IP: to use it
+    /// against that IP, an attacker must see a fresh token on the path and
+    /// beat the client to the server, and then gets one connection's flight
+    /// and its retransmissions, which the handshake timeout ends.
     NewToken,
 }
 

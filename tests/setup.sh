@@ -5,7 +5,7 @@
 #                              binutils, git, the openssl command, python3
 #   sh tests/setup.sh test     the build's needs, and the test suite's: valgrind,
 #                              Go, Node.js and npm, Python's venv, the ASan and
-#                              UBSan runtimes, rustfmt and clippy
+#                              UBSan runtimes, rustfmt, clippy and rust-src
 #
 # It only looks when nothing is missing (a second or so). Otherwise, as root
 # or with passwordless sudo on a Debian or Ubuntu machine, it installs the
@@ -86,13 +86,20 @@ if [ -n "$need" ]; then
     fi
 fi
 
-# Rust components for the lint step (rustup installs them without root).
+# Rust components for the lint step, and the standard library's source,
+# which tsan-test rebuilds instrumented (rustup installs them without root).
+rust_src="$(rustc --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library"
 if [ "$what" = test ] && command -v rustup >/dev/null 2>&1; then
     cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
     cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+    [ -d "$rust_src" ] || rustup component add rust-src
 fi
 if [ "$what" = test ] && ! cargo fmt --version >/dev/null 2>&1; then
     echo "setup: make test needs rustfmt and clippy: rustup component add rustfmt clippy" >&2
+    exit 1
+fi
+if [ "$what" = test ] && [ ! -d "$rust_src" ]; then
+    echo "setup: make test needs the Rust standard library's source: rustup component add rust-src" >&2
     exit 1
 fi
 exit 0

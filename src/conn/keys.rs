@@ -88,6 +88,9 @@ pub(crate) struct KeyGenerations {
     /// When a packet of the current write generation was first
     /// acknowledged (RFC 9001 §6.5 gates the next update on it).
     write_gen_acked_at: Option<u64>,
+    /// The peer acknowledged a 1-RTT packet of ours, of any generation:
+    /// a client's handshake is confirmed by it (RFC 9001 §4.1.2).
+    any_acked: bool,
     /// The peer moved to the current read generation and we have not yet
     /// sent it an ACK of a packet of that generation: it may not update
     /// again until we have (RFC 9001 §6.1, §6.2).
@@ -190,7 +193,7 @@ impl KeyGenerations {
 
     /// The peer acknowledged a packet we protected with 1-RTT keys.
     pub(crate) fn one_rtt_acked(&self) -> bool {
-        self.write_gen > 0 || self.write_gen_acked_at.is_some()
+        self.any_acked
     }
 
     /// An ACK frame in 1-RTT acknowledged packets up to `largest`.
@@ -199,6 +202,7 @@ impl KeyGenerations {
             && self.write_gen_first_pn.is_some_and(|f| largest >= f)
         {
             self.write_gen_acked_at = Some(now);
+            self.any_acked = true;
         }
     }
 
