@@ -272,6 +272,7 @@ lint:
 	$(CARGO) fmt --check
 	cd tests/quinn && $(CARGO) fmt --check
 	cd fuzz && $(CARGO) fmt --check
+	cd tests/netsim && $(CARGO) fmt --check
 	cd bench && $(CARGO) fmt --check
 	$(CARGO) clippy $(CARGO_PROFILE) --all-targets -- -D warnings
 	# The bench crate is not run by the tests; checking it here keeps it

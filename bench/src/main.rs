@@ -16,6 +16,7 @@ mod aioquic_drv;
 mod cabi_drv;
 mod ceilings;
 mod libquic_drv;
+mod lossy;
 mod memory;
 mod quinn_drv;
 mod reassembly;
@@ -346,6 +347,13 @@ fn main() {
         );
     }
 
+    // Bulk under loss: goodput in virtual time over the simulated path.
+    let loss_rows = if b.want("loss") {
+        lossy::rows(&certs)
+    } else {
+        Vec::new()
+    };
+
     // Memory per idle connection: BENCH_CONNS established pairs held at once.
     let conns = env_usize("BENCH_CONNS", 1000);
     // (stack, heap, RSS) per connection, in bytes.
@@ -474,6 +482,34 @@ fn main() {
     println!(
         " as freed memory is reused; the C ABI pairs share one configuration, as the Rust ones do)"
     );
+    if !loss_rows.is_empty() {
+        println!(
+            "\nbulk under loss: {} MB download, 10 ms RTT, 100 Mbit/s bottleneck, 256 KB queue,",
+            lossy::MB
+        );
+        println!("random loss both ways; goodput in virtual time (median of {} seeds); CPU-seconds per GB", lossy::SEEDS);
+        println!("of both ends and the simulated path");
+        println!(
+            "{:<22} {:>14} {:>14} {:>10} {:>12} {:>12}",
+            "loss / controller",
+            "libquic Mbit/s",
+            "quinn Mbit/s",
+            "vs quinn",
+            "libquic CPU",
+            "quinn CPU"
+        );
+        for r in &loss_rows {
+            println!(
+                "{:<22} {:>14.1} {:>14.1} {:>10.2} {:>10.1} s {:>10.1} s",
+                format!("{:.0}% / {}", r.loss * 100.0, r.cc.name()),
+                r.libquic,
+                r.quinn,
+                r.libquic / r.quinn,
+                r.libquic_cpu_gb,
+                r.quinn_cpu_gb
+            );
+        }
+    }
     let mut json = String::from("{");
     for (i, (k, s)) in sum.iter().enumerate() {
         let _ = write!(

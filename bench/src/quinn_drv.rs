@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use quinn_proto::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use quinn_proto::{
-    ClientConfig, Connection, ConnectionHandle, DatagramEvent, Dir, Endpoint, EndpointConfig,
-    Event, ServerConfig, StreamEvent, StreamId, TransportConfig, VarInt,
+    congestion, ClientConfig, Connection, ConnectionHandle, DatagramEvent, Dir, Endpoint,
+    EndpointConfig, Event, ServerConfig, StreamEvent, StreamId, TransportConfig, VarInt,
 };
 use rustls::crypto::ring as rring;
 use rustls_pki_types::pem::PemObject;
@@ -37,8 +37,8 @@ impl rustls::crypto::SupportedKxGroup for CountedX25519 {
 
 /// Client and server configurations pinned like libquic's.
 pub struct Configs {
-    client: ClientConfig,
-    server: Arc<ServerConfig>,
+    pub client: ClientConfig,
+    pub server: Arc<ServerConfig>,
 }
 
 pub fn configs(certs: &str) -> Configs {
@@ -48,6 +48,12 @@ pub fn configs(certs: &str) -> Configs {
 /// [`configs`] with `streams` as the limit of each kind of stream the peer
 /// may open (the same on every stack when memory is compared).
 pub fn configs_with_streams(certs: &str, streams: u32) -> Configs {
+    configs_with(certs, streams, crate::lossy::Cc::Cubic)
+}
+
+/// [`configs_with_streams`] with `cc` as the congestion controller
+/// (quinn-proto's default is CUBIC).
+pub fn configs_with(certs: &str, streams: u32, cc: crate::lossy::Cc) -> Configs {
     let provider = Arc::new(rustls::crypto::CryptoProvider {
         cipher_suites: vec![rring::cipher_suite::TLS13_AES_128_GCM_SHA256],
         kx_groups: vec![&CountedX25519],
@@ -63,6 +69,14 @@ pub fn configs_with_streams(certs: &str, streams: u32) -> Configs {
         .mtu_discovery_config(None)
         .max_concurrent_bidi_streams(VarInt::from_u32(streams))
         .max_concurrent_uni_streams(VarInt::from_u32(streams));
+    match cc {
+        crate::lossy::Cc::Cubic => {
+            transport.congestion_controller_factory(Arc::new(congestion::CubicConfig::default()))
+        }
+        crate::lossy::Cc::NewReno => {
+            transport.congestion_controller_factory(Arc::new(congestion::NewRenoConfig::default()))
+        }
+    };
     let transport = Arc::new(transport);
 
     let ca = CertificateDer::from_pem_file(format!("{certs}/ca.pem")).unwrap();

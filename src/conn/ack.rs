@@ -18,6 +18,17 @@ pub(crate) const MAX_ACK_RANGES: usize = 32;
 /// still hears back within max_ack_delay.
 const REPEAT_RUN: u32 = 8;
 
+/// Ack-eliciting packets acknowledged one by one after a gap or a
+/// reordering. RFC 9000 §13.2.1 asks for an immediate ACK of the packet
+/// that shows the gap; the ones after it would wait for a second packet or
+/// max_ack_delay. A sender that just lost a packet has a small window, so
+/// the lone packet at the end of its flight would wait 25 ms and its loss
+/// would take a PTO to find. Acknowledging the next few at once lets the
+/// sender's loss detection (RFC 9002 §6.1) and window work from ACKs, as
+/// TCP receivers do in quick-ACK mode. A peer can only trigger this with
+/// packets it sends: at most one ACK per packet received.
+const QUICK_ACKS: u32 = 16;
+
 /// Received packet numbers and the acknowledgement schedule of a space.
 #[derive(Debug, Default)]
 pub(crate) struct AckState {
@@ -34,6 +45,8 @@ pub(crate) struct AckState {
     deadline: Option<u64>,
     /// Something new was received since the last ACK.
     pending: bool,
+    /// Ack-eliciting packets still to acknowledge at once (`QUICK_ACKS`).
+    quick_acks: u32,
     /// The current run of repeating packets, and when the last came.
     repeats: u32,
     last_repeat: u64,
@@ -78,9 +91,14 @@ impl AckState {
         }
         self.unacked_eliciting += 1;
         // RFC 9000 §13.2.1/§13.2.2: immediately for Initial/Handshake, for
-        // reordering, and after every second ack-eliciting packet.
-        if immediate || out_of_order || self.unacked_eliciting >= 2 {
+        // reordering, and after every second ack-eliciting packet; then
+        // for a few more after a gap (`QUICK_ACKS`).
+        if out_of_order {
+            self.quick_acks = QUICK_ACKS;
+        }
+        if immediate || out_of_order || self.unacked_eliciting >= 2 || self.quick_acks > 0 {
             self.immediate = true;
+            self.quick_acks = self.quick_acks.saturating_sub(1);
         } else if self.deadline.is_none() {
             self.deadline = Some(now.saturating_add(max_ack_delay));
         }
@@ -165,6 +183,33 @@ mod tests {
     use super::*;
 
     const MS: u64 = 1_000_000;
+
+    #[test]
+    fn after_a_gap_the_next_packets_are_acked_one_by_one() {
+        let mut a = AckState::default();
+        a.on_packet(0, true, 0, false, 25 * MS);
+        assert!(
+            !a.should_send(0),
+            "in order: the second packet or the timer"
+        );
+        a.on_ack_sent();
+        a.on_packet(2, true, 0, false, 25 * MS);
+        assert!(a.should_send(0), "a gap at once");
+        for pn in 3..3 + u64::from(QUICK_ACKS) - 1 {
+            a.on_ack_sent();
+            a.on_packet(pn, true, 0, false, 25 * MS);
+            assert!(
+                a.should_send(0),
+                "packet {pn} after the gap, alone, at once"
+            );
+        }
+        a.on_ack_sent();
+        let next = 2 + u64::from(QUICK_ACKS);
+        a.on_packet(next, true, 0, false, 25 * MS);
+        assert!(!a.should_send(0), "then every second packet again");
+        a.on_packet(next + 1, true, 0, false, 25 * MS);
+        assert!(a.should_send(0));
+    }
 
     #[test]
     fn every_second_packet_is_acked_at_once() {

@@ -905,13 +905,15 @@ pub unsafe extern "C" fn quic_config_set_key_update_interval(
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum quic_congestion_control {
-    /// NewReno (RFC 9002 §7), the default.
+    /// NewReno (RFC 9002 §7), aioquic's default.
     NewReno = 0,
-    /// CUBIC (RFC 9438).
+    /// CUBIC (RFC 9438), the default (NewReno was, up to libquic 0.2.0):
+    /// on lossy paths it keeps about 1.6 times NewReno's goodput, and it is
+    /// what quinn, msquic and Linux run.
     Cubic = 1,
 }
 
-/// Chooses the congestion controller: 0 NewReno, 1 CUBIC
+/// Chooses the congestion controller: 0 NewReno, 1 CUBIC (the default)
 /// (`QUIC_CONGESTION_CONTROL_*`).
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;

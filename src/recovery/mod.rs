@@ -65,8 +65,10 @@ pub struct SentPacket<T> {
 #[derive(Debug)]
 struct SpaceState<T> {
     sent: SentPackets<T>,
-    /// Recently declared lost: (packet number, largest acknowledged then).
-    lost_history: std::collections::VecDeque<(u64, u64)>,
+    /// Recently declared lost: packet number -> largest acknowledged then.
+    /// Ordered, so an ACK finds the ones it covers by range, at a cost that
+    /// does not grow with the history.
+    lost_history: std::collections::BTreeMap<u64, u64>,
     largest_acked: Option<u64>,
     loss_time: Option<u64>,
     last_ack_eliciting_sent: Option<u64>,
@@ -77,7 +79,7 @@ impl<T> Default for SpaceState<T> {
     fn default() -> Self {
         Self {
             sent: SentPackets::default(),
-            lost_history: std::collections::VecDeque::new(),
+            lost_history: std::collections::BTreeMap::new(),
             largest_acked: None,
             loss_time: None,
             last_ack_eliciting_sent: None,
@@ -107,6 +109,22 @@ pub struct AckOutcome<T> {
     pub acked: Vec<SentPacket<T>>,
     /// Packets declared lost as a result.
     pub lost: Vec<SentPacket<T>>,
+}
+
+/// What loss recovery did so far, for diagnosis (qlog, benchmarks, tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecoveryStats {
+    /// Packets found lost because three later ones were acknowledged.
+    pub lost_by_packet_threshold: u64,
+    /// Packets found lost because a later one was acknowledged and they
+    /// were older than the time threshold.
+    pub lost_by_time_threshold: u64,
+    /// Congestion events that reduced the window (one per recovery period).
+    pub congestion_events: u64,
+    /// Persistent congestion declared (RFC 9002 §7.6).
+    pub persistent_congestion: u64,
+    /// Probe timeouts.
+    pub probe_timeouts: u64,
 }
 
 /// What expired at the loss detection timer.
@@ -147,6 +165,7 @@ pub struct Recovery<T> {
     time_threshold_extra: u64,
     spurious_losses: u64,
     packets_lost: u64,
+    stats: RecoveryStats,
     /// The ranges of the ACK being processed, kept to reuse its memory.
     ack_ranges: Vec<(u64, u64)>,
     /// An emptied list of acknowledged packets handed back by the
@@ -175,6 +194,7 @@ impl<T> Recovery<T> {
             time_threshold_extra: 1,
             spurious_losses: 0,
             packets_lost: 0,
+            stats: RecoveryStats::default(),
             ack_ranges: Vec::new(),
             spare: Vec::new(),
         }
@@ -203,6 +223,11 @@ impl<T> Recovery<T> {
         self.packets_lost
     }
 
+    /// What loss recovery did so far.
+    pub fn stats(&self) -> RecoveryStats {
+        self.stats
+    }
+
     /// Packets declared lost that were acknowledged later.
     pub fn spurious_losses(&self) -> u64 {
         self.spurious_losses
@@ -220,17 +245,22 @@ impl<T> Recovery<T> {
         if s.lost_history.is_empty() {
             return;
         }
-        // `ranges` are disjoint and highest first: a binary search per
-        // remembered loss keeps a many-range ACK from costing
-        // history x ranges.
-        let acked_pn = |pn: u64| {
-            let i = ranges.partition_point(|&(lo, _)| lo > pn);
-            ranges.get(i).is_some_and(|&(_, hi)| pn <= hi)
-        };
+        // Losses below what the peer still reports will not be
+        // acknowledged any more: the history keeps only what an ACK can
+        // still cover, and one ordered lookup per range finds those.
+        if let Some(&(lowest, _)) = ranges.last() {
+            while s
+                .lost_history
+                .first_key_value()
+                .is_some_and(|(&pn, _)| pn < lowest)
+            {
+                s.lost_history.pop_first();
+            }
+        }
         let mut found = false;
-        s.lost_history.retain(|&(pn, largest_then)| {
-            let acked = acked_pn(pn);
-            if acked {
+        for &(lo, hi) in ranges.iter().filter(|(lo, hi)| lo <= hi) {
+            while let Some((&pn, &largest_then)) = s.lost_history.range(lo..=hi).next() {
+                s.lost_history.remove(&pn);
                 found = true;
                 let distance = largest_then.saturating_sub(pn) + 1;
                 self.packet_threshold = self
@@ -239,8 +269,7 @@ impl<T> Recovery<T> {
                     .min(MAX_PACKET_THRESHOLD);
                 self.spurious_losses += 1;
             }
-            !acked
-        });
+        }
         if found {
             self.time_threshold_extra = (self.time_threshold_extra * 2).min(8);
             if let Some(prior) = self.cc_before_loss.take() {
@@ -312,8 +341,10 @@ impl<T> Recovery<T> {
         self.cc.on_congestion_event(newest, now);
         if self.cc.window() < before.window() {
             self.cc_before_loss = Some(before);
+            self.stats.congestion_events += 1;
         }
         if self.persistent_congestion(lost) {
+            self.stats.persistent_congestion += 1;
             self.cc_before_loss = None;
             self.cc.on_persistent_congestion();
         }
@@ -463,8 +494,12 @@ impl<T> Recovery<T> {
         };
         let mut lost_pns = Vec::new();
         for p in s.sent.up_to(largest_acked) {
-            if p.time_sent <= lost_send_time || largest_acked >= p.pn + threshold {
+            if largest_acked >= p.pn + threshold {
                 lost_pns.push(p.pn);
+                self.stats.lost_by_packet_threshold += 1;
+            } else if p.time_sent <= lost_send_time {
+                lost_pns.push(p.pn);
+                self.stats.lost_by_time_threshold += 1;
             } else {
                 let t = p.time_sent.saturating_add(loss_delay);
                 s.loss_time = Some(s.loss_time.map_or(t, |l| l.min(t)));
@@ -473,9 +508,9 @@ impl<T> Recovery<T> {
         let s = &mut self.spaces[space as usize];
         for &pn in &lost_pns {
             if s.lost_history.len() >= LOST_HISTORY {
-                s.lost_history.pop_front();
+                s.lost_history.pop_first();
             }
-            s.lost_history.push_back((pn, largest_acked));
+            s.lost_history.insert(pn, largest_acked);
         }
         let lost: Vec<_> = lost_pns
             .into_iter()
@@ -555,6 +590,7 @@ impl<T> Recovery<T> {
         }
         let space = self.pto_time_and_space(now, status).map(|(_, s)| s)?;
         self.pto_count += 1;
+        self.stats.probe_timeouts += 1;
         self.set_timer(now, status);
         Some(Timeout::Probe(space))
     }

@@ -8,6 +8,7 @@ mod fuzz_replay;
 mod handshake;
 mod hostile;
 mod key_update;
+mod loss_recovery;
 mod migration;
 pub(crate) mod pair;
 pub(crate) mod pki;

@@ -21,10 +21,14 @@ pub struct Cubic {
     pub w_max: f64,
     /// K in seconds: when W_cubic returns to W_max.
     pub k: f64,
-    /// Start of the current avoidance epoch (ns).
+    /// Start of the current avoidance epoch (ns): the congestion event,
+    /// or the first acknowledgement in avoidance without one.
     epoch_start: Option<u64>,
-    /// W_est, the Reno-friendly estimate, in bytes.
-    w_est: f64,
+    /// The window when the epoch started, in bytes: where W_est starts.
+    w_est_start: f64,
+    /// The window before the last reduction, in bytes: past it, W_est
+    /// grows like Reno's (α = 1, RFC 9438 §4.3).
+    prior_cwnd: f64,
 }
 
 impl Cubic {
@@ -38,7 +42,8 @@ impl Cubic {
             w_max: 0.0,
             k: 0.0,
             epoch_start: None,
-            w_est: 0.0,
+            w_est_start: 0.0,
+            prior_cwnd: 0.0,
         }
     }
 
@@ -57,6 +62,30 @@ impl Cubic {
         C * (t - self.k).powi(3) * self.mds as f64 + self.w_max
     }
 
+    /// W_est, the Reno-friendly window, `t` seconds into the epoch with
+    /// RTT `rtt` (seconds), in bytes. It is a function of time since the
+    /// congestion event, in the form of RFC 8312 §4.2 (eq. 4): α
+    /// segments per RTT, then 1 past the window before the reduction
+    /// (RFC 9438 §4.3). RFC 9438 counts acknowledged segments instead,
+    /// which stalls on small windows: in the RTT after a reduction nothing
+    /// counts (every acknowledged packet was sent in recovery), and a
+    /// window of 2.7 segments carries only 2, so under random loss the
+    /// estimate grew at half the rate of a Reno flow's. Growth applies only
+    /// on acknowledgements of packets sent after the event, never while
+    /// application-limited, and by at most the acknowledged bytes.
+    pub fn w_est(&self, t: f64, rtt: f64) -> f64 {
+        let mds = self.mds as f64;
+        let alpha = 3.0 * (1.0 - BETA) / (1.0 + BETA);
+        let rtts = t / rtt;
+        let reno_friendly = self.w_est_start + alpha * mds * rtts;
+        if reno_friendly <= self.prior_cwnd {
+            return reno_friendly;
+        }
+        // Past the prior window: one segment per RTT from there on.
+        let to_prior = (self.prior_cwnd - self.w_est_start).max(0.0) / (alpha * mds);
+        self.prior_cwnd.max(self.w_est_start) + mds * (rtts - to_prior)
+    }
+
     /// An acknowledgement (RFC 9438 §4.2-§4.4).
     pub fn on_acked(&mut self, bytes: u64, time_sent: u64, now: u64, rtt: u64, app_limited: bool) {
         if self.in_recovery(time_sent) || app_limited {
@@ -67,29 +96,29 @@ impl Cubic {
             return;
         }
         let epoch = *self.epoch_start.get_or_insert_with(|| {
-            // A new epoch without a previous loss starts at the current
+            // An epoch without a previous loss starts at the current
             // window (§4.2: W_max = cwnd, K = 0).
             if self.w_max < self.cwnd as f64 {
                 self.w_max = self.cwnd as f64;
                 self.k = 0.0;
             }
-            self.w_est = self.cwnd as f64;
+            self.w_est_start = self.cwnd as f64;
+            self.prior_cwnd = self.cwnd as f64;
             now
         });
         let cwnd = self.cwnd as f64;
-        let mds = self.mds as f64;
-        // §4.3: the Reno-friendly estimate grows by α per window.
-        let alpha = 3.0 * (1.0 - BETA) / (1.0 + BETA);
-        self.w_est += alpha * mds * bytes as f64 / cwnd;
         let t = now.saturating_sub(epoch) as f64 / 1e9;
-        if self.w_cubic(t) < self.w_est {
-            self.cwnd = self.w_est as u64;
+        let rtt = (rtt.max(1_000) as f64) / 1e9;
+        let w_est = self.w_est(t, rtt);
+        let next = if self.w_cubic(t) < w_est {
+            // §4.3: the Reno-friendly region.
+            w_est.min(cwnd + bytes as f64)
         } else {
             // §4.4/§4.5: aim at W_cubic one RTT ahead, at most 1.5x.
-            let target = self.w_cubic(t + rtt as f64 / 1e9).clamp(cwnd, 1.5 * cwnd);
-            self.cwnd = (cwnd + (target - cwnd) * bytes as f64 / cwnd) as u64;
-        }
-        self.cwnd = self.cwnd.max(minimum_window(self.mds));
+            let target = self.w_cubic(t + rtt).clamp(cwnd, 1.5 * cwnd);
+            cwnd + (target - cwnd) * bytes as f64 / cwnd
+        };
+        self.cwnd = (next as u64).max(self.cwnd).max(minimum_window(self.mds));
     }
 
     /// A congestion event (RFC 9438 §4.6, §4.7).
@@ -98,8 +127,10 @@ impl Cubic {
             return;
         }
         self.recovery_start = Some(now);
-        self.epoch_start = None;
+        // The epoch starts now (W_cubic and W_est count from the event).
+        self.epoch_start = Some(now);
         let cwnd = self.cwnd as f64;
+        self.prior_cwnd = cwnd;
         // Fast convergence: a flow that lost before reaching its previous
         // W_max yields bandwidth.
         self.w_max = if cwnd < self.w_max {
@@ -113,7 +144,7 @@ impl Cubic {
         // K = cbrt((W_max - cwnd) / C), in segments.
         let mds = self.mds as f64;
         self.k = ((self.w_max - self.cwnd as f64) / mds / C).max(0.0).cbrt();
-        self.w_est = self.cwnd as f64;
+        self.w_est_start = self.cwnd as f64;
     }
 
     /// Persistent congestion (RFC 9438 §4.8 defers to RFC 9002).

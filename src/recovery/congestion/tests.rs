@@ -108,8 +108,10 @@ fn cubic_is_concave_below_w_max_and_convex_above() {
     assert!(c.w_cubic(k / 2.0) < w_max && c.w_cubic(k + 1.0) > w_max);
 
     // Driving acks across the epoch: the window approaches W_max, plateaus,
-    // then probes beyond it.
-    let rtt = 10 * MS;
+    // then probes beyond it. (On a 100 ms path: on a short one the
+    // Reno-friendly estimate would overtake W_cubic, as RFC 9438 §4.3
+    // intends.)
+    let rtt = 100 * MS;
     let mut now = 2 * MS;
     let mut at_k = 0;
     let mut beyond = 0;
@@ -143,4 +145,58 @@ fn cubic_fast_convergence_lowers_w_max() {
     c.on_congestion_event(2 * MS, 3 * MS);
     let cwnd_at_loss = first_w_max * BETA;
     assert!((c.w_max - cwnd_at_loss * (1.0 + BETA) / 2.0).abs() < 2.0);
+}
+
+/// Under random loss a window stays a few segments, and packets do not
+/// divide it evenly: 2.8 segments carry 2. The Reno-friendly estimate must
+/// still grow by α segments per RTT after the reduction (a Reno flow
+/// grows by one), not by α times the share of the window that was
+/// acknowledged, nor wait out the recovery RTT.
+#[test]
+fn cubic_small_window_grows_alpha_segments_per_rtt_after_a_loss() {
+    let mut c = Cubic::new(MDS);
+    // Out of slow start at four segments.
+    c.on_congestion_event(0, MS);
+    while c.window() < 4 * MDS {
+        c.on_acked(MDS, 2 * MS, 3 * MS, 10 * MS, false);
+    }
+    let rtt = 10 * MS;
+    let loss_at = 100 * MS;
+    c.on_congestion_event(loss_at - 1, loss_at);
+    let reduced = c.window();
+    // Each RTT, as many whole packets as the window holds, all sent after
+    // the event, are acknowledged; packets sent in recovery count for
+    // nothing.
+    c.on_acked(MDS, loss_at - 5 * MS, loss_at + 5 * MS, rtt, false);
+    assert_eq!(c.window(), reduced, "packets sent before the event");
+    let mut now = loss_at;
+    for _ in 0..4 {
+        let sent = now;
+        now += rtt;
+        for _ in 0..c.window() / MDS {
+            c.on_acked(MDS, sent + 1, now, rtt, false);
+        }
+    }
+    let alpha = 3.0 * (1.0 - BETA) / (1.0 + BETA);
+    let expected = reduced as f64 + 4.0 * alpha * MDS as f64;
+    assert!(
+        c.window() as f64 >= 0.97 * expected,
+        "{} after 4 RTTs from {reduced}, expected about {expected:.0}",
+        c.window()
+    );
+    assert!(c.window() as f64 <= expected + MDS as f64, "{}", c.window());
+}
+
+/// The time-based estimate never jumps: growth per acknowledgement is at
+/// most the bytes it acknowledged, and none while application-limited.
+#[test]
+fn cubic_growth_is_bounded_by_what_is_acknowledged() {
+    let mut c = Cubic::new(MDS);
+    c.on_congestion_event(0, MS);
+    let before = c.window();
+    // A long quiet spell, then one acknowledgement.
+    c.on_acked(MDS, 2 * MS, 10_000 * MS, 10 * MS, true);
+    assert_eq!(c.window(), before, "application-limited");
+    c.on_acked(MDS, 2 * MS, 10_000 * MS, 10 * MS, false);
+    assert!(c.window() <= before + MDS, "{} from {before}", c.window());
 }

@@ -898,6 +898,8 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
 }
 
 #[cfg(test)]
+mod goodput;
+#[cfg(test)]
 mod tests;
 
 /// The register of used tickets every run's libquic server shares, as the

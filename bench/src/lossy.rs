@@ -1,0 +1,101 @@
+//! Bulk under loss: a download over a simulated path (`tests/netsim`: 10 ms
+//! RTT, a 100 Mbit/s bottleneck with a 256 KB queue, seeded random loss
+//! both ways) by libquic and by quinn-proto, each with the same congestion
+//! controller. Goodput is in virtual time, so it measures the stacks' loss
+//! recovery and congestion control, not the machine; CPU is measured too.
+//! What each driver does is said in `netsim::download`.
+
+use std::sync::Arc;
+
+use netsim::download::{lossy_path, run, Download};
+use netsim::libquic_host::LibquicDownload;
+use netsim::quinn_host::QuinnDownload;
+
+use crate::util::{measure, summarize};
+use crate::{libquic_drv, quinn_drv};
+
+/// Megabytes each download moves, and the seeds per row.
+pub const MB: usize = 5;
+pub const SEEDS: u64 = 9;
+
+/// The congestion controller both stacks use in a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cc {
+    NewReno,
+    Cubic,
+}
+
+impl Cc {
+    pub fn name(self) -> &'static str {
+        match self {
+            Cc::NewReno => "newreno",
+            Cc::Cubic => "cubic",
+        }
+    }
+}
+
+/// One row of the bulk-under-loss table.
+pub struct LossRow {
+    pub loss: f64,
+    pub cc: Cc,
+    /// Median goodput, Mbit/s of virtual time.
+    pub libquic: f64,
+    pub quinn: f64,
+    /// CPU-seconds per GB moved.
+    pub libquic_cpu_gb: f64,
+    pub quinn_cpu_gb: f64,
+}
+
+/// Runs one download; its goodput and the CPU it took.
+fn one(name: &str, d: &mut dyn Download, loss: f64, seed: u64, size: usize) -> (f64, f64) {
+    let (outcome, cpu) = measure(|| run(d, lossy_path(loss, seed), size));
+    let outcome = outcome.unwrap_or_else(|| panic!("{name}: the download did not finish"));
+    (outcome.mbit_per_s(size), cpu)
+}
+
+/// libquic and quinn-proto, the same controller on both, at each loss
+/// rate, seed by seed in turn.
+pub fn rows(certs: &str) -> Vec<LossRow> {
+    let size = MB << 20;
+    let body: Arc<[u8]> = (0..size).map(|i| (i * 7) as u8).collect();
+    let mut rows = Vec::new();
+    for cc in [Cc::Cubic, Cc::NewReno] {
+        let (mut c, mut s) = libquic_drv::configs(certs);
+        let algorithm = match cc {
+            Cc::Cubic => quic::recovery::congestion::Algorithm::Cubic,
+            Cc::NewReno => quic::recovery::congestion::Algorithm::NewReno,
+        };
+        c.set_congestion_control(algorithm);
+        s.set_congestion_control(algorithm);
+        let (c, s) = (Arc::new(c), Arc::new(s));
+        let (ct, st) = (
+            quic::tls::TlsContext::new(&c).unwrap(),
+            quic::tls::TlsContext::new(&s).unwrap(),
+        );
+        let q = quinn_drv::configs_with(certs, 1000, cc);
+        for loss in [0.01, 0.05, 0.10] {
+            let (mut lg, mut qg) = (Vec::new(), Vec::new());
+            let (mut lcpu, mut qcpu) = (0.0, 0.0);
+            for seed in 1..=SEEDS {
+                let mut d = LibquicDownload::new((&c, &ct), (&s, &st), body.clone());
+                let (g, cpu) = one("libquic", &mut d, loss, seed, size);
+                lg.push(g);
+                lcpu += cpu;
+                let mut d = QuinnDownload::new(&q.client, &q.server, body.clone());
+                let (g, cpu) = one("quinn-proto", &mut d, loss, seed, size);
+                qg.push(g);
+                qcpu += cpu;
+            }
+            let gb = (size as f64 * SEEDS as f64) / 1e9;
+            rows.push(LossRow {
+                loss,
+                cc,
+                libquic: summarize(&lg).median,
+                quinn: summarize(&qg).median,
+                libquic_cpu_gb: lcpu / gb,
+                quinn_cpu_gb: qcpu / gb,
+            });
+        }
+    }
+    rows
+}
