@@ -216,7 +216,13 @@ class Run:
                 # not have the idle timer fire behind its back.
                 self.now = max(self.now, limit)
                 return done(self)
-            self.now = max(self.now, min(times))
+            # A timer already due that handling did not move (aioquic's
+            # loss timer can land exactly on `now` and stay there by float
+            # rounding: sent_time + loss_delay - loss_delay < sent_time)
+            # would spin forever in virtual time; real time moves on, so
+            # the clock does too, by a microsecond.
+            nearest = min(times)
+            self.now = self.now + 1e-6 if nearest <= self.now else nearest
             for side in (self.client, self.server):
                 if side and side.get_timer() is not None and side.get_timer() <= self.now:
                     side.handle_timer(self.now)
