@@ -45,6 +45,10 @@ pub(crate) struct AckState {
     deadline: Option<u64>,
     /// Something new was received since the last ACK.
     pending: bool,
+    /// Ranges ending at or below this the peer has seen in an ACK of ours
+    /// that it acknowledged: not reported again (RFC 9000 §13.2.4). They
+    /// stay in `received` for duplicate detection.
+    seen_by_peer: Option<u64>,
     /// Ack-eliciting packets still to acknowledge at once (`QUICK_ACKS`).
     quick_acks: u32,
     /// The current run of repeating packets, and when the last came.
@@ -154,14 +158,27 @@ impl AckState {
 
     /// Fills `buf` with the ranges to report, highest first, as inclusive
     /// (low, high); returns how many. At most MAX_ACK_RANGES are kept, so
-    /// they fit without an allocation.
+    /// they fit without an allocation. Ranges the peer has already seen
+    /// acknowledged are left out, except the highest: an ACK frame always
+    /// has one. On a lossy path that keeps ACK frames to the last round
+    /// trip's few ranges instead of all 32, for both ends' CPU.
     pub(crate) fn ranges(&self, buf: &mut [(u64, u64); MAX_ACK_RANGES]) -> usize {
         let mut n = 0;
         for (slot, r) in buf.iter_mut().zip(self.received.iter().rev()) {
-            *slot = (r.start, r.end - 1);
+            let high = r.end - 1;
+            if n > 0 && self.seen_by_peer.is_some_and(|seen| high <= seen) {
+                break;
+            }
+            *slot = (r.start, high);
             n += 1;
         }
         n
+    }
+
+    /// The peer acknowledged a packet of ours carrying an ACK frame whose
+    /// Largest Acknowledged was `largest` (RFC 9000 §13.2.4).
+    pub(crate) fn on_ack_frame_acked(&mut self, largest: u64) {
+        self.seen_by_peer = Some(self.seen_by_peer.map_or(largest, |s| s.max(largest)));
     }
 
     /// ACK Delay in microseconds since the largest packet arrived.
@@ -209,6 +226,29 @@ mod tests {
         assert!(!a.should_send(0), "then every second packet again");
         a.on_packet(next + 1, true, 0, false, 25 * MS);
         assert!(a.should_send(0));
+    }
+
+    #[test]
+    fn ranges_the_peer_saw_acknowledged_are_not_reported_again() {
+        let mut a = AckState::default();
+        for pn in [0, 1, 3, 5, 7, 8] {
+            a.on_packet(pn, true, 0, false, 25 * MS);
+        }
+        let mut buf = [(0, 0); MAX_ACK_RANGES];
+        assert_eq!(a.ranges(&mut buf), 4);
+        // Our ACK up to 4 reached the peer: 0-1 and 3 need no repeating.
+        a.on_ack_frame_acked(4);
+        let n = a.ranges(&mut buf);
+        assert_eq!(&buf[..n], &[(7, 8), (5, 5)]);
+        // An older ACK acknowledged late changes nothing.
+        a.on_ack_frame_acked(1);
+        assert_eq!(a.ranges(&mut buf), 2);
+        // The highest range is always reported, and duplicates are still
+        // known as such.
+        a.on_ack_frame_acked(8);
+        let n = a.ranges(&mut buf);
+        assert_eq!(&buf[..n], &[(7, 8)]);
+        assert!(a.is_duplicate(3) && a.is_duplicate(0));
     }
 
     #[test]

@@ -47,6 +47,9 @@ impl Connection {
                         self.events.push_back(Event::PingAcknowledged { uid })
                     }
                     SentFrame::NewToken => self.new_token = None,
+                    SentFrame::Ack { largest } => {
+                        self.spaces[space as usize].ack.on_ack_frame_acked(largest)
+                    }
                     SentFrame::HandshakeDone
                     | SentFrame::PathChallenge { .. }
                     | SentFrame::NewConnectionId { .. }

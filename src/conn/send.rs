@@ -313,6 +313,9 @@ impl Connection {
                     out.truncate(mark);
                 } else {
                     wrote_ack = true;
+                    if let Some(&(_, largest)) = ranges[..n].first() {
+                        frames.push(SentFrame::Ack { largest });
+                    }
                 }
             }
             if app {

@@ -41,6 +41,10 @@ pub(crate) enum SentFrame {
     MaxStreamData { id: u64 },
     /// MAX_STREAMS.
     MaxStreams { bidi: bool },
+    /// An ACK frame whose Largest Acknowledged was `largest`: once the peer
+    /// acknowledges it, the ranges below need not be reported again (RFC
+    /// 9000 §13.2.4). Never resent.
+    Ack { largest: u64 },
     /// DATA_BLOCKED, STREAM_DATA_BLOCKED, STREAMS_BLOCKED and DATAGRAM are
     /// not resent; they are recorded for acknowledgement accounting only.
     NotResent,

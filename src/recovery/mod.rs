@@ -127,6 +127,18 @@ pub struct RecoveryStats {
     pub probe_timeouts: u64,
 }
 
+/// The window before a reduction, and what must prove spurious to restore
+/// it.
+#[derive(Debug)]
+struct Undo {
+    prior: Controller,
+    space: Space,
+    /// The lowest packet number of the losses that caused it.
+    first_pn: u64,
+    /// Its episode's losses not yet found spurious.
+    outstanding: u64,
+}
+
 /// What expired at the loss detection timer.
 #[derive(Debug)]
 pub enum Timeout<T> {
@@ -149,9 +161,9 @@ pub struct Recovery<T> {
     timer: Option<u64>,
     /// The congestion controller.
     pub cc: Controller,
-    /// The controller as it was before the last reduction, to undo it when
-    /// the loss proves spurious.
-    cc_before_loss: Option<Controller>,
+    /// How to undo the last reduction, should its losses all prove
+    /// spurious.
+    undo: Option<Undo>,
     pacer: Pacer,
     mds: u64,
     /// What a new path starts with.
@@ -185,7 +197,7 @@ impl<T> Recovery<T> {
             max_ack_delay: 25_000_000,
             timer: None,
             cc: Controller::new(algorithm, mds),
-            cc_before_loss: None,
+            undo: None,
             pacer: Pacer::default(),
             mds,
             initial_rtt,
@@ -205,7 +217,7 @@ impl<T> Recovery<T> {
     pub fn reset_path(&mut self) {
         self.rtt = RttEstimator::new(self.initial_rtt);
         self.cc = Controller::new(self.algorithm, self.mds);
-        self.cc_before_loss = None;
+        self.undo = None;
         self.pacer = Pacer::default();
     }
 
@@ -262,6 +274,13 @@ impl<T> Recovery<T> {
             while let Some((&pn, &largest_then)) = s.lost_history.range(lo..=hi).next() {
                 s.lost_history.remove(&pn);
                 found = true;
+                if let Some(u) = self
+                    .undo
+                    .as_mut()
+                    .filter(|u| u.space == space && pn >= u.first_pn)
+                {
+                    u.outstanding = u.outstanding.saturating_sub(1);
+                }
                 let distance = largest_then.saturating_sub(pn) + 1;
                 self.packet_threshold = self
                     .packet_threshold
@@ -272,9 +291,14 @@ impl<T> Recovery<T> {
         }
         if found {
             self.time_threshold_extra = (self.time_threshold_extra * 2).min(8);
-            if let Some(prior) = self.cc_before_loss.take() {
-                if prior.window() > self.cc.window() {
-                    self.cc = prior;
+            // Undo the reduction only when every loss of its episode was
+            // spurious: one reordered packet among real losses must not
+            // restore the window the real ones reduced.
+            if self.undo.as_ref().is_some_and(|u| u.outstanding == 0) {
+                if let Some(u) = self.undo.take() {
+                    if u.prior.window() > self.cc.window() {
+                        self.cc = u.prior;
+                    }
                 }
             }
         }
@@ -326,9 +350,10 @@ impl<T> Recovery<T> {
         false
     }
 
-    /// Tells the congestion controller about lost packets.
-    fn on_lost(&mut self, lost: &[SentPacket<T>], now: u64) {
-        self.packets_lost += lost.iter().filter(|p| p.in_flight).count() as u64;
+    /// Tells the congestion controller about lost packets of `space`.
+    fn on_lost(&mut self, space: Space, lost: &[SentPacket<T>], now: u64) {
+        let count = lost.iter().filter(|p| p.in_flight).count() as u64;
+        self.packets_lost += count;
         let Some(newest) = lost
             .iter()
             .filter(|p| p.in_flight)
@@ -340,12 +365,22 @@ impl<T> Recovery<T> {
         let before = self.cc.clone();
         self.cc.on_congestion_event(newest, now);
         if self.cc.window() < before.window() {
-            self.cc_before_loss = Some(before);
             self.stats.congestion_events += 1;
+            let in_flight = lost.iter().filter(|p| p.in_flight);
+            self.undo = in_flight.map(|p| p.pn).min().map(|first_pn| Undo {
+                prior: before,
+                space,
+                first_pn,
+                outstanding: count,
+            });
+        } else if let Some(u) = &mut self.undo {
+            // More losses in the same recovery period: the reduction is
+            // theirs too.
+            u.outstanding = u.outstanding.saturating_add(count);
         }
         if self.persistent_congestion(lost) {
             self.stats.persistent_congestion += 1;
-            self.cc_before_loss = None;
+            self.undo = None;
             self.cc.on_persistent_congestion();
         }
     }
@@ -463,7 +498,7 @@ impl<T> Recovery<T> {
         }
         // RFC 9002 A.7: losses first, then the acknowledged packets.
         let lost = self.detect_lost(space, now);
-        self.on_lost(&lost, now);
+        self.on_lost(space, &lost, now);
         // RFC 9002 §7.8: a window the sender does not fill must not grow.
         let app_limited = in_flight_before < self.cc.window() / 2;
         let srtt = self.rtt.smoothed();
@@ -494,19 +529,22 @@ impl<T> Recovery<T> {
         };
         let mut lost_pns = Vec::new();
         for p in s.sent.up_to(largest_acked) {
-            if largest_acked >= p.pn + threshold {
-                lost_pns.push(p.pn);
-                self.stats.lost_by_packet_threshold += 1;
-            } else if p.time_sent <= lost_send_time {
-                lost_pns.push(p.pn);
-                self.stats.lost_by_time_threshold += 1;
+            let by_packets = largest_acked >= p.pn + threshold;
+            if by_packets || p.time_sent <= lost_send_time {
+                lost_pns.push((p.pn, p.in_flight));
+                if p.in_flight && by_packets {
+                    self.stats.lost_by_packet_threshold += 1;
+                } else if p.in_flight {
+                    self.stats.lost_by_time_threshold += 1;
+                }
             } else {
                 let t = p.time_sent.saturating_add(loss_delay);
                 s.loss_time = Some(s.loss_time.map_or(t, |l| l.min(t)));
             }
         }
         let s = &mut self.spaces[space as usize];
-        for &pn in &lost_pns {
+        // Only packets that count in flight can prove a reduction spurious.
+        for &(pn, _) in lost_pns.iter().filter(|(_, in_flight)| *in_flight) {
             if s.lost_history.len() >= LOST_HISTORY {
                 s.lost_history.pop_first();
             }
@@ -514,7 +552,7 @@ impl<T> Recovery<T> {
         }
         let lost: Vec<_> = lost_pns
             .into_iter()
-            .filter_map(|pn| self.spaces[space as usize].sent.remove(pn))
+            .filter_map(|(pn, _)| self.spaces[space as usize].sent.remove(pn))
             .collect();
         for p in &lost {
             self.forget(space, p);
@@ -584,7 +622,7 @@ impl<T> Recovery<T> {
             .min();
         if let Some((_, space)) = earliest_loss {
             let lost = self.detect_lost(space, now);
-            self.on_lost(&lost, now);
+            self.on_lost(space, &lost, now);
             self.set_timer(now, status);
             return Some(Timeout::Lost(space, lost));
         }
