@@ -52,7 +52,7 @@ EXAMPLES := $(BUILD)/packet-tour $(BUILD)/quic-server $(BUILD)/quic-client $(BUI
 .PHONY: all lib examples demo test test-suite setup setup-check interop rust-test c-test \
         interop-test quinn-test endpoint-test valgrind-test binding-test \
         header-check abi-check tsan-test fuzz \
-        install uninstall install-check lint fmt bench clean
+        install uninstall install-check lint fmt bench bench-udp clean
 
 all: lib examples
 
@@ -297,6 +297,14 @@ interop: examples $(VENV)/.installed $(CERTS)/server.pem
 bench: $(CERTS)/server.pem $(VENV)/.installed
 	cd bench && CARGO_TARGET_DIR=$(abspath target) CERT_DIR=$(abspath $(CERTS)) \
 	  AIOQUIC_PYTHON=$(abspath $(VENV))/bin/python $(CARGO) run --release --quiet
+
+# Over real UDP: aioquic's client downloading 5 MB from quic-server and
+# from aioquic's server, in turns, through a relay losing 10% each way
+# (tests/peers/loss_compare.py says what each side does). Wall-clock:
+# compare the ratio. BENCH_UDP_ARGS="--loss 0.05 --reorder 0.02 --runs 9".
+BENCH_UDP_ARGS ?=
+bench-udp: examples $(VENV)/.installed $(CERTS)/server.pem
+	$(abspath $(VENV))/bin/python tests/peers/loss_compare.py $(BUILD) $(CERTS) $(BENCH_UDP_ARGS)
 
 # libFuzzer through cargo-fuzz (fuzz/README.md): every target for
 # FUZZ_SECS seconds, starting from a copy of the committed corpus. The
