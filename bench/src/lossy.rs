@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use netsim::download::{lossy_path, run, Download};
+use netsim::download::{lossy_path, run, run_watched, Download};
 use netsim::libquic_host::LibquicDownload;
 use netsim::quinn_host::QuinnDownload;
 
@@ -53,6 +53,51 @@ fn one(name: &str, d: &mut dyn Download, loss: f64, seed: u64, size: usize) -> (
     (outcome.mbit_per_s(size), cpu)
 }
 
+/// With BENCH_LOSS_TRACE set, libquic's first run of each row prints its
+/// sender's state once per virtual second (outside the CPU measurement):
+/// window, bytes in flight, losses found by the packet and the time
+/// threshold, PTOs, congestion events, persistent congestion, spurious
+/// losses, and the time it had nothing in flight.
+fn trace(
+    c: (&Arc<quic::config::Config>, &Arc<quic::tls::TlsContext>),
+    s: (&Arc<quic::config::Config>, &Arc<quic::tls::TlsContext>),
+    body: &Arc<[u8]>,
+    loss: f64,
+    label: &str,
+) {
+    let size = body.len();
+    let mut d = LibquicDownload::new(c, s, body.clone());
+    let (mut next, mut last, mut idle) = (1_000_000_000u64, 0u64, 0u64);
+    eprintln!("trace {label}: t cwnd in-flight lost-by-pn lost-by-time ptos cong-events persistent spurious idle-ms");
+    let watch = |d: &LibquicDownload, now: u64| {
+        let Some(conn) = d.server() else { return };
+        let st = conn.stats();
+        if st.bytes_in_flight == 0 {
+            idle += now - last;
+        }
+        last = now;
+        if now >= next {
+            let r = conn.recovery_stats();
+            eprintln!(
+                "trace {label}: {:>3}s {:>8} {:>8} {:>6} {:>6} {:>5} {:>5} {:>3} {:>5} {:>6}",
+                now / 1_000_000_000,
+                st.cwnd,
+                st.bytes_in_flight,
+                r.lost_by_packet_threshold,
+                r.lost_by_time_threshold,
+                r.probe_timeouts,
+                r.congestion_events,
+                r.persistent_congestion,
+                st.spurious_losses,
+                idle / 1_000_000
+            );
+            idle = 0;
+            next += 1_000_000_000;
+        }
+    };
+    run_watched(&mut d, lossy_path(loss, 1), size, watch).expect("the traced download finished");
+}
+
 /// libquic and quinn-proto, the same controller on both, at each loss
 /// rate, seed by seed in turn.
 pub fn rows(certs: &str) -> Vec<LossRow> {
@@ -74,6 +119,10 @@ pub fn rows(certs: &str) -> Vec<LossRow> {
         );
         let q = quinn_drv::configs_with(certs, 1000, cc);
         for loss in [0.01, 0.05, 0.10] {
+            if std::env::var_os("BENCH_LOSS_TRACE").is_some() {
+                let label = format!("{:.0}%/{}", loss * 100.0, cc.name());
+                trace((&c, &ct), (&s, &st), &body, loss, &label);
+            }
             let (mut lg, mut qg) = (Vec::new(), Vec::new());
             let (mut lcpu, mut qcpu) = (0.0, 0.0);
             for seed in 1..=SEEDS {

@@ -465,6 +465,14 @@ impl Connection {
         self.recovery.rtt.smoothed()
     }
 
+    /// What loss recovery did so far (losses by packet and time threshold,
+    /// congestion events, PTOs): for the library's tests and benchmarks;
+    /// qlog will carry it to applications.
+    #[cfg(any(test, feature = "internals"))]
+    pub fn recovery_stats(&self) -> crate::recovery::RecoveryStats {
+        self.recovery.stats()
+    }
+
     /// Figures about the connection.
     pub fn stats(&self) -> Stats {
         Stats {

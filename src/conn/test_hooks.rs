@@ -22,11 +22,6 @@ pub(crate) struct Held {
 }
 
 impl Connection {
-    /// What loss recovery did so far.
-    pub(crate) fn recovery_stats(&self) -> crate::recovery::RecoveryStats {
-        self.recovery.stats()
-    }
-
     /// What the connection holds now; CRYPTO figures for `space`.
     pub(crate) fn held(&self, space: Space) -> Held {
         let c = &self.spaces[space as usize].crypto_recv;

@@ -49,12 +49,24 @@ impl Outcome {
 
 /// Runs `d` over `path` until `size` bytes arrived; None when 10 virtual
 /// minutes pass first or the stream ends short.
-pub fn run(d: &mut dyn Download, mut path: Path, size: usize) -> Option<Outcome> {
+pub fn run(d: &mut dyn Download, path: Path, size: usize) -> Option<Outcome> {
+    run_watched(d, path, size, |_, _| {})
+}
+
+/// [`run`], calling `watch(d, now)` after every step (to trace a stack's
+/// state over virtual time).
+pub fn run_watched<D: Download + ?Sized>(
+    d: &mut D,
+    mut path: Path,
+    size: usize,
+    mut watch: impl FnMut(&D, u64),
+) -> Option<Outcome> {
     while path.now < 600_000_000_000 {
         let (c, s) = d.hosts();
         if !path.step(c, s) {
             return None;
         }
+        watch(d, path.now);
         let (got, end) = d.received();
         if end {
             return (got == size).then_some(Outcome {
