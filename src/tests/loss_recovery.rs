@@ -61,3 +61,41 @@ fn at_ten_percent_loss_losses_are_found_from_acks() {
     // waited for max_ack_delay).
     assert!(ptos * 7 <= lost, "{ptos} PTOs for {lost} losses");
 }
+
+/// RFC 9002 §7.3.2: one reduction per recovery period. Losses come in
+/// bursts of six datagrams on the way to the client, each burst found over
+/// several ACKs: the sender reduces its window at most once per burst.
+#[test]
+fn a_burst_of_losses_reduces_the_window_once() {
+    let mut p = Pair::default_pair();
+    p.rng = Rng::new(11);
+    let clean = Link {
+        bandwidth: Some(12_500_000),
+        queue: 256 * 1024,
+        ..Link::default()
+    };
+    let bursty = Link {
+        loss: 0.003,
+        loss_burst: 6,
+        ..clean.clone()
+    };
+    p.links = [clean, bursty];
+    p.handshake();
+    let body = pattern(8 << 20, 8);
+    p.server
+        .as_mut()
+        .unwrap()
+        .stream_send(1, &body, true)
+        .unwrap();
+    let start = p.now;
+    assert!(p.run_until(start + 300_000 * MS, |p| p.client_rx.finished.contains(&1)));
+    assert!(p.client_rx.bytes(1) == body);
+    let bursts = p.dropped[1].div_ceil(6);
+    let r = p.server().recovery_stats();
+    assert!(bursts >= 5, "the link lost too little: {:?}", p.dropped);
+    assert!(
+        (1..=bursts as u64).contains(&r.congestion_events),
+        "{} reductions for {bursts} bursts: {r:?}",
+        r.congestion_events
+    );
+}
