@@ -6,6 +6,24 @@ use super::pair::{configs, Link, Pair, Rng, MS};
 use super::streams::pattern;
 use crate::recovery::congestion::Algorithm;
 
+/// The server sends `size` bytes on stream 1 over `p`'s links; checks they
+/// arrived intact.
+fn download_over(p: &mut Pair, size: usize, what: &str) {
+    p.handshake();
+    let body = pattern(size, 5);
+    p.server
+        .as_mut()
+        .unwrap()
+        .stream_send(1, &body, true)
+        .unwrap();
+    let start = p.now;
+    assert!(p.run_until(start + 300_000 * MS, |p| p.client_rx.finished.contains(&1)));
+    assert!(
+        p.client_rx.bytes(1) == body,
+        "{what}: the body arrived intact"
+    );
+}
+
 /// A 2 MB download over a 10 ms RTT, 100 Mbit/s link losing `loss` of the
 /// datagrams each way, the server running `algorithm`; its recovery
 /// statistics.
@@ -22,26 +40,14 @@ fn download(loss: f64, seed: u64, algorithm: Algorithm) -> crate::recovery::Reco
         ..Link::default()
     };
     p.links = [link.clone(), link];
-    p.handshake();
-    let body = pattern(2 << 20, 5);
-    p.server
-        .as_mut()
-        .unwrap()
-        .stream_send(1, &body, true)
-        .unwrap();
-    let start = p.now;
-    assert!(p.run_until(start + 300_000 * MS, |p| p.client_rx.finished.contains(&1)));
-    assert!(
-        p.client_rx.bytes(1) == body,
-        "seed {seed}: the body arrived intact"
-    );
+    download_over(&mut p, 2 << 20, &format!("seed {seed}"));
     p.server().recovery_stats()
 }
 
 /// At 10% loss NewReno's window is 2-4 packets, and the packet after a
-/// lost one is often the last of its flight. The receiver acknowledges it at once
-/// (RFC 9000 §13.2.1's gap, then a few more), so the sender finds the loss
-/// by the time threshold; before, that ACK waited 25 ms and one loss in
+/// lost one is often the last of its flight. The receiver acknowledges it
+/// at once (RFC 9000 §13.2.1's gap, then a few more), so the sender finds
+/// the loss by the time threshold; before, that ACK waited 25 ms and one loss in
 /// four took a PTO.
 #[test]
 fn at_ten_percent_loss_losses_are_found_from_acks() {
@@ -80,16 +86,7 @@ fn a_burst_of_losses_reduces_the_window_once() {
         ..clean.clone()
     };
     p.links = [clean, bursty];
-    p.handshake();
-    let body = pattern(8 << 20, 8);
-    p.server
-        .as_mut()
-        .unwrap()
-        .stream_send(1, &body, true)
-        .unwrap();
-    let start = p.now;
-    assert!(p.run_until(start + 300_000 * MS, |p| p.client_rx.finished.contains(&1)));
-    assert!(p.client_rx.bytes(1) == body);
+    download_over(&mut p, 8 << 20, "bursts");
     let bursts = p.dropped[1].div_ceil(6);
     let r = p.server().recovery_stats();
     assert!(bursts >= 5, "the link lost too little: {:?}", p.dropped);
