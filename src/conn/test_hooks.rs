@@ -42,6 +42,16 @@ impl Connection {
             .map(|r| (r.pieces(), r.memory()))
     }
 
+    /// True while lost stream data waits to be sent again.
+    pub(crate) fn stream_resend_pending(&self) -> bool {
+        self.streams.resend_pending()
+    }
+
+    /// New stream bytes sent so far (retransmissions not counted).
+    pub(crate) fn stream_bytes_sent(&self) -> u64 {
+        self.streams.data_sent
+    }
+
     /// The per-stream receive window we advertise.
     pub(crate) fn config_max_stream_data(&self) -> u64 {
         self.config.max_stream_data

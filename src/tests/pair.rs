@@ -26,6 +26,8 @@ pub(crate) enum Dir {
 /// Decides whether the n-th datagram (counting from 0 per direction) is
 /// lost.
 pub(crate) type DropFn = Box<dyn FnMut(Dir, usize, &[u8]) -> bool>;
+/// See `Pair::watch_server_sends`.
+pub(crate) type SendWatch = Box<dyn FnMut(&Connection, bool)>;
 
 /// A seeded xorshift generator: every run of a seed is the same.
 #[derive(Debug, Clone)]
@@ -163,6 +165,10 @@ pub(crate) struct Pair {
     /// Called after every server send with (bytes it sent so far, bytes it
     /// received so far).
     pub(crate) on_server_send: Option<Box<dyn FnMut(u64, u64)>>,
+    /// Called with the server before each of its send attempts, and
+    /// whether it sent a datagram since the previous call (only sends
+    /// happen between two calls marked true).
+    pub(crate) watch_server_sends: Option<SendWatch>,
     buf: Vec<u8>,
     /// Link behaviour per direction (to server, to client).
     pub(crate) links: [Link; 2],
@@ -251,6 +257,7 @@ impl Pair {
             client_events: Vec::new(),
             server_events: Vec::new(),
             on_server_send: None,
+            watch_server_sends: None,
             buf: Vec::with_capacity(65_536),
             links: [Link::default(), Link::default()],
             link_state: Default::default(),
@@ -363,7 +370,15 @@ impl Pair {
             self.enqueue(Dir::ToServer, buf.clone());
         }
         if let Some(mut server) = self.server.take() {
-            while let Some(to) = server.send(&mut buf, self.now) {
+            let mut sent = false;
+            loop {
+                if let Some(watch) = &mut self.watch_server_sends {
+                    watch(&server, sent);
+                }
+                let Some(to) = server.send(&mut buf, self.now) else {
+                    break;
+                };
+                sent = true;
                 *self.server_sent_to.entry(to).or_default() += buf.len() as u64;
                 if to != self.client_seen_as {
                     continue; // nobody there any more

@@ -134,6 +134,8 @@ pub(crate) struct Stream {
     pub(crate) recv: Option<RecvStream>,
     /// In `send_queue`, or taken from it to be served and put back.
     queued: bool,
+    /// In `resend_queue`.
+    resend_queued: bool,
     /// In `readable`.
     readable: bool,
 }
@@ -193,6 +195,9 @@ pub(crate) struct Streams {
     /// Round-robin order of streams with data to send (each once: see
     /// `Stream::queued`).
     send_queue: VecDeque<u64>,
+    /// Streams with lost data to send again, served before `send_queue`
+    /// (each once: see `Stream::resend_queued`).
+    resend_queue: VecDeque<u64>,
     /// Streams with pending control frames.
     pub(crate) window_updates: BTreeSet<u64>,
     pub(crate) resets: BTreeSet<u64>,
@@ -232,6 +237,7 @@ impl Streams {
             data_received: 0,
             ooo_pieces: 0,
             send_queue: VecDeque::new(),
+            resend_queue: VecDeque::new(),
             window_updates: BTreeSet::new(),
             resets: BTreeSet::new(),
             stops: BTreeSet::new(),
@@ -286,6 +292,7 @@ impl Streams {
             recv: (bidi || !local)
                 .then(|| RecvStream::new(self.windows.stream, self.windows.max_stream)),
             queued: false,
+            resend_queued: false,
             readable: false,
         }
     }
@@ -711,12 +718,35 @@ impl Streams {
             })
     }
 
-    /// Writes the next STREAM frame in round-robin order into `out`: the
-    /// next queued stream with something to send gives a chunk of at most
-    /// `max_len` bytes and goes to the back of the queue. One map lookup
-    /// per frame.
+    /// Writes the next STREAM frame into `out`. Lost data goes first, so
+    /// that a hole at the receiver is filled before it waits a round of
+    /// every other stream's new data. Then round-robin: the next queued
+    /// stream with something to send gives a chunk of at most `max_len`
+    /// bytes and goes to the back of the queue. One map lookup per frame.
     pub(crate) fn write_next_chunk(&mut self, max_len: usize, out: &mut Vec<u8>) -> NextChunk {
         let credit = self.conn_credit();
+        while let Some(&sid) = self.resend_queue.front() {
+            let Some(stream) = self.map.get_mut(&sid) else {
+                self.resend_queue.pop_front();
+                continue;
+            };
+            match stream.send.as_mut().filter(|s| s.has_lost()) {
+                Some(send) => {
+                    let Some(chunk) = send.next_chunk(max_len, credit) else {
+                        return NextChunk::DidNotFit;
+                    };
+                    if !send.has_lost() {
+                        stream.resend_queued = false;
+                        self.resend_queue.pop_front();
+                    }
+                    return Self::write_chunk(send, sid, chunk, out);
+                }
+                None => {
+                    stream.resend_queued = false;
+                    self.resend_queue.pop_front();
+                }
+            }
+        }
         while let Some(sid) = self.send_queue.pop_front() {
             let Some(stream) = self.map.get_mut(&sid) else {
                 continue;
@@ -739,11 +769,22 @@ impl Streams {
                 return NextChunk::DidNotFit;
             };
             self.data_sent += chunk.new_bytes;
-            frame::write_stream_header(out, sid, chunk.offset, chunk.len, chunk.fin, true);
-            send.read(chunk.offset, chunk.len, out);
-            return NextChunk::Wrote(sid, chunk);
+            return Self::write_chunk(send, sid, chunk, out);
         }
         NextChunk::Idle
+    }
+
+    /// A STREAM frame for `chunk` of `send`, whose bytes are still held.
+    fn write_chunk(send: &SendStream, sid: u64, chunk: Chunk, out: &mut Vec<u8>) -> NextChunk {
+        frame::write_stream_header(out, sid, chunk.offset, chunk.len, chunk.fin, true);
+        send.read(chunk.offset, chunk.len, out);
+        NextChunk::Wrote(sid, chunk)
+    }
+
+    /// True while some stream holds lost data not yet sent again.
+    #[cfg(test)]
+    pub(crate) fn resend_pending(&self) -> bool {
+        !self.resend_queue.is_empty()
     }
 
     /// The send half of a stream.
@@ -771,10 +812,17 @@ impl Streams {
 
     /// A STREAM frame was lost.
     pub(crate) fn on_stream_lost(&mut self, sid: u64, offset: u64, len: u64, fin: bool) {
-        if let Some(send) = self.send_half(sid) {
-            send.on_lost(offset, len, fin);
-            self.queue(sid);
+        let Some(stream) = self.map.get_mut(&sid) else {
+            return;
+        };
+        let Some(send) = stream.send.as_mut() else {
+            return;
+        };
+        send.on_lost(offset, len, fin);
+        if send.has_lost() && !std::mem::replace(&mut stream.resend_queued, true) {
+            self.resend_queue.push_back(sid);
         }
+        self.queue(sid);
     }
 
     /// MAX_STREAMS to send: (bidi, limit).

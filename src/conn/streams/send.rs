@@ -123,6 +123,11 @@ impl SendStream {
             || (self.fin && !self.fin_sent && self.sent == self.written)
     }
 
+    /// True when lost data waits to be sent again.
+    pub(crate) fn has_lost(&self) -> bool {
+        self.reset.is_none() && !self.lost.is_empty()
+    }
+
     /// True when new data waits only on the peer's stream limit.
     pub(crate) fn blocked_by_stream_limit(&self) -> bool {
         self.reset.is_none()
