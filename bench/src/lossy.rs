@@ -98,6 +98,22 @@ fn trace(
     run_watched(&mut d, lossy_path(loss, 1), size, watch).expect("the traced download finished");
 }
 
+/// The loss rates of the rows: 1%, 5%, 10% and 30%, or BENCH_LOSS_RATES
+/// (comma-separated fractions, as "0.3") to look at one case.
+fn loss_rates() -> Vec<f64> {
+    match std::env::var("BENCH_LOSS_RATES") {
+        Ok(list) => list
+            .split(',')
+            .map(|r| {
+                r.trim()
+                    .parse()
+                    .expect("BENCH_LOSS_RATES: fractions such as 0.3")
+            })
+            .collect(),
+        Err(_) => vec![0.01, 0.05, 0.10, 0.30],
+    }
+}
+
 /// libquic and quinn-proto, the same controller on both, at each loss
 /// rate, seed by seed in turn.
 pub fn rows(certs: &str) -> Vec<LossRow> {
@@ -118,10 +134,22 @@ pub fn rows(certs: &str) -> Vec<LossRow> {
             quic::tls::TlsContext::new(&s).unwrap(),
         );
         let q = quinn_drv::configs_with(certs, 1000, cc);
-        for loss in [0.01, 0.05, 0.10] {
+        for loss in loss_rates() {
             if std::env::var_os("BENCH_LOSS_TRACE").is_some() {
                 let label = format!("{:.0}%/{}", loss * 100.0, cc.name());
                 trace((&c, &ct), (&s, &st), &body, loss, &label);
+                let mut d = QuinnDownload::new(&q.client, &q.server, body.clone());
+                run(&mut d, lossy_path(loss, 1), size).expect("quinn-proto's download finished");
+                let st = d.server().expect("accepted").stats();
+                eprintln!(
+                    "trace {label} quinn-proto at the end: cwnd {} lost {} of {} packets, {} congestion events, rtt {:?}, {} PINGs",
+                    st.path.cwnd,
+                    st.path.lost_packets,
+                    st.path.sent_packets,
+                    st.path.congestion_events,
+                    st.path.rtt,
+                    st.frame_tx.ping
+                );
             }
             let (mut lg, mut qg) = (Vec::new(), Vec::new());
             let (mut lcpu, mut qcpu) = (0.0, 0.0);

@@ -127,6 +127,27 @@ impl Connection {
         }
     }
 
+    /// With no new data for the probes to carry (the tail of a transfer),
+    /// the stream data of the two oldest packets in flight goes in them
+    /// (RFC 9002 §6.2.4: previously sent data MAY be sent). If that flight
+    /// was lost, the probes repair it a round trip sooner than a PING
+    /// whose acknowledgement must first reveal the loss. The packets stay
+    /// in flight; what either copy gets acknowledged is not sent again.
+    fn resend_oldest_stream_data(&mut self) {
+        let mut frames = Vec::new();
+        for p in self.recovery.oldest_in_flight(Space::Application, 2) {
+            frames.extend(
+                p.data
+                    .iter()
+                    .filter(|f| matches!(f, SentFrame::Stream { .. }))
+                    .cloned(),
+            );
+        }
+        for f in frames {
+            self.on_stream_frame_lost(f);
+        }
+    }
+
     /// A probe timeout (RFC 9002 §6.2.4): owe probe packets, and before the
     /// handshake is confirmed resend every unacknowledged CRYPTO byte, as
     /// the flight may have been lost whole.
@@ -143,6 +164,9 @@ impl Connection {
     pub(super) fn on_probe_timeout(&mut self, space: Space) {
         let s = &mut self.spaces[space as usize];
         s.probes = if space == Space::Application { 2 } else { 1 };
+        if space == Space::Application && !self.stream_work_pending() {
+            self.resend_oldest_stream_data();
+        }
         if !self.handshake_confirmed {
             for sp in [Space::Initial, Space::Handshake] {
                 let s = &mut self.spaces[sp as usize];

@@ -340,7 +340,9 @@ impl Connection {
                 ack_eliciting = true;
             }
             if app {
-                let allow_data = self.data_allowed(now);
+                // RFC 9002 §6.2.4: probes are not blocked by the congestion
+                // controller, and should carry new data (or data to resend).
+                let allow_data = self.spaces[idx].probes > 0 || self.data_allowed(now);
                 self.write_stream_frames(out, limit, allow_data, &mut frames, &mut ack_eliciting);
             }
             if ping_here {

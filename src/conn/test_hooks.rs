@@ -42,6 +42,16 @@ impl Connection {
             .map(|r| (r.pieces(), r.memory()))
     }
 
+    /// The probe timeout now, before any backoff (RFC 9002 §6.2.1).
+    pub(crate) fn probe_timeout(&self) -> u64 {
+        self.recovery.pto()
+    }
+
+    /// Probe packets owed in the application space after a PTO.
+    pub(crate) fn app_probes_owed(&self) -> u32 {
+        u32::from(self.spaces[Space::Application as usize].probes)
+    }
+
     /// True while lost stream data waits to be sent again.
     pub(crate) fn stream_resend_pending(&self) -> bool {
         self.streams.resend_pending()

@@ -400,6 +400,18 @@ impl<T> Recovery<T> {
         self.timer
     }
 
+    /// The oldest ack-eliciting packets in flight in `space`, at most `n`,
+    /// looking at no more than 64 held packets: what a probe with nothing
+    /// new to carry may send again (RFC 9002 §6.2.4).
+    pub fn oldest_in_flight(&self, space: Space, n: usize) -> impl Iterator<Item = &SentPacket<T>> {
+        self.spaces[space as usize]
+            .sent
+            .iter()
+            .take(64)
+            .filter(|p| p.in_flight && p.ack_eliciting)
+            .take(n)
+    }
+
     /// Largest packet number the peer acknowledged in `space`.
     pub fn largest_acked(&self, space: Space) -> Option<u64> {
         self.spaces[space as usize].largest_acked

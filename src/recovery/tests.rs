@@ -337,3 +337,48 @@ fn only_packets_in_flight_can_prove_a_loss_spurious() {
         .collect();
     assert_eq!(history, [0, 2]);
 }
+
+/// RFC 9002 §7.6: persistent congestion only when the lost ack-eliciting
+/// packets span more than three PTOs with none acknowledged in between.
+#[test]
+fn persistent_congestion_needs_the_whole_span_lost() {
+    // One sample of 10 ms, then five packets over `span` ms, then three
+    // that an ACK covers 10 ms later (with `also_acked` among the five).
+    let run = |span: u64, also_acked: Option<u64>| {
+        let mut r = Recovery::new(100 * MS, congestion::Algorithm::NewReno, 1200);
+        send(&mut r, Space::Application, 0, 0);
+        r.on_ack_received(
+            Space::Application,
+            [(0, 0)].into_iter(),
+            0,
+            10 * MS,
+            status(),
+        );
+        for pn in 1..=5 {
+            send(
+                &mut r,
+                Space::Application,
+                pn,
+                20 * MS + (pn - 1) * span * MS / 4,
+            );
+        }
+        for pn in 6..=8 {
+            send(&mut r, Space::Application, pn, 205 * MS);
+        }
+        let mut ranges = vec![(6, 8)];
+        ranges.extend(also_acked.map(|pn| (pn, pn)));
+        let out = r.on_ack_received(
+            Space::Application,
+            ranges.into_iter(),
+            0,
+            215 * MS,
+            status(),
+        );
+        assert!(out.lost.len() >= 4, "the packet threshold found the losses");
+        r.stats().persistent_congestion
+    };
+    // srtt 10 ms, rttvar 3.75 ms, max_ack_delay 25 ms: 3 PTOs are 150 ms.
+    assert_eq!(run(140, None), 0, "a shorter span is not persistent");
+    assert_eq!(run(180, None), 1, "a longer one is");
+    assert_eq!(run(180, Some(3)), 0, "unless a packet within it arrived");
+}

@@ -2,7 +2,7 @@
 //! from ACKs, not by probe timeouts, even when the window is a few
 //! packets.
 
-use super::pair::{configs, Link, Pair, Rng, MS};
+use super::pair::{configs, Dir, Link, Pair, Rng, MS};
 use super::streams::pattern;
 use crate::recovery::congestion::Algorithm;
 
@@ -174,5 +174,94 @@ fn lost_data_is_sent_before_new_data() {
     assert_eq!(
         w.new_data_before_lost, 0,
         "datagrams that carried new data while lost data waited"
+    );
+}
+
+/// A tail loss: the last datagram of a response is lost and nothing
+/// follows it. The probes of the PTO carry its data again (RFC 9002
+/// §6.2.4), so it arrives one probe timeout after it was first sent, and
+/// not a round trip later, after a PING's acknowledgement has revealed
+/// the loss.
+#[test]
+fn a_lost_tail_is_repaired_by_the_probes() {
+    let mut p = Pair::default_pair();
+    p.delay = 20 * MS;
+    p.handshake();
+    let quiet = p.now + 500 * MS;
+    p.run_until(quiet, |_| false);
+    let tail = p.counts[Dir::ToClient as usize];
+    p.drop = Box::new(move |d, n, _| d == Dir::ToClient && n == tail);
+    let body = pattern(1000, 9);
+    let server = p.server.as_mut().unwrap();
+    server.stream_send(1, &body, true).unwrap();
+    let (sent_at, pto) = (p.now, server.probe_timeout());
+    assert!(p.run_until(sent_at + 2_000 * MS, |p| p.client_rx.finished.contains(&1)));
+    assert_eq!(
+        p.dropped[Dir::ToClient as usize],
+        1,
+        "the response was lost"
+    );
+    assert!(p.client_rx.bytes(1) == body, "the body arrived intact");
+    assert_eq!(p.server().recovery_stats().probe_timeouts, 1);
+    let took = p.now - sent_at;
+    assert!(
+        took <= pto + p.delay + 2 * MS,
+        "repaired after {} ms; a PTO is {} ms and the path one-way {} ms",
+        took / MS,
+        pto / MS,
+        p.delay / MS
+    );
+}
+
+/// RFC 9002 §6.2.4: a probe is not blocked by the congestion window and
+/// carries data. When a PTO fires in a bulk transfer the window is full;
+/// a probe that carried only a PING would first have to reveal the loss
+/// and then wait for the window to open. Watched at the sender on a lossy
+/// link: the probes are full datagrams of stream data.
+#[test]
+fn probes_carry_data_when_the_window_is_full() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    #[derive(Default)]
+    struct Watch {
+        owed: u32,
+        in_flight: u64,
+        probes: u64,
+        small_probes: u64,
+    }
+    let (c, mut s) = configs();
+    s.set_congestion_control(Algorithm::NewReno);
+    let mut p = Pair::new(c, s);
+    p.rng = Rng::new(2);
+    p.delay = 5 * MS;
+    let link = Link {
+        bandwidth: Some(12_500_000),
+        queue: 256 * 1024,
+        loss: 0.10,
+        ..Link::default()
+    };
+    p.links = [link.clone(), link];
+    let watch = Rc::new(RefCell::new(Watch::default()));
+    let w = watch.clone();
+    p.watch_server_sends = Some(Box::new(move |server, sent| {
+        let mut w = w.borrow_mut();
+        let (owed, in_flight) = (server.app_probes_owed(), server.stats().bytes_in_flight);
+        if sent && owed < w.owed {
+            w.probes += 1;
+            if in_flight < w.in_flight + 1000 {
+                w.small_probes += 1;
+            }
+        }
+        (w.owed, w.in_flight) = (owed, in_flight);
+    }));
+    download_over(&mut p, 2 << 20, "probes");
+    let w = watch.borrow();
+    assert!(w.probes >= 10, "too few probes to judge: {}", w.probes);
+    assert!(
+        w.small_probes * 20 <= w.probes,
+        "{} of {} probes carried no data",
+        w.small_probes,
+        w.probes
     );
 }
