@@ -504,6 +504,22 @@ typedef struct {
     // Packets declared lost and acknowledged afterwards: reordering, not
     // loss.
     uint64_t spurious_losses;
+    // Packets declared lost because three later ones were acknowledged
+    // (RFC 9002 §6.1.1). This field and those after it were appended:
+    // a caller built against an older quic.h does not receive them.
+    uint64_t lost_by_packet_threshold;
+    // Packets declared lost because a later one was acknowledged and they
+    // had waited longer than the time threshold (RFC 9002 §6.1.2).
+    uint64_t lost_by_time_threshold;
+    // Probe timeouts that fired (RFC 9002 §6.2). Many, against few
+    // losses found from ACKs, mean the path loses whole flights or ACKs.
+    uint64_t probe_timeouts;
+    // Reductions of the congestion window, one per recovery period
+    // (RFC 9002 §7.3.2).
+    uint64_t congestion_events;
+    // Persistent congestion declared: the window fell to its minimum
+    // (RFC 9002 §7.6).
+    uint64_t persistent_congestion;
 } quic_stats;
 
 // The header of the first packet in a datagram, as `quic_header_parse`

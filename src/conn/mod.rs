@@ -131,6 +131,8 @@ pub struct Stats {
     pub packets_lost: u64,
     /// Losses later found to be reordering.
     pub spurious_losses: u64,
+    /// How losses were found, PTOs and window reductions.
+    pub recovery: crate::recovery::RecoveryStats,
 }
 
 /// One QUIC connection.
@@ -466,9 +468,7 @@ impl Connection {
     }
 
     /// What loss recovery did so far (losses by packet and time threshold,
-    /// congestion events, PTOs): for the library's tests and benchmarks;
-    /// qlog will carry it to applications.
-    #[cfg(any(test, feature = "internals"))]
+    /// congestion events, PTOs); also in [`Connection::stats`].
     pub fn recovery_stats(&self) -> crate::recovery::RecoveryStats {
         self.recovery.stats()
     }
@@ -494,6 +494,7 @@ impl Connection {
             bytes_received: self.bytes_received,
             packets_lost: self.recovery.packets_lost(),
             spurious_losses: self.recovery.spurious_losses(),
+            recovery: self.recovery.stats(),
         }
     }
 

@@ -811,6 +811,22 @@ pub struct quic_stats {
     /// Packets declared lost and acknowledged afterwards: reordering, not
     /// loss.
     pub spurious_losses: u64,
+    /// Packets declared lost because three later ones were acknowledged
+    /// (RFC 9002 §6.1.1). This field and those after it were appended:
+    /// a caller built against an older quic.h does not receive them.
+    pub lost_by_packet_threshold: u64,
+    /// Packets declared lost because a later one was acknowledged and they
+    /// had waited longer than the time threshold (RFC 9002 §6.1.2).
+    pub lost_by_time_threshold: u64,
+    /// Probe timeouts that fired (RFC 9002 §6.2). Many, against few
+    /// losses found from ACKs, mean the path loses whole flights or ACKs.
+    pub probe_timeouts: u64,
+    /// Reductions of the congestion window, one per recovery period
+    /// (RFC 9002 §7.3.2).
+    pub congestion_events: u64,
+    /// Persistent congestion declared: the window fell to its minimum
+    /// (RFC 9002 §7.6).
+    pub persistent_congestion: u64,
 }
 
 /// Fills `out_stats` with the connection's current figures, as far as its
@@ -846,6 +862,11 @@ pub unsafe extern "C" fn quic_conn_stats(
             bytes_received: s.bytes_received,
             packets_lost: s.packets_lost,
             spurious_losses: s.spurious_losses,
+            lost_by_packet_threshold: s.recovery.lost_by_packet_threshold,
+            lost_by_time_threshold: s.recovery.lost_by_time_threshold,
+            probe_timeouts: s.recovery.probe_timeouts,
+            congestion_events: s.recovery.congestion_events,
+            persistent_congestion: s.recovery.persistent_congestion,
         };
         // SAFETY: `out_stats` holds `size` writable bytes.
         unsafe { write_sized(out_stats, &stats, size) };

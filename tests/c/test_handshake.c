@@ -110,6 +110,8 @@ static void drain_events(struct side *s) {
 }
 
 static quic_config *server_config;
+/* When set, `exchange` loses every n-th client datagram (and counts them). */
+static unsigned lose_every, client_sent, client_lost;
 static struct sockaddr_storage client_addr, server_addr;
 static socklen_t client_addrlen, server_addrlen;
 
@@ -125,6 +127,10 @@ static void exchange(struct side *c, struct side *s, uint64_t now) {
         while (quic_conn_send(c->conn, buf, sizeof buf, &len, &to, &tolen, now) ==
                QUIC_RESULT_OK) {
             moved = 1;
+            if (lose_every && ++client_sent % lose_every == 0) {
+                client_lost++;
+                continue;
+            }
             if (!s->conn) {
                 quic_header_info h = {.struct_size = sizeof h};
                 MUST(quic_header_parse(buf, len, 8, &h));
@@ -538,8 +544,21 @@ int main(int argc, char **argv) {
     CHECK(quic_conn_stream_send_buffered(c.conn, sid, NULL) == QUIC_RESULT_NULL_PARAMETER);
     CHECK(quic_conn_stream_send(c.conn, sid, bulk, 1, false) == QUIC_RESULT_STREAM_FINISHED);
     CHECK(quic_conn_stream_send(c.conn, 3, bulk, 1, false) == QUIC_RESULT_INVALID_STREAM);
+    /* One client datagram in 16 is lost on the way: the data still
+     * arrives whole, and quic_stats says how the losses were found. */
+    lose_every = 16;
     now = run(&c, &s, now, delivered);
+    lose_every = 0;
     CHECK(s.stream_done && s.rx_len == BULK && memcmp(s.rx, bulk, BULK) == 0);
+    quic_stats st = {.struct_size = sizeof st};
+    MUST(quic_conn_stats(c.conn, &st));
+    CHECK(client_lost >= 20);
+    /* Lost datagrams are found from ACKs (not only by probe timeouts), and
+     * each loss episode cuts the window once at most. */
+    CHECK(st.lost_by_packet_threshold + st.lost_by_time_threshold >= client_lost / 2);
+    CHECK(st.lost_by_packet_threshold + st.lost_by_time_threshold <= st.packets_lost);
+    CHECK(st.congestion_events >= 1 && st.congestion_events <= st.packets_lost);
+    CHECK(st.persistent_congestion == 0);
     CHECK(quic_conn_key_generation(c.conn) == 1 && quic_conn_key_generation(s.conn) == 1);
     CHECK(c.key_updates == 1 && s.key_updates == 1);
     /* Acknowledged data is released (the final ACK may still be in flight). */
