@@ -133,6 +133,16 @@ enum quic_event_type
     // application that made early data depend on the server's answer may
     // want to know.
     QUIC_EVENT_TYPE_EARLY_DATA_REJECTED = 17,
+    // With `QUIC_RECEIVE_MODE_READ`: a stream has data, or its end, to
+    // read with `quic_conn_stream_read`: `stream_id`. One event per
+    // stream until it is read again, so read until `QUIC_RESULT_DONE` (or
+    // keep track of streams you stopped reading early yourself).
+    QUIC_EVENT_TYPE_STREAM_READABLE = 18,
+    // A stream's send buffer (bytes written and not yet acknowledged)
+    // fell below the level set with `quic_config_set_writable_level`,
+    // after reaching it: `stream_id`. Once per crossing; not for a stream
+    // that ended (FIN or reset) or that the peer asked to stop.
+    QUIC_EVENT_TYPE_STREAM_WRITABLE = 19,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -336,6 +346,33 @@ enum quic_receive_credit
 typedef enum quic_receive_credit quic_receive_credit;
 #else
 typedef uint32_t quic_receive_credit;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// How the application receives stream data (`quic_config_set_receive_mode`).
+enum quic_receive_mode
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // In QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED events, as it arrives (the
+    // default, as in aioquic): no copy, the event points at the received
+    // bytes. What the application holds is its own business; pause a
+    // stream or credit on consume to make the peer wait.
+    QUIC_RECEIVE_MODE_EVENTS = 0,
+    // Kept in the library until `quic_conn_stream_read` copies it into
+    // the application's buffer; QUIC_EVENT_TYPE_STREAM_READABLE says when
+    // a stream has some. Credit goes back to the peer as bytes are read,
+    // so what a stream holds never exceeds its window (at most
+    // `quic_config_set_max_windows`'s per-stream value), however fast the
+    // peer sends and however slowly the application reads.
+    QUIC_RECEIVE_MODE_READ = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum quic_receive_mode quic_receive_mode;
+#else
+typedef uint32_t quic_receive_mode;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -581,6 +618,25 @@ typedef struct {
 // or 0, means "not a sure first use": the token then validates nothing
 // and the early data is refused (the connection goes on without them).
 typedef int (*quic_register_fn)(void *userdata, const quic_register_query *query);
+
+// How a stream's sending stands, as `quic_conn_stream_send_info` fills it.
+// Set `struct_size` before the call.
+typedef struct {
+    // `sizeof(quic_stream_send_info)`, set by the caller: the library
+    // writes no further.
+    size_t struct_size;
+    // Bytes written and never sent yet.
+    uint64_t unsent;
+    // Bytes sent and not acknowledged yet (lost ones waiting to be sent
+    // again included). `unsent + unacked` is at most what
+    // `quic_conn_stream_send_buffered` reports (which also counts
+    // acknowledged bytes held behind an unacknowledged one).
+    uint64_t unacked;
+    // New data waits for the peer's flow control (MAX_STREAM_DATA or
+    // MAX_DATA): the reader at the other end is the bottleneck, not the
+    // path.
+    bool flow_blocked;
+} quic_stream_send_info;
 
 // The result of `quic_token_check` (output; growth rule: set
 // `struct_size`).
@@ -1092,18 +1148,6 @@ quic_result quic_config_set_congestion_control(quic_config *config, uint32_t alg
 // Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_max_windows(quic_config *config, uint64_t stream, uint64_t connection);
 
-// Chooses when received stream data is credited back to the peer:
-// `QUIC_RECEIVE_CREDIT_ON_POLL` (0, the default) or
-// `QUIC_RECEIVE_CREDIT_ON_CONSUME` (1). Either way a stream can be paused
-// with `quic_conn_stream_pause_reading`.
-//
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
-// `QUIC_RESULT_INVALID_ARGUMENT` (another value).
-//
-// Safety: `config` must be NULL or a live config.
-quic_result quic_config_set_receive_credit(quic_config *config, uint32_t credit);
-
 // Turns session tickets on (aioquic's session_ticket_handler): a server
 // issues two after each handshake, sealed with its ticket keys
 // (`quic_config_set_ticket_keys`); a client reports each it receives as
@@ -1469,6 +1513,113 @@ quic_result quic_conn_send_datagram(quic_conn *conn, const uint8_t *data, size_t
 // `struct_size` bytes.
 quic_result quic_conn_stats(const quic_conn *conn, quic_stats *out_stats);
 
+// Chooses how the application receives stream data, for every stream of
+// the connections made from `config`: `QUIC_RECEIVE_MODE_EVENTS` (0, the
+// default) or `QUIC_RECEIVE_MODE_READ` (1). Events suit an application
+// that handles data as it comes (aioquic's model, and no copy). Read
+// suits one that moves data to a slower place (a proxy, a file, a slow
+// client) or serves many streams and must bound its memory: the
+// library then holds at most one window per stream, and the peer waits.
+// In read mode `quic_config_set_receive_credit` does not apply, and
+// pausing a stream holds back its READABLE events.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
+// `QUIC_RESULT_INVALID_ARGUMENT` (another value).
+//
+// Safety: `config` must be NULL or a live config.
+quic_result quic_config_set_receive_mode(quic_config *config, uint32_t mode);
+
+// Copies up to `cap` bytes of a stream's next in-order data into `buf`
+// (`QUIC_RECEIVE_MODE_READ` only) and gives them back to the peer as
+// flow-control credit. On `QUIC_RESULT_OK`, `*out_len` bytes were copied
+// and `*out_fin` says whether the stream ends with them (a bare FIN reads
+// as 0 bytes with `*out_fin` true). `QUIC_RESULT_DONE`: nothing to read
+// yet; a QUIC_EVENT_TYPE_STREAM_READABLE event comes when there is. Read
+// until DONE after each READABLE event: the next one comes only when new
+// data arrives after a read. Data that arrived before the connection
+// closed can still be read.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE`;
+// `QUIC_RESULT_NULL_PARAMETER` (`buf` NULL with `cap` > 0, or an out
+// pointer NULL); `QUIC_RESULT_INVALID_STATE` (the connection receives
+// in events); `QUIC_RESULT_INVALID_STREAM` (no receive side, or not
+// opened); `QUIC_RESULT_STREAM_FINISHED` (the stream is over: read to
+// its end, or reset by the peer, which the QUIC_EVENT_TYPE_STREAM_RESET
+// event reports with its code; a reset drops what was not read);
+// `QUIC_RESULT_STREAM_RESET` (reset, before that event was queued);
+// `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live; `buf` NULL or writable for `cap`
+// bytes; `out_len` and `out_fin` NULL or writable.
+quic_result quic_conn_stream_read(quic_conn *conn,
+                                  uint64_t stream_id,
+                                  uint8_t *buf,
+                                  size_t cap,
+                                  size_t *out_len,
+                                  bool *out_fin);
+
+// Chooses when received stream data is credited back to the peer:
+// `QUIC_RECEIVE_CREDIT_ON_POLL` (0, the default) or
+// `QUIC_RECEIVE_CREDIT_ON_CONSUME` (1). Either way a stream can be paused
+// with `quic_conn_stream_pause_reading`.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
+// `QUIC_RESULT_INVALID_ARGUMENT` (another value).
+//
+// Safety: `config` must be NULL or a live config.
+quic_result quic_config_set_receive_credit(quic_config *config, uint32_t credit);
+
+// Says that the application is done with `len` more bytes of a stream's
+// data (taken in QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED events), so the peer may
+// send that much more: the stream's MAX_STREAM_DATA and the connection's
+// MAX_DATA move at this pace, and windows still grow while consuming
+// keeps up. Only with `QUIC_RECEIVE_CREDIT_ON_CONSUME`
+// (`quic_config_set_receive_credit`). Consume in any steps, in stream
+// order or not; the total may not exceed what was delivered. A stream
+// whose FIN was delivered is kept until all of it is consumed (and so
+// holds its place under the peer's stream limit). After a stream's reset
+// was reported, or once it is forgotten, the call does nothing.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_STATE` (credit is given on poll);
+// `QUIC_RESULT_INVALID_STREAM` (more than delivered and not yet consumed,
+// a stream with no receive side, or not opened); `QUIC_RESULT_CLOSING`;
+// `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live.
+quic_result quic_conn_stream_consumed(quic_conn *conn, uint64_t stream_id, uint64_t len);
+
+// Stops delivering a stream's data: what arrives stays in the library,
+// is not credited, and the peer stops sending on the stream when its
+// window is full (the bytes held stay within that window). Other streams
+// flow on, within the connection's window. Events already queued are
+// still delivered; a reset of the stream is still reported. Pausing a
+// paused stream, or one that has ended, does nothing.
+//
+// Use it to match the pace of whatever the data goes to: pause when the
+// output is backed up (e.g. `quic_conn_stream_send_buffered` on the
+// stream you echo into is high), resume when it has drained.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_STREAM` (no receive side, or not opened);
+// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live.
+quic_result quic_conn_stream_pause_reading(quic_conn *conn, uint64_t stream_id);
+
+// Delivers a paused stream's data again: what waited is queued as
+// QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED events at once (poll them), and credit
+// follows as usual.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_STREAM` (no receive side, or not opened);
+// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live.
+quic_result quic_conn_stream_resume_reading(quic_conn *conn, uint64_t stream_id);
+
 // Returns a static, NUL-terminated English description of `result`, never
 // NULL; unknown codes get "unknown result code".
 const char *quic_result_str(quic_result result);
@@ -1723,54 +1874,33 @@ quic_result quic_conn_next_stream_id(const quic_conn *conn,
                                      bool unidirectional,
                                      uint64_t *out_stream_id);
 
-// Says that the application is done with `len` more bytes of a stream's
-// data (taken in QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED events), so the peer may
-// send that much more: the stream's MAX_STREAM_DATA and the connection's
-// MAX_DATA move at this pace, and windows still grow while consuming
-// keeps up. Only with `QUIC_RECEIVE_CREDIT_ON_CONSUME`
-// (`quic_config_set_receive_credit`). Consume in any steps, in stream
-// order or not; the total may not exceed what was delivered. A stream
-// whose FIN was delivered is kept until all of it is consumed (and so
-// holds its place under the peer's stream limit). After a stream's reset
-// was reported, or once it is forgotten, the call does nothing.
+// Sets the send-buffer level of every stream of the connections made
+// from `config`: when a stream's bytes written and not yet acknowledged
+// reach `level` and later fall below it, a QUIC_EVENT_TYPE_STREAM_WRITABLE
+// event says so, once per crossing. An application that stops writing to
+// a stream at the level (a slow reader at the other end, or its own
+// budget) resumes on that event instead of polling
+// `quic_conn_stream_send_buffered`. 0, the default, reports nothing.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_INVALID_STATE` (credit is given on poll);
-// `QUIC_RESULT_INVALID_STREAM` (more than delivered and not yet consumed,
-// a stream with no receive side, or not opened); `QUIC_RESULT_CLOSING`;
-// `QUIC_RESULT_PANIC`.
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
 //
-// Safety: `conn` must be NULL or live.
-quic_result quic_conn_stream_consumed(quic_conn *conn, uint64_t stream_id, uint64_t len);
+// Safety: `config` must be NULL or a live config.
+quic_result quic_config_set_writable_level(quic_config *config, uint64_t level);
 
-// Stops delivering a stream's data: what arrives stays in the library,
-// is not credited, and the peer stops sending on the stream when its
-// window is full (the bytes held stay within that window). Other streams
-// flow on, within the connection's window. Events already queued are
-// still delivered; a reset of the stream is still reported. Pausing a
-// paused stream, or one that has ended, does nothing.
+// Fills `out_info` with how a stream's sending stands, as far as its
+// `struct_size` reaches.
 //
-// Use it to match the pace of whatever the data goes to: pause when the
-// output is backed up (e.g. `quic_conn_stream_send_buffered` on the
-// stream you echo into is high), resume when it has drained.
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (the stream has no send
+// state: never used, or done and forgotten; `out_info` untouched);
+// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
+// (`struct_size` too small); `QUIC_RESULT_PANIC`.
 //
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_INVALID_STREAM` (no receive side, or not opened);
-// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
-//
-// Safety: `conn` must be NULL or live.
-quic_result quic_conn_stream_pause_reading(quic_conn *conn, uint64_t stream_id);
-
-// Delivers a paused stream's data again: what waited is queued as
-// QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED events at once (poll them), and credit
-// follows as usual.
-//
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_INVALID_STREAM` (no receive side, or not opened);
-// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
-//
-// Safety: `conn` must be NULL or live.
-quic_result quic_conn_stream_resume_reading(quic_conn *conn, uint64_t stream_id);
+// Safety: `conn` must be NULL or live; `out_info` NULL or writable for
+// its `struct_size` bytes.
+quic_result quic_conn_stream_send_info(const quic_conn *conn,
+                                       uint64_t stream_id,
+                                       quic_stream_send_info *out_info);
 
 // Checks the token of a client's Initial packet (RFC 9000 §8.1) with the
 // server config's token key (`quic_config_set_token_key`): what a server

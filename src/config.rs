@@ -73,6 +73,21 @@ pub enum ReceiveCredit {
     OnConsume,
 }
 
+/// How the application receives stream data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReceiveMode {
+    /// In [`crate::conn::Event::StreamDataReceived`] events, as it arrives
+    /// (aioquic's way), credited as [`ReceiveCredit`] says. No copy: the
+    /// event holds the received buffer.
+    #[default]
+    Events,
+    /// Kept in the library until [`crate::conn::Connection::stream_read`]
+    /// copies it out; [`crate::conn::Event::StreamReadable`] says when a
+    /// stream has some. Credit goes back as it is read, so what a stream
+    /// holds never exceeds its window ([`ReceiveCredit`] does not apply).
+    Read,
+}
+
 /// Settings shared by the connections made from them. Fields are set
 /// through the validating setters, so a `Config` only holds values the
 /// rest of the library can use.
@@ -122,6 +137,10 @@ pub struct Config {
     pub(crate) max_stream_window: u64,
     /// When received stream data is credited back to the peer.
     pub(crate) receive_credit: ReceiveCredit,
+    /// Events or reads.
+    pub(crate) receive_mode: ReceiveMode,
+    /// Send-buffer level for StreamWritable events (0: none).
+    pub(crate) writable_level: u64,
     /// How far auto-tuning may grow the connection window.
     pub(crate) max_connection_window: u64,
     /// Streams the peer may open at once, bidirectional.
@@ -230,6 +249,8 @@ impl Config {
             random: Arc::new(SystemRandom),
             max_stream_window: 16 * DEFAULT_WINDOW,
             receive_credit: ReceiveCredit::OnPoll,
+            receive_mode: ReceiveMode::Events,
+            writable_level: 0,
             max_connection_window: 24 * DEFAULT_WINDOW,
             max_streams_bidi: 128,
             congestion_control: Default::default(),
@@ -451,6 +472,18 @@ impl Config {
     /// Sets when received stream data is credited back to the peer.
     pub fn set_receive_credit(&mut self, credit: ReceiveCredit) {
         self.receive_credit = credit;
+    }
+
+    /// Sets how the application receives stream data.
+    pub fn set_receive_mode(&mut self, mode: ReceiveMode) {
+        self.receive_mode = mode;
+    }
+
+    /// Reports a stream writable ([`crate::conn::Event::StreamWritable`])
+    /// when its send buffer (written, not yet acknowledged) falls below
+    /// `level` bytes after reaching it; 0 (the default) reports nothing.
+    pub fn set_writable_level(&mut self, level: u64) {
+        self.writable_level = level;
     }
 
     /// Turns session tickets on: a server issues them after the handshake,

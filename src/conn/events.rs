@@ -30,6 +30,19 @@ pub enum Event {
         /// The stream ends after `data`.
         end_stream: bool,
     },
+    /// In read mode: a stream has data (or its end) to read with
+    /// `Connection::stream_read`. Once per stream until the next read of
+    /// it: read until there is nothing left.
+    StreamReadable {
+        /// The stream.
+        stream_id: u64,
+    },
+    /// A stream's send buffer fell below the writable level
+    /// (`Config::set_writable_level`) after reaching it: write more.
+    StreamWritable {
+        /// The stream.
+        stream_id: u64,
+    },
     /// The peer reset a stream (RESET_STREAM).
     StreamReset {
         /// The stream.

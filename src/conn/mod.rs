@@ -33,6 +33,7 @@ pub(crate) use crypto_stream::{MAX_CRYPTO_BUFFER, MAX_CRYPTO_PIECES};
 pub use events::{Event, Termination};
 #[cfg(feature = "internals")]
 pub(crate) use streams::RecvStream;
+pub use streams::SendInfo;
 #[cfg(test)]
 pub(crate) use streams::MAX_OOO_PIECES_PER_CONNECTION;
 #[cfg(any(test, feature = "internals"))]
@@ -266,6 +267,8 @@ impl Connection {
             [config.max_streams_bidi, config.max_streams_uni],
         );
         streams.set_credit_on_consume(config.receive_credit == ReceiveCredit::OnConsume);
+        streams.set_read_mode(config.receive_mode == crate::config::ReceiveMode::Read);
+        streams.set_writable_level(config.writable_level);
         Self {
             side,
             version: first_version,

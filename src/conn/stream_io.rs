@@ -115,6 +115,35 @@ impl Connection {
             .map_err(stream_error)
     }
 
+    /// Read mode ([`ReceiveMode::Read`]): copies up to `buf.len()` of the
+    /// stream's next in-order bytes and gives them back to the peer as
+    /// credit. `Some((n, fin))`: `n` bytes, and whether the stream ends
+    /// with them (`0, true` for a bare FIN); `None`: nothing yet (a
+    /// StreamReadable event comes when there is). `StreamFinished` once it
+    /// was read to its end or its reset was reported (a StreamReset event;
+    /// the stream is then forgotten), `StreamReset` before that. Data
+    /// that arrived before the connection closed can still be read.
+    ///
+    /// [`ReceiveMode::Read`]: crate::config::ReceiveMode::Read
+    pub fn stream_read(
+        &mut self,
+        stream_id: u64,
+        buf: &mut [u8],
+    ) -> Result<Option<(usize, bool)>, ApiError> {
+        // No check that the connection is open: what arrived before it
+        // closed can still be read, as queued events can still be polled.
+        check_stream_id(stream_id)?;
+        if !self.streams.reads() {
+            return Err(ApiError::InvalidState(
+                "stream data comes in events; configure ReceiveMode::Read",
+            ));
+        }
+        let rtt = self.recovery.rtt.smoothed();
+        self.streams
+            .read(stream_id, buf, self.last_now, rtt)
+            .map_err(stream_error)
+    }
+
     /// Stops delivering a stream's data: it stays in the library, is not
     /// credited, and the peer stops when the stream's window is full. A
     /// reset of the stream is still reported.
@@ -165,6 +194,14 @@ impl Connection {
         self.streams
             .send_half_ref(stream_id)
             .map_or(0, |s| s.buffered())
+    }
+
+    /// How a stream's sending stands: bytes never sent, bytes sent and not
+    /// acknowledged, and whether new data waits for the peer's flow
+    /// control. `None` for a stream with no send state (never used, or
+    /// done and forgotten).
+    pub fn stream_send_info(&self, stream_id: u64) -> Option<crate::conn::SendInfo> {
+        self.streams.send_info(stream_id)
     }
 
     /// Number of streams the connection holds state for.
@@ -310,6 +347,7 @@ impl Connection {
         let rtt = self.recovery.rtt.smoothed();
         self.streams
             .drain_readable(self.last_now, rtt, &mut self.events);
+        self.streams.drain_writable(&mut self.events);
     }
 
     /// True when 1-RTT stream or datagram frames wait.

@@ -62,6 +62,12 @@ impl Connection {
         self.streams.data_sent
     }
 
+    /// Received bytes a stream holds: in order not yet read, and out of
+    /// order.
+    pub(crate) fn stream_recv_buffered(&mut self, sid: u64) -> usize {
+        self.streams.recv_half(sid).map_or(0, |r| r.buffered())
+    }
+
     /// The per-stream receive window we advertise.
     pub(crate) fn config_max_stream_data(&self) -> u64 {
         self.config.max_stream_data

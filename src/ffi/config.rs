@@ -79,7 +79,7 @@ impl ConfigState {
         config_error_code(&e)
     }
 
-    fn set_error(&mut self, message: &str) {
+    pub(super) fn set_error(&mut self, message: &str) {
         self.last_error = CString::new(message.replace('\0', " ")).unwrap_or_default();
     }
 
@@ -965,57 +965,6 @@ pub unsafe extern "C" fn quic_config_set_max_windows(
 ) -> quic_result {
     with_config(config, "quic_config_set_max_windows", |h| {
         h.apply(|c| c.set_max_windows(stream, connection))
-    })
-}
-
-/// When data received on a stream is credited back to the peer (the
-/// MAX_STREAM_DATA and MAX_DATA it may send up to).
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum quic_receive_credit {
-    /// As soon as the application takes the QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED
-    /// event (aioquic's way; the default). Right for an application that
-    /// is done with the bytes when it handles the event.
-    OnPoll = 0,
-    /// Only when the application says so with `quic_conn_stream_consumed`:
-    /// the peer sends at the pace the application works at, and the bytes
-    /// it holds unconsumed never exceed the stream's window (see
-    /// `quic_config_set_max_windows`). For a proxy writing to a slower
-    /// socket, or anything that keeps event data to work on later.
-    OnConsume = 1,
-}
-
-/// Chooses when received stream data is credited back to the peer:
-/// `QUIC_RECEIVE_CREDIT_ON_POLL` (0, the default) or
-/// `QUIC_RECEIVE_CREDIT_ON_CONSUME` (1). Either way a stream can be paused
-/// with `quic_conn_stream_pause_reading`.
-///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
-/// `QUIC_RESULT_INVALID_ARGUMENT` (another value).
-///
-/// Safety: `config` must be NULL or a live config.
-#[no_mangle]
-pub unsafe extern "C" fn quic_config_set_receive_credit(
-    config: *mut quic_config,
-    credit: u32,
-) -> quic_result {
-    use crate::config::ReceiveCredit;
-    with_config(config, "quic_config_set_receive_credit", |h| {
-        let credit = match credit {
-            x if x == quic_receive_credit::OnPoll as u32 => ReceiveCredit::OnPoll,
-            x if x == quic_receive_credit::OnConsume as u32 => ReceiveCredit::OnConsume,
-            _ => {
-                h.set_error(&format!(
-                    "quic_config_set_receive_credit: {credit} is not a quic_receive_credit (0 or 1)"
-                ));
-                return QUIC_RESULT_INVALID_ARGUMENT;
-            }
-        };
-        h.apply(|c| {
-            c.set_receive_credit(credit);
-            Ok(())
-        })
     })
 }
 

@@ -71,6 +71,16 @@ pub enum quic_event_type {
     /// application that made early data depend on the server's answer may
     /// want to know.
     EarlyDataRejected = 17,
+    /// With `QUIC_RECEIVE_MODE_READ`: a stream has data, or its end, to
+    /// read with `quic_conn_stream_read`: `stream_id`. One event per
+    /// stream until it is read again, so read until `QUIC_RESULT_DONE` (or
+    /// keep track of streams you stopped reading early yourself).
+    StreamReadable = 18,
+    /// A stream's send buffer (bytes written and not yet acknowledged)
+    /// fell below the level set with `quic_config_set_writable_level`,
+    /// after reaching it: `stream_id`. Once per crossing; not for a stream
+    /// that ended (FIN or reset) or that the peer asked to stop.
+    StreamWritable = 19,
 }
 
 /// Why a connection ended (`termination` of a CONNECTION_TERMINATED
@@ -255,6 +265,16 @@ impl quic_event {
                 out.stream_id = *stream_id;
                 (out.data, out.data_len) = (ptr(data), data.len());
                 out.end_stream = *end_stream;
+                out
+            }
+            Event::StreamReadable { stream_id } | Event::StreamWritable { stream_id } => {
+                let kind = if matches!(e, Event::StreamReadable { .. }) {
+                    quic_event_type::StreamReadable
+                } else {
+                    quic_event_type::StreamWritable
+                };
+                let mut out = Self::empty(kind);
+                out.stream_id = *stream_id;
                 out
             }
             Event::StreamReset {

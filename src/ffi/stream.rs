@@ -1,9 +1,10 @@
 //! Streams through the C ABI: sending, opening, resetting and stopping
-//! them, and reading at the application's pace (pausing a stream, or
-//! crediting what was consumed).
+//! them (reading is in `reading`).
 
+use super::config::{quic_config, with_config};
 use super::conn::{quic_conn, with_conn, with_conn_ref};
 use super::result::*;
+use super::sized::{usable_size, write_sized, Growable};
 
 /// Queues `len` bytes on a stream (aioquic's `send_stream_data`); `fin`
 /// ends the stream after them. A stream of ours opens implicitly on first
@@ -156,79 +157,90 @@ pub unsafe extern "C" fn quic_conn_next_stream_id(
     })
 }
 
-/// Says that the application is done with `len` more bytes of a stream's
-/// data (taken in QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED events), so the peer may
-/// send that much more: the stream's MAX_STREAM_DATA and the connection's
-/// MAX_DATA move at this pace, and windows still grow while consuming
-/// keeps up. Only with `QUIC_RECEIVE_CREDIT_ON_CONSUME`
-/// (`quic_config_set_receive_credit`). Consume in any steps, in stream
-/// order or not; the total may not exceed what was delivered. A stream
-/// whose FIN was delivered is kept until all of it is consumed (and so
-/// holds its place under the peer's stream limit). After a stream's reset
-/// was reported, or once it is forgotten, the call does nothing.
+/// Sets the send-buffer level of every stream of the connections made
+/// from `config`: when a stream's bytes written and not yet acknowledged
+/// reach `level` and later fall below it, a QUIC_EVENT_TYPE_STREAM_WRITABLE
+/// event says so, once per crossing. An application that stops writing to
+/// a stream at the level (a slow reader at the other end, or its own
+/// budget) resumes on that event instead of polling
+/// `quic_conn_stream_send_buffered`. 0, the default, reports nothing.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_INVALID_STATE` (credit is given on poll);
-/// `QUIC_RESULT_INVALID_STREAM` (more than delivered and not yet consumed,
-/// a stream with no receive side, or not opened); `QUIC_RESULT_CLOSING`;
-/// `QUIC_RESULT_PANIC`.
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
 ///
-/// Safety: `conn` must be NULL or live.
+/// Safety: `config` must be NULL or a live config.
 #[no_mangle]
-pub unsafe extern "C" fn quic_conn_stream_consumed(
-    conn: *mut quic_conn,
-    stream_id: u64,
-    len: u64,
+pub unsafe extern "C" fn quic_config_set_writable_level(
+    config: *mut quic_config,
+    level: u64,
 ) -> quic_result {
-    with_conn(conn, |h| match h.conn.stream_consumed(stream_id, len) {
-        Ok(()) => QUIC_RESULT_OK,
-        Err(e) => api_error_code(e),
+    with_config(config, "quic_config_set_writable_level", |h| {
+        h.apply(|c| {
+            c.set_writable_level(level);
+            Ok(())
+        })
     })
 }
 
-/// Stops delivering a stream's data: what arrives stays in the library,
-/// is not credited, and the peer stops sending on the stream when its
-/// window is full (the bytes held stay within that window). Other streams
-/// flow on, within the connection's window. Events already queued are
-/// still delivered; a reset of the stream is still reported. Pausing a
-/// paused stream, or one that has ended, does nothing.
-///
-/// Use it to match the pace of whatever the data goes to: pause when the
-/// output is backed up (e.g. `quic_conn_stream_send_buffered` on the
-/// stream you echo into is high), resume when it has drained.
-///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_INVALID_STREAM` (no receive side, or not opened);
-/// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
-///
-/// Safety: `conn` must be NULL or live.
-#[no_mangle]
-pub unsafe extern "C" fn quic_conn_stream_pause_reading(
-    conn: *mut quic_conn,
-    stream_id: u64,
-) -> quic_result {
-    with_conn(conn, |h| match h.conn.stream_pause_reading(stream_id) {
-        Ok(()) => QUIC_RESULT_OK,
-        Err(e) => api_error_code(e),
-    })
+/// How a stream's sending stands, as `quic_conn_stream_send_info` fills it.
+/// Set `struct_size` before the call.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct quic_stream_send_info {
+    /// `sizeof(quic_stream_send_info)`, set by the caller: the library
+    /// writes no further.
+    pub struct_size: usize,
+    /// Bytes written and never sent yet.
+    pub unsent: u64,
+    /// Bytes sent and not acknowledged yet (lost ones waiting to be sent
+    /// again included). `unsent + unacked` is at most what
+    /// `quic_conn_stream_send_buffered` reports (which also counts
+    /// acknowledged bytes held behind an unacknowledged one).
+    pub unacked: u64,
+    /// New data waits for the peer's flow control (MAX_STREAM_DATA or
+    /// MAX_DATA): the reader at the other end is the bottleneck, not the
+    /// path.
+    pub flow_blocked: bool,
 }
 
-/// Delivers a paused stream's data again: what waited is queued as
-/// QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED events at once (poll them), and credit
-/// follows as usual.
+// SAFETY: #[repr(C)], struct_size first; the minimum ends after `unsent`.
+unsafe impl Growable for quic_stream_send_info {
+    const MIN_SIZE: usize = std::mem::offset_of!(quic_stream_send_info, unsent) + 8;
+}
+
+/// Fills `out_info` with how a stream's sending stands, as far as its
+/// `struct_size` reaches.
 ///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_INVALID_STREAM` (no receive side, or not opened);
-/// `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (the stream has no send
+/// state: never used, or done and forgotten; `out_info` untouched);
+/// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
+/// (`struct_size` too small); `QUIC_RESULT_PANIC`.
 ///
-/// Safety: `conn` must be NULL or live.
+/// Safety: `conn` must be NULL or live; `out_info` NULL or writable for
+/// its `struct_size` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn quic_conn_stream_resume_reading(
-    conn: *mut quic_conn,
+pub unsafe extern "C" fn quic_conn_stream_send_info(
+    conn: *const quic_conn,
     stream_id: u64,
+    out_info: *mut quic_stream_send_info,
 ) -> quic_result {
-    with_conn(conn, |h| match h.conn.stream_resume_reading(stream_id) {
-        Ok(()) => QUIC_RESULT_OK,
-        Err(e) => api_error_code(e),
+    with_conn_ref(conn, |h| {
+        // SAFETY: per the contract.
+        let size = match unsafe { usable_size(out_info) } {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
+        let Some(s) = h.conn.stream_send_info(stream_id) else {
+            return QUIC_RESULT_DONE;
+        };
+        let info = quic_stream_send_info {
+            struct_size: size,
+            unsent: s.unsent,
+            unacked: s.unacked,
+            flow_blocked: s.flow_blocked,
+        };
+        // SAFETY: `out_info` holds `size` writable bytes.
+        unsafe { write_sized(out_info, &info, size) };
+        QUIC_RESULT_OK
     })
 }

@@ -7,6 +7,8 @@ mod reading;
 mod recv;
 mod send;
 mod unborn;
+mod writing;
+pub use writing::SendInfo;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -208,6 +210,12 @@ pub(crate) struct Streams {
     readable: VecDeque<u64>,
     /// The application gives receive credit itself (see `reading`).
     credit_on_consume: bool,
+    /// The application reads with `read` instead of taking data events.
+    read_mode: bool,
+    /// Send-buffer level below which a stream is reported writable (0:
+    /// never), and the streams that just fell below it (see `writing`).
+    writable_level: u64,
+    writable: VecDeque<u64>,
 }
 
 impl Streams {
@@ -244,6 +252,9 @@ impl Streams {
             stream_blocked: BTreeSet::new(),
             readable: VecDeque::new(),
             credit_on_consume: false,
+            read_mode: false,
+            writable_level: 0,
+            writable: VecDeque::new(),
         }
     }
 
@@ -396,6 +407,7 @@ impl Streams {
             return Err(StreamError::Finished);
         }
         write(send);
+        self.note_written(sid);
         self.queue(sid);
         Ok(())
     }
@@ -807,6 +819,7 @@ impl Streams {
         if let Some(send) = self.send_half(sid) {
             send.on_acked(offset, len, fin);
         }
+        self.note_acked(sid);
         self.maybe_forget(sid);
     }
 

@@ -17,6 +17,21 @@ impl Streams {
         self.credit_on_consume = on;
     }
 
+    /// Data stays here until `read` (true), or goes out in events (false,
+    /// the default). Reading credits what it reads, so credit-on-consume
+    /// does not apply.
+    pub(crate) fn set_read_mode(&mut self, on: bool) {
+        self.read_mode = on;
+        if on {
+            self.credit_on_consume = false;
+        }
+    }
+
+    /// True in read mode.
+    pub(crate) fn reads(&self) -> bool {
+        self.read_mode
+    }
+
     /// True when the application gives credit itself.
     pub(crate) fn credits_on_consume(&self) -> bool {
         self.credit_on_consume
@@ -44,6 +59,12 @@ impl Streams {
                         stream_id: sid,
                         error_code: code,
                     });
+                }
+            } else if self.read_mode {
+                // One event per stream until the application reads it.
+                if !recv.paused && !recv.readable_announced && recv.has_readable() {
+                    recv.readable_announced = true;
+                    events.push_back(Event::StreamReadable { stream_id: sid });
                 }
             } else if !recv.paused {
                 while let Some((data, end_stream)) = recv.take_ready() {
@@ -91,6 +112,36 @@ impl Streams {
         self.credit(sid, len, now, rtt);
         self.maybe_forget(sid);
         Ok(())
+    }
+
+    /// Read mode: copies `sid`'s next in-order bytes into `buf` and credits
+    /// them to the peer. `Some((n, fin))` when it read bytes or the end,
+    /// `None` when nothing is there yet; `Reset` once the peer reset it,
+    /// `Finished` once everything, the FIN included, was read.
+    pub(crate) fn read(
+        &mut self,
+        sid: u64,
+        buf: &mut [u8],
+        now: u64,
+        rtt: u64,
+    ) -> Result<Option<(usize, bool)>, StreamError> {
+        let Some(recv) = self.app_recv_half(sid)? else {
+            return Err(StreamError::Finished);
+        };
+        if recv.reset.is_some() {
+            return Err(StreamError::Reset);
+        }
+        if recv.is_done() {
+            return Err(StreamError::Finished);
+        }
+        recv.readable_announced = false;
+        let (n, fin) = recv.read_into(buf);
+        if n == 0 && !fin {
+            return Ok(None);
+        }
+        self.credit(sid, n as u64, now, rtt);
+        self.maybe_forget(sid);
+        Ok(Some((n, fin)))
     }
 
     /// Pauses (or resumes) delivering `sid`'s data. Resuming queues what

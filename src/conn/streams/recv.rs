@@ -43,6 +43,9 @@ pub(crate) struct RecvStream {
     /// The application paused reading: data stays here, undelivered and
     /// uncredited, so the peer stops at the window.
     pub(crate) paused: bool,
+    /// Read mode: a StreamReadable event went out and the application has
+    /// not read since.
+    pub(crate) readable_announced: bool,
 }
 
 /// What a STREAM or RESET_STREAM frame changed.
@@ -89,6 +92,7 @@ impl RecvStream {
             reset_reported: false,
             stop: None,
             paused: false,
+            readable_announced: false,
         }
     }
 
@@ -221,6 +225,42 @@ impl RecvStream {
             return Some((Bytes::new(), true));
         }
         None
+    }
+
+    /// True when in-order data or the FIN waits to be read.
+    pub(crate) fn has_readable(&self) -> bool {
+        self.reset.is_none()
+            && !self.fin_delivered
+            && (self.ready_end > self.delivered || self.final_size == Some(self.delivered))
+    }
+
+    /// Copies in-order data into `buf` (read mode): the bytes copied, and
+    /// whether they end the stream (then `0, true` is a bare FIN).
+    pub(crate) fn read_into(&mut self, buf: &mut [u8]) -> (usize, bool) {
+        if self.reset.is_some() || self.fin_delivered {
+            return (0, false);
+        }
+        let mut n = 0;
+        while n < buf.len() {
+            if self.ready.is_empty() {
+                self.flush_pending();
+            }
+            let Some(front) = self.ready.front_mut() else {
+                break;
+            };
+            let take = front.len().min(buf.len() - n);
+            buf[n..n + take].copy_from_slice(&front[..take]);
+            if take == front.len() {
+                self.ready.pop_front();
+            } else {
+                bytes::Buf::advance(front, take);
+            }
+            n += take;
+        }
+        self.delivered += n as u64;
+        let fin = self.final_size == Some(self.delivered);
+        self.fin_delivered = fin;
+        (n, fin)
     }
 
     /// Data the application was given, up to the final size.

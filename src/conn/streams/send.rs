@@ -45,6 +45,9 @@ pub(crate) struct SendStream {
     pub(crate) stop_code: Option<u64>,
     /// STREAM_DATA_BLOCKED was sent for this limit.
     pub(crate) blocked_at: Option<u64>,
+    /// The send buffer reached the writable level and has not fallen
+    /// below it since.
+    pub(crate) above_level: bool,
 }
 
 /// Writes up to this size are copied into a shared buffer.
@@ -290,6 +293,23 @@ impl SendStream {
     /// Bytes held for (re)transmission.
     pub(crate) fn buffered(&self) -> u64 {
         self.written - self.base
+    }
+
+    /// Bytes written and never sent.
+    pub(crate) fn unsent(&self) -> u64 {
+        self.written - self.sent
+    }
+
+    /// Bytes sent and not acknowledged yet (lost ones waiting to be sent
+    /// again included). One step per acknowledged range above the
+    /// released prefix.
+    pub(crate) fn unacked(&self) -> u64 {
+        let acked: u64 = self
+            .acked
+            .iter()
+            .map(|r| r.end.min(self.sent).saturating_sub(r.start.max(self.base)))
+            .sum();
+        (self.sent - self.base).saturating_sub(acked)
     }
 }
 
