@@ -1,6 +1,6 @@
 /* A full handshake, a PING, a key update, 1 MB on a stream and a close between a client
  * and a server connection in memory, through quic.h only; then a server that reads at
- * its own pace (receive credit on consume, a paused stream). Run with the directory made by
+ * its own pace (receive credit on consume, a paused stream, read mode). Run with the directory made by
  * tests/make-certs.sh as its argument; built with ASan and UBSan by
  * `make c-test`. */
 #include "testutil.h"
@@ -32,6 +32,8 @@ struct side {
     /* Stream 0 checked against slow_byte() and counted, not stored. */
     int count_only;
     uint64_t rx_total;
+    /* Read mode: READABLE and WRITABLE events seen. */
+    int readable_events, writable_events;
     /* Session tickets: the newest one, and whether the handshake resumed. */
     uint8_t ticket[4096];
     size_t ticket_len;
@@ -87,6 +89,12 @@ static void drain_events(struct side *s) {
                 }
                 if (ev.end_stream) s->stream_done = 1;
             }
+            break;
+        case QUIC_EVENT_TYPE_STREAM_READABLE:
+            s->readable_events++;
+            break;
+        case QUIC_EVENT_TYPE_STREAM_WRITABLE:
+            s->writable_events++;
             break;
         case QUIC_EVENT_TYPE_KEY_UPDATED:
             s->key_updates++;
@@ -359,6 +367,84 @@ static void test_backpressure(const char *certs) {
     server_config = NULL;
 }
 
+/* Reads up to `cap` bytes of stream 0 in read mode, checking them against
+ * slow_byte(); returns the bytes read. */
+static size_t read_some(struct side *s, size_t cap) {
+    uint8_t buf[8192];
+    size_t total = 0;
+    while (total < cap && !s->stream_done) {
+        size_t want = cap - total < sizeof buf ? cap - total : sizeof buf, n = 0;
+        bool fin = false;
+        quic_result rc = quic_conn_stream_read(s->conn, 0, buf, want, &n, &fin);
+        if (rc == QUIC_RESULT_DONE) break;
+        MUST(rc);
+        int intact = 1;
+        for (size_t i = 0; i < n; i++) intact &= buf[i] == slow_byte(s->rx_total + i);
+        CHECK(intact);
+        s->rx_total += n;
+        total += n;
+        if (fin) s->stream_done = 1;
+    }
+    return total;
+}
+
+/* Read mode and the writable level through quic.h: the server reads
+ * SLOW_STEP bytes every 10 ms with quic_conn_stream_read; the client
+ * writes 256 KB whenever QUIC_EVENT_TYPE_STREAM_WRITABLE says its buffer
+ * fell below 64 KB. The data arrives intact, and what the client sent
+ * beyond what the server read never exceeds the server's largest window. */
+static void test_read_mode(const char *certs) {
+    quic_config *client_config;
+    make_configs(certs, &client_config, &server_config);
+    CHECK(quic_config_set_receive_mode(server_config, 2) == QUIC_RESULT_INVALID_ARGUMENT);
+    MUST(quic_config_set_receive_mode(server_config, QUIC_RECEIVE_MODE_READ));
+    MUST(quic_config_set_max_stream_data(server_config, SLOW_WINDOW));
+    MUST(quic_config_set_max_windows(server_config, SLOW_MAX_WINDOW, 4 * SLOW_MAX_WINDOW));
+    MUST(quic_config_set_writable_level(client_config, 64 * 1024));
+    struct side c = {0}, s = {0};
+    MUST(quic_conn_new(client_config, NULL, &c.conn));
+    quic_config_free(client_config);
+    MUST(quic_conn_connect(c.conn, (struct sockaddr *)&server_addr, server_addrlen, 0));
+    uint64_t now = run(&c, &s, 0, established);
+    CHECK(established(&c, &s));
+    /* Events mode refuses reads. */
+    size_t n;
+    bool fin;
+    uint8_t one[1];
+    CHECK(quic_conn_stream_read(c.conn, 0, one, 1, &n, &fin) == QUIC_RESULT_INVALID_STATE);
+    CHECK(quic_conn_stream_read(s.conn, 0, NULL, 1, &n, &fin) == QUIC_RESULT_NULL_PARAMETER);
+
+    uint8_t *chunk = malloc(256 * 1024);
+    CHECK(chunk != NULL);
+    uint64_t written = 0;
+    int writes_seen = -1;
+    while (!s.stream_done && now < 600000 * MS) {
+        /* The writer: 256 KB at the start and on each WRITABLE event. */
+        if (c.writable_events != writes_seen && written < SLOW_TOTAL) {
+            writes_seen = c.writable_events;
+            for (uint64_t i = 0; i < 256 * 1024; i++) chunk[i] = slow_byte(written + i);
+            MUST(quic_conn_stream_send(c.conn, 0, chunk, 256 * 1024,
+                                       written + 256 * 1024 == SLOW_TOTAL));
+            written += 256 * 1024;
+        }
+        now = run_for(&c, &s, now, 10 * MS);
+        read_some(&s, SLOW_STEP);
+        quic_stream_send_info info = {.struct_size = sizeof info};
+        if (quic_conn_stream_send_info(c.conn, 0, &info) == QUIC_RESULT_OK)
+            CHECK(written - info.unsent - s.rx_total <= SLOW_MAX_WINDOW);
+    }
+    free(chunk);
+    CHECK(s.stream_done && s.rx_total == SLOW_TOTAL && written == SLOW_TOTAL);
+    /* One WRITABLE per refill but the last; READABLE events, not data. */
+    CHECK(c.writable_events == SLOW_TOTAL / (256 * 1024) - 1);
+    CHECK(s.readable_events > 0 && s.rx_len == 0);
+    CHECK(quic_conn_stream_read(s.conn, 0, one, 1, &n, &fin) == QUIC_RESULT_STREAM_FINISHED);
+    quic_conn_free(c.conn);
+    quic_conn_free(s.conn);
+    quic_config_free(server_config);
+    server_config = NULL;
+}
+
 /* A fleet's shared register through quic.h (quic_config_set_shared_register):
  * a table of the identifiers taken, as a database all servers reach. */
 struct fleet {
@@ -602,12 +688,13 @@ int main(int argc, char **argv) {
     quic_config_free(server_config);
 
     test_backpressure(argv[1]);
+    test_read_mode(argv[1]);
     test_resumption(argv[1]);
     if (failures) {
         fprintf(stderr, "test_handshake: %d failure(s)\n", failures);
         return 1;
     }
-    printf("test_handshake: handshake, ping, key update, 1 MB, close, backpressure and resumption passed "
+    printf("test_handshake: handshake, ping, key update, 1 MB, close, backpressure, read mode and resumption passed "
            "(%llu ms virtual)\n",
            (unsigned long long)(now / MS));
     return 0;
