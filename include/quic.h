@@ -120,6 +120,15 @@ enum quic_event_type
     // bytes and store them with the server's name; hand them to a later
     // connection to the same server in `quic_conn_params.session_ticket`
     // to resume. The newest is best; use each once.
+    //
+    // When: after HANDSHAKE_COMPLETED. A libquic server sends two tickets
+    // with its first 1-RTT flight, so they come with or before the first
+    // response; other servers may send them later, after a response. A
+    // client listens for tickets until three PTOs after the handshake is
+    // confirmed (a few round trips) and reports none after that: a
+    // client that closes as soon as its last response arrives may have
+    // none yet, so one that wants a ticket keeps the connection until
+    // this event or that time.
     QUIC_EVENT_TYPE_SESSION_TICKET = 15,
     // The server gave an address-validation token (NEW_TOKEN): `data`,
     // `data_len`. Copy and store it for this server; a later connection
@@ -180,6 +189,9 @@ enum quic_termination
     QUIC_TERMINATION_STATELESS_RESET = 7,
     // No QUIC version in common with the server (RFC 9000 §6).
     QUIC_TERMINATION_VERSION_NEGOTIATION = 8,
+    // Our application called `quic_conn_abandon` (the peer is gone):
+    // ended at once, without telling the peer.
+    QUIC_TERMINATION_ABANDONED = 9,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -405,6 +417,13 @@ typedef struct {
     // Server: the destination connection ID of the client's first Initial
     // packet (from `quic_header_parse`); after a Retry, that of the very
     // first Initial, before the Retry. Client: NULL, 0.
+    //
+    // The client sends its Initial and 0-RTT packets to this ID until it
+    // learns the server's own, so a server routes it to the connection
+    // at least until HANDSHAKE_COMPLETED and then for a few PTOs more
+    // (late, reordered copies); keeping the route until the connection is
+    // freed is simplest. No correct client starts new packets with it
+    // after the handshake completes.
     const uint8_t *original_dcid;
     // Length of `original_dcid` (at most 20).
     size_t original_dcid_len;
@@ -415,10 +434,13 @@ typedef struct {
     size_t retry_scid_len;
     // Client: the bytes of a QUIC_EVENT_TYPE_SESSION_TICKET event from an
     // earlier connection to the same server, to resume that session
-    // (RFC 9001 §4.6); NULL, 0 for a full handshake. A ticket that cannot
-    // be used (not one, for another server name or ALPN, expired, or
-    // refused by the server) means a full handshake, not an error;
-    // HANDSHAKE_COMPLETED's `session_resumed` says which. Server: NULL, 0.
+    // (RFC 9001 §4.6); NULL, 0 for a full handshake. A ticket is bound to
+    // the server name it was issued for (`quic_config_set_server_name`),
+    // its ALPN and its QUIC version: one that cannot be used (not a
+    // ticket, for another server name, an ALPN this config does not
+    // offer or a version it does not support, expired, or refused by the
+    // server) means a full handshake, not an error; HANDSHAKE_COMPLETED's
+    // `session_resumed` says which. Server: NULL, 0.
     const uint8_t *session_ticket;
     // Length of `session_ticket`.
     size_t session_ticket_len;
@@ -874,6 +896,24 @@ quic_result quic_config_set_connection_id_length(quic_config *config, size_t len
 //
 // Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_idle_timeout(quic_config *config, uint64_t timeout_ns);
+
+// Sends a PING after `interval_ns` nanoseconds in which no packet came in
+// and no ack-eliciting packet went out, once the handshake is complete
+// (RFC 9000 §10.1.2, quinn's `keep_alive_interval`). A quiet but healthy
+// connection then outlives the idle timeout, while the PINGs cost nothing
+// as long as the peer talks. A peer that stopped answering still ends the
+// connection at the idle timeout (IDLE_TIMEOUT), counted from the first
+// PING it did not answer: keep-alive lets a client use a short idle
+// timeout (say 10 s, with a keep-alive of 3 s) to notice a dead server
+// soon, without closing connections that are merely quiet. Choose it
+// well below the idle timeout; 0, the default, sends none.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
+// `QUIC_RESULT_INVALID_ARGUMENT` (over a day).
+//
+// Safety: `config` must be NULL or a live config.
+quic_result quic_config_set_keep_alive(quic_config *config, uint64_t interval_ns);
 
 // Sets how long a handshake may take, in nanoseconds, counted from
 // `quic_conn_connect` (client) or the first Initial (server). When it runs
@@ -1422,7 +1462,10 @@ uint64_t quic_conn_key_generation(const quic_conn *conn);
 // `frame_type` that caused it (0 if none). `reason` (at most 1024 bytes
 // are sent) may be NULL. A CONNECTION_TERMINATED event follows at once;
 // keep driving the connection until `quic_conn_is_closed`. Closing twice
-// does nothing.
+// does nothing. Stream data not yet sent is discarded, and data in
+// flight is not resent: to be sure the peer has everything, close after
+// `quic_conn_stream_send_info` reports nothing unsent or unacknowledged
+// on the streams that matter (or after the peer's answer).
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 // `QUIC_RESULT_INVALID_ARGUMENT` (a code above 2^62 - 1);
@@ -1437,13 +1480,40 @@ quic_result quic_conn_close(quic_conn *conn,
                             size_t reason_len,
                             uint64_t now_ns);
 
+// Ends the connection at once, without telling the peer: no
+// CONNECTION_CLOSE, no closing period. For a peer known to be gone: on
+// a connected UDP socket, `recv`/`send` failing with ECONNREFUSED means
+// an ICMP "port unreachable" came back, and the three PTOs of
+// `quic_conn_close`'s closing period would only send to nobody. A
+// CONNECTION_TERMINATED event with QUIC_TERMINATION_ABANDONED and
+// `reason` (may be NULL) follows, and `quic_conn_is_closed` is true at
+// once. ICMP is not authenticated: someone who can guess the addresses
+// and ports can forge it. Acting on it before the handshake completes (a
+// client dialing a closed port) is safe; afterwards, prefer to act only
+// when nothing came from the peer for a while (a PTO, say), or let the
+// idle timeout decide. Abandoning a closing connection does nothing.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live; `reason` valid for `reason_len`
+// bytes.
+quic_result quic_conn_abandon(quic_conn *conn, const uint8_t *reason, size_t reason_len);
+
 // True once the handshake completed and the connection is not closing.
 //
 // Safety: `conn` must be NULL or live.
 bool quic_conn_is_established(const quic_conn *conn);
 
 // True once the connection is over (after closing or draining, or the
-// idle timeout): free it. Also true for a poisoned connection.
+// idle timeout, or at once after `quic_conn_abandon`). Also true for a
+// poisoned connection.
+//
+// Events can still be queued when this turns true, and the
+// CONNECTION_TERMINATED event is always the last of them: poll until
+// QUIC_RESULT_DONE, then free. Data that arrived before the end (even in
+// the packet that carried the peer's CONNECTION_CLOSE) is reported
+// before CONNECTION_TERMINATED, and in read mode can still be read.
 //
 // Safety: `conn` must be NULL or live.
 bool quic_conn_is_closed(const quic_conn *conn);
@@ -1851,14 +1921,23 @@ quic_result quic_conn_stream_stop(quic_conn *conn, uint64_t stream_id, uint64_t 
 // its ID: the ID is reserved, so the next call opens another (quinn's
 // `open_bi` / `open_uni`). Send on it with `quic_conn_stream_send`.
 //
+// In 0-RTT (a client that connected with a ticket allowing early data,
+// `quic_config_set_early_data`) it works at once, within the stream
+// limits the ticket remembered; what is sent on such a stream goes
+// again in 1-RTT if the server refuses the early data
+// (QUIC_EVENT_TYPE_EARLY_DATA_REJECTED).
+//
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_HANDSHAKE_PENDING` (the handshake has not brought the
-// peer's stream limits yet); `QUIC_RESULT_STREAM_LIMIT` (the peer's
+// `QUIC_RESULT_HANDSHAKE_PENDING` (the peer's stream limits are not known
+// yet: before `quic_conn_connect`, or, without a ticket that allows
+// early data, before HANDSHAKE_COMPLETED; try again after that event); `QUIC_RESULT_STREAM_LIMIT` (the peer's
 // MAX_STREAMS allows no more now; QUIC_EVENT_TYPE_STREAMS_AVAILABLE says
 // when it does); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
 //
 // Safety: `conn` must be NULL or live; `out_stream_id` NULL or writable.
-quic_result quic_conn_open_stream(quic_conn *conn, bool unidirectional, uint64_t *out_stream_id);
+quic_result quic_conn_open_stream(quic_conn *conn,
+                                  bool unidirectional,
+                                  uint64_t *out_stream_id);
 
 // Writes the next unused stream ID of ours, bidirectional or
 // `unidirectional` (aioquic's `get_next_available_stream_id`). A peek:

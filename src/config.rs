@@ -141,6 +141,9 @@ pub struct Config {
     pub(crate) receive_mode: ReceiveMode,
     /// Send-buffer level for StreamWritable events (0: none).
     pub(crate) writable_level: u64,
+    /// A PING after this long (ns) without sending an ack-eliciting
+    /// packet or receiving one (0: never).
+    pub(crate) keep_alive: u64,
     /// How far auto-tuning may grow the connection window.
     pub(crate) max_connection_window: u64,
     /// Streams the peer may open at once, bidirectional.
@@ -251,6 +254,7 @@ impl Config {
             receive_credit: ReceiveCredit::OnPoll,
             receive_mode: ReceiveMode::Events,
             writable_level: 0,
+            keep_alive: 0,
             max_connection_window: 24 * DEFAULT_WINDOW,
             max_streams_bidi: 128,
             congestion_control: Default::default(),
@@ -484,6 +488,22 @@ impl Config {
     /// `level` bytes after reaching it; 0 (the default) reports nothing.
     pub fn set_writable_level(&mut self, level: u64) {
         self.writable_level = level;
+    }
+
+    /// Sends a PING after `interval_ns` in which no packet came in and no
+    /// ack-eliciting packet went out, once the handshake is complete
+    /// (RFC 9000 §10.1.2), so a quiet but healthy connection outlives the
+    /// idle timeout; 0 (the default) never does. Choose it well below the
+    /// idle timeout (a third of it, say); a peer that stopped answering
+    /// still ends the connection at the idle timeout.
+    pub fn set_keep_alive(&mut self, interval_ns: u64) -> Result<(), ConfigError> {
+        if interval_ns > MAX_TIMEOUT {
+            return Err(ConfigError::Invalid(
+                "the keep-alive interval is at most a day".into(),
+            ));
+        }
+        self.keep_alive = interval_ns;
+        Ok(())
     }
 
     /// Turns session tickets on: a server issues them after the handshake,

@@ -138,7 +138,8 @@ impl Connection {
             CloseState::Open => [
                 self.recovery.timer(),
                 self.spaces[Space::Application as usize].ack.deadline(),
-                self.idle_deadline,
+                self.idle.deadline(),
+                self.idle.keep_alive_deadline(self.handshake_complete),
                 self.handshake_deadline,
                 self.path.deadline(),
                 self.pacing_deadline.filter(|_| self.stream_work_pending()),
@@ -147,6 +148,21 @@ impl Connection {
             .flatten()
             .min(),
         }
+    }
+
+    /// Ends the connection at once, without a CONNECTION_CLOSE or a
+    /// closing period: for a peer known to be gone (an ICMP "port
+    /// unreachable" on a connected socket), where the three PTOs of a
+    /// closing period would only send to nobody. The ConnectionTerminated
+    /// event says `Abandoned` with `reason`. Does nothing once closing.
+    pub fn abandon(&mut self, reason: &[u8]) {
+        let err = CloseError {
+            is_app: true,
+            code: 0,
+            frame_type: None,
+            reason: reason.to_vec(),
+        };
+        self.close_silently(err, Termination::Abandoned);
     }
 
     /// Runs whatever timer expired by `now` (aioquic's `handle_timer`).
@@ -178,7 +194,7 @@ impl Connection {
             };
             return self.close_silently(err, Termination::HandshakeTimeout);
         }
-        if self.idle_deadline.is_some_and(|d| now >= d) {
+        if self.idle.expired(now) {
             // RFC 9000 §10.1: the connection closes silently.
             let err = CloseError {
                 is_app: false,
@@ -187,6 +203,13 @@ impl Connection {
                 reason: b"Idle timeout".to_vec(),
             };
             return self.close_silently(err, Termination::IdleTimeout);
+        }
+        if self.idle.take_keep_alive(now, self.handshake_complete) {
+            // RFC 9000 §10.1.2: an ack-eliciting packet keeps a quiet
+            // connection from the peer's idle timeout; it goes as one
+            // probe would (a PING when nothing else is due).
+            let s = &mut self.spaces[Space::Application as usize];
+            s.probes = s.probes.max(1);
         }
         self.on_path_timeout(now);
         let status = self.status();
@@ -203,26 +226,10 @@ impl Connection {
         self.handshake_deadline = Some(now.saturating_add(t));
     }
 
-    /// Restarts the idle timer (RFC 9000 §10.1).
-    pub(super) fn restart_idle_timer(&mut self, now: u64) {
-        if let Some(t) = self.idle_timeout {
-            // At least three PTOs, so probes get their chance.
-            let t = t.max(self.recovery.pto().saturating_mul(3));
-            self.idle_deadline = Some(now.saturating_add(t));
-        }
-    }
-
-    /// The idle timeout once the peer's is known: the smaller non-zero of
-    /// both (RFC 9000 §10.1).
-    pub(super) fn negotiate_idle_timeout(&mut self, peer_ms: u64, now: u64) {
-        let ours = self.config.idle_timeout;
-        let peer = peer_ms.saturating_mul(1_000_000);
-        self.idle_timeout = match (ours, peer) {
-            (0, 0) => None,
-            (0, p) => Some(p),
-            (o, 0) => Some(o),
-            (o, p) => Some(o.min(p)),
-        };
-        self.restart_idle_timer(now);
+    /// Starts the idle timer and keep-alive from the configuration.
+    pub(super) fn start_idle_timer(&mut self, now: u64) {
+        let pto = self.recovery.pto();
+        let c = &self.config;
+        self.idle.start(c.idle_timeout, c.keep_alive, now, pto);
     }
 }

@@ -163,4 +163,7 @@ pub enum Termination {
     StatelessReset,
     /// No QUIC version in common (RFC 9000 §6).
     VersionNegotiation,
+    /// Our application abandoned it (`abandon`): ended at once, the peer
+    /// not told.
+    Abandoned,
 }

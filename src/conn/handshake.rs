@@ -31,8 +31,7 @@ impl Connection {
         self.install_initial_keys(&dcid)
             .map_err(|e| ApiError::Tls(e.reason.into()))?;
         self.start_tls(now)?;
-        self.idle_timeout = (self.config.idle_timeout > 0).then_some(self.config.idle_timeout);
-        self.restart_idle_timer(now);
+        self.start_idle_timer(now);
         self.start_handshake_timer(now);
         Ok(())
     }
@@ -78,8 +77,7 @@ impl Connection {
         self.install_initial_keys(dcid)?;
         self.start_tls(now)
             .map_err(|_| TransportError::new(code::INTERNAL_ERROR, 0, "TLS setup failed"))?;
-        self.idle_timeout = (self.config.idle_timeout > 0).then_some(self.config.idle_timeout);
-        self.restart_idle_timer(now);
+        self.start_idle_timer(now);
         self.start_handshake_timer(now);
         Ok(())
     }
@@ -292,7 +290,9 @@ impl Connection {
         self.check_version_information(&tp)?;
         self.recovery.max_ack_delay = tp.max_ack_delay * 1_000_000;
         self.streams.on_peer_params(&tp);
-        self.negotiate_idle_timeout(tp.max_idle_timeout, now);
+        let pto = self.recovery.pto();
+        self.idle
+            .negotiate(self.config.idle_timeout, tp.max_idle_timeout, now, pto);
         self.peer_params = Some(tp);
         Ok(())
     }

@@ -12,6 +12,7 @@ mod delivery;
 mod early_data;
 mod events;
 mod handshake;
+mod idle;
 mod keys;
 mod path;
 mod reassembly;
@@ -193,13 +194,10 @@ pub struct Connection {
     close: CloseState,
     local_error: Option<CloseError>,
     peer_error: Option<CloseError>,
-    /// Idle timeout in ns once both sides' values are known.
-    idle_timeout: Option<u64>,
-    idle_deadline: Option<u64>,
+    /// The idle timeout and keep-alive.
+    idle: idle::Idle,
     /// The handshake must complete by then, or the connection ends.
     handshake_deadline: Option<u64>,
-    /// An ack-eliciting packet was sent since the last one received.
-    sent_eliciting_since_recv: bool,
     recv_buf: Vec<u8>,
     streams: Streams,
     /// DATAGRAM payloads waiting to be sent.
@@ -315,10 +313,8 @@ impl Connection {
             close: CloseState::Open,
             local_error: None,
             peer_error: None,
-            idle_timeout: None,
-            idle_deadline: None,
+            idle: idle::Idle::default(),
             handshake_deadline: None,
-            sent_eliciting_since_recv: false,
             recv_buf: Vec::new(),
             streams,
             datagrams: VecDeque::new(),
@@ -538,6 +534,10 @@ impl Connection {
     }
 
     fn push_terminated(&mut self, err: &CloseError, cause: Termination) {
+        // What arrived before the end (in the same packet as the peer's
+        // CONNECTION_CLOSE, say) is reported first: the end is the last
+        // event.
+        self.collect_stream_events();
         self.events.push_back(Event::ConnectionTerminated {
             cause,
             error_code: err.code,

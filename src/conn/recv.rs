@@ -307,8 +307,8 @@ impl Connection {
             self.address_validated = true;
             self.discard_space(Space::Initial, now);
         }
-        self.restart_idle_timer(now);
-        self.sent_eliciting_since_recv = false;
+        let pto = self.recovery.pto();
+        self.idle.on_received(now, pto);
         Some(len)
     }
 

@@ -157,9 +157,9 @@ impl Connection {
         if self.side == Side::Client && sent_handshake {
             self.discard_space(Space::Initial, now);
         }
-        if any_eliciting && !self.sent_eliciting_since_recv {
-            self.sent_eliciting_since_recv = true;
-            self.restart_idle_timer(now);
+        if any_eliciting {
+            let pto = self.recovery.pto();
+            self.idle.on_sent_eliciting(now, pto);
         }
         let status = self.status();
         self.recovery.set_timer(now, status);

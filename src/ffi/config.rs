@@ -332,6 +332,32 @@ pub unsafe extern "C" fn quic_config_set_idle_timeout(
     })
 }
 
+/// Sends a PING after `interval_ns` nanoseconds in which no packet came in
+/// and no ack-eliciting packet went out, once the handshake is complete
+/// (RFC 9000 §10.1.2, quinn's `keep_alive_interval`). A quiet but healthy
+/// connection then outlives the idle timeout, while the PINGs cost nothing
+/// as long as the peer talks. A peer that stopped answering still ends the
+/// connection at the idle timeout (IDLE_TIMEOUT), counted from the first
+/// PING it did not answer: keep-alive lets a client use a short idle
+/// timeout (say 10 s, with a keep-alive of 3 s) to notice a dead server
+/// soon, without closing connections that are merely quiet. Choose it
+/// well below the idle timeout; 0, the default, sends none.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
+/// `QUIC_RESULT_INVALID_ARGUMENT` (over a day).
+///
+/// Safety: `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_keep_alive(
+    config: *mut quic_config,
+    interval_ns: u64,
+) -> quic_result {
+    with_config(config, "quic_config_set_keep_alive", |h| {
+        h.apply(|c| c.set_keep_alive(interval_ns))
+    })
+}
+
 /// Sets how long a handshake may take, in nanoseconds, counted from
 /// `quic_conn_connect` (client) or the first Initial (server). When it runs
 /// out the connection ends at once, silently, with a

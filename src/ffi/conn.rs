@@ -92,6 +92,13 @@ pub struct quic_conn_params {
     /// Server: the destination connection ID of the client's first Initial
     /// packet (from `quic_header_parse`); after a Retry, that of the very
     /// first Initial, before the Retry. Client: NULL, 0.
+    ///
+    /// The client sends its Initial and 0-RTT packets to this ID until it
+    /// learns the server's own, so a server routes it to the connection
+    /// at least until HANDSHAKE_COMPLETED and then for a few PTOs more
+    /// (late, reordered copies); keeping the route until the connection is
+    /// freed is simplest. No correct client starts new packets with it
+    /// after the handshake completes.
     pub original_dcid: *const u8,
     /// Length of `original_dcid` (at most 20).
     pub original_dcid_len: usize,
@@ -102,10 +109,13 @@ pub struct quic_conn_params {
     pub retry_scid_len: usize,
     /// Client: the bytes of a QUIC_EVENT_TYPE_SESSION_TICKET event from an
     /// earlier connection to the same server, to resume that session
-    /// (RFC 9001 §4.6); NULL, 0 for a full handshake. A ticket that cannot
-    /// be used (not one, for another server name or ALPN, expired, or
-    /// refused by the server) means a full handshake, not an error;
-    /// HANDSHAKE_COMPLETED's `session_resumed` says which. Server: NULL, 0.
+    /// (RFC 9001 §4.6); NULL, 0 for a full handshake. A ticket is bound to
+    /// the server name it was issued for (`quic_config_set_server_name`),
+    /// its ALPN and its QUIC version: one that cannot be used (not a
+    /// ticket, for another server name, an ALPN this config does not
+    /// offer or a version it does not support, expired, or refused by the
+    /// server) means a full handshake, not an error; HANDSHAKE_COMPLETED's
+    /// `session_resumed` says which. Server: NULL, 0.
     pub session_ticket: *const u8,
     /// Length of `session_ticket`.
     pub session_ticket_len: usize,
@@ -553,7 +563,10 @@ pub unsafe extern "C" fn quic_conn_key_generation(conn: *const quic_conn) -> u64
 /// `frame_type` that caused it (0 if none). `reason` (at most 1024 bytes
 /// are sent) may be NULL. A CONNECTION_TERMINATED event follows at once;
 /// keep driving the connection until `quic_conn_is_closed`. Closing twice
-/// does nothing.
+/// does nothing. Stream data not yet sent is discarded, and data in
+/// flight is not resent: to be sure the peer has everything, close after
+/// `quic_conn_stream_send_info` reports nothing unsent or unacknowledged
+/// on the streams that matter (or after the peer's answer).
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_INVALID_ARGUMENT` (a code above 2^62 - 1);
@@ -582,6 +595,37 @@ pub unsafe extern "C" fn quic_conn_close(
     })
 }
 
+/// Ends the connection at once, without telling the peer: no
+/// CONNECTION_CLOSE, no closing period. For a peer known to be gone: on
+/// a connected UDP socket, `recv`/`send` failing with ECONNREFUSED means
+/// an ICMP "port unreachable" came back, and the three PTOs of
+/// `quic_conn_close`'s closing period would only send to nobody. A
+/// CONNECTION_TERMINATED event with QUIC_TERMINATION_ABANDONED and
+/// `reason` (may be NULL) follows, and `quic_conn_is_closed` is true at
+/// once. ICMP is not authenticated: someone who can guess the addresses
+/// and ports can forge it. Acting on it before the handshake completes (a
+/// client dialing a closed port) is safe; afterwards, prefer to act only
+/// when nothing came from the peer for a while (a PTO, say), or let the
+/// idle timeout decide. Abandoning a closing connection does nothing.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_PANIC`.
+///
+/// Safety: `conn` must be NULL or live; `reason` valid for `reason_len`
+/// bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_abandon(
+    conn: *mut quic_conn,
+    reason: *const u8,
+    reason_len: usize,
+) -> quic_result {
+    with_conn(conn, |h| {
+        let reason = try_slice!(reason, reason_len);
+        h.conn.abandon(reason);
+        QUIC_RESULT_OK
+    })
+}
+
 /// True once the handshake completed and the connection is not closing.
 ///
 /// Safety: `conn` must be NULL or live.
@@ -594,7 +638,14 @@ pub unsafe extern "C" fn quic_conn_is_established(conn: *const quic_conn) -> boo
 }
 
 /// True once the connection is over (after closing or draining, or the
-/// idle timeout): free it. Also true for a poisoned connection.
+/// idle timeout, or at once after `quic_conn_abandon`). Also true for a
+/// poisoned connection.
+///
+/// Events can still be queued when this turns true, and the
+/// CONNECTION_TERMINATED event is always the last of them: poll until
+/// QUIC_RESULT_DONE, then free. Data that arrived before the end (even in
+/// the packet that carried the peer's CONNECTION_CLOSE) is reported
+/// before CONNECTION_TERMINATED, and in read mode can still be read.
 ///
 /// Safety: `conn` must be NULL or live.
 #[no_mangle]

@@ -58,6 +58,15 @@ pub enum quic_event_type {
     /// bytes and store them with the server's name; hand them to a later
     /// connection to the same server in `quic_conn_params.session_ticket`
     /// to resume. The newest is best; use each once.
+    ///
+    /// When: after HANDSHAKE_COMPLETED. A libquic server sends two tickets
+    /// with its first 1-RTT flight, so they come with or before the first
+    /// response; other servers may send them later, after a response. A
+    /// client listens for tickets until three PTOs after the handshake is
+    /// confirmed (a few round trips) and reports none after that: a
+    /// client that closes as soon as its last response arrives may have
+    /// none yet, so one that wants a ticket keeps the connection until
+    /// this event or that time.
     SessionTicket = 15,
     /// The server gave an address-validation token (NEW_TOKEN): `data`,
     /// `data_len`. Copy and store it for this server; a later connection
@@ -109,6 +118,9 @@ pub enum quic_termination {
     StatelessReset = 7,
     /// No QUIC version in common with the server (RFC 9000 §6).
     VersionNegotiation = 8,
+    /// Our application called `quic_conn_abandon` (the peer is gone):
+    /// ended at once, without telling the peer.
+    Abandoned = 9,
 }
 
 impl From<Termination> for quic_termination {
@@ -122,6 +134,7 @@ impl From<Termination> for quic_termination {
             Termination::HandshakeTimeout => Self::HandshakeTimeout,
             Termination::StatelessReset => Self::StatelessReset,
             Termination::VersionNegotiation => Self::VersionNegotiation,
+            Termination::Abandoned => Self::Abandoned,
         }
     }
 }

@@ -109,9 +109,16 @@ pub unsafe extern "C" fn quic_conn_stream_stop(
 /// its ID: the ID is reserved, so the next call opens another (quinn's
 /// `open_bi` / `open_uni`). Send on it with `quic_conn_stream_send`.
 ///
+/// In 0-RTT (a client that connected with a ticket allowing early data,
+/// `quic_config_set_early_data`) it works at once, within the stream
+/// limits the ticket remembered; what is sent on such a stream goes
+/// again in 1-RTT if the server refuses the early data
+/// (QUIC_EVENT_TYPE_EARLY_DATA_REJECTED).
+///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_HANDSHAKE_PENDING` (the handshake has not brought the
-/// peer's stream limits yet); `QUIC_RESULT_STREAM_LIMIT` (the peer's
+/// `QUIC_RESULT_HANDSHAKE_PENDING` (the peer's stream limits are not known
+/// yet: before `quic_conn_connect`, or, without a ticket that allows
+/// early data, before HANDSHAKE_COMPLETED; try again after that event); `QUIC_RESULT_STREAM_LIMIT` (the peer's
 /// MAX_STREAMS allows no more now; QUIC_EVENT_TYPE_STREAMS_AVAILABLE says
 /// when it does); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
 ///

@@ -94,6 +94,9 @@ fn early_data_is_accepted_and_answered_one_round_trip_after_the_first_packet() {
     let ticket = ticket_from(&c, &server);
     let mut p = resuming(&c, &server, &ticket, b"GET /index.html");
     p.client.send_datagram(b"early datagram").unwrap();
+    // quic.h: open_stream works in 0-RTT, within the ticket's limits.
+    assert_eq!(p.client.open_stream(false), Ok(4));
+    p.client.stream_send(4, b"second", true).unwrap();
     // The request arrives with the client's first flight (one-way delay
     // 10 ms), before the client's Finished could.
     let ok = p.run_until(50 * MS, |p| p.server_rx.finished.contains(&0));
@@ -104,6 +107,7 @@ fn early_data_is_accepted_and_answered_one_round_trip_after_the_first_packet() {
         "the server's handshake is not complete yet"
     );
     assert_eq!(p.server_rx.bytes(0), b"GET /index.html");
+    assert_eq!(p.server_rx.bytes(4), b"second");
     assert_eq!(p.server_rx.datagrams, vec![b"early datagram".to_vec()]);
     // The answer goes at once (0.5-RTT): one round trip after the start.
     p.server

@@ -445,6 +445,38 @@ static void test_read_mode(const char *certs) {
     server_config = NULL;
 }
 
+/* Keep-alive and abandon through quic.h: with a 3 s idle timeout and a 1 s
+ * keep-alive, a quiet connection is still open after 20 s; abandoning it
+ * ends it at once with QUIC_TERMINATION_ABANDONED. */
+static void test_keep_alive_and_abandon(const char *certs) {
+    quic_config *client_config;
+    make_configs(certs, &client_config, &server_config);
+    MUST(quic_config_set_idle_timeout(client_config, 3000 * MS));
+    MUST(quic_config_set_idle_timeout(server_config, 3000 * MS));
+    CHECK(quic_config_set_keep_alive(client_config, 100000000 * MS) ==
+          QUIC_RESULT_INVALID_ARGUMENT);
+    MUST(quic_config_set_keep_alive(client_config, 1000 * MS));
+    struct side c = {0}, s = {0};
+    MUST(quic_conn_new(client_config, NULL, &c.conn));
+    quic_config_free(client_config);
+    MUST(quic_conn_connect(c.conn, (struct sockaddr *)&server_addr, server_addrlen, 0));
+    uint64_t now = run(&c, &s, 0, established);
+    now = run_for(&c, &s, now, 20000 * MS);
+    CHECK(!c.terminated && !s.terminated);
+    CHECK(!quic_conn_is_closed(c.conn) && !quic_conn_is_closed(s.conn));
+    const char why[] = "port unreachable";
+    MUST(quic_conn_abandon(c.conn, (const uint8_t *)why, sizeof why - 1));
+    CHECK(quic_conn_is_closed(c.conn));
+    drain_events(&c);
+    CHECK(c.terminated && c.termination == QUIC_TERMINATION_ABANDONED &&
+          strcmp(c.reason, why) == 0);
+    CHECK(quic_conn_abandon(NULL, NULL, 0) == QUIC_RESULT_NULL_PARAMETER);
+    quic_conn_free(c.conn);
+    quic_conn_free(s.conn);
+    quic_config_free(server_config);
+    server_config = NULL;
+}
+
 /* A fleet's shared register through quic.h (quic_config_set_shared_register):
  * a table of the identifiers taken, as a database all servers reach. */
 struct fleet {
@@ -689,12 +721,13 @@ int main(int argc, char **argv) {
 
     test_backpressure(argv[1]);
     test_read_mode(argv[1]);
+    test_keep_alive_and_abandon(argv[1]);
     test_resumption(argv[1]);
     if (failures) {
         fprintf(stderr, "test_handshake: %d failure(s)\n", failures);
         return 1;
     }
-    printf("test_handshake: handshake, ping, key update, 1 MB, close, backpressure, read mode and resumption passed "
+    printf("test_handshake: handshake, ping, key update, 1 MB, close, backpressure, read mode, keep-alive and resumption passed "
            "(%llu ms virtual)\n",
            (unsigned long long)(now / MS));
     return 0;
