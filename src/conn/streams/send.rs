@@ -205,9 +205,13 @@ impl SendStream {
 
     /// A STREAM frame was acknowledged.
     pub(crate) fn on_acked(&mut self, offset: u64, len: u64, fin: bool) {
-        if len > 0 {
-            self.acked.insert(offset..offset + len);
-            self.lost.remove(offset..offset + len);
+        let end = offset.saturating_add(len);
+        // Bytes below `base` were released already: a second copy of them
+        // (sent again by a probe while the first was in flight) can be
+        // acknowledged too, and must change nothing.
+        if end > self.base {
+            self.acked.insert(offset.max(self.base)..end);
+            self.lost.remove(offset..end);
         }
         self.fin_acked |= fin;
         // Release the acknowledged prefix.
@@ -354,6 +358,25 @@ mod tests {
         assert!(!s.is_done());
         s.on_acked(0, 50, false);
         assert!(s.is_done());
+        assert_eq!(s.buffered(), 0);
+    }
+
+    /// Two copies of the same bytes (a probe resent data still in flight)
+    /// are both acknowledged: the second, below what the first released,
+    /// changes nothing.
+    #[test]
+    fn a_second_ack_of_released_bytes_is_ignored() {
+        let mut s = SendStream::new(1000);
+        s.write(Bytes::from(vec![1u8; 300]), false);
+        s.write(Bytes::from(vec![2u8; 300]), false);
+        assert_eq!(chunk(&mut s, 1000), Some((0, 600, false)));
+        s.on_acked(0, 400, false);
+        assert_eq!(s.buffered(), 200);
+        s.on_acked(0, 350, false);
+        s.on_acked(100, 350, false);
+        assert_eq!(s.buffered(), 150);
+        assert_eq!(s.unacked(), 150);
+        s.on_acked(450, 150, false);
         assert_eq!(s.buffered(), 0);
     }
 
