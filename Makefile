@@ -52,7 +52,7 @@ EXAMPLES := $(BUILD)/packet-tour $(BUILD)/quic-server $(BUILD)/quic-client $(BUI
 .PHONY: all lib examples demo test test-suite setup setup-check interop rust-test c-test \
         interop-test quinn-test endpoint-test valgrind-test binding-test \
         header-check abi-check tsan-test fuzz \
-        install uninstall install-check lint fmt bench bench-udp clean
+        install uninstall install-check lint fmt bench bench-echo bench-udp clean
 
 all: lib examples
 
@@ -303,6 +303,9 @@ bench: $(CERTS)/server.pem $(VENV)/.installed
 # (tests/peers/loss_compare.py says what each side does). Wall-clock:
 # compare the ratio. BENCH_UDP_ARGS="--loss 0.05 --reorder 0.02 --runs 9".
 BENCH_UDP_ARGS ?=
+bench-echo: examples $(VENV)/.installed $(CERTS)/server.pem
+	$(abspath $(VENV))/bin/python tests/peers/slow_readers.py $(BUILD) $(CERTS) $(BENCH_ECHO_ARGS)
+
 bench-udp: examples $(VENV)/.installed $(CERTS)/server.pem
 	$(abspath $(VENV))/bin/python tests/peers/loss_compare.py $(BUILD) $(CERTS) $(BENCH_UDP_ARGS)
 

@@ -4,7 +4,7 @@
  *
  *   quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST]
  *               [--chacha20] [--v2] [--key-update] [--handshake-timeout S]
- *               [--session-ticket FILE] [--zero-rtt] [--token FILE] [--keylog FILE]
+ *               [--idle-timeout S] [--session-ticket FILE] [--zero-rtt] [--token FILE] [--keylog FILE]
  *               [--datagram N] [-v] URL...
  *
  * URLs look like https://127.0.0.1:4433/a.bin or https://[::1]:4433/a.bin.
@@ -12,8 +12,14 @@
  * server that supports it switches to (RFC 9368 compatible negotiation).
  * --key-update starts a 1-RTT key update after the first 100 KB arrived.
  * A handshake that has not finished after --handshake-timeout seconds
- * (default 20) fails. Every failure prints one line to stderr and exits 1;
- * files that did not arrive completely are removed.
+ * (default 20) fails. A server that falls silent is given up after
+ * --idle-timeout seconds (default 10): the client sends a keep-alive PING
+ * after a third of that without traffic (quic_config_set_keep_alive), so a
+ * server that is merely slow to answer keeps the connection. "Connection
+ * refused" (an ICMP port unreachable on the connected socket) ends the
+ * connection at once, without a closing period (quic_conn_abandon). Every
+ * failure prints one line to stderr and exits 1; files that did not arrive
+ * completely are removed.
  *
  * --session-ticket FILE resumes the session saved in FILE, if there is
  * one (a ticket that no longer works just means a full handshake), and
@@ -285,6 +291,8 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
             else failed = 1;
         }
         if (refused) {
+            /* Nobody is listening: no closing period toward a dead port. */
+            quic_conn_abandon(conn, (const uint8_t *)"connection refused", 18);
             char where[64];
             fprintf(stderr, "quic-client: %s: connection refused (is a QUIC server listening "
                             "there?)\n", addr_text(peer, peerlen, where, sizeof where));
@@ -441,7 +449,7 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
 
 static void usage(void) {
     fprintf(stderr, "usage: quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST] "
-                    "[--chacha20] [--v2] [--key-update] [--handshake-timeout S] "
+                    "[--chacha20] [--v2] [--key-update] [--handshake-timeout S] [--idle-timeout S] "
                     "[--session-ticket FILE] [--zero-rtt] [--token FILE] [--keylog FILE] "
                     "[--datagram N] [-v] URL...\n");
     exit(2);
@@ -451,7 +459,7 @@ int main(int argc, char **argv) {
     const char *ca = NULL, *alpn = "hq-interop";
     const char *keylog = getenv("SSLKEYLOGFILE");
     int insecure = 0, chacha = 0, v2 = 0;
-    double handshake_timeout = 20;
+    double handshake_timeout = 20, idle_timeout = 10;
     const char *urls[MAX_URLS];
     int n_urls = 0;
     for (int i = 1; i < argc; i++) {
@@ -465,6 +473,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--handshake-timeout") && has_value) {
             handshake_timeout = strtod(argv[++i], NULL);
             if (!(handshake_timeout > 0 && handshake_timeout <= 86400)) usage();
+        }
+        else if (!strcmp(a, "--idle-timeout") && has_value) {
+            idle_timeout = strtod(argv[++i], NULL);
+            if (!(idle_timeout >= 1 && idle_timeout <= 86400)) usage();
         }
         else if (!strcmp(a, "--ca") && has_value) ca = argv[++i];
         else if (!strcmp(a, "--session-ticket") && has_value) ticket_file = argv[++i];
@@ -514,7 +526,7 @@ int main(int argc, char **argv) {
         }
         /* 50 handshakes in a row under 30% loss: allow each the full
          * idle timeout. */
-        if (multiconnect) handshake_timeout = 60;
+        if (multiconnect) handshake_timeout = idle_timeout = 60;
     }
     char requests_buf[65536];
     const char *requests = getenv("REQUESTS");
@@ -583,6 +595,10 @@ int main(int argc, char **argv) {
         quic_config_set_original_version(config, 1);
     }
     quic_config_set_handshake_timeout(config, (uint64_t)(handshake_timeout * 1e9));
+    /* A dead server is noticed within the idle timeout; keep-alive PINGs
+     * keep a live but quiet one from reaching it. */
+    quic_config_set_idle_timeout(config, (uint64_t)(idle_timeout * 1e9));
+    quic_config_set_keep_alive(config, (uint64_t)(idle_timeout / 3 * 1e9));
     want_tickets = resumption || ticket_file;
     if (want_tickets) quic_config_set_session_tickets(config, true);
     if (zero_rtt) quic_config_set_early_data(config, true);

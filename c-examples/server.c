@@ -2,9 +2,12 @@
  * (ALPN "hq-interop"): a client opens a bidirectional stream and sends
  * "GET /path\r\n"; the server answers with the file and FIN, or resets the
  * stream for an unknown path. With ALPN "echo" it sends every stream back,
- * at the pace the client reads the echo: a stream with more than 1 MB of
- * echo not yet acknowledged is paused (quic_conn_stream_pause_reading), so
- * the client's sending waits too, and resumed once half of that is gone.
+ * at the pace the client reads the echo. Streams are read in read mode
+ * (quic_conn_stream_read when QUIC_EVENT_TYPE_STREAM_READABLE says so): an
+ * echo stream is read only while less than ECHO_LEVEL of its echo waits
+ * unacknowledged, and QUIC_EVENT_TYPE_STREAM_WRITABLE says when to go on,
+ * so a client that sends but reads slowly makes its own sending wait, and
+ * the server holds at most a window plus ECHO_LEVEL per stream.
  *
  * One UDP socket serves many clients: each datagram's header is parsed
  * with quic_header_parse and routed by connection ID; an unsupported
@@ -51,8 +54,9 @@
 #define MAX_CONNS 256
 #define MAX_REQUESTS 64
 #define MAX_REQUEST_LINE 1024
-/* Echo not yet acknowledged on one stream before its reading pauses. */
-#define ECHO_MAX_BUFFERED (1u << 20)
+/* Echo not yet acknowledged on one stream above which its reading waits
+ * (the writable level). */
+#define ECHO_LEVEL (256u * 1024)
 
 struct request {
     uint64_t stream_id;
@@ -70,9 +74,6 @@ struct client {
     size_t cid_lens[MAX_CIDS];
     int echo;
     struct request requests[MAX_REQUESTS];
-    /* Echo streams whose reading is paused until their echo drains. */
-    uint64_t paused[MAX_REQUESTS];
-    int npaused;
     uint64_t started;
     char peer[64];
 };
@@ -186,65 +187,65 @@ static void answer(struct client *c, struct request *r) {
     r->answered = 1;
 }
 
-/* Echoes a stream's data; pauses reading the stream while too much of
- * the echo waits, so a client that sends but does not read cannot make
- * the server hold more than about ECHO_MAX_BUFFERED plus one window. */
-static void echo(struct client *c, const quic_event *ev) {
-    quic_conn_stream_send(c->conn, ev->stream_id, ev->data, ev->data_len, ev->end_stream);
-    uint64_t waiting = 0;
-    quic_conn_stream_send_buffered(c->conn, ev->stream_id, &waiting);
-    if (waiting <= ECHO_MAX_BUFFERED) return;
-    for (int i = 0; i < c->npaused; i++)
-        if (c->paused[i] == ev->stream_id) return;
-    if (c->npaused == MAX_REQUESTS) {
-        /* Too many streams at once: give this one up. */
-        quic_conn_stream_stop(c->conn, ev->stream_id, 3);
-        quic_conn_stream_reset(c->conn, ev->stream_id, 3);
-        return;
-    }
-    quic_conn_stream_pause_reading(c->conn, ev->stream_id);
-    c->paused[c->npaused++] = ev->stream_id;
-    logv("%s: stream %llu paused, %llu bytes of echo waiting", c->peer,
-         (unsigned long long)ev->stream_id, (unsigned long long)waiting);
-}
-
-/* Resumes the paused echo streams whose echo has drained to half. */
-static void resume_echoes(struct client *c) {
-    for (int i = 0; i < c->npaused;) {
+/* Echoes what a stream has to read, while less than ECHO_LEVEL of its echo
+ * waits: the reading pattern of read mode. Called on READABLE, and on
+ * WRITABLE when the echo drained below the level. */
+static void echo(struct client *c, uint64_t sid) {
+    uint8_t buf[16384];
+    for (;;) {
+        quic_stream_send_info info = {.struct_size = sizeof info};
         uint64_t waiting = 0;
-        quic_conn_stream_send_buffered(c->conn, c->paused[i], &waiting);
-        if (waiting > ECHO_MAX_BUFFERED / 2) {
-            i++;
-            continue;
+        if (quic_conn_stream_send_info(c->conn, sid, &info) == QUIC_RESULT_OK)
+            waiting = info.unsent + info.unacked;
+        if (waiting >= ECHO_LEVEL) {
+            /* WRITABLE will call again once the client read some. */
+            logv("%s: stream %llu: echo waits, %llu bytes unacknowledged", c->peer,
+                 (unsigned long long)sid, (unsigned long long)waiting);
+            return;
         }
-        quic_conn_stream_resume_reading(c->conn, c->paused[i]);
-        logv("%s: stream %llu resumed", c->peer, (unsigned long long)c->paused[i]);
-        c->paused[i] = c->paused[--c->npaused];
+        size_t cap = ECHO_LEVEL - waiting < sizeof buf ? ECHO_LEVEL - waiting : sizeof buf;
+        size_t n;
+        bool fin;
+        if (quic_conn_stream_read(c->conn, sid, buf, cap, &n, &fin) != QUIC_RESULT_OK)
+            return; /* DONE: READABLE will call again; or the stream is over */
+        if (quic_conn_stream_send(c->conn, sid, buf, n, fin) != QUIC_RESULT_OK) return;
+        if (fin) return;
     }
 }
 
-static void on_stream_data(struct client *c, const quic_event *ev) {
-    if (c->echo) {
-        echo(c, ev);
-        return;
-    }
-    struct request *r = request_for(c, ev->stream_id);
+/* Reads an HTTP/0.9 request and answers it; bytes after the request line
+ * are read and ignored until the stream's FIN. */
+static void on_request_readable(struct client *c, uint64_t sid) {
+    struct request *r = request_for(c, sid);
     if (!r) {
-        quic_conn_stream_reset(c->conn, ev->stream_id, 2);
+        quic_conn_stream_stop(c->conn, sid, 2);
+        quic_conn_stream_reset(c->conn, sid, 2);
         return;
     }
-    if (!r->answered) {
-        size_t room = sizeof r->line - 1 - r->len;
-        size_t n = ev->data_len < room ? ev->data_len : room;
-        if (n) memcpy(r->line + r->len, ev->data, n);
-        r->len += n;
-        /* A request may come in any number of frames; an empty one that
-         * only ends a stream whose slot was reused has nothing to answer. */
-        int complete = memchr(r->line, '\n', r->len) || r->len == sizeof r->line - 1 ||
-                       (ev->end_stream && r->len > 0);
-        if (complete) answer(c, r);
+    for (;;) {
+        char skip[512];
+        char *into = r->answered ? skip : r->line + r->len;
+        size_t cap = r->answered ? sizeof skip : sizeof r->line - 1 - r->len;
+        size_t n = 0;
+        bool fin = false;
+        quic_result rc = quic_conn_stream_read(c->conn, sid, (uint8_t *)into, cap, &n, &fin);
+        if (rc != QUIC_RESULT_OK) {
+            if (rc != QUIC_RESULT_DONE) r->used = 0; /* reset, or over */
+            return;
+        }
+        if (!r->answered) {
+            r->len += n;
+            /* A request may come in any number of frames; an empty one
+             * that only ends a stream has nothing to answer. */
+            int complete = memchr(r->line, '\n', r->len) || r->len == sizeof r->line - 1 ||
+                           (fin && r->len > 0);
+            if (complete) answer(c, r);
+        }
+        if (fin) {
+            r->used = 0;
+            return;
+        }
     }
-    if (ev->end_stream) r->used = 0;
 }
 
 static void drain_events(struct client *c) {
@@ -268,8 +269,14 @@ static void drain_events(struct client *c) {
         case QUIC_EVENT_TYPE_CONNECTION_ID_RETIRED:
             remove_cid(c, ev.cid, ev.cid_len);
             break;
-        case QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED:
-            on_stream_data(c, &ev);
+        case QUIC_EVENT_TYPE_STREAM_READABLE:
+            if (c->echo) echo(c, ev.stream_id);
+            else on_request_readable(c, ev.stream_id);
+            break;
+        case QUIC_EVENT_TYPE_STREAM_WRITABLE:
+            logv("%s: stream %llu: echo drained, reading again", c->peer,
+                 (unsigned long long)ev.stream_id);
+            if (c->echo) echo(c, ev.stream_id);
             break;
         case QUIC_EVENT_TYPE_DATAGRAM_FRAME_RECEIVED:
             /* The event's data stays valid until the next poll; the send
@@ -457,6 +464,10 @@ int main(int argc, char **argv) {
     /* Clients may resume: tickets sealed with this process's random keys
      * (a fleet would share keys with quic_config_set_ticket_keys). */
     quic_config_set_session_tickets(config, true);
+    /* Streams are read at the server's pace, and echo waits are signalled:
+     * see echo(). */
+    quic_config_set_receive_mode(config, QUIC_RECEIVE_MODE_READ);
+    quic_config_set_writable_level(config, ECHO_LEVEL);
     if (zero_rtt) quic_config_set_early_data(config, true);
     if (datagram_echo) quic_config_set_max_datagram_frame_size(config, 65535);
     if (v2) {
@@ -524,7 +535,6 @@ int main(int argc, char **argv) {
             if (!c) continue;
             quic_conn_recv(c->conn, buf, (size_t)n, (struct sockaddr *)&from, fromlen, now_ns());
             flush_conn(fd, c->conn);
-            resume_echoes(c);
             drain_events(c);
             flush_conn(fd, c->conn);
         }
@@ -534,7 +544,6 @@ int main(int argc, char **argv) {
             if (!c->conn) continue;
             if (quic_conn_timer(c->conn) <= now) quic_conn_handle_timer(c->conn, now);
             flush_conn(fd, c->conn);
-            resume_echoes(c);
             drain_events(c);
             flush_conn(fd, c->conn);
             if (quic_conn_is_closed(c->conn)) release(c);

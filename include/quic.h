@@ -43,7 +43,13 @@
  * - Reading pace: taking a stream data event credits its bytes to the peer
  *   at once (the default). To make the peer wait for a slow consumer,
  *   pause the stream (quic_conn_stream_pause_reading) or credit only what
- *   was consumed (quic_config_set_receive_credit, quic_conn_stream_consumed).
+ *   was consumed (quic_config_set_receive_credit, quic_conn_stream_consumed);
+ *   or keep the data in the library until it is read
+ *   (quic_config_set_receive_mode, quic_conn_stream_read), which bounds what
+ *   a stream holds to its window.
+ * - The end: CONNECTION_TERMINATED is always the last event, and may still
+ *   be queued when quic_conn_is_closed turns true: drain the events, then
+ *   free.
  */
 
 #ifndef QUIC_H

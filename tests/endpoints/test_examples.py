@@ -466,9 +466,10 @@ class UdpClient:
 
 def test_echo_server_reads_at_the_pace_the_client_reads(www):
     """A client uploads 24 MB to the echo server and reads none of the echo
-    for a while: the server pauses the stream (its echo cannot drain), so
-    the upload stops with data left; once the client consumes, everything
-    comes back intact."""
+    for a while: the server stops reading the stream (its echo cannot
+    drain), so the upload stops with data left; once the client consumes,
+    STREAM_WRITABLE sets the server reading again and everything comes back
+    intact."""
     s = Server(www, extra=["-v"])
     try:
         client = UdpClient(s.port)
@@ -505,7 +506,7 @@ def test_echo_server_reads_at_the_pace_the_client_reads(www):
     finally:
         code, err = s.stop()
     assert code == 0, err
-    assert "stream 0 paused" in err and "stream 0 resumed" in err, err
+    assert "stream 0: echo waits" in err and "stream 0: echo drained" in err, err
 
 
 def test_retry_and_tokens_through_the_examples(www, tmp_path):
@@ -651,3 +652,76 @@ def test_aioquic_client_datagrams_with_the_echo_server(www, tmp_path):
         assert digest(tmp_path / "f1.txt") == digest(www / "f1.txt")
     finally:
         s.stop()
+
+
+class CuttingRelay:
+    """A UDP relay between quic-client and a server that passes the first
+    `limit` bytes from the server, then falls silent (`close=False`: the
+    server's host is gone, nothing answers) or closes its port (`close=True`:
+    the client's next datagram gets an ICMP port unreachable)."""
+
+    def __init__(self, server_port, limit, close):
+        import threading
+        self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.front.bind(("127.0.0.1", 0))
+        self.back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.back.connect(("127.0.0.1", server_port))
+        self.port = self.front.getsockname()[1]
+        self.limit, self.close, self.passed, self.stop = limit, close, 0, False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        import select
+        client = None
+        while not self.stop:
+            ready = select.select([self.front, self.back], [], [], 0.05)[0]
+            for sock in ready:
+                data, addr = sock.recvfrom(65536)
+                if sock is self.front:
+                    client = addr
+                    if self.passed < self.limit:
+                        self.back.send(data)
+                elif client and self.passed < self.limit:
+                    self.passed += len(data)
+                    self.front.sendto(data, client)
+            if self.passed >= self.limit and self.close:
+                self.front.close()
+                return
+
+    def shutdown(self):
+        self.stop = True
+        self.thread.join(timeout=5)
+
+
+def cut_download(server, tmp_path, close, idle_timeout):
+    """Downloads 10 MB through a CuttingRelay that passes 2 MB; the client's
+    result and how long it took."""
+    relay = CuttingRelay(server.port, 2 << 20, close=close)
+    try:
+        start = time.monotonic()
+        r = fetch([f"https://127.0.0.1:{relay.port}/10mb.bin"], tmp_path,
+                  "--idle-timeout", str(idle_timeout))
+        return r, time.monotonic() - start
+    finally:
+        relay.shutdown()
+
+
+def test_a_server_that_falls_silent_is_given_up_within_the_idle_timeout(server, tmp_path):
+    """The server stops answering mid-download (its host vanished): the
+    client's keep-alive PINGs go unanswered and it gives up after its idle
+    timeout, not the 60 s default, and leaves no partial file."""
+    r, elapsed = cut_download(server, tmp_path, close=False, idle_timeout=2)
+    assert r.returncode == 1 and "idle" in r.stderr, r.stderr
+    assert 1.5 < elapsed < 10, elapsed
+    assert not (tmp_path / "10mb.bin").exists()
+
+
+def test_a_server_whose_port_closed_is_given_up_at_once(server, tmp_path):
+    """The server's port closes mid-download: the ICMP port unreachable
+    that comes back ends the connection at once (quic_conn_abandon), not
+    after the idle timeout."""
+    r, elapsed = cut_download(server, tmp_path, close=True, idle_timeout=30)
+    assert r.returncode == 1 and "refused" in r.stderr, r.stderr
+    assert elapsed < 10, elapsed
+    assert not (tmp_path / "10mb.bin").exists()

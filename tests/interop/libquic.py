@@ -19,7 +19,8 @@ NO_TIMER = 2**64 - 1
  STOP_SENDING_RECEIVED, DATAGRAM_FRAME_RECEIVED, PING_ACKNOWLEDGED,
  CONNECTION_ID_ISSUED, CONNECTION_ID_RETIRED, CONNECTION_TERMINATED, KEY_UPDATED,
  PEER_MIGRATED, PATH_VALIDATED, STREAMS_AVAILABLE, SESSION_TICKET, NEW_TOKEN,
- EARLY_DATA_REJECTED) = range(1, 18)
+ EARLY_DATA_REJECTED, STREAM_READABLE, STREAM_WRITABLE) = range(1, 20)
+RECEIVE_MODE_READ = 1
 
 
 class SockaddrStorage(Structure):
@@ -90,6 +91,10 @@ _sig("quic_config_load_verify_locations", c_int32, c_void_p, c_char_p, c_char_p,
 _sig("quic_config_load_cert_chain", c_int32, c_void_p, c_char_p, c_char_p, c_char_p)
 _sig("quic_config_set_cipher_suites", c_int32, c_void_p, POINTER(c_uint16), c_size_t)
 _sig("quic_config_set_idle_timeout", c_int32, c_void_p, c_uint64)
+_sig("quic_config_set_receive_mode", c_int32, c_void_p, c_uint32)
+_sig("quic_config_set_writable_level", c_int32, c_void_p, c_uint64)
+_sig("quic_conn_stream_read", c_int32, c_void_p, c_uint64, c_void_p, c_size_t,
+     POINTER(c_size_t), POINTER(c_bool))
 class ConnParams(Structure):
     """quic_conn_params: struct_size first, fields only ever added at the end."""
     _fields_ = [("struct_size", c_size_t), ("original_dcid", c_void_p),
@@ -199,7 +204,8 @@ class Config:
                  max_datagram_frame_size=None, max_streams=None, max_data=None,
                  max_stream_data=None, key_update_interval=None, supported_versions=None,
                  original_version=None, max_windows=None, credit_on_consume=False,
-                 session_tickets=False, ticket_keys=None, early_data=False):
+                 session_tickets=False, ticket_keys=None, early_data=False,
+                 read_mode=False, writable_level=None):
         self.ptr = c_void_p()
         check(_lib.quic_config_new(is_client, byref(self.ptr)), "config_new")
         p = self.ptr
@@ -236,6 +242,10 @@ class Config:
         if ticket_keys:
             raw = b"".join(ticket_keys)
             check(_lib.quic_config_set_ticket_keys(p, raw, len(ticket_keys)), "ticket_keys", p)
+        if read_mode:
+            check(_lib.quic_config_set_receive_mode(p, RECEIVE_MODE_READ), "receive_mode", p)
+        if writable_level is not None:
+            check(_lib.quic_config_set_writable_level(p, writable_level), "writable", p)
         if credit_on_consume:
             check(_lib.quic_config_set_receive_credit(p, RECEIVE_CREDIT_ON_CONSUME), "credit", p)
         if supported_versions:
@@ -360,6 +370,17 @@ class Connection:
 
     def send_stream_data(self, stream_id, data, end_stream=False):
         check(_lib.quic_conn_stream_send(self.ptr, stream_id, data, len(data), end_stream), "stream_send")
+
+    def stream_read(self, stream_id, cap):
+        """Read mode: up to `cap` bytes and whether the stream ended with
+        them, or None when nothing is there yet."""
+        buf = ctypes.create_string_buffer(max(cap, 1))
+        n, fin = c_size_t(), c_bool()
+        rc = _lib.quic_conn_stream_read(self.ptr, stream_id, buf, cap, byref(n), byref(fin))
+        if rc == DONE:
+            return None
+        check(rc, "stream_read")
+        return buf.raw[:n.value], fin.value
 
     def stream_consumed(self, stream_id, n):
         check(_lib.quic_conn_stream_consumed(self.ptr, stream_id, n), "stream_consumed")
