@@ -2,8 +2,6 @@
 //! states, the idle timeout, and the connection's timers.
 
 use super::{ApiError, CloseError, Connection, Termination};
-use crate::error::code;
-use crate::recovery::{Space, Timeout};
 use crate::varint;
 
 /// Longest reason phrase we send; longer ones are cut.
@@ -130,26 +128,6 @@ impl Connection {
         }
     }
 
-    /// The next time `handle_timer` must run (ns), or None.
-    pub fn timer(&self) -> Option<u64> {
-        match self.close {
-            CloseState::Closing { until, .. } | CloseState::Draining { until } => Some(until),
-            CloseState::Closed => None,
-            CloseState::Open => [
-                self.recovery.timer(),
-                self.spaces[Space::Application as usize].ack.deadline(),
-                self.idle.deadline(),
-                self.idle.keep_alive_deadline(self.handshake_complete),
-                self.handshake_deadline,
-                self.path.deadline(),
-                self.pacing_deadline.filter(|_| self.stream_work_pending()),
-            ]
-            .into_iter()
-            .flatten()
-            .min(),
-        }
-    }
-
     /// Ends the connection at once, without a CONNECTION_CLOSE or a
     /// closing period: for a peer known to be gone (an ICMP "port
     /// unreachable" on a connected socket), where the three PTOs of a
@@ -163,61 +141,6 @@ impl Connection {
             reason: reason.to_vec(),
         };
         self.close_silently(err, Termination::Abandoned);
-    }
-
-    /// Runs whatever timer expired by `now` (aioquic's `handle_timer`).
-    pub fn handle_timer(&mut self, now: u64) {
-        self.last_now = self.last_now.max(now);
-        match self.close {
-            CloseState::Closing { until, .. } | CloseState::Draining { until } => {
-                if now >= until {
-                    self.close = CloseState::Closed;
-                }
-                return;
-            }
-            CloseState::Closed => return,
-            CloseState::Open => {}
-        }
-        if self.pacing_deadline.is_some_and(|d| d <= now) {
-            self.pacing_deadline = None;
-        }
-        self.end_ticket_wait(now);
-        if self.handshake_deadline.is_some_and(|d| now >= d) {
-            // No silent stall: a handshake that cannot finish ends with an
-            // event saying so (closed silently, as for the idle timeout).
-            let ms = self.config.effective_handshake_timeout() / 1_000_000;
-            let err = CloseError {
-                is_app: false,
-                code: code::NO_ERROR,
-                frame_type: None,
-                reason: format!("Handshake timeout: no handshake within {ms} ms").into_bytes(),
-            };
-            return self.close_silently(err, Termination::HandshakeTimeout);
-        }
-        if self.idle.expired(now) {
-            // RFC 9000 §10.1: the connection closes silently.
-            let err = CloseError {
-                is_app: false,
-                code: code::NO_ERROR,
-                frame_type: None,
-                reason: b"Idle timeout".to_vec(),
-            };
-            return self.close_silently(err, Termination::IdleTimeout);
-        }
-        if self.idle.take_keep_alive(now, self.handshake_complete) {
-            // RFC 9000 §10.1.2: an ack-eliciting packet keeps a quiet
-            // connection from the peer's idle timeout; it goes as one
-            // probe would (a PING when nothing else is due).
-            let s = &mut self.spaces[Space::Application as usize];
-            s.probes = s.probes.max(1);
-        }
-        self.on_path_timeout(now);
-        let status = self.status();
-        match self.recovery.on_timeout(now, status) {
-            Some(Timeout::Lost(space, lost)) => self.on_packets_lost(space, lost),
-            Some(Timeout::Probe(space)) => self.on_probe_timeout(space),
-            None => {}
-        }
     }
 
     /// Arms the handshake deadline when the handshake starts.

@@ -72,11 +72,6 @@ impl Idle {
         self.deadline
     }
 
-    /// True when the idle timeout expired by `now`.
-    pub(super) fn expired(&self, now: u64) -> bool {
-        self.deadline.is_some_and(|d| now >= d)
-    }
-
     /// When a keep-alive PING is due, while `active` (the handshake is
     /// done and the connection open).
     pub(super) fn keep_alive_deadline(&self, active: bool) -> Option<u64> {
@@ -129,7 +124,6 @@ mod tests {
         assert_eq!(idle.deadline(), Some(12_000 * MS));
         idle.on_sent_eliciting(5_000 * MS, MS);
         assert_eq!(idle.deadline(), Some(12_000 * MS), "RFC 9000 §10.1");
-        assert!(!idle.expired(11_999 * MS) && idle.expired(12_000 * MS));
         assert_eq!(idle.keep_alive_deadline(true), None, "no keep-alive set");
     }
 }

@@ -150,6 +150,18 @@ impl KeyGenerations {
         Ok(())
     }
 
+    /// When the previous read key is to be forgotten, if one is kept.
+    pub(super) fn previous_read_until(&self) -> Option<u64> {
+        self.previous_read.as_ref().map(|p| p.until)
+    }
+
+    /// Forgets the previous read key once its time is over.
+    pub(super) fn expire_previous_read(&mut self, now: u64) {
+        if self.previous_read.as_ref().is_some_and(|p| now >= p.until) {
+            self.previous_read = None;
+        }
+    }
+
     fn limits(&self) -> AeadLimits {
         self.limits.unwrap_or(AeadLimits {
             confidentiality: u64::MAX,
@@ -160,9 +172,7 @@ impl KeyGenerations {
     /// Which key opens a packet of `phase` numbered `pn` (RFC 9001 §6.3,
     /// §6.5); forgets the previous key once its time is over.
     fn choose(&mut self, phase: bool, pn: u64, now: u64) -> Choice {
-        if self.previous_read.as_ref().is_some_and(|p| now >= p.until) {
-            self.previous_read = None;
-        }
+        self.expire_previous_read(now);
         if phase == (self.read_gen & 1 == 1) {
             return Choice::Current;
         }

@@ -24,6 +24,7 @@ mod stream_io;
 mod streams;
 #[cfg(test)]
 mod test_hooks;
+pub(crate) mod timers;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

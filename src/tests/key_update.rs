@@ -70,6 +70,27 @@ fn client_requested_update_is_followed_by_the_server() {
     assert_eq!(key_updates(&p.server_events), [(1, false)]);
 }
 
+/// The previous read key has a deadline of its own in the timer table
+/// (RFC 9001 §6.5: kept about three PTOs): `timer()` reports it, and
+/// `handle_timer` at that time forgets the key, with no packet needed to
+/// come along first.
+#[test]
+fn the_old_read_key_is_forgotten_at_its_own_deadline() {
+    use crate::conn::timers::Timer;
+    let mut p = Pair::default_pair();
+    p.handshake();
+    p.client.request_key_update().unwrap();
+    exchange(&mut p, 20_000, 3);
+    let server = p.server.as_mut().unwrap();
+    let at = server
+        .timers()
+        .get(Timer::KeyDiscard)
+        .expect("the server keeps the client's old key for a while");
+    assert!(server.timer().is_some_and(|t| t <= at));
+    server.handle_timer(at);
+    assert_eq!(server.timers().get(Timer::KeyDiscard), None);
+}
+
 #[test]
 fn server_requested_update_is_followed_by_the_client() {
     let mut p = Pair::default_pair();
