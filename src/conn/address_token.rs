@@ -54,7 +54,7 @@ impl Connection {
             return Err(ApiError::InvalidState("a token is set before connecting"));
         }
         let name = self.config.server_name.as_deref().unwrap_or("");
-        self.token = StoredToken::decode(token)
+        self.ids.token = StoredToken::decode(token)
             .filter(|t| t.server_name == name)
             .map(|t| t.token)
             .unwrap_or_default();

@@ -26,7 +26,7 @@ impl Connection {
         }
         self.path.set_validated(peer);
         self.last_now = now;
-        let dcid = self.original_dcid;
+        let dcid = self.ids.original_dcid;
         self.peer_cids.set_initial(dcid);
         self.install_initial_keys(&dcid)
             .map_err(|e| ApiError::Tls(e.reason.into()))?;
@@ -51,9 +51,9 @@ impl Connection {
     /// Server: answer in `version` from now on, keeping the Initial receive
     /// keys of the original version until a Handshake packet arrives.
     fn switch_server_version(&mut self, version: u32) -> Result<(), TransportError> {
-        self.initial_open_original = self.spaces[Space::Initial as usize].open.take();
+        self.vneg.initial_open_original = self.spaces[Space::Initial as usize].open.take();
         self.version = version;
-        let dcid = self.initial_dcid;
+        let dcid = self.ids.initial_dcid;
         self.install_initial_keys(&dcid)
     }
 
@@ -67,13 +67,13 @@ impl Connection {
         now: u64,
     ) -> Result<(), TransportError> {
         self.version = version;
-        self.original_version = version;
+        self.vneg.original = version;
         self.path.set_validated(from);
         let scid = ConnectionId::new(scid).unwrap_or_default();
         self.peer_cids.set_initial(scid);
-        self.peer_initial_scid = scid;
-        self.peer_cid_set = true;
-        self.initial_dcid = ConnectionId::new(dcid).unwrap_or_default();
+        self.ids.peer_initial_scid = scid;
+        self.ids.peer_cid_set = true;
+        self.ids.initial_dcid = ConnectionId::new(dcid).unwrap_or_default();
         self.install_initial_keys(dcid)?;
         self.start_tls(now)
             .map_err(|_| TransportError::new(code::INTERNAL_ERROR, 0, "TLS setup failed"))?;
@@ -104,8 +104,8 @@ impl Connection {
             ..Default::default()
         };
         if self.side == Side::Server {
-            tp.original_destination_connection_id = Some(self.original_dcid);
-            tp.retry_source_connection_id = self.retry_scid;
+            tp.original_destination_connection_id = Some(self.ids.original_dcid);
+            tp.retry_source_connection_id = self.ids.retry_scid;
             tp.stateless_reset_token = Some(local0.reset_token);
         }
         tp
@@ -131,10 +131,7 @@ impl Connection {
         } else {
             // RFC 9368 §2.3: the version we answer in, and so the Version
             // Information we send, depends on the client's offer.
-            let (original, ours) = (
-                self.original_version,
-                self.config.supported_versions.clone(),
-            );
+            let (original, ours) = (self.vneg.original, self.config.supported_versions.clone());
             LocalParams::FromPeer(Box::new(move |peer: &TransportParameters| {
                 let mut tp = tp.clone();
                 let chosen = negotiated_version(original, peer, &ours);
@@ -191,7 +188,7 @@ impl Connection {
         // answers with (RFC 9369 §4.1: all its CRYPTO frames go in the
         // negotiated version).
         if let (Side::Server, Some(Ok(p))) = (self.side, &params) {
-            let v = negotiated_version(self.original_version, p, &self.config.supported_versions);
+            let v = negotiated_version(self.vneg.original, p, &self.config.supported_versions);
             if v != self.version {
                 if let Err(e) = self.switch_server_version(v) {
                     return self.fail(e, now);
@@ -273,14 +270,14 @@ impl Connection {
     ) -> Result<(), TransportError> {
         let bad = TransportError::transport_parameter;
         // RFC 9000 §7.3: connection ID authentication.
-        if tp.initial_source_connection_id != Some(self.peer_initial_scid) {
+        if tp.initial_source_connection_id != Some(self.ids.peer_initial_scid) {
             return Err(bad("initial_source_connection_id does not match"));
         }
         if self.side == Side::Client {
-            if tp.original_destination_connection_id != Some(self.original_dcid) {
+            if tp.original_destination_connection_id != Some(self.ids.original_dcid) {
                 return Err(bad("original_destination_connection_id does not match"));
             }
-            if tp.retry_source_connection_id != self.retry_accepted {
+            if tp.retry_source_connection_id != self.ids.retry_accepted {
                 return Err(bad("retry_source_connection_id does not match"));
             }
             if let Some(token) = tp.stateless_reset_token {
@@ -302,13 +299,13 @@ impl Connection {
     fn check_version_information(&self, tp: &TransportParameters) -> Result<(), TransportError> {
         let vn_error = |reason| TransportError::new(code::VERSION_NEGOTIATION_ERROR, 0, reason);
         let Some(vi) = &tp.version_information else {
-            if self.side == Side::Client && self.vn_reacted {
+            if self.side == Side::Client && self.vneg.reacted {
                 return Err(vn_error("no version_information after Version Negotiation"));
             }
             return Ok(());
         };
         if self.side == Side::Server {
-            if vi.chosen != self.original_version {
+            if vi.chosen != self.vneg.original {
                 return Err(vn_error("client's chosen version is not the one it used"));
             }
             return Ok(());
@@ -316,7 +313,7 @@ impl Connection {
         if vi.chosen != self.version {
             return Err(vn_error("server's chosen version is not the one in use"));
         }
-        if self.vn_reacted {
+        if self.vneg.reacted {
             // We would have picked the same version had the Version
             // Negotiation packet listed what the server really supports.
             let mut offered = vi.available.clone();
@@ -409,7 +406,7 @@ impl Connection {
         }
         self.spaces[space as usize].discard();
         if space == Space::Initial {
-            self.initial_open_original = None;
+            self.vneg.initial_open_original = None;
         }
         let status = self.status();
         self.recovery.discard_space(space, now, status);

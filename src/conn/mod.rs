@@ -12,6 +12,7 @@ mod delivery;
 mod early_data;
 mod events;
 mod handshake;
+mod handshake_ids;
 mod idle;
 mod keys;
 mod path;
@@ -25,6 +26,7 @@ mod streams;
 #[cfg(test)]
 mod test_hooks;
 pub(crate) mod timers;
+mod version_state;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -164,20 +166,8 @@ pub struct Connection {
     built: Vec<send::Built>,
     local_cids: LocalCids,
     peer_cids: PeerCids,
-    /// The DCID of the client's first Initial (the ODCID check).
-    original_dcid: ConnectionId,
-    /// The DCID the Initial keys come from (changes with a Retry); a server
-    /// accepts packets addressed to it until the client switches.
-    initial_dcid: ConnectionId,
-    /// The SCID of the peer's first packet (RFC 9000 §7.3 checks).
-    peer_initial_scid: ConnectionId,
-    /// Server: the SCID of the Retry it sent (from the token).
-    retry_scid: Option<ConnectionId>,
-    /// Client: a Retry was accepted; its SCID and token.
-    retry_accepted: Option<ConnectionId>,
-    token: Vec<u8>,
-    /// Client: the server's SCID was learned from its first packet.
-    peer_cid_set: bool,
+    /// The connection IDs and token of the handshake.
+    ids: handshake_ids::HandshakeIds,
     /// Where we send, and the validation of a peer's new address.
     path: path::Path,
     peer_params: Option<TransportParameters>,
@@ -221,15 +211,8 @@ pub struct Connection {
     drop_packet: bool,
     /// 1-RTT key generations (key update).
     key_gens: keys::KeyGenerations,
-    /// The version of the client's first flight (RFC 9368 §2).
-    original_version: u32,
-    /// Client: the version the server chose is known (RFC 9369 §4.1).
-    version_learned: bool,
-    /// Client: this attempt follows a Version Negotiation packet.
-    vn_reacted: bool,
-    /// Server after compatible negotiation: Initial receive keys of the
-    /// original version, until a Handshake packet arrives (RFC 9369 §4.1).
-    initial_open_original: Option<crate::crypto::DirectionalKeys>,
+    /// Version negotiation state (RFC 9368, RFC 9369).
+    vneg: version_state::VersionState,
 }
 
 impl std::fmt::Debug for Connection {
@@ -271,10 +254,7 @@ impl Connection {
         Self {
             side,
             version: first_version,
-            original_version: first_version,
-            version_learned: false,
-            vn_reacted: false,
-            initial_open_original: None,
+            vneg: version_state::VersionState::new(first_version),
             recovery: Recovery::new(
                 config.initial_rtt,
                 config.congestion_control,
@@ -291,13 +271,7 @@ impl Connection {
             spaces: Default::default(),
             local_cids,
             peer_cids: PeerCids::new(ConnectionId::default()),
-            original_dcid,
-            initial_dcid: original_dcid,
-            peer_initial_scid: ConnectionId::default(),
-            retry_scid,
-            retry_accepted: None,
-            token: Vec::new(),
-            peer_cid_set: false,
+            ids: handshake_ids::HandshakeIds::new(original_dcid, retry_scid),
             path: path::Path::default(),
             peer_params: None,
             address_validated: retry_scid.is_some(),
@@ -395,7 +369,7 @@ impl Connection {
 
     /// The DCID of the client's first Initial.
     pub fn original_dcid(&self) -> ConnectionId {
-        self.original_dcid
+        self.ids.original_dcid
     }
 
     /// The peer's address, once known.

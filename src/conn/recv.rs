@@ -168,7 +168,7 @@ impl Connection {
 
         // RFC 9000 §5.2: packets for other connection IDs are not ours.
         let for_us = self.local_cids.contains(&dcid)
-            || (self.side == Side::Server && dcid == self.initial_dcid && hdr.is_long())
+            || (self.side == Side::Server && dcid == self.ids.initial_dcid && hdr.is_long())
             || (self.side == Side::Server && self.tls.is_none());
         if !for_us {
             return Some(len);
@@ -189,7 +189,7 @@ impl Connection {
             }
             // RFC 9000 §7.2: the first server packet sets our DCID; later
             // long-header packets with another SCID are dropped.
-            if self.peer_cid_set && scid != self.peer_initial_scid {
+            if self.ids.peer_cid_set && scid != self.ids.peer_initial_scid {
                 return Some(len);
             }
         }
@@ -233,10 +233,10 @@ impl Connection {
             opened
         };
         self.opened_in_datagram = true;
-        if self.side == Side::Client && hdr_is_long(opened.first_byte) && !self.peer_cid_set {
+        if self.side == Side::Client && hdr_is_long(opened.first_byte) && !self.ids.peer_cid_set {
             self.peer_cids.set_initial(scid);
-            self.peer_initial_scid = scid;
-            self.peer_cid_set = true;
+            self.ids.peer_initial_scid = scid;
+            self.ids.peer_cid_set = true;
         }
         if opened.reserved_bits_set() {
             // RFC 9000 §17.2/§17.3.1: non-zero reserved bits after removing
@@ -396,7 +396,7 @@ impl Connection {
                     // RFC 9369 §4.1: the server's CRYPTO in our version
                     // means it kept it.
                     if space == Space::Initial && self.side == Side::Client {
-                        self.version_learned = true;
+                        self.vneg.learned = true;
                     }
                     match self.spaces[space as usize]
                         .crypto_recv
@@ -560,12 +560,12 @@ impl Connection {
         }
         match self.side {
             Side::Client => {
-                !self.version_learned
+                !self.vneg.learned
                     && self.available_versions().contains(&version)
                     && version::compatible(self.version, version)
             }
             Side::Server => {
-                version == self.original_version && self.initial_open_original.is_some()
+                version == self.vneg.original && self.vneg.initial_open_original.is_some()
             }
         }
     }
@@ -580,13 +580,13 @@ impl Connection {
     ) -> Option<protect::Opened> {
         let largest = self.spaces[Space::Initial as usize].ack.largest();
         if self.side == Side::Server {
-            let keys = self.initial_open_original.as_mut()?;
+            let keys = self.vneg.initial_open_original.as_mut()?;
             return protect::open(packet, pn_offset, largest, keys).ok();
         }
-        let mut keys = InitialKeys::new(version, &self.initial_dcid, true).ok()?;
+        let mut keys = InitialKeys::new(version, &self.ids.initial_dcid, true).ok()?;
         let opened = protect::open(packet, pn_offset, largest, &mut keys.open).ok()?;
         self.version = version;
-        self.version_learned = true;
+        self.vneg.learned = true;
         let s = &mut self.spaces[Space::Initial as usize];
         s.seal = Some(keys.seal);
         s.open = Some(keys.open);
@@ -600,18 +600,18 @@ impl Connection {
         // Only before any server packet, and once: a VN answering an
         // attempt made after a VN is ignored.
         if self.side != Side::Client
-            || self.peer_cid_set
-            || self.retry_accepted.is_some()
-            || self.vn_reacted
+            || self.ids.peer_cid_set
+            || self.ids.retry_accepted.is_some()
+            || self.vneg.reacted
         {
             return;
         }
         // It must answer our packet: CIDs echoed swapped.
-        if dcid != &*self.local_cid() || scid != &*self.original_dcid {
+        if dcid != &*self.local_cid() || scid != &*self.ids.original_dcid {
             return;
         }
         // RFC 9368 §4: a VN listing the version we use is ignored.
-        if versions.contains(&self.original_version) {
+        if versions.contains(&self.vneg.original) {
             return;
         }
         let ours = self.available_versions();
@@ -643,7 +643,7 @@ impl Connection {
     /// A new first flight in `version` after Version Negotiation: new
     /// Initial keys and a new ClientHello; packet numbers go on.
     fn restart_in_version(&mut self, version: u32, now: u64) -> Result<(), TransportError> {
-        self.vn_reacted = true;
+        self.vneg.reacted = true;
         self.version = version;
         let status = self.status();
         self.recovery.discard_space(Space::Initial, now, status);
@@ -658,7 +658,7 @@ impl Connection {
         // 1-RTT).
         self.resend_early_packets();
         self.early.seal = None;
-        let dcid = self.initial_dcid;
+        let dcid = self.ids.initial_dcid;
         self.install_initial_keys(&dcid)?;
         self.start_tls(now)
             .map_err(|_| TransportError::new(code::INTERNAL_ERROR, 0, "TLS setup failed"))
@@ -675,25 +675,25 @@ impl Connection {
         now: u64,
     ) {
         if self.side != Side::Client
-            || self.retry_accepted.is_some()
-            || self.peer_cid_set
+            || self.ids.retry_accepted.is_some()
+            || self.ids.peer_cid_set
             || version != self.version
             || dcid != &*self.local_cid()
             || token.is_empty()
-            || scid == &*self.original_dcid
+            || scid == &*self.ids.original_dcid
         {
             return;
         }
-        if !retry::verify(version, &self.original_dcid, packet) {
+        if !retry::verify(version, &self.ids.original_dcid, packet) {
             return;
         }
         let Some(new_dcid) = ConnectionId::new(scid) else {
             return;
         };
-        self.retry_accepted = Some(new_dcid);
-        self.token = token.to_vec();
+        self.ids.retry_accepted = Some(new_dcid);
+        self.ids.token = token.to_vec();
         self.peer_cids.set_initial(new_dcid);
-        self.initial_dcid = new_dcid;
+        self.ids.initial_dcid = new_dcid;
         if let Err(e) = self.install_initial_keys(&new_dcid) {
             return self.fail(e, now);
         }

@@ -279,7 +279,7 @@ impl Connection {
                 dcid: &dcid,
                 scid: &scid,
                 token: if self.side == Side::Client {
-                    &self.token
+                    &self.ids.token
                 } else {
                     &[]
                 },
