@@ -36,7 +36,7 @@ impl Connection {
         for mut p in packets.drain(..) {
             if space == Space::Handshake && self.side == Side::Client {
                 // RFC 9002 A.6: the server has validated our address.
-                self.handshake_acked = true;
+                self.hs.on_handshake_acked();
             }
             for f in p.data.drain(..) {
                 match f {
@@ -77,7 +77,7 @@ impl Connection {
                         }
                     }
                     SentFrame::Ping { uid } => self.pings.push(uid),
-                    SentFrame::HandshakeDone => self.handshake_done_pending = true,
+                    SentFrame::HandshakeDone => self.hs.set_done_owed(true),
                     SentFrame::NewToken => {
                         if let Some(t) = &mut self.new_token {
                             t.1 = true;
@@ -167,7 +167,7 @@ impl Connection {
         if space == Space::Application && !self.stream_work_pending() {
             self.resend_oldest_stream_data();
         }
-        if !self.handshake_confirmed {
+        if !self.hs.is_confirmed() {
             for sp in [Space::Initial, Space::Handshake] {
                 let s = &mut self.spaces[sp as usize];
                 if !s.discarded {

@@ -172,7 +172,7 @@ impl Connection {
     /// Runs TLS and acts on everything it produced.
     pub(super) fn drive_tls(&mut self, now: u64) {
         let Some(tls) = &mut self.tls else { return };
-        if self.handshake_complete && !tls.has_work() {
+        if self.hs.is_complete() && !tls.has_work() {
             return;
         }
         let result = tls.advance();
@@ -215,10 +215,10 @@ impl Connection {
                 Err(e) => return self.fail(e, now),
             }
         }
-        if complete && !self.handshake_complete {
+        if complete && !self.hs.is_complete() {
             self.on_handshake_complete(now);
         }
-        if self.handshake_complete {
+        if self.hs.is_complete() {
             self.report_tickets();
             if let Some(tls) = &mut self.tls {
                 tls.retire_if_done();
@@ -327,7 +327,7 @@ impl Connection {
     }
 
     fn on_handshake_complete(&mut self, now: u64) {
-        self.handshake_complete = true;
+        self.hs.complete();
         self.handshake_deadline = None;
         let (alpn, resumed) = match &self.tls {
             Some(t) => (t.alpn(), t.session_resumed()),
@@ -368,10 +368,10 @@ impl Connection {
             session_resumed: resumed,
         });
         if self.side == Side::Server {
-            // RFC 9001 §4.1.2: the server's handshake is confirmed now.
-            self.handshake_done_pending = true;
-            self.queue_new_token();
+            // RFC 9001 §4.1.2: the server's handshake is confirmed now,
+            // and it owes HANDSHAKE_DONE.
             self.confirm_handshake(now);
+            self.queue_new_token();
         }
         self.replenish_cids();
     }
@@ -391,10 +391,9 @@ impl Connection {
     /// The handshake is confirmed (RFC 9001 §4.1.2): Handshake keys go
     /// (§4.9.2).
     pub(super) fn confirm_handshake(&mut self, now: u64) {
-        if self.handshake_confirmed {
+        if !self.hs.confirm(self.side == Side::Server) {
             return;
         }
-        self.handshake_confirmed = true;
         self.discard_space(Space::Handshake, now);
         self.start_ticket_wait(now);
     }

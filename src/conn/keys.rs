@@ -256,7 +256,7 @@ impl Connection {
         if !matches!(self.close, super::close::CloseState::Open) {
             return Err(super::ApiError::Closing);
         }
-        if !self.handshake_confirmed {
+        if !self.hs.is_confirmed() {
             return Err(super::ApiError::InvalidState(
                 "key update before the handshake is confirmed",
             ));
@@ -279,7 +279,7 @@ impl Connection {
         let due = kg.requested
             || (kg.interval > 0 && kg.sealed >= kg.interval)
             || kg.sealed >= limit - LIMIT_MARGIN.min(limit / 4);
-        if due && kg.may_initiate(self.handshake_confirmed, self.recovery.pto(), now) {
+        if due && kg.may_initiate(self.hs.is_confirmed(), self.recovery.pto(), now) {
             if let Err(e) = self.initiate_key_update() {
                 return self.fail(e, now);
             }

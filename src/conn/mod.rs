@@ -13,6 +13,7 @@ mod early_data;
 mod events;
 mod handshake;
 mod handshake_ids;
+mod handshake_state;
 mod idle;
 mod keys;
 mod path;
@@ -175,11 +176,8 @@ pub struct Connection {
     address_validated: bool,
     bytes_received: u64,
     bytes_sent: u64,
-    /// Client: one of our Handshake packets was acknowledged.
-    handshake_acked: bool,
-    handshake_complete: bool,
-    handshake_confirmed: bool,
-    handshake_done_pending: bool,
+    /// Running, complete, confirmed.
+    hs: handshake_state::HandshakeState,
     pings: Vec<u64>,
     events: VecDeque<Event>,
     close: CloseState,
@@ -220,7 +218,7 @@ impl std::fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("side", &self.side)
             .field("version", &self.version)
-            .field("handshake_complete", &self.handshake_complete)
+            .field("handshake_complete", &self.hs.is_complete())
             .finish_non_exhaustive()
     }
 }
@@ -277,10 +275,7 @@ impl Connection {
             address_validated: retry_scid.is_some(),
             bytes_received: 0,
             bytes_sent: 0,
-            handshake_acked: false,
-            handshake_complete: false,
-            handshake_confirmed: false,
-            handshake_done_pending: false,
+            hs: handshake_state::HandshakeState::default(),
             pings: Vec::new(),
             frame_lists: Vec::new(),
             built: Vec::new(),
@@ -379,12 +374,12 @@ impl Connection {
 
     /// True once the handshake completed and until the connection closes.
     pub fn is_established(&self) -> bool {
-        self.handshake_complete && matches!(self.close, CloseState::Open)
+        self.hs.is_complete() && matches!(self.close, CloseState::Open)
     }
 
     /// True once the handshake is confirmed (RFC 9001 §4.1.2).
     pub fn is_handshake_confirmed(&self) -> bool {
-        self.handshake_confirmed
+        self.hs.is_confirmed()
     }
 
     /// True once the connection is over: nothing more will be sent or
@@ -484,11 +479,9 @@ impl Connection {
 
     fn status(&self) -> HandshakeStatus {
         HandshakeStatus {
-            confirmed: self.handshake_confirmed,
+            confirmed: self.hs.is_confirmed(),
             has_handshake_keys: self.spaces[Space::Handshake as usize].seal.is_some(),
-            peer_validated_address: self.side == Side::Server
-                || self.handshake_acked
-                || self.handshake_confirmed,
+            peer_validated_address: self.side == Side::Server || self.hs.address_proven(),
             amplification_limited: self.amplification_budget() == Some(0),
         }
     }

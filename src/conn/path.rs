@@ -203,7 +203,7 @@ impl Connection {
         largest: bool,
         now: u64,
     ) {
-        if self.side == Side::Client || !self.handshake_confirmed {
+        if self.side == Side::Client || !self.hs.is_confirmed() {
             return;
         }
         if Some(from) == self.path.peer {

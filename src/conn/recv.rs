@@ -88,7 +88,7 @@ impl Connection {
         // header (first bit 0).
         const MIN_RESET_LEN: usize = 21;
         let short = datagram.first().is_some_and(|b| b & 0x80 == 0);
-        if !short || datagram.len() < MIN_RESET_LEN || !self.handshake_complete {
+        if !short || datagram.len() < MIN_RESET_LEN || !self.hs.is_complete() {
             return;
         }
         if self
@@ -433,6 +433,15 @@ impl Connection {
                             "HANDSHAKE_DONE from a client",
                         ));
                     }
+                    // A server sends it only after our Finished, which we
+                    // send as our handshake completes: one that comes
+                    // sooner is a server breaking the protocol.
+                    if !self.hs.is_complete() {
+                        return Err(TransportError::protocol_violation(
+                            kind::HANDSHAKE_DONE,
+                            "HANDSHAKE_DONE before the handshake completed",
+                        ));
+                    }
                     self.confirm_handshake(now);
                 }
                 Frame::NewToken { token } => {
@@ -541,8 +550,8 @@ impl Connection {
         // verified our Finished), without waiting for HANDSHAKE_DONE.
         if space == Space::Application
             && self.side == Side::Client
-            && self.handshake_complete
-            && !self.handshake_confirmed
+            && self.hs.is_complete()
+            && !self.hs.is_confirmed()
             && self.key_gens.one_rtt_acked()
         {
             self.confirm_handshake(now);

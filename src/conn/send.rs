@@ -243,12 +243,12 @@ impl Connection {
             || (ping_here && !self.pings.is_empty())
             || (app && self.stream_work_pending())
             || (app
-                && (self.handshake_done_pending
+                && (self.hs.done_owed()
                     || self.new_token.as_ref().is_some_and(|t| t.1)
                     || self.path.has_response_here()
                     || self.path.challenge_pending()
                     || !self.peer_cids.pending_retire.is_empty()
-                    || (self.handshake_complete
+                    || (self.hs.is_complete()
                         && self.local_cids.active.iter().any(|c| c.announce))));
         if !has_work {
             return None;
@@ -298,7 +298,7 @@ impl Connection {
 
         if closing {
             if let Some(err) = &self.local_error {
-                write_close(out, err, space, self.handshake_complete, room(out));
+                write_close(out, err, space, self.hs.is_complete(), room(out));
             }
         } else {
             // ACK first: piggybacked on anything we send.
@@ -450,7 +450,7 @@ impl Connection {
     /// came from another address than the peer's (a probe, RFC 9000 §9.1),
     /// sent back there (§8.2.2), padded as far as that path allows.
     fn send_path_response_elsewhere(&mut self, out: &mut Vec<u8>, now: u64) -> Option<SocketAddr> {
-        if self.spaces[Space::Application as usize].seal.is_none() || !self.handshake_complete {
+        if self.spaces[Space::Application as usize].seal.is_none() || !self.hs.is_complete() {
             return None;
         }
         let (resp, pad) = self.path.take_response_elsewhere()?;
@@ -545,10 +545,10 @@ impl Connection {
         ack_eliciting: &mut bool,
     ) {
         let fits = |out: &Vec<u8>, n: usize| out.len() + n + TAG_LEN <= limit;
-        if self.handshake_done_pending && fits(out, 1) {
+        if self.hs.done_owed() && fits(out, 1) {
             Frame::HandshakeDone.write(out);
             frames.push(SentFrame::HandshakeDone);
-            self.handshake_done_pending = false;
+            self.hs.set_done_owed(false);
             *ack_eliciting = true;
         }
         if let Some((token, owed)) = &mut self.new_token {
@@ -585,7 +585,7 @@ impl Connection {
             frames.push(SentFrame::RetireConnectionId { seq });
             *ack_eliciting = true;
         }
-        if self.handshake_complete {
+        if self.hs.is_complete() {
             for c in self.local_cids.active.iter_mut().filter(|c| c.announce) {
                 // type + seq + retire_prior_to + len + cid + token
                 if !fits(out, 1 + 8 + 1 + 1 + c.cid.len() + 16) {

@@ -96,7 +96,7 @@ impl Connection {
     /// A server that does not send the HANDSHAKE_DONE it owes (a test of
     /// the client's other way to confirm).
     pub(crate) fn withhold_handshake_done(&mut self) {
-        self.handshake_done_pending = false;
+        self.hs.set_done_owed(false);
     }
 
     /// Moves our 1-RTT write keys to the next generation now, whether or

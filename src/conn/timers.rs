@@ -105,7 +105,7 @@ impl Connection {
                 table.set(Timer::Idle, self.idle.deadline());
                 table.set(
                     Timer::KeepAlive,
-                    self.idle.keep_alive_deadline(self.handshake_complete),
+                    self.idle.keep_alive_deadline(self.hs.is_complete()),
                 );
                 table.set(Timer::LossDetection, self.recovery.timer());
                 table.set(Timer::AckDelay, app.ack.deadline());
@@ -153,7 +153,7 @@ impl Connection {
             // RFC 9000 §10.1: the connection closes silently.
             Timer::Idle => self.time_out(b"Idle timeout".to_vec(), Termination::IdleTimeout),
             Timer::KeepAlive => {
-                if self.idle.take_keep_alive(now, self.handshake_complete) {
+                if self.idle.take_keep_alive(now, self.hs.is_complete()) {
                     // RFC 9000 §10.1.2: an ack-eliciting packet keeps a
                     // quiet connection from the peer's idle timeout; it
                     // goes as one probe would (a PING when nothing else
