@@ -68,7 +68,7 @@ impl Connection {
         if self.side != Side::Server {
             return Err(ApiError::InvalidState("only a server validates addresses"));
         }
-        self.address_validated = true;
+        self.path.mark_handshake_validated();
         Ok(())
     }
 

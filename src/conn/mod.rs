@@ -172,8 +172,6 @@ pub struct Connection {
     /// Where we send, and the validation of a peer's new address.
     path: path::Path,
     peer_params: Option<TransportParameters>,
-    /// Server: the client proved its address (RFC 9000 §8.1).
-    address_validated: bool,
     bytes_received: u64,
     bytes_sent: u64,
     /// Running, complete, confirmed.
@@ -270,9 +268,14 @@ impl Connection {
             local_cids,
             peer_cids: PeerCids::new(ConnectionId::default()),
             ids: handshake_ids::HandshakeIds::new(original_dcid, retry_scid),
-            path: path::Path::default(),
+            path: {
+                let mut path = path::Path::new(side);
+                if retry_scid.is_some() {
+                    path.mark_handshake_validated();
+                }
+                path
+            },
             peer_params: None,
-            address_validated: retry_scid.is_some(),
             bytes_received: 0,
             bytes_sent: 0,
             hs: handshake_state::HandshakeState::default(),
@@ -482,22 +485,7 @@ impl Connection {
             confirmed: self.hs.is_confirmed(),
             has_handshake_keys: self.spaces[Space::Handshake as usize].seal.is_some(),
             peer_validated_address: self.side == Side::Server || self.hs.address_proven(),
-            amplification_limited: self.amplification_budget() == Some(0),
-        }
-    }
-
-    /// Bytes a server may still send before the client's address is
-    /// validated (RFC 9000 §8.1); None when unlimited.
-    fn amplification_budget(&self) -> Option<u64> {
-        if self.side == Side::Client || self.address_validated {
-            None
-        } else {
-            Some(
-                self.path
-                    .credit_received
-                    .saturating_mul(3)
-                    .saturating_sub(self.bytes_sent),
-            )
+            amplification_limited: self.path.handshake_budget() == Some(0),
         }
     }
 

@@ -60,10 +60,49 @@ pub(crate) struct Path {
     /// credit under the anti-amplification limit until the handshake
     /// validates the address (RFC 9000 §8.1). Datagrams from elsewhere
     /// earn nothing, so an attacker cannot raise what goes to a victim.
-    pub(crate) credit_received: u64,
+    credit_received: u64,
+    /// Bytes sent, anywhere, before the handshake validated the address.
+    handshake_sent: u64,
+    /// The handshake validated the peer's address (RFC 9000 §8.1): always
+    /// for a client, which chose it; for a server, by a Handshake packet,
+    /// a Retry token or a NEW_TOKEN token.
+    handshake_validated: bool,
 }
 
 impl Path {
+    /// The path of a new connection of `side`.
+    pub(crate) fn new(side: Side) -> Self {
+        Self {
+            handshake_validated: side == Side::Client,
+            ..Self::default()
+        }
+    }
+
+    /// The handshake proved the server's peer owns its address.
+    pub(crate) fn mark_handshake_validated(&mut self) {
+        self.handshake_validated = true;
+    }
+
+    /// Bytes a server may still send before the handshake validated its
+    /// peer's address: three times what came from it (RFC 9000 §8.1);
+    /// None once validated.
+    pub(crate) fn handshake_budget(&self) -> Option<u64> {
+        (!self.handshake_validated).then(|| {
+            self.credit_received
+                .saturating_mul(3)
+                .saturating_sub(self.handshake_sent)
+        })
+    }
+
+    /// Bytes that may go out now under both anti-amplification limits:
+    /// the handshake's (§8.1) and a new, unproven address's (§9.3.1).
+    pub(crate) fn send_budget(&self) -> Option<u64> {
+        match (self.handshake_budget(), self.budget()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// The peer's address is known and proven (the handshake proves the
     /// address it ran on).
     pub(crate) fn set_validated(&mut self, addr: SocketAddr) {
@@ -92,6 +131,9 @@ impl Path {
     }
 
     pub(crate) fn on_sent(&mut self, to: SocketAddr, bytes: usize) {
+        if !self.handshake_validated {
+            self.handshake_sent = self.handshake_sent.saturating_add(bytes as u64);
+        }
         if Some(to) == self.peer && self.budget().is_some() {
             self.unvalidated_sent += bytes as u64;
         }

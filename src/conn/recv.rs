@@ -304,7 +304,7 @@ impl Connection {
         if self.side == Side::Server && space == Space::Handshake {
             // RFC 9000 §8.1: a Handshake packet proves the client's address;
             // RFC 9001 §4.9.1: the server drops Initial keys now.
-            self.address_validated = true;
+            self.path.mark_handshake_validated();
             self.discard_space(Space::Initial, now);
         }
         let pto = self.recovery.pto();

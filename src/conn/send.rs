@@ -65,12 +65,9 @@ impl Connection {
             }
         }
         let mut limit = self.max_datagram_size();
-        if let Some(budget) = self.amplification_budget() {
-            limit = limit.min(budget as usize);
-        }
-        // RFC 9000 §9.3.1: an unproven new address gets at most three
+        // RFC 9000 §8.1, §9.3.1: an unproven address gets at most three
         // times what came from it.
-        if let Some(budget) = self.path.budget() {
+        if let Some(budget) = self.path.send_budget() {
             limit = limit.min(budget.min(usize::MAX as u64) as usize);
         }
         if limit < MIN_PACKET_ROOM {
