@@ -741,6 +741,11 @@ typedef struct {
 // stream limits: retry after QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED.
 #define QUIC_RESULT_HANDSHAKE_PENDING -10
 
+// The peer has given no connection ID that was not used yet
+// (`quic_conn_change_connection_id`): try again after more traffic, as
+// the peer sends new ones when old ones are retired.
+#define QUIC_RESULT_NO_CONNECTION_ID -11
+
 // The peer's stream limit does not allow opening this stream yet; a
 // STREAMS_BLOCKED frame tells the peer.
 #define QUIC_RESULT_STREAM_LIMIT -300
@@ -1485,6 +1490,20 @@ quic_result quic_conn_close(quic_conn *conn,
                             const uint8_t *reason,
                             size_t reason_len,
                             uint64_t now_ns);
+
+// Moves the connection to a connection ID of the peer's not used yet
+// and retires the one in use (aioquic's `change_connection_id`, RFC 9000
+// §5.1.2): packets before and after cannot be linked by an observer on
+// the path. The peer sends new IDs as old ones are retired.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_NO_CONNECTION_ID` (none unused yet: retry after more
+// traffic); `QUIC_RESULT_INVALID_STATE` (before the handshake
+// completed); `QUIC_RESULT_WOULD_BLOCK` (retirements wait to be sent:
+// send first); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live.
+quic_result quic_conn_change_connection_id(quic_conn *conn);
 
 // Ends the connection at once, without telling the peer: no
 // CONNECTION_CLOSE, no closing period. For a peer known to be gone: on

@@ -258,6 +258,22 @@ impl PeerCids {
         Ok(())
     }
 
+    /// Moves to another connection ID of the peer's and queues the one in
+    /// use for RETIRE_CONNECTION_ID (RFC 9000 §5.1.2). `Ok(false)` when
+    /// the peer has given no other; `Err` while too many retirements
+    /// wait to be sent.
+    pub(crate) fn change(&mut self) -> Result<bool, ()> {
+        if self.active.len() < 2 {
+            return Ok(false);
+        }
+        if self.pending_retire.len() >= MAX_PENDING_RETIRES {
+            return Err(());
+        }
+        let old = self.active.remove(0);
+        self.pending_retire.push(old.seq);
+        Ok(true)
+    }
+
     fn queue_retire(&mut self, seq: u64) -> Result<(), TransportError> {
         if self.pending_retire.len() >= MAX_PENDING_RETIRES {
             return Err(TransportError::new(

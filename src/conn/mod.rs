@@ -98,6 +98,9 @@ pub enum ApiError {
     /// Too much is queued already; retry after sending.
     #[error("queue full")]
     WouldBlock,
+    /// The peer has given no connection ID we have not used yet.
+    #[error("no unused connection ID of the peer")]
+    NoConnectionId,
 }
 
 /// How a connection ended, as seen by one side.
@@ -378,6 +381,29 @@ impl Connection {
     /// True once the handshake completed and until the connection closes.
     pub fn is_established(&self) -> bool {
         self.hs.is_complete() && matches!(self.close, CloseState::Open)
+    }
+
+    /// Moves to a connection ID of the peer's not used yet and retires the
+    /// one in use (aioquic's `change_connection_id`, RFC 9000 §5.1.2), so
+    /// that packets before and after cannot be linked by an observer.
+    /// `NoConnectionId` when the peer has given no unused one (it sends
+    /// more with NEW_CONNECTION_ID, up to our active_connection_id_limit,
+    /// as it retires old ones); `InvalidState` before the handshake
+    /// completed; `WouldBlock` while retirements wait to be sent.
+    pub fn change_connection_id(&mut self) -> Result<(), ApiError> {
+        if !matches!(self.close, CloseState::Open) {
+            return Err(ApiError::Closing);
+        }
+        if !self.hs.is_complete() {
+            return Err(ApiError::InvalidState(
+                "connection IDs change after the handshake",
+            ));
+        }
+        match self.peer_cids.change() {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ApiError::NoConnectionId),
+            Err(()) => Err(ApiError::WouldBlock),
+        }
     }
 
     /// True once the handshake is confirmed (RFC 9001 §4.1.2).

@@ -52,6 +52,11 @@ impl Connection {
         u32::from(self.spaces[Space::Application as usize].probes)
     }
 
+    /// The peer's connection ID we send with.
+    pub(crate) fn peer_cid_in_use(&self) -> crate::cid::ConnectionId {
+        self.peer_cids.current()
+    }
+
     /// True while lost stream data waits to be sent again.
     pub(crate) fn stream_resend_pending(&self) -> bool {
         self.streams.resend_pending()

@@ -59,6 +59,10 @@ pub const QUIC_RESULT_WOULD_BLOCK: quic_result = -9;
 /// Streams cannot be opened before the handshake has brought the peer's
 /// stream limits: retry after QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED.
 pub const QUIC_RESULT_HANDSHAKE_PENDING: quic_result = -10;
+/// The peer has given no connection ID that was not used yet
+/// (`quic_conn_change_connection_id`): try again after more traffic, as
+/// the peer sends new ones when old ones are retired.
+pub const QUIC_RESULT_NO_CONNECTION_ID: quic_result = -11;
 
 /// The peer's stream limit does not allow opening this stream yet; a
 /// STREAMS_BLOCKED frame tells the peer.
@@ -112,6 +116,7 @@ pub extern "C" fn quic_result_str(result: quic_result) -> *const c_char {
         QUIC_RESULT_HANDSHAKE_PENDING => {
             c"the handshake has not brought the peer's stream limits yet; retry after it completes"
         }
+        QUIC_RESULT_NO_CONNECTION_ID => c"the peer has given no unused connection ID",
         QUIC_RESULT_STREAM_LIMIT => c"stream limit reached",
         QUIC_RESULT_INVALID_STREAM => c"invalid stream for this operation",
         QUIC_RESULT_STREAM_FINISHED => c"stream send side already finished",
@@ -177,6 +182,7 @@ pub(crate) fn api_error_code(e: ApiError) -> quic_result {
         ApiError::DatagramTooLarge => QUIC_RESULT_DATAGRAM_TOO_LARGE,
         ApiError::WouldBlock => QUIC_RESULT_WOULD_BLOCK,
         ApiError::HandshakePending => QUIC_RESULT_HANDSHAKE_PENDING,
+        ApiError::NoConnectionId => QUIC_RESULT_NO_CONNECTION_ID,
     }
 }
 

@@ -461,6 +461,15 @@ static void test_keep_alive_and_abandon(const char *certs) {
     quic_config_free(client_config);
     MUST(quic_conn_connect(c.conn, (struct sockaddr *)&server_addr, server_addrlen, 0));
     uint64_t now = run(&c, &s, 0, established);
+    /* Connection IDs change until the server's spare ones run out, and
+     * come back once the retirements reached it. */
+    CHECK(quic_conn_change_connection_id(NULL) == QUIC_RESULT_NULL_PARAMETER);
+    int changed = 0;
+    quic_result rc;
+    while ((rc = quic_conn_change_connection_id(c.conn)) == QUIC_RESULT_OK) changed++;
+    CHECK(rc == QUIC_RESULT_NO_CONNECTION_ID && changed >= 1);
+    now = run_for(&c, &s, now, 200 * MS);
+    CHECK(quic_conn_change_connection_id(c.conn) == QUIC_RESULT_OK);
     now = run_for(&c, &s, now, 20000 * MS);
     CHECK(!c.terminated && !s.terminated);
     CHECK(!quic_conn_is_closed(c.conn) && !quic_conn_is_closed(s.conn));
