@@ -21,7 +21,9 @@
  * - I/O: the library opens no sockets. It reads files only where a call
  *   names them (certificates, keys, CA files and directories) and writes
  *   only the key log a caller asks for (quic_config_set_secrets_log_file).
- * - No panic crosses this boundary: a caught one returns QUIC_RESULT_PANIC.
+ * - No panic crosses this boundary: a caught one returns QUIC_RESULT_PANIC,
+ *   and the connection is unusable from then on, but for one last
+ *   quic_conn_send that tells the peer (CONNECTION_CLOSE, INTERNAL_ERROR).
  * - Threads: the library starts none. A quic_conn is used by one thread at
  *   a time and may move between threads. A quic_config is set up from one
  *   thread; the first connection made from it (or quic_config_freeze)
@@ -1381,6 +1383,12 @@ quic_result quic_conn_recv(quic_conn *conn,
 //
 // `out_cap` must be at least the configured max datagram size (1200 by
 // default); nothing is lost when it is too small.
+//
+// After a call on the connection returned `QUIC_RESULT_PANIC` (a bug in
+// libquic), the next `quic_conn_send` still gives one datagram, a
+// CONNECTION_CLOSE with INTERNAL_ERROR, so the peer learns at once
+// instead of after its idle timeout; then it returns `QUIC_RESULT_PANIC`
+// like every other call.
 //
 // Returns: `QUIC_RESULT_OK` (a datagram was written);
 // `QUIC_RESULT_DONE` (nothing to send now); `QUIC_RESULT_NULL_PARAMETER`;

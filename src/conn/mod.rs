@@ -406,6 +406,11 @@ impl Connection {
         }
     }
 
+    /// The latest time the caller gave (ns).
+    pub(crate) fn last_now(&self) -> u64 {
+        self.last_now
+    }
+
     /// True once the handshake is confirmed (RFC 9001 §4.1.2).
     pub fn is_handshake_confirmed(&self) -> bool {
         self.hs.is_confirmed()

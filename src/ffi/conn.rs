@@ -28,6 +28,11 @@ pub(crate) struct ConnHandle {
     send_buf: Vec<u8>,
     /// A panic was caught inside this connection: it is unusable.
     poisoned: bool,
+    /// After the panic, a datagram carrying CONNECTION_CLOSE
+    /// (INTERNAL_ERROR) for the peer, and where it goes: the next
+    /// `quic_conn_send` hands it out, so the peer does not wait out its
+    /// idle timeout.
+    farewell: Option<(Vec<u8>, std::net::SocketAddr)>,
 }
 
 impl Castable for quic_conn {
@@ -54,10 +59,28 @@ pub(super) fn with_conn(
         Err(_) => {
             // SAFETY: `h_ptr` is the live handle; the closure's borrow of it
             // ended with the unwind.
-            unsafe { (*h_ptr).poisoned = true };
+            let h = unsafe { &mut *h_ptr };
+            h.poisoned = true;
+            h.farewell = farewell(&mut h.conn);
             QUIC_RESULT_PANIC
         }
     }
+}
+
+/// Best effort after a panic: a CONNECTION_CLOSE (INTERNAL_ERROR) datagram
+/// for the peer, built inside a guard of its own (the connection may be
+/// inconsistent; a second panic just means no farewell).
+fn farewell(conn: &mut Connection) -> Option<(Vec<u8>, std::net::SocketAddr)> {
+    catch_unwind(AssertUnwindSafe(|| {
+        let now = conn.last_now();
+        let reason = b"internal error";
+        conn.close(false, crate::error::code::INTERNAL_ERROR, None, reason, now)
+            .ok()?;
+        let mut out = Vec::new();
+        conn.send(&mut out, now).map(|to| (out, to))
+    }))
+    .ok()
+    .flatten()
 }
 
 /// Like [`with_conn`] for the calls that only read the connection (they
@@ -194,6 +217,7 @@ fn new_conn(
                     event: None,
                     send_buf: Vec::with_capacity(2048),
                     poisoned: false,
+                    farewell: None,
                 });
                 QUIC_RESULT_OK
             }
@@ -367,6 +391,12 @@ pub unsafe extern "C" fn quic_conn_recv(
 /// `out_cap` must be at least the configured max datagram size (1200 by
 /// default); nothing is lost when it is too small.
 ///
+/// After a call on the connection returned `QUIC_RESULT_PANIC` (a bug in
+/// libquic), the next `quic_conn_send` still gives one datagram, a
+/// CONNECTION_CLOSE with INTERNAL_ERROR, so the peer learns at once
+/// instead of after its idle timeout; then it returns `QUIC_RESULT_PANIC`
+/// like every other call.
+///
 /// Returns: `QUIC_RESULT_OK` (a datagram was written);
 /// `QUIC_RESULT_DONE` (nothing to send now); `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_BUFFER_TOO_SMALL`; `QUIC_RESULT_PANIC`.
@@ -383,15 +413,40 @@ pub unsafe extern "C" fn quic_conn_send(
     out_addrlen: *mut libc::socklen_t,
     now_ns: u64,
 ) -> quic_result {
-    with_conn(conn, |h| {
-        let out_len = try_out!(out_len);
-        let out_addr = try_out!(out_addr);
-        let out_addrlen = try_out!(out_addrlen);
+    // A connection poisoned by a panic still hands out its farewell.
+    let farewell = guard(|| {
         // SAFETY: per the contract.
-        let buf = match unsafe { super::guard::slice_out(out, out_cap) } {
-            Ok(b) => b,
-            Err(e) => return e,
+        let Some(h) = (unsafe { handle_mut(conn) }) else {
+            return QUIC_RESULT_NULL_PARAMETER;
         };
+        let Some((datagram, to)) = h.farewell.as_ref() else {
+            return QUIC_RESULT_DONE;
+        };
+        // SAFETY: per the contract.
+        let (buf, out_len, out_addr, out_addrlen) =
+            match unsafe { send_outputs(out, out_cap, out_len, out_addr, out_addrlen) } {
+                Ok(o) => o,
+                Err(e) => return e,
+            };
+        if buf.len() < datagram.len() {
+            return QUIC_RESULT_BUFFER_TOO_SMALL;
+        }
+        buf[..datagram.len()].copy_from_slice(datagram);
+        *out_len = datagram.len();
+        write_sockaddr(*to, out_addr, out_addrlen);
+        h.farewell = None;
+        QUIC_RESULT_OK
+    });
+    if farewell != QUIC_RESULT_DONE {
+        return farewell;
+    }
+    with_conn(conn, |h| {
+        // SAFETY: per the contract.
+        let (buf, out_len, out_addr, out_addrlen) =
+            match unsafe { send_outputs(out, out_cap, out_len, out_addr, out_addrlen) } {
+                Ok(o) => o,
+                Err(e) => return e,
+            };
         if buf.len() < h.conn.max_send_size() {
             return QUIC_RESULT_BUFFER_TOO_SMALL;
         }
@@ -408,6 +463,38 @@ pub unsafe extern "C" fn quic_conn_send(
         h.send_buf = scratch;
         result
     })
+}
+
+/// `quic_conn_send`'s outputs, checked: the datagram buffer, its length,
+/// the destination and its length.
+///
+/// Safety: `out` NULL or writable for `out_cap` bytes; the others NULL or
+/// writable; the references live as long as the caller's buffers.
+#[allow(clippy::type_complexity)]
+unsafe fn send_outputs<'a>(
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    out_addr: *mut libc::sockaddr_storage,
+    out_addrlen: *mut libc::socklen_t,
+) -> Result<
+    (
+        &'a mut [u8],
+        &'a mut usize,
+        &'a mut libc::sockaddr_storage,
+        &'a mut libc::socklen_t,
+    ),
+    quic_result,
+> {
+    // SAFETY: per this function's contract.
+    let (len, addr, addrlen) =
+        unsafe { (out_len.as_mut(), out_addr.as_mut(), out_addrlen.as_mut()) };
+    let (Some(len), Some(addr), Some(addrlen)) = (len, addr, addrlen) else {
+        return Err(QUIC_RESULT_NULL_PARAMETER);
+    };
+    // SAFETY: per this function's contract.
+    let buf = unsafe { super::guard::slice_out(out, out_cap) }?;
+    Ok((buf, len, addr, addrlen))
 }
 
 /// Writes the peer's current address (where `quic_conn_send` sends) into
@@ -952,9 +1039,10 @@ mod tests {
     use crate::ffi::config::{quic_config_free, quic_config_new};
 
     /// A panic inside a call on one connection reaches the caller as
-    /// QUIC_RESULT_PANIC and poisons that connection only: its later calls
-    /// give PANIC (it reads as closed, and frees cleanly); another
-    /// connection of the same config goes on.
+    /// QUIC_RESULT_PANIC and poisons that connection only: the next send
+    /// hands out one CONNECTION_CLOSE for the peer, later calls give PANIC
+    /// (it reads as closed, and frees cleanly); another connection of the
+    /// same config goes on.
     #[test]
     fn a_panic_poisons_only_its_connection() {
         let (mut cfg, mut a, mut b) = (
@@ -977,11 +1065,26 @@ mod tests {
             );
         }
         let peer = (&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr>();
+        // SAFETY: a live handle and a parsed address.
+        let connected = unsafe { quic_conn_connect(a, peer, len, 0) };
+        assert_eq!(connected, QUIC_RESULT_OK);
         // The same path every connection call takes, with a body that panics.
         assert_eq!(
             with_conn(a, |_| panic!("a bug inside a call")),
             QUIC_RESULT_PANIC
         );
+        let mut buf = [0u8; 1500];
+        let (mut n, mut to, mut to_len) = (0usize, addr, 0);
+        let mut send = |cap: usize| {
+            // SAFETY: a live handle and writable outputs of `cap` and more.
+            unsafe { quic_conn_send(a, buf.as_mut_ptr(), cap, &mut n, &mut to, &mut to_len, 1) }
+        };
+        // The farewell: one datagram (a CONNECTION_CLOSE), kept for a
+        // buffer large enough, then nothing.
+        assert_eq!(send(10), QUIC_RESULT_BUFFER_TOO_SMALL);
+        assert_eq!(send(1500), QUIC_RESULT_OK);
+        assert_eq!(send(1500), QUIC_RESULT_PANIC);
+        assert!(n >= 1200, "a client's Initial datagram, padded");
         // SAFETY: live handles and a parsed address.
         unsafe {
             assert_eq!(quic_conn_connect(a, peer, len, 0), QUIC_RESULT_PANIC);
