@@ -221,3 +221,24 @@ fn a_ticket_is_set_by_a_client_before_it_connects() {
     let mut fresh = Connection::new_client(Arc::new(c), tls).unwrap();
     assert_eq!(fresh.set_session_ticket(b"junk"), Ok(()));
 }
+
+/// A client waiting for tickets from a server that sends none stops
+/// waiting at the ticket-wait deadline of the timer table (three PTOs
+/// after confirmation), with no packet needed to come along.
+#[test]
+fn the_ticket_wait_ends_at_its_own_deadline() {
+    use crate::conn::timers::Timer;
+    let (mut c, s) = configs();
+    c.set_session_tickets(true);
+    let mut p = Pair::new(c, s);
+    p.handshake();
+    let at = p
+        .client
+        .timers()
+        .get(Timer::TicketWait)
+        .expect("the client waits for tickets once confirmed");
+    assert!(p.client.timer().is_some_and(|t| t <= at));
+    p.client.handle_timer(at);
+    assert_eq!(p.client.timers().get(Timer::TicketWait), None);
+    assert!(tickets(&p.client_events).is_empty());
+}
