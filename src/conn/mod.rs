@@ -271,13 +271,7 @@ impl Connection {
             local_cids,
             peer_cids: PeerCids::new(ConnectionId::default()),
             ids: handshake_ids::HandshakeIds::new(original_dcid, retry_scid),
-            path: {
-                let mut path = path::Path::new(side);
-                if retry_scid.is_some() {
-                    path.mark_handshake_validated();
-                }
-                path
-            },
+            path: path::Path::new(side == Side::Client || retry_scid.is_some()),
             peer_params: None,
             bytes_received: 0,
             bytes_sent: 0,

@@ -70,10 +70,11 @@ pub(crate) struct Path {
 }
 
 impl Path {
-    /// The path of a new connection of `side`.
-    pub(crate) fn new(side: Side) -> Self {
+    /// The path of a new connection whose peer's address is proven from
+    /// the start (a client's chosen server, a server after a Retry) or not.
+    pub(crate) fn new(validated: bool) -> Self {
         Self {
-            handshake_validated: side == Side::Client,
+            handshake_validated: validated,
             ..Self::default()
         }
     }

@@ -9,7 +9,8 @@ use super::{CloseError, CloseState, Connection, Termination};
 use crate::error::code;
 use crate::recovery::{Space, Timeout};
 
-/// One deadline of a connection.
+/// One deadline of a connection, in the order `handle_timer` acts on those
+/// that fired: what ends the connection first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Timer {
     /// The closing or draining period ends (RFC 9000 §10.2).
@@ -20,14 +21,14 @@ pub(crate) enum Timer {
     Idle,
     /// A keep-alive PING is due (RFC 9000 §10.1.2).
     KeepAlive,
-    /// Loss detection: the time threshold or the PTO (RFC 9002 §6).
-    LossDetection,
-    /// An ACK may wait no longer (RFC 9000 §13.2.1).
-    AckDelay,
     /// The pacer lets the next packet go (RFC 9002 §7.7).
     Pacing,
+    /// An ACK may wait no longer (RFC 9000 §13.2.1).
+    AckDelay,
     /// A path challenge is due again, or the path failed (RFC 9000 §8.2).
     PathValidation,
+    /// Loss detection: the time threshold or the PTO (RFC 9002 §6).
+    LossDetection,
     /// The previous 1-RTT read key is forgotten (RFC 9001 §6.5).
     KeyDiscard,
     /// A client stops waiting for session tickets.
@@ -35,8 +36,7 @@ pub(crate) enum Timer {
 }
 
 impl Timer {
-    /// Every timer, in the order `handle_timer` acts on those that fired:
-    /// what ends the connection first.
+    /// Every timer, in declaration order (the table's slots).
     pub(crate) const ALL: [Timer; 10] = [
         Timer::Close,
         Timer::Handshake,
@@ -58,21 +58,14 @@ pub(crate) struct TimerTable {
 }
 
 impl TimerTable {
-    fn slot(t: Timer) -> usize {
-        Timer::ALL
-            .iter()
-            .position(|&x| x == t)
-            .expect("every timer is in ALL")
-    }
-
     fn set(&mut self, t: Timer, at: Option<u64>) {
-        self.at[Self::slot(t)] = at;
+        self.at[t as usize] = at;
     }
 
     /// The deadline of `t`.
     #[cfg(test)]
     pub(crate) fn get(&self, t: Timer) -> Option<u64> {
-        self.at[Self::slot(t)]
+        self.at[t as usize]
     }
 
     /// The earliest deadline of all.
@@ -194,6 +187,13 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_lists_every_timer_in_declaration_order() {
+        for (i, t) in Timer::ALL.into_iter().enumerate() {
+            assert_eq!(t as usize, i, "{t:?}");
+        }
+    }
 
     #[test]
     fn the_table_gives_the_earliest_and_the_fired_in_order() {

@@ -26,18 +26,12 @@ fn server(p: &mut Pair) -> &mut crate::conn::Connection {
     p.server.as_mut().unwrap()
 }
 
-/// Runs for `ms` of virtual time (or until nothing more can happen).
-fn run_for(p: &mut Pair, ms: u64) {
-    let end = p.now + ms * MS;
-    p.run_until(end, |p| p.now >= end);
-}
-
 #[test]
 fn the_sender_stops_when_the_application_stops_consuming_and_resumes_when_it_does() {
     let mut p = pair(ReceiveCredit::OnConsume);
     let data = pattern(2 << 20, 7);
     p.client.stream_send(0, &data, true).unwrap();
-    run_for(&mut p, 5_000);
+    p.run_for(5_000);
     let delivered = p.server_rx.bytes(0).len() as u64;
     assert!(delivered > 0, "nothing arrived");
     assert!(
@@ -49,7 +43,7 @@ fn the_sender_stops_when_the_application_stops_consuming_and_resumes_when_it_doe
         "the sender did not stop"
     );
     // Nothing is delivered while the application consumes nothing.
-    run_for(&mut p, 5_000);
+    p.run_for(5_000);
     assert_eq!(p.server_rx.bytes(0).len() as u64, delivered);
 
     // Consume at the application's pace: the rest arrives, and what it
@@ -68,7 +62,7 @@ fn the_sender_stops_when_the_application_stops_consuming_and_resumes_when_it_doe
         if p.server_rx.finished.contains(&0) {
             break;
         }
-        run_for(&mut p, 20);
+        p.run_for(20);
     }
     assert!(
         p.server_rx.finished.contains(&0),
@@ -77,7 +71,7 @@ fn the_sender_stops_when_the_application_stops_consuming_and_resumes_when_it_doe
     assert_eq!(p.server_rx.bytes(0), &data[..]);
     // Finished and consumed, and our half ended: the stream is forgotten.
     server(&mut p).stream_send(0, b"", true).unwrap();
-    run_for(&mut p, 1_000);
+    p.run_for(1_000);
     assert_eq!(p.server().stream_count(), 0);
 }
 
@@ -96,7 +90,7 @@ fn a_finished_stream_keeps_its_slot_until_consumed() {
         .unwrap()
         .stream_send(0, b"", true)
         .unwrap();
-    run_for(&mut p, 1_000);
+    p.run_for(1_000);
     // The FIN was delivered but the bytes not consumed: no new stream.
     assert_eq!(p.client.open_stream(false), Err(ApiError::StreamLimit));
     server(&mut p).stream_consumed(0, 5).unwrap();
@@ -155,7 +149,7 @@ fn a_paused_stream_holds_its_window_while_others_flow() {
     server(&mut p).stream_pause_reading(0).unwrap();
     let at_pause = p.server_rx.bytes(0).len();
     p.client.stream_send(4, &small, true).unwrap();
-    run_for(&mut p, 5_000);
+    p.run_for(5_000);
     assert_eq!(
         p.server_rx.bytes(0).len(),
         at_pause,
@@ -261,7 +255,7 @@ fn a_client_pauses_a_download_while_its_upload_goes_on() {
     p.run_until(p.now + 1_000 * MS, |p| !p.client_rx.bytes(0).is_empty());
     p.client.stream_pause_reading(0).unwrap();
     let at = p.client_rx.bytes(0).len();
-    run_for(&mut p, 5_000);
+    p.run_for(5_000);
     assert_eq!(p.client_rx.bytes(0).len(), at, "delivered while paused");
     assert!(p.server_rx.finished.contains(&0), "the upload was held up");
     assert!(

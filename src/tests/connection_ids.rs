@@ -4,14 +4,9 @@
 //! connection lives, and run out only when called faster than the peer can
 //! answer.
 
-use super::pair::{Pair, MS};
+use super::pair::Pair;
 use super::streams::pattern;
 use crate::conn::{ApiError, Event};
-
-fn run_for(p: &mut Pair, ms: u64) {
-    let end = p.now + ms * MS;
-    p.run_until(end, |p| p.now >= end);
-}
 
 fn retired_on_server(p: &Pair) -> usize {
     p.server_events
@@ -28,7 +23,7 @@ fn connection_ids_change_run_out_and_are_replaced_while_data_flows() {
         Err(ApiError::InvalidState(_))
     ));
     p.handshake();
-    run_for(&mut p, 100);
+    p.run_for(100);
     let mut used = vec![p.client.peer_cid_in_use()];
     let mut changes = 0;
     for round in 0..5u8 {
@@ -53,7 +48,7 @@ fn connection_ids_change_run_out_and_are_replaced_while_data_flows() {
         let sid = u64::from(round) * 4;
         let body = pattern(50_000, round);
         p.client.stream_send(sid, &body, true).unwrap();
-        run_for(&mut p, 200);
+        p.run_for(200);
         assert!(p.server_rx.bytes(sid) == body, "round {round}: data intact");
         assert_eq!(retired_on_server(&p), changes, "round {round}");
     }

@@ -606,6 +606,12 @@ impl Pair {
         done(self)
     }
 
+    /// Runs for `ms` of virtual time (or until nothing more can happen).
+    pub(crate) fn run_for(&mut self, ms: u64) {
+        let end = self.now.saturating_add(ms.saturating_mul(MS));
+        self.run_until(end, |p| p.now >= end);
+    }
+
     /// Runs the handshake to completion on both sides (within 60 s of
     /// virtual time); panics if it does not complete.
     pub(crate) fn handshake(&mut self) {

@@ -2,7 +2,7 @@
 //! the application reads it, a StreamReadable event says when there is
 //! some, and what a stream holds never exceeds its window.
 
-use super::pair::{configs, Pair, MS};
+use super::pair::{configs, Pair};
 use super::streams::pattern;
 use crate::config::ReceiveMode;
 use crate::conn::{ApiError, Connection, Event};
@@ -30,12 +30,6 @@ fn pair(server_reads: bool) -> Pair {
 
 fn server(p: &mut Pair) -> &mut Connection {
     p.server.as_mut().unwrap()
-}
-
-/// Runs for `ms` of virtual time (or until nothing more can happen).
-fn run_for(p: &mut Pair, ms: u64) {
-    let end = p.now + ms * MS;
-    p.run_until(end, |p| p.now >= end);
 }
 
 /// StreamReadable events for `sid` recorded so far.
@@ -81,7 +75,7 @@ fn a_slow_reader_holds_at_most_one_window_while_the_peer_sends_100_mb() {
             p.client.stream_send(0, &chunk, last).unwrap();
             sent += chunk.len();
         }
-        run_for(&mut p, 10);
+        p.run_for(10);
         peak = peak.max(server(&mut p).stream_recv_buffered(0));
         if let Ok(Some((n, end))) = server(&mut p).stream_read(0, &mut buf) {
             reads += 1;
@@ -130,7 +124,7 @@ fn the_readable_event_comes_once_until_the_stream_is_read() {
     let mut p = pair(true);
     for i in 0..5u8 {
         p.client.stream_send(0, &[i; 100], false).unwrap();
-        run_for(&mut p, 50);
+        p.run_for(50);
     }
     assert_eq!(readable_events(&p.server_events, 0), 1);
     let (data, fin) = read_all(server(&mut p), 0, 64);
@@ -141,10 +135,10 @@ fn the_readable_event_comes_once_until_the_stream_is_read() {
         None,
         "nothing left"
     );
-    run_for(&mut p, 50);
+    p.run_for(50);
     assert_eq!(readable_events(&p.server_events, 0), 1, "no data, no event");
     p.client.stream_send(0, b"end", true).unwrap();
-    run_for(&mut p, 50);
+    p.run_for(50);
     assert_eq!(readable_events(&p.server_events, 0), 2);
     assert_eq!(read_all(server(&mut p), 0, 64), (b"end".to_vec(), true));
     assert!(matches!(
@@ -159,10 +153,10 @@ fn data_that_arrived_before_the_close_can_be_read_after_it() {
     let mut p = pair(false);
     let body = pattern(30_000, 9);
     server(&mut p).stream_send(1, &body, true).unwrap();
-    run_for(&mut p, 100);
+    p.run_for(100);
     let now = p.now;
     server(&mut p).close(true, 0, None, b"bye", now).unwrap();
-    run_for(&mut p, 100);
+    p.run_for(100);
     assert!(p
         .client_events
         .iter()
@@ -176,9 +170,9 @@ fn data_that_arrived_before_the_close_can_be_read_after_it() {
 fn reading_a_reset_stream_and_reading_in_events_mode_are_errors() {
     let mut p = pair(true);
     p.client.stream_send(0, b"partial", false).unwrap();
-    run_for(&mut p, 50);
+    p.run_for(50);
     p.client.stream_reset(0, 77).unwrap();
-    run_for(&mut p, 50);
+    p.run_for(50);
     assert!(matches!(
         server(&mut p).stream_read(0, &mut [0; 8]),
         Err(ApiError::StreamReset) | Err(ApiError::StreamFinished)

@@ -8,11 +8,6 @@ use crate::conn::Event;
 
 const LEVEL: u64 = 64 * 1024;
 
-fn run_for(p: &mut Pair, ms: u64) {
-    let end = p.now + ms * MS;
-    p.run_until(end, |p| p.now >= end);
-}
-
 fn writable_events(p: &Pair, sid: u64) -> usize {
     p.client_events
         .iter()
@@ -55,18 +50,18 @@ fn the_writable_event_comes_once_per_crossing_of_the_level() {
         p.client.stream_send_buffered(0) < LEVEL,
         "reported writable above the level"
     );
-    run_for(&mut p, 1_000);
+    p.run_for(1_000);
     assert_eq!(writable_events(&p, 0), 1);
     assert_eq!(writable_events(&p, 4), 0, "never reached the level");
     assert_eq!(writable_events(&p, 8), 0, "ended: nothing more to write");
     // Small writes that stay below: no event; the next crossing: one more.
     p.client.stream_send(0, &pattern(1024, 4), false).unwrap();
-    run_for(&mut p, 1_000);
+    p.run_for(1_000);
     assert_eq!(writable_events(&p, 0), 1);
     p.client
         .stream_send(0, &pattern(128 * 1024, 5), false)
         .unwrap();
-    run_for(&mut p, 1_000);
+    p.run_for(1_000);
     assert_eq!(writable_events(&p, 0), 2);
     assert_eq!(p.client.stream_send_buffered(0), 0);
 }
@@ -83,7 +78,7 @@ fn send_info_tells_unsent_from_unacknowledged_and_flow_blocked() {
     let info = p.client.stream_send_info(0).unwrap();
     assert_eq!((info.unsent, info.unacked), (total, 0), "nothing sent yet");
     // The server reads nothing: the sender stops at the stream window.
-    run_for(&mut p, 2_000);
+    p.run_for(2_000);
     let info = p.client.stream_send_info(0).unwrap();
     assert!(info.flow_blocked, "{info:?}");
     assert_eq!(info.unsent, total - 128 * 1024, "{info:?}");
