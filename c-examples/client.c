@@ -5,7 +5,13 @@
  *   quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST]
  *               [--chacha20] [--v2] [--key-update] [--handshake-timeout S]
  *               [--idle-timeout S] [--session-ticket FILE] [--zero-rtt] [--token FILE] [--keylog FILE]
- *               [--datagram N] [-v] URL...
+ *               [--datagram N] [--migrate | --rebind] [-v] URL...
+ *
+ * --migrate moves the connection to a new local port after 100 KB arrived,
+ * with a new connection ID (quic_conn_migrate: the new path is validated
+ * first, then used); the run fails if the move does not happen. --rebind
+ * switches to a new local port at the same point without telling the
+ * connection, as a NAT rebinding would: the server follows by itself.
  *
  * URLs look like https://127.0.0.1:4433/a.bin or https://[::1]:4433/a.bin.
  * --v2 starts in QUIC version 1 and offers and prefers version 2, which a
@@ -75,6 +81,65 @@ static uint64_t key_update_after;
 static int want_tickets;
 /* --zero-rtt: requests go before the handshake completes when allowed. */
 static int zero_rtt;
+/* --migrate: after MOVE_AFTER bytes, move to a new local port with a new
+ * connection ID (quic_conn_migrate). --rebind: the same without telling
+ * the connection, as a NAT would (same connection ID). */
+static int migrate_mode, rebind_mode;
+#define MOVE_AFTER (100 * 1024)
+
+/* Sends what the connection has, each datagram from the socket of its
+ * local address: `fd2` when it is `local2`, else `fd`. */
+static int flush_paths(quic_conn *conn, int fd, int fd2, const struct sockaddr_storage *local2,
+                       socklen_t local2len) {
+    uint8_t out[65536];
+    size_t len;
+    quic_datagram_info info = {.struct_size = sizeof info};
+    quic_result rc;
+    while ((rc = quic_conn_send_info(conn, out, sizeof out, &len, &info, now_ns())) ==
+           QUIC_RESULT_OK) {
+        int via = fd2 >= 0 && info.local_len == local2len &&
+                          memcmp(&info.local, local2, local2len) == 0
+                      ? fd2
+                      : fd;
+        if (sendto(via, out, len, 0, (struct sockaddr *)&info.remote, info.remote_len) < 0 &&
+            errno != EAGAIN && errno != ENOBUFS && errno != EWOULDBLOCK) {
+            if (errno != ECONNREFUSED) perror("sendto");
+            return -1;
+        }
+    }
+    return rc == QUIC_RESULT_DONE ? 0 : -1;
+}
+
+/* Feeds every datagram waiting on `fd`, which is bound to `local` (length
+ * 0: not said). Returns -1 on ECONNREFUSED. */
+static int read_socket(quic_conn *conn, int fd, const struct sockaddr_storage *local,
+                       socklen_t locallen) {
+    uint8_t in[65536];
+    for (;;) {
+        quic_datagram_info info = {.struct_size = sizeof info};
+        info.remote_len = sizeof info.remote;
+        ssize_t n = recvfrom(fd, in, sizeof in, MSG_DONTWAIT, (struct sockaddr *)&info.remote,
+                             &info.remote_len);
+        if (n < 0) return errno == ECONNREFUSED ? -1 : 0;
+        info.local = *local;
+        info.local_len = locallen;
+        quic_conn_recv_info(conn, in, (size_t)n, &info, now_ns());
+    }
+}
+
+/* A UDP socket connected to `peer`, and its local address. */
+static int open_path(const struct sockaddr *peer, socklen_t peerlen,
+                     struct sockaddr_storage *local, socklen_t *locallen) {
+    int fd = socket(peer->sa_family, SOCK_DGRAM, 0);
+    if (fd < 0) return perror("socket"), -1;
+    *locallen = sizeof *local;
+    if (connect(fd, peer, peerlen) != 0 || getsockname(fd, (struct sockaddr *)local, locallen)) {
+        perror("quic-client: connect");
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
 static uint8_t ticket[16384];
 static size_t ticket_len;
 static const char *ticket_file;
@@ -256,15 +321,15 @@ static void report_close(quic_conn *conn, const quic_event *ev, int established)
 /* Runs one connection that fetches downloads[first .. first+count). */
 static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t peerlen, int first,
                  int count) {
-    int fd = socket(peer->sa_family, SOCK_DGRAM, 0);
-    if (fd < 0) return perror("socket"), -1;
     /* A connected socket hears ICMP errors: "nothing listening" fails at
      * once instead of at the handshake timeout. */
-    if (connect(fd, peer, peerlen) != 0) {
-        perror("quic-client: connect");
-        close(fd);
-        return -1;
-    }
+    struct sockaddr_storage local1, local2;
+    socklen_t local1len, local2len = 0;
+    int fd = open_path(peer, peerlen, &local1, &local1len);
+    if (fd < 0) return -1;
+    /* Only a migrating client tells the connection its local addresses. */
+    if (!migrate_mode) local1len = 0;
+    int fd2 = -1, moved = 0, migrated = 0;
     quic_conn *conn;
     /* Resume the last session, if a ticket is at hand. */
     quic_conn_params params = {.struct_size = sizeof params, .session_ticket = ticket,
@@ -284,9 +349,9 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
     int key_update_done = 0;
     int tickets = 0;
     uint64_t done_at = 0;
-    uint8_t buf[65536];
     for (;;) {
-        if (!quic_conn_is_closed(conn) && flush_conn(fd, conn) != 0) {
+        if (!quic_conn_is_closed(conn) &&
+            flush_paths(conn, fd, fd2, &local2, local2len) != 0) {
             if (errno == ECONNREFUSED) refused = 1;
             else failed = 1;
         }
@@ -346,6 +411,15 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
                     }
             } else if (ev.kind == QUIC_EVENT_TYPE_DATAGRAM_FRAME_RECEIVED) {
                 on_datagram(ev.data, ev.data_len);
+            } else if (ev.kind == QUIC_EVENT_TYPE_MIGRATED) {
+                char where[64];
+                logv("migrated to %s", addr_text((const struct sockaddr *)&ev.local_addr,
+                                                 ev.local_addr_len, where, sizeof where));
+                migrated = 1;
+            } else if (ev.kind == QUIC_EVENT_TYPE_PATH_FAILED) {
+                fprintf(stderr, "quic-client: the new path failed: %.*s\n", (int)ev.reason_len,
+                        (const char *)ev.reason);
+                failed = 1;
             } else if (ev.kind == QUIC_EVENT_TYPE_KEY_UPDATED) {
                 logv("1-RTT keys updated: generation %llu",
                      (unsigned long long)quic_conn_key_generation(conn));
@@ -361,6 +435,31 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
             if (rc == QUIC_RESULT_OK) {
                 key_update_done = 1;
                 logv("key update requested after %llu bytes", (unsigned long long)received);
+            }
+        }
+        if ((migrate_mode || rebind_mode) && !moved && established && received >= MOVE_AFTER) {
+            moved = 1;
+            int nfd = open_path(peer, peerlen, &local2, &local2len);
+            if (nfd < 0) {
+                failed = 1;
+            } else if (rebind_mode) {
+                /* The old port is gone, as behind a NAT that rebound. */
+                close(fd);
+                fd = nfd;
+                local2len = 0;
+                /* The server learns the new port from our next packet: a
+                 * receiver that only acknowledges might not send one until
+                 * data reaches it, and none can until the server knows. */
+                quic_conn_send_ping(conn, 0);
+                logv("rebound to a new local port after %llu bytes", (unsigned long long)received);
+            } else {
+                fd2 = nfd;
+                rc = quic_conn_migrate(conn, (struct sockaddr *)&local2, local2len, now_ns());
+                if (rc != QUIC_RESULT_OK) {
+                    report("quic-client: migrate", rc, NULL);
+                    failed = 1;
+                }
+                logv("migrating after %llu bytes", (unsigned long long)received);
             }
         }
         /* Requests go out once the handshake is done, all at once; with
@@ -407,7 +506,7 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
             closing = 1;
             continue;
         }
-        if (flush_conn(fd, conn) != 0) {
+        if (flush_paths(conn, fd, fd2, &local2, local2len) != 0) {
             if (errno == ECONNREFUSED) refused = 1;
             else failed = 1;
         }
@@ -415,19 +514,19 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
         if (datagram_wake < deadline) deadline = datagram_wake;
         if (done_at && !closing && deadline > done_at + 1000000000ull)
             deadline = done_at + 1000000000ull;
-        int ready = wait_readable(fd, deadline);
-        while (ready > 0) {
-            struct sockaddr_storage from;
-            socklen_t fromlen = sizeof from;
-            ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
-            if (n < 0 && errno == ECONNREFUSED) refused = 1;
-            if (n < 0) break;
-            quic_conn_recv(conn, buf, (size_t)n, (struct sockaddr *)&from, fromlen, now_ns());
+        if (wait_readable2(fd, fd2, deadline) > 0) {
+            if (read_socket(conn, fd, &local1, local1len) != 0) refused = 1;
+            if (fd2 >= 0 && read_socket(conn, fd2, &local2, local2len) != 0) refused = 1;
         }
         if (quic_conn_timer(conn) <= now_ns()) quic_conn_handle_timer(conn, now_ns());
     }
     quic_conn_free(conn);
     close(fd);
+    if (fd2 >= 0) close(fd2);
+    if (migrate_mode && !migrated && !reported) {
+        fprintf(stderr, "quic-client: --migrate: the connection did not move\n");
+        failed = 1;
+    }
     /* A file that did not arrive whole must not look complete. */
     int incomplete = 0;
     for (int i = first; i < first + count; i++) {
@@ -451,7 +550,7 @@ static void usage(void) {
     fprintf(stderr, "usage: quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST] "
                     "[--chacha20] [--v2] [--key-update] [--handshake-timeout S] [--idle-timeout S] "
                     "[--session-ticket FILE] [--zero-rtt] [--token FILE] [--keylog FILE] "
-                    "[--datagram N] [-v] URL...\n");
+                    "[--datagram N] [--migrate | --rebind] [-v] URL...\n");
     exit(2);
 }
 
@@ -470,6 +569,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--chacha20")) chacha = 1;
         else if (!strcmp(a, "--v2")) v2 = 1;
         else if (!strcmp(a, "--key-update")) key_update_after = 100000;
+        else if (!strcmp(a, "--migrate")) migrate_mode = 1;
+        else if (!strcmp(a, "--rebind")) rebind_mode = 1;
         else if (!strcmp(a, "--handshake-timeout") && has_value) {
             handshake_timeout = strtod(argv[++i], NULL);
             if (!(handshake_timeout > 0 && handshake_timeout <= 86400)) usage();
@@ -511,6 +612,8 @@ int main(int argc, char **argv) {
             known = multiconnect = 1;
         else if (!strcmp(testcase, "chacha20"))
             known = chacha = 1;
+        else if (!strcmp(testcase, "connectionmigration"))
+            known = migrate_mode = 1;
         else if (!strcmp(testcase, "resumption"))
             known = resumption = 1;
         else if (!strcmp(testcase, "zerortt"))

@@ -76,6 +76,19 @@ int wait_readable(int fd, uint64_t deadline) {
     return rc > 0;
 }
 
+int wait_readable2(int fd, int fd2, uint64_t deadline) {
+    if (fd2 < 0) return wait_readable(fd, deadline);
+    int timeout_ms = -1;
+    if (deadline != UINT64_MAX) {
+        uint64_t now = now_ns();
+        timeout_ms = deadline <= now ? 0 : (int)((deadline - now + 999999) / 1000000);
+        if (timeout_ms > 60000) timeout_ms = 60000;
+    }
+    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = fd2, .events = POLLIN}};
+    int rc = poll(p, 2, timeout_ms);
+    return rc < 0 ? -1 : rc > 0;
+}
+
 int split_alpn(const char *list, char *storage, size_t storage_cap, const char **out, int max) {
     int n = 0;
     snprintf(storage, storage_cap, "%s", list);

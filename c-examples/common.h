@@ -29,6 +29,8 @@ const char *addr_text(const struct sockaddr *addr, socklen_t len, char *buf, siz
 /* Waits until `fd` is readable or the absolute `deadline` (ns, UINT64_MAX
  * for none) passes. Returns 1 readable, 0 timeout, -1 error or signal. */
 int wait_readable(int fd, uint64_t deadline);
+/* The same for two sockets (`fd2` -1: only `fd`). */
+int wait_readable2(int fd, int fd2, uint64_t deadline);
 
 /* Splits a comma-separated ALPN list into at most `max` strings kept in
  * `storage`; returns how many. */

@@ -113,11 +113,13 @@ enum quic_event_type
     // The peer moved to a new address (NAT rebinding or migration, RFC
     // 9000 §9): `quic_conn_send` now gives that address, and libquic
     // checks it with PATH_CHALLENGE; also when it goes back to the last
-    // proven address after the new one failed. No fields;
-    // `quic_conn_peer_address` tells where.
+    // proven address after the new one failed: `remote_addr` (also
+    // `quic_conn_peer_address`).
     QUIC_EVENT_TYPE_PEER_MIGRATED = 12,
-    // The peer proved it owns its current address (RFC 9000 §8.2). No
-    // fields.
+    // A path was validated (RFC 9000 §8.2): a server's peer proved it
+    // owns its current address, or a client's probe of a new local
+    // address (`quic_conn_probe_path`, `quic_conn_migrate`) was answered.
+    // `remote_addr`, and `local_addr` when known.
     QUIC_EVENT_TYPE_PATH_VALIDATED = 13,
     // The peer raised a stream limit (MAX_STREAMS) that had refused us a
     // stream with QUIC_RESULT_STREAM_LIMIT: `unidirectional`, and the new
@@ -160,6 +162,15 @@ enum quic_event_type
     // after reaching it: `stream_id`. Once per crossing; not for a stream
     // that ended (FIN or reset) or that the peer asked to stop.
     QUIC_EVENT_TYPE_STREAM_WRITABLE = 19,
+    // A client's probe of a new path got no answer within three PTOs, or
+    // the server retired the path's connection ID: `local_addr`,
+    // `remote_addr`, `reason`. The connection stays on its path; the
+    // probed socket may be closed.
+    QUIC_EVENT_TYPE_PATH_FAILED = 20,
+    // This client moved to the validated path of `quic_conn_migrate`:
+    // `local_addr` is where datagrams leave from now, `remote_addr` the
+    // server. After its PATH_VALIDATED.
+    QUIC_EVENT_TYPE_MIGRATED = 21,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -519,6 +530,15 @@ typedef struct {
     // STREAMS_AVAILABLE: how many streams of that kind the peer allows in
     // all.
     uint64_t max_streams;
+    // Path events (PATH_VALIDATED, PATH_FAILED, MIGRATED): our address on
+    // the path; `local_addr_len` 0 when not known.
+    struct sockaddr_storage local_addr;
+    // Length of `local_addr`.
+    socklen_t local_addr_len;
+    // Path events, PEER_MIGRATED: the peer's address on the path.
+    struct sockaddr_storage remote_addr;
+    // Length of `remote_addr`.
+    socklen_t remote_addr_len;
 } quic_event;
 
 // How one side closed a connection. Set `struct_size` before the call.
@@ -588,6 +608,26 @@ typedef struct {
     // (RFC 9002 §7.6).
     uint64_t persistent_congestion;
 } quic_stats;
+
+// What travels with one datagram, in and out: its local and remote
+// addresses. A growable struct (the rule in this header's opening
+// comment): ECN marks, segment sizes and send times will be appended.
+//
+// An address whose length is 0 is absent: a `local` the caller does not
+// know, or one the library has no opinion on (send from your one socket).
+typedef struct {
+    // `sizeof(quic_datagram_info)`, set by the caller.
+    size_t struct_size;
+    // Our address: where the datagram arrived, or where it must leave
+    // from.
+    struct sockaddr_storage local;
+    // Length of `local`; 0 when absent.
+    socklen_t local_len;
+    // The peer's address: where it came from, or where it goes.
+    struct sockaddr_storage remote;
+    // Length of `remote`.
+    socklen_t remote_len;
+} quic_datagram_info;
 
 // The header of the first packet in a datagram, as `quic_header_parse`
 // fills it. Every pointer points into the datagram passed to
@@ -747,6 +787,10 @@ typedef struct {
 // (`quic_conn_change_connection_id`): try again after more traffic, as
 // the peer sends new ones when old ones are retired.
 #define QUIC_RESULT_NO_CONNECTION_ID -11
+
+// The server sent `disable_active_migration` (RFC 9000 §18.2): this
+// connection may not probe or move to another local address.
+#define QUIC_RESULT_MIGRATION_DISABLED -12
 
 // The peer's stream limit does not allow opening this stream yet; a
 // STREAMS_BLOCKED frame tells the peer.
@@ -927,6 +971,18 @@ quic_result quic_config_set_idle_timeout(quic_config *config, uint64_t timeout_n
 //
 // Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_keep_alive(quic_config *config, uint64_t interval_ns);
+
+// With `disable` true, tells the peer not to move to another address
+// (the disable_active_migration transport parameter, RFC 9000 §18.2): a
+// libquic client then gets QUIC_RESULT_MIGRATION_DISABLED from
+// `quic_conn_probe_path` and `quic_conn_migrate`. A NAT rebinding, which
+// the peer does not choose, is still followed. Off by default.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+//
+// Safety: `config` must be NULL or a live config.
+quic_result quic_config_set_disable_active_migration(quic_config *config, bool disable);
 
 // Sets how long a handshake may take, in nanoseconds, counted from
 // `quic_conn_connect` (client) or the first Initial (server). When it runs
@@ -1615,6 +1671,93 @@ quic_result quic_conn_send_datagram(quic_conn *conn, const uint8_t *data, size_t
 // Safety: `conn` must be NULL or live; `out_stats` NULL or writable for its
 // `struct_size` bytes.
 quic_result quic_conn_stats(const quic_conn *conn, quic_stats *out_stats);
+
+// `quic_conn_recv` with the datagram's addresses in `info`: `remote`
+// (required) and `local` (where it arrived; length 0 if unknown). A
+// client that probes or migrates to other local addresses passes them
+// here, so that answers on a new path are recognised and PATH_RESPONSE
+// goes back out of the socket the challenge came in on.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (`struct_size`);
+// `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live; `data` valid for `len` bytes;
+// `info` NULL or valid for its `struct_size` bytes.
+quic_result quic_conn_recv_info(quic_conn *conn,
+                                const uint8_t *data,
+                                size_t len,
+                                const quic_datagram_info *info,
+                                uint64_t now_ns);
+
+// `quic_conn_send` that also says which local address the datagram must
+// leave from: `info->remote` is the destination, and `info->local` the
+// local address (length 0: the caller's usual socket). A client probing
+// or migrating gets datagrams for the new path here, with that path's
+// local address. Call until `QUIC_RESULT_DONE`.
+//
+// Returns: as `quic_conn_send`, and `QUIC_RESULT_INVALID_ARGUMENT` for a
+// `struct_size` too small.
+//
+// Safety: `conn` must be NULL or live; `out` writable for `out_cap`
+// bytes; `out_len` NULL or writable; `info` NULL or writable for its
+// `struct_size` bytes.
+quic_result quic_conn_send_info(quic_conn *conn,
+                                uint8_t *out,
+                                size_t out_cap,
+                                size_t *out_len,
+                                quic_datagram_info *info,
+                                uint64_t now_ns);
+
+// A client probes the path from another local address `local` to the
+// server (RFC 9000 §9.1), without moving: PATH_CHALLENGE datagrams for it
+// come out of `quic_conn_send_info` with `info->local` set to `local`
+// (send them from a socket bound there, and feed what arrives on it to
+// `quic_conn_recv_info` with that local address). The outcome is a
+// QUIC_EVENT_TYPE_PATH_VALIDATED or QUIC_EVENT_TYPE_PATH_FAILED event
+// with `local_addr` and `remote_addr`; a validated path can be moved to
+// later with `quic_conn_migrate`, at once.
+//
+// A probe gives up after three PTOs without an answer (RFC 9000 §8.2.4;
+// about 3 s on a new path); meanwhile the challenge is resent. Each path
+// uses its own connection ID of the server's (§9.5).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_INVALID_STATE` (a server,
+// before the handshake is confirmed, or `local` already in use);
+// `QUIC_RESULT_MIGRATION_DISABLED` (the server sent
+// disable_active_migration); `QUIC_RESULT_NO_CONNECTION_ID` (the server
+// gave no unused connection ID); `QUIC_RESULT_WOULD_BLOCK` (4 paths are
+// being probed already); `QUIC_RESULT_CLOSING`;
+// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ADDRESS`;
+// `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live; `local` valid for `local_len`
+// bytes.
+quic_result quic_conn_probe_path(quic_conn *conn,
+                                 const struct sockaddr *local,
+                                 socklen_t local_len,
+                                 uint64_t now_ns);
+
+// A client moves to the local address `local` (RFC 9000 §9.2): the path
+// from there is probed as with `quic_conn_probe_path`, and once the
+// server answers, the connection switches to it. Until then everything
+// keeps flowing on the old path; after, `quic_conn_send_info` gives
+// `local` for every datagram. Events, in order:
+// QUIC_EVENT_TYPE_PATH_VALIDATED, then QUIC_EVENT_TYPE_MIGRATED; or
+// QUIC_EVENT_TYPE_PATH_FAILED, and the connection stays where it was.
+// The move resets congestion control and the RTT estimate, unless only
+// the port changed (§9.4). Keep the old socket open until MIGRATED
+// (datagrams in flight still arrive there).
+//
+// A NAT rebinding needs no call: the server follows the new address by
+// itself. Returns: as `quic_conn_probe_path`.
+//
+// Safety: `conn` must be NULL or live; `local` valid for `local_len`
+// bytes.
+quic_result quic_conn_migrate(quic_conn *conn,
+                              const struct sockaddr *local,
+                              socklen_t local_len,
+                              uint64_t now_ns);
 
 // Chooses how the application receives stream data, for every stream of
 // the connections made from `config`: `QUIC_RECEIVE_MODE_EVENTS` (0, the

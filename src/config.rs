@@ -144,6 +144,8 @@ pub struct Config {
     /// A PING after this long (ns) without sending an ack-eliciting
     /// packet or receiving one (0: never).
     pub(crate) keep_alive: u64,
+    /// Tell the peer not to move to another address (RFC 9000 §18.2).
+    pub(crate) disable_active_migration: bool,
     /// How far auto-tuning may grow the connection window.
     pub(crate) max_connection_window: u64,
     /// Streams the peer may open at once, bidirectional.
@@ -255,6 +257,7 @@ impl Config {
             receive_mode: ReceiveMode::Events,
             writable_level: 0,
             keep_alive: 0,
+            disable_active_migration: false,
             max_connection_window: 24 * DEFAULT_WINDOW,
             max_streams_bidi: 128,
             congestion_control: Default::default(),
@@ -504,6 +507,13 @@ impl Config {
         }
         self.keep_alive = interval_ns;
         Ok(())
+    }
+
+    /// Sends the disable_active_migration transport parameter (RFC 9000
+    /// §18.2): the peer must not probe or move to other local addresses.
+    /// A NAT rebinding, which the peer does not choose, is still followed.
+    pub fn set_disable_active_migration(&mut self, disable: bool) {
+        self.disable_active_migration = disable;
     }
 
     /// Turns session tickets on: a server issues them after the handshake,

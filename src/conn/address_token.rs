@@ -68,7 +68,7 @@ impl Connection {
         if self.side != Side::Server {
             return Err(ApiError::InvalidState("only a server validates addresses"));
         }
-        self.path.mark_handshake_validated();
+        self.paths.active.mark_handshake_validated();
         Ok(())
     }
 
@@ -90,7 +90,7 @@ impl Connection {
     /// A server whose handshake completed mints a token for its client's
     /// address (when its configuration gives tokens a lifetime).
     pub(super) fn queue_new_token(&mut self) {
-        let (Side::Server, Some(peer)) = (self.side, self.path.peer) else {
+        let (Side::Server, Some(peer)) = (self.side, self.paths.active.peer) else {
             return;
         };
         if self.config.token_lifetime == 0 {

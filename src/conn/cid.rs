@@ -138,6 +138,8 @@ pub(crate) struct PeerCid {
     pub(crate) seq: u64,
     pub(crate) cid: ConnectionId,
     pub(crate) reset_token: Option<[u8; 16]>,
+    /// Set aside for a path being probed (RFC 9000 §9.5).
+    pub(crate) reserved: bool,
 }
 
 /// The peer's connection IDs: the one in use first.
@@ -157,6 +159,7 @@ impl PeerCids {
                 seq: 0,
                 cid: initial,
                 reset_token: None,
+                reserved: false,
             }],
             retire_prior_to: 0,
             pending_retire: Vec::new(),
@@ -233,6 +236,7 @@ impl PeerCids {
             seq,
             cid,
             reset_token: Some(reset_token),
+            reserved: false,
         });
         if retire_prior_to > self.retire_prior_to {
             self.retire_prior_to = retire_prior_to;
@@ -247,6 +251,10 @@ impl PeerCids {
                 self.queue_retire(s)?;
             }
             self.active.sort_by_key(|c| c.seq);
+            // The one in use is never one a probe set aside, if avoidable.
+            if let Some(i) = self.active.iter().position(|c| !c.reserved) {
+                self.active[..=i].rotate_right(1);
+            }
         }
         if self.active.len() as u64 > limit {
             return Err(TransportError::new(
@@ -263,15 +271,55 @@ impl PeerCids {
     /// the peer has given no other; `Err` while too many retirements
     /// wait to be sent.
     pub(crate) fn change(&mut self) -> Result<bool, ()> {
-        if self.active.len() < 2 {
+        let Some(i) = self.active.iter().skip(1).position(|c| !c.reserved) else {
             return Ok(false);
-        }
+        };
         if self.pending_retire.len() >= MAX_PENDING_RETIRES {
             return Err(());
         }
         let old = self.active.remove(0);
+        self.active[..=i].rotate_right(1);
         self.pending_retire.push(old.seq);
         Ok(true)
+    }
+
+    /// Sets an unused CID aside for a new path (RFC 9000 §9.5: a client
+    /// never uses one CID from two local addresses); its sequence number.
+    pub(crate) fn reserve(&mut self) -> Option<(u64, ConnectionId)> {
+        let c = self.active.iter_mut().skip(1).find(|c| !c.reserved)?;
+        c.reserved = true;
+        Some((c.seq, c.cid))
+    }
+
+    /// The CID with sequence number `seq`, unless the peer retired it
+    /// (Retire Prior To).
+    pub(crate) fn get(&self, seq: u64) -> Option<ConnectionId> {
+        self.active.iter().find(|c| c.seq == seq).map(|c| c.cid)
+    }
+
+    /// A probed path is given up: its CID is retired (RFC 9000 §5.1.2).
+    /// At most one per probe, so the queue stays bounded.
+    pub(crate) fn release(&mut self, seq: u64) {
+        if let Some(i) = self.active.iter().skip(1).position(|c| c.seq == seq) {
+            self.active.remove(i + 1);
+            self.pending_retire.push(seq);
+        }
+    }
+
+    /// The connection moves to the path that set `seq` aside: that CID is
+    /// the one in use, and the old one is retired. False when the peer
+    /// retired `seq` meanwhile.
+    pub(crate) fn promote(&mut self, seq: u64) -> bool {
+        let Some(i) = self.active.iter().position(|c| c.seq == seq) else {
+            return false;
+        };
+        if i > 0 {
+            let old = self.active.remove(0);
+            self.active[..i].rotate_right(1);
+            self.pending_retire.push(old.seq);
+        }
+        self.active[0].reserved = false;
+        true
     }
 
     fn queue_retire(&mut self, seq: u64) -> Result<(), TransportError> {

@@ -83,7 +83,7 @@ impl Connection {
                             t.1 = true;
                         }
                     }
-                    SentFrame::PathChallenge { data } => self.path.on_challenge_lost(data),
+                    SentFrame::PathChallenge { data } => self.paths.active.on_challenge_lost(data),
                     SentFrame::NewConnectionId { seq } => {
                         if let Some(c) = self.local_cids.active.iter_mut().find(|c| c.seq == seq) {
                             c.announce = true;

@@ -95,10 +95,32 @@ pub enum Event {
         /// The peer's address now.
         addr: std::net::SocketAddr,
     },
-    /// The peer proved it owns `addr` (PATH_RESPONSE, RFC 9000 §8.2.3).
+    /// A path was validated (PATH_RESPONSE, RFC 9000 §8.2.3): a server's
+    /// peer proved it owns its new address, or a client's probe of a new
+    /// local address was answered.
     PathValidated {
-        /// The address.
-        addr: std::net::SocketAddr,
+        /// Our address on the path, when known.
+        local: Option<std::net::SocketAddr>,
+        /// The peer's address on the path.
+        remote: std::net::SocketAddr,
+    },
+    /// A client's probe of a new path got no answer (or lost its
+    /// connection ID): the connection stays where it is.
+    PathFailed {
+        /// Our address on the path.
+        local: Option<std::net::SocketAddr>,
+        /// The peer's address on the path.
+        remote: std::net::SocketAddr,
+        /// Why.
+        reason: Vec<u8>,
+    },
+    /// This client moved to a validated path (`migrate`): datagrams now
+    /// leave from `local`.
+    Migrated {
+        /// Our new local address.
+        local: std::net::SocketAddr,
+        /// The peer's address.
+        remote: std::net::SocketAddr,
     },
     /// The peer raised a stream limit that had refused us a stream
     /// (MAX_STREAMS): streams of that kind can be opened again.

@@ -24,7 +24,7 @@ impl Connection {
         if self.tls.is_some() || !matches!(self.close, super::close::CloseState::Open) {
             return Err(ApiError::InvalidState("already connected"));
         }
-        self.path.set_validated(peer);
+        self.paths.active.set_validated(peer);
         self.last_now = now;
         let dcid = self.ids.original_dcid;
         self.peer_cids.set_initial(dcid);
@@ -68,7 +68,7 @@ impl Connection {
     ) -> Result<(), TransportError> {
         self.version = version;
         self.vneg.original = version;
-        self.path.set_validated(from);
+        self.paths.active.set_validated(from);
         let scid = ConnectionId::new(scid).unwrap_or_default();
         self.peer_cids.set_initial(scid);
         self.ids.peer_initial_scid = scid;
@@ -97,6 +97,7 @@ impl Connection {
             active_connection_id_limit: cid::LOCAL_ACTIVE_CID_LIMIT,
             initial_source_connection_id: Some(local0.cid),
             max_datagram_frame_size: c.max_datagram_frame_size,
+            disable_active_migration: c.disable_active_migration,
             version_information: Some(VersionInformation {
                 chosen: self.version,
                 available: self.available_versions(),

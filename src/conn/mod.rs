@@ -16,6 +16,7 @@ mod handshake_ids;
 mod handshake_state;
 mod idle;
 mod keys;
+pub(crate) mod migration;
 mod path;
 mod reassembly;
 mod recv;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 #[cfg(test)]
 pub(crate) use crypto_stream::{MAX_CRYPTO_BUFFER, MAX_CRYPTO_PIECES};
 pub use events::{Event, Termination};
+
 #[cfg(feature = "internals")]
 pub(crate) use streams::RecvStream;
 pub use streams::SendInfo;
@@ -101,6 +103,19 @@ pub enum ApiError {
     /// The peer has given no connection ID we have not used yet.
     #[error("no unused connection ID of the peer")]
     NoConnectionId,
+    /// The peer sent disable_active_migration (RFC 9000 §18.2).
+    #[error("the peer does not allow active migration")]
+    MigrationDisabled,
+}
+
+/// Where a datagram goes: to `remote`, from `local` (None: the caller's
+/// one socket, when it never named a local address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// The local address to send from.
+    pub local: Option<SocketAddr>,
+    /// The destination.
+    pub remote: SocketAddr,
 }
 
 /// How a connection ended, as seen by one side.
@@ -172,8 +187,8 @@ pub struct Connection {
     peer_cids: PeerCids,
     /// The connection IDs and token of the handshake.
     ids: handshake_ids::HandshakeIds,
-    /// Where we send, and the validation of a peer's new address.
-    path: path::Path,
+    /// The path in use, and the ones a client is probing (RFC 9000 §9).
+    paths: migration::Paths,
     peer_params: Option<TransportParameters>,
     bytes_received: u64,
     bytes_sent: u64,
@@ -271,7 +286,9 @@ impl Connection {
             local_cids,
             peer_cids: PeerCids::new(ConnectionId::default()),
             ids: handshake_ids::HandshakeIds::new(original_dcid, retry_scid),
-            path: path::Path::new(side == Side::Client || retry_scid.is_some()),
+            paths: migration::Paths::new(path::Path::new(
+                side == Side::Client || retry_scid.is_some(),
+            )),
             peer_params: None,
             bytes_received: 0,
             bytes_sent: 0,
@@ -369,7 +386,7 @@ impl Connection {
 
     /// The peer's address, once known.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
-        self.path.peer
+        self.paths.active.peer
     }
 
     /// True once the handshake completed and until the connection closes.
@@ -449,7 +466,7 @@ impl Connection {
 
     /// Sends a PING; `PingAcknowledged(uid)` follows its acknowledgement.
     pub fn send_ping(&mut self, uid: u64) -> Result<(), ApiError> {
-        if !matches!(self.close, CloseState::Open) || self.path.peer.is_none() {
+        if !matches!(self.close, CloseState::Open) || self.paths.active.peer.is_none() {
             return Err(ApiError::InvalidState("connection not open"));
         }
         if self.pings.len() >= 1024 {
@@ -510,7 +527,7 @@ impl Connection {
             confirmed: self.hs.is_confirmed(),
             has_handshake_keys: self.spaces[Space::Handshake as usize].seal.is_some(),
             peer_validated_address: self.side == Side::Server || self.hs.address_proven(),
-            amplification_limited: self.path.handshake_budget() == Some(0),
+            amplification_limited: self.paths.active.handshake_budget() == Some(0),
         }
     }
 

@@ -38,6 +38,9 @@ struct Challenge {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Response {
     pub(crate) to: SocketAddr,
+    /// The local address the challenge arrived on (None: unknown, the
+    /// caller's one socket).
+    pub(crate) local: Option<SocketAddr>,
     pub(crate) data: [u8; 8],
     /// The datagram that carried the challenge: padding the response to
     /// 1200 bytes must stay within three times it (§8.2.2).
@@ -49,6 +52,9 @@ pub(crate) struct Response {
 pub(crate) struct Path {
     /// Where our datagrams go.
     pub(crate) peer: Option<SocketAddr>,
+    /// Where they leave from, when the caller says (`recv_on`); None for a
+    /// caller with one socket that never tells.
+    pub(crate) local: Option<SocketAddr>,
     /// The last address the peer proved it owns.
     validated: Option<SocketAddr>,
     challenge: Option<Challenge>,
@@ -160,24 +166,25 @@ impl Path {
         }
     }
 
+    /// Whether a response goes out on this path (both its addresses).
+    fn is_here(&self, r: &Response) -> bool {
+        Some(r.to) == self.peer && r.local == self.local
+    }
+
     /// A PATH_RESPONSE owed on the current path, first in line.
     pub(crate) fn take_response_here(&mut self) -> Option<[u8; 8]> {
-        let peer = self.peer?;
-        let i = self.responses.iter().position(|r| r.to == peer)?;
+        let i = self.responses.iter().position(|r| self.is_here(r))?;
         self.responses.remove(i).map(|r| r.data)
     }
 
     pub(crate) fn has_response_here(&self) -> bool {
-        self.responses.iter().any(|r| Some(r.to) == self.peer)
+        self.responses.iter().any(|r| self.is_here(r))
     }
 
     /// A PATH_RESPONSE owed on another path, with the size its datagram
     /// may be padded to.
     pub(crate) fn take_response_elsewhere(&mut self) -> Option<(Response, usize)> {
-        let i = self
-            .responses
-            .iter()
-            .position(|r| Some(r.to) != self.peer)?;
+        let i = self.responses.iter().position(|r| !self.is_here(r))?;
         let r = self.responses.remove(i)?;
         let pad = MIN_INITIAL_DATAGRAM.min(r.received.saturating_mul(3));
         Some((r, pad))
@@ -207,15 +214,22 @@ pub(crate) fn is_probing(frame: &Frame<'_>) -> bool {
 }
 
 impl Connection {
-    /// A PATH_CHALLENGE arrived from `from` in a datagram of `size` bytes:
-    /// answer on that path.
-    pub(super) fn on_path_challenge(&mut self, from: SocketAddr, data: [u8; 8], size: usize) {
-        let p = &mut self.path;
+    /// A PATH_CHALLENGE arrived from `from` on `local` in a datagram of
+    /// `size` bytes: answer on that path.
+    pub(super) fn on_path_challenge(
+        &mut self,
+        from: SocketAddr,
+        local: Option<SocketAddr>,
+        data: [u8; 8],
+        size: usize,
+    ) {
+        let p = &mut self.paths.active;
         if p.responses.len() >= MAX_RESPONSES {
             p.responses.pop_front();
         }
         p.responses.push_back(Response {
             to: from,
+            local,
             data,
             received: size,
         });
@@ -225,12 +239,17 @@ impl Connection {
     /// (late, or for a validation we gave up) are ignored, as RFC 9000
     /// §19.18 allows.
     pub(super) fn on_path_response(&mut self, data: [u8; 8]) {
-        let p = &mut self.path;
+        if self.on_probe_response(data) {
+            return;
+        }
+        let p = &mut self.paths.active;
         if p.challenge.is_some_and(|c| c.data == data) {
             p.challenge = None;
             p.validated = p.peer;
-            if let Some(addr) = p.peer {
-                self.events.push_back(Event::PathValidated { addr });
+            if let Some(remote) = p.peer {
+                let local = p.local;
+                self.events
+                    .push_back(Event::PathValidated { local, remote });
             }
         }
     }
@@ -249,17 +268,17 @@ impl Connection {
         if self.side == Side::Client || !self.hs.is_confirmed() {
             return;
         }
-        if Some(from) == self.path.peer {
-            if self.path.budget().is_some() {
-                self.path.unvalidated_received += size as u64;
+        if Some(from) == self.paths.active.peer {
+            if self.paths.active.budget().is_some() {
+                self.paths.active.unvalidated_received += size as u64;
             }
             return;
         }
         if !non_probing || !largest {
             return;
         }
-        let old = self.path.peer;
-        let p = &mut self.path;
+        let old = self.paths.active.peer;
+        let p = &mut self.paths.active;
         p.peer = Some(from);
         p.unvalidated_received = size as u64;
         p.unvalidated_sent = 0;
@@ -288,7 +307,7 @@ impl Connection {
     /// The validation deadline passed: go back to the last address the
     /// peer proved (RFC 9000 §9.3.2).
     pub(super) fn on_path_timeout(&mut self, now: u64) {
-        let p = &mut self.path;
+        let p = &mut self.paths.active;
         if p.challenge.is_none_or(|c| now < c.deadline) {
             return;
         }

@@ -30,6 +30,20 @@ impl Connection {
     /// that breaks the protocol gets the connection closed with the error
     /// RFC 9000 names.
     pub fn recv(&mut self, datagram: &[u8], from: SocketAddr, now: u64) {
+        self.recv_on(datagram, None, from, now);
+    }
+
+    /// [`Connection::recv`] for a caller with several local addresses:
+    /// `local` is where the datagram arrived (None: unknown, the one
+    /// socket). A path is both addresses; a client probing a new path
+    /// learns its answers this way (RFC 9000 §9.1).
+    pub fn recv_on(
+        &mut self,
+        datagram: &[u8],
+        local: Option<SocketAddr>,
+        from: SocketAddr,
+        now: u64,
+    ) {
         self.last_now = self.last_now.max(now);
         match self.close {
             CloseState::Open => {}
@@ -42,19 +56,24 @@ impl Connection {
             if datagram.len() < MIN_INITIAL_DATAGRAM {
                 return;
             }
-        } else if self.path.peer.is_none() {
+        } else if self.paths.active.peer.is_none() {
             return; // a client that has not connected
         }
+        let local = self.paths.arrived_on(local);
         self.bytes_received += datagram.len() as u64;
-        self.path.on_datagram(from, datagram.len());
+        self.paths.active.on_datagram(from, datagram.len());
         let mut buf = std::mem::take(&mut self.recv_buf);
         buf.clear();
         buf.extend_from_slice(datagram);
         let mut offset = 0;
-        let datagram_len = buf.len();
+        let arrival = Arrival {
+            from,
+            local,
+            datagram_len: buf.len(),
+        };
         self.opened_in_datagram = false;
         while offset < buf.len() && matches!(self.close, CloseState::Open) {
-            match self.recv_packet(&mut buf[offset..], datagram_len, from, now) {
+            match self.recv_packet(&mut buf[offset..], arrival, now) {
                 Some(n) => offset += n,
                 None => break,
             }
@@ -107,13 +126,10 @@ impl Connection {
 
     /// One packet at the start of `buf`; returns its length, or None when
     /// the rest of the datagram cannot be used.
-    fn recv_packet(
-        &mut self,
-        buf: &mut [u8],
-        datagram_len: usize,
-        from: SocketAddr,
-        now: u64,
-    ) -> Option<usize> {
+    fn recv_packet(&mut self, buf: &mut [u8], arrival: Arrival, now: u64) -> Option<usize> {
+        let Arrival {
+            from, datagram_len, ..
+        } = arrival;
         let hdr = header::parse(buf, self.config.connection_id_length).ok()?;
         let len = hdr.packet_len;
         let ptype = hdr.packet_type;
@@ -255,7 +271,6 @@ impl Connection {
             .ack
             .largest()
             .is_none_or(|l| opened.pn > l);
-        let arrival = Arrival { from, datagram_len };
         let kinds = match self.process_frames(space, ptype, payload, &dcid, arrival, now) {
             Ok(k) => k,
             Err(e) => {
@@ -304,7 +319,7 @@ impl Connection {
         if self.side == Side::Server && space == Space::Handshake {
             // RFC 9000 §8.1: a Handshake packet proves the client's address;
             // RFC 9001 §4.9.1: the server drops Initial keys now.
-            self.path.mark_handshake_validated();
+            self.paths.active.mark_handshake_validated();
             self.discard_space(Space::Initial, now);
         }
         let pto = self.recovery.pto();
@@ -336,7 +351,12 @@ impl Connection {
         };
         let dcid = self.local_cid();
         let arrival = Arrival {
-            from: self.path.peer.unwrap_or_else(|| ([0, 0, 0, 0], 0).into()),
+            from: self
+                .paths
+                .active
+                .peer
+                .unwrap_or_else(|| ([0, 0, 0, 0], 0).into()),
+            local: self.paths.active.local,
             datagram_len: payload.len(),
         };
         if let Err(e) = self.process_frames(space, ptype, payload, &dcid, arrival, now) {
@@ -507,7 +527,7 @@ impl Connection {
             }
         }
         if let Some(data) = last_challenge {
-            self.on_path_challenge(arrival.from, data, arrival.datagram_len);
+            self.on_path_challenge(arrival.from, arrival.local, data, arrival.datagram_len);
         }
         Ok(FrameKinds {
             eliciting,
@@ -727,6 +747,8 @@ fn hdr_is_long(first_byte: u8) -> bool {
 #[derive(Debug, Clone, Copy)]
 struct Arrival {
     from: SocketAddr,
+    /// The local address it arrived on, when known.
+    local: Option<SocketAddr>,
     datagram_len: usize,
 }
 

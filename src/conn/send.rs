@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 
 use super::close::CloseState;
 use super::spaces::SentFrame;
-use super::{CloseError, Connection};
+use super::{CloseError, Connection, Transmit};
+use crate::cid::ConnectionId;
 use crate::crypto::TAG_LEN;
 use crate::error::code;
 use crate::frame::{self, Frame};
@@ -43,9 +44,16 @@ impl Connection {
     /// returns where to send it; None when there is nothing to send now
     /// (aioquic's `datagrams_to_send`, one datagram per call).
     pub fn send(&mut self, out: &mut Vec<u8>, now: u64) -> Option<SocketAddr> {
+        self.send_on(out, now).map(|t| t.remote)
+    }
+
+    /// [`Connection::send`] for a caller with several local addresses: also
+    /// says which local address the datagram must leave from (a probed
+    /// path's, RFC 9000 §9.1).
+    pub fn send_on(&mut self, out: &mut Vec<u8>, now: u64) -> Option<Transmit> {
         out.clear();
         self.last_now = self.last_now.max(now);
-        let peer = self.path.peer?;
+        let peer = self.paths.active.peer?;
         let closing = match self.close {
             CloseState::Open => false,
             CloseState::Closing { send: true, .. } => self.local_error.is_some(),
@@ -60,14 +68,17 @@ impl Connection {
             }
         }
         if !closing {
-            if let Some(to) = self.send_path_response_elsewhere(out, now) {
-                return Some(to);
+            if let Some(t) = self.send_path_response_elsewhere(out, now) {
+                return Some(t);
+            }
+            if let Some(t) = self.send_probe(out, now) {
+                return Some(t);
             }
         }
         let mut limit = self.max_datagram_size();
         // RFC 9000 §8.1, §9.3.1: an unproven address gets at most three
         // times what came from it.
-        if let Some(budget) = self.path.send_budget() {
+        if let Some(budget) = self.paths.active.send_budget() {
             limit = limit.min(budget.min(usize::MAX as u64) as usize);
         }
         if limit < MIN_PACKET_ROOM {
@@ -142,7 +153,7 @@ impl Connection {
         built.clear();
         self.built = built;
         self.bytes_sent += out.len() as u64;
-        self.path.on_sent(peer, out.len());
+        self.paths.active.on_sent(peer, out.len());
         if any_eliciting {
             self.recovery.on_datagram_sent(out.len() as u64);
         }
@@ -160,7 +171,10 @@ impl Connection {
         }
         let status = self.status();
         self.recovery.set_timer(now, status);
-        Some(peer)
+        Some(Transmit {
+            local: self.paths.active.local,
+            remote: peer,
+        })
     }
 
     /// Whether stream data and datagrams may go now: the congestion window
@@ -242,8 +256,8 @@ impl Connection {
             || (app
                 && (self.hs.done_owed()
                     || self.new_token.as_ref().is_some_and(|t| t.1)
-                    || self.path.has_response_here()
-                    || self.path.challenge_pending()
+                    || self.paths.active.has_response_here()
+                    || self.paths.active.challenge_pending()
                     || !self.peer_cids.pending_retire.is_empty()
                     || (self.hs.is_complete()
                         && self.local_cids.active.iter().any(|c| c.announce))));
@@ -446,13 +460,25 @@ impl Connection {
     /// A datagram with one 1-RTT packet answering a PATH_CHALLENGE that
     /// came from another address than the peer's (a probe, RFC 9000 §9.1),
     /// sent back there (§8.2.2), padded as far as that path allows.
-    fn send_path_response_elsewhere(&mut self, out: &mut Vec<u8>, now: u64) -> Option<SocketAddr> {
+    fn send_path_response_elsewhere(&mut self, out: &mut Vec<u8>, now: u64) -> Option<Transmit> {
         if self.spaces[Space::Application as usize].seal.is_none() || !self.hs.is_complete() {
             return None;
         }
-        let (resp, pad) = self.path.take_response_elsewhere()?;
-        self.write_lone_packet(out, |o| Frame::PathResponse(resp.data).write(o), pad, now)
-            .then_some(resp.to)
+        let (resp, pad) = self.paths.active.take_response_elsewhere()?;
+        let t = Transmit {
+            local: resp.local,
+            remote: resp.to,
+        };
+        // RFC 9000 §9.5: on a path we probe, with that path's own CID.
+        let dcid = self.probe_cid(t);
+        self.write_lone_packet(
+            out,
+            dcid,
+            |o| Frame::PathResponse(resp.data).write(o),
+            pad,
+            now,
+        )
+        .then_some(t)
     }
 
     /// Fuzzing and test hook: a 1-RTT datagram in this connection's name
@@ -460,16 +486,18 @@ impl Connection {
     #[cfg(any(test, fuzzing))]
     pub(crate) fn craft_one_rtt_payload(&mut self, payload: &[u8], now: u64) -> Option<Vec<u8>> {
         let mut out = Vec::new();
-        self.write_lone_packet(&mut out, |o| o.extend_from_slice(payload), 0, now)
+        self.write_lone_packet(&mut out, None, |o| o.extend_from_slice(payload), 0, now)
             .then_some(out)
     }
 
     /// Writes a datagram of one 1-RTT packet whose payload `write` puts
-    /// down, padded to `pad` bytes. It stays out of the peer path's
-    /// congestion control and loss detection: nothing in it is resent.
+    /// down, padded to `pad` bytes, to `dcid` (None: the CID in use). It
+    /// stays out of the peer path's congestion control and loss detection:
+    /// nothing in it is resent.
     pub(super) fn write_lone_packet(
         &mut self,
         out: &mut Vec<u8>,
+        dcid: Option<ConnectionId>,
         write: impl FnOnce(&mut Vec<u8>),
         pad: usize,
         now: u64,
@@ -478,7 +506,7 @@ impl Connection {
         out.clear();
         let pn = self.spaces[space as usize].next_pn;
         let pn_len = number::encoded_len(pn, self.recovery.largest_acked(space));
-        let dcid = self.peer_cids.current();
+        let dcid = dcid.unwrap_or_else(|| self.peer_cids.current());
         let phase = self.key_gens.write_phase();
         let Ok(layout) = header::write_short(
             out,
@@ -526,6 +554,7 @@ impl Connection {
     pub(crate) fn probe_packet(&mut self, out: &mut Vec<u8>, data: [u8; 8], now: u64) -> bool {
         self.write_lone_packet(
             out,
+            None,
             |o| Frame::PathChallenge(data).write(o),
             MIN_INITIAL_DATAGRAM,
             now,
@@ -558,14 +587,14 @@ impl Connection {
             }
         }
         while fits(out, 9) {
-            let Some(data) = self.path.take_response_here() else {
+            let Some(data) = self.paths.active.take_response_here() else {
                 break;
             };
             Frame::PathResponse(data).write(out);
             *ack_eliciting = true;
         }
-        if self.path.challenge_pending() && fits(out, 9) {
-            if let Some(data) = self.path.take_challenge() {
+        if self.paths.active.challenge_pending() && fits(out, 9) {
+            if let Some(data) = self.paths.active.take_challenge() {
                 // RFC 9000 §8.2.1: its datagram is padded to 1200 bytes.
                 Frame::PathChallenge(data).write(out);
                 frames.push(SentFrame::PathChallenge { data });

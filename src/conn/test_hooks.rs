@@ -30,7 +30,7 @@ impl Connection {
             crypto_memory: c.memory(),
             streams: self.streams.stream_count(),
             stream_pieces: self.streams.ooo_pieces(),
-            path_responses: self.path.responses_pending(),
+            path_responses: self.paths.active.responses_pending(),
             events: self.events.len(),
         }
     }
@@ -92,7 +92,13 @@ impl Connection {
     ) -> Vec<u8> {
         let mut out = Vec::new();
         assert!(
-            self.write_lone_packet(&mut out, |o| frames.iter().for_each(|f| f.write(o)), 0, now),
+            self.write_lone_packet(
+                &mut out,
+                None,
+                |o| frames.iter().for_each(|f| f.write(o)),
+                0,
+                now
+            ),
             "no 1-RTT keys"
         );
         out

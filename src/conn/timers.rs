@@ -27,6 +27,8 @@ pub(crate) enum Timer {
     AckDelay,
     /// A path challenge is due again, or the path failed (RFC 9000 §8.2).
     PathValidation,
+    /// A client's probe of a new path is due again, or it failed (§9.1).
+    Probe,
     /// Loss detection: the time threshold or the PTO (RFC 9002 §6).
     LossDetection,
     /// The previous 1-RTT read key is forgotten (RFC 9001 §6.5).
@@ -37,7 +39,7 @@ pub(crate) enum Timer {
 
 impl Timer {
     /// Every timer, in declaration order (the table's slots).
-    pub(crate) const ALL: [Timer; 10] = [
+    pub(crate) const ALL: [Timer; 11] = [
         Timer::Close,
         Timer::Handshake,
         Timer::Idle,
@@ -45,6 +47,7 @@ impl Timer {
         Timer::Pacing,
         Timer::AckDelay,
         Timer::PathValidation,
+        Timer::Probe,
         Timer::LossDetection,
         Timer::KeyDiscard,
         Timer::TicketWait,
@@ -106,7 +109,8 @@ impl Connection {
                     Timer::Pacing,
                     self.pacing_deadline.filter(|_| self.stream_work_pending()),
                 );
-                table.set(Timer::PathValidation, self.path.deadline());
+                table.set(Timer::PathValidation, self.paths.active.deadline());
+                table.set(Timer::Probe, self.paths.deadline());
                 table.set(Timer::KeyDiscard, self.key_gens.previous_read_until());
                 table.set(Timer::TicketWait, self.ticket_wait_until);
             }
@@ -159,6 +163,7 @@ impl Connection {
             // Nothing to do: the next send sees the ACK is due.
             Timer::AckDelay => {}
             Timer::PathValidation => self.on_path_timeout(now),
+            Timer::Probe => self.on_probe_timer(now),
             Timer::LossDetection => {
                 let status = self.status();
                 match self.recovery.on_timeout(now, status) {

@@ -358,6 +358,29 @@ pub unsafe extern "C" fn quic_config_set_keep_alive(
     })
 }
 
+/// With `disable` true, tells the peer not to move to another address
+/// (the disable_active_migration transport parameter, RFC 9000 §18.2): a
+/// libquic client then gets QUIC_RESULT_MIGRATION_DISABLED from
+/// `quic_conn_probe_path` and `quic_conn_migrate`. A NAT rebinding, which
+/// the peer does not choose, is still followed. Off by default.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+///
+/// Safety: `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_disable_active_migration(
+    config: *mut quic_config,
+    disable: bool,
+) -> quic_result {
+    with_config(config, "quic_config_set_disable_active_migration", |h| {
+        h.apply(|c| {
+            c.set_disable_active_migration(disable);
+            Ok(())
+        })
+    })
+}
+
 /// Sets how long a handshake may take, in nanoseconds, counted from
 /// `quic_conn_connect` (client) or the first Initial (server). When it runs
 /// out the connection ends at once, silently, with a

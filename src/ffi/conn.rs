@@ -14,7 +14,7 @@ use super::event::quic_event;
 use super::guard::{guard, guard_value};
 use super::result::*;
 use super::sized::{check_fields, read_sized, usable_size, write_sized, Checked, Growable};
-use crate::conn::{ApiError, CloseError, Connection, Event};
+use crate::conn::{ApiError, CloseError, Connection, Event, Transmit};
 
 /// A QUIC connection; see `quic_conn_new`.
 pub struct quic_conn {
@@ -32,7 +32,7 @@ pub(crate) struct ConnHandle {
     /// (INTERNAL_ERROR) for the peer, and where it goes: the next
     /// `quic_conn_send` hands it out, so the peer does not wait out its
     /// idle timeout.
-    farewell: Option<(Vec<u8>, std::net::SocketAddr)>,
+    farewell: Option<(Vec<u8>, Transmit)>,
 }
 
 impl Castable for quic_conn {
@@ -70,14 +70,14 @@ pub(super) fn with_conn(
 /// Best effort after a panic: a CONNECTION_CLOSE (INTERNAL_ERROR) datagram
 /// for the peer, built inside a guard of its own (the connection may be
 /// inconsistent; a second panic just means no farewell).
-fn farewell(conn: &mut Connection) -> Option<(Vec<u8>, std::net::SocketAddr)> {
+fn farewell(conn: &mut Connection) -> Option<(Vec<u8>, Transmit)> {
     catch_unwind(AssertUnwindSafe(|| {
         let now = conn.last_now();
         let reason = b"internal error";
         conn.close(false, crate::error::code::INTERNAL_ERROR, None, reason, now)
             .ok()?;
         let mut out = Vec::new();
-        conn.send(&mut out, now).map(|to| (out, to))
+        conn.send_on(&mut out, now).map(|t| (out, t))
     }))
     .ok()
     .flatten()
@@ -413,49 +413,62 @@ pub unsafe extern "C" fn quic_conn_send(
     out_addrlen: *mut libc::socklen_t,
     now_ns: u64,
 ) -> quic_result {
-    // A connection poisoned by a panic still hands out its farewell.
-    let farewell = guard(|| {
+    guard(|| {
+        let out_addr = try_out!(out_addr);
+        let out_addrlen = try_out!(out_addrlen);
         // SAFETY: per the contract.
-        let Some(h) = (unsafe { handle_mut(conn) }) else {
-            return QUIC_RESULT_NULL_PARAMETER;
-        };
-        let Some((datagram, to)) = h.farewell.as_ref() else {
-            return QUIC_RESULT_DONE;
-        };
-        // SAFETY: per the contract.
-        let (buf, out_len, out_addr, out_addrlen) =
-            match unsafe { send_outputs(out, out_cap, out_len, out_addr, out_addrlen) } {
-                Ok(o) => o,
-                Err(e) => return e,
-            };
+        unsafe {
+            send_next(conn, out, out_cap, out_len, now_ns, |t| {
+                write_sockaddr(t.remote, out_addr, out_addrlen)
+            })
+        }
+    })
+}
+
+/// The body of `quic_conn_send` and `quic_conn_send_info`: the next
+/// datagram (first the farewell of a connection poisoned by a panic) into
+/// `out`, its length into `out_len`, and where it goes to `dest`.
+///
+/// Safety: `conn` NULL or live; `out` NULL or writable for `out_cap`
+/// bytes; `out_len` NULL or writable.
+pub(super) unsafe fn send_next(
+    conn: *mut quic_conn,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    now_ns: u64,
+    dest: impl FnOnce(Transmit),
+) -> quic_result {
+    // SAFETY: per this function's contract.
+    let Some(h) = (unsafe { handle_mut(conn) }) else {
+        return QUIC_RESULT_NULL_PARAMETER;
+    };
+    let out_len = try_out!(out_len);
+    // SAFETY: per this function's contract.
+    let buf = match unsafe { super::guard::slice_out(out, out_cap) } {
+        Ok(b) => b,
+        Err(e) => return e,
+    };
+    if let Some((datagram, to)) = h.farewell.as_ref() {
         if buf.len() < datagram.len() {
             return QUIC_RESULT_BUFFER_TOO_SMALL;
         }
         buf[..datagram.len()].copy_from_slice(datagram);
         *out_len = datagram.len();
-        write_sockaddr(*to, out_addr, out_addrlen);
+        dest(*to);
         h.farewell = None;
-        QUIC_RESULT_OK
-    });
-    if farewell != QUIC_RESULT_DONE {
-        return farewell;
+        return QUIC_RESULT_OK;
     }
     with_conn(conn, |h| {
-        // SAFETY: per the contract.
-        let (buf, out_len, out_addr, out_addrlen) =
-            match unsafe { send_outputs(out, out_cap, out_len, out_addr, out_addrlen) } {
-                Ok(o) => o,
-                Err(e) => return e,
-            };
         if buf.len() < h.conn.max_send_size() {
             return QUIC_RESULT_BUFFER_TOO_SMALL;
         }
         let mut scratch = std::mem::take(&mut h.send_buf);
-        let result = match h.conn.send(&mut scratch, now_ns) {
-            Some(to) => {
+        let result = match h.conn.send_on(&mut scratch, now_ns) {
+            Some(t) => {
                 buf[..scratch.len()].copy_from_slice(&scratch);
                 *out_len = scratch.len();
-                write_sockaddr(to, out_addr, out_addrlen);
+                dest(t);
                 QUIC_RESULT_OK
             }
             None => QUIC_RESULT_DONE,
@@ -463,38 +476,6 @@ pub unsafe extern "C" fn quic_conn_send(
         h.send_buf = scratch;
         result
     })
-}
-
-/// `quic_conn_send`'s outputs, checked: the datagram buffer, its length,
-/// the destination and its length.
-///
-/// Safety: `out` NULL or writable for `out_cap` bytes; the others NULL or
-/// writable; the references live as long as the caller's buffers.
-#[allow(clippy::type_complexity)]
-unsafe fn send_outputs<'a>(
-    out: *mut u8,
-    out_cap: usize,
-    out_len: *mut usize,
-    out_addr: *mut libc::sockaddr_storage,
-    out_addrlen: *mut libc::socklen_t,
-) -> Result<
-    (
-        &'a mut [u8],
-        &'a mut usize,
-        &'a mut libc::sockaddr_storage,
-        &'a mut libc::socklen_t,
-    ),
-    quic_result,
-> {
-    // SAFETY: per this function's contract.
-    let (len, addr, addrlen) =
-        unsafe { (out_len.as_mut(), out_addr.as_mut(), out_addrlen.as_mut()) };
-    let (Some(len), Some(addr), Some(addrlen)) = (len, addr, addrlen) else {
-        return Err(QUIC_RESULT_NULL_PARAMETER);
-    };
-    // SAFETY: per this function's contract.
-    let buf = unsafe { super::guard::slice_out(out, out_cap) }?;
-    Ok((buf, len, addr, addrlen))
 }
 
 /// Writes the peer's current address (where `quic_conn_send` sends) into

@@ -2,6 +2,7 @@
 
 use std::ptr::null;
 
+use super::addr::write_sockaddr;
 use crate::conn::{Event, Termination};
 
 /// What a `quic_event` reports. Numbers are stable; new kinds get new
@@ -43,11 +44,13 @@ pub enum quic_event_type {
     /// The peer moved to a new address (NAT rebinding or migration, RFC
     /// 9000 §9): `quic_conn_send` now gives that address, and libquic
     /// checks it with PATH_CHALLENGE; also when it goes back to the last
-    /// proven address after the new one failed. No fields;
-    /// `quic_conn_peer_address` tells where.
+    /// proven address after the new one failed: `remote_addr` (also
+    /// `quic_conn_peer_address`).
     PeerMigrated = 12,
-    /// The peer proved it owns its current address (RFC 9000 §8.2). No
-    /// fields.
+    /// A path was validated (RFC 9000 §8.2): a server's peer proved it
+    /// owns its current address, or a client's probe of a new local
+    /// address (`quic_conn_probe_path`, `quic_conn_migrate`) was answered.
+    /// `remote_addr`, and `local_addr` when known.
     PathValidated = 13,
     /// The peer raised a stream limit (MAX_STREAMS) that had refused us a
     /// stream with QUIC_RESULT_STREAM_LIMIT: `unidirectional`, and the new
@@ -90,6 +93,15 @@ pub enum quic_event_type {
     /// after reaching it: `stream_id`. Once per crossing; not for a stream
     /// that ended (FIN or reset) or that the peer asked to stop.
     StreamWritable = 19,
+    /// A client's probe of a new path got no answer within three PTOs, or
+    /// the server retired the path's connection ID: `local_addr`,
+    /// `remote_addr`, `reason`. The connection stays on its path; the
+    /// probed socket may be closed.
+    PathFailed = 20,
+    /// This client moved to the validated path of `quic_conn_migrate`:
+    /// `local_addr` is where datagrams leave from now, `remote_addr` the
+    /// server. After its PATH_VALIDATED.
+    Migrated = 21,
 }
 
 /// Why a connection ended (`termination` of a CONNECTION_TERMINATED
@@ -194,6 +206,15 @@ pub struct quic_event {
     /// STREAMS_AVAILABLE: how many streams of that kind the peer allows in
     /// all.
     pub max_streams: u64,
+    /// Path events (PATH_VALIDATED, PATH_FAILED, MIGRATED): our address on
+    /// the path; `local_addr_len` 0 when not known.
+    pub local_addr: libc::sockaddr_storage,
+    /// Length of `local_addr`.
+    pub local_addr_len: libc::socklen_t,
+    /// Path events, PEER_MIGRATED: the peer's address on the path.
+    pub remote_addr: libc::sockaddr_storage,
+    /// Length of `remote_addr`.
+    pub remote_addr_len: libc::socklen_t,
 }
 
 fn ptr(s: &[u8]) -> *const u8 {
@@ -233,7 +254,27 @@ impl quic_event {
             termination: quic_termination::None,
             unidirectional: false,
             max_streams: 0,
+            // SAFETY: plain data; all-zero is a valid sockaddr_storage.
+            local_addr: unsafe { std::mem::zeroed() },
+            local_addr_len: 0,
+            // SAFETY: as above.
+            remote_addr: unsafe { std::mem::zeroed() },
+            remote_addr_len: 0,
         }
+    }
+
+    /// An event about the path between `local` and `remote`.
+    fn on_path(
+        kind: quic_event_type,
+        local: Option<std::net::SocketAddr>,
+        remote: std::net::SocketAddr,
+    ) -> Self {
+        let mut out = Self::empty(kind);
+        if let Some(l) = local {
+            write_sockaddr(l, &mut out.local_addr, &mut out.local_addr_len);
+        }
+        write_sockaddr(remote, &mut out.remote_addr, &mut out.remote_addr_len);
+        out
     }
 
     /// Describes `e`, borrowing its bytes (keep `e` alive as long as the
@@ -338,8 +379,24 @@ impl quic_event {
                 out
             }
             Event::KeyUpdated { .. } => Self::empty(quic_event_type::KeyUpdated),
-            Event::PeerMigrated { .. } => Self::empty(quic_event_type::PeerMigrated),
-            Event::PathValidated { .. } => Self::empty(quic_event_type::PathValidated),
+            Event::PeerMigrated { addr } => {
+                Self::on_path(quic_event_type::PeerMigrated, None, *addr)
+            }
+            Event::PathValidated { local, remote } => {
+                Self::on_path(quic_event_type::PathValidated, *local, *remote)
+            }
+            Event::PathFailed {
+                local,
+                remote,
+                reason,
+            } => {
+                let mut out = Self::on_path(quic_event_type::PathFailed, *local, *remote);
+                (out.reason, out.reason_len) = (ptr(reason), reason.len());
+                out
+            }
+            Event::Migrated { local, remote } => {
+                Self::on_path(quic_event_type::Migrated, Some(*local), *remote)
+            }
             Event::ConnectionTerminated {
                 cause,
                 error_code,

@@ -17,6 +17,7 @@ mod cast;
 pub mod config;
 pub mod conn;
 pub mod event;
+pub mod path;
 pub mod reading;
 pub mod result;
 pub mod server;

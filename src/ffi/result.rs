@@ -63,6 +63,9 @@ pub const QUIC_RESULT_HANDSHAKE_PENDING: quic_result = -10;
 /// (`quic_conn_change_connection_id`): try again after more traffic, as
 /// the peer sends new ones when old ones are retired.
 pub const QUIC_RESULT_NO_CONNECTION_ID: quic_result = -11;
+/// The server sent `disable_active_migration` (RFC 9000 §18.2): this
+/// connection may not probe or move to another local address.
+pub const QUIC_RESULT_MIGRATION_DISABLED: quic_result = -12;
 
 /// The peer's stream limit does not allow opening this stream yet; a
 /// STREAMS_BLOCKED frame tells the peer.
@@ -117,6 +120,7 @@ pub extern "C" fn quic_result_str(result: quic_result) -> *const c_char {
             c"the handshake has not brought the peer's stream limits yet; retry after it completes"
         }
         QUIC_RESULT_NO_CONNECTION_ID => c"the peer has given no unused connection ID",
+        QUIC_RESULT_MIGRATION_DISABLED => c"the peer does not allow active migration",
         QUIC_RESULT_STREAM_LIMIT => c"stream limit reached",
         QUIC_RESULT_INVALID_STREAM => c"invalid stream for this operation",
         QUIC_RESULT_STREAM_FINISHED => c"stream send side already finished",
@@ -183,6 +187,7 @@ pub(crate) fn api_error_code(e: ApiError) -> quic_result {
         ApiError::WouldBlock => QUIC_RESULT_WOULD_BLOCK,
         ApiError::HandshakePending => QUIC_RESULT_HANDSHAKE_PENDING,
         ApiError::NoConnectionId => QUIC_RESULT_NO_CONNECTION_ID,
+        ApiError::MigrationDisabled => QUIC_RESULT_MIGRATION_DISABLED,
     }
 }
 

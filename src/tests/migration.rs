@@ -24,7 +24,7 @@ fn validations(events: &[Event]) -> Vec<SocketAddr> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::PathValidated { addr } => Some(*addr),
+            Event::PathValidated { remote, .. } => Some(*remote),
             _ => None,
         })
         .collect()

@@ -140,7 +140,11 @@ pub(crate) fn configs() -> (Config, Config) {
     (c, s)
 }
 
-type InFlight = (u64, u64, Dir, Vec<u8>);
+/// (delivery time, sequence, direction, the client's address, datagram):
+/// the client's address is the source seen by the server (None: wherever
+/// the NAT maps the client's first socket then, `client_seen_as`) or the
+/// client socket a datagram goes to.
+type InFlight = (u64, u64, Dir, Option<SocketAddr>, Vec<u8>);
 
 /// Two connections and the link between them.
 pub(crate) struct Pair {
@@ -151,7 +155,7 @@ pub(crate) struct Pair {
     pub(crate) now: u64,
     pub(crate) delay: u64,
     pub(crate) drop: DropFn,
-    /// (delivery time, sequence, direction, datagram), earliest first.
+    /// Earliest first.
     queue: BinaryHeap<Reverse<InFlight>>,
     seq: u64,
     /// Datagrams offered to the link per direction.
@@ -195,6 +199,11 @@ pub(crate) struct Pair {
     /// The client's address as the server sees it (a NAT may change it);
     /// the server's datagrams to any other address are lost.
     pub(crate) client_seen_as: SocketAddr,
+    /// The client's other sockets (a client migrating or probing): no NAT
+    /// in front, the server sees these addresses as they are.
+    pub(crate) client_sockets: Vec<SocketAddr>,
+    /// Of those, the ones nothing reaches (a firewall lets out only).
+    pub(crate) client_sockets_unreachable: Vec<SocketAddr>,
     /// Bytes the server sent to, and received from, each client address.
     pub(crate) server_sent_to: HashMap<SocketAddr, u64>,
     pub(crate) server_received_from: HashMap<SocketAddr, u64>,
@@ -270,6 +279,8 @@ impl Pair {
             retries_sent: 0,
             accept_twice: None,
             client_seen_as: client_addr(),
+            client_sockets: Vec::new(),
+            client_sockets_unreachable: Vec::new(),
             server_sent_to: HashMap::new(),
             server_received_from: HashMap::new(),
             initial_token: None,
@@ -287,6 +298,11 @@ impl Pair {
     }
 
     fn enqueue(&mut self, dir: Dir, datagram: Vec<u8>) {
+        self.enqueue_via(dir, None, datagram);
+    }
+
+    /// Like `enqueue`, with the client's address (see `InFlight`).
+    fn enqueue_via(&mut self, dir: Dir, client: Option<SocketAddr>, datagram: Vec<u8>) {
         let i = dir as usize;
         let n = self.counts[i];
         self.counts[i] += 1;
@@ -328,11 +344,13 @@ impl Pair {
                 at + self.rng.next() % (1 + self.delay / 4),
                 self.seq,
                 dir,
+                client,
                 datagram.clone(),
             )));
         }
         self.seq += 1;
-        self.queue.push(Reverse((at, self.seq, dir, datagram)));
+        self.queue
+            .push(Reverse((at, self.seq, dir, client, datagram)));
     }
 
     /// Random, burst and blackout losses, and the MTU.
@@ -365,9 +383,14 @@ impl Pair {
     /// Sends everything both sides have to send now.
     fn flush(&mut self) {
         let mut buf = std::mem::take(&mut self.buf);
-        while let Some(to) = self.client.send(&mut buf, self.now) {
-            assert_eq!(to, server_addr());
-            self.enqueue(Dir::ToServer, buf.clone());
+        while let Some(t) = self.client.send_on(&mut buf, self.now) {
+            assert_eq!(t.remote, server_addr());
+            let from = t.local.filter(|l| *l != client_addr());
+            assert!(
+                from.is_none_or(|l| self.client_sockets.contains(&l)),
+                "the client sends from {from:?}, where it has no socket"
+            );
+            self.enqueue_via(Dir::ToServer, from, buf.clone());
         }
         if let Some(mut server) = self.server.take() {
             let mut sent = false;
@@ -380,10 +403,16 @@ impl Pair {
                 };
                 sent = true;
                 *self.server_sent_to.entry(to).or_default() += buf.len() as u64;
-                if to != self.client_seen_as {
+                let socket = if to == self.client_seen_as {
+                    client_addr()
+                } else if self.client_sockets.contains(&to)
+                    && !self.client_sockets_unreachable.contains(&to)
+                {
+                    to
+                } else {
                     continue; // nobody there any more
-                }
-                self.enqueue(Dir::ToClient, buf.clone());
+                };
+                self.enqueue_via(Dir::ToClient, Some(socket), buf.clone());
                 if let Some(f) = &mut self.on_server_send {
                     f(self.bytes_sent[1], self.bytes_delivered[0]);
                 }
@@ -405,10 +434,14 @@ impl Pair {
         }
     }
 
-    fn deliver(&mut self, dir: Dir, datagram: Vec<u8>) {
+    fn deliver(&mut self, dir: Dir, client: Option<SocketAddr>, datagram: Vec<u8>) {
         self.bytes_delivered[dir as usize] += datagram.len() as u64;
         match dir {
-            Dir::ToClient => self.client.recv(&datagram, server_addr(), self.now),
+            Dir::ToClient => {
+                let local = client.unwrap_or_else(client_addr);
+                self.client
+                    .recv_on(&datagram, Some(local), server_addr(), self.now)
+            }
             Dir::ToServer => {
                 if self.retry_every_initial.is_some() && self.retry_front(&datagram) {
                     return;
@@ -448,7 +481,7 @@ impl Pair {
                     self.server = Some(server);
                 }
                 let s = self.server.as_mut().unwrap();
-                let from = self.client_seen_as;
+                let from = client.unwrap_or(self.client_seen_as);
                 *self.server_received_from.entry(from).or_default() += datagram.len() as u64;
                 s.recv(&datagram, from, self.now);
             }
@@ -559,10 +592,10 @@ impl Pair {
     /// nothing can happen before `limit`.
     pub(crate) fn step(&mut self, limit: u64) -> bool {
         self.flush();
-        if let Some(Reverse((t, _, _, _))) = self.queue.peek() {
+        if let Some(Reverse((t, ..))) = self.queue.peek() {
             if *t <= self.now {
-                let Reverse((_, _, dir, d)) = self.queue.pop().unwrap();
-                self.deliver(dir, d);
+                let Reverse((_, _, dir, client, d)) = self.queue.pop().unwrap();
+                self.deliver(dir, client, d);
                 return true;
             }
         }

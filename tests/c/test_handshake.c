@@ -38,6 +38,12 @@ struct side {
     uint8_t ticket[4096];
     size_t ticket_len;
     int tickets, resumed, early;
+    /* Path events, in order (V validated, F failed, M migrated), and the
+     * local address of the last one. */
+    char path_events[8];
+    int path_event_count;
+    struct sockaddr_storage path_local;
+    socklen_t path_local_len;
 };
 
 /* The bytes of the backpressure test's stream, by offset. */
@@ -99,6 +105,18 @@ static void drain_events(struct side *s) {
         case QUIC_EVENT_TYPE_KEY_UPDATED:
             s->key_updates++;
             break;
+        case QUIC_EVENT_TYPE_PATH_VALIDATED:
+        case QUIC_EVENT_TYPE_PATH_FAILED:
+        case QUIC_EVENT_TYPE_MIGRATED:
+            if (s->path_event_count < (int)sizeof s->path_events - 1)
+                s->path_events[s->path_event_count++] =
+                    ev.kind == QUIC_EVENT_TYPE_PATH_VALIDATED ? 'V'
+                    : ev.kind == QUIC_EVENT_TYPE_PATH_FAILED  ? 'F'
+                                                              : 'M';
+            CHECK(ev.remote_addr_len > 0);
+            s->path_local = ev.local_addr;
+            s->path_local_len = ev.local_addr_len;
+            break;
         case QUIC_EVENT_TYPE_PING_ACKNOWLEDGED:
             s->ping_acked = ev.ping_uid == 42;
             break;
@@ -122,10 +140,66 @@ static quic_config *server_config;
 static unsigned lose_every, client_sent, client_lost;
 static struct sockaddr_storage client_addr, server_addr;
 static socklen_t client_addrlen, server_addrlen;
+/* When set, `exchange` moves datagrams with quic_conn_send_info and
+ * quic_conn_recv_info, and the client also has a socket at `client_addr2`
+ * (no NAT: the server sees it as it is). */
+static int paths_api;
+static struct sockaddr_storage client_addr2;
+static socklen_t client_addr2len;
+
+static int same_addr(const struct sockaddr_storage *a, socklen_t alen,
+                     const struct sockaddr_storage *b, socklen_t blen) {
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* `exchange` with per-datagram addresses. */
+static void exchange_paths(struct side *c, struct side *s, uint64_t now) {
+    uint8_t buf[1500];
+    size_t len;
+    for (;;) {
+        int moved = 0;
+        quic_datagram_info info = {.struct_size = sizeof info};
+        while (quic_conn_send_info(c->conn, buf, sizeof buf, &len, &info, now) ==
+               QUIC_RESULT_OK) {
+            moved = 1;
+            CHECK(same_addr(&info.remote, info.remote_len, &server_addr, server_addrlen));
+            quic_datagram_info in = {.struct_size = sizeof in};
+            in.local = server_addr;
+            in.local_len = server_addrlen;
+            if (info.local_len == 0) {
+                in.remote = client_addr;
+                in.remote_len = client_addrlen;
+            } else {
+                in.remote = info.local;
+                in.remote_len = info.local_len;
+            }
+            MUST(quic_conn_recv_info(s->conn, buf, len, &in, now));
+        }
+        while (quic_conn_send_info(s->conn, buf, sizeof buf, &len, &info, now) ==
+               QUIC_RESULT_OK) {
+            moved = 1;
+            quic_datagram_info in = {.struct_size = sizeof in};
+            in.remote = server_addr;
+            in.remote_len = server_addrlen;
+            in.local = info.remote;
+            in.local_len = info.remote_len;
+            CHECK(same_addr(&info.remote, info.remote_len, &client_addr, client_addrlen) ||
+                  same_addr(&info.remote, info.remote_len, &client_addr2, client_addr2len));
+            MUST(quic_conn_recv_info(c->conn, buf, len, &in, now));
+        }
+        drain_events(c);
+        drain_events(s);
+        if (!moved) return;
+    }
+}
 
 /* Moves every datagram each side has to send; creates the server
  * connection from the first client datagram. */
 static void exchange(struct side *c, struct side *s, uint64_t now) {
+    if (paths_api && s->conn) {
+        exchange_paths(c, s, now);
+        return;
+    }
     uint8_t buf[1500];
     size_t len;
     struct sockaddr_storage to;
@@ -486,6 +560,53 @@ static void test_keep_alive_and_abandon(const char *certs) {
     server_config = NULL;
 }
 
+/* A client migrating through quic.h: per-datagram addresses in and out,
+ * quic_conn_migrate to a second local address with an upload, PATH_VALIDATED
+ * then MIGRATED, the server following, and the upload intact. */
+static void test_migration(const char *certs) {
+    quic_config *client_config;
+    make_configs(certs, &client_config, &server_config);
+    struct side c = {0}, s = {0};
+    MUST(quic_conn_new(client_config, NULL, &c.conn));
+    quic_config_free(client_config);
+    MUST(quic_conn_connect(c.conn, (struct sockaddr *)&server_addr, server_addrlen, 0));
+    uint64_t now = run(&c, &s, 0, established);
+    paths_api = 1;
+    now = run_for(&c, &s, now, 200 * MS);
+    MUST(quic_sockaddr_parse("127.0.0.2:5555", &client_addr2, &client_addr2len));
+    CHECK(quic_conn_migrate(NULL, (struct sockaddr *)&client_addr2, client_addr2len, now) ==
+          QUIC_RESULT_NULL_PARAMETER);
+    CHECK(quic_conn_migrate(s.conn, (struct sockaddr *)&client_addr2, client_addr2len, now) ==
+          QUIC_RESULT_INVALID_STATE);
+    quic_datagram_info bad = {.struct_size = 0};
+    uint8_t one = 0;
+    CHECK(quic_conn_recv_info(c.conn, &one, 1, &bad, now) == QUIC_RESULT_INVALID_ARGUMENT);
+    size_t len;
+    CHECK(quic_conn_send_info(c.conn, &one, 1, &len, &bad, now) == QUIC_RESULT_INVALID_ARGUMENT);
+    s.count_only = 1;
+    uint8_t *bulk = malloc(BULK);
+    CHECK(bulk != NULL);
+    for (size_t i = 0; i < BULK; i++) bulk[i] = slow_byte(i);
+    /* The upload starts on the old path (the link in memory has no delay:
+     * it may end there too); the move happens while it runs. */
+    MUST(quic_conn_migrate(c.conn, (struct sockaddr *)&client_addr2, client_addr2len, now));
+    MUST(quic_conn_stream_send(c.conn, 0, bulk, BULK, true));
+    free(bulk);
+    now = run(&c, &s, now, delivered);
+    CHECK(s.stream_done && s.rx_total == BULK);
+    CHECK(strcmp(c.path_events, "VM") == 0);
+    CHECK(same_addr(&c.path_local, c.path_local_len, &client_addr2, client_addr2len));
+    struct sockaddr_storage peer;
+    socklen_t peerlen;
+    MUST(quic_conn_peer_address(s.conn, &peer, &peerlen));
+    CHECK(same_addr(&peer, peerlen, &client_addr2, client_addr2len));
+    paths_api = 0;
+    quic_conn_free(c.conn);
+    quic_conn_free(s.conn);
+    quic_config_free(server_config);
+    server_config = NULL;
+}
+
 /* A fleet's shared register through quic.h (quic_config_set_shared_register):
  * a table of the identifiers taken, as a database all servers reach. */
 struct fleet {
@@ -731,12 +852,13 @@ int main(int argc, char **argv) {
     test_backpressure(argv[1]);
     test_read_mode(argv[1]);
     test_keep_alive_and_abandon(argv[1]);
+    test_migration(argv[1]);
     test_resumption(argv[1]);
     if (failures) {
         fprintf(stderr, "test_handshake: %d failure(s)\n", failures);
         return 1;
     }
-    printf("test_handshake: handshake, ping, key update, 1 MB, close, backpressure, read mode, keep-alive and resumption passed "
+    printf("test_handshake: handshake, ping, key update, 1 MB, close, backpressure, read mode, keep-alive, migration and resumption passed "
            "(%llu ms virtual)\n",
            (unsigned long long)(now / MS));
     return 0;

@@ -235,6 +235,12 @@ CLIENT_CASES = {
     "v2": {"files": ["1mb.bin"], "args": ["--v2"], "need": "v2", "expect": f"version {V2}"},
     "datagram": {"files": ["f5.txt"], "args": ["--datagram", "100"], "need": "datagram",
                  "expect": "100 datagram(s) echoed"},
+    # RFC 9000 §9: a new local port with a new CID after 100 KB, validated
+    # first; and the same port change unannounced, as a NAT rebinding.
+    "migrate": {"files": ["10mb.bin"], "args": ["--migrate"], "need": "migration",
+                "expect": "migrated to"},
+    "rebind": {"files": ["10mb.bin"], "args": ["--rebind"], "need": "migration",
+               "expect": "rebound"},
 }
 
 # peer client -> libquic server:
@@ -302,12 +308,14 @@ def peer_server(peer, feats, host, port, cert, key, www, logdir):
 
 # What each peer's server can do (features of CLIENT_CASES' "need").
 SERVER_FEATURES = {
-    "aioquic": {"retry", "chacha20", "keyupdate", "tickets", "v2", "datagram"},
-    "quinn": {"retry", "chacha20", "keyupdate", "tickets", "datagram"},
-    "picoquic": {"retry", "chacha20", "keyupdate", "tickets", "v2"},
+    "aioquic": {"retry", "chacha20", "keyupdate", "tickets", "v2", "datagram", "migration"},
+    "quinn": {"retry", "chacha20", "keyupdate", "tickets", "datagram", "migration"},
+    "picoquic": {"retry", "chacha20", "keyupdate", "tickets", "v2", "migration"},
     # quiche's Node server sends a Retry to every new client, so every
     # case against it goes through one; it has no ticket or DATAGRAM
-    # settings and speaks v1 only.
+    # settings and speaks v1 only. It sends disable_active_migration
+    # (quic-client --migrate is refused with MIGRATION_DISABLED) and drops
+    # packets from a client's new address, as RFC 9000 §9 allows it to.
     "quiche": {"retry", "chacha20", "keyupdate"},
 }
 

@@ -1,0 +1,235 @@
+//! Paths over the C API: per-datagram addresses (`quic_datagram_info`),
+//! and a client probing or moving to a new local address (RFC 9000 §9).
+
+use std::net::SocketAddr;
+
+use super::addr::{read_sockaddr, write_sockaddr};
+use super::conn::{quic_conn, send_next, with_conn};
+use super::guard::guard;
+use super::result::*;
+use super::sized::{read_sized, usable_size, write_sized, Growable};
+use crate::conn::Transmit;
+
+/// What travels with one datagram, in and out: its local and remote
+/// addresses. A growable struct (the rule in this header's opening
+/// comment): ECN marks, segment sizes and send times will be appended.
+///
+/// An address whose length is 0 is absent: a `local` the caller does not
+/// know, or one the library has no opinion on (send from your one socket).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct quic_datagram_info {
+    /// `sizeof(quic_datagram_info)`, set by the caller.
+    pub struct_size: usize,
+    /// Our address: where the datagram arrived, or where it must leave
+    /// from.
+    pub local: libc::sockaddr_storage,
+    /// Length of `local`; 0 when absent.
+    pub local_len: libc::socklen_t,
+    /// The peer's address: where it came from, or where it goes.
+    pub remote: libc::sockaddr_storage,
+    /// Length of `remote`.
+    pub remote_len: libc::socklen_t,
+}
+
+// SAFETY: #[repr(C)], struct_size first; the minimum ends after
+// `remote_len`, as addresses are what the struct is for.
+unsafe impl Growable for quic_datagram_info {
+    const MIN_SIZE: usize = std::mem::offset_of!(quic_datagram_info, remote_len) + 4;
+}
+
+impl quic_datagram_info {
+    fn zeroed() -> Self {
+        // SAFETY: plain data (integers and sockaddr_storage); all-zero is
+        // a valid value of each field.
+        unsafe { std::mem::zeroed() }
+    }
+}
+
+/// The address at `addr` of `len` bytes; None when `len` is 0.
+///
+/// Safety: `addr` valid for `len` bytes.
+unsafe fn optional_sockaddr(
+    addr: &libc::sockaddr_storage,
+    len: libc::socklen_t,
+) -> Result<Option<SocketAddr>, quic_result> {
+    if len == 0 {
+        return Ok(None);
+    }
+    if len as usize > std::mem::size_of::<libc::sockaddr_storage>() {
+        return Err(QUIC_RESULT_INVALID_ADDRESS);
+    }
+    let p = (addr as *const libc::sockaddr_storage).cast::<libc::sockaddr>();
+    // SAFETY: `len` is within the storage, per the check above.
+    unsafe { read_sockaddr(p, len) }.map(Some)
+}
+
+/// `quic_conn_recv` with the datagram's addresses in `info`: `remote`
+/// (required) and `local` (where it arrived; length 0 if unknown). A
+/// client that probes or migrates to other local addresses passes them
+/// here, so that answers on a new path are recognised and PATH_RESPONSE
+/// goes back out of the socket the challenge came in on.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (`struct_size`);
+/// `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_PANIC`.
+///
+/// Safety: `conn` must be NULL or live; `data` valid for `len` bytes;
+/// `info` NULL or valid for its `struct_size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_recv_info(
+    conn: *mut quic_conn,
+    data: *const u8,
+    len: usize,
+    info: *const quic_datagram_info,
+    now_ns: u64,
+) -> quic_result {
+    with_conn(conn, |h| {
+        let datagram = try_slice!(data, len);
+        // SAFETY: per the contract.
+        let size = match unsafe { usable_size(info) } {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
+        // SAFETY: per the contract; absent fields stay zero.
+        let info = unsafe { read_sized(info, size, quic_datagram_info::zeroed()) };
+        // SAFETY: the fields are within `info`.
+        let (local, remote) = match unsafe {
+            (
+                optional_sockaddr(&info.local, info.local_len),
+                optional_sockaddr(&info.remote, info.remote_len),
+            )
+        } {
+            (Ok(l), Ok(Some(r))) => (l, r),
+            (Err(e), _) | (_, Err(e)) => return e,
+            (_, Ok(None)) => return QUIC_RESULT_INVALID_ADDRESS,
+        };
+        h.conn.recv_on(datagram, local, remote, now_ns);
+        QUIC_RESULT_OK
+    })
+}
+
+/// `quic_conn_send` that also says which local address the datagram must
+/// leave from: `info->remote` is the destination, and `info->local` the
+/// local address (length 0: the caller's usual socket). A client probing
+/// or migrating gets datagrams for the new path here, with that path's
+/// local address. Call until `QUIC_RESULT_DONE`.
+///
+/// Returns: as `quic_conn_send`, and `QUIC_RESULT_INVALID_ARGUMENT` for a
+/// `struct_size` too small.
+///
+/// Safety: `conn` must be NULL or live; `out` writable for `out_cap`
+/// bytes; `out_len` NULL or writable; `info` NULL or writable for its
+/// `struct_size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_send_info(
+    conn: *mut quic_conn,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    info: *mut quic_datagram_info,
+    now_ns: u64,
+) -> quic_result {
+    guard(|| {
+        // SAFETY: per the contract.
+        let size = match unsafe { usable_size(info) } {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
+        let write = |t: Transmit| {
+            let mut v = quic_datagram_info::zeroed();
+            if let Some(l) = t.local {
+                write_sockaddr(l, &mut v.local, &mut v.local_len);
+            }
+            write_sockaddr(t.remote, &mut v.remote, &mut v.remote_len);
+            // SAFETY: `info` is writable for `size` bytes (per the
+            // contract, capped by usable_size).
+            unsafe { write_sized(info, &v, size) };
+        };
+        // SAFETY: per the contract.
+        unsafe { send_next(conn, out, out_cap, out_len, now_ns, write) }
+    })
+}
+
+/// A client probes the path from another local address `local` to the
+/// server (RFC 9000 §9.1), without moving: PATH_CHALLENGE datagrams for it
+/// come out of `quic_conn_send_info` with `info->local` set to `local`
+/// (send them from a socket bound there, and feed what arrives on it to
+/// `quic_conn_recv_info` with that local address). The outcome is a
+/// QUIC_EVENT_TYPE_PATH_VALIDATED or QUIC_EVENT_TYPE_PATH_FAILED event
+/// with `local_addr` and `remote_addr`; a validated path can be moved to
+/// later with `quic_conn_migrate`, at once.
+///
+/// A probe gives up after three PTOs without an answer (RFC 9000 §8.2.4;
+/// about 3 s on a new path); meanwhile the challenge is resent. Each path
+/// uses its own connection ID of the server's (§9.5).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_INVALID_STATE` (a server,
+/// before the handshake is confirmed, or `local` already in use);
+/// `QUIC_RESULT_MIGRATION_DISABLED` (the server sent
+/// disable_active_migration); `QUIC_RESULT_NO_CONNECTION_ID` (the server
+/// gave no unused connection ID); `QUIC_RESULT_WOULD_BLOCK` (4 paths are
+/// being probed already); `QUIC_RESULT_CLOSING`;
+/// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ADDRESS`;
+/// `QUIC_RESULT_PANIC`.
+///
+/// Safety: `conn` must be NULL or live; `local` valid for `local_len`
+/// bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_probe_path(
+    conn: *mut quic_conn,
+    local: *const libc::sockaddr,
+    local_len: libc::socklen_t,
+    now_ns: u64,
+) -> quic_result {
+    // SAFETY: per the contract.
+    unsafe { probe(conn, local, local_len, false, now_ns) }
+}
+
+/// A client moves to the local address `local` (RFC 9000 §9.2): the path
+/// from there is probed as with `quic_conn_probe_path`, and once the
+/// server answers, the connection switches to it. Until then everything
+/// keeps flowing on the old path; after, `quic_conn_send_info` gives
+/// `local` for every datagram. Events, in order:
+/// QUIC_EVENT_TYPE_PATH_VALIDATED, then QUIC_EVENT_TYPE_MIGRATED; or
+/// QUIC_EVENT_TYPE_PATH_FAILED, and the connection stays where it was.
+/// The move resets congestion control and the RTT estimate, unless only
+/// the port changed (§9.4). Keep the old socket open until MIGRATED
+/// (datagrams in flight still arrive there).
+///
+/// A NAT rebinding needs no call: the server follows the new address by
+/// itself. Returns: as `quic_conn_probe_path`.
+///
+/// Safety: `conn` must be NULL or live; `local` valid for `local_len`
+/// bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_migrate(
+    conn: *mut quic_conn,
+    local: *const libc::sockaddr,
+    local_len: libc::socklen_t,
+    now_ns: u64,
+) -> quic_result {
+    // SAFETY: per the contract.
+    unsafe { probe(conn, local, local_len, true, now_ns) }
+}
+
+/// Safety: as `quic_conn_probe_path`.
+unsafe fn probe(
+    conn: *mut quic_conn,
+    local: *const libc::sockaddr,
+    local_len: libc::socklen_t,
+    migrate: bool,
+    now_ns: u64,
+) -> quic_result {
+    with_conn(conn, |h| {
+        // SAFETY: per the contract.
+        let local = match unsafe { read_sockaddr(local, local_len) } {
+            Ok(a) => a,
+            Err(e) => return e,
+        };
+        match h.conn.probe_path(local, migrate, now_ns) {
+            Ok(()) => QUIC_RESULT_OK,
+            Err(e) => api_error_code(e),
+        }
+    })
+}
