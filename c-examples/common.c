@@ -63,21 +63,9 @@ const char *addr_text(const struct sockaddr *addr, socklen_t len, char *buf, siz
     return buf;
 }
 
-int wait_readable(int fd, uint64_t deadline) {
-    int timeout_ms = -1;
-    if (deadline != UINT64_MAX) {
-        uint64_t now = now_ns();
-        timeout_ms = deadline <= now ? 0 : (int)((deadline - now + 999999) / 1000000);
-        if (timeout_ms > 60000) timeout_ms = 60000;
-    }
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    int rc = poll(&p, 1, timeout_ms);
-    if (rc < 0) return errno == EINTR ? -1 : -1;
-    return rc > 0;
-}
+int wait_readable(int fd, uint64_t deadline) { return wait_readable2(fd, -1, deadline); }
 
 int wait_readable2(int fd, int fd2, uint64_t deadline) {
-    if (fd2 < 0) return wait_readable(fd, deadline);
     int timeout_ms = -1;
     if (deadline != UINT64_MAX) {
         uint64_t now = now_ns();
@@ -85,7 +73,7 @@ int wait_readable2(int fd, int fd2, uint64_t deadline) {
         if (timeout_ms > 60000) timeout_ms = 60000;
     }
     struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = fd2, .events = POLLIN}};
-    int rc = poll(p, 2, timeout_ms);
+    int rc = poll(p, fd2 < 0 ? 1 : 2, timeout_ms);
     return rc < 0 ? -1 : rc > 0;
 }
 
