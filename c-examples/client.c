@@ -12,6 +12,8 @@
  * first, then used); the run fails if the move does not happen. --rebind
  * switches to a new local port at the same point without telling the
  * connection, as a NAT rebinding would: the server follows by itself.
+ * A server that offers a preferred address (RFC 9000 §9.6) is followed
+ * there once the handshake is confirmed, through a socket of its own.
  *
  * URLs look like https://127.0.0.1:4433/a.bin or https://[::1]:4433/a.bin.
  * --v2 starts in QUIC version 1 and offers and prefers version 2, which a
@@ -54,6 +56,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,58 +90,119 @@ static int zero_rtt;
 static int migrate_mode, rebind_mode;
 #define MOVE_AFTER (100 * 1024)
 
-/* Sends what the connection has, each datagram from the socket of its
- * local address: `fd2` when it is `local2`, else `fd`. */
-static int flush_paths(quic_conn *conn, int fd, int fd2, const struct sockaddr_storage *local2,
-                       socklen_t local2len) {
+/* The client's UDP sockets, each connected to one server address (a
+ * connected socket hears ICMP errors: "nothing listening" fails at once
+ * instead of at the handshake timeout). The first goes to the server
+ * named on the command line; --migrate adds one; a server's preferred
+ * address (RFC 9000 §9.6), which libquic moves to by itself, gets one. */
+#define MAX_SOCKETS 4
+struct path_socket {
+    int fd;
+    struct sockaddr_storage local, remote;
+    socklen_t local_len, remote_len;
+};
+static struct path_socket sockets[MAX_SOCKETS];
+static int n_sockets;
+
+/* Opens a socket connected to `remote`; its index, or -1. */
+static int open_socket(const struct sockaddr *remote, socklen_t remote_len) {
+    if (n_sockets == MAX_SOCKETS) return -1;
+    struct path_socket *s = &sockets[n_sockets];
+    s->fd = socket(remote->sa_family, SOCK_DGRAM, 0);
+    if (s->fd < 0) return perror("socket"), -1;
+    s->local_len = sizeof s->local;
+    if (connect(s->fd, remote, remote_len) != 0 ||
+        getsockname(s->fd, (struct sockaddr *)&s->local, &s->local_len) != 0) {
+        perror("quic-client: connect");
+        close(s->fd);
+        return -1;
+    }
+    memcpy(&s->remote, remote, remote_len);
+    s->remote_len = remote_len;
+    return n_sockets++;
+}
+
+static void close_sockets(void) {
+    for (int i = 0; i < n_sockets; i++) close(sockets[i].fd);
+    n_sockets = 0;
+}
+
+static int same(const struct sockaddr_storage *a, socklen_t alen,
+                const struct sockaddr_storage *b, socklen_t blen) {
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* The socket a datagram to `info->remote` leaves from: the one bound to
+ * `info->local` when that socket goes there, else the newest one that
+ * goes there, else a new one. */
+static int socket_for(const quic_datagram_info *info) {
+    for (int i = n_sockets - 1; i >= 0; i--)
+        if (info->local_len && same(&sockets[i].local, sockets[i].local_len, &info->local,
+                                    info->local_len) &&
+            same(&sockets[i].remote, sockets[i].remote_len, &info->remote, info->remote_len))
+            return i;
+    for (int i = n_sockets - 1; i >= 0; i--)
+        if (same(&sockets[i].remote, sockets[i].remote_len, &info->remote, info->remote_len))
+            return i;
+    return open_socket((const struct sockaddr *)&info->remote, info->remote_len);
+}
+
+/* Sends what the connection has, each datagram from its socket. */
+static int send_all(quic_conn *conn) {
     uint8_t out[65536];
     size_t len;
     quic_datagram_info info = {.struct_size = sizeof info};
     quic_result rc;
     while ((rc = quic_conn_send_info(conn, out, sizeof out, &len, &info, now_ns())) ==
            QUIC_RESULT_OK) {
-        int via = fd2 >= 0 && info.local_len == local2len &&
-                          memcmp(&info.local, local2, local2len) == 0
-                      ? fd2
-                      : fd;
-        if (sendto(via, out, len, 0, (struct sockaddr *)&info.remote, info.remote_len) < 0 &&
-            errno != EAGAIN && errno != ENOBUFS && errno != EWOULDBLOCK) {
-            if (errno != ECONNREFUSED) perror("sendto");
+        int i = socket_for(&info);
+        if (i < 0) continue; /* no socket for it: as if lost */
+        if (send(sockets[i].fd, out, len, 0) < 0 && errno != EAGAIN && errno != ENOBUFS &&
+            errno != EWOULDBLOCK) {
+            if (errno != ECONNREFUSED) perror("send");
             return -1;
         }
     }
     return rc == QUIC_RESULT_DONE ? 0 : -1;
 }
 
-/* Feeds every datagram waiting on `fd`, which is bound to `local` (length
- * 0: not said). Returns -1 on ECONNREFUSED. */
-static int read_socket(quic_conn *conn, int fd, const struct sockaddr_storage *local,
-                       socklen_t locallen) {
+/* Feeds every datagram waiting on the sockets; with --migrate the
+ * connection is told which local address each came in on. Returns -1 on
+ * ECONNREFUSED. */
+static int read_all(quic_conn *conn) {
     uint8_t in[65536];
-    for (;;) {
-        quic_datagram_info info = {.struct_size = sizeof info};
-        info.remote_len = sizeof info.remote;
-        ssize_t n = recvfrom(fd, in, sizeof in, MSG_DONTWAIT, (struct sockaddr *)&info.remote,
-                             &info.remote_len);
-        if (n < 0) return errno == ECONNREFUSED ? -1 : 0;
-        info.local = *local;
-        info.local_len = locallen;
-        quic_conn_recv_info(conn, in, (size_t)n, &info, now_ns());
-    }
+    int refused = 0;
+    for (int i = 0; i < n_sockets; i++)
+        for (;;) {
+            quic_datagram_info info = {.struct_size = sizeof info};
+            info.remote_len = sizeof info.remote;
+            ssize_t n = recvfrom(sockets[i].fd, in, sizeof in, MSG_DONTWAIT,
+                                 (struct sockaddr *)&info.remote, &info.remote_len);
+            if (n < 0) {
+                refused |= errno == ECONNREFUSED;
+                break;
+            }
+            if (migrate_mode) {
+                info.local = sockets[i].local;
+                info.local_len = sockets[i].local_len;
+            }
+            quic_conn_recv_info(conn, in, (size_t)n, &info, now_ns());
+        }
+    return refused ? -1 : 0;
 }
 
-/* A UDP socket connected to `peer`, and its local address. */
-static int open_path(const struct sockaddr *peer, socklen_t peerlen,
-                     struct sockaddr_storage *local, socklen_t *locallen) {
-    int fd = socket(peer->sa_family, SOCK_DGRAM, 0);
-    if (fd < 0) return perror("socket"), -1;
-    *locallen = sizeof *local;
-    if (connect(fd, peer, peerlen) != 0 || getsockname(fd, (struct sockaddr *)local, locallen)) {
-        perror("quic-client: connect");
-        close(fd);
-        return -1;
+/* Waits until a socket is readable or `deadline`. */
+static int wait_sockets(uint64_t deadline) {
+    int timeout_ms = -1;
+    if (deadline != UINT64_MAX) {
+        uint64_t now = now_ns();
+        timeout_ms = deadline <= now ? 0 : (int)((deadline - now + 999999) / 1000000);
+        if (timeout_ms > 60000) timeout_ms = 60000;
     }
-    return fd;
+    struct pollfd p[MAX_SOCKETS];
+    for (int i = 0; i < n_sockets; i++) p[i] = (struct pollfd){.fd = sockets[i].fd, .events = POLLIN};
+    int rc = poll(p, (nfds_t)n_sockets, timeout_ms);
+    return rc < 0 ? -1 : rc > 0;
 }
 static uint8_t ticket[16384];
 static size_t ticket_len;
@@ -321,15 +385,8 @@ static void report_close(quic_conn *conn, const quic_event *ev, int established)
 /* Runs one connection that fetches downloads[first .. first+count). */
 static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t peerlen, int first,
                  int count) {
-    /* A connected socket hears ICMP errors: "nothing listening" fails at
-     * once instead of at the handshake timeout. */
-    struct sockaddr_storage local1, local2;
-    socklen_t local1len, local2len = 0;
-    int fd = open_path(peer, peerlen, &local1, &local1len);
-    if (fd < 0) return -1;
-    /* Only a migrating client tells the connection its local addresses. */
-    if (!migrate_mode) local1len = 0;
-    int fd2 = -1, moved = 0, migrated = 0;
+    if (open_socket(peer, peerlen) < 0) return -1;
+    int moved = 0, migrated = 0;
     quic_conn *conn;
     /* Resume the last session, if a ticket is at hand. */
     quic_conn_params params = {.struct_size = sizeof params, .session_ticket = ticket,
@@ -338,7 +395,7 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
     quic_result rc = quic_conn_new(config, &params, &conn);
     if (rc != QUIC_RESULT_OK) {
         report("quic-client", rc, config);
-        close(fd);
+        close_sockets();
         return -1;
     }
     uint64_t start = now_ns();
@@ -350,8 +407,7 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
     int tickets = 0;
     uint64_t done_at = 0;
     for (;;) {
-        if (!quic_conn_is_closed(conn) &&
-            flush_paths(conn, fd, fd2, &local2, local2len) != 0) {
+        if (!quic_conn_is_closed(conn) && send_all(conn) != 0) {
             if (errno == ECONNREFUSED) refused = 1;
             else failed = 1;
         }
@@ -412,14 +468,26 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
             } else if (ev.kind == QUIC_EVENT_TYPE_DATAGRAM_FRAME_RECEIVED) {
                 on_datagram(ev.data, ev.data_len);
             } else if (ev.kind == QUIC_EVENT_TYPE_MIGRATED) {
-                char where[64];
-                logv("migrated to %s", addr_text((const struct sockaddr *)&ev.local_addr,
-                                                 ev.local_addr_len, where, sizeof where));
-                migrated = 1;
+                char here[64] = "the same socket", there[64];
+                if (ev.local_addr_len)
+                    addr_text((const struct sockaddr *)&ev.local_addr, ev.local_addr_len, here,
+                              sizeof here);
+                addr_text((const struct sockaddr *)&ev.remote_addr, ev.remote_addr_len, there,
+                          sizeof there);
+                logv("migrated to %s -> %s", here, there);
+                /* --migrate's own move (not one to a preferred address). */
+                migrated |= migrate_mode && moved;
             } else if (ev.kind == QUIC_EVENT_TYPE_PATH_FAILED) {
-                fprintf(stderr, "quic-client: the new path failed: %.*s\n", (int)ev.reason_len,
-                        (const char *)ev.reason);
-                failed = 1;
+                /* Fatal only for the move --migrate asked for; a server's
+                 * preferred address that does not answer is just not used. */
+                if (migrate_mode && moved) {
+                    fprintf(stderr, "quic-client: the new path failed: %.*s\n",
+                            (int)ev.reason_len, (const char *)ev.reason);
+                    failed = 1;
+                } else {
+                    logv("the server's preferred address did not answer: %.*s",
+                         (int)ev.reason_len, (const char *)ev.reason);
+                }
             } else if (ev.kind == QUIC_EVENT_TYPE_KEY_UPDATED) {
                 logv("1-RTT keys updated: generation %llu",
                      (unsigned long long)quic_conn_key_generation(conn));
@@ -439,22 +507,26 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
         }
         if ((migrate_mode || rebind_mode) && !moved && established && received >= MOVE_AFTER) {
             moved = 1;
-            int nfd = open_path(peer, peerlen, &local2, &local2len);
-            if (nfd < 0) {
+            /* A new socket to where the connection sends now. */
+            struct sockaddr_storage now_peer;
+            socklen_t now_peerlen;
+            quic_conn_peer_address(conn, &now_peer, &now_peerlen);
+            int i = open_socket((struct sockaddr *)&now_peer, now_peerlen);
+            if (i < 0) {
                 failed = 1;
             } else if (rebind_mode) {
-                /* The old port is gone, as behind a NAT that rebound. */
-                close(fd);
-                fd = nfd;
-                local2len = 0;
+                /* The old ports are gone, as behind a NAT that rebound. */
+                for (int j = 0; j < i; j++) close(sockets[j].fd);
+                sockets[0] = sockets[i];
+                n_sockets = 1;
                 /* The server learns the new port from our next packet: a
                  * receiver that only acknowledges might not send one until
                  * data reaches it, and none can until the server knows. */
                 quic_conn_send_ping(conn, 0);
                 logv("rebound to a new local port after %llu bytes", (unsigned long long)received);
             } else {
-                fd2 = nfd;
-                rc = quic_conn_migrate(conn, (struct sockaddr *)&local2, local2len, now_ns());
+                rc = quic_conn_migrate(conn, (struct sockaddr *)&sockets[i].local,
+                                       sockets[i].local_len, now_ns());
                 if (rc != QUIC_RESULT_OK) {
                     report("quic-client: migrate", rc, NULL);
                     failed = 1;
@@ -506,7 +578,7 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
             closing = 1;
             continue;
         }
-        if (flush_paths(conn, fd, fd2, &local2, local2len) != 0) {
+        if (send_all(conn) != 0) {
             if (errno == ECONNREFUSED) refused = 1;
             else failed = 1;
         }
@@ -514,15 +586,11 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
         if (datagram_wake < deadline) deadline = datagram_wake;
         if (done_at && !closing && deadline > done_at + 1000000000ull)
             deadline = done_at + 1000000000ull;
-        if (wait_readable2(fd, fd2, deadline) > 0) {
-            if (read_socket(conn, fd, &local1, local1len) != 0) refused = 1;
-            if (fd2 >= 0 && read_socket(conn, fd2, &local2, local2len) != 0) refused = 1;
-        }
+        if (wait_sockets(deadline) > 0 && read_all(conn) != 0) refused = 1;
         if (quic_conn_timer(conn) <= now_ns()) quic_conn_handle_timer(conn, now_ns());
     }
     quic_conn_free(conn);
-    close(fd);
-    if (fd2 >= 0) close(fd2);
+    close_sockets();
     if (migrate_mode && !migrated && !reported) {
         fprintf(stderr, "quic-client: --migrate: the connection did not move\n");
         failed = 1;

@@ -102,6 +102,29 @@ int flush_conn(int fd, quic_conn *conn) {
     return rc == QUIC_RESULT_DONE ? 0 : -1;
 }
 
+/* Sends what the connection has, each datagram from the socket of its
+ * local address: `fd2` when it is `local2`, else `fd`. */
+int flush_routed(quic_conn *conn, int fd, int fd2, const struct sockaddr_storage *local2,
+                       socklen_t local2len) {
+    uint8_t out[65536];
+    size_t len;
+    quic_datagram_info info = {.struct_size = sizeof info};
+    quic_result rc;
+    while ((rc = quic_conn_send_info(conn, out, sizeof out, &len, &info, now_ns())) ==
+           QUIC_RESULT_OK) {
+        int via = fd2 >= 0 && info.local_len == local2len &&
+                          memcmp(&info.local, local2, local2len) == 0
+                      ? fd2
+                      : fd;
+        if (sendto(via, out, len, 0, (struct sockaddr *)&info.remote, info.remote_len) < 0 &&
+            errno != EAGAIN && errno != ENOBUFS && errno != EWOULDBLOCK) {
+            if (errno != ECONNREFUSED) perror("sendto");
+            return -1;
+        }
+    }
+    return rc == QUIC_RESULT_DONE ? 0 : -1;
+}
+
 void report(const char *what, quic_result rc, const quic_config *config) {
     const char *detail = config ? quic_config_last_error(config) : "";
     fprintf(stderr, "%s: %s%s%s\n", what, quic_result_str(rc), *detail ? ": " : "", detail);

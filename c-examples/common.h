@@ -39,6 +39,11 @@ int split_alpn(const char *list, char *storage, size_t storage_cap, const char *
 /* Sends every datagram the connection has through `fd`; returns -1 on a
  * socket error, with errno set (ECONNREFUSED: nothing listens there). */
 int flush_conn(int fd, quic_conn *conn);
+/* The same through quic_conn_send_info, each datagram from the socket of
+ * its local address: `fd2` when that is `local2`, else `fd` (with `fd2`
+ * -1, always `fd`). */
+int flush_routed(quic_conn *conn, int fd, int fd2, const struct sockaddr_storage *local2,
+                 socklen_t local2len);
 
 /* Applies the options both programs share: the ALPN list, --chacha20
  * (only TLS_CHACHA20_POLY1305_SHA256) and the key log file. Prints why and

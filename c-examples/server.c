@@ -15,7 +15,13 @@
  *
  *   quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR
  *               [--alpn LIST] [--chacha20] [--v2] [--retry] [--zero-rtt]
- *               [--datagram-echo] [--keylog FILE] [-v]
+ *               [--datagram-echo] [--preferred-address HOST:PORT] [--keylog FILE] [-v]
+ *
+ * --preferred-address HOST:PORT also listens there and offers it to every
+ * client as the server's preferred address (RFC 9000 §9.6): a client
+ * validates it after the handshake and moves its connection there; this
+ * server then answers from that address (quic_conn_send_info says which
+ * socket each datagram leaves from).
  *
  * --v2 prefers QUIC version 2: a client that starts in version 1 and
  * offers 2 is switched to it (RFC 9368 compatible negotiation).
@@ -286,17 +292,24 @@ static void drain_events(struct client *c) {
             break;
         case QUIC_EVENT_TYPE_PEER_MIGRATED:
         case QUIC_EVENT_TYPE_PATH_VALIDATED: {
-            /* The client moved (NAT rebinding): libquic already sends to
-             * the new address; only the log changes. */
+            /* The client moved (NAT rebinding, migration, or to the
+             * preferred address): libquic already sends to the new address,
+             * from the local address quic_conn_send_info names; only the
+             * log changes. */
             struct sockaddr_storage a;
             socklen_t alen;
-            char now_at[64];
+            char now_at[64], here[80] = "";
+            if (ev.local_addr_len) {
+                char l[64];
+                addr_text((struct sockaddr *)&ev.local_addr, ev.local_addr_len, l, sizeof l);
+                snprintf(here, sizeof here, " at %s", l);
+            }
             if (quic_conn_peer_address(c->conn, &a, &alen) == QUIC_RESULT_OK) {
                 addr_text((struct sockaddr *)&a, alen, now_at, sizeof now_at);
-                logv("%s: %s %s", c->peer,
+                logv("%s: %s %s%s", c->peer,
                      ev.kind == QUIC_EVENT_TYPE_PATH_VALIDATED ? "address validated:"
                                                                : "client moved to",
-                     now_at);
+                     now_at, here);
                 snprintf(c->peer, sizeof c->peer, "%s", now_at);
             }
             break;
@@ -401,14 +414,14 @@ static int give_up(quic_config *config, int fd, int code) {
 static void usage(void) {
     fprintf(stderr, "usage: quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR "
                     "[--alpn LIST] [--chacha20] [--v2] [--retry] [--zero-rtt] [--datagram-echo] "
-                    "[--keylog FILE] "
-                    "[-v]\n");
+                    "[--preferred-address HOST:PORT] [--keylog FILE] [-v]\n");
     exit(2);
 }
 
 int main(int argc, char **argv) {
     const char *listen = NULL, *cert = NULL, *key = NULL, *alpn = "hq-interop,echo";
     const char *keylog = getenv("SSLKEYLOGFILE");
+    const char *preferred = NULL;
     int chacha = 0, v2 = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -425,6 +438,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--root") && v) root = argv[++i];
         else if (!strcmp(a, "--alpn") && v) alpn = argv[++i];
         else if (!strcmp(a, "--keylog") && v) keylog = argv[++i];
+        else if (!strcmp(a, "--preferred-address") && v) preferred = argv[++i];
         else usage();
     }
     const char *testcase = getenv("TESTCASE");
@@ -502,6 +516,34 @@ int main(int argc, char **argv) {
     getsockname(fd, (struct sockaddr *)&addr, &addrlen);
     char text[64];
     printf("listening on %s\n", addr_text((struct sockaddr *)&addr, addrlen, text, sizeof text));
+    /* The preferred address: a second socket, offered to every client. */
+    int fd2 = -1;
+    struct sockaddr_storage pref;
+    socklen_t preflen = 0;
+    if (preferred) {
+        if (split_host_port(preferred, host, sizeof host, port, sizeof port) != 0 ||
+            resolve(host, port, 1, &pref, &preflen) != 0) {
+            fprintf(stderr, "quic-server: --preferred-address wants HOST:PORT, got %s\n",
+                    preferred);
+            return give_up(config, fd, 2);
+        }
+        fd2 = socket(pref.ss_family, SOCK_DGRAM, 0);
+        if (fd2 < 0 || bind(fd2, (struct sockaddr *)&pref, preflen) != 0) {
+            fprintf(stderr, "quic-server: cannot listen on %s: %s\n", preferred, strerror(errno));
+            if (fd2 >= 0) close(fd2);
+            return give_up(config, fd, 1);
+        }
+        preflen = sizeof pref;
+        getsockname(fd2, (struct sockaddr *)&pref, &preflen);
+        rc = quic_config_set_preferred_address(config, (struct sockaddr *)&pref, preflen);
+        if (rc != QUIC_RESULT_OK) {
+            report("quic-server: --preferred-address", rc, config);
+            close(fd2);
+            return give_up(config, fd, 2);
+        }
+        printf("preferred address %s\n",
+               addr_text((struct sockaddr *)&pref, preflen, text, sizeof text));
+    }
     fflush(stdout);
 
     struct sigaction sa;
@@ -521,31 +563,42 @@ int main(int argc, char **argv) {
         /* Wake up at least once a second, so a signal that lands just
          * before poll() still stops the server. */
         uint64_t tick = now_ns() + 1000000000ull;
-        int ready = wait_readable(fd, deadline < tick ? deadline : tick);
+        int ready = wait_readable2(fd, fd2, deadline < tick ? deadline : tick);
         if (ready < 0) continue;
-        while (ready > 0) {
-            struct sockaddr_storage from;
-            socklen_t fromlen = sizeof from;
-            ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
-            if (n < 0) break;
-            quic_header_info h = {.struct_size = sizeof h};
-            if (quic_header_parse(buf, (size_t)n, CID_LEN, &h) != QUIC_RESULT_OK) continue;
-            struct client *c = find(h.dcid, h.dcid_len);
-            if (!c) c = accept_new(fd, config, (size_t)n, &h, (struct sockaddr *)&from, fromlen);
-            if (!c) continue;
-            quic_conn_recv(c->conn, buf, (size_t)n, (struct sockaddr *)&from, fromlen, now_ns());
-            flush_conn(fd, c->conn);
-            drain_events(c);
-            flush_conn(fd, c->conn);
+        /* Each socket in turn; the connection is told which one a datagram
+         * came in on, so it answers from there. */
+        for (int s = 0; ready > 0 && s < 2; s++) {
+            int sock = s == 0 ? fd : fd2;
+            if (sock < 0) continue;
+            for (;;) {
+                quic_datagram_info info = {.struct_size = sizeof info};
+                info.remote_len = sizeof info.remote;
+                ssize_t n = recvfrom(sock, buf, sizeof buf, MSG_DONTWAIT,
+                                     (struct sockaddr *)&info.remote, &info.remote_len);
+                if (n < 0) break;
+                info.local = s == 0 ? addr : pref;
+                info.local_len = s == 0 ? addrlen : preflen;
+                quic_header_info h = {.struct_size = sizeof h};
+                if (quic_header_parse(buf, (size_t)n, CID_LEN, &h) != QUIC_RESULT_OK) continue;
+                struct client *c = find(h.dcid, h.dcid_len);
+                if (!c)
+                    c = accept_new(sock, config, (size_t)n, &h, (struct sockaddr *)&info.remote,
+                                   info.remote_len);
+                if (!c) continue;
+                quic_conn_recv_info(c->conn, buf, (size_t)n, &info, now_ns());
+                flush_routed(c->conn, fd, fd2, &pref, preflen);
+                drain_events(c);
+                flush_routed(c->conn, fd, fd2, &pref, preflen);
+            }
         }
         uint64_t now = now_ns();
         for (int i = 0; i < MAX_CONNS; i++) {
             struct client *c = &clients[i];
             if (!c->conn) continue;
             if (quic_conn_timer(c->conn) <= now) quic_conn_handle_timer(c->conn, now);
-            flush_conn(fd, c->conn);
+            flush_routed(c->conn, fd, fd2, &pref, preflen);
             drain_events(c);
-            flush_conn(fd, c->conn);
+            flush_routed(c->conn, fd, fd2, &pref, preflen);
             if (quic_conn_is_closed(c->conn)) release(c);
         }
     }
@@ -553,5 +606,6 @@ int main(int argc, char **argv) {
         if (clients[i].conn) release(&clients[i]);
     quic_config_free(config);
     close(fd);
+    if (fd2 >= 0) close(fd2);
     return 0;
 }

@@ -984,6 +984,44 @@ quic_result quic_config_set_keep_alive(quic_config *config, uint64_t interval_ns
 // Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_disable_active_migration(quic_config *config, bool disable);
 
+// A server offers `addr` as its preferred address (RFC 9000 §9.6): after
+// the handshake, clients validate it and move their connection there. One
+// address per family (IPv4, IPv6); call once for each. The server must
+// also receive on `addr`, route what arrives there by connection ID like
+// everything else (the preferred address has a CID of its own, reported
+// as QUIC_EVENT_TYPE_CONNECTION_ID_ISSUED right after `quic_conn_new`),
+// feed every datagram, on either address and from the first one on, with
+// `quic_conn_recv_info` naming the local address it arrived on, and send
+// each datagram from the local address `quic_conn_send_info` gives. A client that moves there shows up as
+// QUIC_EVENT_TYPE_PEER_MIGRATED, then PATH_VALIDATED.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_INVALID_ARGUMENT` (no IP
+// address or no port); `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+//
+// Safety: `config` must be NULL or a live config; `addr` valid for
+// `addrlen` bytes.
+quic_result quic_config_set_preferred_address(quic_config *config,
+                                              const struct sockaddr *addr,
+                                              socklen_t addrlen);
+
+// Whether a client moves to the server's preferred address (RFC 9000
+// §9.6.1): on by default. When on, the client probes it once the
+// handshake is confirmed, from its current local address, and moves there
+// when it answers (QUIC_EVENT_TYPE_PATH_VALIDATED, then
+// QUIC_EVENT_TYPE_MIGRATED with `remote_addr` the new server address);
+// `quic_conn_send_info` / `quic_conn_send` then give that address, so a
+// caller whose socket is `connect`ed to the first address must send
+// elsewhere. If it does not answer within three PTOs,
+// QUIC_EVENT_TYPE_PATH_FAILED, and the connection stays. Turn it off for
+// a client that can reach one server address only.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+//
+// Safety: `config` must be NULL or a live config.
+quic_result quic_config_set_follow_preferred_address(quic_config *config, bool follow);
+
 // Sets how long a handshake may take, in nanoseconds, counted from
 // `quic_conn_connect` (client) or the first Initial (server). When it runs
 // out the connection ends at once, silently, with a

@@ -146,6 +146,11 @@ pub struct Config {
     pub(crate) keep_alive: u64,
     /// Tell the peer not to move to another address (RFC 9000 §18.2).
     pub(crate) disable_active_migration: bool,
+    /// A server's preferred addresses, per family (RFC 9000 §9.6).
+    pub(crate) preferred_v4: Option<std::net::SocketAddrV4>,
+    pub(crate) preferred_v6: Option<std::net::SocketAddrV6>,
+    /// A client moves to the server's preferred address (§9.6.1).
+    pub(crate) follow_preferred_address: bool,
     /// How far auto-tuning may grow the connection window.
     pub(crate) max_connection_window: u64,
     /// Streams the peer may open at once, bidirectional.
@@ -258,6 +263,9 @@ impl Config {
             writable_level: 0,
             keep_alive: 0,
             disable_active_migration: false,
+            preferred_v4: None,
+            preferred_v6: None,
+            follow_preferred_address: true,
             max_connection_window: 24 * DEFAULT_WINDOW,
             max_streams_bidi: 128,
             congestion_control: Default::default(),
@@ -514,6 +522,36 @@ impl Config {
     /// A NAT rebinding, which the peer does not choose, is still followed.
     pub fn set_disable_active_migration(&mut self, disable: bool) {
         self.disable_active_migration = disable;
+    }
+
+    /// A server offers `addr` as its preferred address of that family (RFC
+    /// 9000 §9.6): clients validate it after the handshake and move there.
+    /// One per family; the application must receive there too and feed
+    /// those datagrams to the same connection (routed by CID, with
+    /// `recv_on` naming the local address).
+    pub fn set_preferred_address(&mut self, addr: std::net::SocketAddr) -> Result<(), ConfigError> {
+        if self.side != Side::Server {
+            return Err(ConfigError::Invalid(
+                "only a server has a preferred address".into(),
+            ));
+        }
+        if addr.ip().is_unspecified() || addr.port() == 0 {
+            return Err(ConfigError::Invalid(
+                "a preferred address needs an IP address and a port".into(),
+            ));
+        }
+        match addr {
+            std::net::SocketAddr::V4(a) => self.preferred_v4 = Some(a),
+            std::net::SocketAddr::V6(a) => self.preferred_v6 = Some(a),
+        }
+        Ok(())
+    }
+
+    /// Whether a client moves to the server's preferred address (on by
+    /// default, as RFC 9000 §9.6.1 recommends). Off for a client that can
+    /// send to one server address only.
+    pub fn set_follow_preferred_address(&mut self, follow: bool) {
+        self.follow_preferred_address = follow;
     }
 
     /// Turns session tickets on: a server issues them after the handshake,

@@ -75,6 +75,32 @@ impl LocalCids {
         self.active.iter().any(|c| &*c.cid == cid)
     }
 
+    /// Issues the CID of our preferred address (sequence number 1, RFC 9000
+    /// §18.2), carried in the transport parameter rather than
+    /// NEW_CONNECTION_ID; None with zero-length CIDs or when issued
+    /// already.
+    pub(crate) fn issue_for_preferred_address(
+        &mut self,
+        rng: &dyn RandomSource,
+    ) -> Option<LocalCid> {
+        if self.len == 0 || self.next_seq != 1 {
+            return None;
+        }
+        let mut draw = [0u8; 20 + 16];
+        rng.fill(&mut draw);
+        let mut reset_token = [0u8; 16];
+        reset_token.copy_from_slice(&draw[20..]);
+        let c = LocalCid {
+            seq: 1,
+            cid: ConnectionId::new(&draw[..self.len]).unwrap_or_default(),
+            reset_token,
+            announce: false,
+        };
+        self.active.push(c.clone());
+        self.next_seq = 2;
+        Some(c)
+    }
+
     /// Issues CIDs until `limit` are active; returns the new ones.
     pub(crate) fn replenish(&mut self, rng: &dyn RandomSource, limit: u64) -> Vec<ConnectionId> {
         let mut new = Vec::new();
@@ -198,6 +224,20 @@ impl PeerCids {
         std::hint::black_box(diff) == 0
     }
 
+    /// The server's preferred_address parameter gave `cid` with sequence
+    /// number 1 (RFC 9000 §18.2), to use like one from NEW_CONNECTION_ID.
+    pub(crate) fn add_preferred(&mut self, cid: ConnectionId, reset_token: [u8; 16]) {
+        if self.active.iter().all(|c| c.seq != 1) {
+            self.active.push(PeerCid {
+                seq: 1,
+                cid,
+                reset_token: Some(reset_token),
+                reserved: false,
+            });
+            self.active[1..].sort_by_key(|c| c.seq);
+        }
+    }
+
     /// Sets the stateless reset token of sequence 0 (server's transport
     /// parameter).
     pub(crate) fn set_initial_token(&mut self, token: [u8; 16]) {
@@ -289,6 +329,17 @@ impl PeerCids {
         let c = self.active.iter_mut().skip(1).find(|c| !c.reserved)?;
         c.reserved = true;
         Some((c.seq, c.cid))
+    }
+
+    /// Sets aside the CID with sequence number `seq`, if unused.
+    pub(crate) fn reserve_seq(&mut self, seq: u64) -> Option<u64> {
+        let c = self
+            .active
+            .iter_mut()
+            .skip(1)
+            .find(|c| c.seq == seq && !c.reserved)?;
+        c.reserved = true;
+        Some(seq)
     }
 
     /// The CID with sequence number `seq`, unless the peer retired it

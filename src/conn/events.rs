@@ -114,11 +114,11 @@ pub enum Event {
         /// Why.
         reason: Vec<u8>,
     },
-    /// This client moved to a validated path (`migrate`): datagrams now
-    /// leave from `local`.
+    /// This client moved to a validated path (`migrate`, or the server's
+    /// preferred address): datagrams now leave from `local` to `remote`.
     Migrated {
-        /// Our new local address.
-        local: std::net::SocketAddr,
+        /// Our local address (None: the caller's one socket).
+        local: Option<std::net::SocketAddr>,
         /// The peer's address.
         remote: std::net::SocketAddr,
     },

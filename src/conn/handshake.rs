@@ -2,7 +2,7 @@
 //! data, installing the keys it yields, checking the peer's transport
 //! parameters, and completing and confirming the handshake.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use super::{cid, ApiError, CloseError, Connection, Event, Termination};
 use crate::cid::ConnectionId;
@@ -11,7 +11,7 @@ use crate::error::{code, TransportError};
 use crate::recovery::Space;
 use crate::side::Side;
 use crate::tls::{alert, Level, LocalParams, TlsSession, YieldedSecret};
-use crate::transport_params::{TransportParameters, VersionInformation};
+use crate::transport_params::{PreferredAddress, TransportParameters, VersionInformation};
 use crate::version;
 
 impl Connection {
@@ -108,8 +108,29 @@ impl Connection {
             tp.original_destination_connection_id = Some(self.ids.original_dcid);
             tp.retry_source_connection_id = self.ids.retry_scid;
             tp.stateless_reset_token = Some(local0.reset_token);
+            tp.preferred_address = self.preferred_address_param();
         }
         tp
+    }
+
+    /// Our preferred_address parameter (RFC 9000 §18.2): the configured
+    /// addresses, absent ones as zeros, with the CID of sequence 1.
+    fn preferred_address_param(&self) -> Option<PreferredAddress> {
+        let c = &self.config;
+        if c.preferred_v4.is_none() && c.preferred_v6.is_none() {
+            return None;
+        }
+        let cid = self.local_cids.active.iter().find(|c| c.seq == 1)?;
+        Some(PreferredAddress {
+            ipv4: c
+                .preferred_v4
+                .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+            ipv6: c
+                .preferred_v6
+                .unwrap_or(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0)),
+            cid: cid.cid,
+            reset_token: cid.reset_token,
+        })
     }
 
     /// The versions our Version Information lists (RFC 9368 §3): a
@@ -284,6 +305,13 @@ impl Connection {
             if let Some(token) = tp.stateless_reset_token {
                 self.peer_cids.set_initial_token(token);
             }
+            if let Some(pa) = &tp.preferred_address {
+                // RFC 9000 §18.2: not from a server with zero-length CIDs.
+                if self.ids.peer_initial_scid.is_empty() {
+                    return Err(bad("preferred_address with zero-length connection IDs"));
+                }
+                self.peer_cids.add_preferred(pa.cid, pa.reset_token);
+            }
         }
         self.check_version_information(&tp)?;
         self.recovery.max_ack_delay = tp.max_ack_delay * 1_000_000;
@@ -397,6 +425,7 @@ impl Connection {
         }
         self.discard_space(Space::Handshake, now);
         self.start_ticket_wait(now);
+        self.probe_preferred_address(now);
     }
 
     /// Drops a space's keys and its packets in flight (RFC 9001 §4.9).

@@ -23,6 +23,10 @@ use crate::side::Side;
 /// Paths probed at once at most: each holds a peer CID and a timer.
 pub(crate) const MAX_PROBES: usize = 4;
 
+/// RFC 9000 §18.2: the CID in the preferred_address parameter has
+/// sequence number 1.
+pub(crate) const PREFERRED_ADDRESS_CID_SEQ: u64 = 1;
+
 /// RFC 9002 §6.2.2: the RTT of a path with no sample (333 ms).
 const INITIAL_RTT: u64 = 333_000_000;
 
@@ -34,7 +38,9 @@ const CID_RETIRED: &str = "the peer retired the connection ID of the path";
 /// waiting for `migrate`).
 #[derive(Debug, Clone)]
 pub(crate) struct Probe {
-    local: SocketAddr,
+    /// None: the caller's one socket (a probe of the server's preferred
+    /// address from where we are).
+    local: Option<SocketAddr>,
     remote: SocketAddr,
     /// Sequence number of the peer CID set aside for this path; None when
     /// the peer uses zero-length CIDs (nothing to set aside).
@@ -74,7 +80,7 @@ impl Paths {
         match local {
             None => self.active.local,
             Some(l) => {
-                self.active.local.get_or_insert(l);
+                self.active.learn_local(l);
                 Some(l)
             }
         }
@@ -95,8 +101,10 @@ impl Paths {
             .min()
     }
 
-    fn find(&self, local: SocketAddr) -> Option<usize> {
-        self.probes.iter().position(|p| p.local == local)
+    fn find(&self, local: Option<SocketAddr>, remote: SocketAddr) -> Option<usize> {
+        self.probes
+            .iter()
+            .position(|p| p.local == local && p.remote == remote)
     }
 }
 
@@ -145,7 +153,7 @@ impl Connection {
             .active
             .peer
             .ok_or(ApiError::InvalidState("not connected"))?;
-        if let Some(i) = self.paths.find(local) {
+        if let Some(i) = self.paths.find(Some(local), remote) {
             let p = &mut self.paths.probes[i];
             p.migrate |= migrate;
             if p.validated && migrate {
@@ -164,6 +172,56 @@ impl Connection {
             let (seq, _) = self.peer_cids.reserve().ok_or(ApiError::NoConnectionId)?;
             Some(seq)
         };
+        self.start_probe(Some(local), remote, cid_seq, migrate, now);
+        Ok(())
+    }
+
+    /// RFC 9000 §9.6.1: once the handshake is confirmed, a client probes
+    /// the server's preferred address of the family in use, from where it
+    /// is, with the CID the server gave for it, and moves there once it
+    /// answers; if it does not, the connection stays.
+    pub(super) fn probe_preferred_address(&mut self, now: u64) {
+        if self.side != Side::Client || !self.config.follow_preferred_address {
+            return;
+        }
+        let (Some(pa), Some(peer)) = (
+            self.peer_params
+                .as_ref()
+                .and_then(|p| p.preferred_address.clone()),
+            self.paths.active.peer,
+        ) else {
+            return;
+        };
+        let remote = match peer {
+            SocketAddr::V4(_) => SocketAddr::V4(pa.ipv4),
+            SocketAddr::V6(_) => SocketAddr::V6(pa.ipv6),
+        };
+        // An absent address is all zeros (§18.2).
+        if remote.ip().is_unspecified() || remote.port() == 0 || remote == peer {
+            return;
+        }
+        if self.paths.probes.len() >= MAX_PROBES {
+            return;
+        }
+        let Some(seq) = self
+            .peer_cids
+            .reserve_seq(PREFERRED_ADDRESS_CID_SEQ)
+            .or_else(|| self.peer_cids.reserve().map(|(s, _)| s))
+        else {
+            return;
+        };
+        let local = self.paths.active.local;
+        self.start_probe(local, remote, Some(seq), true, now);
+    }
+
+    fn start_probe(
+        &mut self,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+        cid_seq: Option<u64>,
+        migrate: bool,
+        now: u64,
+    ) {
         let mut challenge = [0u8; 8];
         self.config.random.fill(&mut challenge);
         let pto = self.recovery.pto();
@@ -182,7 +240,6 @@ impl Connection {
             migrate,
             validated: false,
         });
-        Ok(())
     }
 
     /// The CID to send with on the probed path `t`, if it is one.
@@ -191,7 +248,7 @@ impl Connection {
             .paths
             .probes
             .iter()
-            .find(|p| Some(p.local) == t.local && p.remote == t.remote)?;
+            .find(|p| p.local == t.local && p.remote == t.remote)?;
         p.cid_seq.and_then(|s| self.peer_cids.get(s))
     }
 
@@ -203,7 +260,7 @@ impl Connection {
         let p = &self.paths.probes[i];
         let (t, data) = (
             Transmit {
-                local: Some(p.local),
+                local: p.local,
                 remote: p.remote,
             },
             p.challenge,
@@ -248,7 +305,7 @@ impl Connection {
         p.validated = true;
         p.pending = false;
         self.events.push_back(Event::PathValidated {
-            local: Some(p.local),
+            local: p.local,
             remote: p.remote,
         });
         if p.migrate {
@@ -281,7 +338,7 @@ impl Connection {
             self.peer_cids.release(seq);
         }
         self.events.push_back(Event::PathFailed {
-            local: Some(p.local),
+            local: p.local,
             remote: p.remote,
             reason: reason.as_bytes().to_vec(),
         });
@@ -294,10 +351,13 @@ impl Connection {
                 return self.probe_failed(p, CID_RETIRED);
             }
         }
-        let old = self.paths.active.local.replace(p.local);
+        let a = &mut self.paths.active;
+        let (old_local, old_remote) = (a.local, a.peer);
+        a.move_to_validated(p.local, p.remote);
         // §9.4: a new address starts congestion control and the RTT
         // estimate over; a new port alone does not.
-        if old.is_none_or(|o| o.ip() != p.local.ip()) {
+        let ip = |x: Option<SocketAddr>| x.map(|x| x.ip());
+        if ip(old_local) != ip(a.local) || ip(old_remote) != ip(a.peer) {
             self.recovery.reset_path();
         }
         // The server moves when a non-probing packet comes from the new

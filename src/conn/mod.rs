@@ -354,7 +354,20 @@ impl Connection {
             ),
             None => None,
         };
-        Ok(Self::new(config, tls_ctx, odcid, retry))
+        let mut conn = Self::new(config, tls_ctx, odcid, retry);
+        // RFC 9000 §9.6: the preferred address's CID goes in the transport
+        // parameters; the application routes it to this connection too.
+        let c = &conn.config;
+        if c.preferred_v4.is_some() || c.preferred_v6.is_some() {
+            if let Some(cid) = conn
+                .local_cids
+                .issue_for_preferred_address(&*conn.config.random)
+            {
+                conn.events
+                    .push_back(Event::ConnectionIdIssued { cid: cid.cid });
+            }
+        }
+        Ok(conn)
     }
 
     /// Client or server.

@@ -55,8 +55,8 @@ pub(crate) struct Path {
     /// Where they leave from, when the caller says (`recv_on`); None for a
     /// caller with one socket that never tells.
     pub(crate) local: Option<SocketAddr>,
-    /// The last address the peer proved it owns.
-    validated: Option<SocketAddr>,
+    /// The last path (local, remote) the peer proved it owns its end of.
+    validated: Option<(Option<SocketAddr>, SocketAddr)>,
     challenge: Option<Challenge>,
     responses: VecDeque<Response>,
     /// Bytes received from and sent to `peer` while it is not validated.
@@ -114,13 +114,37 @@ impl Path {
     /// address it ran on).
     pub(crate) fn set_validated(&mut self, addr: SocketAddr) {
         self.peer = Some(addr);
-        self.validated = Some(addr);
+        self.validated = Some((self.local, addr));
+    }
+
+    /// Both ends of the path in use.
+    fn here(&self) -> Option<(Option<SocketAddr>, SocketAddr)> {
+        self.peer.map(|p| (self.local, p))
+    }
+
+    /// The caller named our address for the first time: the path in use
+    /// (and the proven one, if it is this) has it.
+    pub(crate) fn learn_local(&mut self, local: SocketAddr) {
+        if self.local.is_some() {
+            return;
+        }
+        self.local = Some(local);
+        if let Some((None, r)) = self.validated {
+            self.validated = Some((Some(local), r));
+        }
+    }
+
+    /// Moves to the path from `local` to `remote`, proven (a client's
+    /// validated probe).
+    pub(crate) fn move_to_validated(&mut self, local: Option<SocketAddr>, remote: SocketAddr) {
+        self.local = local.or(self.local);
+        self.set_validated(remote);
     }
 
     /// Bytes we may still send to an unproven address after a migration
     /// (RFC 9000 §9.3.1); None when not limited.
     pub(crate) fn budget(&self) -> Option<u64> {
-        if self.peer.is_some() && self.peer == self.validated || self.validated.is_none() {
+        if self.validated.is_none() || self.here() == self.validated {
             return None;
         }
         Some(
@@ -245,7 +269,7 @@ impl Connection {
         let p = &mut self.paths.active;
         if p.challenge.is_some_and(|c| c.data == data) {
             p.challenge = None;
-            p.validated = p.peer;
+            p.validated = p.here();
             if let Some(remote) = p.peer {
                 let local = p.local;
                 self.events
@@ -260,6 +284,7 @@ impl Connection {
     pub(super) fn on_packet_from(
         &mut self,
         from: SocketAddr,
+        local: Option<SocketAddr>,
         size: usize,
         non_probing: bool,
         largest: bool,
@@ -268,7 +293,9 @@ impl Connection {
         if self.side == Side::Client || !self.hs.is_confirmed() {
             return;
         }
-        if Some(from) == self.paths.active.peer {
+        // RFC 9000 §9.6.2: packets to our preferred address are a new path
+        // too, with the same client address: one side changing is enough.
+        if Some((local, from)) == self.paths.active.here() {
             if self.paths.active.budget().is_some() {
                 self.paths.active.unvalidated_received += size as u64;
             }
@@ -277,17 +304,20 @@ impl Connection {
         if !non_probing || !largest {
             return;
         }
-        let old = self.paths.active.peer;
         let p = &mut self.paths.active;
+        let (old, old_local) = (p.peer, p.local);
         p.peer = Some(from);
+        p.local = local;
         p.unvalidated_received = size as u64;
         p.unvalidated_sent = 0;
         // RFC 9000 §9.4: a new IP address is a new path for congestion
         // control and RTT; a new port alone (NAT rebinding) is not.
-        if old.is_none_or(|o| o.ip() != from.ip()) {
+        let same_ip =
+            |a: Option<SocketAddr>, b: Option<SocketAddr>| a.map(|a| a.ip()) == b.map(|b| b.ip());
+        if !same_ip(old, Some(from)) || !same_ip(old_local, local) {
             self.recovery.reset_path();
         }
-        if Some(from) == p.validated {
+        if p.here() == p.validated {
             p.challenge = None;
         } else {
             let mut data = [0u8; 8];
@@ -312,8 +342,9 @@ impl Connection {
             return;
         }
         p.challenge = None;
-        if p.validated.is_some() && p.peer != p.validated {
-            p.peer = p.validated;
+        if let Some((local, remote)) = p.validated.filter(|v| p.here() != Some(*v)) {
+            p.peer = Some(remote);
+            p.local = local;
             self.recovery.reset_path();
             if let Some(addr) = p.peer {
                 self.events.push_back(Event::PeerMigrated { addr });

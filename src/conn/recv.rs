@@ -128,7 +128,9 @@ impl Connection {
     /// the rest of the datagram cannot be used.
     fn recv_packet(&mut self, buf: &mut [u8], arrival: Arrival, now: u64) -> Option<usize> {
         let Arrival {
-            from, datagram_len, ..
+            from,
+            local,
+            datagram_len,
         } = arrival;
         let hdr = header::parse(buf, self.config.connection_id_length).ok()?;
         let len = hdr.packet_len;
@@ -302,7 +304,7 @@ impl Connection {
             return Some(len);
         }
         if space == Space::Application && matches!(self.close, CloseState::Open) {
-            self.on_packet_from(from, datagram_len, kinds.non_probing, largest, now);
+            self.on_packet_from(from, local, datagram_len, kinds.non_probing, largest, now);
         }
         let ack = &mut self.spaces[space as usize].ack;
         if paced {

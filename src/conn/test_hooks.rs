@@ -52,6 +52,11 @@ impl Connection {
         u32::from(self.spaces[Space::Application as usize].probes)
     }
 
+    /// The transport parameters we send.
+    pub(crate) fn local_params_for_test(&self) -> crate::transport_params::TransportParameters {
+        self.local_params()
+    }
+
     /// The peer's connection ID we send with.
     pub(crate) fn peer_cid_in_use(&self) -> crate::cid::ConnectionId {
         self.peer_cids.current()

@@ -395,7 +395,7 @@ impl quic_event {
                 out
             }
             Event::Migrated { local, remote } => {
-                Self::on_path(quic_event_type::Migrated, Some(*local), *remote)
+                Self::on_path(quic_event_type::Migrated, *local, *remote)
             }
             Event::ConnectionTerminated {
                 cause,

@@ -76,7 +76,7 @@ fn migrate_mid_transfer(new: SocketAddr) -> Pair {
                 remote: super::pair::server_addr()
             },
             Event::Migrated {
-                local: new,
+                local: Some(new),
                 remote: super::pair::server_addr()
             },
         ]

@@ -15,6 +15,7 @@ mod migration;
 pub(crate) mod pair;
 pub(crate) mod pki;
 mod post_handshake;
+mod preferred_address;
 mod random_source;
 mod read_mode;
 mod resumption;

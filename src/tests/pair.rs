@@ -144,7 +144,16 @@ pub(crate) fn configs() -> (Config, Config) {
 /// the client's address is the source seen by the server (None: wherever
 /// the NAT maps the client's first socket then, `client_seen_as`) or the
 /// client socket a datagram goes to.
-type InFlight = (u64, u64, Dir, Option<SocketAddr>, Vec<u8>);
+/// The server's address is the one the client sent to, or the one the
+/// server sent from (None: `server_addr()`).
+type InFlight = (
+    u64,
+    u64,
+    Dir,
+    Option<SocketAddr>,
+    Option<SocketAddr>,
+    Vec<u8>,
+);
 
 /// Two connections and the link between them.
 pub(crate) struct Pair {
@@ -204,6 +213,12 @@ pub(crate) struct Pair {
     pub(crate) client_sockets: Vec<SocketAddr>,
     /// Of those, the ones nothing reaches (a firewall lets out only).
     pub(crate) client_sockets_unreachable: Vec<SocketAddr>,
+    /// The server's preferred address, where it receives too.
+    pub(crate) server_preferred: Option<SocketAddr>,
+    /// Server addresses the client's datagrams never reach.
+    pub(crate) server_unreachable: Vec<SocketAddr>,
+    /// Datagrams the client sent to each server address.
+    pub(crate) client_sent_to: HashMap<SocketAddr, u64>,
     /// Bytes the server sent to, and received from, each client address.
     pub(crate) server_sent_to: HashMap<SocketAddr, u64>,
     pub(crate) server_received_from: HashMap<SocketAddr, u64>,
@@ -281,6 +296,9 @@ impl Pair {
             client_seen_as: client_addr(),
             client_sockets: Vec::new(),
             client_sockets_unreachable: Vec::new(),
+            server_preferred: None,
+            server_unreachable: Vec::new(),
+            client_sent_to: HashMap::new(),
             server_sent_to: HashMap::new(),
             server_received_from: HashMap::new(),
             initial_token: None,
@@ -298,11 +316,18 @@ impl Pair {
     }
 
     fn enqueue(&mut self, dir: Dir, datagram: Vec<u8>) {
-        self.enqueue_via(dir, None, datagram);
+        self.enqueue_via(dir, None, None, datagram);
     }
 
-    /// Like `enqueue`, with the client's address (see `InFlight`).
-    fn enqueue_via(&mut self, dir: Dir, client: Option<SocketAddr>, datagram: Vec<u8>) {
+    /// Like `enqueue`, with the client's and the server's address (see
+    /// `InFlight`).
+    fn enqueue_via(
+        &mut self,
+        dir: Dir,
+        client: Option<SocketAddr>,
+        server: Option<SocketAddr>,
+        datagram: Vec<u8>,
+    ) {
         let i = dir as usize;
         let n = self.counts[i];
         self.counts[i] += 1;
@@ -345,12 +370,13 @@ impl Pair {
                 self.seq,
                 dir,
                 client,
+                server,
                 datagram.clone(),
             )));
         }
         self.seq += 1;
         self.queue
-            .push(Reverse((at, self.seq, dir, client, datagram)));
+            .push(Reverse((at, self.seq, dir, client, server, datagram)));
     }
 
     /// Random, burst and blackout losses, and the MTU.
@@ -384,13 +410,21 @@ impl Pair {
     fn flush(&mut self) {
         let mut buf = std::mem::take(&mut self.buf);
         while let Some(t) = self.client.send_on(&mut buf, self.now) {
-            assert_eq!(t.remote, server_addr());
+            assert!(
+                t.remote == server_addr() || Some(t.remote) == self.server_preferred,
+                "the client sends to {}",
+                t.remote
+            );
+            *self.client_sent_to.entry(t.remote).or_default() += 1;
+            if self.server_unreachable.contains(&t.remote) {
+                continue;
+            }
             let from = t.local.filter(|l| *l != client_addr());
             assert!(
                 from.is_none_or(|l| self.client_sockets.contains(&l)),
                 "the client sends from {from:?}, where it has no socket"
             );
-            self.enqueue_via(Dir::ToServer, from, buf.clone());
+            self.enqueue_via(Dir::ToServer, from, Some(t.remote), buf.clone());
         }
         if let Some(mut server) = self.server.take() {
             let mut sent = false;
@@ -398,9 +432,10 @@ impl Pair {
                 if let Some(watch) = &mut self.watch_server_sends {
                     watch(&server, sent);
                 }
-                let Some(to) = server.send(&mut buf, self.now) else {
+                let Some(t) = server.send_on(&mut buf, self.now) else {
                     break;
                 };
+                let to = t.remote;
                 sent = true;
                 *self.server_sent_to.entry(to).or_default() += buf.len() as u64;
                 let socket = if to == self.client_seen_as {
@@ -412,7 +447,7 @@ impl Pair {
                 } else {
                     continue; // nobody there any more
                 };
-                self.enqueue_via(Dir::ToClient, Some(socket), buf.clone());
+                self.enqueue_via(Dir::ToClient, Some(socket), t.local, buf.clone());
                 if let Some(f) = &mut self.on_server_send {
                     f(self.bytes_sent[1], self.bytes_delivered[0]);
                 }
@@ -434,13 +469,20 @@ impl Pair {
         }
     }
 
-    fn deliver(&mut self, dir: Dir, client: Option<SocketAddr>, datagram: Vec<u8>) {
+    fn deliver(
+        &mut self,
+        dir: Dir,
+        client: Option<SocketAddr>,
+        server: Option<SocketAddr>,
+        datagram: Vec<u8>,
+    ) {
         self.bytes_delivered[dir as usize] += datagram.len() as u64;
+        let server = server.unwrap_or_else(server_addr);
         match dir {
             Dir::ToClient => {
                 let local = client.unwrap_or_else(client_addr);
                 self.client
-                    .recv_on(&datagram, Some(local), server_addr(), self.now)
+                    .recv_on(&datagram, Some(local), server, self.now)
             }
             Dir::ToServer => {
                 if self.retry_every_initial.is_some() && self.retry_front(&datagram) {
@@ -483,7 +525,7 @@ impl Pair {
                 let s = self.server.as_mut().unwrap();
                 let from = client.unwrap_or(self.client_seen_as);
                 *self.server_received_from.entry(from).or_default() += datagram.len() as u64;
-                s.recv(&datagram, from, self.now);
+                s.recv_on(&datagram, Some(server), from, self.now);
             }
         }
     }
@@ -594,8 +636,8 @@ impl Pair {
         self.flush();
         if let Some(Reverse((t, ..))) = self.queue.peek() {
             if *t <= self.now {
-                let Reverse((_, _, dir, client, d)) = self.queue.pop().unwrap();
-                self.deliver(dir, client, d);
+                let Reverse((_, _, dir, client, server, d)) = self.queue.pop().unwrap();
+                self.deliver(dir, client, server, d);
                 return true;
             }
         }

@@ -144,12 +144,24 @@ static socklen_t client_addrlen, server_addrlen;
  * quic_conn_recv_info, and the client also has a socket at `client_addr2`
  * (no NAT: the server sees it as it is). */
 static int paths_api;
-static struct sockaddr_storage client_addr2;
-static socklen_t client_addr2len;
+static struct sockaddr_storage client_addr2, server_pref;
+static socklen_t client_addr2len, server_preflen;
 
 static int same_addr(const struct sockaddr_storage *a, socklen_t alen,
                      const struct sockaddr_storage *b, socklen_t blen) {
     return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* Creates the server connection from the client's first datagram. */
+static void ensure_server(struct side *s, const uint8_t *buf, size_t len) {
+    if (s->conn) return;
+    quic_header_info h = {.struct_size = sizeof h};
+    MUST(quic_header_parse(buf, len, 8, &h));
+    CHECK(h.packet_type == QUIC_PACKET_TYPE_INITIAL);
+    quic_conn_params params = {.struct_size = sizeof params,
+                               .original_dcid = h.dcid,
+                               .original_dcid_len = h.dcid_len};
+    MUST(quic_conn_new(server_config, &params, &s->conn));
 }
 
 /* `exchange` with per-datagram addresses. */
@@ -162,10 +174,12 @@ static void exchange_paths(struct side *c, struct side *s, uint64_t now) {
         while (quic_conn_send_info(c->conn, buf, sizeof buf, &len, &info, now) ==
                QUIC_RESULT_OK) {
             moved = 1;
-            CHECK(same_addr(&info.remote, info.remote_len, &server_addr, server_addrlen));
+            CHECK(same_addr(&info.remote, info.remote_len, &server_addr, server_addrlen) ||
+                  same_addr(&info.remote, info.remote_len, &server_pref, server_preflen));
+            /* The server receives it at the address the client sent to. */
             quic_datagram_info in = {.struct_size = sizeof in};
-            in.local = server_addr;
-            in.local_len = server_addrlen;
+            in.local = info.remote;
+            in.local_len = info.remote_len;
             if (info.local_len == 0) {
                 in.remote = client_addr;
                 in.remote_len = client_addrlen;
@@ -173,14 +187,16 @@ static void exchange_paths(struct side *c, struct side *s, uint64_t now) {
                 in.remote = info.local;
                 in.remote_len = info.local_len;
             }
+            ensure_server(s, buf, len);
             MUST(quic_conn_recv_info(s->conn, buf, len, &in, now));
         }
-        while (quic_conn_send_info(s->conn, buf, sizeof buf, &len, &info, now) ==
+        while (s->conn && quic_conn_send_info(s->conn, buf, sizeof buf, &len, &info, now) ==
                QUIC_RESULT_OK) {
             moved = 1;
+            /* From the server address it was sent from. */
             quic_datagram_info in = {.struct_size = sizeof in};
-            in.remote = server_addr;
-            in.remote_len = server_addrlen;
+            in.remote = info.local_len ? info.local : server_addr;
+            in.remote_len = info.local_len ? info.local_len : server_addrlen;
             in.local = info.remote;
             in.local_len = info.remote_len;
             CHECK(same_addr(&info.remote, info.remote_len, &client_addr, client_addrlen) ||
@@ -196,7 +212,7 @@ static void exchange_paths(struct side *c, struct side *s, uint64_t now) {
 /* Moves every datagram each side has to send; creates the server
  * connection from the first client datagram. */
 static void exchange(struct side *c, struct side *s, uint64_t now) {
-    if (paths_api && s->conn) {
+    if (paths_api) {
         exchange_paths(c, s, now);
         return;
     }
@@ -213,15 +229,7 @@ static void exchange(struct side *c, struct side *s, uint64_t now) {
                 client_lost++;
                 continue;
             }
-            if (!s->conn) {
-                quic_header_info h = {.struct_size = sizeof h};
-                MUST(quic_header_parse(buf, len, 8, &h));
-                CHECK(h.packet_type == QUIC_PACKET_TYPE_INITIAL);
-                quic_conn_params params = {.struct_size = sizeof params,
-                                           .original_dcid = h.dcid,
-                                           .original_dcid_len = h.dcid_len};
-                MUST(quic_conn_new(server_config, &params, &s->conn));
-            }
+            ensure_server(s, buf, len);
             MUST(quic_conn_recv(s->conn, buf, len, (struct sockaddr *)&client_addr,
                                 client_addrlen, now));
         }
@@ -607,6 +615,44 @@ static void test_migration(const char *certs) {
     server_config = NULL;
 }
 
+/* A server's preferred address through quic.h: the server config offers
+ * it, the client validates it after the handshake and moves there (events
+ * V then M, `remote_addr` the preferred address), and the server answers
+ * from it (quic_conn_send_info's local address). */
+static void test_preferred_address(const char *certs) {
+    quic_config *client_config;
+    make_configs(certs, &client_config, &server_config);
+    MUST(quic_sockaddr_parse("127.0.0.3:4434", &server_pref, &server_preflen));
+    CHECK(quic_config_set_preferred_address(client_config, (struct sockaddr *)&server_pref,
+                                            server_preflen) == QUIC_RESULT_INVALID_ARGUMENT);
+    MUST(quic_config_set_preferred_address(server_config, (struct sockaddr *)&server_pref,
+                                           server_preflen));
+    struct side c = {0}, s = {0};
+    MUST(quic_conn_new(client_config, NULL, &c.conn));
+    quic_config_free(client_config);
+    MUST(quic_conn_connect(c.conn, (struct sockaddr *)&server_addr, server_addrlen, 0));
+    paths_api = 1;
+    uint64_t now = run(&c, &s, 0, established);
+    now = run_for(&c, &s, now, 1000 * MS);
+    CHECK(strcmp(c.path_events, "VM") == 0);
+    struct sockaddr_storage peer;
+    socklen_t peerlen;
+    MUST(quic_conn_peer_address(c.conn, &peer, &peerlen));
+    CHECK(same_addr(&peer, peerlen, &server_pref, server_preflen));
+    /* The server proved the client's end of its path at the new address. */
+    CHECK(strchr(s.path_events, 'V') != NULL);
+    CHECK(same_addr(&s.path_local, s.path_local_len, &server_pref, server_preflen));
+    MUST(quic_conn_send_ping(c.conn, 42));
+    now = run(&c, &s, now, pinged);
+    CHECK(c.ping_acked);
+    paths_api = 0;
+    server_preflen = 0;
+    quic_conn_free(c.conn);
+    quic_conn_free(s.conn);
+    quic_config_free(server_config);
+    server_config = NULL;
+}
+
 /* A fleet's shared register through quic.h (quic_config_set_shared_register):
  * a table of the identifiers taken, as a database all servers reach. */
 struct fleet {
@@ -853,12 +899,13 @@ int main(int argc, char **argv) {
     test_read_mode(argv[1]);
     test_keep_alive_and_abandon(argv[1]);
     test_migration(argv[1]);
+    test_preferred_address(argv[1]);
     test_resumption(argv[1]);
     if (failures) {
         fprintf(stderr, "test_handshake: %d failure(s)\n", failures);
         return 1;
     }
-    printf("test_handshake: handshake, ping, key update, 1 MB, close, backpressure, read mode, keep-alive, migration and resumption passed "
+    printf("test_handshake: handshake, ping, key update, 1 MB, close, backpressure, read mode, keep-alive, migration, preferred address and resumption passed "
            "(%llu ms virtual)\n",
            (unsigned long long)(now / MS));
     return 0;
