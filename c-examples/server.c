@@ -422,6 +422,7 @@ int main(int argc, char **argv) {
     const char *listen = NULL, *cert = NULL, *key = NULL, *alpn = "hq-interop,echo";
     const char *keylog = getenv("SSLKEYLOGFILE");
     const char *preferred = NULL;
+    int migrate_case = 0;
     int chacha = 0, v2 = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -449,15 +450,16 @@ int main(int argc, char **argv) {
          * v2, and a client's NAT rebinding (libquic validates the new
          * address and follows it), resumption (the server always issues
          * session tickets), retry (a Retry with a libquic token for every
-         * new client), zerortt (early data accepted). ECN and
-         * preferred-address migration: not yet. */
+         * new client), zerortt (early data accepted), connectionmigration
+         * (a preferred address: --preferred-address, or the --listen
+         * host on the next port). ECN: not yet. */
         static const char *const supported[] = {
             "handshake",    "transfer",      "multiconnect", "chacha20",
             "keyupdate",    "multiplexing",  "ipv6",         "longrtt",
             "blackhole",    "handshakeloss", "transferloss", "handshakecorruption",
             "transfercorruption", "amplificationlimit", "goodput", "crosstraffic",
             "v2",           "rebind-port",   "rebind-addr",  "resumption", "retry",
-            "zerortt",      NULL};
+            "zerortt",      "connectionmigration", NULL};
         int known = 0;
         for (int i = 0; supported[i]; i++) known |= !strcmp(testcase, supported[i]);
         if (!known) {
@@ -467,6 +469,7 @@ int main(int argc, char **argv) {
         if (!strcmp(testcase, "v2")) v2 = 1;
         if (!strcmp(testcase, "retry")) retry_mode = 1;
         if (!strcmp(testcase, "zerortt")) zero_rtt = 1;
+        if (!strcmp(testcase, "connectionmigration") && !preferred) migrate_case = 1;
     }
     if (!listen || !cert || !key || !root) usage();
 
@@ -520,6 +523,15 @@ int main(int argc, char **argv) {
     int fd2 = -1;
     struct sockaddr_storage pref;
     socklen_t preflen = 0;
+    char derived[300];
+    if (migrate_case) {
+        /* The runner's connectionmigration: the listening host on the
+         * next port (any free one when listening on port 0). */
+        int p = atoi(port);
+        snprintf(derived, sizeof derived, "%s%s%s:%d", strchr(host, ':') ? "[" : "", host,
+                 strchr(host, ':') ? "]" : "", p ? p + 1 : 0);
+        preferred = derived;
+    }
     if (preferred) {
         if (split_host_port(preferred, host, sizeof host, port, sizeof port) != 0 ||
             resolve(host, port, 1, &pref, &preflen) != 0) {

@@ -216,6 +216,38 @@ def test_quic_client_with_aioquic_server(aioquic_server, www, tmp_path, names):
         assert digest(tmp_path / n) == digest(www / n)
 
 
+@pytest.mark.parametrize("mode,says", [("--migrate", "migrated to"), ("--rebind", "rebound")])
+def test_quic_client_moves_with_aioquic_server(aioquic_server, www, tmp_path, mode, says):
+    """RFC 9000 §9: quic-client moves to a new local port after 100 KB,
+    with a new connection ID after validating the path (--migrate), or
+    unannounced as behind a NAT (--rebind); aioquic's server follows and
+    the 10 MB arrive intact."""
+    r = fetch([f"https://127.0.0.1:{aioquic_server}/10mb.bin"], tmp_path, mode, "-v",
+              timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert says in r.stderr, r.stderr
+    assert digest(tmp_path / "10mb.bin") == digest(www / "10mb.bin")
+
+
+def test_aioquic_client_follows_the_preferred_address(www, tmp_path):
+    """RFC 9000 §9.6: quic-server --preferred-address offers a second
+    port; aioquic's client validates it and moves there, and the server,
+    having proved the client's end at that address, answers from it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        preferred = f"127.0.0.1:{sock.getsockname()[1]}"
+    srv = Server(www, extra=["--preferred-address", preferred, "-v"])
+    try:
+        r = subprocess.run([sys.executable, HQ, "get", CA, str(tmp_path),
+                            srv.url("10mb.bin")], capture_output=True, text=True, timeout=300)
+    finally:
+        code, err = srv.stop()
+    assert r.returncode == 0, r.stderr
+    assert digest(tmp_path / "10mb.bin") == digest(www / "10mb.bin")
+    assert code == 0, err
+    assert "address validated: 127.0.0.1:" in err and f" at {preferred}" in err, err
+
+
 def test_an_application_close_is_not_called_a_tls_alert(aioquic_server, tmp_path):
     r = fetch([f"https://127.0.0.1:{aioquic_server}/close-0x106"], tmp_path)
     assert r.returncode == 1
@@ -320,7 +352,7 @@ def test_client_key_update(server, www, tmp_path):
                                   "transferloss", "blackhole", "amplificationlimit", "ipv6",
                                   "goodput", "crosstraffic", "transfercorruption",
                                   "handshakecorruption", "rebind-port", "rebind-addr",
-                                  "resumption", "retry", "zerortt"])
+                                  "resumption", "retry", "zerortt", "connectionmigration"])
 def test_runner_cases_that_work_are_accepted(case, tmp_path):
     env = dict(os.environ, TESTCASE=case)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

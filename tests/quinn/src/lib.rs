@@ -72,6 +72,9 @@ pub struct Opts {
     /// With `resume`: 0-RTT on both sides; the second connection's client
     /// writes before its handshake completes.
     pub zero_rtt: bool,
+    /// A libquic client migrates to [`lib_new_addr`] once it received
+    /// this many bytes (RFC 9000 §9.2).
+    pub libquic_migrate_after: Option<usize>,
 }
 
 /// libquic's stream window in the slow-reader runs, and how far it may grow.
@@ -95,6 +98,7 @@ impl Default for Opts {
             libquic_pause_until: None,
             resume: false,
             zero_rtt: false,
+            libquic_migrate_after: None,
         }
     }
 }
@@ -131,6 +135,10 @@ pub struct Outcome {
     /// The server (whichever stack) had stream data before its handshake
     /// completed: it came in 0-RTT.
     pub server_read_early: bool,
+    /// libquic's path events: PathValidated, Migrated, PathFailed.
+    pub libquic_path_events: Vec<LibEvent>,
+    /// Where quinn-proto sent at the end.
+    pub quinn_remote: Option<SocketAddr>,
 }
 
 /// The bytes one side sends: a pattern that differs per side and offset.
@@ -146,6 +154,11 @@ fn certs_dir() -> String {
 
 fn lib_addr() -> SocketAddr {
     "10.0.0.1:4433".parse().unwrap()
+}
+
+/// The libquic client's second local address (migration).
+pub fn lib_new_addr() -> SocketAddr {
+    "10.0.0.3:5555".parse().unwrap()
 }
 
 fn quinn_addr() -> SocketAddr {
@@ -205,6 +218,8 @@ struct LibEnd {
     early_accepted: bool,
     read_early: bool,
     buf: Vec<u8>,
+    migrate_after: Option<usize>,
+    path_events: Vec<LibEvent>,
 }
 
 /// What both runs of a resumption test share: each side's configuration,
@@ -251,6 +266,8 @@ impl LibEnd {
             early_accepted: false,
             read_early: false,
             buf: Vec::with_capacity(2048),
+            migrate_after: opts.libquic_migrate_after,
+            path_events: Vec::new(),
         }
     }
 }
@@ -311,7 +328,8 @@ fn lib_config(opts: &Opts) -> (Arc<Config>, Arc<TlsContext>) {
 impl LibEnd {
     /// A datagram from quinn-proto; Retries and Version Negotiation the
     /// front end answers with go into `out`.
-    fn recv(&mut self, data: &[u8], now: u64, out: &mut Vec<Vec<u8>>) {
+    /// A datagram arrived at libquic's `local` address.
+    fn recv(&mut self, data: &[u8], local: SocketAddr, now: u64, out: &mut Vec<Datagram>) {
         if self.conn.is_none() {
             let Ok(h) = header::parse(data, 8) else {
                 return;
@@ -340,7 +358,7 @@ impl LibEnd {
                         )
                         .unwrap();
                         self.retries += 1;
-                        out.push(retry);
+                        out.push((lib_addr(), retry));
                         return;
                     }
                 }
@@ -357,13 +375,18 @@ impl LibEnd {
                 .unwrap(),
             );
         }
-        self.conn.as_mut().unwrap().recv(data, quinn_addr(), now);
+        self.conn
+            .as_mut()
+            .unwrap()
+            .recv_on(data, Some(local), quinn_addr(), now);
     }
 
-    fn send(&mut self, now: u64, out: &mut Vec<Vec<u8>>) {
+    /// What libquic sends, each with the local address it leaves from.
+    fn send(&mut self, now: u64, out: &mut Vec<Datagram>) {
         if let Some(conn) = &mut self.conn {
-            while conn.send(&mut self.buf, now).is_some() {
-                out.push(self.buf.clone());
+            while let Some(t) = conn.send_on(&mut self.buf, now) {
+                assert_eq!(t.remote, quinn_addr());
+                out.push((t.local.unwrap_or_else(lib_addr), self.buf.clone()));
             }
         }
     }
@@ -387,6 +410,15 @@ impl LibEnd {
         let was_paused = self.reader.paused;
         self.read_at_pace(now);
         let Some(conn) = &mut self.conn else { return };
+        if client
+            && self
+                .migrate_after
+                .is_some_and(|n| self.app.received.len() >= n)
+        {
+            self.migrate_after = None;
+            conn.probe_path(lib_new_addr(), true, now)
+                .expect("libquic client migrates");
+        }
         while let Some(e) = conn.poll_event() {
             match e {
                 LibEvent::StreamDataReceived {
@@ -409,6 +441,9 @@ impl LibEnd {
                     generation,
                     initiated_locally,
                 } => self.key_updates.push((generation, initiated_locally)),
+                e @ (LibEvent::PathValidated { .. }
+                | LibEvent::PathFailed { .. }
+                | LibEvent::Migrated { .. }) => self.path_events.push(e),
                 LibEvent::HandshakeCompleted {
                     session_resumed,
                     early_data_accepted,
@@ -597,17 +632,14 @@ impl QuinnEnd {
         self.base + Duration::from_nanos(now)
     }
 
-    fn recv(&mut self, data: &[u8], now: u64, out: &mut Vec<Vec<u8>>) {
+    /// A datagram from libquic's address `from`.
+    fn recv(&mut self, data: &[u8], from: SocketAddr, now: u64, out: &mut Vec<Datagram>) {
         let now = self.at(now);
         self.buf.clear();
-        match self.endpoint.handle(
-            now,
-            lib_addr(),
-            None,
-            None,
-            BytesMut::from(data),
-            &mut self.buf,
-        ) {
+        match self
+            .endpoint
+            .handle(now, from, None, None, BytesMut::from(data), &mut self.buf)
+        {
             Some(DatagramEvent::ConnectionEvent(_, ev)) => {
                 if let Some((_, c)) = &mut self.conn {
                     c.handle_event(ev);
@@ -617,7 +649,7 @@ impl QuinnEnd {
                 if self.retry && !incoming.remote_address_validated() {
                     let t = self.endpoint.retry(incoming, &mut self.buf).unwrap();
                     self.retries += 1;
-                    out.push(self.buf[..t.size].to_vec());
+                    out.push((t.destination, self.buf[..t.size].to_vec()));
                 } else {
                     match self.endpoint.accept(incoming, now, &mut self.buf, None) {
                         Ok(hc) => self.conn = Some(hc),
@@ -625,7 +657,9 @@ impl QuinnEnd {
                     }
                 }
             }
-            Some(DatagramEvent::Response(t)) => out.push(self.buf[..t.size].to_vec()),
+            Some(DatagramEvent::Response(t)) => {
+                out.push((t.destination, self.buf[..t.size].to_vec()))
+            }
             None => {}
         }
         self.endpoint_events();
@@ -641,7 +675,8 @@ impl QuinnEnd {
         }
     }
 
-    fn send(&mut self, now: u64, out: &mut Vec<Vec<u8>>) {
+    /// What quinn-proto sends, each with its destination.
+    fn send(&mut self, now: u64, out: &mut Vec<Datagram>) {
         let now = self.at(now);
         if let Some((_, c)) = &mut self.conn {
             loop {
@@ -649,7 +684,7 @@ impl QuinnEnd {
                 let Some(t) = c.poll_transmit(now, 1, &mut self.buf) else {
                     break;
                 };
-                out.push(self.buf[..t.size].to_vec());
+                out.push((t.destination, self.buf[..t.size].to_vec()));
             }
         }
         self.endpoint_events();
@@ -732,7 +767,12 @@ impl QuinnEnd {
 }
 
 /// An in-flight datagram: (delivery time, sequence, to libquic, bytes).
-type InFlight = Reverse<(u64, u64, bool, Vec<u8>)>;
+/// A datagram and libquic's address on it: where libquic sent it from, or
+/// where quinn-proto sent it to.
+type Datagram = (SocketAddr, Vec<u8>);
+
+/// (arrival, sequence, to libquic, libquic's address, bytes).
+type InFlight = Reverse<(u64, u64, bool, SocketAddr, Vec<u8>)>;
 
 /// Runs one exchange and checks both directions arrived intact; with
 /// `resume`, a second one that resumes the first one's session.
@@ -806,13 +846,13 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
             }
         }
         // Everything each side has goes on the link.
-        let mut sent: VecDeque<(bool, Vec<u8>)> = VecDeque::new();
+        let mut sent: VecDeque<(bool, Datagram)> = VecDeque::new();
         lib.send(now, &mut out);
         sent.extend(out.drain(..).map(|d| (false, d)));
         quinn.send(now, &mut out);
         sent.extend(out.drain(..).map(|d| (true, d)));
         let handshaking = now < 50 * MS;
-        for (to_lib, d) in sent {
+        for (to_lib, (addr, d)) in sent {
             // The first flights get through, so that both sides exist.
             if !handshaking && rng.chance(opts.loss) {
                 outcome.dropped += 1;
@@ -824,22 +864,22 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
                 outcome.reordered += 1;
             }
             seq += 1;
-            queue.push(Reverse((at, seq, to_lib, d)));
+            queue.push(Reverse((at, seq, to_lib, addr, d)));
         }
         if let Some(Reverse((t, ..))) = queue.peek() {
             if *t <= now {
-                let Reverse((_, _, to_lib, d)) = queue.pop().unwrap();
+                let Reverse((_, _, to_lib, addr, d)) = queue.pop().unwrap();
                 if to_lib {
-                    lib.recv(&d, now, &mut out);
-                    for r in out.drain(..) {
+                    lib.recv(&d, addr, now, &mut out);
+                    for (a, r) in out.drain(..) {
                         seq += 1;
-                        queue.push(Reverse((now + delay, seq, false, r)));
+                        queue.push(Reverse((now + delay, seq, false, a, r)));
                     }
                 } else {
-                    quinn.recv(&d, now, &mut out);
-                    for r in out.drain(..) {
+                    quinn.recv(&d, addr, now, &mut out);
+                    for (a, r) in out.drain(..) {
                         seq += 1;
-                        queue.push(Reverse((now + delay, seq, true, r)));
+                        queue.push(Reverse((now + delay, seq, true, a, r)));
                     }
                 }
                 continue;
@@ -894,6 +934,8 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
     };
     outcome.libquic_tickets = lib.tickets;
     outcome.libquic_received_while_paused = lib.reader.received_while_paused;
+    outcome.libquic_path_events = lib.path_events;
+    outcome.quinn_remote = quinn.conn.as_ref().map(|(_, c)| c.remote_address());
     outcome
 }
 

@@ -197,3 +197,26 @@ fn zero_rtt() {
         },
     );
 }
+
+/// RFC 9000 §9.2: a libquic client moves to a new local address in the
+/// middle of a download from quinn-proto: it probes the path with a CID of
+/// its own, switches once quinn-proto answers, and quinn-proto follows
+/// (its own validation of the new address included); every byte arrives.
+#[test]
+fn libquic_client_migrates_mid_transfer() {
+    let o = run(&Opts {
+        size: 4 << 20,
+        libquic_migrate_after: Some(1 << 20),
+        ..Default::default()
+    });
+    assert!(
+        matches!(
+            o.libquic_path_events[..],
+            [LibEvent::PathValidated { local: Some(a), .. }, LibEvent::Migrated { local: Some(b), .. }]
+                if a == lib_new_addr() && b == lib_new_addr()
+        ),
+        "{:?}",
+        o.libquic_path_events
+    );
+    assert_eq!(o.quinn_remote, Some(lib_new_addr()));
+}
