@@ -50,7 +50,7 @@ impl Connection {
         if self.side != Side::Client {
             return Err(ApiError::InvalidState("only a client presents a token"));
         }
-        if self.tls.is_some() {
+        if self.hs.is_started() {
             return Err(ApiError::InvalidState("a token is set before connecting"));
         }
         let name = self.config.server_name.as_deref().unwrap_or("");

@@ -68,7 +68,7 @@ impl Connection {
         }
         self.push_terminated(&err, cause);
         self.local_error = Some(err);
-        if self.paths.active.peer.is_none() || self.tls.is_none() {
+        if self.paths.active.peer.is_none() || !self.hs.is_started() {
             // Nothing was ever exchanged: there is nobody to tell.
             self.close = CloseState::Closed;
             return;

@@ -21,7 +21,7 @@ impl Connection {
         if self.side != Side::Client {
             return Err(ApiError::InvalidState("only a client connects"));
         }
-        if self.tls.is_some() || !matches!(self.close, super::close::CloseState::Open) {
+        if self.hs.is_started() || !matches!(self.close, super::close::CloseState::Open) {
             return Err(ApiError::InvalidState("already connected"));
         }
         self.paths.active.set_validated(peer);
@@ -176,6 +176,7 @@ impl Connection {
         )
         .map_err(|e| ApiError::Tls(e.reason.into()))?;
         self.tls = Some(session);
+        self.hs.start();
         self.drive_tls(now);
         if self.side == Side::Client {
             self.start_early_data();

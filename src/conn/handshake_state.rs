@@ -1,10 +1,15 @@
-//! Where the handshake stands (RFC 9001 §4.1.1, §4.1.2): running,
-//! complete, confirmed; what the client learns on the way (its address
+//! Where the handshake stands (RFC 9001 §4.1.1, §4.1.2): not started (a
+//! client before `connect`, a server before the client's first Initial),
+//! running, complete, confirmed; what the client learns on the way (its address
 //! validated) and what the server owes at the end (HANDSHAKE_DONE).
 
 /// The handshake's progress, only ever forward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(super) enum HandshakeState {
+    /// No TLS yet: a client that has not connected, a server waiting for
+    /// the Initial that makes it.
+    #[default]
+    NotStarted,
     /// TLS runs. Client: `acked` once the server acknowledged one of our
     /// Handshake packets, which proves our address (RFC 9002 §A.6).
     Running { acked: bool },
@@ -15,16 +20,24 @@ pub(super) enum HandshakeState {
     Confirmed { done_owed: bool },
 }
 
-impl Default for HandshakeState {
-    fn default() -> Self {
-        HandshakeState::Running { acked: false }
-    }
-}
-
 impl HandshakeState {
+    /// TLS started (a client connected, a server accepted an Initial).
+    pub(super) fn start(&mut self) {
+        if *self == HandshakeState::NotStarted {
+            *self = HandshakeState::Running { acked: false };
+        }
+    }
+
+    pub(super) fn is_started(&self) -> bool {
+        *self != HandshakeState::NotStarted
+    }
+
     /// TLS completed (confirmed included).
     pub(super) fn is_complete(&self) -> bool {
-        !matches!(self, HandshakeState::Running { .. })
+        matches!(
+            self,
+            HandshakeState::Complete { .. } | HandshakeState::Confirmed { .. }
+        )
     }
 
     pub(super) fn is_confirmed(&self) -> bool {
@@ -35,6 +48,7 @@ impl HandshakeState {
     /// of ours acknowledged, or the handshake confirmed).
     pub(super) fn address_proven(&self) -> bool {
         match *self {
+            HandshakeState::NotStarted => false,
             HandshakeState::Running { acked } | HandshakeState::Complete { acked } => acked,
             HandshakeState::Confirmed { .. } => true,
         }
@@ -44,7 +58,7 @@ impl HandshakeState {
     pub(super) fn on_handshake_acked(&mut self) {
         match self {
             HandshakeState::Running { acked } | HandshakeState::Complete { acked } => *acked = true,
-            HandshakeState::Confirmed { .. } => {}
+            HandshakeState::NotStarted | HandshakeState::Confirmed { .. } => {}
         }
     }
 
@@ -85,7 +99,11 @@ mod tests {
     #[test]
     fn it_only_goes_forward() {
         let mut h = HandshakeState::default();
-        assert!(!h.is_complete() && !h.address_proven());
+        assert!(!h.is_started() && !h.is_complete() && !h.address_proven());
+        h.complete();
+        assert!(!h.is_complete(), "not before it started");
+        h.start();
+        assert!(h.is_started() && !h.is_complete() && !h.address_proven());
         h.on_handshake_acked();
         assert!(h.address_proven());
         h.complete();

@@ -164,6 +164,9 @@ pub struct Connection {
     side: Side,
     config: Arc<Config>,
     tls_ctx: Arc<TlsContext>,
+    /// The TLS session, from the handshake's start (`hs` says whether it
+    /// started; this is None before, and while a client restarts in
+    /// another version).
     tls: Option<TlsSession>,
     /// A client's ticket to resume with (`set_session_ticket`).
     resume: Option<resumption::StoredTicket>,

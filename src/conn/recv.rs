@@ -50,7 +50,7 @@ impl Connection {
             CloseState::Closing { .. } => return self.on_datagram_while_closing(),
             CloseState::Draining { .. } | CloseState::Closed => return,
         }
-        if self.side == Side::Server && self.tls.is_none() {
+        if self.side == Side::Server && !self.hs.is_started() {
             // RFC 9000 §14.1: a server drops Initial datagrams under 1200
             // bytes; nothing else can start a connection.
             if datagram.len() < MIN_INITIAL_DATAGRAM {
@@ -174,7 +174,7 @@ impl Connection {
             }
             _ => Space::Application,
         };
-        let other_version = hdr.is_long() && hdr.version != self.version && self.tls.is_some();
+        let other_version = hdr.is_long() && hdr.version != self.version && self.hs.is_started();
         if other_version && !self.may_open_version(ptype, hdr.version) {
             return Some(len); // RFC 9369 §4.1: other versions are dropped
         }
@@ -187,11 +187,11 @@ impl Connection {
         // RFC 9000 §5.2: packets for other connection IDs are not ours.
         let for_us = self.local_cids.contains(&dcid)
             || (self.side == Side::Server && dcid == self.ids.initial_dcid && hdr.is_long())
-            || (self.side == Side::Server && self.tls.is_none());
+            || (self.side == Side::Server && !self.hs.is_started());
         if !for_us {
             return Some(len);
         }
-        if self.side == Side::Server && self.tls.is_none() {
+        if self.side == Side::Server && !self.hs.is_started() {
             if ptype != PacketType::Initial || !self.config.supported_versions.contains(&version) {
                 return Some(len);
             }

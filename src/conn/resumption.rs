@@ -96,7 +96,7 @@ impl Connection {
         if self.side != Side::Client {
             return Err(ApiError::InvalidState("only a client resumes a session"));
         }
-        if self.tls.is_some() {
+        if self.hs.is_started() {
             return Err(ApiError::InvalidState(
                 "a session ticket is set before connecting",
             ));
