@@ -591,6 +591,16 @@ static void test_migration(const char *certs) {
     CHECK(quic_conn_recv_info(c.conn, &one, 1, &bad, now) == QUIC_RESULT_INVALID_ARGUMENT);
     size_t len;
     CHECK(quic_conn_send_info(c.conn, &one, 1, &len, &bad, now) == QUIC_RESULT_INVALID_ARGUMENT);
+    CHECK(quic_conn_recv_info(c.conn, &one, 1, NULL, now) == QUIC_RESULT_NULL_PARAMETER);
+    /* A datagram must say where it came from; lengths must fit. */
+    quic_datagram_info odd = {.struct_size = sizeof odd};
+    CHECK(quic_conn_recv_info(c.conn, &one, 1, &odd, now) == QUIC_RESULT_INVALID_ADDRESS);
+    odd.remote = server_addr;
+    odd.remote_len = server_addrlen;
+    odd.local_len = sizeof odd.local + 1;
+    CHECK(quic_conn_recv_info(c.conn, &one, 1, &odd, now) == QUIC_RESULT_INVALID_ADDRESS);
+    odd.local_len = 1;
+    CHECK(quic_conn_recv_info(c.conn, &one, 1, &odd, now) == QUIC_RESULT_INVALID_ADDRESS);
     s.count_only = 1;
     uint8_t *bulk = malloc(BULK);
     CHECK(bulk != NULL);
