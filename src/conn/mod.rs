@@ -468,7 +468,7 @@ impl Connection {
             Event::StreamDataReceived {
                 stream_id, data, ..
             } => {
-                let rtt = self.recovery.rtt.smoothed();
+                let rtt = self.recovery.path.rtt.smoothed();
                 self.streams
                     .on_delivered(*stream_id, data.len() as u64, self.last_now, rtt);
             }
@@ -494,7 +494,7 @@ impl Connection {
 
     /// The smoothed RTT estimate in ns.
     pub fn rtt(&self) -> u64 {
-        self.recovery.rtt.smoothed()
+        self.recovery.path.rtt.smoothed()
     }
 
     /// What loss recovery did so far (losses by packet and time threshold,
@@ -517,8 +517,8 @@ impl Connection {
                 .as_ref()
                 .and_then(|t| t.key_exchange_group())
                 .unwrap_or(0),
-            rtt: self.recovery.rtt.smoothed(),
-            cwnd: self.recovery.cc.window(),
+            rtt: self.recovery.path.rtt.smoothed(),
+            cwnd: self.recovery.path.cc.window(),
             bytes_in_flight: self.recovery.bytes_in_flight(),
             bytes_sent: self.bytes_sent,
             bytes_received: self.bytes_received,
@@ -530,7 +530,7 @@ impl Connection {
 
     /// The congestion window (bytes).
     pub fn congestion_window(&self) -> u64 {
-        self.recovery.cc.window()
+        self.recovery.path.cc.window()
     }
 
     /// Bytes in flight (sent, not acknowledged or lost).

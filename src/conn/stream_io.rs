@@ -109,7 +109,7 @@ impl Connection {
                 "credit is given when events are taken; configure ReceiveCredit::OnConsume",
             ));
         }
-        let rtt = self.recovery.rtt.smoothed();
+        let rtt = self.recovery.path.rtt.smoothed();
         self.streams
             .consume(stream_id, len, self.last_now, rtt)
             .map_err(stream_error)
@@ -138,7 +138,7 @@ impl Connection {
                 "stream data comes in events; configure ReceiveMode::Read",
             ));
         }
-        let rtt = self.recovery.rtt.smoothed();
+        let rtt = self.recovery.path.rtt.smoothed();
         self.streams
             .read(stream_id, buf, self.last_now, rtt)
             .map_err(stream_error)
@@ -344,7 +344,7 @@ impl Connection {
 
     /// Turns newly deliverable stream data and resets into events.
     pub(super) fn collect_stream_events(&mut self) {
-        let rtt = self.recovery.rtt.smoothed();
+        let rtt = self.recovery.path.rtt.smoothed();
         self.streams
             .drain_readable(self.last_now, rtt, &mut self.events);
         self.streams.drain_writable(&mut self.events);

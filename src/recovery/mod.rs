@@ -8,13 +8,15 @@
 
 pub mod congestion;
 pub mod pacer;
+mod path_state;
 pub mod rtt;
 mod sent;
 
 use sent::SentPackets;
 
-use congestion::{Algorithm, Controller};
-use pacer::Pacer;
+use congestion::Algorithm;
+pub use path_state::PathState;
+use path_state::Undo;
 pub use rtt::RttEstimator;
 
 /// kPersistentCongestionThreshold (RFC 9002 §7.6.1).
@@ -127,18 +129,6 @@ pub struct RecoveryStats {
     pub probe_timeouts: u64,
 }
 
-/// The window before a reduction, and what must prove spurious to restore
-/// it.
-#[derive(Debug)]
-struct Undo {
-    prior: Controller,
-    space: Space,
-    /// The lowest packet number of the losses that caused it.
-    first_pn: u64,
-    /// Its episode's losses not yet found spurious.
-    outstanding: u64,
-}
-
 /// What expired at the loss detection timer.
 #[derive(Debug)]
 pub enum Timeout<T> {
@@ -151,20 +141,14 @@ pub enum Timeout<T> {
 /// Loss detection state of a connection.
 #[derive(Debug)]
 pub struct Recovery<T> {
-    /// The RTT estimate.
-    pub rtt: RttEstimator,
+    /// What a move to another network path starts over.
+    pub path: PathState,
     pto_count: u32,
     spaces: [SpaceState<T>; 3],
     bytes_in_flight: u64,
     /// The peer's max_ack_delay (ns), used once the handshake is confirmed.
     pub max_ack_delay: u64,
     timer: Option<u64>,
-    /// The congestion controller.
-    pub cc: Controller,
-    /// How to undo the last reduction, should its losses all prove
-    /// spurious.
-    undo: Option<Undo>,
-    pacer: Pacer,
     mds: u64,
     /// What a new path starts with.
     initial_rtt: u64,
@@ -190,15 +174,12 @@ impl<T> Recovery<T> {
     /// and datagram size.
     pub fn new(initial_rtt: u64, algorithm: Algorithm, mds: u64) -> Self {
         Self {
-            rtt: RttEstimator::new(initial_rtt),
+            path: PathState::new(initial_rtt, algorithm, mds),
             pto_count: 0,
             spaces: Default::default(),
             bytes_in_flight: 0,
             max_ack_delay: 25_000_000,
             timer: None,
-            cc: Controller::new(algorithm, mds),
-            undo: None,
-            pacer: Pacer::default(),
             mds,
             initial_rtt,
             algorithm,
@@ -215,10 +196,7 @@ impl<T> Recovery<T> {
     /// A new path (RFC 9000 §9.4): the RTT estimate and the congestion
     /// controller start over; packets in flight stay counted.
     pub fn reset_path(&mut self) {
-        self.rtt = RttEstimator::new(self.initial_rtt);
-        self.cc = Controller::new(self.algorithm, self.mds);
-        self.undo = None;
-        self.pacer = Pacer::default();
+        self.path = PathState::new(self.initial_rtt, self.algorithm, self.mds);
     }
 
     /// Hands back a list from [`AckOutcome`] once the connection is done
@@ -275,6 +253,7 @@ impl<T> Recovery<T> {
                 s.lost_history.remove(&pn);
                 found = true;
                 if let Some(u) = self
+                    .path
                     .undo
                     .as_mut()
                     .filter(|u| u.space == space && pn >= u.first_pn)
@@ -294,10 +273,10 @@ impl<T> Recovery<T> {
             // Undo the reduction only when every loss of its episode was
             // spurious: one reordered packet among real losses must not
             // restore the window the real ones reduced.
-            if self.undo.as_ref().is_some_and(|u| u.outstanding == 0) {
-                if let Some(u) = self.undo.take() {
-                    if u.prior.window() > self.cc.window() {
-                        self.cc = u.prior;
+            if self.path.undo.as_ref().is_some_and(|u| u.outstanding == 0) {
+                if let Some(u) = self.path.undo.take() {
+                    if u.prior.window() > self.path.cc.window() {
+                        self.path.cc = u.prior;
                     }
                 }
             }
@@ -306,28 +285,29 @@ impl<T> Recovery<T> {
 
     /// True when the congestion window has room for `bytes` more.
     pub fn can_send(&self, bytes: u64) -> bool {
-        self.bytes_in_flight + bytes <= self.cc.window()
+        self.bytes_in_flight + bytes <= self.path.cc.window()
     }
 
     /// When the pacer lets the next full-size packet go (None: now).
     pub fn pacing_delay(&mut self, now: u64) -> Option<u64> {
-        let (cwnd, srtt, mds) = (self.cc.window(), self.rtt.smoothed(), self.mds);
-        self.pacer.delay(now, mds, cwnd, srtt, mds)
+        let (cwnd, srtt, mds) = (self.path.cc.window(), self.path.rtt.smoothed(), self.mds);
+        self.path.pacer.delay(now, mds, cwnd, srtt, mds)
     }
 
     /// A datagram of `bytes` with in-flight packets left.
     pub fn on_datagram_sent(&mut self, bytes: u64) {
-        self.pacer.on_sent(bytes);
+        self.path.pacer.on_sent(bytes);
     }
 
     /// RFC 9002 §7.6.1: lost ack-eliciting packets spanning more than three
     /// PTOs, with nothing acknowledged in between, mean persistent
     /// congestion.
     fn persistent_congestion(&self, lost: &[SentPacket<T>]) -> bool {
-        if !self.rtt.has_sample() {
+        if !self.path.rtt.has_sample() {
             return false;
         }
         let duration = self
+            .path
             .rtt
             .pto_base()
             .saturating_add(self.max_ack_delay)
@@ -362,26 +342,26 @@ impl<T> Recovery<T> {
         else {
             return;
         };
-        let before = self.cc.clone();
-        self.cc.on_congestion_event(newest, now);
-        if self.cc.window() < before.window() {
+        let before = self.path.cc.clone();
+        self.path.cc.on_congestion_event(newest, now);
+        if self.path.cc.window() < before.window() {
             self.stats.congestion_events += 1;
             let in_flight = lost.iter().filter(|p| p.in_flight);
-            self.undo = in_flight.map(|p| p.pn).min().map(|first_pn| Undo {
+            self.path.undo = in_flight.map(|p| p.pn).min().map(|first_pn| Undo {
                 prior: before,
                 space,
                 first_pn,
                 outstanding: count,
             });
-        } else if let Some(u) = &mut self.undo {
+        } else if let Some(u) = &mut self.path.undo {
             // More losses in the same recovery period: the reduction is
             // theirs too.
             u.outstanding = u.outstanding.saturating_add(count);
         }
         if self.persistent_congestion(lost) {
             self.stats.persistent_congestion += 1;
-            self.undo = None;
-            self.cc.on_persistent_congestion();
+            self.path.undo = None;
+            self.path.cc.on_persistent_congestion();
         }
     }
 
@@ -506,16 +486,17 @@ impl<T> Recovery<T> {
             } else {
                 0
             };
-            self.rtt.update(latest, delay);
+            self.path.rtt.update(latest, delay);
         }
         // RFC 9002 A.7: losses first, then the acknowledged packets.
         let lost = self.detect_lost(space, now);
         self.on_lost(space, &lost, now);
         // RFC 9002 §7.8: a window the sender does not fill must not grow.
-        let app_limited = in_flight_before < self.cc.window() / 2;
-        let srtt = self.rtt.smoothed();
+        let app_limited = in_flight_before < self.path.cc.window() / 2;
+        let srtt = self.path.rtt.smoothed();
         for p in acked.iter().filter(|p| p.in_flight) {
-            self.cc
+            self.path
+                .cc
                 .on_acked(p.size as u64, p.time_sent, now, srtt, app_limited);
         }
         if status.peer_validated_address {
@@ -528,7 +509,7 @@ impl<T> Recovery<T> {
     /// RFC 9002 A.10, DetectAndRemoveLostPackets. Returns every removed
     /// packet; those not in flight carried nothing to retransmit.
     pub fn detect_lost(&mut self, space: Space, now: u64) -> Vec<SentPacket<T>> {
-        let base = self.rtt.smoothed().max(self.rtt.latest());
+        let base = self.path.rtt.smoothed().max(self.path.rtt.latest());
         let loss_delay = (u128::from(base) * u128::from(8 + self.time_threshold_extra) / 8)
             .min(u128::from(u64::MAX)) as u64;
         let loss_delay = loss_delay.max(rtt::GRANULARITY);
@@ -575,7 +556,7 @@ impl<T> Recovery<T> {
     /// RFC 9002 A.8, GetPtoTimeAndSpace.
     fn pto_time_and_space(&self, now: u64, status: HandshakeStatus) -> Option<(u64, Space)> {
         let backoff = 1u64 << self.pto_count.min(30);
-        let mut duration = self.rtt.pto_base().saturating_mul(backoff);
+        let mut duration = self.path.rtt.pto_base().saturating_mul(backoff);
         if !self.ack_eliciting_in_flight() {
             // Anti-deadlock probe of a client (RFC 9002 §6.2.2.1).
             let space = if status.has_handshake_keys {
@@ -685,7 +666,7 @@ impl<T> Recovery<T> {
     /// The current probe timeout including max_ack_delay (for idle and
     /// closing timers, RFC 9000 §10.1 and §10.2).
     pub fn pto(&self) -> u64 {
-        self.rtt.pto_base().saturating_add(self.max_ack_delay)
+        self.path.rtt.pto_base().saturating_add(self.max_ack_delay)
     }
 }
 

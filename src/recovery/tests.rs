@@ -44,7 +44,7 @@ fn ack_removes_packets_and_samples_rtt() {
     assert_eq!(out.acked.len(), 3);
     assert!(out.lost.is_empty());
     assert_eq!(r.bytes_in_flight(), 0);
-    assert_eq!(r.rtt.latest(), 50 * MS);
+    assert_eq!(r.path.rtt.latest(), 50 * MS);
     assert_eq!(r.timer(), None, "nothing in flight");
 }
 
@@ -154,7 +154,7 @@ fn losses_reduce_the_window_and_long_ones_collapse_it() {
         100 * MS,
         status(),
     );
-    let w0 = r.cc.window();
+    let w0 = r.path.cc.window();
     // Packets 1..=5 lost over one RTT: a normal reduction.
     for pn in 1..=5 {
         send(&mut r, Space::Application, pn, 100 * MS + pn * MS);
@@ -167,7 +167,7 @@ fn losses_reduce_the_window_and_long_ones_collapse_it() {
         210 * MS,
         status(),
     );
-    assert_eq!(r.cc.window(), w0 / 2);
+    assert_eq!(r.path.cc.window(), w0 / 2);
     // Packets spanning more than 3 PTOs, all lost: persistent congestion.
     for pn in 7..=40 {
         send(
@@ -187,7 +187,7 @@ fn losses_reduce_the_window_and_long_ones_collapse_it() {
     );
     // The window collapsed to the minimum; the acknowledged packet, sent
     // after the losses, then counts in slow start.
-    assert_eq!(r.cc.window(), congestion::minimum_window(1200) + 1000);
+    assert_eq!(r.path.cc.window(), congestion::minimum_window(1200) + 1000);
 }
 
 #[test]
@@ -196,7 +196,7 @@ fn spurious_losses_widen_the_threshold_and_undo_the_reduction() {
     for pn in 0..20 {
         send(&mut r, Space::Application, pn, 10 * MS);
     }
-    let w0 = r.cc.window();
+    let w0 = r.path.cc.window();
     // 10..=19 acknowledged first: 0..=9 look lost by the packet threshold.
     let out = r.on_ack_received(
         Space::Application,
@@ -206,7 +206,7 @@ fn spurious_losses_widen_the_threshold_and_undo_the_reduction() {
         status(),
     );
     assert!(!out.lost.is_empty());
-    assert!(r.cc.window() < w0);
+    assert!(r.path.cc.window() < w0);
     // Then they arrive: it was reordering.
     r.on_ack_received(
         Space::Application,
@@ -216,7 +216,7 @@ fn spurious_losses_widen_the_threshold_and_undo_the_reduction() {
         status(),
     );
     assert!(r.spurious_losses() > 0);
-    assert_eq!(r.cc.window(), w0, "the reduction was undone");
+    assert_eq!(r.path.cc.window(), w0, "the reduction was undone");
     assert!(r.packet_threshold() >= 10);
 }
 
@@ -287,22 +287,26 @@ fn lost_packet(pn: u64) -> SentPacket<u64> {
 #[test]
 fn a_reduction_is_undone_only_when_all_its_losses_were_spurious() {
     let mut r: Recovery<u64> = Recovery::new(100 * MS, congestion::Algorithm::Cubic, 1200);
-    let before = r.cc.window();
+    let before = r.path.cc.window();
     let app = Space::Application;
     for pn in [10, 11] {
         r.spaces[app as usize].lost_history.insert(pn, 14);
     }
     r.on_lost(app, &[lost_packet(10), lost_packet(11)], 50 * MS);
-    let reduced = r.cc.window();
+    let reduced = r.path.cc.window();
     assert!(reduced < before);
     // A loss in the same recovery period joins the episode.
     r.spaces[app as usize].lost_history.insert(12, 15);
     r.on_lost(app, &[lost_packet(12)], 51 * MS);
-    assert_eq!(r.cc.window(), reduced, "one reduction per period");
+    assert_eq!(r.path.cc.window(), reduced, "one reduction per period");
     r.check_spurious(app, &[(10, 10)]);
-    assert_eq!(r.cc.window(), reduced, "10 arrived late, 11 and 12 did not");
+    assert_eq!(
+        r.path.cc.window(),
+        reduced,
+        "10 arrived late, 11 and 12 did not"
+    );
     r.check_spurious(app, &[(11, 12)]);
-    assert_eq!(r.cc.window(), before, "all three were only reordered");
+    assert_eq!(r.path.cc.window(), before, "all three were only reordered");
 }
 
 /// A lost ACK-only packet (not in flight) acknowledged later says nothing
