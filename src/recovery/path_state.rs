@@ -1,0 +1,47 @@
+//! What loss recovery keeps per network path (RFC 9000 §9.4): the RTT
+//! estimate, the congestion controller with the reduction it may still
+//! undo, and the pacer. A move to a new path replaces it whole; loss
+//! detection's packet records stay with the connection, as packet numbers
+//! span paths.
+
+use super::congestion::{Algorithm, Controller};
+use super::pacer::Pacer;
+use super::rtt::RttEstimator;
+use super::Space;
+
+/// The congestion state of one path.
+#[derive(Debug)]
+pub struct PathState {
+    /// The RTT estimate.
+    pub rtt: RttEstimator,
+    /// The congestion controller.
+    pub cc: Controller,
+    /// How to undo the last reduction, should its losses all prove
+    /// spurious.
+    pub(super) undo: Option<Undo>,
+    pub(super) pacer: Pacer,
+}
+
+impl PathState {
+    /// A path with no sample yet: `initial_rtt`, the initial window.
+    pub fn new(initial_rtt: u64, algorithm: Algorithm, mds: u64) -> Self {
+        Self {
+            rtt: RttEstimator::new(initial_rtt),
+            cc: Controller::new(algorithm, mds),
+            undo: None,
+            pacer: Pacer::default(),
+        }
+    }
+}
+
+/// The window before a reduction, and what must prove spurious to restore
+/// it.
+#[derive(Debug)]
+pub(super) struct Undo {
+    pub(super) prior: Controller,
+    pub(super) space: Space,
+    /// The lowest packet number of the losses that caused it.
+    pub(super) first_pn: u64,
+    /// Its episode's losses not yet found spurious.
+    pub(super) outstanding: u64,
+}
