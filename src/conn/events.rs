@@ -99,28 +99,23 @@ pub enum Event {
     /// peer proved it owns its new address, or a client's probe of a new
     /// local address was answered.
     PathValidated {
-        /// Our address on the path, when known.
-        local: Option<std::net::SocketAddr>,
-        /// The peer's address on the path.
-        remote: std::net::SocketAddr,
+        /// The path (boxed: path events are rare, and every queued event
+        /// is as large as the largest kind).
+        path: Box<PathAddrs>,
     },
     /// A client's probe of a new path got no answer (or lost its
     /// connection ID): the connection stays where it is.
     PathFailed {
-        /// Our address on the path.
-        local: Option<std::net::SocketAddr>,
-        /// The peer's address on the path.
-        remote: std::net::SocketAddr,
+        /// The path.
+        path: Box<PathAddrs>,
         /// Why.
-        reason: Vec<u8>,
+        reason: &'static str,
     },
     /// This client moved to a validated path (`migrate`, or the server's
     /// preferred address): datagrams now leave from `local` to `remote`.
     Migrated {
-        /// Our local address (None: the caller's one socket).
-        local: Option<std::net::SocketAddr>,
-        /// The peer's address.
-        remote: std::net::SocketAddr,
+        /// The path now in use.
+        path: Box<PathAddrs>,
     },
     /// The peer raised a stream limit that had refused us a stream
     /// (MAX_STREAMS): streams of that kind can be opened again.
@@ -161,6 +156,22 @@ pub enum Event {
         /// Reason phrase (raw bytes; usually UTF-8).
         reason: Vec<u8>,
     },
+}
+
+/// Both ends of a network path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathAddrs {
+    /// Our address (None: the caller never named it, its one socket).
+    pub local: Option<std::net::SocketAddr>,
+    /// The peer's address.
+    pub remote: std::net::SocketAddr,
+}
+
+impl PathAddrs {
+    /// The path from `local` to `remote`, boxed for an event.
+    pub fn boxed(local: Option<std::net::SocketAddr>, remote: std::net::SocketAddr) -> Box<Self> {
+        Box::new(Self { local, remote })
+    }
 }
 
 /// Why a connection ended, so that an idle timeout is not mistaken for a

@@ -13,7 +13,7 @@
 use std::net::SocketAddr;
 
 use super::path::Path;
-use super::{ApiError, CloseState, Connection, Event, Transmit};
+use super::{ApiError, CloseState, Connection, Event, PathAddrs, Transmit};
 use crate::cid::ConnectionId;
 use crate::frame::Frame;
 use crate::packet::MIN_INITIAL_DATAGRAM;
@@ -305,8 +305,7 @@ impl Connection {
         p.validated = true;
         p.pending = false;
         self.events.push_back(Event::PathValidated {
-            local: p.local,
-            remote: p.remote,
+            path: PathAddrs::boxed(p.local, p.remote),
         });
         if p.migrate {
             let p = self.paths.probes.remove(i);
@@ -333,14 +332,13 @@ impl Connection {
         }
     }
 
-    fn probe_failed(&mut self, p: Probe, reason: &str) {
+    fn probe_failed(&mut self, p: Probe, reason: &'static str) {
         if let Some(seq) = p.cid_seq {
             self.peer_cids.release(seq);
         }
         self.events.push_back(Event::PathFailed {
-            local: p.local,
-            remote: p.remote,
-            reason: reason.as_bytes().to_vec(),
+            path: PathAddrs::boxed(p.local, p.remote),
+            reason,
         });
     }
 
@@ -365,8 +363,7 @@ impl Connection {
         let s = &mut self.spaces[Space::Application as usize];
         s.probes = s.probes.max(1);
         self.events.push_back(Event::Migrated {
-            local: p.local,
-            remote: p.remote,
+            path: PathAddrs::boxed(p.local, p.remote),
         });
     }
 }

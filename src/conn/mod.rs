@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 #[cfg(test)]
 pub(crate) use crypto_stream::{MAX_CRYPTO_BUFFER, MAX_CRYPTO_PIECES};
-pub use events::{Event, Termination};
+pub use events::{Event, PathAddrs, Termination};
 
 #[cfg(feature = "internals")]
 pub(crate) use streams::RecvStream;

@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-use super::{Connection, Event};
+use super::{Connection, Event, PathAddrs};
 use crate::frame::Frame;
 use crate::packet::MIN_INITIAL_DATAGRAM;
 use crate::side::Side;
@@ -272,8 +272,9 @@ impl Connection {
             p.validated = p.here();
             if let Some(remote) = p.peer {
                 let local = p.local;
-                self.events
-                    .push_back(Event::PathValidated { local, remote });
+                self.events.push_back(Event::PathValidated {
+                    path: PathAddrs::boxed(local, remote),
+                });
             }
         }
     }

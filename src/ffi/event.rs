@@ -382,20 +382,16 @@ impl quic_event {
             Event::PeerMigrated { addr } => {
                 Self::on_path(quic_event_type::PeerMigrated, None, *addr)
             }
-            Event::PathValidated { local, remote } => {
-                Self::on_path(quic_event_type::PathValidated, *local, *remote)
+            Event::PathValidated { path } => {
+                Self::on_path(quic_event_type::PathValidated, path.local, path.remote)
             }
-            Event::PathFailed {
-                local,
-                remote,
-                reason,
-            } => {
-                let mut out = Self::on_path(quic_event_type::PathFailed, *local, *remote);
-                (out.reason, out.reason_len) = (ptr(reason), reason.len());
+            Event::PathFailed { path, reason } => {
+                let mut out = Self::on_path(quic_event_type::PathFailed, path.local, path.remote);
+                (out.reason, out.reason_len) = (ptr(reason.as_bytes()), reason.len());
                 out
             }
-            Event::Migrated { local, remote } => {
-                Self::on_path(quic_event_type::Migrated, *local, *remote)
+            Event::Migrated { path } => {
+                Self::on_path(quic_event_type::Migrated, path.local, path.remote)
             }
             Event::ConnectionTerminated {
                 cause,

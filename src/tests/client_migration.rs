@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use super::pair::{client_addr, configs, Pair, MS};
 use super::streams::pattern;
-use crate::conn::{ApiError, Event};
+use crate::conn::{ApiError, Event, PathAddrs};
 
 const SIZE: usize = 4 << 20;
 
@@ -72,12 +72,10 @@ fn migrate_mid_transfer(new: SocketAddr) -> Pair {
         path_events(&p.client_events),
         [
             Event::PathValidated {
-                local: Some(new),
-                remote: super::pair::server_addr()
+                path: PathAddrs::boxed(Some(new), super::pair::server_addr())
             },
             Event::Migrated {
-                local: Some(new),
-                remote: super::pair::server_addr()
+                path: PathAddrs::boxed(Some(new), super::pair::server_addr())
             },
         ]
     );

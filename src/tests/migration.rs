@@ -24,7 +24,7 @@ fn validations(events: &[Event]) -> Vec<SocketAddr> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::PathValidated { remote, .. } => Some(*remote),
+            Event::PathValidated { path } => Some(path.remote),
             _ => None,
         })
         .collect()

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use super::pair::{client_addr, configs, server_addr, Pair, MS};
 use super::streams::pattern;
-use crate::conn::Event;
+use crate::conn::{Event, PathAddrs};
 
 const SIZE: usize = 2 << 20;
 
@@ -67,12 +67,10 @@ fn the_client_moves_to_the_preferred_address() {
         path_events(&p.client_events),
         [
             Event::PathValidated {
-                local,
-                remote: preferred()
+                path: PathAddrs::boxed(local, preferred())
             },
             Event::Migrated {
-                local,
-                remote: preferred()
+                path: PathAddrs::boxed(local, preferred())
             },
         ]
     );
@@ -89,7 +87,7 @@ fn the_client_moves_to_the_preferred_address() {
     );
     assert!(p.server_events.iter().any(|e| matches!(
         e,
-        Event::PathValidated { local: Some(l), .. } if *l == preferred()
+        Event::PathValidated { path } if path.local == Some(preferred())
     )));
     // The connection ID of the preferred address (sequence 1) is in use.
     let tp_cid = p
@@ -111,7 +109,7 @@ fn a_preferred_address_that_does_not_answer_is_left_alone() {
     p.run_for(5_000);
     assert!(matches!(
         path_events(&p.client_events)[..],
-        [Event::PathFailed { remote, .. }] if remote == preferred()
+        [Event::PathFailed { ref path, .. }] if path.remote == preferred()
     ));
     assert_eq!(p.client.peer_addr(), Some(server_addr()));
 }

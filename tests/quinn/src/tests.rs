@@ -212,8 +212,8 @@ fn libquic_client_migrates_mid_transfer() {
     assert!(
         matches!(
             o.libquic_path_events[..],
-            [LibEvent::PathValidated { local: Some(a), .. }, LibEvent::Migrated { local: Some(b), .. }]
-                if a == lib_new_addr() && b == lib_new_addr()
+            [LibEvent::PathValidated { ref path }, LibEvent::Migrated { path: ref moved }]
+                if path.local == Some(lib_new_addr()) && moved.local == Some(lib_new_addr())
         ),
         "{:?}",
         o.libquic_path_events
