@@ -148,23 +148,13 @@ static int socket_for(const quic_datagram_info *info) {
 }
 
 /* Sends what the connection has, each datagram from its socket. */
-static int send_all(quic_conn *conn) {
-    uint8_t out[65536];
-    size_t len;
-    quic_datagram_info info = {.struct_size = sizeof info};
-    quic_result rc;
-    while ((rc = quic_conn_send_info(conn, out, sizeof out, &len, &info, now_ns())) ==
-           QUIC_RESULT_OK) {
-        int i = socket_for(&info);
-        if (i < 0) continue; /* no socket for it: as if lost */
-        if (send(sockets[i].fd, out, len, 0) < 0 && errno != EAGAIN && errno != ENOBUFS &&
-            errno != EWOULDBLOCK) {
-            if (errno != ECONNREFUSED) perror("send");
-            return -1;
-        }
-    }
-    return rc == QUIC_RESULT_DONE ? 0 : -1;
+static int pick_socket(const quic_datagram_info *info, void *ctx) {
+    (void)ctx;
+    int i = socket_for(info);
+    return i < 0 ? -1 : sockets[i].fd;
 }
+
+static int send_all(quic_conn *conn) { return flush_with(conn, pick_socket, NULL); }
 
 /* Feeds every datagram waiting on the sockets; with --migrate the
  * connection is told which local address each came in on. Returns -1 on

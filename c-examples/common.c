@@ -102,27 +102,43 @@ int flush_conn(int fd, quic_conn *conn) {
     return rc == QUIC_RESULT_DONE ? 0 : -1;
 }
 
-/* Sends what the connection has, each datagram from the socket of its
- * local address: `fd2` when it is `local2`, else `fd`. */
-int flush_routed(quic_conn *conn, int fd, int fd2, const struct sockaddr_storage *local2,
-                       socklen_t local2len) {
+int flush_with(quic_conn *conn, int (*socket_for)(const quic_datagram_info *, void *),
+               void *ctx) {
     uint8_t out[65536];
     size_t len;
     quic_datagram_info info = {.struct_size = sizeof info};
     quic_result rc;
     while ((rc = quic_conn_send_info(conn, out, sizeof out, &len, &info, now_ns())) ==
            QUIC_RESULT_OK) {
-        int via = fd2 >= 0 && info.local_len == local2len &&
-                          memcmp(&info.local, local2, local2len) == 0
-                      ? fd2
-                      : fd;
-        if (sendto(via, out, len, 0, (struct sockaddr *)&info.remote, info.remote_len) < 0 &&
+        int fd = socket_for(&info, ctx);
+        if (fd < 0) continue; /* no socket for it: as if lost */
+        if (sendto(fd, out, len, 0, (struct sockaddr *)&info.remote, info.remote_len) < 0 &&
             errno != EAGAIN && errno != ENOBUFS && errno != EWOULDBLOCK) {
+            /* The caller explains a refused connection (errno is kept). */
             if (errno != ECONNREFUSED) perror("sendto");
             return -1;
         }
     }
     return rc == QUIC_RESULT_DONE ? 0 : -1;
+}
+
+struct two_sockets {
+    int fd, fd2;
+    const struct sockaddr_storage *local2;
+    socklen_t local2len;
+};
+
+static int by_local(const quic_datagram_info *info, void *ctx) {
+    const struct two_sockets *t = ctx;
+    int second = t->fd2 >= 0 && info->local_len == t->local2len &&
+                 memcmp(&info->local, t->local2, t->local2len) == 0;
+    return second ? t->fd2 : t->fd;
+}
+
+int flush_routed(quic_conn *conn, int fd, int fd2, const struct sockaddr_storage *local2,
+                 socklen_t local2len) {
+    struct two_sockets t = {fd, fd2, local2, local2len};
+    return flush_with(conn, by_local, &t);
 }
 
 void report(const char *what, quic_result rc, const quic_config *config) {

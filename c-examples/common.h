@@ -39,6 +39,10 @@ int split_alpn(const char *list, char *storage, size_t storage_cap, const char *
 /* Sends every datagram the connection has through `fd`; returns -1 on a
  * socket error, with errno set (ECONNREFUSED: nothing listens there). */
 int flush_conn(int fd, quic_conn *conn);
+/* Sends through quic_conn_send_info until QUIC_RESULT_DONE, each datagram
+ * from the socket `socket_for` picks for its addresses (-1: drop it). */
+int flush_with(quic_conn *conn, int (*socket_for)(const quic_datagram_info *, void *),
+               void *ctx);
 /* The same through quic_conn_send_info, each datagram from the socket of
  * its local address: `fd2` when that is `local2`, else `fd` (with `fd2`
  * -1, always `fd`). */

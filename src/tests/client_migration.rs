@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use super::pair::{client_addr, configs, Pair, MS};
+use super::pair::{client_addr, configs, path_events, Pair, MS};
 use super::streams::pattern;
 use crate::conn::{ApiError, Event, PathAddrs};
 
@@ -41,19 +41,6 @@ fn finish(p: &mut Pair, body: &[u8]) {
             .collect::<Vec<_>>()
     );
     assert!(p.client_rx.bytes(1) == body, "the download differs");
-}
-
-fn path_events(events: &[Event]) -> Vec<Event> {
-    events
-        .iter()
-        .filter(|e| {
-            matches!(
-                e,
-                Event::PathValidated { .. } | Event::PathFailed { .. } | Event::Migrated { .. }
-            )
-        })
-        .cloned()
-        .collect()
 }
 
 /// Probe, validate, switch: the events come in that order, the server

@@ -716,6 +716,24 @@ impl Pair {
 }
 
 /// Keeps an event; stream data and datagrams go to `rx` instead.
+/// The path events among `events` (validated, failed, migrated, the
+/// peer migrated), in order.
+pub(crate) fn path_events(events: &[Event]) -> Vec<Event> {
+    events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::PathValidated { .. }
+                    | Event::PathFailed { .. }
+                    | Event::Migrated { .. }
+                    | Event::PeerMigrated { .. }
+            )
+        })
+        .cloned()
+        .collect()
+}
+
 fn record(e: Event, events: &mut Vec<Event>, rx: &mut Received) {
     match e {
         Event::StreamDataReceived {

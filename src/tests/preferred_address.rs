@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use super::pair::{client_addr, configs, server_addr, Pair, MS};
+use super::pair::{client_addr, configs, path_events, server_addr, Pair, MS};
 use super::streams::pattern;
 use crate::conn::{Event, PathAddrs};
 
@@ -40,22 +40,6 @@ fn download(p: &mut Pair) {
         path_events(&p.client_events)
     );
     assert!(p.client_rx.bytes(1) == body, "the download differs");
-}
-
-fn path_events(events: &[Event]) -> Vec<Event> {
-    events
-        .iter()
-        .filter(|e| {
-            matches!(
-                e,
-                Event::PathValidated { .. }
-                    | Event::PathFailed { .. }
-                    | Event::Migrated { .. }
-                    | Event::PeerMigrated { .. }
-            )
-        })
-        .cloned()
-        .collect()
 }
 
 #[test]
