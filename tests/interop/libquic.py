@@ -14,6 +14,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 _lib = ctypes.CDLL(os.environ.get("LIBQUIC", os.path.join(_ROOT, "target/release/libquic.so")))
 
 OK, DONE = 0, 1
+WOULD_BLOCK, NO_CONNECTION_ID = -9, -11
 NO_TIMER = 2**64 - 1
 (HANDSHAKE_COMPLETED, PROTOCOL_NEGOTIATED, STREAM_DATA_RECEIVED, STREAM_RESET,
  STOP_SENDING_RECEIVED, DATAGRAM_FRAME_RECEIVED, PING_ACKNOWLEDGED,
@@ -128,6 +129,7 @@ _sig("quic_conn_handle_timer", c_int32, c_void_p, c_uint64)
 _sig("quic_conn_poll_event", c_int32, c_void_p, POINTER(Event))
 _sig("quic_conn_send_ping", c_int32, c_void_p, c_uint64)
 _sig("quic_conn_request_key_update", c_int32, c_void_p)
+_sig("quic_conn_change_connection_id", c_int32, c_void_p)
 _sig("quic_conn_key_generation", c_uint64, c_void_p)
 _sig("quic_config_set_key_update_interval", c_int32, c_void_p, c_uint64)
 _sig("quic_config_set_supported_versions", c_int32, c_void_p, POINTER(c_uint32), c_size_t)
@@ -350,6 +352,15 @@ class Connection:
 
     def request_key_update(self):
         check(_lib.quic_conn_request_key_update(self.ptr), "request_key_update")
+
+    def change_connection_id(self):
+        """aioquic's change_connection_id; False when the peer has given
+        no unused connection ID (or retirements wait to be sent)."""
+        rc = _lib.quic_conn_change_connection_id(self.ptr)
+        if rc in (NO_CONNECTION_ID, WOULD_BLOCK):
+            return False
+        check(rc, "change_connection_id")
+        return True
 
     def peer_address(self):
         ss, n = SockaddrStorage(), c_uint32()

@@ -75,6 +75,9 @@ pub struct Opts {
     /// A libquic client migrates to [`lib_new_addr`] once it received
     /// this many bytes (RFC 9000 §9.2).
     pub libquic_migrate_after: Option<usize>,
+    /// A libquic client moves to a new connection ID of quinn-proto's
+    /// (retiring the old one) every this many bytes received.
+    pub libquic_change_cid_every: Option<usize>,
 }
 
 /// libquic's stream window in the slow-reader runs, and how far it may grow.
@@ -99,6 +102,7 @@ impl Default for Opts {
             resume: false,
             zero_rtt: false,
             libquic_migrate_after: None,
+            libquic_change_cid_every: None,
         }
     }
 }
@@ -139,6 +143,8 @@ pub struct Outcome {
     pub libquic_path_events: Vec<LibEvent>,
     /// Where quinn-proto sent at the end.
     pub quinn_remote: Option<SocketAddr>,
+    /// Connection ID changes libquic's client made.
+    pub libquic_cid_changes: usize,
 }
 
 /// The bytes one side sends: a pattern that differs per side and offset.
@@ -220,6 +226,8 @@ struct LibEnd {
     buf: Vec<u8>,
     migrate_after: Option<usize>,
     path_events: Vec<LibEvent>,
+    change_cid_every: Option<usize>,
+    cid_changes: usize,
 }
 
 /// What both runs of a resumption test share: each side's configuration,
@@ -268,6 +276,8 @@ impl LibEnd {
             buf: Vec::with_capacity(2048),
             migrate_after: opts.libquic_migrate_after,
             path_events: Vec::new(),
+            change_cid_every: opts.libquic_change_cid_every,
+            cid_changes: 0,
         }
     }
 }
@@ -418,6 +428,18 @@ impl LibEnd {
             self.migrate_after = None;
             conn.probe_path(lib_new_addr(), true, now)
                 .expect("libquic client migrates");
+        }
+        if let Some(every) = self.change_cid_every.filter(|_| client) {
+            if self.app.received.len() >= (self.cid_changes + 1) * every {
+                match conn.change_connection_id() {
+                    Ok(()) => self.cid_changes += 1,
+                    // Wait for quinn-proto's replacements.
+                    Err(
+                        quic::conn::ApiError::NoConnectionId | quic::conn::ApiError::WouldBlock,
+                    ) => {}
+                    Err(e) => panic!("change_connection_id: {e}"),
+                }
+            }
         }
         while let Some(e) = conn.poll_event() {
             match e {
@@ -935,6 +957,7 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
     outcome.libquic_tickets = lib.tickets;
     outcome.libquic_received_while_paused = lib.reader.received_while_paused;
     outcome.libquic_path_events = lib.path_events;
+    outcome.libquic_cid_changes = lib.cid_changes;
     outcome.quinn_remote = quinn.conn.as_ref().map(|(_, c)| c.remote_address());
     outcome
 }

@@ -220,3 +220,21 @@ fn libquic_client_migrates_mid_transfer() {
     );
     assert_eq!(o.quinn_remote, Some(lib_new_addr()));
 }
+
+/// RFC 9000 §5.1.2: a libquic client changes to a new connection ID of
+/// quinn-proto's every 256 KB of a 4 MB download, more often than
+/// quinn-proto's first batch of spare IDs allows: quinn-proto replaces the
+/// retired ones, and every byte arrives.
+#[test]
+fn libquic_client_changes_connection_ids() {
+    let o = run(&Opts {
+        size: 4 << 20,
+        libquic_change_cid_every: Some(256 << 10),
+        ..Default::default()
+    });
+    assert!(
+        o.libquic_cid_changes >= 12,
+        "{} changes",
+        o.libquic_cid_changes
+    );
+}
