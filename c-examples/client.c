@@ -183,16 +183,9 @@ static int read_all(quic_conn *conn) {
 
 /* Waits until a socket is readable or `deadline`. */
 static int wait_sockets(uint64_t deadline) {
-    int timeout_ms = -1;
-    if (deadline != UINT64_MAX) {
-        uint64_t now = now_ns();
-        timeout_ms = deadline <= now ? 0 : (int)((deadline - now + 999999) / 1000000);
-        if (timeout_ms > 60000) timeout_ms = 60000;
-    }
     struct pollfd p[MAX_SOCKETS];
     for (int i = 0; i < n_sockets; i++) p[i] = (struct pollfd){.fd = sockets[i].fd, .events = POLLIN};
-    int rc = poll(p, (nfds_t)n_sockets, timeout_ms);
-    return rc < 0 ? -1 : rc > 0;
+    return wait_any(p, n_sockets, deadline);
 }
 static uint8_t ticket[16384];
 static size_t ticket_len;

@@ -66,14 +66,18 @@ const char *addr_text(const struct sockaddr *addr, socklen_t len, char *buf, siz
 int wait_readable(int fd, uint64_t deadline) { return wait_readable2(fd, -1, deadline); }
 
 int wait_readable2(int fd, int fd2, uint64_t deadline) {
+    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = fd2, .events = POLLIN}};
+    return wait_any(p, fd2 < 0 ? 1 : 2, deadline);
+}
+
+int wait_any(struct pollfd *fds, int n, uint64_t deadline) {
     int timeout_ms = -1;
     if (deadline != UINT64_MAX) {
         uint64_t now = now_ns();
         timeout_ms = deadline <= now ? 0 : (int)((deadline - now + 999999) / 1000000);
         if (timeout_ms > 60000) timeout_ms = 60000;
     }
-    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = fd2, .events = POLLIN}};
-    int rc = poll(p, fd2 < 0 ? 1 : 2, timeout_ms);
+    int rc = poll(fds, (nfds_t)n, timeout_ms);
     return rc < 0 ? -1 : rc > 0;
 }
 

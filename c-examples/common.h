@@ -31,6 +31,9 @@ const char *addr_text(const struct sockaddr *addr, socklen_t len, char *buf, siz
 int wait_readable(int fd, uint64_t deadline);
 /* The same for two sockets (`fd2` -1: only `fd`). */
 int wait_readable2(int fd, int fd2, uint64_t deadline);
+/* The same for `n` sockets in `fds` (events set by the caller). */
+struct pollfd;
+int wait_any(struct pollfd *fds, int n, uint64_t deadline);
 
 /* Splits a comma-separated ALPN list into at most `max` strings kept in
  * `storage`; returns how many. */

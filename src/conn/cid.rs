@@ -24,6 +24,17 @@ pub(crate) fn random_cid(rng: &dyn RandomSource, len: usize) -> ConnectionId {
     ConnectionId::new(&b[..len]).unwrap_or_default()
 }
 
+/// A random CID of `len` bytes and its stateless reset token: one draw
+/// from the generator.
+fn draw_cid(rng: &dyn RandomSource, len: usize) -> (ConnectionId, [u8; 16]) {
+    let mut random = [0u8; 20 + 16];
+    rng.fill(&mut random[..]);
+    let mut token = [0u8; 16];
+    token.copy_from_slice(&random[20..]);
+    let cid = ConnectionId::new(&random[..len.min(20)]).unwrap_or_default();
+    (cid, token)
+}
+
 /// One of our connection IDs.
 #[derive(Debug, Clone)]
 pub(crate) struct LocalCid {
@@ -44,16 +55,10 @@ pub(crate) struct LocalCids {
 
 impl LocalCids {
     /// A random CID of `len` bytes with sequence number 0, the CID of our
-    /// first packets, and its reset token: one draw from the generator.
+    /// first packets, and its reset token.
     pub(crate) fn generate(rng: &dyn RandomSource, len: usize) -> Self {
-        let mut random = [0u8; 20 + 16];
-        rng.fill(&mut random[..]);
-        let mut token = [0u8; 16];
-        token.copy_from_slice(&random[20..]);
-        Self::new(
-            ConnectionId::new(&random[..len.min(20)]).unwrap_or_default(),
-            token,
-        )
+        let (cid, token) = draw_cid(rng, len);
+        Self::new(cid, token)
     }
 
     /// Starts with `initial` as sequence number 0.
@@ -86,13 +91,10 @@ impl LocalCids {
         if self.len == 0 || self.next_seq != 1 {
             return None;
         }
-        let mut draw = [0u8; 20 + 16];
-        rng.fill(&mut draw);
-        let mut reset_token = [0u8; 16];
-        reset_token.copy_from_slice(&draw[20..]);
+        let (cid, reset_token) = draw_cid(rng, self.len);
         let c = LocalCid {
             seq: 1,
-            cid: ConnectionId::new(&draw[..self.len]).unwrap_or_default(),
+            cid,
             reset_token,
             announce: false,
         };
@@ -324,22 +326,16 @@ impl PeerCids {
     }
 
     /// Sets an unused CID aside for a new path (RFC 9000 §9.5: a client
-    /// never uses one CID from two local addresses); its sequence number.
-    pub(crate) fn reserve(&mut self) -> Option<(u64, ConnectionId)> {
-        let c = self.active.iter_mut().skip(1).find(|c| !c.reserved)?;
-        c.reserved = true;
-        Some((c.seq, c.cid))
-    }
-
-    /// Sets aside the CID with sequence number `seq`, if unused.
-    pub(crate) fn reserve_seq(&mut self, seq: u64) -> Option<u64> {
+    /// never uses one CID from two local addresses), the one with sequence
+    /// number `seq` if given; its sequence number.
+    pub(crate) fn reserve(&mut self, seq: Option<u64>) -> Option<u64> {
         let c = self
             .active
             .iter_mut()
             .skip(1)
-            .find(|c| c.seq == seq && !c.reserved)?;
+            .find(|c| !c.reserved && seq.is_none_or(|s| s == c.seq))?;
         c.reserved = true;
-        Some(seq)
+        Some(c.seq)
     }
 
     /// The CID with sequence number `seq`, unless the peer retired it

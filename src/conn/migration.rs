@@ -12,7 +12,7 @@
 
 use std::net::SocketAddr;
 
-use super::path::Path;
+use super::path::{new_ip, validation_timeout, Path};
 use super::{ApiError, CloseState, Connection, Event, PathAddrs, Transmit};
 use crate::cid::ConnectionId;
 use crate::frame::Frame;
@@ -26,9 +26,6 @@ pub(crate) const MAX_PROBES: usize = 4;
 /// RFC 9000 §18.2: the CID in the preferred_address parameter has
 /// sequence number 1.
 pub(crate) const PREFERRED_ADDRESS_CID_SEQ: u64 = 1;
-
-/// RFC 9002 §6.2.2: the RTT of a path with no sample (333 ms).
-const INITIAL_RTT: u64 = 333_000_000;
 
 /// Why a probed path was given up (PATH_FAILED's reason).
 const NO_ANSWER: &str = "no PATH_RESPONSE within three PTOs (RFC 9000 §8.2.4)";
@@ -169,8 +166,11 @@ impl Connection {
         let cid_seq = if self.peer_cids.current().is_empty() {
             None
         } else {
-            let (seq, _) = self.peer_cids.reserve().ok_or(ApiError::NoConnectionId)?;
-            Some(seq)
+            Some(
+                self.peer_cids
+                    .reserve(None)
+                    .ok_or(ApiError::NoConnectionId)?,
+            )
         };
         self.start_probe(Some(local), remote, cid_seq, migrate, now);
         Ok(())
@@ -205,8 +205,8 @@ impl Connection {
         }
         let Some(seq) = self
             .peer_cids
-            .reserve_seq(PREFERRED_ADDRESS_CID_SEQ)
-            .or_else(|| self.peer_cids.reserve().map(|(s, _)| s))
+            .reserve(Some(PREFERRED_ADDRESS_CID_SEQ))
+            .or_else(|| self.peer_cids.reserve(None))
         else {
             return;
         };
@@ -225,9 +225,7 @@ impl Connection {
         let mut challenge = [0u8; 8];
         self.config.random.fill(&mut challenge);
         let pto = self.recovery.pto();
-        // §8.2.4: three times the larger of the current PTO and a new
-        // path's (kInitialRtt, whose PTO is about three times it).
-        let give_up = pto.max(3 * INITIAL_RTT).saturating_mul(3);
+        let give_up = validation_timeout(pto);
         self.paths.probes.push(Probe {
             local,
             remote,
@@ -244,11 +242,7 @@ impl Connection {
 
     /// The CID to send with on the probed path `t`, if it is one.
     pub(super) fn probe_cid(&self, t: Transmit) -> Option<ConnectionId> {
-        let p = self
-            .paths
-            .probes
-            .iter()
-            .find(|p| p.local == t.local && p.remote == t.remote)?;
+        let p = &self.paths.probes[self.paths.find(t.local, t.remote)?];
         p.cid_seq.and_then(|s| self.peer_cids.get(s))
     }
 
@@ -352,10 +346,7 @@ impl Connection {
         let a = &mut self.paths.active;
         let (old_local, old_remote) = (a.local, a.peer);
         a.move_to_validated(p.local, p.remote);
-        // §9.4: a new address starts congestion control and the RTT
-        // estimate over; a new port alone does not.
-        let ip = |x: Option<SocketAddr>| x.map(|x| x.ip());
-        if ip(old_local) != ip(a.local) || ip(old_remote) != ip(a.peer) {
+        if new_ip(old_local, a.local) || new_ip(old_remote, a.peer) {
             self.recovery.reset_path();
         }
         // The server moves when a non-probing packet comes from the new

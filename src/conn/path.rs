@@ -24,6 +24,19 @@ const MAX_RESPONSES: usize = 4;
 /// RFC 9002 §6.2.2: the initial RTT for a path with no sample (333 ms).
 const INITIAL_PATH_RTT: u64 = 333_000_000;
 
+/// RFC 9000 §8.2.4: path validation is abandoned after three times the
+/// larger of the current PTO and a new path's (kInitialRtt, whose PTO is
+/// about three times it).
+pub(super) fn validation_timeout(pto: u64) -> u64 {
+    pto.max(3 * INITIAL_PATH_RTT).saturating_mul(3)
+}
+
+/// RFC 9000 §9.4: a move to another IP address is a new path for
+/// congestion control and RTT; a new port alone (NAT rebinding) is not.
+pub(super) fn new_ip(old: Option<SocketAddr>, new: Option<SocketAddr>) -> bool {
+    old.map(|a| a.ip()) != new.map(|a| a.ip())
+}
+
 /// A PATH_CHALLENGE we sent to the current address.
 #[derive(Debug, Clone, Copy)]
 struct Challenge {
@@ -311,11 +324,7 @@ impl Connection {
         p.local = local;
         p.unvalidated_received = size as u64;
         p.unvalidated_sent = 0;
-        // RFC 9000 §9.4: a new IP address is a new path for congestion
-        // control and RTT; a new port alone (NAT rebinding) is not.
-        let same_ip =
-            |a: Option<SocketAddr>, b: Option<SocketAddr>| a.map(|a| a.ip()) == b.map(|b| b.ip());
-        if !same_ip(old, Some(from)) || !same_ip(old_local, local) {
+        if new_ip(old, Some(from)) || new_ip(old_local, local) {
             self.recovery.reset_path();
         }
         if p.here() == p.validated {
@@ -323,13 +332,10 @@ impl Connection {
         } else {
             let mut data = [0u8; 8];
             self.config.random.fill(&mut data);
-            // RFC 9000 §8.2.4: three times the larger of the current PTO
-            // and a new path's (with the initial RTT of 333 ms).
-            let pto = self.recovery.pto().max(3 * INITIAL_PATH_RTT);
             p.challenge = Some(Challenge {
                 data,
                 pending: true,
-                deadline: now.saturating_add(pto.saturating_mul(3)),
+                deadline: now.saturating_add(validation_timeout(self.recovery.pto())),
             });
         }
         self.events.push_back(Event::PeerMigrated { addr: from });
