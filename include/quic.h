@@ -1593,20 +1593,6 @@ quic_result quic_conn_close(quic_conn *conn,
                             size_t reason_len,
                             uint64_t now_ns);
 
-// Moves the connection to a connection ID of the peer's not used yet
-// and retires the one in use (aioquic's `change_connection_id`, RFC 9000
-// §5.1.2): packets before and after cannot be linked by an observer on
-// the path. The peer sends new IDs as old ones are retired.
-//
-// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-// `QUIC_RESULT_NO_CONNECTION_ID` (none unused yet: retry after more
-// traffic); `QUIC_RESULT_INVALID_STATE` (before the handshake
-// completed); `QUIC_RESULT_WOULD_BLOCK` (retirements wait to be sent:
-// send first); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
-//
-// Safety: `conn` must be NULL or live.
-quic_result quic_conn_change_connection_id(quic_conn *conn);
-
 // Ends the connection at once, without telling the peer: no
 // CONNECTION_CLOSE, no closing period. For a peer known to be gone: on
 // a connected UDP socket, `recv`/`send` failing with ECONNREFUSED means
@@ -1666,7 +1652,8 @@ quic_result quic_conn_peer_error(const quic_conn *conn, quic_close_info *out_inf
 
 // Copies this endpoint's first connection ID (sequence 0) into `out`: a
 // server routes the client's later packets by it (further ones arrive as
-// CONNECTION_ID_ISSUED events).
+// CONNECTION_ID_ISSUED events). Once the peer retired it (after
+// `quic_conn_rotate_connection_ids`), the oldest one still in use.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 // `QUIC_RESULT_BUFFER_TOO_SMALL` (20 bytes always suffice);
@@ -1709,6 +1696,39 @@ quic_result quic_conn_send_datagram(quic_conn *conn, const uint8_t *data, size_t
 // Safety: `conn` must be NULL or live; `out_stats` NULL or writable for its
 // `struct_size` bytes.
 quic_result quic_conn_stats(const quic_conn *conn, quic_stats *out_stats);
+
+// Moves the connection to a connection ID of the peer's not used yet
+// and retires the one in use (aioquic's `change_connection_id`, RFC 9000
+// §5.1.2): packets before and after cannot be linked by an observer on
+// the path. The peer sends new IDs as old ones are retired.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_NO_CONNECTION_ID` (none unused yet: retry after more
+// traffic); `QUIC_RESULT_INVALID_STATE` (before the handshake
+// completed); `QUIC_RESULT_WOULD_BLOCK` (retirements wait to be sent:
+// send first); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live.
+quic_result quic_conn_change_connection_id(quic_conn *conn);
+
+// Replaces every connection ID this endpoint gave the peer (RFC 9000
+// §5.1.2): new ones are issued, as many as the peer's
+// active_connection_id_limit allows, and the peer is asked (Retire Prior
+// To) to retire all the older ones. A server does this when its IDs must
+// stop being routed to this connection: its routing key changes, or they
+// have been in use for long. A CONNECTION_ID_ISSUED event comes for each
+// new ID (route it here); the old IDs keep working until the peer retires
+// each, reported as CONNECTION_ID_RETIRED (stop routing it).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_WOULD_BLOCK` (the peer has not yet retired every ID the
+// last call replaced: RFC 9000 §5.1.2 asks to wait);
+// `QUIC_RESULT_INVALID_STATE` (before the handshake completed, with
+// zero-length connection IDs, or after 1024 IDs issued over the
+// connection's life); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
+//
+// Safety: `conn` must be NULL or live.
+quic_result quic_conn_rotate_connection_ids(quic_conn *conn);
 
 // `quic_conn_recv` with the datagram's addresses in `info`: `remote`
 // (required) and `local` (where it arrived; length 0 if unknown). A

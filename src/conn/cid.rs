@@ -13,8 +13,10 @@ pub(crate) const LOCAL_ACTIVE_CID_LIMIT: u64 = 8;
 /// keeps retiring them cannot make us mint (and report) new ones forever.
 const MAX_ISSUED: u64 = 1024;
 
-/// RETIRE_CONNECTION_ID frames we queue at most before calling the peer
-/// abusive (RFC 9000 §5.1.2 lets us limit this).
+/// RETIRE_CONNECTION_ID frames the peer's Retire Prior To may make us
+/// queue at most before we call it abusive (RFC 9000 §5.1.2 lets us limit
+/// this). The ones we owe for our own changes are counted apart, so they
+/// never count against the peer.
 const MAX_PENDING_RETIRES: usize = 32;
 
 /// A new random connection ID of `len` bytes.
@@ -35,6 +37,17 @@ fn draw_cid(rng: &dyn RandomSource, len: usize) -> (ConnectionId, [u8; 16]) {
     (cid, token)
 }
 
+/// Why our connection IDs cannot be replaced now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RotateError {
+    /// We use zero-length CIDs: there is nothing to replace.
+    ZeroLength,
+    /// The peer has not yet retired every CID the last rotation replaced.
+    InProgress,
+    /// The connection issued as many CIDs as it ever will (`MAX_ISSUED`).
+    Exhausted,
+}
+
 /// One of our connection IDs.
 #[derive(Debug, Clone)]
 pub(crate) struct LocalCid {
@@ -51,6 +64,9 @@ pub(crate) struct LocalCids {
     pub(crate) active: Vec<LocalCid>,
     next_seq: u64,
     len: usize,
+    /// The Retire Prior To we asked the peer for: CIDs below it stay
+    /// routable until the peer retires them (RFC 9000 §5.1.2).
+    retire_prior_to: u64,
 }
 
 impl LocalCids {
@@ -72,7 +88,46 @@ impl LocalCids {
             }],
             next_seq: 1,
             len: initial.len(),
+            retire_prior_to: 0,
         }
+    }
+
+    /// The Retire Prior To field for the NEW_CONNECTION_ID of `seq`: never
+    /// above `seq` (RFC 9000 §19.15), so a late resend of an old CID still
+    /// makes a valid frame, which the peer then retires at once.
+    pub(crate) fn retire_prior_to_for(&self, seq: u64) -> u64 {
+        self.retire_prior_to.min(seq)
+    }
+
+    /// CIDs the peer can still use: not below our Retire Prior To.
+    fn usable(&self) -> usize {
+        self.active
+            .iter()
+            .filter(|c| c.seq >= self.retire_prior_to)
+            .count()
+    }
+
+    /// Replaces every CID the peer holds (RFC 9000 §5.1.2): issues `limit`
+    /// new ones and asks the peer to retire all older ones with Retire
+    /// Prior To. The old ones keep routing until the peer retires them.
+    /// Returns the new CIDs.
+    pub(crate) fn rotate(
+        &mut self,
+        rng: &dyn RandomSource,
+        limit: u64,
+    ) -> Result<Vec<ConnectionId>, RotateError> {
+        if self.len == 0 {
+            return Err(RotateError::ZeroLength);
+        }
+        // §5.1.2: no new Retire Prior To before the last one is done.
+        if self.active.iter().any(|c| c.seq < self.retire_prior_to) {
+            return Err(RotateError::InProgress);
+        }
+        if self.next_seq.saturating_add(LOCAL_ACTIVE_CID_LIMIT) > MAX_ISSUED {
+            return Err(RotateError::Exhausted);
+        }
+        self.retire_prior_to = self.next_seq;
+        Ok(self.replenish(rng, limit))
     }
 
     /// True when `cid` is one of ours.
@@ -114,10 +169,10 @@ impl LocalCids {
         // has a fixed cost that dominated issuing them.
         const EACH: usize = 20 + 16;
         let mut random = [0u8; LOCAL_ACTIVE_CID_LIMIT as usize * EACH];
-        let count = limit.saturating_sub(self.active.len());
+        let count = limit.saturating_sub(self.usable());
         rng.fill(&mut random[..count * EACH]);
-        let mut draws = random.chunks_exact(EACH);
-        while self.active.len() < limit && self.next_seq < MAX_ISSUED {
+        let mut draws = random[..count * EACH].chunks_exact(EACH);
+        while self.next_seq < MAX_ISSUED {
             let Some(draw) = draws.next() else { break };
             let cid = ConnectionId::new(&draw[..self.len]).unwrap_or_default();
             let mut reset_token = [0u8; 16];
@@ -175,8 +230,14 @@ pub(crate) struct PeerCid {
 pub(crate) struct PeerCids {
     pub(crate) active: Vec<PeerCid>,
     retire_prior_to: u64,
-    /// Sequence numbers to retire with RETIRE_CONNECTION_ID.
-    pub(crate) pending_retire: Vec<u64>,
+    /// RETIRE_CONNECTION_ID owed for IDs the peer's Retire Prior To
+    /// removed: at most `MAX_PENDING_RETIRES`, past which the peer is at
+    /// fault.
+    retire_asked: Vec<u64>,
+    /// RETIRE_CONNECTION_ID owed for IDs we stopped using ourselves
+    /// (changes, probes, resends of lost frames): bounded by the callers
+    /// (`change` refuses past `MAX_PENDING_RETIRES`, probes are few).
+    retire_ours: Vec<u64>,
 }
 
 impl PeerCids {
@@ -190,8 +251,30 @@ impl PeerCids {
                 reserved: false,
             }],
             retire_prior_to: 0,
-            pending_retire: Vec::new(),
+            retire_asked: Vec::new(),
+            retire_ours: Vec::new(),
         }
+    }
+
+    /// The next sequence number owed a RETIRE_CONNECTION_ID.
+    pub(crate) fn next_retire(&self) -> Option<u64> {
+        self.retire_ours
+            .last()
+            .or(self.retire_asked.last())
+            .copied()
+    }
+
+    /// The RETIRE_CONNECTION_ID of `next_retire` was sent.
+    pub(crate) fn retire_sent(&mut self) {
+        if self.retire_ours.pop().is_none() {
+            self.retire_asked.pop();
+        }
+    }
+
+    /// A RETIRE_CONNECTION_ID was lost: it is owed again. Not the peer's
+    /// doing, and bounded by what was sent.
+    pub(crate) fn retire_lost(&mut self, seq: u64) {
+        self.retire_ours.push(seq);
     }
 
     /// The CID to send with.
@@ -316,12 +399,12 @@ impl PeerCids {
         let Some(i) = self.active.iter().skip(1).position(|c| !c.reserved) else {
             return Ok(false);
         };
-        if self.pending_retire.len() >= MAX_PENDING_RETIRES {
+        if self.retire_ours.len() >= MAX_PENDING_RETIRES {
             return Err(());
         }
         let old = self.active.remove(0);
         self.active[..=i].rotate_right(1);
-        self.pending_retire.push(old.seq);
+        self.retire_ours.push(old.seq);
         Ok(true)
     }
 
@@ -349,7 +432,7 @@ impl PeerCids {
     pub(crate) fn release(&mut self, seq: u64) {
         if let Some(i) = self.active.iter().skip(1).position(|c| c.seq == seq) {
             self.active.remove(i + 1);
-            self.pending_retire.push(seq);
+            self.retire_ours.push(seq);
         }
     }
 
@@ -363,21 +446,21 @@ impl PeerCids {
         if i > 0 {
             let old = self.active.remove(0);
             self.active[..i].rotate_right(1);
-            self.pending_retire.push(old.seq);
+            self.retire_ours.push(old.seq);
         }
         self.active[0].reserved = false;
         true
     }
 
     fn queue_retire(&mut self, seq: u64) -> Result<(), TransportError> {
-        if self.pending_retire.len() >= MAX_PENDING_RETIRES {
+        if self.retire_asked.len() >= MAX_PENDING_RETIRES {
             return Err(TransportError::new(
                 code::CONNECTION_ID_LIMIT_ERROR,
                 kind::NEW_CONNECTION_ID,
                 "too many connection IDs to retire",
             ));
         }
-        self.pending_retire.push(seq);
+        self.retire_asked.push(seq);
         Ok(())
     }
 }
@@ -432,8 +515,67 @@ mod tests {
         let mut p = PeerCids::new(cid(1));
         p.on_new(1, 1, &[2; 8], [0; 16], 8).unwrap();
         assert_eq!(p.current(), ConnectionId::new(&[2; 8]).unwrap());
-        assert_eq!(p.pending_retire, vec![0]);
+        assert_eq!(p.next_retire(), Some(0));
         // A late frame below Retire Prior To is retired straight away.
         p.on_new(0, 0, &[1; 8], [0; 16], 8).unwrap();
+    }
+
+    #[test]
+    fn only_retirements_the_peer_asked_for_count_against_it() {
+        let mut p = PeerCids::new(cid(0));
+        for seq in 1..8 {
+            p.on_new(seq, 0, &[seq as u8; 8], [0; 16], 8).unwrap();
+        }
+        for _ in 0..3 {
+            assert_eq!(p.change(), Ok(true));
+        }
+        // Our three retirements are owed; the peer's Retire Prior To now
+        // removes its five remaining IDs, then one ID per frame.
+        let mut seq = 8u64;
+        let mut asked = 0;
+        while asked < MAX_PENDING_RETIRES {
+            let before = p.active.len();
+            p.on_new(seq, seq, &[seq as u8; 8], [0; 16], 8)
+                .expect("within the limit on what the peer asked");
+            asked += before; // every older ID went
+            seq += 1;
+        }
+        assert_eq!(asked, MAX_PENDING_RETIRES);
+        let e = p.on_new(seq, seq, &[seq as u8; 8], [0; 16], 8).unwrap_err();
+        assert_eq!(e.code, code::CONNECTION_ID_LIMIT_ERROR);
+        // Ours are sent first, then the peer's.
+        assert_eq!(p.next_retire(), Some(2));
+        for _ in 0..3 {
+            p.retire_sent();
+        }
+        assert_eq!(p.next_retire(), Some(seq - 2));
+    }
+
+    #[test]
+    fn rotation_replaces_every_local_cid_once_at_a_time() {
+        let mut l = LocalCids::new(cid(1), [0; 16]);
+        l.replenish(&SystemRandom, 4);
+        assert_eq!(l.retire_prior_to_for(3), 0);
+        let new = l.rotate(&SystemRandom, 4).unwrap();
+        assert_eq!(new.len(), 4, "a full set for the peer");
+        assert_eq!(l.active.len(), 8, "the old ones route until retired");
+        // Frames for the new IDs carry Retire Prior To 4; a resend of an
+        // old one never claims more than its own sequence number.
+        assert_eq!(l.retire_prior_to_for(5), 4);
+        assert_eq!(l.retire_prior_to_for(2), 2);
+        assert_eq!(l.rotate(&SystemRandom, 4), Err(RotateError::InProgress));
+        let in_use = new[0];
+        for seq in 0..4 {
+            assert!(l.retire(seq, &in_use).unwrap().is_some());
+        }
+        assert!(
+            l.replenish(&SystemRandom, 4).is_empty(),
+            "the peer holds a full set of new ones"
+        );
+        assert_eq!(l.rotate(&SystemRandom, 4).unwrap().len(), 4);
+        assert_eq!(
+            LocalCids::new(ConnectionId::default(), [0; 16]).rotate(&SystemRandom, 4),
+            Err(RotateError::ZeroLength)
+        );
     }
 }

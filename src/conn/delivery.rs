@@ -89,9 +89,7 @@ impl Connection {
                             c.announce = true;
                         }
                     }
-                    SentFrame::RetireConnectionId { seq } => {
-                        self.peer_cids.pending_retire.push(seq)
-                    }
+                    SentFrame::RetireConnectionId { seq } => self.peer_cids.retire_lost(seq),
                     other => self.on_stream_frame_lost(other),
                 }
             }

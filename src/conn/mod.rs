@@ -7,6 +7,7 @@ mod ack;
 pub(crate) mod address_token;
 mod cid;
 mod close;
+mod connection_ids;
 mod crypto_stream;
 mod delivery;
 mod early_data;
@@ -384,7 +385,8 @@ impl Connection {
     }
 
     /// Our first connection ID (sequence 0): a server routes the client's
-    /// packets by it once the client learned it.
+    /// packets by it once the client learned it. Once the peer retired it
+    /// (`rotate_connection_ids`), the oldest one still in use.
     pub fn local_cid(&self) -> ConnectionId {
         self.local_cids
             .active
@@ -408,29 +410,6 @@ impl Connection {
     /// True once the handshake completed and until the connection closes.
     pub fn is_established(&self) -> bool {
         self.hs.is_complete() && matches!(self.close, CloseState::Open)
-    }
-
-    /// Moves to a connection ID of the peer's not used yet and retires the
-    /// one in use (aioquic's `change_connection_id`, RFC 9000 §5.1.2), so
-    /// that packets before and after cannot be linked by an observer.
-    /// `NoConnectionId` when the peer has given no unused one (it sends
-    /// more with NEW_CONNECTION_ID, up to our active_connection_id_limit,
-    /// as it retires old ones); `InvalidState` before the handshake
-    /// completed; `WouldBlock` while retirements wait to be sent.
-    pub fn change_connection_id(&mut self) -> Result<(), ApiError> {
-        if !matches!(self.close, CloseState::Open) {
-            return Err(ApiError::Closing);
-        }
-        if !self.hs.is_complete() {
-            return Err(ApiError::InvalidState(
-                "connection IDs change after the handshake",
-            ));
-        }
-        match self.peer_cids.change() {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(ApiError::NoConnectionId),
-            Err(()) => Err(ApiError::WouldBlock),
-        }
     }
 
     /// The latest time the caller gave (ns).

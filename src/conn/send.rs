@@ -258,7 +258,7 @@ impl Connection {
                     || self.new_token.as_ref().is_some_and(|t| t.1)
                     || self.paths.active.has_response_here()
                     || self.paths.active.challenge_pending()
-                    || !self.peer_cids.pending_retire.is_empty()
+                    || self.peer_cids.next_retire().is_some()
                     || (self.hs.is_complete()
                         && self.local_cids.active.iter().any(|c| c.announce))));
         if !has_work {
@@ -602,30 +602,32 @@ impl Connection {
                 *ack_eliciting = true;
             }
         }
-        while let Some(&seq) = self.peer_cids.pending_retire.last() {
+        while let Some(seq) = self.peer_cids.next_retire() {
             if !fits(out, 9) {
                 break;
             }
             Frame::RetireConnectionId { seq }.write(out);
-            self.peer_cids.pending_retire.pop();
+            self.peer_cids.retire_sent();
             frames.push(SentFrame::RetireConnectionId { seq });
             *ack_eliciting = true;
         }
         if self.hs.is_complete() {
-            for c in self.local_cids.active.iter_mut().filter(|c| c.announce) {
+            let cids = &mut self.local_cids;
+            while let Some(i) = cids.active.iter().position(|c| c.announce) {
+                let c = &cids.active[i];
                 // type + seq + retire_prior_to + len + cid + token
-                if !fits(out, 1 + 8 + 1 + 1 + c.cid.len() + 16) {
+                if !fits(out, 1 + 8 + 8 + 1 + c.cid.len() + 16) {
                     break;
                 }
                 Frame::NewConnectionId {
                     seq: c.seq,
-                    retire_prior_to: 0,
+                    retire_prior_to: cids.retire_prior_to_for(c.seq),
                     cid: &c.cid,
                     reset_token: c.reset_token,
                 }
                 .write(out);
-                c.announce = false;
                 frames.push(SentFrame::NewConnectionId { seq: c.seq });
+                cids.active[i].announce = false;
                 *ack_eliciting = true;
             }
         }

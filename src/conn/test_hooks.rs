@@ -152,4 +152,9 @@ impl Connection {
             .find(|c| c.seq == seq)
             .map(|c| c.reset_token)
     }
+
+    /// Our connection IDs the peer may still use.
+    pub(crate) fn local_cid_list(&self) -> Vec<crate::cid::ConnectionId> {
+        self.local_cids.active.iter().map(|c| c.cid).collect()
+    }
 }

@@ -663,26 +663,6 @@ pub unsafe extern "C" fn quic_conn_close(
     })
 }
 
-/// Moves the connection to a connection ID of the peer's not used yet
-/// and retires the one in use (aioquic's `change_connection_id`, RFC 9000
-/// §5.1.2): packets before and after cannot be linked by an observer on
-/// the path. The peer sends new IDs as old ones are retired.
-///
-/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
-/// `QUIC_RESULT_NO_CONNECTION_ID` (none unused yet: retry after more
-/// traffic); `QUIC_RESULT_INVALID_STATE` (before the handshake
-/// completed); `QUIC_RESULT_WOULD_BLOCK` (retirements wait to be sent:
-/// send first); `QUIC_RESULT_CLOSING`; `QUIC_RESULT_PANIC`.
-///
-/// Safety: `conn` must be NULL or live.
-#[no_mangle]
-pub unsafe extern "C" fn quic_conn_change_connection_id(conn: *mut quic_conn) -> quic_result {
-    with_conn(conn, |h| match h.conn.change_connection_id() {
-        Ok(()) => QUIC_RESULT_OK,
-        Err(e) => api_error_code(e),
-    })
-}
-
 /// Ends the connection at once, without telling the peer: no
 /// CONNECTION_CLOSE, no closing period. For a peer known to be gone: on
 /// a connected UDP socket, `recv`/`send` failing with ECONNREFUSED means
@@ -836,7 +816,8 @@ pub unsafe extern "C" fn quic_conn_peer_error(
 
 /// Copies this endpoint's first connection ID (sequence 0) into `out`: a
 /// server routes the client's later packets by it (further ones arrive as
-/// CONNECTION_ID_ISSUED events).
+/// CONNECTION_ID_ISSUED events). Once the peer retired it (after
+/// `quic_conn_rotate_connection_ids`), the oldest one still in use.
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_BUFFER_TOO_SMALL` (20 bytes always suffice);

@@ -42,6 +42,8 @@ struct side {
      * local address of the last one. */
     char path_events[8];
     int path_event_count;
+    /* Connection IDs issued and retired, from events. */
+    int cids_issued, cids_retired;
     struct sockaddr_storage path_local;
     socklen_t path_local_len;
 };
@@ -53,6 +55,12 @@ static void drain_events(struct side *s) {
     quic_event ev = {.struct_size = sizeof ev};
     while (s->conn && quic_conn_poll_event(s->conn, &ev) == QUIC_RESULT_OK) {
         switch (ev.kind) {
+        case QUIC_EVENT_TYPE_CONNECTION_ID_ISSUED:
+            s->cids_issued++;
+            break;
+        case QUIC_EVENT_TYPE_CONNECTION_ID_RETIRED:
+            s->cids_retired++;
+            break;
         case QUIC_EVENT_TYPE_SESSION_TICKET:
             s->tickets++;
             CHECK(ev.data_len > 0 && ev.data_len <= sizeof s->ticket);
@@ -552,6 +560,23 @@ static void test_keep_alive_and_abandon(const char *certs) {
     CHECK(rc == QUIC_RESULT_NO_CONNECTION_ID && changed >= 1);
     now = run_for(&c, &s, now, 200 * MS);
     CHECK(quic_conn_change_connection_id(c.conn) == QUIC_RESULT_OK);
+    /* The server replaces all its IDs: the client retires every old one
+     * (Retire Prior To), and only then may the server do it again. */
+    CHECK(quic_conn_rotate_connection_ids(NULL) == QUIC_RESULT_NULL_PARAMETER);
+    drain_events(&s);
+    int issued = s.cids_issued, retired = s.cids_retired;
+    MUST(quic_conn_rotate_connection_ids(s.conn));
+    drain_events(&s);
+    int fresh = s.cids_issued - issued;
+    CHECK(fresh >= 2);
+    CHECK(quic_conn_rotate_connection_ids(s.conn) == QUIC_RESULT_WOULD_BLOCK);
+    now = run_for(&c, &s, now, 500 * MS);
+    /* Every ID issued before the rotation is gone: the live ones (fresh)
+     * equal issued minus retired, counting the first ID, never issued as
+     * an event. */
+    CHECK(1 + s.cids_issued - s.cids_retired == fresh);
+    CHECK(s.cids_retired > retired);
+    MUST(quic_conn_rotate_connection_ids(s.conn));
     now = run_for(&c, &s, now, 20000 * MS);
     CHECK(!c.terminated && !s.terminated);
     CHECK(!quic_conn_is_closed(c.conn) && !quic_conn_is_closed(s.conn));

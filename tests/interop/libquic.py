@@ -130,6 +130,8 @@ _sig("quic_conn_poll_event", c_int32, c_void_p, POINTER(Event))
 _sig("quic_conn_send_ping", c_int32, c_void_p, c_uint64)
 _sig("quic_conn_request_key_update", c_int32, c_void_p)
 _sig("quic_conn_change_connection_id", c_int32, c_void_p)
+_sig("quic_conn_rotate_connection_ids", c_int32, c_void_p)
+_sig("quic_conn_local_cid", c_int32, c_void_p, c_void_p, c_size_t, POINTER(c_size_t))
 _sig("quic_conn_key_generation", c_uint64, c_void_p)
 _sig("quic_config_set_key_update_interval", c_int32, c_void_p, c_uint64)
 _sig("quic_config_set_supported_versions", c_int32, c_void_p, POINTER(c_uint32), c_size_t)
@@ -361,6 +363,20 @@ class Connection:
             return False
         check(rc, "change_connection_id")
         return True
+
+    def rotate_connection_ids(self):
+        """Replaces every connection ID given to the peer (Retire Prior
+        To); False while the peer has not retired the last set replaced."""
+        rc = _lib.quic_conn_rotate_connection_ids(self.ptr)
+        if rc == WOULD_BLOCK:
+            return False
+        check(rc, "rotate_connection_ids")
+        return True
+
+    def local_cid(self):
+        out, n = (c_uint8 * 20)(), c_size_t()
+        check(_lib.quic_conn_local_cid(self.ptr, out, 20, byref(n)), "local_cid")
+        return bytes(out[:n.value])
 
     def peer_address(self):
         ss, n = SockaddrStorage(), c_uint32()

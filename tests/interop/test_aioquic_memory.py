@@ -107,6 +107,10 @@ class Lib:
                 out.append(("stop", e["stream_id"], e["error_code"]))
             elif e["kind"] == libquic.DATAGRAM_FRAME_RECEIVED:
                 out.append(("datagram", e["data"]))
+            elif e["kind"] == libquic.CONNECTION_ID_ISSUED:
+                out.append(("cid_issued", e["cid"]))
+            elif e["kind"] == libquic.CONNECTION_ID_RETIRED:
+                out.append(("cid_retired", e["cid"]))
             elif e["kind"] == libquic.KEY_UPDATED:
                 out.append(("key_updated", self.conn.key_generation))
             elif e["kind"] in (libquic.PEER_MIGRATED, libquic.PATH_VALIDATED):

@@ -78,6 +78,12 @@ pub struct Opts {
     /// A libquic client moves to a new connection ID of quinn-proto's
     /// (retiring the old one) every this many bytes received.
     pub libquic_change_cid_every: Option<usize>,
+    /// libquic (either role) replaces all its connection IDs, with Retire
+    /// Prior To, every this many bytes received.
+    pub libquic_rotate_every: Option<usize>,
+    /// quinn-proto's connection IDs live this long: it then issues new
+    /// ones with Retire Prior To (its `cid_lifetime`).
+    pub quinn_cid_lifetime: Option<Duration>,
 }
 
 /// libquic's stream window in the slow-reader runs, and how far it may grow.
@@ -103,6 +109,8 @@ impl Default for Opts {
             zero_rtt: false,
             libquic_migrate_after: None,
             libquic_change_cid_every: None,
+            libquic_rotate_every: None,
+            quinn_cid_lifetime: None,
         }
     }
 }
@@ -145,6 +153,12 @@ pub struct Outcome {
     pub quinn_remote: Option<SocketAddr>,
     /// Connection ID changes libquic's client made.
     pub libquic_cid_changes: usize,
+    /// Times libquic replaced all its connection IDs.
+    pub libquic_rotations: usize,
+    /// Distinct destination CIDs of libquic's short-header datagrams.
+    pub libquic_dcids_used: usize,
+    /// Distinct destination CIDs of quinn-proto's short-header datagrams.
+    pub quinn_dcids_used: usize,
 }
 
 /// The bytes one side sends: a pattern that differs per side and offset.
@@ -228,6 +242,8 @@ struct LibEnd {
     path_events: Vec<LibEvent>,
     change_cid_every: Option<usize>,
     cid_changes: usize,
+    rotate_every: Option<usize>,
+    rotations: usize,
 }
 
 /// What both runs of a resumption test share: each side's configuration,
@@ -278,6 +294,8 @@ impl LibEnd {
             path_events: Vec::new(),
             change_cid_every: opts.libquic_change_cid_every,
             cid_changes: 0,
+            rotate_every: opts.libquic_rotate_every,
+            rotations: 0,
         }
     }
 }
@@ -438,6 +456,16 @@ impl LibEnd {
                         quic::conn::ApiError::NoConnectionId | quic::conn::ApiError::WouldBlock,
                     ) => {}
                     Err(e) => panic!("change_connection_id: {e}"),
+                }
+            }
+        }
+        if let Some(every) = self.rotate_every {
+            if self.app.received.len() >= (self.rotations + 1) * every {
+                match conn.rotate_connection_ids() {
+                    Ok(()) => self.rotations += 1,
+                    // quinn-proto has not retired the last set yet.
+                    Err(quic::conn::ApiError::WouldBlock) => {}
+                    Err(e) => panic!("rotate_connection_ids: {e}"),
                 }
             }
         }
@@ -621,8 +649,16 @@ impl QuinnEnd {
     fn new(opts: &Opts, base: Instant, shared: &Shared) -> Self {
         let (client, server) = (shared.quinn_client.clone(), shared.quinn_server.clone());
         let quinn_client = !opts.libquic_client;
+        let mut config = EndpointConfig::default();
+        if let Some(lifetime) = opts.quinn_cid_lifetime {
+            config.cid_generator(move || {
+                let mut g = quinn_proto::RandomConnectionIdGenerator::new(8);
+                g.set_lifetime(lifetime);
+                Box::new(g)
+            });
+        }
         let mut endpoint = Endpoint::new(
-            Arc::new(EndpointConfig::default()),
+            Arc::new(config),
             (!quinn_client).then_some(server),
             false,
             None,
@@ -834,6 +870,7 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
     let expect_lib = pattern(opts.size, if lib_client { 2 } else { 1 });
     let expect_quinn = pattern(opts.size, if lib_client { 1 } else { 2 });
     let mut quinn_sent_at_pause = None;
+    let mut dcids: [std::collections::HashSet<Vec<u8>>; 2] = Default::default();
     loop {
         lib.step(lib_client, now);
         quinn.step(!lib_client);
@@ -875,6 +912,9 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
         sent.extend(out.drain(..).map(|d| (true, d)));
         let handshaking = now < 50 * MS;
         for (to_lib, (addr, d)) in sent {
+            if d.first().is_some_and(|b| b & 0x80 == 0) && d.len() > 9 {
+                dcids[usize::from(to_lib)].insert(d[1..9].to_vec());
+            }
             // The first flights get through, so that both sides exist.
             if !handshaking && rng.chance(opts.loss) {
                 outcome.dropped += 1;
@@ -958,6 +998,9 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
     outcome.libquic_received_while_paused = lib.reader.received_while_paused;
     outcome.libquic_path_events = lib.path_events;
     outcome.libquic_cid_changes = lib.cid_changes;
+    outcome.libquic_rotations = lib.rotations;
+    outcome.libquic_dcids_used = dcids[0].len();
+    outcome.quinn_dcids_used = dcids[1].len();
     outcome.quinn_remote = quinn.conn.as_ref().map(|(_, c)| c.remote_address());
     outcome
 }
