@@ -84,6 +84,11 @@ pub struct Opts {
     /// quinn-proto's connection IDs live this long: it then issues new
     /// ones with Retire Prior To (its `cid_lifetime`).
     pub quinn_cid_lifetime: Option<Duration>,
+    /// A quinn-proto server offers [`quinn_preferred_addr`] as its
+    /// preferred address (RFC 9000 §9.6).
+    pub quinn_preferred_address: bool,
+    /// A libquic server offers [`lib_new_addr`] as its preferred address.
+    pub libquic_preferred_address: bool,
 }
 
 /// libquic's stream window in the slow-reader runs, and how far it may grow.
@@ -111,6 +116,8 @@ impl Default for Opts {
             libquic_change_cid_every: None,
             libquic_rotate_every: None,
             quinn_cid_lifetime: None,
+            quinn_preferred_address: false,
+            libquic_preferred_address: false,
         }
     }
 }
@@ -159,6 +166,8 @@ pub struct Outcome {
     pub libquic_dcids_used: usize,
     /// Distinct destination CIDs of quinn-proto's short-header datagrams.
     pub quinn_dcids_used: usize,
+    /// Datagrams libquic sent to each of quinn-proto's addresses.
+    pub libquic_sent_to: std::collections::HashMap<SocketAddr, usize>,
 }
 
 /// The bytes one side sends: a pattern that differs per side and offset.
@@ -183,6 +192,11 @@ pub fn lib_new_addr() -> SocketAddr {
 
 fn quinn_addr() -> SocketAddr {
     "10.0.0.2:4433".parse().unwrap()
+}
+
+/// quinn-proto's preferred address, when it offers one.
+pub fn quinn_preferred_addr() -> SocketAddr {
+    "10.0.0.3:4433".parse().unwrap()
 }
 
 /// A seeded xorshift generator.
@@ -320,6 +334,9 @@ fn lib_config(opts: &Opts) -> (Arc<Config>, Arc<TlsContext>) {
     if opts.libquic_consume_per_ms.is_some() {
         c.set_receive_credit(ReceiveCredit::OnConsume);
     }
+    if opts.libquic_preferred_address {
+        c.set_preferred_address(lib_new_addr()).unwrap();
+    }
     if opts.chacha20 {
         c.set_cipher_suites(vec![Suite::ChaCha20Poly1305]).unwrap();
     }
@@ -357,7 +374,13 @@ impl LibEnd {
     /// A datagram from quinn-proto; Retries and Version Negotiation the
     /// front end answers with go into `out`.
     /// A datagram arrived at libquic's `local` address.
-    fn recv(&mut self, data: &[u8], local: SocketAddr, now: u64, out: &mut Vec<Datagram>) {
+    fn recv(
+        &mut self,
+        data: &[u8],
+        (local, remote): (SocketAddr, SocketAddr),
+        now: u64,
+        out: &mut Vec<Datagram>,
+    ) {
         if self.conn.is_none() {
             let Ok(h) = header::parse(data, 8) else {
                 return;
@@ -386,7 +409,7 @@ impl LibEnd {
                         )
                         .unwrap();
                         self.retries += 1;
-                        out.push((lib_addr(), retry));
+                        out.push((lib_addr(), quinn_addr(), retry));
                         return;
                     }
                 }
@@ -406,15 +429,15 @@ impl LibEnd {
         self.conn
             .as_mut()
             .unwrap()
-            .recv_on(data, Some(local), quinn_addr(), now);
+            .recv_on(data, Some(local), remote, now);
     }
 
     /// What libquic sends, each with the local address it leaves from.
     fn send(&mut self, now: u64, out: &mut Vec<Datagram>) {
         if let Some(conn) = &mut self.conn {
             while let Some(t) = conn.send_on(&mut self.buf, now) {
-                assert_eq!(t.remote, quinn_addr());
-                out.push((t.local.unwrap_or_else(lib_addr), self.buf.clone()));
+                assert!(t.remote == quinn_addr() || t.remote == quinn_preferred_addr());
+                out.push((t.local.unwrap_or_else(lib_addr), t.remote, self.buf.clone()));
             }
         }
     }
@@ -690,14 +713,25 @@ impl QuinnEnd {
         self.base + Duration::from_nanos(now)
     }
 
-    /// A datagram from libquic's address `from`.
-    fn recv(&mut self, data: &[u8], from: SocketAddr, now: u64, out: &mut Vec<Datagram>) {
+    /// A datagram from libquic's address `from` to quinn-proto's `to`.
+    fn recv(
+        &mut self,
+        data: &[u8],
+        (from, to): (SocketAddr, SocketAddr),
+        now: u64,
+        out: &mut Vec<Datagram>,
+    ) {
         let now = self.at(now);
         self.buf.clear();
-        match self
-            .endpoint
-            .handle(now, from, None, None, BytesMut::from(data), &mut self.buf)
-        {
+        let local_ip = Some(to.ip());
+        match self.endpoint.handle(
+            now,
+            from,
+            local_ip,
+            None,
+            BytesMut::from(data),
+            &mut self.buf,
+        ) {
             Some(DatagramEvent::ConnectionEvent(_, ev)) => {
                 if let Some((_, c)) = &mut self.conn {
                     c.handle_event(ev);
@@ -707,7 +741,7 @@ impl QuinnEnd {
                 if self.retry && !incoming.remote_address_validated() {
                     let t = self.endpoint.retry(incoming, &mut self.buf).unwrap();
                     self.retries += 1;
-                    out.push((t.destination, self.buf[..t.size].to_vec()));
+                    out.push((t.destination, to, self.buf[..t.size].to_vec()));
                 } else {
                     match self.endpoint.accept(incoming, now, &mut self.buf, None) {
                         Ok(hc) => self.conn = Some(hc),
@@ -716,7 +750,7 @@ impl QuinnEnd {
                 }
             }
             Some(DatagramEvent::Response(t)) => {
-                out.push((t.destination, self.buf[..t.size].to_vec()))
+                out.push((t.destination, to, self.buf[..t.size].to_vec()))
             }
             None => {}
         }
@@ -742,7 +776,12 @@ impl QuinnEnd {
                 let Some(t) = c.poll_transmit(now, 1, &mut self.buf) else {
                     break;
                 };
-                out.push((t.destination, self.buf[..t.size].to_vec()));
+                // quinn-proto names the source IP when it was given the
+                // local one; the port is the same on every address.
+                let from = t
+                    .src_ip
+                    .map_or(quinn_addr(), |ip| SocketAddr::new(ip, quinn_addr().port()));
+                out.push((t.destination, from, self.buf[..t.size].to_vec()));
             }
         }
         self.endpoint_events();
@@ -827,16 +866,25 @@ impl QuinnEnd {
 /// An in-flight datagram: (delivery time, sequence, to libquic, bytes).
 /// A datagram and libquic's address on it: where libquic sent it from, or
 /// where quinn-proto sent it to.
-type Datagram = (SocketAddr, Vec<u8>);
+/// quinn-proto's address on it: where it was sent to, or sent from.
+type Datagram = (SocketAddr, SocketAddr, Vec<u8>);
 
 /// (arrival, sequence, to libquic, libquic's address, bytes).
-type InFlight = Reverse<(u64, u64, bool, SocketAddr, Vec<u8>)>;
+type InFlight = Reverse<(u64, u64, bool, (SocketAddr, SocketAddr), Vec<u8>)>;
 
 /// Runs one exchange and checks both directions arrived intact; with
 /// `resume`, a second one that resumes the first one's session.
 pub fn run(opts: &Opts) -> Outcome {
     let (lib_config, lib_tls) = lib_config(opts);
-    let (quinn_client, quinn_server) = quinn_configs(opts.chacha20, opts.zero_rtt);
+    let (quinn_client, mut quinn_server) = quinn_configs(opts.chacha20, opts.zero_rtt);
+    if opts.quinn_preferred_address {
+        let mut sc = (*quinn_server).clone();
+        let SocketAddr::V4(v4) = quinn_preferred_addr() else {
+            unreachable!()
+        };
+        sc.preferred_address_v4(Some(v4));
+        quinn_server = Arc::new(sc);
+    }
     let mut shared = Shared {
         lib_config,
         lib_tls,
@@ -911,7 +959,10 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
         quinn.send(now, &mut out);
         sent.extend(out.drain(..).map(|d| (true, d)));
         let handshaking = now < 50 * MS;
-        for (to_lib, (addr, d)) in sent {
+        for (to_lib, (addr, quinn_side, d)) in sent {
+            if !to_lib {
+                *outcome.libquic_sent_to.entry(quinn_side).or_default() += 1;
+            }
             if d.first().is_some_and(|b| b & 0x80 == 0) && d.len() > 9 {
                 dcids[usize::from(to_lib)].insert(d[1..9].to_vec());
             }
@@ -926,22 +977,22 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
                 outcome.reordered += 1;
             }
             seq += 1;
-            queue.push(Reverse((at, seq, to_lib, addr, d)));
+            queue.push(Reverse((at, seq, to_lib, (addr, quinn_side), d)));
         }
         if let Some(Reverse((t, ..))) = queue.peek() {
             if *t <= now {
                 let Reverse((_, _, to_lib, addr, d)) = queue.pop().unwrap();
                 if to_lib {
                     lib.recv(&d, addr, now, &mut out);
-                    for (a, r) in out.drain(..) {
+                    for (a, q, r) in out.drain(..) {
                         seq += 1;
-                        queue.push(Reverse((now + delay, seq, false, a, r)));
+                        queue.push(Reverse((now + delay, seq, false, (a, q), r)));
                     }
                 } else {
                     quinn.recv(&d, addr, now, &mut out);
-                    for (a, r) in out.drain(..) {
+                    for (a, q, r) in out.drain(..) {
                         seq += 1;
-                        queue.push(Reverse((now + delay, seq, true, a, r)));
+                        queue.push(Reverse((now + delay, seq, true, (a, q), r)));
                     }
                 }
                 continue;

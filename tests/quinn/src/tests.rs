@@ -294,3 +294,48 @@ fn quinn_replaces_its_connection_ids_every_20_ms() {
         },
     );
 }
+
+/// RFC 9000 §9.6, the client's side: quinn-proto's server offers a
+/// preferred address; the libquic client validates it once the handshake
+/// is confirmed, moves there, and the download finishes there intact.
+#[test]
+fn libquic_client_follows_quinns_preferred_address() {
+    let o = run(&Opts {
+        size: 4 << 20,
+        quinn_preferred_address: true,
+        ..Default::default()
+    });
+    assert!(
+        matches!(
+            o.libquic_path_events[..],
+            [LibEvent::PathValidated { ref path }, LibEvent::Migrated { path: ref moved }]
+                if path.remote == quinn_preferred_addr() && moved.remote == quinn_preferred_addr()
+        ),
+        "{:?}",
+        o.libquic_path_events
+    );
+    let to_preferred = o.libquic_sent_to.get(&quinn_preferred_addr()).copied();
+    let to_first = o.libquic_sent_to.get(&quinn_addr()).copied();
+    assert!(
+        to_preferred.unwrap_or(0) > 10 * to_first.unwrap_or(0),
+        "{:?}",
+        o.libquic_sent_to
+    );
+}
+
+/// RFC 9000 §9.6, the server's side, with a client that does not move:
+/// quinn-proto 0.11's client takes the preferred address's connection ID
+/// (sequence 1, from the transport parameter) but never migrates there,
+/// so the libquic server's offer must cost nothing: the transfer finishes
+/// on the first address, intact. (A client that does move is aioquic's,
+/// in tests/interop and tests/endpoints.)
+#[test]
+fn a_client_that_ignores_libquics_preferred_address_is_served() {
+    let o = run(&Opts {
+        libquic_client: false,
+        size: 4 << 20,
+        libquic_preferred_address: true,
+        ..Default::default()
+    });
+    assert_eq!(o.quinn_remote, Some(lib_addr()));
+}
