@@ -3,6 +3,18 @@
 //! undo, and the pacer. A move to a new path replaces it whole; loss
 //! detection's packet records stay with the connection, as packet numbers
 //! span paths.
+//!
+//! Why it lives in `Recovery` and not in `conn::Path` (the addresses,
+//! validation and amplification budget of a path): data only ever flows
+//! on one path at a time, and §9.4 allows exactly that, "a single
+//! congestion control context and a single loss recovery context",
+//! switched when the connection moves (`Recovery::reset_path`). Every ACK
+//! and loss updates this state and the packet records together, so
+//! keeping them in one place spares each recovery call a second borrow.
+//! Probes are not congestion controlled: they carry PATH_CHALLENGE only,
+//! on their own timer (§9.4's exception), bounded by the amplification
+//! limit. State that belongs to an address rather than to the flow of
+//! data (PMTU, ECN validation) goes on `conn::Path`.
 
 use super::congestion::{Algorithm, Controller};
 use super::pacer::Pacer;
