@@ -54,44 +54,58 @@ impl RangeSet {
 
     /// Adds `r`; returns true if any value was new.
     pub fn insert(&mut self, r: Range<u64>) -> bool {
+        self.insert_counting(r) > 0
+    }
+
+    /// Adds `r`; returns how many values were new (in the work the merge
+    /// does anyway, so a caller can keep a running total).
+    pub fn insert_counting(&mut self, r: Range<u64>) -> u64 {
         if r.start >= r.end {
-            return false;
+            return 0;
         }
         // First range that ends at or after r.start (touching counts).
         let lo = self.ranges.partition_point(|x| x.end < r.start);
         // First range that starts after r.end (touching counts as overlap).
         let hi = self.ranges.partition_point(|x| x.start <= r.end);
         if lo == hi {
+            let new = r.end - r.start;
             self.ranges.insert(lo, r);
-            return true;
+            return new;
         }
         let start = r.start.min(self.ranges[lo].start);
         let end = r.end.max(self.ranges[hi - 1].end);
         let covered: u64 = self.ranges[lo..hi].iter().map(|x| x.end - x.start).sum();
-        let new = covered < end - start;
         // In place: usually one range just grows.
         self.ranges[lo] = start..end;
         self.ranges.drain(lo + 1..hi);
-        new
+        (end - start) - covered
     }
 
     /// Removes every value in `r`.
     pub fn remove(&mut self, r: Range<u64>) {
+        self.remove_counting(r);
+    }
+
+    /// Removes every value in `r`; returns how many were in the set.
+    pub fn remove_counting(&mut self, r: Range<u64>) -> u64 {
         if r.start >= r.end {
-            return;
+            return 0;
         }
         let lo = self.ranges.partition_point(|x| x.end <= r.start);
         let hi = self.ranges.partition_point(|x| x.start < r.end);
         if lo >= hi {
-            return;
+            return 0;
         }
+        let overlapped: u64 = self.ranges[lo..hi].iter().map(|x| x.end - x.start).sum();
         // What survives of the first and last overlapped ranges, written
         // in place of the overlapped ones.
         let left = self.ranges[lo].start..r.start;
         let right = r.end..self.ranges[hi - 1].end;
         let mut at = lo;
+        let mut kept = 0;
         for piece in [left, right] {
             if piece.start < piece.end {
+                kept += piece.end - piece.start;
                 if at < hi {
                     self.ranges[at] = piece;
                 } else {
@@ -103,6 +117,7 @@ impl RangeSet {
         if at < hi {
             self.ranges.drain(at..hi);
         }
+        overlapped - kept
     }
 
     /// Removes the lowest range.
@@ -255,5 +270,20 @@ mod tests {
                 assert!(w[0].end < w[1].start);
             }
         }
+    }
+
+    #[test]
+    fn counting_insert_and_remove_report_what_changed() {
+        let mut s = RangeSet::new();
+        assert_eq!(s.insert_counting(10..20), 10);
+        assert_eq!(s.insert_counting(15..25), 5);
+        assert_eq!(s.insert_counting(30..40), 10);
+        assert_eq!(s.insert_counting(0..50), 25, "fills the gaps only");
+        assert_eq!(s.insert_counting(0..50), 0);
+        assert_eq!(s.remove_counting(5..15), 10);
+        assert_eq!(s.remove_counting(0..10), 5);
+        assert_eq!(s.remove_counting(40..60), 10);
+        assert_eq!(s.remove_counting(100..200), 0);
+        assert_eq!(s.iter().map(|r| r.end - r.start).sum::<u64>(), 25);
     }
 }

@@ -92,6 +92,7 @@ _sig("quic_config_load_verify_locations", c_int32, c_void_p, c_char_p, c_char_p,
 _sig("quic_config_load_cert_chain", c_int32, c_void_p, c_char_p, c_char_p, c_char_p)
 _sig("quic_config_set_cipher_suites", c_int32, c_void_p, POINTER(c_uint16), c_size_t)
 _sig("quic_config_set_idle_timeout", c_int32, c_void_p, c_uint64)
+_sig("quic_config_set_keep_alive", c_int32, c_void_p, c_uint64)
 _sig("quic_config_set_receive_mode", c_int32, c_void_p, c_uint32)
 _sig("quic_config_set_writable_level", c_int32, c_void_p, c_uint64)
 _sig("quic_conn_stream_read", c_int32, c_void_p, c_uint64, c_void_p, c_size_t,
@@ -209,7 +210,7 @@ class Config:
                  max_stream_data=None, key_update_interval=None, supported_versions=None,
                  original_version=None, max_windows=None, credit_on_consume=False,
                  session_tickets=False, ticket_keys=None, early_data=False,
-                 read_mode=False, writable_level=None):
+                 read_mode=False, writable_level=None, keep_alive_s=None):
         self.ptr = c_void_p()
         check(_lib.quic_config_new(is_client, byref(self.ptr)), "config_new")
         p = self.ptr
@@ -229,6 +230,8 @@ class Config:
             check(_lib.quic_config_set_cipher_suites(p, arr, len(cipher_suites)), "suites", p)
         if idle_timeout_s is not None:
             check(_lib.quic_config_set_idle_timeout(p, int(idle_timeout_s * 1e9)), "idle", p)
+        if keep_alive_s is not None:
+            check(_lib.quic_config_set_keep_alive(p, int(keep_alive_s * 1e9)), "keep_alive", p)
         if max_datagram_frame_size is not None:
             check(_lib.quic_config_set_max_datagram_frame_size(p, max_datagram_frame_size), "dgram", p)
         if max_streams is not None:

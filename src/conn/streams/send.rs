@@ -34,6 +34,9 @@ pub(crate) struct SendStream {
     /// Offset below which every byte was sent at least once.
     sent: u64,
     acked: RangeSet,
+    /// Bytes in `acked`: how much is acknowledged above `base`, so that
+    /// `unacked` costs the same however the peer's ACKs fragmented it.
+    acked_len: u64,
     lost: RangeSet,
     fin: bool,
     fin_sent: bool,
@@ -210,7 +213,7 @@ impl SendStream {
         // (sent again by a probe while the first was in flight) can be
         // acknowledged too, and must change nothing.
         if end > self.base {
-            self.acked.insert(offset.max(self.base)..end);
+            self.acked_len += self.acked.insert_counting(offset.max(self.base)..end);
             self.lost.remove(offset..end);
         }
         self.fin_acked |= fin;
@@ -242,7 +245,7 @@ impl SendStream {
                 break;
             }
         }
-        self.acked.remove(0..self.base);
+        self.acked_len -= self.acked.remove_counting(0..self.base);
     }
 
     /// A STREAM frame was lost: resend what of it is not acknowledged.
@@ -305,15 +308,10 @@ impl SendStream {
     }
 
     /// Bytes sent and not acknowledged yet (lost ones waiting to be sent
-    /// again included). One step per acknowledged range above the
-    /// released prefix.
+    /// again included). Constant time: the application may ask after
+    /// every write, and the peer decides how fragmented the ACKs are.
     pub(crate) fn unacked(&self) -> u64 {
-        let acked: u64 = self
-            .acked
-            .iter()
-            .map(|r| r.end.min(self.sent).saturating_sub(r.start.max(self.base)))
-            .sum();
-        (self.sent - self.base).saturating_sub(acked)
+        (self.sent - self.base).saturating_sub(self.acked_len)
     }
 }
 
@@ -454,5 +452,32 @@ mod tests {
         s.read(at, 2000, &mut out);
         assert_eq!(&out[..], &all[at as usize..at as usize + 2000]);
         assert_eq!(s.buffered(), total - acked);
+    }
+
+    #[test]
+    fn unacked_matches_the_acknowledged_ranges_under_any_ack_order() {
+        let mut s = SendStream::new(u64::MAX);
+        s.write_slice(&[7u8; 200_000], true);
+        let mut frames = Vec::new();
+        while let Some(c) = s.next_chunk(1000, u64::MAX) {
+            frames.push((c.offset, c.len as u64));
+        }
+        // A fixed shuffle: ACKs in scattered order, some twice, leaving
+        // many holes for a long while.
+        let mut x = 0x9e37_79b9u64;
+        for _ in 0..2 * frames.len() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let (off, len) = frames[(x % frames.len() as u64) as usize];
+            s.on_acked(off, len, false);
+            let counted: u64 = s.acked.iter().map(|r| r.end - r.start).sum();
+            assert_eq!(s.unacked(), s.sent - s.base - counted);
+        }
+        for (off, len) in frames {
+            s.on_acked(off, len, false);
+        }
+        assert_eq!(s.unacked(), 0);
+        assert!(s.acked.is_empty());
     }
 }

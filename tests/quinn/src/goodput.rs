@@ -22,7 +22,7 @@ fn medians(loss: f64, seeds: u64, size: usize) -> (f64, f64) {
         libquic_client: false,
         ..Opts::default()
     });
-    let (qc, qs) = quinn_configs(false, false);
+    let (qc, qs) = quinn_configs(&Opts::default());
     let (mut lib, mut quinn) = (Vec::new(), Vec::new());
     for seed in 1..=seeds {
         let mut d =

@@ -89,6 +89,13 @@ pub struct Opts {
     pub quinn_preferred_address: bool,
     /// A libquic server offers [`lib_new_addr`] as its preferred address.
     pub libquic_preferred_address: bool,
+    /// The client (either stack) opens its stream only at this time (ns):
+    /// the connection is quiet until then.
+    pub client_writes_at: u64,
+    /// quinn-proto's max_idle_timeout (default: quinn-proto's 30 s).
+    pub quinn_idle_timeout: Option<Duration>,
+    /// libquic sends a PING after this long without sending (ns).
+    pub libquic_keep_alive: Option<u64>,
 }
 
 /// libquic's stream window in the slow-reader runs, and how far it may grow.
@@ -118,6 +125,9 @@ impl Default for Opts {
             quinn_cid_lifetime: None,
             quinn_preferred_address: false,
             libquic_preferred_address: false,
+            client_writes_at: 0,
+            quinn_idle_timeout: None,
+            libquic_keep_alive: None,
         }
     }
 }
@@ -258,6 +268,8 @@ struct LibEnd {
     cid_changes: usize,
     rotate_every: Option<usize>,
     rotations: usize,
+    /// A client writes from this time on.
+    write_at: u64,
 }
 
 /// What both runs of a resumption test share: each side's configuration,
@@ -310,6 +322,7 @@ impl LibEnd {
             cid_changes: 0,
             rotate_every: opts.libquic_rotate_every,
             rotations: 0,
+            write_at: opts.client_writes_at,
         }
     }
 }
@@ -333,6 +346,9 @@ fn lib_config(opts: &Opts) -> (Arc<Config>, Arc<TlsContext>) {
     }
     if opts.libquic_consume_per_ms.is_some() {
         c.set_receive_credit(ReceiveCredit::OnConsume);
+    }
+    if let Some(interval) = opts.libquic_keep_alive {
+        c.set_keep_alive(interval).unwrap();
     }
     if opts.libquic_preferred_address {
         c.set_preferred_address(lib_new_addr()).unwrap();
@@ -542,7 +558,7 @@ impl LibEnd {
         // The client writes once the handshake is done; the server answers
         // once the stream appeared.
         let may_write = if client {
-            conn.is_established() || self.early
+            (conn.is_established() || self.early) && now >= self.write_at
         } else {
             !app.received.is_empty() || app.finished
         };
@@ -615,9 +631,12 @@ struct QuinnEnd {
     read_early: bool,
     base: Instant,
     buf: Vec<u8>,
+    /// A client writes from this time on.
+    write_at: u64,
 }
 
-fn quinn_configs(chacha20: bool, zero_rtt: bool) -> (ClientConfig, Arc<ServerConfig>) {
+fn quinn_configs(opts: &Opts) -> (ClientConfig, Arc<ServerConfig>) {
+    let (chacha20, zero_rtt) = (opts.chacha20, opts.zero_rtt);
     // quinn-proto needs AES-128-GCM for its Initial keys; with `chacha20`
     // ChaCha20 comes first, and libquic offers nothing else.
     let mut suites = vec![rring::cipher_suite::TLS13_AES_128_GCM_SHA256];
@@ -634,6 +653,9 @@ fn quinn_configs(chacha20: bool, zero_rtt: bool) -> (ClientConfig, Arc<ServerCon
         .receive_window(VarInt::from_u32(8 << 20))
         .send_window(8 << 20)
         .mtu_discovery_config(None);
+    if let Some(idle) = opts.quinn_idle_timeout {
+        transport.max_idle_timeout(Some(idle.try_into().unwrap()));
+    }
     let transport = Arc::new(transport);
     let dir = certs_dir();
     let ca = CertificateDer::from_pem_file(format!("{dir}/ca.pem")).unwrap();
@@ -706,6 +728,7 @@ impl QuinnEnd {
             },
             base,
             buf: Vec::with_capacity(2048),
+            write_at: opts.client_writes_at,
         }
     }
 
@@ -803,7 +826,7 @@ impl QuinnEnd {
         self.endpoint_events();
     }
 
-    fn step(&mut self, client: bool) {
+    fn step(&mut self, client: bool, now: u64) {
         let Some((_, c)) = &mut self.conn else { return };
         while let Some(e) = c.poll() {
             match e {
@@ -819,7 +842,11 @@ impl QuinnEnd {
                 _ => {}
             }
         }
-        if client && (self.connected || c.has_0rtt()) && self.stream.is_none() {
+        if client
+            && (self.connected || c.has_0rtt())
+            && self.stream.is_none()
+            && now >= self.write_at
+        {
             self.stream = c.streams().open(Dir::Bi);
         }
         let Some(id) = self.stream else { return };
@@ -876,7 +903,7 @@ type InFlight = Reverse<(u64, u64, bool, (SocketAddr, SocketAddr), Vec<u8>)>;
 /// `resume`, a second one that resumes the first one's session.
 pub fn run(opts: &Opts) -> Outcome {
     let (lib_config, lib_tls) = lib_config(opts);
-    let (quinn_client, mut quinn_server) = quinn_configs(opts.chacha20, opts.zero_rtt);
+    let (quinn_client, mut quinn_server) = quinn_configs(opts);
     if opts.quinn_preferred_address {
         let mut sc = (*quinn_server).clone();
         let SocketAddr::V4(v4) = quinn_preferred_addr() else {
@@ -921,7 +948,7 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
     let mut dcids: [std::collections::HashSet<Vec<u8>>; 2] = Default::default();
     loop {
         lib.step(lib_client, now);
-        quinn.step(!lib_client);
+        quinn.step(!lib_client, now);
         // What quinn-proto sends while libquic's stream is paused.
         let quinn_sent = quinn
             .conn
@@ -1003,6 +1030,7 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
             lib.timer(),
             quinn.timer(),
             lib.app_timer(now),
+            Some(opts.client_writes_at).filter(|&t| t > now),
         ]
         .into_iter()
         .flatten()
