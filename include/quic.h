@@ -220,6 +220,56 @@ typedef uint32_t quic_termination;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// When new clients must first prove their address with a Retry (RFC
+// 9000 §8.1.2).
+enum quic_retry_policy
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // The default: a Retry while 100 or more handshakes are half-open
+    // (`retry_half_open_threshold` changes the number).
+    QUIC_RETRY_POLICY_DEFAULT = 0,
+    // Never.
+    QUIC_RETRY_POLICY_NEVER = 1,
+    // For every client without a valid token.
+    QUIC_RETRY_POLICY_ALWAYS = 2,
+    // While `retry_half_open_threshold` or more handshakes are half-open.
+    QUIC_RETRY_POLICY_ABOVE_HALF_OPEN = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum quic_retry_policy quic_retry_policy;
+#else
+typedef uint32_t quic_retry_policy;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What a `quic_endpoint_event` reports. Numbers are stable.
+enum quic_endpoint_event_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // A client started a connection: `connection` is its handle.
+    QUIC_ENDPOINT_EVENT_TYPE_NEW_CONNECTION = 1,
+    // An event of `connection`, written into the `quic_event` passed
+    // along (its pointers stay valid until the next
+    // `quic_endpoint_poll_event`).
+    QUIC_ENDPOINT_EVENT_TYPE_CONNECTION = 2,
+    // `connection` is over and freed: its handle is refused from now on
+    // (its last events came before). A `quic_conn` borrowed from it
+    // stays valid until the next `quic_endpoint_poll_event`.
+    QUIC_ENDPOINT_EVENT_TYPE_CONNECTION_DONE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum quic_endpoint_event_type quic_endpoint_event_type;
+#else
+typedef uint32_t quic_endpoint_event_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // The kind of a packet, as its header tells it.
 enum quic_packet_type
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -412,6 +462,9 @@ typedef struct quic_config quic_config;
 
 // A QUIC connection; see `quic_conn_new`.
 typedef struct quic_conn quic_conn;
+
+// Many connections behind one socket; see `quic_endpoint_new`.
+typedef struct quic_endpoint quic_endpoint;
 
 // Result of a libquic call: `QUIC_RESULT_OK` (0) on success,
 // `QUIC_RESULT_DONE` (1) when there is nothing (more) to do, a negative
@@ -609,6 +662,43 @@ typedef struct {
     uint64_t persistent_congestion;
 } quic_stats;
 
+// The limits and keys of an endpoint (input). Zero in a field means its
+// default, so `{.struct_size = sizeof(quic_endpoint_params)}` gives
+// every default. Growth rule as for `quic_conn_params`.
+typedef struct {
+    // `sizeof(quic_endpoint_params)`.
+    size_t struct_size;
+    // Length of the connection IDs of all the endpoint's connections
+    // (short headers do not carry it). 0: the server config's
+    // (`quic_config_set_connection_id_length`), or 8 for a client-only
+    // endpoint. Client configs given to `quic_endpoint_connect` must use
+    // the same length.
+    size_t connection_id_length;
+    // Connections at most (0: 10,000). New clients past it are dropped
+    // and counted (`refused_connection_limit`).
+    uint32_t max_connections;
+    // Handshakes in progress at most (0: 1,000); new clients without a
+    // validated address past it are dropped and counted.
+    uint32_t max_half_open;
+    // When a Retry is sent.
+    quic_retry_policy retry_policy;
+    // With QUIC_RETRY_POLICY_ABOVE_HALF_OPEN or the default policy: the
+    // number of half-open handshakes from which new clients get a Retry
+    // (0: 100).
+    uint32_t retry_half_open_threshold;
+    // Initials accepted per client IP address per second (0: 64;
+    // UINT32_MAX: no limit); more are dropped and counted.
+    uint32_t initials_per_address_per_second;
+    // Stateless resets sent per second at most (0: 1,000).
+    uint32_t resets_per_second;
+    // 32 bytes the stateless reset tokens of every connection ID are
+    // derived from (RFC 9000 §10.3.2), or NULL for a random key. Servers
+    // of a fleet that share it can reset connections another server
+    // lost (after a crash or a route change). Never sent; keep it
+    // secret: whoever knows it can end the connections.
+    const uint8_t *reset_key;
+} quic_endpoint_params;
+
 // What travels with one datagram, in and out: its local and remote
 // addresses. A growable struct (the rule in this header's opening
 // comment): ECN marks, segment sizes and send times will be appended.
@@ -628,6 +718,47 @@ typedef struct {
     // Length of `remote`.
     socklen_t remote_len;
 } quic_datagram_info;
+
+// One endpoint event (output). Growth rule as for `quic_event`.
+typedef struct {
+    // `sizeof(quic_endpoint_event)`, set by the caller.
+    size_t struct_size;
+    // What happened.
+    quic_endpoint_event_type kind;
+    // The connection's handle (for `quic_endpoint_conn`).
+    uint64_t connection;
+} quic_endpoint_event;
+
+// What an endpoint did (output), for monitoring. Growth rule as for
+// `quic_event`.
+typedef struct {
+    // `sizeof(quic_endpoint_stats_info)`, set by the caller.
+    size_t struct_size;
+    // Connections held now.
+    uint64_t connections;
+    // Of them, handshakes in progress.
+    uint64_t half_open;
+    // Server connections started.
+    uint64_t accepted;
+    // Version Negotiation packets sent.
+    uint64_t version_negotiations;
+    // Retry packets sent.
+    uint64_t retries;
+    // New clients dropped at the connection limit.
+    uint64_t refused_connection_limit;
+    // New clients dropped at the half-open limit.
+    uint64_t refused_half_open_limit;
+    // Initials dropped past their address's rate.
+    uint64_t refused_initial_rate;
+    // Stateless resets sent.
+    uint64_t stateless_resets;
+    // Stateless resets not sent, for the rate limit.
+    uint64_t resets_rate_limited;
+    // Datagrams that matched no connection and got no answer.
+    uint64_t unroutable;
+    // Stateless answers dropped because too many waited.
+    uint64_t stateless_dropped;
+} quic_endpoint_stats_info;
 
 // The header of the first packet in a datagram, as `quic_header_parse`
 // fills it. Every pointer points into the datagram passed to
@@ -791,6 +922,11 @@ typedef struct {
 // The server sent `disable_active_migration` (RFC 9000 §18.2): this
 // connection may not probe or move to another local address.
 #define QUIC_RESULT_MIGRATION_DISABLED -12
+
+// No live connection has this handle (`quic_endpoint_conn`): it was
+// freed after its QUIC_ENDPOINT_EVENT_TYPE_CONNECTION_DONE, or never
+// existed.
+#define QUIC_RESULT_NO_SUCH_CONNECTION -13
 
 // The peer's stream limit does not allow opening this stream yet; a
 // STREAMS_BLOCKED frame tells the peer.
@@ -1436,7 +1572,8 @@ quic_result quic_conn_new(const quic_config *config,
                           const quic_conn_params *params,
                           quic_conn **out_conn);
 
-// Frees a connection. NULL is a no-op.
+// Frees a connection. NULL is a no-op, and so is a connection of an
+// endpoint (`quic_endpoint_conn`): the endpoint frees those.
 //
 // Safety: `conn` must be NULL or a live connection, not used afterwards.
 void quic_conn_free(quic_conn *conn);
@@ -1729,6 +1866,165 @@ quic_result quic_conn_change_connection_id(quic_conn *conn);
 //
 // Safety: `conn` must be NULL or live.
 quic_result quic_conn_rotate_connection_ids(quic_conn *conn);
+
+// Creates an endpoint. With `server_config` (a server's, with its
+// certificate) it accepts new connections; with NULL it only holds
+// client connections made with `quic_endpoint_connect`. `params` NULL
+// means every default. The config is frozen as by `quic_conn_new` and
+// may be freed afterwards.
+//
+// The drive loop is a connection's: every received datagram goes to
+// `quic_endpoint_recv`; then `quic_endpoint_send` until DONE;
+// `quic_endpoint_poll_event` until DONE (using connections through
+// `quic_endpoint_conn`, then sending again); then wait for a datagram or
+// `quic_endpoint_timeout` and call `quic_endpoint_handle_timer`.
+//
+// Caller owns `*out`; free it with `quic_endpoint_free`.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (`params` out of range, a client
+// config as `server_config`, a connection ID length that differs from
+// the config's); `QUIC_RESULT_INVALID_STATE` (a server config without a
+// certificate); the config's TLS errors as for `quic_conn_new`.
+//
+// Safety: `server_config` NULL or a live config; `params` NULL or valid
+// for its `struct_size` bytes (and a non-NULL `reset_key` for 32); `out`
+// NULL or writable.
+quic_result quic_endpoint_new(const quic_config *server_config,
+                              const quic_endpoint_params *params,
+                              quic_endpoint **out);
+
+// Frees an endpoint and every connection it holds (without telling
+// their peers: close them first for that). NULL is a no-op.
+//
+// Safety: `ep` NULL or a live endpoint, not used afterwards; no
+// `quic_conn` borrowed from it is used afterwards.
+void quic_endpoint_free(quic_endpoint *ep);
+
+// Starts a client connection to `addr` on the endpoint, so that many
+// connections share its socket. `config` is a client config with the
+// endpoint's connection ID length; `params` NULL or with client fields
+// only (session ticket, address token), as for `quic_conn_new`. The
+// connection's handle goes to `*out_handle`.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (a server config, another connection
+// ID length, server fields in `params`); `QUIC_RESULT_INVALID_STATE`
+// (the endpoint is full); `QUIC_RESULT_INVALID_ADDRESS`; the config's
+// TLS errors; `QUIC_RESULT_PANIC`.
+//
+// Safety: `ep` NULL or live; `config` NULL or a live config; `params`
+// as for `quic_conn_new`; `addr` valid for `addrlen` bytes;
+// `out_handle` NULL or writable.
+quic_result quic_endpoint_connect(quic_endpoint *ep,
+                                  const quic_config *config,
+                                  const quic_conn_params *params,
+                                  const struct sockaddr *addr,
+                                  socklen_t addrlen,
+                                  uint64_t now_ns,
+                                  uint64_t *out_handle);
+
+// Feeds one received datagram: `info->remote` (required) is where it
+// came from, `info->local` where it arrived (length 0: the one socket).
+// It goes to its connection, starts a new one, or is answered without
+// one (Version Negotiation, Retry, stateless reset), within the
+// endpoint's limits; nothing else happens to a datagram that fits none.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (`info->struct_size`);
+// `QUIC_RESULT_INVALID_ADDRESS`; `QUIC_RESULT_PANIC`.
+//
+// Safety: `ep` NULL or live; `data` valid for `len` bytes; `info` NULL
+// or valid for its `struct_size` bytes.
+quic_result quic_endpoint_recv(quic_endpoint *ep,
+                               const uint8_t *data,
+                               size_t len,
+                               const quic_datagram_info *info,
+                               uint64_t now_ns);
+
+// Writes the next datagram of any connection (or a stateless answer)
+// into `out`, its length into `*out_len`, and its addresses into `info`
+// (`remote`: where to send it; `local`: where from, length 0 for the one
+// socket). Connections take turns, one datagram each. Call until DONE.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (nothing now);
+// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_BUFFER_TOO_SMALL`
+// (`out_cap` under the largest max datagram size of the endpoint's
+// configs, 1200 by default: nothing is lost);
+// `QUIC_RESULT_INVALID_ARGUMENT` (`info->struct_size`);
+// `QUIC_RESULT_PANIC`.
+//
+// Safety: `ep` NULL or live; `out` writable for `out_cap` bytes;
+// `out_len` NULL or writable; `info` NULL or writable for its
+// `struct_size` bytes.
+quic_result quic_endpoint_send(quic_endpoint *ep,
+                               uint8_t *out,
+                               size_t out_cap,
+                               size_t *out_len,
+                               quic_datagram_info *info,
+                               uint64_t now_ns);
+
+// When `quic_endpoint_handle_timer` is next due (ns), or UINT64_MAX for
+// never (also for NULL or a poisoned endpoint).
+//
+// Safety: `ep` NULL or live.
+uint64_t quic_endpoint_timeout(quic_endpoint *ep);
+
+// Runs the timers of every connection due by `now_ns`. Early calls are
+// harmless.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_PANIC`.
+//
+// Safety: `ep` NULL or live.
+quic_result quic_endpoint_handle_timer(quic_endpoint *ep, uint64_t now_ns);
+
+// Takes the next event: the endpoint's own (a new connection, a
+// connection done) and those of its connections, in order, into
+// `out_event`; for QUIC_ENDPOINT_EVENT_TYPE_CONNECTION, the connection's
+// event goes into `out_conn_event` (as `quic_conn_poll_event` writes it).
+// Both structs' `struct_size` are set by the caller.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_DONE` (no event);
+// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_INVALID_ARGUMENT`
+// (a `struct_size` too small); `QUIC_RESULT_PANIC`.
+//
+// Safety: `ep` NULL or live; both outputs NULL or writable for their
+// `struct_size` bytes.
+quic_result quic_endpoint_poll_event(quic_endpoint *ep,
+                                     quic_endpoint_event *out_event,
+                                     quic_event *out_conn_event);
+
+// Borrows the connection of `handle` into `*out_conn`, to use with the
+// `quic_conn_*` calls that act on one connection (streams, datagrams,
+// close, stats, ...). The endpoint drives it: `quic_conn_recv*`,
+// `quic_conn_send*`, `quic_conn_handle_timer`, `quic_conn_poll_event`
+// and `quic_conn_connect` return QUIC_RESULT_INVALID_STATE on it, and
+// `quic_conn_free` ignores it.
+//
+// Borrow it again for each use: borrowing is what tells the endpoint to
+// look at the connection (data written to a stream goes out at the next
+// `quic_endpoint_send`). The pointer stays valid until the
+// `quic_endpoint_poll_event` after the one that reported its
+// QUIC_ENDPOINT_EVENT_TYPE_CONNECTION_DONE; the handle is checked
+// forever.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NO_SUCH_CONNECTION` (the
+// handle's connection was freed, or never existed);
+// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_PANIC`.
+//
+// Safety: `ep` NULL or live; `out_conn` NULL or writable.
+quic_result quic_endpoint_conn(quic_endpoint *ep, uint64_t handle, quic_conn **out_conn);
+
+// Copies the endpoint's counters into `out` (its `struct_size` set by
+// the caller).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (`struct_size`); `QUIC_RESULT_PANIC`.
+//
+// Safety: `ep` NULL or live; `out` NULL or writable for its
+// `struct_size` bytes.
+quic_result quic_endpoint_stats(quic_endpoint *ep, quic_endpoint_stats_info *out);
 
 // `quic_conn_recv` with the datagram's addresses in `info`: `remote`
 // (required) and `local` (where it arrived; length 0 if unknown). A

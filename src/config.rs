@@ -133,6 +133,11 @@ pub struct Config {
     /// Where connection IDs, reset tokens and path challenges get their
     /// randomness (default: OpenSSL's DRBG, then getrandom(2)).
     pub(crate) random: Arc<dyn RandomSource>,
+    /// Stateless reset tokens are derived from this key and each CID
+    /// (RFC 9000 §10.3.2), so any server holding it can reset a
+    /// connection it lost; None: random tokens, known to the connection
+    /// only.
+    pub(crate) reset_key: Option<[u8; 32]>,
     /// How far auto-tuning may grow the per-stream window.
     pub(crate) max_stream_window: u64,
     /// When received stream data is credited back to the peer.
@@ -257,6 +262,7 @@ impl Config {
             groups: None,
             key_log: None,
             random: Arc::new(SystemRandom),
+            reset_key: None,
             max_stream_window: 16 * DEFAULT_WINDOW,
             receive_credit: ReceiveCredit::OnPoll,
             receive_mode: ReceiveMode::Events,
@@ -644,6 +650,16 @@ impl Config {
     /// Logs TLS secrets (NSS key log lines) to `log`; None stops.
     pub fn set_key_log(&mut self, log: Option<KeyLogFn>) {
         self.key_log = log;
+    }
+
+    /// Derives the stateless reset token of every connection ID from
+    /// `key` (RFC 9000 §10.3.2) instead of drawing it at random: servers
+    /// of a fleet that share the key can reset each other's connections
+    /// after a crash or a route change. The key is never sent; keep it
+    /// secret, as anyone who knows it can end connections. An endpoint
+    /// sets its own (`EndpointParams::reset_key`).
+    pub fn set_stateless_reset_key(&mut self, key: Option<[u8; 32]>) {
+        self.reset_key = key;
     }
 
     /// Takes randomness from `source` instead of the system's.

@@ -48,6 +48,7 @@ pub mod codec;
 pub mod config;
 pub mod conn;
 pub mod crypto;
+pub mod endpoint;
 pub mod error;
 pub mod ffi;
 pub mod frame;

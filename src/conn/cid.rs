@@ -37,6 +37,15 @@ fn draw_cid(rng: &dyn RandomSource, len: usize) -> (ConnectionId, [u8; 16]) {
     (cid, token)
 }
 
+/// A change an endpoint routing this connection must apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RouteChange {
+    /// A connection ID was issued: route it here.
+    Add(ConnectionId),
+    /// The peer retired it: stop routing it.
+    Remove(ConnectionId),
+}
+
 /// Why our connection IDs cannot be replaced now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RotateError {
@@ -67,14 +76,56 @@ pub(crate) struct LocalCids {
     /// The Retire Prior To we asked the peer for: CIDs below it stay
     /// routable until the peer retires them (RFC 9000 §5.1.2).
     retire_prior_to: u64,
+    /// Reset tokens come from this key and the CID (RFC 9000 §10.3.2)
+    /// rather than from the random draw.
+    reset_key: Option<[u8; 32]>,
+    /// Routing changes not yet taken by the endpoint that routes this
+    /// connection; None when no endpoint does (nothing is recorded).
+    /// Bounded: taken after every call, and CIDs are issued at most
+    /// `MAX_ISSUED` times.
+    route_changes: Option<Vec<RouteChange>>,
 }
 
 impl LocalCids {
     /// A random CID of `len` bytes with sequence number 0, the CID of our
-    /// first packets, and its reset token.
-    pub(crate) fn generate(rng: &dyn RandomSource, len: usize) -> Self {
+    /// first packets, and its reset token (from `reset_key` if given).
+    pub(crate) fn generate(
+        rng: &dyn RandomSource,
+        len: usize,
+        reset_key: Option<[u8; 32]>,
+    ) -> Self {
         let (cid, token) = draw_cid(rng, len);
-        Self::new(cid, token)
+        let mut cids = Self::new(cid, token);
+        cids.reset_key = reset_key;
+        cids.active[0].reset_token = cids.token(&cid, token);
+        cids
+    }
+
+    /// Starts recording routing changes; the CIDs to route now.
+    pub(crate) fn start_routing(&mut self) -> Vec<ConnectionId> {
+        self.route_changes = Some(Vec::new());
+        self.active.iter().map(|c| c.cid).collect()
+    }
+
+    /// Moves the routing changes since the last call into `out`.
+    pub(crate) fn take_route_changes(&mut self, out: &mut Vec<RouteChange>) {
+        if let Some(changes) = &mut self.route_changes {
+            out.append(changes);
+        }
+    }
+
+    fn record(&mut self, change: RouteChange) {
+        if let Some(changes) = &mut self.route_changes {
+            changes.push(change);
+        }
+    }
+
+    /// The reset token of `cid`: derived from the key, or `drawn`.
+    fn token(&self, cid: &[u8], drawn: [u8; 16]) -> [u8; 16] {
+        match &self.reset_key {
+            Some(key) => crate::crypto::stateless_reset_token(key, cid),
+            None => drawn,
+        }
     }
 
     /// Starts with `initial` as sequence number 0.
@@ -89,6 +140,8 @@ impl LocalCids {
             next_seq: 1,
             len: initial.len(),
             retire_prior_to: 0,
+            reset_key: None,
+            route_changes: None,
         }
     }
 
@@ -146,7 +199,8 @@ impl LocalCids {
         if self.len == 0 || self.next_seq != 1 {
             return None;
         }
-        let (cid, reset_token) = draw_cid(rng, self.len);
+        let (cid, drawn) = draw_cid(rng, self.len);
+        let reset_token = self.token(&cid, drawn);
         let c = LocalCid {
             seq: 1,
             cid,
@@ -155,6 +209,7 @@ impl LocalCids {
         };
         self.active.push(c.clone());
         self.next_seq = 2;
+        self.record(RouteChange::Add(cid));
         Some(c)
     }
 
@@ -175,8 +230,9 @@ impl LocalCids {
         while self.next_seq < MAX_ISSUED {
             let Some(draw) = draws.next() else { break };
             let cid = ConnectionId::new(&draw[..self.len]).unwrap_or_default();
-            let mut reset_token = [0u8; 16];
-            reset_token.copy_from_slice(&draw[20..]);
+            let mut drawn = [0u8; 16];
+            drawn.copy_from_slice(&draw[20..]);
+            let reset_token = self.token(&cid, drawn);
             self.active.push(LocalCid {
                 seq: self.next_seq,
                 cid,
@@ -185,6 +241,7 @@ impl LocalCids {
             });
             self.next_seq += 1;
             new.push(cid);
+            self.record(RouteChange::Add(cid));
         }
         new
     }
@@ -211,7 +268,9 @@ impl LocalCids {
                 "retiring the connection ID in use",
             ));
         }
-        Ok(Some(self.active.remove(i).cid))
+        let cid = self.active.remove(i).cid;
+        self.record(RouteChange::Remove(cid));
+        Ok(Some(cid))
     }
 }
 

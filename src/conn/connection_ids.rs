@@ -1,8 +1,9 @@
 //! What the application can do with connection IDs (RFC 9000 §5.1.2):
 //! move to another of the peer's, or replace all of ours.
 
-use super::cid::RotateError;
+use super::cid::{RotateError, RouteChange};
 use super::{ApiError, CloseState, Connection, Event};
+use crate::cid::ConnectionId;
 
 impl Connection {
     /// Moves to a connection ID of the peer's not used yet and retires the
@@ -68,5 +69,16 @@ impl Connection {
                 "the connection has issued all the connection IDs it may",
             )),
         }
+    }
+
+    /// An endpoint routes this connection from now on: our connection IDs
+    /// to route now; later changes come from `take_route_changes`.
+    pub(crate) fn start_routing(&mut self) -> Vec<ConnectionId> {
+        self.local_cids.start_routing()
+    }
+
+    /// The routing changes since the last call, into `out`.
+    pub(crate) fn take_route_changes(&mut self, out: &mut Vec<RouteChange>) {
+        self.local_cids.take_route_changes(out);
     }
 }

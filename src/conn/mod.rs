@@ -5,7 +5,7 @@
 
 mod ack;
 pub(crate) mod address_token;
-mod cid;
+pub(crate) mod cid;
 mod close;
 mod connection_ids;
 mod crypto_stream;
@@ -255,7 +255,11 @@ impl Connection {
         let first_version = config
             .original_version
             .unwrap_or(config.supported_versions[0]);
-        let local_cids = LocalCids::generate(&*config.random, config.connection_id_length);
+        let local_cids = LocalCids::generate(
+            &*config.random,
+            config.connection_id_length,
+            config.reset_key,
+        );
         let mut streams = Streams::new(
             side,
             Windows {
@@ -457,6 +461,11 @@ impl Connection {
             _ => {}
         }
         Some(e)
+    }
+
+    /// True when `poll_event` has an event to give.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
     }
 
     /// Sends a PING; `PingAcknowledged(uid)` follows its acknowledgement.

@@ -253,6 +253,22 @@ pub fn initial_secrets(version: u32, dcid: &[u8]) -> Result<(Secret, Secret), Cr
     Ok((Secret::new(&client)?, Secret::new(&server)?))
 }
 
+/// The stateless reset token of `cid` under a static key (RFC 9000
+/// §10.3.2): HMAC-SHA256(key, cid) cut to 16 bytes. Every server sharing
+/// the key derives the same token, so any of them can reset a connection
+/// another one lost, and the key itself never leaves the endpoint.
+pub fn stateless_reset_token(key: &[u8; 32], cid: &[u8]) -> [u8; 16] {
+    let mut mac = [0u8; 32];
+    // HKDF-Extract(salt, ikm) is HMAC(salt, ikm); it cannot fail with a
+    // SHA-256-sized output.
+    if openssl::hkdf_extract(HashAlg::Sha256, key, cid, &mut mac).is_err() {
+        mac = [0; 32];
+    }
+    let mut token = [0u8; 16];
+    token.copy_from_slice(&mac[..16]);
+    token
+}
+
 /// Sealing and opening keys for Initial packets, from our side's view.
 #[derive(Debug)]
 pub struct InitialKeys {

@@ -24,7 +24,7 @@ pub struct quic_conn {
 pub(crate) struct ConnHandle {
     pub(super) conn: Connection,
     /// The last polled event, kept so its bytes outlive the call.
-    event: Option<Event>,
+    pub(super) event: Option<Event>,
     send_buf: Vec<u8>,
     /// A panic was caught inside this connection: it is unusable.
     poisoned: bool,
@@ -33,10 +33,77 @@ pub(crate) struct ConnHandle {
     /// `quic_conn_send` hands it out, so the peer does not wait out its
     /// idle timeout.
     farewell: Option<(Vec<u8>, Transmit)>,
+    /// An endpoint owns and drives it: the calls that feed, drain, time
+    /// or free it are the endpoint's (`driven_by_caller`).
+    in_endpoint: bool,
 }
 
 impl Castable for quic_conn {
     type Rust = ConnHandle;
+}
+
+impl ConnHandle {
+    fn new(conn: Connection, in_endpoint: bool) -> Self {
+        Self {
+            conn,
+            event: None,
+            send_buf: Vec::with_capacity(2048),
+            poisoned: false,
+            farewell: None,
+            in_endpoint,
+        }
+    }
+
+    /// Refuses the calls that drive a connection (receive, send, timer,
+    /// events, connect) on one an endpoint drives.
+    pub(super) fn driven_by_caller(&self) -> Result<(), quic_result> {
+        if self.in_endpoint {
+            Err(QUIC_RESULT_INVALID_STATE)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl crate::endpoint::Routed for ConnHandle {
+    fn from_connection(conn: Connection) -> Self {
+        Self::new(conn, true)
+    }
+
+    fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+}
+
+/// Runs `f` on a connection the caller drives itself (not one of an
+/// endpoint's): the feeding, draining and timer calls.
+pub(super) fn with_own_conn(
+    conn: *mut quic_conn,
+    f: impl FnOnce(&mut ConnHandle) -> quic_result,
+) -> quic_result {
+    with_conn(conn, |h| match h.driven_by_caller() {
+        Ok(()) => f(h),
+        Err(e) => e,
+    })
+}
+
+impl super::guard::Poisonable for ConnHandle {
+    fn poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    fn poison(&mut self) {
+        self.poisoned = true;
+        self.farewell = farewell(&mut self.conn);
+    }
 }
 
 /// Runs `f` on the connection behind `conn`, refusing a poisoned one and
@@ -47,24 +114,7 @@ pub(super) fn with_conn(
 ) -> quic_result {
     // SAFETY: the caller passes NULL or a live connection used by one
     // thread at a time (quic.h).
-    let Some(h) = (unsafe { handle_mut(conn) }) else {
-        return QUIC_RESULT_NULL_PARAMETER;
-    };
-    if h.poisoned {
-        return QUIC_RESULT_PANIC;
-    }
-    let h_ptr: *mut ConnHandle = h;
-    match catch_unwind(AssertUnwindSafe(|| f(h))) {
-        Ok(r) => r,
-        Err(_) => {
-            // SAFETY: `h_ptr` is the live handle; the closure's borrow of it
-            // ended with the unwind.
-            let h = unsafe { &mut *h_ptr };
-            h.poisoned = true;
-            h.farewell = farewell(&mut h.conn);
-            QUIC_RESULT_PANIC
-        }
-    }
+    super::guard::with_poisonable(unsafe { handle_mut(conn) }, f)
 }
 
 /// Best effort after a panic: a CONNECTION_CLOSE (INTERNAL_ERROR) datagram
@@ -166,7 +216,9 @@ unsafe impl Growable for quic_conn_params {
 /// reaches, later fields as none.
 ///
 /// Safety: `p` must be NULL or valid for reading its `struct_size` bytes.
-unsafe fn read_params(p: *const quic_conn_params) -> Result<Option<quic_conn_params>, quic_result> {
+pub(super) unsafe fn read_params(
+    p: *const quic_conn_params,
+) -> Result<Option<quic_conn_params>, quic_result> {
     if p.is_null() {
         return Ok(None);
     }
@@ -192,6 +244,49 @@ unsafe fn read_params(p: *const quic_conn_params) -> Result<Option<quic_conn_par
     Ok(Some(unsafe { read_sized(p, size, none) }))
 }
 
+/// What a client's `quic_conn_params` may carry: a session ticket and an
+/// address token.
+pub(super) struct ClientExtras<'a> {
+    ticket: &'a [u8],
+    token: &'a [u8],
+}
+
+impl<'a> ClientExtras<'a> {
+    /// The client fields of `params`; server fields are refused.
+    ///
+    /// Safety: the buffers `params` points to are valid for their lengths
+    /// for `'a`.
+    pub(super) unsafe fn read(params: Option<quic_conn_params>) -> Result<Self, quic_result> {
+        let Some(p) = params else {
+            return Ok(Self {
+                ticket: &[],
+                token: &[],
+            });
+        };
+        if !p.original_dcid.is_null() || !p.retry_scid.is_null() || p.address_validated {
+            return Err(QUIC_RESULT_INVALID_ARGUMENT);
+        }
+        // SAFETY: per this function's contract.
+        unsafe {
+            Ok(Self {
+                ticket: super::guard::slice_in(p.session_ticket, p.session_ticket_len)?,
+                token: super::guard::slice_in(p.address_token, p.address_token_len)?,
+            })
+        }
+    }
+
+    /// Gives them to a new client connection.
+    pub(super) fn apply(&self, conn: &mut Connection) -> Result<(), ApiError> {
+        if !self.ticket.is_empty() {
+            conn.set_session_ticket(self.ticket)?;
+        }
+        if !self.token.is_empty() {
+            conn.set_address_token(self.token)?;
+        }
+        Ok(())
+    }
+}
+
 fn new_conn(
     config: *const quic_config,
     out_conn: *mut *mut quic_conn,
@@ -212,13 +307,7 @@ fn new_conn(
         };
         match make(config, tls) {
             Ok(conn) => {
-                *out = into_handle::<quic_conn>(ConnHandle {
-                    conn,
-                    event: None,
-                    send_buf: Vec::with_capacity(2048),
-                    poisoned: false,
-                    farewell: None,
-                });
+                *out = into_handle::<quic_conn>(ConnHandle::new(conn, false));
                 QUIC_RESULT_OK
             }
             Err(e) => api_error_code(e),
@@ -271,26 +360,14 @@ pub unsafe extern "C" fn quic_conn_new(
             None => return QUIC_RESULT_NULL_PARAMETER,
         };
         if is_client {
-            if params.is_some_and(|p| {
-                !p.original_dcid.is_null() || !p.retry_scid.is_null() || p.address_validated
-            }) {
-                return QUIC_RESULT_INVALID_ARGUMENT;
-            }
-            let (ticket, token) = match params {
-                Some(p) => (
-                    try_slice!(p.session_ticket, p.session_ticket_len),
-                    try_slice!(p.address_token, p.address_token_len),
-                ),
-                None => (&[][..], &[][..]),
+            // SAFETY: the buffers of `params` are valid, per the contract.
+            let extras = match unsafe { ClientExtras::read(params) } {
+                Ok(x) => x,
+                Err(e) => return e,
             };
             return new_conn(config, out_conn, |c, t| {
                 let mut conn = Connection::new_client(c, t)?;
-                if !ticket.is_empty() {
-                    conn.set_session_ticket(ticket)?;
-                }
-                if !token.is_empty() {
-                    conn.set_address_token(token)?;
-                }
+                extras.apply(&mut conn)?;
                 Ok(conn)
             });
         }
@@ -314,12 +391,17 @@ pub unsafe extern "C" fn quic_conn_new(
     })
 }
 
-/// Frees a connection. NULL is a no-op.
+/// Frees a connection. NULL is a no-op, and so is a connection of an
+/// endpoint (`quic_endpoint_conn`): the endpoint frees those.
 ///
 /// Safety: `conn` must be NULL or a live connection, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_free(conn: *mut quic_conn) {
     guard_value((), || {
+        // SAFETY: the caller passes NULL or a live connection.
+        if unsafe { handle_ref(conn) }.is_some_and(|h| h.in_endpoint) {
+            return;
+        }
         // SAFETY: per the contract.
         unsafe { free_handle(conn) }
     })
@@ -340,7 +422,7 @@ pub unsafe extern "C" fn quic_conn_connect(
     addrlen: libc::socklen_t,
     now_ns: u64,
 ) -> quic_result {
-    with_conn(conn, |h| {
+    with_own_conn(conn, |h| {
         // SAFETY: per the contract.
         let peer = match unsafe { read_sockaddr(addr, addrlen) } {
             Ok(a) => a,
@@ -372,7 +454,7 @@ pub unsafe extern "C" fn quic_conn_recv(
     fromlen: libc::socklen_t,
     now_ns: u64,
 ) -> quic_result {
-    with_conn(conn, |h| {
+    with_own_conn(conn, |h| {
         let datagram = try_slice!(data, len);
         // SAFETY: per the contract.
         let from = match unsafe { read_sockaddr(from, fromlen) } {
@@ -443,6 +525,9 @@ pub(super) unsafe fn send_next(
     let Some(h) = (unsafe { handle_mut(conn) }) else {
         return QUIC_RESULT_NULL_PARAMETER;
     };
+    if let Err(e) = h.driven_by_caller() {
+        return e;
+    }
     let out_len = try_out!(out_len);
     // SAFETY: per this function's contract.
     let buf = match unsafe { super::guard::slice_out(out, out_cap) } {
@@ -538,7 +623,7 @@ pub unsafe extern "C" fn quic_conn_timer(conn: *const quic_conn) -> u64 {
 /// Safety: `conn` must be NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn quic_conn_handle_timer(conn: *mut quic_conn, now_ns: u64) -> quic_result {
-    with_conn(conn, |h| {
+    with_own_conn(conn, |h| {
         h.conn.handle_timer(now_ns);
         QUIC_RESULT_OK
     })
@@ -561,7 +646,7 @@ pub unsafe extern "C" fn quic_conn_poll_event(
     conn: *mut quic_conn,
     out_event: *mut quic_event,
 ) -> quic_result {
-    with_conn(conn, |h| {
+    with_own_conn(conn, |h| {
         // SAFETY: per the contract.
         let size = match unsafe { usable_size(out_event) } {
             Ok(s) => s,

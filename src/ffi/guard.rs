@@ -17,6 +17,40 @@ pub(crate) fn guard_value<T, F: FnOnce() -> T>(on_panic: T, f: F) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)
 }
 
+/// An object behind a handle that a caught panic makes unusable (a
+/// connection, an endpoint).
+pub(crate) trait Poisonable {
+    /// True once a panic was caught inside it.
+    fn poisoned(&self) -> bool;
+    /// Marks it unusable after a panic, doing what it can for its peers.
+    fn poison(&mut self);
+}
+
+/// Runs `f` on the object behind a handle (None for NULL): a poisoned
+/// object is refused with `QUIC_RESULT_PANIC`, and a panic in `f` poisons
+/// it.
+pub(crate) fn with_poisonable<T: Poisonable>(
+    obj: Option<&mut T>,
+    f: impl FnOnce(&mut T) -> quic_result,
+) -> quic_result {
+    let Some(obj) = obj else {
+        return QUIC_RESULT_NULL_PARAMETER;
+    };
+    if obj.poisoned() {
+        return QUIC_RESULT_PANIC;
+    }
+    let ptr: *mut T = obj;
+    match catch_unwind(AssertUnwindSafe(|| f(obj))) {
+        Ok(r) => r,
+        Err(_) => {
+            // SAFETY: `ptr` is the live object; the closure's borrow of it
+            // ended with the unwind.
+            unsafe { (*ptr).poison() };
+            QUIC_RESULT_PANIC
+        }
+    }
+}
+
 /// Borrows `len` bytes at `ptr` for the duration of a call. `(NULL, 0)` is
 /// the empty buffer; NULL with a length is `QUIC_RESULT_NULL_PARAMETER`.
 ///

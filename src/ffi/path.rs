@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use super::addr::{read_sockaddr, write_sockaddr};
-use super::conn::{quic_conn, send_next, with_conn};
+use super::conn::{quic_conn, send_next, with_conn, with_own_conn};
 use super::guard::guard;
 use super::result::*;
 use super::sized::{read_sized, usable_size, write_sized, Growable};
@@ -46,6 +46,44 @@ impl quic_datagram_info {
     }
 }
 
+/// The (local, remote) addresses of the caller's `info`; the remote one
+/// is required.
+///
+/// Safety: `info` NULL or valid for its `struct_size` bytes.
+pub(super) unsafe fn read_info(
+    info: *const quic_datagram_info,
+) -> Result<(Option<SocketAddr>, SocketAddr), quic_result> {
+    // SAFETY: per the contract.
+    let size = unsafe { usable_size(info) }?;
+    // SAFETY: per the contract; absent fields stay zero.
+    let info = unsafe { read_sized(info, size, quic_datagram_info::zeroed()) };
+    // SAFETY: the fields are within `info`.
+    match unsafe {
+        (
+            optional_sockaddr(&info.local, info.local_len),
+            optional_sockaddr(&info.remote, info.remote_len),
+        )
+    } {
+        (Ok(l), Ok(Some(r))) => Ok((l, r)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+        (_, Ok(None)) => Err(QUIC_RESULT_INVALID_ADDRESS),
+    }
+}
+
+/// Writes where a datagram goes (`t`) into the caller's `info`, `size`
+/// bytes of it.
+///
+/// Safety: `info` writable for `size` bytes, `size` from `usable_size`.
+pub(super) unsafe fn write_info(info: *mut quic_datagram_info, size: usize, t: Transmit) {
+    let mut v = quic_datagram_info::zeroed();
+    if let Some(l) = t.local {
+        write_sockaddr(l, &mut v.local, &mut v.local_len);
+    }
+    write_sockaddr(t.remote, &mut v.remote, &mut v.remote_len);
+    // SAFETY: per the contract.
+    unsafe { write_sized(info, &v, size) };
+}
+
 /// The address at `addr` of `len` bytes; None when `len` is 0.
 ///
 /// Safety: `addr` valid for `len` bytes.
@@ -84,25 +122,12 @@ pub unsafe extern "C" fn quic_conn_recv_info(
     info: *const quic_datagram_info,
     now_ns: u64,
 ) -> quic_result {
-    with_conn(conn, |h| {
+    with_own_conn(conn, |h| {
         let datagram = try_slice!(data, len);
         // SAFETY: per the contract.
-        let size = match unsafe { usable_size(info) } {
-            Ok(s) => s,
+        let (local, remote) = match unsafe { read_info(info) } {
+            Ok(a) => a,
             Err(e) => return e,
-        };
-        // SAFETY: per the contract; absent fields stay zero.
-        let info = unsafe { read_sized(info, size, quic_datagram_info::zeroed()) };
-        // SAFETY: the fields are within `info`.
-        let (local, remote) = match unsafe {
-            (
-                optional_sockaddr(&info.local, info.local_len),
-                optional_sockaddr(&info.remote, info.remote_len),
-            )
-        } {
-            (Ok(l), Ok(Some(r))) => (l, r),
-            (Err(e), _) | (_, Err(e)) => return e,
-            (_, Ok(None)) => return QUIC_RESULT_INVALID_ADDRESS,
         };
         h.conn.recv_on(datagram, local, remote, now_ns);
         QUIC_RESULT_OK
@@ -136,16 +161,9 @@ pub unsafe extern "C" fn quic_conn_send_info(
             Ok(s) => s,
             Err(e) => return e,
         };
-        let write = |t: Transmit| {
-            let mut v = quic_datagram_info::zeroed();
-            if let Some(l) = t.local {
-                write_sockaddr(l, &mut v.local, &mut v.local_len);
-            }
-            write_sockaddr(t.remote, &mut v.remote, &mut v.remote_len);
-            // SAFETY: `info` is writable for `size` bytes (per the
-            // contract, capped by usable_size).
-            unsafe { write_sized(info, &v, size) };
-        };
+        // SAFETY: `info` is writable for `size` bytes (per the contract,
+        // capped by usable_size).
+        let write = |t: Transmit| unsafe { write_info(info, size, t) };
         // SAFETY: per the contract.
         unsafe { send_next(conn, out, out_cap, out_len, now_ns, write) }
     })

@@ -66,6 +66,10 @@ pub const QUIC_RESULT_NO_CONNECTION_ID: quic_result = -11;
 /// The server sent `disable_active_migration` (RFC 9000 §18.2): this
 /// connection may not probe or move to another local address.
 pub const QUIC_RESULT_MIGRATION_DISABLED: quic_result = -12;
+/// No live connection has this handle (`quic_endpoint_conn`): it was
+/// freed after its QUIC_ENDPOINT_EVENT_TYPE_CONNECTION_DONE, or never
+/// existed.
+pub const QUIC_RESULT_NO_SUCH_CONNECTION: quic_result = -13;
 
 /// The peer's stream limit does not allow opening this stream yet; a
 /// STREAMS_BLOCKED frame tells the peer.
@@ -121,6 +125,7 @@ pub extern "C" fn quic_result_str(result: quic_result) -> *const c_char {
         }
         QUIC_RESULT_NO_CONNECTION_ID => c"the peer has given no unused connection ID",
         QUIC_RESULT_MIGRATION_DISABLED => c"the peer does not allow active migration",
+        QUIC_RESULT_NO_SUCH_CONNECTION => c"no live connection has this handle",
         QUIC_RESULT_STREAM_LIMIT => c"stream limit reached",
         QUIC_RESULT_INVALID_STREAM => c"invalid stream for this operation",
         QUIC_RESULT_STREAM_FINISHED => c"stream send side already finished",

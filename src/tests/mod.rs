@@ -5,6 +5,7 @@ mod backpressure;
 mod client_migration;
 mod connection_ids;
 mod craft;
+mod endpoint;
 mod frames;
 mod fuzz_replay;
 mod handshake;

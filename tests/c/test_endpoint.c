@@ -1,0 +1,210 @@
+/* The endpoint through quic.h, in memory: a server endpoint and a client
+ * endpoint whose 20 connections share one socket; each client asks, the
+ * server answers through borrowed connections; then every connection ends
+ * and is freed, stale handles are refused, the calls an endpoint owns are
+ * refused on a borrowed connection, and an unknown version gets Version
+ * Negotiation. */
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#define MS 1000000ULL
+#define CLIENTS 20
+
+static struct sockaddr_in addr(const char *ip, uint16_t port) {
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    return a;
+}
+
+static struct sockaddr_in server_addr, client_addr;
+
+/* Everything `from` (whose socket is `from_addr`) sends goes straight
+ * into `to`. */
+static int move_datagrams(quic_endpoint *from, const struct sockaddr_in *from_addr,
+                          quic_endpoint *to, uint64_t now) {
+    uint8_t buf[2048];
+    size_t len;
+    int moved = 0;
+    quic_datagram_info out = {.struct_size = sizeof out};
+    while (quic_endpoint_send(from, buf, sizeof buf, &len, &out, now) == QUIC_RESULT_OK) {
+        quic_datagram_info in = {.struct_size = sizeof in};
+        /* Where it went is the receiver's local address. */
+        memcpy(&in.local, &out.remote, out.remote_len);
+        in.local_len = out.remote_len;
+        memcpy(&in.remote, from_addr, sizeof *from_addr);
+        in.remote_len = sizeof *from_addr;
+        MUST(quic_endpoint_recv(to, buf, len, &in, now));
+        moved++;
+    }
+    return moved;
+}
+
+static struct state {
+    int new_connections, done, answered, replies_ok, established;
+    uint64_t handles[CLIENTS];
+    uint64_t first_server_handle;
+} cs, ss;
+
+static void server_events(quic_endpoint *ep) {
+    quic_endpoint_event e = {.struct_size = sizeof e};
+    quic_event ce = {.struct_size = sizeof ce};
+    while (quic_endpoint_poll_event(ep, &e, &ce) == QUIC_RESULT_OK) {
+        if (e.kind == QUIC_ENDPOINT_EVENT_TYPE_NEW_CONNECTION) {
+            if (!ss.new_connections) ss.first_server_handle = e.connection;
+            ss.new_connections++;
+        } else if (e.kind == QUIC_ENDPOINT_EVENT_TYPE_CONNECTION_DONE) {
+            ss.done++;
+        } else if (ce.kind == QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED && ce.end_stream) {
+            quic_conn *c;
+            MUST(quic_endpoint_conn(ep, e.connection, &c));
+            /* The endpoint drives it: these are its calls. */
+            uint8_t buf[1500];
+            size_t n;
+            struct sockaddr_storage a;
+            socklen_t alen;
+            CHECK(quic_conn_send(c, buf, sizeof buf, &n, &a, &alen, 0) ==
+                  QUIC_RESULT_INVALID_STATE);
+            CHECK(quic_conn_handle_timer(c, 0) == QUIC_RESULT_INVALID_STATE);
+            quic_conn_free(c); /* ignored */
+            char reply[32];
+            int len = snprintf(reply, sizeof reply, "answer %d", ce.data_len ? ce.data[0] : -1);
+            MUST(quic_conn_stream_send(c, ce.stream_id, (const uint8_t *)reply, (size_t)len, true));
+            ss.answered++;
+        }
+    }
+}
+
+static void client_events(quic_endpoint *ep) {
+    quic_endpoint_event e = {.struct_size = sizeof e};
+    quic_event ce = {.struct_size = sizeof ce};
+    while (quic_endpoint_poll_event(ep, &e, &ce) == QUIC_RESULT_OK) {
+        if (e.kind == QUIC_ENDPOINT_EVENT_TYPE_CONNECTION_DONE) {
+            cs.done++;
+            continue;
+        }
+        if (e.kind != QUIC_ENDPOINT_EVENT_TYPE_CONNECTION) continue;
+        int i = 0;
+        while (i < CLIENTS && cs.handles[i] != e.connection) i++;
+        CHECK(i < CLIENTS);
+        if (ce.kind == QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED) {
+            cs.established++;
+            quic_conn *c;
+            MUST(quic_endpoint_conn(ep, e.connection, &c));
+            uint64_t sid;
+            MUST(quic_conn_next_stream_id(c, false, &sid));
+            uint8_t req = (uint8_t)('a' + i);
+            MUST(quic_conn_stream_send(c, sid, &req, 1, true));
+        } else if (ce.kind == QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED && ce.end_stream) {
+            char want[32];
+            int len = snprintf(want, sizeof want, "answer %d", 'a' + i);
+            CHECK(ce.data_len == (size_t)len && !memcmp(ce.data, want, (size_t)len));
+            cs.replies_ok++;
+        }
+    }
+}
+
+/* Runs both endpoints until `done` or `limit`; returns the time. */
+static uint64_t run(quic_endpoint *srv, quic_endpoint *cli, uint64_t now, uint64_t limit,
+                    int (*done)(void)) {
+    while (now < limit && !done()) {
+        int moved = move_datagrams(cli, &client_addr, srv, now) +
+                    move_datagrams(srv, &server_addr, cli, now);
+        server_events(srv);
+        client_events(cli);
+        if (moved) continue;
+        uint64_t t = quic_endpoint_timeout(srv), u = quic_endpoint_timeout(cli);
+        uint64_t next = t < u ? t : u;
+        if (next == UINT64_MAX) break;
+        now = next > now ? next : now + 1;
+        quic_endpoint_handle_timer(srv, now);
+        quic_endpoint_handle_timer(cli, now);
+    }
+    return now;
+}
+
+static int all_replied(void) { return cs.replies_ok == CLIENTS; }
+static int all_done(void) { return ss.done == CLIENTS && cs.done == CLIENTS; }
+
+int main(int argc, char **argv) {
+    const char *certs = argc > 1 ? argv[1] : "build/certs";
+    server_addr = addr("10.0.0.1", 443);
+    client_addr = addr("10.0.0.2", 5555);
+    quic_config *client_config, *server_config;
+    make_configs(certs, &client_config, &server_config);
+
+    quic_endpoint_params params = {.struct_size = sizeof params,
+                                   .retry_policy = QUIC_RETRY_POLICY_NEVER};
+    quic_endpoint *srv, *cli;
+    CHECK(quic_endpoint_new(client_config, &params, &srv) == QUIC_RESULT_INVALID_ARGUMENT);
+    MUST(quic_endpoint_new(server_config, &params, &srv));
+    MUST(quic_endpoint_new(NULL, NULL, &cli));
+    uint64_t now = 1000 * MS;
+    for (int i = 0; i < CLIENTS; i++)
+        MUST(quic_endpoint_connect(cli, client_config, NULL, (struct sockaddr *)&server_addr,
+                                   sizeof server_addr, now, &cs.handles[i]));
+    CHECK(quic_endpoint_connect(cli, server_config, NULL, (struct sockaddr *)&server_addr,
+                                sizeof server_addr, now, &cs.handles[0]) ==
+          QUIC_RESULT_INVALID_ARGUMENT);
+    now = run(srv, cli, now, now + 5000 * MS, all_replied);
+    CHECK(cs.established == CLIENTS && ss.new_connections == CLIENTS);
+    CHECK(ss.answered == CLIENTS && cs.replies_ok == CLIENTS);
+
+    quic_endpoint_stats_info st = {.struct_size = sizeof st};
+    MUST(quic_endpoint_stats(srv, &st));
+    CHECK(st.connections == CLIENTS && st.accepted == CLIENTS && st.half_open == 0);
+
+    /* Every client closes; both sides free every connection. */
+    for (int i = 0; i < CLIENTS; i++) {
+        quic_conn *c;
+        MUST(quic_endpoint_conn(cli, cs.handles[i], &c));
+        MUST(quic_conn_close(c, true, 0, 0, (const uint8_t *)"bye", 3, now));
+    }
+    now = run(srv, cli, now, now + 10000 * MS, all_done);
+    CHECK(ss.done == CLIENTS && cs.done == CLIENTS);
+    MUST(quic_endpoint_stats(srv, &st));
+    CHECK(st.connections == 0);
+    quic_conn *stale;
+    CHECK(quic_endpoint_conn(cli, cs.handles[3], &stale) == QUIC_RESULT_NO_SUCH_CONNECTION);
+    CHECK(quic_endpoint_conn(srv, ss.first_server_handle, &stale) ==
+          QUIC_RESULT_NO_SUCH_CONNECTION);
+    CHECK(quic_endpoint_conn(srv, 0, &stale) == QUIC_RESULT_NO_SUCH_CONNECTION);
+    CHECK(quic_endpoint_timeout(srv) == UINT64_MAX);
+
+    /* An unknown version, in a full-size datagram: Version Negotiation. */
+    uint8_t probe[1200] = {0xc0, 0x1a, 0x2a, 0x3a, 0x4a, 8, 1, 1, 1, 1, 1, 1, 1, 1, 8,
+                           2,    2,    2,    2,    2,    2, 2, 2};
+    quic_datagram_info in = {.struct_size = sizeof in};
+    memcpy(&in.remote, &client_addr, sizeof client_addr);
+    in.remote_len = sizeof client_addr;
+    MUST(quic_endpoint_recv(srv, probe, sizeof probe, &in, now));
+    uint8_t out[1500];
+    size_t len;
+    quic_datagram_info where = {.struct_size = sizeof where};
+    MUST(quic_endpoint_send(srv, out, sizeof out, &len, &where, now));
+    quic_header_info h = {.struct_size = sizeof h};
+    MUST(quic_header_parse(out, len, 8, &h));
+    CHECK(h.packet_type == QUIC_PACKET_TYPE_VERSION_NEGOTIATION);
+    CHECK(where.remote_len == sizeof client_addr &&
+          !memcmp(&where.remote, &client_addr, sizeof client_addr));
+    CHECK(quic_endpoint_send(srv, out, 100, &len, &where, now) == QUIC_RESULT_BUFFER_TOO_SMALL);
+    MUST(quic_endpoint_stats(srv, &st));
+    CHECK(st.version_negotiations == 1);
+
+    CHECK(quic_endpoint_recv(NULL, probe, 1, &in, now) == QUIC_RESULT_NULL_PARAMETER);
+    quic_endpoint_free(srv);
+    quic_endpoint_free(cli);
+    quic_endpoint_free(NULL);
+    quic_config_free(client_config);
+    quic_config_free(server_config);
+    if (failures) {
+        fprintf(stderr, "test_endpoint: %d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("test_endpoint: %d connections through one client and one server endpoint, "
+           "freed handles refused, Version Negotiation\n",
+           CLIENTS);
+    return 0;
+}
