@@ -251,15 +251,18 @@ enum quic_endpoint_event_type
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-    // A client started a connection: `connection` is its handle.
+    // A client started a connection: `connection` is its handle;
+    // `address_proof` says whether a token proved its address (and
+    // which). Set a `context` for it with `quic_endpoint_set_context`.
     QUIC_ENDPOINT_EVENT_TYPE_NEW_CONNECTION = 1,
     // An event of `connection`, written into the `quic_event` passed
     // along (its pointers stay valid until the next
     // `quic_endpoint_poll_event`).
     QUIC_ENDPOINT_EVENT_TYPE_CONNECTION = 2,
     // `connection` is over and freed: its handle is refused from now on
-    // (its last events came before). A `quic_conn` borrowed from it
-    // stays valid until the next `quic_endpoint_poll_event`.
+    // (its last events came before); `context` is the last time given,
+    // for the application to free. A `quic_conn` borrowed from it stays
+    // valid until the next `quic_endpoint_poll_event`.
     QUIC_ENDPOINT_EVENT_TYPE_CONNECTION_DONE = 3,
 };
 #ifndef __cplusplus
@@ -267,6 +270,40 @@ enum quic_endpoint_event_type
 typedef enum quic_endpoint_event_type quic_endpoint_event_type;
 #else
 typedef uint32_t quic_endpoint_event_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// What the token of a client's Initial proves (`quic_token_check`).
+enum quic_token_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // The Initial carries no token.
+    QUIC_TOKEN_KIND_NONE = 0,
+    // A token that proves nothing: not this server's (or fleet's), damaged,
+    // expired, for another address, or a Retry token sent to another
+    // connection ID. Go on as for a client without a token (RFC 9000
+    // §8.1.3): accept it unvalidated, or send a Retry.
+    QUIC_TOKEN_KIND_INVALID = 1,
+    // The token of our Retry: the address is validated. Make the
+    // connection with `original_dcid` and `retry_scid` in
+    // `quic_conn_params`.
+    QUIC_TOKEN_KIND_RETRY = 2,
+    // A NEW_TOKEN token an earlier connection gave this client, presented
+    // for the first time (or again by the same attempt: the same DCID and
+    // port): the address is validated. Make the connection with
+    // `quic_conn_params.address_validated` set. A token another attempt
+    // presented before, to this config or (by the word of
+    // `quic_config_set_shared_register`) to another server of the fleet,
+    // is INVALID (RFC 9000 §8.1.4: one use).
+    QUIC_TOKEN_KIND_NEW_TOKEN = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum quic_token_kind quic_token_kind;
+#else
+typedef uint32_t quic_token_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -319,40 +356,6 @@ enum quic_register_kind
 typedef enum quic_register_kind quic_register_kind;
 #else
 typedef uint32_t quic_register_kind;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-// What the token of a client's Initial proves (`quic_token_check`).
-enum quic_token_kind
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-    // The Initial carries no token.
-    QUIC_TOKEN_KIND_NONE = 0,
-    // A token that proves nothing: not this server's (or fleet's), damaged,
-    // expired, for another address, or a Retry token sent to another
-    // connection ID. Go on as for a client without a token (RFC 9000
-    // §8.1.3): accept it unvalidated, or send a Retry.
-    QUIC_TOKEN_KIND_INVALID = 1,
-    // The token of our Retry: the address is validated. Make the
-    // connection with `original_dcid` and `retry_scid` in
-    // `quic_conn_params`.
-    QUIC_TOKEN_KIND_RETRY = 2,
-    // A NEW_TOKEN token an earlier connection gave this client, presented
-    // for the first time (or again by the same attempt: the same DCID and
-    // port): the address is validated. Make the connection with
-    // `quic_conn_params.address_validated` set. A token another attempt
-    // presented before, to this config or (by the word of
-    // `quic_config_set_shared_register`) to another server of the fleet,
-    // is INVALID (RFC 9000 §8.1.4: one use).
-    QUIC_TOKEN_KIND_NEW_TOKEN = 3,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum quic_token_kind quic_token_kind;
-#else
-typedef uint32_t quic_token_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -727,6 +730,15 @@ typedef struct {
     quic_endpoint_event_type kind;
     // The connection's handle (for `quic_endpoint_conn`).
     uint64_t connection;
+    // The application's pointer for the connection
+    // (`quic_endpoint_set_context`; NULL until set).
+    void *context;
+    // NEW_CONNECTION: how the client's address was proven when it
+    // started: QUIC_TOKEN_KIND_RETRY (our Retry's token),
+    // QUIC_TOKEN_KIND_NEW_TOKEN (an earlier connection's token), or
+    // QUIC_TOKEN_KIND_NONE (the handshake will; until then at most three
+    // times what it sent goes to it). Otherwise NONE.
+    quic_token_kind address_proof;
 } quic_endpoint_event;
 
 // What an endpoint did (output), for monitoring. Growth rule as for
@@ -2015,6 +2027,17 @@ quic_result quic_endpoint_poll_event(quic_endpoint *ep,
 //
 // Safety: `ep` NULL or live; `out_conn` NULL or writable.
 quic_result quic_endpoint_conn(quic_endpoint *ep, uint64_t handle, quic_conn **out_conn);
+
+// Sets the application's pointer for the connection of `handle`: its
+// events carry it (`quic_endpoint_event.context`), the last one being
+// QUIC_ENDPOINT_EVENT_TYPE_CONNECTION_DONE, after which the application
+// frees what it points to. libquic never dereferences it.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NO_SUCH_CONNECTION`;
+// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_PANIC`.
+//
+// Safety: `ep` NULL or live.
+quic_result quic_endpoint_set_context(quic_endpoint *ep, uint64_t handle, void *context);
 
 // Copies the endpoint's counters into `out` (its `struct_size` set by
 // the caller).

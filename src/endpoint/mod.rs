@@ -111,12 +111,25 @@ pub struct EndpointStats {
     pub stateless_dropped: u64,
 }
 
+/// How a new client's address was proven when its connection started
+/// (RFC 9000 §8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressProof {
+    /// Not yet: the handshake proves it, and until then the server sends
+    /// at most three times what it received.
+    None,
+    /// By the token of our Retry.
+    Retry,
+    /// By a NEW_TOKEN token of an earlier connection.
+    NewToken,
+}
+
 /// What happened, in order: a connection's events come after its
 /// `NewConnection` and before its `ConnectionDone`.
 #[derive(Debug)]
 pub enum EndpointEvent {
     /// A client started a connection with this server.
-    NewConnection(ConnectionHandle),
+    NewConnection(ConnectionHandle, AddressProof),
     /// An event of one connection.
     Connection(ConnectionHandle, Event),
     /// The connection is over and freed: its handle is refused from now
@@ -177,7 +190,7 @@ struct Entry<T> {
 /// What `poll_event` gives next.
 #[derive(Debug, Clone, Copy)]
 enum Pending {
-    New(ConnectionHandle),
+    New(ConnectionHandle, AddressProof),
     Events(ConnectionHandle),
     Done(ConnectionHandle),
 }
@@ -466,10 +479,15 @@ impl<T: Routed> Endpoint<T> {
         if token == InitialToken::NewToken {
             let _ = conn.mark_address_validated();
         }
+        let proof = match token {
+            InitialToken::Retry { .. } => AddressProof::Retry,
+            InitialToken::NewToken => AddressProof::NewToken,
+            InitialToken::None | InitialToken::Invalid => AddressProof::None,
+        };
         let dcid = ConnectionId::new(h.dcid);
         let (slot, handle) = self.insert(conn, dcid, remote, true);
         self.stats.accepted += 1;
-        self.pending.push_back(Pending::New(handle));
+        self.pending.push_back(Pending::New(handle, proof));
         if let Some(e) = self.conns.get_mut(slot) {
             e.conn
                 .connection_mut()
@@ -612,9 +630,9 @@ impl<T: Routed> Endpoint<T> {
         self.flush();
         loop {
             match *self.pending.front()? {
-                Pending::New(h) => {
+                Pending::New(h, proof) => {
                     self.pending.pop_front();
-                    return Some(EndpointEvent::NewConnection(h));
+                    return Some(EndpointEvent::NewConnection(h, proof));
                 }
                 Pending::Events(h) => {
                     let Some(slot) = self.conns.check(h) else {
@@ -644,6 +662,13 @@ impl<T: Routed> Endpoint<T> {
                 }
             }
         }
+    }
+
+    /// The connection freed by the last `ConnectionDone` that `poll_event`
+    /// gave, until the next call of it: its last state, for the
+    /// application to read (statistics, its own data in a wrapper).
+    pub fn freed(&self) -> Option<&T> {
+        self.retired.as_deref()
     }
 
     /// The connection of `h`, while it lives.

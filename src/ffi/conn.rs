@@ -36,6 +36,9 @@ pub(crate) struct ConnHandle {
     /// An endpoint owns and drives it: the calls that feed, drain, time
     /// or free it are the endpoint's (`driven_by_caller`).
     in_endpoint: bool,
+    /// The application's pointer for an endpoint's connection
+    /// (`quic_endpoint_set_context`), given back in its events.
+    pub(super) context: *mut std::ffi::c_void,
 }
 
 impl Castable for quic_conn {
@@ -51,6 +54,7 @@ impl ConnHandle {
             poisoned: false,
             farewell: None,
             in_endpoint,
+            context: std::ptr::null_mut(),
         }
     }
 

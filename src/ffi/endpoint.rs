@@ -15,8 +15,10 @@ use super::guard::guard;
 use super::path::{quic_datagram_info, read_info, write_info};
 use super::result::*;
 use super::sized::{check_fields, read_sized, usable_size, write_sized, Checked, Growable};
+use super::token::quic_token_kind;
 use crate::endpoint::{
-    ConnectionHandle, Endpoint, EndpointEvent, EndpointParams, EndpointStats, RetryPolicy,
+    AddressProof, ConnectionHandle, Endpoint, EndpointEvent, EndpointParams, EndpointStats,
+    RetryPolicy,
 };
 
 /// Many connections behind one socket; see `quic_endpoint_new`.
@@ -448,15 +450,18 @@ pub unsafe extern "C" fn quic_endpoint_handle_timer(
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum quic_endpoint_event_type {
-    /// A client started a connection: `connection` is its handle.
+    /// A client started a connection: `connection` is its handle;
+    /// `address_proof` says whether a token proved its address (and
+    /// which). Set a `context` for it with `quic_endpoint_set_context`.
     NewConnection = 1,
     /// An event of `connection`, written into the `quic_event` passed
     /// along (its pointers stay valid until the next
     /// `quic_endpoint_poll_event`).
     Connection = 2,
     /// `connection` is over and freed: its handle is refused from now on
-    /// (its last events came before). A `quic_conn` borrowed from it
-    /// stays valid until the next `quic_endpoint_poll_event`.
+    /// (its last events came before); `context` is the last time given,
+    /// for the application to free. A `quic_conn` borrowed from it stays
+    /// valid until the next `quic_endpoint_poll_event`.
     ConnectionDone = 3,
 }
 
@@ -470,6 +475,15 @@ pub struct quic_endpoint_event {
     pub kind: quic_endpoint_event_type,
     /// The connection's handle (for `quic_endpoint_conn`).
     pub connection: u64,
+    /// The application's pointer for the connection
+    /// (`quic_endpoint_set_context`; NULL until set).
+    pub context: *mut std::ffi::c_void,
+    /// NEW_CONNECTION: how the client's address was proven when it
+    /// started: QUIC_TOKEN_KIND_RETRY (our Retry's token),
+    /// QUIC_TOKEN_KIND_NEW_TOKEN (an earlier connection's token), or
+    /// QUIC_TOKEN_KIND_NONE (the handshake will; until then at most three
+    /// times what it sent goes to it). Otherwise NONE.
+    pub address_proof: quic_token_kind,
 }
 
 // SAFETY: #[repr(C)], struct_size first; the minimum holds `kind`.
@@ -505,9 +519,24 @@ pub unsafe extern "C" fn quic_endpoint_poll_event(
         let Some(ev) = h.ep.poll_event() else {
             return QUIC_RESULT_DONE;
         };
-        let (kind, handle) = match ev {
-            EndpointEvent::NewConnection(c) => (quic_endpoint_event_type::NewConnection, c),
-            EndpointEvent::ConnectionDone(c) => (quic_endpoint_event_type::ConnectionDone, c),
+        let mut proof = quic_token_kind::None;
+        let (kind, handle, context) = match ev {
+            EndpointEvent::NewConnection(c, p) => {
+                proof = match p {
+                    AddressProof::None => quic_token_kind::None,
+                    AddressProof::Retry => quic_token_kind::Retry,
+                    AddressProof::NewToken => quic_token_kind::NewToken,
+                };
+                (
+                    quic_endpoint_event_type::NewConnection,
+                    c,
+                    std::ptr::null_mut(),
+                )
+            }
+            EndpointEvent::ConnectionDone(c) => {
+                let context = h.ep.freed().map_or(std::ptr::null_mut(), |f| f.context);
+                (quic_endpoint_event_type::ConnectionDone, c, context)
+            }
             EndpointEvent::Connection(c, e) => {
                 let Some(conn) = h.ep.connection_mut(c) else {
                     return QUIC_RESULT_INTERNAL;
@@ -518,13 +547,15 @@ pub unsafe extern "C" fn quic_endpoint_poll_event(
                     // bytes.
                     unsafe { write_sized(out_conn_event, &quic_event::describe(e), conn_size) };
                 }
-                (quic_endpoint_event_type::Connection, c)
+                (quic_endpoint_event_type::Connection, c, conn.context)
             }
         };
         let v = quic_endpoint_event {
             struct_size: size,
             kind,
             connection: handle.0,
+            context,
+            address_proof: proof,
         };
         // SAFETY: `out_event` is writable for `size` bytes.
         unsafe { write_sized(out_event, &v, size) };
@@ -562,6 +593,32 @@ pub unsafe extern "C" fn quic_endpoint_conn(
         match h.ep.connection_mut(ConnectionHandle(handle)) {
             Some(conn) => {
                 *out = (conn as *mut ConnHandle).cast();
+                QUIC_RESULT_OK
+            }
+            None => QUIC_RESULT_NO_SUCH_CONNECTION,
+        }
+    })
+}
+
+/// Sets the application's pointer for the connection of `handle`: its
+/// events carry it (`quic_endpoint_event.context`), the last one being
+/// QUIC_ENDPOINT_EVENT_TYPE_CONNECTION_DONE, after which the application
+/// frees what it points to. libquic never dereferences it.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NO_SUCH_CONNECTION`;
+/// `QUIC_RESULT_NULL_PARAMETER`; `QUIC_RESULT_PANIC`.
+///
+/// Safety: `ep` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn quic_endpoint_set_context(
+    ep: *mut quic_endpoint,
+    handle: u64,
+    context: *mut std::ffi::c_void,
+) -> quic_result {
+    with_endpoint(ep, |h| {
+        match h.ep.connection_mut(ConnectionHandle(handle)) {
+            Some(conn) => {
+                conn.context = context;
                 QUIC_RESULT_OK
             }
             None => QUIC_RESULT_NO_SUCH_CONNECTION,

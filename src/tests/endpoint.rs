@@ -153,7 +153,7 @@ impl Net {
     fn server_events(&mut self) {
         while let Some(e) = self.server.poll_event() {
             match e {
-                EndpointEvent::NewConnection(h) => self.new_connections.push(h),
+                EndpointEvent::NewConnection(h, _) => self.new_connections.push(h),
                 EndpointEvent::ConnectionDone(h) => self.done.push(h),
                 EndpointEvent::Connection(
                     h,

@@ -55,9 +55,18 @@ static void server_events(quic_endpoint *ep) {
         if (e.kind == QUIC_ENDPOINT_EVENT_TYPE_NEW_CONNECTION) {
             if (!ss.new_connections) ss.first_server_handle = e.connection;
             ss.new_connections++;
+            CHECK(e.address_proof == QUIC_TOKEN_KIND_NONE && e.context == NULL);
+            /* The application's state for the connection, freed on DONE
+             * (ASan's leak check sees one that is not). */
+            int *mine = malloc(sizeof *mine);
+            *mine = ss.new_connections;
+            MUST(quic_endpoint_set_context(ep, e.connection, mine));
         } else if (e.kind == QUIC_ENDPOINT_EVENT_TYPE_CONNECTION_DONE) {
+            CHECK(e.context != NULL);
+            free(e.context);
             ss.done++;
         } else if (ce.kind == QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED && ce.end_stream) {
+            CHECK(e.context != NULL);
             quic_conn *c;
             MUST(quic_endpoint_conn(ep, e.connection, &c));
             /* The endpoint drives it: these are its calls. */
@@ -171,6 +180,8 @@ int main(int argc, char **argv) {
     CHECK(quic_endpoint_conn(srv, ss.first_server_handle, &stale) ==
           QUIC_RESULT_NO_SUCH_CONNECTION);
     CHECK(quic_endpoint_conn(srv, 0, &stale) == QUIC_RESULT_NO_SUCH_CONNECTION);
+    CHECK(quic_endpoint_set_context(srv, ss.first_server_handle, NULL) ==
+          QUIC_RESULT_NO_SUCH_CONNECTION);
     CHECK(quic_endpoint_timeout(srv) == UINT64_MAX);
 
     /* An unknown version, in a full-size datagram: Version Negotiation. */
