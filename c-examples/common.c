@@ -139,10 +139,21 @@ static int by_local(const quic_datagram_info *info, void *ctx) {
     return second ? t->fd2 : t->fd;
 }
 
-int flush_routed(quic_conn *conn, int fd, int fd2, const struct sockaddr_storage *local2,
-                 socklen_t local2len) {
+int flush_endpoint(quic_endpoint *ep, int fd, int fd2, const struct sockaddr_storage *local2,
+                   socklen_t local2len) {
     struct two_sockets t = {fd, fd2, local2, local2len};
-    return flush_with(conn, by_local, &t);
+    uint8_t out[65536];
+    size_t len;
+    quic_datagram_info info = {.struct_size = sizeof info};
+    quic_result rc;
+    while ((rc = quic_endpoint_send(ep, out, sizeof out, &len, &info, now_ns())) ==
+           QUIC_RESULT_OK) {
+        /* A full socket buffer or an unreachable client loses the
+         * datagram, as the network would: the connection recovers. */
+        (void)sendto(by_local(&info, &t), out, len, 0, (struct sockaddr *)&info.remote,
+                     info.remote_len);
+    }
+    return rc == QUIC_RESULT_DONE ? 0 : -1;
 }
 
 void report(const char *what, quic_result rc, const quic_config *config) {

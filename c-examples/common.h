@@ -46,11 +46,11 @@ int flush_conn(int fd, quic_conn *conn);
  * from the socket `socket_for` picks for its addresses (-1: drop it). */
 int flush_with(quic_conn *conn, int (*socket_for)(const quic_datagram_info *, void *),
                void *ctx);
-/* The same through quic_conn_send_info, each datagram from the socket of
- * its local address: `fd2` when that is `local2`, else `fd` (with `fd2`
- * -1, always `fd`). */
-int flush_routed(quic_conn *conn, int fd, int fd2, const struct sockaddr_storage *local2,
-                 socklen_t local2len);
+/* Sends every datagram the endpoint has (quic_endpoint_send until DONE),
+ * each from the socket of its local address: `fd2` when that is
+ * `local2`, else `fd` (with `fd2` -1, always `fd`). */
+int flush_endpoint(quic_endpoint *ep, int fd, int fd2, const struct sockaddr_storage *local2,
+                   socklen_t local2len);
 
 /* Applies the options both programs share: the ALPN list, --chacha20
  * (only TLS_CHACHA20_POLY1305_SHA256) and the key log file. Prints why and
