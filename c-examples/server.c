@@ -82,8 +82,11 @@ struct client {
     struct request requests[MAX_REQUESTS];
     uint64_t started;
     char peer[64];
+    /* Every live client's state, so that what is left at exit is freed. */
+    struct client *prev, *next;
 };
 
+static struct client *live;
 static volatile sig_atomic_t stopping;
 /* --retry: new clients without a valid token get a Retry. */
 static int retry_mode;
@@ -316,6 +319,9 @@ static void on_new_connection(quic_endpoint *ep, const quic_endpoint_event *e) {
         return;
     }
     c->started = now_ns();
+    c->next = live;
+    if (live) live->prev = c;
+    live = c;
     struct sockaddr_storage a;
     socklen_t alen;
     if (quic_conn_peer_address(conn, &a, &alen) == QUIC_RESULT_OK)
@@ -342,6 +348,10 @@ static void handle_events(quic_endpoint *ep) {
                 on_event(c, &ev);
             break;
         case QUIC_ENDPOINT_EVENT_TYPE_CONNECTION_DONE:
+            if (!c) break;
+            if (c->prev) c->prev->next = c->next;
+            else live = c->next;
+            if (c->next) c->next->prev = c->prev;
             free(c);
             break;
         }
@@ -559,8 +569,14 @@ int main(int argc, char **argv) {
         handle_events(ep);
         flush_endpoint(ep, fd, fd2, &pref, preflen);
     }
-    /* Frees every connection; their clients time out. */
+    /* Frees every connection (their clients time out) and what this
+     * program kept for each. */
     quic_endpoint_free(ep);
+    while (live) {
+        struct client *next = live->next;
+        free(live);
+        live = next;
+    }
     quic_config_free(config);
     close(fd);
     if (fd2 >= 0) close(fd2);

@@ -677,11 +677,13 @@ typedef struct {
     // endpoint. Client configs given to `quic_endpoint_connect` must use
     // the same length.
     size_t connection_id_length;
-    // Connections at most (0: 10,000). New clients past it are dropped
-    // and counted (`refused_connection_limit`).
+    // Connections at most (0: 10,000). New clients past it get
+    // CONNECTION_REFUSED at once (RFC 9000 §10.2.3) and are counted
+    // (`refused_connection_limit`).
     uint32_t max_connections;
-    // Handshakes in progress at most (0: 1,000); new clients without a
-    // validated address past it are dropped and counted.
+    // Handshakes in progress at most (0: 1,000); new clients past it
+    // (when no Retry is sent instead) get CONNECTION_REFUSED and are
+    // counted.
     uint32_t max_half_open;
     // When a Retry is sent.
     quic_retry_policy retry_policy;
@@ -756,9 +758,9 @@ typedef struct {
     uint64_t version_negotiations;
     // Retry packets sent.
     uint64_t retries;
-    // New clients dropped at the connection limit.
+    // New clients refused at the connection limit.
     uint64_t refused_connection_limit;
-    // New clients dropped at the half-open limit.
+    // New clients refused at the half-open limit.
     uint64_t refused_half_open_limit;
     // Initials dropped past their address's rate.
     uint64_t refused_initial_rate;

@@ -192,3 +192,61 @@ pub fn retry_with_token(
     }
     retry_packet(out, version, client_dcid, client_scid, &scid, &token)
 }
+
+/// Appends an Initial packet carrying CONNECTION_CLOSE with
+/// CONNECTION_REFUSED (RFC 9000 §10.2.3, §20.1), answering a client's
+/// Initial of `version` with `client_dcid` / `client_scid` without making
+/// a connection: protected with the Initial keys of `client_dcid`, from a
+/// random SCID of `scid_len` bytes (8 to 20). A few dozen bytes, well
+/// under three times the 1200-byte datagram that provoked it.
+pub fn connection_refused(
+    out: &mut Vec<u8>,
+    version: u32,
+    client_dcid: &[u8],
+    client_scid: &[u8],
+    scid_len: usize,
+    rng: &dyn RandomSource,
+) -> Result<(), CryptoError> {
+    use crate::crypto::{InitialKeys, TAG_LEN};
+    use crate::frame::Frame;
+    use crate::packet::header::LongHeader;
+    use crate::packet::protect;
+
+    let mut keys = InitialKeys::new(version, client_dcid, false)?;
+    let mut scid = [0u8; 20];
+    let scid = &mut scid[..scid_len.clamp(8, 20)];
+    rng.fill(scid);
+    let start = out.len();
+    let header = LongHeader {
+        ty: version::LongType::Initial,
+        version,
+        dcid: client_scid,
+        scid,
+        token: &[],
+    };
+    let layout = header
+        .write(out, 0, 1, 1200)
+        .map_err(|e| CryptoError(e.to_string()))?;
+    let payload_start = out.len();
+    Frame::ConnectionClose {
+        app: false,
+        error_code: crate::error::code::CONNECTION_REFUSED,
+        frame_type: 0,
+        reason: b"",
+    }
+    .write(out);
+    // Room for the header protection sample (PADDING is zero bytes).
+    let min = payload_start + protect::min_payload_len(1);
+    if out.len() < min {
+        out.resize(min, 0);
+    }
+    layout.finish(out, TAG_LEN);
+    out.resize(out.len() + TAG_LEN, 0);
+    protect::seal(
+        &mut out[start..],
+        layout.pn_offset - start,
+        1,
+        0,
+        &mut keys.seal,
+    )
+}

@@ -49,10 +49,11 @@ pub struct EndpointParams {
     /// which short headers do not carry (None: the server
     /// configuration's, or 8).
     pub connection_id_length: Option<usize>,
-    /// Connections at most; new clients past it are dropped and counted.
+    /// Connections at most; new clients past it are refused
+    /// (CONNECTION_REFUSED) and counted.
     pub max_connections: u32,
     /// Handshakes in progress at most, past which new clients without a
-    /// validated address are dropped and counted.
+    /// validated address are refused (CONNECTION_REFUSED) and counted.
     pub max_half_open: u32,
     /// When new clients must prove their address with a Retry.
     pub retry: RetryPolicy,
@@ -95,9 +96,9 @@ pub struct EndpointStats {
     pub version_negotiations: u64,
     /// Retry packets sent.
     pub retries: u64,
-    /// New clients dropped at the connection limit.
+    /// New clients refused at the connection limit.
     pub refused_connection_limit: u64,
-    /// New clients dropped at the half-open limit.
+    /// New clients refused at the half-open limit.
     pub refused_half_open_limit: u64,
     /// Initials dropped past their address's rate.
     pub refused_initial_rate: u64,
@@ -441,6 +442,7 @@ impl<T: Routed> Endpoint<T> {
         }
         if self.conns.len() >= self.params.max_connections as usize {
             self.stats.refused_connection_limit += 1;
+            self.refuse(h, local, remote);
             return;
         }
         let token = server::check_initial_token(&config, h.token, h.dcid, remote);
@@ -463,6 +465,7 @@ impl<T: Routed> Endpoint<T> {
         }
         if self.half_open >= self.params.max_half_open {
             self.stats.refused_half_open_limit += 1;
+            self.refuse(h, local, remote);
             return;
         }
         let made = match &token {
@@ -494,6 +497,26 @@ impl<T: Routed> Endpoint<T> {
                 .recv_on(datagram, local, remote, now);
         }
         self.sync(slot, true);
+    }
+
+    /// Tells a client over a limit at once (RFC 9000 §10.2.3): an Initial
+    /// with CONNECTION_CLOSE (CONNECTION_REFUSED), made without a
+    /// connection and far smaller than the Initial that asked, so it
+    /// amplifies nothing; the client ends instead of timing out.
+    fn refuse(&mut self, h: &Header<'_>, local: Option<SocketAddr>, remote: SocketAddr) {
+        let mut out = Vec::new();
+        if server::connection_refused(
+            &mut out,
+            h.version,
+            h.dcid,
+            h.scid,
+            self.cid_len,
+            &*self.rng,
+        )
+        .is_ok()
+        {
+            self.queue_stateless(local, remote, out);
+        }
     }
 
     /// Stores a new connection and routes its connection IDs (and

@@ -88,11 +88,13 @@ pub struct quic_endpoint_params {
     /// endpoint. Client configs given to `quic_endpoint_connect` must use
     /// the same length.
     pub connection_id_length: usize,
-    /// Connections at most (0: 10,000). New clients past it are dropped
-    /// and counted (`refused_connection_limit`).
+    /// Connections at most (0: 10,000). New clients past it get
+    /// CONNECTION_REFUSED at once (RFC 9000 §10.2.3) and are counted
+    /// (`refused_connection_limit`).
     pub max_connections: u32,
-    /// Handshakes in progress at most (0: 1,000); new clients without a
-    /// validated address past it are dropped and counted.
+    /// Handshakes in progress at most (0: 1,000); new clients past it
+    /// (when no Retry is sent instead) get CONNECTION_REFUSED and are
+    /// counted.
     pub max_half_open: u32,
     /// When a Retry is sent.
     pub retry_policy: quic_retry_policy,
@@ -643,9 +645,9 @@ pub struct quic_endpoint_stats_info {
     pub version_negotiations: u64,
     /// Retry packets sent.
     pub retries: u64,
-    /// New clients dropped at the connection limit.
+    /// New clients refused at the connection limit.
     pub refused_connection_limit: u64,
-    /// New clients dropped at the half-open limit.
+    /// New clients refused at the half-open limit.
     pub refused_half_open_limit: u64,
     /// Initials dropped past their address's rate.
     pub refused_initial_rate: u64,

@@ -48,7 +48,8 @@ struct Net {
     clients: Vec<Connection>,
     /// What each client received on stream 0, and whether it ended.
     received: Vec<(Vec<u8>, bool)>,
-    terminated: Vec<Option<Termination>>,
+    /// How each client's connection ended, and its error code.
+    terminated: Vec<Option<(Termination, u64)>>,
     now: u64,
     delay: u64,
     seq: u64,
@@ -132,7 +133,9 @@ impl Net {
                         self.received[i].0.extend_from_slice(&data);
                         self.received[i].1 |= end_stream;
                     }
-                    Event::ConnectionTerminated { cause, .. } => self.terminated[i] = Some(cause),
+                    Event::ConnectionTerminated {
+                        cause, error_code, ..
+                    } => self.terminated[i] = Some((cause, error_code)),
                     _ => {}
                 }
             }
@@ -307,7 +310,7 @@ fn retry_starts_above_the_half_open_threshold() {
 }
 
 #[test]
-fn past_the_half_open_limit_new_clients_are_dropped_and_counted() {
+fn past_the_half_open_limit_new_clients_are_refused_and_counted() {
     let mut net = Net::new(EndpointParams {
         retry: RetryPolicy::Never,
         max_half_open: 2,
@@ -329,6 +332,16 @@ fn past_the_half_open_limit_new_clients_are_dropped_and_counted() {
     assert_eq!((s.accepted, s.half_open), (2, 2));
     // Three clients, each refused for every datagram of its first flight.
     assert!(s.refused_half_open_limit >= 3, "{s:?}");
+    // Each of them is told so, in a datagram far smaller than its own.
+    let mut told = std::collections::BTreeSet::new();
+    while let Some(t) = net.server.send(&mut net.buf, net.now) {
+        let i = net.by_addr[&t.remote];
+        if i >= 2 {
+            assert!(net.buf.len() < 200, "{} bytes", net.buf.len());
+            told.insert(i);
+        }
+    }
+    assert_eq!(told, [2, 3, 4].into());
 }
 
 #[test]
@@ -346,6 +359,13 @@ fn the_connection_limit_holds() {
     assert_eq!(s.connections, 3);
     assert!(s.refused_connection_limit >= 2);
     assert_eq!(net.clients.iter().filter(|c| c.is_established()).count(), 3);
+    // RFC 9000 §10.2.3: the others learned at once, from the server.
+    let refused: Vec<_> = net.terminated.iter().flatten().collect();
+    assert_eq!(refused.len(), 2, "{:?}", net.terminated);
+    for (cause, code) in refused {
+        assert_eq!(*code, crate::error::code::CONNECTION_REFUSED);
+        assert_eq!(*cause, Termination::PeerTransport);
+    }
 }
 
 #[test]
@@ -441,7 +461,10 @@ fn a_restarted_endpoint_with_the_same_key_resets_its_old_connections() {
         net.run_until(net.now + 2_000 * MS, |net| net.terminated[0].is_some());
         assert!(net.server.stats().stateless_resets >= 1);
         if same_key {
-            assert_eq!(net.terminated[0], Some(Termination::StatelessReset));
+            assert_eq!(
+                net.terminated[0].map(|t| t.0),
+                Some(Termination::StatelessReset)
+            );
         } else {
             assert_eq!(net.terminated[0], None, "a token it was never given");
         }
