@@ -96,7 +96,14 @@ pub struct Opts {
     pub quinn_idle_timeout: Option<Duration>,
     /// libquic sends a PING after this long without sending (ns).
     pub libquic_keep_alive: Option<u64>,
+    /// A libquic server loses its connection once quinn-proto received
+    /// this many bytes, as a crash and restart would: a fresh endpoint
+    /// with the same stateless reset key takes its place.
+    pub libquic_restart_after: Option<usize>,
 }
+
+/// The stateless reset key of a libquic server that restarts.
+const RESET_KEY: [u8; 32] = [0x5e; 32];
 
 /// libquic's stream window in the slow-reader runs, and how far it may grow.
 pub const SLOW_WINDOW: u64 = 64 * 1024;
@@ -128,6 +135,7 @@ impl Default for Opts {
             client_writes_at: 0,
             quinn_idle_timeout: None,
             libquic_keep_alive: None,
+            libquic_restart_after: None,
         }
     }
 }
@@ -176,6 +184,10 @@ pub struct Outcome {
     pub libquic_dcids_used: usize,
     /// Distinct destination CIDs of quinn-proto's short-header datagrams.
     pub quinn_dcids_used: usize,
+    /// Why quinn-proto's connection was lost, when that was expected.
+    pub quinn_lost: Option<String>,
+    /// Stateless resets the restarted libquic endpoint sent.
+    pub libquic_resets_sent: u64,
     /// Datagrams libquic sent to each of quinn-proto's addresses.
     pub libquic_sent_to: std::collections::HashMap<SocketAddr, usize>,
 }
@@ -270,6 +282,8 @@ struct LibEnd {
     rotations: usize,
     /// A client writes from this time on.
     write_at: u64,
+    /// After a restart: the fresh endpoint that gets every datagram.
+    restarted: Option<quic::endpoint::Endpoint>,
 }
 
 /// What both runs of a resumption test share: each side's configuration,
@@ -323,7 +337,20 @@ impl LibEnd {
             rotate_every: opts.libquic_rotate_every,
             rotations: 0,
             write_at: opts.client_writes_at,
+            restarted: None,
         }
+    }
+
+    /// The server process restarts: its connection is gone, and a fresh
+    /// endpoint with the same reset key answers what arrives.
+    fn restart(&mut self) {
+        self.conn = None;
+        let params = quic::endpoint::EndpointParams {
+            reset_key: Some(RESET_KEY),
+            ..Default::default()
+        };
+        let server = (self.config.clone(), self.tls.clone());
+        self.restarted = Some(quic::endpoint::Endpoint::new(Some(server), params).unwrap());
     }
 }
 
@@ -346,6 +373,9 @@ fn lib_config(opts: &Opts) -> (Arc<Config>, Arc<TlsContext>) {
     }
     if opts.libquic_consume_per_ms.is_some() {
         c.set_receive_credit(ReceiveCredit::OnConsume);
+    }
+    if opts.libquic_restart_after.is_some() {
+        c.set_stateless_reset_key(Some(RESET_KEY));
     }
     if let Some(interval) = opts.libquic_keep_alive {
         c.set_keep_alive(interval).unwrap();
@@ -397,6 +427,10 @@ impl LibEnd {
         now: u64,
         out: &mut Vec<Datagram>,
     ) {
+        if let Some(ep) = &mut self.restarted {
+            ep.recv(data, Some(local), remote, now);
+            return;
+        }
         if self.conn.is_none() {
             let Ok(h) = header::parse(data, 8) else {
                 return;
@@ -450,6 +484,11 @@ impl LibEnd {
 
     /// What libquic sends, each with the local address it leaves from.
     fn send(&mut self, now: u64, out: &mut Vec<Datagram>) {
+        if let Some(ep) = &mut self.restarted {
+            while let Some(t) = ep.send(&mut self.buf, now) {
+                out.push((t.local.unwrap_or_else(lib_addr), t.remote, self.buf.clone()));
+            }
+        }
         if let Some(conn) = &mut self.conn {
             while let Some(t) = conn.send_on(&mut self.buf, now) {
                 assert!(t.remote == quinn_addr() || t.remote == quinn_preferred_addr());
@@ -458,11 +497,17 @@ impl LibEnd {
         }
     }
 
-    fn timer(&self) -> Option<u64> {
+    fn timer(&mut self) -> Option<u64> {
+        if let Some(ep) = &mut self.restarted {
+            return ep.timeout();
+        }
         self.conn.as_ref().and_then(|c| c.timer())
     }
 
     fn handle_timer(&mut self, now: u64) {
+        if let Some(ep) = &mut self.restarted {
+            ep.handle_timer(now);
+        }
         if let Some(c) = &mut self.conn {
             if c.timer().is_some_and(|t| t <= now) {
                 c.handle_timer(now);
@@ -633,6 +678,9 @@ struct QuinnEnd {
     buf: Vec<u8>,
     /// A client writes from this time on.
     write_at: u64,
+    /// Losing the connection is what the run tests: record why.
+    expect_loss: bool,
+    lost: Option<String>,
 }
 
 fn quinn_configs(opts: &Opts) -> (ClientConfig, Arc<ServerConfig>) {
@@ -729,6 +777,8 @@ impl QuinnEnd {
             base,
             buf: Vec::with_capacity(2048),
             write_at: opts.client_writes_at,
+            expect_loss: opts.libquic_restart_after.is_some(),
+            lost: None,
         }
     }
 
@@ -831,6 +881,9 @@ impl QuinnEnd {
         while let Some(e) = c.poll() {
             match e {
                 QEvent::Connected => self.connected = true,
+                QEvent::ConnectionLost { reason } if self.expect_loss => {
+                    self.lost = Some(format!("{reason:?}"));
+                }
                 QEvent::ConnectionLost { reason } => {
                     panic!("quinn-proto: connection lost: {reason}")
                 }
@@ -960,6 +1013,20 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
         if lib.reader.pause_done {
             if let Some(at) = quinn_sent_at_pause.take() {
                 outcome.quinn_sent_while_paused = quinn_sent - at;
+            }
+        }
+        if let Some(n) = opts.libquic_restart_after {
+            if lib.restarted.is_none() && quinn.app.received.len() >= n {
+                lib.restart();
+            }
+            if let Some(reason) = &quinn.lost {
+                outcome.quinn_lost = Some(reason.clone());
+                outcome.elapsed = now;
+                outcome.libquic_resets_sent = lib
+                    .restarted
+                    .as_ref()
+                    .map_or(0, |ep| ep.stats().stateless_resets);
+                return outcome;
             }
         }
         if lib.app.finished && quinn.app.finished {

@@ -372,3 +372,22 @@ fn without_keep_alive_quinns_idle_timeout_ends_a_quiet_connection() {
         ..Default::default()
     });
 }
+
+/// RFC 9000 §10.3: a libquic server restarts mid-download and loses its
+/// connection; the new endpoint, holding the same stateless reset key,
+/// answers quinn-proto's next packets with stateless resets, and
+/// quinn-proto recognises the token its connection was given and ends at
+/// once instead of waiting out its idle timeout.
+#[test]
+fn quinn_recognises_a_reset_from_a_restarted_libquic_endpoint() {
+    let o = run(&Opts {
+        libquic_client: false,
+        size: 4 << 20,
+        libquic_restart_after: Some(1 << 20),
+        ..Default::default()
+    });
+    let lost = o.quinn_lost.as_deref().unwrap_or("");
+    assert!(lost.contains("Reset"), "{lost:?}");
+    assert!(o.libquic_resets_sent >= 1);
+    assert!(o.elapsed < 5_000 * MS, "ended at {} ms", o.elapsed / MS);
+}
