@@ -14,7 +14,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 _lib = ctypes.CDLL(os.environ.get("LIBQUIC", os.path.join(_ROOT, "target/release/libquic.so")))
 
 OK, DONE = 0, 1
-WOULD_BLOCK, NO_CONNECTION_ID = -9, -11
+WOULD_BLOCK, NO_CONNECTION_ID, NO_SUCH_CONNECTION = -9, -11, -13
 NO_TIMER = 2**64 - 1
 (HANDSHAKE_COMPLETED, PROTOCOL_NEGOTIATED, STREAM_DATA_RECEIVED, STREAM_RESET,
  STOP_SENDING_RECEIVED, DATAGRAM_FRAME_RECEIVED, PING_ACKNOWLEDGED,
@@ -131,6 +131,16 @@ _sig("quic_conn_poll_event", c_int32, c_void_p, POINTER(Event))
 _sig("quic_conn_send_ping", c_int32, c_void_p, c_uint64)
 _sig("quic_conn_request_key_update", c_int32, c_void_p)
 _sig("quic_conn_change_connection_id", c_int32, c_void_p)
+_sig("quic_endpoint_new", c_int32, c_void_p, c_void_p, POINTER(c_void_p))
+_sig("quic_endpoint_free", None, c_void_p)
+_sig("quic_endpoint_recv", c_int32, c_void_p, c_char_p, c_size_t, c_void_p, c_uint64)
+_sig("quic_endpoint_send", c_int32, c_void_p, c_void_p, c_size_t, POINTER(c_size_t), c_void_p,
+     c_uint64)
+_sig("quic_endpoint_timeout", c_uint64, c_void_p)
+_sig("quic_endpoint_handle_timer", c_int32, c_void_p, c_uint64)
+_sig("quic_endpoint_poll_event", c_int32, c_void_p, c_void_p, c_void_p)
+_sig("quic_endpoint_conn", c_int32, c_void_p, c_uint64, POINTER(c_void_p))
+_sig("quic_endpoint_stats", c_int32, c_void_p, c_void_p)
 _sig("quic_conn_rotate_connection_ids", c_int32, c_void_p)
 _sig("quic_conn_local_cid", c_int32, c_void_p, c_void_p, c_size_t, POINTER(c_size_t))
 _sig("quic_conn_key_generation", c_uint64, c_void_p)
@@ -488,3 +498,112 @@ def header_dcid(datagram, short_dcid_len=8):
     info = HeaderInfo()
     check(_lib.quic_header_parse(datagram, len(datagram), short_dcid_len, byref(info)), "header")
     return _bytes(info.dcid, info.dcid_len)
+
+
+class DatagramInfo(Sized):
+    # sockaddr_storage is 8-byte aligned in C; SockaddrStorage here is
+    # bytes, so the padding C inserts is spelled out.
+    _fields_ = [("struct_size", c_size_t), ("local", SockaddrStorage), ("local_len", c_uint32),
+                ("_pad", c_uint32), ("remote", SockaddrStorage), ("remote_len", c_uint32)]
+
+
+class EndpointParams(Sized):
+    _fields_ = [("struct_size", c_size_t), ("connection_id_length", c_size_t),
+                ("max_connections", c_uint32), ("max_half_open", c_uint32),
+                ("retry_policy", c_uint32), ("retry_half_open_threshold", c_uint32),
+                ("initials_per_address_per_second", c_uint32), ("resets_per_second", c_uint32),
+                ("reset_key", c_void_p)]
+
+
+class EndpointEvent(Sized):
+    _fields_ = [("struct_size", c_size_t), ("kind", c_uint32), ("connection", c_uint64),
+                ("context", c_void_p), ("address_proof", c_uint32)]
+
+
+class EndpointStats(Sized):
+    _fields_ = [("struct_size", c_size_t)] + [(n, c_uint64) for n in (
+        "connections", "half_open", "accepted", "version_negotiations", "retries",
+        "refused_connection_limit", "refused_half_open_limit", "refused_initial_rate",
+        "stateless_resets", "resets_rate_limited", "unroutable", "stateless_dropped")]
+
+
+(ENDPOINT_NEW_CONNECTION, ENDPOINT_CONNECTION, ENDPOINT_CONNECTION_DONE) = (1, 2, 3)
+RETRY_NEVER, RETRY_ALWAYS = 1, 2
+
+
+class BorrowedConnection(Connection):
+    """A connection of an endpoint, borrowed for one use (quic.h:
+    quic_endpoint_conn); the endpoint frees it, never this object."""
+
+    def __init__(self, ptr):
+        self.ptr = ptr
+        self._buf = ctypes.create_string_buffer(65536)
+
+    def __del__(self):
+        pass
+
+
+class Endpoint:
+    """quic_endpoint: many connections behind one address, in memory."""
+
+    def __init__(self, server_config=None, retry_policy=0, max_connections=0):
+        params = EndpointParams(retry_policy=retry_policy, max_connections=max_connections)
+        self.ptr = c_void_p()
+        check(_lib.quic_endpoint_new(server_config.ptr if server_config else None,
+                                     byref(params), byref(self.ptr)), "endpoint_new")
+        self._buf = ctypes.create_string_buffer(65536)
+
+    def __del__(self):
+        if getattr(self, "ptr", None):
+            _lib.quic_endpoint_free(self.ptr)
+            self.ptr = None
+
+    def receive_datagram(self, data, addr, now):
+        info = DatagramInfo()
+        ss, n = sockaddr(*addr)
+        info.remote, info.remote_len = ss, n
+        check(_lib.quic_endpoint_recv(self.ptr, data, len(data), byref(info), ns(now)), "recv")
+
+    def datagrams_to_send(self, now):
+        out = []
+        while True:
+            n, info = c_size_t(), DatagramInfo()
+            rc = check(_lib.quic_endpoint_send(self.ptr, self._buf, len(self._buf), byref(n),
+                                               byref(info), ns(now)), "send")
+            if rc == DONE:
+                return out
+            out.append((self._buf.raw[:n.value], addr_tuple(info.remote, info.remote_len)))
+
+    def get_timer(self):
+        t = _lib.quic_endpoint_timeout(self.ptr)
+        return None if t == NO_TIMER else t / 1e9
+
+    def handle_timer(self, now):
+        check(_lib.quic_endpoint_handle_timer(self.ptr, ns(now)), "handle_timer")
+
+    def next_event(self):
+        """(kind, handle, connection event dict or None), or None."""
+        e, ev = EndpointEvent(), Event()
+        if check(_lib.quic_endpoint_poll_event(self.ptr, byref(e), byref(ev)),
+                 "poll_event") == DONE:
+            return None
+        conn_event = None
+        if e.kind == ENDPOINT_CONNECTION:
+            conn_event = {"kind": ev.kind, "stream_id": ev.stream_id,
+                          "data": _bytes(ev.data, ev.data_len), "end_stream": ev.end_stream,
+                          "error_code": ev.error_code}
+        return e.kind, e.connection, conn_event
+
+    def conn(self, handle):
+        """The connection of `handle`, borrowed; None once freed."""
+        ptr = c_void_p()
+        rc = _lib.quic_endpoint_conn(self.ptr, handle, byref(ptr))
+        if rc == NO_SUCH_CONNECTION:
+            return None
+        check(rc, "endpoint_conn")
+        return BorrowedConnection(ptr)
+
+    def stats(self):
+        st = EndpointStats()
+        check(_lib.quic_endpoint_stats(self.ptr, byref(st)), "endpoint_stats")
+        return {name: getattr(st, name) for name, _ in EndpointStats._fields_[1:]}
