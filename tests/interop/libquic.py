@@ -133,6 +133,8 @@ _sig("quic_conn_request_key_update", c_int32, c_void_p)
 _sig("quic_conn_change_connection_id", c_int32, c_void_p)
 _sig("quic_endpoint_new", c_int32, c_void_p, c_void_p, POINTER(c_void_p))
 _sig("quic_endpoint_free", None, c_void_p)
+_sig("quic_endpoint_connect", c_int32, c_void_p, c_void_p, c_void_p, c_void_p, c_uint32, c_uint64,
+     POINTER(c_uint64))
 _sig("quic_endpoint_recv", c_int32, c_void_p, c_char_p, c_size_t, c_void_p, c_uint64)
 _sig("quic_endpoint_send", c_int32, c_void_p, c_void_p, c_size_t, POINTER(c_size_t), c_void_p,
      c_uint64)
@@ -557,6 +559,14 @@ class Endpoint:
         if getattr(self, "ptr", None):
             _lib.quic_endpoint_free(self.ptr)
             self.ptr = None
+
+    def connect(self, config, addr, now):
+        """A client connection to `addr` on this endpoint; its handle."""
+        ss, n = sockaddr(*addr)
+        handle = c_uint64()
+        check(_lib.quic_endpoint_connect(self.ptr, config.ptr, None, byref(ss), n, ns(now),
+                                         byref(handle)), "endpoint_connect", config.ptr)
+        return handle.value
 
     def receive_datagram(self, data, addr, now):
         info = DatagramInfo()

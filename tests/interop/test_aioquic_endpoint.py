@@ -1,11 +1,14 @@
-"""aioquic clients through one libquic server endpoint (quic_endpoint), in
-one process: the endpoint routes every client's datagrams, the server
-application answers through connections it borrows by handle, and once
-the clients close every connection is freed and its handle refused."""
+"""libquic's endpoint (quic_endpoint) with aioquic, in one process, in
+both roles: aioquic clients through one libquic server endpoint, and
+libquic client connections sharing one client endpoint towards aioquic
+servers. The endpoint routes every datagram, the application uses
+connections it borrows by handle, and once they close every connection is
+freed and its handle refused."""
 
 import libquic
 from aioquic.quic import events as ev
-from test_aioquic_memory import ALPN, CERT, KEY, SERVER_ADDR, aioquic_client, payload
+from test_aioquic_memory import (ALPN, CA, CERT, KEY, SERVER_ADDR, aioquic_client,
+                                 aioquic_server, payload)
 
 CLIENTS = 8
 
@@ -86,3 +89,81 @@ def test_aioquic_clients_through_one_endpoint():
     assert run(lambda: len(done) == CLIENTS, now + 30.0), ep.stats()
     assert ep.stats()["connections"] == 0
     assert all(ep.conn(h) is None for h in new), "freed handles are refused"
+
+
+def test_libquic_client_endpoint_with_aioquic_servers():
+    """Eight libquic client connections on one client endpoint (one
+    socket), each to its own aioquic server: every response comes back
+    through the endpoint's routing by connection ID, intact."""
+    config = libquic.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA)
+    ep = libquic.Endpoint()
+    here = ("127.0.0.1", 4000)
+    make_server = aioquic_server()
+    servers, handles = {}, {}
+    now = 0.0
+    for i in range(CLIENTS):
+        addr = ("127.0.0.1", 6000 + i)
+        handles[ep.connect(config, addr, now)] = i
+        servers[addr] = None
+    received = {i: bytearray() for i in range(CLIENTS)}
+    finished, done, asked = set(), set(), set()
+
+    def step():
+        moved = 0
+        for data, addr in ep.datagrams_to_send(now):
+            if servers[addr] is None:
+                servers[addr] = make_server(data)
+            servers[addr].receive_datagram(data, here, now)
+            moved += 1
+        for addr, s in servers.items():
+            if s is None:
+                continue
+            for data, _ in s.datagrams_to_send(now):
+                ep.receive_datagram(data, addr, now)
+                moved += 1
+            for e in s.events():
+                if e[0] == "data" and e[3]:
+                    i = addr[1] - 6000
+                    s.send_stream_data(e[1], payload(150_000, i), True)
+        while (e := ep.next_event()) is not None:
+            kind, handle, conn_event = e
+            if kind == libquic.ENDPOINT_CONNECTION_DONE:
+                done.add(handle)
+                continue
+            if kind != libquic.ENDPOINT_CONNECTION:
+                continue
+            i = handles[handle]
+            if conn_event["kind"] == libquic.HANDSHAKE_COMPLETED and i not in asked:
+                asked.add(i)
+                ep.conn(handle).send_stream_data(0, b"GET /", True)
+            elif conn_event["kind"] == libquic.STREAM_DATA_RECEIVED:
+                received[i].extend(conn_event["data"])
+                if conn_event["end_stream"]:
+                    finished.add(i)
+        return moved
+
+    def run(done_when, limit):
+        nonlocal now
+        while not done_when() and now < limit:
+            if step():
+                continue
+            timers = [t for t in [ep.get_timer()] +
+                      [s.get_timer() for s in servers.values() if s] if t is not None]
+            if not timers:
+                break
+            now = max(now + 1e-6, min(timers))
+            if ep.get_timer() is not None and ep.get_timer() <= now:
+                ep.handle_timer(now)
+            for s in servers.values():
+                if s and s.get_timer() is not None and s.get_timer() <= now:
+                    s.handle_timer(now)
+        return done_when()
+
+    assert run(lambda: len(finished) == CLIENTS, 30.0), (finished, ep.stats())
+    for i in range(CLIENTS):
+        assert bytes(received[i]) == payload(150_000, i), i
+    for h in handles:
+        ep.conn(h).close(now=now)
+    assert run(lambda: len(done) == CLIENTS, now + 30.0), ep.stats()
+    assert ep.stats()["connections"] == 0
+    assert all(ep.conn(h) is None for h in handles)
