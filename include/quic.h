@@ -476,6 +476,10 @@ typedef struct quic_endpoint quic_endpoint;
 // -900.. fatal.
 typedef int32_t quic_result;
 
+// Fills `out` (`len` bytes, the configured connection ID length) with a
+// new connection ID.
+typedef void (*quic_cid_generator_fn)(void *userdata, uint8_t *out, size_t len);
+
 // Receives NSS key log lines (without newline) as they are produced.
 typedef void (*quic_secrets_log_fn)(void *userdata, const char *line);
 
@@ -1014,6 +1018,25 @@ quic_result quic_sockaddr_format(const struct sockaddr *addr,
                                  socklen_t addrlen,
                                  char *out,
                                  size_t out_cap);
+
+// Makes every connection ID that connections from this config issue, and
+// the SCID of the Retry packets sent with it, with `generator` instead of
+// at random: a fleet puts a server ID in the leading bytes, so that a
+// stateless load balancer keeps each connection on its server, even
+// after the client moves. Each ID must be unique to this server: fill
+// the rest with random bytes. Stateless reset tokens still come from the
+// endpoint's key. Pass a NULL generator for random IDs again.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+//
+// Safety: `config` NULL or a live config; `generator` must be safe to
+// call with `userdata` from any thread that uses the config (or its
+// connections and endpoints), as long as they live, and must write
+// exactly `len` bytes.
+quic_result quic_config_set_cid_generator(quic_config *config,
+                                          quic_cid_generator_fn generator,
+                                          void *userdata);
 
 // Creates a configuration with aioquic's defaults for a client
 // (`is_client`) or a server: ALPN none, 8-byte connection IDs, 60 s idle

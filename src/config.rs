@@ -46,6 +46,13 @@ pub enum ConfigError {
 /// trailing newline.
 pub type KeyLogFn = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// Fills a buffer (the configured connection ID length) with a new
+/// connection ID: how a fleet makes the IDs its load balancers route by
+/// (a server ID in the leading bytes, say). Called from any thread that
+/// uses the configuration; each ID must be unique to this server, so the
+/// rest should be random.
+pub type CidGeneratorFn = Arc<dyn Fn(&mut [u8]) + Send + Sync>;
+
 /// Peer certificate verification (aioquic's `verify_mode`: ssl.CERT_NONE,
 /// CERT_OPTIONAL, CERT_REQUIRED).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +145,8 @@ pub struct Config {
     /// connection it lost; None: random tokens, known to the connection
     /// only.
     pub(crate) reset_key: Option<[u8; 32]>,
+    /// Makes the connection IDs we issue; None: random ones.
+    pub(crate) cid_generator: Option<CidGeneratorFn>,
     /// How far auto-tuning may grow the per-stream window.
     pub(crate) max_stream_window: u64,
     /// When received stream data is credited back to the peer.
@@ -263,6 +272,7 @@ impl Config {
             key_log: None,
             random: Arc::new(SystemRandom),
             reset_key: None,
+            cid_generator: None,
             max_stream_window: 16 * DEFAULT_WINDOW,
             receive_credit: ReceiveCredit::OnPoll,
             receive_mode: ReceiveMode::Events,
@@ -660,6 +670,13 @@ impl Config {
     /// sets its own (`EndpointParams::reset_key`).
     pub fn set_stateless_reset_key(&mut self, key: Option<[u8; 32]>) {
         self.reset_key = key;
+    }
+
+    /// Makes every connection ID this endpoint issues (and the SCID of its
+    /// Retry packets) with `generator` instead of at random, so that the
+    /// IDs carry what the fleet's load balancers route by. None: random.
+    pub fn set_cid_generator(&mut self, generator: Option<CidGeneratorFn>) {
+        self.cid_generator = generator;
     }
 
     /// Takes randomness from `source` instead of the system's.

@@ -175,8 +175,17 @@ pub fn retry_with_token(
         .ok_or_else(|| CryptoError("client DCID longer than 20 bytes".into()))?;
     let mut scid = [0u8; 20];
     let len = config.connection_id_length.clamp(8, 20);
-    loop {
-        config.random.fill(&mut scid[..len]);
+    for attempt in 0.. {
+        // The generator's, if any (the client's next Initial goes to it,
+        // and the fleet's load balancers route by it), else random; a
+        // generator that keeps giving the client's DCID back is not
+        // asked forever.
+        match &config.cid_generator {
+            Some(generate) if config.connection_id_length >= 8 && attempt < 4 => {
+                generate(&mut scid[..len])
+            }
+            _ => config.random.fill(&mut scid[..len]),
+        }
         // RFC 9000 §17.2.5.1: not the client's DCID.
         if scid[..len] != *client_dcid {
             break;

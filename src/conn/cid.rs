@@ -67,6 +67,16 @@ pub(crate) struct LocalCid {
     pub(crate) announce: bool,
 }
 
+/// The application's CID generator (opaque to `Debug`).
+#[derive(Clone)]
+struct Generator(crate::config::CidGeneratorFn);
+
+impl std::fmt::Debug for Generator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Generator")
+    }
+}
+
 /// The connection IDs we issued and that are not retired.
 #[derive(Debug)]
 pub(crate) struct LocalCids {
@@ -79,6 +89,8 @@ pub(crate) struct LocalCids {
     /// Reset tokens come from this key and the CID (RFC 9000 §10.3.2)
     /// rather than from the random draw.
     reset_key: Option<[u8; 32]>,
+    /// The application makes the CIDs (`Config::set_cid_generator`).
+    generator: Option<Generator>,
     /// Routing changes not yet taken by the endpoint that routes this
     /// connection; None when no endpoint does (nothing is recorded).
     /// Bounded: taken after every call, and CIDs are issued at most
@@ -87,18 +99,30 @@ pub(crate) struct LocalCids {
 }
 
 impl LocalCids {
-    /// A random CID of `len` bytes with sequence number 0, the CID of our
-    /// first packets, and its reset token (from `reset_key` if given).
-    pub(crate) fn generate(
-        rng: &dyn RandomSource,
-        len: usize,
-        reset_key: Option<[u8; 32]>,
-    ) -> Self {
-        let (cid, token) = draw_cid(rng, len);
+    /// The CID of our first packets (sequence number 0), of the
+    /// configured length, and its reset token, as `config` says to make
+    /// them (random, or the generator's; token drawn or derived).
+    pub(crate) fn generate(config: &crate::config::Config) -> Self {
+        let (cid, token) = draw_cid(&*config.random, config.connection_id_length);
         let mut cids = Self::new(cid, token);
-        cids.reset_key = reset_key;
+        cids.reset_key = config.reset_key;
+        cids.generator = config.cid_generator.clone().map(Generator);
+        let cid = cids.made(cid);
+        cids.active[0].cid = cid;
         cids.active[0].reset_token = cids.token(&cid, token);
         cids
+    }
+
+    /// The CID to issue: the generator's, or the random `drawn` one.
+    fn made(&self, drawn: ConnectionId) -> ConnectionId {
+        match &self.generator {
+            Some(Generator(generate)) if self.len > 0 => {
+                let mut b = [0u8; 20];
+                generate(&mut b[..self.len]);
+                ConnectionId::new(&b[..self.len]).unwrap_or(drawn)
+            }
+            _ => drawn,
+        }
     }
 
     /// Starts recording routing changes; the CIDs to route now.
@@ -141,6 +165,7 @@ impl LocalCids {
             len: initial.len(),
             retire_prior_to: 0,
             reset_key: None,
+            generator: None,
             route_changes: None,
         }
     }
@@ -200,6 +225,7 @@ impl LocalCids {
             return None;
         }
         let (cid, drawn) = draw_cid(rng, self.len);
+        let cid = self.made(cid);
         let reset_token = self.token(&cid, drawn);
         let c = LocalCid {
             seq: 1,
@@ -229,7 +255,7 @@ impl LocalCids {
         let mut draws = random[..count * EACH].chunks_exact(EACH);
         while self.next_seq < MAX_ISSUED {
             let Some(draw) = draws.next() else { break };
-            let cid = ConnectionId::new(&draw[..self.len]).unwrap_or_default();
+            let cid = self.made(ConnectionId::new(&draw[..self.len]).unwrap_or_default());
             let mut drawn = [0u8; 16];
             drawn.copy_from_slice(&draw[20..]);
             let reset_token = self.token(&cid, drawn);

@@ -255,11 +255,7 @@ impl Connection {
         let first_version = config
             .original_version
             .unwrap_or(config.supported_versions[0]);
-        let local_cids = LocalCids::generate(
-            &*config.random,
-            config.connection_id_length,
-            config.reset_key,
-        );
+        let local_cids = LocalCids::generate(&config);
         let mut streams = Streams::new(
             side,
             Windows {

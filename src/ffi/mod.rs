@@ -14,6 +14,7 @@
 mod guard;
 pub mod addr;
 mod cast;
+pub mod cid_generator;
 pub mod config;
 pub mod conn;
 pub mod connection_ids;
@@ -30,6 +31,7 @@ pub mod token;
 pub mod version;
 
 pub use addr::*;
+pub use cid_generator::*;
 pub use config::*;
 pub use conn::*;
 pub use connection_ids::*;

@@ -64,11 +64,18 @@ struct Net {
     by_addr: HashMap<SocketAddr, usize>,
     /// Clients that were sent a Retry.
     retried: std::collections::BTreeSet<usize>,
+    /// The destination CID of every datagram a client sent, and whether
+    /// its packet had a long header.
+    to_server_dcids: Vec<(bool, Vec<u8>)>,
 }
 
 impl Net {
     fn new(params: EndpointParams) -> Self {
         let (c, s) = configs();
+        Self::with_configs(c, s, params)
+    }
+
+    fn with_configs(c: Config, s: Config, params: EndpointParams) -> Self {
         let server = Endpoint::new(Some(server_side(s)), params).unwrap();
         let client_tls = TlsContext::new(&c).unwrap();
         Self {
@@ -89,6 +96,7 @@ impl Net {
             client_tls,
             by_addr: HashMap::new(),
             retried: Default::default(),
+            to_server_dcids: Vec::new(),
         }
     }
 
@@ -120,6 +128,9 @@ impl Net {
         for i in 0..self.clients.len() {
             while let Some(t) = self.clients[i].send_on(&mut self.buf, self.now) {
                 assert_eq!(t.remote, server_addr());
+                if let Ok(h) = crate::server::parse_header(&self.buf, 8) {
+                    self.to_server_dcids.push((h.is_long(), h.dcid.to_vec()));
+                }
                 let d = self.buf.clone();
                 self.enqueue(true, i, d);
             }
@@ -498,4 +509,50 @@ fn resets_stay_within_their_rate_and_below_what_provoked_them() {
     // Too small to answer with a smaller reset.
     ep.recv(&short[..21], None, client_addr(3), 2_000 * MS);
     assert!(ep.send(&mut out, 2_000 * MS).is_none());
+}
+
+/// `Config::set_cid_generator`: every connection ID the server issues,
+/// and the SCID of its Retry, come from the application's generator (here
+/// a fleet's server ID 0xAB in the first byte), so a load balancer can
+/// route by it: every packet the clients send after their first Initial
+/// carries it.
+#[test]
+fn a_cid_generator_makes_every_server_id_and_the_retry_scid() {
+    use crate::crypto::random::{RandomSource, SystemRandom};
+    let (c, mut s) = configs();
+    s.set_cid_generator(Some(Arc::new(|out: &mut [u8]| {
+        out[0] = 0xab;
+        SystemRandom.fill(&mut out[1..]);
+    })));
+    let mut net = Net::with_configs(
+        c,
+        s,
+        EndpointParams {
+            retry: RetryPolicy::Always,
+            ..Default::default()
+        },
+    );
+    for _ in 0..3 {
+        net.add_client();
+    }
+    net.establish_all();
+    // The server's spare IDs arrive with the end of the handshake.
+    net.run_until(net.now + 200 * MS, |_| false);
+    for i in 0..3 {
+        net.clients[i].change_connection_id().unwrap();
+        net.request(i);
+    }
+    assert!(net.run_until(net.now + 2_000 * MS, |net| net.received.iter().all(|r| r.1)));
+    let short: Vec<_> = net.to_server_dcids.iter().filter(|d| !d.0).collect();
+    assert!(short.len() > 10);
+    assert!(
+        short.iter().all(|d| d.1[0] == 0xab),
+        "every ID the server issued"
+    );
+    let initials_to_retry_scid = net
+        .to_server_dcids
+        .iter()
+        .filter(|d| d.0 && d.1[0] == 0xab)
+        .count();
+    assert!(initials_to_retry_scid >= 3, "the Retry's SCID");
 }

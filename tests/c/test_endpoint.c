@@ -42,8 +42,17 @@ static int move_datagrams(quic_endpoint *from, const struct sockaddr_in *from_ad
     return moved;
 }
 
+/* The fleet's connection IDs: server ID 0x5a first, then a counter (this
+ * test's IDs need only be unique, not unpredictable). */
+static void fleet_cid(void *counter, uint8_t *out, size_t len) {
+    uint64_t n = ++*(uint64_t *)counter;
+    memset(out, 0, len);
+    out[0] = 0x5a;
+    for (size_t i = 1; i < len && i < 9; i++) out[i] = (uint8_t)(n >> (8 * (i - 1)));
+}
+
 static struct state {
-    int new_connections, done, answered, replies_ok, established;
+    int new_connections, done, answered, replies_ok, established, fleet_cids;
     uint64_t handles[CLIENTS];
     uint64_t first_server_handle;
 } cs, ss;
@@ -65,6 +74,9 @@ static void server_events(quic_endpoint *ep) {
             CHECK(e.context != NULL);
             free(e.context);
             ss.done++;
+        } else if (ce.kind == QUIC_EVENT_TYPE_CONNECTION_ID_ISSUED) {
+            CHECK(ce.cid_len == 8 && ce.cid[0] == 0x5a);
+            ss.fleet_cids++;
         } else if (ce.kind == QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED && ce.end_stream) {
             CHECK(e.context != NULL);
             quic_conn *c;
@@ -147,6 +159,8 @@ int main(int argc, char **argv) {
     quic_endpoint_params params = {.struct_size = sizeof params,
                                    .retry_policy = QUIC_RETRY_POLICY_NEVER};
     quic_endpoint *srv, *cli;
+    uint64_t issued = 0;
+    MUST(quic_config_set_cid_generator(server_config, fleet_cid, &issued));
     CHECK(quic_endpoint_new(client_config, &params, &srv) == QUIC_RESULT_INVALID_ARGUMENT);
     MUST(quic_endpoint_new(server_config, &params, &srv));
     MUST(quic_endpoint_new(NULL, NULL, &cli));
@@ -160,6 +174,8 @@ int main(int argc, char **argv) {
     now = run(srv, cli, now, now + 5000 * MS, all_replied);
     CHECK(cs.established == CLIENTS && ss.new_connections == CLIENTS);
     CHECK(ss.answered == CLIENTS && cs.replies_ok == CLIENTS);
+    /* Every ID the server's connections issued is the fleet's. */
+    CHECK(ss.fleet_cids >= CLIENTS && issued >= (uint64_t)ss.fleet_cids);
 
     quic_endpoint_stats_info st = {.struct_size = sizeof st};
     MUST(quic_endpoint_stats(srv, &st));
