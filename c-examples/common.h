@@ -37,6 +37,9 @@ int wait_any(struct pollfd *fds, int n, uint64_t deadline);
 
 /* Splits a comma-separated ALPN list into at most `max` strings kept in
  * `storage`; returns how many. */
+/* Asks for large socket buffers (capped by the kernel's maximum). */
+void grow_socket_buffers(int fd);
+
 int split_alpn(const char *list, char *storage, size_t storage_cap, const char **out, int max);
 
 /* Sends every datagram the connection has through `fd`; returns -1 on a

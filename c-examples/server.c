@@ -465,6 +465,7 @@ int main(int argc, char **argv) {
         int off = 0; /* also accept IPv4 on [::] */
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
     }
+    grow_socket_buffers(fd);
     if (bind(fd, (struct sockaddr *)&addr, addrlen) != 0) {
         fprintf(stderr, "quic-server: cannot listen on %s: %s\n", listen, strerror(errno));
         return give_up(config, fd, 1);
@@ -494,6 +495,7 @@ int main(int argc, char **argv) {
             return give_up(config, fd, 2);
         }
         fd2 = socket(pref.ss_family, SOCK_DGRAM, 0);
+        if (fd2 >= 0) grow_socket_buffers(fd2);
         if (fd2 < 0 || bind(fd2, (struct sockaddr *)&pref, preflen) != 0) {
             fprintf(stderr, "quic-server: cannot listen on %s: %s\n", preferred, strerror(errno));
             if (fd2 >= 0) close(fd2);
@@ -568,6 +570,25 @@ int main(int argc, char **argv) {
         if (quic_endpoint_timeout(ep) <= now) quic_endpoint_handle_timer(ep, now);
         handle_events(ep);
         flush_endpoint(ep, fd, fd2, &pref, preflen);
+    }
+    if (verbose) {
+        quic_endpoint_stats_info st = {.struct_size = sizeof st};
+        if (quic_endpoint_stats(ep, &st) == QUIC_RESULT_OK)
+            fprintf(stderr,
+                    "quic-server: %llu connections accepted, %llu open; %llu retries, "
+                    "%llu version negotiations; refused: %llu at the connection limit, "
+                    "%llu at the half-open limit, %llu Initials over the rate; "
+                    "%llu stateless resets (%llu rate-limited), %llu unroutable, "
+                    "%llu stateless answers dropped\n",
+                    (unsigned long long)st.accepted, (unsigned long long)st.connections,
+                    (unsigned long long)st.retries,
+                    (unsigned long long)st.version_negotiations,
+                    (unsigned long long)st.refused_connection_limit,
+                    (unsigned long long)st.refused_half_open_limit,
+                    (unsigned long long)st.refused_initial_rate,
+                    (unsigned long long)st.stateless_resets,
+                    (unsigned long long)st.resets_rate_limited,
+                    (unsigned long long)st.unroutable, (unsigned long long)st.stateless_dropped);
     }
     /* Frees every connection (their clients time out) and what this
      * program kept for each. */

@@ -208,7 +208,7 @@ pub struct Endpoint<T: Routed = Connection> {
     conns: Slab<Entry<T>>,
     routes: Routes,
     timers: TimerHeap,
-    send_queue: VecDeque<u32>,
+    send_queue: VecDeque<ConnectionHandle>,
     dirty: Vec<u32>,
     pending: VecDeque<Pending>,
     stateless: Stateless,
@@ -600,7 +600,12 @@ impl<T: Routed> Endpoint<T> {
             return Some(t);
         }
         for _ in 0..self.send_queue.len() {
-            let slot = self.send_queue.pop_front()?;
+            let h = self.send_queue.pop_front()?;
+            // A freed connection's turn is dropped, and never passes to
+            // the connection that reuses its slot.
+            let Some(slot) = self.conns.check(h) else {
+                continue;
+            };
             let Some(e) = self.conns.get_mut(slot) else {
                 continue;
             };
@@ -610,7 +615,7 @@ impl<T: Routed> Endpoint<T> {
             match e.conn.connection_mut().send_on(out, now) {
                 Some(t) => {
                     self.timers.set(slot, e.conn.connection().timer());
-                    self.send_queue.push_back(slot);
+                    self.send_queue.push_back(h);
                     return Some(t);
                 }
                 None => {
@@ -802,7 +807,59 @@ impl<T: Routed> Endpoint<T> {
         self.timers.set(slot, e.conn.connection().timer());
         if may_send && !e.queued {
             e.queued = true;
-            self.send_queue.push_back(slot);
+            self.send_queue.push_back(handle);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::pair::configs;
+
+    /// A connection the test can poison, as the C API does after a panic.
+    struct Poisonable(Connection, bool);
+
+    impl Routed for Poisonable {
+        fn from_connection(conn: Connection) -> Self {
+            Self(conn, false)
+        }
+        fn connection(&self) -> &Connection {
+            &self.0
+        }
+        fn connection_mut(&mut self) -> &mut Connection {
+            &mut self.0
+        }
+        fn is_poisoned(&self) -> bool {
+            self.1
+        }
+    }
+
+    impl<T: Routed> Endpoint<T> {
+        /// How many turns in the send queue would go to `h`.
+        fn send_turns(&self, h: ConnectionHandle) -> usize {
+            self.send_queue
+                .iter()
+                .filter(|q| self.conns.check(**q) == self.conns.check(h))
+                .count()
+        }
+    }
+
+    #[test]
+    fn a_freed_connections_turn_never_passes_to_the_next_in_its_slot() {
+        let (c, _) = configs();
+        let tls = TlsContext::new(&c).unwrap();
+        let c = Arc::new(c);
+        let server: SocketAddr = "192.0.2.1:443".parse().unwrap();
+        let mut ep = Endpoint::<Poisonable>::new(None, EndpointParams::default()).unwrap();
+        let a = ep.connect(c.clone(), tls.clone(), server, 0).unwrap();
+        // Freed before it ever got its turn to send.
+        ep.connection_mut(a).unwrap().1 = true;
+        assert!(matches!(ep.poll_event(), Some(EndpointEvent::ConnectionDone(h)) if h == a));
+        let b = ep.connect(c, tls, server, 0).unwrap();
+        assert_eq!(a.index(), b.index(), "the slot is reused");
+        assert_eq!(ep.send_turns(b), 1, "one turn per round, like every other");
+        let mut out = Vec::new();
+        assert!(ep.send(&mut out, 0).is_some(), "b's Initial");
     }
 }
