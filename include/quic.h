@@ -476,8 +476,9 @@ typedef struct quic_endpoint quic_endpoint;
 // -900.. fatal.
 typedef int32_t quic_result;
 
-// Fills `out` (`len` bytes, the configured connection ID length) with a
-// new connection ID.
+// Makes a new connection ID in `out` (`len` bytes, the configured
+// connection ID length), which arrives holding random bytes: overwrite
+// what the fleet routes by and leave the rest random.
 typedef void (*quic_cid_generator_fn)(void *userdata, uint8_t *out, size_t len);
 
 // Receives NSS key log lines (without newline) as they are produced.
@@ -778,6 +779,26 @@ typedef struct {
     uint64_t stateless_dropped;
 } quic_endpoint_stats_info;
 
+// A server's QUIC-LB configuration in plaintext mode
+// (draft-ietf-quic-load-balancers: no key; the server ID is readable by
+// anyone on the path, the nonce after it is random).
+typedef struct {
+    // `sizeof(quic_lb_config)`.
+    size_t struct_size;
+    // Which configuration of the fleet this is: 0 to 6, in the top three
+    // bits of every connection ID's first byte (7 means unroutable).
+    uint8_t config_rotation;
+    // This server's ID as the fleet assigned it (`server_id_len` bytes,
+    // copied).
+    const uint8_t *server_id;
+    // 1 to 15 bytes.
+    size_t server_id_len;
+    // Random bytes after the server ID: at least 4, and at most 19 with
+    // the server ID. The connection ID is `1 + server_id_len +
+    // nonce_len` bytes.
+    size_t nonce_len;
+} quic_lb_config;
+
 // The header of the first packet in a datagram, as `quic_header_parse`
 // fills it. Every pointer points into the datagram passed to
 // `quic_header_parse` and is valid as long as that buffer is. Set
@@ -1023,9 +1044,11 @@ quic_result quic_sockaddr_format(const struct sockaddr *addr,
 // the SCID of the Retry packets sent with it, with `generator` instead of
 // at random: a fleet puts a server ID in the leading bytes, so that a
 // stateless load balancer keeps each connection on its server, even
-// after the client moves. Each ID must be unique to this server: fill
-// the rest with random bytes. Stateless reset tokens still come from the
-// endpoint's key. Pass a NULL generator for random IDs again.
+// after the client moves. Each ID must be unique to this server: leave
+// the rest of the random bytes it gets. Stateless reset tokens still
+// come from the endpoint's key. Pass a NULL generator for random IDs
+// again. (`quic_config_set_quic_lb` is a built-in generator after
+// QUIC-LB.)
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 // `QUIC_RESULT_ALREADY_USED` (the config is frozen).
@@ -1033,7 +1056,7 @@ quic_result quic_sockaddr_format(const struct sockaddr *addr,
 // Safety: `config` NULL or a live config; `generator` must be safe to
 // call with `userdata` from any thread that uses the config (or its
 // connections and endpoints), as long as they live, and must write
-// exactly `len` bytes.
+// no more than `len` bytes.
 quic_result quic_config_set_cid_generator(quic_config *config,
                                           quic_cid_generator_fn generator,
                                           void *userdata);
@@ -2160,6 +2183,44 @@ quic_result quic_conn_migrate(quic_conn *conn,
                               const struct sockaddr *local,
                               socklen_t local_len,
                               uint64_t now_ns);
+
+// Makes every connection ID that connections and endpoints from this
+// config issue, and the SCID of their Retry packets, after QUIC-LB's
+// plaintext format: the first byte holds `config_rotation` and the
+// length, then the server ID, then a random nonce. A stateless load
+// balancer that knows the server ID length then finds this server from
+// any packet a client sends, also after the client changes address.
+// Sets the connection ID length (`quic_config_set_connection_id_length`)
+// to `1 + server_id_len + nonce_len`; replaces a generator set with
+// `quic_config_set_cid_generator`. NULL `lb`: random IDs again.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (lengths or rotation out of range; the
+// config's last error says which); `QUIC_RESULT_ALREADY_USED` (the
+// config is frozen).
+//
+// Safety: `config` NULL or a live config; `lb` NULL or valid for its
+// `struct_size` bytes, its `server_id` for `server_id_len` bytes.
+quic_result quic_config_set_quic_lb(quic_config *config, const quic_lb_config *lb);
+
+// Reads a QUIC-LB plaintext connection ID (a packet's destination CID),
+// as a load balancer does: its configuration (0 to 6) into
+// `*config_rotation` and `server_id_len` bytes of server ID into
+// `server_id_out`. Which configurations and server IDs are live is the
+// caller's to check.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` when the ID is unroutable (the
+// reserved configuration 7, or too short for the server ID and a
+// 4-byte nonce) or `server_id_len` is 0.
+//
+// Safety: `cid` valid for `cid_len` bytes; `server_id_out` for
+// `server_id_len` writable bytes; `config_rotation` NULL or writable.
+quic_result quic_lb_server_id(const uint8_t *cid,
+                              size_t cid_len,
+                              size_t server_id_len,
+                              uint8_t *config_rotation,
+                              uint8_t *server_id_out);
 
 // Chooses how the application receives stream data, for every stream of
 // the connections made from `config`: `QUIC_RECEIVE_MODE_EVENTS` (0, the

@@ -46,11 +46,12 @@ pub enum ConfigError {
 /// trailing newline.
 pub type KeyLogFn = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// Fills a buffer (the configured connection ID length) with a new
-/// connection ID: how a fleet makes the IDs its load balancers route by
-/// (a server ID in the leading bytes, say). Called from any thread that
-/// uses the configuration; each ID must be unique to this server, so the
-/// rest should be random.
+/// Makes a new connection ID in a buffer of the configured connection ID
+/// length, which arrives holding random bytes: how a fleet makes the IDs
+/// its load balancers route by (a server ID in the leading bytes, say),
+/// overwriting what it routes by and leaving the rest random. Called from
+/// any thread that uses the configuration; each ID must be unique to this
+/// server.
 pub type CidGeneratorFn = Arc<dyn Fn(&mut [u8]) + Send + Sync>;
 
 /// Peer certificate verification (aioquic's `verify_mode`: ssl.CERT_NONE,
@@ -673,10 +674,27 @@ impl Config {
     }
 
     /// Makes every connection ID this endpoint issues (and the SCID of its
-    /// Retry packets) with `generator` instead of at random, so that the
-    /// IDs carry what the fleet's load balancers route by. None: random.
+    /// Retry packets) with `generator`, which gets random bytes to shape,
+    /// so that the IDs carry what the fleet's load balancers route by.
+    /// None: random.
     pub fn set_cid_generator(&mut self, generator: Option<CidGeneratorFn>) {
         self.cid_generator = generator;
+    }
+
+    /// Makes every connection ID this endpoint issues (and the SCID of its
+    /// Retry packets) after QUIC-LB's plaintext format (`lb`), and sets the
+    /// connection ID length to its length, so that a stateless load
+    /// balancer reads the server ID from any packet the clients send,
+    /// whatever address they move to. None: random IDs again (the length
+    /// stays). Replaces a generator set with `set_cid_generator`.
+    pub fn set_quic_lb(&mut self, lb: Option<crate::quic_lb::QuicLbConfig>) {
+        match lb {
+            Some(lb) => {
+                self.connection_id_length = lb.cid_len();
+                self.cid_generator = Some(Arc::new(move |cid: &mut [u8]| lb.fill(cid)));
+            }
+            None => self.cid_generator = None,
+        }
     }
 
     /// Takes randomness from `source` instead of the system's.

@@ -180,11 +180,12 @@ pub fn retry_with_token(
         // and the fleet's load balancers route by it), else random; a
         // generator that keeps giving the client's DCID back is not
         // asked forever.
+        config.random.fill(&mut scid[..len]);
         match &config.cid_generator {
             Some(generate) if config.connection_id_length >= 8 && attempt < 4 => {
                 generate(&mut scid[..len])
             }
-            _ => config.random.fill(&mut scid[..len]),
+            _ => {}
         }
         // RFC 9000 §17.2.5.1: not the client's DCID.
         if scid[..len] != *client_dcid {

@@ -117,7 +117,11 @@ impl LocalCids {
     fn made(&self, drawn: ConnectionId) -> ConnectionId {
         match &self.generator {
             Some(Generator(generate)) if self.len > 0 => {
+                // The generator shapes random bytes (what it leaves stays
+                // random).
                 let mut b = [0u8; 20];
+                let n = drawn.len().min(self.len);
+                b[..n].copy_from_slice(&drawn[..n]);
                 generate(&mut b[..self.len]);
                 ConnectionId::new(&b[..self.len]).unwrap_or(drawn)
             }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use super::config::{quic_config, with_config, UserData};
 use super::result::*;
 
-/// Fills `out` (`len` bytes, the configured connection ID length) with a
-/// new connection ID.
+/// Makes a new connection ID in `out` (`len` bytes, the configured
+/// connection ID length), which arrives holding random bytes: overwrite
+/// what the fleet routes by and leave the rest random.
 pub type quic_cid_generator_fn =
     Option<unsafe extern "C" fn(userdata: *mut c_void, out: *mut u8, len: usize)>;
 
@@ -16,9 +17,11 @@ pub type quic_cid_generator_fn =
 /// the SCID of the Retry packets sent with it, with `generator` instead of
 /// at random: a fleet puts a server ID in the leading bytes, so that a
 /// stateless load balancer keeps each connection on its server, even
-/// after the client moves. Each ID must be unique to this server: fill
-/// the rest with random bytes. Stateless reset tokens still come from the
-/// endpoint's key. Pass a NULL generator for random IDs again.
+/// after the client moves. Each ID must be unique to this server: leave
+/// the rest of the random bytes it gets. Stateless reset tokens still
+/// come from the endpoint's key. Pass a NULL generator for random IDs
+/// again. (`quic_config_set_quic_lb` is a built-in generator after
+/// QUIC-LB.)
 ///
 /// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 /// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
@@ -26,7 +29,7 @@ pub type quic_cid_generator_fn =
 /// Safety: `config` NULL or a live config; `generator` must be safe to
 /// call with `userdata` from any thread that uses the config (or its
 /// connections and endpoints), as long as they live, and must write
-/// exactly `len` bytes.
+/// no more than `len` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn quic_config_set_cid_generator(
     config: *mut quic_config,

@@ -67,6 +67,8 @@ struct Net {
     /// The destination CID of every datagram a client sent, and whether
     /// its packet had a long header.
     to_server_dcids: Vec<(bool, Vec<u8>)>,
+    /// The length of the server's connection IDs.
+    server_cid_len: usize,
 }
 
 impl Net {
@@ -76,6 +78,7 @@ impl Net {
     }
 
     fn with_configs(c: Config, s: Config, params: EndpointParams) -> Self {
+        let server_cid_len = s.connection_id_length;
         let server = Endpoint::new(Some(server_side(s)), params).unwrap();
         let client_tls = TlsContext::new(&c).unwrap();
         Self {
@@ -97,6 +100,7 @@ impl Net {
             by_addr: HashMap::new(),
             retried: Default::default(),
             to_server_dcids: Vec::new(),
+            server_cid_len,
         }
     }
 
@@ -128,7 +132,7 @@ impl Net {
         for i in 0..self.clients.len() {
             while let Some(t) = self.clients[i].send_on(&mut self.buf, self.now) {
                 assert_eq!(t.remote, server_addr());
-                if let Ok(h) = crate::server::parse_header(&self.buf, 8) {
+                if let Ok(h) = crate::server::parse_header(&self.buf, self.server_cid_len) {
                     self.to_server_dcids.push((h.is_long(), h.dcid.to_vec()));
                 }
                 let d = self.buf.clone();
@@ -511,19 +515,9 @@ fn resets_stay_within_their_rate_and_below_what_provoked_them() {
     assert!(ep.send(&mut out, 2_000 * MS).is_none());
 }
 
-/// `Config::set_cid_generator`: every connection ID the server issues,
-/// and the SCID of its Retry, come from the application's generator (here
-/// a fleet's server ID 0xAB in the first byte), so a load balancer can
-/// route by it: every packet the clients send after their first Initial
-/// carries it.
-#[test]
-fn a_cid_generator_makes_every_server_id_and_the_retry_scid() {
-    use crate::crypto::random::{RandomSource, SystemRandom};
-    let (c, mut s) = configs();
-    s.set_cid_generator(Some(Arc::new(|out: &mut [u8]| {
-        out[0] = 0xab;
-        SystemRandom.fill(&mut out[1..]);
-    })));
+/// Three clients through a server endpoint that sends Retry; each moves
+/// to a spare connection ID of the server's and downloads.
+fn three_clients_move_to_spare_ids(c: Config, s: Config) -> Net {
     let mut net = Net::with_configs(
         c,
         s,
@@ -543,6 +537,23 @@ fn a_cid_generator_makes_every_server_id_and_the_retry_scid() {
         net.request(i);
     }
     assert!(net.run_until(net.now + 2_000 * MS, |net| net.received.iter().all(|r| r.1)));
+    net
+}
+
+/// `Config::set_cid_generator`: every connection ID the server issues,
+/// and the SCID of its Retry, come from the application's generator (here
+/// a fleet's server ID 0xAB in the first byte), so a load balancer can
+/// route by it: every packet the clients send after their first Initial
+/// carries it.
+#[test]
+fn a_cid_generator_makes_every_server_id_and_the_retry_scid() {
+    use crate::crypto::random::{RandomSource, SystemRandom};
+    let (c, mut s) = configs();
+    s.set_cid_generator(Some(Arc::new(|out: &mut [u8]| {
+        out[0] = 0xab;
+        SystemRandom.fill(&mut out[1..]);
+    })));
+    let net = three_clients_move_to_spare_ids(c, s);
     let short: Vec<_> = net.to_server_dcids.iter().filter(|d| !d.0).collect();
     assert!(short.len() > 10);
     assert!(
@@ -555,4 +566,37 @@ fn a_cid_generator_makes_every_server_id_and_the_retry_scid() {
         .filter(|d| d.0 && d.1[0] == 0xab)
         .count();
     assert!(initials_to_retry_scid >= 3, "the Retry's SCID");
+}
+
+/// `Config::set_quic_lb`: the connection IDs a server endpoint issues
+/// (and its Retry SCID) are QUIC-LB plaintext IDs of its server ID, of
+/// the length the configuration implies, so a load balancer reads the
+/// server ID from everything the clients send after their first Initial,
+/// also from the spare IDs they move to.
+#[test]
+fn quic_lb_ids_carry_the_server_id_in_every_packet_after_the_first_initial() {
+    use crate::quic_lb::{decode_server_id, QuicLbConfig};
+    let (mut c, mut s) = configs();
+    let sid = [0x5e, 0x1f];
+    s.set_quic_lb(Some(QuicLbConfig::new(3, &sid, 6).unwrap()));
+    c.set_connection_id_length(8).unwrap();
+    let net = three_clients_move_to_spare_ids(c, s);
+    let short: Vec<_> = net.to_server_dcids.iter().filter(|d| !d.0).collect();
+    assert!(short.len() > 10);
+    for (_, dcid) in &short {
+        assert_eq!(dcid.len(), 9, "1 + server ID + nonce");
+        assert_eq!(dcid[0], (3 << 5) | 8, "config rotation and length");
+        assert_eq!(decode_server_id(dcid, 2), Some((3, &sid[..])));
+    }
+    let distinct: std::collections::HashSet<_> = short.iter().map(|d| &d.1).collect();
+    assert!(
+        distinct.len() >= 6,
+        "each client on its first ID and a spare"
+    );
+    let to_retry_scid = net
+        .to_server_dcids
+        .iter()
+        .filter(|d| d.0 && decode_server_id(&d.1, 2) == Some((3, &sid[..])))
+        .count();
+    assert!(to_retry_scid >= 3, "the Retry's SCID");
 }

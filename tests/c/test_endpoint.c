@@ -3,7 +3,8 @@
  * server answers through borrowed connections; then every connection ends
  * and is freed, stale handles are refused, the calls an endpoint owns are
  * refused on a borrowed connection, and an unknown version gets Version
- * Negotiation. */
+ * Negotiation. The server's IDs come from the application's generator,
+ * then (a second round) from the built-in QUIC-LB one. */
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -51,6 +52,19 @@ static void fleet_cid(void *counter, uint8_t *out, size_t len) {
     for (size_t i = 1; i < len && i < 9; i++) out[i] = (uint8_t)(n >> (8 * (i - 1)));
 }
 
+/* Whether a connection ID the server issued is the fleet's. */
+static int generated_cid(const uint8_t *cid, size_t len) { return len == 8 && cid[0] == 0x5a; }
+
+static const uint8_t LB_SERVER_ID[3] = {0xc4, 0x60, 0x5e};
+
+static int quic_lb_cid(const uint8_t *cid, size_t len) {
+    uint8_t rotation = 9, sid[3];
+    return len == 10 && quic_lb_server_id(cid, len, 3, &rotation, sid) == QUIC_RESULT_OK &&
+           rotation == 2 && !memcmp(sid, LB_SERVER_ID, 3);
+}
+
+static int (*issued_cid_ok)(const uint8_t *cid, size_t len) = generated_cid;
+
 static struct state {
     int new_connections, done, answered, replies_ok, established, fleet_cids;
     uint64_t handles[CLIENTS];
@@ -75,7 +89,7 @@ static void server_events(quic_endpoint *ep) {
             free(e.context);
             ss.done++;
         } else if (ce.kind == QUIC_EVENT_TYPE_CONNECTION_ID_ISSUED) {
-            CHECK(ce.cid_len == 8 && ce.cid[0] == 0x5a);
+            CHECK(issued_cid_ok(ce.cid, ce.cid_len));
             ss.fleet_cids++;
         } else if (ce.kind == QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED && ce.end_stream) {
             CHECK(e.context != NULL);
@@ -226,12 +240,59 @@ int main(int argc, char **argv) {
     quic_endpoint_free(NULL);
     quic_config_free(client_config);
     quic_config_free(server_config);
+
+    /* QUIC-LB: the draft's plaintext vector reads back; bad
+     * configurations are refused with a reason. */
+    const uint8_t vector[8] = {0x07, 0xc4, 0x60, 0x5e, 0x45, 0x04, 0xcc, 0x4f};
+    uint8_t rotation = 9, sid[3];
+    MUST(quic_lb_server_id(vector, sizeof vector, 3, &rotation, sid));
+    CHECK(rotation == 0 && !memcmp(sid, LB_SERVER_ID, 3));
+    const uint8_t unroutable[8] = {0xe7, 0xc4, 0x60, 0x5e, 0x45, 0x04, 0xcc, 0x4f};
+    CHECK(quic_lb_server_id(unroutable, 8, 3, NULL, sid) == QUIC_RESULT_INVALID_ARGUMENT);
+    CHECK(quic_lb_server_id(vector, 7, 3, NULL, sid) == QUIC_RESULT_INVALID_ARGUMENT);
+    CHECK(quic_lb_server_id(vector, 8, 3, NULL, NULL) == QUIC_RESULT_NULL_PARAMETER);
+    make_configs(certs, &client_config, &server_config);
+    quic_lb_config lb = {.struct_size = sizeof lb, .config_rotation = 7,
+                         .server_id = LB_SERVER_ID, .server_id_len = 3, .nonce_len = 6};
+    CHECK(quic_config_set_quic_lb(server_config, &lb) == QUIC_RESULT_INVALID_ARGUMENT);
+    CHECK(strstr(quic_config_last_error(server_config), "rotation") != NULL);
+    lb.config_rotation = 2;
+    lb.nonce_len = 3;
+    CHECK(quic_config_set_quic_lb(server_config, &lb) == QUIC_RESULT_INVALID_ARGUMENT);
+    lb.nonce_len = 6;
+    lb.struct_size = 4;
+    CHECK(quic_config_set_quic_lb(server_config, &lb) == QUIC_RESULT_INVALID_ARGUMENT);
+    lb.struct_size = sizeof lb;
+    MUST(quic_config_set_quic_lb(server_config, &lb));
+    /* A second round of clients, each issued ID carrying the server ID
+     * (the endpoint takes the 10-byte length from the config). */
+    memset(&cs, 0, sizeof cs);
+    memset(&ss, 0, sizeof ss);
+    issued_cid_ok = quic_lb_cid;
+    MUST(quic_endpoint_new(server_config, &params, &srv));
+    MUST(quic_endpoint_new(NULL, NULL, &cli));
+    for (int i = 0; i < CLIENTS; i++)
+        MUST(quic_endpoint_connect(cli, client_config, NULL, (struct sockaddr *)&server_addr,
+                                   sizeof server_addr, now, &cs.handles[i]));
+    now = run(srv, cli, now, now + 5000 * MS, all_replied);
+    CHECK(cs.replies_ok == CLIENTS && ss.fleet_cids >= CLIENTS);
+    for (int i = 0; i < CLIENTS; i++) {
+        quic_conn *c;
+        MUST(quic_endpoint_conn(cli, cs.handles[i], &c));
+        MUST(quic_conn_close(c, true, 0, 0, NULL, 0, now));
+    }
+    now = run(srv, cli, now, now + 10000 * MS, all_done);
+    CHECK(ss.done == CLIENTS);
+    quic_endpoint_free(srv);
+    quic_endpoint_free(cli);
+    quic_config_free(client_config);
+    quic_config_free(server_config);
     if (failures) {
         fprintf(stderr, "test_endpoint: %d check(s) failed\n", failures);
         return 1;
     }
     printf("test_endpoint: %d connections through one client and one server endpoint, "
-           "freed handles refused, Version Negotiation\n",
+           "freed handles refused, Version Negotiation, QUIC-LB IDs\n",
            CLIENTS);
     return 0;
 }

@@ -15,6 +15,7 @@ _lib = ctypes.CDLL(os.environ.get("LIBQUIC", os.path.join(_ROOT, "target/release
 
 OK, DONE = 0, 1
 WOULD_BLOCK, NO_CONNECTION_ID, NO_SUCH_CONNECTION = -9, -11, -13
+INVALID_ARGUMENT = -2
 NO_TIMER = 2**64 - 1
 (HANDSHAKE_COMPLETED, PROTOCOL_NEGOTIATED, STREAM_DATA_RECEIVED, STREAM_RESET,
  STOP_SENDING_RECEIVED, DATAGRAM_FRAME_RECEIVED, PING_ACKNOWLEDGED,
@@ -143,6 +144,8 @@ _sig("quic_endpoint_handle_timer", c_int32, c_void_p, c_uint64)
 _sig("quic_endpoint_poll_event", c_int32, c_void_p, c_void_p, c_void_p)
 _sig("quic_endpoint_conn", c_int32, c_void_p, c_uint64, POINTER(c_void_p))
 _sig("quic_endpoint_stats", c_int32, c_void_p, c_void_p)
+_sig("quic_config_set_quic_lb", c_int32, c_void_p, c_void_p)
+_sig("quic_lb_server_id", c_int32, c_char_p, c_size_t, c_size_t, c_void_p, c_void_p)
 _sig("quic_conn_rotate_connection_ids", c_int32, c_void_p)
 _sig("quic_conn_local_cid", c_int32, c_void_p, c_void_p, c_size_t, POINTER(c_size_t))
 _sig("quic_conn_key_generation", c_uint64, c_void_p)
@@ -215,6 +218,22 @@ def addr_tuple(ss, n):
     return host.strip("[]"), int(port)
 
 
+class QuicLbConfig(Sized):
+    _fields_ = [("struct_size", c_size_t), ("config_rotation", c_uint8),
+                ("server_id", c_char_p), ("server_id_len", c_size_t), ("nonce_len", c_size_t)]
+
+
+def quic_lb_server_id(cid, server_id_len):
+    """(config rotation, server ID) of a QUIC-LB plaintext connection ID,
+    or None when it is unroutable."""
+    rotation, out = c_uint8(), (c_uint8 * max(server_id_len, 1))()
+    rc = _lib.quic_lb_server_id(cid, len(cid), server_id_len, byref(rotation), out)
+    if rc == INVALID_ARGUMENT:
+        return None
+    check(rc, "quic_lb_server_id")
+    return rotation.value, bytes(out[:server_id_len])
+
+
 class Config:
     def __init__(self, is_client, alpn=(), server_name=None, verify=None, cafile=None,
                  certfile=None, keyfile=None, cipher_suites=None, idle_timeout_s=None,
@@ -222,7 +241,7 @@ class Config:
                  max_stream_data=None, key_update_interval=None, supported_versions=None,
                  original_version=None, max_windows=None, credit_on_consume=False,
                  session_tickets=False, ticket_keys=None, early_data=False,
-                 read_mode=False, writable_level=None, keep_alive_s=None):
+                 read_mode=False, writable_level=None, keep_alive_s=None, quic_lb=None):
         self.ptr = c_void_p()
         check(_lib.quic_config_new(is_client, byref(self.ptr)), "config_new")
         p = self.ptr
@@ -275,6 +294,11 @@ class Config:
             check(_lib.quic_config_set_original_version(p, original_version), "original", p)
         if key_update_interval is not None:
             check(_lib.quic_config_set_key_update_interval(p, key_update_interval), "key_update", p)
+        if quic_lb is not None:
+            rotation, server_id, nonce_len = quic_lb
+            lb = QuicLbConfig(config_rotation=rotation, server_id=server_id,
+                              server_id_len=len(server_id), nonce_len=nonce_len)
+            check(_lib.quic_config_set_quic_lb(p, byref(lb)), "quic_lb", p)
 
     def __del__(self):
         if getattr(self, "ptr", None):
