@@ -67,6 +67,11 @@ $(BUILD)/packet-tour: c-examples/packet-tour.c include/quic.h lib
 	@mkdir -p $(BUILD)
 	$(CC) $(CSTD) -O2 -Iinclude $< -o $@ $(LINK_SO)
 
+$(BUILD)/quic-server: c-examples/server.c c-examples/workers.c c-examples/workers.h \
+                      c-examples/common.c c-examples/common.h include/quic.h lib
+	@mkdir -p $(BUILD)
+	$(CC) $(CSTD) -O2 -Iinclude $< c-examples/common.c c-examples/workers.c -o $@ $(LINK_SO)
+
 $(BUILD)/quic-%: c-examples/%.c c-examples/common.c c-examples/common.h include/quic.h lib
 	@mkdir -p $(BUILD)
 	$(CC) $(CSTD) -O2 -Iinclude $< c-examples/common.c -o $@ $(LINK_SO)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 int verbose;
+const char *log_prefix = "";
 
 uint64_t now_ns(void) {
     struct timespec ts;
@@ -181,6 +182,7 @@ void logv(const char *fmt, ...) {
     if (!verbose) return;
     va_list ap;
     va_start(ap, fmt);
+    fputs(log_prefix, stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);

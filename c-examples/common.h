@@ -11,6 +11,8 @@
 
 /* Set by -v: log per connection. */
 extern int verbose;
+/* What every -v line starts with (a worker's name, say). */
+extern const char *log_prefix;
 
 /* The monotonic clock in nanoseconds: libquic's notion of "now". */
 uint64_t now_ns(void);

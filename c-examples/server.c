@@ -16,7 +16,8 @@
  *
  *   quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR
  *               [--alpn LIST] [--chacha20] [--v2] [--retry] [--zero-rtt]
- *               [--datagram-echo] [--preferred-address HOST:PORT] [--keylog FILE] [-v]
+ *               [--datagram-echo] [--preferred-address HOST:PORT] [--workers N]
+ *               [--fleet-id HEX] [--keylog FILE] [-v]
  *
  * --preferred-address HOST:PORT also listens there and offers it to every
  * client as the server's preferred address (RFC 9000 §9.6): a client
@@ -39,11 +40,19 @@
  * --datagram-echo offers DATAGRAM frames (RFC 9221) and sends every one a
  * client sends straight back on the same connection.
  *
+ * --workers N serves with N processes on one port (SO_REUSEPORT); a BPF
+ * program steers each datagram to the worker named in its QUIC-LB
+ * connection ID, so clients stay with their worker when they move (see
+ * workers.h). --fleet-id HEX puts the fleet's server ID before the
+ * worker's byte (also with one process). Not with --zero-rtt or a
+ * preferred address.
+ *
  * Port 0 picks a free port; the server prints "listening on ADDR". The QUIC
  * Interop Runner's environment (ROLE, TESTCASE, SSLKEYLOGFILE) is honoured;
  * an unsupported TESTCASE exits with 127. */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,7 +61,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_CONNS 4096
@@ -99,6 +111,16 @@ static const char *root;
 static void on_signal(int sig) {
     (void)sig;
     stopping = 1;
+}
+
+/* SIGINT and SIGTERM set `stopping` (without SA_RESTART: a wait they
+ * interrupt returns). */
+static void stop_on_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 /* Reads a whole file under `root`; NULL for a path that escapes it or
@@ -365,11 +387,207 @@ static int give_up(quic_config *config, int fd, int code) {
     return code;
 }
 
+/* Serves on `fd` (and the preferred address's `fd2`, or -1) until a
+ * signal; frees the config and closes the sockets. `reset_key`: the
+ * fleet's stateless reset key, or NULL for a random one. */
+static int serve(quic_config *config, int fd, int fd2, const struct sockaddr_storage *addr_in,
+                 socklen_t addrlen, const struct sockaddr_storage *pref_in, socklen_t preflen,
+                 const uint8_t *reset_key) {
+    struct sockaddr_storage addr = *addr_in, pref = *pref_in;
+    /* The endpoint: --retry sends every new client without a token a
+     * Retry; otherwise the default (a Retry only while 100 handshakes are
+     * half-open). Loopback tests start many clients from one address, so
+     * the per-address Initial rate is raised from its default of 64/s. */
+    quic_endpoint_params ep_params = {
+        .struct_size = sizeof ep_params,
+        .max_connections = MAX_CONNS,
+        .retry_policy = retry_mode ? QUIC_RETRY_POLICY_ALWAYS : QUIC_RETRY_POLICY_DEFAULT,
+        .initials_per_address_per_second = 10000,
+        .reset_key = reset_key,
+    };
+    quic_result rc;
+    quic_endpoint *ep;
+    if ((rc = quic_endpoint_new(config, &ep_params, &ep)) != QUIC_RESULT_OK) {
+        report("quic-server: endpoint", rc, config);
+        if (fd2 >= 0) close(fd2);
+        return give_up(config, fd, 1);
+    }
+
+    uint8_t buf[65536];
+    while (!stopping) {
+        /* Wake up at least once a second, so a signal that lands just
+         * before poll() still stops the server. */
+        uint64_t deadline = quic_endpoint_timeout(ep);
+        uint64_t tick = now_ns() + 1000000000ull;
+        int ready = wait_readable2(fd, fd2, deadline < tick ? deadline : tick);
+        if (ready < 0) continue;
+        /* Each socket in turn; the endpoint is told which one a datagram
+         * came in on, so its connection answers from there. */
+        for (int s = 0; ready > 0 && s < 2; s++) {
+            int sock = s == 0 ? fd : fd2;
+            if (sock < 0) continue;
+            for (;;) {
+                quic_datagram_info info = {.struct_size = sizeof info};
+                info.remote_len = sizeof info.remote;
+                ssize_t n = recvfrom(sock, buf, sizeof buf, MSG_DONTWAIT,
+                                     (struct sockaddr *)&info.remote, &info.remote_len);
+                if (n < 0) break;
+                info.local = s == 0 ? addr : pref;
+                info.local_len = s == 0 ? addrlen : preflen;
+                quic_endpoint_recv(ep, buf, (size_t)n, &info, now_ns());
+                /* Each datagram's events at once, as a 0-RTT request must
+                 * be answered before a Finished read behind it completes
+                 * the handshake (on loopback both are often queued). */
+                handle_events(ep);
+                flush_endpoint(ep, fd, fd2, &pref, preflen);
+            }
+        }
+        uint64_t now = now_ns();
+        if (quic_endpoint_timeout(ep) <= now) quic_endpoint_handle_timer(ep, now);
+        handle_events(ep);
+        flush_endpoint(ep, fd, fd2, &pref, preflen);
+    }
+    if (verbose) {
+        quic_endpoint_stats_info st = {.struct_size = sizeof st};
+        if (quic_endpoint_stats(ep, &st) == QUIC_RESULT_OK)
+            fprintf(stderr,
+                    "%squic-server: %llu connections accepted, %llu open; %llu retries, "
+                    "%llu version negotiations; refused: %llu at the connection limit, "
+                    "%llu at the half-open limit, %llu Initials over the rate; "
+                    "%llu stateless resets (%llu rate-limited), %llu unroutable, "
+                    "%llu stateless answers dropped\n",
+                    log_prefix, (unsigned long long)st.accepted,
+                    (unsigned long long)st.connections,
+                    (unsigned long long)st.retries,
+                    (unsigned long long)st.version_negotiations,
+                    (unsigned long long)st.refused_connection_limit,
+                    (unsigned long long)st.refused_half_open_limit,
+                    (unsigned long long)st.refused_initial_rate,
+                    (unsigned long long)st.stateless_resets,
+                    (unsigned long long)st.resets_rate_limited,
+                    (unsigned long long)st.unroutable, (unsigned long long)st.stateless_dropped);
+    }
+    /* Frees every connection (their clients time out) and what this
+     * program kept for each. */
+    quic_endpoint_free(ep);
+    while (live) {
+        struct client *next = live->next;
+        free(live);
+        live = next;
+    }
+    quic_config_free(config);
+    close(fd);
+    if (fd2 >= 0) close(fd2);
+    return 0;
+}
+
+
 static void usage(void) {
     fprintf(stderr, "usage: quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR "
                     "[--alpn LIST] [--chacha20] [--v2] [--retry] [--zero-rtt] [--datagram-echo] "
-                    "[--preferred-address HOST:PORT] [--keylog FILE] [-v]\n");
+                    "[--preferred-address HOST:PORT] [--workers N] [--fleet-id HEX] "
+                    "[--keylog FILE] [-v]\n");
     exit(2);
+}
+
+/* The QUIC-LB configuration of worker `index`: the fleet's part of the
+ * server ID, then the worker's byte, then an 8-byte random nonce. */
+static quic_result set_worker_ids(quic_config *config, const uint8_t *fleet_id,
+                                  size_t fleet_id_len, int index) {
+    uint8_t sid[16];
+    memcpy(sid, fleet_id, fleet_id_len);
+    sid[fleet_id_len] = (uint8_t)index;
+    quic_lb_config lb = {.struct_size = sizeof lb, .config_rotation = 0, .server_id = sid,
+                         .server_id_len = fleet_id_len + 1, .nonce_len = 8};
+    return quic_config_set_quic_lb(config, &lb);
+}
+
+/* --workers N: N processes serve one port, each with its own endpoint and
+ * socket in one SO_REUSEPORT group, and the kernel steers each datagram
+ * to the worker whose index its connection ID carries (workers.c), so a
+ * client that changes address stays with its worker. The workers share
+ * the keys that must agree across them: session tickets (a client
+ * resumes on any worker), address tokens and stateless resets. The
+ * parent forwards a signal to every worker and exits 0 when all did. */
+static int run_workers(quic_config *config, const struct sockaddr_storage *addr,
+                       socklen_t addrlen, int n, const uint8_t *fleet_id, size_t fleet_id_len) {
+    int fds[MAX_WORKERS];
+    if (open_worker_sockets(addr, addrlen, n, fds) != 0) return give_up(config, -1, 1);
+    for (int i = 0; i < n; i++) grow_socket_buffers(fds[i]);
+    uint8_t ticket_key[80], token_key[32], reset_key[32];
+    int ok = steer_by_connection_id(fds[0], n, fleet_id_len) == 0 &&
+             getrandom(ticket_key, sizeof ticket_key, 0) == (ssize_t)sizeof ticket_key &&
+             getrandom(token_key, sizeof token_key, 0) == (ssize_t)sizeof token_key &&
+             getrandom(reset_key, sizeof reset_key, 0) == (ssize_t)sizeof reset_key &&
+             quic_config_set_ticket_keys(config, ticket_key, 1) == QUIC_RESULT_OK &&
+             quic_config_set_token_key(config, token_key) == QUIC_RESULT_OK;
+    if (!ok) {
+        for (int i = 0; i < n; i++) close(fds[i]);
+        return give_up(config, -1, 1);
+    }
+    struct sockaddr_storage bound;
+    socklen_t boundlen = sizeof bound;
+    getsockname(fds[0], (struct sockaddr *)&bound, &boundlen);
+    char text[64];
+    printf("listening on %s\n", addr_text((struct sockaddr *)&bound, boundlen, text, sizeof text));
+    printf("%d workers\n", n);
+    fflush(stdout);
+    fflush(stderr);
+
+    stop_on_signals();
+    pid_t pids[MAX_WORKERS];
+    int started = 0, failed = 0;
+    for (; started < n; started++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("quic-server: fork");
+            failed = 1;
+            stopping = 1;
+            break;
+        }
+        if (pid == 0) {
+            for (int j = 0; j < n; j++)
+                if (j != started) close(fds[j]);
+            static char prefix[32];
+            snprintf(prefix, sizeof prefix, "worker %d: ", started);
+            log_prefix = prefix;
+            quic_result rc = set_worker_ids(config, fleet_id, fleet_id_len, started);
+            if (rc != QUIC_RESULT_OK) {
+                report("quic-server: --fleet-id", rc, config);
+                exit(give_up(config, fds[started], 2));
+            }
+            struct sockaddr_storage none = {0};
+            exit(serve(config, fds[started], -1, &bound, boundlen, &none, 0, reset_key));
+        }
+        pids[started] = pid;
+    }
+    for (int i = 0; i < n; i++) close(fds[i]);
+    quic_config_free(config);
+    int alive = started, signalled = 0;
+    while (alive > 0) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid > 0) {
+            alive--;
+            if (!stopping || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                /* A worker that fails or ends by itself takes the rest down:
+                 * its clients would otherwise be steered nowhere. */
+                fprintf(stderr, "quic-server: worker process %d ended (status %d)\n", (int)pid,
+                        status);
+                failed = 1;
+                stopping = 1;
+            }
+            continue;
+        }
+        if (pid < 0 && errno != EINTR) break;
+        if (stopping && !signalled) {
+            for (int i = 0; i < started; i++) kill(pids[i], SIGTERM);
+            signalled = 1;
+        }
+        struct timespec pause = {0, 50 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    return failed;
 }
 
 int main(int argc, char **argv) {
@@ -378,6 +596,10 @@ int main(int argc, char **argv) {
     const char *preferred = NULL;
     int migrate_case = 0;
     int chacha = 0, v2 = 0;
+    int workers = 1;
+    uint8_t fleet_id[14];
+    size_t fleet_id_len = 0;
+    int fleet_ids = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -394,7 +616,21 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--alpn") && v) alpn = argv[++i];
         else if (!strcmp(a, "--keylog") && v) keylog = argv[++i];
         else if (!strcmp(a, "--preferred-address") && v) preferred = argv[++i];
-        else usage();
+        else if (!strcmp(a, "--workers") && v) {
+            workers = atoi(argv[++i]);
+            if (workers < 1 || workers > MAX_WORKERS) usage();
+        } else if (!strcmp(a, "--fleet-id") && v) {
+            const char *hex = argv[++i];
+            size_t len = strlen(hex);
+            if (len % 2 || len / 2 > sizeof fleet_id) usage();
+            for (size_t j = 0; j < len / 2; j++) {
+                unsigned byte;
+                if (sscanf(hex + 2 * j, "%2x", &byte) != 1) usage();
+                fleet_id[j] = (uint8_t)byte;
+            }
+            fleet_id_len = len / 2;
+            fleet_ids = 1;
+        } else usage();
     }
     const char *testcase = getenv("TESTCASE");
     if (testcase && *testcase) {
@@ -459,6 +695,21 @@ int main(int argc, char **argv) {
         return give_up(config, -1, 2);
     }
     if (resolve(host, port, 1, &addr, &addrlen) != 0) return give_up(config, -1, 1);
+    if (workers > 1) {
+        /* 0-RTT's replay register and the preferred address's socket are
+         * per process: neither is shared by workers yet. */
+        if (zero_rtt || preferred || migrate_case) {
+            fprintf(stderr, "quic-server: --workers does not combine with --zero-rtt or a "
+                            "preferred address (each worker would keep its own replay "
+                            "register and socket)\n");
+            return give_up(config, -1, 2);
+        }
+        return run_workers(config, &addr, addrlen, workers, fleet_id, fleet_id_len);
+    }
+    if (fleet_ids && (rc = set_worker_ids(config, fleet_id, fleet_id_len, 0)) != QUIC_RESULT_OK) {
+        report("quic-server: --fleet-id", rc, config);
+        return give_up(config, -1, 2);
+    }
     int fd = socket(addr.ss_family, SOCK_DGRAM, 0);
     if (fd < 0) return perror("socket"), give_up(config, -1, 1);
     if (addr.ss_family == AF_INET6) {
@@ -476,7 +727,7 @@ int main(int argc, char **argv) {
     printf("listening on %s\n", addr_text((struct sockaddr *)&addr, addrlen, text, sizeof text));
     /* The preferred address: a second socket, offered to every client. */
     int fd2 = -1;
-    struct sockaddr_storage pref;
+    struct sockaddr_storage pref = {0};
     socklen_t preflen = 0;
     char derived[300];
     if (migrate_case) {
@@ -514,92 +765,7 @@ int main(int argc, char **argv) {
     }
     fflush(stdout);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    stop_on_signals();
 
-    /* The endpoint: --retry sends every new client without a token a
-     * Retry; otherwise the default (a Retry only while 100 handshakes are
-     * half-open). Loopback tests start many clients from one address, so
-     * the per-address Initial rate is raised from its default of 64/s. */
-    quic_endpoint_params ep_params = {
-        .struct_size = sizeof ep_params,
-        .max_connections = MAX_CONNS,
-        .retry_policy = retry_mode ? QUIC_RETRY_POLICY_ALWAYS : QUIC_RETRY_POLICY_DEFAULT,
-        .initials_per_address_per_second = 10000,
-    };
-    quic_endpoint *ep;
-    if ((rc = quic_endpoint_new(config, &ep_params, &ep)) != QUIC_RESULT_OK) {
-        report("quic-server: endpoint", rc, config);
-        if (fd2 >= 0) close(fd2);
-        return give_up(config, fd, 1);
-    }
-
-    uint8_t buf[65536];
-    while (!stopping) {
-        /* Wake up at least once a second, so a signal that lands just
-         * before poll() still stops the server. */
-        uint64_t deadline = quic_endpoint_timeout(ep);
-        uint64_t tick = now_ns() + 1000000000ull;
-        int ready = wait_readable2(fd, fd2, deadline < tick ? deadline : tick);
-        if (ready < 0) continue;
-        /* Each socket in turn; the endpoint is told which one a datagram
-         * came in on, so its connection answers from there. */
-        for (int s = 0; ready > 0 && s < 2; s++) {
-            int sock = s == 0 ? fd : fd2;
-            if (sock < 0) continue;
-            for (;;) {
-                quic_datagram_info info = {.struct_size = sizeof info};
-                info.remote_len = sizeof info.remote;
-                ssize_t n = recvfrom(sock, buf, sizeof buf, MSG_DONTWAIT,
-                                     (struct sockaddr *)&info.remote, &info.remote_len);
-                if (n < 0) break;
-                info.local = s == 0 ? addr : pref;
-                info.local_len = s == 0 ? addrlen : preflen;
-                quic_endpoint_recv(ep, buf, (size_t)n, &info, now_ns());
-                /* Each datagram's events at once, as a 0-RTT request must
-                 * be answered before a Finished read behind it completes
-                 * the handshake (on loopback both are often queued). */
-                handle_events(ep);
-                flush_endpoint(ep, fd, fd2, &pref, preflen);
-            }
-        }
-        uint64_t now = now_ns();
-        if (quic_endpoint_timeout(ep) <= now) quic_endpoint_handle_timer(ep, now);
-        handle_events(ep);
-        flush_endpoint(ep, fd, fd2, &pref, preflen);
-    }
-    if (verbose) {
-        quic_endpoint_stats_info st = {.struct_size = sizeof st};
-        if (quic_endpoint_stats(ep, &st) == QUIC_RESULT_OK)
-            fprintf(stderr,
-                    "quic-server: %llu connections accepted, %llu open; %llu retries, "
-                    "%llu version negotiations; refused: %llu at the connection limit, "
-                    "%llu at the half-open limit, %llu Initials over the rate; "
-                    "%llu stateless resets (%llu rate-limited), %llu unroutable, "
-                    "%llu stateless answers dropped\n",
-                    (unsigned long long)st.accepted, (unsigned long long)st.connections,
-                    (unsigned long long)st.retries,
-                    (unsigned long long)st.version_negotiations,
-                    (unsigned long long)st.refused_connection_limit,
-                    (unsigned long long)st.refused_half_open_limit,
-                    (unsigned long long)st.refused_initial_rate,
-                    (unsigned long long)st.stateless_resets,
-                    (unsigned long long)st.resets_rate_limited,
-                    (unsigned long long)st.unroutable, (unsigned long long)st.stateless_dropped);
-    }
-    /* Frees every connection (their clients time out) and what this
-     * program kept for each. */
-    quic_endpoint_free(ep);
-    while (live) {
-        struct client *next = live->next;
-        free(live);
-        live = next;
-    }
-    quic_config_free(config);
-    close(fd);
-    if (fd2 >= 0) close(fd2);
-    return 0;
+    return serve(config, fd, fd2, &addr, addrlen, &pref, preflen, NULL);
 }

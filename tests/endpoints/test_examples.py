@@ -396,6 +396,47 @@ def test_session_ticket_file_resumes_the_next_run(www, tmp_path):
     assert err.count("session resumed") == 1, err
 
 
+def test_workers_keep_rebinding_clients_on_their_worker(www, tmp_path):
+    """quic-server --workers 4: four processes on one port, the kernel
+    steering each datagram by the worker byte of its QUIC-LB connection
+    ID. Eight clients each change port mid-download (--rebind), so the
+    4-tuple hash would send most of them to a worker that does not know
+    them; every download still completes on the worker that started it,
+    no worker sends a stateless reset, and a session ticket from one
+    worker resumes on whichever worker the next Initial reaches (the
+    workers share their ticket keys)."""
+    s = Server(www, extra=["--workers", "4", "-v"])
+    try:
+        assert s.proc.stdout.readline().strip() == "4 workers"
+        ticket = tmp_path / "ticket"
+        for i in range(8):
+            out = tmp_path / str(i)
+            out.mkdir()
+            r = fetch([s.url("1mb.bin")], out, "--rebind", "--session-ticket", str(ticket), "-v")
+            assert r.returncode == 0, r.stderr
+            assert "rebound to a new local port" in r.stderr
+            assert digest(out / "1mb.bin") == digest(www / "1mb.bin")
+            assert (i > 0) == ("session resumed" in r.stderr), r.stderr
+    finally:
+        code, err = s.stop()
+    assert code == 0, err
+    served = {line.split(":")[0] for line in err.splitlines() if "new connection" in line}
+    assert len(served) > 1, err
+    moved = [line for line in err.splitlines() if "client moved to" in line]
+    assert len(moved) == 8, err
+    totals = [line for line in err.splitlines() if "connections accepted" in line]
+    assert len(totals) == 4, err
+    assert sum(int(t.split("quic-server: ")[1].split()[0]) for t in totals) == 8, err
+    assert all(" 0 stateless resets" in t for t in totals), totals
+
+
+def test_workers_refuse_what_they_cannot_share(www):
+    r = subprocess.run([SERVER, "--listen", "127.0.0.1:0", "--cert", CERT, "--key", KEY,
+                        "--root", str(www), "--workers", "2", "--zero-rtt"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "--workers does not combine" in r.stderr, r.stderr
+
+
 def test_runner_resumption_case(www, tmp_path):
     """TESTCASE=resumption: the first file on one connection, the rest on a
     second that resumes."""
