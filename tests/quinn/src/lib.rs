@@ -1152,6 +1152,8 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
 }
 
 #[cfg(test)]
+mod endpoints;
+#[cfg(test)]
 mod goodput;
 #[cfg(test)]
 mod tests;
