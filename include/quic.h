@@ -1961,6 +1961,35 @@ quic_result quic_endpoint_new(const quic_config *server_config,
 // `quic_conn` borrowed from it is used afterwards.
 void quic_endpoint_free(quic_endpoint *ep);
 
+// Replaces the endpoint's server config for the connections it accepts
+// from now on: how a running server rotates its session ticket keys
+// (`quic_config_set_ticket_keys`: the new key first, the old ones after
+// until their tickets expire) and token key, or changes any setting.
+// Connections already made keep the config they were made with. A
+// client-only endpoint starts accepting. The config is frozen as by
+// `quic_conn_new`, and must have the endpoint's connection ID length.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_INVALID_ARGUMENT` (a client config, another connection
+// ID length); `QUIC_RESULT_INVALID_STATE` (no certificate); the
+// config's TLS errors as for `quic_conn_new`; `QUIC_RESULT_PANIC`.
+//
+// Safety: `ep` NULL or live; `config` NULL or a live config.
+quic_result quic_endpoint_set_server_config(quic_endpoint *ep, const quic_config *config);
+
+// Replaces the endpoint's stateless reset key (32 secret bytes, as
+// `quic_endpoint_params.reset_key`) for the connections made from now on
+// and for the resets it sends. Connections made before keep the tokens
+// they gave their peers: once such a connection is gone, a reset for it
+// goes unrecognised and its peer waits for its idle timeout instead.
+// Rotate rarely, and give every server of a fleet the new key first.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_PANIC`.
+//
+// Safety: `ep` NULL or live; `key` NULL or valid for 32 bytes.
+quic_result quic_endpoint_set_reset_key(quic_endpoint *ep, const uint8_t *key);
+
 // Starts a client connection to `addr` on the endpoint, so that many
 // connections share its socket. `config` is a client config with the
 // endpoint's connection ID length; `params` NULL or with client fields

@@ -235,6 +235,27 @@ impl<T: Routed> std::fmt::Debug for Endpoint<T> {
     }
 }
 
+/// A server configuration as an endpoint uses it: checked, with the
+/// endpoint's reset key.
+fn server_side(
+    config: &Config,
+    tls: Arc<TlsContext>,
+    cid_len: usize,
+    reset_key: [u8; 32],
+) -> Result<(Arc<Config>, Arc<TlsContext>), ApiError> {
+    if config.side != Side::Server {
+        return Err(ApiError::InvalidArgument("configuration is not a server's"));
+    }
+    if config.connection_id_length != cid_len {
+        return Err(ApiError::InvalidArgument(
+            "the configuration's connection ID length differs from the endpoint's",
+        ));
+    }
+    let mut derived = config.clone();
+    derived.reset_key = Some(reset_key);
+    Ok((Arc::new(derived), tls))
+}
+
 impl<T: Routed> Endpoint<T> {
     /// An endpoint; with `server` (a server configuration and its TLS
     /// context) it accepts new connections, without it it only makes
@@ -261,19 +282,7 @@ impl<T: Routed> Endpoint<T> {
             ));
         }
         let server = match server {
-            Some((config, tls)) => {
-                if config.side != Side::Server {
-                    return Err(ApiError::InvalidArgument("configuration is not a server's"));
-                }
-                if config.connection_id_length != cid_len {
-                    return Err(ApiError::InvalidArgument(
-                        "the configuration's connection ID length differs from the endpoint's",
-                    ));
-                }
-                let mut derived = (*config).clone();
-                derived.reset_key = Some(reset_key);
-                Some((Arc::new(derived), tls))
-            }
+            Some((config, tls)) => Some(server_side(&config, tls, cid_len, reset_key)?),
             None => None,
         };
         let max_datagram_size = server.as_ref().map_or(0, |(c, _)| c.max_datagram_size);
@@ -300,6 +309,41 @@ impl<T: Routed> Endpoint<T> {
             max_datagram_size,
             params,
         })
+    }
+
+    /// Replaces the server configuration and its TLS context for the
+    /// connections accepted from now on: how a server rotates its ticket
+    /// and token keys (the new configuration lists the new key first and
+    /// the old ones after, until their tickets expire) or changes any
+    /// setting without a restart. Connections already made keep theirs.
+    /// A client-only endpoint starts accepting. The connection ID length
+    /// stays the endpoint's.
+    pub fn set_server_config(
+        &mut self,
+        config: Arc<Config>,
+        tls: Arc<TlsContext>,
+    ) -> Result<(), ApiError> {
+        let server = server_side(&config, tls, self.cid_len, self.reset_key)?;
+        self.max_datagram_size = self.max_datagram_size.max(server.0.max_datagram_size);
+        self.server = Some(server);
+        Ok(())
+    }
+
+    /// Replaces the stateless reset key (RFC 9000 §10.3.2) for the
+    /// connections made from now on, and for the resets the endpoint
+    /// sends. Connections made before keep the tokens they gave their
+    /// peers, so a reset for one of them after it is gone carries a
+    /// token its peer does not know: that peer is not reset but waits for
+    /// its idle timeout. Rotate rarely, giving every server of a fleet
+    /// the new key first.
+    pub fn set_reset_key(&mut self, key: [u8; 32]) {
+        self.reset_key = key;
+        if let Some((config, tls)) = self.server.take() {
+            let mut derived = (*config).clone();
+            derived.reset_key = Some(key);
+            self.server = Some((Arc::new(derived), tls));
+        }
+        self.client_config = None;
     }
 
     /// Starts a client connection to `remote` on this endpoint. `config`

@@ -262,6 +262,69 @@ pub unsafe extern "C" fn quic_endpoint_free(ep: *mut quic_endpoint) {
     })
 }
 
+/// Replaces the endpoint's server config for the connections it accepts
+/// from now on: how a running server rotates its session ticket keys
+/// (`quic_config_set_ticket_keys`: the new key first, the old ones after
+/// until their tickets expire) and token key, or changes any setting.
+/// Connections already made keep the config they were made with. A
+/// client-only endpoint starts accepting. The config is frozen as by
+/// `quic_conn_new`, and must have the endpoint's connection ID length.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_INVALID_ARGUMENT` (a client config, another connection
+/// ID length); `QUIC_RESULT_INVALID_STATE` (no certificate); the
+/// config's TLS errors as for `quic_conn_new`; `QUIC_RESULT_PANIC`.
+///
+/// Safety: `ep` NULL or live; `config` NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_endpoint_set_server_config(
+    ep: *mut quic_endpoint,
+    config: *const quic_config,
+) -> quic_result {
+    with_endpoint(ep, |h| {
+        // SAFETY: the caller passes NULL or a live config.
+        let Some(cfg) = (unsafe { super::cast::handle_ref(config) }) else {
+            return QUIC_RESULT_NULL_PARAMETER;
+        };
+        if cfg.is_client() {
+            return QUIC_RESULT_INVALID_ARGUMENT;
+        }
+        let (config, tls) = match cfg.snapshot() {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
+        match h.ep.set_server_config(config, tls) {
+            Ok(()) => QUIC_RESULT_OK,
+            Err(e) => api_error_code(e),
+        }
+    })
+}
+
+/// Replaces the endpoint's stateless reset key (32 secret bytes, as
+/// `quic_endpoint_params.reset_key`) for the connections made from now on
+/// and for the resets it sends. Connections made before keep the tokens
+/// they gave their peers: once such a connection is gone, a reset for it
+/// goes unrecognised and its peer waits for its idle timeout instead.
+/// Rotate rarely, and give every server of a fleet the new key first.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_PANIC`.
+///
+/// Safety: `ep` NULL or live; `key` NULL or valid for 32 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn quic_endpoint_set_reset_key(
+    ep: *mut quic_endpoint,
+    key: *const u8,
+) -> quic_result {
+    with_endpoint(ep, |h| {
+        let key = try_slice!(key, 32);
+        let mut k = [0u8; 32];
+        k.copy_from_slice(key);
+        h.ep.set_reset_key(k);
+        QUIC_RESULT_OK
+    })
+}
+
 /// Starts a client connection to `addr` on the endpoint, so that many
 /// connections share its socket. `config` is a client config with the
 /// endpoint's connection ID length; `params` NULL or with client fields

@@ -69,6 +69,9 @@ struct Net {
     to_server_dcids: Vec<(bool, Vec<u8>)>,
     /// The length of the server's connection IDs.
     server_cid_len: usize,
+    /// Each client's last session ticket, and whether it resumed.
+    tickets: Vec<Option<Vec<u8>>>,
+    resumed: Vec<bool>,
 }
 
 impl Net {
@@ -101,13 +104,25 @@ impl Net {
             retried: Default::default(),
             to_server_dcids: Vec::new(),
             server_cid_len,
+            tickets: Vec::new(),
+            resumed: Vec::new(),
         }
     }
 
     fn add_client(&mut self) -> usize {
+        self.add_client_resuming(None)
+    }
+
+    /// A client, resuming with `ticket` when given.
+    fn add_client_resuming(&mut self, ticket: Option<&[u8]>) -> usize {
         let mut c =
             Connection::new_client(self.client_config.clone(), self.client_tls.clone()).unwrap();
+        if let Some(t) = ticket {
+            c.set_session_ticket(t).unwrap();
+        }
         c.connect(server_addr(), self.now).unwrap();
+        self.tickets.push(None);
+        self.resumed.push(false);
         self.clients.push(c);
         self.received.push((Vec::new(), false));
         self.terminated.push(None);
@@ -151,6 +166,10 @@ impl Net {
                     Event::ConnectionTerminated {
                         cause, error_code, ..
                     } => self.terminated[i] = Some((cause, error_code)),
+                    Event::HandshakeCompleted {
+                        session_resumed, ..
+                    } => self.resumed[i] = session_resumed,
+                    Event::SessionTicket { ticket } => self.tickets[i] = Some(ticket),
                     _ => {}
                 }
             }
@@ -242,6 +261,15 @@ impl Net {
     fn establish_all(&mut self) {
         let limit = self.now + 2_000 * MS;
         assert!(self.run_until(limit, |net| net.clients.iter().all(|c| c.is_established())));
+    }
+
+    /// A new client (resuming with `ticket`, if any) connects; its
+    /// first session ticket.
+    fn ticket_from(&mut self, ticket: Option<&[u8]>) -> Vec<u8> {
+        let i = self.add_client_resuming(ticket);
+        let limit = self.now + 2_000 * MS;
+        assert!(self.run_until(limit, |net| net.tickets[i].is_some()));
+        self.tickets[i].clone().unwrap()
     }
 
     fn request(&mut self, i: usize) {
@@ -599,4 +627,91 @@ fn quic_lb_ids_carry_the_server_id_in_every_packet_after_the_first_initial() {
         .filter(|d| d.0 && decode_server_id(&d.1, 2) == Some((3, &sid[..])))
         .count();
     assert!(to_retry_scid >= 3, "the Retry's SCID");
+}
+
+/// `Endpoint::set_server_config` rotates the ticket keys of a running
+/// server: a ticket sealed under the old key resumes while the new
+/// configuration still lists it after the new one, and not once it is
+/// dropped; a ticket under the new key resumes, and every resumed client
+/// gets a fresh ticket (tickets are for one use).
+#[test]
+fn a_running_endpoint_rotates_its_ticket_keys() {
+    use crate::tls::TicketKey;
+    let key = |n: u8| TicketKey {
+        name: [n; 16],
+        aes: [n + 1; 32],
+        hmac: [n + 2; 32],
+    };
+    let with_keys = |keys: Vec<TicketKey>| {
+        let (_, mut s) = configs();
+        s.set_session_tickets(true);
+        s.set_ticket_keys(keys).unwrap();
+        server_side(s)
+    };
+    let (mut c, _) = configs();
+    c.set_session_tickets(true);
+    let (_, s) = configs();
+    let mut net = Net::with_configs(
+        c,
+        s,
+        EndpointParams {
+            retry: RetryPolicy::Never,
+            ..Default::default()
+        },
+    );
+    let (config, tls) = with_keys(vec![key(10)]);
+    net.server.set_server_config(config, tls).unwrap();
+    let old_ticket = net.ticket_from(None);
+    let (config, tls) = with_keys(vec![key(20), key(10)]);
+    net.server.set_server_config(config, tls).unwrap();
+    let new_ticket = net.ticket_from(Some(&old_ticket));
+    assert_eq!(net.resumed.last(), Some(&true), "the old key still opens");
+    let (config, tls) = with_keys(vec![key(20)]);
+    net.server.set_server_config(config, tls).unwrap();
+    net.ticket_from(Some(&old_ticket));
+    assert_eq!(net.resumed.last(), Some(&false), "the old key is gone");
+    net.ticket_from(Some(&new_ticket));
+    assert_eq!(net.resumed.last(), Some(&true), "sealed under the new key");
+    let (client_config, _) = configs();
+    assert!(
+        net.server
+            .set_server_config(Arc::new(client_config), net.client_tls.clone())
+            .is_err(),
+        "a client's configuration"
+    );
+}
+
+/// `Endpoint::set_reset_key`: connections made after the rotation give
+/// their peers tokens of the new key, so a server restarted with it resets
+/// them; a connection made before keeps its old tokens and is not reset.
+#[test]
+fn a_rotated_reset_key_covers_the_connections_made_after_it() {
+    let mut net = Net::new(EndpointParams {
+        retry: RetryPolicy::Never,
+        reset_key: Some([1; 32]),
+        ..Default::default()
+    });
+    net.add_client();
+    assert!(net.run_until(1_000 * MS, |net| net.clients[0].is_handshake_confirmed()));
+    net.server.set_reset_key([2; 32]);
+    net.add_client();
+    assert!(net.run_until(net.now + 1_000 * MS, |net| net.clients[1]
+        .is_handshake_confirmed()));
+    let (_, s) = configs();
+    net.server = Endpoint::new(
+        Some(server_side(s)),
+        EndpointParams {
+            reset_key: Some([2; 32]),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    net.request(0);
+    net.request(1);
+    net.run_until(net.now + 2_000 * MS, |net| net.terminated[1].is_some());
+    assert_eq!(
+        net.terminated[1].map(|t| t.0),
+        Some(Termination::StatelessReset)
+    );
+    assert_eq!(net.terminated[0], None, "made under the old key");
 }

@@ -129,8 +129,13 @@ unsafe fn set_hmac_key(hctx: *mut EVP_MAC_CTX, key: &[u8; 32]) -> bool {
 
 /// OpenSSL's ticket key callback (SSL_CTX_set_tlsext_ticket_key_evp_cb(3)):
 /// `enc` 1 seals a new ticket (name and IV out), 0 opens one (name and IV
-/// in). Returns 1 (done), 2 (opened with an older key: renew the ticket),
+/// in). Returns 1 (sealed), 2 (opened: send the client a fresh ticket),
 /// 0 (no such key: full handshake) or -1 (failure).
+///
+/// An opened ticket is always renewed: with 1 ("opened, no renewal")
+/// OpenSSL sends a TLS 1.3 client that resumed no new ticket, and a
+/// ticket is meant for one use (RFC 8446 §C.4), so the client's next
+/// connection would be a full handshake.
 unsafe extern "C" fn ticket_key_cb(
     s: *mut ffi::SSL,
     key_name: *mut c_uchar,
@@ -162,7 +167,7 @@ unsafe extern "C" fn ticket_key_cb(
             (key, 1)
         } else {
             match keys.iter().position(|k| k.name[..] == name[..]) {
-                Some(i) => (&keys[i], if i == 0 { 1 } else { 2 }),
+                Some(i) => (&keys[i], 2),
                 None => return 0,
             }
         };

@@ -264,6 +264,22 @@ int main(int argc, char **argv) {
     CHECK(quic_config_set_quic_lb(server_config, &lb) == QUIC_RESULT_INVALID_ARGUMENT);
     lb.struct_size = sizeof lb;
     MUST(quic_config_set_quic_lb(server_config, &lb));
+    /* A running endpoint takes a new server config (key rotation) only
+     * with its connection ID length, and a new reset key. */
+    MUST(quic_endpoint_new(server_config, &params, &srv));
+    CHECK(quic_endpoint_set_server_config(srv, client_config) == QUIC_RESULT_INVALID_ARGUMENT);
+    quic_config *other_len, *unused;
+    make_configs(certs, &unused, &other_len);
+    CHECK(quic_endpoint_set_server_config(srv, other_len) == QUIC_RESULT_INVALID_ARGUMENT);
+    CHECK(quic_endpoint_set_server_config(srv, NULL) == QUIC_RESULT_NULL_PARAMETER);
+    MUST(quic_endpoint_set_server_config(srv, server_config));
+    const uint8_t new_key[32] = {7};
+    MUST(quic_endpoint_set_reset_key(srv, new_key));
+    CHECK(quic_endpoint_set_reset_key(srv, NULL) == QUIC_RESULT_NULL_PARAMETER);
+    CHECK(quic_endpoint_set_reset_key(NULL, new_key) == QUIC_RESULT_NULL_PARAMETER);
+    quic_endpoint_free(srv);
+    quic_config_free(other_len);
+    quic_config_free(unused);
     /* A second round of clients, each issued ID carrying the server ID
      * (the endpoint takes the 10-byte length from the config). */
     memset(&cs, 0, sizeof cs);

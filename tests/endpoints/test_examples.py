@@ -3,6 +3,7 @@ against each other and against aioquic's asyncio endpoints (hq.py).
 Run by `make test` with BUILD pointing at the built programs."""
 
 import hashlib
+import threading
 import os
 import re
 import select
@@ -47,6 +48,12 @@ class Server:
         assert m, f"server did not start: {line!r} {self.proc.stderr.read()}"
         self.port = int(m.group(2))
         self.host = host
+        # Its log is read as it comes: a server that writes -v lines into
+        # a full pipe would block, and its clients would see it fall silent.
+        self._err = []
+        self._reader = threading.Thread(target=lambda: self._err.extend(self.proc.stderr),
+                                        daemon=True)
+        self._reader.start()
 
     def url(self, name):
         h = f"[{self.host}]" if ":" in self.host else self.host
@@ -54,8 +61,9 @@ class Server:
 
     def stop(self):
         self.proc.terminate()
-        out, err = self.proc.communicate(timeout=30)
-        return self.proc.returncode, err
+        self.proc.wait(timeout=30)
+        self._reader.join(timeout=30)
+        return self.proc.returncode, "".join(self._err)
 
 
 @pytest.fixture
@@ -735,7 +743,6 @@ class CuttingRelay:
     the client's next datagram gets an ICMP port unreachable)."""
 
     def __init__(self, server_port, limit, close):
-        import threading
         self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.front.bind(("127.0.0.1", 0))
         self.back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
