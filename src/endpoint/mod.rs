@@ -153,6 +153,11 @@ pub trait Routed {
     fn is_poisoned(&self) -> bool {
         false
     }
+    /// After a poisoning: the one datagram (a CONNECTION_CLOSE) that tells
+    /// the peer, for the endpoint to send.
+    fn take_farewell(&mut self) -> Option<(Vec<u8>, Transmit)> {
+        None
+    }
 }
 
 impl Routed for Connection {
@@ -838,6 +843,15 @@ impl<T: Routed> Endpoint<T> {
         }
         if closed {
             e.done = true;
+            // RFC 9000 §10.2: a connection that cannot go on still tells
+            // its peer, rather than leaving it to time out.
+            if poisoned {
+                if let Some((d, t)) = e.conn.take_farewell() {
+                    if !self.stateless.push(t.local, t.remote, d) {
+                        self.stats.stateless_dropped += 1;
+                    }
+                }
+            }
             for cid in e.cids.drain(..) {
                 self.routes.remove(&cid, slot);
             }

@@ -85,6 +85,10 @@ impl crate::endpoint::Routed for ConnHandle {
     fn is_poisoned(&self) -> bool {
         self.poisoned
     }
+
+    fn take_farewell(&mut self) -> Option<(Vec<u8>, Transmit)> {
+        self.farewell.take()
+    }
 }
 
 /// Runs `f` on a connection the caller drives itself (not one of an

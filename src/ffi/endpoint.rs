@@ -769,3 +769,89 @@ pub unsafe extern "C" fn quic_endpoint_stats(
         QUIC_RESULT_OK
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::addr::quic_sockaddr_parse;
+    use crate::ffi::config::{quic_config_free, quic_config_new};
+    use crate::ffi::conn::with_conn;
+
+    /// A panic inside a call on a connection borrowed from an endpoint
+    /// poisons that connection: the endpoint sends its peer one
+    /// CONNECTION_CLOSE (the farewell) and then lets it go with
+    /// CONNECTION_DONE, rather than leaving the peer to time out.
+    #[test]
+    fn a_panicking_borrowed_connection_says_farewell_through_its_endpoint() {
+        let (mut cfg, mut ep) = (std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: all-zero bytes are valid for these C structs (integers
+        // and byte arrays only).
+        let (mut addr, mut info): (libc::sockaddr_storage, quic_datagram_info) =
+            unsafe { std::mem::zeroed() };
+        info.struct_size = std::mem::size_of::<quic_datagram_info>();
+        // The event structs hold enums without a zero: the library fills
+        // them, the caller only sets their size.
+        let mut e = std::mem::MaybeUninit::<quic_endpoint_event>::zeroed();
+        let mut ce = std::mem::MaybeUninit::<quic_event>::zeroed();
+        // SAFETY: struct_size is the first field of both, a usize.
+        unsafe {
+            e.as_mut_ptr()
+                .cast::<usize>()
+                .write(std::mem::size_of::<quic_endpoint_event>());
+            ce.as_mut_ptr()
+                .cast::<usize>()
+                .write(std::mem::size_of::<quic_event>());
+        }
+        let (mut len, mut handle, mut conn) = (0, 0u64, std::ptr::null_mut());
+        let mut buf = [0u8; 1500];
+        let mut n = 0usize;
+        // SAFETY: writable out-pointers, a NUL-terminated string, live
+        // handles, each freed once at the end.
+        unsafe {
+            assert_eq!(quic_config_new(true, &mut cfg), QUIC_RESULT_OK);
+            assert_eq!(
+                quic_endpoint_new(std::ptr::null(), std::ptr::null(), &mut ep),
+                QUIC_RESULT_OK
+            );
+            assert_eq!(
+                quic_sockaddr_parse(c"192.0.2.7:4433".as_ptr(), &mut addr, &mut len),
+                QUIC_RESULT_OK
+            );
+            let peer = (&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr>();
+            let rc = quic_endpoint_connect(ep, cfg, std::ptr::null(), peer, len, 0, &mut handle);
+            assert_eq!(rc, QUIC_RESULT_OK);
+            while quic_endpoint_send(ep, buf.as_mut_ptr(), 1500, &mut n, &mut info, 0)
+                == QUIC_RESULT_OK
+            {}
+            assert_eq!(quic_endpoint_conn(ep, handle, &mut conn), QUIC_RESULT_OK);
+        }
+        assert_eq!(
+            with_conn(conn, |_| panic!("a bug inside a call")),
+            QUIC_RESULT_PANIC
+        );
+        // SAFETY: live handles, writable outputs.
+        unsafe {
+            let sent = quic_endpoint_send(ep, buf.as_mut_ptr(), 1500, &mut n, &mut info, 1);
+            assert_eq!(sent, QUIC_RESULT_OK, "the farewell");
+            assert_eq!(info.remote_len, len);
+            let header = crate::packet::header::parse(&buf[..n], 8).unwrap();
+            assert_eq!(header.packet_type, crate::packet::PacketType::Initial);
+            let rc = quic_endpoint_send(ep, buf.as_mut_ptr(), 1500, &mut n, &mut info, 1);
+            assert_eq!(rc, QUIC_RESULT_DONE, "one farewell only");
+            let mut done = false;
+            while quic_endpoint_poll_event(ep, e.as_mut_ptr(), ce.as_mut_ptr()) == QUIC_RESULT_OK {
+                // SAFETY: the library wrote the whole event (its size).
+                let got = e.assume_init_ref();
+                done |= got.kind == quic_endpoint_event_type::ConnectionDone
+                    && got.connection == handle;
+            }
+            assert!(done, "the endpoint let the connection go");
+            assert_eq!(
+                quic_endpoint_conn(ep, handle, &mut conn),
+                QUIC_RESULT_NO_SUCH_CONNECTION
+            );
+            quic_endpoint_free(ep);
+            quic_config_free(cfg);
+        }
+    }
+}
