@@ -6,7 +6,9 @@
 //! Workloads: bulk (one stream, BENCH_MB megabytes, 200 by default) at
 //! BATCH=2 and BATCH=32; full handshakes (BENCH_HANDSHAKES, 1000 by
 //! default), and as many resumed ones (libquic and OpenSSL's ceiling);
-//! 1 KB request/response streams (BENCH_STREAMS, 10,000 by default); the
+//! 1 KB request/response streams (BENCH_STREAMS, 10,000 by default);
+//! connections through an endpoint on each side (BENCH_HANDSHAKES, 100 at
+//! a time: handshake, 1 KB each way, close, freed); the
 //! packet layer alone against the EVP ceiling; memory per established
 //! idle connection (BENCH_CONNS pairs, 1000 by default); the receive
 //! side's cost of 1-byte STREAM frames in reverse order against in order
@@ -15,6 +17,7 @@
 mod aioquic_drv;
 mod cabi_drv;
 mod ceilings;
+mod endpoints;
 mod libquic_drv;
 mod lossy;
 mod memory;
@@ -172,6 +175,12 @@ fn main() {
     let ctls = quic::tls::TlsContext::new(&lc).unwrap();
     let stls = quic::tls::TlsContext::new(&ls).unwrap();
     let qcfg = quinn_drv::configs(&certs);
+    let lib_cfg = endpoints::LibConfigs {
+        c: lc.clone(),
+        s: ls.clone(),
+        ctls: ctls.clone(),
+        stls: stls.clone(),
+    };
     let ccfg = cabi_drv::Configs::new(&certs);
     let tls_ceiling = ceilings::Handshakes::new(&certs);
     // The same with session tickets on, and a ticket to resume with.
@@ -295,23 +304,50 @@ fn main() {
         );
         // Handshakes are short: the stacks take turns every 50 so that a
         // slow spell of this shared machine falls on all of them alike.
+        // quinn-proto's pairs route through an endpoint on each side;
+        // libquic-rust's connections talk directly, libquic-endpoints
+        // routes through an endpoint on each side as quinn-proto does
+        // (the like-for-like row).
         let mut libquic = |n| {
             for _ in 0..n {
                 libquic_drv::Pair::new(&lc, &ls, &ctls, &stls).handshake(32);
             }
         };
+        let mut lib_endpoints = |n| (0..n).for_each(|_| endpoints::LibFleet::handshake(&lib_cfg));
         let mut cabi = |n| (0..n).for_each(|_| cabi_drv::Pair::new(&ccfg, 32).handshake());
         let mut quinn = |n| (0..n).for_each(|_| quinn_drv::Pair::new(&qcfg).handshake(32));
         let mut ceiling = |n| (0..n).for_each(|_| tls_ceiling.one());
         b.run_alternating(
             &mut [
                 ("handshakes/libquic-rust", &mut libquic),
+                ("handshakes/libquic-endpoints", &mut lib_endpoints),
                 ("handshakes/libquic-c", &mut cabi),
                 ("handshakes/quinn-proto", &mut quinn),
                 ("handshakes/openssl-tls-ceiling", &mut ceiling),
             ],
             handshakes,
             50,
+            1.0,
+        );
+        // Connections through an endpoint on each side, both stacks: 100
+        // at a time from one client endpoint to one server endpoint, each
+        // a full handshake, a 1 KB request and answer, and a close, until
+        // both endpoints let it go (endpoints.rs says what each does).
+        let mut lib_fleet = |n| {
+            let answered = endpoints::LibFleet::round(&lib_cfg, n);
+            assert_eq!(answered, n, "libquic: every connection answered");
+        };
+        let mut quinn_fleet = |n| {
+            let answered = endpoints::QuinnFleet::round(&qcfg, n);
+            assert_eq!(answered, n, "quinn-proto: every connection answered");
+        };
+        b.run_alternating(
+            &mut [
+                ("endpoints/libquic-rust", &mut lib_fleet),
+                ("endpoints/quinn-proto", &mut quinn_fleet),
+            ],
+            handshakes,
+            100,
             1.0,
         );
         // Resumed handshakes: libquic against OpenSSL's own resumption
@@ -391,6 +427,24 @@ fn main() {
             p
         });
         memory_rows.push(("libquic-c@1000".into(), h, r));
+        // Through an endpoint on each side, both stacks, with many more
+        // connections (BENCH_ENDPOINT_CONNS pairs, 10,000 by default) at a
+        // stream limit of 100: the endpoints' routing tables and timer
+        // heaps are included.
+        let many = env_usize("BENCH_ENDPOINT_CONNS", 10_000);
+        let (c, s) = libquic_drv::configs_with_streams(&certs, 100);
+        let (c, s) = (std::sync::Arc::new(c), std::sync::Arc::new(s));
+        let lib_100 = endpoints::LibConfigs {
+            ctls: quic::tls::TlsContext::new(&c).unwrap(),
+            stls: quic::tls::TlsContext::new(&s).unwrap(),
+            c,
+            s,
+        };
+        let (h, r) = memory::per_connection_of(many, || endpoints::LibFleet::held(&lib_100, many));
+        memory_rows.push((format!("libquic-endpoints@100 x{many}"), h, r));
+        let q = quinn_drv::configs_with_streams(&certs, 100);
+        let (h, r) = memory::per_connection_of(many, || endpoints::QuinnFleet::held(&q, many));
+        memory_rows.push((format!("quinn-endpoints@100 x{many}"), h, r));
         let m = aioquic_drv::memory(&certs, conns);
         memory_rows.push(("aioquic".into(), m.heap, m.rss));
     }
@@ -414,6 +468,8 @@ fn main() {
                 get(&format!("bulk/{batch}/quinn-proto")),
                 get("bulk/-/openssl-aead-ceiling"),
             )
+        } else if k.starts_with("endpoints") {
+            ("-".into(), get("endpoints/quinn-proto"), f64::NAN)
         } else if k.starts_with("streams") {
             ("-".into(), get("streams/quinn-proto"), f64::NAN)
         } else if k.starts_with("handshakes-resumed") {
@@ -462,10 +518,10 @@ fn main() {
     println!(" OpenSSL's EVP, and through ring, quinn-proto's crypto here; a full TLS 1.3 handshake with");
     println!(" OpenSSL alone over memory pipes)");
     println!("\nmemory per established idle connection ({conns} pairs held at once):");
-    println!("{:<20} {:>14} {:>14}", "stack@stream limit", "heap", "RSS");
+    println!("{:<30} {:>14} {:>14}", "stack@stream limit", "heap", "RSS");
     for (stack, heap, rss) in &memory_rows {
         println!(
-            "{:<20} {:>11.1} KB {:>11.1} KB",
+            "{:<30} {:>11.1} KB {:>11.1} KB",
             stack,
             heap / 1024.0,
             rss / 1024.0

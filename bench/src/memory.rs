@@ -133,8 +133,14 @@ pub fn rss() -> isize {
 /// (heap, rss) bytes per connection for `n` pairs made by `make`, kept
 /// alive together (two connections per pair).
 pub fn per_connection<T>(n: usize, mut make: impl FnMut() -> T) -> (f64, f64) {
+    per_connection_of(n, || (0..n).map(|_| make()).collect::<Vec<T>>())
+}
+
+/// Heap and RSS per connection (bytes) of `n` connection pairs that
+/// `make` establishes together (through endpoints) and holds.
+pub fn per_connection_of<T>(n: usize, make: impl FnOnce() -> T) -> (f64, f64) {
     let (h0, r0) = (live_heap(), rss());
-    let held: Vec<T> = (0..n).map(|_| make()).collect();
+    let held = make();
     let (h1, r1) = (live_heap(), rss());
     drop(held);
     let conns = (2 * n) as f64;
