@@ -394,6 +394,8 @@ fn main() {
     let conns = env_usize("BENCH_CONNS", 1000);
     // (stack, heap, RSS) per connection, in bytes.
     let mut memory_rows: Vec<(String, f64, f64)> = Vec::new();
+    // (connections, libquic's CPU-s, quinn-proto's) to let them all time out.
+    let mut expiry: Option<(usize, f64, f64)> = None;
     if b.want("memory") {
         // Both stacks at the same stream limits (each kind): default-like
         // ones and a large one, where per-stream state weighs most.
@@ -440,11 +442,17 @@ fn main() {
             c,
             s,
         };
-        let (h, r) = memory::per_connection_of(many, || endpoints::LibFleet::held(&lib_100, many));
+        // Then the timers at that scale: the clock runs until every idle
+        // connection timed out and both endpoints let it go; CPU time
+        // per connection.
+        let (h, r, fleet) = memory::holding(many, || endpoints::LibFleet::held(&lib_100, many));
         memory_rows.push((format!("libquic-endpoints@100 x{many}"), h, r));
+        let ((), lib_expiry) = util::measure(|| fleet.expire());
         let q = quinn_drv::configs_with_streams(&certs, 100);
-        let (h, r) = memory::per_connection_of(many, || endpoints::QuinnFleet::held(&q, many));
+        let (h, r, fleet) = memory::holding(many, || endpoints::QuinnFleet::held(&q, many));
         memory_rows.push((format!("quinn-endpoints@100 x{many}"), h, r));
+        let ((), quinn_expiry) = util::measure(|| fleet.expire());
+        expiry = Some((many, lib_expiry, quinn_expiry));
         let m = aioquic_drv::memory(&certs, conns);
         memory_rows.push(("aioquic".into(), m.heap, m.rss));
     }
@@ -538,6 +546,15 @@ fn main() {
     println!(
         " as freed memory is reused; the C ABI pairs share one configuration, as the Rust ones do)"
     );
+    if let Some((n, lib, quinn)) = expiry {
+        println!(
+            "idle timeout of {n} connection pairs held through endpoints, CPU per connection: \
+             libquic {:.2} us, quinn-proto {:.2} us ({:.2}x quinn-proto's time)",
+            lib * 1e6 / (2 * n) as f64,
+            quinn * 1e6 / (2 * n) as f64,
+            lib / quinn
+        );
+    }
     if !loss_rows.is_empty() {
         println!(
             "\nbulk under loss: {} MB download, 10 ms RTT, 100 Mbit/s bottleneck, 256 KB queue,",

@@ -139,10 +139,16 @@ pub fn per_connection<T>(n: usize, mut make: impl FnMut() -> T) -> (f64, f64) {
 /// Heap and RSS per connection (bytes) of `n` connection pairs that
 /// `make` establishes together (through endpoints) and holds.
 pub fn per_connection_of<T>(n: usize, make: impl FnOnce() -> T) -> (f64, f64) {
+    let (heap, rss, held) = holding(n, make);
+    drop(held);
+    (heap, rss)
+}
+
+/// [`per_connection_of`], handing back what `make` made, still held.
+pub fn holding<T>(n: usize, make: impl FnOnce() -> T) -> (f64, f64, T) {
     let (h0, r0) = (live_heap(), rss());
     let held = make();
     let (h1, r1) = (live_heap(), rss());
-    drop(held);
     let conns = (2 * n) as f64;
-    ((h1 - h0) as f64 / conns, (r1 - r0) as f64 / conns)
+    ((h1 - h0) as f64 / conns, (r1 - r0) as f64 / conns, held)
 }
