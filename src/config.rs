@@ -2,49 +2,21 @@
 //! are set so that mistakes surface at the call that made them.
 
 use crate::crypto::random::{RandomSource, SystemRandom};
+pub use crate::error::ConfigError;
 use crate::shared_register::SharedRegister;
-use crate::tls::{Credentials, TicketKey, TrustAnchors};
+use crate::tls::settings::TlsInputs;
+pub use crate::tls::settings::{KeyLogFn, TlsSettings, VerifyMode};
+use crate::tls::{Credentials, TicketKey};
 use crate::token::{
     SystemClock, TokenKey, UnixClock, UsedTokens, DEFAULT_TOKEN_LIFETIME, USED_TOKENS_CAPACITY,
 };
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use thiserror::Error;
-
 use crate::crypto::Suite;
 use crate::packet::MAX_CID_LEN;
 use crate::side::Side;
 use crate::version;
-
-/// Why a setting was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ConfigError {
-    /// A value outside its allowed range.
-    #[error("invalid value: {0}")]
-    Invalid(String),
-    /// A file could not be read.
-    #[error("cannot read {path}: {reason}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The operating system's reason.
-        reason: String,
-    },
-    /// A certificate (chain) could not be parsed.
-    #[error("bad certificate: {0}")]
-    Certificate(String),
-    /// A private key could not be parsed or does not match the certificate.
-    #[error("bad private key: {0}")]
-    PrivateKey(String),
-    /// Trusted CA certificates could not be loaded.
-    #[error("bad CA certificates: {0}")]
-    CaCertificates(String),
-}
-
-/// A receiver of NSS key log lines (SSLKEYLOGFILE format), without the
-/// trailing newline.
-pub type KeyLogFn = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Makes a new connection ID in a buffer of the configured connection ID
 /// length, which arrives holding random bytes: how a fleet makes the IDs
@@ -53,19 +25,6 @@ pub type KeyLogFn = Arc<dyn Fn(&str) + Send + Sync>;
 /// any thread that uses the configuration; each ID must be unique to this
 /// server.
 pub type CidGeneratorFn = Arc<dyn Fn(&mut [u8]) + Send + Sync>;
-
-/// Peer certificate verification (aioquic's `verify_mode`: ssl.CERT_NONE,
-/// CERT_OPTIONAL, CERT_REQUIRED).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VerifyMode {
-    /// No verification; a server asks for no client certificate.
-    None,
-    /// A server asks for a client certificate and verifies one if sent,
-    /// but accepts a client without (a client verifies as Required).
-    Optional,
-    /// The peer must present a certificate that verifies.
-    Required,
-}
 
 /// When data received on a stream is credited back to the peer (as
 /// MAX_STREAM_DATA and MAX_DATA), which sets how fast the peer may send.
@@ -103,8 +62,8 @@ pub enum ReceiveMode {
 pub struct Config {
     /// Client or server.
     pub(crate) side: Side,
-    /// ALPN protocols, in preference order.
-    pub(crate) alpn_protocols: Vec<Vec<u8>>,
+    /// What the TLS layer is configured with.
+    pub(crate) tls: TlsSettings,
     /// Length of the connection IDs we issue (0..=20).
     pub(crate) connection_id_length: usize,
     /// Idle timeout in nanoseconds (0 = none).
@@ -115,29 +74,12 @@ pub struct Config {
     pub(crate) max_stream_data: u64,
     /// Largest UDP payload we send (at least 1200).
     pub(crate) max_datagram_size: usize,
-    /// Server name for SNI and certificate checks (client).
-    pub(crate) server_name: Option<String>,
-    /// Whether and how the peer's certificate is verified (default: a
-    /// client requires one, a server asks for none).
-    pub(crate) verify_mode: VerifyMode,
-    /// Trusted CA certificates, parsed from cafile / cadata.
-    pub(crate) ca_certs: TrustAnchors,
-    /// A directory of hashed CA certificates (capath).
-    pub(crate) ca_path: Option<PathBuf>,
-    /// Our certificate chain and key (server, or client auth).
-    pub(crate) credentials: Credentials,
-    /// Allowed cipher suites, in preference order.
-    pub(crate) cipher_suites: Vec<Suite>,
     /// Initial RTT estimate in nanoseconds.
     pub(crate) initial_rtt: u64,
     /// Versions, preferred first; a client starts with the first.
     pub(crate) supported_versions: Vec<u32>,
     /// DATAGRAM support: the largest frame we accept (None = off).
     pub(crate) max_datagram_frame_size: Option<u64>,
-    /// TLS key groups (OpenSSL list syntax); None = OpenSSL's defaults.
-    pub(crate) groups: Option<String>,
-    /// Where TLS secrets are logged.
-    pub(crate) key_log: Option<KeyLogFn>,
     /// Where connection IDs, reset tokens and path challenges get their
     /// randomness (default: OpenSSL's DRBG, then getrandom(2)).
     pub(crate) random: Arc<dyn RandomSource>,
@@ -185,14 +127,6 @@ pub struct Config {
     /// How long a handshake may take before the connection ends (ns);
     /// 0 = the idle timeout (aioquic's bound), or 60 s without one.
     pub(crate) handshake_timeout: u64,
-    /// Session tickets: a server issues them, a client reports each one
-    /// (aioquic's session_ticket_handler).
-    pub(crate) session_tickets: bool,
-    /// A server's ticket keys, the first sealing; empty = random ones per
-    /// configuration.
-    pub(crate) ticket_keys: Vec<TicketKey>,
-    /// How long a server's tickets may be used, in seconds.
-    pub(crate) ticket_lifetime: u32,
     /// A server's key for address-validation tokens (Retry, NEW_TOKEN):
     /// random per configuration unless set.
     pub(crate) token_key: Arc<TokenKey>,
@@ -208,17 +142,28 @@ pub struct Config {
     /// beyond this configuration (a fleet, a restart); None = in memory
     /// only.
     pub(crate) shared_register: Option<Arc<dyn SharedRegister>>,
-    /// 0-RTT: a client sends early data when its ticket allows, a server
-    /// accepts it (and issues tickets that allow it).
-    pub(crate) early_data: bool,
+}
+
+impl TlsInputs for Config {
+    fn tls_settings(&self) -> &TlsSettings {
+        &self.tls
+    }
+
+    fn unix_clock(&self) -> Arc<dyn UnixClock> {
+        self.unix_clock.clone()
+    }
+
+    fn shared_register(&self) -> Option<Arc<dyn SharedRegister>> {
+        self.shared_register.clone()
+    }
 }
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("side", &self.side)
-            .field("alpn_protocols", &self.alpn_protocols)
-            .field("server_name", &self.server_name)
+            .field("alpn_protocols", &self.tls.alpn_protocols)
+            .field("server_name", &self.tls.server_name)
             .finish_non_exhaustive()
     }
 }
@@ -236,8 +181,6 @@ fn random_key() -> [u8; 32] {
     k
 }
 
-/// A ticket's default lifetime: a day (aioquic's).
-const DEFAULT_TICKET_LIFETIME: u32 = 86_400;
 /// RFC 8446 §4.6.1: at most seven days.
 const MAX_TICKET_LIFETIME: u32 = 604_800;
 /// Ticket keys a server may hold (the current one and older ones still
@@ -251,26 +194,15 @@ impl Config {
     pub fn new(side: Side) -> Self {
         Self {
             side,
-            alpn_protocols: Vec::new(),
+            tls: TlsSettings::new(side),
             connection_id_length: 8,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_data: DEFAULT_WINDOW,
             max_stream_data: DEFAULT_WINDOW,
             max_datagram_size: 1200,
-            server_name: None,
-            verify_mode: match side {
-                Side::Client => VerifyMode::Required,
-                Side::Server => VerifyMode::None,
-            },
-            ca_certs: TrustAnchors::default(),
-            ca_path: None,
-            credentials: Credentials::default(),
-            cipher_suites: vec![Suite::Aes128Gcm, Suite::Aes256Gcm, Suite::ChaCha20Poly1305],
             initial_rtt: DEFAULT_INITIAL_RTT,
             supported_versions: vec![version::V1, version::V2],
             max_datagram_frame_size: None,
-            groups: None,
-            key_log: None,
             random: Arc::new(SystemRandom),
             reset_key: None,
             cid_generator: None,
@@ -290,15 +222,11 @@ impl Config {
             key_update_interval: 0,
             original_version: None,
             handshake_timeout: 0,
-            session_tickets: false,
-            ticket_keys: Vec::new(),
-            ticket_lifetime: DEFAULT_TICKET_LIFETIME,
             token_key: Arc::new(TokenKey::new(random_key())),
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             unix_clock: Arc::new(SystemClock),
             used_tokens: Arc::new(Mutex::new(UsedTokens::new(USED_TOKENS_CAPACITY))),
             shared_register: None,
-            early_data: false,
         }
     }
 
@@ -315,7 +243,7 @@ impl Config {
                 "ALPN protocols are 1 to 255 bytes".into(),
             ));
         }
-        self.alpn_protocols = protocols;
+        self.tls.alpn_protocols = protocols;
         Ok(())
     }
 
@@ -348,7 +276,7 @@ impl Config {
                 "at least one cipher suite is needed".into(),
             ));
         }
-        self.cipher_suites = suites;
+        self.tls.cipher_suites = suites;
         Ok(())
     }
 
@@ -372,7 +300,7 @@ impl Config {
     /// OpenSSL now rather than when the first connection is made.
     pub fn set_groups(&mut self, groups: &str) -> Result<(), ConfigError> {
         crate::tls::check_groups(groups)?;
-        self.groups = Some(groups.to_owned());
+        self.tls.groups = Some(groups.to_owned());
         Ok(())
     }
 
@@ -574,7 +502,7 @@ impl Config {
     /// Turns session tickets on: a server issues them after the handshake,
     /// a client reports each one as [`crate::conn::Event::SessionTicket`].
     pub fn set_session_tickets(&mut self, enabled: bool) {
-        self.session_tickets = enabled;
+        self.tls.session_tickets = enabled;
     }
 
     /// Sets a server's ticket keys: the first seals new tickets, all of
@@ -594,7 +522,7 @@ impl Config {
                 ));
             }
         }
-        self.ticket_keys = keys;
+        self.tls.ticket_keys = keys;
         Ok(())
     }
 
@@ -606,7 +534,7 @@ impl Config {
                 "a ticket lifetime is 1 s to 7 days (RFC 8446 §4.6.1)".into(),
             ));
         }
-        self.ticket_lifetime = seconds;
+        self.tls.ticket_lifetime = seconds;
         Ok(())
     }
 
@@ -650,17 +578,17 @@ impl Config {
     /// allow it and accepts early data. Early data can be replayed by an
     /// attacker: only what is safe to repeat belongs in it.
     pub fn set_early_data(&mut self, enabled: bool) {
-        self.early_data = enabled;
+        self.tls.early_data = enabled;
     }
 
     /// Sets how the peer's certificate is verified.
     pub fn set_verify_mode(&mut self, mode: VerifyMode) {
-        self.verify_mode = mode;
+        self.tls.verify_mode = mode;
     }
 
     /// Logs TLS secrets (NSS key log lines) to `log`; None stops.
     pub fn set_key_log(&mut self, log: Option<KeyLogFn>) {
-        self.key_log = log;
+        self.tls.key_log = log;
     }
 
     /// Derives the stateless reset token of every connection ID from
@@ -714,7 +642,7 @@ impl Config {
                 "server name must be 1 to 255 bytes".into(),
             ));
         }
-        self.server_name = Some(name.to_owned());
+        self.tls.server_name = Some(name.to_owned());
         Ok(())
     }
 
@@ -726,7 +654,7 @@ impl Config {
         cadata: Option<&[u8]>,
     ) -> Result<(), ConfigError> {
         // Parsed into a copy, so a failure leaves the settings as they were.
-        let mut anchors = self.ca_certs.clone();
+        let mut anchors = self.tls.ca_certs.clone();
         if let Some(path) = cafile {
             anchors.add_pem(&read(path)?, path)?;
         }
@@ -748,9 +676,9 @@ impl Config {
             }
             None => None,
         };
-        self.ca_certs = anchors;
+        self.tls.ca_certs = anchors;
         if dir.is_some() {
-            self.ca_path = dir;
+            self.tls.ca_path = dir;
         }
         Ok(())
     }
@@ -763,7 +691,7 @@ impl Config {
         key_pem: &[u8],
         password: Option<&[u8]>,
     ) -> Result<(), ConfigError> {
-        self.credentials = Credentials::from_pem(chain_pem, key_pem, password)?;
+        self.tls.credentials = Credentials::from_pem(chain_pem, key_pem, password)?;
         Ok(())
     }
 
@@ -800,8 +728,8 @@ mod tests {
         let c = Config::new(Side::Client);
         assert_eq!(c.connection_id_length, 8);
         assert_eq!(c.max_datagram_size, 1200);
-        assert_eq!(c.verify_mode, VerifyMode::Required);
-        assert_eq!(Config::new(Side::Server).verify_mode, VerifyMode::None);
+        assert_eq!(c.tls.verify_mode, VerifyMode::Required);
+        assert_eq!(Config::new(Side::Server).tls.verify_mode, VerifyMode::None);
     }
 
     #[test]
@@ -827,6 +755,6 @@ mod tests {
         ));
         // Nothing was changed by the refused calls.
         assert_eq!(c.connection_id_length, 8);
-        assert!(c.ca_certs.is_empty());
+        assert!(c.tls.ca_certs.is_empty());
     }
 }

@@ -117,3 +117,28 @@ pub enum PacketError {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("crypto library failure: {0}")]
 pub struct CryptoError(pub String);
+
+/// Why a setting was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    /// A value outside its allowed range.
+    #[error("invalid value: {0}")]
+    Invalid(String),
+    /// A file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// A certificate (chain) could not be parsed.
+    #[error("bad certificate: {0}")]
+    Certificate(String),
+    /// A private key could not be parsed or does not match the certificate.
+    #[error("bad private key: {0}")]
+    PrivateKey(String),
+    /// Trusted CA certificates could not be loaded.
+    #[error("bad CA certificates: {0}")]
+    CaCertificates(String),
+}

@@ -53,7 +53,7 @@ impl Connection {
         if self.hs.is_started() {
             return Err(ApiError::InvalidState("a token is set before connecting"));
         }
-        let name = self.config.server_name.as_deref().unwrap_or("");
+        let name = self.config.tls.server_name.as_deref().unwrap_or("");
         self.ids.token = StoredToken::decode(token)
             .filter(|t| t.server_name == name)
             .map(|t| t.token)
@@ -79,7 +79,7 @@ impl Connection {
         }
         self.new_tokens_reported += 1;
         let stored = StoredToken {
-            server_name: self.config.server_name.clone().unwrap_or_default(),
+            server_name: self.config.tls.server_name.clone().unwrap_or_default(),
             token: token.to_vec(),
         };
         if let Some(token) = stored.encode() {

@@ -43,7 +43,9 @@ impl Connection {
     /// What a server with 0-RTT on lets a client send early, recorded in
     /// its tickets: the version and its own 0-RTT-relevant limits.
     pub(super) fn early_policy(&self) -> Option<EarlyPolicy> {
-        let on = self.side == Side::Server && self.config.early_data && self.config.session_tickets;
+        let on = self.side == Side::Server
+            && self.config.tls.early_data
+            && self.config.tls.session_tickets;
         on.then(|| {
             let mut params = Vec::new();
             remembered(&self.local_params()).encode(&mut params);

@@ -169,7 +169,7 @@ impl Connection {
         let resume = self.resume.as_ref().map(|t| &t.tls_session[..]);
         let session = TlsSession::new(
             &self.tls_ctx,
-            &self.config,
+            &self.config.tls,
             params,
             resume,
             self.early_policy(),
@@ -364,7 +364,8 @@ impl Connection {
             None => (None, false),
         };
         // RFC 9001 §8.1: a client that offered ALPN needs an answer.
-        if self.side == Side::Client && !self.config.alpn_protocols.is_empty() && alpn.is_none() {
+        if self.side == Side::Client && !self.config.tls.alpn_protocols.is_empty() && alpn.is_none()
+        {
             return self.fail(
                 TransportError::new(
                     code::CRYPTO_ERROR_BASE + u64::from(alert::NO_APPLICATION_PROTOCOL),

@@ -343,7 +343,7 @@ impl Connection {
         if config.side != Side::Server {
             return Err(ApiError::InvalidArgument("configuration is not a server's"));
         }
-        if !config.credentials.is_loaded() {
+        if !config.tls.credentials.is_loaded() {
             return Err(ApiError::InvalidState(
                 "a server needs a certificate chain and private key",
             ));

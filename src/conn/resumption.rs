@@ -107,8 +107,8 @@ impl Connection {
 
     /// True when a ticket was made for what this client is about to do.
     fn ticket_fits(&self, t: &StoredTicket) -> bool {
-        let name_fits = self.config.server_name.as_deref().unwrap_or("") == t.server_name;
-        let alpn_fits = t.alpn.is_empty() || self.config.alpn_protocols.contains(&t.alpn);
+        let name_fits = self.config.tls.server_name.as_deref().unwrap_or("") == t.server_name;
+        let alpn_fits = t.alpn.is_empty() || self.config.tls.alpn_protocols.contains(&t.alpn);
         name_fits && alpn_fits && self.config.supported_versions.contains(&t.version)
     }
 
@@ -117,7 +117,7 @@ impl Connection {
     /// 1-RTT flight, and TLS state kept for a server that sends none is
     /// memory held for nothing (see `TlsSession::retire_if_done`).
     pub(super) fn start_ticket_wait(&mut self, now: u64) {
-        if self.side == Side::Client && self.config.session_tickets {
+        if self.side == Side::Client && self.config.tls.session_tickets {
             self.ticket_wait_until = Some(now.saturating_add(3 * self.recovery.pto()));
         }
     }
@@ -150,7 +150,7 @@ impl Connection {
         for tls_session in sessions {
             let ticket = StoredTicket {
                 version: self.version,
-                server_name: self.config.server_name.clone().unwrap_or_default(),
+                server_name: self.config.tls.server_name.clone().unwrap_or_default(),
                 alpn: alpn.clone(),
                 params: params.clone(),
                 tls_session,

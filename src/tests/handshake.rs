@@ -83,7 +83,7 @@ fn the_negotiated_group_is_reported_by_its_codepoint() {
         (None, 0x11ec),
     ] {
         let (mut c, s) = configs();
-        c.groups = groups.map(String::from);
+        c.tls.groups = groups.map(String::from);
         let mut p = Pair::new(c, s);
         assert_eq!(p.client.stats().key_exchange_group, 0, "before");
         p.handshake();
@@ -110,7 +110,7 @@ fn unknown_ca_is_a_crypto_error_at_the_client() {
     let (mut c, s) = configs();
     let other = pki::make("localhost", 0);
     let mut fresh = crate::config::Config::new(crate::side::Side::Client);
-    fresh.alpn_protocols = c.alpn_protocols.clone();
+    fresh.tls.alpn_protocols = c.tls.alpn_protocols.clone();
     fresh.set_server_name("localhost").unwrap();
     fresh
         .load_verify_locations(None, None, Some(&other.ca_pem))
@@ -152,7 +152,7 @@ fn wrong_hostname_is_a_crypto_error_at_the_client() {
 fn verification_can_be_turned_off() {
     let (mut c, s) = configs();
     c.set_server_name("example.org").unwrap();
-    c.verify_mode = crate::config::VerifyMode::None;
+    c.tls.verify_mode = crate::config::VerifyMode::None;
     let mut p = Pair::new(c, s);
     p.handshake();
 }
@@ -223,8 +223,8 @@ fn server_never_exceeds_three_times_what_it_received_before_validation() {
     // alone keeps the ClientHello within that first datagram.)
     let big = pki::make("localhost", 6);
     let (mut c, mut s) = configs();
-    c.groups = Some("X25519".into());
-    c.ca_certs.clear();
+    c.tls.groups = Some("X25519".into());
+    c.tls.ca_certs.clear();
     c.load_verify_locations(None, None, Some(&big.ca_pem))
         .unwrap();
     s.load_cert_chain_pem(&big.chain_pem, &big.key_pem, None)
@@ -254,7 +254,7 @@ fn server_never_exceeds_three_times_what_it_received_before_validation() {
 
     // With the client's packets getting through, the same chain works.
     let (mut c, mut s) = configs();
-    c.ca_certs.clear();
+    c.tls.ca_certs.clear();
     c.load_verify_locations(None, None, Some(&big.ca_pem))
         .unwrap();
     s.load_cert_chain_pem(&big.chain_pem, &big.key_pem, None)
@@ -367,7 +367,7 @@ fn secrets_are_logged_in_nss_key_log_format() {
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let (mut c, s) = configs();
     let sink = lines.clone();
-    c.key_log = Some(std::sync::Arc::new(move |l: &str| {
+    c.tls.key_log = Some(std::sync::Arc::new(move |l: &str| {
         sink.lock().unwrap().push(l.to_owned())
     }));
     let mut p = Pair::new(c, s);
@@ -427,7 +427,7 @@ fn resized_initial(first: &[u8], size: usize) -> Vec<u8> {
 #[test]
 fn short_initial_datagrams_are_ignored_by_a_server() {
     let (mut c, s) = configs();
-    c.groups = Some("X25519".into()); // a ClientHello in one packet
+    c.tls.groups = Some("X25519".into()); // a ClientHello in one packet
     let mut p = Pair::new(c, s.clone());
     let mut first = Vec::new();
     p.client.send(&mut first, 0).unwrap();

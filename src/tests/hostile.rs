@@ -510,7 +510,7 @@ fn path_challenges_from_a_spoofed_source_are_not_reflected_past_3x() {
 fn only_the_clients_address_earns_amplification_credit() {
     let big = super::pki::make("localhost", 6);
     let (mut c, mut s) = configs();
-    c.groups = Some("X25519".into()); // a one-datagram ClientHello
+    c.tls.groups = Some("X25519".into()); // a one-datagram ClientHello
     s.load_cert_chain_pem(&big.chain_pem, &big.key_pem, None)
         .unwrap();
     let f = super::craft::first_flight(c, s);

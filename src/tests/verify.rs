@@ -15,15 +15,15 @@ const NO_APPLICATION_PROTOCOL: u64 = code::CRYPTO_ERROR_BASE + 120;
 fn a_server_without_alpn_takes_part_in_no_negotiation() {
     // The client offers none either: the handshake completes without one.
     let (mut c, mut s) = configs();
-    c.alpn_protocols.clear();
-    s.alpn_protocols.clear();
+    c.tls.alpn_protocols.clear();
+    s.tls.alpn_protocols.clear();
     let mut p = Pair::new(c, s);
     p.handshake();
 
     // The client offers one: the server answers without ALPN instead of
     // failing; it is the client that insists on an answer (RFC 9001 §8.1).
     let (c, mut s) = configs();
-    s.alpn_protocols.clear();
+    s.tls.alpn_protocols.clear();
     let mut p = Pair::new(c, s);
     assert!(p.run_to_close());
     assert_eq!(
@@ -38,7 +38,7 @@ fn a_server_without_alpn_takes_part_in_no_negotiation() {
 /// the client presents `client_pki`'s certificate, if any.
 fn mutual(mode: VerifyMode, client_pki: Option<&pki::Pki>) -> Pair {
     let (mut c, mut s) = configs();
-    s.verify_mode = mode;
+    s.tls.verify_mode = mode;
     s.load_verify_locations(None, None, Some(&pki::localhost().ca_pem))
         .unwrap();
     if let Some(k) = client_pki {

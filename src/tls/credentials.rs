@@ -4,7 +4,7 @@
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 /// This endpoint's certificate chain (leaf first) and the leaf's private
 /// key. Empty until loaded.

@@ -37,7 +37,7 @@ use openssl::ex_data::Index;
 use openssl::ssl::{Ssl, SslContext, SslContextBuilder, SslRef};
 use openssl_sys as ffi;
 
-use crate::config::Config;
+use super::settings::TlsInputs;
 use crate::shared_register::{OnceKind, SharedRegister};
 use crate::side::Side;
 use crate::token::UnixClock;
@@ -202,12 +202,12 @@ pub enum EarlyDataStatus {
 
 /// Sets a server context up for 0-RTT: stateless tickets carrying the
 /// policy, the allow callback, and a strike register.
-pub(super) fn install_server(b: &mut SslContextBuilder, config: &Config) -> bool {
+pub(super) fn install_server(b: &mut SslContextBuilder, inputs: &impl TlsInputs) -> bool {
     let register = StrikeRegister::new(
         STRIKE_CAPACITY,
-        config.unix_clock.clone(),
-        config.shared_register.clone(),
-        !config.ticket_keys.is_empty(),
+        inputs.unix_clock(),
+        inputs.shared_register(),
+        !inputs.tls_settings().ticket_keys.is_empty(),
     );
     b.set_ex_data(register_index(), Mutex::new(register));
     // SAFETY: the context is live; the callbacks have the exact C

@@ -9,6 +9,7 @@ mod credentials;
 mod early_data;
 mod openssl;
 mod post_handshake;
+pub mod settings;
 mod ticket_keys;
 
 pub use self::credentials::{Credentials, TrustAnchors};

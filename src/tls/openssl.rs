@@ -17,10 +17,11 @@ use std::sync::{Mutex, OnceLock};
 
 use super::early_data::{self, EarlyDataStatus, EarlyPolicy};
 use super::post_handshake::PostHandshake;
+use super::settings::{TlsInputs, TlsSettings, VerifyMode};
 use super::ticket_keys;
 use super::{alert, Level, YieldedSecret};
-use crate::config::{Config, ConfigError, VerifyMode};
 use crate::crypto::{Secret, Suite};
+use crate::error::ConfigError;
 use crate::error::{code, TransportError};
 use crate::side::Side;
 use crate::transport_params::TransportParameters;
@@ -54,7 +55,8 @@ const SSL_ERROR_WANT_WRITE: c_int = 3;
 const SSL_SENT_SHUTDOWN: c_int = 1;
 const SSL_RECEIVED_SHUTDOWN: c_int = 2;
 
-/// An `SSL_CTX` built from a [`Config`], shared by its connections.
+/// An `SSL_CTX` built from a configuration's TLS settings, shared by its
+/// connections.
 pub struct TlsContext {
     ctx: SslContext,
     side: Side,
@@ -115,7 +117,8 @@ pub fn check_groups(groups: &str) -> Result<(), ConfigError> {
 
 impl TlsContext {
     /// Builds the `SSL_CTX` for `config`.
-    pub fn new(config: &Config) -> Result<Arc<Self>, ConfigError> {
+    pub fn new(inputs: &impl TlsInputs) -> Result<Arc<Self>, ConfigError> {
+        let config = inputs.tls_settings();
         let tls_err = |e: openssl::error::ErrorStack| ConfigError::Invalid(e.to_string());
         let method = match config.side {
             Side::Client => SslMethod::tls_client(),
@@ -172,7 +175,7 @@ impl TlsContext {
                         "OpenSSL refused the ticket key callback".into(),
                     ));
                 }
-                if config.early_data && !early_data::install_server(&mut b, config) {
+                if config.early_data && !early_data::install_server(&mut b, inputs) {
                     return Err(ConfigError::Invalid(
                         "OpenSSL refused the early data callbacks".into(),
                     ));
@@ -226,7 +229,7 @@ impl TlsContext {
     }
 }
 
-fn load_trust(b: &mut SslContextBuilder, config: &Config) -> Result<(), ConfigError> {
+fn load_trust(b: &mut SslContextBuilder, config: &TlsSettings) -> Result<(), ConfigError> {
     let ca_err = |e: openssl::error::ErrorStack| ConfigError::CaCertificates(e.to_string());
     let explicit = !config.ca_certs.is_empty() || config.ca_path.is_some();
     for c in &config.ca_certs.certs {
@@ -393,7 +396,7 @@ impl TlsSession {
     /// server given `early` accepts it within that policy.
     pub fn new(
         ctx: &TlsContext,
-        config: &Config,
+        config: &TlsSettings,
         params: LocalParams,
         resume: Option<&[u8]>,
         early: Option<EarlyPolicy>,
