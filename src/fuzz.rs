@@ -97,8 +97,8 @@ fn configs() -> &'static Fixture {
         s.set_alpn_protocols(vec![b"hq-interop".to_vec()]).unwrap();
         s.load_cert_chain_pem(&pki.chain_pem, &pki.key_pem, None)
             .unwrap();
-        s.max_datagram_frame_size = Some(1200);
-        c.max_datagram_frame_size = Some(1200);
+        s.transport.max_datagram_frame_size = Some(1200);
+        c.transport.max_datagram_frame_size = Some(1200);
         Fixture {
             client_tls: TlsContext::new(&c).unwrap(),
             server_tls: TlsContext::new(&s).unwrap(),

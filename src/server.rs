@@ -111,10 +111,11 @@ pub fn check_initial_token(
     if token.is_empty() {
         return InitialToken::None;
     }
-    let now = config.unix_clock.unix_seconds();
+    let now = config.endpoint.unix_clock.unix_seconds();
     match config
+        .endpoint
         .token_key
-        .check(token, peer, now, config.token_lifetime)
+        .check(token, peer, now, config.endpoint.token_lifetime)
     {
         // RFC 9000 §8.1.2: the Initial answering a Retry goes to the
         // Retry's SCID; a token replayed towards another is not proof.
@@ -146,13 +147,13 @@ fn new_token_first_use(
     let Some(id) = crate::token::token_id(token) else {
         return false;
     };
-    let used = match config.used_tokens.lock() {
-        Ok(mut used) => used.record(id, dcid, peer.port(), now, config.token_lifetime),
+    let used = match config.endpoint.used_tokens.lock() {
+        Ok(mut used) => used.record(id, dcid, peer.port(), now, config.endpoint.token_lifetime),
         Err(_) => TokenUse::Refused,
     };
-    match (used, &config.shared_register) {
+    match (used, &config.endpoint.shared_register) {
         (TokenUse::First, Some(shared)) => {
-            shared.first_use(OnceKind::NewToken, &id, config.token_lifetime)
+            shared.first_use(OnceKind::NewToken, &id, config.endpoint.token_lifetime)
         }
         (TokenUse::First | TokenUse::SameAttempt, _) => true,
         (TokenUse::Refused, _) => false,
@@ -174,15 +175,15 @@ pub fn retry_with_token(
     let odcid = ConnectionId::new(client_dcid)
         .ok_or_else(|| CryptoError("client DCID longer than 20 bytes".into()))?;
     let mut scid = [0u8; 20];
-    let len = config.connection_id_length.clamp(8, 20);
+    let len = config.endpoint.connection_id_length.clamp(8, 20);
     for attempt in 0.. {
         // The generator's, if any (the client's next Initial goes to it,
         // and the fleet's load balancers route by it), else random; a
         // generator that keeps giving the client's DCID back is not
         // asked forever.
-        config.random.fill(&mut scid[..len]);
-        match &config.cid_generator {
-            Some(generate) if config.connection_id_length >= 8 && attempt < 4 => {
+        config.endpoint.random.fill(&mut scid[..len]);
+        match &config.endpoint.cid_generator {
+            Some(generate) if config.endpoint.connection_id_length >= 8 && attempt < 4 => {
                 generate(&mut scid[..len])
             }
             _ => {}
@@ -193,10 +194,12 @@ pub fn retry_with_token(
         }
     }
     let scid = ConnectionId::new(&scid[..len]).expect("at most 20 bytes");
-    let now = config.unix_clock.unix_seconds();
-    let token = config
-        .token_key
-        .retry_token(peer, &odcid, &scid, now, &*config.random);
+    let now = config.endpoint.unix_clock.unix_seconds();
+    let token =
+        config
+            .endpoint
+            .token_key
+            .retry_token(peer, &odcid, &scid, now, &*config.endpoint.random);
     if token.is_empty() {
         return Err(CryptoError("the token could not be sealed".into()));
     }

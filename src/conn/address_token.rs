@@ -93,14 +93,15 @@ impl Connection {
         let (Side::Server, Some(peer)) = (self.side, self.paths.active.peer) else {
             return;
         };
-        if self.config.token_lifetime == 0 {
+        if self.config.endpoint.token_lifetime == 0 {
             return;
         }
-        let now = self.config.unix_clock.unix_seconds();
-        let token = self
-            .config
-            .token_key
-            .new_token(peer, now, &*self.config.random);
+        let now = self.config.endpoint.unix_clock.unix_seconds();
+        let token =
+            self.config
+                .endpoint
+                .token_key
+                .new_token(peer, now, &*self.config.endpoint.random);
         if !token.is_empty() {
             self.new_token = Some((token, true));
         }

@@ -103,10 +103,13 @@ impl LocalCids {
     /// configured length, and its reset token, as `config` says to make
     /// them (random, or the generator's; token drawn or derived).
     pub(crate) fn generate(config: &crate::config::Config) -> Self {
-        let (cid, token) = draw_cid(&*config.random, config.connection_id_length);
+        let (cid, token) = draw_cid(
+            &*config.endpoint.random,
+            config.endpoint.connection_id_length,
+        );
         let mut cids = Self::new(cid, token);
-        cids.reset_key = config.reset_key;
-        cids.generator = config.cid_generator.clone().map(Generator);
+        cids.reset_key = config.endpoint.reset_key;
+        cids.generator = config.endpoint.cid_generator.clone().map(Generator);
         let cid = cids.made(cid);
         cids.active[0].cid = cid;
         cids.active[0].reset_token = cids.token(&cid, token);

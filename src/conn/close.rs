@@ -153,6 +153,7 @@ impl Connection {
     pub(super) fn start_idle_timer(&mut self, now: u64) {
         let pto = self.recovery.pto();
         let c = &self.config;
-        self.idle.start(c.idle_timeout, c.keep_alive, now, pto);
+        self.idle
+            .start(c.transport.idle_timeout, c.transport.keep_alive, now, pto);
     }
 }

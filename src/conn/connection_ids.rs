@@ -54,7 +54,7 @@ impl Connection {
             .peer_params
             .as_ref()
             .map_or(2, |p| p.active_connection_id_limit);
-        match self.local_cids.rotate(&*self.config.random, limit) {
+        match self.local_cids.rotate(&*self.config.endpoint.random, limit) {
             Ok(new) => {
                 for cid in new {
                     self.events.push_back(Event::ConnectionIdIssued { cid });

@@ -87,17 +87,17 @@ impl Connection {
         let c = &self.config;
         let local0 = &self.local_cids.active[0];
         let mut tp = TransportParameters {
-            max_idle_timeout: c.idle_timeout / 1_000_000,
-            initial_max_data: c.max_data,
-            initial_max_stream_data_bidi_local: c.max_stream_data,
-            initial_max_stream_data_bidi_remote: c.max_stream_data,
-            initial_max_stream_data_uni: c.max_stream_data,
-            initial_max_streams_bidi: c.max_streams_bidi,
-            initial_max_streams_uni: c.max_streams_uni,
+            max_idle_timeout: c.transport.idle_timeout / 1_000_000,
+            initial_max_data: c.transport.max_data,
+            initial_max_stream_data_bidi_local: c.transport.max_stream_data,
+            initial_max_stream_data_bidi_remote: c.transport.max_stream_data,
+            initial_max_stream_data_uni: c.transport.max_stream_data,
+            initial_max_streams_bidi: c.transport.max_streams_bidi,
+            initial_max_streams_uni: c.transport.max_streams_uni,
             active_connection_id_limit: cid::LOCAL_ACTIVE_CID_LIMIT,
             initial_source_connection_id: Some(local0.cid),
-            max_datagram_frame_size: c.max_datagram_frame_size,
-            disable_active_migration: c.disable_active_migration,
+            max_datagram_frame_size: c.transport.max_datagram_frame_size,
+            disable_active_migration: c.transport.disable_active_migration,
             version_information: Some(VersionInformation {
                 chosen: self.version,
                 available: self.available_versions(),
@@ -117,17 +117,21 @@ impl Connection {
     /// addresses, absent ones as zeros, with the CID of sequence 1.
     fn preferred_address_param(&self) -> Option<PreferredAddress> {
         let c = &self.config;
-        if c.preferred_v4.is_none() && c.preferred_v6.is_none() {
+        if c.transport.preferred_v4.is_none() && c.transport.preferred_v6.is_none() {
             return None;
         }
         let cid = self.local_cids.active.iter().find(|c| c.seq == 1)?;
         Some(PreferredAddress {
             ipv4: c
+                .transport
                 .preferred_v4
                 .unwrap_or(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
-            ipv6: c
-                .preferred_v6
-                .unwrap_or(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0)),
+            ipv6: c.transport.preferred_v6.unwrap_or(SocketAddrV6::new(
+                Ipv6Addr::UNSPECIFIED,
+                0,
+                0,
+                0,
+            )),
             cid: cid.cid,
             reset_token: cid.reset_token,
         })
@@ -137,7 +141,7 @@ impl Connection {
     /// client's in preference order, its chosen one included; a server's
     /// deployed versions.
     pub(super) fn available_versions(&self) -> Vec<u32> {
-        let mut v = self.config.supported_versions.clone();
+        let mut v = self.config.transport.supported_versions.clone();
         if self.side == Side::Client && !v.contains(&self.version) {
             v.insert(0, self.version);
         }
@@ -153,7 +157,10 @@ impl Connection {
         } else {
             // RFC 9368 §2.3: the version we answer in, and so the Version
             // Information we send, depends on the client's offer.
-            let (original, ours) = (self.vneg.original, self.config.supported_versions.clone());
+            let (original, ours) = (
+                self.vneg.original,
+                self.config.transport.supported_versions.clone(),
+            );
             LocalParams::FromPeer(Box::new(move |peer: &TransportParameters| {
                 let mut tp = tp.clone();
                 let chosen = negotiated_version(original, peer, &ours);
@@ -211,7 +218,11 @@ impl Connection {
         // answers with (RFC 9369 §4.1: all its CRYPTO frames go in the
         // negotiated version).
         if let (Side::Server, Some(Ok(p))) = (self.side, &params) {
-            let v = negotiated_version(self.vneg.original, p, &self.config.supported_versions);
+            let v = negotiated_version(
+                self.vneg.original,
+                p,
+                &self.config.transport.supported_versions,
+            );
             if v != self.version {
                 if let Err(e) = self.switch_server_version(v) {
                     return self.fail(e, now);
@@ -318,8 +329,12 @@ impl Connection {
         self.recovery.max_ack_delay = tp.max_ack_delay * 1_000_000;
         self.streams.on_peer_params(&tp);
         let pto = self.recovery.pto();
-        self.idle
-            .negotiate(self.config.idle_timeout, tp.max_idle_timeout, now, pto);
+        self.idle.negotiate(
+            self.config.transport.idle_timeout,
+            tp.max_idle_timeout,
+            now,
+            pto,
+        );
         self.peer_params = Some(tp);
         Ok(())
     }
@@ -414,7 +429,10 @@ impl Connection {
             .peer_params
             .as_ref()
             .map_or(2, |p| p.active_connection_id_limit);
-        for cid in self.local_cids.replenish(&*self.config.random, limit) {
+        for cid in self
+            .local_cids
+            .replenish(&*self.config.endpoint.random, limit)
+        {
             self.events.push_back(Event::ConnectionIdIssued { cid });
         }
     }

@@ -181,7 +181,7 @@ impl Connection {
     /// is, with the CID the server gave for it, and moves there once it
     /// answers; if it does not, the connection stays.
     pub(super) fn probe_preferred_address(&mut self, now: u64) {
-        if self.side != Side::Client || !self.config.follow_preferred_address {
+        if self.side != Side::Client || !self.config.transport.follow_preferred_address {
             return;
         }
         let (Some(pa), Some(peer)) = (
@@ -223,7 +223,7 @@ impl Connection {
         now: u64,
     ) {
         let mut challenge = [0u8; 8];
-        self.config.random.fill(&mut challenge);
+        self.config.endpoint.random.fill(&mut challenge);
         let pto = self.recovery.pto();
         let give_up = validation_timeout(pto);
         self.paths.probes.push(Probe {

@@ -251,32 +251,42 @@ impl Connection {
         retry_scid: Option<ConnectionId>,
     ) -> Self {
         let side = config.side;
-        let key_update_interval = config.key_update_interval;
+        let key_update_interval = config.transport.key_update_interval;
         let first_version = config
+            .transport
             .original_version
-            .unwrap_or(config.supported_versions[0]);
+            .unwrap_or(config.transport.supported_versions[0]);
         let local_cids = LocalCids::generate(&config);
         let mut streams = Streams::new(
             side,
             Windows {
-                stream: config.max_stream_data,
-                connection: config.max_data,
-                max_stream: config.max_stream_data.max(config.max_stream_window),
-                max_connection: config.max_data.max(config.max_connection_window),
+                stream: config.transport.max_stream_data,
+                connection: config.transport.max_data,
+                max_stream: config
+                    .transport
+                    .max_stream_data
+                    .max(config.transport.max_stream_window),
+                max_connection: config
+                    .transport
+                    .max_data
+                    .max(config.transport.max_connection_window),
             },
-            [config.max_streams_bidi, config.max_streams_uni],
+            [
+                config.transport.max_streams_bidi,
+                config.transport.max_streams_uni,
+            ],
         );
-        streams.set_credit_on_consume(config.receive_credit == ReceiveCredit::OnConsume);
-        streams.set_read_mode(config.receive_mode == crate::config::ReceiveMode::Read);
-        streams.set_writable_level(config.writable_level);
+        streams.set_credit_on_consume(config.transport.receive_credit == ReceiveCredit::OnConsume);
+        streams.set_read_mode(config.transport.receive_mode == crate::config::ReceiveMode::Read);
+        streams.set_writable_level(config.transport.writable_level);
         Self {
             side,
             version: first_version,
             vneg: version_state::VersionState::new(first_version),
             recovery: Recovery::new(
-                config.initial_rtt,
-                config.congestion_control,
-                config.max_datagram_size as u64,
+                config.transport.initial_rtt,
+                config.transport.congestion_control,
+                config.transport.max_datagram_size as u64,
             ),
             config,
             tls_ctx,
@@ -326,7 +336,7 @@ impl Connection {
             return Err(ApiError::InvalidArgument("configuration is not a client's"));
         }
         // RFC 9000 §7.2: an unpredictable DCID of at least 8 bytes.
-        let dcid = cid::random_cid(&*config.random, 8);
+        let dcid = cid::random_cid(&*config.endpoint.random, 8);
         Ok(Self::new(config, tls_ctx, dcid, None))
     }
 
@@ -362,10 +372,10 @@ impl Connection {
         // RFC 9000 §9.6: the preferred address's CID goes in the transport
         // parameters; the application routes it to this connection too.
         let c = &conn.config;
-        if c.preferred_v4.is_some() || c.preferred_v6.is_some() {
+        if c.transport.preferred_v4.is_some() || c.transport.preferred_v6.is_some() {
             if let Some(cid) = conn
                 .local_cids
-                .issue_for_preferred_address(&*conn.config.random)
+                .issue_for_preferred_address(&*conn.config.endpoint.random)
             {
                 conn.events
                     .push_back(Event::ConnectionIdIssued { cid: cid.cid });

@@ -331,7 +331,7 @@ impl Connection {
             p.challenge = None;
         } else {
             let mut data = [0u8; 8];
-            self.config.random.fill(&mut data);
+            self.config.endpoint.random.fill(&mut data);
             p.challenge = Some(Challenge {
                 data,
                 pending: true,

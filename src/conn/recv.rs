@@ -132,7 +132,7 @@ impl Connection {
             local,
             datagram_len,
         } = arrival;
-        let hdr = header::parse(buf, self.config.connection_id_length).ok()?;
+        let hdr = header::parse(buf, self.config.endpoint.connection_id_length).ok()?;
         let len = hdr.packet_len;
         let ptype = hdr.packet_type;
         // RFC 9000 §14.1: a server discards Initial packets in datagrams
@@ -192,7 +192,9 @@ impl Connection {
             return Some(len);
         }
         if self.side == Side::Server && !self.hs.is_started() {
-            if ptype != PacketType::Initial || !self.config.supported_versions.contains(&version) {
+            if ptype != PacketType::Initial
+                || !self.config.transport.supported_versions.contains(&version)
+            {
                 return Some(len);
             }
             if let Err(e) = self.accept(version, &dcid, &scid, from, now) {

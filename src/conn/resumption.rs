@@ -109,7 +109,13 @@ impl Connection {
     fn ticket_fits(&self, t: &StoredTicket) -> bool {
         let name_fits = self.config.tls.server_name.as_deref().unwrap_or("") == t.server_name;
         let alpn_fits = t.alpn.is_empty() || self.config.tls.alpn_protocols.contains(&t.alpn);
-        name_fits && alpn_fits && self.config.supported_versions.contains(&t.version)
+        name_fits
+            && alpn_fits
+            && self
+                .config
+                .transport
+                .supported_versions
+                .contains(&t.version)
     }
 
     /// A client waiting for tickets stops waiting this long after the

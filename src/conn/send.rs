@@ -196,7 +196,7 @@ impl Connection {
 
     /// The largest datagram `send` may write.
     pub fn max_send_size(&self) -> usize {
-        self.config.max_datagram_size
+        self.config.transport.max_datagram_size
     }
 
     /// The largest datagram the path allows (the peer's limit); ours may be
@@ -213,7 +213,7 @@ impl Connection {
             .peer_params
             .as_ref()
             .map_or(usize::MAX, |p| p.max_udp_payload_size as usize);
-        self.config.max_datagram_size.min(peer)
+        self.config.transport.max_datagram_size.min(peer)
     }
 
     /// The space that carries PINGs: the highest one we can send in.

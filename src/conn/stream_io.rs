@@ -309,7 +309,7 @@ impl Connection {
                 } else {
                     frame::kind::DATAGRAM
                 };
-                let Some(max) = self.config.max_datagram_frame_size else {
+                let Some(max) = self.config.transport.max_datagram_frame_size else {
                     return Err(TransportError::protocol_violation(
                         ty,
                         "DATAGRAM frames were not offered",

@@ -80,7 +80,7 @@ impl Connection {
 
     /// The per-stream receive window we advertise.
     pub(crate) fn config_max_stream_data(&self) -> u64 {
-        self.config.max_stream_data
+        self.config.transport.max_stream_data
     }
 
     /// The next packet number of `space`.

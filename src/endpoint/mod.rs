@@ -251,13 +251,13 @@ fn server_side(
     if config.side != Side::Server {
         return Err(ApiError::InvalidArgument("configuration is not a server's"));
     }
-    if config.connection_id_length != cid_len {
+    if config.endpoint.connection_id_length != cid_len {
         return Err(ApiError::InvalidArgument(
             "the configuration's connection ID length differs from the endpoint's",
         ));
     }
     let mut derived = config.clone();
-    derived.reset_key = Some(reset_key);
+    derived.endpoint.reset_key = Some(reset_key);
     Ok((Arc::new(derived), tls))
 }
 
@@ -269,9 +269,10 @@ impl<T: Routed> Endpoint<T> {
         server: Option<(Arc<Config>, Arc<TlsContext>)>,
         params: EndpointParams,
     ) -> Result<Self, ApiError> {
-        let rng: Arc<dyn RandomSource> = server
-            .as_ref()
-            .map_or_else(|| Arc::new(SystemRandom) as _, |(c, _)| c.random.clone());
+        let rng: Arc<dyn RandomSource> = server.as_ref().map_or_else(
+            || Arc::new(SystemRandom) as _,
+            |(c, _)| c.endpoint.random.clone(),
+        );
         let reset_key = params.reset_key.unwrap_or_else(|| {
             let mut k = [0u8; 32];
             rng.fill(&mut k);
@@ -279,7 +280,9 @@ impl<T: Routed> Endpoint<T> {
         });
         let cid_len = params
             .connection_id_length
-            .or(server.as_ref().map(|(c, _)| c.connection_id_length))
+            .or(server
+                .as_ref()
+                .map(|(c, _)| c.endpoint.connection_id_length))
             .unwrap_or(8);
         if cid_len > 20 {
             return Err(ApiError::InvalidArgument(
@@ -290,7 +293,9 @@ impl<T: Routed> Endpoint<T> {
             Some((config, tls)) => Some(server_side(&config, tls, cid_len, reset_key)?),
             None => None,
         };
-        let max_datagram_size = server.as_ref().map_or(0, |(c, _)| c.max_datagram_size);
+        let max_datagram_size = server
+            .as_ref()
+            .map_or(0, |(c, _)| c.transport.max_datagram_size);
         Ok(Self {
             server,
             client_config: None,
@@ -329,7 +334,9 @@ impl<T: Routed> Endpoint<T> {
         tls: Arc<TlsContext>,
     ) -> Result<(), ApiError> {
         let server = server_side(&config, tls, self.cid_len, self.reset_key)?;
-        self.max_datagram_size = self.max_datagram_size.max(server.0.max_datagram_size);
+        self.max_datagram_size = self
+            .max_datagram_size
+            .max(server.0.transport.max_datagram_size);
         self.server = Some(server);
         Ok(())
     }
@@ -345,7 +352,7 @@ impl<T: Routed> Endpoint<T> {
         self.reset_key = key;
         if let Some((config, tls)) = self.server.take() {
             let mut derived = (*config).clone();
-            derived.reset_key = Some(key);
+            derived.endpoint.reset_key = Some(key);
             self.server = Some((Arc::new(derived), tls));
         }
         self.client_config = None;
@@ -374,7 +381,7 @@ impl<T: Routed> Endpoint<T> {
         now: u64,
         prepare: impl FnOnce(&mut Connection) -> Result<(), ApiError>,
     ) -> Result<ConnectionHandle, ApiError> {
-        if config.connection_id_length != self.cid_len {
+        if config.endpoint.connection_id_length != self.cid_len {
             return Err(ApiError::InvalidArgument(
                 "the configuration's connection ID length differs from the endpoint's",
             ));
@@ -389,7 +396,9 @@ impl<T: Routed> Endpoint<T> {
                 "with zero-length connection IDs, one connection per peer address",
             ));
         }
-        self.max_datagram_size = self.max_datagram_size.max(config.max_datagram_size);
+        self.max_datagram_size = self
+            .max_datagram_size
+            .max(config.transport.max_datagram_size);
         let config = self.client_config(config);
         let mut conn = Connection::new_client(config, tls)?;
         prepare(&mut conn)?;
@@ -408,7 +417,7 @@ impl<T: Routed> Endpoint<T> {
             }
         }
         let mut derived = (*config).clone();
-        derived.reset_key = Some(self.reset_key);
+        derived.endpoint.reset_key = Some(self.reset_key);
         let used = Arc::new(derived);
         self.client_config = Some((config, used.clone()));
         used
@@ -466,15 +475,20 @@ impl<T: Routed> Endpoint<T> {
             return;
         }
         let known = h.packet_type != PacketType::UnknownVersion
-            && config.supported_versions.contains(&h.version);
+            && config.transport.supported_versions.contains(&h.version);
         if !known {
             if h.packet_type == PacketType::VersionNegotiation {
                 self.stats.unroutable += 1;
                 return;
             }
             let mut vn = Vec::new();
-            if server::version_negotiation(&mut vn, h.dcid, h.scid, &config.supported_versions)
-                .is_ok()
+            if server::version_negotiation(
+                &mut vn,
+                h.dcid,
+                h.scid,
+                &config.transport.supported_versions,
+            )
+            .is_ok()
             {
                 self.stats.version_negotiations += 1;
                 self.queue_stateless(local, remote, vn);

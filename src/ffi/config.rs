@@ -478,7 +478,7 @@ pub unsafe extern "C" fn quic_config_set_max_data(
 ) -> quic_result {
     with_config(config, "quic_config_set_max_data", |h| {
         h.apply(|c| {
-            let stream = c.max_stream_data;
+            let stream = c.transport.max_stream_data;
             c.set_windows(max_data, stream)
         })
     })
@@ -499,7 +499,7 @@ pub unsafe extern "C" fn quic_config_set_max_stream_data(
 ) -> quic_result {
     with_config(config, "quic_config_set_max_stream_data", |h| {
         h.apply(|c| {
-            let data = c.max_data;
+            let data = c.transport.max_data;
             c.set_windows(data, max_stream_data)
         })
     })

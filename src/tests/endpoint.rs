@@ -81,7 +81,7 @@ impl Net {
     }
 
     fn with_configs(c: Config, s: Config, params: EndpointParams) -> Self {
-        let server_cid_len = s.connection_id_length;
+        let server_cid_len = s.endpoint.connection_id_length;
         let server = Endpoint::new(Some(server_side(s)), params).unwrap();
         let client_tls = TlsContext::new(&c).unwrap();
         Self {

@@ -255,7 +255,7 @@ fn write_token_seeds() {
     use crate::fuzz::{token_config, token_peer, TOKEN_DCID, TOKEN_TIME};
     let dir = corpus_dir("address_token");
     std::fs::create_dir_all(&dir).unwrap();
-    let key = &token_config().token_key;
+    let key = &token_config().endpoint.token_key;
     let odcid = ConnectionId::new(&[7; 8]).unwrap();
     let scid = ConnectionId::new(&TOKEN_DCID).unwrap();
     let retry = key.retry_token(token_peer(), &odcid, &scid, TOKEN_TIME, &SystemRandom);

@@ -266,8 +266,8 @@ fn server_never_exceeds_three_times_what_it_received_before_validation() {
 #[test]
 fn idle_timeout_closes_both_sides() {
     let (mut c, mut s) = configs();
-    c.idle_timeout = 2_000 * MS;
-    s.idle_timeout = 5_000 * MS;
+    c.transport.idle_timeout = 2_000 * MS;
+    s.transport.idle_timeout = 5_000 * MS;
     let mut p = Pair::new(c, s);
     p.handshake();
     let start = p.now;
@@ -502,7 +502,7 @@ fn an_unanswered_handshake_ends_at_its_deadline() {
 #[test]
 fn the_default_handshake_deadline_is_the_idle_timeout() {
     let (mut c, s) = configs();
-    c.idle_timeout = 5_000 * MS;
+    c.transport.idle_timeout = 5_000 * MS;
     let mut p = Pair::new(c, s);
     p.drop = Box::new(|_, _, _| true);
     assert!(p.run_until(600_000 * MS, |p| p.client.is_closed()));

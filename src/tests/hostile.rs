@@ -165,8 +165,8 @@ fn reversed_one_byte_stream_fragments_fill_the_window_in_bounded_memory() {
 #[test]
 fn gappy_stream_fragments_are_capped_per_stream_and_per_connection() {
     let (c, mut s) = configs();
-    s.max_stream_data = 1 << 20;
-    s.max_data = 16 << 20;
+    s.transport.max_stream_data = 1 << 20;
+    s.transport.max_data = 16 << 20;
     let mut p = Pair::new(c, s);
     p.handshake();
     let per_stream = crate::conn::MAX_OOO_PIECES_PER_STREAM;
@@ -193,7 +193,7 @@ fn gappy_stream_fragments_are_capped_per_stream_and_per_connection() {
 #[test]
 fn streams_are_created_lazily() {
     let (c, mut s) = configs();
-    s.max_streams_bidi = 1 << 40;
+    s.transport.max_streams_bidi = 1 << 40;
     let mut p = Pair::new(c, s);
     p.handshake();
     let before = p.server().held(Space::Application).streams;
@@ -296,8 +296,8 @@ fn ack_frames_with_many_ranges_are_fine() {
 #[test]
 fn unread_datagrams_are_capped() {
     let (mut c, mut s) = configs();
-    c.max_datagram_frame_size = Some(1200);
-    s.max_datagram_frame_size = Some(1200);
+    c.transport.max_datagram_frame_size = Some(1200);
+    s.transport.max_datagram_frame_size = Some(1200);
     let mut p = Pair::new(c, s);
     p.handshake();
     let now = p.now;
@@ -319,8 +319,8 @@ fn unread_datagrams_are_capped() {
 #[test]
 fn a_huge_peer_idle_timeout_does_not_wrap() {
     let (mut c, mut s) = configs();
-    s.idle_timeout = 0;
-    c.idle_timeout = u64::MAX; // bypassing the setter, as a peer can
+    s.transport.idle_timeout = 0;
+    c.transport.idle_timeout = u64::MAX; // bypassing the setter, as a peer can
     let mut p = Pair::new(c, s);
     p.handshake();
     for uid in 0..5 {

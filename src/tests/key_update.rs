@@ -169,8 +169,8 @@ fn a_second_request_waits_for_the_first_update() {
 #[test]
 fn automatic_updates_every_thousand_packets_under_loss_and_reordering() {
     let (mut c, mut s) = configs();
-    c.key_update_interval = 1000;
-    s.key_update_interval = 1000;
+    c.transport.key_update_interval = 1000;
+    s.transport.key_update_interval = 1000;
     let mut p = Pair::new(c, s);
     p.rng = Rng::new(7);
     let link = Link {

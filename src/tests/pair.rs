@@ -494,9 +494,15 @@ impl Pair {
                     };
                     // A server front end answers versions it does not
                     // deploy with Version Negotiation (RFC 9000 §6.1).
-                    if h.is_long() && !self.server_config.supported_versions.contains(&h.version) {
+                    if h.is_long()
+                        && !self
+                            .server_config
+                            .transport
+                            .supported_versions
+                            .contains(&h.version)
+                    {
                         let mut vn = Vec::new();
-                        let versions = self.server_config.supported_versions.clone();
+                        let versions = self.server_config.transport.supported_versions.clone();
                         crate::server::version_negotiation(&mut vn, h.dcid, h.scid, &versions)
                             .unwrap();
                         self.enqueue(Dir::ToClient, vn);

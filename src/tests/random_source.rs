@@ -23,8 +23,8 @@ impl RandomSource for Counting {
 #[test]
 fn connection_ids_come_from_the_configured_source() {
     let (mut c, mut s) = configs();
-    c.random = Arc::new(Counting::default());
-    s.random = Arc::new(Counting::default());
+    c.endpoint.random = Arc::new(Counting::default());
+    s.endpoint.random = Arc::new(Counting::default());
     let mut p = Pair::new(c, s);
     // The client drew the server's initial DCID first (bytes 1..=8), then
     // its own first CID and reset token: the CID is bytes 9..=16.

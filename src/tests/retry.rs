@@ -77,7 +77,7 @@ impl RandomSource for Rewindable {
 fn a_server_that_splits_the_client_hello_over_two_connections() {
     let (c, mut s) = configs();
     let source = Arc::new(Rewindable::default());
-    s.random = source.clone();
+    s.endpoint.random = source.clone();
     let mut p = Pair::new(c, s);
     p.retry_every_initial = Some(RetryScid::FromDcid);
     p.accept_twice = Some(Box::new(move || source.0.store(0, Ordering::Relaxed)));

@@ -237,8 +237,8 @@ fn final_size_errors() {
 #[test]
 fn local_stream_errors() {
     let (c, mut s) = super::pair::configs();
-    s.max_streams_bidi = 2;
-    s.max_streams_uni = 1;
+    s.transport.max_streams_bidi = 2;
+    s.transport.max_streams_uni = 1;
     let mut p = Pair::new(c, s);
     p.handshake();
     p.client.stream_send(0, b"a", false).unwrap();
@@ -282,7 +282,7 @@ fn local_stream_errors() {
 #[test]
 fn max_streams_raises_the_limit_as_streams_close() {
     let (c, mut s) = super::pair::configs();
-    s.max_streams_bidi = 10;
+    s.transport.max_streams_bidi = 10;
     let mut p = Pair::new(c, s);
     p.handshake();
     // 200 sequential request/response streams through a limit of 10.
@@ -382,8 +382,8 @@ fn round_robin_interleaves_streams() {
 #[test]
 fn datagrams_both_ways() {
     let (mut c, mut s) = super::pair::configs();
-    c.max_datagram_frame_size = Some(65_535);
-    s.max_datagram_frame_size = Some(65_535);
+    c.transport.max_datagram_frame_size = Some(65_535);
+    s.transport.max_datagram_frame_size = Some(65_535);
     let mut p = Pair::new(c, s);
     p.handshake();
     p.client.send_datagram(b"ping").unwrap();
@@ -410,8 +410,8 @@ fn datagram_rules() {
     );
     // Over the size we offered: PROTOCOL_VIOLATION.
     let (mut c, mut s) = super::pair::configs();
-    c.max_datagram_frame_size = Some(100);
-    s.max_datagram_frame_size = Some(100);
+    c.transport.max_datagram_frame_size = Some(100);
+    s.transport.max_datagram_frame_size = Some(100);
     let mut p = Pair::new(c, s);
     p.handshake();
     let big = vec![1u8; 200];
@@ -426,12 +426,12 @@ fn datagram_rules() {
     let mut p2 = Pair::new(
         {
             let (mut c, _) = super::pair::configs();
-            c.max_datagram_frame_size = Some(100);
+            c.transport.max_datagram_frame_size = Some(100);
             c
         },
         {
             let (_, mut s) = super::pair::configs();
-            s.max_datagram_frame_size = Some(100);
+            s.transport.max_datagram_frame_size = Some(100);
             s
         },
     );
@@ -451,7 +451,7 @@ fn two_thousand_small_streams_through_a_limit_of_one_hundred() {
     // The interop runner's multiplexing case: every request is answered,
     // and the server hands out stream credit as streams close.
     let (c, mut s) = super::pair::configs();
-    s.max_streams_bidi = 100;
+    s.transport.max_streams_bidi = 100;
     let mut p = Pair::new(c, s);
     p.handshake();
     let total = 2000u64;
@@ -507,8 +507,8 @@ fn lost_window_updates_are_sent_again() {
     // lost. The transfer still completes, so they were sent again.
     let (c, mut s) = super::pair::configs();
     s.set_windows(256 << 10, 256 << 10).unwrap();
-    s.max_stream_window = 256 << 10;
-    s.max_connection_window = 256 << 10;
+    s.transport.max_stream_window = 256 << 10;
+    s.transport.max_connection_window = 256 << 10;
     let mut p = Pair::new(c, s);
     p.handshake();
     let start = p.now;
@@ -556,8 +556,8 @@ fn tiny_windows_still_complete() {
     // (sending DATA_BLOCKED / STREAM_DATA_BLOCKED) and still finishes.
     let (c, mut s) = super::pair::configs();
     s.set_windows(1000, 1000).unwrap();
-    s.max_stream_window = 1000;
-    s.max_connection_window = 1000;
+    s.transport.max_stream_window = 1000;
+    s.transport.max_connection_window = 1000;
     let mut p = Pair::new(c, s);
     p.handshake();
     let data = pattern(100_000, 9);
@@ -570,8 +570,8 @@ fn tiny_windows_still_complete() {
 #[test]
 fn unread_datagrams_are_bounded() {
     let (mut c, mut s) = super::pair::configs();
-    c.max_datagram_frame_size = Some(1000);
-    s.max_datagram_frame_size = Some(1000);
+    c.transport.max_datagram_frame_size = Some(1000);
+    s.transport.max_datagram_frame_size = Some(1000);
     let mut p = Pair::new(c, s);
     p.handshake();
     let f = frame_bytes(Frame::Datagram {
@@ -660,7 +660,7 @@ fn zero_copy_and_small_writes_mix_on_one_stream() {
 #[test]
 fn streams_wait_for_the_handshake_and_announce_new_credit() {
     let (c, mut s) = super::pair::configs();
-    s.max_streams_bidi = 1;
+    s.transport.max_streams_bidi = 1;
     let mut p = Pair::new(c, s);
     assert!(matches!(
         p.client.stream_send(0, b"early", false),

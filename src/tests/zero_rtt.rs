@@ -194,7 +194,7 @@ fn a_replayed_early_flight_is_not_processed_twice() {
     // Nor does another server of the fleet (same keys, its own strike
     // register) that shares the fleet's register.
     let (_, mut s) = early_configs();
-    s.set_shared_register(server.0.shared_register.clone());
+    s.set_shared_register(server.0.endpoint.shared_register.clone());
     assert_eq!(server_reads(&server_of(s), &flight), b"");
     // One whose register is its own would: the limit of a defence kept in
     // one place.

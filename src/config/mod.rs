@@ -1,5 +1,17 @@
 //! Connection settings (aioquic's `QuicConfiguration`), validated as they
 //! are set so that mistakes surface at the call that made them.
+//!
+//! A `Config` is three layers, in their order of dependency:
+//! - [`EndpointSettings`] (`endpoint.rs`): what every connection of an
+//!   endpoint shares: connection IDs and their generator, the reset and
+//!   token keys, randomness, the wall clock, the one-time registers;
+//! - [`TransportSettings`] (`transport.rs`): how connections behave on the
+//!   wire;
+//! - [`TlsSettings`] (in `tls`, so that `tls` never imports this module):
+//!   what OpenSSL is set up with; it reads the clock and the shared
+//!   register of the first layer through [`TlsInputs`].
+//!
+//! The setters below are the one way in, for Rust and C callers alike.
 
 use crate::crypto::random::{RandomSource, SystemRandom};
 pub use crate::error::ConfigError;
@@ -7,16 +19,19 @@ use crate::shared_register::SharedRegister;
 use crate::tls::settings::TlsInputs;
 pub use crate::tls::settings::{KeyLogFn, TlsSettings, VerifyMode};
 use crate::tls::{Credentials, TicketKey};
-use crate::token::{
-    SystemClock, TokenKey, UnixClock, UsedTokens, DEFAULT_TOKEN_LIFETIME, USED_TOKENS_CAPACITY,
-};
+use crate::token::{TokenKey, UnixClock};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::crypto::Suite;
 use crate::packet::MAX_CID_LEN;
 use crate::side::Side;
 use crate::version;
+
+mod endpoint;
+mod transport;
+pub use endpoint::EndpointSettings;
+pub use transport::TransportSettings;
 
 /// Makes a new connection ID in a buffer of the configured connection ID
 /// length, which arrives holding random bytes: how a fleet makes the IDs
@@ -62,86 +77,14 @@ pub enum ReceiveMode {
 pub struct Config {
     /// Client or server.
     pub(crate) side: Side,
+    /// Settings every connection of an endpoint shares: connection IDs,
+    /// keys, randomness, the clock and the registers of one-time use.
+    pub(crate) endpoint: EndpointSettings,
+    /// How connections behave on the wire: windows, limits, timers,
+    /// versions, paths.
+    pub(crate) transport: TransportSettings,
     /// What the TLS layer is configured with.
     pub(crate) tls: TlsSettings,
-    /// Length of the connection IDs we issue (0..=20).
-    pub(crate) connection_id_length: usize,
-    /// Idle timeout in nanoseconds (0 = none).
-    pub(crate) idle_timeout: u64,
-    /// Connection-level receive window.
-    pub(crate) max_data: u64,
-    /// Per-stream receive window.
-    pub(crate) max_stream_data: u64,
-    /// Largest UDP payload we send (at least 1200).
-    pub(crate) max_datagram_size: usize,
-    /// Initial RTT estimate in nanoseconds.
-    pub(crate) initial_rtt: u64,
-    /// Versions, preferred first; a client starts with the first.
-    pub(crate) supported_versions: Vec<u32>,
-    /// DATAGRAM support: the largest frame we accept (None = off).
-    pub(crate) max_datagram_frame_size: Option<u64>,
-    /// Where connection IDs, reset tokens and path challenges get their
-    /// randomness (default: OpenSSL's DRBG, then getrandom(2)).
-    pub(crate) random: Arc<dyn RandomSource>,
-    /// Stateless reset tokens are derived from this key and each CID
-    /// (RFC 9000 §10.3.2), so any server holding it can reset a
-    /// connection it lost; None: random tokens, known to the connection
-    /// only.
-    pub(crate) reset_key: Option<[u8; 32]>,
-    /// Makes the connection IDs we issue; None: random ones.
-    pub(crate) cid_generator: Option<CidGeneratorFn>,
-    /// How far auto-tuning may grow the per-stream window.
-    pub(crate) max_stream_window: u64,
-    /// When received stream data is credited back to the peer.
-    pub(crate) receive_credit: ReceiveCredit,
-    /// Events or reads.
-    pub(crate) receive_mode: ReceiveMode,
-    /// Send-buffer level for StreamWritable events (0: none).
-    pub(crate) writable_level: u64,
-    /// A PING after this long (ns) without sending an ack-eliciting
-    /// packet or receiving one (0: never).
-    pub(crate) keep_alive: u64,
-    /// Tell the peer not to move to another address (RFC 9000 §18.2).
-    pub(crate) disable_active_migration: bool,
-    /// A server's preferred addresses, per family (RFC 9000 §9.6).
-    pub(crate) preferred_v4: Option<std::net::SocketAddrV4>,
-    pub(crate) preferred_v6: Option<std::net::SocketAddrV6>,
-    /// A client moves to the server's preferred address (§9.6.1).
-    pub(crate) follow_preferred_address: bool,
-    /// How far auto-tuning may grow the connection window.
-    pub(crate) max_connection_window: u64,
-    /// Streams the peer may open at once, bidirectional.
-    pub(crate) max_streams_bidi: u64,
-    /// The congestion controller.
-    pub(crate) congestion_control: crate::recovery::congestion::Algorithm,
-    /// Streams the peer may open at once, unidirectional.
-    pub(crate) max_streams_uni: u64,
-    /// Start a 1-RTT key update after this many packets sent with one key
-    /// (0 = only before the cipher's confidentiality limit, RFC 9001 §6.6).
-    pub(crate) key_update_interval: u64,
-    /// The version of a client's first flight (aioquic's
-    /// `original_version`); None = the first of `supported_versions`.
-    /// `supported_versions` is what the client offers to switch to by
-    /// compatible negotiation (RFC 9368 §2.3), and a server's preference.
-    pub(crate) original_version: Option<u32>,
-    /// How long a handshake may take before the connection ends (ns);
-    /// 0 = the idle timeout (aioquic's bound), or 60 s without one.
-    pub(crate) handshake_timeout: u64,
-    /// A server's key for address-validation tokens (Retry, NEW_TOKEN):
-    /// random per configuration unless set.
-    pub(crate) token_key: Arc<TokenKey>,
-    /// How long a NEW_TOKEN token is good for, in seconds (0: a server
-    /// sends none).
-    pub(crate) token_lifetime: u64,
-    /// Wall-clock time for tokens, which servers of a fleet must agree on.
-    pub(crate) unix_clock: Arc<dyn UnixClock>,
-    /// NEW_TOKEN tokens presented already, shared by the connections of
-    /// this configuration (and its copies).
-    pub(crate) used_tokens: Arc<Mutex<UsedTokens>>,
-    /// The application's register of used tokens and 0-RTT tickets, shared
-    /// beyond this configuration (a fleet, a restart); None = in memory
-    /// only.
-    pub(crate) shared_register: Option<Arc<dyn SharedRegister>>,
 }
 
 impl TlsInputs for Config {
@@ -150,11 +93,11 @@ impl TlsInputs for Config {
     }
 
     fn unix_clock(&self) -> Arc<dyn UnixClock> {
-        self.unix_clock.clone()
+        self.endpoint.unix_clock.clone()
     }
 
     fn shared_register(&self) -> Option<Arc<dyn SharedRegister>> {
-        self.shared_register.clone()
+        self.endpoint.shared_register.clone()
     }
 }
 
@@ -194,39 +137,9 @@ impl Config {
     pub fn new(side: Side) -> Self {
         Self {
             side,
+            endpoint: EndpointSettings::new(),
+            transport: TransportSettings::new(),
             tls: TlsSettings::new(side),
-            connection_id_length: 8,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            max_data: DEFAULT_WINDOW,
-            max_stream_data: DEFAULT_WINDOW,
-            max_datagram_size: 1200,
-            initial_rtt: DEFAULT_INITIAL_RTT,
-            supported_versions: vec![version::V1, version::V2],
-            max_datagram_frame_size: None,
-            random: Arc::new(SystemRandom),
-            reset_key: None,
-            cid_generator: None,
-            max_stream_window: 16 * DEFAULT_WINDOW,
-            receive_credit: ReceiveCredit::OnPoll,
-            receive_mode: ReceiveMode::Events,
-            writable_level: 0,
-            keep_alive: 0,
-            disable_active_migration: false,
-            preferred_v4: None,
-            preferred_v6: None,
-            follow_preferred_address: true,
-            max_connection_window: 24 * DEFAULT_WINDOW,
-            max_streams_bidi: 128,
-            congestion_control: Default::default(),
-            max_streams_uni: 128,
-            key_update_interval: 0,
-            original_version: None,
-            handshake_timeout: 0,
-            token_key: Arc::new(TokenKey::new(random_key())),
-            token_lifetime: DEFAULT_TOKEN_LIFETIME,
-            unix_clock: Arc::new(SystemClock),
-            used_tokens: Arc::new(Mutex::new(UsedTokens::new(USED_TOKENS_CAPACITY))),
-            shared_register: None,
         }
     }
 
@@ -254,7 +167,7 @@ impl Config {
                 "connection IDs are at most 20 bytes".into(),
             ));
         }
-        self.connection_id_length = len;
+        self.endpoint.connection_id_length = len;
         Ok(())
     }
 
@@ -265,7 +178,7 @@ impl Config {
                 "max_datagram_size must be 1200..=65527".into(),
             ));
         }
-        self.max_datagram_size = size;
+        self.transport.max_datagram_size = size;
         Ok(())
     }
 
@@ -311,7 +224,7 @@ impl Config {
                 "the idle timeout is at most a day".into(),
             ));
         }
-        self.idle_timeout = ns;
+        self.transport.idle_timeout = ns;
         Ok(())
     }
 
@@ -323,13 +236,16 @@ impl Config {
                 "the handshake timeout is at most a day".into(),
             ));
         }
-        self.handshake_timeout = ns;
+        self.transport.handshake_timeout = ns;
         Ok(())
     }
 
     /// The handshake's time limit in effect (ns).
     pub fn effective_handshake_timeout(&self) -> u64 {
-        match (self.handshake_timeout, self.idle_timeout) {
+        match (
+            self.transport.handshake_timeout,
+            self.transport.idle_timeout,
+        ) {
             (0, 0) => DEFAULT_IDLE_TIMEOUT,
             (0, idle) => idle,
             (h, _) => h,
@@ -344,7 +260,7 @@ impl Config {
                 "the original version must be 1 or 0x6b3343cf".into(),
             ));
         }
-        self.original_version = Some(v);
+        self.transport.original_version = Some(v);
         Ok(())
     }
 
@@ -355,7 +271,7 @@ impl Config {
                 "supported versions must be a non-empty list of 1 and 0x6b3343cf".into(),
             ));
         }
-        self.supported_versions = versions;
+        self.transport.supported_versions = versions;
         Ok(())
     }
 
@@ -366,7 +282,7 @@ impl Config {
                 "initial RTT must be between 1 ms and 60 s".into(),
             ));
         }
-        self.initial_rtt = rtt_ns;
+        self.transport.initial_rtt = rtt_ns;
         Ok(())
     }
 
@@ -375,8 +291,8 @@ impl Config {
         if max_data > crate::varint::MAX || max_stream_data > crate::varint::MAX {
             return Err(ConfigError::Invalid("windows are at most 2^62 - 1".into()));
         }
-        self.max_data = max_data;
-        self.max_stream_data = max_stream_data;
+        self.transport.max_data = max_data;
+        self.transport.max_stream_data = max_stream_data;
         Ok(())
     }
 
@@ -388,8 +304,8 @@ impl Config {
                 "window limits are at most 2^62 - 1".into(),
             ));
         }
-        self.max_stream_window = stream;
-        self.max_connection_window = connection;
+        self.transport.max_stream_window = stream;
+        self.transport.max_connection_window = connection;
         Ok(())
     }
 
@@ -401,8 +317,8 @@ impl Config {
                 "stream limits are at most 2^60 (RFC 9000 §4.6)".into(),
             ));
         }
-        self.max_streams_bidi = bidi;
-        self.max_streams_uni = uni;
+        self.transport.max_streams_bidi = bidi;
+        self.transport.max_streams_uni = uni;
         Ok(())
     }
 
@@ -414,36 +330,36 @@ impl Config {
                 "the DATAGRAM frame size is at most 2^62 - 1".into(),
             ));
         }
-        self.max_datagram_frame_size = (size > 0).then_some(size);
+        self.transport.max_datagram_frame_size = (size > 0).then_some(size);
         Ok(())
     }
 
     /// Starts a 1-RTT key update every `packets` packets sent with one key
     /// (0: only before the AEAD confidentiality limit).
     pub fn set_key_update_interval(&mut self, packets: u64) {
-        self.key_update_interval = packets;
+        self.transport.key_update_interval = packets;
     }
 
     /// Picks the congestion controller.
     pub fn set_congestion_control(&mut self, algorithm: crate::recovery::congestion::Algorithm) {
-        self.congestion_control = algorithm;
+        self.transport.congestion_control = algorithm;
     }
 
     /// Sets when received stream data is credited back to the peer.
     pub fn set_receive_credit(&mut self, credit: ReceiveCredit) {
-        self.receive_credit = credit;
+        self.transport.receive_credit = credit;
     }
 
     /// Sets how the application receives stream data.
     pub fn set_receive_mode(&mut self, mode: ReceiveMode) {
-        self.receive_mode = mode;
+        self.transport.receive_mode = mode;
     }
 
     /// Reports a stream writable ([`crate::conn::Event::StreamWritable`])
     /// when its send buffer (written, not yet acknowledged) falls below
     /// `level` bytes after reaching it; 0 (the default) reports nothing.
     pub fn set_writable_level(&mut self, level: u64) {
-        self.writable_level = level;
+        self.transport.writable_level = level;
     }
 
     /// Sends a PING after `interval_ns` in which no packet came in and no
@@ -458,7 +374,7 @@ impl Config {
                 "the keep-alive interval is at most a day".into(),
             ));
         }
-        self.keep_alive = interval_ns;
+        self.transport.keep_alive = interval_ns;
         Ok(())
     }
 
@@ -466,7 +382,7 @@ impl Config {
     /// §18.2): the peer must not probe or move to other local addresses.
     /// A NAT rebinding, which the peer does not choose, is still followed.
     pub fn set_disable_active_migration(&mut self, disable: bool) {
-        self.disable_active_migration = disable;
+        self.transport.disable_active_migration = disable;
     }
 
     /// A server offers `addr` as its preferred address of that family (RFC
@@ -486,8 +402,8 @@ impl Config {
             ));
         }
         match addr {
-            std::net::SocketAddr::V4(a) => self.preferred_v4 = Some(a),
-            std::net::SocketAddr::V6(a) => self.preferred_v6 = Some(a),
+            std::net::SocketAddr::V4(a) => self.transport.preferred_v4 = Some(a),
+            std::net::SocketAddr::V6(a) => self.transport.preferred_v6 = Some(a),
         }
         Ok(())
     }
@@ -496,7 +412,7 @@ impl Config {
     /// default, as RFC 9000 §9.6.1 recommends). Off for a client that can
     /// send to one server address only.
     pub fn set_follow_preferred_address(&mut self, follow: bool) {
-        self.follow_preferred_address = follow;
+        self.transport.follow_preferred_address = follow;
     }
 
     /// Turns session tickets on: a server issues them after the handshake,
@@ -542,7 +458,7 @@ impl Config {
     /// tokens): every server of a fleet the same, so any of them accepts
     /// the tokens of the others. Random per configuration when never set.
     pub fn set_token_key(&mut self, key: [u8; 32]) {
-        self.token_key = Arc::new(TokenKey::new(key));
+        self.endpoint.token_key = Arc::new(TokenKey::new(key));
     }
 
     /// Sets how long a server's NEW_TOKEN tokens are good for, in seconds
@@ -553,14 +469,14 @@ impl Config {
                 "a token lifetime is at most 30 days".into(),
             ));
         }
-        self.token_lifetime = seconds;
+        self.endpoint.token_lifetime = seconds;
         Ok(())
     }
 
     /// Takes wall-clock time for tokens from `clock` instead of the
     /// system's.
     pub fn set_unix_clock(&mut self, clock: Arc<dyn UnixClock>) {
-        self.unix_clock = clock;
+        self.endpoint.unix_clock = clock;
     }
 
     /// Asks `register` too, besides this configuration's own registers,
@@ -569,7 +485,7 @@ impl Config {
     /// across restarts. With one, 0-RTT is also taken right after the
     /// configuration is made (see [`crate::tls`]'s strike register).
     pub fn set_shared_register(&mut self, register: Option<Arc<dyn SharedRegister>>) {
-        self.shared_register = register;
+        self.endpoint.shared_register = register;
     }
 
     /// Turns 0-RTT on (RFC 9001 §4.6): a client resuming with a ticket that
@@ -598,7 +514,7 @@ impl Config {
     /// secret, as anyone who knows it can end connections. An endpoint
     /// sets its own (`EndpointParams::reset_key`).
     pub fn set_stateless_reset_key(&mut self, key: Option<[u8; 32]>) {
-        self.reset_key = key;
+        self.endpoint.reset_key = key;
     }
 
     /// Makes every connection ID this endpoint issues (and the SCID of its
@@ -606,7 +522,7 @@ impl Config {
     /// so that the IDs carry what the fleet's load balancers route by.
     /// None: random.
     pub fn set_cid_generator(&mut self, generator: Option<CidGeneratorFn>) {
-        self.cid_generator = generator;
+        self.endpoint.cid_generator = generator;
     }
 
     /// Makes every connection ID this endpoint issues (and the SCID of its
@@ -618,16 +534,16 @@ impl Config {
     pub fn set_quic_lb(&mut self, lb: Option<crate::quic_lb::QuicLbConfig>) {
         match lb {
             Some(lb) => {
-                self.connection_id_length = lb.cid_len();
-                self.cid_generator = Some(Arc::new(move |cid: &mut [u8]| lb.fill(cid)));
+                self.endpoint.connection_id_length = lb.cid_len();
+                self.endpoint.cid_generator = Some(Arc::new(move |cid: &mut [u8]| lb.fill(cid)));
             }
-            None => self.cid_generator = None,
+            None => self.endpoint.cid_generator = None,
         }
     }
 
     /// Takes randomness from `source` instead of the system's.
     pub fn set_random(&mut self, source: Arc<dyn RandomSource>) {
-        self.random = source;
+        self.endpoint.random = source;
     }
 
     /// Client or server.
@@ -726,8 +642,8 @@ mod tests {
     #[test]
     fn defaults_follow_aioquic() {
         let c = Config::new(Side::Client);
-        assert_eq!(c.connection_id_length, 8);
-        assert_eq!(c.max_datagram_size, 1200);
+        assert_eq!(c.endpoint.connection_id_length, 8);
+        assert_eq!(c.transport.max_datagram_size, 1200);
         assert_eq!(c.tls.verify_mode, VerifyMode::Required);
         assert_eq!(Config::new(Side::Server).tls.verify_mode, VerifyMode::None);
     }
@@ -754,7 +670,7 @@ mod tests {
             Err(ConfigError::Certificate(_))
         ));
         // Nothing was changed by the refused calls.
-        assert_eq!(c.connection_id_length, 8);
+        assert_eq!(c.endpoint.connection_id_length, 8);
         assert!(c.tls.ca_certs.is_empty());
     }
 }
