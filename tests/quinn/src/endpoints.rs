@@ -28,7 +28,15 @@ pub struct FleetOutcome {
     pub quinn_left: usize,
     /// Connections the libquic server endpoint accepted.
     pub libquic_accepted: u64,
+    /// Short-header datagrams quinn-proto sent libquic, and of them those
+    /// whose destination CID carries [`SERVER_ID`] (QUIC-LB runs).
+    pub short_to_libquic: usize,
+    pub short_with_server_id: usize,
 }
+
+/// A libquic server's QUIC-LB server ID, under config rotation 2, with a
+/// 6-byte nonce: 9-byte connection IDs.
+const SERVER_ID: [u8; 2] = [0x51, 0xd0];
 
 /// A stream's application state on either stack.
 #[derive(Debug, Default)]
@@ -251,11 +259,27 @@ impl LibFleet {
 /// endpoint (libquic's the clients with `libquic_client`), over a link
 /// that loses `loss` of the datagrams.
 pub fn run_fleet(libquic_client: bool, clients: usize, loss: f64) -> FleetOutcome {
+    run_fleet_with(libquic_client, clients, loss, false)
+}
+
+/// [`run_fleet`]; with `quic_lb`, a libquic server issues QUIC-LB IDs.
+pub fn run_fleet_with(
+    libquic_client: bool,
+    clients: usize,
+    loss: f64,
+    quic_lb: bool,
+) -> FleetOutcome {
     let opts = Opts {
         libquic_client,
         ..Opts::default()
     };
-    let (lib_config, lib_tls) = lib_config(&opts);
+    let (mut lib_config, lib_tls) = lib_config(&opts);
+    if quic_lb {
+        let mut c = (*lib_config).clone();
+        let lb = quic::quic_lb::QuicLbConfig::new(2, &SERVER_ID, 6).unwrap();
+        c.set_quic_lb(Some(lb));
+        lib_config = Arc::new(c);
+    }
     let (quinn_client, quinn_server) = quinn_configs(&opts);
     let base = Instant::now();
     let mut quinn = QuinnFleet {
@@ -302,6 +326,8 @@ pub fn run_fleet(libquic_client: bool, clients: usize, loss: f64) -> FleetOutcom
         }
     }
     let mut link = Link {
+        short_to_libquic: 0,
+        short_with_server_id: 0,
         queue: BinaryHeap::new(),
         seq: 0,
         rng: Rng(0x9e37_79b9_7f4a_7c15),
@@ -329,6 +355,8 @@ pub fn run_fleet(libquic_client: bool, clients: usize, loss: f64) -> FleetOutcom
     let mut outcome = FleetOutcome {
         answered: answered(&lib, &quinn),
         libquic_accepted: lib.endpoint.stats().accepted,
+        short_to_libquic: link.short_to_libquic,
+        short_with_server_id: link.short_with_server_id,
         ..Default::default()
     };
     // Every client closes; both sides drain and let go.
@@ -358,6 +386,8 @@ type Carried = Reverse<(u64, u64, bool, SocketAddr, Vec<u8>)>;
 
 /// The link between the two endpoints.
 struct Link {
+    short_to_libquic: usize,
+    short_with_server_id: usize,
     queue: BinaryHeap<Carried>,
     seq: u64,
     rng: Rng,
@@ -366,6 +396,13 @@ struct Link {
 
 impl Link {
     fn carry(&mut self, now: u64, to_libquic: bool, from: SocketAddr, d: Vec<u8>) {
+        if to_libquic && d[0] & 0x80 == 0 {
+            self.short_to_libquic += 1;
+            let dcid = &d[1..d.len().min(10)];
+            if quic::quic_lb::decode_server_id(dcid, 2) == Some((2, &SERVER_ID[..])) {
+                self.short_with_server_id += 1;
+            }
+        }
         if self.rng.chance(self.loss) {
             return;
         }
@@ -440,6 +477,22 @@ mod tests {
         assert_eq!(o.answered, 30, "{o:?}");
         assert_eq!(o.libquic_accepted, 30);
         assert_eq!((o.libquic_left, o.quinn_left), (0, 0), "{o:?}");
+    }
+
+    /// quinn-proto clients of a libquic server with QUIC-LB IDs: every
+    /// short-header packet they send carries the server ID (a load
+    /// balancer could route each one), and every answer arrives.
+    #[test]
+    fn quinn_clients_address_a_quic_lb_server_by_its_server_id() {
+        let o = run_fleet_with(false, 10, 0.02, true);
+        assert_eq!(o.answered, 10, "{o:?}");
+        assert!(o.short_to_libquic > 20, "{o:?}");
+        assert_eq!(o.short_with_server_id, o.short_to_libquic, "{o:?}");
+        let plain = run_fleet_with(false, 10, 0.02, false);
+        assert!(
+            plain.short_with_server_id < plain.short_to_libquic / 10,
+            "random IDs carry it only by chance: {plain:?}"
+        );
     }
 
     #[test]
