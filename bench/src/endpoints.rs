@@ -45,6 +45,20 @@ pub struct LibConfigs {
     pub stls: Arc<TlsContext>,
 }
 
+impl LibConfigs {
+    /// The pinned configurations with `streams` as each kind's limit.
+    pub fn with_streams(certs: &str, streams: u64) -> Self {
+        let (c, s) = crate::libquic_drv::configs_with_streams(certs, streams);
+        let (c, s) = (Arc::new(c), Arc::new(s));
+        Self {
+            ctls: TlsContext::new(&c).unwrap(),
+            stls: TlsContext::new(&s).unwrap(),
+            c,
+            s,
+        }
+    }
+}
+
 /// libquic's two endpoints and what their applications track.
 pub struct LibFleet {
     client: Endpoint,

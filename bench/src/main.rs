@@ -12,7 +12,15 @@
 //! packet layer alone against the EVP ceiling; memory per established
 //! idle connection (BENCH_CONNS pairs, 1000 by default); the receive
 //! side's cost of 1-byte STREAM frames in reverse order against in order
-//! (BENCH_REASSEMBLY_MB, 16 by default).
+//! (BENCH_REASSEMBLY_MB, 16 by default); bulk/32 under a second link model
+//! (1 ms of virtual time per turn); the timers of BENCH_ENDPOINT_CONNS
+//! idle pairs through endpoints running out.
+//!
+//! Fairness: both stacks run CUBIC and hand out one datagram per send
+//! call; the rows of a workload take turns in a different order each
+//! repetition; the memory rows are measured in a child process, the only
+//! place where allocations are counted, so no counting runs while CPU is
+//! timed.
 
 mod aioquic_drv;
 mod cabi_drv;
@@ -21,6 +29,7 @@ mod endpoints;
 mod libquic_drv;
 mod lossy;
 mod memory;
+mod memory_rows;
 mod quinn_drv;
 mod reassembly;
 mod util;
@@ -56,6 +65,8 @@ type StartBulk<'a> = Box<dyn FnMut() -> Box<dyn BulkRun + 'a> + 'a>;
 /// CPU-second otherwise), and which rows to run.
 struct Rows {
     samples: BTreeMap<String, Vec<f64>>,
+    /// The repetition running: it sets the order in which rows take turns.
+    rep: usize,
     /// BENCH_ONLY=text[,text...] runs only the rows whose name contains
     /// one of them (to profile one stack: BENCH_ONLY=bulk/32/libquic-rust).
     only: String,
@@ -65,6 +76,7 @@ impl Rows {
     fn new() -> Self {
         Self {
             samples: BTreeMap::new(),
+            rep: 0,
             only: std::env::var("BENCH_ONLY").unwrap_or_default(),
         }
     }
@@ -98,7 +110,8 @@ impl Rows {
         let mut done = 0;
         while done < units {
             let n = turn.min(units - done);
-            for (i, (key, one)) in rows.iter_mut().enumerate() {
+            for i in util::order(rows.len(), self.rep) {
+                let (key, one) = &mut rows[i];
                 if self.want(key) {
                     let ((), s) = measure(|| one(n));
                     cpu[i] += s;
@@ -119,12 +132,13 @@ impl Rows {
     /// Bulk transfers of `data`, one per wanted row, started (handshake
     /// included) and then advanced `steps` times in turns; records MB per
     /// CPU-second of each.
-    fn run_bulk(&mut self, starts: &mut [(String, StartBulk<'_>)], data: &[u8], steps: usize) {
-        let mut runs: Vec<(&str, Box<dyn BulkRun + '_>, f64)> = Vec::new();
-        for (key, start) in starts.iter_mut() {
+    fn run_bulk<'a>(&mut self, starts: &mut [(String, StartBulk<'a>)], data: &[u8], steps: usize) {
+        let mut runs: Vec<(String, Box<dyn BulkRun + 'a>, f64)> = Vec::new();
+        for i in util::order(starts.len(), self.rep) {
+            let (key, start) = &mut starts[i];
             if self.want(key) {
                 let (run, s) = measure(start);
-                runs.push((key.as_str(), run, s));
+                runs.push((key.clone(), run, s));
             }
         }
         for step in 1..=steps {
@@ -164,7 +178,10 @@ impl Rows {
 }
 
 fn main() {
-    let openssl_counted = memory::count_openssl();
+    if memory_rows::is_child() {
+        memory_rows::child_main();
+        return;
+    }
     let certs = util::cert_dir();
     let mb = env_usize("BENCH_MB", 200);
     let handshakes = env_usize("BENCH_HANDSHAKES", 1000);
@@ -198,6 +215,7 @@ fn main() {
     let mut b = Rows::new();
     for rep in 0..REPS {
         eprintln!("run {}/{REPS}", rep + 1);
+        b.rep = rep;
         for batch in [2usize, 32] {
             // The stacks' transfers advance in turns of a twentieth of the
             // data, so a slow spell of the shared machine hits all alike.
@@ -224,6 +242,24 @@ fn main() {
                 ),
             ];
             b.run_bulk(&mut starts, &data, 20);
+            if batch == 32 {
+                // The second link model: 1 ms of virtual time per turn,
+                // whatever moved (util::set_tick), against which pacing
+                // tuned to the usual model would show.
+                let mut ticked: [(String, StartBulk); 2] = [
+                    (
+                        "bulk/32-1ms/libquic-rust".into(),
+                        Box::new(|| Box::new(libquic_drv::Bulk::start(&lc, &ls, &ctls, &stls, 32))),
+                    ),
+                    (
+                        "bulk/32-1ms/quinn-proto".into(),
+                        Box::new(|| Box::new(quinn_drv::Bulk::start(&qcfg, 32))),
+                    ),
+                ];
+                util::set_tick(1_000_000);
+                b.run_bulk(&mut ticked, &data, 20);
+                util::set_tick(0);
+            }
             b.run_aioquic(
                 &format!("bulk/{batch}/aioquic"),
                 &certs,
@@ -390,72 +426,32 @@ fn main() {
         Vec::new()
     };
 
-    // Memory per idle connection: BENCH_CONNS established pairs held at once.
+    // Memory per idle connection: BENCH_CONNS established pairs held at
+    // once, measured in a child process of its own (memory_rows.rs), so
+    // that the allocation counting and OpenSSL's malloc hooks never run
+    // while CPU is timed here.
     let conns = env_usize("BENCH_CONNS", 1000);
-    // (stack, heap, RSS) per connection, in bytes.
-    let mut memory_rows: Vec<(String, f64, f64)> = Vec::new();
-    // (connections, libquic's CPU-s, quinn-proto's) to let them all time out.
-    let mut expiry: Option<(usize, f64, f64)> = None;
-    if b.want("memory") {
-        // Both stacks at the same stream limits (each kind): default-like
-        // ones and a large one, where per-stream state weighs most.
-        for limit in [100u32, 128, 1000] {
-            let (c, s) = libquic_drv::configs_with_streams(&certs, u64::from(limit));
-            let (c, s) = (std::sync::Arc::new(c), std::sync::Arc::new(s));
-            let (ct, st) = (
-                quic::tls::TlsContext::new(&c).unwrap(),
-                quic::tls::TlsContext::new(&s).unwrap(),
-            );
-            let (h, r) = memory::per_connection(conns, || {
-                let mut p = libquic_drv::Pair::new(&c, &s, &ct, &st);
-                p.handshake(32);
-                p.settle();
-                p
-            });
-            memory_rows.push((format!("libquic-rust@{limit}"), h, r));
-            let q = quinn_drv::configs_with_streams(&certs, limit);
-            let (h, r) = memory::per_connection(conns, || {
-                let mut p = quinn_drv::Pair::new(&q);
-                p.handshake(32);
-                p.settle();
-                p
-            });
-            memory_rows.push((format!("quinn-proto@{limit}"), h, r));
-        }
-        let (h, r) = memory::per_connection(conns, || {
-            let mut p = cabi_drv::Pair::new(&ccfg, 32);
-            p.handshake();
-            p.settle();
-            p
-        });
-        memory_rows.push(("libquic-c@1000".into(), h, r));
-        // Through an endpoint on each side, both stacks, with many more
-        // connections (BENCH_ENDPOINT_CONNS pairs, 10,000 by default) at a
-        // stream limit of 100: the endpoints' routing tables and timer
-        // heaps are included.
+    let report = if b.want("memory") {
+        memory_rows::in_child()
+    } else {
+        memory_rows::Report::default()
+    };
+    let memory_rows = report.rows;
+    let openssl_counted = report.openssl_counted;
+    // The timers at scale: BENCH_ENDPOINT_CONNS idle pairs (10,000 by
+    // default) through one endpoint per side, each stack's clock run until
+    // every connection timed out and both endpoints let it go; CPU time
+    // per connection, measured once (making the fleets is not timed).
+    let expiry = b.want("timers").then(|| {
         let many = env_usize("BENCH_ENDPOINT_CONNS", 10_000);
-        let (c, s) = libquic_drv::configs_with_streams(&certs, 100);
-        let (c, s) = (std::sync::Arc::new(c), std::sync::Arc::new(s));
-        let lib_100 = endpoints::LibConfigs {
-            ctls: quic::tls::TlsContext::new(&c).unwrap(),
-            stls: quic::tls::TlsContext::new(&s).unwrap(),
-            c,
-            s,
-        };
-        // Then the timers at that scale: the clock runs until every idle
-        // connection timed out and both endpoints let it go; CPU time
-        // per connection.
-        let (h, r, fleet) = memory::holding(many, || endpoints::LibFleet::held(&lib_100, many));
-        memory_rows.push((format!("libquic-endpoints@100 x{many}"), h, r));
-        let ((), lib_expiry) = util::measure(|| fleet.expire());
+        let lib_100 = endpoints::LibConfigs::with_streams(&certs, 100);
+        let fleet = endpoints::LibFleet::held(&lib_100, many);
+        let ((), lib) = util::measure(|| fleet.expire());
         let q = quinn_drv::configs_with_streams(&certs, 100);
-        let (h, r, fleet) = memory::holding(many, || endpoints::QuinnFleet::held(&q, many));
-        memory_rows.push((format!("quinn-endpoints@100 x{many}"), h, r));
-        let ((), quinn_expiry) = util::measure(|| fleet.expire());
-        expiry = Some((many, lib_expiry, quinn_expiry));
-        let m = aioquic_drv::memory(&certs, conns);
-        memory_rows.push(("aioquic".into(), m.heap, m.rss));
-    }
+        let fleet = endpoints::QuinnFleet::held(&q, many);
+        let ((), quinn) = util::measure(|| fleet.expire());
+        (many, lib, quinn)
+    });
 
     let sum: BTreeMap<String, Summary> = b
         .samples

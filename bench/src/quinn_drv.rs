@@ -249,15 +249,21 @@ impl Pair {
                 self.link.recycle(d);
             }
         }
-        if !moved && timers {
+        let tick = crate::util::tick();
+        if tick > 0 && timers {
+            self.now += Duration::from_nanos(tick);
+        }
+        if (!moved || tick > 0) && timers {
             let mut next: Option<Instant> = None;
             for s in [&mut self.client, &mut self.server] {
                 if let Some(t) = s.conn.as_mut().and_then(|(_, c)| c.poll_timeout()) {
                     next = Some(next.map_or(t, |n| n.min(t)));
                 }
             }
-            let at = next.map_or(self.now, |t| t.saturating_duration_since(self.base));
-            self.now = at.max(self.now + Duration::from_micros(10));
+            if tick == 0 {
+                let at = next.map_or(self.now, |t| t.saturating_duration_since(self.base));
+                self.now = at.max(self.now + Duration::from_micros(10));
+            }
             let now = self.base + self.now;
             for s in [&mut self.client, &mut self.server] {
                 if let Some((_, c)) = &mut s.conn {

@@ -85,3 +85,34 @@ impl Link {
         self.spare.push(datagram);
     }
 }
+
+/// The second link model: when non-zero, every turn of the in-memory link
+/// also moves the virtual clock this many ns (1 ms in the `bulk/32-1ms`
+/// rows), so a stack's pacing meets a link that is not the one it was
+/// tuned on. 0: time moves only when nothing moved (the usual model).
+static TICK_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Sets the per-turn tick (0: off).
+pub fn set_tick(ns: u64) {
+    TICK_NS.store(ns, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The per-turn tick in ns.
+pub fn tick() -> u64 {
+    TICK_NS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A permutation of `0..n` for repetition `rep`: the rows of a workload
+/// take their turns in a different order each repetition, so that none
+/// always runs first (a warm cache, a quiet moment) or last.
+pub fn order(n: usize, rep: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..n).collect();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (rep as u64 + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    for i in (1..n).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    v
+}
