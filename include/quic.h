@@ -710,8 +710,12 @@ typedef struct {
 } quic_endpoint_params;
 
 // What travels with one datagram, in and out: its local and remote
-// addresses. A growable struct (the rule in this header's opening
-// comment): ECN marks, segment sizes and send times will be appended.
+// addresses and, for a coalesced receive, the GRO segment size. A
+// growable struct (the rule in this header's opening comment): ECN
+// marks, GSO segment sizes and send times will be appended. Fields
+// appended stay past the previous `sizeof` (`segment_size` starts at
+// 280 on LP64, where the struct used to end), so an older caller's
+// padding is never read as one.
 //
 // An address whose length is 0 is absent: a `local` the caller does not
 // know, or one the library has no opinion on (send from your one socket).
@@ -727,6 +731,12 @@ typedef struct {
     struct sockaddr_storage remote;
     // Length of `remote`.
     socklen_t remote_len;
+    // Receiving: the segment size of a buffer the kernel coalesced
+    // (`UDP_GRO`): the buffer holds datagrams of this size back to back,
+    // the last one possibly shorter, each received on its own. 0, or
+    // the buffer's length or more: one datagram. Sending: written 0 (one
+    // datagram per call).
+    uint64_t segment_size;
 } quic_datagram_info;
 
 // One endpoint event (output). Growth rule as for `quic_event`.
@@ -2015,6 +2025,8 @@ quic_result quic_endpoint_connect(quic_endpoint *ep,
 
 // Feeds one received datagram: `info->remote` (required) is where it
 // came from, `info->local` where it arrived (length 0: the one socket).
+// A buffer the kernel coalesced (`UDP_GRO`) goes in whole, with its
+// `info->segment_size`: each segment is a datagram of its own.
 // It goes to its connection, starts a new one, or is answered without
 // one (Version Negotiation, Retry, stateless reset), within the
 // endpoint's limits; nothing else happens to a datagram that fits none.
@@ -2127,7 +2139,8 @@ quic_result quic_endpoint_set_context(quic_endpoint *ep, uint64_t handle, void *
 quic_result quic_endpoint_stats(quic_endpoint *ep, quic_endpoint_stats_info *out);
 
 // `quic_conn_recv` with the datagram's addresses in `info`: `remote`
-// (required) and `local` (where it arrived; length 0 if unknown). A
+// (required) and `local` (where it arrived; length 0 if unknown), and
+// for a buffer the kernel coalesced (`UDP_GRO`) its `segment_size`. A
 // client that probes or migrates to other local addresses passes them
 // here, so that answers on a new path are recognised and PATH_RESPONSE
 // goes back out of the socket the challenge came in on.

@@ -12,7 +12,7 @@ use super::config::quic_config;
 use super::conn::{quic_conn, quic_conn_params, read_params, ClientExtras, ConnHandle};
 use super::event::quic_event;
 use super::guard::guard;
-use super::path::{quic_datagram_info, read_info, write_info};
+use super::path::{quic_datagram_info, read_received, write_info};
 use super::result::*;
 use super::sized::{check_fields, read_sized, usable_size, write_sized, Checked, Growable};
 use super::token::quic_token_kind;
@@ -392,6 +392,8 @@ pub unsafe extern "C" fn quic_endpoint_connect(
 
 /// Feeds one received datagram: `info->remote` (required) is where it
 /// came from, `info->local` where it arrived (length 0: the one socket).
+/// A buffer the kernel coalesced (`UDP_GRO`) goes in whole, with its
+/// `info->segment_size`: each segment is a datagram of its own.
 /// It goes to its connection, starts a new one, or is answered without
 /// one (Version Negotiation, Retry, stateless reset), within the
 /// endpoint's limits; nothing else happens to a datagram that fits none.
@@ -413,11 +415,13 @@ pub unsafe extern "C" fn quic_endpoint_recv(
     with_endpoint(ep, |h| {
         let datagram = try_slice!(data, len);
         // SAFETY: per the contract.
-        let (local, remote) = match unsafe { read_info(info) } {
-            Ok(a) => a,
+        let received = match unsafe { read_received(info) } {
+            Ok(r) => r,
             Err(e) => return e,
         };
-        h.ep.recv(datagram, local, remote, now_ns);
+        for d in received.datagrams(datagram) {
+            h.ep.recv(d, received.local, received.remote, now_ns);
+        }
         QUIC_RESULT_OK
     })
 }

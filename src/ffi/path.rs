@@ -11,8 +11,12 @@ use super::sized::{read_sized, usable_size, write_sized, Growable};
 use crate::conn::Transmit;
 
 /// What travels with one datagram, in and out: its local and remote
-/// addresses. A growable struct (the rule in this header's opening
-/// comment): ECN marks, segment sizes and send times will be appended.
+/// addresses and, for a coalesced receive, the GRO segment size. A
+/// growable struct (the rule in this header's opening comment): ECN
+/// marks, GSO segment sizes and send times will be appended. Fields
+/// appended stay past the previous `sizeof` (`segment_size` starts at
+/// 280 on LP64, where the struct used to end), so an older caller's
+/// padding is never read as one.
 ///
 /// An address whose length is 0 is absent: a `local` the caller does not
 /// know, or one the library has no opinion on (send from your one socket).
@@ -30,6 +34,12 @@ pub struct quic_datagram_info {
     pub remote: libc::sockaddr_storage,
     /// Length of `remote`.
     pub remote_len: libc::socklen_t,
+    /// Receiving: the segment size of a buffer the kernel coalesced
+    /// (`UDP_GRO`): the buffer holds datagrams of this size back to back,
+    /// the last one possibly shorter, each received on its own. 0, or
+    /// the buffer's length or more: one datagram. Sending: written 0 (one
+    /// datagram per call).
+    pub segment_size: u64,
 }
 
 // SAFETY: #[repr(C)], struct_size first; the minimum ends after
@@ -46,17 +56,37 @@ impl quic_datagram_info {
     }
 }
 
-/// The (local, remote) addresses of the caller's `info`; the remote one
-/// is required.
+/// What the caller's `info` says about a received buffer.
+pub(super) struct Received {
+    pub(super) local: Option<SocketAddr>,
+    pub(super) remote: SocketAddr,
+    /// GRO: the segment size (0: one datagram).
+    segment_size: u64,
+}
+
+impl Received {
+    /// The datagrams of `buffer`: one, or its GRO segments in order.
+    pub(super) fn datagrams<'a>(&self, buffer: &'a [u8]) -> std::slice::Chunks<'a, u8> {
+        let size = match usize::try_from(self.segment_size) {
+            Ok(s) if s > 0 && s < buffer.len() => s,
+            _ => buffer.len().max(1),
+        };
+        buffer.chunks(size)
+    }
+}
+
+/// The addresses and segment size of the caller's `info`; the remote
+/// address is required.
 ///
 /// Safety: `info` NULL or valid for its `struct_size` bytes.
-pub(super) unsafe fn read_info(
+pub(super) unsafe fn read_received(
     info: *const quic_datagram_info,
-) -> Result<(Option<SocketAddr>, SocketAddr), quic_result> {
+) -> Result<Received, quic_result> {
     // SAFETY: per the contract.
     let size = unsafe { usable_size(info) }?;
     // SAFETY: per the contract; absent fields stay zero.
     let info = unsafe { read_sized(info, size, quic_datagram_info::zeroed()) };
+    let segment_size = info.segment_size;
     // SAFETY: the fields are within `info`.
     match unsafe {
         (
@@ -64,7 +94,11 @@ pub(super) unsafe fn read_info(
             optional_sockaddr(&info.remote, info.remote_len),
         )
     } {
-        (Ok(l), Ok(Some(r))) => Ok((l, r)),
+        (Ok(local), Ok(Some(remote))) => Ok(Received {
+            local,
+            remote,
+            segment_size,
+        }),
         (Err(e), _) | (_, Err(e)) => Err(e),
         (_, Ok(None)) => Err(QUIC_RESULT_INVALID_ADDRESS),
     }
@@ -103,7 +137,8 @@ unsafe fn optional_sockaddr(
 }
 
 /// `quic_conn_recv` with the datagram's addresses in `info`: `remote`
-/// (required) and `local` (where it arrived; length 0 if unknown). A
+/// (required) and `local` (where it arrived; length 0 if unknown), and
+/// for a buffer the kernel coalesced (`UDP_GRO`) its `segment_size`. A
 /// client that probes or migrates to other local addresses passes them
 /// here, so that answers on a new path are recognised and PATH_RESPONSE
 /// goes back out of the socket the challenge came in on.
@@ -125,11 +160,13 @@ pub unsafe extern "C" fn quic_conn_recv_info(
     with_own_conn(conn, |h| {
         let datagram = try_slice!(data, len);
         // SAFETY: per the contract.
-        let (local, remote) = match unsafe { read_info(info) } {
-            Ok(a) => a,
+        let received = match unsafe { read_received(info) } {
+            Ok(r) => r,
             Err(e) => return e,
         };
-        h.conn.recv_on(datagram, local, remote, now_ns);
+        for d in received.datagrams(datagram) {
+            h.conn.recv_on(d, received.local, received.remote, now_ns);
+        }
         QUIC_RESULT_OK
     })
 }
@@ -250,4 +287,32 @@ unsafe fn probe(
             Err(e) => api_error_code(e),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn received(segment_size: u64) -> Received {
+        Received {
+            local: None,
+            remote: "192.0.2.1:443".parse().unwrap(),
+            segment_size,
+        }
+    }
+
+    #[test]
+    fn a_gro_buffer_splits_into_its_segments_the_last_one_shorter() {
+        let buffer = [7u8; 2500];
+        let sizes: Vec<usize> = received(1200).datagrams(&buffer).map(<[u8]>::len).collect();
+        assert_eq!(sizes, [1200, 1200, 100]);
+        for one in [0, 2500, 9999, u64::MAX] {
+            assert_eq!(received(one).datagrams(&buffer).count(), 1, "{one}");
+        }
+        assert_eq!(
+            received(1200).datagrams(&[]).count(),
+            0,
+            "nothing to receive"
+        );
+    }
 }

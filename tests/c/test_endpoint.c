@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 
 #define MS 1000000ULL
@@ -233,6 +234,29 @@ int main(int argc, char **argv) {
     CHECK(quic_endpoint_send(srv, out, 100, &len, &where, now) == QUIC_RESULT_BUFFER_TOO_SMALL);
     MUST(quic_endpoint_stats(srv, &st));
     CHECK(st.version_negotiations == 1);
+
+    /* GRO: two full-size probes and a 100-byte tail coalesced into one
+     * buffer with a 1200-byte segment size: each segment is a datagram of
+     * its own (two Version Negotiations; the short tail fits none). A
+     * caller whose struct ends before segment_size passes one datagram. */
+    static uint8_t coalesced[2500];
+    memcpy(coalesced, probe, 1200);
+    memcpy(coalesced + 1200, probe, 1200);
+    memcpy(coalesced + 2400, probe, 100);
+    quic_datagram_info gro = in;
+    gro.segment_size = 1200;
+    MUST(quic_endpoint_recv(srv, coalesced, sizeof coalesced, &gro, now));
+    int answers = 0;
+    while (quic_endpoint_send(srv, out, sizeof out, &len, &where, now) == QUIC_RESULT_OK) answers++;
+    CHECK(answers == 2);
+    quic_endpoint_stats_info before = {.struct_size = sizeof before};
+    MUST(quic_endpoint_stats(srv, &before));
+    CHECK(before.version_negotiations == 3);
+    gro.struct_size = offsetof(quic_datagram_info, segment_size);
+    MUST(quic_endpoint_recv(srv, coalesced, sizeof coalesced, &gro, now));
+    answers = 0;
+    while (quic_endpoint_send(srv, out, sizeof out, &len, &where, now) == QUIC_RESULT_OK) answers++;
+    CHECK(answers == 1);
 
     CHECK(quic_endpoint_recv(NULL, probe, 1, &in, now) == QUIC_RESULT_NULL_PARAMETER);
     quic_endpoint_free(srv);
