@@ -71,7 +71,7 @@ impl QuicLbConfig {
                 "a QUIC-LB nonce has at least 4 bytes".into(),
             ));
         }
-        if server_id.len() + nonce_len > MAX_PLAINTEXT_BLOCK {
+        if server_id.len().saturating_add(nonce_len) > MAX_PLAINTEXT_BLOCK {
             return Err(ConfigError::Invalid(
                 "a QUIC-LB server ID and nonce are 19 bytes at most together".into(),
             ));
@@ -122,7 +122,8 @@ pub fn decode_server_id(cid: &[u8], server_id_len: usize) -> Option<(u8, &[u8])>
     if config_rotation == UNROUTABLE_CONFIG_ROTATION || server_id_len == 0 {
         return None;
     }
-    if cid.len() < 1 + server_id_len.checked_add(MIN_NONCE_LEN)? {
+    let needed = server_id_len.checked_add(1 + MIN_NONCE_LEN)?;
+    if cid.len() < needed {
         return None;
     }
     Some((config_rotation, &cid[1..1 + server_id_len]))
@@ -174,6 +175,7 @@ mod tests {
         assert!(QuicLbConfig::new(0, &[], 8).is_err(), "a server ID");
         assert!(QuicLbConfig::new(0, &[1], 3).is_err(), "a short nonce");
         assert!(QuicLbConfig::new(0, &[1; 15], 5).is_err(), "over 19 bytes");
+        assert!(QuicLbConfig::new(0, &[1], usize::MAX).is_err(), "no wrap");
         assert!(QuicLbConfig::new(6, &[1; 15], 4).is_ok());
     }
 
@@ -184,5 +186,10 @@ mod tests {
         assert_eq!(decode_server_id(&[], 1), None);
         assert_eq!(decode_server_id(&[0x07; 8], 0), None);
         assert_eq!(decode_server_id(&[0x07; 8], usize::MAX), None);
+        assert_eq!(
+            decode_server_id(&[0x07; 8], usize::MAX - 4),
+            None,
+            "no wrap"
+        );
     }
 }
