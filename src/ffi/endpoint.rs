@@ -12,7 +12,7 @@ use super::config::quic_config;
 use super::conn::{quic_conn, quic_conn_params, read_params, ClientExtras, ConnHandle};
 use super::event::quic_event;
 use super::guard::guard;
-use super::path::{quic_datagram_info, read_received, write_info};
+use super::path::{each_received, quic_datagram_info, write_info};
 use super::result::*;
 use super::sized::{check_fields, read_sized, usable_size, write_sized, Checked, Growable};
 use super::token::quic_token_kind;
@@ -413,16 +413,12 @@ pub unsafe extern "C" fn quic_endpoint_recv(
     now_ns: u64,
 ) -> quic_result {
     with_endpoint(ep, |h| {
-        let datagram = try_slice!(data, len);
         // SAFETY: per the contract.
-        let received = match unsafe { read_received(info) } {
-            Ok(r) => r,
-            Err(e) => return e,
-        };
-        for d in received.datagrams(datagram) {
-            h.ep.recv(d, received.local, received.remote, now_ns);
+        unsafe {
+            each_received(data, len, info, |d, local, remote| {
+                h.ep.recv(d, local, remote, now_ns)
+            })
         }
-        QUIC_RESULT_OK
     })
 }
 

@@ -75,13 +75,35 @@ impl Received {
     }
 }
 
+/// Hands each datagram of the caller's buffer (one, or its GRO segments)
+/// to `recv` with the addresses of `info`: what every receiving call
+/// does after its handle checks.
+///
+/// Safety: `data` valid for `len` bytes; `info` NULL or valid for its
+/// `struct_size` bytes.
+pub(super) unsafe fn each_received(
+    data: *const u8,
+    len: usize,
+    info: *const quic_datagram_info,
+    mut recv: impl FnMut(&[u8], Option<SocketAddr>, SocketAddr),
+) -> quic_result {
+    let buffer = try_slice!(data, len);
+    // SAFETY: per the contract.
+    let received = match unsafe { read_received(info) } {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    for d in received.datagrams(buffer) {
+        recv(d, received.local, received.remote);
+    }
+    QUIC_RESULT_OK
+}
+
 /// The addresses and segment size of the caller's `info`; the remote
 /// address is required.
 ///
 /// Safety: `info` NULL or valid for its `struct_size` bytes.
-pub(super) unsafe fn read_received(
-    info: *const quic_datagram_info,
-) -> Result<Received, quic_result> {
+unsafe fn read_received(info: *const quic_datagram_info) -> Result<Received, quic_result> {
     // SAFETY: per the contract.
     let size = unsafe { usable_size(info) }?;
     // SAFETY: per the contract; absent fields stay zero.
@@ -158,16 +180,12 @@ pub unsafe extern "C" fn quic_conn_recv_info(
     now_ns: u64,
 ) -> quic_result {
     with_own_conn(conn, |h| {
-        let datagram = try_slice!(data, len);
         // SAFETY: per the contract.
-        let received = match unsafe { read_received(info) } {
-            Ok(r) => r,
-            Err(e) => return e,
-        };
-        for d in received.datagrams(datagram) {
-            h.conn.recv_on(d, received.local, received.remote, now_ns);
+        unsafe {
+            each_received(data, len, info, |d, local, remote| {
+                h.conn.recv_on(d, local, remote, now_ns)
+            })
         }
-        QUIC_RESULT_OK
     })
 }
 
