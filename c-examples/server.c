@@ -68,6 +68,8 @@
 #include <unistd.h>
 
 #define MAX_CONNS 4096
+/* The fleet's part of a QUIC-LB server ID (--fleet-id). */
+#define MAX_FLEET_ID 10
 #define MAX_REQUESTS 64
 #define MAX_REQUEST_LINE 1024
 /* Echo not yet acknowledged on one stream above which its reading waits
@@ -597,7 +599,7 @@ int main(int argc, char **argv) {
     int migrate_case = 0;
     int chacha = 0, v2 = 0;
     int workers = 1;
-    uint8_t fleet_id[14];
+    uint8_t fleet_id[MAX_FLEET_ID];
     size_t fleet_id_len = 0;
     int fleet_ids = 0;
     for (int i = 1; i < argc; i++) {
@@ -622,7 +624,8 @@ int main(int argc, char **argv) {
         } else if (!strcmp(a, "--fleet-id") && v) {
             const char *hex = argv[++i];
             size_t len = strlen(hex);
-            if (len % 2 || len / 2 > sizeof fleet_id) usage();
+            /* 1 + fleet ID + worker byte + 8-byte nonce: 20 at most. */
+            if (len % 2 || len / 2 > MAX_FLEET_ID) usage();
             for (size_t j = 0; j < len / 2; j++) {
                 unsigned byte;
                 if (sscanf(hex + 2 * j, "%2x", &byte) != 1) usage();
