@@ -372,7 +372,9 @@ pub fn run_fleet_with(
             c.close(at, VarInt::from_u32(0), bytes::Bytes::from_static(b"bye"));
         }
     }
-    let end = now + limit;
+    // A CONNECTION_CLOSE lost on the way leaves the peer to its idle
+    // timeout (30 s, quinn-proto's, the smaller of the two): wait past it.
+    let end = now + 2 * limit;
     while (lib.endpoint.stats().connections > 0 || !quinn.conns.is_empty()) && now < end {
         now = link.turn(&mut lib, &mut quinn, now);
     }
