@@ -68,13 +68,16 @@ $(BUILD)/packet-tour: c-examples/packet-tour.c include/quic.h lib
 	$(CC) $(CSTD) -O2 -Iinclude $< -o $@ $(LINK_SO)
 
 $(BUILD)/quic-server: c-examples/server.c c-examples/workers.c c-examples/workers.h \
-                      c-examples/common.c c-examples/common.h include/quic.h lib
+                      c-examples/common.c c-examples/common.h c-examples/udp.c \
+                      c-examples/udp.h include/quic.h lib
 	@mkdir -p $(BUILD)
-	$(CC) $(CSTD) -O2 -Iinclude $< c-examples/common.c c-examples/workers.c -o $@ $(LINK_SO)
+	$(CC) $(CSTD) -O2 -Iinclude $< c-examples/common.c c-examples/udp.c c-examples/workers.c \
+	    -o $@ $(LINK_SO)
 
-$(BUILD)/quic-%: c-examples/%.c c-examples/common.c c-examples/common.h include/quic.h lib
+$(BUILD)/quic-%: c-examples/%.c c-examples/common.c c-examples/common.h c-examples/udp.c \
+                 c-examples/udp.h include/quic.h lib
 	@mkdir -p $(BUILD)
-	$(CC) $(CSTD) -O2 -Iinclude $< c-examples/common.c -o $@ $(LINK_SO)
+	$(CC) $(CSTD) -O2 -Iinclude $< c-examples/common.c c-examples/udp.c -o $@ $(LINK_SO)
 
 demo:
 	@sh tests/setup.sh build
@@ -268,7 +271,7 @@ install-check: lib examples $(CERTS)/server.pem
 	   -o $(INSTALL_CHECK_DIR)/static; \
 	 $(INSTALL_CHECK_DIR)/static >/dev/null; \
 	 echo "install-check: dynamic and static builds against the DESTDIR install ran"; \
-	 $(CC) $(CSTD) -O2 c-examples/client.c c-examples/common.c $$(pkg-config --cflags --libs quic) \
+	 $(CC) $(CSTD) -O2 c-examples/client.c c-examples/common.c c-examples/udp.c $$(pkg-config --cflags --libs quic) \
 	   -Wl,-rpath,$$root/usr/lib -o $(INSTALL_CHECK_DIR)/quic-client; \
 	 sh tests/install-client-check.sh $(INSTALL_CHECK_DIR)/quic-client $(BUILD)/quic-server \
 	   $(CERTS) $(INSTALL_CHECK_DIR)/run

@@ -5,7 +5,7 @@
  *   quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST]
  *               [--chacha20] [--v2] [--key-update] [--handshake-timeout S]
  *               [--idle-timeout S] [--session-ticket FILE] [--zero-rtt] [--token FILE] [--keylog FILE]
- *               [--datagram N] [--migrate | --rebind] [-v] URL...
+ *               [--datagram N] [--migrate | --rebind] [--no-gso] [-v] URL...
  *
  * --migrate moves the connection to a new local port after 100 KB arrived,
  * with a new connection ID (quic_conn_migrate: the new path is validated
@@ -53,6 +53,7 @@
  * the QUIC level; anything else exits 127. */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "udp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -110,6 +111,8 @@ static int open_socket(const struct sockaddr *remote, socklen_t remote_len) {
     struct path_socket *s = &sockets[n_sockets];
     s->fd = socket(remote->sa_family, SOCK_DGRAM, 0);
     if (s->fd < 0) return perror("socket"), -1;
+    grow_socket_buffers(s->fd);
+    udp_configure(s->fd, remote->sa_family);
     s->local_len = sizeof s->local;
     if (connect(s->fd, remote, remote_len) != 0 ||
         getsockname(s->fd, (struct sockaddr *)&s->local, &s->local_len) != 0) {
@@ -159,25 +162,16 @@ static int send_all(quic_conn *conn) { return flush_with(conn, pick_socket, NULL
 /* Feeds every datagram waiting on the sockets; with --migrate the
  * connection is told which local address each came in on. Returns -1 on
  * ECONNREFUSED. */
+static void feed_conn(const uint8_t *data, size_t len, quic_datagram_info *info, void *ctx) {
+    if (!migrate_mode) info->local_len = 0;
+    quic_conn_recv_info(ctx, data, len, info, now_ns());
+}
+
 static int read_all(quic_conn *conn) {
-    uint8_t in[65536];
     int refused = 0;
     for (int i = 0; i < n_sockets; i++)
-        for (;;) {
-            quic_datagram_info info = {.struct_size = sizeof info};
-            info.remote_len = sizeof info.remote;
-            ssize_t n = recvfrom(sockets[i].fd, in, sizeof in, MSG_DONTWAIT,
-                                 (struct sockaddr *)&info.remote, &info.remote_len);
-            if (n < 0) {
-                refused |= errno == ECONNREFUSED;
-                break;
-            }
-            if (migrate_mode) {
-                info.local = sockets[i].local;
-                info.local_len = sockets[i].local_len;
-            }
-            quic_conn_recv_info(conn, in, (size_t)n, &info, now_ns());
-        }
+        refused |= udp_recv_all(sockets[i].fd, &sockets[i].local, sockets[i].local_len, 8,
+                                feed_conn, conn) < 0;
     return refused ? -1 : 0;
 }
 
@@ -574,6 +568,7 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
     }
     quic_conn_free(conn);
     close_sockets();
+    udp_report();
     if (migrate_mode && !migrated && !reported) {
         fprintf(stderr, "quic-client: --migrate: the connection did not move\n");
         failed = 1;
@@ -601,7 +596,7 @@ static void usage(void) {
     fprintf(stderr, "usage: quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST] "
                     "[--chacha20] [--v2] [--key-update] [--handshake-timeout S] [--idle-timeout S] "
                     "[--session-ticket FILE] [--zero-rtt] [--token FILE] [--keylog FILE] "
-                    "[--datagram N] [--migrate | --rebind] [-v] URL...\n");
+                    "[--datagram N] [--migrate | --rebind] [--no-gso] [-v] URL...\n");
     exit(2);
 }
 
@@ -616,6 +611,7 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         int has_value = i + 1 < argc;
         if (!strcmp(a, "-v")) verbose = 1;
+        else if (!strcmp(a, "--no-gso")) udp_no_batching = 1;
         else if (!strcmp(a, "--insecure")) insecure = 1;
         else if (!strcmp(a, "--chacha20")) chacha = 1;
         else if (!strcmp(a, "--v2")) v2 = 1;

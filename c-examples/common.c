@@ -1,6 +1,7 @@
 /* Shared helpers of the example programs; see common.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "udp.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -105,41 +106,34 @@ int split_alpn(const char *list, char *storage, size_t storage_cap, const char *
     return n;
 }
 
-int flush_conn(int fd, quic_conn *conn) {
-    uint8_t buf[65536];
-    size_t len;
-    struct sockaddr_storage to;
-    socklen_t tolen;
-    quic_result rc;
-    while ((rc = quic_conn_send(conn, buf, sizeof buf, &len, &to, &tolen, now_ns())) ==
-           QUIC_RESULT_OK) {
-        if (sendto(fd, buf, len, 0, (struct sockaddr *)&to, tolen) < 0 && errno != EAGAIN &&
-            errno != ENOBUFS && errno != EWOULDBLOCK) {
-            /* The caller explains a refused connection (errno is kept). */
-            if (errno != ECONNREFUSED) perror("sendto");
-            return -1;
-        }
-    }
-    return rc == QUIC_RESULT_DONE ? 0 : -1;
+/* The next datagram or GSO batch of `conn` into `out`. */
+static quic_result conn_next(quic_conn *conn, uint8_t *out, size_t cap, size_t *len,
+                             quic_datagram_info *info) {
+    return udp_gso() ? quic_conn_send_batch(conn, out, cap, len, info, now_ns())
+                     : quic_conn_send_info(conn, out, cap, len, info, now_ns());
 }
+
+static int one_socket(const quic_datagram_info *info, void *ctx) {
+    (void)info;
+    return *(int *)ctx;
+}
+
+int flush_conn(int fd, quic_conn *conn) { return flush_with(conn, one_socket, &fd); }
 
 int flush_with(quic_conn *conn, int (*socket_for)(const quic_datagram_info *, void *),
                void *ctx) {
-    uint8_t out[65536];
-    size_t len;
+    size_t cap, len;
     quic_datagram_info info = {.struct_size = sizeof info};
     quic_result rc;
-    while ((rc = quic_conn_send_info(conn, out, sizeof out, &len, &info, now_ns())) ==
-           QUIC_RESULT_OK) {
+    uint8_t *out = udp_buffer(&cap);
+    while ((rc = conn_next(conn, out, cap, &len, &info)) == QUIC_RESULT_OK) {
         int fd = socket_for(&info, ctx);
         if (fd < 0) continue; /* no socket for it: as if lost */
-        if (sendto(fd, out, len, 0, (struct sockaddr *)&info.remote, info.remote_len) < 0 &&
-            errno != EAGAIN && errno != ENOBUFS && errno != EWOULDBLOCK) {
-            /* The caller explains a refused connection (errno is kept). */
-            if (errno != ECONNREFUSED) perror("sendto");
-            return -1;
-        }
+        udp_commit(fd, len, &info);
+        out = udp_buffer(&cap);
     }
+    /* The caller explains a refused connection (errno is kept). */
+    if (udp_flush() < 0) return -1;
     return rc == QUIC_RESULT_DONE ? 0 : -1;
 }
 
@@ -159,17 +153,20 @@ static int by_local(const quic_datagram_info *info, void *ctx) {
 int flush_endpoint(quic_endpoint *ep, int fd, int fd2, const struct sockaddr_storage *local2,
                    socklen_t local2len) {
     struct two_sockets t = {fd, fd2, local2, local2len};
-    uint8_t out[65536];
-    size_t len;
+    size_t cap, len;
     quic_datagram_info info = {.struct_size = sizeof info};
     quic_result rc;
-    while ((rc = quic_endpoint_send(ep, out, sizeof out, &len, &info, now_ns())) ==
-           QUIC_RESULT_OK) {
+    uint8_t *out = udp_buffer(&cap);
+    for (;;) {
+        rc = udp_gso() ? quic_endpoint_send_batch(ep, out, cap, &len, &info, now_ns())
+                       : quic_endpoint_send(ep, out, cap, &len, &info, now_ns());
+        if (rc != QUIC_RESULT_OK) break;
         /* A full socket buffer or an unreachable client loses the
          * datagram, as the network would: the connection recovers. */
-        (void)sendto(by_local(&info, &t), out, len, 0, (struct sockaddr *)&info.remote,
-                     info.remote_len);
+        udp_commit(by_local(&info, &t), len, &info);
+        out = udp_buffer(&cap);
     }
+    (void)udp_flush();
     return rc == QUIC_RESULT_DONE ? 0 : -1;
 }
 

@@ -52,6 +52,7 @@
  * an unsupported TESTCASE exits with 127. */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "udp.h"
 #include "workers.h"
 
 #include <errno.h>
@@ -389,6 +390,16 @@ static int give_up(quic_config *config, int fd, int code) {
     return code;
 }
 
+/* One received buffer (a datagram or a GRO run) into the endpoint. Its
+ * events are handled at once, as a 0-RTT request must be answered before
+ * a Finished read behind it completes the handshake (on loopback both
+ * are often queued). */
+static void feed_endpoint(const uint8_t *data, size_t len, quic_datagram_info *info, void *ctx) {
+    quic_endpoint *ep = ctx;
+    quic_endpoint_recv(ep, data, len, info, now_ns());
+    handle_events(ep);
+}
+
 /* Serves on `fd` (and the preferred address's `fd2`, or -1) until a
  * signal; frees the config and closes the sockets. `reset_key`: the
  * fleet's stateless reset key, or NULL for a random one. */
@@ -415,7 +426,6 @@ static int serve(quic_config *config, int fd, int fd2, const struct sockaddr_sto
         return give_up(config, fd, 1);
     }
 
-    uint8_t buf[65536];
     while (!stopping) {
         /* Wake up at least once a second, so a signal that lands just
          * before poll() still stops the server. */
@@ -424,31 +434,22 @@ static int serve(quic_config *config, int fd, int fd2, const struct sockaddr_sto
         int ready = wait_readable2(fd, fd2, deadline < tick ? deadline : tick);
         if (ready < 0) continue;
         /* Each socket in turn; the endpoint is told which one a datagram
-         * came in on, so its connection answers from there. */
+         * came in on, so its connection answers from there. A few rounds
+         * of reads (each up to 16 buffers, each a GRO run of datagrams),
+         * then what they call for goes out. */
         for (int s = 0; ready > 0 && s < 2; s++) {
             int sock = s == 0 ? fd : fd2;
             if (sock < 0) continue;
-            for (;;) {
-                quic_datagram_info info = {.struct_size = sizeof info};
-                info.remote_len = sizeof info.remote;
-                ssize_t n = recvfrom(sock, buf, sizeof buf, MSG_DONTWAIT,
-                                     (struct sockaddr *)&info.remote, &info.remote_len);
-                if (n < 0) break;
-                info.local = s == 0 ? addr : pref;
-                info.local_len = s == 0 ? addrlen : preflen;
-                quic_endpoint_recv(ep, buf, (size_t)n, &info, now_ns());
-                /* Each datagram's events at once, as a 0-RTT request must
-                 * be answered before a Finished read behind it completes
-                 * the handshake (on loopback both are often queued). */
-                handle_events(ep);
+            while (udp_recv_all(sock, s == 0 ? &addr : &pref, s == 0 ? addrlen : preflen,
+                                udp_no_batching ? 1 : 4, feed_endpoint, ep) > 0)
                 flush_endpoint(ep, fd, fd2, &pref, preflen);
-            }
         }
         uint64_t now = now_ns();
         if (quic_endpoint_timeout(ep) <= now) quic_endpoint_handle_timer(ep, now);
         handle_events(ep);
         flush_endpoint(ep, fd, fd2, &pref, preflen);
     }
+    udp_report();
     if (verbose) {
         quic_endpoint_stats_info st = {.struct_size = sizeof st};
         if (quic_endpoint_stats(ep, &st) == QUIC_RESULT_OK)
@@ -488,7 +489,7 @@ static void usage(void) {
     fprintf(stderr, "usage: quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR "
                     "[--alpn LIST] [--chacha20] [--v2] [--retry] [--zero-rtt] [--datagram-echo] "
                     "[--preferred-address HOST:PORT] [--workers N] [--fleet-id HEX] "
-                    "[--keylog FILE] [-v]\n");
+                    "[--keylog FILE] [--no-gso] [-v]\n");
     exit(2);
 }
 
@@ -515,7 +516,10 @@ static int run_workers(quic_config *config, const struct sockaddr_storage *addr,
                        socklen_t addrlen, int n, const uint8_t *fleet_id, size_t fleet_id_len) {
     int fds[MAX_WORKERS];
     if (open_worker_sockets(addr, addrlen, n, fds) != 0) return give_up(config, -1, 1);
-    for (int i = 0; i < n; i++) grow_socket_buffers(fds[i]);
+    for (int i = 0; i < n; i++) {
+        grow_socket_buffers(fds[i]);
+        udp_configure(fds[i], addr->ss_family);
+    }
     uint8_t ticket_key[80], token_key[32], reset_key[32];
     int ok = steer_by_connection_id(fds[0], n, fleet_id_len) == 0 &&
              getrandom(ticket_key, sizeof ticket_key, 0) == (ssize_t)sizeof ticket_key &&
@@ -606,6 +610,7 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-v")) verbose = 1;
+        else if (!strcmp(a, "--no-gso")) udp_no_batching = 1;
         else if (!strcmp(a, "--chacha20")) chacha = 1;
         else if (!strcmp(a, "--retry")) retry_mode = 1;
         else if (!strcmp(a, "--zero-rtt")) zero_rtt = 1;
@@ -720,6 +725,7 @@ int main(int argc, char **argv) {
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
     }
     grow_socket_buffers(fd);
+    udp_configure(fd, addr.ss_family);
     if (bind(fd, (struct sockaddr *)&addr, addrlen) != 0) {
         fprintf(stderr, "quic-server: cannot listen on %s: %s\n", listen, strerror(errno));
         return give_up(config, fd, 1);
@@ -749,7 +755,10 @@ int main(int argc, char **argv) {
             return give_up(config, fd, 2);
         }
         fd2 = socket(pref.ss_family, SOCK_DGRAM, 0);
-        if (fd2 >= 0) grow_socket_buffers(fd2);
+        if (fd2 >= 0) {
+            grow_socket_buffers(fd2);
+            udp_configure(fd2, pref.ss_family);
+        }
         if (fd2 < 0 || bind(fd2, (struct sockaddr *)&pref, preflen) != 0) {
             fprintf(stderr, "quic-server: cannot listen on %s: %s\n", preferred, strerror(errno));
             if (fd2 >= 0) close(fd2);

@@ -69,6 +69,10 @@
 #define QUIC_VERSION_STRING "0.2.0"
 
 
+// The most datagrams in one batch: Linux's `UDP_MAX_SEGMENTS`, the most
+// one `UDP_SEGMENT` send takes.
+#define QUIC_MAX_BATCH_SEGMENTS 64
+
 // Bytes of one ticket key for `quic_config_set_ticket_keys`.
 #define QUIC_TICKET_KEY_LEN 80
 
@@ -476,6 +480,39 @@ typedef struct quic_endpoint quic_endpoint;
 // -900.. fatal.
 typedef int32_t quic_result;
 
+// What travels with one datagram, in and out: its local and remote
+// addresses and, for a coalesced receive, the GRO segment size. A
+// growable struct (the rule in this header's opening comment): ECN
+// marks, GSO segment sizes and send times will be appended. Fields
+// appended stay past the previous `sizeof` (`segment_size` starts at
+// 280 on LP64, where the struct used to end), so an older caller's
+// padding is never read as one.
+//
+// An address whose length is 0 is absent: a `local` the caller does not
+// know, or one the library has no opinion on (send from your one socket).
+typedef struct {
+    // `sizeof(quic_datagram_info)`, set by the caller.
+    size_t struct_size;
+    // Our address: where the datagram arrived, or where it must leave
+    // from.
+    struct sockaddr_storage local;
+    // Length of `local`; 0 when absent.
+    socklen_t local_len;
+    // The peer's address: where it came from, or where it goes.
+    struct sockaddr_storage remote;
+    // Length of `remote`.
+    socklen_t remote_len;
+    // Receiving: the segment size of a buffer the kernel coalesced
+    // (`UDP_GRO`): the buffer holds datagrams of this size back to back,
+    // the last one possibly shorter, each received on its own. 0, or
+    // the buffer's length or more: one datagram. Sending: the size of
+    // every datagram but the last of a GSO batch
+    // (`quic_conn_send_batch`, `quic_endpoint_send_batch`; the buffer's
+    // length when it holds one datagram), the value for `UDP_SEGMENT`;
+    // written 0 by the calls that send one datagram.
+    uint64_t segment_size;
+} quic_datagram_info;
+
 // Makes a new connection ID in `out` (`len` bytes, the configured
 // connection ID length), which arrives holding random bytes: overwrite
 // what the fleet routes by and leave the rest random.
@@ -708,36 +745,6 @@ typedef struct {
     // secret: whoever knows it can end the connections.
     const uint8_t *reset_key;
 } quic_endpoint_params;
-
-// What travels with one datagram, in and out: its local and remote
-// addresses and, for a coalesced receive, the GRO segment size. A
-// growable struct (the rule in this header's opening comment): ECN
-// marks, GSO segment sizes and send times will be appended. Fields
-// appended stay past the previous `sizeof` (`segment_size` starts at
-// 280 on LP64, where the struct used to end), so an older caller's
-// padding is never read as one.
-//
-// An address whose length is 0 is absent: a `local` the caller does not
-// know, or one the library has no opinion on (send from your one socket).
-typedef struct {
-    // `sizeof(quic_datagram_info)`, set by the caller.
-    size_t struct_size;
-    // Our address: where the datagram arrived, or where it must leave
-    // from.
-    struct sockaddr_storage local;
-    // Length of `local`; 0 when absent.
-    socklen_t local_len;
-    // The peer's address: where it came from, or where it goes.
-    struct sockaddr_storage remote;
-    // Length of `remote`.
-    socklen_t remote_len;
-    // Receiving: the segment size of a buffer the kernel coalesced
-    // (`UDP_GRO`): the buffer holds datagrams of this size back to back,
-    // the last one possibly shorter, each received on its own. 0, or
-    // the buffer's length or more: one datagram. Sending: written 0 (one
-    // datagram per call).
-    uint64_t segment_size;
-} quic_datagram_info;
 
 // One endpoint event (output). Growth rule as for `quic_event`.
 typedef struct {
@@ -1049,6 +1056,49 @@ quic_result quic_sockaddr_format(const struct sockaddr *addr,
                                  socklen_t addrlen,
                                  char *out,
                                  size_t out_cap);
+
+// Like `quic_conn_send_info`, but writes a GSO batch: as many datagrams
+// as are ready (at most `QUIC_MAX_BATCH_SEGMENTS`, and `out_cap` bytes),
+// all for the destination and from the local address in `info`, back to
+// back in `out`, each `info->segment_size` bytes but the last, which may
+// be shorter. Send the `*out_len` bytes with one `sendmsg` carrying
+// `UDP_SEGMENT` = `info->segment_size` (when it is below `*out_len`), or
+// split them yourself. Every datagram is built as `quic_conn_send` builds
+// it: a batch never goes past the congestion window, the pacer or the
+// anti-amplification limit. A datagram that is not full-size, or one for
+// another path, comes alone. For `UDP_SEGMENT` over IPv4 keep `out_cap`
+// at most 65507 (the largest UDP payload). Call until
+// `QUIC_RESULT_DONE`.
+//
+// Returns: as `quic_conn_send_info`.
+//
+// Safety: `conn` must be NULL or live; `out` writable for `out_cap`
+// bytes; `out_len` NULL or writable; `info` NULL or writable for its
+// `struct_size` bytes.
+quic_result quic_conn_send_batch(quic_conn *conn,
+                                 uint8_t *out,
+                                 size_t out_cap,
+                                 size_t *out_len,
+                                 quic_datagram_info *info,
+                                 uint64_t now_ns);
+
+// `quic_endpoint_send` in GSO batches: a stateless answer alone, or a
+// batch of one connection's datagrams as `quic_conn_send_batch` writes
+// them; connections take turns, one batch each. `info->segment_size`
+// says the size of every datagram but the last. Call until
+// `QUIC_RESULT_DONE`.
+//
+// Returns: as `quic_endpoint_send`.
+//
+// Safety: `ep` NULL or live; `out` writable for `out_cap` bytes;
+// `out_len` NULL or writable; `info` NULL or writable for its
+// `struct_size` bytes.
+quic_result quic_endpoint_send_batch(quic_endpoint *ep,
+                                     uint8_t *out,
+                                     size_t out_cap,
+                                     size_t *out_len,
+                                     quic_datagram_info *info,
+                                     uint64_t now_ns);
 
 // Makes every connection ID that connections from this config issue, and
 // the SCID of the Retry packets sent with it, with `generator` instead of

@@ -119,6 +119,18 @@ pub struct Transmit {
     pub remote: SocketAddr,
 }
 
+/// A GSO batch written by [`Connection::send_batch`]: `segments`
+/// datagrams for `transmit`, each `segment_size` bytes but the last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    /// Where every datagram of the batch goes.
+    pub transmit: Transmit,
+    /// The size of each datagram but the last (`UDP_SEGMENT`).
+    pub segment_size: usize,
+    /// How many datagrams.
+    pub segments: usize,
+}
+
 /// How a connection ended, as seen by one side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CloseError {

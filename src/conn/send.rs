@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use super::close::CloseState;
 use super::spaces::SentFrame;
-use super::{CloseError, Connection, Transmit};
+use super::{Batch, CloseError, Connection, Transmit};
 use crate::cid::ConnectionId;
 use crate::crypto::TAG_LEN;
 use crate::error::code;
@@ -52,6 +52,66 @@ impl Connection {
     /// path's, RFC 9000 §9.1).
     pub fn send_on(&mut self, out: &mut Vec<u8>, now: u64) -> Option<Transmit> {
         out.clear();
+        self.next_datagram(out, usize::MAX, true, now)
+    }
+
+    /// A GSO batch (`UDP_SEGMENT`): datagrams for one destination written
+    /// back to back into `out` (cleared first), all of `segment_size`
+    /// bytes but the last, which may be shorter; at most `max_segments` of
+    /// them and `max_len` bytes in all. Each is built as
+    /// [`Connection::send_on`] builds one, so the batch stays within the
+    /// congestion window, the pacer and the anti-amplification limits. A
+    /// datagram shorter than the largest, or one for another path, goes
+    /// alone. None when there is nothing to send now.
+    pub fn send_batch(
+        &mut self,
+        out: &mut Vec<u8>,
+        max_len: usize,
+        max_segments: usize,
+        now: u64,
+    ) -> Option<Batch> {
+        let transmit = self.send_on(out, now)?;
+        let segment_size = out.len();
+        let mut segments = 1;
+        let active = Transmit {
+            local: self.paths.active.local,
+            remote: self.paths.active.peer?,
+        };
+        if transmit != active || segment_size < self.max_datagram_size() {
+            return Some(Batch {
+                transmit,
+                segment_size,
+                segments,
+            });
+        }
+        while segments < max_segments && max_len.saturating_sub(out.len()) >= segment_size {
+            let before = out.len();
+            if self.next_datagram(out, segment_size, false, now).is_none() {
+                break;
+            }
+            segments += 1;
+            if out.len() - before < segment_size {
+                break;
+            }
+        }
+        Some(Batch {
+            transmit,
+            segment_size,
+            segments,
+        })
+    }
+
+    /// Appends the next datagram, of at most `cap` bytes, to `out`. Only
+    /// the `first` of a batch may be a lone packet for another path (a
+    /// PATH_RESPONSE elsewhere, a probe): later ones go to the active path.
+    fn next_datagram(
+        &mut self,
+        out: &mut Vec<u8>,
+        cap: usize,
+        first: bool,
+        now: u64,
+    ) -> Option<Transmit> {
+        let base = out.len();
         self.last_now = self.last_now.max(now);
         let peer = self.paths.active.peer?;
         let closing = match self.close {
@@ -67,7 +127,7 @@ impl Connection {
                 return None;
             }
         }
-        if !closing {
+        if !closing && first {
             if let Some(t) = self.send_path_response_elsewhere(out, now) {
                 return Some(t);
             }
@@ -75,15 +135,16 @@ impl Connection {
                 return Some(t);
             }
         }
-        let mut limit = self.max_datagram_size();
+        let mut room = self.max_datagram_size().min(cap);
         // RFC 9000 §8.1, §9.3.1: an unproven address gets at most three
         // times what came from it.
         if let Some(budget) = self.paths.active.send_budget() {
-            limit = limit.min(budget.min(usize::MAX as u64) as usize);
+            room = room.min(budget.min(usize::MAX as u64) as usize);
         }
-        if limit < MIN_PACKET_ROOM {
+        if room < MIN_PACKET_ROOM {
             return None;
         }
+        let limit = base + room;
         let mut built = std::mem::take(&mut self.built);
         built.clear();
         for space in Space::ALL {
@@ -107,7 +168,7 @@ impl Connection {
             .iter()
             .any(|b| b.space == Space::Initial && (self.side == Side::Client || b.ack_eliciting))
             || std::mem::take(&mut self.pad_datagram);
-        let target = MIN_INITIAL_DATAGRAM.min(limit);
+        let target = base + MIN_INITIAL_DATAGRAM.min(room);
         if needs_pad && out.len() < target {
             out.truncate(out.len() - TAG_LEN);
             out.resize(target, 0);
@@ -118,7 +179,7 @@ impl Connection {
         if !self.seal_all(out, &mut built) {
             // A packet that could not be protected never leaves: drop the
             // datagram and end the connection (INTERNAL_ERROR).
-            out.clear();
+            out.truncate(base);
             for mut b in built.drain(..) {
                 self.reuse_frame_list(std::mem::take(&mut b.frames));
             }
@@ -133,6 +194,7 @@ impl Connection {
             );
             return None;
         }
+        let size = out.len() - base;
         let sent_handshake = built.iter().any(|b| b.space == Space::Handshake);
         let any_eliciting = built.iter().any(|b| b.ack_eliciting);
         for i in 0..built.len() {
@@ -152,10 +214,10 @@ impl Connection {
         }
         built.clear();
         self.built = built;
-        self.bytes_sent += out.len() as u64;
-        self.paths.active.on_sent(peer, out.len());
+        self.bytes_sent += size as u64;
+        self.paths.active.on_sent(peer, size);
         if any_eliciting {
-            self.recovery.on_datagram_sent(out.len() as u64);
+            self.recovery.on_datagram_sent(size as u64);
         }
         if let CloseState::Closing { send, .. } = &mut self.close {
             *send = false;

@@ -532,8 +532,10 @@ impl Connection {
         // Stream data, one chunk per stream per turn.
         let mut tried = 0;
         while room(out) > 24 {
-            let header_max = 1 + 8 + 8 + 2;
-            let max_len = room(out) - header_max;
+            let r = room(out);
+            // The frame's own header, so that the data fills the packet.
+            let max_len =
+                |sid, offset| r.saturating_sub(frame::stream_header_len(sid, offset, r, true));
             let mark = out.len();
             let (sid, chunk) = match self.streams.write_next_chunk(max_len, out) {
                 NextChunk::Wrote(sid, chunk) => (sid, chunk),

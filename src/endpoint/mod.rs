@@ -29,7 +29,7 @@ pub use handles::ConnectionHandle;
 use crate::cid::ConnectionId;
 use crate::config::Config;
 use crate::conn::cid::RouteChange;
-use crate::conn::{ApiError, Connection, Event, Transmit};
+use crate::conn::{ApiError, Batch, Connection, Event, Transmit};
 use crate::crypto::random::{RandomSource, SystemRandom};
 use crate::packet::header::Header;
 use crate::packet::{PacketType, MIN_INITIAL_DATAGRAM};
@@ -656,11 +656,45 @@ impl<T: Routed> Endpoint<T> {
     /// The next datagram to send, into `out`, and where it goes; None when
     /// nothing is ready now. Connections take turns, one datagram each.
     pub fn send(&mut self, out: &mut Vec<u8>, now: u64) -> Option<Transmit> {
+        self.send_with(out, |c, out| {
+            c.send_on(out, now).map(|transmit| Batch {
+                transmit,
+                segment_size: out.len(),
+                segments: 1,
+            })
+        })
+        .map(|b| b.transmit)
+    }
+
+    /// The next GSO batch to send (see [`Connection::send_batch`]), into
+    /// `out`: a stateless answer alone, or a run of one connection's
+    /// datagrams. Connections take turns, one batch each.
+    pub fn send_batch(
+        &mut self,
+        out: &mut Vec<u8>,
+        max_len: usize,
+        max_segments: usize,
+        now: u64,
+    ) -> Option<Batch> {
+        self.send_with(out, |c, out| c.send_batch(out, max_len, max_segments, now))
+    }
+
+    /// A turn of the send round: `write` has the connection at the front
+    /// of the queue write what it has into `out`.
+    fn send_with(
+        &mut self,
+        out: &mut Vec<u8>,
+        mut write: impl FnMut(&mut Connection, &mut Vec<u8>) -> Option<Batch>,
+    ) -> Option<Batch> {
         self.flush();
         if let Some((t, d)) = self.stateless.pop() {
             out.clear();
             out.extend_from_slice(&d);
-            return Some(t);
+            return Some(Batch {
+                transmit: t,
+                segment_size: d.len(),
+                segments: 1,
+            });
         }
         for _ in 0..self.send_queue.len() {
             let h = self.send_queue.pop_front()?;
@@ -675,11 +709,11 @@ impl<T: Routed> Endpoint<T> {
             if e.done || !e.queued {
                 continue;
             }
-            match e.conn.connection_mut().send_on(out, now) {
-                Some(t) => {
+            match write(e.conn.connection_mut(), out) {
+                Some(batch) => {
                     self.timers.set(slot, e.conn.connection().timer());
                     self.send_queue.push_back(h);
-                    return Some(t);
+                    return Some(batch);
                 }
                 None => {
                     e.queued = false;

@@ -14,7 +14,7 @@ use super::event::quic_event;
 use super::guard::{guard, guard_value};
 use super::result::*;
 use super::sized::{check_fields, read_sized, usable_size, write_sized, Checked, Growable};
-use crate::conn::{ApiError, CloseError, Connection, Event, Transmit};
+use crate::conn::{ApiError, Batch, CloseError, Connection, Event, Transmit};
 
 /// A QUIC connection; see `quic_conn_new`.
 pub struct quic_conn {
@@ -529,6 +529,30 @@ pub(super) unsafe fn send_next(
     now_ns: u64,
     dest: impl FnOnce(Transmit),
 ) -> quic_result {
+    let write = |c: &mut Connection, scratch: &mut Vec<u8>| {
+        c.send_on(scratch, now_ns).map(|transmit| Batch {
+            transmit,
+            segment_size: scratch.len(),
+            segments: 1,
+        })
+    };
+    // SAFETY: per this function's contract.
+    unsafe { send_batch_with(conn, out, out_cap, out_len, write, |b| dest(b.transmit)) }
+}
+
+/// `send_next` for any writer: `write` puts a datagram or a GSO batch of
+/// the connection into the scratch buffer, which is then copied to `out`
+/// (the farewell of a poisoned connection goes first, alone).
+///
+/// Safety: as `send_next`.
+pub(super) unsafe fn send_batch_with(
+    conn: *mut quic_conn,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    write: impl FnOnce(&mut Connection, &mut Vec<u8>) -> Option<Batch>,
+    dest: impl FnOnce(Batch),
+) -> quic_result {
     // SAFETY: per this function's contract.
     let Some(h) = (unsafe { handle_mut(conn) }) else {
         return QUIC_RESULT_NULL_PARAMETER;
@@ -548,7 +572,11 @@ pub(super) unsafe fn send_next(
         }
         buf[..datagram.len()].copy_from_slice(datagram);
         *out_len = datagram.len();
-        dest(*to);
+        dest(Batch {
+            transmit: *to,
+            segment_size: datagram.len(),
+            segments: 1,
+        });
         h.farewell = None;
         return QUIC_RESULT_OK;
     }
@@ -557,13 +585,15 @@ pub(super) unsafe fn send_next(
             return QUIC_RESULT_BUFFER_TOO_SMALL;
         }
         let mut scratch = std::mem::take(&mut h.send_buf);
-        let result = match h.conn.send_on(&mut scratch, now_ns) {
-            Some(t) => {
+        let result = match write(&mut h.conn, &mut scratch) {
+            Some(b) if scratch.len() <= buf.len() => {
                 buf[..scratch.len()].copy_from_slice(&scratch);
                 *out_len = scratch.len();
-                dest(t);
+                dest(b);
                 QUIC_RESULT_OK
             }
+            // Never: a batch stays within the buffer's length.
+            Some(_) => QUIC_RESULT_INTERNAL,
             None => QUIC_RESULT_DONE,
         };
         h.send_buf = scratch;

@@ -12,10 +12,11 @@ use super::config::quic_config;
 use super::conn::{quic_conn, quic_conn_params, read_params, ClientExtras, ConnHandle};
 use super::event::quic_event;
 use super::guard::guard;
-use super::path::{each_received, quic_datagram_info, write_info};
+use super::path::{each_received, quic_datagram_info, write_batch_info};
 use super::result::*;
 use super::sized::{check_fields, read_sized, usable_size, write_sized, Checked, Growable};
 use super::token::quic_token_kind;
+use crate::conn::Batch;
 use crate::endpoint::{
     AddressProof, ConnectionHandle, Endpoint, EndpointEvent, EndpointParams, EndpointStats,
     RetryPolicy,
@@ -446,6 +447,30 @@ pub unsafe extern "C" fn quic_endpoint_send(
     info: *mut quic_datagram_info,
     now_ns: u64,
 ) -> quic_result {
+    let write = |ep: &mut Endpoint<ConnHandle>, scratch: &mut Vec<u8>| {
+        ep.send(scratch, now_ns).map(|transmit| Batch {
+            transmit,
+            segment_size: 0,
+            segments: 1,
+        })
+    };
+    // SAFETY: per the contract.
+    unsafe { endpoint_send_with(ep, out, out_cap, out_len, info, write) }
+}
+
+/// The body of `quic_endpoint_send` and `quic_endpoint_send_batch`:
+/// `write` puts a datagram or a batch into the scratch buffer, which is
+/// copied to `out`; its addresses and `segment_size` go to `info`.
+///
+/// Safety: as `quic_endpoint_send`.
+pub(super) unsafe fn endpoint_send_with(
+    ep: *mut quic_endpoint,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    info: *mut quic_datagram_info,
+    write: impl FnOnce(&mut Endpoint<ConnHandle>, &mut Vec<u8>) -> Option<Batch>,
+) -> quic_result {
     with_endpoint(ep, |h| {
         let out_len = try_out!(out_len);
         // SAFETY: per the contract.
@@ -462,15 +487,16 @@ pub unsafe extern "C" fn quic_endpoint_send(
             return QUIC_RESULT_BUFFER_TOO_SMALL;
         }
         let mut scratch = std::mem::take(&mut h.send_buf);
-        let result = match h.ep.send(&mut scratch, now_ns) {
-            Some(t) if scratch.len() <= buf.len() => {
+        let result = match write(&mut h.ep, &mut scratch) {
+            Some(b) if scratch.len() <= buf.len() => {
                 buf[..scratch.len()].copy_from_slice(&scratch);
                 *out_len = scratch.len();
                 // SAFETY: `info` is writable for `size` bytes.
-                unsafe { write_info(info, size, t) };
+                unsafe { write_batch_info(info, size, b.transmit, b.segment_size as u64) };
                 QUIC_RESULT_OK
             }
-            // Never: the buffer holds the largest datagram of any config.
+            // Never: the buffer holds the largest datagram of any config,
+            // and a batch stays within it.
             Some(_) => QUIC_RESULT_INTERNAL,
             None => QUIC_RESULT_DONE,
         };

@@ -13,6 +13,7 @@
 #[macro_use]
 mod guard;
 pub mod addr;
+pub mod batch;
 mod cast;
 pub mod cid_generator;
 pub mod config;

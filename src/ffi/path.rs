@@ -37,8 +37,11 @@ pub struct quic_datagram_info {
     /// Receiving: the segment size of a buffer the kernel coalesced
     /// (`UDP_GRO`): the buffer holds datagrams of this size back to back,
     /// the last one possibly shorter, each received on its own. 0, or
-    /// the buffer's length or more: one datagram. Sending: written 0 (one
-    /// datagram per call).
+    /// the buffer's length or more: one datagram. Sending: the size of
+    /// every datagram but the last of a GSO batch
+    /// (`quic_conn_send_batch`, `quic_endpoint_send_batch`; the buffer's
+    /// length when it holds one datagram), the value for `UDP_SEGMENT`;
+    /// written 0 by the calls that send one datagram.
     pub segment_size: u64,
 }
 
@@ -131,7 +134,21 @@ unsafe fn read_received(info: *const quic_datagram_info) -> Result<Received, qui
 ///
 /// Safety: `info` writable for `size` bytes, `size` from `usable_size`.
 pub(super) unsafe fn write_info(info: *mut quic_datagram_info, size: usize, t: Transmit) {
+    // SAFETY: per the contract.
+    unsafe { write_batch_info(info, size, t, 0) }
+}
+
+/// [`write_info`] for a GSO batch: also its `segment_size`.
+///
+/// Safety: as `write_info`.
+pub(super) unsafe fn write_batch_info(
+    info: *mut quic_datagram_info,
+    size: usize,
+    t: Transmit,
+    segment_size: u64,
+) {
     let mut v = quic_datagram_info::zeroed();
+    v.segment_size = segment_size;
     if let Some(l) = t.local {
         write_sockaddr(l, &mut v.local, &mut v.local_len);
     }

@@ -2,6 +2,7 @@
 //! link (`pair.rs`), with test certificates made on the fly (`pki.rs`).
 
 mod backpressure;
+mod batch;
 mod client_migration;
 mod connection_ids;
 mod craft;

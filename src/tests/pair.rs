@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::pki;
 use crate::config::Config;
-use crate::conn::{Connection, Event};
+use crate::conn::{Batch, Connection, Event};
 use crate::packet::header;
 use crate::side::Side;
 use crate::tls::TlsContext;
@@ -155,6 +155,23 @@ type InFlight = (
     Vec<u8>,
 );
 
+/// The next datagram (`batch` None) or GSO batch of `conn`, into `buf`.
+fn send_next(
+    conn: &mut Connection,
+    buf: &mut Vec<u8>,
+    batch: Option<usize>,
+    now: u64,
+) -> Option<Batch> {
+    match batch {
+        Some(n) => conn.send_batch(buf, 65_507, n, now),
+        None => conn.send_on(buf, now).map(|transmit| Batch {
+            transmit,
+            segment_size: buf.len(),
+            segments: 1,
+        }),
+    }
+}
+
 /// Two connections and the link between them.
 pub(crate) struct Pair {
     pub(crate) client: Connection,
@@ -224,6 +241,11 @@ pub(crate) struct Pair {
     pub(crate) server_received_from: HashMap<SocketAddr, u64>,
     /// What the token of the Initial that made the server proved.
     pub(crate) initial_token: Option<crate::server::InitialToken>,
+    /// Both sides send GSO batches of at most this many datagrams
+    /// (`send_batch`), split on the link; None: one datagram per call.
+    pub(crate) batch_segments: Option<usize>,
+    /// The server's batches, with their length in bytes.
+    pub(crate) server_batches: Vec<(Batch, usize)>,
 }
 
 /// How a Retry-sending front end picks the SCID of each Retry.
@@ -302,6 +324,8 @@ impl Pair {
             server_sent_to: HashMap::new(),
             server_received_from: HashMap::new(),
             initial_token: None,
+            batch_segments: None,
+            server_batches: Vec::new(),
         }
     }
 
@@ -409,13 +433,15 @@ impl Pair {
     /// Sends everything both sides have to send now.
     fn flush(&mut self) {
         let mut buf = std::mem::take(&mut self.buf);
-        while let Some(t) = self.client.send_on(&mut buf, self.now) {
+        let batch = self.batch_segments;
+        while let Some(b) = send_next(&mut self.client, &mut buf, batch, self.now) {
+            let t = b.transmit;
             assert!(
                 t.remote == server_addr() || Some(t.remote) == self.server_preferred,
                 "the client sends to {}",
                 t.remote
             );
-            *self.client_sent_to.entry(t.remote).or_default() += 1;
+            *self.client_sent_to.entry(t.remote).or_default() += b.segments as u64;
             if self.server_unreachable.contains(&t.remote) {
                 continue;
             }
@@ -424,7 +450,9 @@ impl Pair {
                 from.is_none_or(|l| self.client_sockets.contains(&l)),
                 "the client sends from {from:?}, where it has no socket"
             );
-            self.enqueue_via(Dir::ToServer, from, Some(t.remote), buf.clone());
+            for d in buf.chunks(b.segment_size) {
+                self.enqueue_via(Dir::ToServer, from, Some(t.remote), d.to_vec());
+            }
         }
         if let Some(mut server) = self.server.take() {
             let mut sent = false;
@@ -432,24 +460,29 @@ impl Pair {
                 if let Some(watch) = &mut self.watch_server_sends {
                     watch(&server, sent);
                 }
-                let Some(t) = server.send_on(&mut buf, self.now) else {
+                let Some(b) = send_next(&mut server, &mut buf, batch, self.now) else {
                     break;
                 };
-                let to = t.remote;
+                if batch.is_some() {
+                    self.server_batches.push((b, buf.len()));
+                }
+                let to = b.transmit.remote;
                 sent = true;
-                *self.server_sent_to.entry(to).or_default() += buf.len() as u64;
-                let socket = if to == self.client_seen_as {
-                    client_addr()
-                } else if self.client_sockets.contains(&to)
-                    && !self.client_sockets_unreachable.contains(&to)
-                {
-                    to
-                } else {
-                    continue; // nobody there any more
-                };
-                self.enqueue_via(Dir::ToClient, Some(socket), t.local, buf.clone());
-                if let Some(f) = &mut self.on_server_send {
-                    f(self.bytes_sent[1], self.bytes_delivered[0]);
+                for d in buf.chunks(b.segment_size) {
+                    *self.server_sent_to.entry(to).or_default() += d.len() as u64;
+                    let socket = if to == self.client_seen_as {
+                        client_addr()
+                    } else if self.client_sockets.contains(&to)
+                        && !self.client_sockets_unreachable.contains(&to)
+                    {
+                        to
+                    } else {
+                        continue; // nobody there any more
+                    };
+                    self.enqueue_via(Dir::ToClient, Some(socket), b.transmit.local, d.to_vec());
+                    if let Some(f) = &mut self.on_server_send {
+                        f(self.bytes_sent[1], self.bytes_delivered[0]);
+                    }
                 }
             }
             self.server = Some(server);

@@ -733,9 +733,15 @@ impl Streams {
     /// Writes the next STREAM frame into `out`. Lost data goes first, so
     /// that a hole at the receiver is filled before it waits a round of
     /// every other stream's new data. Then round-robin: the next queued
-    /// stream with something to send gives a chunk of at most `max_len`
-    /// bytes and goes to the back of the queue. One map lookup per frame.
-    pub(crate) fn write_next_chunk(&mut self, max_len: usize, out: &mut Vec<u8>) -> NextChunk {
+    /// stream with something to send gives a chunk of at most
+    /// `max_len(stream, offset)` bytes (the room left once that frame's
+    /// header is written) and goes to the back of the queue. One map
+    /// lookup per frame.
+    pub(crate) fn write_next_chunk(
+        &mut self,
+        max_len: impl Fn(u64, u64) -> usize,
+        out: &mut Vec<u8>,
+    ) -> NextChunk {
         let credit = self.conn_credit();
         while let Some(&sid) = self.resend_queue.front() {
             let Some(stream) = self.map.get_mut(&sid) else {
@@ -744,7 +750,8 @@ impl Streams {
             };
             match stream.send.as_mut().filter(|s| s.has_lost()) {
                 Some(send) => {
-                    let Some(chunk) = send.next_chunk(max_len, credit) else {
+                    let Some(chunk) = send.next_chunk(max_len(sid, send.next_offset()), credit)
+                    else {
                         return NextChunk::DidNotFit;
                     };
                     if !send.has_lost() {
@@ -777,7 +784,7 @@ impl Streams {
             }
             // Served: back in line behind the others.
             self.send_queue.push_back(sid);
-            let Some(chunk) = send.next_chunk(max_len, credit) else {
+            let Some(chunk) = send.next_chunk(max_len(sid, send.next_offset()), credit) else {
                 return NextChunk::DidNotFit;
             };
             self.data_sent += chunk.new_bytes;

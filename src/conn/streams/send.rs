@@ -142,6 +142,12 @@ impl SendStream {
             && self.sent >= self.max_data
     }
 
+    /// Where the next chunk starts: the first lost byte, or the first
+    /// never sent.
+    pub(crate) fn next_offset(&self) -> u64 {
+        self.lost.first().map_or(self.sent, |r| r.start)
+    }
+
     /// The next chunk of at most `max_len` bytes (lost data first), within
     /// `conn_credit` new bytes; marks it sent.
     pub(crate) fn next_chunk(&mut self, max_len: usize, conn_credit: u64) -> Option<Chunk> {
