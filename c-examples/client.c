@@ -50,7 +50,8 @@
  * (the first URL on one connection, the rest on a second one that resumes
  * its session), zerortt (the same, the rest requested in 0-RTT), and the
  * names of the runner's cases that are plain transfers or handshakes at
- * the QUIC level; anything else exits 127. */
+ * the QUIC level, and ecn (the sockets always carry ECN marks; -v prints
+ * whether the path validated); anything else exits 127. */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 #include "udp.h"
@@ -566,6 +567,14 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
         if (wait_sockets(deadline) > 0 && read_all(conn) != 0) refused = 1;
         if (quic_conn_timer(conn) <= now_ns()) quic_conn_handle_timer(conn, now_ns());
     }
+    if (verbose) {
+        static const char *const ecn_states[] = {"off", "testing", "unknown", "capable", "failed"};
+        quic_stats st = {.struct_size = sizeof st};
+        if (quic_conn_stats(conn, &st) == QUIC_RESULT_OK && st.ecn_state <= 4)
+            logv("ecn: path %s; received %llu ECT(0), %llu CE; %llu CE reported by the server",
+                 ecn_states[st.ecn_state], (unsigned long long)st.ecn_received_ect0,
+                 (unsigned long long)st.ecn_received_ce, (unsigned long long)st.ecn_ce_reported);
+    }
     quic_conn_free(conn);
     close_sockets();
     udp_report();
@@ -651,7 +660,7 @@ int main(int argc, char **argv) {
             "handshake",   "transfer",      "multiplexing",       "ipv6",
             "longrtt",     "blackhole",     "transferloss",       "transfercorruption",
             "goodput",     "crosstraffic",  "amplificationlimit", "retry",
-            "rebind-port", "rebind-addr",   NULL};
+            "rebind-port", "rebind-addr",   "ecn",                NULL};
         int known = 0;
         for (int i = 0; plain[i]; i++) known |= !strcmp(testcase, plain[i]);
         if (!strcmp(testcase, "multiconnect") || !strcmp(testcase, "handshakeloss") ||

@@ -321,6 +321,12 @@ static void on_event(struct client *c, const quic_event *e) {
                  (const char *)ev.reason, (unsigned long long)st.bytes_sent,
                  (unsigned long long)st.bytes_received, (double)st.rtt_ns / 1e6,
                  (unsigned long long)st.packets_lost);
+            static const char *const ecn_states[] = {"off", "testing", "unknown", "capable",
+                                                     "failed"};
+            if (st.ecn_state <= 4)
+                logv("%s: ecn: path %s; received %llu ECT(0), %llu CE", c->peer,
+                     ecn_states[st.ecn_state], (unsigned long long)st.ecn_received_ect0,
+                     (unsigned long long)st.ecn_received_ce);
             break;
         }
         default:
@@ -441,7 +447,7 @@ static int serve(quic_config *config, int fd, int fd2, const struct sockaddr_sto
             int sock = s == 0 ? fd : fd2;
             if (sock < 0) continue;
             while (udp_recv_all(sock, s == 0 ? &addr : &pref, s == 0 ? addrlen : preflen,
-                                udp_no_batching ? 1 : 4, feed_endpoint, ep) > 0)
+                                4, feed_endpoint, ep) > 0)
                 flush_endpoint(ep, fd, fd2, &pref, preflen);
         }
         uint64_t now = now_ns();
@@ -650,14 +656,15 @@ int main(int argc, char **argv) {
          * session tickets), retry (a Retry with a libquic token for every
          * new client), zerortt (early data accepted), connectionmigration
          * (a preferred address: --preferred-address, or the --listen
-         * host on the next port). ECN: not yet. */
+         * host on the next port), ecn (every socket reads and writes ECN
+         * marks; libquic validates the path, udp.c). */
         static const char *const supported[] = {
             "handshake",    "transfer",      "multiconnect", "chacha20",
             "keyupdate",    "multiplexing",  "ipv6",         "longrtt",
             "blackhole",    "handshakeloss", "transferloss", "handshakecorruption",
             "transfercorruption", "amplificationlimit", "goodput", "crosstraffic",
             "v2",           "rebind-port",   "rebind-addr",  "resumption", "retry",
-            "zerortt",      "connectionmigration", NULL};
+            "zerortt",      "connectionmigration", "ecn", NULL};
         int known = 0;
         for (int i = 0; supported[i]; i++) known |= !strcmp(testcase, supported[i]);
         if (!known) {

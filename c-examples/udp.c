@@ -31,7 +31,7 @@ int udp_no_batching;
 struct udp_counters udp_counters;
 
 /* What the kernel turned out to support (cleared on the first refusal). */
-static int gso_works = 1, gro_works = 1;
+static int gso_works = 1, gro_works = 1, ecn_works = 1;
 
 static void say_once(int *said, const char *what) {
     if (*said) return;
@@ -54,6 +54,14 @@ void udp_configure(int fd, int family) {
                  ? setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &df, sizeof df)
                  : setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &df, sizeof df);
     if (rc != 0) say_once(&said_df, "cannot set DF; datagrams may be fragmented");
+    /* ECN: the TOS / traffic class byte of what arrives, for its marks. */
+    static int said_tos;
+    rc = family == AF_INET6
+             ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &on, sizeof on)
+             : setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &on, sizeof on);
+    if (family == AF_INET6) /* IPv4 peers of a dual-stack socket */
+        (void)setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &on, sizeof on);
+    if (rc != 0) say_once(&said_tos, "cannot read ECN marks; ECN stays off");
 }
 
 /* Receive buffers and their headers. */
@@ -66,7 +74,7 @@ static char rctrl[BATCH][CMSG_SPACE(sizeof(int)) * 4];
 int udp_recv_all(int fd, const struct sockaddr_storage *local, socklen_t local_len,
                  int max_rounds, udp_recv_fn fn, void *ctx) {
     int total = 0;
-    int n_msgs = udp_no_batching ? 1 : BATCH;
+    int n_msgs = BATCH;
     for (int round = 0; round < max_rounds; round++) {
         for (int i = 0; i < n_msgs; i++) {
             riov[i] = (struct iovec){.iov_base = rbuf[i], .iov_len = BUF_SIZE};
@@ -94,7 +102,13 @@ int udp_recv_all(int fd, const struct sockaddr_storage *local, socklen_t local_l
             uint64_t segments = 1;
             for (struct cmsghdr *c = CMSG_FIRSTHDR(&rmsg[i].msg_hdr); c;
                  c = CMSG_NXTHDR(&rmsg[i].msg_hdr, c)) {
-                if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+                if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) ||
+                    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS)) {
+                    /* IP_TOS arrives as one byte, IPV6_TCLASS as an int. */
+                    int tos = c->cmsg_len >= CMSG_LEN(sizeof(int)) ? *(int *)CMSG_DATA(c)
+                                                                   : *CMSG_DATA(c);
+                    info.ecn = (uint8_t)(tos & 3);
+                } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
                     int seg;
                     memcpy(&seg, CMSG_DATA(c), sizeof seg);
                     if (seg > 0) {
@@ -104,6 +118,7 @@ int udp_recv_all(int fd, const struct sockaddr_storage *local, socklen_t local_l
                 }
             }
             udp_counters.received_datagrams += segments;
+            udp_counters.received_buffers++;
             fn(rbuf[i], len, &info, ctx);
             total++;
         }
@@ -118,7 +133,7 @@ static struct mmsghdr smsg[BATCH];
 static struct iovec siov[BATCH];
 static struct sockaddr_storage sto[BATCH];
 static int sfd[BATCH];
-static char sctrl[BATCH][CMSG_SPACE(sizeof(uint16_t))];
+static char sctrl[BATCH][CMSG_SPACE(sizeof(uint16_t)) + CMSG_SPACE(sizeof(int))];
 static int queued;
 
 int udp_gso(void) { return !udp_no_batching && gso_works; }
@@ -143,16 +158,33 @@ void udp_commit(int fd, size_t len, const quic_datagram_info *info) {
     uint64_t seg = info->segment_size;
     uint64_t segments = seg && seg < len ? (len + seg - 1) / seg : 1;
     udp_counters.sent_datagrams += segments;
+    udp_counters.sent_buffers++;
+    /* Control messages: the segment size of a GSO batch, the ECN mark. */
+    memset(sctrl[i], 0, sizeof sctrl[i]);
+    smsg[i].msg_hdr.msg_control = sctrl[i];
+    smsg[i].msg_hdr.msg_controllen = sizeof sctrl[i];
+    size_t used = 0;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&smsg[i].msg_hdr);
     if (segments > 1) {
-        smsg[i].msg_hdr.msg_control = sctrl[i];
-        smsg[i].msg_hdr.msg_controllen = sizeof sctrl[i];
-        struct cmsghdr *c = CMSG_FIRSTHDR(&smsg[i].msg_hdr);
         c->cmsg_level = SOL_UDP;
         c->cmsg_type = UDP_SEGMENT;
         c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
         uint16_t s = (uint16_t)seg;
         memcpy(CMSG_DATA(c), &s, sizeof s);
+        used += CMSG_SPACE(sizeof(uint16_t));
+        c = CMSG_NXTHDR(&smsg[i].msg_hdr, c);
     }
+    if (info->ecn && ecn_works && c) {
+        int v6 = info->remote.ss_family == AF_INET6;
+        c->cmsg_level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+        c->cmsg_type = v6 ? IPV6_TCLASS : IP_TOS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        int tos = info->ecn & 3;
+        memcpy(CMSG_DATA(c), &tos, sizeof tos);
+        used += CMSG_SPACE(sizeof(int));
+    }
+    smsg[i].msg_hdr.msg_controllen = used;
+    if (!used) smsg[i].msg_hdr.msg_control = NULL;
     if (queued == BATCH) udp_flush();
 }
 
@@ -161,18 +193,26 @@ static int send_split(int i) {
     struct msghdr *m = &smsg[i].msg_hdr;
     uint16_t seg;
     memcpy(&seg, CMSG_DATA(CMSG_FIRSTHDR(m)), sizeof seg);
+    /* Without the segment size, and with the ECN mark if there was one. */
+    struct cmsghdr *ecn = CMSG_NXTHDR(m, CMSG_FIRSTHDR(m));
+    struct msghdr one = *m;
+    struct iovec iov;
+    one.msg_iov = &iov;
+    one.msg_iovlen = 1;
+    one.msg_control = ecn;
+    one.msg_controllen = ecn ? CMSG_SPACE(sizeof(int)) : 0;
+    if (!ecn) one.msg_control = NULL;
     for (size_t off = 0; off < siov[i].iov_len; off += seg) {
         size_t n = siov[i].iov_len - off < seg ? siov[i].iov_len - off : seg;
+        iov = (struct iovec){.iov_base = sbuf[i] + off, .iov_len = n};
         udp_counters.send_calls++;
-        if (sendto(sfd[i], sbuf[i] + off, n, 0, m->msg_name, m->msg_namelen) < 0 &&
-            errno == ECONNREFUSED)
-            return -1;
+        if (sendmsg(sfd[i], &one, 0) < 0 && errno == ECONNREFUSED) return -1;
     }
     return 0;
 }
 
 int udp_flush(void) {
-    static int said_gso;
+    static int said_gso, said_ecn;
     int refused = 0;
     int i = 0;
     while (i < queued) {
@@ -185,12 +225,21 @@ int udp_flush(void) {
             i += n;
             continue;
         }
-        int gso = smsg[i].msg_hdr.msg_controllen != 0;
-        if (gso && (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT ||
-                    errno == EOPNOTSUPP)) {
+        struct cmsghdr *first = CMSG_FIRSTHDR(&smsg[i].msg_hdr);
+        int gso = first && first->cmsg_level == SOL_UDP;
+        int refusal = errno == EIO || errno == EINVAL || errno == ENOPROTOOPT ||
+                      errno == EOPNOTSUPP;
+        if (gso && refusal) {
             gso_works = 0;
             say_once(&said_gso, "UDP_SEGMENT refused by the kernel; one datagram per send");
             refused |= send_split(i) < 0;
+        } else if (first && refusal) {
+            /* Only an ECN mark: send without, and mark nothing more. */
+            ecn_works = 0;
+            say_once(&said_ecn, "the kernel refused to send ECN marks; ECN off");
+            smsg[i].msg_hdr.msg_control = NULL;
+            smsg[i].msg_hdr.msg_controllen = 0;
+            continue;
         } else if (errno == ECONNREFUSED) {
             refused = 1;
         } else if (errno == EINTR) {
@@ -206,10 +255,13 @@ int udp_flush(void) {
 }
 
 void udp_report(void) {
-    logv("udp: sent %llu datagrams in %llu calls, received %llu in %llu calls%s",
+    logv("udp: sent %llu datagrams in %llu buffers, %llu calls; received %llu in %llu "
+         "buffers, %llu calls%s",
          (unsigned long long)udp_counters.sent_datagrams,
+         (unsigned long long)udp_counters.sent_buffers,
          (unsigned long long)udp_counters.send_calls,
          (unsigned long long)udp_counters.received_datagrams,
+         (unsigned long long)udp_counters.received_buffers,
          (unsigned long long)udp_counters.recv_calls,
          udp_no_batching ? " (--no-gso)" : !gso_works ? " (no GSO)" : !gro_works ? " (no GRO)" : "");
 }

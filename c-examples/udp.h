@@ -15,7 +15,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* Set by --no-gso: one datagram per sendmsg/recvmsg, no GSO/GRO. */
+/* Set by --no-gso: no GSO or GRO, one datagram per buffer (sendmmsg and
+ * recvmmsg still move several buffers per call). */
 extern int udp_no_batching;
 
 /* Sets up a UDP socket for the above (GRO, DF); call once per socket. */
@@ -48,9 +49,11 @@ void udp_commit(int fd, size_t len, const quic_datagram_info *info);
 /* Returns -1 when a send failed with ECONNREFUSED (errno kept). */
 int udp_flush(void);
 
-/* Counters for -v: system calls and datagrams each way. */
+/* Counters for -v: datagrams, buffers (a GSO/GRO run is one) and system
+ * calls, each way. */
 struct udp_counters {
-    uint64_t send_calls, sent_datagrams, recv_calls, received_datagrams;
+    uint64_t send_calls, sent_buffers, sent_datagrams;
+    uint64_t recv_calls, received_buffers, received_datagrams;
 };
 extern struct udp_counters udp_counters;
 /* Prints the counters (with -v). */

@@ -224,6 +224,32 @@ typedef uint32_t quic_termination;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Where ECN validation of the path stands (RFC 9000 §13.4.2, §A.4).
+enum quic_ecn_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // Turned off (`quic_config_set_ecn`).
+    QUIC_ECN_STATE_DISABLED = 0,
+    // The first packets go marked ECT(0); no verdict yet.
+    QUIC_ECN_STATE_TESTING = 1,
+    // Testing is over; unmarked until an ACK gives the verdict.
+    QUIC_ECN_STATE_UNKNOWN = 2,
+    // Validated: every packet is marked; CE marks count as congestion.
+    QUIC_ECN_STATE_CAPABLE = 3,
+    // The path (or the caller's sockets, or the peer) lost or rewrote
+    // marks: nothing is marked.
+    QUIC_ECN_STATE_FAILED = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum quic_ecn_state quic_ecn_state;
+#else
+typedef uint32_t quic_ecn_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // When new clients must first prove their address with a Retry (RFC
 // 9000 §8.1.2).
 enum quic_retry_policy
@@ -481,12 +507,11 @@ typedef struct quic_endpoint quic_endpoint;
 typedef int32_t quic_result;
 
 // What travels with one datagram, in and out: its local and remote
-// addresses and, for a coalesced receive, the GRO segment size. A
-// growable struct (the rule in this header's opening comment): ECN
-// marks, GSO segment sizes and send times will be appended. Fields
-// appended stay past the previous `sizeof` (`segment_size` starts at
-// 280 on LP64, where the struct used to end), so an older caller's
-// padding is never read as one.
+// addresses, the GRO / GSO segment size of a coalesced buffer, and the
+// ECN codepoint. A growable struct (the rule in this header's opening
+// comment): fields appended stay past the previous `sizeof`
+// (`segment_size` starts at 280 on LP64, where the struct used to end,
+// `ecn` at 288), so an older caller's padding is never read as one.
 //
 // An address whose length is 0 is absent: a `local` the caller does not
 // know, or one the library has no opinion on (send from your one socket).
@@ -511,6 +536,15 @@ typedef struct {
     // length when it holds one datagram), the value for `UDP_SEGMENT`;
     // written 0 by the calls that send one datagram.
     uint64_t segment_size;
+    // The ECN codepoint (RFC 3168: 0 not-ECT, 1 ECT(1), 2 ECT(0), 3 CE),
+    // as in the low two bits of `IP_TOS` / `IPV6_TCLASS`. Receiving:
+    // what the datagram's IP header carried (from `IP_RECVTOS` /
+    // `IPV6_RECVTCLASS`; 0 when the caller cannot tell). Sending: what
+    // to send it with (an `IP_TOS` / `IPV6_TCLASS` control message),
+    // for every datagram of a batch. A caller that leaves it out either
+    // way just goes without ECN: validation fails and nothing is marked
+    // (`quic_stats.ecn_state`).
+    uint8_t ecn;
 } quic_datagram_info;
 
 // Makes a new connection ID in `out` (`len` bytes, the configured
@@ -705,6 +739,21 @@ typedef struct {
     // Persistent congestion declared: the window fell to its minimum
     // (RFC 9002 §7.6).
     uint64_t persistent_congestion;
+    // Whether the path carries our ECN marks (RFC 9000 §13.4.2). This
+    // field and those after it were appended.
+    quic_ecn_state ecn_state;
+    // Packets received marked ECT(0) (the codepoint the caller passed
+    // in `quic_datagram_info.ecn`), all spaces together.
+    uint64_t ecn_received_ect0;
+    // Packets received marked ECT(1).
+    uint64_t ecn_received_ect1;
+    // Packets received marked CE (congestion experienced).
+    uint64_t ecn_received_ce;
+    // CE marks the peer reported on our packets.
+    uint64_t ecn_ce_reported;
+    // Window reductions those caused (RFC 9002 §7.1; also counted in
+    // `congestion_events`).
+    uint64_t ecn_congestion_events;
 } quic_stats;
 
 // The limits and keys of an endpoint (input). Zero in a field means its
@@ -1239,6 +1288,24 @@ quic_result quic_config_set_keep_alive(quic_config *config, uint64_t interval_ns
 //
 // Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_disable_active_migration(quic_config *config, bool disable);
+
+// Turns ECN on (the default) or off (RFC 9000 §13.4, RFC 9002 §7.1).
+// On, the connection asks for ECT(0) on its datagrams
+// (`quic_datagram_info.ecn` from `quic_conn_send_info`,
+// `quic_conn_send_batch` and the endpoint's calls: set it with an
+// `IP_TOS` / `IPV6_TCLASS` control message), counts the marks the
+// caller reports on received datagrams (`quic_datagram_info.ecn` from
+// `IP_RECVTOS` / `IPV6_RECVTCLASS`) in its ACKs, validates the path
+// from the peer's counts, and takes CE marks as congestion: the window
+// shrinks before a queue overflows. A path, peer or caller that does
+// not carry the marks fails validation within the first round trips,
+// and nothing is marked after that (`quic_stats.ecn_state`).
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+//
+// Safety: `config` must be NULL or a live config.
+quic_result quic_config_set_ecn(quic_config *config, bool enabled);
 
 // A server offers `addr` as its preferred address (RFC 9000 §9.6): after
 // the handshake, clients validate it and move their connection there. One

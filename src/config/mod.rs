@@ -345,6 +345,16 @@ impl Config {
         self.transport.congestion_control = algorithm;
     }
 
+    /// Turns ECN on (the default) or off: packets marked ECT(0), the
+    /// path validated from the peer's ACK_ECN counts, CE marks taken as
+    /// congestion (RFC 9000 §13.4, RFC 9002 §7.1). Marks only travel when
+    /// the caller sends each datagram with the codepoint it is given and
+    /// reports the one each datagram arrived with; when it does not,
+    /// validation fails and nothing is marked.
+    pub fn set_ecn(&mut self, enabled: bool) {
+        self.transport.ecn = enabled;
+    }
+
     /// Sets when received stream data is credited back to the peer.
     pub fn set_receive_credit(&mut self, credit: ReceiveCredit) {
         self.transport.receive_credit = credit;

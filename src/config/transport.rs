@@ -48,6 +48,8 @@ pub struct TransportSettings {
     pub(crate) max_streams_bidi: u64,
     /// The congestion controller.
     pub(crate) congestion_control: crate::recovery::congestion::Algorithm,
+    /// Mark packets ECT(0) and validate the path's ECN (RFC 9000 §13.4).
+    pub(crate) ecn: bool,
     /// Streams the peer may open at once, unidirectional.
     pub(crate) max_streams_uni: u64,
     /// Start a 1-RTT key update after this many packets sent with one key
@@ -86,6 +88,7 @@ impl TransportSettings {
             max_connection_window: 24 * DEFAULT_WINDOW,
             max_streams_bidi: 128,
             congestion_control: Default::default(),
+            ecn: true,
             max_streams_uni: 128,
             key_update_interval: 0,
             original_version: None,

@@ -1,7 +1,9 @@
 //! Which packets we received in one packet number space, and when to
 //! acknowledge them (RFC 9000 §13.2).
 
+use crate::frame::EcnCounts;
 use crate::ranges::RangeSet;
+use crate::recovery::ecn::Ecn;
 
 /// ACK ranges we remember; older ones are forgotten (RFC 9000 §13.2.3
 /// lets a receiver limit them), and packets below them are dropped as
@@ -54,12 +56,40 @@ pub(crate) struct AckState {
     /// The current run of repeating packets, and when the last came.
     repeats: u32,
     last_repeat: u64,
+    /// ECN marks on the packets received (RFC 9000 §13.4.1), reported
+    /// in ACK_ECN frames once there is one.
+    ecn: EcnCounts,
 }
 
 impl AckState {
     /// True when `pn` was seen before (or is too old to tell).
     pub(crate) fn is_duplicate(&self, pn: u64) -> bool {
         pn < self.floor || self.received.contains(pn)
+    }
+
+    /// Counts the ECN mark of a packet received, not a duplicate (RFC
+    /// 9000 §13.4.1). A CE mark is acknowledged at once (§13.2.1), so the
+    /// sender reacts within a round trip (if it elicits one).
+    pub(crate) fn on_ecn(&mut self, ecn: Ecn, ack_eliciting: bool) {
+        match ecn {
+            Ecn::NotEct => {}
+            Ecn::Ect0 => self.ecn.ect0 += 1,
+            Ecn::Ect1 => self.ecn.ect1 += 1,
+            Ecn::Ce => {
+                self.ecn.ce += 1;
+                self.immediate |= ack_eliciting;
+            }
+        }
+    }
+
+    /// The marks counted so far.
+    pub(crate) fn ecn_total(&self) -> EcnCounts {
+        self.ecn
+    }
+
+    /// The counts for an ACK_ECN frame; None while no packet was marked.
+    pub(crate) fn ecn_counts(&self) -> Option<&EcnCounts> {
+        (self.ecn != EcnCounts::default()).then_some(&self.ecn)
     }
 
     /// The largest packet number received.

@@ -256,6 +256,7 @@ impl Connection {
             Transmit {
                 local: p.local,
                 remote: p.remote,
+                ecn: super::Ecn::NotEct,
             },
             p.challenge,
         );

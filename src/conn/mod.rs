@@ -35,6 +35,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+pub use crate::recovery::ecn::{Ecn, EcnState};
 #[cfg(test)]
 pub(crate) use crypto_stream::{MAX_CRYPTO_BUFFER, MAX_CRYPTO_PIECES};
 pub use events::{Event, PathAddrs, Termination};
@@ -117,6 +118,8 @@ pub struct Transmit {
     pub local: Option<SocketAddr>,
     /// The destination.
     pub remote: SocketAddr,
+    /// The ECN codepoint to send with (the IP header's, RFC 9000 §13.4).
+    pub ecn: Ecn,
 }
 
 /// A GSO batch written by [`Connection::send_batch`]: `segments`
@@ -170,6 +173,10 @@ pub struct Stats {
     pub spurious_losses: u64,
     /// How losses were found, PTOs and window reductions.
     pub recovery: crate::recovery::RecoveryStats,
+    /// Whether the path carries our ECN marks (RFC 9000 §13.4.2).
+    pub ecn_state: EcnState,
+    /// ECN marks on the packets we received, all spaces together.
+    pub ecn_received: crate::frame::EcnCounts,
 }
 
 /// One QUIC connection.
@@ -291,15 +298,17 @@ impl Connection {
         streams.set_credit_on_consume(config.transport.receive_credit == ReceiveCredit::OnConsume);
         streams.set_read_mode(config.transport.receive_mode == crate::config::ReceiveMode::Read);
         streams.set_writable_level(config.transport.writable_level);
+        let mut recovery = Recovery::new(
+            config.transport.initial_rtt,
+            config.transport.congestion_control,
+            config.transport.max_datagram_size as u64,
+        );
+        recovery.set_ecn(config.transport.ecn);
         Self {
             side,
             version: first_version,
             vneg: version_state::VersionState::new(first_version),
-            recovery: Recovery::new(
-                config.transport.initial_rtt,
-                config.transport.congestion_control,
-                config.transport.max_datagram_size as u64,
-            ),
+            recovery,
             config,
             tls_ctx,
             tls: None,
@@ -531,6 +540,15 @@ impl Connection {
             packets_lost: self.recovery.packets_lost(),
             spurious_losses: self.recovery.spurious_losses(),
             recovery: self.recovery.stats(),
+            ecn_state: self.recovery.ecn_state(),
+            ecn_received: self.spaces.iter().fold(Default::default(), |sum, s| {
+                let c = s.ack.ecn_total();
+                crate::frame::EcnCounts {
+                    ect0: sum.ect0 + c.ect0,
+                    ect1: sum.ect1 + c.ect1,
+                    ce: sum.ce + c.ce,
+                }
+            }),
         }
     }
 

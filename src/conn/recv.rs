@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use super::close::CloseState;
 use super::crypto_stream::CryptoIn;
 use super::spaces::PacketSpace;
-use super::{Connection, Event, Termination};
+use super::{Connection, Ecn, Event, Termination};
 use crate::cid::ConnectionId;
 use crate::crypto::InitialKeys;
 use crate::error::{code, TransportError};
@@ -44,6 +44,20 @@ impl Connection {
         from: SocketAddr,
         now: u64,
     ) {
+        self.recv_marked(datagram, local, from, Ecn::NotEct, now);
+    }
+
+    /// [`Connection::recv_on`] with the ECN codepoint of the datagram's
+    /// IP header (`IP_RECVTOS`), which is counted for the peer's ECN
+    /// validation and congestion control (RFC 9000 §13.4.1).
+    pub fn recv_marked(
+        &mut self,
+        datagram: &[u8],
+        local: Option<SocketAddr>,
+        from: SocketAddr,
+        ecn: Ecn,
+        now: u64,
+    ) {
         self.last_now = self.last_now.max(now);
         match self.close {
             CloseState::Open => {}
@@ -70,6 +84,7 @@ impl Connection {
             from,
             local,
             datagram_len: buf.len(),
+            ecn,
         };
         self.opened_in_datagram = false;
         while offset < buf.len() && matches!(self.close, CloseState::Open) {
@@ -131,6 +146,7 @@ impl Connection {
             from,
             local,
             datagram_len,
+            ecn,
         } = arrival;
         let hdr = header::parse(buf, self.config.endpoint.connection_id_length).ok()?;
         let len = hdr.packet_len;
@@ -309,6 +325,7 @@ impl Connection {
             self.on_packet_from(from, local, datagram_len, kinds.non_probing, largest, now);
         }
         let ack = &mut self.spaces[space as usize].ack;
+        ack.on_ecn(ecn, eliciting);
         if paced {
             ack.on_paced_packet(opened.pn, now, LOCAL_MAX_ACK_DELAY);
         } else {
@@ -362,6 +379,7 @@ impl Connection {
                 .unwrap_or_else(|| ([0, 0, 0, 0], 0).into()),
             local: self.paths.active.local,
             datagram_len: payload.len(),
+            ecn: Ecn::NotEct,
         };
         if let Err(e) = self.process_frames(space, ptype, payload, &dcid, arrival, now) {
             self.fail(e, now);
@@ -567,6 +585,8 @@ impl Connection {
         let outcome = self
             .recovery
             .on_ack_received(space, ack.ranges(), delay, now, status);
+        self.recovery
+            .on_ack_ecn(space, ack.ecn.as_ref(), &outcome.acked, now);
         self.on_packets_acked(space, outcome.acked);
         self.on_packets_lost(space, outcome.lost);
         // RFC 9001 §4.1.2: a client may take an acknowledged 1-RTT packet
@@ -754,6 +774,8 @@ struct Arrival {
     /// The local address it arrived on, when known.
     local: Option<SocketAddr>,
     datagram_len: usize,
+    /// The ECN codepoint of its IP header.
+    ecn: Ecn,
 }
 
 /// What kinds of frames a packet held.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use super::close::CloseState;
 use super::spaces::SentFrame;
-use super::{Batch, CloseError, Connection, Transmit};
+use super::{Batch, CloseError, Connection, Ecn, Transmit};
 use crate::cid::ConnectionId;
 use crate::crypto::TAG_LEN;
 use crate::error::code;
@@ -52,7 +52,7 @@ impl Connection {
     /// path's, RFC 9000 §9.1).
     pub fn send_on(&mut self, out: &mut Vec<u8>, now: u64) -> Option<Transmit> {
         out.clear();
-        self.next_datagram(out, usize::MAX, true, now)
+        self.next_datagram(out, usize::MAX, None, now)
     }
 
     /// A GSO batch (`UDP_SEGMENT`): datagrams for one destination written
@@ -73,11 +73,9 @@ impl Connection {
         let transmit = self.send_on(out, now)?;
         let segment_size = out.len();
         let mut segments = 1;
-        let active = Transmit {
-            local: self.paths.active.local,
-            remote: self.paths.active.peer?,
-        };
-        if transmit != active || segment_size < self.max_datagram_size() {
+        let on_active = transmit.local == self.paths.active.local
+            && Some(transmit.remote) == self.paths.active.peer;
+        if !on_active || segment_size < self.max_datagram_size() {
             return Some(Batch {
                 transmit,
                 segment_size,
@@ -86,7 +84,10 @@ impl Connection {
         }
         while segments < max_segments && max_len.saturating_sub(out.len()) >= segment_size {
             let before = out.len();
-            if self.next_datagram(out, segment_size, false, now).is_none() {
+            if self
+                .next_datagram(out, segment_size, Some(transmit), now)
+                .is_none()
+            {
                 break;
             }
             segments += 1;
@@ -102,13 +103,14 @@ impl Connection {
     }
 
     /// Appends the next datagram, of at most `cap` bytes, to `out`. Only
-    /// the `first` of a batch may be a lone packet for another path (a
-    /// PATH_RESPONSE elsewhere, a probe): later ones go to the active path.
+    /// the first of a batch may be a lone packet for another path (a
+    /// PATH_RESPONSE elsewhere, a probe); a later one goes where the
+    /// first (`batch`) went, with the same ECN mark, or not at all.
     fn next_datagram(
         &mut self,
         out: &mut Vec<u8>,
         cap: usize,
-        first: bool,
+        batch: Option<Transmit>,
         now: u64,
     ) -> Option<Transmit> {
         let base = out.len();
@@ -127,7 +129,16 @@ impl Connection {
                 return None;
             }
         }
-        if !closing && first {
+        // RFC 9000 §13.4: ECT(0) while the path tests or passed ECN.
+        let ecn = if self.recovery.ecn_marking() {
+            Ecn::Ect0
+        } else {
+            Ecn::NotEct
+        };
+        if batch.is_some_and(|b| b.ecn != ecn) {
+            return None;
+        }
+        if !closing && batch.is_none() {
             if let Some(t) = self.send_path_response_elsewhere(out, now) {
                 return Some(t);
             }
@@ -208,6 +219,7 @@ impl Connection {
                     size: end - b.start,
                     ack_eliciting: b.ack_eliciting,
                     in_flight: b.ack_eliciting || b.padded,
+                    ecn: ecn == Ecn::Ect0,
                     data: std::mem::take(&mut b.frames),
                 },
             );
@@ -236,6 +248,7 @@ impl Connection {
         Some(Transmit {
             local: self.paths.active.local,
             remote: peer,
+            ecn,
         })
     }
 
@@ -381,7 +394,8 @@ impl Connection {
                 let n = s.ack.ranges(&mut ranges);
                 let delay = s.ack.delay_us(now) >> LOCAL_ACK_DELAY_EXPONENT;
                 let mark = out.len();
-                frame::write_ack(out, &ranges[..n], if app { delay } else { 0 }, None);
+                let ecn = s.ack.ecn_counts();
+                frame::write_ack(out, &ranges[..n], if app { delay } else { 0 }, ecn);
                 if out.len() + TAG_LEN > limit {
                     out.truncate(mark);
                 } else {
@@ -530,6 +544,7 @@ impl Connection {
         let t = Transmit {
             local: resp.local,
             remote: resp.to,
+            ecn: Ecn::NotEct,
         };
         // RFC 9000 §9.5: on a path we probe, with that path's own CID.
         let dcid = self.probe_cid(t);
@@ -603,6 +618,7 @@ impl Connection {
                 size: out.len(),
                 ack_eliciting: false,
                 in_flight: false,
+                ecn: false,
                 data: frames,
             },
         );

@@ -29,7 +29,7 @@ pub use handles::ConnectionHandle;
 use crate::cid::ConnectionId;
 use crate::config::Config;
 use crate::conn::cid::RouteChange;
-use crate::conn::{ApiError, Batch, Connection, Event, Transmit};
+use crate::conn::{ApiError, Batch, Connection, Ecn, Event, Transmit};
 use crate::crypto::random::{RandomSource, SystemRandom};
 use crate::packet::header::Header;
 use crate::packet::{PacketType, MIN_INITIAL_DATAGRAM};
@@ -432,6 +432,19 @@ impl<T: Routed> Endpoint<T> {
         remote: SocketAddr,
         now: u64,
     ) {
+        self.recv_marked(datagram, local, remote, Ecn::NotEct, now);
+    }
+
+    /// [`Endpoint::recv`] with the datagram's ECN codepoint (see
+    /// [`Connection::recv_marked`]).
+    pub fn recv_marked(
+        &mut self,
+        datagram: &[u8],
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+        ecn: Ecn,
+        now: u64,
+    ) {
         self.flush();
         let Ok(h) = server::parse_header(datagram, self.cid_len) else {
             self.stats.unroutable += 1;
@@ -441,13 +454,13 @@ impl<T: Routed> Endpoint<T> {
             if let Some(e) = self.conns.get_mut(slot) {
                 e.conn
                     .connection_mut()
-                    .recv_on(datagram, local, remote, now);
+                    .recv_marked(datagram, local, remote, ecn, now);
                 self.sync(slot, true);
             }
             return;
         }
         if h.is_long() {
-            self.accept(datagram, &h, local, remote, now);
+            self.accept(datagram, &h, local, remote, ecn, now);
         } else {
             self.reset_unknown(datagram.len(), h.dcid, local, remote, now);
         }
@@ -461,6 +474,7 @@ impl<T: Routed> Endpoint<T> {
         h: &Header<'_>,
         local: Option<SocketAddr>,
         remote: SocketAddr,
+        ecn: Ecn,
         now: u64,
     ) {
         let Some((config, tls)) = self.server.clone() else {
@@ -557,7 +571,7 @@ impl<T: Routed> Endpoint<T> {
         if let Some(e) = self.conns.get_mut(slot) {
             e.conn
                 .connection_mut()
-                .recv_on(datagram, local, remote, now);
+                .recv_marked(datagram, local, remote, ecn, now);
         }
         self.sync(slot, true);
     }

@@ -38,8 +38,14 @@ impl Stateless {
         if self.queue.len() >= MAX_QUEUED {
             return false;
         }
-        self.queue
-            .push_back((Transmit { local, remote: to }, datagram));
+        self.queue.push_back((
+            Transmit {
+                local,
+                remote: to,
+                ecn: crate::conn::Ecn::NotEct,
+            },
+            datagram,
+        ));
         true
     }
 

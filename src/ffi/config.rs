@@ -381,6 +381,35 @@ pub unsafe extern "C" fn quic_config_set_disable_active_migration(
     })
 }
 
+/// Turns ECN on (the default) or off (RFC 9000 §13.4, RFC 9002 §7.1).
+/// On, the connection asks for ECT(0) on its datagrams
+/// (`quic_datagram_info.ecn` from `quic_conn_send_info`,
+/// `quic_conn_send_batch` and the endpoint's calls: set it with an
+/// `IP_TOS` / `IPV6_TCLASS` control message), counts the marks the
+/// caller reports on received datagrams (`quic_datagram_info.ecn` from
+/// `IP_RECVTOS` / `IPV6_RECVTCLASS`) in its ACKs, validates the path
+/// from the peer's counts, and takes CE marks as congestion: the window
+/// shrinks before a queue overflows. A path, peer or caller that does
+/// not carry the marks fails validation within the first round trips,
+/// and nothing is marked after that (`quic_stats.ecn_state`).
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+///
+/// Safety: `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_ecn(
+    config: *mut quic_config,
+    enabled: bool,
+) -> quic_result {
+    with_config(config, "quic_config_set_ecn", |h| {
+        h.apply(|c| {
+            c.set_ecn(enabled);
+            Ok(())
+        })
+    })
+}
+
 /// A server offers `addr` as its preferred address (RFC 9000 §9.6): after
 /// the handshake, clients validate it and move their connection there. One
 /// address per family (IPv4, IPv6); call once for each. The server must

@@ -1070,6 +1070,52 @@ pub struct quic_stats {
     /// Persistent congestion declared: the window fell to its minimum
     /// (RFC 9002 §7.6).
     pub persistent_congestion: u64,
+    /// Whether the path carries our ECN marks (RFC 9000 §13.4.2). This
+    /// field and those after it were appended.
+    pub ecn_state: quic_ecn_state,
+    /// Packets received marked ECT(0) (the codepoint the caller passed
+    /// in `quic_datagram_info.ecn`), all spaces together.
+    pub ecn_received_ect0: u64,
+    /// Packets received marked ECT(1).
+    pub ecn_received_ect1: u64,
+    /// Packets received marked CE (congestion experienced).
+    pub ecn_received_ce: u64,
+    /// CE marks the peer reported on our packets.
+    pub ecn_ce_reported: u64,
+    /// Window reductions those caused (RFC 9002 §7.1; also counted in
+    /// `congestion_events`).
+    pub ecn_congestion_events: u64,
+}
+
+/// Where ECN validation of the path stands (RFC 9000 §13.4.2, §A.4).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum quic_ecn_state {
+    /// Turned off (`quic_config_set_ecn`).
+    #[default]
+    Disabled = 0,
+    /// The first packets go marked ECT(0); no verdict yet.
+    Testing = 1,
+    /// Testing is over; unmarked until an ACK gives the verdict.
+    Unknown = 2,
+    /// Validated: every packet is marked; CE marks count as congestion.
+    Capable = 3,
+    /// The path (or the caller's sockets, or the peer) lost or rewrote
+    /// marks: nothing is marked.
+    Failed = 4,
+}
+
+impl From<crate::conn::EcnState> for quic_ecn_state {
+    fn from(s: crate::conn::EcnState) -> Self {
+        use crate::conn::EcnState as S;
+        match s {
+            S::Disabled => Self::Disabled,
+            S::Testing => Self::Testing,
+            S::Unknown => Self::Unknown,
+            S::Capable => Self::Capable,
+            S::Failed => Self::Failed,
+        }
+    }
 }
 
 /// Fills `out_stats` with the connection's current figures, as far as its
@@ -1110,6 +1156,12 @@ pub unsafe extern "C" fn quic_conn_stats(
             probe_timeouts: s.recovery.probe_timeouts,
             congestion_events: s.recovery.congestion_events,
             persistent_congestion: s.recovery.persistent_congestion,
+            ecn_state: s.ecn_state.into(),
+            ecn_received_ect0: s.ecn_received.ect0,
+            ecn_received_ect1: s.ecn_received.ect1,
+            ecn_received_ce: s.ecn_received.ce,
+            ecn_ce_reported: s.recovery.ecn_ce_reported,
+            ecn_congestion_events: s.recovery.ecn_congestion_events,
         };
         // SAFETY: `out_stats` holds `size` writable bytes.
         unsafe { write_sized(out_stats, &stats, size) };

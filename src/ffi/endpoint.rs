@@ -416,8 +416,8 @@ pub unsafe extern "C" fn quic_endpoint_recv(
     with_endpoint(ep, |h| {
         // SAFETY: per the contract.
         unsafe {
-            each_received(data, len, info, |d, local, remote| {
-                h.ep.recv(d, local, remote, now_ns)
+            each_received(data, len, info, |d, local, remote, ecn| {
+                h.ep.recv_marked(d, local, remote, ecn, now_ns)
             })
         }
     })

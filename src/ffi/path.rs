@@ -8,15 +8,14 @@ use super::conn::{quic_conn, send_next, with_conn, with_own_conn};
 use super::guard::guard;
 use super::result::*;
 use super::sized::{read_sized, usable_size, write_sized, Growable};
-use crate::conn::Transmit;
+use crate::conn::{Ecn, Transmit};
 
 /// What travels with one datagram, in and out: its local and remote
-/// addresses and, for a coalesced receive, the GRO segment size. A
-/// growable struct (the rule in this header's opening comment): ECN
-/// marks, GSO segment sizes and send times will be appended. Fields
-/// appended stay past the previous `sizeof` (`segment_size` starts at
-/// 280 on LP64, where the struct used to end), so an older caller's
-/// padding is never read as one.
+/// addresses, the GRO / GSO segment size of a coalesced buffer, and the
+/// ECN codepoint. A growable struct (the rule in this header's opening
+/// comment): fields appended stay past the previous `sizeof`
+/// (`segment_size` starts at 280 on LP64, where the struct used to end,
+/// `ecn` at 288), so an older caller's padding is never read as one.
 ///
 /// An address whose length is 0 is absent: a `local` the caller does not
 /// know, or one the library has no opinion on (send from your one socket).
@@ -43,6 +42,15 @@ pub struct quic_datagram_info {
     /// length when it holds one datagram), the value for `UDP_SEGMENT`;
     /// written 0 by the calls that send one datagram.
     pub segment_size: u64,
+    /// The ECN codepoint (RFC 3168: 0 not-ECT, 1 ECT(1), 2 ECT(0), 3 CE),
+    /// as in the low two bits of `IP_TOS` / `IPV6_TCLASS`. Receiving:
+    /// what the datagram's IP header carried (from `IP_RECVTOS` /
+    /// `IPV6_RECVTCLASS`; 0 when the caller cannot tell). Sending: what
+    /// to send it with (an `IP_TOS` / `IPV6_TCLASS` control message),
+    /// for every datagram of a batch. A caller that leaves it out either
+    /// way just goes without ECN: validation fails and nothing is marked
+    /// (`quic_stats.ecn_state`).
+    pub ecn: u8,
 }
 
 // SAFETY: #[repr(C)], struct_size first; the minimum ends after
@@ -65,6 +73,7 @@ pub(super) struct Received {
     pub(super) remote: SocketAddr,
     /// GRO: the segment size (0: one datagram).
     segment_size: u64,
+    ecn: Ecn,
 }
 
 impl Received {
@@ -88,7 +97,7 @@ pub(super) unsafe fn each_received(
     data: *const u8,
     len: usize,
     info: *const quic_datagram_info,
-    mut recv: impl FnMut(&[u8], Option<SocketAddr>, SocketAddr),
+    mut recv: impl FnMut(&[u8], Option<SocketAddr>, SocketAddr, Ecn),
 ) -> quic_result {
     let buffer = try_slice!(data, len);
     // SAFETY: per the contract.
@@ -97,7 +106,7 @@ pub(super) unsafe fn each_received(
         Err(e) => return e,
     };
     for d in received.datagrams(buffer) {
-        recv(d, received.local, received.remote);
+        recv(d, received.local, received.remote, received.ecn);
     }
     QUIC_RESULT_OK
 }
@@ -111,7 +120,7 @@ unsafe fn read_received(info: *const quic_datagram_info) -> Result<Received, qui
     let size = unsafe { usable_size(info) }?;
     // SAFETY: per the contract; absent fields stay zero.
     let info = unsafe { read_sized(info, size, quic_datagram_info::zeroed()) };
-    let segment_size = info.segment_size;
+    let (segment_size, ecn) = (info.segment_size, Ecn::from_bits(info.ecn));
     // SAFETY: the fields are within `info`.
     match unsafe {
         (
@@ -123,6 +132,7 @@ unsafe fn read_received(info: *const quic_datagram_info) -> Result<Received, qui
             local,
             remote,
             segment_size,
+            ecn,
         }),
         (Err(e), _) | (_, Err(e)) => Err(e),
         (_, Ok(None)) => Err(QUIC_RESULT_INVALID_ADDRESS),
@@ -149,6 +159,7 @@ pub(super) unsafe fn write_batch_info(
 ) {
     let mut v = quic_datagram_info::zeroed();
     v.segment_size = segment_size;
+    v.ecn = t.ecn.bits();
     if let Some(l) = t.local {
         write_sockaddr(l, &mut v.local, &mut v.local_len);
     }
@@ -199,8 +210,8 @@ pub unsafe extern "C" fn quic_conn_recv_info(
     with_own_conn(conn, |h| {
         // SAFETY: per the contract.
         unsafe {
-            each_received(data, len, info, |d, local, remote| {
-                h.conn.recv_on(d, local, remote, now_ns)
+            each_received(data, len, info, |d, local, remote, ecn| {
+                h.conn.recv_marked(d, local, remote, ecn, now_ns)
             })
         }
     })
@@ -333,6 +344,7 @@ mod tests {
             local: None,
             remote: "192.0.2.1:443".parse().unwrap(),
             segment_size,
+            ecn: Ecn::NotEct,
         }
     }
 

@@ -7,6 +7,7 @@
 //! frames rather than packets.
 
 pub mod congestion;
+pub mod ecn;
 pub mod pacer;
 mod path_state;
 pub mod rtt;
@@ -14,7 +15,9 @@ mod sent;
 
 use sent::SentPackets;
 
+use crate::frame::EcnCounts;
 use congestion::Algorithm;
+use ecn::{EcnState, EcnValidation, EcnVerdict};
 pub use path_state::PathState;
 use path_state::Undo;
 pub use rtt::RttEstimator;
@@ -60,6 +63,8 @@ pub struct SentPacket<T> {
     pub ack_eliciting: bool,
     /// Whether it counts toward bytes in flight.
     pub in_flight: bool,
+    /// Whether its datagram was marked ECT(0).
+    pub ecn: bool,
     /// What the connection put in it.
     pub data: T,
 }
@@ -127,6 +132,10 @@ pub struct RecoveryStats {
     pub persistent_congestion: u64,
     /// Probe timeouts.
     pub probe_timeouts: u64,
+    /// Window reductions caused by a rising ECN-CE count (RFC 9002 §7.1).
+    pub ecn_congestion_events: u64,
+    /// ECN-CE marks the peer reported on our packets.
+    pub ecn_ce_reported: u64,
 }
 
 /// What expired at the loss detection timer.
@@ -153,6 +162,7 @@ pub struct Recovery<T> {
     /// What a new path starts with.
     initial_rtt: u64,
     algorithm: Algorithm,
+    ecn_enabled: bool,
     /// Reordering tolerance: starts at RFC 9002's values and grows when a
     /// packet declared lost is acknowledged after all (§6.1.1, §6.1.2
     /// allow adapting them).
@@ -183,6 +193,7 @@ impl<T> Recovery<T> {
             mds,
             initial_rtt,
             algorithm,
+            ecn_enabled: true,
             packet_threshold: PACKET_THRESHOLD,
             time_threshold_extra: 1,
             spurious_losses: 0,
@@ -197,6 +208,57 @@ impl<T> Recovery<T> {
     /// controller start over; packets in flight stay counted.
     pub fn reset_path(&mut self) {
         self.path = PathState::new(self.initial_rtt, self.algorithm, self.mds);
+        self.path.ecn = EcnValidation::new(self.ecn_enabled);
+    }
+
+    /// Turns ECN marking on or off, for this path and every later one.
+    pub fn set_ecn(&mut self, enabled: bool) {
+        self.ecn_enabled = enabled;
+        self.path.ecn = EcnValidation::new(enabled);
+    }
+
+    /// Whether the next datagram is marked ECT(0).
+    pub fn ecn_marking(&self) -> bool {
+        self.path.ecn.marking()
+    }
+
+    /// Where ECN validation of the path stands.
+    pub fn ecn_state(&self) -> EcnState {
+        self.path.ecn.state()
+    }
+
+    /// The ECN part of an ACK frame of `space` (RFC 9000 §13.4.2.1): its
+    /// counts, if an ACK_ECN, against the packets it newly acknowledged
+    /// (`acked`, from [`Recovery::on_ack_received`]). A rising CE count
+    /// on a validated path is a congestion event dated by the newest of
+    /// them (RFC 9002 §7.1, B.7); it is never undone.
+    pub fn on_ack_ecn(
+        &mut self,
+        space: Space,
+        counts: Option<&EcnCounts>,
+        acked: &[SentPacket<T>],
+        now: u64,
+    ) -> EcnVerdict {
+        let newly_marked = acked.iter().filter(|p| p.ecn).count() as u64;
+        let before = self.path.ecn.reported(space).ce;
+        let verdict = self.path.ecn.on_ack(space, counts, newly_marked);
+        if let Some(c) = counts {
+            self.stats.ecn_ce_reported += c.ce.saturating_sub(before);
+        }
+        if !verdict.congestion {
+            return verdict;
+        }
+        let Some(newest) = acked.iter().max_by_key(|p| p.pn).map(|p| p.time_sent) else {
+            return verdict;
+        };
+        let window = self.path.cc.window();
+        self.path.cc.on_congestion_event(newest, now);
+        if self.path.cc.window() < window {
+            self.stats.congestion_events += 1;
+            self.stats.ecn_congestion_events += 1;
+            self.path.undo = None;
+        }
+        verdict
     }
 
     /// Hands back a list from [`AckOutcome`] once the connection is done
@@ -332,6 +394,8 @@ impl<T> Recovery<T> {
 
     /// Tells the congestion controller about lost packets of `space`.
     fn on_lost(&mut self, space: Space, lost: &[SentPacket<T>], now: u64) {
+        let marked = lost.iter().filter(|p| p.ecn).count() as u64;
+        self.path.ecn.on_lost(marked);
         let count = lost.iter().filter(|p| p.in_flight).count() as u64;
         self.packets_lost += count;
         let Some(newest) = lost
@@ -409,6 +473,7 @@ impl<T> Recovery<T> {
 
     /// RFC 9002 A.5, OnPacketSent.
     pub fn on_packet_sent(&mut self, space: Space, pkt: SentPacket<T>) {
+        self.path.ecn.on_sent(space, pkt.ecn);
         let s = &mut self.spaces[space as usize];
         if pkt.in_flight {
             if pkt.ack_eliciting {

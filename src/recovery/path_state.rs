@@ -13,10 +13,13 @@
 //! keeping them in one place spares each recovery call a second borrow.
 //! Probes are not congestion controlled: they carry PATH_CHALLENGE only,
 //! on their own timer (§9.4's exception), bounded by the amplification
-//! limit. State that belongs to an address rather than to the flow of
-//! data (PMTU, ECN validation) goes on `conn::Path`.
+//! limit. ECN validation (RFC 9000 §13.4.2) is here too: it is judged from
+//! the ACKs of the packets this state tracks, and a new path tests again.
+//! State that belongs to an address rather than to the flow of data (the
+//! PMTU) goes on `conn::Path`.
 
 use super::congestion::{Algorithm, Controller};
+use super::ecn::EcnValidation;
 use super::pacer::Pacer;
 use super::rtt::RttEstimator;
 use super::Space;
@@ -32,6 +35,8 @@ pub struct PathState {
     /// spurious.
     pub(super) undo: Option<Undo>,
     pub(super) pacer: Pacer,
+    /// Whether this path carries our ECN marks.
+    pub(super) ecn: EcnValidation,
 }
 
 impl PathState {
@@ -42,6 +47,7 @@ impl PathState {
             cc: Controller::new(algorithm, mds),
             undo: None,
             pacer: Pacer::default(),
+            ecn: EcnValidation::new(true),
         }
     }
 }

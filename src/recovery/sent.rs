@@ -103,6 +103,7 @@ mod tests {
             size: 1200,
             ack_eliciting: true,
             in_flight: true,
+            ecn: false,
             data: pn,
         }
     }

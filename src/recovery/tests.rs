@@ -22,6 +22,7 @@ fn send(r: &mut Recovery<u64>, space: Space, pn: u64, t: u64) {
             size: 1000,
             ack_eliciting: true,
             in_flight: true,
+            ecn: false,
             data: pn,
         },
     );
@@ -275,6 +276,7 @@ fn lost_packet(pn: u64) -> SentPacket<u64> {
         size: 1200,
         ack_eliciting: true,
         in_flight: true,
+        ecn: false,
         data: pn,
     }
 }
@@ -326,6 +328,7 @@ fn only_packets_in_flight_can_prove_a_loss_spurious() {
             size: 50,
             ack_eliciting: false,
             in_flight: false,
+            ecn: false,
             data: 1,
         },
     );

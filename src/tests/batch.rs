@@ -104,16 +104,7 @@ fn a_batch_is_a_run_of_full_datagrams_within_the_window() {
             o.borrow_mut().push((in_flight, cwnd));
         }
     }));
-    p.handshake();
-    let body = pattern(4 << 20, 9);
-    p.server
-        .as_mut()
-        .unwrap()
-        .stream_send(1, &body, true)
-        .unwrap();
-    let start = p.now;
-    assert!(p.run_until(start + 120_000 * MS, |p| p.client_rx.finished.contains(&1)));
-    assert!(p.client_rx.bytes(1) == body, "the body arrived intact");
+    p.download(4 << 20, "batches");
     assert_eq!(*over.borrow(), vec![], "batches that overfilled the window");
     let max = p.server().max_send_size();
     let mut multi = 0;

@@ -6,24 +6,6 @@ use super::pair::{configs, Dir, Link, Pair, Rng, MS};
 use super::streams::pattern;
 use crate::recovery::congestion::Algorithm;
 
-/// The server sends `size` bytes on stream 1 over `p`'s links; checks they
-/// arrived intact.
-fn download_over(p: &mut Pair, size: usize, what: &str) {
-    p.handshake();
-    let body = pattern(size, 5);
-    p.server
-        .as_mut()
-        .unwrap()
-        .stream_send(1, &body, true)
-        .unwrap();
-    let start = p.now;
-    assert!(p.run_until(start + 300_000 * MS, |p| p.client_rx.finished.contains(&1)));
-    assert!(
-        p.client_rx.bytes(1) == body,
-        "{what}: the body arrived intact"
-    );
-}
-
 /// A 2 MB download over a 10 ms RTT, 100 Mbit/s link losing `loss` of the
 /// datagrams each way, the server running `algorithm`; its recovery
 /// statistics.
@@ -40,7 +22,7 @@ fn download(loss: f64, seed: u64, algorithm: Algorithm) -> crate::recovery::Reco
         ..Link::default()
     };
     p.links = [link.clone(), link];
-    download_over(&mut p, 2 << 20, &format!("seed {seed}"));
+    p.download(2 << 20, &format!("seed {seed}"));
     p.server().recovery_stats()
 }
 
@@ -86,7 +68,7 @@ fn a_burst_of_losses_reduces_the_window_once() {
         ..clean.clone()
     };
     p.links = [clean, bursty];
-    download_over(&mut p, 8 << 20, "bursts");
+    p.download(8 << 20, "bursts");
     let bursts = p.dropped[1].div_ceil(6);
     let r = p.server().recovery_stats();
     assert!(bursts >= 5, "the link lost too little: {:?}", p.dropped);
@@ -255,7 +237,7 @@ fn probes_carry_data_when_the_window_is_full() {
         }
         (w.owed, w.in_flight) = (owed, in_flight);
     }));
-    download_over(&mut p, 2 << 20, "probes");
+    p.download(2 << 20, "probes");
     let w = watch.borrow();
     assert!(w.probes >= 10, "too few probes to judge: {}", w.probes);
     assert!(

@@ -6,6 +6,7 @@ mod batch;
 mod client_migration;
 mod connection_ids;
 mod craft;
+mod ecn;
 mod endpoint;
 mod frames;
 mod fuzz_replay;

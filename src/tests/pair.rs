@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::pki;
 use crate::config::Config;
-use crate::conn::{Batch, Connection, Event};
+use crate::conn::{Batch, Connection, Ecn, Event};
 use crate::packet::header;
 use crate::side::Side;
 use crate::tls::TlsContext;
@@ -75,6 +75,25 @@ pub(crate) struct Link {
     pub(crate) mtu: usize,
     /// Everything is dropped in [start, end).
     pub(crate) blackout: Option<(u64, u64)>,
+    /// What the link does to ECN marks.
+    pub(crate) ecn: LinkEcn,
+}
+
+/// What a link does to the ECN field of the datagrams it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum LinkEcn {
+    /// Carries it as sent.
+    #[default]
+    Pass,
+    /// Clears it (a middlebox that bleaches the TOS byte).
+    Bleach,
+    /// Drops every datagram marked ECT.
+    DropMarked,
+    /// Rewrites ECT(0) to ECT(1).
+    RewriteToEct1,
+    /// An AQM: marks ECT datagrams CE while the bottleneck queue holds
+    /// more than this many bytes (instead of dropping them).
+    MarkAbove(u64),
 }
 
 impl Default for Link {
@@ -91,6 +110,7 @@ impl Default for Link {
             corrupt: 0.0,
             mtu: 65_535,
             blackout: None,
+            ecn: LinkEcn::Pass,
         }
     }
 }
@@ -152,6 +172,7 @@ type InFlight = (
     Dir,
     Option<SocketAddr>,
     Option<SocketAddr>,
+    Ecn,
     Vec<u8>,
 );
 
@@ -246,6 +267,10 @@ pub(crate) struct Pair {
     pub(crate) batch_segments: Option<usize>,
     /// The server's batches, with their length in bytes.
     pub(crate) server_batches: Vec<(Batch, usize)>,
+    /// Datagrams offered to the link per direction with an ECT mark, and
+    /// delivered with CE.
+    pub(crate) ecn_marked: [usize; 2],
+    pub(crate) ce_marked: [usize; 2],
 }
 
 /// How a Retry-sending front end picks the SCID of each Retry.
@@ -326,6 +351,8 @@ impl Pair {
             initial_token: None,
             batch_segments: None,
             server_batches: Vec::new(),
+            ecn_marked: [0; 2],
+            ce_marked: [0; 2],
         }
     }
 
@@ -352,7 +379,31 @@ impl Pair {
         server: Option<SocketAddr>,
         datagram: Vec<u8>,
     ) {
+        self.enqueue_marked(dir, client, server, Ecn::NotEct, datagram);
+    }
+
+    /// Like `enqueue_via`, sent with the ECN codepoint `ecn`.
+    fn enqueue_marked(
+        &mut self,
+        dir: Dir,
+        client: Option<SocketAddr>,
+        server: Option<SocketAddr>,
+        mut ecn: Ecn,
+        datagram: Vec<u8>,
+    ) {
         let i = dir as usize;
+        let ect = matches!(ecn, Ecn::Ect0 | Ecn::Ect1);
+        self.ecn_marked[i] += usize::from(ect);
+        match self.links[i].ecn {
+            LinkEcn::Bleach => ecn = Ecn::NotEct,
+            LinkEcn::DropMarked if ect => {
+                self.counts[i] += 1;
+                self.dropped[i] += 1;
+                return;
+            }
+            LinkEcn::RewriteToEct1 if ecn == Ecn::Ect0 => ecn = Ecn::Ect1,
+            _ => {}
+        }
         let n = self.counts[i];
         self.counts[i] += 1;
         self.bytes_sent[i] += datagram.len() as u64;
@@ -370,6 +421,12 @@ impl Pair {
             if backlog as u64 + datagram.len() as u64 > link.queue {
                 self.dropped[i] += 1;
                 return;
+            }
+            if let LinkEcn::MarkAbove(limit) = link.ecn {
+                if ect && backlog as u64 > limit {
+                    ecn = Ecn::Ce;
+                    self.ce_marked[i] += 1;
+                }
             }
             let tx = datagram.len() as u64 * 1_000_000_000 / bw;
             st.busy_until = st.busy_until.max(self.now) + tx;
@@ -395,12 +452,13 @@ impl Pair {
                 dir,
                 client,
                 server,
+                ecn,
                 datagram.clone(),
             )));
         }
         self.seq += 1;
         self.queue
-            .push(Reverse((at, self.seq, dir, client, server, datagram)));
+            .push(Reverse((at, self.seq, dir, client, server, ecn, datagram)));
     }
 
     /// Random, burst and blackout losses, and the MTU.
@@ -451,7 +509,7 @@ impl Pair {
                 "the client sends from {from:?}, where it has no socket"
             );
             for d in buf.chunks(b.segment_size) {
-                self.enqueue_via(Dir::ToServer, from, Some(t.remote), d.to_vec());
+                self.enqueue_marked(Dir::ToServer, from, Some(t.remote), t.ecn, d.to_vec());
             }
         }
         if let Some(mut server) = self.server.take() {
@@ -479,7 +537,8 @@ impl Pair {
                     } else {
                         continue; // nobody there any more
                     };
-                    self.enqueue_via(Dir::ToClient, Some(socket), b.transmit.local, d.to_vec());
+                    let t = b.transmit;
+                    self.enqueue_marked(Dir::ToClient, Some(socket), t.local, t.ecn, d.to_vec());
                     if let Some(f) = &mut self.on_server_send {
                         f(self.bytes_sent[1], self.bytes_delivered[0]);
                     }
@@ -507,6 +566,7 @@ impl Pair {
         dir: Dir,
         client: Option<SocketAddr>,
         server: Option<SocketAddr>,
+        ecn: Ecn,
         datagram: Vec<u8>,
     ) {
         self.bytes_delivered[dir as usize] += datagram.len() as u64;
@@ -515,7 +575,7 @@ impl Pair {
             Dir::ToClient => {
                 let local = client.unwrap_or_else(client_addr);
                 self.client
-                    .recv_on(&datagram, Some(local), server, self.now)
+                    .recv_marked(&datagram, Some(local), server, ecn, self.now)
             }
             Dir::ToServer => {
                 if self.retry_every_initial.is_some() && self.retry_front(&datagram) {
@@ -564,7 +624,7 @@ impl Pair {
                 let s = self.server.as_mut().unwrap();
                 let from = client.unwrap_or(self.client_seen_as);
                 *self.server_received_from.entry(from).or_default() += datagram.len() as u64;
-                s.recv_on(&datagram, Some(server), from, self.now);
+                s.recv_marked(&datagram, Some(server), from, ecn, self.now);
             }
         }
     }
@@ -675,8 +735,8 @@ impl Pair {
         self.flush();
         if let Some(Reverse((t, ..))) = self.queue.peek() {
             if *t <= self.now {
-                let Reverse((_, _, dir, client, server, d)) = self.queue.pop().unwrap();
-                self.deliver(dir, client, server, d);
+                let Reverse((_, _, dir, client, server, ecn, d)) = self.queue.pop().unwrap();
+                self.deliver(dir, client, server, ecn, d);
                 return true;
             }
         }
@@ -724,6 +784,28 @@ impl Pair {
     pub(crate) fn run_for(&mut self, ms: u64) {
         let end = self.now.saturating_add(ms.saturating_mul(MS));
         self.run_until(end, |p| p.now >= end);
+    }
+
+    /// Runs the handshake, then a download of `size` bytes on the
+    /// server's stream 1 (within 300 s of virtual time), and checks that
+    /// it arrived intact (`what` names the case in the message).
+    pub(crate) fn download(&mut self, size: usize, what: &str) {
+        self.handshake();
+        let body = super::streams::pattern(size, 5);
+        self.server
+            .as_mut()
+            .unwrap()
+            .stream_send(1, &body, true)
+            .unwrap();
+        let start = self.now;
+        assert!(
+            self.run_until(start + 300_000 * MS, |p| p.client_rx.finished.contains(&1)),
+            "{what}: the download finished"
+        );
+        assert!(
+            self.client_rx.bytes(1) == body,
+            "{what}: the body arrived intact"
+        );
     }
 
     /// Runs the handshake to completion on both sides (within 60 s of

@@ -5,11 +5,14 @@
  * (segment_size set). Every batch is checked to be a GSO run: at most
  * QUIC_MAX_BATCH_SEGMENTS datagrams within the buffer, all of
  * segment_size bytes but the last, which is not longer; both bodies
- * arrive intact. */
+ * arrive intact. ECN: the client's marks reach the server
+ * (info.ecn passed on), the server's are bleached (passed as 0): the
+ * client's path validates, the server's fails. */
 #include "testutil.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 
 #define MS 1000000ULL
@@ -81,7 +84,9 @@ static int move(quic_endpoint *srv, quic_conn *cli, uint64_t now) {
     quic_datagram_info out = {.struct_size = sizeof out};
     while (quic_conn_send_batch(cli, buf, sizeof buf, &len, &out, now) == QUIC_RESULT_OK) {
         check_batch(len, &out);
-        quic_datagram_info in = {.struct_size = sizeof in, .segment_size = out.segment_size};
+        CHECK(out.ecn <= 3);
+        quic_datagram_info in = {.struct_size = sizeof in, .segment_size = out.segment_size,
+                                 .ecn = out.ecn};
         memcpy(&in.remote, &client_addr, sizeof client_addr);
         in.remote_len = sizeof client_addr;
         MUST(quic_endpoint_recv(srv, buf, len, &in, now));
@@ -154,6 +159,20 @@ int main(int argc, char **argv) {
     /* In memory nothing is lost and the window grows: most of the bytes
      * went in runs of several datagrams. */
     CHECK(multi > 20 && max_segments > 4);
+    quic_stats st = {.struct_size = sizeof st};
+    MUST(quic_conn_stats(cli, &st));
+    CHECK(st.ecn_state == QUIC_ECN_STATE_CAPABLE);
+    CHECK(st.ecn_received_ect0 == 0);
+    quic_conn *srv_conn;
+    MUST(quic_endpoint_conn(srv, server_handle, &srv_conn));
+    MUST(quic_conn_stats(srv_conn, &st));
+    CHECK(st.ecn_state == QUIC_ECN_STATE_FAILED);
+    CHECK(st.ecn_received_ect0 > 100 && st.ecn_received_ce == 0);
+    /* An older caller's struct, ending before `ecn`, is still taken. */
+    quic_datagram_info old = {.struct_size = offsetof(quic_datagram_info, ecn)};
+    size_t n;
+    uint8_t buf[1500];
+    CHECK(quic_conn_send_info(cli, buf, sizeof buf, &n, &old, now) != QUIC_RESULT_INVALID_ARGUMENT);
     printf("%d batches, %d of several datagrams, at most %d\n", batches, multi, max_segments);
 
     quic_conn_free(cli);

@@ -67,7 +67,16 @@ class Stats(Sized):
                 ("key_exchange_group", c_uint16), ("rtt_ns", c_uint64), ("cwnd", c_uint64),
                 ("bytes_in_flight", c_uint64), ("bytes_sent", c_uint64),
                 ("bytes_received", c_uint64), ("packets_lost", c_uint64),
-                ("spurious_losses", c_uint64)]
+                ("spurious_losses", c_uint64), ("lost_by_packet_threshold", c_uint64),
+                ("lost_by_time_threshold", c_uint64), ("probe_timeouts", c_uint64),
+                ("congestion_events", c_uint64), ("persistent_congestion", c_uint64),
+                ("ecn_state", c_uint32), ("ecn_received_ect0", c_uint64),
+                ("ecn_received_ect1", c_uint64), ("ecn_received_ce", c_uint64),
+                ("ecn_ce_reported", c_uint64), ("ecn_congestion_events", c_uint64)]
+
+
+# quic_ecn_state
+ECN_DISABLED, ECN_TESTING, ECN_UNKNOWN, ECN_CAPABLE, ECN_FAILED = range(5)
 
 
 class CloseInfo(Sized):
@@ -136,6 +145,9 @@ _sig("quic_endpoint_new", c_int32, c_void_p, c_void_p, POINTER(c_void_p))
 _sig("quic_endpoint_free", None, c_void_p)
 _sig("quic_endpoint_connect", c_int32, c_void_p, c_void_p, c_void_p, c_void_p, c_uint32, c_uint64,
      POINTER(c_uint64))
+_sig("quic_conn_recv_info", c_int32, c_void_p, c_char_p, c_size_t, c_void_p, c_uint64)
+_sig("quic_conn_send_info", c_int32, c_void_p, c_void_p, c_size_t, POINTER(c_size_t), c_void_p,
+     c_uint64)
 _sig("quic_endpoint_recv", c_int32, c_void_p, c_char_p, c_size_t, c_void_p, c_uint64)
 _sig("quic_endpoint_send", c_int32, c_void_p, c_void_p, c_size_t, POINTER(c_size_t), c_void_p,
      c_uint64)
@@ -426,9 +438,30 @@ class Connection:
     @property
     def version(self):
         """The QUIC version in use (from quic_stats)."""
+        return self.stats().version
+
+    def stats(self):
         stats = Stats()
         check(_lib.quic_conn_stats(self.ptr, byref(stats)), "stats")
-        return stats.version
+        return stats
+
+    def receive_marked(self, data, addr, ecn, now):
+        """quic_conn_recv_info with the datagram's ECN codepoint."""
+        info = DatagramInfo(ecn=ecn)
+        info.remote, info.remote_len = sockaddr(*addr)
+        check(_lib.quic_conn_recv_info(self.ptr, data, len(data), byref(info), ns(now)), "recv")
+
+    def marked_datagrams_to_send(self, now):
+        """quic_conn_send_info: [(datagram, addr, ECN codepoint)]."""
+        out = []
+        while True:
+            n, info = c_size_t(), DatagramInfo()
+            rc = check(_lib.quic_conn_send_info(self.ptr, self._buf, len(self._buf), byref(n),
+                                                byref(info), ns(now)), "send")
+            if rc == DONE:
+                return out
+            out.append((self._buf.raw[:n.value], addr_tuple(info.remote, info.remote_len),
+                        info.ecn))
 
     @property
     def key_generation(self):
@@ -530,7 +563,8 @@ class DatagramInfo(Sized):
     # sockaddr_storage is 8-byte aligned in C; SockaddrStorage here is
     # bytes, so the padding C inserts is spelled out.
     _fields_ = [("struct_size", c_size_t), ("local", SockaddrStorage), ("local_len", c_uint32),
-                ("_pad", c_uint32), ("remote", SockaddrStorage), ("remote_len", c_uint32)]
+                ("_pad", c_uint32), ("remote", SockaddrStorage), ("remote_len", c_uint32),
+                ("_pad2", c_uint32), ("segment_size", c_uint64), ("ecn", c_uint8)]
 
 
 class EndpointParams(Sized):

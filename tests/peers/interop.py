@@ -241,6 +241,10 @@ CLIENT_CASES = {
                 "expect": "migrated to"},
     "rebind": {"files": ["10mb.bin"], "args": ["--rebind"], "need": "migration",
                "expect": "rebound"},
+    # RFC 9000 §13.4: a peer that does ECN counts our marks and validates
+    # the path; one that does not leaves it failed, the file intact.
+    "ecn": {"files": ["1mb.bin"], "need": "ecn", "expect": "ecn: path capable"},
+    "ecn-off": {"files": ["1mb.bin"], "need": "no-ecn", "expect": "ecn: path failed"},
 }
 
 # peer client -> libquic server:
@@ -266,6 +270,8 @@ SERVER_CASES = {
     # client validates it and moves there (the server logs the path it
     # validated at that address).
     "preferred": {"files": ["10mb.bin"], "need": "preferred", "preferred": True},
+    "ecn": {"files": ["1mb.bin"], "need": "ecn", "expect_server": "ecn: path capable"},
+    "ecn-off": {"files": ["1mb.bin"], "need": "no-ecn", "expect_server": "ecn: path failed"},
 }
 
 
@@ -312,15 +318,16 @@ def peer_server(peer, feats, host, port, cert, key, www, logdir):
 
 # What each peer's server can do (features of CLIENT_CASES' "need").
 SERVER_FEATURES = {
-    "aioquic": {"retry", "chacha20", "keyupdate", "tickets", "v2", "datagram", "migration"},
-    "quinn": {"retry", "chacha20", "keyupdate", "tickets", "datagram", "migration"},
-    "picoquic": {"retry", "chacha20", "keyupdate", "tickets", "v2", "migration"},
+    "aioquic": {"retry", "chacha20", "keyupdate", "tickets", "v2", "datagram", "migration",
+                "no-ecn"},
+    "quinn": {"retry", "chacha20", "keyupdate", "tickets", "datagram", "migration", "ecn"},
+    "picoquic": {"retry", "chacha20", "keyupdate", "tickets", "v2", "migration", "ecn"},
     # quiche's Node server sends a Retry to every new client, so every
     # case against it goes through one; it has no ticket or DATAGRAM
     # settings and speaks v1 only. It sends disable_active_migration
     # (quic-client --migrate is refused with MIGRATION_DISABLED) and drops
     # packets from a client's new address, as RFC 9000 §9 allows it to.
-    "quiche": {"retry", "chacha20", "keyupdate"},
+    "quiche": {"retry", "chacha20", "keyupdate", "no-ecn"},
 }
 
 
@@ -367,12 +374,15 @@ def case_libquic_client(peer, name, spec, www, tmp):
 # ---------------------------------------------------------------- peers as clients
 
 CLIENT_FEATURES = {
-    "aioquic": {"retry", "keyupdate", "tickets", "zerortt", "v2", "datagram", "preferred"},
+    "aioquic": {"retry", "keyupdate", "tickets", "zerortt", "v2", "datagram", "preferred",
+                "no-ecn"},
     # quinn 0.11's client takes the preferred address's connection ID but
     # never moves there (quinn-proto's set_peer_params).
-    "quinn": {"retry", "chacha20", "keyupdate", "tickets", "zerortt", "datagram", "rebind"},
-    "picoquic": {"retry", "chacha20", "keyupdate", "tickets", "zerortt", "v2", "preferred"},
-    "quiche": {"retry"},
+    "quinn": {"retry", "chacha20", "keyupdate", "tickets", "zerortt", "datagram", "rebind",
+              "ecn"},
+    "picoquic": {"retry", "chacha20", "keyupdate", "tickets", "zerortt", "v2", "preferred",
+                 "ecn"},
+    "quiche": {"retry", "no-ecn"},
 }
 
 

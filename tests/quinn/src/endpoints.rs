@@ -90,7 +90,7 @@ impl QuinnFleet {
                 self.endpoint_events(h);
             }
             Some(DatagramEvent::Response(t)) => {
-                out.push((t.destination, quinn_addr(), self.buf[..t.size].to_vec()))
+                out.push((t.destination, quinn_addr(), self.buf[..t.size].to_vec(), 0))
             }
             None => {}
         }
@@ -117,7 +117,7 @@ impl QuinnFleet {
                 let Some(t) = c.poll_transmit(at, 1, &mut self.buf) else {
                     break;
                 };
-                out.push((t.destination, quinn_addr(), self.buf[..t.size].to_vec()));
+                out.push((t.destination, quinn_addr(), self.buf[..t.size].to_vec(), 0));
             }
             self.endpoint_events(h);
         }
@@ -425,7 +425,7 @@ impl Link {
         }
         let mut out = Vec::new();
         quinn.send(now, &mut out);
-        for (to, from, d) in out.drain(..) {
+        for (to, from, d, _) in out.drain(..) {
             assert_eq!(to, lib_addr());
             self.carry(now, true, from, d);
         }
@@ -436,7 +436,7 @@ impl Link {
                     lib.endpoint.recv(&d, Some(lib_addr()), from, now);
                 } else {
                     quinn.recv(&d, lib_addr(), now, &mut out);
-                    for (to, from, d) in out.drain(..) {
+                    for (to, from, d, _) in out.drain(..) {
                         assert_eq!(to, lib_addr());
                         self.carry(now, true, from, d);
                     }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use quic::config::{Config, ReceiveCredit};
-use quic::conn::{Connection as LibConn, Event as LibEvent};
+use quic::conn::{Connection as LibConn, Ecn, Event as LibEvent};
 use quic::crypto::Suite;
 use quic::packet::{header, PacketType};
 use quic::server::InitialToken;
@@ -24,8 +24,9 @@ use quic::side::Side;
 use quic::tls::TlsContext;
 use quinn_proto::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use quinn_proto::{
-    ClientConfig, Connection as QConn, ConnectionHandle, DatagramEvent, Dir, Endpoint,
-    EndpointConfig, Event as QEvent, ServerConfig, StreamEvent, StreamId, TransportConfig, VarInt,
+    ClientConfig, Connection as QConn, ConnectionHandle, DatagramEvent, Dir, EcnCodepoint,
+    Endpoint, EndpointConfig, Event as QEvent, ServerConfig, StreamEvent, StreamId,
+    TransportConfig, VarInt,
 };
 use rustls::crypto::ring as rring;
 use rustls_pki_types::pem::PemObject;
@@ -96,6 +97,10 @@ pub struct Opts {
     pub quinn_idle_timeout: Option<Duration>,
     /// libquic sends a PING after this long without sending (ns).
     pub libquic_keep_alive: Option<u64>,
+    /// Share of ECT-marked datagrams to libquic, and to quinn-proto, the
+    /// link marks CE after the handshake.
+    pub ce_to_libquic: f64,
+    pub ce_to_quinn: f64,
     /// A libquic server loses its connection once quinn-proto received
     /// this many bytes, as a crash and restart would: a fresh endpoint
     /// with the same stateless reset key takes its place.
@@ -136,6 +141,8 @@ impl Default for Opts {
             quinn_idle_timeout: None,
             libquic_keep_alive: None,
             libquic_restart_after: None,
+            ce_to_libquic: 0.0,
+            ce_to_quinn: 0.0,
         }
     }
 }
@@ -190,6 +197,17 @@ pub struct Outcome {
     pub libquic_resets_sent: u64,
     /// Datagrams libquic sent to each of quinn-proto's addresses.
     pub libquic_sent_to: std::collections::HashMap<SocketAddr, usize>,
+    /// Datagrams that went on the link with an ECN mark, to quinn-proto
+    /// and to libquic; of them, those the link marked CE.
+    pub ect_marked: [usize; 2],
+    pub ce_marked: usize,
+    /// libquic's statistics at the end (ECN state and counts).
+    pub libquic_stats: Option<quic::conn::Stats>,
+    /// quinn-proto's congestion events and lost packets at the end, and
+    /// whether its last datagram was still marked.
+    pub quinn_congestion_events: u64,
+    pub quinn_lost_packets: u64,
+    pub quinn_still_marking: bool,
 }
 
 /// The bytes one side sends: a pattern that differs per side and offset.
@@ -424,11 +442,13 @@ impl LibEnd {
         &mut self,
         data: &[u8],
         (local, remote): (SocketAddr, SocketAddr),
+        ecn: u8,
         now: u64,
         out: &mut Vec<Datagram>,
     ) {
+        let ecn = Ecn::from_bits(ecn);
         if let Some(ep) = &mut self.restarted {
-            ep.recv(data, Some(local), remote, now);
+            ep.recv_marked(data, Some(local), remote, ecn, now);
             return;
         }
         if self.conn.is_none() {
@@ -459,7 +479,7 @@ impl LibEnd {
                         )
                         .unwrap();
                         self.retries += 1;
-                        out.push((lib_addr(), quinn_addr(), retry));
+                        out.push((lib_addr(), quinn_addr(), retry, 0));
                         return;
                     }
                 }
@@ -479,20 +499,22 @@ impl LibEnd {
         self.conn
             .as_mut()
             .unwrap()
-            .recv_on(data, Some(local), remote, now);
+            .recv_marked(data, Some(local), remote, ecn, now);
     }
 
     /// What libquic sends, each with the local address it leaves from.
     fn send(&mut self, now: u64, out: &mut Vec<Datagram>) {
         if let Some(ep) = &mut self.restarted {
             while let Some(t) = ep.send(&mut self.buf, now) {
-                out.push((t.local.unwrap_or_else(lib_addr), t.remote, self.buf.clone()));
+                let from = t.local.unwrap_or_else(lib_addr);
+                out.push((from, t.remote, self.buf.clone(), t.ecn.bits()));
             }
         }
         if let Some(conn) = &mut self.conn {
             while let Some(t) = conn.send_on(&mut self.buf, now) {
                 assert!(t.remote == quinn_addr() || t.remote == quinn_preferred_addr());
-                out.push((t.local.unwrap_or_else(lib_addr), t.remote, self.buf.clone()));
+                let from = t.local.unwrap_or_else(lib_addr);
+                out.push((from, t.remote, self.buf.clone(), t.ecn.bits()));
             }
         }
     }
@@ -681,6 +703,8 @@ struct QuinnEnd {
     /// Losing the connection is what the run tests: record why.
     expect_loss: bool,
     lost: Option<String>,
+    /// quinn-proto's last datagram carried an ECN mark.
+    last_ecn: bool,
 }
 
 fn quinn_configs(opts: &Opts) -> (ClientConfig, Arc<ServerConfig>) {
@@ -779,6 +803,7 @@ impl QuinnEnd {
             write_at: opts.client_writes_at,
             expect_loss: opts.libquic_restart_after.is_some(),
             lost: None,
+            last_ecn: false,
         }
     }
 
@@ -791,6 +816,7 @@ impl QuinnEnd {
         &mut self,
         data: &[u8],
         (from, to): (SocketAddr, SocketAddr),
+        ecn: u8,
         now: u64,
         out: &mut Vec<Datagram>,
     ) {
@@ -801,7 +827,7 @@ impl QuinnEnd {
             now,
             from,
             local_ip,
-            None,
+            EcnCodepoint::from_bits(ecn),
             BytesMut::from(data),
             &mut self.buf,
         ) {
@@ -814,7 +840,7 @@ impl QuinnEnd {
                 if self.retry && !incoming.remote_address_validated() {
                     let t = self.endpoint.retry(incoming, &mut self.buf).unwrap();
                     self.retries += 1;
-                    out.push((t.destination, to, self.buf[..t.size].to_vec()));
+                    out.push((t.destination, to, self.buf[..t.size].to_vec(), 0));
                 } else {
                     match self.endpoint.accept(incoming, now, &mut self.buf, None) {
                         Ok(hc) => self.conn = Some(hc),
@@ -823,7 +849,7 @@ impl QuinnEnd {
                 }
             }
             Some(DatagramEvent::Response(t)) => {
-                out.push((t.destination, to, self.buf[..t.size].to_vec()))
+                out.push((t.destination, to, self.buf[..t.size].to_vec(), 0))
             }
             None => {}
         }
@@ -854,7 +880,13 @@ impl QuinnEnd {
                 let from = t
                     .src_ip
                     .map_or(quinn_addr(), |ip| SocketAddr::new(ip, quinn_addr().port()));
-                out.push((t.destination, from, self.buf[..t.size].to_vec()));
+                self.last_ecn = t.ecn.is_some();
+                out.push((
+                    t.destination,
+                    from,
+                    self.buf[..t.size].to_vec(),
+                    t.ecn.map_or(0, |e| e as u8),
+                ));
             }
         }
         self.endpoint_events();
@@ -946,11 +978,12 @@ impl QuinnEnd {
 /// An in-flight datagram: (delivery time, sequence, to libquic, bytes).
 /// A datagram and libquic's address on it: where libquic sent it from, or
 /// where quinn-proto sent it to.
-/// quinn-proto's address on it: where it was sent to, or sent from.
-type Datagram = (SocketAddr, SocketAddr, Vec<u8>);
+/// quinn-proto's address on it: where it was sent to, or sent from. Last,
+/// the ECN bits of its IP header.
+type Datagram = (SocketAddr, SocketAddr, Vec<u8>, u8);
 
-/// (arrival, sequence, to libquic, libquic's address, bytes).
-type InFlight = Reverse<(u64, u64, bool, (SocketAddr, SocketAddr), Vec<u8>)>;
+/// (arrival, sequence, to libquic, libquic's address, bytes, ECN bits).
+type InFlight = Reverse<(u64, u64, bool, (SocketAddr, SocketAddr), Vec<u8>, u8)>;
 
 /// Runs one exchange and checks both directions arrived intact; with
 /// `resume`, a second one that resumes the first one's session.
@@ -1053,7 +1086,7 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
         quinn.send(now, &mut out);
         sent.extend(out.drain(..).map(|d| (true, d)));
         let handshaking = now < 50 * MS;
-        for (to_lib, (addr, quinn_side, d)) in sent {
+        for (to_lib, (addr, quinn_side, d, mut ecn)) in sent {
             if !to_lib {
                 *outcome.libquic_sent_to.entry(quinn_side).or_default() += 1;
             }
@@ -1070,23 +1103,34 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
                 at += reorder_by;
                 outcome.reordered += 1;
             }
+            // An AQM marking a share of ECT datagrams CE (RFC 3168).
+            let ce_share = if to_lib {
+                opts.ce_to_libquic
+            } else {
+                opts.ce_to_quinn
+            };
+            if ecn & 0b11 != 0 && !handshaking && rng.chance(ce_share) {
+                ecn = 0b11;
+                outcome.ce_marked += 1;
+            }
+            outcome.ect_marked[usize::from(to_lib)] += usize::from(ecn & 0b11 != 0);
             seq += 1;
-            queue.push(Reverse((at, seq, to_lib, (addr, quinn_side), d)));
+            queue.push(Reverse((at, seq, to_lib, (addr, quinn_side), d, ecn)));
         }
         if let Some(Reverse((t, ..))) = queue.peek() {
             if *t <= now {
-                let Reverse((_, _, to_lib, addr, d)) = queue.pop().unwrap();
+                let Reverse((_, _, to_lib, addr, d, ecn)) = queue.pop().unwrap();
                 if to_lib {
-                    lib.recv(&d, addr, now, &mut out);
-                    for (a, q, r) in out.drain(..) {
+                    lib.recv(&d, addr, ecn, now, &mut out);
+                    for (a, q, r, e) in out.drain(..) {
                         seq += 1;
-                        queue.push(Reverse((now + delay, seq, false, (a, q), r)));
+                        queue.push(Reverse((now + delay, seq, false, (a, q), r, e)));
                     }
                 } else {
-                    quinn.recv(&d, addr, now, &mut out);
-                    for (a, q, r) in out.drain(..) {
+                    quinn.recv(&d, addr, ecn, now, &mut out);
+                    for (a, q, r, e) in out.drain(..) {
                         seq += 1;
-                        queue.push(Reverse((now + delay, seq, true, (a, q), r)));
+                        queue.push(Reverse((now + delay, seq, true, (a, q), r, e)));
                     }
                 }
                 continue;
@@ -1148,6 +1192,13 @@ fn run_once(opts: &Opts, shared: &Shared) -> Outcome {
     outcome.libquic_dcids_used = dcids[0].len();
     outcome.quinn_dcids_used = dcids[1].len();
     outcome.quinn_remote = quinn.conn.as_ref().map(|(_, c)| c.remote_address());
+    outcome.libquic_stats = Some(conn.stats());
+    if let Some((_, c)) = quinn.conn.as_ref() {
+        let st = c.stats();
+        outcome.quinn_congestion_events = st.path.congestion_events;
+        outcome.quinn_lost_packets = st.path.lost_packets;
+    }
+    outcome.quinn_still_marking = quinn.last_ecn;
     outcome
 }
 

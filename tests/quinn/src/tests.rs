@@ -391,3 +391,72 @@ fn quinn_recognises_a_reset_from_a_restarted_libquic_endpoint() {
     assert!(o.libquic_resets_sent >= 1);
     assert!(o.elapsed < 5_000 * MS, "ended at {} ms", o.elapsed / MS);
 }
+
+/// ECN both ways (RFC 9000 §13.4): each side marks ECT(0), counts the
+/// other's marks and reports them in ACK_ECN, and each validates the
+/// other's counts: libquic's path is capable, and quinn-proto (which
+/// stops marking when validation fails) still marks its last datagram.
+#[test]
+fn ecn_validates_against_quinn() {
+    both_roles(Opts::default(), |o, client| {
+        let st = o.libquic_stats.as_ref().unwrap();
+        assert_eq!(
+            st.ecn_state,
+            quic::conn::EcnState::Capable,
+            "client {client}"
+        );
+        assert!(st.ecn_received.ect0 > 500, "{:?}", st.ecn_received);
+        assert!(o.quinn_still_marking, "quinn-proto gave up on ECN");
+        assert!(
+            o.ect_marked[0] > 500 && o.ect_marked[1] > 500,
+            "{:?}",
+            o.ect_marked
+        );
+        assert_eq!(st.recovery.ecn_congestion_events, 0);
+    });
+}
+
+/// CE marks from the link, with nothing lost: the sender hears of them in
+/// the receiver's ACK_ECN counts and shrinks its window (RFC 9002 §7.1),
+/// whichever stack sends. Each direction alone: libquic reports CE on
+/// quinn-proto's packets, and quinn-proto on libquic's.
+#[test]
+fn ce_marks_are_congestion_both_ways() {
+    both_roles(
+        Opts {
+            size: 4 << 20,
+            ce_to_libquic: 0.01,
+            ..Opts::default()
+        },
+        |o, client| {
+            let st = o.libquic_stats.as_ref().unwrap();
+            assert!(o.ce_marked > 0);
+            assert!(
+                st.ecn_received.ce > 0,
+                "client {client}: {:?}",
+                st.ecn_received
+            );
+            assert!(o.quinn_congestion_events > 0, "client {client}: {o:?}");
+            assert_eq!(o.quinn_lost_packets, 0);
+        },
+    );
+    both_roles(
+        Opts {
+            size: 4 << 20,
+            ce_to_quinn: 0.01,
+            ..Opts::default()
+        },
+        |o, client| {
+            let st = o.libquic_stats.as_ref().unwrap();
+            assert!(o.ce_marked > 0);
+            assert!(
+                st.recovery.ecn_ce_reported > 0,
+                "client {client}: {:?}",
+                st.recovery
+            );
+            assert!(st.recovery.ecn_congestion_events > 0, "{:?}", st.recovery);
+            assert_eq!(st.packets_lost, 0);
+            assert_eq!(st.ecn_state, quic::conn::EcnState::Capable);
+        },
+    );
+}
