@@ -574,6 +574,9 @@ static int fetch(quic_config *config, const struct sockaddr *peer, socklen_t pee
             logv("ecn: path %s; received %llu ECT(0), %llu CE; %llu CE reported by the server",
                  ecn_states[st.ecn_state], (unsigned long long)st.ecn_received_ect0,
                  (unsigned long long)st.ecn_received_ce, (unsigned long long)st.ecn_ce_reported);
+        logv("pmtu: %llu bytes (%llu probes, %llu lost, %llu black holes)",
+             (unsigned long long)st.pmtu, (unsigned long long)st.pmtu_probes_sent,
+             (unsigned long long)st.pmtu_probes_lost, (unsigned long long)st.pmtu_black_holes);
     }
     quic_conn_free(conn);
     close_sockets();

@@ -324,9 +324,10 @@ static void on_event(struct client *c, const quic_event *e) {
             static const char *const ecn_states[] = {"off", "testing", "unknown", "capable",
                                                      "failed"};
             if (st.ecn_state <= 4)
-                logv("%s: ecn: path %s; received %llu ECT(0), %llu CE", c->peer,
-                     ecn_states[st.ecn_state], (unsigned long long)st.ecn_received_ect0,
-                     (unsigned long long)st.ecn_received_ce);
+                logv("%s: ecn: path %s; received %llu ECT(0), %llu CE; pmtu %llu bytes",
+                     c->peer, ecn_states[st.ecn_state],
+                     (unsigned long long)st.ecn_received_ect0,
+                     (unsigned long long)st.ecn_received_ce, (unsigned long long)st.pmtu);
             break;
         }
         default:

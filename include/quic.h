@@ -175,6 +175,12 @@ enum quic_event_type
     // `local_addr` is where datagrams leave from now, `remote_addr` the
     // server. After its PATH_VALIDATED.
     QUIC_EVENT_TYPE_MIGRATED = 21,
+    // The largest datagram the path carries changed (PMTU discovery, RFC
+    // 8899): `mtu` is the size used from now on; `black_hole` when large
+    // packets kept being lost and it fell back to 1200. The buffers
+    // given to the send calls bound it too: give them at least the
+    // ceiling of `quic_config_set_max_pmtu`.
+    QUIC_EVENT_TYPE_PATH_MTU_CHANGED = 22,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -671,6 +677,11 @@ typedef struct {
     struct sockaddr_storage remote_addr;
     // Length of `remote_addr`.
     socklen_t remote_addr_len;
+    // PATH_MTU_CHANGED: the largest datagram from now on. This field
+    // and the one after it were appended.
+    uint64_t mtu;
+    // PATH_MTU_CHANGED: a black hole made it fall back.
+    bool black_hole;
 } quic_event;
 
 // How one side closed a connection. Set `struct_size` before the call.
@@ -754,6 +765,15 @@ typedef struct {
     // Window reductions those caused (RFC 9002 §7.1; also counted in
     // `congestion_events`).
     uint64_t ecn_congestion_events;
+    // The largest datagram sent now: PMTU discovery's finding, within
+    // the peer's limit (`quic_config_set_max_pmtu`).
+    uint64_t pmtu;
+    // PMTU probes sent.
+    uint64_t pmtu_probes_sent;
+    // PMTU probes lost: sizes the path did not carry.
+    uint64_t pmtu_probes_lost;
+    // Black holes: times the path stopped carrying the size in use.
+    uint64_t pmtu_black_holes;
 } quic_stats;
 
 // The limits and keys of an endpoint (input). Zero in a field means its
@@ -1289,6 +1309,27 @@ quic_result quic_config_set_keep_alive(quic_config *config, uint64_t interval_ns
 // Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_disable_active_migration(quic_config *config, bool disable);
 
+// Sets the largest datagram PMTU discovery probes for (RFC 8899, RFC
+// 9000 §14.3; 1200..=65527, default 1452: Ethernet under IPv6). Once the
+// handshake is confirmed, lone PING probes padded to larger sizes test
+// the path (outside congestion control; a lost probe is not
+// congestion); each acknowledged size is used from then on
+// (QUIC_EVENT_TYPE_PATH_MTU_CHANGED). Three probe timeouts in a row with
+// large packets in flight mean a black hole (the path shrank): back to
+// 1200 bytes, and the search starts again. Datagrams stay within the
+// buffer given to each send call, so a caller with 1200-byte buffers
+// keeps 1200-byte datagrams; give `quic_config_set_max_pmtu`'s size or
+// more. A ceiling at or below `quic_config_set_max_datagram_size` turns
+// discovery off. Send with DF set (`IP_MTU_DISCOVER`
+// `IP_PMTUDISC_PROBE`): a probe the kernel fragments proves nothing.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
+// `QUIC_RESULT_INVALID_ARGUMENT` (out of range).
+//
+// Safety: `config` must be NULL or a live config.
+quic_result quic_config_set_max_pmtu(quic_config *config, size_t size);
+
 // Turns ECN on (the default) or off (RFC 9000 §13.4, RFC 9002 §7.1).
 // On, the connection asks for ECT(0) on its datagrams
 // (`quic_datagram_info.ecn` from `quic_conn_send_info`,
@@ -1800,7 +1841,9 @@ quic_result quic_conn_recv(quic_conn *conn,
 // call). Call until it returns `QUIC_RESULT_DONE`.
 //
 // `out_cap` must be at least the configured max datagram size (1200 by
-// default); nothing is lost when it is too small.
+// default); nothing is lost when it is too small. Datagrams stay within
+// `out_cap`: PMTU discovery grows them up to `quic_config_set_max_pmtu`
+// (1452 by default) only as far as the buffer allows.
 //
 // After a call on the connection returned `QUIC_RESULT_PANIC` (a bug in
 // libquic), the next `quic_conn_send` still gives one datagram, a

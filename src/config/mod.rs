@@ -355,6 +355,20 @@ impl Config {
         self.transport.ecn = enabled;
     }
 
+    /// Sets the largest datagram PMTU discovery probes for (RFC 8899, RFC
+    /// 9000 §14.3; 1200..=65527, default 1452: an Ethernet path over
+    /// IPv6). Datagrams start at the max datagram size and grow once a
+    /// probe of a larger size is acknowledged; a ceiling at or below the
+    /// max datagram size turns discovery off. A caller's send buffer
+    /// smaller than the size found keeps datagrams within it.
+    pub fn set_max_pmtu(&mut self, size: usize) -> Result<(), ConfigError> {
+        if !(1200..=65_527).contains(&size) {
+            return Err(ConfigError::Invalid("max PMTU must be 1200..=65527".into()));
+        }
+        self.transport.pmtu_ceiling = size;
+        Ok(())
+    }
+
     /// Sets when received stream data is credited back to the peer.
     pub fn set_receive_credit(&mut self, credit: ReceiveCredit) {
         self.transport.receive_credit = credit;

@@ -50,6 +50,9 @@ pub struct TransportSettings {
     pub(crate) congestion_control: crate::recovery::congestion::Algorithm,
     /// Mark packets ECT(0) and validate the path's ECN (RFC 9000 §13.4).
     pub(crate) ecn: bool,
+    /// The largest datagram PMTU discovery probes for (RFC 8899); at or
+    /// below `max_datagram_size`, no discovery.
+    pub(crate) pmtu_ceiling: usize,
     /// Streams the peer may open at once, unidirectional.
     pub(crate) max_streams_uni: u64,
     /// Start a 1-RTT key update after this many packets sent with one key
@@ -89,6 +92,7 @@ impl TransportSettings {
             max_streams_bidi: 128,
             congestion_control: Default::default(),
             ecn: true,
+            pmtu_ceiling: 1452,
             max_streams_uni: 128,
             key_update_interval: 0,
             original_version: None,

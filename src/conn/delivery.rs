@@ -33,6 +33,7 @@ impl Connection {
         space: Space,
         mut packets: Vec<SentPacket<Vec<SentFrame>>>,
     ) {
+        let now = self.last_now;
         for mut p in packets.drain(..) {
             if space == Space::Handshake && self.side == Side::Client {
                 // RFC 9002 A.6: the server has validated our address.
@@ -40,6 +41,10 @@ impl Connection {
             }
             for f in p.data.drain(..) {
                 match f {
+                    SentFrame::MtuProbe { size } => {
+                        let change = self.paths.active.pmtud.on_probe_acked(p.pn, size, now);
+                        self.on_pmtu_change(change);
+                    }
                     SentFrame::Crypto { offset, len } => self.spaces[space as usize]
                         .crypto_send
                         .on_acked(offset, len),
@@ -67,9 +72,11 @@ impl Connection {
         space: Space,
         packets: Vec<SentPacket<Vec<SentFrame>>>,
     ) {
+        let now = self.last_now;
         for mut p in packets {
             for f in p.data.drain(..) {
                 match f {
+                    SentFrame::MtuProbe { .. } => self.paths.active.pmtud.on_probe_lost(p.pn, now),
                     SentFrame::Crypto { offset, len } => {
                         let s = &mut self.spaces[space as usize];
                         if !s.discarded {
@@ -160,6 +167,21 @@ impl Connection {
     /// drops the repeat as duplicate CRYPTO data, and the probe is no
     /// larger than the ClientHello itself.
     pub(super) fn on_probe_timeout(&mut self, space: Space) {
+        if space == Space::Application {
+            // RFC 8899 §4.3: in a black hole nothing comes back, and
+            // probe timeouts follow one another.
+            let consecutive = self.recovery.pto_count();
+            let largest = self
+                .recovery
+                .unacked(space)
+                .filter(|p| p.in_flight)
+                .map(|p| p.size)
+                .max();
+            if let Some(largest) = largest {
+                let change = self.paths.active.pmtud.on_timeouts(consecutive, largest);
+                self.on_pmtu_change(change);
+            }
+        }
         let s = &mut self.spaces[space as usize];
         s.probes = if space == Space::Application { 2 } else { 1 };
         if space == Space::Application && !self.stream_work_pending() {

@@ -87,6 +87,16 @@ pub enum Event {
         /// We started this update (`request_key_update` or a packet limit).
         initiated_locally: bool,
     },
+    /// The largest datagram the path carries changed (PMTU discovery, RFC
+    /// 8899): a probe of `mtu` bytes was acknowledged, or (`black_hole`)
+    /// large packets kept being lost and datagrams went back to 1200
+    /// bytes.
+    PathMtuChanged {
+        /// The largest datagram sent from now on.
+        mtu: usize,
+        /// The path stopped carrying the previous size.
+        black_hole: bool,
+    },
     /// The peer's packets now come from `addr` and ours go there (RFC 9000
     /// §9.3); a PATH_VALIDATED event follows once it proved the address.
     /// Also reported when we go back to the last proven address because

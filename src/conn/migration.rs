@@ -276,6 +276,7 @@ impl Connection {
             dcid,
             |o| Frame::PathChallenge(data).write(o),
             MIN_INITIAL_DATAGRAM,
+            None,
             now,
         );
         let p = &mut self.paths.probes[i];
@@ -348,7 +349,7 @@ impl Connection {
         let (old_local, old_remote) = (a.local, a.peer);
         a.move_to_validated(p.local, p.remote);
         if new_ip(old_local, a.local) || new_ip(old_remote, a.peer) {
-            self.recovery.reset_path();
+            self.reset_path_state();
         }
         // The server moves when a non-probing packet comes from the new
         // address (§9.3): one goes now, data or a PING.

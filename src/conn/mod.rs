@@ -19,6 +19,7 @@ mod idle;
 mod keys;
 pub(crate) mod migration;
 mod path;
+mod pmtud;
 mod reassembly;
 mod recv;
 pub(crate) mod resumption;
@@ -177,6 +178,14 @@ pub struct Stats {
     pub ecn_state: EcnState,
     /// ECN marks on the packets we received, all spaces together.
     pub ecn_received: crate::frame::EcnCounts,
+    /// The largest datagram sent now (PMTU discovery, RFC 8899).
+    pub pmtu: usize,
+    /// PMTU probes sent.
+    pub pmtu_probes_sent: u64,
+    /// PMTU probes lost (sizes the path may not carry).
+    pub pmtu_probes_lost: u64,
+    /// Black holes detected: the path stopped carrying the size found.
+    pub pmtu_black_holes: u64,
 }
 
 /// One QUIC connection.
@@ -304,6 +313,10 @@ impl Connection {
             config.transport.max_datagram_size as u64,
         );
         recovery.set_ecn(config.transport.ecn);
+        let pmtud = pmtud::Pmtud::new(
+            config.transport.max_datagram_size,
+            config.transport.pmtu_ceiling,
+        );
         Self {
             side,
             version: first_version,
@@ -323,6 +336,7 @@ impl Connection {
             ids: handshake_ids::HandshakeIds::new(original_dcid, retry_scid),
             paths: migration::Paths::new(path::Path::new(
                 side == Side::Client || retry_scid.is_some(),
+                pmtud,
             )),
             peer_params: None,
             bytes_received: 0,
@@ -541,6 +555,10 @@ impl Connection {
             spurious_losses: self.recovery.spurious_losses(),
             recovery: self.recovery.stats(),
             ecn_state: self.recovery.ecn_state(),
+            pmtu: self.max_datagram_size(),
+            pmtu_probes_sent: self.paths.active.pmtud.probes_sent,
+            pmtu_probes_lost: self.paths.active.pmtud.probes_lost,
+            pmtu_black_holes: self.paths.active.pmtud.black_holes,
             ecn_received: self.spaces.iter().fold(Default::default(), |sum, s| {
                 let c = s.ack.ecn_total();
                 crate::frame::EcnCounts {

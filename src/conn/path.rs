@@ -13,6 +13,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
+use super::pmtud::{PmtuChange, Pmtud};
 use super::{Connection, Event, PathAddrs};
 use crate::frame::Frame;
 use crate::packet::MIN_INITIAL_DATAGRAM;
@@ -86,14 +87,17 @@ pub(crate) struct Path {
     /// for a client, which chose it; for a server, by a Handshake packet,
     /// a Retry token or a NEW_TOKEN token.
     handshake_validated: bool,
+    /// How large our datagrams may be here (RFC 8899).
+    pub(crate) pmtud: Pmtud,
 }
 
 impl Path {
     /// The path of a new connection whose peer's address is proven from
     /// the start (a client's chosen server, a server after a Retry) or not.
-    pub(crate) fn new(validated: bool) -> Self {
+    pub(crate) fn new(validated: bool, pmtud: Pmtud) -> Self {
         Self {
             handshake_validated: validated,
+            pmtud,
             ..Self::default()
         }
     }
@@ -325,8 +329,9 @@ impl Connection {
         p.unvalidated_received = size as u64;
         p.unvalidated_sent = 0;
         if new_ip(old, Some(from)) || new_ip(old_local, local) {
-            self.recovery.reset_path();
+            self.reset_path_state();
         }
+        let p = &mut self.paths.active;
         if p.here() == p.validated {
             p.challenge = None;
         } else {
@@ -341,6 +346,27 @@ impl Connection {
         self.events.push_back(Event::PeerMigrated { addr: from });
     }
 
+    /// A new path for congestion control, RTT and PMTU (RFC 9000 §9.4,
+    /// §14.3): each starts over.
+    pub(super) fn reset_path_state(&mut self) {
+        let start = self.config.transport.max_datagram_size;
+        self.paths.active.pmtud.restart(start);
+        self.recovery.set_mds(start as u64);
+        self.recovery.reset_path();
+    }
+
+    /// What PMTU discovery changed, reported to the application.
+    pub(super) fn on_pmtu_change(&mut self, change: Option<PmtuChange>) {
+        let (mtu, black_hole) = match change {
+            None => return,
+            Some(PmtuChange::Raised(mtu)) => (mtu, false),
+            Some(PmtuChange::BlackHole(mtu)) => (mtu, true),
+        };
+        self.recovery.set_mds(self.max_datagram_size() as u64);
+        self.events
+            .push_back(Event::PathMtuChanged { mtu, black_hole });
+    }
+
     /// The validation deadline passed: go back to the last address the
     /// peer proved (RFC 9000 §9.3.2).
     pub(super) fn on_path_timeout(&mut self, now: u64) {
@@ -352,10 +378,8 @@ impl Connection {
         if let Some((local, remote)) = p.validated.filter(|v| p.here() != Some(*v)) {
             p.peer = Some(remote);
             p.local = local;
-            self.recovery.reset_path();
-            if let Some(addr) = p.peer {
-                self.events.push_back(Event::PeerMigrated { addr });
-            }
+            self.reset_path_state();
+            self.events.push_back(Event::PeerMigrated { addr: remote });
         }
     }
 }

@@ -51,8 +51,14 @@ impl Connection {
     /// says which local address the datagram must leave from (a probed
     /// path's, RFC 9000 §9.1).
     pub fn send_on(&mut self, out: &mut Vec<u8>, now: u64) -> Option<Transmit> {
+        self.send_within(out, usize::MAX, now)
+    }
+
+    /// [`Connection::send_on`] into a buffer of `cap` bytes: the datagram
+    /// (and a PMTU probe) stays within it, whatever size the path allows.
+    pub fn send_within(&mut self, out: &mut Vec<u8>, cap: usize, now: u64) -> Option<Transmit> {
         out.clear();
-        self.next_datagram(out, usize::MAX, None, now)
+        self.next_datagram(out, cap, None, now)
     }
 
     /// A GSO batch (`UDP_SEGMENT`): datagrams for one destination written
@@ -70,7 +76,7 @@ impl Connection {
         max_segments: usize,
         now: u64,
     ) -> Option<Batch> {
-        let transmit = self.send_on(out, now)?;
+        let transmit = self.send_within(out, max_len, now)?;
         let segment_size = out.len();
         let mut segments = 1;
         let on_active = transmit.local == self.paths.active.local
@@ -143,6 +149,9 @@ impl Connection {
                 return Some(t);
             }
             if let Some(t) = self.send_probe(out, now) {
+                return Some(t);
+            }
+            if let Some(t) = self.send_pmtu_probe(out, cap, now) {
                 return Some(t);
             }
         }
@@ -282,13 +291,40 @@ impl Connection {
             .map_or(usize::MAX, |p| p.max_udp_payload_size as usize)
     }
 
-    /// The largest datagram we may send: ours, within the peer's limit.
-    fn max_datagram_size(&self) -> usize {
-        let peer = self
-            .peer_params
-            .as_ref()
-            .map_or(usize::MAX, |p| p.max_udp_payload_size as usize);
-        self.config.transport.max_datagram_size.min(peer)
+    /// The largest datagram we may send: the path's, as PMTU discovery
+    /// found it, within the peer's limit.
+    pub(super) fn max_datagram_size(&self) -> usize {
+        self.paths
+            .active
+            .pmtud
+            .current()
+            .min(self.path_datagram_limit())
+    }
+
+    /// A PMTU probe (RFC 8899, RFC 9000 §14.4), if one is due: a lone
+    /// 1-RTT PING padded to the size tried, once the handshake is
+    /// confirmed, on a path the peer proved, within `cap` bytes.
+    fn send_pmtu_probe(&mut self, out: &mut Vec<u8>, cap: usize, now: u64) -> Option<Transmit> {
+        if !self.hs.is_confirmed() || self.paths.active.send_budget().is_some() {
+            return None;
+        }
+        let limit = cap.min(self.path_datagram_limit());
+        let size = self.paths.active.pmtud.probe_due(now, limit)?;
+        let peer = self.paths.active.peer?;
+        let pn = self.spaces[Space::Application as usize].next_pn;
+        let probe = SentFrame::MtuProbe { size };
+        if !self.write_lone_packet(out, None, |o| Frame::Ping.write(o), size, Some(probe), now) {
+            return None;
+        }
+        // Lost unless acknowledged within three PTOs (RFC 8899's
+        // PROBE_TIMER, scaled to the path).
+        let deadline = now.saturating_add(self.recovery.pto().saturating_mul(3));
+        self.paths.active.pmtud.on_probe_sent(pn, size, deadline);
+        Some(Transmit {
+            local: self.paths.active.local,
+            remote: peer,
+            ecn: Ecn::NotEct,
+        })
     }
 
     /// The space that carries PINGs: the highest one we can send in.
@@ -553,6 +589,7 @@ impl Connection {
             dcid,
             |o| Frame::PathResponse(resp.data).write(o),
             pad,
+            None,
             now,
         )
         .then_some(t)
@@ -563,8 +600,15 @@ impl Connection {
     #[cfg(any(test, fuzzing))]
     pub(crate) fn craft_one_rtt_payload(&mut self, payload: &[u8], now: u64) -> Option<Vec<u8>> {
         let mut out = Vec::new();
-        self.write_lone_packet(&mut out, None, |o| o.extend_from_slice(payload), 0, now)
-            .then_some(out)
+        self.write_lone_packet(
+            &mut out,
+            None,
+            |o| o.extend_from_slice(payload),
+            0,
+            None,
+            now,
+        )
+        .then_some(out)
     }
 
     /// Writes a datagram of one 1-RTT packet whose payload `write` puts
@@ -577,6 +621,7 @@ impl Connection {
         dcid: Option<ConnectionId>,
         write: impl FnOnce(&mut Vec<u8>),
         pad: usize,
+        record: Option<SentFrame>,
         now: u64,
     ) -> bool {
         let space = Space::Application;
@@ -609,14 +654,18 @@ impl Connection {
         self.key_gens.on_sealed(pn);
         self.spaces[space as usize].next_pn += 1;
         let mut frames = self.frame_list();
-        frames.push(SentFrame::NotResent);
+        // A PMTU probe is ack-eliciting (its acknowledgement is the
+        // answer) but not in flight: outside congestion control, its loss
+        // is no congestion (RFC 9000 §14.4).
+        let ack_eliciting = record.is_some();
+        frames.push(record.unwrap_or(SentFrame::NotResent));
         self.recovery.on_packet_sent(
             space,
             SentPacket {
                 pn,
                 time_sent: now,
                 size: out.len(),
-                ack_eliciting: false,
+                ack_eliciting,
                 in_flight: false,
                 ecn: false,
                 data: frames,
@@ -635,6 +684,7 @@ impl Connection {
             None,
             |o| Frame::PathChallenge(data).write(o),
             MIN_INITIAL_DATAGRAM,
+            None,
             now,
         )
     }

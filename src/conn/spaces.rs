@@ -45,6 +45,9 @@ pub(crate) enum SentFrame {
     /// acknowledges it, the ranges below need not be reported again (RFC
     /// 9000 §13.2.4). Never resent.
     Ack { largest: u64 },
+    /// A PMTU probe of this many bytes (RFC 8899): its fate moves the
+    /// search; nothing is resent.
+    MtuProbe { size: usize },
     /// DATA_BLOCKED, STREAM_DATA_BLOCKED, STREAMS_BLOCKED and DATAGRAM are
     /// not resent; they are recorded for acknowledgement accounting only.
     NotResent,

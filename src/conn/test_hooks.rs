@@ -102,6 +102,7 @@ impl Connection {
                 None,
                 |o| frames.iter().for_each(|f| f.write(o)),
                 0,
+                None,
                 now
             ),
             "no 1-RTT keys"

@@ -35,11 +35,13 @@ pub(crate) enum Timer {
     KeyDiscard,
     /// A client stops waiting for session tickets.
     TicketWait,
+    /// A PMTU probe counts as lost, or the search resumes (RFC 8899).
+    Pmtud,
 }
 
 impl Timer {
     /// Every timer, in declaration order (the table's slots).
-    pub(crate) const ALL: [Timer; 11] = [
+    pub(crate) const ALL: [Timer; 12] = [
         Timer::Close,
         Timer::Handshake,
         Timer::Idle,
@@ -51,6 +53,7 @@ impl Timer {
         Timer::LossDetection,
         Timer::KeyDiscard,
         Timer::TicketWait,
+        Timer::Pmtud,
     ];
 }
 
@@ -124,6 +127,7 @@ impl Connection {
                 table.set(Timer::Probe, self.paths.deadline());
                 table.set(Timer::KeyDiscard, self.key_gens.previous_read_until());
                 table.set(Timer::TicketWait, self.ticket_wait_until);
+                table.set(Timer::Pmtud, self.paths.active.pmtud.deadline());
             }
         }
         table
@@ -185,6 +189,7 @@ impl Connection {
             }
             Timer::KeyDiscard => self.key_gens.expire_previous_read(now),
             Timer::TicketWait => self.end_ticket_wait(now),
+            Timer::Pmtud => self.paths.active.pmtud.on_timer(now),
         }
     }
 

@@ -670,8 +670,14 @@ impl<T: Routed> Endpoint<T> {
     /// The next datagram to send, into `out`, and where it goes; None when
     /// nothing is ready now. Connections take turns, one datagram each.
     pub fn send(&mut self, out: &mut Vec<u8>, now: u64) -> Option<Transmit> {
+        self.send_within(out, usize::MAX, now)
+    }
+
+    /// [`Endpoint::send`] into a buffer of `cap` bytes: the datagram stays
+    /// within it (see [`Connection::send_within`]).
+    pub fn send_within(&mut self, out: &mut Vec<u8>, cap: usize, now: u64) -> Option<Transmit> {
         self.send_with(out, |c, out| {
-            c.send_on(out, now).map(|transmit| Batch {
+            c.send_within(out, cap, now).map(|transmit| Batch {
                 transmit,
                 segment_size: out.len(),
                 segments: 1,

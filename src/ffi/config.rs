@@ -381,6 +381,35 @@ pub unsafe extern "C" fn quic_config_set_disable_active_migration(
     })
 }
 
+/// Sets the largest datagram PMTU discovery probes for (RFC 8899, RFC
+/// 9000 §14.3; 1200..=65527, default 1452: Ethernet under IPv6). Once the
+/// handshake is confirmed, lone PING probes padded to larger sizes test
+/// the path (outside congestion control; a lost probe is not
+/// congestion); each acknowledged size is used from then on
+/// (QUIC_EVENT_TYPE_PATH_MTU_CHANGED). Three probe timeouts in a row with
+/// large packets in flight mean a black hole (the path shrank): back to
+/// 1200 bytes, and the search starts again. Datagrams stay within the
+/// buffer given to each send call, so a caller with 1200-byte buffers
+/// keeps 1200-byte datagrams; give `quic_config_set_max_pmtu`'s size or
+/// more. A ceiling at or below `quic_config_set_max_datagram_size` turns
+/// discovery off. Send with DF set (`IP_MTU_DISCOVER`
+/// `IP_PMTUDISC_PROBE`): a probe the kernel fragments proves nothing.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
+/// `QUIC_RESULT_INVALID_ARGUMENT` (out of range).
+///
+/// Safety: `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_max_pmtu(
+    config: *mut quic_config,
+    size: usize,
+) -> quic_result {
+    with_config(config, "quic_config_set_max_pmtu", |h| {
+        h.apply(|c| c.set_max_pmtu(size))
+    })
+}
+
 /// Turns ECN on (the default) or off (RFC 9000 §13.4, RFC 9002 §7.1).
 /// On, the connection asks for ECT(0) on its datagrams
 /// (`quic_datagram_info.ecn` from `quic_conn_send_info`,

@@ -479,7 +479,9 @@ pub unsafe extern "C" fn quic_conn_recv(
 /// call). Call until it returns `QUIC_RESULT_DONE`.
 ///
 /// `out_cap` must be at least the configured max datagram size (1200 by
-/// default); nothing is lost when it is too small.
+/// default); nothing is lost when it is too small. Datagrams stay within
+/// `out_cap`: PMTU discovery grows them up to `quic_config_set_max_pmtu`
+/// (1452 by default) only as far as the buffer allows.
 ///
 /// After a call on the connection returned `QUIC_RESULT_PANIC` (a bug in
 /// libquic), the next `quic_conn_send` still gives one datagram, a
@@ -530,11 +532,12 @@ pub(super) unsafe fn send_next(
     dest: impl FnOnce(Transmit),
 ) -> quic_result {
     let write = |c: &mut Connection, scratch: &mut Vec<u8>| {
-        c.send_on(scratch, now_ns).map(|transmit| Batch {
-            transmit,
-            segment_size: scratch.len(),
-            segments: 1,
-        })
+        c.send_within(scratch, out_cap, now_ns)
+            .map(|transmit| Batch {
+                transmit,
+                segment_size: scratch.len(),
+                segments: 1,
+            })
     };
     // SAFETY: per this function's contract.
     unsafe { send_batch_with(conn, out, out_cap, out_len, write, |b| dest(b.transmit)) }
@@ -1085,6 +1088,15 @@ pub struct quic_stats {
     /// Window reductions those caused (RFC 9002 §7.1; also counted in
     /// `congestion_events`).
     pub ecn_congestion_events: u64,
+    /// The largest datagram sent now: PMTU discovery's finding, within
+    /// the peer's limit (`quic_config_set_max_pmtu`).
+    pub pmtu: u64,
+    /// PMTU probes sent.
+    pub pmtu_probes_sent: u64,
+    /// PMTU probes lost: sizes the path did not carry.
+    pub pmtu_probes_lost: u64,
+    /// Black holes: times the path stopped carrying the size in use.
+    pub pmtu_black_holes: u64,
 }
 
 /// Where ECN validation of the path stands (RFC 9000 §13.4.2, §A.4).
@@ -1162,6 +1174,10 @@ pub unsafe extern "C" fn quic_conn_stats(
             ecn_received_ce: s.ecn_received.ce,
             ecn_ce_reported: s.recovery.ecn_ce_reported,
             ecn_congestion_events: s.recovery.ecn_congestion_events,
+            pmtu: s.pmtu as u64,
+            pmtu_probes_sent: s.pmtu_probes_sent,
+            pmtu_probes_lost: s.pmtu_probes_lost,
+            pmtu_black_holes: s.pmtu_black_holes,
         };
         // SAFETY: `out_stats` holds `size` writable bytes.
         unsafe { write_sized(out_stats, &stats, size) };

@@ -448,11 +448,12 @@ pub unsafe extern "C" fn quic_endpoint_send(
     now_ns: u64,
 ) -> quic_result {
     let write = |ep: &mut Endpoint<ConnHandle>, scratch: &mut Vec<u8>| {
-        ep.send(scratch, now_ns).map(|transmit| Batch {
-            transmit,
-            segment_size: 0,
-            segments: 1,
-        })
+        ep.send_within(scratch, out_cap, now_ns)
+            .map(|transmit| Batch {
+                transmit,
+                segment_size: 0,
+                segments: 1,
+            })
     };
     // SAFETY: per the contract.
     unsafe { endpoint_send_with(ep, out, out_cap, out_len, info, write) }

@@ -102,6 +102,12 @@ pub enum quic_event_type {
     /// `local_addr` is where datagrams leave from now, `remote_addr` the
     /// server. After its PATH_VALIDATED.
     Migrated = 21,
+    /// The largest datagram the path carries changed (PMTU discovery, RFC
+    /// 8899): `mtu` is the size used from now on; `black_hole` when large
+    /// packets kept being lost and it fell back to 1200. The buffers
+    /// given to the send calls bound it too: give them at least the
+    /// ceiling of `quic_config_set_max_pmtu`.
+    PathMtuChanged = 22,
 }
 
 /// Why a connection ended (`termination` of a CONNECTION_TERMINATED
@@ -215,6 +221,11 @@ pub struct quic_event {
     pub remote_addr: libc::sockaddr_storage,
     /// Length of `remote_addr`.
     pub remote_addr_len: libc::socklen_t,
+    /// PATH_MTU_CHANGED: the largest datagram from now on. This field
+    /// and the one after it were appended.
+    pub mtu: u64,
+    /// PATH_MTU_CHANGED: a black hole made it fall back.
+    pub black_hole: bool,
 }
 
 fn ptr(s: &[u8]) -> *const u8 {
@@ -260,6 +271,8 @@ impl quic_event {
             // SAFETY: as above.
             remote_addr: unsafe { std::mem::zeroed() },
             remote_addr_len: 0,
+            mtu: 0,
+            black_hole: false,
         }
     }
 
@@ -379,6 +392,12 @@ impl quic_event {
                 out
             }
             Event::KeyUpdated { .. } => Self::empty(quic_event_type::KeyUpdated),
+            Event::PathMtuChanged { mtu, black_hole } => {
+                let mut out = Self::empty(quic_event_type::PathMtuChanged);
+                out.mtu = *mtu as u64;
+                out.black_hole = *black_hole;
+                out
+            }
             Event::PeerMigrated { addr } => {
                 Self::on_path(quic_event_type::PeerMigrated, None, *addr)
             }

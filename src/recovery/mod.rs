@@ -211,6 +211,13 @@ impl<T> Recovery<T> {
         self.path.ecn = EcnValidation::new(self.ecn_enabled);
     }
 
+    /// Datagrams are `mds` bytes from now on (PMTU discovery): pacing,
+    /// the minimum window and window growth follow.
+    pub fn set_mds(&mut self, mds: u64) {
+        self.mds = mds;
+        self.path.cc.set_mds(mds);
+    }
+
     /// Turns ECN marking on or off, for this path and every later one.
     pub fn set_ecn(&mut self, enabled: bool) {
         self.ecn_enabled = enabled;

@@ -12,6 +12,7 @@ use crate::recovery::congestion::Algorithm;
 fn download(loss: f64, seed: u64, algorithm: Algorithm) -> crate::recovery::RecoveryStats {
     let (c, mut s) = configs();
     s.set_congestion_control(algorithm);
+
     let mut p = Pair::new(c, s);
     p.rng = Rng::new(seed);
     p.delay = 5 * MS;

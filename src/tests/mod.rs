@@ -17,6 +17,7 @@ mod loss_recovery;
 mod migration;
 pub(crate) mod pair;
 pub(crate) mod pki;
+mod pmtud;
 mod post_handshake;
 mod preferred_address;
 mod random_source;

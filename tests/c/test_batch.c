@@ -24,6 +24,7 @@ static struct sockaddr_in server_addr, client_addr;
 static uint8_t *down_got, *up_got;
 static size_t down_len, up_len;
 static int down_fin, up_fin, batches, multi, max_segments;
+static uint64_t client_mtu_event;
 static uint64_t server_handle;
 
 static uint8_t body_byte(size_t i, uint8_t seed) { return (uint8_t)(i * 31 + seed + (i >> 9)); }
@@ -72,6 +73,9 @@ static void client_events(quic_conn *conn) {
             MUST(quic_conn_stream_send(conn, 0, body, UP, true));
         } else if (e.kind == QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED) {
             take(down_got, &down_len, DOWN, &e, &down_fin);
+        } else if (e.kind == QUIC_EVENT_TYPE_PATH_MTU_CHANGED) {
+            CHECK(!e.black_hole);
+            client_mtu_event = e.mtu;
         }
     }
 }
@@ -117,8 +121,12 @@ int main(int argc, char **argv) {
     up_got = malloc(UP);
     quic_config *client_config, *server_config;
     make_configs(certs, &client_config, &server_config);
-    MUST(quic_config_set_max_datagram_size(client_config, 1452));
+    /* The server starts at 1452; the client at 1200 and finds 1452 by
+     * PMTU discovery (nothing in memory limits it but the ceiling). */
     MUST(quic_config_set_max_datagram_size(server_config, 1452));
+    MUST(quic_config_set_max_pmtu(client_config, 1452));
+    CHECK(quic_config_set_max_pmtu(client_config, 1199) == QUIC_RESULT_INVALID_ARGUMENT);
+    CHECK(quic_config_set_max_pmtu(client_config, 65528) == QUIC_RESULT_INVALID_ARGUMENT);
     quic_endpoint_params params = {.struct_size = sizeof params,
                                    .retry_policy = QUIC_RETRY_POLICY_NEVER};
     quic_endpoint *srv;
@@ -163,11 +171,29 @@ int main(int argc, char **argv) {
     MUST(quic_conn_stats(cli, &st));
     CHECK(st.ecn_state == QUIC_ECN_STATE_CAPABLE);
     CHECK(st.ecn_received_ect0 == 0);
+    CHECK(st.pmtu == 1452 && client_mtu_event == 1452 && st.pmtu_probes_sent >= 1);
+    CHECK(st.pmtu_black_holes == 0);
     quic_conn *srv_conn;
     MUST(quic_endpoint_conn(srv, server_handle, &srv_conn));
     MUST(quic_conn_stats(srv_conn, &st));
     CHECK(st.ecn_state == QUIC_ECN_STATE_FAILED);
     CHECK(st.ecn_received_ect0 > 100 && st.ecn_received_ce == 0);
+    /* A caller whose buffer holds 1200 bytes still gets datagrams that
+     * fit, whatever PMTU discovery found. */
+    MUST(quic_conn_send_ping(cli, 7));
+    MUST(quic_conn_stream_send(cli, 4, down_got, 5000, true));
+    uint8_t small_buf[1200];
+    size_t small_len;
+    struct sockaddr_storage to;
+    socklen_t tolen;
+    int sent_small = 0;
+    quic_result src;
+    while ((src = quic_conn_send(cli, small_buf, sizeof small_buf, &small_len, &to, &tolen, now)) ==
+           QUIC_RESULT_OK) {
+        CHECK(small_len <= sizeof small_buf);
+        sent_small++;
+    }
+    CHECK(src == QUIC_RESULT_DONE && sent_small >= 4);
     /* An older caller's struct, ending before `ecn`, is still taken. */
     quic_datagram_info old = {.struct_size = offsetof(quic_datagram_info, ecn)};
     size_t n;

@@ -245,6 +245,9 @@ CLIENT_CASES = {
     # the path; one that does not leaves it failed, the file intact.
     "ecn": {"files": ["1mb.bin"], "need": "ecn", "expect": "ecn: path capable"},
     "ecn-off": {"files": ["1mb.bin"], "need": "no-ecn", "expect": "ecn: path failed"},
+    # RFC 8899: probes above 1200 bytes are answered on loopback (within
+    # the peer's max_udp_payload_size), so datagrams grow.
+    "pmtu": {"files": ["10mb.bin"], "expect_re": r"pmtu: (1[3-4]\d\d) bytes"},
 }
 
 # peer client -> libquic server:
@@ -272,6 +275,7 @@ SERVER_CASES = {
     "preferred": {"files": ["10mb.bin"], "need": "preferred", "preferred": True},
     "ecn": {"files": ["1mb.bin"], "need": "ecn", "expect_server": "ecn: path capable"},
     "ecn-off": {"files": ["1mb.bin"], "need": "no-ecn", "expect_server": "ecn: path failed"},
+    "pmtu": {"files": ["10mb.bin"], "expect_server_re": r"pmtu (1[3-4]\d\d) bytes"},
 }
 
 
@@ -358,6 +362,8 @@ def case_libquic_client(peer, name, spec, www, tmp):
                     raise Failed(f"{f} differs")
             if "expect" in spec and spec["expect"] not in r.stderr:
                 raise Failed(f"no '{spec['expect']}': {tail(r.stderr)}")
+            if "expect_re" in spec and not re.search(spec["expect_re"], r.stderr):
+                raise Failed(f"no match for {spec['expect_re']}: {tail(r.stderr)}")
         if "expect2" in spec and spec["expect2"] not in r.stderr:
             raise Failed(f"second run: no '{spec['expect2']}': {tail(r.stderr)}")
         if spec.get("keylog"):
@@ -455,6 +461,9 @@ def case_libquic_server(peer, name, spec, www, tmp):
                 raise Failed(f"{f} differs or is missing")
         if expect and expect not in srv.text():
             raise Failed(f"server log lacks '{expect}': {tail(srv.text())}")
+        expect_re = spec.get("expect_server_re")
+        if expect_re and not re.search(expect_re, srv.text()):
+            raise Failed(f"server log lacks {expect_re}: {tail(srv.text())}")
     finally:
         srv.stop()
 

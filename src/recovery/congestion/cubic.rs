@@ -12,7 +12,7 @@ pub const BETA: f64 = 0.7;
 /// CUBIC state.
 #[derive(Debug, Clone)]
 pub struct Cubic {
-    mds: u64,
+    pub(super) mds: u64,
     cwnd: u64,
     /// Slow start threshold.
     pub ssthresh: u64,

@@ -50,6 +50,15 @@ impl Controller {
         }
     }
 
+    /// The datagram size changed (PMTU discovery): the minimum window and
+    /// the growth per round trip follow it.
+    pub fn set_mds(&mut self, mds: u64) {
+        match self {
+            Controller::NewReno(c) => c.mds = mds,
+            Controller::Cubic(c) => c.mds = mds,
+        }
+    }
+
     /// The congestion window in bytes.
     pub fn window(&self) -> u64 {
         match self {

@@ -5,7 +5,7 @@ use super::{initial_window, minimum_window};
 /// NewReno state, in bytes.
 #[derive(Debug, Clone)]
 pub struct NewReno {
-    mds: u64,
+    pub(super) mds: u64,
     cwnd: u64,
     /// Slow start threshold.
     pub ssthresh: u64,

@@ -460,3 +460,15 @@ fn ce_marks_are_congestion_both_ways() {
         },
     );
 }
+
+/// PMTU discovery (RFC 8899): quinn-proto acknowledges libquic's probes,
+/// in both roles, so libquic's datagrams grow from 1200 bytes to its
+/// 1452-byte ceiling, with no probe lost on this link.
+#[test]
+fn pmtu_discovery_against_quinn() {
+    both_roles(Opts::default(), |o, client| {
+        let st = o.libquic_stats.as_ref().unwrap();
+        assert_eq!(st.pmtu, 1452, "client {client}: {st:?}");
+        assert_eq!((st.pmtu_probes_lost, st.pmtu_black_holes), (0, 0));
+    });
+}
