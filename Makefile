@@ -302,9 +302,11 @@ interop: examples $(VENV)/.installed $(CERTS)/server.pem
 # builds quinn-proto); aioquic runs from the test venv. BENCH_MB,
 # BENCH_HANDSHAKES, BENCH_STREAMS and BENCH_CONNS size it; BENCH_ONLY=a,b
 # runs only the rows whose name contains a or b.
-bench: $(CERTS)/server.pem $(VENV)/.installed
+bench: $(CERTS)/server.pem $(VENV)/.installed examples
+	cd bench && CARGO_TARGET_DIR=$(abspath target) $(CARGO) build --release --quiet --bins
 	cd bench && CARGO_TARGET_DIR=$(abspath target) CERT_DIR=$(abspath $(CERTS)) \
-	  AIOQUIC_PYTHON=$(abspath $(VENV))/bin/python $(CARGO) run --release --quiet
+	  BUILD=$(abspath $(BUILD)) AIOQUIC_PYTHON=$(abspath $(VENV))/bin/python \
+	  $(CARGO) run --release --quiet --bin libquic-bench
 
 # Over real UDP: aioquic's client downloading 5 MB from quic-server and
 # from aioquic's server, in turns, through a relay losing 10% each way

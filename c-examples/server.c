@@ -87,6 +87,18 @@ struct request {
     int answered;
 };
 
+/* A file being sent on a stream: read in pieces as the stream drains, so
+ * a large file is never held whole (quic_conn_stream_send copies). */
+struct sending {
+    uint64_t stream_id;
+    int fd; /* -1: slot free */
+    uint64_t left;
+};
+
+/* Bytes a file's stream is topped up to; WRITABLE (below ECHO_LEVEL)
+ * asks for more. */
+#define FILE_BUDGET (4u << 20)
+
 /* What the server keeps per connection: the endpoint gives it back with
  * every event of the connection (quic_endpoint_set_context), and it is
  * freed on QUIC_ENDPOINT_EVENT_TYPE_CONNECTION_DONE. */
@@ -95,6 +107,7 @@ struct client {
     quic_conn *conn;
     int echo;
     struct request requests[MAX_REQUESTS];
+    struct sending sends[MAX_REQUESTS];
     uint64_t started;
     char peer[64];
     /* Every live client's state, so that what is left at exit is freed. */
@@ -172,6 +185,53 @@ static struct request *request_for(struct client *c, uint64_t sid) {
     return slot;
 }
 
+/* Tops a file's stream up to FILE_BUDGET bytes buffered; the last piece
+ * carries the FIN and frees the slot. */
+static void feed(struct client *c, struct sending *s) {
+    static uint8_t buf[256 * 1024];
+    while (s->fd >= 0) {
+        uint64_t buffered = 0;
+        if (quic_conn_stream_send_buffered(c->conn, s->stream_id, &buffered) != QUIC_RESULT_OK) {
+            close(s->fd); /* reset, or the connection is gone */
+            s->fd = -1;
+            return;
+        }
+        if (buffered >= FILE_BUDGET) return; /* WRITABLE calls again */
+        size_t want = s->left < sizeof buf ? (size_t)s->left : sizeof buf;
+        ssize_t n = want ? read(s->fd, buf, want) : 0;
+        if (n < 0 || (n == 0 && want)) {
+            quic_conn_stream_reset(c->conn, s->stream_id, 0x10);
+            close(s->fd);
+            s->fd = -1;
+            return;
+        }
+        s->left -= (uint64_t)n;
+        quic_result rc = quic_conn_stream_send(c->conn, s->stream_id, buf, (size_t)n, s->left == 0);
+        if (rc != QUIC_RESULT_OK || s->left == 0) {
+            if (rc != QUIC_RESULT_OK) report("stream_send", rc, NULL);
+            close(s->fd);
+            s->fd = -1;
+        }
+    }
+}
+
+/* Opens a file under `root` to send; -1 for a path that escapes it or
+ * cannot be read. */
+static int open_file(const char *path, uint64_t *size) {
+    if (strstr(path, "..") || path[0] == 0) return -1;
+    while (*path == '/') path++;
+    char full[4096];
+    snprintf(full, sizeof full, "%s/%s", root, path);
+    int fd = open(full, O_RDONLY);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd >= 0) *size = (uint64_t)st.st_size;
+    return fd;
+}
+
 static void answer(struct client *c, struct request *r) {
     char path[MAX_REQUEST_LINE];
     r->line[r->len] = 0;
@@ -180,8 +240,24 @@ static void answer(struct client *c, struct request *r) {
         r->answered = 1;
         return;
     }
+    /* A free sending slot streams the file; without one (very many
+     * requests at once) it goes whole. */
+    struct sending *s = NULL;
+    for (int i = 0; i < MAX_REQUESTS && !s; i++)
+        if (c->sends[i].fd < 0) s = &c->sends[i];
+    uint64_t size = 0;
+    int fd = s ? open_file(path, &size) : -1;
+    if (fd >= 0) {
+        *s = (struct sending){.stream_id = r->stream_id, .fd = fd, .left = size};
+        logv("%s: %s (%llu bytes)%s", c->peer, path, (unsigned long long)size,
+             quic_conn_is_established(c->conn) ? ""
+                                                : ", answered before the handshake completed");
+        feed(c, s);
+        r->answered = 1;
+        return;
+    }
     size_t len = 0;
-    uint8_t *data = read_file(path, &len);
+    uint8_t *data = s ? NULL : read_file(path, &len);
     if (!data) {
         logv("%s: %s not found", c->peer, path);
         quic_conn_stream_reset(c->conn, r->stream_id, 0x10);
@@ -278,9 +354,15 @@ static void on_event(struct client *c, const quic_event *e) {
             else on_request_readable(c, ev.stream_id);
             break;
         case QUIC_EVENT_TYPE_STREAM_WRITABLE:
-            logv("%s: stream %llu: echo drained, reading again", c->peer,
-                 (unsigned long long)ev.stream_id);
-            if (c->echo) echo(c, ev.stream_id);
+            if (c->echo) {
+                logv("%s: stream %llu: echo drained, reading again", c->peer,
+                     (unsigned long long)ev.stream_id);
+                echo(c, ev.stream_id);
+                break;
+            }
+            for (int i = 0; i < MAX_REQUESTS; i++)
+                if (c->sends[i].fd >= 0 && c->sends[i].stream_id == ev.stream_id)
+                    feed(c, &c->sends[i]);
             break;
         case QUIC_EVENT_TYPE_DATAGRAM_FRAME_RECEIVED:
             /* The event's data stays valid until the next poll; the send
@@ -351,6 +433,7 @@ static void on_new_connection(quic_endpoint *ep, const quic_endpoint_event *e) {
         return;
     }
     c->started = now_ns();
+    for (int i = 0; i < MAX_REQUESTS; i++) c->sends[i].fd = -1;
     c->next = live;
     if (live) live->prev = c;
     live = c;
@@ -381,6 +464,8 @@ static void handle_events(quic_endpoint *ep) {
             break;
         case QUIC_ENDPOINT_EVENT_TYPE_CONNECTION_DONE:
             if (!c) break;
+            for (int i = 0; i < MAX_REQUESTS; i++)
+                if (c->sends[i].fd >= 0) close(c->sends[i].fd);
             if (c->prev) c->prev->next = c->next;
             else live = c->next;
             if (c->next) c->next->prev = c->prev;
@@ -441,14 +526,14 @@ static int serve(quic_config *config, int fd, int fd2, const struct sockaddr_sto
         int ready = wait_readable2(fd, fd2, deadline < tick ? deadline : tick);
         if (ready < 0) continue;
         /* Each socket in turn; the endpoint is told which one a datagram
-         * came in on, so its connection answers from there. A few rounds
-         * of reads (each up to 16 buffers, each a GRO run of datagrams),
-         * then what they call for goes out. */
+         * came in on, so its connection answers from there. Each read (up
+         * to 16 buffers, each a GRO run of datagrams) is followed by what
+         * it calls for, so ACKs free the window without delay. */
         for (int s = 0; ready > 0 && s < 2; s++) {
             int sock = s == 0 ? fd : fd2;
             if (sock < 0) continue;
             while (udp_recv_all(sock, s == 0 ? &addr : &pref, s == 0 ? addrlen : preflen,
-                                4, feed_endpoint, ep) > 0)
+                                1, feed_endpoint, ep) > 0)
                 flush_endpoint(ep, fd, fd2, &pref, preflen);
         }
         uint64_t now = now_ns();
@@ -482,6 +567,8 @@ static int serve(quic_config *config, int fd, int fd2, const struct sockaddr_sto
     quic_endpoint_free(ep);
     while (live) {
         struct client *next = live->next;
+        for (int i = 0; i < MAX_REQUESTS; i++)
+            if (live->sends[i].fd >= 0) close(live->sends[i].fd);
         free(live);
         live = next;
     }

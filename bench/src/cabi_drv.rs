@@ -72,6 +72,7 @@ impl Configs {
                 ok(quic_config_set_cipher_suites(*cfg, &suite, 1));
                 ok(quic_config_set_groups(*cfg, groups.as_ptr()));
                 ok(quic_config_set_max_datagram_size(*cfg, MDS));
+                ok(quic_config_set_max_pmtu(*cfg, MDS));
                 ok(quic_config_set_max_data(*cfg, 16 << 20));
                 ok(quic_config_set_max_stream_data(*cfg, 8 << 20));
                 ok(quic_config_set_max_windows(*cfg, 8 << 20, 16 << 20));

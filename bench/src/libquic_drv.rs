@@ -36,6 +36,8 @@ pub fn configs_with_streams(certs: &str, streams: u64) -> (Config, Config) {
         cfg.set_cipher_suites(vec![Suite::Aes128Gcm]).unwrap();
         cfg.set_groups("X25519").unwrap();
         cfg.set_max_datagram_size(MDS).unwrap();
+        // Fixed size, as quinn-proto's here: no PMTU discovery.
+        cfg.set_max_pmtu(MDS).unwrap();
         cfg.set_windows(16 << 20, 8 << 20).unwrap();
         cfg.set_max_windows(8 << 20, 16 << 20).unwrap();
         cfg.set_max_streams(streams, streams).unwrap();

@@ -32,6 +32,7 @@ mod memory;
 mod memory_rows;
 mod quinn_drv;
 mod reassembly;
+mod udp_row;
 mod util;
 
 #[global_allocator]
@@ -453,6 +454,22 @@ fn main() {
         (many, lib, quinn)
     });
 
+    // Over real UDP on loopback: the examples against quinn on tokio,
+    // two processes each, BENCH_UDP_MB per download (udp_row.rs says
+    // what each side does).
+    let udp = b.want("udp").then(|| {
+        let build =
+            std::path::PathBuf::from(std::env::var("BUILD").unwrap_or_else(|_| "../build".into()));
+        let quinn_hq = std::env::current_exe().unwrap().with_file_name("quinn-hq");
+        udp_row::run(
+            &build,
+            &quinn_hq,
+            &certs,
+            env_usize("BENCH_UDP_MB", 1024),
+            env_usize("BENCH_UDP_REPS", 3),
+        )
+    });
+
     let sum: BTreeMap<String, Summary> = b
         .samples
         .iter()
@@ -549,6 +566,43 @@ fn main() {
             lib * 1e6 / (2 * n) as f64,
             quinn * 1e6 / (2 * n) as f64,
             lib / quinn
+        );
+    }
+    if let Some(udp) = &udp {
+        let med = |v: &[f64]| summarize(v).median;
+        let stat = |name: &str| {
+            let s = &udp.samples.iter().find(|(n, _)| *n == name).unwrap().1;
+            let wall = med(&s.iter().map(|x| x.wall).collect::<Vec<_>>());
+            let cpu = med(&s.iter().map(|x| x.cpu).collect::<Vec<_>>());
+            let rate = med(&s.iter().map(|x| udp.mb as f64 / x.cpu).collect::<Vec<_>>());
+            (wall, cpu, rate, s.len())
+        };
+        let (qwall, _, qrate, _) = stat("quinn");
+        println!(
+            "\nUDP loopback: {} MB download between two processes per stack (median of runs):",
+            udp.mb
+        );
+        println!(
+            "{:<18} {:>8} {:>14} {:>14} {:>16} {:>14}",
+            "stack", "wall s", "CPU s (both)", "MB per CPU-s", "vs quinn (MB/s)", "wall vs quinn"
+        );
+        for (name, _) in &udp.samples {
+            let (wall, cpu, rate, n) = stat(name);
+            println!(
+                "{:<18} {:>8.2} {:>14.2} {:>14.0} {:>16.2} {:>14.2}   ({n} runs)",
+                name,
+                wall,
+                cpu,
+                rate,
+                rate / qrate,
+                wall / qwall
+            );
+        }
+        println!(
+            "(libquic: quic-server and quic-client; no-gso: both with --no-gso; quinn: quinn-hq on"
+        );
+        println!(
+            " tokio, current-thread; CPU: user + system of both processes from wait4; udp_row.rs)"
         );
     }
     if !loss_rows.is_empty() {

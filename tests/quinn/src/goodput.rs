@@ -14,12 +14,16 @@ use super::*;
 /// `loss`, for libquic and for quinn-proto.
 fn medians(loss: f64, seeds: u64, size: usize) -> (f64, f64) {
     let body: Arc<[u8]> = pattern(size, 9).into();
+    // 1200-byte datagrams on both: quinn-proto's PMTU discovery is off
+    // here, so libquic's is too.
     let client = lib_config(&Opts {
         libquic_client: true,
+        libquic_max_pmtu: Some(1200),
         ..Opts::default()
     });
     let server = lib_config(&Opts {
         libquic_client: false,
+        libquic_max_pmtu: Some(1200),
         ..Opts::default()
     });
     let (qc, qs) = quinn_configs(&Opts::default());

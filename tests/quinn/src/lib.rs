@@ -97,6 +97,8 @@ pub struct Opts {
     pub quinn_idle_timeout: Option<Duration>,
     /// libquic sends a PING after this long without sending (ns).
     pub libquic_keep_alive: Option<u64>,
+    /// libquic's PMTU ceiling (None: its default, 1452).
+    pub libquic_max_pmtu: Option<usize>,
     /// Share of ECT-marked datagrams to libquic, and to quinn-proto, the
     /// link marks CE after the handshake.
     pub ce_to_libquic: f64,
@@ -143,6 +145,7 @@ impl Default for Opts {
             libquic_restart_after: None,
             ce_to_libquic: 0.0,
             ce_to_quinn: 0.0,
+            libquic_max_pmtu: None,
         }
     }
 }
@@ -394,6 +397,9 @@ fn lib_config(opts: &Opts) -> (Arc<Config>, Arc<TlsContext>) {
     }
     if opts.libquic_restart_after.is_some() {
         c.set_stateless_reset_key(Some(RESET_KEY));
+    }
+    if let Some(size) = opts.libquic_max_pmtu {
+        c.set_max_pmtu(size).unwrap();
     }
     if let Some(interval) = opts.libquic_keep_alive {
         c.set_keep_alive(interval).unwrap();
