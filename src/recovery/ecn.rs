@@ -110,6 +110,18 @@ impl EcnValidation {
         }
     }
 
+    /// Validation for a new path: testing again, against the same running
+    /// counts. The peer's counts are per packet number space, not per
+    /// path (RFC 9000 §13.4.1), so what was marked and reported before
+    /// stays the baseline.
+    pub fn for_new_path(&self, enabled: bool) -> Self {
+        Self {
+            marked: self.marked,
+            reported: self.reported,
+            ..Self::new(enabled)
+        }
+    }
+
     /// Where validation stands.
     pub fn state(&self) -> EcnState {
         self.state
@@ -287,6 +299,19 @@ mod tests {
         let verdict = v.on_ack(Space::Application, Some(&counts(6, 0, 1)), 0);
         assert_eq!(verdict, EcnVerdict::default());
         assert_eq!(v.state(), EcnState::Capable);
+    }
+
+    #[test]
+    fn a_new_path_tests_again_against_the_running_counts() {
+        let mut v = tested(TESTING_PACKETS);
+        v.on_ack(Space::Application, Some(&counts(10, 0, 0)), 10);
+        let mut n = v.for_new_path(true);
+        assert_eq!(n.state(), EcnState::Testing);
+        n.on_sent(Space::Application, true);
+        n.on_sent(Space::Application, true);
+        // The peer's count goes on from 10, not from 0.
+        let verdict = n.on_ack(Space::Application, Some(&counts(12, 0, 0)), 2);
+        assert!(verdict.validated && !verdict.failed);
     }
 
     #[test]

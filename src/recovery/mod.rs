@@ -207,8 +207,9 @@ impl<T> Recovery<T> {
     /// A new path (RFC 9000 §9.4): the RTT estimate and the congestion
     /// controller start over; packets in flight stay counted.
     pub fn reset_path(&mut self) {
+        let ecn = self.path.ecn.for_new_path(self.ecn_enabled);
         self.path = PathState::new(self.initial_rtt, self.algorithm, self.mds);
-        self.path.ecn = EcnValidation::new(self.ecn_enabled);
+        self.path.ecn = ecn;
     }
 
     /// Datagrams are `mds` bytes from now on (PMTU discovery): pacing,

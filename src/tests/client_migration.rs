@@ -123,6 +123,14 @@ fn a_move_resets_congestion_control_unless_only_the_port_changed() {
         );
         assert!(p.run_until(p.now + 60_000 * MS, |p| p.server_rx.finished.contains(&0)));
         assert!(p.server_rx.bytes(0) == body);
+        // ECN counts are per packet number space, not per path (RFC 9000
+        // §13.4.1): the new path validates against the peer's running
+        // counts.
+        assert_eq!(
+            p.client.stats().ecn_state,
+            crate::conn::EcnState::Capable,
+            "{new}"
+        );
     }
 }
 
