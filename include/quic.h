@@ -517,7 +517,8 @@ typedef int32_t quic_result;
 // ECN codepoint. A growable struct (the rule in this header's opening
 // comment): fields appended stay past the previous `sizeof`
 // (`segment_size` starts at 280 on LP64, where the struct used to end,
-// `ecn` at 288), so an older caller's padding is never read as one.
+// `ecn` at 288, `send_time_ns` at 296), so an older caller's padding is
+// never read as one.
 //
 // An address whose length is 0 is absent: a `local` the caller does not
 // know, or one the library has no opinion on (send from your one socket).
@@ -551,6 +552,12 @@ typedef struct {
     // way just goes without ECN: validation fails and nothing is marked
     // (`quic_stats.ecn_state`).
     uint8_t ecn;
+    // Sending: when to put the datagram (every datagram of a batch) on
+    // the wire, in the clock of `now_ns`. With a pacing horizon
+    // (`quic_config_set_pacing_horizon`) it may be up to that much
+    // later than the `now_ns` of the call: hold it until then (a timer,
+    // or `SO_TXTIME`). Otherwise, or 0: at once. Receiving: ignored.
+    uint64_t send_time_ns;
 } quic_datagram_info;
 
 // Makes a new connection ID in `out` (`len` bytes, the configured
@@ -1329,6 +1336,22 @@ quic_result quic_config_set_disable_active_migration(quic_config *config, bool d
 //
 // Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_max_pmtu(quic_config *config, size_t size);
+
+// Lets the send calls hand out datagrams up to `horizon_ns` ahead of the
+// time the pacer (RFC 9002 §7.7) releases them, each stamped with that
+// time in `quic_datagram_info.send_time_ns`: hold each until then, with
+// `SO_TXTIME` or a timer of your own. A paced sender then wakes up once
+// per horizon instead of once per burst. 0 (the default): datagrams are
+// handed out when they may leave. Only for callers that read
+// `send_time_ns` (`quic_conn_send_info`, `quic_conn_send_batch`, the
+// endpoint's send calls). A batch's datagrams all leave at its time.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
+// `QUIC_RESULT_INVALID_ARGUMENT` (over 1 s).
+//
+// Safety: `config` must be NULL or a live config.
+quic_result quic_config_set_pacing_horizon(quic_config *config, uint64_t horizon_ns);
 
 // Turns ECN on (the default) or off (RFC 9000 §13.4, RFC 9002 §7.1).
 // On, the connection asks for ECT(0) on its datagrams

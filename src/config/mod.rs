@@ -369,6 +369,21 @@ impl Config {
         Ok(())
     }
 
+    /// Lets the send calls hand out datagrams up to `horizon_ns` ahead of
+    /// the time the pacer (RFC 9002 §7.7) would release them, each
+    /// stamped with that time ([`crate::conn::Transmit::send_at`]); the
+    /// caller must not put one on the wire earlier (`SO_TXTIME`, or a
+    /// timer of its own). Fewer wakeups for a paced sender. 0, the
+    /// default: datagrams are handed out when they may leave; at most one
+    /// second.
+    pub fn set_pacing_horizon(&mut self, horizon_ns: u64) -> Result<(), ConfigError> {
+        if horizon_ns > 1_000_000_000 {
+            return Err(ConfigError::Invalid("pacing horizon is at most 1 s".into()));
+        }
+        self.transport.pacing_horizon = horizon_ns;
+        Ok(())
+    }
+
     /// Sets when received stream data is credited back to the peer.
     pub fn set_receive_credit(&mut self, credit: ReceiveCredit) {
         self.transport.receive_credit = credit;

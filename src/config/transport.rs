@@ -50,6 +50,9 @@ pub struct TransportSettings {
     pub(crate) congestion_control: crate::recovery::congestion::Algorithm,
     /// Mark packets ECT(0) and validate the path's ECN (RFC 9000 §13.4).
     pub(crate) ecn: bool,
+    /// How far ahead of its pacing time a datagram may be handed out,
+    /// stamped with the time to send it (0: never ahead).
+    pub(crate) pacing_horizon: u64,
     /// The largest datagram PMTU discovery probes for (RFC 8899); at or
     /// below `max_datagram_size`, no discovery.
     pub(crate) pmtu_ceiling: usize,
@@ -93,6 +96,7 @@ impl TransportSettings {
             congestion_control: Default::default(),
             ecn: true,
             pmtu_ceiling: 1452,
+            pacing_horizon: 0,
             max_streams_uni: 128,
             key_update_interval: 0,
             original_version: None,

@@ -257,6 +257,7 @@ impl Connection {
                 local: p.local,
                 remote: p.remote,
                 ecn: super::Ecn::NotEct,
+                send_at: 0,
             },
             p.challenge,
         );

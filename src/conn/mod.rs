@@ -121,6 +121,9 @@ pub struct Transmit {
     pub remote: SocketAddr,
     /// The ECN codepoint to send with (the IP header's, RFC 9000 §13.4).
     pub ecn: Ecn,
+    /// When to put it on the wire (ns): the `now` it was built at, or
+    /// later with a pacing horizon (`Config::set_pacing_horizon`).
+    pub send_at: u64,
 }
 
 /// A GSO batch written by [`Connection::send_batch`]: `segments`

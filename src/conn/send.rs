@@ -155,6 +155,14 @@ impl Connection {
                 return Some(t);
             }
         }
+        // RFC 9002 §7.7: the first datagram of a batch may be released up
+        // to the horizon ahead of its pacing time; the rest of the batch
+        // only if they may leave with it.
+        let horizon = match batch {
+            None => self.config.transport.pacing_horizon,
+            Some(_) => 0,
+        };
+        self.recovery.start_datagram(horizon);
         let mut room = self.max_datagram_size().min(cap);
         // RFC 9000 §8.1, §9.3.1: an unproven address gets at most three
         // times what came from it.
@@ -215,6 +223,7 @@ impl Connection {
             return None;
         }
         let size = out.len() - base;
+        let send_at = self.recovery.datagram_send_time(now);
         let sent_handshake = built.iter().any(|b| b.space == Space::Handshake);
         let any_eliciting = built.iter().any(|b| b.ack_eliciting);
         for i in 0..built.len() {
@@ -224,7 +233,7 @@ impl Connection {
                 b.space,
                 SentPacket {
                     pn: b.pn,
-                    time_sent: now,
+                    time_sent: send_at,
                     size: end - b.start,
                     ack_eliciting: b.ack_eliciting,
                     in_flight: b.ack_eliciting || b.padded,
@@ -258,6 +267,7 @@ impl Connection {
             local: self.paths.active.local,
             remote: peer,
             ecn,
+            send_at,
         })
     }
 
@@ -269,9 +279,9 @@ impl Connection {
         if !self.recovery.can_send(self.max_datagram_size() as u64) {
             return false;
         }
-        match self.recovery.pacing_delay(now) {
-            None => true,
-            Some(t) => {
+        match self.recovery.pacing_release(now) {
+            Ok(_) => true,
+            Err(t) => {
                 self.pacing_deadline = Some(t);
                 false
             }
@@ -324,6 +334,7 @@ impl Connection {
             local: self.paths.active.local,
             remote: peer,
             ecn: Ecn::NotEct,
+            send_at: 0,
         })
     }
 
@@ -581,6 +592,7 @@ impl Connection {
             local: resp.local,
             remote: resp.to,
             ecn: Ecn::NotEct,
+            send_at: 0,
         };
         // RFC 9000 §9.5: on a path we probe, with that path's own CID.
         let dcid = self.probe_cid(t);

@@ -43,6 +43,7 @@ impl Stateless {
                 local,
                 remote: to,
                 ecn: crate::conn::Ecn::NotEct,
+                send_at: 0,
             },
             datagram,
         ));

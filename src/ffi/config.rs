@@ -410,6 +410,30 @@ pub unsafe extern "C" fn quic_config_set_max_pmtu(
     })
 }
 
+/// Lets the send calls hand out datagrams up to `horizon_ns` ahead of the
+/// time the pacer (RFC 9002 §7.7) releases them, each stamped with that
+/// time in `quic_datagram_info.send_time_ns`: hold each until then, with
+/// `SO_TXTIME` or a timer of your own. A paced sender then wakes up once
+/// per horizon instead of once per burst. 0 (the default): datagrams are
+/// handed out when they may leave. Only for callers that read
+/// `send_time_ns` (`quic_conn_send_info`, `quic_conn_send_batch`, the
+/// endpoint's send calls). A batch's datagrams all leave at its time.
+///
+/// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+/// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
+/// `QUIC_RESULT_INVALID_ARGUMENT` (over 1 s).
+///
+/// Safety: `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn quic_config_set_pacing_horizon(
+    config: *mut quic_config,
+    horizon_ns: u64,
+) -> quic_result {
+    with_config(config, "quic_config_set_pacing_horizon", |h| {
+        h.apply(|c| c.set_pacing_horizon(horizon_ns))
+    })
+}
+
 /// Turns ECN on (the default) or off (RFC 9000 §13.4, RFC 9002 §7.1).
 /// On, the connection asks for ECT(0) on its datagrams
 /// (`quic_datagram_info.ecn` from `quic_conn_send_info`,

@@ -15,7 +15,8 @@ use crate::conn::{Ecn, Transmit};
 /// ECN codepoint. A growable struct (the rule in this header's opening
 /// comment): fields appended stay past the previous `sizeof`
 /// (`segment_size` starts at 280 on LP64, where the struct used to end,
-/// `ecn` at 288), so an older caller's padding is never read as one.
+/// `ecn` at 288, `send_time_ns` at 296), so an older caller's padding is
+/// never read as one.
 ///
 /// An address whose length is 0 is absent: a `local` the caller does not
 /// know, or one the library has no opinion on (send from your one socket).
@@ -51,6 +52,12 @@ pub struct quic_datagram_info {
     /// way just goes without ECN: validation fails and nothing is marked
     /// (`quic_stats.ecn_state`).
     pub ecn: u8,
+    /// Sending: when to put the datagram (every datagram of a batch) on
+    /// the wire, in the clock of `now_ns`. With a pacing horizon
+    /// (`quic_config_set_pacing_horizon`) it may be up to that much
+    /// later than the `now_ns` of the call: hold it until then (a timer,
+    /// or `SO_TXTIME`). Otherwise, or 0: at once. Receiving: ignored.
+    pub send_time_ns: u64,
 }
 
 // SAFETY: #[repr(C)], struct_size first; the minimum ends after
@@ -160,6 +167,7 @@ pub(super) unsafe fn write_batch_info(
     let mut v = quic_datagram_info::zeroed();
     v.segment_size = segment_size;
     v.ecn = t.ecn.bits();
+    v.send_time_ns = t.send_at;
     if let Some(l) = t.local {
         write_sockaddr(l, &mut v.local, &mut v.local_len);
     }

@@ -163,6 +163,10 @@ pub struct Recovery<T> {
     initial_rtt: u64,
     algorithm: Algorithm,
     ecn_enabled: bool,
+    /// How far ahead of its pacing time the datagram being built may go,
+    /// and when paced data in it is to leave (None: nothing paced in it).
+    release_horizon: u64,
+    released_at: Option<u64>,
     /// Reordering tolerance: starts at RFC 9002's values and grows when a
     /// packet declared lost is acknowledged after all (§6.1.1, §6.1.2
     /// allow adapting them).
@@ -194,6 +198,8 @@ impl<T> Recovery<T> {
             initial_rtt,
             algorithm,
             ecn_enabled: true,
+            release_horizon: 0,
+            released_at: None,
             packet_threshold: PACKET_THRESHOLD,
             time_threshold_extra: 1,
             spurious_losses: 0,
@@ -362,6 +368,32 @@ impl<T> Recovery<T> {
     pub fn pacing_delay(&mut self, now: u64) -> Option<u64> {
         let (cwnd, srtt, mds) = (self.path.cc.window(), self.path.rtt.smoothed(), self.mds);
         self.path.pacer.delay(now, mds, cwnd, srtt, mds)
+    }
+
+    /// Whether the next full-size packet may be released now, up to
+    /// `horizon` ahead of its pacing time: Ok(when it is to leave), or
+    /// Err(when to ask again).
+    pub fn pacing_release(&mut self, now: u64) -> Result<u64, u64> {
+        let (cwnd, srtt, mds) = (self.path.cc.window(), self.path.rtt.smoothed(), self.mds);
+        let horizon = self.release_horizon;
+        let r = self.path.pacer.release(now, horizon, mds, cwnd, srtt, mds);
+        if let Ok(t) = r {
+            self.released_at = Some(t);
+        }
+        r
+    }
+
+    /// A datagram is being built: how far ahead of its pacing time it may
+    /// be released.
+    pub fn start_datagram(&mut self, horizon: u64) {
+        self.release_horizon = horizon;
+        self.released_at = None;
+    }
+
+    /// When the datagram just built is to leave: when its paced data may,
+    /// or `now` when it carries none (ACKs, control frames).
+    pub fn datagram_send_time(&self, now: u64) -> u64 {
+        self.released_at.map_or(now, |t| t.max(now))
     }
 
     /// A datagram of `bytes` with in-flight packets left.

@@ -77,9 +77,43 @@ impl Pacer {
         let missing = u128::from(wanted - self.tokens);
         let den = RATE_FACTOR_NUM * u128::from(cwnd.max(1));
         let wait = (missing * RATE_FACTOR_DEN * srtt).div_ceil(den);
-        let since_last = now.saturating_sub(self.last.unwrap_or(now));
         let wait = wait.min(u128::from(u64::MAX)) as u64;
-        Some(now.saturating_add(wait.saturating_sub(since_last).max(1)))
+        // Tokens are counted up to `last`, which is ahead of `now` after a
+        // release ahead of time.
+        let base = self.last.unwrap_or(now);
+        Some(base.saturating_add(wait).max(now.saturating_add(1)))
+    }
+
+    /// Whether a packet of `size` bytes may be released at `now`, or up to
+    /// `horizon` ahead of the time the pacer would let it go: Ok(the time
+    /// it is to leave, at least `now`), or Err(when it may be released).
+    pub fn release(
+        &mut self,
+        now: u64,
+        horizon: u64,
+        size: u64,
+        cwnd: u64,
+        srtt: u64,
+        mds: u64,
+    ) -> Result<u64, u64> {
+        match self.delay(now, size, cwnd, srtt, mds) {
+            None => Ok(self.time(now)),
+            Some(t) if t <= now.saturating_add(horizon) => {
+                // Counted as if it were then: the refill up to `t` pays
+                // for it, and `last` moves there.
+                match self.delay(t, size, cwnd, srtt, mds) {
+                    None => Ok(self.time(now)),
+                    Some(later) => Err(later),
+                }
+            }
+            Some(t) => Err(t.saturating_sub(horizon)),
+        }
+    }
+
+    /// When what was released last leaves: `now`, or later after a
+    /// release ahead of time.
+    pub fn time(&self, now: u64) -> u64 {
+        self.last.map_or(now, |l| l.max(now))
     }
 
     /// A packet of `size` bytes was sent.

@@ -267,6 +267,11 @@ pub(crate) struct Pair {
     pub(crate) batch_segments: Option<usize>,
     /// The server's batches, with their length in bytes.
     pub(crate) server_batches: Vec<(Batch, usize)>,
+    /// When the datagram being enqueued is to leave (0: now).
+    send_at: u64,
+    /// The largest lead of a datagram's send time over the time it was
+    /// handed out, per direction.
+    pub(crate) max_lead: [u64; 2],
     /// Datagrams offered to the link per direction with an ECT mark, and
     /// delivered with CE.
     pub(crate) ecn_marked: [usize; 2],
@@ -352,6 +357,8 @@ impl Pair {
             batch_segments: None,
             server_batches: Vec::new(),
             ecn_marked: [0; 2],
+            send_at: 0,
+            max_lead: [0; 2],
             ce_marked: [0; 2],
         }
     }
@@ -382,6 +389,11 @@ impl Pair {
         self.enqueue_marked(dir, client, server, Ecn::NotEct, datagram);
     }
 
+    /// The send time of the next datagrams enqueued (0: now).
+    fn enqueue_at(&mut self, send_at: u64) {
+        self.send_at = send_at;
+    }
+
     /// Like `enqueue_via`, sent with the ECN codepoint `ecn`.
     fn enqueue_marked(
         &mut self,
@@ -392,6 +404,7 @@ impl Pair {
         datagram: Vec<u8>,
     ) {
         let i = dir as usize;
+        self.max_lead[i] = self.max_lead[i].max(self.send_at.saturating_sub(self.now));
         let ect = matches!(ecn, Ecn::Ect0 | Ecn::Ect1);
         self.ecn_marked[i] += usize::from(ect);
         match self.links[i].ecn {
@@ -412,12 +425,13 @@ impl Pair {
             return;
         }
         let link = self.links[i].clone();
-        // The bottleneck: queued behind earlier datagrams, then transmitted.
-        let mut at = self.now;
+        // The bottleneck: queued behind earlier datagrams, then transmitted;
+        // a datagram stamped for later (a pacing horizon) enters then.
+        let enter = self.now.max(self.send_at);
+        let mut at = enter;
         if let Some(bw) = link.bandwidth {
             let st = &mut self.link_state[i];
-            let backlog =
-                st.busy_until.saturating_sub(self.now) as u128 * bw as u128 / 1_000_000_000;
+            let backlog = st.busy_until.saturating_sub(enter) as u128 * bw as u128 / 1_000_000_000;
             if backlog as u64 + datagram.len() as u64 > link.queue {
                 self.dropped[i] += 1;
                 return;
@@ -429,7 +443,7 @@ impl Pair {
                 }
             }
             let tx = datagram.len() as u64 * 1_000_000_000 / bw;
-            st.busy_until = st.busy_until.max(self.now) + tx;
+            st.busy_until = st.busy_until.max(enter) + tx;
             at = st.busy_until;
         }
         at += self.delay;
@@ -509,8 +523,10 @@ impl Pair {
                 "the client sends from {from:?}, where it has no socket"
             );
             for d in buf.chunks(b.segment_size) {
+                self.enqueue_at(t.send_at);
                 self.enqueue_marked(Dir::ToServer, from, Some(t.remote), t.ecn, d.to_vec());
             }
+            self.enqueue_at(0);
         }
         if let Some(mut server) = self.server.take() {
             let mut sent = false;
@@ -538,7 +554,9 @@ impl Pair {
                         continue; // nobody there any more
                     };
                     let t = b.transmit;
+                    self.enqueue_at(t.send_at);
                     self.enqueue_marked(Dir::ToClient, Some(socket), t.local, t.ecn, d.to_vec());
+                    self.enqueue_at(0);
                     if let Some(f) = &mut self.on_server_send {
                         f(self.bytes_sent[1], self.bytes_delivered[0]);
                     }

@@ -25,6 +25,10 @@ static uint8_t *down_got, *up_got;
 static size_t down_len, up_len;
 static int down_fin, up_fin, batches, multi, max_segments;
 static uint64_t client_mtu_event;
+/* Server batches stamped for later (its pacing horizon), and any stamped
+ * beyond the horizon. */
+static int ahead, too_far;
+#define HORIZON (1 * MS)
 static uint64_t server_handle;
 
 static uint8_t body_byte(size_t i, uint8_t seed) { return (uint8_t)(i * 31 + seed + (i >> 9)); }
@@ -99,6 +103,8 @@ static int move(quic_endpoint *srv, quic_conn *cli, uint64_t now) {
     server_events(srv);
     while (quic_endpoint_send_batch(srv, buf, sizeof buf, &len, &out, now) == QUIC_RESULT_OK) {
         check_batch(len, &out);
+        ahead += out.send_time_ns > now;
+        too_far += out.send_time_ns > now + HORIZON;
         CHECK(out.remote_len == sizeof client_addr &&
               !memcmp(&out.remote, &client_addr, sizeof client_addr));
         quic_datagram_info in = {.struct_size = sizeof in, .segment_size = out.segment_size};
@@ -124,6 +130,11 @@ int main(int argc, char **argv) {
     /* The server starts at 1452; the client at 1200 and finds 1452 by
      * PMTU discovery (nothing in memory limits it but the ceiling). */
     MUST(quic_config_set_max_datagram_size(server_config, 1452));
+    /* The server hands out batches up to 1 ms before they may leave (the
+     * move below delivers them at once: this checks the stamps only). */
+    MUST(quic_config_set_pacing_horizon(server_config, HORIZON));
+    CHECK(quic_config_set_pacing_horizon(server_config, 2000000000ull) ==
+          QUIC_RESULT_INVALID_ARGUMENT);
     MUST(quic_config_set_max_pmtu(client_config, 1452));
     CHECK(quic_config_set_max_pmtu(client_config, 1199) == QUIC_RESULT_INVALID_ARGUMENT);
     CHECK(quic_config_set_max_pmtu(client_config, 65528) == QUIC_RESULT_INVALID_ARGUMENT);
@@ -167,6 +178,8 @@ int main(int argc, char **argv) {
     /* In memory nothing is lost and the window grows: most of the bytes
      * went in runs of several datagrams. */
     CHECK(multi > 20 && max_segments > 4);
+    CHECK(ahead > 0 && too_far == 0);
+    printf("%d server batches stamped ahead of now\n", ahead);
     quic_stats st = {.struct_size = sizeof st};
     MUST(quic_conn_stats(cli, &st));
     CHECK(st.ecn_state == QUIC_ECN_STATE_CAPABLE);
