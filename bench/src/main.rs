@@ -644,7 +644,10 @@ fn main() {
             s.max
         );
     }
-    json.push_str(",\"memory_per_conn\":{");
+    if !sum.is_empty() {
+        json.push(',');
+    }
+    json.push_str("\"memory_per_conn\":{");
     for (i, (stack, heap, rss)) in memory_rows.iter().enumerate() {
         let _ = write!(
             json,
@@ -653,6 +656,23 @@ fn main() {
         );
     }
     json.push('}');
+    if let Some(udp) = &udp {
+        json.push_str(",\"udp_loopback\":{");
+        for (i, (name, samples)) in udp.samples.iter().enumerate() {
+            let med = |f: &dyn Fn(&udp_row::Sample) -> f64| {
+                summarize(&samples.iter().map(f).collect::<Vec<_>>()).median
+            };
+            let _ = write!(
+                json,
+                "{}\"{name}\":{{\"wall_s\":{:.3},\"cpu_s\":{:.3},\"mb_per_cpu_s\":{:.1}}}",
+                if i > 0 { "," } else { "" },
+                med(&|x| x.wall),
+                med(&|x| x.cpu),
+                med(&|x| udp.mb as f64 / x.cpu)
+            );
+        }
+        json.push('}');
+    }
     json.push('}');
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     let _ = std::fs::create_dir_all(&dir);
