@@ -58,7 +58,7 @@ impl Connection {
     /// (and a PMTU probe) stays within it, whatever size the path allows.
     pub fn send_within(&mut self, out: &mut Vec<u8>, cap: usize, now: u64) -> Option<Transmit> {
         out.clear();
-        self.next_datagram(out, cap, None, now)
+        self.next_datagram(out, cap, None, None, now)
     }
 
     /// A GSO batch (`UDP_SEGMENT`): datagrams for one destination written
@@ -76,7 +76,35 @@ impl Connection {
         max_segments: usize,
         now: u64,
     ) -> Option<Batch> {
-        let transmit = self.send_within(out, max_len, now)?;
+        self.batch(out, max_len, max_segments, None, now)
+    }
+
+    /// [`Connection::send_batch`] into the caller's buffer `dst`: packets
+    /// are built in `scratch` and sealed straight into `dst` (no copy of
+    /// the datagrams afterwards); the batch is `dst[..scratch.len()]`.
+    pub fn send_batch_into(
+        &mut self,
+        scratch: &mut Vec<u8>,
+        dst: &mut [u8],
+        max_segments: usize,
+        now: u64,
+    ) -> Option<Batch> {
+        let max_len = dst.len();
+        self.batch(scratch, max_len, max_segments, Some(dst), now)
+    }
+
+    /// The body of the batch calls; with `dst`, packets are sealed into it
+    /// at the offsets they have in `out`.
+    fn batch(
+        &mut self,
+        out: &mut Vec<u8>,
+        max_len: usize,
+        max_segments: usize,
+        mut dst: Option<&mut [u8]>,
+        now: u64,
+    ) -> Option<Batch> {
+        out.clear();
+        let transmit = self.next_datagram(out, max_len, None, dst.as_deref_mut(), now)?;
         let segment_size = out.len();
         let mut segments = 1;
         let on_active = transmit.local == self.paths.active.local
@@ -91,7 +119,7 @@ impl Connection {
         while segments < max_segments && max_len.saturating_sub(out.len()) >= segment_size {
             let before = out.len();
             if self
-                .next_datagram(out, segment_size, Some(transmit), now)
+                .next_datagram(out, segment_size, Some(transmit), dst.as_deref_mut(), now)
                 .is_none()
             {
                 break;
@@ -111,12 +139,15 @@ impl Connection {
     /// Appends the next datagram, of at most `cap` bytes, to `out`. Only
     /// the first of a batch may be a lone packet for another path (a
     /// PATH_RESPONSE elsewhere, a probe); a later one goes where the
-    /// first (`batch`) went, with the same ECN mark, or not at all.
+    /// first (`batch`) went, with the same ECN mark, or not at all. With
+    /// `dst`, the protected datagram goes there, at the offset it has in
+    /// `out` (which keeps the plaintext).
     fn next_datagram(
         &mut self,
         out: &mut Vec<u8>,
         cap: usize,
         batch: Option<Transmit>,
+        dst: Option<&mut [u8]>,
         now: u64,
     ) -> Option<Transmit> {
         let base = out.len();
@@ -145,13 +176,18 @@ impl Connection {
             return None;
         }
         if !closing && batch.is_none() {
-            if let Some(t) = self.send_path_response_elsewhere(out, now) {
-                return Some(t);
-            }
-            if let Some(t) = self.send_probe(out, now) {
-                return Some(t);
-            }
-            if let Some(t) = self.send_pmtu_probe(out, cap, now) {
+            // Lone packets, sealed in `out` (rare: copied to `dst`).
+            let lone = match self.send_path_response_elsewhere(out, now) {
+                Some(t) => Some(t),
+                None => match self.send_probe(out, now) {
+                    Some(t) => Some(t),
+                    None => self.send_pmtu_probe(out, cap, now),
+                },
+            };
+            if let Some(t) = lone {
+                if let Some(d) = dst {
+                    d.get_mut(..out.len())?.copy_from_slice(out);
+                }
                 return Some(t);
             }
         }
@@ -204,7 +240,7 @@ impl Connection {
                 last.padded = true;
             }
         }
-        if !self.seal_all(out, &mut built) {
+        if !self.seal_all(out, &mut built, dst) {
             // A packet that could not be protected never leaves: drop the
             // datagram and end the connection (INTERNAL_ERROR).
             out.truncate(base);
@@ -776,7 +812,12 @@ impl Connection {
     /// Patches Length fields and protects every packet of the datagram;
     /// false when one could not be protected (nothing may be sent then).
     #[must_use]
-    fn seal_all(&mut self, out: &mut [u8], built: &mut [Built]) -> bool {
+    fn seal_all(
+        &mut self,
+        out: &mut [u8],
+        built: &mut [Built],
+        mut dst: Option<&mut [u8]>,
+    ) -> bool {
         let total = out.len();
         for i in 0..built.len() {
             let end = built.get(i + 1).map_or(total, |n| n.start);
@@ -794,13 +835,14 @@ impl Connection {
                 self.key_gens.on_sealed(b.pn);
             }
             let pn_offset = b.layout.pn_offset - b.start;
-            let sealed = protect::seal(
-                &mut out[b.start..end],
-                pn_offset,
-                b.layout.pn_len,
-                b.pn,
-                keys,
-            );
+            let (pn_len, pn) = (b.layout.pn_len, b.pn);
+            let sealed = match dst.as_deref_mut() {
+                Some(d) => match d.get_mut(b.start..end) {
+                    Some(d) => protect::seal_to(&out[b.start..end], d, pn_offset, pn_len, pn, keys),
+                    None => return false,
+                },
+                None => protect::seal(&mut out[b.start..end], pn_offset, pn_len, pn, keys),
+            };
             if sealed.is_err() {
                 return false;
             }

@@ -253,28 +253,68 @@ impl PacketKey {
         payload: &mut [u8],
         tag: &mut [u8; TAG_LEN],
     ) -> Result<(), CryptoError> {
+        let (input, output, len) = (payload.as_ptr(), payload.as_mut_ptr(), payload.len());
+        // SAFETY: `input` and `output` are the same `len` bytes (in place).
+        unsafe { self.seal_raw(pn, aad, input, output, len, tag) }
+    }
+
+    /// [`PacketKey::seal`] out of place: encrypts `plaintext` into `out`
+    /// (the same length), so a packet built in one buffer leaves from
+    /// another without a copy of its own.
+    pub fn seal_to(
+        &mut self,
+        pn: u64,
+        aad: &[u8],
+        plaintext: &[u8],
+        out: &mut [u8],
+        tag: &mut [u8; TAG_LEN],
+    ) -> Result<(), CryptoError> {
+        if plaintext.len() != out.len() {
+            return Err(CryptoError("output length differs from the input's".into()));
+        }
+        // SAFETY: `plaintext` and `out` are distinct borrows of the same
+        // length.
+        unsafe {
+            self.seal_raw(
+                pn,
+                aad,
+                plaintext.as_ptr(),
+                out.as_mut_ptr(),
+                out.len(),
+                tag,
+            )
+        }
+    }
+
+    /// Encrypts `len` bytes at `input` into `output` (the same bytes, or
+    /// `len` others that do not overlap them) and writes the tag.
+    ///
+    /// Safety: `input` readable and `output` writable for `len` bytes,
+    /// either equal or not overlapping.
+    unsafe fn seal_raw(
+        &mut self,
+        pn: u64,
+        aad: &[u8],
+        input: *const u8,
+        output: *mut u8,
+        len: usize,
+        tag: &mut [u8; TAG_LEN],
+    ) -> Result<(), CryptoError> {
         debug_assert!(self.sealing);
         let nonce = self.nonce(pn);
-        let (Ok(aad_len), Ok(len)) = (c_int::try_from(aad.len()), c_int::try_from(payload.len()))
-        else {
+        let (Ok(aad_len), Ok(len)) = (c_int::try_from(aad.len()), c_int::try_from(len)) else {
             return Err(CryptoError("packet too large".into()));
         };
         let ctx = self.ctx.as_ptr();
         let (mut outl, mut last) = (0, [0u8; 16]);
         // SAFETY: `ctx` is this key's live context, keyed for sealing with
-        // an AEAD whose nonce is 12 bytes; every pointer is valid for the
-        // length passed; in-place update (out == in) is allowed by EVP;
-        // GET_TAG writes TAG_LEN bytes into `tag`.
+        // an AEAD whose nonce is 12 bytes; `input` and `output` are valid
+        // for `len` bytes (the caller's contract), equal or disjoint, both
+        // of which EVP allows; GET_TAG writes TAG_LEN bytes into `tag`.
         let ok = unsafe {
             ffi::EVP_EncryptInit_ex(ctx, null(), null_mut(), null(), nonce.as_ptr()) == 1
                 && ffi::EVP_EncryptUpdate(ctx, null_mut(), &mut outl, aad.as_ptr(), aad_len) == 1
-                && ffi::EVP_EncryptUpdate(
-                    ctx,
-                    payload.as_mut_ptr(),
-                    &mut outl,
-                    payload.as_ptr(),
-                    len,
-                ) == 1
+                && ffi::EVP_EncryptUpdate(ctx, output, &mut outl, input, len) == 1
                 && outl == len
                 && ffi::EVP_EncryptFinal_ex(ctx, last.as_mut_ptr(), &mut outl) == 1
                 && ffi::EVP_CIPHER_CTX_ctrl(

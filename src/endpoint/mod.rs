@@ -699,6 +699,32 @@ impl<T: Routed> Endpoint<T> {
         self.send_with(out, |c, out| c.send_batch(out, max_len, max_segments, now))
     }
 
+    /// [`Endpoint::send_batch`] into the caller's buffer `dst` (see
+    /// [`Connection::send_batch_into`]), with `scratch` to build in;
+    /// returns the batch and its length in `dst`.
+    pub fn send_batch_into(
+        &mut self,
+        scratch: &mut Vec<u8>,
+        dst: &mut [u8],
+        max_segments: usize,
+        now: u64,
+    ) -> Option<(Batch, usize)> {
+        self.flush();
+        if let Some((t, d)) = self.stateless.pop() {
+            dst.get_mut(..d.len())?.copy_from_slice(&d);
+            let batch = Batch {
+                transmit: t,
+                segment_size: d.len(),
+                segments: 1,
+            };
+            return Some((batch, d.len()));
+        }
+        let b = self.send_with(scratch, |c, out| {
+            c.send_batch_into(out, dst, max_segments, now)
+        })?;
+        Some((b, scratch.len()))
+    }
+
     /// A turn of the send round: `write` has the connection at the front
     /// of the queue write what it has into `out`.
     fn send_with(

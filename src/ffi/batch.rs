@@ -49,8 +49,10 @@ pub unsafe extern "C" fn quic_conn_send_batch(
             Ok(s) => s,
             Err(e) => return e,
         };
-        let write = |c: &mut Connection, scratch: &mut Vec<u8>| {
-            c.send_batch(scratch, out_cap, QUIC_MAX_BATCH_SEGMENTS, now_ns)
+        // Sealed straight into the caller's buffer: no copy afterwards.
+        let write = |c: &mut Connection, scratch: &mut Vec<u8>, buf: &mut [u8]| {
+            let b = c.send_batch_into(scratch, buf, QUIC_MAX_BATCH_SEGMENTS, now_ns)?;
+            Some((b, scratch.len()))
         };
         // SAFETY: `info` is writable for `size` bytes (per the contract,
         // capped by usable_size).
@@ -81,9 +83,10 @@ pub unsafe extern "C" fn quic_endpoint_send_batch(
     info: *mut quic_datagram_info,
     now_ns: u64,
 ) -> quic_result {
-    let write = |e: &mut Endpoint<super::conn::ConnHandle>, scratch: &mut Vec<u8>| {
-        e.send_batch(scratch, out_cap, QUIC_MAX_BATCH_SEGMENTS, now_ns)
-    };
+    let write =
+        |e: &mut Endpoint<super::conn::ConnHandle>, scratch: &mut Vec<u8>, buf: &mut [u8]| {
+            e.send_batch_into(scratch, buf, QUIC_MAX_BATCH_SEGMENTS, now_ns)
+        };
     // SAFETY: per the contract.
     unsafe { endpoint_send_with(ep, out, out_cap, out_len, info, write) }
 }

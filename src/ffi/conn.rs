@@ -531,21 +531,24 @@ pub(super) unsafe fn send_next(
     now_ns: u64,
     dest: impl FnOnce(Transmit),
 ) -> quic_result {
-    let write = |c: &mut Connection, scratch: &mut Vec<u8>| {
-        c.send_within(scratch, out_cap, now_ns)
-            .map(|transmit| Batch {
-                transmit,
-                segment_size: scratch.len(),
-                segments: 1,
-            })
+    let write = |c: &mut Connection, scratch: &mut Vec<u8>, buf: &mut [u8]| {
+        let transmit = c.send_within(scratch, buf.len(), now_ns)?;
+        buf.get_mut(..scratch.len())?.copy_from_slice(scratch);
+        let batch = Batch {
+            transmit,
+            segment_size: scratch.len(),
+            segments: 1,
+        };
+        Some((batch, scratch.len()))
     };
     // SAFETY: per this function's contract.
     unsafe { send_batch_with(conn, out, out_cap, out_len, write, |b| dest(b.transmit)) }
 }
 
 /// `send_next` for any writer: `write` puts a datagram or a GSO batch of
-/// the connection into the scratch buffer, which is then copied to `out`
-/// (the farewell of a poisoned connection goes first, alone).
+/// the connection into `out` (building in the scratch buffer as it needs)
+/// and says how long it is (the farewell of a poisoned connection goes
+/// first, alone).
 ///
 /// Safety: as `send_next`.
 pub(super) unsafe fn send_batch_with(
@@ -553,7 +556,7 @@ pub(super) unsafe fn send_batch_with(
     out: *mut u8,
     out_cap: usize,
     out_len: *mut usize,
-    write: impl FnOnce(&mut Connection, &mut Vec<u8>) -> Option<Batch>,
+    write: impl FnOnce(&mut Connection, &mut Vec<u8>, &mut [u8]) -> Option<(Batch, usize)>,
     dest: impl FnOnce(Batch),
 ) -> quic_result {
     // SAFETY: per this function's contract.
@@ -588,15 +591,12 @@ pub(super) unsafe fn send_batch_with(
             return QUIC_RESULT_BUFFER_TOO_SMALL;
         }
         let mut scratch = std::mem::take(&mut h.send_buf);
-        let result = match write(&mut h.conn, &mut scratch) {
-            Some(b) if scratch.len() <= buf.len() => {
-                buf[..scratch.len()].copy_from_slice(&scratch);
-                *out_len = scratch.len();
+        let result = match write(&mut h.conn, &mut scratch, buf) {
+            Some((b, len)) => {
+                *out_len = len;
                 dest(b);
                 QUIC_RESULT_OK
             }
-            // Never: a batch stays within the buffer's length.
-            Some(_) => QUIC_RESULT_INTERNAL,
             None => QUIC_RESULT_DONE,
         };
         h.send_buf = scratch;

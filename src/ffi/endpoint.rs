@@ -447,13 +447,15 @@ pub unsafe extern "C" fn quic_endpoint_send(
     info: *mut quic_datagram_info,
     now_ns: u64,
 ) -> quic_result {
-    let write = |ep: &mut Endpoint<ConnHandle>, scratch: &mut Vec<u8>| {
-        ep.send_within(scratch, out_cap, now_ns)
-            .map(|transmit| Batch {
-                transmit,
-                segment_size: 0,
-                segments: 1,
-            })
+    let write = |ep: &mut Endpoint<ConnHandle>, scratch: &mut Vec<u8>, buf: &mut [u8]| {
+        let transmit = ep.send_within(scratch, buf.len(), now_ns)?;
+        buf.get_mut(..scratch.len())?.copy_from_slice(scratch);
+        let batch = Batch {
+            transmit,
+            segment_size: 0,
+            segments: 1,
+        };
+        Some((batch, scratch.len()))
     };
     // SAFETY: per the contract.
     unsafe { endpoint_send_with(ep, out, out_cap, out_len, info, write) }
@@ -470,7 +472,7 @@ pub(super) unsafe fn endpoint_send_with(
     out_cap: usize,
     out_len: *mut usize,
     info: *mut quic_datagram_info,
-    write: impl FnOnce(&mut Endpoint<ConnHandle>, &mut Vec<u8>) -> Option<Batch>,
+    write: impl FnOnce(&mut Endpoint<ConnHandle>, &mut Vec<u8>, &mut [u8]) -> Option<(Batch, usize)>,
 ) -> quic_result {
     with_endpoint(ep, |h| {
         let out_len = try_out!(out_len);
@@ -488,17 +490,13 @@ pub(super) unsafe fn endpoint_send_with(
             return QUIC_RESULT_BUFFER_TOO_SMALL;
         }
         let mut scratch = std::mem::take(&mut h.send_buf);
-        let result = match write(&mut h.ep, &mut scratch) {
-            Some(b) if scratch.len() <= buf.len() => {
-                buf[..scratch.len()].copy_from_slice(&scratch);
-                *out_len = scratch.len();
+        let result = match write(&mut h.ep, &mut scratch, buf) {
+            Some((b, len)) => {
+                *out_len = len;
                 // SAFETY: `info` is writable for `size` bytes.
                 unsafe { write_batch_info(info, size, b.transmit, b.segment_size as u64) };
                 QUIC_RESULT_OK
             }
-            // Never: the buffer holds the largest datagram of any config,
-            // and a batch stays within it.
-            Some(_) => QUIC_RESULT_INTERNAL,
             None => QUIC_RESULT_DONE,
         };
         h.send_buf = scratch;

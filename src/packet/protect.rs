@@ -53,6 +53,33 @@ pub fn seal(
     apply_header_protection(packet, pn_offset, pn_len, &mut keys.header)
 }
 
+/// [`seal`] out of place: the packet built in `src` (its header, payload
+/// and room for the tag) is protected into `dst`, of the same length, and
+/// `src` is left as it was.
+pub fn seal_to(
+    src: &[u8],
+    dst: &mut [u8],
+    pn_offset: usize,
+    pn_len: usize,
+    pn: u64,
+    keys: &mut DirectionalKeys,
+) -> Result<(), CryptoError> {
+    let header_len = pn_offset + pn_len;
+    if src.len() != dst.len() || src.len() < header_len + TAG_LEN + min_payload_len(pn_len) {
+        return Err(CryptoError("packet too short to protect".into()));
+    }
+    let tag_start = src.len() - TAG_LEN;
+    dst[..header_len].copy_from_slice(&src[..header_len]);
+    let (header, rest) = dst.split_at_mut(header_len);
+    let (payload, tag) = rest.split_at_mut(tag_start - header_len);
+    let tag: &mut [u8; TAG_LEN] = tag
+        .try_into()
+        .expect("TAG_LEN bytes remain by construction");
+    keys.packet
+        .seal_to(pn, header, &src[header_len..tag_start], payload, tag)?;
+    apply_header_protection(dst, pn_offset, pn_len, &mut keys.header)
+}
+
 /// XORs the header-protection mask over the first byte and packet number.
 fn apply_header_protection(
     packet: &mut [u8],
@@ -346,6 +373,33 @@ mod tests {
             let opened = open(&mut pkt, 1, Some(pn - 1), &mut rx_keys).unwrap();
             assert_eq!(opened.pn, pn);
             assert_eq!(&pkt[opened.header_len..][..opened.payload_len], &[0x01]);
+        }
+    }
+
+    /// Out of place, the same bytes as in place (the RFC's sample above),
+    /// the source untouched; lengths that differ are refused.
+    #[test]
+    fn sealing_into_another_buffer_gives_the_same_packet() {
+        let secret = Secret::new(&hex(
+            "9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b",
+        ))
+        .unwrap();
+        for suite in [Suite::ChaCha20Poly1305, Suite::Aes128Gcm] {
+            let mut keys = DirectionalKeys::new(suite, V1, &secret, true).unwrap();
+            let pn = 654_360_564;
+            let mut pkt = Vec::new();
+            let layout =
+                header::write_short(&mut pkt, &[7; 8], number::truncate(pn, 3), 3, false, false)
+                    .unwrap();
+            pkt.extend_from_slice(&[0x01; 300]);
+            pkt.resize(pkt.len() + TAG_LEN, 0);
+            let plain = pkt.clone();
+            let mut out = vec![0xee; pkt.len()];
+            seal_to(&plain, &mut out, layout.pn_offset, 3, pn, &mut keys).unwrap();
+            seal(&mut pkt, layout.pn_offset, 3, pn, &mut keys).unwrap();
+            assert_eq!(out, pkt, "{suite:?}");
+            let mut short = vec![0; plain.len() - 1];
+            assert!(seal_to(&plain, &mut short, layout.pn_offset, 3, pn, &mut keys).is_err());
         }
     }
 

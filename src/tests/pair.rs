@@ -534,7 +534,23 @@ impl Pair {
                 if let Some(watch) = &mut self.watch_server_sends {
                     watch(&server, sent);
                 }
-                let Some(b) = send_next(&mut server, &mut buf, batch, self.now) else {
+                // The server's batches are sealed into a buffer of their
+                // own (`send_batch_into`, what the C API does), the
+                // client's in place (`send_batch`): both paths run.
+                let next = match batch {
+                    Some(n) => {
+                        let mut dst = vec![0u8; 65_507];
+                        server
+                            .send_batch_into(&mut buf, &mut dst, n, self.now)
+                            .inspect(|_| {
+                                let len = buf.len();
+                                buf.clear();
+                                buf.extend_from_slice(&dst[..len]);
+                            })
+                    }
+                    None => send_next(&mut server, &mut buf, None, self.now),
+                };
+                let Some(b) = next else {
                     break;
                 };
                 if batch.is_some() {
