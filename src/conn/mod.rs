@@ -5,6 +5,7 @@
 
 mod ack;
 pub(crate) mod address_token;
+mod batch;
 pub(crate) mod cid;
 mod close;
 mod connection_ids;
