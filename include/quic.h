@@ -1267,11 +1267,13 @@ quic_result quic_config_set_alpn_protocols(quic_config *config,
                                            size_t count);
 
 // Sets the length of the connection IDs this endpoint issues (0..=20;
-// default 8).
+// default 8). With a QUIC-LB configuration (`quic_config_set_quic_lb`),
+// which sets the length itself, another length is refused: its IDs could
+// not be routed.
 //
 // Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
 // `QUIC_RESULT_ALREADY_USED` (the config is frozen);
-// `QUIC_RESULT_INVALID_ARGUMENT`.
+// `QUIC_RESULT_INVALID_ARGUMENT` (over 20, or not QUIC-LB's length).
 //
 // Safety: `config` must be NULL or a live config.
 quic_result quic_config_set_connection_id_length(quic_config *config, size_t length);

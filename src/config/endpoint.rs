@@ -28,6 +28,9 @@ pub struct EndpointSettings {
     pub(crate) reset_key: Option<[u8; 32]>,
     /// Makes the connection IDs we issue; None: random ones.
     pub(crate) cid_generator: Option<CidGeneratorFn>,
+    /// The length a QUIC-LB configuration fixed (`Config::set_quic_lb`):
+    /// another would make IDs a load balancer cannot route.
+    pub(crate) quic_lb_cid_len: Option<usize>,
     /// A server's key for address-validation tokens (Retry, NEW_TOKEN):
     /// random per configuration unless set.
     pub(crate) token_key: Arc<TokenKey>,
@@ -54,6 +57,7 @@ impl EndpointSettings {
             random: Arc::new(SystemRandom),
             reset_key: None,
             cid_generator: None,
+            quic_lb_cid_len: None,
             token_key: Arc::new(TokenKey::new(random_key())),
             token_lifetime: DEFAULT_TOKEN_LIFETIME,
             unix_clock: Arc::new(SystemClock),

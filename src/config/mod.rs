@@ -167,6 +167,11 @@ impl Config {
                 "connection IDs are at most 20 bytes".into(),
             ));
         }
+        if let Some(lb) = self.endpoint.quic_lb_cid_len.filter(|&l| l != len) {
+            return Err(ConfigError::Invalid(format!(
+                "the QUIC-LB configuration sets the connection ID length ({lb} bytes)"
+            )));
+        }
         self.endpoint.connection_id_length = len;
         Ok(())
     }
@@ -574,9 +579,13 @@ impl Config {
         match lb {
             Some(lb) => {
                 self.endpoint.connection_id_length = lb.cid_len();
+                self.endpoint.quic_lb_cid_len = Some(lb.cid_len());
                 self.endpoint.cid_generator = Some(Arc::new(move |cid: &mut [u8]| lb.fill(cid)));
             }
-            None => self.endpoint.cid_generator = None,
+            None => {
+                self.endpoint.cid_generator = None;
+                self.endpoint.quic_lb_cid_len = None;
+            }
         }
     }
 

@@ -607,6 +607,9 @@ fn quic_lb_ids_carry_the_server_id_in_every_packet_after_the_first_initial() {
     let (mut c, mut s) = configs();
     let sid = [0x5e, 0x1f];
     s.set_quic_lb(Some(QuicLbConfig::new(3, &sid, 6).unwrap()));
+    // The QUIC-LB configuration fixed the length: another is refused.
+    assert!(s.set_connection_id_length(8).is_err());
+    s.set_connection_id_length(9).unwrap();
     c.set_connection_id_length(8).unwrap();
     let net = three_clients_move_to_spare_ids(c, s);
     let short: Vec<_> = net.to_server_dcids.iter().filter(|d| !d.0).collect();

@@ -288,6 +288,10 @@ int main(int argc, char **argv) {
     CHECK(quic_config_set_quic_lb(server_config, &lb) == QUIC_RESULT_INVALID_ARGUMENT);
     lb.struct_size = sizeof lb;
     MUST(quic_config_set_quic_lb(server_config, &lb));
+    /* The QUIC-LB configuration fixed the length (1 + 3 + 6 bytes). */
+    CHECK(quic_config_set_connection_id_length(server_config, 8) == QUIC_RESULT_INVALID_ARGUMENT);
+    CHECK(strstr(quic_config_last_error(server_config), "QUIC-LB") != NULL);
+    MUST(quic_config_set_connection_id_length(server_config, 10));
     /* A running endpoint takes a new server config (key rotation) only
      * with its connection ID length, and a new reset key. */
     MUST(quic_endpoint_new(server_config, &params, &srv));
