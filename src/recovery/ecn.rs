@@ -88,6 +88,9 @@ pub struct EcnValidation {
 pub struct EcnVerdict {
     /// The CE count went up on a validated path: a congestion signal.
     pub congestion: bool,
+    /// How much the peer's CE count rose with this ACK (0 once the path
+    /// failed: counts are no longer read then).
+    pub ce_increase: u64,
     /// This ACK made validation fail.
     pub failed: bool,
     /// This ACK validated the path.
@@ -125,11 +128,6 @@ impl EcnValidation {
     /// Where validation stands.
     pub fn state(&self) -> EcnState {
         self.state
-    }
-
-    /// The counts the peer last reported for `space`.
-    pub fn reported(&self, space: Space) -> EcnCounts {
-        self.reported[space as usize]
     }
 
     /// Whether the next packet is marked ECT(0).
@@ -201,6 +199,7 @@ impl EcnValidation {
         let too_many = c.ect1 > 0 || c.ect0.saturating_add(c.ce) > self.marked[i];
         let too_few = d_ect0.saturating_add(d_ce) < newly_marked;
         self.reported[i] = *c;
+        verdict.ce_increase = d_ce;
         if too_many || too_few {
             self.state = EcnState::Failed;
             verdict.failed = true;
@@ -312,6 +311,21 @@ mod tests {
         // The peer's count goes on from 10, not from 0.
         let verdict = n.on_ack(Space::Application, Some(&counts(12, 0, 0)), 2);
         assert!(verdict.validated && !verdict.failed);
+    }
+
+    /// After a failure the peer's counts are no longer read, so a peer
+    /// repeating huge counts adds nothing (the stats once summed the gap
+    /// on every ACK and could wrap).
+    #[test]
+    fn counts_after_a_failure_are_not_read() {
+        let mut v = tested(2);
+        let huge = counts(0, 0, 1 << 62);
+        let first = v.on_ack(Space::Application, Some(&huge), 2);
+        assert!(first.failed);
+        for _ in 0..8 {
+            let later = v.on_ack(Space::Application, Some(&huge), 0);
+            assert_eq!(later.ce_increase, 0);
+        }
     }
 
     #[test]

@@ -254,11 +254,12 @@ impl<T> Recovery<T> {
         now: u64,
     ) -> EcnVerdict {
         let newly_marked = acked.iter().filter(|p| p.ecn).count() as u64;
-        let before = self.path.ecn.reported(space).ce;
         let verdict = self.path.ecn.on_ack(space, counts, newly_marked);
-        if let Some(c) = counts {
-            self.stats.ecn_ce_reported += c.ce.saturating_sub(before);
-        }
+        // Saturating: the counts are the peer's (up to 2^62 each).
+        self.stats.ecn_ce_reported = self
+            .stats
+            .ecn_ce_reported
+            .saturating_add(verdict.ce_increase);
         if !verdict.congestion {
             return verdict;
         }
