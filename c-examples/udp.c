@@ -105,8 +105,9 @@ int udp_recv_all(int fd, const struct sockaddr_storage *local, socklen_t local_l
                 if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) ||
                     (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS)) {
                     /* IP_TOS arrives as one byte, IPV6_TCLASS as an int. */
-                    int tos = c->cmsg_len >= CMSG_LEN(sizeof(int)) ? *(int *)CMSG_DATA(c)
-                                                                   : *CMSG_DATA(c);
+                    int tos = *CMSG_DATA(c);
+                    if (c->cmsg_len >= CMSG_LEN(sizeof(int)))
+                        memcpy(&tos, CMSG_DATA(c), sizeof tos); /* may be unaligned */
                     info.ecn = (uint8_t)(tos & 3);
                 } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
                     int seg;
