@@ -10,6 +10,7 @@ pub(crate) mod cid;
 mod close;
 mod connection_ids;
 mod crypto_stream;
+mod deferred_data;
 mod delivery;
 mod early_data;
 mod events;

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use super::close::CloseState;
+use super::deferred_data::DeferredData;
 use super::spaces::SentFrame;
 use super::{CloseError, Connection, Ecn, Transmit};
 use crate::cid::ConnectionId;
@@ -37,6 +38,8 @@ pub(super) struct Built {
     frames: Vec<SentFrame>,
     /// A 0-RTT packet (Application space, sealed with the 0-RTT keys).
     zero_rtt: bool,
+    /// Stream data the packet takes from send buffers when sealed.
+    deferred: DeferredData,
 }
 
 impl Connection {
@@ -389,6 +392,7 @@ impl Connection {
         let mut frames = self.frame_list();
         let mut ack_eliciting = false;
         let mut wrote_ack = false;
+        let mut deferred = DeferredData::default();
 
         if closing {
             if let Some(err) = &self.local_error {
@@ -438,7 +442,14 @@ impl Connection {
                 // RFC 9002 §6.2.4: probes are not blocked by the congestion
                 // controller, and should carry new data (or data to resend).
                 let allow_data = self.spaces[idx].probes > 0 || self.data_allowed(now);
-                self.write_stream_frames(out, limit, allow_data, &mut frames, &mut ack_eliciting);
+                self.write_stream_frames(
+                    out,
+                    limit,
+                    allow_data,
+                    &mut frames,
+                    &mut ack_eliciting,
+                    &mut deferred,
+                );
             }
             if ping_here {
                 while let Some(&uid) = self.pings.last() {
@@ -489,6 +500,7 @@ impl Connection {
             padded: false,
             frames,
             zero_rtt: false,
+            deferred,
         })
     }
 
@@ -520,8 +532,16 @@ impl Connection {
         }
         let mut frames = self.frame_list();
         let mut ack_eliciting = false;
+        let mut deferred = DeferredData::default();
         let allow_data = self.data_allowed(now);
-        self.write_stream_frames(out, limit, allow_data, &mut frames, &mut ack_eliciting);
+        self.write_stream_frames(
+            out,
+            limit,
+            allow_data,
+            &mut frames,
+            &mut ack_eliciting,
+            &mut deferred,
+        );
         if !ack_eliciting {
             out.truncate(start);
             self.reuse_frame_list(frames);
@@ -538,6 +558,7 @@ impl Connection {
             padded: false,
             frames,
             zero_rtt: true,
+            deferred,
         })
     }
 
@@ -759,14 +780,20 @@ impl Connection {
             if b.space == Space::Application && !b.zero_rtt {
                 self.key_gens.on_sealed(b.pn);
             }
-            let pn_offset = b.layout.pn_offset - b.start;
-            let (pn_len, pn) = (b.layout.pn_len, b.pn);
+            let number = (b.layout.pn_offset - b.start, b.layout.pn_len, b.pn);
+            let runs = b.deferred.runs_from(b.start);
             let sealed = match dst.as_deref_mut() {
                 Some(d) => match d.get_mut(b.start..end) {
-                    Some(d) => protect::seal_to(&out[b.start..end], d, pn_offset, pn_len, pn, keys),
+                    Some(d) => {
+                        let src = &out[b.start..end];
+                        protect::seal_runs(Some(src), d, number, runs.as_slice(), keys)
+                    }
                     None => return false,
                 },
-                None => protect::seal(&mut out[b.start..end], pn_offset, pn_len, pn, keys),
+                None => {
+                    let packet = &mut out[b.start..end];
+                    protect::seal_runs(None, packet, number, runs.as_slice(), keys)
+                }
             };
             if sealed.is_err() {
                 return false;

@@ -5,6 +5,7 @@
 use bytes::Bytes;
 
 use super::close::CloseState;
+use super::deferred_data::DeferredData;
 use super::spaces::SentFrame;
 use super::streams::{NextChunk, StreamError, StreamIn};
 use super::{ApiError, Connection, Event};
@@ -365,12 +366,13 @@ impl Connection {
         allow_data: bool,
         frames: &mut Vec<SentFrame>,
         ack_eliciting: &mut bool,
+        deferred: &mut DeferredData,
     ) {
         if self.streams.control_pending() {
             self.write_stream_control(out, limit, frames, ack_eliciting);
         }
         if allow_data {
-            self.write_stream_data(out, limit, frames, ack_eliciting);
+            self.write_stream_data(out, limit, frames, ack_eliciting, deferred);
         }
     }
 
@@ -515,6 +517,7 @@ impl Connection {
         limit: usize,
         frames: &mut Vec<SentFrame>,
         ack_eliciting: &mut bool,
+        deferred: &mut DeferredData,
     ) {
         let room = |out: &Vec<u8>| limit.saturating_sub(out.len() + TAG_LEN);
         // Datagrams: unreliable, so they go before stream data.
@@ -537,7 +540,7 @@ impl Connection {
             let max_len =
                 |sid, offset| r.saturating_sub(frame::stream_header_len(sid, offset, r, true));
             let mark = out.len();
-            let (sid, chunk) = match self.streams.write_next_chunk(max_len, out) {
+            let (sid, chunk) = match self.streams.write_next_chunk(max_len, out, deferred) {
                 NextChunk::Wrote(sid, chunk) => (sid, chunk),
                 NextChunk::DidNotFit if tried < 64 => {
                     tried += 1;

@@ -253,9 +253,7 @@ impl PacketKey {
         payload: &mut [u8],
         tag: &mut [u8; TAG_LEN],
     ) -> Result<(), CryptoError> {
-        let (input, output, len) = (payload.as_ptr(), payload.as_mut_ptr(), payload.len());
-        // SAFETY: `input` and `output` are the same `len` bytes (in place).
-        unsafe { self.seal_raw(pn, aad, input, output, len, tag) }
+        self.seal_runs(pn, aad, None, payload, &[], tag)
     }
 
     /// [`PacketKey::seal`] out of place: encrypts `plaintext` into `out`
@@ -269,61 +267,88 @@ impl PacketKey {
         out: &mut [u8],
         tag: &mut [u8; TAG_LEN],
     ) -> Result<(), CryptoError> {
-        if plaintext.len() != out.len() {
-            return Err(CryptoError("output length differs from the input's".into()));
-        }
-        // SAFETY: `plaintext` and `out` are distinct borrows of the same
-        // length.
-        unsafe {
-            self.seal_raw(
-                pn,
-                aad,
-                plaintext.as_ptr(),
-                out.as_mut_ptr(),
-                out.len(),
-                tag,
-            )
-        }
+        self.seal_runs(pn, aad, Some(plaintext), out, &[], tag)
     }
 
-    /// Encrypts `len` bytes at `input` into `output` (the same bytes, or
-    /// `len` others that do not overlap them) and writes the tag.
-    ///
-    /// Safety: `input` readable and `output` writable for `len` bytes,
-    /// either equal or not overlapping.
-    unsafe fn seal_raw(
+    /// Encrypts a payload into `out`, reading it from `plaintext` (in
+    /// place when None) except for `runs`: each `(offset, bytes)` is the
+    /// payload at that offset, read from where it lies (a stream's send
+    /// buffer) instead. Runs are in increasing order and do not overlap.
+    /// One AEAD operation, updated piece by piece.
+    pub fn seal_runs(
         &mut self,
         pn: u64,
         aad: &[u8],
-        input: *const u8,
-        output: *mut u8,
-        len: usize,
+        plaintext: Option<&[u8]>,
+        out: &mut [u8],
+        runs: &[(usize, &[u8])],
         tag: &mut [u8; TAG_LEN],
     ) -> Result<(), CryptoError> {
         debug_assert!(self.sealing);
-        let nonce = self.nonce(pn);
-        let (Ok(aad_len), Ok(len)) = (c_int::try_from(aad.len()), c_int::try_from(len)) else {
+        if plaintext.is_some_and(|p| p.len() != out.len()) {
+            return Err(CryptoError("output length differs from the input's".into()));
+        }
+        let mut end = 0;
+        for (at, run) in runs {
+            if *at < end || at.checked_add(run.len()).is_none_or(|e| e > out.len()) {
+                return Err(CryptoError(
+                    "payload runs out of order or out of range".into(),
+                ));
+            }
+            end = at + run.len();
+        }
+        let (Ok(aad_len), Ok(_)) = (c_int::try_from(aad.len()), c_int::try_from(out.len())) else {
             return Err(CryptoError("packet too large".into()));
         };
+        let nonce = self.nonce(pn);
         let ctx = self.ctx.as_ptr();
-        let (mut outl, mut last) = (0, [0u8; 16]);
-        // SAFETY: `ctx` is this key's live context, keyed for sealing with
-        // an AEAD whose nonce is 12 bytes; `input` and `output` are valid
-        // for `len` bytes (the caller's contract), equal or disjoint, both
-        // of which EVP allows; GET_TAG writes TAG_LEN bytes into `tag`.
-        let ok = unsafe {
+        let out_len = out.len();
+        let base_out = out.as_mut_ptr();
+        let base_in = plaintext.map_or(base_out.cast_const(), <[u8]>::as_ptr);
+        let mut outl = 0;
+        // SAFETY: `ctx` is this key's live context, keyed for sealing; the
+        // AAD is readable for its length.
+        let mut ok = unsafe {
             ffi::EVP_EncryptInit_ex(ctx, null(), null_mut(), null(), nonce.as_ptr()) == 1
                 && ffi::EVP_EncryptUpdate(ctx, null_mut(), &mut outl, aad.as_ptr(), aad_len) == 1
-                && ffi::EVP_EncryptUpdate(ctx, output, &mut outl, input, len) == 1
-                && outl == len
-                && ffi::EVP_EncryptFinal_ex(ctx, last.as_mut_ptr(), &mut outl) == 1
-                && ffi::EVP_CIPHER_CTX_ctrl(
-                    ctx,
-                    ffi::EVP_CTRL_GCM_GET_TAG,
-                    TAG_LEN as c_int,
-                    tag.as_mut_ptr().cast(),
-                ) == 1
         };
+        let mut feed = BlockFeed {
+            ctx,
+            out: base_out,
+            carry: [0; 16],
+            carry_len: 0,
+            carry_at: 0,
+        };
+        // The payload in order, each byte once: the gaps from `plaintext`
+        // (or `out` itself), the runs from where they lie.
+        let mut pos = 0;
+        for (at, run) in runs {
+            // SAFETY: `pos <= at <= out.len()` (checked above): the gap
+            // `pos..at` of a buffer of `out.len()` bytes; the run is
+            // readable for its length and lands within `out`.
+            ok = ok
+                && unsafe {
+                    feed.feed(base_in.add(pos), pos, at - pos, false)
+                        && feed.feed(run.as_ptr(), *at, run.len(), false)
+                };
+            pos = at + run.len();
+        }
+        // SAFETY: `pos <= out.len()`, as above.
+        ok = ok && unsafe { feed.feed(base_in.add(pos), pos, out_len - pos, true) };
+        let mut last = [0u8; 16];
+        // SAFETY: the live context as above; Final writes no bytes for
+        // these stream-like AEADs (at most a block into `last`); GET_TAG
+        // writes TAG_LEN bytes into `tag`.
+        ok = ok
+            && unsafe {
+                ffi::EVP_EncryptFinal_ex(ctx, last.as_mut_ptr(), &mut outl) == 1
+                    && ffi::EVP_CIPHER_CTX_ctrl(
+                        ctx,
+                        ffi::EVP_CTRL_GCM_GET_TAG,
+                        TAG_LEN as c_int,
+                        tag.as_mut_ptr().cast(),
+                    ) == 1
+            };
         if ok {
             Ok(())
         } else {
@@ -367,6 +392,118 @@ impl PacketKey {
                 ) == 1
                 && outl == len
                 && ffi::EVP_DecryptFinal_ex(ctx, last.as_mut_ptr(), &mut outl) == 1
+        }
+    }
+}
+
+/// Feeds a payload to an AEAD in pieces that each start on a 16-byte
+/// boundary of the payload: a piece that would start mid-block is joined
+/// to the end of the one before through a small carry buffer, so the
+/// cipher's bulk path (stitched AES-GCM) gets whole blocks and never
+/// finishes a partial block byte by byte.
+struct BlockFeed {
+    ctx: *mut ffi::EVP_CIPHER_CTX,
+    /// The payload's output.
+    out: *mut u8,
+    carry: [u8; 16],
+    carry_len: usize,
+    /// Where the carried bytes go in the output.
+    carry_at: usize,
+}
+
+impl BlockFeed {
+    /// Encrypts `len` bytes from `input`, which go to `out + at`, right
+    /// after the bytes fed before. The `last` piece is encrypted whole
+    /// (nothing follows it to join).
+    ///
+    /// Safety: `input` readable for `len` bytes, either the output range
+    /// itself (in place) or not overlapping it; `out + at` writable for
+    /// `len` bytes; `ctx` live and keyed for sealing; `len` fits a c_int.
+    unsafe fn feed(
+        &mut self,
+        mut input: *const u8,
+        mut at: usize,
+        mut len: usize,
+        last: bool,
+    ) -> bool {
+        if self.carry_len > 0 {
+            let take = (16 - self.carry_len).min(len);
+            // SAFETY: `input` has `len >= take` readable bytes; the carry
+            // has room for `take` more.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    input,
+                    self.carry.as_mut_ptr().add(self.carry_len),
+                    take,
+                );
+                input = input.add(take);
+            }
+            self.carry_len += take;
+            at += take;
+            len -= take;
+            if self.carry_len < 16 {
+                // SAFETY: as below.
+                return !last || unsafe { self.flush() };
+            }
+            // SAFETY: the carry's output range was writable (caller).
+            if !unsafe { self.flush() } {
+                return false;
+            }
+        }
+        let whole = if last { len } else { len & !15 };
+        if whole > 0 {
+            let mut outl = 0;
+            // SAFETY: the caller's contract for `input` and `out + at`;
+            // GCM and ChaCha20-Poly1305 output every byte they are given,
+            // checked by `outl == whole`.
+            let ok = unsafe {
+                ffi::EVP_EncryptUpdate(self.ctx, self.out.add(at), &mut outl, input, whole as c_int)
+                    == 1
+            };
+            if !ok || outl as usize != whole {
+                return false;
+            }
+        }
+        let rest = len - whole;
+        if rest > 0 {
+            // SAFETY: `input + whole` has `rest` readable bytes; the carry
+            // is empty here and holds 16.
+            unsafe {
+                std::ptr::copy_nonoverlapping(input.add(whole), self.carry.as_mut_ptr(), rest)
+            };
+            self.carry_len = rest;
+            self.carry_at = at + whole;
+        }
+        true
+    }
+
+    /// Encrypts the carried bytes into their place.
+    ///
+    /// Safety: `out + carry_at` writable for `carry_len` bytes (they were
+    /// fed under [`BlockFeed::feed`]'s contract); `ctx` as there.
+    unsafe fn flush(&mut self) -> bool {
+        let n = self.carry_len;
+        if n == 0 {
+            return true;
+        }
+        self.carry_len = 0;
+        let (mut sealed, mut outl) = ([0u8; 16], 0);
+        // SAFETY: `ctx` live and keyed; `carry` readable and `sealed`
+        // writable for `n <= 16` bytes; then the output range of the
+        // carried bytes, writable by the contract above.
+        unsafe {
+            let ok = ffi::EVP_EncryptUpdate(
+                self.ctx,
+                sealed.as_mut_ptr(),
+                &mut outl,
+                self.carry.as_ptr(),
+                n as c_int,
+            ) == 1
+                && outl as usize == n;
+            if ok {
+                std::ptr::copy_nonoverlapping(sealed.as_ptr(), self.out.add(self.carry_at), n);
+            }
+            ok
         }
     }
 }

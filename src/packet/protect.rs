@@ -39,18 +39,7 @@ pub fn seal(
     pn: u64,
     keys: &mut DirectionalKeys,
 ) -> Result<(), CryptoError> {
-    let header_len = pn_offset + pn_len;
-    if packet.len() < header_len + TAG_LEN + min_payload_len(pn_len) {
-        return Err(CryptoError("packet too short to protect".into()));
-    }
-    let tag_start = packet.len() - TAG_LEN;
-    let (header, rest) = packet.split_at_mut(header_len);
-    let (payload, tag) = rest.split_at_mut(tag_start - header_len);
-    let tag: &mut [u8; TAG_LEN] = tag
-        .try_into()
-        .expect("TAG_LEN bytes remain by construction");
-    keys.packet.seal(pn, header, payload, tag)?;
-    apply_header_protection(packet, pn_offset, pn_len, &mut keys.header)
+    seal_runs(None, packet, (pn_offset, pn_len, pn), &[], keys)
 }
 
 /// [`seal`] out of place: the packet built in `src` (its header, payload
@@ -64,19 +53,50 @@ pub fn seal_to(
     pn: u64,
     keys: &mut DirectionalKeys,
 ) -> Result<(), CryptoError> {
+    seal_runs(Some(src), dst, (pn_offset, pn_len, pn), &[], keys)
+}
+
+/// [`seal`] (`src` None) or [`seal_to`] of a packet some of whose payload
+/// lies elsewhere: each run `(offset in the packet, bytes)` is what the
+/// packet holds there (its own bytes at that place are ignored). Runs are
+/// in order, within the payload. `number` is the packet number's offset,
+/// length and value.
+pub fn seal_runs(
+    src: Option<&[u8]>,
+    dst: &mut [u8],
+    number: (usize, usize, u64),
+    runs: &[(usize, &[u8])],
+    keys: &mut DirectionalKeys,
+) -> Result<(), CryptoError> {
+    let (pn_offset, pn_len, pn) = number;
     let header_len = pn_offset + pn_len;
-    if src.len() != dst.len() || src.len() < header_len + TAG_LEN + min_payload_len(pn_len) {
+    let len = dst.len();
+    if src.is_some_and(|s| s.len() != len) || len < header_len + TAG_LEN + min_payload_len(pn_len) {
         return Err(CryptoError("packet too short to protect".into()));
     }
-    let tag_start = src.len() - TAG_LEN;
-    dst[..header_len].copy_from_slice(&src[..header_len]);
+    let tag_start = len - TAG_LEN;
+    let mut payload_runs = [(0, &[][..]); 8];
+    if runs.len() > payload_runs.len() {
+        return Err(CryptoError("too many payload runs".into()));
+    }
+    for (d, (at, run)) in payload_runs.iter_mut().zip(runs) {
+        if *at < header_len || at.checked_add(run.len()).is_none_or(|e| e > tag_start) {
+            return Err(CryptoError("payload run outside the payload".into()));
+        }
+        *d = (at - header_len, *run);
+    }
+    if let Some(src) = src {
+        dst[..header_len].copy_from_slice(&src[..header_len]);
+    }
     let (header, rest) = dst.split_at_mut(header_len);
     let (payload, tag) = rest.split_at_mut(tag_start - header_len);
     let tag: &mut [u8; TAG_LEN] = tag
         .try_into()
         .expect("TAG_LEN bytes remain by construction");
+    let plaintext = src.map(|s| &s[header_len..tag_start]);
+    let runs = &payload_runs[..runs.len()];
     keys.packet
-        .seal_to(pn, header, &src[header_len..tag_start], payload, tag)?;
+        .seal_runs(pn, header, plaintext, payload, runs, tag)?;
     apply_header_protection(dst, pn_offset, pn_len, &mut keys.header)
 }
 
@@ -400,6 +420,80 @@ mod tests {
             assert_eq!(out, pkt, "{suite:?}");
             let mut short = vec![0; plain.len() - 1];
             assert!(seal_to(&plain, &mut short, layout.pn_offset, 3, pn, &mut keys).is_err());
+        }
+    }
+
+    /// A payload some of whose runs are read from elsewhere seals to the
+    /// same packet as the whole plaintext in one buffer, in place and out
+    /// of place, wherever the runs fall (block-aligned or not, adjacent,
+    /// at either end of the payload); runs outside the payload or out of
+    /// order are refused.
+    #[test]
+    fn sealing_with_runs_from_elsewhere_gives_the_same_packet() {
+        let secret = Secret::new(&[0x5a; 32]).unwrap();
+        let pn = 77_001;
+        let mut plain = Vec::new();
+        let layout = header::write_short(
+            &mut plain,
+            &[7; 8],
+            number::truncate(pn, 2),
+            2,
+            false,
+            false,
+        )
+        .unwrap();
+        let header_len = layout.pn_offset + 2;
+        plain.extend((0..1300u32).map(|i| (i * 31 + 7) as u8));
+        plain.resize(plain.len() + TAG_LEN, 0);
+        let tag_start = plain.len() - TAG_LEN;
+        let layouts: [&[(usize, usize)]; 7] = [
+            &[(0, 1300)],
+            &[(3, 5), (9, 1000)],
+            &[(40, 1255)],
+            &[(5, 200), (205, 16), (400, 899)],
+            &[(1, 1), (17, 700), (1000, 300)],
+            &[(32, 128), (160, 128)],
+            &[],
+        ];
+        for suite in [Suite::ChaCha20Poly1305, Suite::Aes128Gcm] {
+            let mut keys = DirectionalKeys::new(suite, V1, &secret, true).unwrap();
+            let mut want = plain.clone();
+            seal(&mut want, layout.pn_offset, 2, pn, &mut keys).unwrap();
+            for runs in layouts {
+                // The runs' own bytes, from another buffer; their places in
+                // the packet hold garbage.
+                let elsewhere: Vec<(usize, Vec<u8>)> = runs
+                    .iter()
+                    .map(|&(at, len)| {
+                        let at = header_len + at;
+                        (at, plain[at..at + len].to_vec())
+                    })
+                    .collect();
+                let refs: Vec<(usize, &[u8])> =
+                    elsewhere.iter().map(|(at, b)| (*at, &b[..])).collect();
+                let mut built = plain.clone();
+                for &(at, len) in runs.iter() {
+                    built[header_len + at..][..len].fill(0xcc);
+                }
+                let number = (layout.pn_offset, 2, pn);
+                let mut out = vec![0xee; built.len()];
+                seal_runs(Some(&built), &mut out, number, &refs, &mut keys).unwrap();
+                assert_eq!(out, want, "{suite:?} {runs:?} out of place");
+                seal_runs(None, &mut built, number, &refs, &mut keys).unwrap();
+                assert_eq!(built, want, "{suite:?} {runs:?} in place");
+            }
+            let number = (layout.pn_offset, 2, pn);
+            let run = [7u8; 20];
+            let bad: [&[(usize, &[u8])]; 4] = [
+                &[(header_len - 1, &run)],
+                &[(tag_start - 19, &run)],
+                &[(usize::MAX - 5, &run)],
+                &[(header_len + 40, &run), (header_len, &run)],
+            ];
+            for runs in bad {
+                let mut p = plain.clone();
+                assert!(seal_runs(None, &mut p, number, runs, &mut keys).is_err());
+            }
         }
     }
 

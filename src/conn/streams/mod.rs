@@ -17,6 +17,7 @@ pub(crate) use flow::RecvWindow;
 pub(crate) use recv::RecvStream;
 pub(crate) use send::{Chunk, SendStream};
 
+use crate::conn::deferred_data::DeferredData;
 use crate::error::{code, TransportError};
 use crate::frame::{self, kind};
 use crate::side::Side;
@@ -741,6 +742,7 @@ impl Streams {
         &mut self,
         max_len: impl Fn(u64, u64) -> usize,
         out: &mut Vec<u8>,
+        deferred: &mut DeferredData,
     ) -> NextChunk {
         let credit = self.conn_credit();
         while let Some(&sid) = self.resend_queue.front() {
@@ -758,7 +760,7 @@ impl Streams {
                         stream.resend_queued = false;
                         self.resend_queue.pop_front();
                     }
-                    return Self::write_chunk(send, sid, chunk, out);
+                    return Self::write_chunk(send, sid, chunk, out, deferred);
                 }
                 None => {
                     stream.resend_queued = false;
@@ -788,15 +790,22 @@ impl Streams {
                 return NextChunk::DidNotFit;
             };
             self.data_sent += chunk.new_bytes;
-            return Self::write_chunk(send, sid, chunk, out);
+            return Self::write_chunk(send, sid, chunk, out, deferred);
         }
         NextChunk::Idle
     }
 
-    /// A STREAM frame for `chunk` of `send`, whose bytes are still held.
-    fn write_chunk(send: &SendStream, sid: u64, chunk: Chunk, out: &mut Vec<u8>) -> NextChunk {
+    /// A STREAM frame for `chunk` of `send`, whose bytes are still held
+    /// (and read from there when the packet is sealed).
+    fn write_chunk(
+        send: &mut SendStream,
+        sid: u64,
+        chunk: Chunk,
+        out: &mut Vec<u8>,
+        deferred: &mut DeferredData,
+    ) -> NextChunk {
         frame::write_stream_header(out, sid, chunk.offset, chunk.len, chunk.fin, true);
-        send.read(chunk.offset, chunk.len, out);
+        send.put(chunk.offset, chunk.len, out, deferred);
         NextChunk::Wrote(sid, chunk)
     }
 

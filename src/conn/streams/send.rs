@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use crate::conn::deferred_data::DeferredData;
 use crate::ranges::RangeSet;
 
 /// A RESET_STREAM we sent.
@@ -190,10 +191,22 @@ impl SendStream {
         Some(chunk)
     }
 
-    /// Copies `len` bytes at `offset` (still buffered) into `out`.
-    pub(crate) fn read(&self, offset: u64, len: usize, out: &mut Vec<u8>) {
+    /// Appends the `len` bytes at `offset` (still buffered) to `out` as a
+    /// frame's data: long runs deferred to sealing (`deferred` takes a
+    /// reference to them, not a copy), the rest copied.
+    pub(crate) fn put(
+        &mut self,
+        offset: u64,
+        len: usize,
+        out: &mut Vec<u8>,
+        deferred: &mut DeferredData,
+    ) {
         let want_end = offset + len as u64;
-        // The first chunk that ends after `offset`.
+        if want_end > self.tail_start && deferred.would_defer(len) {
+            // Collected small writes become a chunk that can be shared;
+            // the tail keeps its spare room for the next ones.
+            self.seal_tail();
+        }
         let first = self
             .chunks
             .partition_point(|(start, c)| start + c.len() as u64 <= offset);
@@ -203,13 +216,27 @@ impl SendStream {
             }
             let a = offset.saturating_sub(*start) as usize;
             let b = ((want_end - start) as usize).min(c.len());
-            out.extend_from_slice(&c[a..b]);
+            if deferred.would_defer(b - a) {
+                deferred.put(out, c.slice(a..b));
+            } else {
+                out.extend_from_slice(&c[a..b]);
+            }
         }
         if want_end > self.tail_start {
             let a = offset.saturating_sub(self.tail_start) as usize;
             let b = (want_end - self.tail_start) as usize;
             out.extend_from_slice(&self.tail[a..b]);
         }
+    }
+
+    /// Copies `len` bytes at `offset` (still buffered) into `out`: what
+    /// [`SendStream::put`] makes a packet carry.
+    #[cfg(test)]
+    pub(crate) fn read(&mut self, offset: u64, len: usize, out: &mut Vec<u8>) {
+        let (start, mut deferred) = (out.len(), DeferredData::default());
+        self.put(offset, len, out, &mut deferred);
+        deferred.fill(out);
+        debug_assert!(out.len() == start + len);
     }
 
     /// A STREAM frame was acknowledged.

@@ -24,8 +24,10 @@ fn client_streams(peer_stream_window: u64) -> Streams {
 /// checked to carry that many data bytes.
 fn next(s: &mut Streams, max: usize) -> Option<Option<(u64, usize)>> {
     let mut out = Vec::new();
-    match s.write_next_chunk(|_, _| max, &mut out) {
+    let mut deferred = DeferredData::default();
+    match s.write_next_chunk(|_, _| max, &mut out, &mut deferred) {
         NextChunk::Wrote(sid, chunk) => {
+            deferred.fill(&mut out);
             assert!(out.len() > chunk.len && out.ends_with(&vec![1u8; chunk.len]));
             Some(Some((sid, chunk.len)))
         }
