@@ -5,7 +5,7 @@
  *   quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST]
  *               [--chacha20] [--v2] [--key-update] [--handshake-timeout S]
  *               [--idle-timeout S] [--session-ticket FILE] [--zero-rtt] [--token FILE] [--keylog FILE]
- *               [--datagram N] [--migrate | --rebind] [--no-gso] [-v] URL...
+ *               [--datagram N] [--migrate | --rebind] [--no-gso] [--qlog-dir DIR] [-v] URL...
  *
  * --migrate moves the connection to a new local port after 100 KB arrived,
  * with a new connection ID (quic_conn_migrate: the new path is validated
@@ -45,7 +45,8 @@
  * 500 ms is sent again, and one sent 5 times without an echo fails the run.
  *
  * The QUIC Interop Runner's environment is honoured: REQUESTS (URLs),
- * TESTCASE, SSLKEYLOGFILE. Test cases: handshake, transfer, chacha20,
+ * TESTCASE, SSLKEYLOGFILE, QLOGDIR (--qlog-dir: a qlog trace per
+ * connection, <odcid>_client.sqlog, for qvis). Test cases: handshake, transfer, chacha20,
  * keyupdate, v2, retry, multiconnect (one connection per URL), resumption
  * (the first URL on one connection, the rest on a second one that resumes
  * its session), zerortt (the same, the rest requested in 0-RTT), and the
@@ -609,13 +610,14 @@ static void usage(void) {
     fprintf(stderr, "usage: quic-client (--ca PEM | --insecure) --output DIR [--alpn LIST] "
                     "[--chacha20] [--v2] [--key-update] [--handshake-timeout S] [--idle-timeout S] "
                     "[--session-ticket FILE] [--zero-rtt] [--token FILE] [--keylog FILE] "
-                    "[--datagram N] [--migrate | --rebind] [--no-gso] [-v] URL...\n");
+                    "[--datagram N] [--migrate | --rebind] [--no-gso] [--qlog-dir DIR] [-v] URL...\n");
     exit(2);
 }
 
 int main(int argc, char **argv) {
     const char *ca = NULL, *alpn = "hq-interop";
     const char *keylog = getenv("SSLKEYLOGFILE");
+    const char *qlog_dir = getenv("QLOGDIR");
     int insecure = 0, chacha = 0, v2 = 0;
     double handshake_timeout = 20, idle_timeout = 10;
     const char *urls[MAX_URLS];
@@ -652,6 +654,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--output") && has_value) output = argv[++i];
         else if (!strcmp(a, "--alpn") && has_value) alpn = argv[++i];
         else if (!strcmp(a, "--keylog") && has_value) keylog = argv[++i];
+        else if (!strcmp(a, "--qlog-dir") && has_value) qlog_dir = argv[++i];
         else if (a[0] == '-') usage();
         else if (n_urls < MAX_URLS) urls[n_urls++] = a;
     }
@@ -732,7 +735,8 @@ int main(int argc, char **argv) {
     quic_result rc = quic_config_new(true, &config);
     if (rc != QUIC_RESULT_OK) return report("config", rc, NULL), 1;
     /* Every failure from here frees the config it made. */
-    if (apply_common_options(config, alpn, chacha, keylog) != 0) {
+    if (apply_common_options(config, alpn, chacha, keylog) != 0 ||
+        apply_qlog_dir(config, qlog_dir) != 0) {
         quic_config_free(config);
         return 2;
     }

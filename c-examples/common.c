@@ -205,6 +205,13 @@ int apply_common_options(quic_config *config, const char *alpn, int chacha, cons
     return 0;
 }
 
+int apply_qlog_dir(quic_config *config, const char *dir) {
+    if (!dir || !*dir) return 0;
+    quic_result rc = quic_config_set_qlog_dir(config, dir);
+    if (rc != QUIC_RESULT_OK) return report("--qlog-dir", rc, config), -1;
+    return 0;
+}
+
 const char *termination_name(quic_termination t) {
     switch (t) {
     case QUIC_TERMINATION_LOCAL_ERROR: return "protocol error found here";

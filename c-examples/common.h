@@ -62,6 +62,11 @@ int flush_endpoint(quic_endpoint *ep, int fd, int fd2, const struct sockaddr_sto
  * returns -1 when one is refused. */
 int apply_common_options(quic_config *config, const char *alpn, int chacha, const char *keylog);
 
+/* Writes a qlog trace of every connection into `dir` (one
+ * <odcid>_<side>.sqlog file each); nothing when `dir` is NULL or empty.
+ * Returns 0, or -1 after printing why (not a directory). */
+int apply_qlog_dir(quic_config *config, const char *dir);
+
 /* Prints "what: message" for a libquic result (with the config's detail)
  * to stderr. */
 /* A short name for why a connection ended (a CONNECTION_TERMINATED

@@ -1,16 +1,18 @@
 #!/bin/sh
 # make demo: a throwaway CA and certificate, a random file, quic-server on
-# loopback, quic-client downloading the file, and a SHA-256 check.
+# loopback, quic-client downloading the file, and a SHA-256 check. Both
+# write qlog traces into $BUILD/demo/qlog (open them in qvis).
 set -eu
 BUILD=${BUILD:-build}
 DEMO=$BUILD/demo
 rm -rf "$DEMO"
-mkdir -p "$DEMO/www" "$DEMO/downloads"
+mkdir -p "$DEMO/www" "$DEMO/downloads" "$DEMO/qlog"
 sh tests/make-certs.sh "$DEMO/certs"
 head -c 8000000 /dev/urandom > "$DEMO/www/demo.bin"
 
 "$BUILD/quic-server" --listen 127.0.0.1:0 --cert "$DEMO/certs/server.pem" \
-  --key "$DEMO/certs/server.key" --root "$DEMO/www" > "$DEMO/server.out" 2> "$DEMO/server.err" &
+  --key "$DEMO/certs/server.key" --root "$DEMO/www" --qlog-dir "$DEMO/qlog" \
+  > "$DEMO/server.out" 2> "$DEMO/server.err" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT INT TERM
 port=
@@ -24,6 +26,7 @@ echo "quic-server listening on 127.0.0.1:$port, serving an 8 MB file"
 
 start=$(date +%s%N)
 "$BUILD/quic-client" --ca "$DEMO/certs/ca.pem" --output "$DEMO/downloads" -v \
+  --qlog-dir "$DEMO/qlog" \
   "https://127.0.0.1:$port/demo.bin"
 end=$(date +%s%N)
 
@@ -36,3 +39,5 @@ fi
 ms=$(( (end - start) / 1000000 ))
 [ "$ms" -gt 0 ] || ms=1
 echo "demo: 8 MB arrived intact over QUIC (SHA-256 $want) in $ms ms: $(( 8000000 * 8 / ms / 1000 )) Mbit/s"
+echo "demo: qlog traces of both sides in $DEMO/qlog (load them in qvis, https://qvis.quictools.info):"
+ls "$DEMO/qlog"

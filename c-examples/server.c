@@ -17,7 +17,7 @@
  *   quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR
  *               [--alpn LIST] [--chacha20] [--v2] [--retry] [--zero-rtt]
  *               [--datagram-echo] [--preferred-address HOST:PORT] [--workers N]
- *               [--fleet-id HEX] [--keylog FILE] [-v]
+ *               [--fleet-id HEX] [--keylog FILE] [--qlog-dir DIR] [-v]
  *
  * --preferred-address HOST:PORT also listens there and offers it to every
  * client as the server's preferred address (RFC 9000 §9.6): a client
@@ -48,7 +48,9 @@
  * preferred address.
  *
  * Port 0 picks a free port; the server prints "listening on ADDR". The QUIC
- * Interop Runner's environment (ROLE, TESTCASE, SSLKEYLOGFILE) is honoured;
+ * Interop Runner's environment (ROLE, TESTCASE, SSLKEYLOGFILE, QLOGDIR) is
+ * honoured (--qlog-dir / QLOGDIR: a qlog trace per connection,
+ * <odcid>_server.sqlog);
  * an unsupported TESTCASE exits with 127. */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
@@ -583,7 +585,7 @@ static void usage(void) {
     fprintf(stderr, "usage: quic-server --listen HOST:PORT --cert PEM --key PEM --root DIR "
                     "[--alpn LIST] [--chacha20] [--v2] [--retry] [--zero-rtt] [--datagram-echo] "
                     "[--preferred-address HOST:PORT] [--workers N] [--fleet-id HEX] "
-                    "[--keylog FILE] [--no-gso] [-v]\n");
+                    "[--keylog FILE] [--qlog-dir DIR] [--no-gso] [-v]\n");
     exit(2);
 }
 
@@ -693,6 +695,7 @@ static int run_workers(quic_config *config, const struct sockaddr_storage *addr,
 int main(int argc, char **argv) {
     const char *listen = NULL, *cert = NULL, *key = NULL, *alpn = "hq-interop,echo";
     const char *keylog = getenv("SSLKEYLOGFILE");
+    const char *qlog_dir = getenv("QLOGDIR");
     const char *preferred = NULL;
     int migrate_case = 0;
     int chacha = 0, v2 = 0;
@@ -716,6 +719,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--root") && v) root = argv[++i];
         else if (!strcmp(a, "--alpn") && v) alpn = argv[++i];
         else if (!strcmp(a, "--keylog") && v) keylog = argv[++i];
+        else if (!strcmp(a, "--qlog-dir") && v) qlog_dir = argv[++i];
         else if (!strcmp(a, "--preferred-address") && v) preferred = argv[++i];
         else if (!strcmp(a, "--workers") && v) {
             workers = atoi(argv[++i]);
@@ -770,7 +774,9 @@ int main(int argc, char **argv) {
     quic_result rc = quic_config_new(false, &config);
     if (rc != QUIC_RESULT_OK) return report("config", rc, NULL), 1;
     /* Every failure from here frees the config it made. */
-    if (apply_common_options(config, alpn, chacha, keylog) != 0) return give_up(config, -1, 2);
+    if (apply_common_options(config, alpn, chacha, keylog) != 0 ||
+        apply_qlog_dir(config, qlog_dir) != 0)
+        return give_up(config, -1, 2);
     /* Clients may resume: tickets sealed with this process's random keys
      * (a fleet would share keys with quic_config_set_ticket_keys). */
     quic_config_set_session_tickets(config, true);

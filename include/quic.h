@@ -781,6 +781,9 @@ typedef struct {
     uint64_t pmtu_probes_lost;
     // Black holes: times the path stopped carrying the size in use.
     uint64_t pmtu_black_holes;
+    // qlog records dropped because the trace's output fell behind
+    // (`quic_config_set_qlog_callback`).
+    uint64_t qlog_records_dropped;
 } quic_stats;
 
 // The limits and keys of an endpoint (input). Zero in a field means its
@@ -871,6 +874,20 @@ typedef struct {
     // Stateless answers dropped because too many waited.
     uint64_t stateless_dropped;
 } quic_endpoint_stats_info;
+
+// Receives one qlog record: `record` holds `record_len` bytes, an RS byte
+// (0x1e), one JSON text and a newline, so records written one after the
+// other make a `.sqlog` file; the first record of a connection is its
+// header. `odcid` (`odcid_len` bytes) names the connection. Return true
+// when the record was taken; false keeps it (and the ones after it) to
+// be offered again later, within a bound past which records are dropped
+// and counted (`quic_stats.qlog_records_dropped`).
+typedef bool (*quic_qlog_fn)(void *userdata,
+                             const uint8_t *odcid,
+                             size_t odcid_len,
+                             bool is_server,
+                             const uint8_t *record,
+                             size_t record_len);
 
 // A server's QUIC-LB configuration in plaintext mode
 // (draft-ietf-quic-load-balancers: no key; the server ID is readable by
@@ -2410,6 +2427,36 @@ quic_result quic_conn_migrate(quic_conn *conn,
                               const struct sockaddr *local,
                               socklen_t local_len,
                               uint64_t now_ns);
+
+// Writes a qlog trace of every connection made from this config into
+// the directory `path`, one JSON-SEQ file per connection named
+// `<original DCID in hex>_<client|server>.sqlog` (what the interop
+// runner's QLOGDIR and qvis take). Pass NULL to stop. Records are written
+// at the end of each `quic_conn_recv`, timer and send round; a file that
+// cannot be created leaves its connection unlogged.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER`;
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen);
+// `QUIC_RESULT_INVALID_ARGUMENT` (a path that is not UTF-8);
+// `QUIC_RESULT_FILE_UNREADABLE` (not an existing directory).
+//
+// Safety: `path` must be NULL or NUL-terminated.
+quic_result quic_config_set_qlog_dir(quic_config *config, const char *path);
+
+// Calls `callback` with every qlog record of every connection made from
+// this config, on the thread that drives the connection, at the end of
+// each `quic_conn_recv`, timer and send round. Pass a NULL callback to
+// stop.
+//
+// Returns: `QUIC_RESULT_OK`; `QUIC_RESULT_NULL_PARAMETER` (NULL config);
+// `QUIC_RESULT_ALREADY_USED` (the config is frozen).
+//
+// Safety: `callback` must be safe to call with `userdata` from any thread
+// that drives a connection made from this config, as long as such
+// connections live.
+quic_result quic_config_set_qlog_callback(quic_config *config,
+                                          quic_qlog_fn callback,
+                                          void *userdata);
 
 // Makes every connection ID that connections and endpoints from this
 // config issue, and the SCID of their Retry packets, after QUIC-LB's

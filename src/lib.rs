@@ -59,6 +59,7 @@ pub mod fuzz;
 #[cfg(feature = "internals")]
 pub mod internals;
 pub mod packet;
+pub mod qlog;
 pub mod quic_lb;
 pub mod ranges;
 pub mod recovery;

@@ -19,6 +19,31 @@ pub const MDS: usize = 1350;
 pub const QUEUE_CAP: u64 = 16 << 20;
 pub const PIECE: usize = 1 << 20;
 
+/// Copies of `c` and `s` that write a qlog trace of every connection to a
+/// file: created in the system's temporary directory and unlinked at once,
+/// so the writes go to disk (the page cache) and nothing piles up.
+pub fn with_qlog(c: &Config, s: &Config) -> (Arc<Config>, Arc<Config>) {
+    use std::io::Write;
+    let sink: quic::qlog::QlogSink = Arc::new(|trace: &quic::qlog::QlogTrace<'_>| {
+        let path = std::env::temp_dir().join(format!(
+            "libquic-bench-{}-{}",
+            std::process::id(),
+            trace.file_name()
+        ));
+        let mut file = std::fs::File::create(&path).ok()?;
+        let _ = std::fs::remove_file(&path);
+        let out: quic::qlog::QlogOutput = Box::new(move |records: &[u8]| {
+            file.write_all(records).expect("qlog write");
+            records.len()
+        });
+        Some(out)
+    });
+    let (mut c, mut s) = (c.clone(), s.clone());
+    c.set_qlog(Some(sink.clone()));
+    s.set_qlog(Some(sink));
+    (Arc::new(c), Arc::new(s))
+}
+
 /// The pinned configuration: AES-128-GCM, X25519, 1350-byte datagrams,
 /// 8 MB stream and 16 MB connection windows, the P-256 test certificate
 /// verified by the client.

@@ -199,6 +199,9 @@ fn main() {
         ctls: ctls.clone(),
         stls: stls.clone(),
     };
+    // The same with a qlog trace of every connection written to a file
+    // (libquic_drv::qlog_to_files).
+    let (lc_q, ls_q) = libquic_drv::with_qlog(&lc, &ls);
     let ccfg = cabi_drv::Configs::new(&certs);
     let tls_ceiling = ceilings::Handshakes::new(&certs);
     // The same with session tickets on, and a ticket to resume with.
@@ -220,10 +223,16 @@ fn main() {
         for batch in [2usize, 32] {
             // The stacks' transfers advance in turns of a twentieth of the
             // data, so a slow spell of the shared machine hits all alike.
-            let mut starts: [(String, StartBulk); 4] = [
+            let mut starts: [(String, StartBulk); 5] = [
                 (
                     format!("bulk/{batch}/libquic-rust"),
                     Box::new(|| Box::new(libquic_drv::Bulk::start(&lc, &ls, &ctls, &stls, batch))),
+                ),
+                (
+                    format!("bulk/{batch}/libquic-rust-qlog"),
+                    Box::new(|| {
+                        Box::new(libquic_drv::Bulk::start(&lc_q, &ls_q, &ctls, &stls, batch))
+                    }),
                 ),
                 (
                     format!("bulk/{batch}/libquic-rust-1KB-writes"),

@@ -46,6 +46,8 @@ pub struct EndpointSettings {
     /// beyond this configuration (a fleet, a restart); None = in memory
     /// only.
     pub(crate) shared_register: Option<Arc<dyn SharedRegister>>,
+    /// Where each connection's qlog trace goes; None: no qlog.
+    pub(crate) qlog: Option<crate::qlog::QlogSink>,
 }
 
 impl EndpointSettings {
@@ -63,6 +65,7 @@ impl EndpointSettings {
             unix_clock: Arc::new(SystemClock),
             used_tokens: Arc::new(Mutex::new(UsedTokens::new(USED_TOKENS_CAPACITY))),
             shared_register: None,
+            qlog: None,
         }
     }
 }

@@ -546,6 +546,14 @@ impl Config {
         self.tls.verify_mode = mode;
     }
 
+    /// Writes a qlog trace of every connection made from this
+    /// configuration to `sink` ([`crate::qlog::dir_sink`] for a directory,
+    /// as aioquic's `QuicFileLogger`); None: no qlog (the default, which
+    /// costs nothing).
+    pub fn set_qlog(&mut self, sink: Option<crate::qlog::QlogSink>) {
+        self.endpoint.qlog = sink;
+    }
+
     /// Logs TLS secrets (NSS key log lines) to `log`; None stops.
     pub fn set_key_log(&mut self, log: Option<KeyLogFn>) {
         self.tls.key_log = log;

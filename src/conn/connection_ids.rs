@@ -57,7 +57,9 @@ impl Connection {
         match self.local_cids.rotate(&*self.config.endpoint.random, limit) {
             Ok(new) => {
                 for cid in new {
-                    self.events.push_back(Event::ConnectionIdIssued { cid });
+                    self.reports
+                        .events
+                        .push_back(Event::ConnectionIdIssued { cid });
                 }
                 Ok(())
             }

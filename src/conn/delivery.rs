@@ -48,9 +48,10 @@ impl Connection {
                     SentFrame::Crypto { offset, len } => self.spaces[space as usize]
                         .crypto_send
                         .on_acked(offset, len),
-                    SentFrame::Ping { uid } => {
-                        self.events.push_back(Event::PingAcknowledged { uid })
-                    }
+                    SentFrame::Ping { uid } => self
+                        .reports
+                        .events
+                        .push_back(Event::PingAcknowledged { uid }),
                     SentFrame::NewToken => self.new_token = None,
                     SentFrame::Ack { largest } => {
                         self.spaces[space as usize].ack.on_ack_frame_acked(largest)
@@ -74,6 +75,13 @@ impl Connection {
     ) {
         let now = self.last_now;
         for mut p in packets {
+            if self.qlog_on() {
+                let probe = p
+                    .data
+                    .iter()
+                    .any(|f| matches!(f, SentFrame::MtuProbe { .. }));
+                self.qlog_packet_lost(space, p.pn, probe);
+            }
             for f in p.data.drain(..) {
                 match f {
                     SentFrame::MtuProbe { .. } => self.paths.active.pmtud.on_probe_lost(p.pn, now),

@@ -33,6 +33,7 @@ impl Connection {
         self.start_tls(now)?;
         self.start_idle_timer(now);
         self.start_handshake_timer(now);
+        self.qlog_started(now);
         Ok(())
     }
 
@@ -45,6 +46,7 @@ impl Connection {
         let space = &mut self.spaces[Space::Initial as usize];
         space.seal = Some(keys.seal);
         space.open = Some(keys.open);
+        self.qlog_keys(true, "initial", None, None, "tls");
         Ok(())
     }
 
@@ -79,6 +81,7 @@ impl Connection {
             .map_err(|_| TransportError::new(code::INTERNAL_ERROR, 0, "TLS setup failed"))?;
         self.start_idle_timer(now);
         self.start_handshake_timer(now);
+        self.qlog_started(now);
         Ok(())
     }
 
@@ -261,6 +264,13 @@ impl Connection {
     }
 
     fn install_secret(&mut self, y: YieldedSecret) -> Result<(), TransportError> {
+        let (level, phase) = match y.level {
+            Level::Initial => ("initial", None),
+            Level::Handshake => ("handshake", None),
+            Level::ZeroRtt => ("0rtt", None),
+            Level::OneRtt => ("1rtt", Some(0)),
+        };
+        self.qlog_keys(true, level, Some(y.write), phase, "tls");
         let space = match y.level {
             Level::Handshake => Space::Handshake,
             Level::OneRtt => Space::Application,
@@ -335,6 +345,7 @@ impl Connection {
             now,
             pto,
         );
+        self.qlog_peer_params(&tp);
         self.peer_params = Some(tp);
         Ok(())
     }
@@ -404,11 +415,13 @@ impl Connection {
             Ok(a) => a,
             Err(e) => return self.fail(e, now),
         };
+        self.qlog_negotiated(alpn.as_deref());
         if alpn.is_some() {
-            self.events
+            self.reports
+                .events
                 .push_back(Event::ProtocolNegotiated { alpn: alpn.clone() });
         }
-        self.events.push_back(Event::HandshakeCompleted {
+        self.reports.events.push_back(Event::HandshakeCompleted {
             alpn,
             early_data_accepted,
             session_resumed: resumed,
@@ -433,7 +446,9 @@ impl Connection {
             .local_cids
             .replenish(&*self.config.endpoint.random, limit)
         {
-            self.events.push_back(Event::ConnectionIdIssued { cid });
+            self.reports
+                .events
+                .push_back(Event::ConnectionIdIssued { cid });
         }
     }
 
@@ -454,6 +469,8 @@ impl Connection {
             return;
         }
         self.spaces[space as usize].discard();
+        let level = ["initial", "handshake", "1rtt"][space as usize];
+        self.qlog_keys(false, level, None, None, "tls");
         if space == Space::Initial {
             self.vneg.initial_open_original = None;
         }

@@ -308,6 +308,14 @@ impl Connection {
         if let Some(seal) = self.spaces[Space::Application as usize].seal.as_mut() {
             seal.packet = key;
         }
+        let kg = &self.key_gens;
+        let trigger = if kg.write_gen > kg.read_gen {
+            "local_update"
+        } else {
+            "remote_update"
+        };
+        let phase = kg.write_gen;
+        self.qlog_keys(true, "1rtt", Some(true), Some(phase), trigger);
         Ok(())
     }
 
@@ -417,12 +425,15 @@ impl Connection {
         kg.read_secret = Some(secret);
         kg.read_gen += 1;
         kg.read_gen_lowest_pn = Some(pn);
+        let read_gen = kg.read_gen;
+        self.qlog_keys(true, "1rtt", Some(false), Some(read_gen), "remote_update");
+        let kg = &mut self.key_gens;
         let initiated_locally = kg.write_gen == kg.read_gen;
         if kg.write_gen < kg.read_gen {
             self.initiate_key_update()?;
         }
         let generation = self.key_gens.read_gen;
-        self.events.push_back(Event::KeyUpdated {
+        self.reports.events.push_back(Event::KeyUpdated {
             generation,
             initiated_locally,
         });

@@ -22,8 +22,10 @@ mod keys;
 pub(crate) mod migration;
 mod path;
 mod pmtud;
+mod qlog_events;
 mod reassembly;
 mod recv;
+mod reports;
 pub(crate) mod resumption;
 mod send;
 mod spaces;
@@ -191,6 +193,9 @@ pub struct Stats {
     pub pmtu_probes_lost: u64,
     /// Black holes detected: the path stopped carrying the size found.
     pub pmtu_black_holes: u64,
+    /// qlog records dropped because the trace's output fell behind
+    /// ([`crate::qlog`]).
+    pub qlog_records_dropped: u64,
 }
 
 /// One QUIC connection.
@@ -232,7 +237,9 @@ pub struct Connection {
     /// Running, complete, confirmed.
     hs: handshake_state::HandshakeState,
     pings: Vec<u64>,
-    events: VecDeque<Event>,
+    /// What the connection reports: events for the application, and
+    /// its qlog trace.
+    reports: reports::Reports,
     close: CloseState,
     local_error: Option<CloseError>,
     peer_error: Option<CloseError>,
@@ -318,6 +325,7 @@ impl Connection {
             config.transport.max_datagram_size as u64,
         );
         recovery.set_ecn(config.transport.ecn);
+        let qlog = qlog_events::open_trace(&config, side, &original_dcid);
         let pmtud = pmtud::Pmtud::new(
             config.transport.max_datagram_size,
             config.transport.pmtu_ceiling,
@@ -350,7 +358,10 @@ impl Connection {
             pings: Vec::new(),
             frame_lists: Vec::new(),
             built: Vec::new(),
-            events: VecDeque::new(),
+            reports: reports::Reports {
+                events: VecDeque::new(),
+                qlog,
+            },
             close: CloseState::Open,
             local_error: None,
             peer_error: None,
@@ -417,7 +428,8 @@ impl Connection {
                 .local_cids
                 .issue_for_preferred_address(&*conn.config.endpoint.random)
             {
-                conn.events
+                conn.reports
+                    .events
                     .push_back(Event::ConnectionIdIssued { cid: cid.cid });
             }
         }
@@ -492,7 +504,7 @@ impl Connection {
     /// credit for the peer, unless the configuration gives credit on
     /// [`Connection::stream_consumed`] instead.
     pub fn poll_event(&mut self) -> Option<Event> {
-        let e = self.events.pop_front()?;
+        let e = self.reports.events.pop_front()?;
         match &e {
             Event::StreamDataReceived {
                 stream_id, data, ..
@@ -511,7 +523,7 @@ impl Connection {
 
     /// True when `poll_event` has an event to give.
     pub fn has_events(&self) -> bool {
-        !self.events.is_empty()
+        !self.reports.events.is_empty()
     }
 
     /// Sends a PING; `PingAcknowledged(uid)` follows its acknowledgement.
@@ -564,6 +576,7 @@ impl Connection {
             pmtu_probes_sent: self.paths.active.pmtud.probes_sent,
             pmtu_probes_lost: self.paths.active.pmtud.probes_lost,
             pmtu_black_holes: self.paths.active.pmtud.black_holes,
+            qlog_records_dropped: self.qlog_dropped_records(),
             ecn_received: self.spaces.iter().fold(Default::default(), |sum, s| {
                 let c = s.ack.ecn_total();
                 crate::frame::EcnCounts {
@@ -595,11 +608,12 @@ impl Connection {
     }
 
     fn push_terminated(&mut self, err: &CloseError, cause: Termination) {
+        self.qlog_closed(err, cause);
         // What arrived before the end (in the same packet as the peer's
         // CONNECTION_CLOSE, say) is reported first: the end is the last
         // event.
         self.collect_stream_events();
-        self.events.push_back(Event::ConnectionTerminated {
+        self.reports.events.push_back(Event::ConnectionTerminated {
             cause,
             error_code: err.code,
             frame_type: err.frame_type,

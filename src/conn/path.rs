@@ -289,7 +289,7 @@ impl Connection {
             p.validated = p.here();
             if let Some(remote) = p.peer {
                 let local = p.local;
-                self.events.push_back(Event::PathValidated {
+                self.reports.events.push_back(Event::PathValidated {
                     path: PathAddrs::boxed(local, remote),
                 });
             }
@@ -343,7 +343,9 @@ impl Connection {
                 deadline: now.saturating_add(validation_timeout(self.recovery.pto())),
             });
         }
-        self.events.push_back(Event::PeerMigrated { addr: from });
+        self.reports
+            .events
+            .push_back(Event::PeerMigrated { addr: from });
     }
 
     /// A new path for congestion control, RTT and PMTU (RFC 9000 §9.4,
@@ -363,7 +365,8 @@ impl Connection {
             Some(PmtuChange::BlackHole(mtu)) => (mtu, true),
         };
         self.recovery.set_mds(self.max_datagram_size() as u64);
-        self.events
+        self.reports
+            .events
             .push_back(Event::PathMtuChanged { mtu, black_hole });
     }
 
@@ -379,7 +382,9 @@ impl Connection {
             p.peer = Some(remote);
             p.local = local;
             self.reset_path_state();
-            self.events.push_back(Event::PeerMigrated { addr: remote });
+            self.reports
+                .events
+                .push_back(Event::PeerMigrated { addr: remote });
         }
     }
 }

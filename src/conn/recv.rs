@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use super::close::CloseState;
 use super::crypto_stream::CryptoIn;
+use super::qlog_events::{packet_type_name, DropReason};
 use super::spaces::PacketSpace;
 use super::{Connection, Ecn, Event, Termination};
 use crate::cid::ConnectionId;
@@ -12,6 +13,7 @@ use crate::crypto::InitialKeys;
 use crate::error::{code, TransportError};
 use crate::frame::{kind, AckFrame, Frame, Frames};
 use crate::packet::{header, protect, retry, PacketType, MIN_INITIAL_DATAGRAM};
+use crate::qlog::frames::HeaderInfo;
 use crate::recovery::Space;
 use crate::side::Side;
 use crate::version;
@@ -74,6 +76,7 @@ impl Connection {
             return; // a client that has not connected
         }
         let local = self.paths.arrived_on(local);
+        self.qlog_datagram(false, datagram.len(), ecn);
         self.bytes_received += datagram.len() as u64;
         self.paths.active.on_datagram(from, datagram.len());
         let mut buf = std::mem::take(&mut self.recv_buf);
@@ -111,6 +114,8 @@ impl Connection {
             let status = self.status();
             self.recovery.set_timer(now, status);
         }
+        self.qlog_metrics();
+        self.qlog_hand_over();
     }
 
     /// RFC 9000 §10.3.1: a datagram none of whose packets could be
@@ -157,7 +162,7 @@ impl Connection {
             && ptype == PacketType::Initial
             && datagram_len < MIN_INITIAL_DATAGRAM
         {
-            return Some(len);
+            return self.dropped(ptype, len, DropReason::Rejected);
         }
         match ptype {
             PacketType::VersionNegotiation => {
@@ -186,13 +191,14 @@ impl Connection {
             // the client's early data (its keys are there); otherwise it is
             // dropped, and the client sends it again in 1-RTT.
             PacketType::ZeroRtt if self.side == Side::Client || self.early.open.is_none() => {
-                return Some(len)
+                return self.dropped(ptype, len, DropReason::KeyUnavailable)
             }
             _ => Space::Application,
         };
         let other_version = hdr.is_long() && hdr.version != self.version && self.hs.is_started();
         if other_version && !self.may_open_version(ptype, hdr.version) {
-            return Some(len); // RFC 9369 §4.1: other versions are dropped
+            // RFC 9369 §4.1: other versions are dropped.
+            return self.dropped(ptype, len, DropReason::Unsupported);
         }
         let dcid = ConnectionId::new(hdr.dcid).unwrap_or_default();
         let scid = ConnectionId::new(hdr.scid).unwrap_or_default();
@@ -205,13 +211,13 @@ impl Connection {
             || (self.side == Side::Server && dcid == self.ids.initial_dcid && hdr.is_long())
             || (self.side == Side::Server && !self.hs.is_started());
         if !for_us {
-            return Some(len);
+            return self.dropped(ptype, len, DropReason::ConnectionUnknown);
         }
         if self.side == Side::Server && !self.hs.is_started() {
             if ptype != PacketType::Initial
                 || !self.config.transport.supported_versions.contains(&version)
             {
-                return Some(len);
+                return self.dropped(ptype, len, DropReason::Unsupported);
             }
             if let Err(e) = self.accept(version, &dcid, &scid, from, now) {
                 self.fail(e, now);
@@ -221,12 +227,12 @@ impl Connection {
         if self.side == Side::Client && hdr.is_long() {
             // RFC 9000 §17.2.2: a server Initial carries no token.
             if ptype == PacketType::Initial && token_len > 0 {
-                return Some(len);
+                return self.dropped(ptype, len, DropReason::Rejected);
             }
             // RFC 9000 §7.2: the first server packet sets our DCID; later
             // long-header packets with another SCID are dropped.
             if self.ids.peer_cid_set && scid != self.ids.peer_initial_scid {
-                return Some(len);
+                return self.dropped(ptype, len, DropReason::ConnectionUnknown);
             }
         }
 
@@ -235,13 +241,20 @@ impl Connection {
             let largest = self.spaces[space as usize].ack.largest();
             let keys = self.early.open.as_mut()?;
             let Ok(opened) = protect::open(packet, pn_offset, largest, keys) else {
+                self.qlog_packet_dropped(ptype, len, DropReason::DecryptionFailure);
                 return self.after_authentication_failure(len, now);
             };
             opened
         } else if space == Space::Application {
             match self.open_one_rtt(packet, pn_offset, now) {
                 Ok(Some(o)) => o,
-                Ok(None) => return Some(len),
+                Ok(None) => {
+                    let why = match self.spaces[space as usize].open {
+                        None => DropReason::KeyUnavailable,
+                        Some(_) => DropReason::DecryptionFailure,
+                    };
+                    return self.dropped(ptype, len, why);
+                }
                 Err(e) => {
                     self.fail(e, now);
                     return None;
@@ -250,21 +263,22 @@ impl Connection {
         } else if other_version {
             match self.open_other_version(packet, pn_offset, version) {
                 Some(o) => o,
-                None => return Some(len),
+                None => return self.dropped(ptype, len, DropReason::Unsupported),
             }
         } else {
             let s = &mut self.spaces[space as usize];
             let Some(keys) = s.open.as_mut() else {
-                return Some(len);
+                return self.dropped(ptype, len, DropReason::KeyUnavailable);
             };
             let largest = s.ack.largest();
             let Ok(opened) = protect::open(packet, pn_offset, largest, keys) else {
                 // RFC 9001 §5.5: undecryptable packets are dropped; those
                 // under the negotiated AEAD count towards its limit.
                 if space == Space::Handshake {
+                    self.qlog_packet_dropped(ptype, len, DropReason::DecryptionFailure);
                     return self.after_authentication_failure(len, now);
                 }
-                return Some(len);
+                return self.dropped(ptype, len, DropReason::DecryptionFailure);
             };
             opened
         };
@@ -284,9 +298,21 @@ impl Connection {
             return None;
         }
         if self.spaces[space as usize].ack.is_duplicate(opened.pn) {
-            return Some(len);
+            return self.dropped(ptype, len, DropReason::Duplicate);
         }
         let payload = &packet[opened.header_len..opened.header_len + opened.payload_len];
+        if self.qlog_on() {
+            let long = hdr_is_long(opened.first_byte);
+            let info = HeaderInfo {
+                packet_type: packet_type_name(ptype),
+                packet_number: opened.pn,
+                version: long.then_some(version),
+                dcid: &dcid,
+                scid: long.then_some(&scid[..]),
+                key_phase_bit: (!long).then_some(opened.first_byte & 0x04 != 0),
+            };
+            self.qlog_packet_received(&info, payload, len);
+        }
         let largest = self.spaces[space as usize]
             .ack
             .largest()
@@ -319,7 +345,7 @@ impl Connection {
         if std::mem::take(&mut self.drop_packet) {
             // A frame was refused (too fragmented): not acknowledged, so
             // the peer sends it again.
-            return Some(len);
+            return self.dropped(ptype, len, DropReason::Rejected);
         }
         if space == Space::Application && matches!(self.close, CloseState::Open) {
             self.on_packet_from(from, local, datagram_len, kinds.non_probing, largest, now);
@@ -519,7 +545,9 @@ impl Connection {
                 }
                 Frame::RetireConnectionId { seq } => {
                     if let Some(cid) = self.local_cids.retire(seq, packet_dcid)? {
-                        self.events.push_back(Event::ConnectionIdRetired { cid });
+                        self.reports
+                            .events
+                            .push_back(Event::ConnectionIdRetired { cid });
                         self.replenish_cids();
                     }
                 }

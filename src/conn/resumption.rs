@@ -162,7 +162,9 @@ impl Connection {
                 tls_session,
             };
             if let Some(ticket) = ticket.encode() {
-                self.events.push_back(Event::SessionTicket { ticket });
+                self.reports
+                    .events
+                    .push_back(Event::SessionTicket { ticket });
             }
         }
     }

@@ -20,7 +20,7 @@ use crate::varint;
 use crate::version::LongType;
 
 /// Our ack_delay_exponent (the default, 3).
-const LOCAL_ACK_DELAY_EXPONENT: u32 = 3;
+pub(super) const LOCAL_ACK_DELAY_EXPONENT: u32 = 3;
 
 /// Room below which a packet is not worth starting: a long header with two
 /// 20-byte CIDs, the tag, and a few frame bytes.
@@ -152,6 +152,8 @@ impl Connection {
             if let CloseState::Closing { send, .. } = &mut self.close {
                 *send = false;
             }
+            // Nothing more to send: the end of a round.
+            self.qlog_hand_over();
             return None;
         }
         // RFC 9000 §14.1: a client pads every datagram with an Initial; a
@@ -187,6 +189,7 @@ impl Connection {
             return None;
         }
         let size = out.len() - base;
+        self.qlog_datagram(true, size, ecn);
         let send_at = self.recovery.datagram_send_time(now);
         let sent_handshake = built.iter().any(|b| b.space == Space::Handshake);
         let any_eliciting = built.iter().any(|b| b.ack_eliciting);
@@ -637,6 +640,7 @@ impl Connection {
         write(out);
         let end = pad.max(out.len() + TAG_LEN + protect::min_payload_len(pn_len));
         out.resize(end, 0);
+        self.qlog_packet_sent(out, pn, layout.pn_offset + pn_len);
         let Some(keys) = self.spaces[space as usize].seal.as_mut() else {
             out.clear();
             return false;
@@ -666,6 +670,7 @@ impl Connection {
             },
         );
         self.bytes_sent += out.len() as u64;
+        self.qlog_datagram(true, out.len(), Ecn::NotEct);
         true
     }
 
@@ -769,6 +774,8 @@ impl Connection {
             let end = built.get(i + 1).map_or(total, |n| n.start);
             let b = &built[i];
             b.layout.finish(&mut out[..end - TAG_LEN], TAG_LEN);
+            let payload_start = b.layout.pn_offset - b.start + b.layout.pn_len;
+            self.qlog_packet_sent(&out[b.start..end], b.pn, payload_start);
             let keys = if b.zero_rtt {
                 self.early.seal.as_mut()
             } else {

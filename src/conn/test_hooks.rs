@@ -22,6 +22,11 @@ pub(crate) struct Held {
 }
 
 impl Connection {
+    /// Whether this connection writes a qlog trace.
+    pub(crate) fn qlog_enabled_for_test(&self) -> bool {
+        self.qlog_on()
+    }
+
     /// What the connection holds now; CRYPTO figures for `space`.
     pub(crate) fn held(&self, space: Space) -> Held {
         let c = &self.spaces[space as usize].crypto_recv;
@@ -31,7 +36,7 @@ impl Connection {
             streams: self.streams.stream_count(),
             stream_pieces: self.streams.ooo_pieces(),
             path_responses: self.paths.active.responses_pending(),
-            events: self.events.len(),
+            events: self.reports.events.len(),
         }
     }
 

@@ -144,10 +144,12 @@ impl Connection {
         let table = self.timers();
         for t in table.fired(now) {
             if matches!(self.close, CloseState::Closed) {
-                return;
+                break;
             }
             self.on_timer(t, now);
         }
+        self.qlog_metrics();
+        self.qlog_hand_over();
     }
 
     /// Acts on one timer that fired.

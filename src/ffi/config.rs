@@ -74,7 +74,7 @@ impl ConfigHandle {
 }
 
 impl ConfigState {
-    fn fail(&mut self, e: ConfigError) -> quic_result {
+    pub(super) fn fail(&mut self, e: ConfigError) -> quic_result {
         self.set_error(&e.to_string());
         config_error_code(&e)
     }
@@ -128,7 +128,7 @@ pub(super) fn with_config(
 /// A NUL-terminated string argument, or an error code.
 ///
 /// Safety: `s` must be NULL or NUL-terminated.
-unsafe fn c_str<'a>(s: *const c_char) -> Result<Option<&'a str>, quic_result> {
+pub(super) unsafe fn c_str<'a>(s: *const c_char) -> Result<Option<&'a str>, quic_result> {
     if s.is_null() {
         return Ok(None);
     }

@@ -1097,6 +1097,9 @@ pub struct quic_stats {
     pub pmtu_probes_lost: u64,
     /// Black holes: times the path stopped carrying the size in use.
     pub pmtu_black_holes: u64,
+    /// qlog records dropped because the trace's output fell behind
+    /// (`quic_config_set_qlog_callback`).
+    pub qlog_records_dropped: u64,
 }
 
 /// Where ECN validation of the path stands (RFC 9000 §13.4.2, §A.4).
@@ -1178,6 +1181,7 @@ pub unsafe extern "C" fn quic_conn_stats(
             pmtu_probes_sent: s.pmtu_probes_sent,
             pmtu_probes_lost: s.pmtu_probes_lost,
             pmtu_black_holes: s.pmtu_black_holes,
+            qlog_records_dropped: s.qlog_records_dropped,
         };
         // SAFETY: `out_stats` holds `size` writable bytes.
         unsafe { write_sized(out_stats, &stats, size) };

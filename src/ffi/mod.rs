@@ -22,6 +22,7 @@ pub mod connection_ids;
 pub mod endpoint;
 pub mod event;
 pub mod path;
+pub mod qlog;
 pub mod quic_lb;
 pub mod reading;
 pub mod result;

@@ -475,6 +475,11 @@ impl<T> Recovery<T> {
         self.bytes_in_flight
     }
 
+    /// The pacing rate now, in bits per second (RFC 9002 §7.7).
+    pub fn pacing_rate(&self) -> u64 {
+        pacer::Pacer::rate_bps(self.path.cc.window(), self.path.rtt.smoothed())
+    }
+
     /// Consecutive probe timeouts without an acknowledgement.
     pub fn pto_count(&self) -> u32 {
         self.pto_count

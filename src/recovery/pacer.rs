@@ -31,6 +31,13 @@ pub struct Pacer {
 }
 
 impl Pacer {
+    /// The pacing rate in bits per second for `cwnd` over `srtt` (ns).
+    pub fn rate_bps(cwnd: u64, srtt: u64) -> u64 {
+        let r = u128::from(cwnd) * 8 * 1_000_000_000 * RATE_FACTOR_NUM
+            / (RATE_FACTOR_DEN * u128::from(srtt.max(1)));
+        r.min(u128::from(u64::MAX)) as u64
+    }
+
     /// The bucket's size: 2 ms of the window's rate, at least 10 and at
     /// most 32 datagrams, never more than the window.
     fn capacity(cwnd: u64, srtt: u64, mds: u64) -> u64 {

@@ -20,6 +20,7 @@ pub(crate) mod pki;
 mod pmtud;
 mod post_handshake;
 mod preferred_address;
+mod qlog_trace;
 mod random_source;
 mod read_mode;
 mod resumption;

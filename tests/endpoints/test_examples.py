@@ -86,6 +86,63 @@ def test_ten_megabyte_file(server, www, tmp_path):
     assert digest(tmp_path / "10mb.bin") == digest(www / "10mb.bin")
 
 
+def read_qlog(path):
+    """The records of a JSON-SEQ qlog file (RFC 7464): each starts with RS
+    and ends with a newline; the header record first. Checks the draft's
+    required fields and ordering; returns (header, events)."""
+    import json
+    data = path.read_bytes()
+    assert data[:1] == b"\x1e", path
+    chunks = data.split(b"\x1e")[1:]
+    assert all(c.endswith(b"\n") for c in chunks), path
+    header = json.loads(chunks[0])
+    assert header["file_schema"] == "urn:ietf:params:qlog:file:sequential"
+    assert header["serialization_format"] == "application/qlog+json-seq"
+    assert header["trace"]["event_schemas"] == ["urn:ietf:params:qlog:events:quic"]
+    events, last = [], float("-inf")
+    for c in chunks[1:]:
+        e = json.loads(c)
+        assert isinstance(e["time"], (int, float)) and e["time"] >= last, (path, e)
+        assert e["name"].startswith("quic:") and isinstance(e["data"], dict), e
+        last = e["time"]
+        events.append(e)
+    return header, events
+
+
+def test_qlog_dir_and_qlogdir_write_traces_that_load(www, tmp_path):
+    """--qlog-dir on the server, QLOGDIR for the client: one trace each,
+    named by the same original DCID, loading as qlog JSON-SEQ, ending with
+    the close; the client's trace counts every byte it received."""
+    sdir, cdir = tmp_path / "sq", tmp_path / "cq"
+    sdir.mkdir()
+    cdir.mkdir()
+    s = Server(www, extra=["--qlog-dir", str(sdir)])
+    r = fetch([s.url("1mb.bin")], tmp_path, env={**os.environ, "QLOGDIR": str(cdir)})
+    time.sleep(0.5)  # the server's connection ends (closing period)
+    code, err = s.stop()
+    assert r.returncode == 0, r.stderr
+    assert code == 0, err
+    (cfile,), (sfile,) = list(cdir.iterdir()), list(sdir.iterdir())
+    assert re.fullmatch(r"[0-9a-f]{16,40}_client\.sqlog", cfile.name), cfile.name
+    assert sfile.name == cfile.name.replace("_client", "_server")
+    for f, side in ((cfile, "client"), (sfile, "server")):
+        header, events = read_qlog(f)
+        assert header["trace"]["vantage_point"]["type"] == side
+        names = [e["name"] for e in events]
+        for n in ("quic:connection_started", "quic:parameters_set", "quic:packet_sent",
+                  "quic:packet_received", "quic:connection_closed"):
+            assert n in names, (side, n)
+    _, events = read_qlog(cfile)
+    received = sum(e["data"]["raw"][0]["length"] for e in events
+                   if e["name"] == "quic:udp_datagrams_received")
+    assert received > 1 << 20
+
+
+def test_a_qlog_dir_that_is_not_there_is_refused(www, tmp_path):
+    r = fetch(["https://127.0.0.1:9/x"], tmp_path, "--qlog-dir", str(tmp_path / "missing"))
+    assert r.returncode != 0 and "--qlog-dir" in r.stderr, r.stderr
+
+
 def udp_counts(log):
     """(sent datagrams, send buffers, received datagrams, receive buffers)
     from a -v log's udp: line (a GSO or GRO run is one buffer)."""
