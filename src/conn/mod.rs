@@ -319,6 +319,9 @@ impl Connection {
         streams.set_credit_on_consume(config.transport.receive_credit == ReceiveCredit::OnConsume);
         streams.set_read_mode(config.transport.receive_mode == crate::config::ReceiveMode::Read);
         streams.set_writable_level(config.transport.writable_level);
+        if config.endpoint.qlog.is_some() {
+            streams.record_state_changes();
+        }
         let mut recovery = Recovery::new(
             config.transport.initial_rtt,
             config.transport.congestion_control,

@@ -365,6 +365,7 @@ impl Connection {
             Some(PmtuChange::BlackHole(mtu)) => (mtu, true),
         };
         self.recovery.set_mds(self.max_datagram_size() as u64);
+        self.qlog_mtu(mtu);
         self.reports
             .events
             .push_back(Event::PathMtuChanged { mtu, black_hole });

@@ -78,6 +78,11 @@ const CWND: usize = 5;
 const IN_FLIGHT: usize = 6;
 const SSTHRESH: usize = 7;
 const PACING_RATE: usize = 8;
+/// Other values logged when they change.
+const CONGESTION_PHASE: usize = 9;
+const LOSS_TIMER: usize = 10;
+const PEER_CID: usize = 11;
+const TUPLE: usize = 12;
 
 /// The trace of a new connection, if the configuration logs them.
 pub(super) fn open_trace(
@@ -376,6 +381,19 @@ impl Connection {
     /// packet_lost (§7.4).
     pub(super) fn qlog_packet_lost(&mut self, space: Space, pn: u64, mtu_probe: bool) {
         let now = self.last_now;
+        // Which threshold found it (RFC 9002 §6.1): loss detection only
+        // declares packets below the largest acknowledged lost (0-RTT
+        // packets a server refused are not, and get no trigger).
+        let trigger = self.recovery.largest_acked(space).and_then(|largest| {
+            let threshold = self.recovery.packet_threshold();
+            if largest >= pn.saturating_add(threshold) {
+                Some("reordering_threshold")
+            } else if largest > pn {
+                Some("time_threshold")
+            } else {
+                None
+            }
+        });
         if let Some(q) = self.reports.qlog.as_deref_mut() {
             q.event(now, "packet_lost", |d| {
                 d.obj("header")
@@ -383,6 +401,9 @@ impl Connection {
                     .u64("packet_number", pn);
                 if mtu_probe {
                     d.bool("is_mtu_probe_packet", true);
+                }
+                if let Some(t) = trigger {
+                    d.str("trigger", t);
                 }
             });
         }
@@ -437,6 +458,87 @@ impl Connection {
             // u64::MAX: not known yet (no RTT sample, no ssthresh).
             changed[slot] = v != u64::MAX && q.changed(slot, v);
             any |= changed[slot];
+        }
+        // congestion_state_updated (§7.3).
+        let phase = r.congestion_phase();
+        let phase_code = phase as u64;
+        let old_phase = q.last(CONGESTION_PHASE);
+        if q.changed(CONGESTION_PHASE, phase_code) {
+            q.event(now, "congestion_state_updated", |d| {
+                if let Some(old) = old_phase {
+                    d.str("old", phase_name(old));
+                }
+                d.str("new", phase_name(phase_code));
+            });
+        }
+        // timer_updated (§5.21) for the loss detection timer: set with its
+        // delta, or cancelled.
+        let timer = r.timer();
+        if q.changed(LOSS_TIMER, timer.unwrap_or(u64::MAX - 1)) {
+            let kind = if r.timer_is_probe() { "pto" } else { "ack" };
+            q.event(now, "timer_updated", |d| {
+                d.str("timer_type", kind);
+                match timer {
+                    Some(t) => {
+                        d.str("event_type", "set")
+                            .ms("delta", t.saturating_sub(now));
+                    }
+                    None => {
+                        d.str("event_type", "cancelled");
+                    }
+                }
+            });
+        }
+        // stream_state_updated (§5.13): streams opened and closed, each
+        // half that exists.
+        let mut changes = Vec::new();
+        self.streams.take_state_changes(&mut changes);
+        for (sid, opened) in changes {
+            let bidi = sid & 0x2 == 0;
+            let local = (sid & 0x1 == 1) == (self.side == Side::Server);
+            let sending = bidi || local;
+            let receiving = bidi || !local;
+            for (side, has) in [("sending", sending), ("receiving", receiving)] {
+                if !has {
+                    continue;
+                }
+                q.event(now, "stream_state_updated", |d| {
+                    d.u64("stream_id", sid)
+                        .str(
+                            "stream_type",
+                            if bidi {
+                                "bidirectional"
+                            } else {
+                                "unidirectional"
+                            },
+                        )
+                        .str("new", if opened { "open" } else { "closed" })
+                        .str("stream_side", side);
+                });
+            }
+        }
+        // tuple_assigned and migration_state_updated (§4.7, §5.20): the
+        // connection moved to another pair of addresses (the handshake's
+        // is tuple "", logged with connection_started).
+        let (local, peer) = (self.paths.active.local, self.paths.active.peer);
+        let tuple = fingerprint(format!("{local:?}{peer:?}").as_bytes());
+        if q.changed(TUPLE, tuple) && q.last_was_set(TUPLE) {
+            let id = format!("{tuple:016x}");
+            q.event(now, "tuple_assigned", |d| {
+                d.str("tuple_id", &id);
+                endpoint_info(d, "tuple_remote", peer, None);
+                endpoint_info(d, "tuple_local", local, None);
+            });
+            q.event(now, "migration_state_updated", |d| {
+                d.str("new", "migration_complete").str("tuple_id", &id);
+            });
+        }
+        // connection_id_updated (§4.4): the CID we send to changed.
+        let dcid = self.peer_cids.current();
+        if q.changed(PEER_CID, fingerprint(&dcid)) && q.last_was_set(PEER_CID) {
+            q.event(now, "connection_id_updated", |d| {
+                d.str("initiator", "remote").hex("new", &dcid);
+            });
         }
         if !any {
             return;
@@ -500,6 +602,17 @@ impl Connection {
         }
     }
 
+    /// mtu_updated (§4.8): PMTU discovery raised the datagram size or fell
+    /// back after a black hole.
+    pub(super) fn qlog_mtu(&mut self, new: usize) {
+        let now = self.last_now;
+        if let Some(q) = self.reports.qlog.as_deref_mut() {
+            q.event(now, "mtu_updated", |d| {
+                d.u64("new", new as u64);
+            });
+        }
+    }
+
     /// connection_closed (§4.3): how the connection ended.
     pub(super) fn qlog_closed(&mut self, err: &CloseError, cause: Termination) {
         let now = self.last_now;
@@ -528,6 +641,24 @@ impl Connection {
             d.text("reason", &err.reason).str("trigger", trigger);
         });
     }
+}
+
+/// qlog's name of a congestion phase ([`crate::recovery::congestion::Phase`]
+/// as a number).
+fn phase_name(code: u64) -> &'static str {
+    use crate::recovery::congestion::Phase;
+    match code {
+        c if c == Phase::SlowStart as u64 => "slow_start",
+        c if c == Phase::Recovery as u64 => "recovery",
+        _ => "congestion_avoidance",
+    }
+}
+
+/// A connection ID as one number, to notice when it changes (FNV-1a).
+fn fingerprint(cid: &[u8]) -> u64 {
+    cid.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    }) ^ cid.len() as u64
 }
 
 /// A PMTU probe's payload: one PING, then only PADDING.

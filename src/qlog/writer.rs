@@ -23,6 +23,8 @@ pub(crate) struct QlogWriter {
     last_time: u64,
     /// Values last logged, per slot ([`QlogWriter::changed`]).
     last_values: [u64; VALUE_SLOTS],
+    /// What each slot held before its last `changed`.
+    previous: [u64; VALUE_SLOTS],
 }
 
 /// Slots of values a trace logs only when they change.
@@ -48,6 +50,7 @@ impl QlogWriter {
             dropped: 0,
             last_time: 0,
             last_values: [u64::MAX; VALUE_SLOTS],
+            previous: [u64::MAX; VALUE_SLOTS],
         });
         w.pending.push(RS);
         {
@@ -113,8 +116,23 @@ impl QlogWriter {
             return true;
         };
         let changed = *last != v;
+        self.previous[slot] = *last;
         *last = v;
         changed
+    }
+
+    /// True when the last [`QlogWriter::changed`] of `slot` replaced a
+    /// value (not the first one given): a change, not the start.
+    pub(crate) fn last_was_set(&self, slot: usize) -> bool {
+        self.previous.get(slot).is_some_and(|p| *p != u64::MAX)
+    }
+
+    /// The value last given for `slot`, if any.
+    pub(crate) fn last(&self, slot: usize) -> Option<u64> {
+        self.last_values
+            .get(slot)
+            .copied()
+            .filter(|v| *v != u64::MAX)
     }
 
     /// Records dropped because the output fell behind.

@@ -175,6 +175,9 @@ pub struct Recovery<T> {
     time_threshold_extra: u64,
     spurious_losses: u64,
     packets_lost: u64,
+    /// When the newest acknowledged in-flight packet was sent: recovery
+    /// periods end once it is past their start.
+    newest_acked_sent: Option<u64>,
     stats: RecoveryStats,
     /// The ranges of the ACK being processed, kept to reuse its memory.
     ack_ranges: Vec<(u64, u64)>,
@@ -204,6 +207,7 @@ impl<T> Recovery<T> {
             time_threshold_extra: 1,
             spurious_losses: 0,
             packets_lost: 0,
+            newest_acked_sent: None,
             stats: RecoveryStats::default(),
             ack_ranges: Vec::new(),
             spare: Vec::new(),
@@ -475,6 +479,17 @@ impl<T> Recovery<T> {
         self.bytes_in_flight
     }
 
+    /// Where the congestion controller stands.
+    pub fn congestion_phase(&self) -> congestion::Phase {
+        self.path.cc.phase(self.newest_acked_sent)
+    }
+
+    /// True when the armed timer is a probe timeout, false when it is the
+    /// time threshold of loss detection (RFC 9002 §6.1.2, §6.2).
+    pub fn timer_is_probe(&self) -> bool {
+        self.spaces.iter().all(|s| s.loss_time.is_none())
+    }
+
     /// The pacing rate now, in bits per second (RFC 9002 §7.7).
     pub fn pacing_rate(&self) -> u64 {
         pacer::Pacer::rate_bps(self.path.cc.window(), self.path.rtt.smoothed())
@@ -609,6 +624,7 @@ impl<T> Recovery<T> {
             self.path
                 .cc
                 .on_acked(p.size as u64, p.time_sent, now, srtt, app_limited);
+            self.newest_acked_sent = self.newest_acked_sent.max(Some(p.time_sent));
         }
         if status.peer_validated_address {
             self.pto_count = 0;

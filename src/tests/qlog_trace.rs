@@ -44,6 +44,10 @@ const TYPED: &[&str] = &[
     "quic:packet_lost",
     "quic:key_updated",
     "quic:recovery_metrics_updated",
+    "quic:congestion_state_updated",
+    "quic:timer_updated",
+    "quic:mtu_updated",
+    "quic:stream_state_updated",
 ];
 
 /// What a trace says, for comparing with the connection.
@@ -61,6 +65,10 @@ struct Trace {
     lost: Vec<(String, u64)>,
     key_updates: Vec<(String, String)>,
     closed: Vec<Value>,
+    /// "<id> <side> <state>" of each stream_state_updated.
+    stream_states: Vec<String>,
+    /// Per record: the new congestion state, if it is one.
+    phases: Vec<String>,
     stream_bytes_received: u64,
 }
 
@@ -151,6 +159,10 @@ fn read_trace(bytes: &[u8]) -> Trace {
                 let h = &data["header"];
                 let pt = h["packet_type"].as_str().unwrap().to_string();
                 t.lost.push((pt, h["packet_number"].as_u64().unwrap()));
+                let trigger = data["trigger"]
+                    .as_str()
+                    .expect("a loss found by a threshold");
+                assert!(["reordering_threshold", "time_threshold"].contains(&trigger));
             }
             "quic:packet_dropped" => {
                 let trigger = data["trigger"].as_str().expect("trigger");
@@ -179,8 +191,16 @@ fn read_trace(bytes: &[u8]) -> Trace {
                 }
             }
             "quic:connection_closed" => t.closed.push(data.clone()),
+            "quic:stream_state_updated" => {
+                let sid = data["stream_id"].as_u64().unwrap();
+                let side = data["stream_side"].as_str().unwrap();
+                let new = data["new"].as_str().unwrap();
+                t.stream_states.push(format!("{sid} {side} {new}"));
+            }
             _ => {}
         }
+        t.phases
+            .push(data["new"].as_str().unwrap_or_default().to_string());
         t.names.push(name);
     }
     t
@@ -253,6 +273,7 @@ fn traces_of_a_lossy_transfer_with_a_key_update_and_a_close_read_back() {
             "quic:version_information",
             "quic:alpn_information",
             "quic:recovery_metrics_updated",
+            "quic:timer_updated",
             "quic:key_discarded",
         ] {
             assert!(t.names.iter().any(|n| n == name), "{side}: no {name}");
@@ -274,6 +295,26 @@ fn traces_of_a_lossy_transfer_with_a_key_update_and_a_close_read_back() {
         assert_eq!(closed["trigger"], "application");
         let initiator = if side == "client" { "local" } else { "remote" };
         assert_eq!(closed["initiator"], initiator, "{side}");
+    }
+    // The sender's controller: slow start, a loss, recovery.
+    let phases: Vec<&str> = server
+        .names
+        .iter()
+        .zip(&server.phases)
+        .filter(|(n, _)| *n == "quic:congestion_state_updated")
+        .map(|(_, p)| p.as_str())
+        .collect();
+    assert_eq!(phases.first(), Some(&"slow_start"), "{phases:?}");
+    assert!(phases.contains(&"recovery"), "{phases:?}");
+    // The server's stream 1, opened on both sides, each half.
+    for t in [&client, &server] {
+        for half in ["1 sending open", "1 receiving open"] {
+            assert!(
+                t.stream_states.iter().any(|s| s == half),
+                "{:?}",
+                t.stream_states
+            );
+        }
     }
     // What one side received, the other sent.
     let sent: HashSet<_> = server.packets_sent.iter().collect();
@@ -299,4 +340,56 @@ fn without_a_sink_nothing_is_traced() {
     p.download(10_000, "no qlog");
     assert_eq!(p.client.stats().qlog_records_dropped, 0);
     assert!(!p.client.qlog_enabled_for_test());
+}
+
+/// A client whose address changes mid-transfer (a NAT rebinding): the
+/// server's trace assigns the new tuple and says the migration completed,
+/// both in the draft's shape.
+#[test]
+fn a_migration_is_traced() {
+    let (c, mut s) = configs();
+    let (server_sink, server_log) = memory_sink();
+    s.set_qlog(Some(server_sink));
+    let mut p = Pair::new(c, s);
+    p.handshake();
+    let body = pattern(300_000, 9);
+    p.server
+        .as_mut()
+        .unwrap()
+        .stream_send(1, &body, true)
+        .unwrap();
+    assert!(
+        p.run_until(p.now + 60_000 * MS, |p| p.client_rx.bytes(1).len()
+            > 100_000)
+    );
+    let new: std::net::SocketAddr = "10.0.0.1:5555".parse().unwrap();
+    p.client_seen_as = new;
+    assert!(p.run_until(p.now + 60_000 * MS, |p| p.client_rx.finished.contains(&1)));
+    assert_eq!(p.server().peer_addr(), Some(new));
+    drop(p);
+    let log = server_log.lock().unwrap().clone();
+    let trace = read_trace(&log);
+    let records: Vec<Value> = log
+        .split(|b| *b == 0x1e)
+        .skip(2)
+        .map(|r| serde_json::from_slice(r).unwrap())
+        .collect();
+    let assigned: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["name"] == "quic:tuple_assigned")
+        .collect();
+    assert_eq!(assigned.len(), 1, "{:?}", trace.names);
+    let a = &assigned[0]["data"];
+    assert_eq!(a["tuple_remote"]["ip_v4"], "10.0.0.1");
+    assert_eq!(a["tuple_remote"]["port_v4"], 5555);
+    let migrated = records
+        .iter()
+        .find(|r| r["name"] == "quic:migration_state_updated")
+        .expect("migration_state_updated");
+    assert_eq!(migrated["data"]["new"], "migration_complete");
+    assert_eq!(migrated["data"]["tuple_id"], a["tuple_id"]);
+    for r in [assigned[0], migrated] {
+        let raw = serde_json::to_vec(r).unwrap();
+        serde_json::from_slice::<qlog::events::Event>(&raw).expect("qlog's typed event");
+    }
 }

@@ -217,6 +217,9 @@ pub(crate) struct Streams {
     /// never), and the streams that just fell below it (see `writing`).
     writable_level: u64,
     writable: VecDeque<u64>,
+    /// Streams opened (true) and closed (false) since the connection last
+    /// took them, for its qlog trace; None when nobody asks.
+    state_changes: Option<Vec<(u64, bool)>>,
 }
 
 impl Streams {
@@ -256,6 +259,27 @@ impl Streams {
             read_mode: false,
             writable_level: 0,
             writable: VecDeque::new(),
+            state_changes: None,
+        }
+    }
+
+    /// Records streams opened and closed from now on, for
+    /// [`Streams::take_state_changes`].
+    pub(crate) fn record_state_changes(&mut self) {
+        self.state_changes.get_or_insert_with(Vec::new);
+    }
+
+    /// The streams opened (true) and closed (false) since the last call,
+    /// in order, into `out`.
+    pub(crate) fn take_state_changes(&mut self, out: &mut Vec<(u64, bool)>) {
+        if let Some(c) = &mut self.state_changes {
+            out.append(c);
+        }
+    }
+
+    fn note_state(&mut self, sid: u64, opened: bool) {
+        if let Some(c) = &mut self.state_changes {
+            c.push((sid, opened));
         }
     }
 
@@ -364,6 +388,7 @@ impl Streams {
             self.next_local[d] = index + 1;
             let s = self.new_stream(sid);
             self.map.insert(sid, s);
+            self.note_state(sid, true);
         }
         self.map.get_mut(&sid).ok_or(StreamError::Finished)
     }
@@ -492,6 +517,7 @@ impl Streams {
         if fresh {
             let s = self.new_stream(sid);
             self.map.insert(sid, s);
+            self.note_state(sid, true);
         }
     }
 
@@ -657,6 +683,7 @@ impl Streams {
         let held = s.recv.as_ref().map_or(0, |r| r.pieces());
         self.ooo_pieces = self.ooo_pieces.saturating_sub(held);
         self.map.remove(&sid);
+        self.note_state(sid, false);
         self.window_updates.remove(&sid);
         self.stream_blocked.remove(&sid);
         if id::initiator(sid) != self.side {

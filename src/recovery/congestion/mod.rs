@@ -21,6 +21,18 @@ pub enum Algorithm {
     Cubic,
 }
 
+/// The states of RFC 9002 §7.3 a controller is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Below ssthresh: the window grows by what is acknowledged.
+    SlowStart,
+    /// Above ssthresh: about a datagram per round trip (NewReno) or along
+    /// CUBIC's curve.
+    CongestionAvoidance,
+    /// After a congestion event, until a packet sent since is acknowledged.
+    Recovery,
+}
+
 /// The initial window (RFC 9002 §7.2): ten datagrams, within 14720 bytes
 /// but at least two datagrams.
 pub fn initial_window(mds: u64) -> u64 {
@@ -72,6 +84,24 @@ impl Controller {
         match self {
             Controller::NewReno(c) => c.ssthresh,
             Controller::Cubic(c) => c.ssthresh,
+        }
+    }
+
+    /// Where the controller stands (for logs): in recovery until a packet
+    /// sent after the period started is acknowledged (RFC 9002 §7.3.2),
+    /// else in slow start below ssthresh, else congestion avoidance.
+    /// `newest_acked_sent` is when the newest acknowledged packet was sent.
+    pub fn phase(&self, newest_acked_sent: Option<u64>) -> Phase {
+        let start = match self {
+            Controller::NewReno(c) => c.recovery_start(),
+            Controller::Cubic(c) => c.recovery_start(),
+        };
+        if start.is_some_and(|r| newest_acked_sent.is_none_or(|t| t <= r)) {
+            Phase::Recovery
+        } else if self.window() < self.ssthresh() {
+            Phase::SlowStart
+        } else {
+            Phase::CongestionAvoidance
         }
     }
 

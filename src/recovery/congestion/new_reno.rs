@@ -31,6 +31,11 @@ impl NewReno {
         self.cwnd
     }
 
+    /// When the current (or last) recovery period started.
+    pub(super) fn recovery_start(&self) -> Option<u64> {
+        self.recovery_start
+    }
+
     fn in_recovery(&self, time_sent: u64) -> bool {
         self.recovery_start.is_some_and(|r| time_sent <= r)
     }
