@@ -147,7 +147,9 @@ quinn-test: $(CERTS)/server.pem
 # The c-examples over real UDP on loopback, with each other and with
 # aioquic's asyncio endpoints.
 endpoint-test: examples $(VENV)/.installed $(CERTS)/server.pem
+	cargo build --release --quiet --example qlog-check
 	cd tests/endpoints && BUILD=$(abspath $(BUILD)) \
+	  QLOG_CHECK=$(abspath target/release/examples/qlog-check) \
 	  $(abspath $(VENV))/bin/python -m pytest -q -p no:cacheprovider
 
 # The C tests (built without sanitizers) and the examples under valgrind:

@@ -29,26 +29,7 @@ fn memory_sink() -> (QlogSink, Arc<Mutex<Vec<u8>>>) {
     (sink, store)
 }
 
-/// Events whose names and fields quiche's data model shares with
-/// draft-ietf-quic-qlog-quic-events-13: each must parse as its typed event.
-/// (It names udp_datagrams_* "datagrams_*" and key_discarded
-/// "key_retired", and lacks some of the draft's trigger values; those
-/// records are checked against the draft by hand.)
-const TYPED: &[&str] = &[
-    "quic:connection_started",
-    "quic:parameters_set",
-    "quic:version_information",
-    "quic:alpn_information",
-    "quic:packet_sent",
-    "quic:packet_received",
-    "quic:packet_lost",
-    "quic:key_updated",
-    "quic:recovery_metrics_updated",
-    "quic:congestion_state_updated",
-    "quic:timer_updated",
-    "quic:mtu_updated",
-    "quic:stream_state_updated",
-];
+include!("../../tests/tools/qlog_typed.rs");
 
 /// What a trace says, for comparing with the connection.
 #[derive(Debug, Default)]

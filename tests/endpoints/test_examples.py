@@ -136,6 +136,14 @@ def test_qlog_dir_and_qlogdir_write_traces_that_load(www, tmp_path):
     received = sum(e["data"]["raw"][0]["length"] for e in events
                    if e["name"] == "quic:udp_datagrams_received")
     assert received > 1 << 20
+    # And through quiche's qlog reader and typed events
+    # (examples/qlog-check.rs), when make test built it.
+    check = os.environ.get("QLOG_CHECK")
+    if check:
+        for d in (cdir, sdir):
+            r = subprocess.run([check, str(d)], capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+            assert "loads" in r.stdout, r.stdout
 
 
 def test_a_qlog_dir_that_is_not_there_is_refused(www, tmp_path):
