@@ -99,6 +99,14 @@ fn configs() -> &'static Fixture {
             .unwrap();
         s.transport.max_datagram_frame_size = Some(1200);
         c.transport.max_datagram_frame_size = Some(1200);
+        // Both sides trace (into nothing), so that what a hostile peer
+        // sends also goes through the qlog formatting of every frame.
+        let discard: crate::qlog::QlogSink = Arc::new(|_: &crate::qlog::QlogTrace<'_>| {
+            let out: crate::qlog::QlogOutput = Box::new(|records: &[u8]| records.len());
+            Some(out)
+        });
+        c.set_qlog(Some(discard.clone()));
+        s.set_qlog(Some(discard));
         Fixture {
             client_tls: TlsContext::new(&c).unwrap(),
             server_tls: TlsContext::new(&s).unwrap(),
