@@ -23,6 +23,7 @@ pub(crate) mod migration;
 mod path;
 mod pmtud;
 mod qlog_events;
+mod qlog_state;
 mod reassembly;
 mod recv;
 mod reports;

@@ -67,23 +67,6 @@ fn space_packet_type(space: Space) -> &'static str {
     }
 }
 
-/// The metrics `recovery_metrics_updated` reports, in their slots of
-/// [`QlogWriter::changed`].
-const MIN_RTT: usize = 0;
-const SMOOTHED_RTT: usize = 1;
-const LATEST_RTT: usize = 2;
-const RTT_VARIANCE: usize = 3;
-const PTO_COUNT: usize = 4;
-const CWND: usize = 5;
-const IN_FLIGHT: usize = 6;
-const SSTHRESH: usize = 7;
-const PACING_RATE: usize = 8;
-/// Other values logged when they change.
-const CONGESTION_PHASE: usize = 9;
-const LOSS_TIMER: usize = 10;
-const PEER_CID: usize = 11;
-const TUPLE: usize = 12;
-
 /// The trace of a new connection, if the configuration logs them.
 pub(super) fn open_trace(
     config: &Config,
@@ -100,7 +83,12 @@ pub(super) fn open_trace(
     )
 }
 
-fn endpoint_info(o: &mut Obj<'_>, key: &str, addr: Option<SocketAddr>, cid: Option<&[u8]>) {
+pub(super) fn endpoint_info(
+    o: &mut Obj<'_>,
+    key: &str,
+    addr: Option<SocketAddr>,
+    cid: Option<&[u8]>,
+) {
     let mut e = o.obj(key);
     match addr {
         Some(SocketAddr::V4(a)) => {
@@ -409,160 +397,6 @@ impl Connection {
         }
     }
 
-    /// recovery_metrics_updated (§7.2) with the metrics that changed since
-    /// the last one.
-    #[inline]
-    pub(super) fn qlog_metrics(&mut self) {
-        if self.qlog_on() {
-            self.qlog_metrics_now();
-        }
-    }
-
-    #[cold]
-    fn qlog_metrics_now(&mut self) {
-        let r = &self.recovery;
-        let rtt = &r.path.rtt;
-        let ssthresh = r.path.cc.ssthresh();
-        let values: [(usize, u64); 9] = [
-            (
-                MIN_RTT,
-                if rtt.has_sample() {
-                    rtt.min()
-                } else {
-                    u64::MAX
-                },
-            ),
-            (SMOOTHED_RTT, rtt.smoothed()),
-            (
-                LATEST_RTT,
-                if rtt.has_sample() {
-                    rtt.latest()
-                } else {
-                    u64::MAX
-                },
-            ),
-            (RTT_VARIANCE, rtt.var()),
-            (PTO_COUNT, u64::from(r.pto_count())),
-            (CWND, r.path.cc.window()),
-            (IN_FLIGHT, r.bytes_in_flight()),
-            (SSTHRESH, ssthresh),
-            (PACING_RATE, r.pacing_rate()),
-        ];
-        let now = self.last_now;
-        let Some(q) = self.reports.qlog.as_deref_mut() else {
-            return;
-        };
-        let mut changed = [false; 9];
-        let mut any = false;
-        for (slot, v) in values {
-            // u64::MAX: not known yet (no RTT sample, no ssthresh).
-            changed[slot] = v != u64::MAX && q.changed(slot, v);
-            any |= changed[slot];
-        }
-        // congestion_state_updated (§7.3).
-        let phase = r.congestion_phase();
-        let phase_code = phase as u64;
-        let old_phase = q.last(CONGESTION_PHASE);
-        if q.changed(CONGESTION_PHASE, phase_code) {
-            q.event(now, "congestion_state_updated", |d| {
-                if let Some(old) = old_phase {
-                    d.str("old", phase_name(old));
-                }
-                d.str("new", phase_name(phase_code));
-            });
-        }
-        // timer_updated (§5.21) for the loss detection timer: set with its
-        // delta, or cancelled.
-        let timer = r.timer();
-        if q.changed(LOSS_TIMER, timer.unwrap_or(u64::MAX - 1)) {
-            let kind = if r.timer_is_probe() { "pto" } else { "ack" };
-            q.event(now, "timer_updated", |d| {
-                d.str("timer_type", kind);
-                match timer {
-                    Some(t) => {
-                        d.str("event_type", "set")
-                            .ms("delta", t.saturating_sub(now));
-                    }
-                    None => {
-                        d.str("event_type", "cancelled");
-                    }
-                }
-            });
-        }
-        // stream_state_updated (§5.13): streams opened and closed, each
-        // half that exists.
-        let mut changes = Vec::new();
-        self.streams.take_state_changes(&mut changes);
-        for (sid, opened) in changes {
-            let bidi = sid & 0x2 == 0;
-            let local = (sid & 0x1 == 1) == (self.side == Side::Server);
-            let sending = bidi || local;
-            let receiving = bidi || !local;
-            for (side, has) in [("sending", sending), ("receiving", receiving)] {
-                if !has {
-                    continue;
-                }
-                q.event(now, "stream_state_updated", |d| {
-                    d.u64("stream_id", sid)
-                        .str(
-                            "stream_type",
-                            if bidi {
-                                "bidirectional"
-                            } else {
-                                "unidirectional"
-                            },
-                        )
-                        .str("new", if opened { "open" } else { "closed" })
-                        .str("stream_side", side);
-                });
-            }
-        }
-        // tuple_assigned and migration_state_updated (§4.7, §5.20): the
-        // connection moved to another pair of addresses (the handshake's
-        // is tuple "", logged with connection_started).
-        let (local, peer) = (self.paths.active.local, self.paths.active.peer);
-        let tuple = fingerprint(format!("{local:?}{peer:?}").as_bytes());
-        if q.changed(TUPLE, tuple) && q.last_was_set(TUPLE) {
-            let id = format!("{tuple:016x}");
-            q.event(now, "tuple_assigned", |d| {
-                d.str("tuple_id", &id);
-                endpoint_info(d, "tuple_remote", peer, None);
-                endpoint_info(d, "tuple_local", local, None);
-            });
-            q.event(now, "migration_state_updated", |d| {
-                d.str("new", "migration_complete").str("tuple_id", &id);
-            });
-        }
-        // connection_id_updated (§4.4): the CID we send to changed.
-        let dcid = self.peer_cids.current();
-        if q.changed(PEER_CID, fingerprint(&dcid)) && q.last_was_set(PEER_CID) {
-            q.event(now, "connection_id_updated", |d| {
-                d.str("initiator", "remote").hex("new", &dcid);
-            });
-        }
-        if !any {
-            return;
-        }
-        q.event(now, "recovery_metrics_updated", |d| {
-            for (slot, v) in values {
-                if !changed[slot] {
-                    continue;
-                }
-                match slot {
-                    MIN_RTT => d.ms("min_rtt", v),
-                    SMOOTHED_RTT => d.ms("smoothed_rtt", v),
-                    LATEST_RTT => d.ms("latest_rtt", v),
-                    RTT_VARIANCE => d.ms("rtt_variance", v),
-                    PTO_COUNT => d.u64("pto_count", v),
-                    CWND => d.u64("congestion_window", v),
-                    IN_FLIGHT => d.u64("bytes_in_flight", v),
-                    SSTHRESH => d.u64("ssthresh", v),
-                    _ => d.u64("pacing_rate", v),
-                };
-            }
-        });
-    }
-
     /// key_updated or key_discarded (§6.1, §6.2) for the keys of
     /// `level` ("initial", "handshake", "0rtt", "1rtt"): ours (the ones we
     /// write with), the peer's, or None for both; with the 1-RTT key phase
@@ -641,24 +475,6 @@ impl Connection {
             d.text("reason", &err.reason).str("trigger", trigger);
         });
     }
-}
-
-/// qlog's name of a congestion phase ([`crate::recovery::congestion::Phase`]
-/// as a number).
-fn phase_name(code: u64) -> &'static str {
-    use crate::recovery::congestion::Phase;
-    match code {
-        c if c == Phase::SlowStart as u64 => "slow_start",
-        c if c == Phase::Recovery as u64 => "recovery",
-        _ => "congestion_avoidance",
-    }
-}
-
-/// A connection ID as one number, to notice when it changes (FNV-1a).
-fn fingerprint(cid: &[u8]) -> u64 {
-    cid.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    }) ^ cid.len() as u64
 }
 
 /// A PMTU probe's payload: one PING, then only PADDING.

@@ -114,7 +114,7 @@ impl Connection {
             let status = self.status();
             self.recovery.set_timer(now, status);
         }
-        self.qlog_metrics();
+        self.qlog_changes();
         self.qlog_hand_over();
     }
 

@@ -148,7 +148,7 @@ impl Connection {
             }
             self.on_timer(t, now);
         }
-        self.qlog_metrics();
+        self.qlog_changes();
         self.qlog_hand_over();
     }
 
