@@ -69,7 +69,8 @@ impl Connection {
     /// PATH_RESPONSE elsewhere, a probe); a later one goes where the
     /// first (`batch`) went, with the same ECN mark, or not at all. With
     /// `dst`, the protected datagram goes there, at the offset it has in
-    /// `out` (which keeps the plaintext).
+    /// `out` (which keeps the plaintext, but for the stream data sealed
+    /// from the send buffers: see `deferred_data`).
     pub(super) fn next_datagram(
         &mut self,
         out: &mut Vec<u8>,

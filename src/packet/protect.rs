@@ -1,6 +1,7 @@
 //! Packet protection (RFC 9001 §5.3, §5.4): AEAD over the payload with the
 //! header as associated data, then header protection over the first byte and
-//! the packet number. Both work in place on the packet's bytes.
+//! the packet number. In place on the packet's bytes, or out of place into
+//! another buffer, with runs of the payload read from where they lie.
 
 use crate::crypto::{DirectionalKeys, HeaderKey, PacketKey, SAMPLE_LEN, TAG_LEN};
 use crate::error::{CryptoError, PacketError};
