@@ -50,7 +50,7 @@ C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/c-tests/%,$(wildcard tests/c/test_*.c
 EXAMPLES := $(BUILD)/packet-tour $(BUILD)/quic-server $(BUILD)/quic-client $(BUILD)/quic-echo
 
 .PHONY: all lib examples demo test test-suite setup setup-check interop rust-test c-test \
-        interop-test quinn-test endpoint-test valgrind-test binding-test \
+        interop-test quinn-test endpoint-test valgrind-test binding-test deb deb-check \
         header-check abi-check tsan-test fuzz \
         install uninstall install-check lint fmt bench bench-echo bench-udp clean
 
@@ -94,7 +94,7 @@ setup:
 	@sh tests/setup.sh test
 
 test-suite: setup-check lib lint c-test header-check abi-check install-check interop-test \
-            quinn-test endpoint-test valgrind-test tsan-test binding-test rust-test
+            quinn-test endpoint-test valgrind-test tsan-test binding-test deb-check rust-test
 
 # tests/setup.sh stops at once, naming the install command, when a tool is
 # missing and it may not install it.
@@ -197,15 +197,29 @@ tsan-test: $(CERTS)/server.pem
 
 # Go (cgo) and Node (koffi) load the library and run a handshake and an
 # echo in memory. A missing toolchain fails the target with a clear message.
-binding-test: lib $(CERTS)/server.pem
+# The Go module and the npm package (bindings/) against the built library,
+# found as installed ones find it: through pkg-config, here a quic.pc that
+# points into the tree. Both download files from quic-server over UDP.
+PC_TREE := $(BUILD)/pkgconfig/quic.pc
+$(PC_TREE): quic.pc.in Cargo.toml
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(abspath .)|' -e 's|@LIBDIR@|$(abspath $(OUT))|' -e 's|@INCLUDEDIR@|$(abspath include)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@REQUIRES_PRIVATE@|$(REQUIRES_PRIVATE)|' \
+	    -e 's|@LIBS_PRIVATE@|$(LIBS_PRIVATE)|' quic.pc.in > $@
+
+BINDING_ENV := PKG_CONFIG_PATH=$(abspath $(BUILD)/pkgconfig) LD_LIBRARY_PATH=$(abspath $(OUT)) \
+  CERT_DIR=$(abspath $(CERTS)) QUIC_SERVER=$(abspath $(BUILD))/quic-server \
+  QUIC_CLIENT=$(abspath $(BUILD))/quic-client AIOQUIC_PYTHON=$(abspath $(VENV))/bin/python \
+  HQ_PY=$(abspath tests/endpoints/hq.py)
+
+binding-test: lib examples $(CERTS)/server.pem $(VENV)/.installed $(PC_TREE)
 	@command -v go >/dev/null || { echo "binding-test: Go is missing (apt-get install golang-go)"; exit 1; }
 	@command -v node >/dev/null && command -v npm >/dev/null || \
 	  { echo "binding-test: Node.js or npm is missing (apt-get install nodejs npm)"; exit 1; }
-	cd tests/bindings/go && CGO_CFLAGS="-I$(abspath include)" \
-	  CGO_LDFLAGS="-L$(abspath $(OUT)) -Wl,-rpath,$(abspath $(OUT))" \
-	  CERT_DIR=$(abspath $(CERTS)) go test -count=1 ./...
-	cd tests/bindings/node && npm install --no-audit --no-fund --silent && \
-	  LIBQUIC=$(abspath $(LIB_SO)) CERT_DIR=$(abspath $(CERTS)) node --test
+	@cd bindings/go && test -z "$$(gofmt -l .)" || { echo "binding-test: gofmt -w bindings/go"; exit 1; }
+	cd bindings/go && $(BINDING_ENV) go vet ./... && $(BINDING_ENV) go test -race -count=1 ./...
+	cd bindings/node && npm install --no-audit --no-fund --silent && npm run -s typecheck && \
+	  $(BINDING_ENV) node --test test/
 
 # The committed header must be what cbindgen generates from src/ffi.
 header-check: lib
@@ -226,7 +240,7 @@ abi-check: lib
 	 if [ "$$n" -eq 0 ]; then echo "abi-check: no quic_ symbols exported"; exit 1; fi; \
 	 if [ -n "$$bad" ]; then echo "abi-check: symbols without the quic_ prefix:"; echo "$$bad"; exit 1; fi; \
 	 printf '%s\n' "$$syms" | grep '^quic_' | LC_ALL=C sort > $(BUILD)/exported.symbols; \
-	 LC_ALL=C sort abi/libquic.symbols > $(BUILD)/promised.symbols; \
+	 grep -v '^#' abi/libquic.symbols | grep -v '^$$' | LC_ALL=C sort > $(BUILD)/promised.symbols; \
 	 gone=$$(comm -23 $(BUILD)/promised.symbols $(BUILD)/exported.symbols); \
 	 new=$$(comm -13 $(BUILD)/promised.symbols $(BUILD)/exported.symbols); \
 	 if [ -n "$$gone" ]; then echo "abi-check: symbols removed (programs linked against libquic.so.$(SOVER) break; a removal needs a new SONAME, see README Versioning):"; echo "$$gone"; exit 1; fi; \
@@ -277,6 +291,40 @@ install-check: lib examples $(CERTS)/server.pem
 	   -Wl,-rpath,$$root/usr/lib -o $(INSTALL_CHECK_DIR)/quic-client; \
 	 sh tests/install-client-check.sh $(INSTALL_CHECK_DIR)/quic-client $(BUILD)/quic-server \
 	   $(CERTS) $(INSTALL_CHECK_DIR)/run
+
+# Debian packages libquic1 and libquic-dev (debian/), built by
+# dpkg-buildpackage in a copy of the tree, build/deb/libquic-VERSION, whose
+# target/ is kept between runs. The crates come from vendor/, which `cargo
+# vendor` fills once: the only step that needs the network. Rust comes from
+# rustup, not Debian, so the build dependencies are not checked (-d).
+DEB_DIR := $(BUILD)/deb
+DEB_SRC := $(DEB_DIR)/libquic-$(VERSION)
+
+vendor/.complete: Cargo.lock
+	rm -rf vendor
+	$(CARGO) vendor -q --locked --versioned-dirs vendor >/dev/null
+	touch $@
+
+deb: vendor/.complete
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null && command -v lintian >/dev/null || \
+	  { echo "deb: needs dpkg-dev, debhelper and lintian (apt-get install dpkg-dev debhelper lintian)"; exit 1; }
+	@mkdir -p $(DEB_SRC)
+	find $(DEB_SRC) -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
+	rm -f $(DEB_DIR)/*.deb $(DEB_DIR)/*.ddeb $(DEB_DIR)/*.changes $(DEB_DIR)/*.buildinfo
+	tar -c --exclude-vcs --exclude=./target --exclude=./build --exclude=./vendor --exclude=node_modules \
+	    --exclude=./fuzz/target --exclude=./tests/netsim/target --exclude=./bench/target . | tar -x -C $(DEB_SRC)
+	ln -s $(abspath vendor) $(DEB_SRC)/vendor
+	@# Without a network where the kernel allows it (unshare -n): that the
+	@# build is offline is then shown, not assumed.
+	cd $(DEB_SRC) && $$(unshare -n true 2>/dev/null && echo unshare -n) dpkg-buildpackage -b -us -uc -d -nc
+	lintian --fail-on error  \
+	  $(DEB_DIR)/libquic_*_$$(dpkg --print-architecture).changes
+
+# The packages unpacked into a scratch root: their contents and symbols
+# file, and a C client built against them through pkg-config downloading a
+# file from aioquic's server.
+deb-check: deb $(VENV)/.installed $(CERTS)/server.pem
+	sh tests/deb-check.sh $(DEB_DIR) $(CERTS) $(BUILD)/deb-check $(abspath $(VENV))/bin/python
 
 lint:
 	$(CARGO) fmt --check

@@ -5,7 +5,8 @@
 #                              binutils, git, the openssl command, python3
 #   sh tests/setup.sh test     the build's needs, and the test suite's: valgrind,
 #                              Go, Node.js and npm, Python's venv, the ASan and
-#                              UBSan runtimes, rustfmt, clippy and rust-src
+#                              UBSan runtimes, dpkg-dev, debhelper and lintian,
+#                              rustfmt, clippy and rust-src
 #
 # It only looks when nothing is missing (a second or so). Otherwise, as root
 # or with passwordless sudo on a Debian or Ubuntu machine, it installs the
@@ -51,6 +52,10 @@ if [ "$what" = test ]; then
     want node nodejs
     want npm npm
     want sha256sum coreutils
+    # make deb and deb-check: the Debian package build and its checker.
+    want dpkg-buildpackage dpkg-dev
+    want dh debhelper
+    want lintian lintian
     if has python3 && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
         need="$need python3-venv"
         missing_cmds="$missing_cmds python3-venv"

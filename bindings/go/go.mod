@@ -1,0 +1,3 @@
+module github.com/libquic/libquic/bindings/go
+
+go 1.19

@@ -1,3 +1,0 @@
-module libquic.test/binding
-
-go 1.19
