@@ -197,9 +197,10 @@ tsan-test: $(CERTS)/server.pem
 
 # Go (cgo) and Node (koffi) load the library and run a handshake and an
 # echo in memory. A missing toolchain fails the target with a clear message.
-# The Go module and the npm package (bindings/) against the built library,
-# found as installed ones find it: through pkg-config, here a quic.pc that
-# points into the tree. Both download files from quic-server over UDP.
+# The Go module, the npm package and the Python package (bindings/)
+# against the built library, found as installed ones find it: through
+# pkg-config, here a quic.pc that points into the tree. Each downloads
+# files from quic-server over UDP.
 PC_TREE := $(BUILD)/pkgconfig/quic.pc
 $(PC_TREE): quic.pc.in Cargo.toml
 	@mkdir -p $(dir $@)
@@ -220,6 +221,11 @@ binding-test: lib examples $(CERTS)/server.pem $(VENV)/.installed $(PC_TREE)
 	cd bindings/go && $(BINDING_ENV) go vet ./... && $(BINDING_ENV) go test -race -count=1 ./...
 	cd bindings/node && npm install --no-audit --no-fund --silent && npm run -s typecheck && \
 	  $(BINDING_ENV) node --test test/
+	@# The Python package, installed into the test venv as a user would, so
+	@# that the tests import it from there rather than from the tree.
+	$(abspath $(VENV))/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
+	  --force-reinstall ./bindings/python
+	cd bindings/python/tests && $(BINDING_ENV) $(abspath $(VENV))/bin/python -m pytest -q -p no:cacheprovider
 
 # The committed header must be what cbindgen generates from src/ffi.
 header-check: lib

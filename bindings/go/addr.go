@@ -16,7 +16,9 @@ import (
 // putSockaddr writes addr into ss as a sockaddr_in or sockaddr_in6 and
 // returns its length.
 func putSockaddr(ss *C.struct_sockaddr_storage, addr netip.AddrPort) C.socklen_t {
-	ip := addr.Addr()
+	// An IPv4-mapped IPv6 address (what a dual-stack socket reports) is
+	// the IPv4 address: libquic compares addresses to notice migration.
+	ip := addr.Addr().Unmap()
 	if ip.Is4() {
 		sin := (*C.struct_sockaddr_in)(unsafe.Pointer(ss))
 		*sin = C.struct_sockaddr_in{}

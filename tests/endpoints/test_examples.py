@@ -638,11 +638,11 @@ class UdpClient:
     own pace: it credits received bytes only when it consumes them."""
 
     def __init__(self, port, **options):
-        import libquic
-        self.lq = libquic
-        config = libquic.Config(True, alpn=["echo"], server_name="localhost", cafile=CA,
+        import lq
+        self.lq = lq
+        config = lq.Config(True, alpn=["echo"], server_name="localhost", cafile=CA,
                                 credit_on_consume=True, **options)
-        self.conn = libquic.Connection(config)
+        self.conn = lq.Connection(config)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
         self.server = ("127.0.0.1", port)
@@ -952,12 +952,12 @@ def test_a_thousand_connections_from_one_socket(www):
     Initials in one burst overflow a receive buffer of the kernel's
     default size (208 KB) on the way in, and connections started together
     retransmit together (their PTOs back off in step)."""
-    import libquic
+    import lq
     n, window = 1000, 100
     s = Server(www)
     try:
-        config = libquic.Config(True, alpn=["hq-interop"], server_name="localhost", cafile=CA)
-        ep = libquic.Endpoint(max_connections=n)
+        config = lq.Config(True, alpn=["hq-interop"], server_name="localhost", cafile=CA)
+        ep = lq.Endpoint(max_connections=n)
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind(("127.0.0.1", 0))
         sock.setblocking(False)
@@ -984,16 +984,16 @@ def test_a_thousand_connections_from_one_socket(www):
                     pass  # lost, as on a full link; recovered
             while (e := ep.next_event()) is not None:
                 kind, h, ev = e
-                if kind != libquic.ENDPOINT_CONNECTION:
+                if kind != lq.ENDPOINT_CONNECTION:
                     continue
-                if ev["kind"] == libquic.HANDSHAKE_COMPLETED:
+                if ev["kind"] == lq.HANDSHAKE_COMPLETED:
                     established.add(h)
                     ep.conn(h).send_stream_data(0, b"GET /f1.txt\r\n", True)
-                elif ev["kind"] == libquic.STREAM_DATA_RECEIVED:
+                elif ev["kind"] == lq.STREAM_DATA_RECEIVED:
                     received[h].extend(ev["data"])
                     if ev["end_stream"]:
                         finished.add(h)
-                elif ev["kind"] == libquic.CONNECTION_TERMINATED:
+                elif ev["kind"] == lq.CONNECTION_TERMINATED:
                     ended[h] = ev
             t = ep.get_timer()
             wait = 0.05 if t is None else max(0.0, min(0.05, t - now()))

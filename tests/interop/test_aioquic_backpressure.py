@@ -8,7 +8,7 @@ as the client receiving a download."""
 
 import pytest
 
-import libquic
+import lq
 from test_aioquic_memory import (ALPN, CA, CERT, KEY, SERVER_ADDR, Lib, Run, aioquic_client,
                                  aioquic_server, payload)
 
@@ -27,8 +27,8 @@ def setup(direction, mode):
     made = {}
     body = payload(TOTAL, 11)
     if direction == "libquic-client":
-        config = libquic.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA, **options)
-        lib = Lib(libquic.Connection(config))
+        config = lq.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA, **options)
+        lib = Lib(lq.Connection(config))
         lib.connect(SERVER_ADDR, 0.0)
         make = aioquic_server()
         run = Run(lib, lambda first: made.setdefault("aio", make(first)))
@@ -38,10 +38,10 @@ def setup(direction, mode):
         made["aio"].send_stream_data(0, body, True)
         rx = run.c
     else:
-        config = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY, **options)
+        config = lq.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY, **options)
         aio = made["aio"] = aioquic_client()
-        run = Run(aio, lambda first: made.setdefault("lib", Lib(libquic.Connection(
-            config, original_dcid=libquic.header_dcid(first)))))
+        run = Run(aio, lambda first: made.setdefault("lib", Lib(lq.Connection(
+            config, original_dcid=lq.header_dcid(first)))))
         assert run.until(lambda r: r.handshake_done())
         aio.send_stream_data(0, body, True)
         lib = made["lib"]

@@ -7,7 +7,7 @@ does ECN: tests/quinn.)"""
 
 import pytest
 
-import libquic
+import lq
 from test_aioquic_memory import (ALPN, CA, CERT, KEY, SERVER_ADDR, Lib, Run, aioquic_client,
                                  aioquic_server, payload, responder)
 
@@ -36,17 +36,17 @@ class MarkingLib(Lib):
 def test_validation_fails_cleanly_against_a_peer_without_ecn(direction):
     made = {}
     if direction == "libquic-client":
-        config = libquic.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA)
-        lib = MarkingLib(libquic.Connection(config))
+        config = lq.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA)
+        lib = MarkingLib(lq.Connection(config))
         lib.connect(SERVER_ADDR, 0.0)
         client, make_server = lib, aioquic_server()
     else:
-        config = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY)
+        config = lq.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY)
         client = aioquic_client()
 
         def make_server(first):
-            made["lib"] = MarkingLib(libquic.Connection(
-                config, original_dcid=libquic.header_dcid(first)))
+            made["lib"] = MarkingLib(lq.Connection(
+                config, original_dcid=lq.header_dcid(first)))
             return made["lib"]
     body = payload(2 << 20, 3)
     run = Run(client, make_server, on_step=lambda r: responder(r, answer=lambda s, d: body))
@@ -56,7 +56,7 @@ def test_validation_fails_cleanly_against_a_peer_without_ecn(direction):
     assert bytes(run.c.streams[0]) == body
     lib = made.get("lib", client)
     stats = lib.conn.stats()
-    assert stats.ecn_state == libquic.ECN_FAILED
+    assert stats.ecn_state == lq.ECN_FAILED
     assert stats.ecn_received_ect0 == 0 and stats.ecn_congestion_events == 0
     # Marked while testing (at most 10 packets, coalesced or not), never
     # after: the 2 MB went unmarked.

@@ -5,7 +5,7 @@ servers. The endpoint routes every datagram, the application uses
 connections it borrows by handle, and once they close every connection is
 freed and its handle refused."""
 
-import libquic
+import lq
 from aioquic.quic import events as ev
 from test_aioquic_memory import (ALPN, CA, CERT, KEY, SERVER_ADDR, aioquic_client,
                                  aioquic_server, payload)
@@ -18,8 +18,8 @@ def client_addr(i):
 
 
 def test_aioquic_clients_through_one_endpoint():
-    config = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY)
-    ep = libquic.Endpoint(config, retry_policy=libquic.RETRY_NEVER)
+    config = lq.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY)
+    ep = lq.Endpoint(config, retry_policy=lq.RETRY_NEVER)
     clients = {client_addr(i): aioquic_client().conn for i in range(CLIENTS)}
     replies = {addr: bytearray() for addr in clients}
     finished, terminated = set(), set()
@@ -37,11 +37,11 @@ def test_aioquic_clients_through_one_endpoint():
             moved += 1
         while (e := ep.next_event()) is not None:
             kind, handle, conn_event = e
-            if kind == libquic.ENDPOINT_NEW_CONNECTION:
+            if kind == lq.ENDPOINT_NEW_CONNECTION:
                 new.append(handle)
-            elif kind == libquic.ENDPOINT_CONNECTION_DONE:
+            elif kind == lq.ENDPOINT_CONNECTION_DONE:
                 done.append(handle)
-            elif conn_event["kind"] == libquic.STREAM_DATA_RECEIVED:
+            elif conn_event["kind"] == lq.STREAM_DATA_RECEIVED:
                 req = requests.setdefault(handle, bytearray())
                 req.extend(conn_event["data"])
                 if conn_event["end_stream"]:
@@ -95,8 +95,8 @@ def test_libquic_client_endpoint_with_aioquic_servers():
     """Eight libquic client connections on one client endpoint (one
     socket), each to its own aioquic server: every response comes back
     through the endpoint's routing by connection ID, intact."""
-    config = libquic.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA)
-    ep = libquic.Endpoint()
+    config = lq.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA)
+    ep = lq.Endpoint()
     here = ("127.0.0.1", 4000)
     make_server = aioquic_server()
     servers, handles = {}, {}
@@ -127,16 +127,16 @@ def test_libquic_client_endpoint_with_aioquic_servers():
                     s.send_stream_data(e[1], payload(150_000, i), True)
         while (e := ep.next_event()) is not None:
             kind, handle, conn_event = e
-            if kind == libquic.ENDPOINT_CONNECTION_DONE:
+            if kind == lq.ENDPOINT_CONNECTION_DONE:
                 done.add(handle)
                 continue
-            if kind != libquic.ENDPOINT_CONNECTION:
+            if kind != lq.ENDPOINT_CONNECTION:
                 continue
             i = handles[handle]
-            if conn_event["kind"] == libquic.HANDSHAKE_COMPLETED and i not in asked:
+            if conn_event["kind"] == lq.HANDSHAKE_COMPLETED and i not in asked:
                 asked.add(i)
                 ep.conn(handle).send_stream_data(0, b"GET /", True)
-            elif conn_event["kind"] == libquic.STREAM_DATA_RECEIVED:
+            elif conn_event["kind"] == lq.STREAM_DATA_RECEIVED:
                 received[i].extend(conn_event["data"])
                 if conn_event["end_stream"]:
                     finished.add(i)

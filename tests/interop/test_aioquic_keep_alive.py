@@ -5,7 +5,7 @@ both sides end it by idle timeout."""
 
 import pytest
 
-import libquic
+import lq
 from test_aioquic_memory import (ALPN, CA, CERT, KEY, SERVER_ADDR, Lib, Run,
                                  aioquic_client, aioquic_server, libquic_server)
 
@@ -14,12 +14,12 @@ IDLE_S = 3.0
 
 def make_pair(direction, keep_alive_s):
     if direction == "libquic-client":
-        config = libquic.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA,
+        config = lq.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA,
                                 idle_timeout_s=IDLE_S, keep_alive_s=keep_alive_s)
-        client = Lib(libquic.Connection(config))
+        client = Lib(lq.Connection(config))
         client.connect(SERVER_ADDR, 0.0)
         return client, aioquic_server(idle_timeout=IDLE_S)
-    config = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY,
+    config = lq.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY,
                             idle_timeout_s=IDLE_S, keep_alive_s=keep_alive_s)
     return aioquic_client(idle_timeout=IDLE_S), libquic_server(config)
 

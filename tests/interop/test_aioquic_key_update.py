@@ -7,7 +7,7 @@ import random
 import pytest
 from aioquic import tls
 
-import libquic
+import lq
 from test_aioquic_memory import (ALPN, CA, CERT, KEY, SERVER_ADDR, Lib, Run, aioquic_client,
                                  aioquic_server, payload, responder)
 
@@ -30,18 +30,18 @@ def setup(direction, **lib_options):
         return wrapped
 
     if direction == "libquic-client":
-        config = libquic.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA,
+        config = lq.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA,
                                 **lib_options)
-        lib = Lib(libquic.Connection(config))
+        lib = Lib(lq.Connection(config))
         lib.connect(SERVER_ADDR, 0.0)
         run = Run(lib, remember("aio", aioquic_server()),
                   on_step=lambda r: responder(r, answer=lambda s, d: d))
         assert run.until(lambda r: r.handshake_done())
         return run, lib, made["aio"], run.c.events
-    config = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY, **lib_options)
+    config = lq.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY, **lib_options)
     aio = aioquic_client()
-    run = Run(aio, remember("lib", lambda first: Lib(libquic.Connection(
-        config, original_dcid=libquic.header_dcid(first)))),
+    run = Run(aio, remember("lib", lambda first: Lib(lq.Connection(
+        config, original_dcid=lq.header_dcid(first)))),
         on_step=lambda r: responder(r, answer=lambda s, d: d))
     assert run.until(lambda r: r.handshake_done())
     return run, made["lib"], aio, run.s.events

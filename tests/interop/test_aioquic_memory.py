@@ -13,7 +13,7 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from aioquic.tls import CipherSuite
 
-import libquic
+import lq
 
 CERTS = os.environ.get("CERT_DIR", os.path.join(os.path.dirname(__file__), "../../build/certs"))
 CA, CERT, KEY = (os.path.join(CERTS, f) for f in ("ca.pem", "server.pem", "server.key"))
@@ -87,34 +87,34 @@ class Lib:
     def events(self):
         out = []
         while (e := self.conn.next_event()) is not None:
-            if e["kind"] == libquic.HANDSHAKE_COMPLETED:
+            if e["kind"] == lq.HANDSHAKE_COMPLETED:
                 out.append(("handshake", e["alpn"]))
                 out.append(("resumed", e["session_resumed"]))
                 out.append(("early", e["early_data_accepted"]))
-            elif e["kind"] == libquic.SESSION_TICKET:
+            elif e["kind"] == lq.SESSION_TICKET:
                 out.append(("ticket", e["data"]))
-            elif e["kind"] == libquic.EARLY_DATA_REJECTED:
+            elif e["kind"] == lq.EARLY_DATA_REJECTED:
                 out.append(("early_rejected",))
-            elif e["kind"] == libquic.CONNECTION_TERMINATED:
+            elif e["kind"] == lq.CONNECTION_TERMINATED:
                 out.append(("terminated", e["error_code"], e["frame_type"], e["reason"]))
-            elif e["kind"] == libquic.PING_ACKNOWLEDGED:
+            elif e["kind"] == lq.PING_ACKNOWLEDGED:
                 out.append(("ping", e["ping_uid"]))
-            elif e["kind"] == libquic.STREAM_DATA_RECEIVED:
+            elif e["kind"] == lq.STREAM_DATA_RECEIVED:
                 out.append(("data", e["stream_id"], e["data"], e["end_stream"]))
-            elif e["kind"] == libquic.STREAM_RESET:
+            elif e["kind"] == lq.STREAM_RESET:
                 out.append(("reset", e["stream_id"], e["error_code"]))
-            elif e["kind"] == libquic.STOP_SENDING_RECEIVED:
+            elif e["kind"] == lq.STOP_SENDING_RECEIVED:
                 out.append(("stop", e["stream_id"], e["error_code"]))
-            elif e["kind"] == libquic.DATAGRAM_FRAME_RECEIVED:
+            elif e["kind"] == lq.DATAGRAM_FRAME_RECEIVED:
                 out.append(("datagram", e["data"]))
-            elif e["kind"] == libquic.CONNECTION_ID_ISSUED:
+            elif e["kind"] == lq.CONNECTION_ID_ISSUED:
                 out.append(("cid_issued", e["cid"]))
-            elif e["kind"] == libquic.CONNECTION_ID_RETIRED:
+            elif e["kind"] == lq.CONNECTION_ID_RETIRED:
                 out.append(("cid_retired", e["cid"]))
-            elif e["kind"] == libquic.KEY_UPDATED:
+            elif e["kind"] == lq.KEY_UPDATED:
                 out.append(("key_updated", self.conn.key_generation))
-            elif e["kind"] in (libquic.PEER_MIGRATED, libquic.PATH_VALIDATED):
-                kind = "migrated" if e["kind"] == libquic.PEER_MIGRATED else "validated"
+            elif e["kind"] in (lq.PEER_MIGRATED, lq.PATH_VALIDATED):
+                kind = "migrated" if e["kind"] == lq.PEER_MIGRATED else "validated"
                 out.append((kind, self.conn.peer_address()))
         return out
 
@@ -247,7 +247,7 @@ def aioquic_server(suite="aes128", **options):
     cfg.load_cert_chain(CERT, KEY)
 
     def make(first_datagram):
-        dcid = libquic.header_dcid(first_datagram)
+        dcid = lq.header_dcid(first_datagram)
         return Aio(QuicConnection(configuration=cfg, original_destination_connection_id=dcid))
 
     return make
@@ -255,16 +255,16 @@ def aioquic_server(suite="aes128", **options):
 
 def libquic_server(config):
     def make(first_datagram):
-        return Lib(libquic.Connection(config, original_dcid=libquic.header_dcid(first_datagram)))
+        return Lib(lq.Connection(config, original_dcid=lq.header_dcid(first_datagram)))
 
     return make
 
 
 @pytest.mark.parametrize("suite", ["aes128", "chacha20"])
 def test_libquic_client_aioquic_server(suite):
-    config = libquic.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA,
+    config = lq.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA,
                             cipher_suites=[int(SUITES[suite])])
-    client = Lib(libquic.Connection(config))
+    client = Lib(lq.Connection(config))
     client.connect(SERVER_ADDR, 0.0)
     run = Run(client, aioquic_server(suite))
     assert run.until(lambda r: r.handshake_done()), (run.client_events, run.server_events)
@@ -285,8 +285,8 @@ def test_libquic_client_reads_past_aioquic_session_tickets():
     """libquic lets its TLS state go once established and keeps no tickets
     yet: the NewSessionTicket messages aioquic's server sends in 1-RTT
     CRYPTO frames are skipped, and the connection carries on."""
-    config = libquic.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA)
-    client = Lib(libquic.Connection(config))
+    config = lq.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA)
+    client = Lib(lq.Connection(config))
     client.connect(SERVER_ADDR, 0.0)
     issued = []
     cfg = QuicConfiguration(is_client=False, alpn_protocols=[ALPN])
@@ -294,7 +294,7 @@ def test_libquic_client_reads_past_aioquic_session_tickets():
 
     def make(first_datagram):
         return Aio(QuicConnection(configuration=cfg,
-                                  original_destination_connection_id=libquic.header_dcid(
+                                  original_destination_connection_id=lq.header_dcid(
                                       first_datagram),
                                   session_ticket_handler=issued.append))
 
@@ -315,7 +315,7 @@ def test_libquic_server_without_alpn_leaves_the_decision_to_the_client():
     takes part in no negotiation instead of failing the handshake itself;
     aioquic's client, which offered ALPN, then closes with
     no_application_protocol (RFC 9001 §8.1), as libquic's client does."""
-    server_config = libquic.Config(False, certfile=CERT, keyfile=KEY)
+    server_config = lq.Config(False, certfile=CERT, keyfile=KEY)
     cfg = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], server_name="localhost")
     cfg.load_verify_locations(CA)
     aio = QuicConnection(configuration=cfg)
@@ -328,7 +328,7 @@ def test_libquic_server_without_alpn_leaves_the_decision_to_the_client():
 
 @pytest.mark.parametrize("suite", ["aes128", "chacha20"])
 def test_aioquic_client_libquic_server(suite):
-    server_config = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY)
+    server_config = lq.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY)
     cfg = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], server_name="localhost",
                             cipher_suites=[SUITES[suite]])
     cfg.load_verify_locations(CA)
@@ -350,7 +350,7 @@ def test_aioquic_client_libquic_server(suite):
 
 
 def test_alpn_mismatch_is_no_application_protocol_at_both_ends():
-    server_config = libquic.Config(False, alpn=["h3"], certfile=CERT, keyfile=KEY)
+    server_config = lq.Config(False, alpn=["h3"], certfile=CERT, keyfile=KEY)
     cfg = QuicConfiguration(is_client=True, alpn_protocols=[ALPN], server_name="localhost")
     cfg.load_verify_locations(CA)
     aio = QuicConnection(configuration=cfg)
@@ -362,8 +362,8 @@ def test_alpn_mismatch_is_no_application_protocol_at_both_ends():
 
 
 def test_aioquic_transport_close_reaches_libquic():
-    config = libquic.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA)
-    client = Lib(libquic.Connection(config))
+    config = lq.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA)
+    client = Lib(lq.Connection(config))
     client.connect(SERVER_ADDR, 0.0)
     run = Run(client, aioquic_server("aes128"))
     assert run.until(lambda r: r.handshake_done())
@@ -393,8 +393,8 @@ def responder(run, side_name="server", answer=lambda sid, data: bytes(reversed(d
 
 
 def libquic_client(**options):
-    config = libquic.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA, **options)
-    client = Lib(libquic.Connection(config))
+    config = lq.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA, **options)
+    client = Lib(lq.Connection(config))
     client.connect(SERVER_ADDR, 0.0)
     return client
 
@@ -411,7 +411,7 @@ def aioquic_client(handlers=None, **options):
 
 def pairs():
     """(client, server factory) for both directions of interop."""
-    server_config = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY,
+    server_config = lq.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY,
                                    max_datagram_frame_size=65536)
     return {
         "libquic-client": lambda: (libquic_client(max_datagram_frame_size=65536),

@@ -10,7 +10,7 @@ stateless resets."""
 
 import hashlib
 
-import libquic
+import lq
 from aioquic.quic import events as ev
 from test_aioquic_memory import ALPN, CERT, KEY, SERVER_ADDR, aioquic_client, payload
 
@@ -37,14 +37,14 @@ def run_fleet(quic_lb):
     downloads, each server endpoint's stats)."""
     servers = []
     for sid in SERVER_IDS:
-        config = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY,
+        config = lq.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY,
                                 quic_lb=(1, sid, CID_LEN - 3) if quic_lb else None)
-        servers.append(libquic.Endpoint(config, retry_policy=libquic.RETRY_NEVER))
+        servers.append(lq.Endpoint(config, retry_policy=lq.RETRY_NEVER))
     by_sid = dict(zip(SERVER_IDS, servers))
 
     def balance(datagram, addr):
         if quic_lb:
-            read = libquic.quic_lb_server_id(dcid_of(datagram), 2)
+            read = lq.quic_lb_server_id(dcid_of(datagram), 2)
             if read and read[0] == 1 and read[1] in by_sid:
                 return by_sid[read[1]]
             return servers[digest_index(dcid_of(datagram), len(servers))]
@@ -70,9 +70,9 @@ def run_fleet(quic_lb):
                 count += 1
             while (e := s.next_event()) is not None:
                 kind, handle, conn_event = e
-                if kind != libquic.ENDPOINT_CONNECTION:
+                if kind != lq.ENDPOINT_CONNECTION:
                     continue
-                if conn_event["kind"] == libquic.STREAM_DATA_RECEIVED:
+                if conn_event["kind"] == lq.STREAM_DATA_RECEIVED:
                     req = requests.setdefault((id(s), handle), bytearray())
                     req.extend(conn_event["data"])
                     if conn_event["end_stream"]:

@@ -5,7 +5,7 @@ presents it and both sides report the session resumed."""
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 
-import libquic
+import lq
 from test_aioquic_memory import (ALPN, CA, CERT, KEY, SERVER_ADDR, Aio, Lib, Run,
                                  aioquic_client)
 
@@ -25,14 +25,14 @@ def test_libquic_client_resumes_with_an_aioquic_server():
 
     def make_server(first):
         return Aio(QuicConnection(
-            configuration=cfg, original_destination_connection_id=libquic.header_dcid(first),
+            configuration=cfg, original_destination_connection_id=lq.header_dcid(first),
             session_ticket_handler=lambda t: store.__setitem__(t.ticket, t),
             session_ticket_fetcher=store.pop))
-    config = libquic.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA,
+    config = lq.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA,
                             session_tickets=True)
 
     def connect(ticket=None):
-        client = Lib(libquic.Connection(config, session_ticket=ticket))
+        client = Lib(lq.Connection(config, session_ticket=ticket))
         client.connect(SERVER_ADDR, 0.0)
         run = Run(client, make_server)
         assert run.until(lambda r: r.handshake_done() and tickets(r.client_events))
@@ -49,10 +49,10 @@ def test_libquic_client_resumes_with_an_aioquic_server():
 
 
 def test_aioquic_client_resumes_with_a_libquic_server():
-    config = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY, session_tickets=True)
+    config = lq.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY, session_tickets=True)
 
     def make_server(first):
-        return Lib(libquic.Connection(config, original_dcid=libquic.header_dcid(first)))
+        return Lib(lq.Connection(config, original_dcid=lq.header_dcid(first)))
 
     got = []
 

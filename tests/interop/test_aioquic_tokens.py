@@ -4,7 +4,7 @@ a Retry carrying a libquic token and accepts it when the token comes back;
 after the handshake it gives the client a NEW_TOKEN token, which the next
 connection presents and which spares it the Retry."""
 
-import libquic
+import lq
 from test_aioquic_memory import ALPN, CERT, KEY, Lib, Run, aioquic_client
 
 
@@ -17,14 +17,14 @@ class RetryFront:
 
     def receive_datagram(self, data, addr, now):
         if self.conn is None:
-            kind, what = libquic.server_front(self.config, data, addr)
+            kind, what = lq.server_front(self.config, data, addr)
             self.decisions.append(kind if kind == "retry" else
                                   "token" if what.get("address_validated") else
                                   "retry-token")
             if kind == "retry":
                 self.out.append((what, addr))
                 return
-            self.conn = Lib(libquic.Connection(self.config, **what))
+            self.conn = Lib(lq.Connection(self.config, **what))
         self.conn.receive_datagram(data, addr, now)
 
     def datagrams_to_send(self, now):
@@ -43,7 +43,7 @@ class RetryFront:
 
 
 def test_aioquic_client_through_libquic_retry_and_new_token():
-    config = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY)
+    config = lq.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY)
     tokens = []
 
     def connect(token=None):

@@ -9,7 +9,7 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from aioquic.quic.packet import QuicProtocolVersion
 
-import libquic
+import lq
 from test_aioquic_memory import (ALPN, CA, CERT, KEY, SERVER_ADDR, Aio, Lib, Run, payload,
                                  responder)
 
@@ -20,9 +20,9 @@ def run_pair(direction, client_versions, server_versions):
     """Handshake and a 100 KB echo; returns (libquic's version, aioquic's)."""
     made = {}
     if direction == "libquic-client":
-        config = libquic.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA,
+        config = lq.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA,
                                 supported_versions=client_versions, original_version=V1)
-        lib = Lib(libquic.Connection(config))
+        lib = Lib(lq.Connection(config))
         lib.connect(SERVER_ADDR, 0.0)
         cfg = QuicConfiguration(is_client=False, alpn_protocols=[ALPN],
                                 supported_versions=server_versions)
@@ -30,7 +30,7 @@ def run_pair(direction, client_versions, server_versions):
 
         def make(first):
             made["aio"] = Aio(QuicConnection(configuration=cfg,
-                                             original_destination_connection_id=libquic.header_dcid(first)))
+                                             original_destination_connection_id=lq.header_dcid(first)))
             return made["aio"]
         client = lib
     else:
@@ -41,11 +41,11 @@ def run_pair(direction, client_versions, server_versions):
         aio.connect(SERVER_ADDR, now=0.0)
         client = Aio(aio)
         made["aio"] = client
-        config = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY,
+        config = lq.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY,
                                 supported_versions=server_versions)
 
         def make(first):
-            made["lib"] = Lib(libquic.Connection(config, original_dcid=libquic.header_dcid(first)))
+            made["lib"] = Lib(lq.Connection(config, original_dcid=lq.header_dcid(first)))
             return made["lib"]
     run = Run(client, make, on_step=lambda r: responder(r, answer=lambda s, d: d))
     assert run.until(lambda r: r.handshake_done()), (run.client_events, run.server_events)

@@ -6,7 +6,7 @@ sides report early data accepted."""
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 
-import libquic
+import lq
 from test_aioquic_memory import (ALPN, CA, CERT, KEY, SERVER_ADDR, Aio, Lib, Run,
                                  aioquic_client)
 
@@ -42,29 +42,29 @@ def test_libquic_client_sends_early_data_to_an_aioquic_server():
     def make_server(first_datagram):
         return Aio(QuicConnection(
             configuration=cfg,
-            original_destination_connection_id=libquic.header_dcid(first_datagram),
+            original_destination_connection_id=lq.header_dcid(first_datagram),
             session_ticket_handler=lambda t: store.__setitem__(t.ticket, t),
             session_ticket_fetcher=store.pop))
 
-    config = libquic.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA,
+    config = lq.Config(True, alpn=[ALPN], server_name="localhost", cafile=CA,
                             session_tickets=True, early_data=True)
-    client = Lib(libquic.Connection(config))
+    client = Lib(lq.Connection(config))
     client.connect(SERVER_ADDR, 0.0)
     run = Run(client, make_server)
     assert run.until(lambda r: r.handshake_done() and any(e[0] == "ticket" for e in r.c.events))
     ticket = [e[1] for e in run.client_events if e[0] == "ticket"][-1]
 
-    client = Lib(libquic.Connection(config, session_ticket=ticket))
+    client = Lib(lq.Connection(config, session_ticket=ticket))
     client.connect(SERVER_ADDR, 0.0)
     check_early_request(client, make_server)
 
 
 def test_aioquic_client_sends_early_data_to_a_libquic_server():
-    config = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY, session_tickets=True,
+    config = lq.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY, session_tickets=True,
                             early_data=True)
 
     def make_server(first_datagram):
-        return Lib(libquic.Connection(config, original_dcid=libquic.header_dcid(first_datagram)))
+        return Lib(lq.Connection(config, original_dcid=lq.header_dcid(first_datagram)))
 
     got = []
     handlers = dict(session_ticket_handler=got.append)
@@ -77,9 +77,9 @@ def test_aioquic_client_early_data_refused_by_libquic_arrives_in_1rtt():
     """A libquic server without 0-RTT: aioquic's early request is refused,
     resent in 1-RTT, and arrives whole."""
     keys = [bytes([1]) * 16 + bytes([2]) * 32 + bytes([3]) * 32]
-    issuing = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY,
+    issuing = lq.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY,
                              session_tickets=True, early_data=True, ticket_keys=keys)
-    refusing = libquic.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY,
+    refusing = lq.Config(False, alpn=[ALPN], certfile=CERT, keyfile=KEY,
                               session_tickets=True, ticket_keys=keys)
     got = []
 
@@ -87,8 +87,8 @@ def test_aioquic_client_early_data_refused_by_libquic_arrives_in_1rtt():
         aio = aioquic_client(dict(session_ticket_handler=got.append), session_ticket=ticket)
         if request:
             aio.send_stream_data(0, request, True)
-        return Run(aio, lambda d: Lib(libquic.Connection(
-            config, original_dcid=libquic.header_dcid(d))))
+        return Run(aio, lambda d: Lib(lq.Connection(
+            config, original_dcid=lq.header_dcid(d))))
 
     run = run_with(issuing)
     assert run.until(lambda r: r.handshake_done() and got)

@@ -3,7 +3,7 @@
     python slow_readers.py BUILD CERT_DIR [--clients 100] [--mb 2]
         [--read-kb 32] [--every-ms 100] [--server PATH]
 
-N libquic clients (through tests/interop/libquic.py, in read mode, one UDP
+N libquic clients (through tests/interop/lq.py, in read mode, one UDP
 socket each, all in this process) connect to quic-server with ALPN "echo"
 at once, each uploads MB megabytes on one stream with FIN, and each reads
 its echo at READ_KB kilobytes every EVERY_MS milliseconds: far slower than
@@ -27,7 +27,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "interop"))
-import libquic as lq  # noqa: E402
+import lq  # noqa: E402
 
 
 def pattern(seed, offset, n):

@@ -1,0 +1,1 @@
+"""The QUIC layer, laid out as aioquic.quic."""

@@ -1,0 +1,32 @@
+"""Protocol numbers that applications name: transport error codes (RFC 9000
+§20.1) and QUIC versions (RFC 9000, RFC 9369)."""
+
+from enum import IntEnum
+
+
+class QuicErrorCode(IntEnum):
+    NO_ERROR = 0x0
+    INTERNAL_ERROR = 0x1
+    CONNECTION_REFUSED = 0x2
+    FLOW_CONTROL_ERROR = 0x3
+    STREAM_LIMIT_ERROR = 0x4
+    STREAM_STATE_ERROR = 0x5
+    FINAL_SIZE_ERROR = 0x6
+    FRAME_ENCODING_ERROR = 0x7
+    TRANSPORT_PARAMETER_ERROR = 0x8
+    CONNECTION_ID_LIMIT_ERROR = 0x9
+    PROTOCOL_VIOLATION = 0xA
+    INVALID_TOKEN = 0xB
+    APPLICATION_ERROR = 0xC
+    CRYPTO_BUFFER_EXCEEDED = 0xD
+    KEY_UPDATE_ERROR = 0xE
+    AEAD_LIMIT_REACHED = 0xF
+    NO_VIABLE_PATH = 0x10
+    VERSION_NEGOTIATION_ERROR = 0x11
+    CRYPTO_ERROR = 0x100
+
+
+class QuicProtocolVersion(IntEnum):
+    NEGOTIATION = 0
+    VERSION_1 = 0x00000001
+    VERSION_2 = 0x6B3343CF
