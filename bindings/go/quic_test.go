@@ -408,3 +408,21 @@ func TestDialHonoursContext(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// The example program downloads a file from quic-server.
+func TestExampleGetDownloads(t *testing.T) {
+	need(t, quicServer, "quic-server")
+	www, out := t.TempDir(), t.TempDir()
+	want := randomFile(t, www, "e.bin", 1_000_000)
+	port := startServer(t, "", quicServer, "--listen", "127.0.0.1:0", "--cert", filepath.Join(certDir, "server.pem"),
+		"--key", filepath.Join(certDir, "server.key"), "--root", www)
+	cmd := exec.Command("go", "run", "./example/get", "-ca", filepath.Join(certDir, "ca.pem"), "-o", out,
+		"https://127.0.0.1:"+port+"/e.bin")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("example/get: %v\n%s", err, msg)
+	}
+	got, err := os.ReadFile(filepath.Join(out, "e.bin"))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("example/get saved %d bytes (%v), want the %d of the file", len(got), err, len(want))
+	}
+}

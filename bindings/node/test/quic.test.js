@@ -173,3 +173,19 @@ test('connect gives up when its signal aborts', async () => {
   assert.ok(Date.now() - started < 5000);
   silent.close();
 });
+
+test('example/get.js downloads a file from quic-server', async () => {
+  const www = tempDir(), out = tempDir();
+  const want = randomFile(www, 'e.bin', 1_000_000);
+  const srv = await startQuicServer(www);
+  try {
+    await new Promise((resolve, reject) => {
+      execFile(process.execPath, [path.join(__dirname, '..', 'example', 'get.js'), '--ca', path.join(certs, 'ca.pem'),
+        '--output', out, `https://127.0.0.1:${srv.port}/e.bin`],
+      (err, stdout, stderr) => (err ? reject(new Error(`get.js: ${err}\n${stderr}`)) : resolve()));
+    });
+    assert.ok(fs.readFileSync(path.join(out, 'e.bin')).equals(want), 'the file arrived intact');
+  } finally {
+    srv.stop();
+  }
+});
