@@ -5,7 +5,8 @@
 #                              binutils, git, the openssl command, python3
 #   sh tests/setup.sh test     the build's needs, and the test suite's: valgrind,
 #                              Go, Node.js and npm, Python's venv, the ASan and
-#                              UBSan runtimes, dpkg-dev, debhelper and lintian,
+#                              UBSan runtimes, dpkg-dev, debhelper, lintian and
+#                              debootstrap,
 #                              rustfmt, clippy and rust-src
 #
 # It only looks when nothing is missing (a second or so). Otherwise, as root
@@ -56,6 +57,8 @@ if [ "$what" = test ]; then
     want dpkg-buildpackage dpkg-dev
     want dh debhelper
     want lintian lintian
+    # deb-system-openssl-check: a Debian 13 root to build the packages in.
+    want debootstrap debootstrap
     if has python3 && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
         need="$need python3-venv"
         missing_cmds="$missing_cmds python3-venv"
