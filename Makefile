@@ -223,6 +223,13 @@ binding-test: lib examples $(CERTS)/server.pem $(VENV)/.installed $(PC_TREE)
 	cd bindings/go && $(BINDING_ENV) go vet ./... && $(BINDING_ENV) go test -race -count=1 ./...
 	cd bindings/node && npm install --no-audit --no-fund --silent && npm run -s typecheck && \
 	  $(BINDING_ENV) node --test test/
+	@# The npm package as a user installs it: packed, then installed into an
+	@# empty project, where it loads the library and makes a config.
+	rm -rf $(BUILD)/npm-check && mkdir -p $(BUILD)/npm-check/app
+	cd bindings/node && npm pack --silent --pack-destination $(abspath $(BUILD)/npm-check) >/dev/null
+	cd $(BUILD)/npm-check/app && npm init -y >/dev/null && \
+	  npm install --no-audit --no-fund --silent ../libquic-$(VERSION).tgz && \
+	  $(BINDING_ENV) node -e "const q = require('libquic'); q.Config.client({ alpn: ['x'] }).close(); console.log('npm-check: the packed package loads libquic')"
 	@# The Python package, installed into the test venv as a user would, so
 	@# that the tests import it from there rather than from the tree.
 	$(abspath $(VENV))/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
