@@ -164,7 +164,15 @@ export declare class Server extends EventEmitter {
   close(): Promise<void>;
 }
 
-export interface ConnectOptions { host: string; port: number; config: Config; signal?: AbortSignal; }
+export interface ConnectOptions {
+  /** A host name (looked up) or an address. */
+  host: string;
+  port: number;
+  config: Config;
+  signal?: AbortSignal;
+  /** For a host name: only IPv4 (4) or IPv6 (6) addresses. */
+  family?: 4 | 6;
+}
 export interface ListenOptions { host?: string; port?: number; config: Config; signal?: AbortSignal; }
 
 export declare function connect(options: ConnectOptions): Promise<Session>;

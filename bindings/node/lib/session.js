@@ -3,6 +3,7 @@
 // share the server's socket and libquic endpoint, which routes datagrams.
 'use strict';
 const dgram = require('node:dgram');
+const dns = require('node:dns').promises;
 const { EventEmitter } = require('node:events');
 const { C, sizes, fromSockaddr } = require('./ffi');
 
@@ -185,19 +186,23 @@ class ClientDriver {
 }
 
 /**
- * Connects to a QUIC server: options {host, port, config, signal}. Resolves
+ * Connects to a QUIC server: options {host (a name or an address), port,
+ * config, signal, family (4 or 6, for a name)}. Resolves
  * with the Session once the handshake completed; rejects if the connection
  * ends first or `signal` aborts (the attempt is then abandoned).
  */
-function connect({ host, port, config, signal }) {
+async function connect({ host, port, config, signal, family: wanted }) {
   const { Connection } = core();
+  // A host name is looked up first (`family` 4 or 6 restricts it); libquic
+  // takes addresses.
+  const { address, family } = await dns.lookup(host, wanted ? { family: wanted } : {});
   return new Promise((resolve, reject) => {
-    const family = host.includes(':') ? 'udp6' : 'udp4';
-    const socket = dgram.createSocket(family);
+    const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
     socket.bind(0, () => {
       let driver;
+      const remote = { address, port };
       try {
-        driver = new ClientDriver(Connection.client(config, { address: host, port }), socket, { address: host, port });
+        driver = new ClientDriver(Connection.client(config, remote), socket, remote);
       } catch (e) {
         socket.close();
         reject(e);

@@ -111,8 +111,8 @@ test('errors carry the library result code', () => {
   assert.throws(() => c.streamSend(0, 'x'), (e) => e.code === quic.Result.INVALID_STATE);
 });
 
-async function download(port, names, want) {
-  const session = await quic.connect({ host: '127.0.0.1', port, config: clientConfig('hq-interop') });
+async function download(port, names, want, host = '127.0.0.1') {
+  const session = await quic.connect({ host, port, config: clientConfig('hq-interop'), family: 4 });
   for (const name of names) {
     const body = await quic.get(session, `https://127.0.0.1:${port}/${name}`);
     assert.ok(body.equals(want[name]), `${name}: ${body.length} bytes arrived, want the ${want[name].length} of the file`);
@@ -129,6 +129,7 @@ test('connect and get from quic-server over UDP', async () => {
   const srv = await startQuicServer(www);
   try {
     await download(srv.port, ['big.bin', 'small.txt'], want);
+    await download(srv.port, ['small.txt'], want, 'localhost'); // a name, looked up
   } finally {
     srv.stop();
   }
