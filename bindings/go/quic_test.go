@@ -426,3 +426,28 @@ func TestExampleGetDownloads(t *testing.T) {
 		t.Fatalf("example/get saved %d bytes (%v), want the %d of the file", len(got), err, len(want))
 	}
 }
+
+// A server certificate the client cannot verify ends Dial with a
+// *CloseError carrying a CRYPTO_ERROR (0x100 + the TLS alert).
+func TestDialRefusesAnUnverifiedServer(t *testing.T) {
+	need(t, quicServer, "quic-server")
+	port := startServer(t, "", quicServer, "--listen", "127.0.0.1:0", "--cert", filepath.Join(certDir, "server.pem"),
+		"--key", filepath.Join(certDir, "server.key"), "--root", t.TempDir())
+	// The server's own certificate is no CA for itself.
+	cfg, err := NewClientConfig(WithALPN("hq-interop"), WithServerName("localhost"),
+		WithCAFile(filepath.Join(certDir, "server.pem")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cfg.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err = Dial(ctx, "127.0.0.1:"+port, cfg)
+	var ce *CloseError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Dial gave %v, want a *quic.CloseError", err)
+	}
+	if ce.ErrorCode < 0x100 || ce.ErrorCode > 0x1ff || ce.Termination != TerminationLocalError {
+		t.Errorf("Dial ended with %+v, want our CRYPTO_ERROR", ce.ConnectionTerminated)
+	}
+}
