@@ -23,14 +23,14 @@ const acceptBacklog = 64
 // Listener accepts QUIC connections on a UDP socket. One goroutine runs
 // libquic's endpoint (quic_endpoint: it routes datagrams to connections,
 // answers with Retry or Version Negotiation, and bounds how many
-// connections a peer can start). Its Sessions share that goroutine: read
-// each Session's Events, as a full one holds up the others.
+// connections a peer can start). A Session whose reader falls behind
+// holds up only itself: see backlog.go.
 type Listener struct {
 	mu       sync.Mutex
 	ep       *C.quic_endpoint
 	pc       *net.UDPConn
 	sessions map[uint64]*Session
-	finished []*Session // ended this round, still to be told
+	finished map[uint64]*Session // ended this round, still to be told
 	accept   chan *Session
 	done     chan struct{}
 	stop     sync.Once
@@ -51,8 +51,9 @@ func Listen(ctx context.Context, address string, cfg *Config) (*Listener, error)
 	if err != nil {
 		return nil, err
 	}
-	l := &Listener{pc: pc, sessions: map[uint64]*Session{}, accept: make(chan *Session, acceptBacklog),
-		done: make(chan struct{}), out: make([]byte, maxDatagram)}
+	l := &Listener{pc: pc, sessions: map[uint64]*Session{}, finished: map[uint64]*Session{},
+		accept: make(chan *Session, acceptBacklog),
+		done:   make(chan struct{}), out: make([]byte, maxDatagram)}
 	if err := check("endpoint", C.quic_endpoint_new(cfg.c, nil, &l.ep)); err != nil {
 		pc.Close()
 		return nil, err
@@ -160,18 +161,12 @@ func (l *Listener) flush(now time.Time) {
 			}
 		case C.QUIC_ENDPOINT_EVENT_TYPE_CONNECTION_DONE:
 			if s := l.sessions[handle]; s != nil {
-				s.pending = append(s.pending, sessionDone{})
-				l.finished = append(l.finished, s)
+				l.finished[handle] = s
 			}
 			delete(l.sessions, handle)
 		}
 	}
 }
-
-// sessionDone marks, in a Session's pending events, where it ends.
-type sessionDone struct{}
-
-func (sessionDone) isEvent() {}
 
 func (l *Listener) newSession(handle uint64) *Session {
 	var remote netip.AddrPort
@@ -184,6 +179,21 @@ func (l *Listener) newSession(handle uint64) *Session {
 		}
 	}
 	s := newSession(&l.mu, remote)
+	s.backlog = newBacklog()
+	go s.pump(func(ids []uint64) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		var c *C.quic_conn
+		if l.ep == nil || C.quic_endpoint_conn(l.ep, C.uint64_t(handle), &c) != C.QUIC_RESULT_OK {
+			return
+		}
+		for _, id := range ids {
+			C.quic_conn_stream_resume_reading(c, C.uint64_t(id))
+		}
+		now := time.Now()
+		l.flush(now)
+		l.rearm(now)
+	})
 	s.borrow = func() (*Conn, error) {
 		c := &Conn{borrowed: true}
 		if err := check("connection", C.quic_endpoint_conn(l.ep, C.uint64_t(handle), &c.c)); err != nil {
@@ -199,7 +209,7 @@ func (l *Listener) newSession(handle uint64) *Session {
 }
 
 // rearm sets the read deadline to the endpoint's timer, or to now when
-// a Session has events waiting (under mu).
+// a Session has events (or its end) waiting for the loop (under mu).
 func (l *Listener) rearm(now time.Time) {
 	deadline, armed := fromNanos(C.quic_endpoint_timeout(l.ep))
 	for _, s := range l.sessions {
@@ -207,26 +217,13 @@ func (l *Listener) rearm(now time.Time) {
 			deadline, armed = now, true
 		}
 	}
+	if len(l.finished) > 0 {
+		deadline, armed = now, true
+	}
 	if !armed {
 		deadline = time.Time{}
 	}
 	_ = l.pc.SetReadDeadline(deadline)
-}
-
-// deliverAll hands each Session its pending events (not under mu).
-func deliverAll(batches map[*Session][]Event) {
-	for s, evs := range batches {
-		end := false
-		if n := len(evs); n > 0 {
-			if _, ok := evs[n-1].(sessionDone); ok {
-				evs, end = evs[:n-1], true
-			}
-		}
-		s.deliver(evs)
-		if end {
-			s.finish(nil)
-		}
-	}
 }
 
 func (l *Listener) run() {
@@ -236,20 +233,20 @@ func (l *Listener) run() {
 		l.mu.Lock()
 		now := time.Now()
 		l.flush(now)
-		batches := map[*Session][]Event{}
-		for _, s := range l.sessions {
+		// Into each Session's backlog, without waiting for its reader.
+		for handle, s := range l.sessions {
 			if len(s.pending) > 0 {
-				batches[s], s.pending = s.pending, nil
+				l.add(s, handle, s.pending, false)
+				s.pending = nil
 			}
 		}
-		// Sessions that ended this round are no longer in the map.
-		for _, s := range l.finished {
-			batches[s], s.pending = s.pending, nil
+		for handle, s := range l.finished {
+			l.add(s, handle, s.pending, true)
+			s.pending = nil
+			delete(l.finished, handle)
 		}
-		l.finished = l.finished[:0]
 		l.rearm(now)
 		l.mu.Unlock()
-		deliverAll(batches)
 
 		n, from, err := l.pc.ReadFromUDPAddrPort(buf)
 		l.mu.Lock()
@@ -274,7 +271,7 @@ func (l *Listener) run() {
 			l.mu.Unlock()
 			for _, s := range ended {
 				s.closeOnce.Do(func() { close(s.closing) })
-				s.finish(&Error{Op: "listener", Code: ResultClosing, Detail: "the listener was closed"})
+				s.backlog.ending(&Error{Op: "listener", Code: ResultClosing, Detail: "the listener was closed"})
 			}
 			return
 		}

@@ -335,28 +335,7 @@ func serveHQ(ctx context.Context, t *testing.T, l *Listener, www string) {
 		if err != nil {
 			return
 		}
-		go func() {
-			requests := map[uint64][]byte{}
-			for ev := range sess.Events() {
-				e, ok := ev.(StreamDataReceived)
-				if !ok {
-					continue
-				}
-				requests[e.StreamID] = append(requests[e.StreamID], e.Data...)
-				if !e.EndStream {
-					continue
-				}
-				line := strings.TrimSpace(string(requests[e.StreamID]))
-				body, err := os.ReadFile(filepath.Join(www, filepath.Base(strings.TrimPrefix(line, "GET "))))
-				if err != nil {
-					_ = sess.StreamReset(e.StreamID, 0x10)
-					continue
-				}
-				if err := sess.StreamSend(e.StreamID, body, true); err != nil {
-					t.Errorf("serving %s: %v", line, err)
-				}
-			}
-		}()
+		go serveSession(t, sess, www)
 	}
 }
 
@@ -449,5 +428,143 @@ func TestDialRefusesAnUnverifiedServer(t *testing.T) {
 	}
 	if ce.ErrorCode < 0x100 || ce.ErrorCode > 0x1ff || ce.Termination != TerminationLocalError {
 		t.Errorf("Dial ended with %+v, want our CRYPTO_ERROR", ce.ConnectionTerminated)
+	}
+}
+
+// A server Session whose reader never reads holds up neither the
+// Listener nor its other Sessions, and what it holds stops growing: its
+// streams are paused, so the peer stops at its flow-control window.
+func TestASessionNobodyReadsHoldsUpNoOther(t *testing.T) {
+	www := t.TempDir()
+	want := randomFile(t, www, "b.bin", 1_000_000)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	scfg, err := NewServerConfig(WithALPN("hq-interop"), WithDatagrams(1200),
+		WithCertificate(filepath.Join(certDir, "server.pem"), filepath.Join(certDir, "server.key")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer scfg.Close()
+	l, err := Listen(ctx, "127.0.0.1:0", scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	stalled := make(chan *Session, 1)
+	go func() {
+		for first := true; ; first = false {
+			s, err := l.Accept(ctx)
+			if err != nil {
+				return
+			}
+			if first {
+				stalled <- s // never read
+				continue
+			}
+			go serveSession(t, s, www)
+		}
+	}()
+
+	acfg, err := NewClientConfig(WithALPN("hq-interop"), WithServerName("localhost"), WithDatagrams(1200),
+		WithCAFile(filepath.Join(certDir, "ca.pem")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acfg.Close()
+	a, err := Dial(ctx, addr, acfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := <-stalled
+	id, err := a.OpenStream(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload := make([]byte, 16<<20)
+	if err := a.StreamSend(id, upload, true); err != nil {
+		t.Fatal(err)
+	}
+	held := func() (n int, bytes int) {
+		s.backlog.mu.Lock()
+		defer s.backlog.mu.Unlock()
+		for _, ev := range s.backlog.events {
+			if d, ok := ev.(StreamDataReceived); ok {
+				bytes += len(d.Data)
+			}
+		}
+		return len(s.backlog.events), bytes
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for n, _ := held(); n < highWater && time.Now().Before(deadline); n, _ = held() {
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	b, err := Dial(ctx, addr, clientConfig(t, "hq-interop"))
+	if err != nil {
+		t.Fatalf("a second client, while the first Session is not read: %v", err)
+	}
+	getCtx, getCancel := context.WithTimeout(ctx, 20*time.Second)
+	defer getCancel()
+	body, err := Get(getCtx, b, "https://"+addr+"/b.bin")
+	if err != nil || !bytes.Equal(body, want) {
+		t.Fatalf("the second client got %d bytes (%v), want the %d of the file", len(body), err, len(want))
+	}
+
+	n1, bytes1 := held()
+	time.Sleep(500 * time.Millisecond)
+	n2, bytes2 := held()
+	if n2 != n1 || bytes2 >= len(upload) {
+		t.Errorf("the unread Session's backlog went from %d events (%d bytes) to %d (%d): not paused",
+			n1, bytes1, n2, bytes2)
+	}
+	t.Logf("held for the unread Session: %d events, %d bytes of a %d-byte upload", n2, bytes2, len(upload))
+
+	// DATAGRAM frames, which no window bounds, are dropped while it is full.
+	for i := 0; i < 50; i++ {
+		if err := a.SendDatagram([]byte("unreliable")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		s.backlog.mu.Lock()
+		dropped := s.backlog.dropped
+		s.backlog.mu.Unlock()
+		if dropped > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	n3, _ := held()
+	s.backlog.mu.Lock()
+	dropped := s.backlog.dropped
+	s.backlog.mu.Unlock()
+	if dropped == 0 || n3 != n2 {
+		t.Errorf("with the backlog full, %d DATAGRAM frames were dropped and it went from %d events to %d",
+			dropped, n2, n3)
+	}
+}
+
+// serveSession answers one Session's hq-interop requests from www.
+func serveSession(t *testing.T, sess *Session, www string) {
+	requests := map[uint64][]byte{}
+	for ev := range sess.Events() {
+		e, ok := ev.(StreamDataReceived)
+		if !ok {
+			continue
+		}
+		requests[e.StreamID] = append(requests[e.StreamID], e.Data...)
+		if !e.EndStream {
+			continue
+		}
+		line := strings.TrimSpace(string(requests[e.StreamID]))
+		body, err := os.ReadFile(filepath.Join(www, filepath.Base(strings.TrimPrefix(line, "GET "))))
+		if err != nil {
+			_ = sess.StreamReset(e.StreamID, 0x10)
+			continue
+		}
+		if err := sess.StreamSend(e.StreamID, body, true); err != nil {
+			t.Errorf("serving %s: %v", line, err)
+		}
 	}
 }

@@ -39,6 +39,8 @@ type Session struct {
 	established     chan struct{}
 	establishedOnce sync.Once
 	remote          netip.AddrPort
+
+	backlog *backlog // a Listener's Session: events waiting for the reader
 }
 
 func newSession(mu *sync.Mutex, remote netip.AddrPort) *Session {
