@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// eventBacklog is how many events a Session holds for its reader. When it
-// is full, the loop that drives the connection waits for the reader, so a
-// peer can make us hold no more than this (plus what flow control lets
-// libquic buffer).
+// eventBacklog is the capacity of a Session's Events channel. When it is
+// full, a Dial session's loop waits for the reader (so a peer can make us
+// hold no more than this, plus what flow control lets libquic buffer); a
+// Listener's Session keeps a backlog instead, bounded as backlog.go says.
 const eventBacklog = 256
 
 // maxDatagram is the size of the loops' send and receive buffers: the
