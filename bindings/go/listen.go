@@ -141,10 +141,8 @@ func (l *Listener) flush(now time.Time) {
 				continue
 			}
 			e := convertEvent(&cev)
-			s.pending = append(s.pending, e)
-			switch e := e.(type) {
-			case HandshakeCompleted:
-				s.establishedOnce.Do(func() { close(s.established) })
+			s.note(e)
+			if _, ok := e.(HandshakeCompleted); ok {
 				select {
 				case l.accept <- s:
 				default:
@@ -156,8 +154,6 @@ func (l *Listener) flush(now time.Time) {
 						C.quic_conn_close(c, false, 0x2 /* CONNECTION_REFUSED */, 0, nil, 0, nanos(now))
 					}
 				}
-			case ConnectionTerminated:
-				s.result = errorOf(e)
 			}
 		case C.QUIC_ENDPOINT_EVENT_TYPE_CONNECTION_DONE:
 			if s := l.sessions[handle]; s != nil {
@@ -260,19 +256,21 @@ func (l *Listener) run() {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			C.quic_endpoint_handle_timer(l.ep, nanos(now))
 		default:
-			// Closed: every Session ends with the endpoint.
-			ended := make([]*Session, 0, len(l.sessions))
-			for _, s := range l.sessions {
-				ended = append(ended, s)
+			// Closed: every Session ends with the endpoint, those that
+			// ended this round too (their Events must still close).
+			closed := &Error{Op: "listener", Code: ResultClosing, Detail: "the listener was closed"}
+			for _, sessions := range []map[uint64]*Session{l.sessions, l.finished} {
+				for handle, s := range sessions {
+					l.add(s, handle, s.pending, false)
+					s.pending = nil
+					s.closeOnce.Do(func() { close(s.closing) })
+					s.backlog.ending(closed)
+				}
 			}
-			l.sessions = map[uint64]*Session{}
+			l.sessions, l.finished = map[uint64]*Session{}, map[uint64]*Session{}
 			C.quic_endpoint_free(l.ep)
 			l.ep = nil
 			l.mu.Unlock()
-			for _, s := range ended {
-				s.closeOnce.Do(func() { close(s.closing) })
-				s.backlog.ending(&Error{Op: "listener", Code: ResultClosing, Detail: "the listener was closed"})
-			}
 			return
 		}
 		l.mu.Unlock()

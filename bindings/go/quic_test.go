@@ -543,6 +543,23 @@ func TestASessionNobodyReadsHoldsUpNoOther(t *testing.T) {
 		t.Errorf("with the backlog full, %d DATAGRAM frames were dropped and it went from %d events to %d",
 			dropped, n2, n3)
 	}
+
+	// Closing the Listener ends the unread Session too: its Events close.
+	cancel()
+	ended := make(chan struct{})
+	go func() {
+		for range s.Events() {
+		}
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the unread Session's Events stayed open after the Listener closed")
+	}
+	if err := s.Err(); !errors.Is(err, ResultClosing) && err != nil {
+		t.Errorf("the unread Session ended with %v", err)
+	}
 }
 
 // serveSession answers one Session's hq-interop requests from www.

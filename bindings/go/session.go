@@ -188,21 +188,26 @@ func (s *Session) Close(ctx context.Context, errorCode uint64, reason string) er
 	}
 }
 
-// take moves the connection's events into pending (under mu) and notes
-// the handshake and the end.
+// take moves the connection's events into pending (under mu).
 func (s *Session) take(c *Conn) {
 	for {
 		ev, ok := c.PollEvent()
 		if !ok {
-			break
+			return
 		}
-		s.pending = append(s.pending, ev)
-		switch e := ev.(type) {
-		case HandshakeCompleted:
-			s.establishedOnce.Do(func() { close(s.established) })
-		case ConnectionTerminated:
-			s.result = errorOf(e)
-		}
+		s.note(ev)
+	}
+}
+
+// note queues one event in pending (under mu) and notes the handshake
+// and the end.
+func (s *Session) note(ev Event) {
+	s.pending = append(s.pending, ev)
+	switch e := ev.(type) {
+	case HandshakeCompleted:
+		s.establishedOnce.Do(func() { close(s.established) })
+	case ConnectionTerminated:
+		s.result = errorOf(e)
 	}
 }
 
