@@ -494,3 +494,28 @@ def test_session_ticket_pickles():
 
 def test_stream_error_is_value_error():
     assert issubclass(StreamError, ValueError) and issubclass(StreamError, LibquicError)
+
+
+@pytest.mark.parametrize("field,value", [("idle_timeout", -1.0), ("max_data", -5), ("max_data", 1 << 64),
+                                         ("connection_id_length", -1)])
+def test_configuration_values_out_of_range_are_refused(field, value):
+    """A negative or too large setting is refused, not wrapped by ctypes
+    into a huge unsigned one."""
+    from libquic.quic.configuration import QuicConfiguration
+    from libquic.quic.connection import QuicConnection
+    config = QuicConfiguration(is_client=True, alpn_protocols=["hq-interop"], **{field: value})
+    with pytest.raises(ValueError, match=field):
+        QuicConnection(configuration=config)
+
+
+def test_clock_values_are_clamped(client_and_server):
+    """A caller clock before zero or past uint64_t neither wraps nor goes
+    back: libquic's time only moves forward."""
+    with client_and_server() as pair:
+        if not is_libquic(pair.client):
+            pytest.skip("libquic's clock conversion")
+        check_handshake(pair)
+        pair.client.handle_timer(now=-5.0)
+        assert pair.client._ns(None) >= int(pair.clock.now * 1e9)
+        pair.client.handle_timer(now=1e12)
+        assert pair.client._ns(None) <= 2**63

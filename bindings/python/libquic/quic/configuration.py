@@ -185,6 +185,14 @@ class _NativeConfig:
         def setting(rc, what):
             _lib.check(rc, what, p)
 
+        def unsigned(value, what, bits=64):
+            """A setting for an unsigned C parameter: ctypes would wrap a
+            negative or too large value silently."""
+            value = int(value)
+            if not 0 <= value < 1 << bits:
+                raise ValueError(f"{what} out of range: {value}")
+            return value
+
         if c.quic_logger is not None:
             warnings.warn("libquic does not feed aioquic's QuicLogger; set qlog_dir for a qlog trace",
                           stacklevel=4)
@@ -196,21 +204,21 @@ class _NativeConfig:
                              f" (libquic has {', '.join(_CONGESTION)})")
         setting(lib.quic_config_set_congestion_control(p, _CONGESTION[c.congestion_control_algorithm]),
                 "congestion_control_algorithm")
-        setting(lib.quic_config_set_connection_id_length(p, c.connection_id_length), "connection_id_length")
-        setting(lib.quic_config_set_idle_timeout(p, int(c.idle_timeout * 1e9)), "idle_timeout")
-        setting(lib.quic_config_set_max_data(p, c.max_data), "max_data")
-        setting(lib.quic_config_set_max_stream_data(p, c.max_stream_data), "max_stream_data")
-        setting(lib.quic_config_set_max_datagram_size(p, c.max_datagram_size), "max_datagram_size")
+        setting(lib.quic_config_set_connection_id_length(p, unsigned(c.connection_id_length, "connection_id_length")), "connection_id_length")
+        setting(lib.quic_config_set_idle_timeout(p, unsigned(c.idle_timeout * 1e9, "idle_timeout")), "idle_timeout")
+        setting(lib.quic_config_set_max_data(p, unsigned(c.max_data, "max_data")), "max_data")
+        setting(lib.quic_config_set_max_stream_data(p, unsigned(c.max_stream_data, "max_stream_data")), "max_stream_data")
+        setting(lib.quic_config_set_max_datagram_size(p, unsigned(c.max_datagram_size, "max_datagram_size")), "max_datagram_size")
         max_pmtu = c.max_datagram_size if c.max_pmtu is None else c.max_pmtu
-        setting(lib.quic_config_set_max_pmtu(p, max_pmtu), "max_pmtu")
-        setting(lib.quic_config_set_initial_rtt(p, int(c.initial_rtt * 1e9)), "initial_rtt")
+        setting(lib.quic_config_set_max_pmtu(p, unsigned(max_pmtu, "max_pmtu")), "max_pmtu")
+        setting(lib.quic_config_set_initial_rtt(p, unsigned(c.initial_rtt * 1e9, "initial_rtt")), "initial_rtt")
         if c.max_datagram_frame_size is not None:
-            setting(lib.quic_config_set_max_datagram_frame_size(p, c.max_datagram_frame_size),
+            setting(lib.quic_config_set_max_datagram_frame_size(p, unsigned(c.max_datagram_frame_size, "max_datagram_frame_size")),
                     "max_datagram_frame_size")
         if c.server_name is not None:
             setting(lib.quic_config_set_server_name(p, c.server_name.encode()), "server_name")
         if c.verify_mode is not None:
-            setting(lib.quic_config_set_verify_mode(p, int(c.verify_mode)), "verify_mode")
+            setting(lib.quic_config_set_verify_mode(p, unsigned(c.verify_mode, "verify_mode", 32)), "verify_mode")
         if c.cafile or c.capath or c.cadata:
             cadata = c.cadata if isinstance(c.cadata, bytes) or c.cadata is None else c.cadata.encode()
             setting(lib.quic_config_load_verify_locations(
@@ -224,14 +232,16 @@ class _NativeConfig:
                                                         password.encode() if password else None),
                     "certificate")
         if c.cipher_suites:
-            arr = (ctypes.c_uint16 * len(c.cipher_suites))(*c.cipher_suites)
+            arr = (ctypes.c_uint16 * len(c.cipher_suites))(
+                *[unsigned(v, "cipher_suites", 16) for v in c.cipher_suites])
             setting(lib.quic_config_set_cipher_suites(p, arr, len(c.cipher_suites)), "cipher_suites")
         if c.supported_versions:
-            arr = (ctypes.c_uint32 * len(c.supported_versions))(*c.supported_versions)
+            arr = (ctypes.c_uint32 * len(c.supported_versions))(
+                *[unsigned(v, "supported_versions", 32) for v in c.supported_versions])
             setting(lib.quic_config_set_supported_versions(p, arr, len(c.supported_versions)),
                     "supported_versions")
         if c.original_version is not None:
-            setting(lib.quic_config_set_original_version(p, c.original_version), "original_version")
+            setting(lib.quic_config_set_original_version(p, unsigned(c.original_version, "original_version", 32)), "original_version")
         if c.secrets_log_file is not None:
             log = c.secrets_log_file
 

@@ -36,6 +36,8 @@ SessionTicketHandler = Callable[[SessionTicket], None]
 TokenHandler = Callable[[bytes], None]
 
 _BUFFER = 65536
+# The latest time libquic is given: below its UINT64_MAX ("no timer").
+_CLOCK_MAX_NS = 2**63
 
 
 class Termination(IntEnum):
@@ -152,9 +154,10 @@ class QuicConnection:
     # ---- the clock ----
 
     def _ns(self, now: Optional[float]) -> int:
-        """Seconds to nanoseconds, never before the last time given."""
+        """Seconds to nanoseconds, never before the last time given, and
+        within what libquic's uint64_t clock holds (ctypes would wrap)."""
         if now is not None:
-            self._now_ns = max(self._now_ns, int(round(now * 1e9)))
+            self._now_ns = min(max(self._now_ns, int(round(now * 1e9))), _CLOCK_MAX_NS)
         return self._now_ns
 
     # ---- aioquic's API ----
