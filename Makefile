@@ -314,6 +314,10 @@ install-check: lib examples $(CERTS)/server.pem
 # rustup, not Debian, so the build dependencies are not checked (-d).
 DEB_DIR := $(BUILD)/deb
 DEB_SRC := $(DEB_DIR)/libquic-$(VERSION)
+# The source tree as a package build takes it, as a tar stream on stdout.
+SOURCE_TAR := tar -c --exclude-vcs --exclude=./target --exclude=./build --exclude=./vendor \
+  --exclude=node_modules --exclude=./fuzz/target --exclude=./tests/netsim/target --exclude=./bench/target \
+  --exclude=./bindings/python/build --exclude='*.egg-info' .
 
 vendor/.complete: Cargo.lock
 	rm -rf vendor
@@ -326,8 +330,7 @@ deb: vendor/.complete
 	@mkdir -p $(DEB_SRC)
 	find $(DEB_SRC) -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
 	rm -f $(DEB_DIR)/*.deb $(DEB_DIR)/*.ddeb $(DEB_DIR)/*.changes $(DEB_DIR)/*.buildinfo
-	tar -c --exclude-vcs --exclude=./target --exclude=./build --exclude=./vendor --exclude=node_modules \
-	    --exclude=./fuzz/target --exclude=./tests/netsim/target --exclude=./bench/target . | tar -x -C $(DEB_SRC)
+	$(SOURCE_TAR) | tar -x -C $(DEB_SRC)
 	ln -s $(abspath vendor) $(DEB_SRC)/vendor
 	@# Without a network where the kernel allows it (unshare -n): that the
 	@# build is offline is then shown, not assumed.
@@ -347,7 +350,7 @@ deb-check: deb $(VENV)/.installed $(CERTS)/server.pem
 # (chroot); skipped, saying so, without it.
 deb-system-openssl-check: vendor/.complete examples $(CERTS)/server.pem
 	@if [ "$$(id -u)" != 0 ]; then echo "deb-system-openssl-check: skipped, needs root (debootstrap, chroot)"; \
-	 else sh tests/deb-system-openssl.sh $(BUILD)/quic-server $(CERTS); fi
+	 else SOURCE_TAR="$(SOURCE_TAR)" sh tests/deb-system-openssl.sh $(BUILD)/quic-server $(CERTS); fi
 
 lint:
 	$(CARGO) fmt --check

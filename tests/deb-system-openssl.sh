@@ -6,10 +6,11 @@
 # depend on the system libssl at 3.5.1 or newer and load it, and a client
 # built against them there downloads a file from quic-server (on the
 # host's loopback). Needs root (debootstrap, chroot, mounts).
-# Usage: deb-system-openssl.sh SERVER_BIN CERT_DIR
+# Usage: SOURCE_TAR=... deb-system-openssl.sh SERVER_BIN CERT_DIR
 set -eu
 server=$1 certs=$2
 fail() { echo "deb-system-openssl: $*" >&2; exit 1; }
+[ -n "${SOURCE_TAR:-}" ] || fail "SOURCE_TAR (the Makefile's) is not set: run make deb-system-openssl-check"
 [ "$(id -u)" = 0 ] || fail "needs root (debootstrap and chroot)"
 command -v debootstrap >/dev/null || fail "needs debootstrap (apt-get install debootstrap)"
 
@@ -29,26 +30,17 @@ if [ ! -f "$root/.complete" ]; then
     touch "$root/.complete"
 fi
 
-rm -rf "$root/src" "$root"/libquic*.deb "$root"/libquic_* "$root/tmp/out" "$root/tmp/www" "$root/tmp/server.out" \
+rm -rf "$root/src" "$root"/libquic*.deb "$root"/libquic_* "$root/tmp/out" "$root/tmp/www" \
     "$root/tmp/build.log" "$root/tmp/ldd.txt"
 mkdir -p "$root/src" "$root/vendor" "$root/root/.cargo" "$root/root/.rustup" "$root/tmp/www" "$root/tmp/out"
-tar -c --exclude-vcs --exclude=./target --exclude=./build --exclude=./vendor --exclude=node_modules \
-    --exclude=./fuzz/target --exclude=./tests/netsim/target --exclude=./bench/target . | tar -x -C "$root/src"
+# The tree as make deb copies it (the Makefile's SOURCE_TAR).
+sh -c "$SOURCE_TAR" | tar -x -C "$root/src"
 ln -s /vendor "$root/src/vendor"
 head -c 2000000 /dev/urandom > "$root/tmp/www/f.bin"
 cp "$certs/ca.pem" "$root/tmp/ca.pem"
 
-"$server" --listen 127.0.0.1:0 --cert "$certs/server.pem" --key "$certs/server.key" --root "$root/tmp/www" \
-    > "$root/tmp/server.out" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
-port=
-for _ in $(seq 50); do
-    port=$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$root/tmp/server.out")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || fail "quic-server did not start"
+. "$(dirname "$0")/quic-server.sh"
+start_quic_server "$server" "$certs" "$root/tmp/www" "$root/tmp/server.out" || fail "quic-server did not start"
 
 # In a private mount namespace: the host's Rust toolchain and vendored
 # crates, read-only; inside the root, build offline, install, build the
