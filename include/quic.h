@@ -969,6 +969,11 @@ typedef struct {
 // and the early data is refused (the connection goes on without them).
 typedef int (*quic_register_fn)(void *userdata, const quic_register_query *query);
 
+// Gives a caller's buffer back when libquic holds no reference to it any
+// more (`quic_conn_stream_send_owned`): `data` and `len` are what was
+// passed there.
+typedef void (*quic_release_fn)(void *release_ctx, const uint8_t *data, size_t len);
+
 // How a stream's sending stands, as `quic_conn_stream_send_info` fills it.
 // Set `struct_size` before the call.
 typedef struct {
@@ -2792,6 +2797,33 @@ quic_result quic_conn_stream_send(quic_conn *conn,
                                   const uint8_t *data,
                                   size_t len,
                                   bool fin);
+
+// Queues `len` bytes on a stream like `quic_conn_stream_send`, without
+// copying them: libquic reads `data` in place until the peer has
+// acknowledged every byte (or the stream or connection is gone), then
+// calls `release(release_ctx, data, len)`. Until then the buffer must
+// stay readable and unchanged. For large buffers (a file mapped in
+// memory, a response already built), this saves copying each byte into
+// the stream's buffer.
+//
+// `release` is called exactly once whatever this returns: before it
+// returns when the call fails, otherwise later, from inside a call on
+// this connection or `quic_conn_free`, on the thread making that call
+// (so it must not call into this connection). A NULL `release` is for
+// data that outlives the connection (static data).
+//
+// Returns: as `quic_conn_stream_send`.
+//
+// Safety: `conn` must be NULL or live; `data` valid for `len` bytes
+// until released; `release` safe to call with `release_ctx` from any
+// thread that uses the connection.
+quic_result quic_conn_stream_send_owned(quic_conn *conn,
+                                        uint64_t stream_id,
+                                        const uint8_t *data,
+                                        size_t len,
+                                        bool fin,
+                                        quic_release_fn release,
+                                        void *release_ctx);
 
 // Writes the bytes queued on a stream and not yet acknowledged by the
 // peer: what the stream's sending holds in memory. Send more once it has

@@ -368,6 +368,10 @@ impl Drop for Pair<'_> {
 /// A bulk transfer on one stream through the C ABI, advanced in steps.
 pub struct Bulk<'a> {
     pair: Pair<'a>,
+    /// Pieces go through `quic_conn_stream_send_owned` (no copy; each
+    /// holds a `Bytes` of the data until libquic releases it) instead of
+    /// `quic_conn_stream_send`.
+    owned: bool,
     written: usize,
     got: usize,
     done: bool,
@@ -380,15 +384,30 @@ impl<'a> Bulk<'a> {
         pair.handshake();
         Self {
             pair,
+            owned: false,
             written: 0,
             got: 0,
             done: false,
         }
     }
+
+    /// Like [`Bulk::start`], handing the pieces over without a copy.
+    pub fn start_owned(cfg: &'a Configs, batch: usize) -> Self {
+        Self {
+            owned: true,
+            ..Self::start(cfg, batch)
+        }
+    }
+}
+
+/// Drops the `Bytes` a piece handed to `quic_conn_stream_send_owned` held.
+unsafe extern "C" fn release_piece(ctx: *mut std::ffi::c_void, _data: *const u8, _len: usize) {
+    // SAFETY: `ctx` is the Box made for this piece in `pump`, released once.
+    drop(unsafe { Box::from_raw(ctx.cast::<bytes::Bytes>()) });
 }
 
 impl crate::BulkRun for Bulk<'_> {
-    fn pump(&mut self, data: &[u8], target: usize) -> usize {
+    fn pump(&mut self, data: &bytes::Bytes, target: usize) -> usize {
         let client = self.pair.client;
         while !self.done && self.got < target {
             let mut queued = 0u64;
@@ -399,14 +418,29 @@ impl crate::BulkRun for Bulk<'_> {
                     && queued + PIECE as u64 <= QUEUE_CAP
                 {
                     let end = (self.written + PIECE).min(data.len());
-                    let piece = &data[self.written..end];
-                    ok(quic_conn_stream_send(
-                        client,
-                        0,
-                        piece.as_ptr(),
-                        piece.len(),
-                        end == data.len(),
-                    ));
+                    let piece = data.slice(self.written..end);
+                    let fin = end == data.len();
+                    if self.owned {
+                        let (ptr, len) = (piece.as_ptr(), piece.len());
+                        let holder = Box::into_raw(Box::new(piece));
+                        ok(quic_conn_stream_send_owned(
+                            client,
+                            0,
+                            ptr,
+                            len,
+                            fin,
+                            Some(release_piece),
+                            holder.cast(),
+                        ));
+                    } else {
+                        ok(quic_conn_stream_send(
+                            client,
+                            0,
+                            piece.as_ptr(),
+                            piece.len(),
+                            fin,
+                        ));
+                    }
                     self.written = end;
                 }
             }

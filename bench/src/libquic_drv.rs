@@ -291,6 +291,9 @@ pub struct Bulk {
     batch: usize,
     /// Bytes per `stream_send` call.
     piece: usize,
+    /// The pieces are handed over as `Bytes` (`stream_send_bytes`, no
+    /// copy) instead of copied from a slice (`stream_send`).
+    owned: bool,
     written: usize,
     got: usize,
     done: bool,
@@ -325,6 +328,7 @@ impl Bulk {
             pair,
             batch,
             piece,
+            owned: false,
             written: 0,
             got: 0,
             done: false,
@@ -332,8 +336,26 @@ impl Bulk {
     }
 }
 
+impl Bulk {
+    /// Like [`Bulk::start`], the sender handing its 1 MiB pieces over
+    /// without a copy (`stream_send_bytes`, a slice of the data's `Bytes`),
+    /// as quinn-proto's `write_chunks` takes them.
+    pub fn start_owned(
+        c: &Arc<Config>,
+        s: &Arc<Config>,
+        ctls: &Arc<TlsContext>,
+        stls: &Arc<TlsContext>,
+        batch: usize,
+    ) -> Self {
+        Self {
+            owned: true,
+            ..Self::start(c, s, ctls, stls, batch)
+        }
+    }
+}
+
 impl crate::BulkRun for Bulk {
-    fn pump(&mut self, data: &[u8], target: usize) -> usize {
+    fn pump(&mut self, data: &bytes::Bytes, target: usize) -> usize {
         let p = &mut self.pair;
         while !self.done && self.got < target {
             while self.written < data.len()
@@ -341,9 +363,15 @@ impl crate::BulkRun for Bulk {
             {
                 let end = (self.written + self.piece).min(data.len());
                 let fin = end == data.len();
-                p.client
-                    .stream_send(0, &data[self.written..end], fin)
-                    .unwrap();
+                if self.owned {
+                    p.client
+                        .stream_send_bytes(0, data.slice(self.written..end), fin)
+                        .unwrap();
+                } else {
+                    p.client
+                        .stream_send(0, &data[self.written..end], fin)
+                        .unwrap();
+                }
                 self.written = end;
             }
             p.turn(self.batch);

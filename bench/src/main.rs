@@ -56,7 +56,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 pub trait BulkRun {
     /// Moves data until the receiver got at least `target` bytes of `data`
     /// (or all of it); returns how many it got.
-    fn pump(&mut self, data: &[u8], target: usize) -> usize;
+    fn pump(&mut self, data: &bytes::Bytes, target: usize) -> usize;
 }
 
 /// Starts a bulk transfer (the handshake included).
@@ -69,7 +69,8 @@ struct Rows {
     /// The repetition running: it sets the order in which rows take turns.
     rep: usize,
     /// BENCH_ONLY=text[,text...] runs only the rows whose name contains
-    /// one of them (to profile one stack: BENCH_ONLY=bulk/32/libquic-rust).
+    /// one of them (to profile one stack: BENCH_ONLY=bulk/32/libquic-rust);
+    /// a text ending in `$` must end the name (`bulk/32/libquic-rust$`).
     only: String,
 }
 
@@ -83,7 +84,10 @@ impl Rows {
     }
 
     fn want(&self, key: &str) -> bool {
-        self.only.split(',').any(|p| key.contains(p))
+        self.only.split(',').any(|p| match p.strip_suffix('$') {
+            Some(end) => key.ends_with(end),
+            None => key.contains(p),
+        })
     }
 
     /// Runs `work` in this process (it returns the units it did) and
@@ -133,7 +137,12 @@ impl Rows {
     /// Bulk transfers of `data`, one per wanted row, started (handshake
     /// included) and then advanced `steps` times in turns; records MB per
     /// CPU-second of each.
-    fn run_bulk<'a>(&mut self, starts: &mut [(String, StartBulk<'a>)], data: &[u8], steps: usize) {
+    fn run_bulk<'a>(
+        &mut self,
+        starts: &mut [(String, StartBulk<'a>)],
+        data: &bytes::Bytes,
+        steps: usize,
+    ) {
         let mut runs: Vec<(String, Box<dyn BulkRun + 'a>, f64)> = Vec::new();
         for i in util::order(starts.len(), self.rep) {
             let (key, start) = &mut starts[i];
@@ -187,7 +196,10 @@ fn main() {
     let mb = env_usize("BENCH_MB", 200);
     let handshakes = env_usize("BENCH_HANDSHAKES", 1000);
     let streams = env_usize("BENCH_STREAMS", 10_000);
-    let data: Vec<u8> = (0..mb << 20).map(|i| (i * 7 + (i >> 12)) as u8).collect();
+    let data: bytes::Bytes = (0..mb << 20)
+        .map(|i| (i * 7 + (i >> 12)) as u8)
+        .collect::<Vec<u8>>()
+        .into();
     let (lc, ls) = libquic_drv::configs(&certs);
     let (lc, ls) = (std::sync::Arc::new(lc), std::sync::Arc::new(ls));
     let ctls = quic::tls::TlsContext::new(&lc).unwrap();
@@ -223,10 +235,18 @@ fn main() {
         for batch in [2usize, 32] {
             // The stacks' transfers advance in turns of a twentieth of the
             // data, so a slow spell of the shared machine hits all alike.
-            let mut starts: [(String, StartBulk); 5] = [
+            let mut starts: [(String, StartBulk); 8] = [
                 (
                     format!("bulk/{batch}/libquic-rust"),
                     Box::new(|| Box::new(libquic_drv::Bulk::start(&lc, &ls, &ctls, &stls, batch))),
+                ),
+                (
+                    format!("bulk/{batch}/libquic-rust-owned"),
+                    Box::new(|| {
+                        Box::new(libquic_drv::Bulk::start_owned(
+                            &lc, &ls, &ctls, &stls, batch,
+                        ))
+                    }),
                 ),
                 (
                     format!("bulk/{batch}/libquic-rust-qlog"),
@@ -247,8 +267,16 @@ fn main() {
                     Box::new(|| Box::new(cabi_drv::Bulk::start(&ccfg, batch))),
                 ),
                 (
+                    format!("bulk/{batch}/libquic-c-owned"),
+                    Box::new(|| Box::new(cabi_drv::Bulk::start_owned(&ccfg, batch))),
+                ),
+                (
                     format!("bulk/{batch}/quinn-proto"),
                     Box::new(|| Box::new(quinn_drv::Bulk::start(&qcfg, batch))),
+                ),
+                (
+                    format!("bulk/{batch}/quinn-proto-owned"),
+                    Box::new(|| Box::new(quinn_drv::Bulk::start_owned(&qcfg, batch))),
                 ),
             ];
             b.run_bulk(&mut starts, &data, 20);

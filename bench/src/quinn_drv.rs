@@ -315,6 +315,9 @@ pub struct Bulk {
     id: StreamId,
     incoming: Option<StreamId>,
     written: usize,
+    /// Writes hand `Bytes` over (`write_chunks`, no copy) instead of
+    /// copying from a slice (`write`).
+    owned: bool,
     finished: bool,
     got: usize,
     done: bool,
@@ -332,6 +335,7 @@ impl Bulk {
             id,
             incoming: None,
             written: 0,
+            owned: false,
             finished: false,
             got: 0,
             done: false,
@@ -339,15 +343,34 @@ impl Bulk {
     }
 }
 
+impl Bulk {
+    /// Like [`Bulk::start`], writing with `write_chunks`: slices of the
+    /// data's `Bytes`, taken without a copy.
+    pub fn start_owned(cfg: &Configs, batch: usize) -> Self {
+        Self {
+            owned: true,
+            ..Self::start(cfg, batch)
+        }
+    }
+}
+
 impl crate::BulkRun for Bulk {
-    fn pump(&mut self, data: &[u8], target: usize) -> usize {
+    fn pump(&mut self, data: &bytes::Bytes, target: usize) -> usize {
         let p = &mut self.pair;
         while !self.done && self.got < target {
             if !self.finished {
                 // quinn-proto's write takes what its send buffer allows.
                 let c = p.conn(true);
                 while self.written < data.len() {
-                    match c.send_stream(self.id).write(&data[self.written..]) {
+                    let wrote = if self.owned {
+                        let mut rest = [data.slice(self.written..)];
+                        c.send_stream(self.id)
+                            .write_chunks(&mut rest)
+                            .map(|w| w.bytes)
+                    } else {
+                        c.send_stream(self.id).write(&data[self.written..])
+                    };
+                    match wrote {
                         Ok(n) if n > 0 => self.written += n,
                         _ => break,
                     }

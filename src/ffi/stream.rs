@@ -1,6 +1,8 @@
 //! Streams through the C ABI: sending, opening, resetting and stopping
 //! them (reading is in `reading`).
 
+use std::ffi::c_void;
+
 use super::config::{quic_config, with_config};
 use super::conn::{quic_conn, with_conn, with_conn_ref};
 use super::result::*;
@@ -33,6 +35,96 @@ pub unsafe extern "C" fn quic_conn_stream_send(
     with_conn(conn, |h| {
         let data = try_slice!(data, len);
         match h.conn.stream_send(stream_id, data, fin) {
+            Ok(()) => QUIC_RESULT_OK,
+            Err(e) => api_error_code(e),
+        }
+    })
+}
+
+/// Gives a caller's buffer back when libquic holds no reference to it any
+/// more (`quic_conn_stream_send_owned`): `data` and `len` are what was
+/// passed there.
+pub type quic_release_fn =
+    Option<unsafe extern "C" fn(release_ctx: *mut c_void, data: *const u8, len: usize)>;
+
+/// The caller's buffer as a `Bytes` owner: released through the caller's
+/// function when the last slice of it is dropped.
+struct CallerBuffer {
+    data: *const u8,
+    len: usize,
+    release: quic_release_fn,
+    ctx: *mut c_void,
+}
+
+// SAFETY: `quic_conn_stream_send_owned`'s contract makes the caller keep
+// the buffer readable and unchanged until `release` runs, and makes
+// `release` callable with `ctx` from any thread that uses the connection,
+// which is where the last reference may drop.
+unsafe impl Send for CallerBuffer {}
+
+impl AsRef<[u8]> for CallerBuffer {
+    fn as_ref(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: non-NULL (checked before a CallerBuffer with len > 0 is
+        // made) and readable for `len` bytes until released, per the
+        // contract above.
+        unsafe { std::slice::from_raw_parts(self.data, self.len) }
+    }
+}
+
+impl Drop for CallerBuffer {
+    fn drop(&mut self) {
+        if let Some(release) = self.release {
+            // SAFETY: the caller's function, called once with what it gave.
+            unsafe { release(self.ctx, self.data, self.len) };
+        }
+    }
+}
+
+/// Queues `len` bytes on a stream like `quic_conn_stream_send`, without
+/// copying them: libquic reads `data` in place until the peer has
+/// acknowledged every byte (or the stream or connection is gone), then
+/// calls `release(release_ctx, data, len)`. Until then the buffer must
+/// stay readable and unchanged. For large buffers (a file mapped in
+/// memory, a response already built), this saves copying each byte into
+/// the stream's buffer.
+///
+/// `release` is called exactly once whatever this returns: before it
+/// returns when the call fails, otherwise later, from inside a call on
+/// this connection or `quic_conn_free`, on the thread making that call
+/// (so it must not call into this connection). A NULL `release` is for
+/// data that outlives the connection (static data).
+///
+/// Returns: as `quic_conn_stream_send`.
+///
+/// Safety: `conn` must be NULL or live; `data` valid for `len` bytes
+/// until released; `release` safe to call with `release_ctx` from any
+/// thread that uses the connection.
+#[no_mangle]
+pub unsafe extern "C" fn quic_conn_stream_send_owned(
+    conn: *mut quic_conn,
+    stream_id: u64,
+    data: *const u8,
+    len: usize,
+    fin: bool,
+    release: quic_release_fn,
+    release_ctx: *mut c_void,
+) -> quic_result {
+    // Owned from the start, so that every way out releases it.
+    let buffer = CallerBuffer {
+        data,
+        len,
+        release,
+        ctx: release_ctx,
+    };
+    with_conn(conn, move |h| {
+        if buffer.data.is_null() && buffer.len > 0 {
+            return QUIC_RESULT_NULL_PARAMETER;
+        }
+        let data = bytes::Bytes::from_owner(buffer);
+        match h.conn.stream_send_bytes(stream_id, data, fin) {
             Ok(()) => QUIC_RESULT_OK,
             Err(e) => api_error_code(e),
         }
