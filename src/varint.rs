@@ -47,27 +47,35 @@ pub fn write(out: &mut Vec<u8>, v: u64) {
 /// Appends `v` using exactly `len` bytes (1, 2, 4 or 8), e.g. a Length field
 /// reserved before its value is known. `v` must fit.
 pub fn write_with_len(out: &mut Vec<u8>, v: u64, len: usize) {
-    let start = out.len();
-    out.resize(start + len, 0);
-    put_with_len(&mut out[start..], v, len);
+    debug_assert!(
+        encoded_len(v).is_some_and(|n| n <= len),
+        "{v} does not fit in {len}"
+    );
+    // Each length its own fixed-size store: this runs several times for
+    // every packet, where a variable-length copy costs a memcpy call.
+    let v = v & MAX;
+    match len {
+        1 => out.push(v as u8),
+        2 => out.extend_from_slice(&(v as u16 | 0x4000).to_be_bytes()),
+        4 => out.extend_from_slice(&(v as u32 | 0x8000_0000).to_be_bytes()),
+        _ => out.extend_from_slice(&(v | 0xc000_0000_0000_0000).to_be_bytes()),
+    }
 }
 
 /// Writes `v` with exactly `len` bytes (1, 2, 4 or 8) into `out[..len]`; used
 /// to patch a Length field in place. `v` must fit and `out` be long enough.
 pub fn put_with_len(out: &mut [u8], v: u64, len: usize) {
-    let (len, tag) = match len {
-        1 => (1, 0x00),
-        2 => (2, 0x40),
-        4 => (4, 0x80),
-        _ => (8, 0xc0),
-    };
     debug_assert!(
         encoded_len(v).is_some_and(|n| n <= len),
         "{v} does not fit in {len}"
     );
-    let bytes = (v & MAX).to_be_bytes();
-    out[..len].copy_from_slice(&bytes[8 - len..]);
-    out[0] |= tag;
+    let v = v & MAX;
+    match len {
+        1 => out[0] = v as u8,
+        2 => out[..2].copy_from_slice(&(v as u16 | 0x4000).to_be_bytes()),
+        4 => out[..4].copy_from_slice(&(v as u32 | 0x8000_0000).to_be_bytes()),
+        _ => out[..8].copy_from_slice(&(v | 0xc000_0000_0000_0000).to_be_bytes()),
+    }
 }
 
 #[cfg(test)]

@@ -322,10 +322,13 @@ impl Connection {
     /// Removes protection from a 1-RTT packet with the key its phase bit
     /// names, and follows the peer into a new generation when the next key
     /// opened it (RFC 9001 §6.2, §6.3). `Ok(None)` means the packet is to
-    /// be dropped; an error closes the connection.
+    /// be dropped; an error closes the connection. `packet` holds the
+    /// received header (and header-protection sample); the payload is
+    /// decrypted into it from `received`, the packet as it arrived.
     pub(super) fn open_one_rtt(
         &mut self,
         packet: &mut [u8],
+        received: &[u8],
         pn_offset: usize,
         now: u64,
     ) -> Result<Option<protect::Opened>, TransportError> {
@@ -352,7 +355,8 @@ impl Connection {
                 None => return Ok(None),
             },
         };
-        let Ok(payload_len) = protect::decrypt_payload(packet, header_len, pn, key) else {
+        let Ok(payload_len) = protect::decrypt_payload_from(packet, received, header_len, pn, key)
+        else {
             self.on_authentication_failure()?;
             return Ok(None);
         };

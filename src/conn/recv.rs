@@ -79,19 +79,19 @@ impl Connection {
         self.qlog_datagram(false, datagram.len(), ecn);
         self.bytes_received += datagram.len() as u64;
         self.paths.active.on_datagram(from, datagram.len());
-        let mut buf = std::mem::take(&mut self.recv_buf);
-        buf.clear();
-        buf.extend_from_slice(datagram);
+        // Packets are opened into this scratch buffer, the datagram left
+        // as it arrived.
+        let mut scratch = std::mem::take(&mut self.recv_buf);
         let mut offset = 0;
         let arrival = Arrival {
             from,
             local,
-            datagram_len: buf.len(),
+            datagram_len: datagram.len(),
             ecn,
         };
         self.opened_in_datagram = false;
-        while offset < buf.len() && matches!(self.close, CloseState::Open) {
-            match self.recv_packet(&mut buf[offset..], arrival, now) {
+        while offset < datagram.len() && matches!(self.close, CloseState::Open) {
+            match self.recv_packet(&datagram[offset..], &mut scratch, arrival, now) {
                 Some(n) => offset += n,
                 None => break,
             }
@@ -102,11 +102,9 @@ impl Connection {
             }
         }
         if !self.opened_in_datagram && matches!(self.close, CloseState::Open) {
-            // The datagram as received: failed attempts to open its packets
-            // may have removed header protection in `buf`.
             self.check_stateless_reset(datagram, now);
         }
-        self.recv_buf = buf;
+        self.recv_buf = scratch;
         if matches!(self.close, CloseState::Open) {
             self.collect_stream_events();
             self.drive_tls(now);
@@ -144,16 +142,23 @@ impl Connection {
         }
     }
 
-    /// One packet at the start of `buf`; returns its length, or None when
-    /// the rest of the datagram cannot be used.
-    fn recv_packet(&mut self, buf: &mut [u8], arrival: Arrival, now: u64) -> Option<usize> {
+    /// One packet at the start of `received` (the rest of a datagram),
+    /// opened in `scratch`; returns its length, or None when the rest of
+    /// the datagram cannot be used.
+    fn recv_packet(
+        &mut self,
+        received: &[u8],
+        scratch: &mut Vec<u8>,
+        arrival: Arrival,
+        now: u64,
+    ) -> Option<usize> {
         let Arrival {
             from,
             local,
             datagram_len,
             ecn,
         } = arrival;
-        let hdr = header::parse(buf, self.config.endpoint.connection_id_length).ok()?;
+        let hdr = header::parse(received, self.config.endpoint.connection_id_length).ok()?;
         let len = hdr.packet_len;
         let ptype = hdr.packet_type;
         // RFC 9000 §14.1: a server discards Initial packets in datagrams
@@ -178,7 +183,7 @@ impl Connection {
                     hdr.scid.to_vec(),
                     hdr.token.to_vec(),
                 );
-                self.on_retry(version, &dcid, &scid, &token, &buf[..len], now);
+                self.on_retry(version, &dcid, &scid, &token, &received[..len], now);
                 return None;
             }
             PacketType::UnknownVersion => return None,
@@ -236,7 +241,22 @@ impl Connection {
             }
         }
 
-        let packet = &mut buf[..len];
+        // A 1-RTT packet's payload is decrypted straight from `received`:
+        // only its header and header-protection sample are copied. Other
+        // packets (handshake, 0-RTT: few) are copied whole and opened in
+        // place.
+        let received = received.get(..len)?;
+        if scratch.len() < len {
+            scratch.resize(len, 0);
+        }
+        let one_rtt = space == Space::Application && ptype != PacketType::ZeroRtt;
+        let copied = if one_rtt {
+            len.min(pn_offset + protect::SAMPLE_END)
+        } else {
+            len
+        };
+        scratch[..copied].copy_from_slice(&received[..copied]);
+        let packet = &mut scratch[..len];
         let opened = if ptype == PacketType::ZeroRtt {
             let largest = self.spaces[space as usize].ack.largest();
             let keys = self.early.open.as_mut()?;
@@ -246,7 +266,7 @@ impl Connection {
             };
             opened
         } else if space == Space::Application {
-            match self.open_one_rtt(packet, pn_offset, now) {
+            match self.open_one_rtt(packet, received, pn_offset, now) {
                 Ok(Some(o)) => o,
                 Ok(None) => {
                     let why = match self.spaces[space as usize].open {

@@ -358,10 +358,53 @@ impl PacketKey {
 
     /// Decrypts `payload` in place; `false` when the tag does not verify.
     pub fn open(&mut self, pn: u64, aad: &[u8], payload: &mut [u8], tag: &[u8]) -> bool {
+        let (input, out) = (payload.as_ptr(), payload.as_mut_ptr());
+        // SAFETY: in place: `payload` is both the input and the output.
+        unsafe { self.open_raw(pn, aad, input, out, payload.len(), tag) }
+    }
+
+    /// Decrypts `ciphertext` into `out` (of the same length), leaving the
+    /// ciphertext as it was: a received datagram needs no copy first.
+    /// `false` when the lengths differ or the tag does not verify.
+    pub fn open_into(
+        &mut self,
+        pn: u64,
+        aad: &[u8],
+        ciphertext: &[u8],
+        out: &mut [u8],
+        tag: &[u8],
+    ) -> bool {
+        if ciphertext.len() != out.len() {
+            return false;
+        }
+        // SAFETY: two distinct slices of one length (a `&` and a `&mut`
+        // cannot overlap).
+        unsafe {
+            self.open_raw(
+                pn,
+                aad,
+                ciphertext.as_ptr(),
+                out.as_mut_ptr(),
+                out.len(),
+                tag,
+            )
+        }
+    }
+
+    /// Safety: `input` readable and `out` writable for `len` bytes, either
+    /// the same range or not overlapping.
+    unsafe fn open_raw(
+        &mut self,
+        pn: u64,
+        aad: &[u8],
+        input: *const u8,
+        out: *mut u8,
+        len: usize,
+        tag: &[u8],
+    ) -> bool {
         debug_assert!(!self.sealing);
         let nonce = self.nonce(pn);
-        let (Ok(aad_len), Ok(len)) = (c_int::try_from(aad.len()), c_int::try_from(payload.len()))
-        else {
+        let (Ok(aad_len), Ok(len)) = (c_int::try_from(aad.len()), c_int::try_from(len)) else {
             return false;
         };
         if tag.len() != TAG_LEN {
@@ -372,8 +415,9 @@ impl PacketKey {
         let ctx = self.ctx.as_ptr();
         let (mut outl, mut last) = (0, [0u8; 16]);
         // SAFETY: as in `seal`, for a context keyed for opening; SET_TAG
-        // reads TAG_LEN bytes from `tag_copy`; Final returns 1 only when
-        // the tag verifies.
+        // reads TAG_LEN bytes from `tag_copy`; the payload ranges are as
+        // this function's contract says; Final returns 1 only when the tag
+        // verifies.
         unsafe {
             ffi::EVP_DecryptInit_ex(ctx, null(), null_mut(), null(), nonce.as_ptr()) == 1
                 && ffi::EVP_CIPHER_CTX_ctrl(
@@ -383,13 +427,7 @@ impl PacketKey {
                     tag_copy.as_mut_ptr().cast(),
                 ) == 1
                 && ffi::EVP_DecryptUpdate(ctx, null_mut(), &mut outl, aad.as_ptr(), aad_len) == 1
-                && ffi::EVP_DecryptUpdate(
-                    ctx,
-                    payload.as_mut_ptr(),
-                    &mut outl,
-                    payload.as_ptr(),
-                    len,
-                ) == 1
+                && ffi::EVP_DecryptUpdate(ctx, out, &mut outl, input, len) == 1
                 && outl == len
                 && ffi::EVP_DecryptFinal_ex(ctx, last.as_mut_ptr(), &mut outl) == 1
         }

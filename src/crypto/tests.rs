@@ -154,6 +154,18 @@ fn seal_then_open_round_trips_for_every_suite() {
             let mut copy = data.clone();
             assert!(open.packet.open(pn, b"aad", &mut copy, &tag));
             assert_eq!(&copy, b"hello quic");
+            // Out of place: the same plaintext, the ciphertext untouched;
+            // a wrong tag or a length mismatch is refused.
+            let mut out = [0u8; 10];
+            assert!(open.packet.open_into(pn, b"aad", &data, &mut out, &tag));
+            assert_eq!(&out, b"hello quic");
+            assert_ne!(&data, b"hello quic");
+            let mut bad = tag;
+            bad[15] ^= 0x80;
+            assert!(!open.packet.open_into(pn, b"aad", &data, &mut out, &bad));
+            assert!(!open
+                .packet
+                .open_into(pn, b"aad", &data, &mut out[..9], &tag));
             // Wrong packet number, AAD or tag: the packet is rejected.
             assert!(!open.packet.open(pn + 1, b"aad", &mut data.clone(), &tag));
             assert!(!open.packet.open(pn, b"aaD", &mut data.clone(), &tag));

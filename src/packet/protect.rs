@@ -19,6 +19,11 @@ fn protected_bits(first: u8) -> u8 {
 
 /// The sample starts 4 bytes after the start of the packet number, as if it
 /// were 4 bytes long (RFC 9001 §5.4.2).
+/// How far past the packet number's offset the sample ends (RFC 9001
+/// §5.4.2: it starts 4 bytes after it): what must be read to remove header
+/// protection.
+pub const SAMPLE_END: usize = 4 + SAMPLE_LEN;
+
 fn sample(packet: &[u8], pn_offset: usize) -> Option<&[u8; SAMPLE_LEN]> {
     let start = pn_offset + 4;
     packet.get(start..start + SAMPLE_LEN)?.try_into().ok()
@@ -193,6 +198,32 @@ pub fn decrypt_payload(
     let (header, rest) = packet.split_at_mut(header_len);
     let (payload, tag) = rest.split_at_mut(tag_start - header_len);
     if key.open(pn, header, payload, tag) {
+        Ok(payload.len())
+    } else {
+        Err(PacketError::DecryptionFailed)
+    }
+}
+
+/// [`decrypt_payload`] out of place: the payload and tag are read from
+/// `ciphertext` (the packet as received, left as it was) and the plaintext
+/// written to `packet`, of the same length, whose header up to
+/// `header_len` is already unprotected. A received datagram is then
+/// decrypted without being copied first.
+pub fn decrypt_payload_from(
+    packet: &mut [u8],
+    ciphertext: &[u8],
+    header_len: usize,
+    pn: u64,
+    key: &mut PacketKey,
+) -> Result<usize, PacketError> {
+    if packet.len() < header_len + TAG_LEN || ciphertext.len() != packet.len() {
+        return Err(PacketError::Truncated);
+    }
+    let tag_start = packet.len() - TAG_LEN;
+    let (header, rest) = packet.split_at_mut(header_len);
+    let payload = &mut rest[..tag_start - header_len];
+    let (sealed, tag) = ciphertext[header_len..].split_at(tag_start - header_len);
+    if key.open_into(pn, header, sealed, payload, tag) {
         Ok(payload.len())
     } else {
         Err(PacketError::DecryptionFailed)

@@ -858,11 +858,21 @@ impl Streams {
     }
 
     /// A STREAM frame was acknowledged.
+    /// One map lookup: this runs for every acknowledged packet of a bulk
+    /// transfer.
     pub(crate) fn on_stream_acked(&mut self, sid: u64, offset: u64, len: u64, fin: bool) {
-        if let Some(send) = self.send_half(sid) {
+        let Some(stream) = self.map.get_mut(&sid) else {
+            return;
+        };
+        if let Some(send) = stream.send.as_mut() {
             send.on_acked(offset, len, fin);
+            if send.fell_below(self.writable_level) {
+                self.writable.push_back(sid);
+            }
+            if !send.is_done() {
+                return; // not to be forgotten yet
+            }
         }
-        self.note_acked(sid);
         self.maybe_forget(sid);
     }
 

@@ -242,43 +242,54 @@ impl SendStream {
     /// A STREAM frame was acknowledged.
     pub(crate) fn on_acked(&mut self, offset: u64, len: u64, fin: bool) {
         let end = offset.saturating_add(len);
+        self.fin_acked |= fin;
         // Bytes below `base` were released already: a second copy of them
         // (sent again by a probe while the first was in flight) can be
         // acknowledged too, and must change nothing.
-        if end > self.base {
-            self.acked_len += self.acked.insert_counting(offset.max(self.base)..end);
+        if end <= self.base {
+            return;
+        }
+        if !self.lost.is_empty() {
             self.lost.remove(offset..end);
         }
-        self.fin_acked |= fin;
-        // Release the acknowledged prefix.
-        while let Some(r) = self.acked.first() {
-            if r.start > self.base {
-                break;
-            }
-            let Some((_, front)) = self.chunks.front() else {
-                // Into the small writes not yet sealed.
-                let end = r.end.min(self.tail_start + self.tail.len() as u64);
+        if offset <= self.base && self.acked.is_empty() {
+            // In order, nothing acknowledged beyond a gap: the usual case
+            // needs no range bookkeeping.
+            self.release_to(end);
+            return;
+        }
+        self.acked_len += self.acked.insert_counting(offset.max(self.base)..end);
+        // The ranges are disjoint and apart: at most the first one joins
+        // the released prefix.
+        if let Some(r) = self.acked.first().filter(|r| r.start <= self.base) {
+            self.release_to(r.end);
+        }
+        self.acked_len -= self.acked.remove_counting(0..self.base);
+    }
+
+    /// Drops the buffered bytes below `to` (acknowledged): whole chunks,
+    /// the front of one, or of the small writes not yet sealed.
+    fn release_to(&mut self, to: u64) {
+        while self.base < to {
+            let Some((start, front)) = self.chunks.front_mut() else {
+                let end = to.min(self.tail_start + self.tail.len() as u64);
                 if end > self.tail_start {
                     self.tail.advance((end - self.tail_start) as usize);
                     self.tail_start = end;
                     self.base = end;
                 }
-                break;
+                return;
             };
             let front_end = self.base + front.len() as u64;
-            if r.end >= front_end {
+            if to >= front_end {
                 self.chunks.pop_front();
                 self.base = front_end;
             } else {
-                let cut = (r.end - self.base) as usize;
-                if let Some((_, mut b)) = self.chunks.pop_front() {
-                    self.chunks.push_front((r.end, b.split_off(cut)));
-                }
-                self.base = r.end;
-                break;
+                front.advance((to - self.base) as usize);
+                *start = to;
+                self.base = to;
             }
         }
-        self.acked_len -= self.acked.remove_counting(0..self.base);
     }
 
     /// A STREAM frame was lost: resend what of it is not acknowledged.
@@ -310,6 +321,18 @@ impl SendStream {
             self.tail = BytesMut::new();
             self.lost = RangeSet::new();
         }
+    }
+
+    /// After an acknowledgement: true once when the buffer fell below
+    /// `level` after reaching it (the stream is then reported writable),
+    /// unless it can take no more data (FIN queued, reset, or asked to
+    /// stop).
+    pub(crate) fn fell_below(&mut self, level: u64) -> bool {
+        if !self.above_level || self.buffered() >= level {
+            return false;
+        }
+        self.above_level = false;
+        !self.is_finished() && self.stop_code.is_none()
     }
 
     /// True when nothing more will ever be sent and all of it was
@@ -390,6 +413,35 @@ mod tests {
         s.on_acked(0, 50, false);
         assert!(s.is_done());
         assert_eq!(s.buffered(), 0);
+    }
+
+    /// In-order acknowledgements release straight from the front (part of
+    /// a chunk, then the rest of it and part of the next); one beyond a
+    /// gap waits until the gap is acknowledged. The bytes still held stay
+    /// the right ones.
+    #[test]
+    fn acks_in_order_and_beyond_a_gap_release_the_right_bytes() {
+        let mut s = SendStream::new(1000);
+        let data: Vec<u8> = (0..600u32).map(|i| i as u8).collect();
+        s.write(Bytes::copy_from_slice(&data[..300]), false);
+        s.write(Bytes::copy_from_slice(&data[300..]), false);
+        assert_eq!(chunk(&mut s, 1000), Some((0, 600, false)));
+        s.on_acked(0, 100, false);
+        assert_eq!((s.buffered(), s.unacked()), (500, 500));
+        s.on_acked(500, 50, false);
+        assert_eq!((s.buffered(), s.unacked()), (500, 450));
+        s.on_acked(100, 250, false);
+        assert_eq!((s.buffered(), s.unacked()), (250, 200));
+        let mut out = Vec::new();
+        s.read(350, 250, &mut out);
+        assert_eq!(out, &data[350..]);
+        s.on_acked(350, 150, false);
+        assert_eq!((s.buffered(), s.unacked()), (50, 50));
+        out.clear();
+        s.read(550, 50, &mut out);
+        assert_eq!(out, &data[550..]);
+        s.on_acked(550, 50, false);
+        assert_eq!((s.buffered(), s.unacked()), (0, 0));
     }
 
     /// Two copies of the same bytes (a probe resent data still in flight)

@@ -43,23 +43,6 @@ impl Streams {
         }
     }
 
-    /// Data of `sid` was acknowledged: report it writable when its buffer
-    /// fell below the level it had reached, unless it can take no more
-    /// data (FIN queued, reset, or asked to stop).
-    pub(super) fn note_acked(&mut self, sid: u64) {
-        let level = self.writable_level;
-        let Some(send) = self.send_half(sid) else {
-            return;
-        };
-        if !send.above_level || send.buffered() >= level {
-            return;
-        }
-        send.above_level = false;
-        if !send.is_finished() && send.stop_code.is_none() {
-            self.writable.push_back(sid);
-        }
-    }
-
     /// Queues the writable events noted since the last call.
     pub(crate) fn drain_writable(&mut self, events: &mut VecDeque<Event>) {
         for stream_id in self.writable.drain(..) {
