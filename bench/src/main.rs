@@ -4,7 +4,11 @@
 //! pinned suite (AES-128-GCM) and group (X25519) were negotiated.
 //!
 //! Workloads: bulk (one stream, BENCH_MB megabytes, 200 by default) at
-//! BATCH=2 and BATCH=32; full handshakes (BENCH_HANDSHAKES, 1000 by
+//! BATCH=2 and BATCH=32, the sender writing 1 MiB pieces that the stack
+//! copies (`stream_send`, `quic_conn_stream_send`, quinn-proto's `write`)
+//! and, in the `-owned` rows, hands over as `Bytes` without a copy
+//! (`stream_send_bytes`, `quic_conn_stream_send_owned`, quinn-proto's
+//! `write_chunks`); full handshakes (BENCH_HANDSHAKES, 1000 by
 //! default), and as many resumed ones (libquic and OpenSSL's ceiling);
 //! 1 KB request/response streams (BENCH_STREAMS, 10,000 by default);
 //! connections through an endpoint on each side (BENCH_HANDSHAKES, 100 at
