@@ -531,14 +531,10 @@ pub(super) unsafe fn send_next(
     now_ns: u64,
     dest: impl FnOnce(Transmit),
 ) -> quic_result {
+    // A batch of one: sealed straight into the caller's buffer, not built
+    // in the scratch buffer and copied.
     let write = |c: &mut Connection, scratch: &mut Vec<u8>, buf: &mut [u8]| {
-        let transmit = c.send_within(scratch, buf.len(), now_ns)?;
-        buf.get_mut(..scratch.len())?.copy_from_slice(scratch);
-        let batch = Batch {
-            transmit,
-            segment_size: scratch.len(),
-            segments: 1,
-        };
+        let batch = c.send_batch_into(scratch, buf, 1, now_ns)?;
         Some((batch, scratch.len()))
     };
     // SAFETY: per this function's contract.

@@ -447,15 +447,15 @@ pub unsafe extern "C" fn quic_endpoint_send(
     info: *mut quic_datagram_info,
     now_ns: u64,
 ) -> quic_result {
+    // A batch of one, sealed straight into the caller's buffer; reported
+    // with no segment size (a lone datagram, not a GSO run).
     let write = |ep: &mut Endpoint<ConnHandle>, scratch: &mut Vec<u8>, buf: &mut [u8]| {
-        let transmit = ep.send_within(scratch, buf.len(), now_ns)?;
-        buf.get_mut(..scratch.len())?.copy_from_slice(scratch);
+        let (batch, len) = ep.send_batch_into(scratch, buf, 1, now_ns)?;
         let batch = Batch {
-            transmit,
             segment_size: 0,
-            segments: 1,
+            ..batch
         };
-        Some((batch, scratch.len()))
+        Some((batch, len))
     };
     // SAFETY: per the contract.
     unsafe { endpoint_send_with(ep, out, out_cap, out_len, info, write) }
