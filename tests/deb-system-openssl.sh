@@ -16,6 +16,11 @@ command -v debootstrap >/dev/null || fail "needs debootstrap (apt-get install de
 
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/libquic-debian
 root=$cache/trixie
+# One run at a time: two (a CI clone and a working tree on one machine)
+# would build in the same cached root over each other.
+mkdir -p "$cache"
+exec 9>"$cache/lock"
+flock 9
 # The mounts below live in a private mount namespace and vanish with it,
 # so nothing outside is ever reachable through this directory: removing
 # it is safe.
