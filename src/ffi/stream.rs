@@ -93,8 +93,9 @@ impl Drop for CallerBuffer {
 ///
 /// `release` is called exactly once whatever this returns: before it
 /// returns when the call fails, otherwise later, from inside a call on
-/// this connection or `quic_conn_free`, on the thread making that call
-/// (so it must not call into this connection). A NULL `release` is for
+/// this connection (or on the endpoint that holds it) or when the
+/// connection is freed, on the thread making that call; so it must not
+/// call into this connection or its endpoint. A NULL `release` is for
 /// data that outlives the connection (static data).
 ///
 /// Returns: as `quic_conn_stream_send`.
