@@ -17,13 +17,12 @@ fn protected_bits(first: u8) -> u8 {
     }
 }
 
-/// The sample starts 4 bytes after the start of the packet number, as if it
-/// were 4 bytes long (RFC 9001 §5.4.2).
-/// How far past the packet number's offset the sample ends (RFC 9001
-/// §5.4.2: it starts 4 bytes after it): what must be read to remove header
-/// protection.
+/// How far past the packet number's offset the header-protection sample
+/// ends: what must be read to remove header protection.
 pub const SAMPLE_END: usize = 4 + SAMPLE_LEN;
 
+/// The sample starts 4 bytes after the start of the packet number, as if it
+/// were 4 bytes long (RFC 9001 §5.4.2).
 fn sample(packet: &[u8], pn_offset: usize) -> Option<&[u8; SAMPLE_LEN]> {
     let start = pn_offset + 4;
     packet.get(start..start + SAMPLE_LEN)?.try_into().ok()
