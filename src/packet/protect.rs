@@ -477,8 +477,10 @@ mod tests {
         plain.extend((0..1300u32).map(|i| (i * 31 + 7) as u8));
         plain.resize(plain.len() + TAG_LEN, 0);
         let tag_start = plain.len() - TAG_LEN;
-        let layouts: [&[(usize, usize)]; 7] = [
+        let layouts: [&[(usize, usize)]; 9] = [
             &[(0, 1300)],
+            &[(3, 1297)],
+            &[(1290, 10)],
             &[(3, 5), (9, 1000)],
             &[(40, 1255)],
             &[(5, 200), (205, 16), (400, 899)],
