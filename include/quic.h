@@ -88,12 +88,16 @@ enum quic_event_type
     QUIC_EVENT_TYPE_HANDSHAKE_COMPLETED = 1,
     // ALPN agreed (before HANDSHAKE_COMPLETED): `alpn`.
     QUIC_EVENT_TYPE_PROTOCOL_NEGOTIATED = 2,
-    // Stream data arrived: `stream_id`, `data`, `end_stream`. Taking the
+    // Stream data arrived: `stream_id`, `data`, `end_stream`. What a
+    // stream received since it was last polled comes together (one event,
+    // not one per packet). Taking the
     // event credits the bytes back to the peer, unless the config says
     // `QUIC_RECEIVE_CREDIT_ON_CONSUME` (then `quic_conn_stream_consumed`
     // does); `quic_conn_stream_pause_reading` holds a stream's events back.
     QUIC_EVENT_TYPE_STREAM_DATA_RECEIVED = 3,
-    // The peer reset a stream: `stream_id`, `error_code`.
+    // The peer reset a stream: `stream_id`, `error_code`. Data already
+    // announced when the reset came (an event waiting) is delivered
+    // before it; the rest is dropped.
     QUIC_EVENT_TYPE_STREAM_RESET = 4,
     // The peer asked us to stop sending: `stream_id`, `error_code`.
     QUIC_EVENT_TYPE_STOP_SENDING_RECEIVED = 5,

@@ -83,7 +83,7 @@ impl Connection {
             token: token.to_vec(),
         };
         if let Some(token) = stored.encode() {
-            self.reports.events.push_back(Event::NewToken { token });
+            self.reports.events.push(Event::NewToken { token });
         }
     }
 

@@ -57,9 +57,7 @@ impl Connection {
         match self.local_cids.rotate(&*self.config.endpoint.random, limit) {
             Ok(new) => {
                 for cid in new {
-                    self.reports
-                        .events
-                        .push_back(Event::ConnectionIdIssued { cid });
+                    self.reports.events.push(Event::ConnectionIdIssued { cid });
                 }
                 Ok(())
             }

@@ -48,10 +48,9 @@ impl Connection {
                     SentFrame::Crypto { offset, len } => self.spaces[space as usize]
                         .crypto_send
                         .on_acked(offset, len),
-                    SentFrame::Ping { uid } => self
-                        .reports
-                        .events
-                        .push_back(Event::PingAcknowledged { uid }),
+                    SentFrame::Ping { uid } => {
+                        self.reports.events.push(Event::PingAcknowledged { uid })
+                    }
                     SentFrame::NewToken => self.new_token = None,
                     SentFrame::Ack { largest } => {
                         self.spaces[space as usize].ack.on_ack_frame_acked(largest)

@@ -125,7 +125,7 @@ impl Connection {
                 Ok(true)
             }
             _ => {
-                self.reports.events.push_back(Event::EarlyDataRejected);
+                self.reports.events.push(Event::EarlyDataRejected);
                 self.resend_early_data()?;
                 Ok(false)
             }

@@ -21,7 +21,8 @@ pub enum Event {
         /// The session was resumed from a ticket.
         session_resumed: bool,
     },
-    /// In-order data arrived on a stream.
+    /// In-order data arrived on a stream: what arrived since the stream was
+    /// last polled, together (one event, not one per packet).
     StreamDataReceived {
         /// The stream.
         stream_id: u64,
@@ -43,7 +44,9 @@ pub enum Event {
         /// The stream.
         stream_id: u64,
     },
-    /// The peer reset a stream (RESET_STREAM).
+    /// The peer reset a stream (RESET_STREAM). Data announced before the
+    /// reset came (an event waiting) is delivered before it; the rest is
+    /// dropped.
     StreamReset {
         /// The stream.
         stream_id: u64,

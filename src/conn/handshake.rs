@@ -419,9 +419,9 @@ impl Connection {
         if alpn.is_some() {
             self.reports
                 .events
-                .push_back(Event::ProtocolNegotiated { alpn: alpn.clone() });
+                .push(Event::ProtocolNegotiated { alpn: alpn.clone() });
         }
-        self.reports.events.push_back(Event::HandshakeCompleted {
+        self.reports.events.push(Event::HandshakeCompleted {
             alpn,
             early_data_accepted,
             session_resumed: resumed,
@@ -446,9 +446,7 @@ impl Connection {
             .local_cids
             .replenish(&*self.config.endpoint.random, limit)
         {
-            self.reports
-                .events
-                .push_back(Event::ConnectionIdIssued { cid });
+            self.reports.events.push(Event::ConnectionIdIssued { cid });
         }
     }
 

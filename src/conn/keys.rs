@@ -437,7 +437,7 @@ impl Connection {
             self.initiate_key_update()?;
         }
         let generation = self.key_gens.read_gen;
-        self.reports.events.push_back(Event::KeyUpdated {
+        self.reports.events.push(Event::KeyUpdated {
             generation,
             initiated_locally,
         });

@@ -301,7 +301,7 @@ impl Connection {
         let p = &mut self.paths.probes[i];
         p.validated = true;
         p.pending = false;
-        self.reports.events.push_back(Event::PathValidated {
+        self.reports.events.push(Event::PathValidated {
             path: PathAddrs::boxed(p.local, p.remote),
         });
         if p.migrate {
@@ -333,7 +333,7 @@ impl Connection {
         if let Some(seq) = p.cid_seq {
             self.peer_cids.release(seq);
         }
-        self.reports.events.push_back(Event::PathFailed {
+        self.reports.events.push(Event::PathFailed {
             path: PathAddrs::boxed(p.local, p.remote),
             reason,
         });
@@ -356,7 +356,7 @@ impl Connection {
         // address (§9.3): one goes now, data or a PING.
         let s = &mut self.spaces[Space::Application as usize];
         s.probes = s.probes.max(1);
-        self.reports.events.push_back(Event::Migrated {
+        self.reports.events.push(Event::Migrated {
             path: PathAddrs::boxed(p.local, p.remote),
         });
     }

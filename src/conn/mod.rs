@@ -13,6 +13,7 @@ mod crypto_stream;
 mod deferred_data;
 mod delivery;
 mod early_data;
+mod event_queue;
 mod events;
 mod handshake;
 mod handshake_ids;
@@ -64,6 +65,7 @@ use crate::tls::{TlsContext, TlsSession};
 use crate::transport_params::TransportParameters;
 use cid::{LocalCids, PeerCids};
 use close::CloseState;
+use event_queue::Queued;
 use spaces::{PacketSpace, SentFrame};
 use streams::{Streams, Windows};
 
@@ -363,7 +365,7 @@ impl Connection {
             frame_lists: Vec::new(),
             built: Vec::new(),
             reports: reports::Reports {
-                events: VecDeque::new(),
+                events: Default::default(),
                 qlog,
             },
             close: CloseState::Open,
@@ -434,7 +436,7 @@ impl Connection {
             {
                 conn.reports
                     .events
-                    .push_back(Event::ConnectionIdIssued { cid: cid.cid });
+                    .push(Event::ConnectionIdIssued { cid: cid.cid });
             }
         }
         Ok(conn)
@@ -508,7 +510,24 @@ impl Connection {
     /// credit for the peer, unless the configuration gives credit on
     /// [`Connection::stream_consumed`] instead.
     pub fn poll_event(&mut self) -> Option<Event> {
-        let e = self.reports.events.pop_front()?;
+        let e = loop {
+            match self.reports.events.front()? {
+                (Queued::Event(_), _) => match self.reports.events.pop() {
+                    Some(Queued::Event(e)) => break e,
+                    _ => unreachable!("the front was an event"),
+                },
+                (Queued::StreamData(sid), seq) => {
+                    // A mark: the stream's data as it is now.
+                    let taken = self.streams.take_marked(*sid, seq);
+                    if !taken.as_ref().is_some_and(|(_, more)| *more) {
+                        self.reports.events.pop();
+                    }
+                    if let Some((e, _)) = taken {
+                        break e;
+                    }
+                }
+            }
+        };
         match &e {
             Event::StreamDataReceived {
                 stream_id, data, ..
@@ -617,7 +636,7 @@ impl Connection {
         // CONNECTION_CLOSE, say) is reported first: the end is the last
         // event.
         self.collect_stream_events();
-        self.reports.events.push_back(Event::ConnectionTerminated {
+        self.reports.events.push(Event::ConnectionTerminated {
             cause,
             error_code: err.code,
             frame_type: err.frame_type,

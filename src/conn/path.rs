@@ -289,7 +289,7 @@ impl Connection {
             p.validated = p.here();
             if let Some(remote) = p.peer {
                 let local = p.local;
-                self.reports.events.push_back(Event::PathValidated {
+                self.reports.events.push(Event::PathValidated {
                     path: PathAddrs::boxed(local, remote),
                 });
             }
@@ -343,9 +343,7 @@ impl Connection {
                 deadline: now.saturating_add(validation_timeout(self.recovery.pto())),
             });
         }
-        self.reports
-            .events
-            .push_back(Event::PeerMigrated { addr: from });
+        self.reports.events.push(Event::PeerMigrated { addr: from });
     }
 
     /// A new path for congestion control, RTT and PMTU (RFC 9000 §9.4,
@@ -368,7 +366,7 @@ impl Connection {
         self.qlog_mtu(mtu);
         self.reports
             .events
-            .push_back(Event::PathMtuChanged { mtu, black_hole });
+            .push(Event::PathMtuChanged { mtu, black_hole });
     }
 
     /// The validation deadline passed: go back to the last address the
@@ -385,7 +383,7 @@ impl Connection {
             self.reset_path_state();
             self.reports
                 .events
-                .push_back(Event::PeerMigrated { addr: remote });
+                .push(Event::PeerMigrated { addr: remote });
         }
     }
 }

@@ -565,9 +565,7 @@ impl Connection {
                 }
                 Frame::RetireConnectionId { seq } => {
                     if let Some(cid) = self.local_cids.retire(seq, packet_dcid)? {
-                        self.reports
-                            .events
-                            .push_back(Event::ConnectionIdRetired { cid });
+                        self.reports.events.push(Event::ConnectionIdRetired { cid });
                         self.replenish_cids();
                     }
                 }

@@ -162,9 +162,7 @@ impl Connection {
                 tls_session,
             };
             if let Some(ticket) = ticket.encode() {
-                self.reports
-                    .events
-                    .push_back(Event::SessionTicket { ticket });
+                self.reports.events.push(Event::SessionTicket { ticket });
             }
         }
     }

@@ -275,7 +275,7 @@ impl Connection {
                 error_code,
             } => {
                 if let Some(code) = self.streams.on_stop_sending(stream_id, error_code)? {
-                    self.reports.events.push_back(Event::StopSendingReceived {
+                    self.reports.events.push(Event::StopSendingReceived {
                         stream_id,
                         error_code: code,
                     });
@@ -291,7 +291,7 @@ impl Connection {
             }
             Frame::MaxStreams { bidi, max } => {
                 if let Some(limit) = self.streams.on_max_streams(bidi, max) {
-                    self.reports.events.push_back(Event::StreamsAvailable {
+                    self.reports.events.push(Event::StreamsAvailable {
                         unidirectional: !bidi,
                         max_streams: limit,
                     });
@@ -333,7 +333,7 @@ impl Connection {
                 // dropped, which RFC 9221 §5 allows for unreliable data.
                 if self.datagrams_undelivered < MAX_QUEUED_DATAGRAMS {
                     self.datagrams_undelivered += 1;
-                    self.reports.events.push_back(Event::DatagramFrameReceived {
+                    self.reports.events.push(Event::DatagramFrameReceived {
                         data: Bytes::copy_from_slice(data),
                     });
                 }

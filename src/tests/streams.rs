@@ -706,3 +706,97 @@ fn streams_wait_for_the_handshake_and_announce_new_credit() {
     p.run_until(p.now + 500 * MS, |_| false);
     assert_eq!(available(&p), 1, "once per refusal");
 }
+
+/// The server's events until none is left.
+fn drain_server_events(p: &mut Pair) -> Vec<Event> {
+    let s = p.server.as_mut().unwrap();
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+/// Injects each frame list as one 1-RTT packet into the server, turning
+/// its stream data into events as the receive path does.
+fn server_packets(p: &mut Pair, packets: &[&[Frame<'_>]]) {
+    let now = p.now;
+    let s = p.server.as_mut().unwrap();
+    for frames in packets {
+        let payload: Vec<u8> = frames.iter().flat_map(|f| frame_bytes(f.clone())).collect();
+        s.inject_and_collect(PacketType::OneRtt, &payload, now);
+    }
+}
+
+/// Data that arrives in several packets before the application polls is
+/// one event; a reset that comes before the poll follows the data that
+/// arrived before it (a waiting event takes it all, up to the reset's own
+/// packet), and the stream is forgotten with every byte credited back.
+#[test]
+fn data_polled_late_comes_whole_then_the_reset() {
+    let mut p = established();
+    drain_server_events(&mut p);
+    let data = pattern(3000, 9);
+    let pieces: Vec<Frame<'_>> = data
+        .chunks(1000)
+        .enumerate()
+        .map(|(i, c)| stream(2, i as u64 * 1000, c, false))
+        .collect();
+    // The last piece before the middle one: the data lies in two buffers.
+    server_packets(&mut p, &[&pieces[..1], &pieces[2..], &pieces[1..2]]);
+    let reset = Frame::ResetStream {
+        stream_id: 2,
+        error_code: 7,
+        final_size: 3004,
+    };
+    server_packets(&mut p, &[&[stream(2, 3000, b"late", false), reset]]);
+    let mut all = data.clone();
+    all.extend_from_slice(b"late");
+    assert_eq!(
+        drain_server_events(&mut p),
+        vec![
+            Event::StreamDataReceived {
+                stream_id: 2,
+                data: all.into(),
+                end_stream: false,
+            },
+            Event::StreamReset {
+                stream_id: 2,
+                error_code: 7,
+            },
+        ]
+    );
+    assert_eq!(
+        p.server().stream_count(),
+        0,
+        "a reset unidirectional stream is forgotten"
+    );
+    // Every byte up to the final size was credited: as much again fits.
+    let more = vec![1u8; 1000];
+    let within = (0..4u64)
+        .map(|i| stream(6, i * 1000, &more, false))
+        .collect::<Vec<_>>();
+    server_packets(&mut p, &[&within]);
+    assert!(p.server().local_error().is_none(), "credit not given back");
+}
+
+/// Data announced before the application paused the stream is not
+/// delivered while paused; resuming delivers it, with what came since, as
+/// one event.
+#[test]
+fn pausing_holds_announced_data_until_resumed() {
+    let mut p = established();
+    drain_server_events(&mut p);
+    let data = pattern(1500, 3);
+    server_packets(&mut p, &[&[stream(2, 0, &data[..1000], false)]]);
+    let s = p.server.as_mut().unwrap();
+    s.stream_pause_reading(2).unwrap();
+    assert_eq!(s.poll_event(), None);
+    server_packets(&mut p, &[&[stream(2, 1000, &data[1000..], true)]]);
+    assert_eq!(drain_server_events(&mut p), vec![]);
+    p.server.as_mut().unwrap().stream_resume_reading(2).unwrap();
+    assert_eq!(
+        drain_server_events(&mut p),
+        vec![Event::StreamDataReceived {
+            stream_id: 2,
+            data: data.into(),
+            end_stream: true,
+        }]
+    );
+}

@@ -549,9 +549,13 @@ impl Streams {
         let room = MAX_OOO_PIECES_PER_CONNECTION.saturating_sub(total);
         let cap = MAX_OOO_PIECES_PER_STREAM.min(recv.pieces() + room);
         let got = recv.on_data(offset, data, fin, cap)?;
+        // Data behind a mark in the event queue joins it: nothing to do.
+        let announced = recv.data_mark.is_some();
         self.ooo_pieces = self.ooo_pieces.saturating_add_signed(got.pieces_delta);
         self.on_received(got.new_highest, kind::STREAM)?;
-        self.mark_readable(sid);
+        if !announced {
+            self.mark_readable(sid);
+        }
         Ok(if got.refused {
             StreamIn::Refused
         } else if got.repeat {

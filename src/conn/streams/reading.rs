@@ -5,9 +5,10 @@
 //! application may pause a stream, so MAX_STREAM_DATA and MAX_DATA follow
 //! its pace and what the peer can make us hold stays within the windows.
 
-use std::collections::VecDeque;
+use bytes::Bytes;
 
 use super::{id, RecvStream, StreamError, Streams};
+use crate::conn::event_queue::EventQueue;
 use crate::conn::Event;
 
 impl Streams {
@@ -37,10 +38,12 @@ impl Streams {
         self.credit_on_consume
     }
 
-    /// Queues events for data that became deliverable and resets to report,
-    /// in stream order. A paused stream keeps its data; its reset is still
-    /// reported (the data is gone anyway).
-    pub(crate) fn drain_readable(&mut self, now: u64, rtt: u64, events: &mut VecDeque<Event>) {
+    /// Queues what became deliverable and resets to report, in stream
+    /// order: a stream with data gets a mark in the queue (one until it is
+    /// polled; see [`Streams::take_marked`]). A paused stream keeps its
+    /// data; its reset is still reported (the data is gone anyway), after
+    /// the data a mark announced before it.
+    pub(crate) fn drain_readable(&mut self, now: u64, rtt: u64, events: &mut EventQueue) {
         while let Some(sid) = self.readable.pop_front() {
             let Some(stream) = self.map.get_mut(&sid) else {
                 continue;
@@ -51,11 +54,17 @@ impl Streams {
             };
             if let Some((code, _)) = recv.reset {
                 if !recv.reset_reported {
+                    if let Some(seq) = recv.data_mark.take() {
+                        if let Some(data) = recv.take_before_reset() {
+                            events.fill_mark(seq, data_event(sid, data, false));
+                        }
+                    }
+                    recv.discard_ready();
                     self.on_reset_reported(sid, now, rtt);
                     if let Some(recv) = self.recv_half(sid) {
                         recv.reset_reported = true;
                     }
-                    events.push_back(Event::StreamReset {
+                    events.push(Event::StreamReset {
                         stream_id: sid,
                         error_code: code,
                     });
@@ -64,19 +73,33 @@ impl Streams {
                 // One event per stream until the application reads it.
                 if !recv.paused && !recv.readable_announced && recv.has_readable() {
                     recv.readable_announced = true;
-                    events.push_back(Event::StreamReadable { stream_id: sid });
+                    events.push(Event::StreamReadable { stream_id: sid });
                 }
-            } else if !recv.paused {
-                while let Some((data, end_stream)) = recv.take_ready() {
-                    events.push_back(Event::StreamDataReceived {
-                        stream_id: sid,
-                        data,
-                        end_stream,
-                    });
-                }
+            } else if !recv.paused && recv.data_mark.is_none() && recv.has_readable() {
+                recv.data_mark = Some(events.push_stream_data(sid));
             }
             self.maybe_forget(sid);
         }
+    }
+
+    /// The data of `sid`'s mark `seq`, polled: the next in-order piece,
+    /// whether it ends the stream, and whether more waits (the mark stays
+    /// then). None when there is nothing to give (the stream was paused,
+    /// reset or forgotten since), and the mark is spent.
+    pub(crate) fn take_marked(&mut self, sid: u64, seq: u64) -> Option<(Event, bool)> {
+        let recv = self.recv_half(sid)?;
+        if recv.data_mark != Some(seq) {
+            return None;
+        }
+        let taken = if recv.paused { None } else { recv.take_ready() };
+        let more = taken.is_some() && recv.has_readable();
+        if !more {
+            recv.data_mark = None;
+        }
+        let (data, end_stream) = taken?;
+        let event = data_event(sid, data, end_stream);
+        self.maybe_forget(sid);
+        Some((event, more))
     }
 
     /// The application took an event with `len` bytes of `sid`: that is
@@ -218,5 +241,13 @@ impl Streams {
             self.open_peer_stream(sid);
         }
         Ok(self.map.get_mut(&sid).and_then(|s| s.recv.as_mut()))
+    }
+}
+
+fn data_event(stream_id: u64, data: Bytes, end_stream: bool) -> Event {
+    Event::StreamDataReceived {
+        stream_id,
+        data,
+        end_stream,
     }
 }

@@ -46,6 +46,9 @@ pub(crate) struct RecvStream {
     /// Read mode: a StreamReadable event went out and the application has
     /// not read since.
     pub(crate) readable_announced: bool,
+    /// The sequence number of this stream's data mark in the event queue,
+    /// while one waits there: data arriving meanwhile joins it.
+    pub(crate) data_mark: Option<u64>,
 }
 
 /// What a STREAM or RESET_STREAM frame changed.
@@ -93,6 +96,7 @@ impl RecvStream {
             stop: None,
             paused: false,
             readable_announced: false,
+            data_mark: None,
         }
     }
 
@@ -197,12 +201,40 @@ impl RecvStream {
         let mut got = self.check_end(kind::RESET_STREAM, final_size, true)?;
         if self.reset.is_none() && !self.fin_delivered {
             self.reset = Some((code, final_size));
-            self.ready.clear();
-            self.pending = BytesMut::new();
+            // Data already announced (a mark waits) is delivered before the
+            // reset is reported; the rest is dropped now.
+            if self.data_mark.is_none() {
+                self.discard_ready();
+            }
             got.pieces_delta = -(self.ooo.pieces() as isize);
             self.ooo.clear();
         }
         Ok(got)
+    }
+
+    /// Drops the in-order data not delivered.
+    pub(crate) fn discard_ready(&mut self) {
+        self.ready.clear();
+        self.pending = BytesMut::new();
+    }
+
+    /// After a reset: every in-order byte not delivered yet, in one piece
+    /// (copied together when it lies in several), counted as delivered.
+    pub(crate) fn take_before_reset(&mut self) -> Option<Bytes> {
+        self.flush_pending();
+        let data = match self.ready.len() {
+            0 => return None,
+            1 => self.ready.pop_front()?,
+            _ => {
+                let mut all = BytesMut::with_capacity(self.ready.iter().map(Bytes::len).sum());
+                for piece in self.ready.drain(..) {
+                    all.extend_from_slice(&piece);
+                }
+                all.freeze()
+            }
+        };
+        self.delivered += data.len() as u64;
+        Some(data)
     }
 
     /// Takes the next in-order data to deliver, with whether it ends the

@@ -4,9 +4,8 @@
 //! acknowledgements bring it below again, so an application that stops
 //! writing at the level needs no polling to know when to go on.
 
-use std::collections::VecDeque;
-
 use super::Streams;
+use crate::conn::event_queue::EventQueue;
 use crate::conn::Event;
 
 /// How a stream's sending stands (`Connection::stream_send_info`).
@@ -44,9 +43,9 @@ impl Streams {
     }
 
     /// Queues the writable events noted since the last call.
-    pub(crate) fn drain_writable(&mut self, events: &mut VecDeque<Event>) {
+    pub(crate) fn drain_writable(&mut self, events: &mut EventQueue) {
         for stream_id in self.writable.drain(..) {
-            events.push_back(Event::StreamWritable { stream_id });
+            events.push(Event::StreamWritable { stream_id });
         }
     }
 
