@@ -39,11 +39,12 @@ impl Connection {
     #[cold]
     fn qlog_changes_now(&mut self) {
         let now = self.last_now;
+        let timer = self.recovery.armed_timer(self.status());
         let Some(q) = self.reports.qlog.as_deref_mut() else {
             return;
         };
         congestion(q, &self.recovery, now);
-        loss_timer(q, &self.recovery, now);
+        loss_timer(q, &self.recovery, timer, now);
         let mut changes = Vec::new();
         self.streams.take_state_changes(&mut changes);
         streams(q, &changes, self.side, now);
@@ -116,8 +117,7 @@ fn congestion<T>(q: &mut QlogWriter, r: &Recovery<T>, now: u64) {
 
 /// timer_updated (§5.21) for the loss detection timer: set with its
 /// delta, or cancelled.
-fn loss_timer<T>(q: &mut QlogWriter, r: &Recovery<T>, now: u64) {
-    let timer = r.timer();
+fn loss_timer<T>(q: &mut QlogWriter, r: &Recovery<T>, timer: Option<u64>, now: u64) {
     if !q.changed(LOSS_TIMER, timer.unwrap_or(u64::MAX - 1)) {
         return;
     }

@@ -109,8 +109,7 @@ impl Connection {
             self.collect_stream_events();
             self.drive_tls(now);
             self.end_ticket_wait(now);
-            let status = self.status();
-            self.recovery.set_timer(now, status);
+            self.recovery.defer_timer(now);
         }
         self.qlog_changes();
         self.qlog_hand_over();

@@ -229,8 +229,7 @@ impl Connection {
             let pto = self.recovery.pto();
             self.idle.on_sent_eliciting(now, pto);
         }
-        let status = self.status();
-        self.recovery.set_timer(now, status);
+        self.recovery.defer_timer(now);
         Some(Transmit {
             local: self.paths.active.local,
             remote: peer,

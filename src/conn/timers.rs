@@ -117,7 +117,10 @@ impl Connection {
                     Timer::KeepAlive,
                     self.idle.keep_alive_deadline(self.hs.is_complete()),
                 );
-                table.set(Timer::LossDetection, self.recovery.timer());
+                table.set(
+                    Timer::LossDetection,
+                    self.recovery.armed_timer(self.status()),
+                );
                 table.set(Timer::AckDelay, app.ack.deadline());
                 table.set(
                     Timer::Pacing,

@@ -158,6 +158,9 @@ pub struct Recovery<T> {
     /// The peer's max_ack_delay (ns), used once the handshake is confirmed.
     pub max_ack_delay: u64,
     timer: Option<u64>,
+    /// A `set_timer` put off until the timer is read: the `now` it was
+    /// asked with ([`Recovery::defer_timer`]).
+    timer_deferred: Option<u64>,
     mds: u64,
     /// What a new path starts with.
     initial_rtt: u64,
@@ -197,6 +200,7 @@ impl<T> Recovery<T> {
             bytes_in_flight: 0,
             max_ack_delay: 25_000_000,
             timer: None,
+            timer_deferred: None,
             mds,
             initial_rtt,
             algorithm,
@@ -500,9 +504,28 @@ impl<T> Recovery<T> {
         self.pto_count
     }
 
-    /// The loss detection timer (absolute ns), if armed.
+    /// The loss detection timer (absolute ns), if armed, as the last
+    /// `set_timer` left it (see [`Recovery::armed_timer`] for a deferred
+    /// one).
     pub fn timer(&self) -> Option<u64> {
         self.timer
+    }
+
+    /// The loss detection timer (absolute ns), if armed, counting a
+    /// deferred `set_timer`; `status` as it is now.
+    pub fn armed_timer(&self, status: HandshakeStatus) -> Option<u64> {
+        match self.timer_deferred {
+            Some(now) => self.timer_at(now, status),
+            None => self.timer,
+        }
+    }
+
+    /// [`Recovery::set_timer`] at `now`, left until the timer is read or
+    /// runs: a connection sending or receiving a run of datagrams works it
+    /// out once, not once per datagram. Nothing else may change the state
+    /// it depends on meanwhile without setting the timer itself.
+    pub fn defer_timer(&mut self, now: u64) {
+        self.timer_deferred = Some(now);
     }
 
     /// The oldest ack-eliciting packets in flight in `space`, at most `n`,
@@ -718,21 +741,28 @@ impl<T> Recovery<T> {
 
     /// RFC 9002 A.8, SetLossDetectionTimer.
     pub fn set_timer(&mut self, now: u64, status: HandshakeStatus) {
+        self.timer_deferred = None;
+        self.timer = self.timer_at(now, status);
+    }
+
+    /// The deadline SetLossDetectionTimer (RFC 9002 A.8) arms at `now`.
+    fn timer_at(&self, now: u64, status: HandshakeStatus) -> Option<u64> {
         if let Some(t) = self.spaces.iter().filter_map(|s| s.loss_time).min() {
-            self.timer = Some(t);
-            return;
+            return Some(t);
         }
         if status.amplification_limited
             || (!self.ack_eliciting_in_flight() && status.peer_validated_address)
         {
-            self.timer = None;
-            return;
+            return None;
         }
-        self.timer = self.pto_time_and_space(now, status).map(|(t, _)| t);
+        self.pto_time_and_space(now, status).map(|(t, _)| t)
     }
 
     /// RFC 9002 A.9, OnLossDetectionTimeout, when the timer has expired.
     pub fn on_timeout(&mut self, now: u64, status: HandshakeStatus) -> Option<Timeout<T>> {
+        if let Some(at) = self.timer_deferred {
+            self.set_timer(at, status);
+        }
         if self.timer.is_none_or(|t| t > now) {
             return None;
         }

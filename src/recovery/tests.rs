@@ -96,6 +96,31 @@ fn pto_backs_off_and_is_reset_by_an_ack() {
     assert_eq!(r.pto_count(), 0);
 }
 
+/// A deferred set_timer arms what an immediate one would, with the `now`
+/// it was asked with; the timeout runs by it; a later set_timer wins.
+#[test]
+fn a_deferred_timer_is_the_timer_set_at_its_time() {
+    let mut eager = Recovery::new(100 * MS, congestion::Algorithm::NewReno, 1200);
+    let mut lazy = Recovery::new(100 * MS, congestion::Algorithm::NewReno, 1200);
+    for r in [&mut eager, &mut lazy] {
+        send(r, Space::Application, 0, 5 * MS);
+    }
+    eager.set_timer(5 * MS, status());
+    lazy.defer_timer(5 * MS);
+    let armed = eager.timer().expect("a PTO is armed");
+    assert_eq!(lazy.armed_timer(status()), Some(armed));
+    assert_eq!(lazy.timer(), None, "nothing set yet, only deferred");
+    assert!(lazy.on_timeout(armed - 1, status()).is_none(), "not yet");
+    assert!(matches!(
+        lazy.on_timeout(armed, status()),
+        Some(Timeout::Probe(Space::Application))
+    ));
+    // Deferred, then set at once: the set one holds.
+    lazy.defer_timer(0);
+    lazy.set_timer(armed, status());
+    assert_eq!(lazy.armed_timer(status()), lazy.timer());
+}
+
 #[test]
 fn application_pto_waits_for_confirmation_and_adds_max_ack_delay() {
     let mut r = Recovery::new(100 * MS, congestion::Algorithm::NewReno, 1200);
