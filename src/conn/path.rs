@@ -139,6 +139,17 @@ impl Path {
         self.peer.map(|p| (self.local, p))
     }
 
+    /// True when the path in use is `local` to `peer` (compared in place:
+    /// this runs for every packet).
+    fn is(&self, local: &Option<SocketAddr>, peer: &SocketAddr) -> bool {
+        self.peer.as_ref() == Some(peer) && self.local == *local
+    }
+
+    /// True when the path in use is the proven one.
+    fn on_validated(&self) -> bool {
+        self.validated.as_ref().is_some_and(|(l, p)| self.is(l, p))
+    }
+
     /// The caller named our address for the first time: the path in use
     /// (and the proven one, if it is this) has it.
     pub(crate) fn learn_local(&mut self, local: SocketAddr) {
@@ -161,7 +172,7 @@ impl Path {
     /// Bytes we may still send to an unproven address after a migration
     /// (RFC 9000 §9.3.1); None when not limited.
     pub(crate) fn budget(&self) -> Option<u64> {
-        if self.validated.is_none() || self.here() == self.validated {
+        if self.validated.is_none() || self.on_validated() {
             return None;
         }
         Some(
@@ -313,7 +324,7 @@ impl Connection {
         }
         // RFC 9000 §9.6.2: packets to our preferred address are a new path
         // too, with the same client address: one side changing is enough.
-        if Some((local, from)) == self.paths.active.here() {
+        if self.paths.active.is(&local, &from) {
             if self.paths.active.budget().is_some() {
                 self.paths.active.unvalidated_received += size as u64;
             }
