@@ -25,6 +25,10 @@ pub(crate) struct SendStream {
     /// each with its stream offset: finding the bytes of a frame is a
     /// binary search, however many small writes are buffered.
     chunks: VecDeque<(u64, Bytes)>,
+    /// The chunk the last frame's bytes started in: new data is sent in
+    /// order, so the next frame almost always starts there too, and no
+    /// search is needed. Only a hint (checked before it is used).
+    put_hint: usize,
     /// Small writes collected into one buffer (from `tail_start` to
     /// `written`): one copy each, no allocation per write, and few chunks.
     tail: BytesMut,
@@ -207,9 +211,8 @@ impl SendStream {
             // the tail keeps its spare room for the next ones.
             self.seal_tail();
         }
-        let first = self
-            .chunks
-            .partition_point(|(start, c)| start + c.len() as u64 <= offset);
+        let first = self.chunk_index(offset);
+        self.put_hint = first;
         for (start, c) in self.chunks.range(first..) {
             if *start >= want_end {
                 break;
@@ -227,6 +230,25 @@ impl SendStream {
             let b = (want_end - self.tail_start) as usize;
             out.extend_from_slice(&self.tail[a..b]);
         }
+    }
+
+    /// The index of the chunk holding `offset` (`chunks.len()` when none
+    /// does): the hint's chunk or the one after it, else a binary search.
+    fn chunk_index(&self, offset: u64) -> usize {
+        let holds = |i: usize| {
+            self.chunks
+                .get(i)
+                .is_some_and(|(start, c)| *start <= offset && offset < start + c.len() as u64)
+        };
+        let hint = self.put_hint;
+        if holds(hint) {
+            return hint;
+        }
+        if holds(hint + 1) {
+            return hint + 1;
+        }
+        self.chunks
+            .partition_point(|(start, c)| start + c.len() as u64 <= offset)
     }
 
     /// Copies `len` bytes at `offset` (still buffered) into `out`: what
@@ -283,6 +305,7 @@ impl SendStream {
             let front_end = self.base + front.len() as u64;
             if to >= front_end {
                 self.chunks.pop_front();
+                self.put_hint = self.put_hint.saturating_sub(1);
                 self.base = front_end;
             } else {
                 front.advance((to - self.base) as usize);
@@ -378,6 +401,38 @@ mod tests {
     fn chunk(s: &mut SendStream, max: usize) -> Option<(u64, usize, bool)> {
         s.next_chunk(max, u64::MAX)
             .map(|c| (c.offset, c.len, c.fin))
+    }
+
+    /// Frames read from anywhere in many chunks get the right bytes,
+    /// whatever the last frame read (the chunk hint is only a hint): in
+    /// order, backwards (resends), across chunk ends, after acks drop
+    /// chunks from the front.
+    #[test]
+    fn frames_find_their_bytes_in_any_order() {
+        let mut s = SendStream::new(u64::MAX);
+        let mut all = Vec::new();
+        for i in 0..12u8 {
+            let piece: Vec<u8> = (0..(200 + i as usize * 37)).map(|j| j as u8 ^ i).collect();
+            all.extend_from_slice(&piece);
+            s.write(Bytes::from(piece), false);
+        }
+        let check = |s: &mut SendStream, at: usize, len: usize| {
+            let mut out = Vec::new();
+            s.read(at as u64, len, &mut out);
+            assert_eq!(out, &all[at..at + len], "{len} bytes at {at}");
+        };
+        for at in (0..all.len() - 150).step_by(150) {
+            check(&mut s, at, 150);
+        }
+        for at in (0..all.len() - 333).step_by(97).rev() {
+            check(&mut s, at, 333);
+        }
+        check(&mut s, all.len() - 1, 1);
+        check(&mut s, 0, all.len());
+        s.on_acked(0, 1000, false);
+        for at in (1000..all.len() - 150).step_by(211) {
+            check(&mut s, at, 150);
+        }
     }
 
     #[test]
