@@ -63,6 +63,19 @@ impl RangeSet {
         if r.start >= r.end {
             return 0;
         }
+        // In order, the usual case (the next packet number, the next
+        // bytes): the last range grows, or one is appended.
+        if let Some(last) = self.ranges.last_mut() {
+            if r.start == last.end {
+                last.end = r.end;
+                return r.end - r.start;
+            }
+            if r.start > last.end {
+                let new = r.end - r.start;
+                self.ranges.push(r);
+                return new;
+            }
+        }
         // First range that ends at or after r.start (touching counts).
         let lo = self.ranges.partition_point(|x| x.end < r.start);
         // First range that starts after r.end (touching counts as overlap).
