@@ -193,7 +193,9 @@ impl Path {
         if !self.handshake_validated {
             self.handshake_sent = self.handshake_sent.saturating_add(bytes as u64);
         }
-        if Some(to) == self.peer && self.budget().is_some() {
+        // The budget first: on a proven path (the usual case) it is None,
+        // and the address needs no comparing.
+        if self.budget().is_some() && Some(to) == self.peer {
             self.unvalidated_sent += bytes as u64;
         }
     }

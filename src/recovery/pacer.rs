@@ -51,7 +51,9 @@ impl Pacer {
 
     /// When a packet of `size` bytes may be sent (None: now).
     pub fn delay(&mut self, now: u64, size: u64, cwnd: u64, srtt: u64, mds: u64) -> Option<u64> {
-        let cap = Self::capacity(cwnd, srtt, mds);
+        // Worked out only when used (a 128-bit division): a packet that
+        // the bucket covers at the same instant needs none.
+        let cap = || Self::capacity(cwnd, srtt, mds);
         let srtt = u128::from(srtt.max(1));
         // bytes per ns = 1.25 * cwnd / srtt
         let refill = |elapsed: u64| -> u64 {
@@ -60,7 +62,7 @@ impl Pacer {
         };
         match self.last {
             None => {
-                self.tokens = cap;
+                self.tokens = cap();
                 self.last = Some(now);
             }
             Some(t) if now > t => {
@@ -68,7 +70,7 @@ impl Pacer {
                 // calls do not lose fractions.
                 let earned = refill(now - t);
                 if earned > 0 {
-                    self.tokens = self.tokens.saturating_add(earned).min(cap);
+                    self.tokens = self.tokens.saturating_add(earned).min(cap());
                     self.last = Some(now);
                 }
             }
@@ -78,7 +80,7 @@ impl Pacer {
             return None;
         }
         let run = (u128::from(cwnd) * RATE_FACTOR_NUM * WAKEUP_INTERVAL / (RATE_FACTOR_DEN * srtt))
-            .min(u128::from(cap)) as u64;
+            .min(u128::from(cap())) as u64;
         let wanted = run.max(size);
         // Rounded up, so the refill at that time covers what is missing.
         let missing = u128::from(wanted - self.tokens);
