@@ -800,3 +800,26 @@ fn pausing_holds_announced_data_until_resumed() {
         }]
     );
 }
+
+/// A reset of a paused stream drops the data announced before the pause:
+/// only the reset is reported.
+#[test]
+fn a_paused_stream_reports_only_its_reset() {
+    let mut p = established();
+    drain_server_events(&mut p);
+    server_packets(&mut p, &[&[stream(2, 0, &[7u8; 500], false)]]);
+    p.server.as_mut().unwrap().stream_pause_reading(2).unwrap();
+    let reset = Frame::ResetStream {
+        stream_id: 2,
+        error_code: 9,
+        final_size: 500,
+    };
+    server_packets(&mut p, &[&[reset]]);
+    assert_eq!(
+        drain_server_events(&mut p),
+        vec![Event::StreamReset {
+            stream_id: 2,
+            error_code: 9,
+        }]
+    );
+}

@@ -54,7 +54,9 @@ impl Streams {
             };
             if let Some((code, _)) = recv.reset {
                 if !recv.reset_reported {
-                    if let Some(seq) = recv.data_mark.take() {
+                    // Announced data goes first, unless the application
+                    // paused the stream since (its data is dropped then).
+                    if let Some(seq) = recv.data_mark.take().filter(|_| !recv.paused) {
                         if let Some(data) = recv.take_before_reset() {
                             events.fill_mark(seq, data_event(sid, data, false));
                         }
