@@ -511,21 +511,19 @@ impl Connection {
     /// [`Connection::stream_consumed`] instead.
     pub fn poll_event(&mut self) -> Option<Event> {
         let e = loop {
-            match self.reports.events.front()? {
-                (Queued::Event(_), _) => match self.reports.events.pop() {
-                    Some(Queued::Event(e)) => break e,
-                    _ => unreachable!("the front was an event"),
-                },
-                (Queued::StreamData(sid), seq) => {
-                    // A mark: the stream's data as it is now.
-                    let taken = self.streams.take_marked(*sid, seq);
-                    if !taken.as_ref().is_some_and(|(_, more)| *more) {
-                        self.reports.events.pop();
-                    }
-                    if let Some((e, _)) = taken {
-                        break e;
-                    }
+            let (front, seq) = self.reports.events.front()?;
+            if let Queued::StreamData(sid) = *front {
+                // A mark: the stream's data as it is now (the mark stays
+                // while more waits).
+                let taken = self.streams.take_marked(sid, seq);
+                if !taken.as_ref().is_some_and(|(_, more)| *more) {
+                    self.reports.events.pop();
                 }
+                if let Some((e, _)) = taken {
+                    break e;
+                }
+            } else if let Some(Queued::Event(e)) = self.reports.events.pop() {
+                break e;
             }
         };
         match &e {
