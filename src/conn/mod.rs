@@ -542,7 +542,9 @@ impl Connection {
         Some(e)
     }
 
-    /// True when `poll_event` has an event to give.
+    /// True when `poll_event` has something to look at: an event, or a
+    /// stream's announced data, which comes to nothing when the stream was
+    /// paused or reset since (then `poll_event` returns None).
     pub fn has_events(&self) -> bool {
         !self.reports.events.is_empty()
     }
