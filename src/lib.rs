@@ -59,6 +59,7 @@ pub mod fuzz;
 #[cfg(feature = "internals")]
 pub mod internals;
 pub mod packet;
+mod prefetch;
 pub mod qlog;
 pub mod quic_lb;
 pub mod ranges;

@@ -220,6 +220,8 @@ impl SendStream {
             let a = offset.saturating_sub(*start) as usize;
             let b = ((want_end - start) as usize).min(c.len());
             if deferred.would_defer(b - a) {
+                // The next packet most likely carries what follows.
+                crate::prefetch::read(&c[b..c.len().min(b + crate::prefetch::AHEAD)]);
                 deferred.put(out, c.slice(a..b));
             } else {
                 out.extend_from_slice(&c[a..b]);
