@@ -19,6 +19,20 @@ pub const PAYLOAD: usize = 1350 - 11 - 16;
 /// context per key and direction, and per packet only the nonce, the AAD,
 /// the payload in place, the final step and the tag; returns bytes.
 pub fn aead(packets: usize) -> usize {
+    aead_sealing_from(packets, None)
+}
+
+/// The work of [`aead`] with each packet's payload sealed from `src` in
+/// order, starting at `*pos` (wrapping at its end), into the packet, as a
+/// sender seals stream data from the application's bytes; the open stays
+/// in place, in the packet just sealed, as a receiver opens a datagram it
+/// just received. With a source much larger than the caches, the
+/// difference to [`aead`] is what reading the payload from memory costs.
+pub fn aead_from(packets: usize, src: &[u8], pos: &mut usize) -> usize {
+    aead_sealing_from(packets, Some((src, pos)))
+}
+
+fn aead_sealing_from(packets: usize, mut src: Option<(&[u8], &mut usize)>) -> usize {
     use foreign_types::ForeignType;
     use openssl_sys as ffi;
     use std::ptr::{null, null_mut};
@@ -42,19 +56,25 @@ pub fn aead(packets: usize) -> usize {
         let (hdr, rest) = pkt.split_at_mut(11);
         let (payload, tag) = rest.split_at_mut(1350 - 11 - 16);
         let n = payload.len() as i32;
+        let input = match &mut src {
+            None => payload.as_ptr(),
+            Some((src, pos)) => {
+                if **pos + payload.len() > src.len() {
+                    **pos = 0;
+                }
+                let at = **pos;
+                **pos += payload.len();
+                src[at..at + payload.len()].as_ptr()
+            }
+        };
         let (mut outl, mut last) = (0, [0u8; 16]);
         // SAFETY: live contexts keyed above; every pointer is valid for the
-        // length passed; in-place update is allowed by EVP.
+        // length passed (`input`: `n` bytes of the packet or of `src`);
+        // in-place update is allowed by EVP.
         let ok = unsafe {
             ffi::EVP_EncryptInit_ex(seal, null(), null_mut(), null(), nonce.as_ptr()) == 1
                 && ffi::EVP_EncryptUpdate(seal, null_mut(), &mut outl, hdr.as_ptr(), 11) == 1
-                && ffi::EVP_EncryptUpdate(
-                    seal,
-                    payload.as_mut_ptr(),
-                    &mut outl,
-                    payload.as_ptr(),
-                    n,
-                ) == 1
+                && ffi::EVP_EncryptUpdate(seal, payload.as_mut_ptr(), &mut outl, input, n) == 1
                 && ffi::EVP_EncryptFinal_ex(seal, last.as_mut_ptr(), &mut outl) == 1
                 && ffi::EVP_CIPHER_CTX_ctrl(
                     seal,
