@@ -19,7 +19,7 @@ pub const PAYLOAD: usize = 1350 - 11 - 16;
 /// context per key and direction, and per packet only the nonce, the AAD,
 /// the payload in place, the final step and the tag; returns bytes.
 pub fn aead(packets: usize) -> usize {
-    aead_sealing_from(packets, None)
+    AeadLoop::new().run(packets, None)
 }
 
 /// The work of [`aead`] with each packet's payload sealed from `src` in
@@ -29,84 +29,154 @@ pub fn aead(packets: usize) -> usize {
 /// just received. With a source much larger than the caches, the
 /// difference to [`aead`] is what reading the payload from memory costs.
 pub fn aead_from(packets: usize, src: &[u8], pos: &mut usize) -> usize {
-    aead_sealing_from(packets, Some((src, pos)))
+    AeadLoop::new().run(packets, Some((src, pos)))
 }
 
-fn aead_sealing_from(packets: usize, mut src: Option<(&[u8], &mut usize)>) -> usize {
-    use foreign_types::ForeignType;
-    use openssl_sys as ffi;
-    use std::ptr::{null, null_mut};
-    let key = [1u8; 16];
-    let gcm = Cipher::fetch(None, "AES-128-GCM", None).unwrap();
-    let ecb = Cipher::fetch(None, "AES-128-ECB", None).unwrap();
-    let mut seal = CipherCtx::new().unwrap();
-    seal.encrypt_init(Some(&gcm), Some(&key), None).unwrap();
-    let mut open = CipherCtx::new().unwrap();
-    open.decrypt_init(Some(&gcm), Some(&key), None).unwrap();
-    let mut hp = CipherCtx::new().unwrap();
-    hp.encrypt_init(Some(&ecb), Some(&key), None).unwrap();
-    hp.set_padding(false);
-    let (seal, open, hp) = (seal.as_ptr(), open.as_ptr(), hp.as_ptr());
-    let mut pkt = vec![0xa5u8; 1350];
-    let mut mask = [0u8; 32];
-    let mut bytes = 0;
-    for pn in 0..packets as u64 {
-        let mut nonce = [0u8; 12];
-        nonce[4..].copy_from_slice(&pn.to_be_bytes());
-        let (hdr, rest) = pkt.split_at_mut(11);
-        let (payload, tag) = rest.split_at_mut(1350 - 11 - 16);
-        let n = payload.len() as i32;
-        let input = match &mut src {
-            None => payload.as_ptr(),
-            Some((src, pos)) => {
-                if **pos + payload.len() > src.len() {
-                    **pos = 0;
-                }
-                let at = **pos;
-                **pos += payload.len();
-                src[at..at + payload.len()].as_ptr()
-            }
-        };
-        let (mut outl, mut last) = (0, [0u8; 16]);
-        // SAFETY: live contexts keyed above; every pointer is valid for the
-        // length passed (`input`: `n` bytes of the packet or of `src`);
-        // in-place update is allowed by EVP.
-        let ok = unsafe {
-            ffi::EVP_EncryptInit_ex(seal, null(), null_mut(), null(), nonce.as_ptr()) == 1
-                && ffi::EVP_EncryptUpdate(seal, null_mut(), &mut outl, hdr.as_ptr(), 11) == 1
-                && ffi::EVP_EncryptUpdate(seal, payload.as_mut_ptr(), &mut outl, input, n) == 1
-                && ffi::EVP_EncryptFinal_ex(seal, last.as_mut_ptr(), &mut outl) == 1
-                && ffi::EVP_CIPHER_CTX_ctrl(
-                    seal,
-                    ffi::EVP_CTRL_GCM_GET_TAG,
-                    16,
-                    tag.as_mut_ptr().cast(),
-                ) == 1
-                && ffi::EVP_EncryptUpdate(hp, mask.as_mut_ptr(), &mut outl, payload.as_ptr(), 16)
-                    == 1
-                && ffi::EVP_DecryptInit_ex(open, null(), null_mut(), null(), nonce.as_ptr()) == 1
-                && ffi::EVP_CIPHER_CTX_ctrl(
-                    open,
-                    ffi::EVP_CTRL_GCM_SET_TAG,
-                    16,
-                    tag.as_mut_ptr().cast(),
-                ) == 1
-                && ffi::EVP_DecryptUpdate(open, null_mut(), &mut outl, hdr.as_ptr(), 11) == 1
-                && ffi::EVP_DecryptUpdate(
-                    open,
-                    payload.as_mut_ptr(),
-                    &mut outl,
-                    payload.as_ptr(),
-                    n,
-                ) == 1
-                && ffi::EVP_DecryptFinal_ex(open, last.as_mut_ptr(), &mut outl) == 1
-                && ffi::EVP_EncryptUpdate(hp, mask.as_mut_ptr(), &mut outl, payload.as_ptr(), 16)
-                    == 1
-        };
-        assert!(ok, "the ceiling's AEAD failed");
-        bytes += n as usize;
+/// The ceiling as a bulk row: [`aead`]'s packets until the payload they
+/// carried reaches the target, so that it takes turns with the stacks'
+/// transfers (every twentieth of the data) and a slow spell of the shared
+/// machine hits it as it hits them.
+pub struct AeadBulk {
+    aead: AeadLoop,
+    got: usize,
+}
+
+impl AeadBulk {
+    pub fn start() -> Self {
+        Self {
+            aead: AeadLoop::new(),
+            got: 0,
+        }
     }
-    bytes
+}
+
+impl crate::BulkRun for AeadBulk {
+    fn pump(&mut self, data: &bytes::Bytes, target: usize) -> usize {
+        let target = target.min(data.len());
+        if self.got < target {
+            let packets = (target - self.got).div_ceil(PAYLOAD);
+            let bytes = self.aead.run(packets, None);
+            assert_eq!(bytes, packets * PAYLOAD, "every packet opened");
+            self.got = (self.got + bytes).min(data.len());
+        }
+        self.got
+    }
+}
+
+/// The contexts and the packet of the AEAD ceiling.
+struct AeadLoop {
+    seal: CipherCtx,
+    open: CipherCtx,
+    hp: CipherCtx,
+    pkt: Vec<u8>,
+    pn: u64,
+}
+
+impl AeadLoop {
+    fn new() -> Self {
+        let key = [1u8; 16];
+        let gcm = Cipher::fetch(None, "AES-128-GCM", None).unwrap();
+        let ecb = Cipher::fetch(None, "AES-128-ECB", None).unwrap();
+        let mut seal = CipherCtx::new().unwrap();
+        seal.encrypt_init(Some(&gcm), Some(&key), None).unwrap();
+        let mut open = CipherCtx::new().unwrap();
+        open.decrypt_init(Some(&gcm), Some(&key), None).unwrap();
+        let mut hp = CipherCtx::new().unwrap();
+        hp.encrypt_init(Some(&ecb), Some(&key), None).unwrap();
+        hp.set_padding(false);
+        Self {
+            seal,
+            open,
+            hp,
+            pkt: vec![0xa5u8; 1350],
+            pn: 0,
+        }
+    }
+
+    /// Seals, masks, opens and masks `packets` packets, the payload sealed
+    /// from the packet itself or from `src` (see [`aead_from`]); returns the
+    /// payload bytes.
+    fn run(&mut self, packets: usize, mut src: Option<(&[u8], &mut usize)>) -> usize {
+        use foreign_types::ForeignType;
+        use openssl_sys as ffi;
+        use std::ptr::{null, null_mut};
+        let (seal, open, hp) = (self.seal.as_ptr(), self.open.as_ptr(), self.hp.as_ptr());
+        let mut mask = [0u8; 32];
+        let mut bytes = 0;
+        for _ in 0..packets {
+            let pn = self.pn;
+            self.pn += 1;
+            let mut nonce = [0u8; 12];
+            nonce[4..].copy_from_slice(&pn.to_be_bytes());
+            let (hdr, rest) = self.pkt.split_at_mut(11);
+            let (payload, tag) = rest.split_at_mut(1350 - 11 - 16);
+            let n = payload.len() as i32;
+            let input = match &mut src {
+                None => payload.as_ptr(),
+                Some((src, pos)) => {
+                    if **pos + payload.len() > src.len() {
+                        **pos = 0;
+                    }
+                    let at = **pos;
+                    **pos += payload.len();
+                    src[at..at + payload.len()].as_ptr()
+                }
+            };
+            let (mut outl, mut last) = (0, [0u8; 16]);
+            // SAFETY: live contexts keyed above; every pointer is valid for the
+            // length passed (`input`: `n` bytes of the packet or of `src`);
+            // in-place update is allowed by EVP.
+            let ok = unsafe {
+                ffi::EVP_EncryptInit_ex(seal, null(), null_mut(), null(), nonce.as_ptr()) == 1
+                    && ffi::EVP_EncryptUpdate(seal, null_mut(), &mut outl, hdr.as_ptr(), 11) == 1
+                    && ffi::EVP_EncryptUpdate(seal, payload.as_mut_ptr(), &mut outl, input, n) == 1
+                    && ffi::EVP_EncryptFinal_ex(seal, last.as_mut_ptr(), &mut outl) == 1
+                    && ffi::EVP_CIPHER_CTX_ctrl(
+                        seal,
+                        ffi::EVP_CTRL_GCM_GET_TAG,
+                        16,
+                        tag.as_mut_ptr().cast(),
+                    ) == 1
+                    && hp_mask(hp, &mut mask, payload.as_ptr())
+                    && ffi::EVP_DecryptInit_ex(open, null(), null_mut(), null(), nonce.as_ptr())
+                        == 1
+                    && ffi::EVP_CIPHER_CTX_ctrl(
+                        open,
+                        ffi::EVP_CTRL_GCM_SET_TAG,
+                        16,
+                        tag.as_mut_ptr().cast(),
+                    ) == 1
+                    && ffi::EVP_DecryptUpdate(open, null_mut(), &mut outl, hdr.as_ptr(), 11) == 1
+                    && ffi::EVP_DecryptUpdate(
+                        open,
+                        payload.as_mut_ptr(),
+                        &mut outl,
+                        payload.as_ptr(),
+                        n,
+                    ) == 1
+                    && ffi::EVP_DecryptFinal_ex(open, last.as_mut_ptr(), &mut outl) == 1
+                    && hp_mask(hp, &mut mask, payload.as_ptr())
+            };
+            assert!(ok, "the ceiling's AEAD failed");
+            bytes += n as usize;
+        }
+        bytes
+    }
+}
+
+/// One header-protection mask from the 16-byte sample at `sample`.
+///
+/// # Safety
+/// `hp` is a live AES-128-ECB encryption context; `sample` points at 16
+/// readable bytes.
+unsafe fn hp_mask(
+    hp: *mut openssl_sys::EVP_CIPHER_CTX,
+    mask: &mut [u8; 32],
+    sample: *const u8,
+) -> bool {
+    let mut outl = 0;
+    // SAFETY: as the caller promises; `mask` has room for the block.
+    unsafe { openssl_sys::EVP_EncryptUpdate(hp, mask.as_mut_ptr(), &mut outl, sample, 16) == 1 }
 }
 
 /// One direction of an in-memory pipe.
