@@ -32,6 +32,22 @@ pub fn aead_from(packets: usize, src: &[u8], pos: &mut usize) -> usize {
     AeadLoop::new().run(packets, Some((src, pos)))
 }
 
+/// The work of [`aead_from`] with each payload also opened out of place,
+/// into the next place of `ring` (wrapping at its end), as a receiver's
+/// in-order stream buffer keeps the bytes it opened. With a ring of the
+/// size a stack keeps (64 KiB), the difference to [`aead`] is what moving
+/// the bytes costs: reading the sender's data, writing the receiver's
+/// buffer. A diagnostic, not the ceiling the rows are set against.
+pub fn aead_moving(
+    packets: usize,
+    src: &[u8],
+    pos: &mut usize,
+    ring: &mut [u8],
+    ring_at: &mut usize,
+) -> usize {
+    AeadLoop::new().run_into(packets, Some((src, pos)), Some((ring, ring_at)))
+}
+
 /// The ceiling as a bulk row: [`aead`]'s packets until the payload they
 /// carried reaches the target, so that it takes turns with the stacks'
 /// transfers (every twentieth of the data) and a slow spell of the shared
@@ -96,7 +112,18 @@ impl AeadLoop {
     /// Seals, masks, opens and masks `packets` packets, the payload sealed
     /// from the packet itself or from `src` (see [`aead_from`]); returns the
     /// payload bytes.
-    fn run(&mut self, packets: usize, mut src: Option<(&[u8], &mut usize)>) -> usize {
+    fn run(&mut self, packets: usize, src: Option<(&[u8], &mut usize)>) -> usize {
+        self.run_into(packets, src, None)
+    }
+
+    /// [`AeadLoop::run`], each payload opened into the next place of the
+    /// ring in `sink` (see [`aead_moving`]) instead of in place.
+    fn run_into(
+        &mut self,
+        packets: usize,
+        mut src: Option<(&[u8], &mut usize)>,
+        mut sink: Option<(&mut [u8], &mut usize)>,
+    ) -> usize {
         use foreign_types::ForeignType;
         use openssl_sys as ffi;
         use std::ptr::{null, null_mut};
@@ -122,10 +149,22 @@ impl AeadLoop {
                     src[at..at + payload.len()].as_ptr()
                 }
             };
+            let opened = match &mut sink {
+                None => payload.as_mut_ptr(),
+                Some((ring, at)) => {
+                    if **at + payload.len() > ring.len() {
+                        **at = 0;
+                    }
+                    let p = ring[**at..**at + payload.len()].as_mut_ptr();
+                    **at += payload.len();
+                    p
+                }
+            };
             let (mut outl, mut last) = (0, [0u8; 16]);
             // SAFETY: live contexts keyed above; every pointer is valid for the
-            // length passed (`input`: `n` bytes of the packet or of `src`);
-            // in-place update is allowed by EVP.
+            // length passed (`input`: `n` bytes of the packet or of `src`;
+            // `opened`: `n` bytes of the packet or of the ring); in-place
+            // update is allowed by EVP.
             let ok = unsafe {
                 ffi::EVP_EncryptInit_ex(seal, null(), null_mut(), null(), nonce.as_ptr()) == 1
                     && ffi::EVP_EncryptUpdate(seal, null_mut(), &mut outl, hdr.as_ptr(), 11) == 1
@@ -147,13 +186,7 @@ impl AeadLoop {
                         tag.as_mut_ptr().cast(),
                     ) == 1
                     && ffi::EVP_DecryptUpdate(open, null_mut(), &mut outl, hdr.as_ptr(), 11) == 1
-                    && ffi::EVP_DecryptUpdate(
-                        open,
-                        payload.as_mut_ptr(),
-                        &mut outl,
-                        payload.as_ptr(),
-                        n,
-                    ) == 1
+                    && ffi::EVP_DecryptUpdate(open, opened, &mut outl, payload.as_ptr(), n) == 1
                     && ffi::EVP_DecryptFinal_ex(open, last.as_mut_ptr(), &mut outl) == 1
                     && hp_mask(hp, &mut mask, payload.as_ptr())
             };

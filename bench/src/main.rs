@@ -15,7 +15,8 @@
 //! a time: handshake, 1 KB each way, close, freed); the
 //! packet layer alone against the EVP ceiling, and the ceiling sealing
 //! each payload from the data (what reading it from memory costs the
-//! cipher); the same ceiling as a bulk row, taking turns with the stacks'
+//! cipher), also opening it into a receive buffer (what moving the bytes
+//! costs); the same ceiling as a bulk row, taking turns with the stacks'
 //! transfers (their "vs ceiling"); memory per established
 //! idle connection (BENCH_CONNS pairs, 1000 by default); the receive
 //! side's cost of 1-byte STREAM frames in reverse order against in order
@@ -325,6 +326,9 @@ fn main() {
         // Where the from-memory row reads next in the data (each pass reads
         // it once, in order).
         let mut read_at = 0;
+        // The moving-bytes row's own place in the data, and the receive
+        // buffer it opens into (the size of libquic's in-order buffer).
+        let (mut move_at, mut ring, mut ring_at) = (0, vec![0u8; 64 * 1024], 0);
         b.run_alternating(
             &mut [
                 ("bulk/-/openssl-aead-ceiling", &mut |n| {
@@ -332,6 +336,11 @@ fn main() {
                 }),
                 ("bulk/-/openssl-aead-from-memory", &mut |n| {
                     check(ceilings::aead_from(n, &data, &mut read_at), n)
+                }),
+                ("bulk/-/openssl-aead-moving-bytes", &mut |n| {
+                    let got =
+                        ceilings::aead_moving(n, &data, &mut move_at, &mut ring, &mut ring_at);
+                    check(got, n)
                 }),
                 ("bulk/-/ring-aead-ceiling", &mut |n| {
                     check(ceilings::ring_aead(n), n)
@@ -604,6 +613,8 @@ fn main() {
     println!(
         " from the benchmark's data in order, as a sender reads it, instead of from the packet;"
     );
+    println!(" openssl-aead-moving-bytes: that, each payload also opened into a 64 KiB ring, as a");
+    println!(" receiver's stream buffer keeps it (a diagnostic: what moving the bytes costs);");
     println!(
         " the bulk/2/ and bulk/32/ rows are set against bulk/N/openssl-aead-ceiling, the same"
     );
