@@ -140,24 +140,13 @@ impl AeadLoop {
             let n = payload.len() as i32;
             let input = match &mut src {
                 None => payload.as_ptr(),
-                Some((src, pos)) => {
-                    if **pos + payload.len() > src.len() {
-                        **pos = 0;
-                    }
-                    let at = **pos;
-                    **pos += payload.len();
-                    src[at..at + payload.len()].as_ptr()
-                }
+                Some((src, pos)) => src[next_place(pos, payload.len(), src.len())..].as_ptr(),
             };
             let opened = match &mut sink {
                 None => payload.as_mut_ptr(),
                 Some((ring, at)) => {
-                    if **at + payload.len() > ring.len() {
-                        **at = 0;
-                    }
-                    let p = ring[**at..**at + payload.len()].as_mut_ptr();
-                    **at += payload.len();
-                    p
+                    let place = next_place(at, payload.len(), ring.len());
+                    ring[place..].as_mut_ptr()
                 }
             };
             let (mut outl, mut last) = (0, [0u8; 16]);
@@ -195,6 +184,18 @@ impl AeadLoop {
         }
         bytes
     }
+}
+
+/// Where the next `len` bytes go in a buffer of `size` read or written in
+/// order from `*at`, starting over at its beginning when they would not
+/// fit; moves `*at` past them. `len <= size`.
+fn next_place(at: &mut usize, len: usize, size: usize) -> usize {
+    if *at + len > size {
+        *at = 0;
+    }
+    let place = *at;
+    *at += len;
+    place
 }
 
 /// One header-protection mask from the 16-byte sample at `sample`.
