@@ -140,13 +140,16 @@ impl AeadLoop {
             let n = payload.len() as i32;
             let input = match &mut src {
                 None => payload.as_ptr(),
-                Some((src, pos)) => src[next_place(pos, payload.len(), src.len())..].as_ptr(),
+                Some((src, pos)) => {
+                    let place = next_place(pos, payload.len(), src.len());
+                    src[place..place + payload.len()].as_ptr()
+                }
             };
             let opened = match &mut sink {
                 None => payload.as_mut_ptr(),
                 Some((ring, at)) => {
                     let place = next_place(at, payload.len(), ring.len());
-                    ring[place..].as_mut_ptr()
+                    ring[place..place + payload.len()].as_mut_ptr()
                 }
             };
             let (mut outl, mut last) = (0, [0u8; 16]);
@@ -188,7 +191,8 @@ impl AeadLoop {
 
 /// Where the next `len` bytes go in a buffer of `size` read or written in
 /// order from `*at`, starting over at its beginning when they would not
-/// fit; moves `*at` past them. `len <= size`.
+/// fit; moves `*at` past them. Callers slice `len` bytes at the place, so
+/// a `len` above `size` panics there rather than reaching the cipher.
 fn next_place(at: &mut usize, len: usize, size: usize) -> usize {
     if *at + len > size {
         *at = 0;
